@@ -1,0 +1,2 @@
+//! Redis snapshot store. Empty until the snapshot issue lands: it implements nothing yet.
+#![forbid(unsafe_code)]

@@ -1,0 +1,430 @@
+//! The command side: load, decide, append with the expected version, retry on
+//! conflict, store the idempotent outcome in the same write, answer the new state.
+
+use std::sync::Arc;
+
+use ledger_domain::{
+    fold, Account, AccountCommand, AccountId, AccountStatus, Aggregate, Currency, Decimal,
+    DomainError, Money, Note, Owner, Versioned,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::idempotency::{fingerprint, record_ok, record_refusal, replay, scoped_key};
+use crate::ports::store::{
+    AppendError, AppendRequest, EventMetadata, EventStore, NewEvent, StoreError, StreamWrite,
+};
+use crate::ports::system::{Clock, IdGenerator};
+use crate::repository::{LoadError, Repository};
+
+/// Who asks, under which request, with which key and precondition.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommandContext {
+    /// The authenticated principal, or `anonymous`.
+    pub actor: String,
+    /// The request id, recorded in event metadata.
+    pub request_id: Option<String>,
+    /// The idempotency key, if the caller gave one.
+    pub idempotency_key: Option<String>,
+    /// The version the caller expects the (first) account to be at (`If-Match`).
+    pub if_match: Option<u64>,
+}
+
+/// An account's state right after a command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountReply {
+    /// Id.
+    pub account_id: String,
+    /// Owner.
+    pub owner: String,
+    /// Currency.
+    pub currency: Currency,
+    /// Balance.
+    pub balance: Money,
+    /// Open or closed.
+    pub status: AccountStatus,
+    /// Stream version.
+    pub version: u64,
+}
+
+impl AccountReply {
+    /// The reply for an opened account's state.
+    pub fn from_state(state: &Versioned<Account>) -> Option<Self> {
+        state.state.details().map(|d| Self {
+            account_id: d.id.to_string(),
+            owner: d.owner.to_string(),
+            currency: d.currency,
+            balance: d.balance,
+            status: d.status,
+            version: state.version,
+        })
+    }
+}
+
+/// Why a command did not happen.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CommandError {
+    /// The domain refused it.
+    #[error(transparent)]
+    Refused(#[from] DomainError),
+    /// A refusal stored under the idempotency key, returned again.
+    #[error("{detail}")]
+    StoredRefusal {
+        /// Its code.
+        code: String,
+        /// Its message.
+        detail: String,
+    },
+    /// `If-Match` named a version the account is no longer (or not yet) at.
+    #[error("the account is at version {actual}, not {expected}")]
+    VersionMismatch {
+        /// What the caller expected.
+        expected: u64,
+        /// Where it is.
+        actual: u64,
+    },
+    /// Other writers kept winning; the server's retries ran out.
+    #[error("the account changed concurrently too often; retry")]
+    Conflict,
+    /// The idempotency key was used with a different request.
+    #[error("the idempotency key was used with a different request")]
+    IdempotencyKeyReused,
+    /// The event store cannot be reached.
+    #[error("the event store is unavailable")]
+    Unavailable(String),
+    /// Anything else; the message is for logs only.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl CommandError {
+    /// The API error code.
+    pub fn code(&self) -> &str {
+        match self {
+            Self::Refused(e) => e.code(),
+            Self::StoredRefusal { code, .. } => code,
+            Self::VersionMismatch { .. } => "version_mismatch",
+            Self::Conflict => "concurrency_conflict",
+            Self::IdempotencyKeyReused => "idempotency_key_reused",
+            Self::Unavailable(_) => "service_unavailable",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    /// Whether the outcome is final and belongs in the idempotency record.
+    fn is_final(&self) -> bool {
+        matches!(self, Self::Refused(_) | Self::VersionMismatch { .. })
+    }
+}
+
+impl From<StoreError> for CommandError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(m) => Self::Unavailable(m),
+            StoreError::Failed(m) => Self::Internal(m),
+        }
+    }
+}
+
+impl From<LoadError> for CommandError {
+    fn from(e: LoadError) -> Self {
+        match e {
+            LoadError::Store(s) => s.into(),
+            LoadError::Decode { .. } => Self::Internal(e.to_string()),
+        }
+    }
+}
+
+/// A change to an existing account.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AccountAction {
+    /// Add money.
+    Deposit {
+        /// Positive amount in the account's currency.
+        amount: Decimal,
+        /// Optional note.
+        description: Option<Note>,
+    },
+    /// Take money out.
+    Withdraw {
+        /// Positive amount in the account's currency.
+        amount: Decimal,
+        /// Optional note.
+        description: Option<Note>,
+    },
+    /// Close the account.
+    Close {
+        /// Optional reason.
+        reason: Option<Note>,
+    },
+}
+
+/// Open an account; the server picks a UUID when `account_id` is `None`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenAccount {
+    /// The chosen id.
+    pub account_id: Option<AccountId>,
+    /// Owner.
+    pub owner: Owner,
+    /// Currency.
+    pub currency: Currency,
+}
+
+/// Runs commands against the event store.
+pub struct CommandService {
+    pub(crate) store: Arc<dyn EventStore>,
+    pub(crate) repo: Arc<Repository>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) ids: Arc<dyn IdGenerator>,
+    pub(crate) max_attempts: u32,
+}
+
+fn text(o: &Option<Note>) -> &str {
+    o.as_ref().map_or("\u{0}", |n| n.as_str())
+}
+
+impl CommandService {
+    /// A service retrying a conflicting command up to `max_attempts` times in all.
+    pub fn new(
+        store: Arc<dyn EventStore>,
+        repo: Arc<Repository>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGenerator>,
+        max_attempts: u32,
+    ) -> Self {
+        Self {
+            store,
+            repo,
+            clock,
+            ids,
+            max_attempts: max_attempts.max(1),
+        }
+    }
+
+    /// Opens an account.
+    pub async fn open_account(
+        &self,
+        req: OpenAccount,
+        ctx: &CommandContext,
+    ) -> Result<AccountReply, CommandError> {
+        let chosen = req.account_id.as_ref().map_or("\u{0}", |a| a.as_str());
+        let fp = fingerprint(&["open", chosen, req.owner.as_str(), req.currency.code()]);
+        if let Some(stored) = self.stored_outcome(ctx, &fp).await? {
+            return stored;
+        }
+        let id = match req.account_id {
+            Some(id) => id,
+            None => AccountId::parse(self.ids.new_id().to_string())
+                .map_err(|e| CommandError::Internal(e.to_string()))?,
+        };
+        let command = AccountCommand::Open {
+            id: id.clone(),
+            owner: req.owner,
+            currency: req.currency,
+        };
+        self.execute(id, command, ctx, fp).await
+    }
+
+    /// Deposits, withdraws or closes.
+    pub async fn act(
+        &self,
+        account_id: AccountId,
+        action: AccountAction,
+        ctx: &CommandContext,
+    ) -> Result<AccountReply, CommandError> {
+        let if_match = ctx.if_match.map(|v| v.to_string()).unwrap_or_default();
+        let (fp, command) = match action {
+            AccountAction::Deposit {
+                amount,
+                description,
+            } => (
+                fingerprint(&[
+                    "deposit",
+                    account_id.as_str(),
+                    &amount.canonical(),
+                    text(&description),
+                    &if_match,
+                ]),
+                AccountCommand::Deposit {
+                    amount,
+                    description,
+                },
+            ),
+            AccountAction::Withdraw {
+                amount,
+                description,
+            } => (
+                fingerprint(&[
+                    "withdraw",
+                    account_id.as_str(),
+                    &amount.canonical(),
+                    text(&description),
+                    &if_match,
+                ]),
+                AccountCommand::Withdraw {
+                    amount,
+                    description,
+                },
+            ),
+            AccountAction::Close { reason } => (
+                fingerprint(&["close", account_id.as_str(), text(&reason), &if_match]),
+                AccountCommand::Close { reason },
+            ),
+        };
+        if let Some(stored) = self.stored_outcome(ctx, &fp).await? {
+            return stored;
+        }
+        self.execute(account_id, command, ctx, fp).await
+    }
+
+    async fn execute(
+        &self,
+        id: AccountId,
+        command: AccountCommand,
+        ctx: &CommandContext,
+        fp: String,
+    ) -> Result<AccountReply, CommandError> {
+        let stream = id.as_str();
+        let causation = self.ids.new_id().to_string();
+        for _ in 0..self.max_attempts {
+            let loaded = self.repo.load::<Account>(stream).await?;
+            if let Some(expected) = ctx.if_match.filter(|v| *v != loaded.version) {
+                let err = CommandError::VersionMismatch {
+                    expected,
+                    actual: loaded.version,
+                };
+                return self.refuse(err, ctx, &fp).await;
+            }
+            let events = match loaded.state.decide(&command) {
+                Ok(events) => events,
+                Err(e) => return self.refuse(e.into(), ctx, &fp).await,
+            };
+            let after = Versioned {
+                state: fold(loaded.state.clone(), &events),
+                version: loaded.version + events.len() as u64,
+            };
+            let reply = AccountReply::from_state(&after)
+                .ok_or_else(|| CommandError::Internal("decided on no account".into()))?;
+            let meta = self.metadata(ctx, &causation, None);
+            let write = self.stream_write::<Account>(stream, loaded.version, &events, &meta);
+            let idempotency = ctx
+                .idempotency_key
+                .as_ref()
+                .map(|k| record_ok(scoped_key(&ctx.actor, k), fp.clone(), &reply));
+            let request = AppendRequest {
+                streams: vec![write],
+                idempotency,
+            };
+            match self.store.append(request).await {
+                Ok(()) => {
+                    self.repo.after_commit(stream, loaded.version, &after).await;
+                    return Ok(reply);
+                }
+                Err(AppendError::Conflict { .. }) if ctx.if_match.is_some() => {
+                    let now = self.repo.load::<Account>(stream).await?;
+                    let err = CommandError::VersionMismatch {
+                        expected: loaded.version,
+                        actual: now.version,
+                    };
+                    return self.refuse(err, ctx, &fp).await;
+                }
+                Err(AppendError::Conflict { .. }) => continue,
+                Err(e) => return self.append_failed(e, &fp),
+            }
+        }
+        Err(CommandError::Conflict)
+    }
+
+    pub(crate) fn metadata(
+        &self,
+        ctx: &CommandContext,
+        causation: &str,
+        correlation: Option<&str>,
+    ) -> EventMetadata {
+        EventMetadata {
+            actor: ctx.actor.clone(),
+            request_id: ctx.request_id.clone(),
+            causation_id: Some(causation.to_owned()),
+            correlation_id: correlation.map(str::to_owned),
+        }
+    }
+
+    pub(crate) fn stream_write<A: Aggregate>(
+        &self,
+        stream_id: &str,
+        expected_version: u64,
+        events: &[A::Event],
+        meta: &EventMetadata,
+    ) -> StreamWrite {
+        let now = self.clock.now();
+        StreamWrite {
+            stream_id: stream_id.to_owned(),
+            stream_type: A::STREAM_TYPE.to_owned(),
+            expected_version,
+            events: events
+                .iter()
+                .map(|e| {
+                    let enc = A::encode(e);
+                    NewEvent {
+                        event_id: self.ids.new_id(),
+                        event_type: enc.event_type.to_owned(),
+                        schema_version: enc.schema_version,
+                        data: enc.data,
+                        metadata: meta.clone(),
+                        recorded_at: now,
+                    }
+                })
+                .collect(),
+        }
+    }
+
+    /// The stored outcome of this key, if the caller gave one and it is stored.
+    pub(crate) async fn stored_outcome<R: serde::de::DeserializeOwned>(
+        &self,
+        ctx: &CommandContext,
+        fp: &str,
+    ) -> Result<Option<Result<R, CommandError>>, CommandError> {
+        let Some(key) = &ctx.idempotency_key else {
+            return Ok(None);
+        };
+        let record = self
+            .store
+            .idempotency_record(&scoped_key(&ctx.actor, key))
+            .await?;
+        Ok(record.map(|r| replay(&r, fp)))
+    }
+
+    /// Returns a final refusal, storing it under the idempotency key first.
+    pub(crate) async fn refuse<R: serde::de::DeserializeOwned>(
+        &self,
+        err: CommandError,
+        ctx: &CommandContext,
+        fp: &str,
+    ) -> Result<R, CommandError> {
+        let Some(key) = ctx.idempotency_key.as_ref().filter(|_| err.is_final()) else {
+            return Err(err);
+        };
+        let record = record_refusal(scoped_key(&ctx.actor, key), fp.to_owned(), &err);
+        let request = AppendRequest {
+            streams: vec![],
+            idempotency: Some(record),
+        };
+        match self.store.append(request).await {
+            Err(AppendError::IdempotencyKeyExists(stored)) => replay(&stored, fp),
+            _ => Err(err),
+        }
+    }
+
+    /// Maps a non-conflict append failure; a lost race on the key replays the winner.
+    pub(crate) fn append_failed<R: serde::de::DeserializeOwned>(
+        &self,
+        e: AppendError,
+        fp: &str,
+    ) -> Result<R, CommandError> {
+        match e {
+            AppendError::IdempotencyKeyExists(stored) => replay(&stored, fp),
+            AppendError::Unavailable(m) => Err(CommandError::Unavailable(m)),
+            AppendError::Failed(m) => Err(CommandError::Internal(m)),
+            AppendError::Conflict { .. } => Err(CommandError::Conflict),
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! Decoding stored events of any stream type into domain events, upcasting on the way.
+
+use std::collections::HashMap;
+
+use ledger_domain::{Account, AccountEvent, Aggregate, DecodeError, Transfer, TransferRecorded};
+
+use crate::ports::store::{EventStore, RecordedEvent, StoreError, StreamQuery};
+
+/// Any event of the ledger, by stream type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LedgerEvent {
+    /// An event of an `account` stream.
+    Account(AccountEvent),
+    /// An event of a `transfer` stream.
+    Transfer(TransferRecorded),
+}
+
+impl LedgerEvent {
+    /// The current stored form's JSON text (upcast data), for display.
+    pub fn current_data(&self) -> (&'static str, u32, String) {
+        let e = match self {
+            Self::Account(e) => Account::encode(e),
+            Self::Transfer(e) => Transfer::encode(e),
+        };
+        (e.event_type, e.schema_version, e.data)
+    }
+}
+
+/// Why a feed event could not be decoded.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FeedDecodeError {
+    /// The data is unreadable.
+    #[error("event {position}: {source}")]
+    Decode {
+        /// Global position of the event.
+        position: u64,
+        /// Why.
+        source: DecodeError,
+    },
+    /// A stream type no aggregate owns.
+    #[error("event {position}: unknown stream type {stream_type}")]
+    UnknownStreamType {
+        /// Global position.
+        position: u64,
+        /// The type.
+        stream_type: String,
+    },
+    /// Reading the stream's context failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Decodes feed events one by one; for old events that need their stream's context
+/// (such as v1 deposits, which carry no currency) it reads the stream's opening event.
+#[derive(Default)]
+pub struct FeedDecoder {
+    contexts: HashMap<String, Account>,
+}
+
+impl FeedDecoder {
+    /// Decodes one recorded event.
+    pub async fn decode(
+        &mut self,
+        store: &dyn EventStore,
+        recorded: &RecordedEvent,
+    ) -> Result<LedgerEvent, FeedDecodeError> {
+        let position = recorded.cursor.position;
+        let err = |source| FeedDecodeError::Decode { position, source };
+        match recorded.stream_type.as_str() {
+            Transfer::STREAM_TYPE => Transfer::default()
+                .decode(recorded.raw())
+                .map(LedgerEvent::Transfer)
+                .map_err(err),
+            Account::STREAM_TYPE => {
+                let fresh = Account::default();
+                match fresh.decode(recorded.raw()) {
+                    Ok(e) => Ok(LedgerEvent::Account(e)),
+                    Err(DecodeError::NeedsStreamContext { .. }) => {
+                        let context = self.context(store, &recorded.stream_id).await?;
+                        context
+                            .decode(recorded.raw())
+                            .map(LedgerEvent::Account)
+                            .map_err(err)
+                    }
+                    Err(e) => Err(err(e)),
+                }
+            }
+            other => Err(FeedDecodeError::UnknownStreamType {
+                position,
+                stream_type: other.to_owned(),
+            }),
+        }
+    }
+
+    async fn context(
+        &mut self,
+        store: &dyn EventStore,
+        stream_id: &str,
+    ) -> Result<&Account, FeedDecodeError> {
+        if !self.contexts.contains_key(stream_id) {
+            let first = store
+                .read_stream(StreamQuery {
+                    stream_id,
+                    after_version: 0,
+                    until: None,
+                    limit: 1,
+                })
+                .await?;
+            let mut state = Account::default();
+            for e in &first {
+                let event = state
+                    .decode(e.raw())
+                    .map_err(|source| FeedDecodeError::Decode {
+                        position: e.cursor.position,
+                        source,
+                    })?;
+                state = state.evolve(&event);
+            }
+            if self.contexts.len() > 10_000 {
+                self.contexts.clear();
+            }
+            self.contexts.insert(stream_id.to_owned(), state);
+        }
+        Ok(&self.contexts[stream_id])
+    }
+}

@@ -1,0 +1,69 @@
+//! Idempotency: request fingerprints and the stored first outcome of a keyed request.
+
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::commands::CommandError;
+use crate::ports::store::IdempotencyRecord;
+
+/// The stored first outcome: a reply or a refusal.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Outcome<R> {
+    Ok(R),
+    Refused { code: String, detail: String },
+}
+
+/// A stable hash of a request's meaningful parts.
+pub fn fingerprint(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_be_bytes());
+        h.update(p.as_bytes());
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The key as stored: scoped by the caller, so two principals never share one.
+pub fn scoped_key(actor: &str, key: &str) -> String {
+    format!("{actor}\u{1f}{key}")
+}
+
+/// A record of a successful reply.
+pub fn record_ok<R: Serialize>(key: String, fingerprint: String, reply: &R) -> IdempotencyRecord {
+    IdempotencyRecord {
+        key,
+        fingerprint,
+        outcome: serde_json::to_string(&Outcome::Ok(reply)).unwrap_or_default(),
+    }
+}
+
+/// A record of a refusal.
+pub fn record_refusal(key: String, fingerprint: String, err: &CommandError) -> IdempotencyRecord {
+    let outcome: Outcome<()> = Outcome::Refused {
+        code: err.code().to_owned(),
+        detail: err.to_string(),
+    };
+    IdempotencyRecord {
+        key,
+        fingerprint,
+        outcome: serde_json::to_string(&outcome).unwrap_or_default(),
+    }
+}
+
+/// The stored outcome for a retry: the same request gets it back, another is refused.
+pub fn replay<R: DeserializeOwned>(
+    record: &IdempotencyRecord,
+    fingerprint: &str,
+) -> Result<R, CommandError> {
+    if record.fingerprint != fingerprint {
+        return Err(CommandError::IdempotencyKeyReused);
+    }
+    match serde_json::from_str::<Outcome<R>>(&record.outcome) {
+        Ok(Outcome::Ok(reply)) => Ok(reply),
+        Ok(Outcome::Refused { code, detail }) => Err(CommandError::StoredRefusal { code, detail }),
+        Err(e) => Err(CommandError::Internal(format!(
+            "unreadable idempotency record: {e}"
+        ))),
+    }
+}

@@ -1,0 +1,27 @@
+//! Ports and use cases of the ledger.
+//!
+//! - [`ports`]: the traits adapters implement (event store, snapshots, read models,
+//!   clock, ids), each documenting what an adapter must guarantee. With the `mocks`
+//!   feature every port has a mockall mock (`MockEventStore`, ...).
+//! - [`commands::CommandService`]: load, decide, append with the expected version,
+//!   retry on conflict, idempotency, metadata.
+//! - [`queries::QueryService`]: current view, temporal state, history, feed.
+//! - [`projection::ProjectionRunner`]: feed -> read model with its checkpoint.
+//! - [`repository::Repository`]: aggregate loading via snapshot + events.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod commands;
+pub mod decode;
+mod idempotency;
+pub mod ports;
+pub mod projection;
+pub mod queries;
+pub mod repository;
+pub mod transfers;
+pub mod views;
+
+pub use commands::{
+    AccountAction, AccountReply, CommandContext, CommandError, CommandService, OpenAccount,
+};
+pub use transfers::{transfer_stream, TransferReply, TransferRequest};

@@ -1,0 +1,6 @@
+//! Ports: what the application needs from the outside world, as traits.
+
+pub mod readmodel;
+pub mod snapshot;
+pub mod store;
+pub mod system;

@@ -1,0 +1,238 @@
+//! The event-store port: atomic multi-stream appends with idempotency records,
+//! stream reads (whole, from a version, up to a version or instant) and the global feed.
+
+use std::fmt;
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Who, why and under which request an event was recorded.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventMetadata {
+    /// The authenticated principal, or `anonymous`.
+    pub actor: String,
+    /// The request that produced the event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// The command (or event) that caused it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub causation_id: Option<String>,
+    /// Groups the events of one business operation (the legs of a transfer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<String>,
+}
+
+/// An event about to be appended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    /// Unique id.
+    pub event_id: Uuid,
+    /// Type name.
+    pub event_type: String,
+    /// Schema version of `data`.
+    pub schema_version: u32,
+    /// JSON text.
+    pub data: String,
+    /// Who, why, which request.
+    pub metadata: EventMetadata,
+    /// When the command was decided.
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// Events for one stream, expected to follow `expected_version` (0: a new stream).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamWrite {
+    /// The stream.
+    pub stream_id: String,
+    /// Its aggregate type (`account`, `transfer`).
+    pub stream_type: String,
+    /// The version the events were decided on; the first gets `expected_version + 1`.
+    pub expected_version: u64,
+    /// The events, in order.
+    pub events: Vec<NewEvent>,
+}
+
+/// The first outcome of an idempotent request, stored with the events it produced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdempotencyRecord {
+    /// The key, scoped by the caller (actor).
+    pub key: String,
+    /// A hash of the request; a retry must match it.
+    pub fingerprint: String,
+    /// The outcome, JSON text.
+    pub outcome: String,
+}
+
+/// One atomic write: every stream's events and the idempotency record, or nothing.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AppendRequest {
+    /// The streams written.
+    pub streams: Vec<StreamWrite>,
+    /// Stored in the same transaction, if given.
+    pub idempotency: Option<IdempotencyRecord>,
+}
+
+/// An event as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedEvent {
+    /// Where it sits in the global feed.
+    pub cursor: FeedCursor,
+    /// Unique id.
+    pub event_id: Uuid,
+    /// The stream.
+    pub stream_id: String,
+    /// The stream's aggregate type.
+    pub stream_type: String,
+    /// 1-based position in the stream.
+    pub version: u64,
+    /// Type name.
+    pub event_type: String,
+    /// Schema version of `data`.
+    pub schema_version: u32,
+    /// JSON text.
+    pub data: String,
+    /// Who, why, which request.
+    pub metadata: EventMetadata,
+    /// When it was recorded.
+    pub recorded_at: DateTime<Utc>,
+}
+
+impl RecordedEvent {
+    /// The view the domain decodes from.
+    pub fn raw(&self) -> ledger_domain::RawEvent<'_> {
+        ledger_domain::RawEvent {
+            event_type: &self.event_type,
+            schema_version: self.schema_version,
+            data: &self.data,
+        }
+    }
+}
+
+/// A position in the global feed: the writing transaction, then the event's position.
+///
+/// Readers ask for events strictly after a cursor; `FeedCursor::START` is before all.
+/// Its text form is `"<tx>-<position>"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct FeedCursor {
+    /// The writing transaction's commit-ordering id.
+    pub tx: u64,
+    /// The global position.
+    pub position: u64,
+}
+
+impl FeedCursor {
+    /// Before the first event.
+    pub const START: FeedCursor = FeedCursor { tx: 0, position: 0 };
+}
+
+impl fmt::Display for FeedCursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.tx, self.position)
+    }
+}
+
+impl FromStr for FeedCursor {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        let (tx, pos) = s.split_once('-').ok_or(())?;
+        Ok(Self {
+            tx: tx.parse().map_err(|_| ())?,
+            position: pos.parse().map_err(|_| ())?,
+        })
+    }
+}
+
+/// A page of the global feed.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FeedPage {
+    /// Events in feed order.
+    pub events: Vec<RecordedEvent>,
+    /// Where the next read starts (unchanged when the page is empty).
+    pub next: FeedCursor,
+}
+
+/// Where a stream read stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamBound {
+    /// Up to and including this version.
+    Version(u64),
+    /// Events recorded at or before this instant.
+    RecordedAt(DateTime<Utc>),
+}
+
+/// A slice of one stream: versions after `after_version`, at most `limit`, up to `until`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamQuery<'a> {
+    /// The stream.
+    pub stream_id: &'a str,
+    /// Exclusive lower version.
+    pub after_version: u64,
+    /// Inclusive upper bound, if any.
+    pub until: Option<StreamBound>,
+    /// At most this many events.
+    pub limit: usize,
+}
+
+/// Why an append did not happen. Nothing was written in any case.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum AppendError {
+    /// A stream is not at its expected version (another writer got there first).
+    #[error("stream {stream_id} is not at version {expected}")]
+    Conflict {
+        /// The stream.
+        stream_id: String,
+        /// The version the writer expected.
+        expected: u64,
+    },
+    /// The idempotency key is already stored; here is its record.
+    #[error("idempotency key already used")]
+    IdempotencyKeyExists(IdempotencyRecord),
+    /// The store cannot be reached; retry later.
+    #[error("event store unavailable: {0}")]
+    Unavailable(String),
+    /// Any other store failure (the message is for logs, not for clients).
+    #[error("event store failure: {0}")]
+    Failed(String),
+}
+
+/// Why a read failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The store cannot be reached; retry later.
+    #[error("event store unavailable: {0}")]
+    Unavailable(String),
+    /// Any other store failure.
+    #[error("event store failure: {0}")]
+    Failed(String),
+}
+
+/// The append-only event store.
+///
+/// Adapters must: append all of a request's streams and its idempotency record in one
+/// atomic write; return [`AppendError::Conflict`] (never a generic failure) when a
+/// stream's version is not the expected one, enforced by a unique `(stream, version)`
+/// constraint rather than a check; return [`AppendError::IdempotencyKeyExists`] with the
+/// stored record when the key is taken; give every event a feed cursor such that a
+/// reader of [`EventStore::read_feed`] never misses an event that commits late and
+/// never sees one twice; map connection failures to `Unavailable`.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait EventStore: Send + Sync + 'static {
+    /// Appends atomically; an empty `streams` list stores only the idempotency record.
+    async fn append(&self, request: AppendRequest) -> Result<(), AppendError>;
+
+    /// Reads a slice of one stream in version order (upcasting is the caller's).
+    async fn read_stream<'a>(
+        &self,
+        query: StreamQuery<'a>,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// Reads the global feed after a cursor, at most `limit` events.
+    async fn read_feed(&self, after: FeedCursor, limit: usize) -> Result<FeedPage, StoreError>;
+
+    /// The stored record of an idempotency key, if any.
+    async fn idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError>;
+}

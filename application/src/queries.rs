@@ -1,0 +1,138 @@
+//! The query side: current view, state at a version or instant, history and feed pages.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use ledger_domain::{Account, Versioned};
+
+use crate::decode::{FeedDecodeError, FeedDecoder, LedgerEvent};
+use crate::ports::readmodel::{AccountViews, ReadModelError};
+use crate::ports::store::{
+    EventStore, FeedCursor, RecordedEvent, StoreError, StreamBound, StreamQuery,
+};
+use crate::repository::{LoadError, Repository};
+use crate::views::AccountView;
+
+/// Why a query failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum QueryError {
+    /// The event store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The read model failed.
+    #[error(transparent)]
+    ReadModel(#[from] ReadModelError),
+    /// A stored event is unreadable.
+    #[error("{0}")]
+    Decode(String),
+}
+
+impl From<LoadError> for QueryError {
+    fn from(e: LoadError) -> Self {
+        match e {
+            LoadError::Store(s) => Self::Store(s),
+            other => Self::Decode(other.to_string()),
+        }
+    }
+}
+
+impl From<FeedDecodeError> for QueryError {
+    fn from(e: FeedDecodeError) -> Self {
+        match e {
+            FeedDecodeError::Store(s) => Self::Store(s),
+            other => Self::Decode(other.to_string()),
+        }
+    }
+}
+
+/// An account rebuilt from its events up to a bound.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoricAccount {
+    /// The state and its version.
+    pub account: Versioned<Account>,
+    /// When its last event was recorded.
+    pub as_of: DateTime<Utc>,
+}
+
+/// Events with their decoded (upcast) form.
+pub type DecodedEvents = Vec<(RecordedEvent, LedgerEvent)>;
+
+/// Answers queries.
+pub struct QueryService {
+    store: Arc<dyn EventStore>,
+    repo: Arc<Repository>,
+    views: Arc<dyn AccountViews>,
+}
+
+impl QueryService {
+    /// A query service.
+    pub fn new(
+        store: Arc<dyn EventStore>,
+        repo: Arc<Repository>,
+        views: Arc<dyn AccountViews>,
+    ) -> Self {
+        Self { store, repo, views }
+    }
+
+    /// The current-state view of an account (eventually consistent).
+    pub async fn current(&self, account_id: &str) -> Result<Option<AccountView>, QueryError> {
+        Ok(self.views.account(account_id).await?)
+    }
+
+    /// The account as of a version or instant; `None` if it did not exist yet.
+    pub async fn state_at(
+        &self,
+        account_id: &str,
+        bound: StreamBound,
+    ) -> Result<Option<HistoricAccount>, QueryError> {
+        let historic = self.repo.load_until::<Account>(account_id, bound).await?;
+        Ok(
+            match (historic.state.state.details(), historic.last_recorded_at) {
+                (Some(_), Some(as_of)) => Some(HistoricAccount {
+                    account: historic.state,
+                    as_of,
+                }),
+                _ => None,
+            },
+        )
+    }
+
+    /// A page of one stream's events after a version, oldest first.
+    pub async fn history(
+        &self,
+        stream_id: &str,
+        after_version: u64,
+        limit: usize,
+    ) -> Result<DecodedEvents, QueryError> {
+        let page = self
+            .store
+            .read_stream(StreamQuery {
+                stream_id,
+                after_version,
+                until: None,
+                limit,
+            })
+            .await?;
+        self.decode(page).await
+    }
+
+    /// A page of the global feed after a cursor, and the cursor to continue from.
+    pub async fn feed(
+        &self,
+        after: FeedCursor,
+        limit: usize,
+    ) -> Result<(DecodedEvents, FeedCursor), QueryError> {
+        let page = self.store.read_feed(after, limit).await?;
+        Ok((self.decode(page.events).await?, page.next))
+    }
+
+    async fn decode(&self, events: Vec<RecordedEvent>) -> Result<DecodedEvents, QueryError> {
+        let mut decoder = FeedDecoder::default();
+        let mut out = Vec::with_capacity(events.len());
+        for recorded in events {
+            let event = decoder.decode(self.store.as_ref(), &recorded).await?;
+            out.push((recorded, event));
+        }
+        Ok(out)
+    }
+}

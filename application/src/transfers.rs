@@ -1,0 +1,168 @@
+//! Transfers: both legs and the transfer's own record in one atomic multi-stream write.
+
+use ledger_domain::{
+    fold, plan_transfer, Account, AccountId, Aggregate, Decimal, DomainError, Note, Transfer,
+    TransferId, TransferOrder, Versioned,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::commands::{AccountReply, CommandContext, CommandError, CommandService};
+use crate::idempotency::{fingerprint, record_ok, scoped_key};
+use crate::ports::store::{AppendError, AppendRequest};
+
+/// Move money between two accounts of one currency.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TransferRequest {
+    /// The caller's id for it; a UUID when `None`.
+    pub transfer_id: Option<TransferId>,
+    /// Debited account.
+    pub from: AccountId,
+    /// Credited account.
+    pub to: AccountId,
+    /// Positive amount.
+    pub amount: Decimal,
+    /// Optional note.
+    pub description: Option<Note>,
+}
+
+/// Both accounts right after the transfer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferReply {
+    /// The transfer's id.
+    pub transfer_id: String,
+    /// The debited account.
+    pub from: AccountReply,
+    /// The credited account.
+    pub to: AccountReply,
+}
+
+/// The stream of a transfer. `/` cannot occur in an account id, so the two never collide.
+pub fn transfer_stream(id: &TransferId) -> String {
+    format!("transfer/{id}")
+}
+
+impl CommandService {
+    /// Runs a transfer: either both legs (and the transfer record) exist, or neither.
+    pub async fn transfer(
+        &self,
+        req: TransferRequest,
+        ctx: &CommandContext,
+    ) -> Result<TransferReply, CommandError> {
+        let chosen = req.transfer_id.as_ref().map_or("\u{0}", |t| t.as_str());
+        let note = req.description.as_ref().map_or("\u{0}", |n| n.as_str());
+        let if_match = ctx.if_match.map(|v| v.to_string()).unwrap_or_default();
+        let fp = fingerprint(&[
+            "transfer",
+            chosen,
+            req.from.as_str(),
+            req.to.as_str(),
+            &req.amount.canonical(),
+            note,
+            &if_match,
+        ]);
+        if let Some(stored) = self.stored_outcome(ctx, &fp).await? {
+            return stored;
+        }
+        if req.from == req.to {
+            return self.refuse(DomainError::SameAccount.into(), ctx, &fp).await;
+        }
+        let transfer_id = match req.transfer_id {
+            Some(t) => t,
+            None => TransferId::parse(self.ids.new_id().to_string())
+                .map_err(|e| CommandError::Internal(e.to_string()))?,
+        };
+        let order = TransferOrder {
+            transfer_id: transfer_id.clone(),
+            from: req.from,
+            to: req.to,
+            amount: req.amount,
+            description: req.description,
+        };
+        let record_stream = transfer_stream(&transfer_id);
+        let causation = self.ids.new_id().to_string();
+        for _ in 0..self.max_attempts {
+            let from = self.repo.load::<Account>(order.from.as_str()).await?;
+            let to = self.repo.load::<Account>(order.to.as_str()).await?;
+            let record = self.repo.load::<Transfer>(&record_stream).await?;
+            if let Some(expected) = ctx.if_match.filter(|v| *v != from.version) {
+                let err = CommandError::VersionMismatch {
+                    expected,
+                    actual: from.version,
+                };
+                return self.refuse(err, ctx, &fp).await;
+            }
+            let plan = match plan_transfer(&order, &from.state, &to.state, &record.state) {
+                Ok(plan) => plan,
+                Err(e) => return self.refuse(e.into(), ctx, &fp).await,
+            };
+            let after =
+                |v: &Versioned<Account>, events: &[<Account as Aggregate>::Event]| Versioned {
+                    state: fold(v.state.clone(), events),
+                    version: v.version + events.len() as u64,
+                };
+            let (from_after, to_after) = (after(&from, &plan.debit), after(&to, &plan.credit));
+            let reply = match (
+                AccountReply::from_state(&from_after),
+                AccountReply::from_state(&to_after),
+            ) {
+                (Some(f), Some(t)) => TransferReply {
+                    transfer_id: transfer_id.to_string(),
+                    from: f,
+                    to: t,
+                },
+                _ => return Err(CommandError::Internal("transfer on no account".into())),
+            };
+            let meta = self.metadata(ctx, &causation, Some(transfer_id.as_str()));
+            let request = AppendRequest {
+                streams: vec![
+                    self.stream_write::<Account>(
+                        order.from.as_str(),
+                        from.version,
+                        &plan.debit,
+                        &meta,
+                    ),
+                    self.stream_write::<Account>(
+                        order.to.as_str(),
+                        to.version,
+                        &plan.credit,
+                        &meta,
+                    ),
+                    self.stream_write::<Transfer>(
+                        &record_stream,
+                        record.version,
+                        &plan.record,
+                        &meta,
+                    ),
+                ],
+                idempotency: ctx
+                    .idempotency_key
+                    .as_ref()
+                    .map(|k| record_ok(scoped_key(&ctx.actor, k), fp.clone(), &reply)),
+            };
+            match self.store.append(request).await {
+                Ok(()) => {
+                    self.repo
+                        .after_commit(order.from.as_str(), from.version, &from_after)
+                        .await;
+                    self.repo
+                        .after_commit(order.to.as_str(), to.version, &to_after)
+                        .await;
+                    return Ok(reply);
+                }
+                Err(AppendError::Conflict { stream_id, .. })
+                    if ctx.if_match.is_some() && stream_id == order.from.as_str() =>
+                {
+                    let now = self.repo.load::<Account>(order.from.as_str()).await?;
+                    let err = CommandError::VersionMismatch {
+                        expected: from.version,
+                        actual: now.version,
+                    };
+                    return self.refuse(err, ctx, &fp).await;
+                }
+                Err(AppendError::Conflict { .. }) => continue,
+                Err(e) => return self.append_failed(e, &fp),
+            }
+        }
+        Err(CommandError::Conflict)
+    }
+}

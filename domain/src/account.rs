@@ -1,0 +1,289 @@
+//! The `Account` aggregate: its state, commands, and the decide/evolve pair.
+
+use serde::{Deserialize, Serialize};
+
+use crate::aggregate::{Aggregate, DecodeError, EncodedEvent, RawEvent};
+use crate::error::DomainError;
+use crate::events::AccountEvent;
+use crate::money::{Currency, Decimal, Money};
+use crate::values::{AccountId, Note, Owner, TransferId};
+
+/// Whether an account takes commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccountStatus {
+    /// Takes commands.
+    Open,
+    /// Refuses every command.
+    Closed,
+}
+
+/// The facts of an opened account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountDetails {
+    /// Its id.
+    pub id: AccountId,
+    /// Its owner.
+    pub owner: Owner,
+    /// Its currency; every amount on it is in this currency.
+    pub currency: Currency,
+    /// The balance, never negative.
+    pub balance: Money,
+    /// Open or closed.
+    pub status: AccountStatus,
+}
+
+/// An account's state: `None` until opened.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    details: Option<AccountDetails>,
+}
+
+/// What a caller can ask of an account. Amounts carry no currency: the account's
+/// currency decides how many decimals they may have.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AccountCommand {
+    /// Open a new account.
+    Open {
+        /// Its id.
+        id: AccountId,
+        /// Its owner.
+        owner: Owner,
+        /// Its currency.
+        currency: Currency,
+    },
+    /// Add money.
+    Deposit {
+        /// A positive amount.
+        amount: Decimal,
+        /// Optional note.
+        description: Option<Note>,
+    },
+    /// Take money out, never below zero.
+    Withdraw {
+        /// A positive amount.
+        amount: Decimal,
+        /// Optional note.
+        description: Option<Note>,
+    },
+    /// Close the account; its balance must be zero.
+    Close {
+        /// Optional reason.
+        reason: Option<Note>,
+    },
+    /// The debit leg of a transfer.
+    DebitTransfer {
+        /// The transfer.
+        transfer_id: TransferId,
+        /// The credited account.
+        to: AccountId,
+        /// A positive amount.
+        amount: Decimal,
+        /// Optional note.
+        description: Option<Note>,
+    },
+    /// The credit leg of a transfer.
+    CreditTransfer {
+        /// The transfer.
+        transfer_id: TransferId,
+        /// The debited account.
+        from: AccountId,
+        /// A positive amount.
+        amount: Decimal,
+        /// Optional note.
+        description: Option<Note>,
+    },
+}
+
+impl Account {
+    /// The account's facts, once opened.
+    pub fn details(&self) -> Option<&AccountDetails> {
+        self.details.as_ref()
+    }
+
+    /// The account's currency, once opened.
+    pub fn currency(&self) -> Option<Currency> {
+        self.details.as_ref().map(|d| d.currency)
+    }
+
+    fn open_details(&self) -> Result<&AccountDetails, DomainError> {
+        match &self.details {
+            None => Err(DomainError::AccountNotFound),
+            Some(d) if d.status == AccountStatus::Closed => Err(DomainError::AccountClosed),
+            Some(d) => Ok(d),
+        }
+    }
+
+    fn amount_in(d: &AccountDetails, amount: Decimal) -> Result<Money, DomainError> {
+        if !amount.is_positive() {
+            return Err(DomainError::InvalidAmount(crate::MoneyError::NotPositive));
+        }
+        Ok(Money::from_decimal(amount, d.currency)?)
+    }
+
+    fn credit(d: &AccountDetails, amount: Decimal) -> Result<(Money, Money), DomainError> {
+        let amount = Self::amount_in(d, amount)?;
+        Ok((amount, d.balance.checked_add(amount)?))
+    }
+
+    fn debit(d: &AccountDetails, amount: Decimal) -> Result<(Money, Money), DomainError> {
+        let amount = Self::amount_in(d, amount)?;
+        if amount.minor_units() > d.balance.minor_units() {
+            return Err(DomainError::InsufficientFunds {
+                balance: d.balance.to_string(),
+                requested: amount.to_string(),
+            });
+        }
+        Ok((amount, d.balance.checked_sub(amount)?))
+    }
+}
+
+impl Aggregate for Account {
+    const STREAM_TYPE: &'static str = "account";
+    const SNAPSHOT_FORMAT: u32 = 1;
+    type Command = AccountCommand;
+    type Event = AccountEvent;
+    type Error = DomainError;
+
+    fn decide(&self, command: &AccountCommand) -> Result<Vec<AccountEvent>, DomainError> {
+        use AccountCommand as C;
+        let event = match command {
+            C::Open {
+                id,
+                owner,
+                currency,
+            } => {
+                if self.details.is_some() {
+                    return Err(DomainError::AccountExists);
+                }
+                AccountEvent::Opened {
+                    account_id: id.clone(),
+                    owner: owner.clone(),
+                    currency: *currency,
+                }
+            }
+            C::Deposit {
+                amount,
+                description,
+            } => {
+                let d = self.open_details()?;
+                let account_id = d.id.clone();
+                let (amount, balance) = Self::credit(d, *amount)?;
+                AccountEvent::Deposited {
+                    account_id,
+                    amount,
+                    balance,
+                    description: description.clone(),
+                }
+            }
+            C::Withdraw {
+                amount,
+                description,
+            } => {
+                let d = self.open_details()?;
+                let account_id = d.id.clone();
+                let (amount, balance) = Self::debit(d, *amount)?;
+                AccountEvent::Withdrawn {
+                    account_id,
+                    amount,
+                    balance,
+                    description: description.clone(),
+                }
+            }
+            C::Close { reason } => {
+                let d = self.open_details()?;
+                let account_id = d.id.clone();
+                if d.balance.minor_units() != 0 {
+                    return Err(DomainError::BalanceNotZero(d.balance.to_string()));
+                }
+                AccountEvent::Closed {
+                    account_id,
+                    reason: reason.clone(),
+                }
+            }
+            C::DebitTransfer {
+                transfer_id,
+                to,
+                amount,
+                description,
+            } => {
+                let d = self.open_details()?;
+                let account_id = d.id.clone();
+                if *to == d.id {
+                    return Err(DomainError::SameAccount);
+                }
+                let (amount, balance) = Self::debit(d, *amount)?;
+                AccountEvent::TransferDebited {
+                    account_id,
+                    transfer_id: transfer_id.clone(),
+                    counterparty: to.clone(),
+                    amount,
+                    balance,
+                    description: description.clone(),
+                }
+            }
+            C::CreditTransfer {
+                transfer_id,
+                from,
+                amount,
+                description,
+            } => {
+                let d = self.open_details()?;
+                let account_id = d.id.clone();
+                if *from == d.id {
+                    return Err(DomainError::SameAccount);
+                }
+                let (amount, balance) = Self::credit(d, *amount)?;
+                AccountEvent::TransferCredited {
+                    account_id,
+                    transfer_id: transfer_id.clone(),
+                    counterparty: from.clone(),
+                    amount,
+                    balance,
+                    description: description.clone(),
+                }
+            }
+        };
+        Ok(vec![event])
+    }
+
+    fn evolve(mut self, event: &AccountEvent) -> Self {
+        match event {
+            AccountEvent::Opened {
+                account_id,
+                owner,
+                currency,
+            } => {
+                self.details = Some(AccountDetails {
+                    id: account_id.clone(),
+                    owner: owner.clone(),
+                    currency: *currency,
+                    balance: Money::zero(*currency),
+                    status: AccountStatus::Open,
+                });
+            }
+            AccountEvent::Deposited { balance, .. }
+            | AccountEvent::Withdrawn { balance, .. }
+            | AccountEvent::TransferDebited { balance, .. }
+            | AccountEvent::TransferCredited { balance, .. } => {
+                if let Some(d) = self.details.as_mut() {
+                    d.balance = *balance;
+                }
+            }
+            AccountEvent::Closed { .. } => {
+                if let Some(d) = self.details.as_mut() {
+                    d.status = AccountStatus::Closed;
+                }
+            }
+        }
+        self
+    }
+
+    fn encode(event: &AccountEvent) -> EncodedEvent {
+        event.encode()
+    }
+
+    fn decode(&self, raw: RawEvent<'_>) -> Result<AccountEvent, DecodeError> {
+        AccountEvent::decode(raw, self.currency())
+    }
+}

@@ -1,0 +1,40 @@
+//! Pure domain of the ledger: exact money, the `Account` and `Transfer` aggregates as
+//! decide/evolve pairs, their events with schema versions and upcasters, domain errors.
+//!
+//! No IO, no async, no runtime: everything here is a function of its inputs.
+//!
+//! ```
+//! use ledger_domain::*;
+//! let usd = Currency::parse("USD").unwrap();
+//! let id = AccountId::parse("acc-1").unwrap();
+//! let open = AccountCommand::Open { id, owner: Owner::parse("Ada").unwrap(), currency: usd };
+//! let account = fold(Account::default(), &Account::default().decide(&open).unwrap());
+//! let deposit = AccountCommand::Deposit { amount: Decimal::parse("12.5").unwrap(), description: None };
+//! let events = account.decide(&deposit).unwrap();
+//! let account = fold(account, &events);
+//! assert_eq!(account.details().unwrap().balance.to_string(), "12.50");
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod account;
+mod aggregate;
+mod error;
+mod events;
+mod money;
+mod transfer;
+mod values;
+
+#[cfg(any(test, feature = "test-kit"))]
+pub mod testkit;
+
+pub use account::{Account, AccountCommand, AccountDetails, AccountStatus};
+pub use aggregate::{fold, replay, Aggregate, DecodeError, EncodedEvent, RawEvent, Versioned};
+pub use error::DomainError;
+pub use events::{AccountEvent, ACCOUNT_SCHEMA_VERSION};
+pub use money::{Currency, Decimal, Money, MoneyError};
+pub use transfer::{
+    plan_transfer, RecordTransfer, Transfer, TransferOrder, TransferPlan, TransferRecorded,
+    TRANSFER_SCHEMA_VERSION,
+};
+pub use values::{AccountId, Note, Owner, TransferId, ValueError};

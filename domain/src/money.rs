@@ -1,0 +1,363 @@
+//! Exact money: ISO 4217 currencies, positive decimal amounts and integer minor units.
+//!
+//! Nothing here ever goes through a float. Text is parsed digit by digit into an
+//! [`Amount`] (an unscaled integer and a scale), and an amount becomes [`Money`]
+//! only once its currency is known, which is where "too many decimals" is decided.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Why a currency, an amount or a sum was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MoneyError {
+    /// Not an upper-case ISO 4217 code with a defined number of minor-unit digits.
+    #[error("`{0}` is not an ISO 4217 currency code with minor units")]
+    InvalidCurrency(String),
+    /// The text is not a decimal number.
+    #[error("`{0}` is not a decimal number")]
+    NotANumber(String),
+    /// The amount is zero or negative where a positive one is needed.
+    #[error("the amount must be greater than zero")]
+    NotPositive,
+    /// More fraction digits than the currency has minor-unit digits.
+    #[error("{currency} allows at most {allowed} decimal places")]
+    TooManyDecimals {
+        /// The currency's code.
+        currency: &'static str,
+        /// Its minor-unit digits.
+        allowed: u32,
+    },
+    /// The value or the result does not fit in the ledger's range.
+    #[error("the amount is too large")]
+    Overflow,
+    /// Two amounts of different currencies were combined.
+    #[error("currencies differ: {0} and {1}")]
+    CurrencyMismatch(&'static str, &'static str),
+}
+
+/// An ISO 4217 currency that has minor units (USD, EUR, JPY, BHD...).
+///
+/// ```
+/// use ledger_domain::Currency;
+/// let jpy = Currency::parse("JPY").unwrap();
+/// assert_eq!(jpy.minor_digits(), 0);
+/// assert!(Currency::parse("usd").is_err());
+/// assert!(Currency::parse("XAU").is_err()); // no minor units defined
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Currency(iso_currency::Currency);
+
+impl Currency {
+    /// Parses an upper-case alphabetic ISO 4217 code.
+    pub fn parse(code: &str) -> Result<Self, MoneyError> {
+        let well_formed = code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase());
+        let currency = well_formed
+            .then(|| iso_currency::Currency::from_code(code))
+            .flatten()
+            .filter(|c| c.exponent().is_some())
+            .ok_or_else(|| MoneyError::InvalidCurrency(truncate(code)))?;
+        Ok(Self(currency))
+    }
+
+    /// The three-letter code.
+    pub fn code(self) -> &'static str {
+        self.0.code()
+    }
+
+    /// How many digits the minor unit has (2 for USD, 0 for JPY, 3 for BHD).
+    pub fn minor_digits(self) -> u32 {
+        u32::from(self.0.exponent().unwrap_or(0))
+    }
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(16).collect()
+}
+
+impl fmt::Debug for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl Serialize for Currency {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.code())
+    }
+}
+
+impl<'de> Deserialize<'de> for Currency {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let code = String::deserialize(d)?;
+        Currency::parse(&code).map_err(serde::de::Error::custom)
+    }
+}
+
+/// An exact decimal read from text: `unscaled × 10^-scale`, sign kept separately.
+///
+/// It has no currency yet; [`Money::from_decimal`] gives it one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decimal {
+    negative: bool,
+    unscaled: u128,
+    /// Digits after the decimal point, after applying any exponent (may be negative).
+    scale: i32,
+}
+
+const MAX_SIGNIFICANT_DIGITS: usize = 36;
+const MAX_EXPONENT: i32 = 64;
+
+impl Decimal {
+    /// Parses JSON-number grammar (`-12.50`, `1.25e2`) or a plain decimal string, exactly.
+    ///
+    /// ```
+    /// use ledger_domain::{Currency, Decimal, Money};
+    /// let usd = Currency::parse("USD").unwrap();
+    /// let d = Decimal::parse("1.25e1").unwrap();
+    /// assert_eq!(Money::from_decimal(d, usd).unwrap().minor_units(), 1250);
+    /// ```
+    pub fn parse(text: &str) -> Result<Self, MoneyError> {
+        let bad = || MoneyError::NotANumber(truncate(text));
+        let (negative, rest) = match text.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, text),
+        };
+        let (mantissa, exponent) = match rest.find(['e', 'E']) {
+            Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+            None => (rest, None),
+        };
+        let (int_part, frac_part) = match mantissa.split_once('.') {
+            Some((i, f)) => (i, Some(f)),
+            None => (mantissa, None),
+        };
+        let digits_ok = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        if !digits_ok(int_part) || frac_part.is_some_and(|f| !digits_ok(f)) {
+            return Err(bad());
+        }
+        let exp: i32 = match exponent {
+            None => 0,
+            Some(e) => {
+                let body = e.strip_prefix(['+', '-']).unwrap_or(e);
+                if !digits_ok(body) || body.len() > 4 {
+                    return Err(bad());
+                }
+                e.parse().map_err(|_| bad())?
+            }
+        };
+        if exp.abs() > MAX_EXPONENT {
+            return Err(MoneyError::Overflow);
+        }
+        let frac = frac_part.unwrap_or("");
+        let all = int_part
+            .bytes()
+            .chain(frac.bytes())
+            .skip_while(|b| *b == b'0');
+        let significant: Vec<u8> = all.collect();
+        if significant.len() > MAX_SIGNIFICANT_DIGITS {
+            return Err(MoneyError::Overflow);
+        }
+        let unscaled = significant
+            .iter()
+            .fold(0u128, |acc, b| acc * 10 + u128::from(b - b'0'));
+        let scale = i32::try_from(frac.len()).map_err(|_| MoneyError::Overflow)? - exp;
+        Ok(Self {
+            negative: negative && unscaled != 0,
+            unscaled,
+            scale,
+        })
+    }
+
+    /// A canonical text of the value, equal for equal values (`12.5` and `12.50` agree).
+    pub fn canonical(&self) -> String {
+        let (mut unscaled, mut scale) = (self.unscaled, self.scale);
+        while unscaled != 0 && unscaled % 10 == 0 {
+            unscaled /= 10;
+            scale -= 1;
+        }
+        if unscaled == 0 {
+            scale = 0;
+        }
+        let sign = if self.negative { "-" } else { "" };
+        format!("{sign}{unscaled}e{}", -scale)
+    }
+
+    /// True when the value is greater than zero.
+    pub fn is_positive(&self) -> bool {
+        !self.negative && self.unscaled != 0
+    }
+
+    /// Rounds half to even to `digits` fraction digits (used only by upcasters of float-era data).
+    pub fn round_to(self, digits: u32) -> Self {
+        let digits = digits as i32;
+        if self.scale <= digits {
+            return self;
+        }
+        let drop = (self.scale - digits) as u32;
+        let Some(divisor) = 10u128.checked_pow(drop) else {
+            return Self {
+                unscaled: 0,
+                negative: false,
+                scale: digits,
+            };
+        };
+        let (q, r) = (self.unscaled / divisor, self.unscaled % divisor);
+        let half = divisor / 2;
+        let up = r > half || (r == half && divisor % 2 == 0 && q % 2 == 1);
+        let unscaled = if up { q + 1 } else { q };
+        Self {
+            negative: self.negative && unscaled != 0,
+            unscaled,
+            scale: digits,
+        }
+    }
+}
+
+/// An amount of one currency in integer minor units (cents for USD, yen for JPY).
+///
+/// ```
+/// use ledger_domain::{Currency, Money};
+/// let usd = Currency::parse("USD").unwrap();
+/// let m = Money::parse("12.5", usd).unwrap();
+/// assert_eq!(m.minor_units(), 1250);
+/// assert_eq!(m.to_string(), "12.50");
+/// assert!(Money::parse("0.001", usd).is_err());
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Money {
+    minor: i64,
+    currency: Currency,
+}
+
+impl Money {
+    /// Money from minor units.
+    pub const fn from_minor(minor: i64, currency: Currency) -> Self {
+        Self { minor, currency }
+    }
+
+    /// Zero of a currency.
+    pub const fn zero(currency: Currency) -> Self {
+        Self::from_minor(0, currency)
+    }
+
+    /// Parses decimal text exactly in this currency (sign allowed).
+    pub fn parse(text: &str, currency: Currency) -> Result<Self, MoneyError> {
+        Self::from_decimal(Decimal::parse(text)?, currency)
+    }
+
+    /// Gives a decimal a currency, refusing more decimals than it has minor digits.
+    pub fn from_decimal(d: Decimal, currency: Currency) -> Result<Self, MoneyError> {
+        let digits = currency.minor_digits() as i32;
+        if d.scale > digits {
+            return Err(MoneyError::TooManyDecimals {
+                currency: currency.code(),
+                allowed: digits as u32,
+            });
+        }
+        let factor = 10u128
+            .checked_pow((digits - d.scale) as u32)
+            .ok_or(MoneyError::Overflow)?;
+        let magnitude = d.unscaled.checked_mul(factor).ok_or(MoneyError::Overflow)?;
+        let magnitude = i128::try_from(magnitude).map_err(|_| MoneyError::Overflow)?;
+        let signed = if d.negative { -magnitude } else { magnitude };
+        let minor = i64::try_from(signed).map_err(|_| MoneyError::Overflow)?;
+        Ok(Self { minor, currency })
+    }
+
+    /// The integer count of minor units.
+    pub const fn minor_units(self) -> i64 {
+        self.minor
+    }
+
+    /// The currency.
+    pub const fn currency(self) -> Currency {
+        self.currency
+    }
+
+    /// True when greater than zero.
+    pub const fn is_positive(self) -> bool {
+        self.minor > 0
+    }
+
+    /// `self + other`, refusing overflow and mixed currencies.
+    pub fn checked_add(self, other: Money) -> Result<Money, MoneyError> {
+        self.same_currency(other)?;
+        let minor = self
+            .minor
+            .checked_add(other.minor)
+            .ok_or(MoneyError::Overflow)?;
+        Ok(Self { minor, ..self })
+    }
+
+    /// `self - other`, refusing overflow and mixed currencies.
+    pub fn checked_sub(self, other: Money) -> Result<Money, MoneyError> {
+        self.same_currency(other)?;
+        let minor = self
+            .minor
+            .checked_sub(other.minor)
+            .ok_or(MoneyError::Overflow)?;
+        Ok(Self { minor, ..self })
+    }
+
+    fn same_currency(self, other: Money) -> Result<(), MoneyError> {
+        if self.currency == other.currency {
+            Ok(())
+        } else {
+            Err(MoneyError::CurrencyMismatch(
+                self.currency.code(),
+                other.currency.code(),
+            ))
+        }
+    }
+}
+
+impl fmt::Display for Money {
+    /// Exactly the currency's minor digits: `12.50`, `1200`, `1.250`, `-0.05`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let digits = self.currency.minor_digits() as usize;
+        let magnitude = i128::from(self.minor).unsigned_abs();
+        let sign = if self.minor < 0 { "-" } else { "" };
+        if digits == 0 {
+            return write!(f, "{sign}{magnitude}");
+        }
+        let scale = 10u128.pow(digits as u32);
+        let (int, frac) = (magnitude / scale, magnitude % scale);
+        write!(f, "{sign}{int}.{frac:0digits$}")
+    }
+}
+
+impl fmt::Debug for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self} {}", self.currency)
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct MoneyRepr {
+    amount: String,
+    currency: Currency,
+}
+
+impl Serialize for Money {
+    /// `{"amount": "12.50", "currency": "USD"}`.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        MoneyRepr {
+            amount: self.to_string(),
+            currency: self.currency,
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Money {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let repr = MoneyRepr::deserialize(d)?;
+        Money::parse(&repr.amount, repr.currency).map_err(serde::de::Error::custom)
+    }
+}

@@ -1,0 +1,125 @@
+//! Validated value types: account and transfer ids, owner names, free-text notes.
+//!
+//! Each has a private field and a fallible `parse`, so holding one proves it is valid.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Why a value was refused; every variant maps to `validation_failed`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValueError {
+    /// An id with a forbidden character or length.
+    #[error("{what} must be 1-64 characters of A-Z, a-z, 0-9, '.', '_', ':', '-'")]
+    BadId {
+        /// Which id.
+        what: &'static str,
+    },
+    /// A text field outside its length bounds or with control characters.
+    #[error("{what} must be {min}-{max} characters without control characters")]
+    BadText {
+        /// Which field.
+        what: &'static str,
+        /// Minimum length in characters.
+        min: usize,
+        /// Maximum length in characters.
+        max: usize,
+    },
+}
+
+fn valid_id(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+}
+
+fn valid_text(s: &str, min: usize, max: usize) -> bool {
+    let n = s.chars().count();
+    (min..=max).contains(&n) && !s.chars().any(|c| c.is_control() && c != '\n' && c != '\t')
+}
+
+macro_rules! string_value {
+    ($(#[$doc:meta])* $name:ident, $check:expr, $err:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Parses and validates.
+            pub fn parse(s: impl Into<String>) -> Result<Self, ValueError> {
+                let s = s.into();
+                let check: fn(&str) -> bool = $check;
+                if check(&s) { Ok(Self(s)) } else { Err($err) }
+            }
+
+            /// The text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Debug::fmt(&self.0, f)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                Self::parse(String::deserialize(d)?).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+string_value!(
+    /// An account id: 1-64 characters of `[A-Za-z0-9._:-]`.
+    ///
+    /// ```
+    /// use ledger_domain::AccountId;
+    /// assert!(AccountId::parse("acc-1").is_ok());
+    /// assert!(AccountId::parse("a/b").is_err());
+    /// ```
+    AccountId,
+    valid_id,
+    ValueError::BadId { what: "account_id" }
+);
+
+string_value!(
+    /// A transfer id: 1-64 characters of `[A-Za-z0-9._:-]`.
+    TransferId,
+    valid_id,
+    ValueError::BadId { what: "transfer_id" }
+);
+
+string_value!(
+    /// The account owner's name: 1-200 characters.
+    Owner,
+    |s| valid_text(s, 1, 200) && !s.trim().is_empty(),
+    ValueError::BadText { what: "owner", min: 1, max: 200 }
+);
+
+string_value!(
+    /// A free-text description or closing reason: at most 500 characters.
+    Note,
+    |s| valid_text(s, 0, 500),
+    ValueError::BadText { what: "description/reason", min: 0, max: 500 }
+);
