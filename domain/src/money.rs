@@ -145,10 +145,19 @@ impl Decimal {
             None => 0,
             Some(e) => {
                 let body = e.strip_prefix(['+', '-']).unwrap_or(e);
-                if !digits_ok(body) || body.len() > 4 {
+                if !digits_ok(body) {
                     return Err(bad());
                 }
-                e.parse().map_err(|_| bad())?
+                let trimmed = body.trim_start_matches('0');
+                if trimmed.len() > 4 {
+                    return Err(MoneyError::Overflow);
+                }
+                let magnitude: i32 = trimmed.parse().unwrap_or(0);
+                if e.starts_with('-') {
+                    -magnitude
+                } else {
+                    magnitude
+                }
             }
         };
         if exp.abs() > MAX_EXPONENT {

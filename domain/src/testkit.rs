@@ -1,7 +1,7 @@
 //! A given/when/then test kit for any [`Aggregate`].
 //!
 //! ```
-//! use ledger_domain::testkit::given;
+//! use ledger_domain::testkit::{given, DecideForTest};
 //! use ledger_domain::{Account, AccountCommand, AccountId, Currency, DomainError, Owner};
 //!
 //! let open = AccountCommand::Open {

@@ -1,1 +1,15 @@
-//! placeholder
+//! Every ledger port in memory: the event store, snapshots and read models.
+//!
+//! It behaves like the real stores (conflicts, atomic multi-stream appends,
+//! idempotency records, forward-only snapshots), so it is both a fast test double
+//! and the reference the SQL adapters are checked against.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod readmodels;
+mod snapshots;
+mod store;
+
+pub use readmodels::{MemoryReadModels, CURRENT_STATE};
+pub use snapshots::MemorySnapshotStore;
+pub use store::MemoryEventStore;

@@ -1,0 +1,145 @@
+//! The in-memory event store: one lock, so every append is atomic and commit order
+//! is position order.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use ledger_application::ports::store::{
+    AppendError, AppendRequest, EventStore, FeedCursor, FeedPage, IdempotencyRecord,
+    RecordedEvent, StoreError, StreamBound, StreamQuery,
+};
+
+#[derive(Default)]
+struct Inner {
+    events: Vec<RecordedEvent>,
+    streams: HashMap<String, Vec<usize>>,
+    idempotency: HashMap<String, IdempotencyRecord>,
+    tx: u64,
+}
+
+/// Every event in a `Vec`, streams as index lists.
+#[derive(Default)]
+pub struct MemoryEventStore {
+    inner: Mutex<Inner>,
+}
+
+impl MemoryEventStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave a half-applied append (appends
+        // validate before mutating), so a poisoned lock's data is still consistent.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// How many events are stored.
+    pub fn len(&self) -> usize {
+        self.lock().events.len()
+    }
+
+    /// True when no event is stored.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[async_trait]
+impl EventStore for MemoryEventStore {
+    async fn append(&self, request: AppendRequest) -> Result<(), AppendError> {
+        let mut inner = self.lock();
+        let mut seen = std::collections::HashSet::new();
+        for write in &request.streams {
+            if !seen.insert(write.stream_id.as_str()) {
+                return Err(AppendError::Failed(format!(
+                    "stream {} written twice in one append",
+                    write.stream_id
+                )));
+            }
+            let current = inner.streams.get(&write.stream_id).map_or(0, Vec::len) as u64;
+            if current != write.expected_version {
+                return Err(AppendError::Conflict {
+                    stream_id: write.stream_id.clone(),
+                    expected: write.expected_version,
+                });
+            }
+        }
+        if let Some(record) = &request.idempotency {
+            if let Some(existing) = inner.idempotency.get(&record.key) {
+                return Err(AppendError::IdempotencyKeyExists(existing.clone()));
+            }
+        }
+        inner.tx += 1;
+        let tx = inner.tx;
+        for write in request.streams {
+            for (i, e) in write.events.into_iter().enumerate() {
+                let index = inner.events.len();
+                inner.events.push(RecordedEvent {
+                    cursor: FeedCursor {
+                        tx,
+                        position: index as u64 + 1,
+                    },
+                    event_id: e.event_id,
+                    stream_id: write.stream_id.clone(),
+                    stream_type: write.stream_type.clone(),
+                    version: write.expected_version + i as u64 + 1,
+                    event_type: e.event_type,
+                    schema_version: e.schema_version,
+                    data: e.data,
+                    metadata: e.metadata,
+                    recorded_at: e.recorded_at,
+                });
+                inner
+                    .streams
+                    .entry(write.stream_id.clone())
+                    .or_default()
+                    .push(index);
+            }
+        }
+        if let Some(record) = request.idempotency {
+            inner.idempotency.insert(record.key.clone(), record);
+        }
+        Ok(())
+    }
+
+    async fn read_stream<'a>(
+        &self,
+        query: StreamQuery<'a>,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let inner = self.lock();
+        let Some(indexes) = inner.streams.get(query.stream_id) else {
+            return Ok(vec![]);
+        };
+        let start = usize::try_from(query.after_version).unwrap_or(usize::MAX);
+        Ok(indexes
+            .iter()
+            .skip(start)
+            .map(|i| &inner.events[*i])
+            .take_while(|e| match query.until {
+                None => true,
+                Some(StreamBound::Version(v)) => e.version <= v,
+                Some(StreamBound::RecordedAt(t)) => e.recorded_at <= t,
+            })
+            .take(query.limit)
+            .cloned()
+            .collect())
+    }
+
+    async fn read_feed(&self, after: FeedCursor, limit: usize) -> Result<FeedPage, StoreError> {
+        let inner = self.lock();
+        let start = inner.events.partition_point(|e| e.cursor <= after);
+        let events: Vec<_> = inner.events[start..].iter().take(limit).cloned().collect();
+        let next = events.last().map_or(after, |e| e.cursor);
+        Ok(FeedPage { events, next })
+    }
+
+    async fn idempotency_record(
+        &self,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        Ok(self.lock().idempotency.get(key).cloned())
+    }
+}

@@ -1,0 +1,119 @@
+//! Exact money: parsing, formatting, arithmetic, currencies.
+
+use ledger_domain::{Currency, Decimal, Money, MoneyError};
+use proptest::prelude::*;
+
+fn cur(code: &str) -> Currency {
+    Currency::parse(code).unwrap()
+}
+
+#[test]
+fn amounts_format_with_exactly_the_currency_digits() {
+    assert_eq!(Money::parse("12.5", cur("USD")).unwrap().to_string(), "12.50");
+    assert_eq!(Money::parse("1200", cur("JPY")).unwrap().to_string(), "1200");
+    assert_eq!(Money::parse("1.25", cur("BHD")).unwrap().to_string(), "1.250");
+    assert_eq!(Money::from_minor(-5, cur("USD")).to_string(), "-0.05");
+    assert_eq!(Money::from_minor(i64::MIN, cur("USD")).to_string(), "-92233720368547758.08");
+}
+
+#[test]
+fn json_number_forms_are_parsed_exactly() {
+    let usd = cur("USD");
+    assert_eq!(Money::parse("1.25e1", usd).unwrap().minor_units(), 1250);
+    assert_eq!(Money::parse("125E-2", usd).unwrap().minor_units(), 125);
+    assert_eq!(Money::parse("0.1", usd).unwrap().minor_units(), 10);
+}
+
+#[test]
+fn more_decimals_than_the_currency_allows_are_refused() {
+    assert!(matches!(
+        Money::parse("1.001", cur("USD")),
+        Err(MoneyError::TooManyDecimals { allowed: 2, .. })
+    ));
+    assert!(Money::parse("1.5", cur("JPY")).is_err());
+    assert!(Money::parse("1.0001", cur("BHD")).is_err());
+}
+
+#[test]
+fn text_that_is_not_a_plain_decimal_is_refused() {
+    for bad in ["", "abc", "1.", ".5", "1..2", "+1", " 1", "1 ", "NaN", "Infinity", "1e", "0x10", "1_000", "١"] {
+        assert!(Decimal::parse(bad).is_err(), "{bad:?} should be refused");
+    }
+}
+
+#[test]
+fn huge_values_overflow_instead_of_wrapping() {
+    assert_eq!(Money::parse("1e30", cur("USD")), Err(MoneyError::Overflow));
+    assert_eq!(Money::parse("92233720368547758.08", cur("USD")), Err(MoneyError::Overflow));
+    assert!(Money::parse("92233720368547758.07", cur("USD")).is_ok());
+    assert_eq!(Decimal::parse("1e99999").unwrap_err(), MoneyError::Overflow);
+    let max = Money::from_minor(i64::MAX, cur("USD"));
+    assert_eq!(max.checked_add(Money::from_minor(1, cur("USD"))), Err(MoneyError::Overflow));
+}
+
+#[test]
+fn mixing_currencies_is_refused() {
+    let a = Money::from_minor(1, cur("USD"));
+    let b = Money::from_minor(1, cur("EUR"));
+    assert!(matches!(a.checked_add(b), Err(MoneyError::CurrencyMismatch(..))));
+}
+
+#[test]
+fn currencies_are_upper_case_iso_codes_with_minor_units() {
+    assert!(Currency::parse("EUR").is_ok());
+    for bad in ["eur", "EURO", "ZZZ", "XAU", "", "U$D"] {
+        assert!(Currency::parse(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn equal_values_have_equal_canonical_text() {
+    let a = Decimal::parse("12.5").unwrap().canonical();
+    assert_eq!(a, Decimal::parse("12.50").unwrap().canonical());
+    assert_eq!(a, Decimal::parse("1.25e1").unwrap().canonical());
+    assert_ne!(a, Decimal::parse("12.51").unwrap().canonical());
+}
+
+#[test]
+fn rounding_is_half_to_even() {
+    let r = |s: &str| {
+        Money::from_decimal(Decimal::parse(s).unwrap().round_to(2), cur("USD"))
+            .unwrap()
+            .minor_units()
+    };
+    assert_eq!(r("0.125"), 12);
+    assert_eq!(r("0.135"), 14);
+    assert_eq!(r("0.1251"), 13);
+    assert_eq!(r("0.30000000000000004"), 30);
+}
+
+proptest! {
+    #[test]
+    fn formatting_then_parsing_gives_the_same_money(minor in any::<i64>(), pick in 0usize..3) {
+        let currency = [cur("USD"), cur("JPY"), cur("BHD")][pick];
+        let money = Money::from_minor(minor, currency);
+        prop_assert_eq!(Money::parse(&money.to_string(), currency), Ok(money));
+    }
+
+    #[test]
+    fn parsing_then_formatting_keeps_the_digits(int in 0u64..1_000_000_000_000, frac in 0u32..100) {
+        let text = format!("{int}.{frac:02}");
+        prop_assert_eq!(Money::parse(&text, cur("USD")).unwrap().to_string(), text);
+    }
+
+    #[test]
+    fn checked_arithmetic_matches_wide_integers(a in any::<i64>(), b in any::<i64>()) {
+        let usd = cur("USD");
+        let wide = i128::from(a) + i128::from(b);
+        let sum = Money::from_minor(a, usd).checked_add(Money::from_minor(b, usd));
+        match i64::try_from(wide) {
+            Ok(w) => prop_assert_eq!(sum.map(Money::minor_units), Ok(w)),
+            Err(_) => prop_assert_eq!(sum, Err(MoneyError::Overflow)),
+        }
+    }
+
+    #[test]
+    fn arbitrary_text_never_panics_the_parser(s in "\\PC{0,40}") {
+        let _ = Money::parse(&s, cur("USD"));
+    }
+}
