@@ -12,6 +12,8 @@
 #![warn(missing_docs)]
 
 pub mod commands;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 pub mod decode;
 mod idempotency;
 pub mod ports;

@@ -1,0 +1,256 @@
+//! The command service's own logic, against mocked ports.
+
+use std::sync::{Arc, Mutex};
+
+use chrono::{TimeZone, Utc};
+use ledger_application::ports::snapshot::{MockSnapshotStore, SnapshotError};
+use ledger_application::ports::store::{
+    AppendError, EventStore, FeedCursor, IdempotencyRecord, MockEventStore, RecordedEvent,
+    StoreError,
+};
+use ledger_application::ports::system::{SystemClock, UuidV7Ids};
+use ledger_application::repository::Repository;
+use ledger_application::*;
+use ledger_domain::*;
+
+fn opened_stream() -> Vec<RecordedEvent> {
+    let enc = Account::encode(&AccountEvent::Opened {
+        account_id: AccountId::parse("a").unwrap(),
+        owner: Owner::parse("Ada").unwrap(),
+        currency: Currency::parse("USD").unwrap(),
+    });
+    vec![RecordedEvent {
+        cursor: FeedCursor { tx: 1, position: 1 },
+        event_id: uuid::Uuid::nil(),
+        stream_id: "a".into(),
+        stream_type: "account".into(),
+        version: 1,
+        event_type: enc.event_type.into(),
+        schema_version: enc.schema_version,
+        data: enc.data,
+        metadata: Default::default(),
+        recorded_at: Utc.timestamp_opt(0, 0).unwrap(),
+    }]
+}
+
+fn no_snapshots() -> MockSnapshotStore {
+    let mut s = MockSnapshotStore::new();
+    s.expect_load().returning(|_| Ok(None));
+    s.expect_save().returning(|_| Ok(()));
+    s
+}
+
+fn service(store: MockEventStore, snapshots: MockSnapshotStore, every: u64) -> CommandService {
+    let store: Arc<dyn EventStore> = Arc::new(store);
+    let repo = Arc::new(Repository::new(store.clone(), Arc::new(snapshots), every));
+    CommandService::new(store, repo, Arc::new(SystemClock), Arc::new(UuidV7Ids), 3)
+}
+
+/// A store whose stream `a` holds only its opening event.
+fn store_with_account() -> MockEventStore {
+    let mut store = MockEventStore::new();
+    store.expect_read_stream().returning(|q| {
+        Ok(if q.after_version == 0 {
+            opened_stream()
+        } else {
+            vec![]
+        })
+    });
+    store.expect_idempotency_record().returning(|_| Ok(None));
+    store
+}
+
+fn deposit(amount: &str) -> AccountAction {
+    AccountAction::Deposit {
+        amount: Decimal::parse(amount).unwrap(),
+        description: None,
+    }
+}
+
+fn ctx() -> CommandContext {
+    CommandContext {
+        actor: "tester".into(),
+        ..Default::default()
+    }
+}
+
+fn a() -> AccountId {
+    AccountId::parse("a").unwrap()
+}
+
+fn conflict() -> AppendError {
+    AppendError::Conflict {
+        stream_id: "a".into(),
+        expected: 1,
+    }
+}
+
+#[tokio::test]
+async fn a_conflicting_append_is_retried_after_reloading() {
+    let mut store = store_with_account();
+    let mut calls = 0;
+    store.expect_append().times(2).returning(move |_| {
+        calls += 1;
+        if calls == 1 {
+            Err(conflict())
+        } else {
+            Ok(())
+        }
+    });
+    let reply = service(store, no_snapshots(), 0)
+        .act(a(), deposit("5"), &ctx())
+        .await
+        .expect("the retry succeeds");
+    assert_eq!(reply.balance.to_string(), "5.00");
+    assert_eq!(reply.version, 2);
+}
+
+#[tokio::test]
+async fn retries_are_bounded_and_end_in_a_conflict_error() {
+    let mut store = store_with_account();
+    store.expect_append().times(3).returning(|_| Err(conflict()));
+    let err = service(store, no_snapshots(), 0)
+        .act(a(), deposit("5"), &ctx())
+        .await
+        .unwrap_err();
+    assert_eq!(err, CommandError::Conflict);
+    assert_eq!(err.code(), "concurrency_conflict");
+}
+
+#[tokio::test]
+async fn an_if_match_conflict_is_a_version_mismatch_not_a_retry() {
+    let mut store = store_with_account();
+    store.expect_append().times(1).returning(|_| Err(conflict()));
+    let ctx = CommandContext {
+        if_match: Some(1),
+        ..ctx()
+    };
+    let err = service(store, no_snapshots(), 0)
+        .act(a(), deposit("5"), &ctx)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "version_mismatch");
+}
+
+#[tokio::test]
+async fn the_events_and_the_idempotency_record_go_in_one_append() {
+    let mut store = store_with_account();
+    store
+        .expect_append()
+        .withf(|req| {
+            req.streams.len() == 1
+                && req.streams[0].expected_version == 1
+                && req.streams[0].events[0].metadata.actor == "tester"
+                && req.streams[0].events[0].metadata.request_id.as_deref() == Some("req-1")
+                && req
+                    .idempotency
+                    .as_ref()
+                    .is_some_and(|r| r.key.ends_with("key-1"))
+        })
+        .times(1)
+        .returning(|_| Ok(()));
+    let ctx = CommandContext {
+        idempotency_key: Some("key-1".into()),
+        request_id: Some("req-1".into()),
+        ..ctx()
+    };
+    service(store, no_snapshots(), 0)
+        .act(a(), deposit("5"), &ctx)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_stored_key_with_another_request_is_refused_without_writing() {
+    let mut store = MockEventStore::new();
+    store.expect_idempotency_record().returning(|key| {
+        Ok(Some(IdempotencyRecord {
+            key: key.to_owned(),
+            fingerprint: "another request".into(),
+            outcome: "{}".into(),
+        }))
+    });
+    store.expect_append().never();
+    store.expect_read_stream().never();
+    let ctx = CommandContext {
+        idempotency_key: Some("k".into()),
+        ..ctx()
+    };
+    let err = service(store, no_snapshots(), 0)
+        .act(a(), deposit("5"), &ctx)
+        .await
+        .unwrap_err();
+    assert_eq!(err, CommandError::IdempotencyKeyReused);
+}
+
+#[tokio::test]
+async fn losing_the_race_for_a_key_returns_the_winners_outcome() {
+    let mut store = store_with_account();
+    let winner = Arc::new(Mutex::new(None::<IdempotencyRecord>));
+    let seen = winner.clone();
+    store.expect_append().times(1).returning(move |req| {
+        // The winner had the same request but stored a refusal.
+        let mut record = req.idempotency.clone().unwrap();
+        record.outcome = r#"{"refused":{"code":"insufficient_funds","detail":"stored"}}"#.into();
+        *seen.lock().unwrap() = Some(record.clone());
+        Err(AppendError::IdempotencyKeyExists(record))
+    });
+    let ctx = CommandContext {
+        idempotency_key: Some("k".into()),
+        ..ctx()
+    };
+    let err = service(store, no_snapshots(), 0)
+        .act(a(), deposit("5"), &ctx)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "insufficient_funds");
+    assert!(winner.lock().unwrap().is_some());
+}
+
+#[tokio::test]
+async fn snapshot_store_errors_never_fail_a_command() {
+    let mut store = store_with_account();
+    store.expect_append().returning(|_| Ok(()));
+    let mut snapshots = MockSnapshotStore::new();
+    snapshots
+        .expect_load()
+        .returning(|_| Err(SnapshotError::Unavailable("down".into())));
+    snapshots
+        .expect_save()
+        .times(1)
+        .returning(|_| Err(SnapshotError::Unavailable("down".into())));
+    let reply = service(store, snapshots, 1)
+        .act(a(), deposit("1.25"), &ctx())
+        .await
+        .expect("still succeeds");
+    assert_eq!(reply.balance.to_string(), "1.25");
+}
+
+#[tokio::test]
+async fn an_unreachable_store_is_reported_as_unavailable() {
+    let mut store = MockEventStore::new();
+    store.expect_idempotency_record().returning(|_| Ok(None));
+    store
+        .expect_read_stream()
+        .returning(|_| Err(StoreError::Unavailable("connection refused".into())));
+    let err = service(store, no_snapshots(), 0)
+        .act(a(), deposit("1"), &ctx())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "service_unavailable");
+}
+
+#[tokio::test]
+async fn a_domain_refusal_writes_no_events() {
+    let mut store = store_with_account();
+    store.expect_append().never();
+    let action = AccountAction::Withdraw {
+        amount: Decimal::parse("1").unwrap(),
+        description: None,
+    };
+    let err = service(store, no_snapshots(), 0)
+        .act(a(), action, &ctx())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "insufficient_funds");
+}
