@@ -68,9 +68,15 @@ pub async fn append_and_read_back(store: Store) {
         .append(one("s-1", 0, vec![event(1), event(2)]))
         .await
         .expect("first append");
-    store.append(one("s-1", 2, vec![event(3)])).await.expect("second append");
+    store
+        .append(one("s-1", 2, vec![event(3)]))
+        .await
+        .expect("second append");
     let read = all(&store, "s-1").await;
-    assert_eq!(read.iter().map(|e| e.version).collect::<Vec<_>>(), [1, 2, 3]);
+    assert_eq!(
+        read.iter().map(|e| e.version).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
     assert_eq!(read[2].data, r#"{"n":3}"#);
     assert_eq!(read[0].metadata.request_id.as_deref(), Some("req-1"));
     assert_eq!(read[0].stream_type, "test");
@@ -100,29 +106,44 @@ pub async fn append_and_read_back(store: Store) {
 
 /// An append with a stale expected version is a conflict and writes nothing.
 pub async fn stale_expected_version_is_a_conflict(store: Store) {
-    store.append(one("s", 0, vec![event(1)])).await.expect("append");
-    let err = store.append(one("s", 0, vec![event(2)])).await.unwrap_err();
+    store
+        .append(one("s", 0, vec![event(1)]))
+        .await
+        .expect("append");
+    let err = store.append(one("s", 0, vec![event(2)])).await.expect_err("must be refused");
     assert!(matches!(err, AppendError::Conflict { .. }), "got {err:?}");
-    let ahead = store.append(one("s", 5, vec![event(2)])).await.unwrap_err();
-    assert!(matches!(ahead, AppendError::Conflict { .. }), "got {ahead:?}");
+    let ahead = store.append(one("s", 5, vec![event(2)])).await.expect_err("must be refused");
+    assert!(
+        matches!(ahead, AppendError::Conflict { .. }),
+        "got {ahead:?}"
+    );
     assert_eq!(all(&store, "s").await.len(), 1);
 }
 
 /// A two-stream append whose second stream conflicts leaves the first untouched.
 pub async fn multi_stream_conflict_writes_nothing(store: Store) {
-    store.append(one("b", 0, vec![event(1)])).await.expect("append");
+    store
+        .append(one("b", 0, vec![event(1)]))
+        .await
+        .expect("append");
     let req = AppendRequest {
         streams: vec![write("a", 0, vec![event(2)]), write("b", 0, vec![event(3)])],
         idempotency: None,
     };
-    let err = store.append(req).await.unwrap_err();
+    let err = store.append(req).await.expect_err("must be refused");
     assert!(matches!(err, AppendError::Conflict { .. }), "got {err:?}");
-    assert!(all(&store, "a").await.is_empty(), "stream a must stay empty");
+    assert!(
+        all(&store, "a").await.is_empty(),
+        "stream a must stay empty"
+    );
     let ok = AppendRequest {
         streams: vec![write("a", 0, vec![event(4)]), write("b", 1, vec![event(5)])],
         idempotency: None,
     };
-    store.append(ok).await.expect("both streams at their versions");
+    store
+        .append(ok)
+        .await
+        .expect("both streams at their versions");
     assert_eq!(all(&store, "a").await.len(), 1);
     assert_eq!(all(&store, "b").await.len(), 2);
 }
@@ -139,23 +160,43 @@ pub async fn idempotency_records_are_stored_with_the_events(store: Store) {
         idempotency: Some(record.clone()),
     };
     store.append(req).await.expect("append with key");
-    assert_eq!(store.idempotency_record(&record.key).await.expect("read"), Some(record.clone()));
+    assert_eq!(
+        store.idempotency_record(&record.key).await.expect("read"),
+        Some(record.clone())
+    );
     let again = AppendRequest {
         streams: vec![write("s", 1, vec![event(2)])],
-        idempotency: Some(IdempotencyRecord { fingerprint: "other".into(), ..record.clone() }),
+        idempotency: Some(IdempotencyRecord {
+            fingerprint: "other".into(),
+            ..record.clone()
+        }),
     };
     match store.append(again).await {
         Err(AppendError::IdempotencyKeyExists(stored)) => assert_eq!(stored, record),
         other => panic!("expected the stored record, got {other:?}"),
     }
-    assert_eq!(all(&store, "s").await.len(), 1, "the second write must not land");
-    assert_eq!(store.idempotency_record("absent").await.expect("read"), None);
+    assert_eq!(
+        all(&store, "s").await.len(),
+        1,
+        "the second write must not land"
+    );
+    assert_eq!(
+        store.idempotency_record("absent").await.expect("read"),
+        None
+    );
     let only_record = AppendRequest {
         streams: vec![],
-        idempotency: Some(IdempotencyRecord { key: "k2".into(), ..record }),
+        idempotency: Some(IdempotencyRecord {
+            key: "k2".into(),
+            ..record
+        }),
     };
     store.append(only_record).await.expect("a record alone");
-    assert!(store.idempotency_record("k2").await.expect("read").is_some());
+    assert!(store
+        .idempotency_record("k2")
+        .await
+        .expect("read")
+        .is_some());
 }
 
 /// 16 tasks x 200 appends over 20 streams: no lost or duplicated versions.
@@ -207,12 +248,20 @@ pub async fn concurrent_appends_keep_streams_contiguous(store: Store) {
     for s in 0..STREAMS {
         let events = all(&store, &format!("c-{s}")).await;
         for (i, e) in events.iter().enumerate() {
-            assert_eq!(e.version, i as u64 + 1, "stream c-{s} versions must be contiguous");
+            assert_eq!(
+                e.version,
+                i as u64 + 1,
+                "stream c-{s} versions must be contiguous"
+            );
             assert!(ids.insert(e.event_id), "event id duplicated");
         }
         total += events.len() as u64;
     }
-    assert_eq!(total, TASKS * PER_TASK, "every successful append is stored once");
+    assert_eq!(
+        total,
+        TASKS * PER_TASK,
+        "every successful append is stored once"
+    );
 }
 
 /// A reader tailing the feed while 8 writers append sees each event exactly once,
@@ -226,9 +275,16 @@ pub async fn feed_tail_sees_every_event_once(store: Store) {
         handles.push(tokio::spawn(async move {
             for i in 0..PER_WRITER {
                 let stream = format!("f-{w}");
-                let batch = if i % 10 == 0 { vec![event(i), event(i)] } else { vec![event(i)] };
+                let batch = if i % 10 == 0 {
+                    vec![event(i), event(i)]
+                } else {
+                    vec![event(i)]
+                };
                 let expected = all(&store, &stream).await.len() as u64;
-                store.append(one(&stream, expected, batch)).await.expect("own stream");
+                store
+                    .append(one(&stream, expected, batch))
+                    .await
+                    .expect("own stream");
                 if i % 16 == 0 {
                     tokio::task::yield_now().await;
                 }
@@ -241,13 +297,24 @@ pub async fn feed_tail_sees_every_event_once(store: Store) {
     let mut cursor = FeedCursor::START;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     while (seen.len() as u64) < expected_total {
-        assert!(tokio::time::Instant::now() < deadline, "the tail never caught up: {} of {expected_total}", seen.len());
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the tail never caught up: {} of {expected_total}",
+            seen.len()
+        );
         let page = store.read_feed(cursor, 37).await.expect("read_feed");
         for e in &page.events {
             assert!(e.cursor > cursor, "feed went backwards");
             assert!(seen.insert(e.event_id), "event {} seen twice", e.event_id);
-            let prev = last_version.insert(e.stream_id.clone(), e.version).unwrap_or(0);
-            assert_eq!(e.version, prev + 1, "stream {} out of order or skipped", e.stream_id);
+            let prev = last_version
+                .insert(e.stream_id.clone(), e.version)
+                .unwrap_or(0);
+            assert_eq!(
+                e.version,
+                prev + 1,
+                "stream {} out of order or skipped",
+                e.stream_id
+            );
             cursor = e.cursor;
         }
         assert_eq!(page.next, cursor, "next must be the last event's cursor");
@@ -276,9 +343,21 @@ pub async fn seed_format_events_read_back_upcast(store: Store) {
             stream_type: "account".into(),
             expected_version: 0,
             events: vec![
-                v1("AccountCreated", r#"{"type":"AccountCreated","aggregate_id":"legacy","version":1,"account_id":"legacy","owner":"Old","currency":"USD"}"#, 1),
-                v1("MoneyDeposited", r#"{"type":"MoneyDeposited","aggregate_id":"legacy","version":2,"account_id":"legacy","amount":0.1,"balance":0.1}"#, 2),
-                v1("MoneyDeposited", r#"{"type":"MoneyDeposited","aggregate_id":"legacy","version":3,"account_id":"legacy","amount":0.2,"balance":0.30000000000000004}"#, 3),
+                v1(
+                    "AccountCreated",
+                    r#"{"type":"AccountCreated","aggregate_id":"legacy","version":1,"account_id":"legacy","owner":"Old","currency":"USD"}"#,
+                    1,
+                ),
+                v1(
+                    "MoneyDeposited",
+                    r#"{"type":"MoneyDeposited","aggregate_id":"legacy","version":2,"account_id":"legacy","amount":0.1,"balance":0.1}"#,
+                    2,
+                ),
+                v1(
+                    "MoneyDeposited",
+                    r#"{"type":"MoneyDeposited","aggregate_id":"legacy","version":3,"account_id":"legacy","amount":0.2,"balance":0.30000000000000004}"#,
+                    3,
+                ),
             ],
         }],
         idempotency: None,
@@ -292,6 +371,9 @@ pub async fn seed_format_events_read_back_upcast(store: Store) {
     let page = store.read_feed(FeedCursor::START, 10).await.expect("feed");
     let mut decoder = crate::decode::FeedDecoder::default();
     for e in &page.events {
-        decoder.decode(store.as_ref(), e).await.expect("feed events upcast");
+        decoder
+            .decode(store.as_ref(), e)
+            .await
+            .expect("feed events upcast");
     }
 }

@@ -9,6 +9,7 @@
 //! - [`projection::ProjectionRunner`]: feed -> read model with its checkpoint.
 //! - [`repository::Repository`]: aggregate loading via snapshot + events.
 #![forbid(unsafe_code)]
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
 #![warn(missing_docs)]
 
 pub mod commands;

@@ -108,7 +108,10 @@ async fn a_conflicting_append_is_retried_after_reloading() {
 #[tokio::test]
 async fn retries_are_bounded_and_end_in_a_conflict_error() {
     let mut store = store_with_account();
-    store.expect_append().times(3).returning(|_| Err(conflict()));
+    store
+        .expect_append()
+        .times(3)
+        .returning(|_| Err(conflict()));
     let err = service(store, no_snapshots(), 0)
         .act(a(), deposit("5"), &ctx())
         .await
@@ -120,7 +123,10 @@ async fn retries_are_bounded_and_end_in_a_conflict_error() {
 #[tokio::test]
 async fn an_if_match_conflict_is_a_version_mismatch_not_a_retry() {
     let mut store = store_with_account();
-    store.expect_append().times(1).returning(|_| Err(conflict()));
+    store
+        .expect_append()
+        .times(1)
+        .returning(|_| Err(conflict()));
     let ctx = CommandContext {
         if_match: Some(1),
         ..ctx()

@@ -15,6 +15,7 @@
 //! assert_eq!(account.details().unwrap().balance.to_string(), "12.50");
 //! ```
 #![forbid(unsafe_code)]
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
 #![warn(missing_docs)]
 
 mod account;

@@ -308,6 +308,13 @@ fn every_domain_error_has_an_api_code() {
     ];
     assert_eq!(
         codes,
-        ["account_exists", "account_not_found", "account_closed", "same_account", "transfer_exists", "balance_not_zero"]
+        [
+            "account_exists",
+            "account_not_found",
+            "account_closed",
+            "same_account",
+            "transfer_exists",
+            "balance_not_zero"
+        ]
     );
 }

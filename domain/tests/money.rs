@@ -9,11 +9,23 @@ fn cur(code: &str) -> Currency {
 
 #[test]
 fn amounts_format_with_exactly_the_currency_digits() {
-    assert_eq!(Money::parse("12.5", cur("USD")).unwrap().to_string(), "12.50");
-    assert_eq!(Money::parse("1200", cur("JPY")).unwrap().to_string(), "1200");
-    assert_eq!(Money::parse("1.25", cur("BHD")).unwrap().to_string(), "1.250");
+    assert_eq!(
+        Money::parse("12.5", cur("USD")).unwrap().to_string(),
+        "12.50"
+    );
+    assert_eq!(
+        Money::parse("1200", cur("JPY")).unwrap().to_string(),
+        "1200"
+    );
+    assert_eq!(
+        Money::parse("1.25", cur("BHD")).unwrap().to_string(),
+        "1.250"
+    );
     assert_eq!(Money::from_minor(-5, cur("USD")).to_string(), "-0.05");
-    assert_eq!(Money::from_minor(i64::MIN, cur("USD")).to_string(), "-92233720368547758.08");
+    assert_eq!(
+        Money::from_minor(i64::MIN, cur("USD")).to_string(),
+        "-92233720368547758.08"
+    );
 }
 
 #[test]
@@ -36,7 +48,10 @@ fn more_decimals_than_the_currency_allows_are_refused() {
 
 #[test]
 fn text_that_is_not_a_plain_decimal_is_refused() {
-    for bad in ["", "abc", "1.", ".5", "1..2", "+1", " 1", "1 ", "NaN", "Infinity", "1e", "0x10", "1_000", "١"] {
+    for bad in [
+        "", "abc", "1.", ".5", "1..2", "+1", " 1", "1 ", "NaN", "Infinity", "1e", "0x10", "1_000",
+        "١",
+    ] {
         assert!(Decimal::parse(bad).is_err(), "{bad:?} should be refused");
     }
 }
@@ -44,18 +59,27 @@ fn text_that_is_not_a_plain_decimal_is_refused() {
 #[test]
 fn huge_values_overflow_instead_of_wrapping() {
     assert_eq!(Money::parse("1e30", cur("USD")), Err(MoneyError::Overflow));
-    assert_eq!(Money::parse("92233720368547758.08", cur("USD")), Err(MoneyError::Overflow));
+    assert_eq!(
+        Money::parse("92233720368547758.08", cur("USD")),
+        Err(MoneyError::Overflow)
+    );
     assert!(Money::parse("92233720368547758.07", cur("USD")).is_ok());
     assert_eq!(Decimal::parse("1e99999").unwrap_err(), MoneyError::Overflow);
     let max = Money::from_minor(i64::MAX, cur("USD"));
-    assert_eq!(max.checked_add(Money::from_minor(1, cur("USD"))), Err(MoneyError::Overflow));
+    assert_eq!(
+        max.checked_add(Money::from_minor(1, cur("USD"))),
+        Err(MoneyError::Overflow)
+    );
 }
 
 #[test]
 fn mixing_currencies_is_refused() {
     let a = Money::from_minor(1, cur("USD"));
     let b = Money::from_minor(1, cur("EUR"));
-    assert!(matches!(a.checked_add(b), Err(MoneyError::CurrencyMismatch(..))));
+    assert!(matches!(
+        a.checked_add(b),
+        Err(MoneyError::CurrencyMismatch(..))
+    ));
 }
 
 #[test]

@@ -7,7 +7,12 @@ fn command() -> impl Strategy<Value = AccountCommand> {
     let amount = (0u64..100_000, 0u32..3).prop_map(|(units, scale)| {
         let text = match scale {
             0 => units.to_string(),
-            s => format!("{}.{:0width$}", units / 100, units % 100, width = s as usize),
+            s => format!(
+                "{}.{:0width$}",
+                units / 100,
+                units % 100,
+                width = s as usize
+            ),
         };
         Decimal::parse(&text).unwrap()
     });

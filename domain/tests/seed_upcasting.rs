@@ -53,7 +53,11 @@ fn a_seed_format_stream_replays_to_exact_minor_units() {
     let d = account.details().expect("opened");
     assert_eq!(d.id.as_str(), "acc-seed");
     assert_eq!(d.owner.as_str(), "Alice Smith");
-    assert_eq!(d.balance.minor_units(), 0, "1.1368683772161603e-13 rounds to 0.00");
+    assert_eq!(
+        d.balance.minor_units(),
+        0,
+        "1.1368683772161603e-13 rounds to 0.00"
+    );
     assert_eq!(d.status, AccountStatus::Closed);
 }
 
@@ -96,7 +100,10 @@ fn large_v1_amounts_are_read_from_their_digits_not_through_f64() {
         data: r#"{"account_id":"a","amount":9007199254740993,"balance":9007199254740993}"#,
     };
     let event = opened.decode(raw).expect("readable");
-    assert_eq!(event.amount().map(Money::minor_units), Some(9_007_199_254_740_993));
+    assert_eq!(
+        event.amount().map(Money::minor_units),
+        Some(9_007_199_254_740_993)
+    );
 }
 
 #[test]

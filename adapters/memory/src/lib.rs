@@ -4,6 +4,7 @@
 //! idempotency records, forward-only snapshots), so it is both a fast test double
 //! and the reference the SQL adapters are checked against.
 #![forbid(unsafe_code)]
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
 #![warn(missing_docs)]
 
 mod readmodels;

@@ -6,8 +6,8 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use ledger_application::ports::store::{
-    AppendError, AppendRequest, EventStore, FeedCursor, FeedPage, IdempotencyRecord,
-    RecordedEvent, StoreError, StreamBound, StreamQuery,
+    AppendError, AppendRequest, EventStore, FeedCursor, FeedPage, IdempotencyRecord, RecordedEvent,
+    StoreError, StreamBound, StreamQuery,
 };
 
 #[derive(Default)]
@@ -136,10 +136,7 @@ impl EventStore for MemoryEventStore {
         Ok(FeedPage { events, next })
     }
 
-    async fn idempotency_record(
-        &self,
-        key: &str,
-    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+    async fn idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
         Ok(self.lock().idempotency.get(key).cloned())
     }
 }

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Runs every test of the workspace against real PostgreSQL and Redis.
+# Starts them when they are not running, installing them with apt-get when absent.
+# Tests that need a database fail loudly when it is missing; none skips silently.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PG_HOST=127.0.0.1
+PG_PORT=5432
+export LEDGER_TEST_DATABASE_URL="${LEDGER_TEST_DATABASE_URL:-postgres://postgres:postgres@$PG_HOST:$PG_PORT/postgres}"
+export LEDGER_TEST_REDIS_URL="${LEDGER_TEST_REDIS_URL:-redis://127.0.0.1:6379}"
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+apt_install() {
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >/dev/null
+}
+
+ensure_postgres() {
+  if command -v pg_isready >/dev/null && pg_isready -q -h "$PG_HOST" -p "$PG_PORT"; then
+    return
+  fi
+  if ! command -v pg_ctlcluster >/dev/null; then
+    echo "test.sh: installing PostgreSQL with apt-get" >&2
+    apt_install postgresql postgresql-client
+  fi
+  local version
+  version=$(ls /etc/postgresql | sort -V | tail -n 1)
+  if [ ! -d "/etc/postgresql/$version/main" ]; then
+    as_root pg_createcluster "$version" main >/dev/null
+  fi
+  echo "test.sh: starting PostgreSQL $version" >&2
+  as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+  for _ in $(seq 1 60); do
+    pg_isready -q -h "$PG_HOST" -p "$PG_PORT" && break
+    sleep 0.5
+  done
+  pg_isready -h "$PG_HOST" -p "$PG_PORT"
+  # A fresh cluster asks for a password on TCP: give the test user the one in the URL.
+  as_root su postgres -c "psql -q -c \"ALTER USER postgres PASSWORD 'postgres'\"" >/dev/null 2>&1 || true
+}
+
+ensure_redis() {
+  if command -v redis-cli >/dev/null && redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+    return
+  fi
+  if ! command -v redis-server >/dev/null; then
+    echo "test.sh: installing Redis with apt-get" >&2
+    apt_install redis-server
+  fi
+  echo "test.sh: starting Redis" >&2
+  mkdir -p /var/lib/redis /var/log/redis 2>/dev/null || true
+  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+    --dir /var/lib/redis --logfile /var/log/redis/ci.log
+  for _ in $(seq 1 60); do
+    redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break
+    sleep 0.5
+  done
+  redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null
+}
+
+ensure_postgres
+ensure_redis
+cargo test --workspace --locked "$@"
