@@ -110,9 +110,15 @@ pub async fn stale_expected_version_is_a_conflict(store: Store) {
         .append(one("s", 0, vec![event(1)]))
         .await
         .expect("append");
-    let err = store.append(one("s", 0, vec![event(2)])).await.expect_err("must be refused");
+    let err = store
+        .append(one("s", 0, vec![event(2)]))
+        .await
+        .expect_err("must be refused");
     assert!(matches!(err, AppendError::Conflict { .. }), "got {err:?}");
-    let ahead = store.append(one("s", 5, vec![event(2)])).await.expect_err("must be refused");
+    let ahead = store
+        .append(one("s", 5, vec![event(2)]))
+        .await
+        .expect_err("must be refused");
     assert!(
         matches!(ahead, AppendError::Conflict { .. }),
         "got {ahead:?}"
