@@ -355,7 +355,8 @@ impl CommandService {
         events: &[A::Event],
         meta: &EventMetadata,
     ) -> StreamWrite {
-        let now = self.clock.now();
+        // Microseconds: what every store keeps, so a read-back time equals the written one.
+        let now = chrono::SubsecRound::trunc_subsecs(self.clock.now(), 6);
         StreamWrite {
             stream_id: stream_id.to_owned(),
             stream_type: A::STREAM_TYPE.to_owned(),

@@ -1,2 +1,44 @@
-//! PostgreSQL adapter. Empty until the store issue lands: it implements nothing yet.
+//! The PostgreSQL adapter: event store, idempotency records and the global feed.
+//!
+//! Schema by embedded sqlx migrations ([`migrate`]). Events are immutable in the
+//! database itself (triggers refuse UPDATE, DELETE and TRUNCATE). Queries are checked
+//! at run time, so building never needs a database.
 #![forbid(unsafe_code)]
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
+#![warn(missing_docs)]
+
+mod errors;
+mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
+
+pub use errors::{is_unavailable, STREAM_VERSION_KEY};
+pub use store::{PgEventStore, NOTIFY_CHANNEL};
+
+/// The embedded migrations.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// A lazily connecting pool: the service starts (and recovers) while the database is down.
+pub fn pool(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
+    let options = PgConnectOptions::from_str(url)?;
+    Ok(pool_with(options, max_connections))
+}
+
+/// A lazily connecting pool from options.
+pub fn pool_with(options: PgConnectOptions, max_connections: u32) -> PgPool {
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(3))
+        .connect_lazy_with(options)
+}
+
+/// Applies the embedded migrations.
+pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    MIGRATOR.run(pool).await
+}

@@ -1,2 +1,45 @@
-//! SQLite adapter. Empty until the store issue lands: it implements nothing yet.
+//! The embedded default store: the event-store port on one SQLite file (WAL, busy
+//! timeout, one writer connection), so the service runs with no server installed.
 #![forbid(unsafe_code)]
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
+#![warn(missing_docs)]
+
+mod store;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+pub use store::SqliteEventStore;
+
+/// The embedded migrations.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Opens (creating if needed) the file behind a `sqlite://path` URL, migrates it, and
+/// returns the store. Parent directories are created.
+pub async fn open(url: &str) -> Result<SqliteEventStore, sqlx::Error> {
+    let options = SqliteConnectOptions::from_str(url)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        // FULL: an answer is only sent once its events are durable.
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(Duration::from_secs(5));
+    if let Some(parent) = options.get_filename().parent() {
+        if !parent.as_os_str().is_empty() {
+            std::fs::create_dir_all(parent)?;
+        }
+    }
+    let writer = SqlitePoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options.clone())
+        .await?;
+    MIGRATOR.run(&writer).await?;
+    let reader = SqlitePoolOptions::new()
+        .max_connections(4)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options.read_only(true))
+        .await?;
+    Ok(SqliteEventStore::new(writer, reader))
+}

@@ -1,0 +1,48 @@
+//! Translating sqlx errors into the ports' errors at the adapter boundary.
+
+use ledger_application::ports::store::{AppendError, StoreError};
+
+/// The unique constraint that makes a stream's versions race-free.
+pub const STREAM_VERSION_KEY: &str = "events_stream_version_key";
+
+/// True when the database cannot be reached (connection, pool, shutdown).
+pub fn is_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| {
+            // Class 08: connection exception; 57P0x: shutdown / cannot connect now.
+            c.starts_with("08") || c.starts_with("57P")
+        }),
+        _ => false,
+    }
+}
+
+/// A read failure.
+pub fn store_error(e: sqlx::Error) -> StoreError {
+    if is_unavailable(&e) {
+        StoreError::Unavailable(e.to_string())
+    } else {
+        StoreError::Failed(e.to_string())
+    }
+}
+
+/// A write failure; a violation of the stream-version key is a conflict, never a 500.
+pub fn append_error(e: sqlx::Error, stream_id: Option<&str>, expected: u64) -> AppendError {
+    if let sqlx::Error::Database(db) = &e {
+        if db.constraint() == Some(STREAM_VERSION_KEY) {
+            return AppendError::Conflict {
+                stream_id: stream_id.unwrap_or_default().to_owned(),
+                expected,
+            };
+        }
+    }
+    if is_unavailable(&e) {
+        AppendError::Unavailable(e.to_string())
+    } else {
+        AppendError::Failed(e.to_string())
+    }
+}

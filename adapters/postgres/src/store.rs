@@ -1,0 +1,261 @@
+//! The event-store port on PostgreSQL.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ledger_application::ports::store::{
+    AppendError, AppendRequest, EventMetadata, EventStore, FeedCursor, FeedPage, IdempotencyRecord,
+    RecordedEvent, StoreError, StreamBound, StreamQuery, StreamWrite,
+};
+use sqlx::postgres::PgRow;
+use sqlx::{PgPool, Postgres, Row, Transaction};
+use uuid::Uuid;
+
+use crate::errors::{append_error, store_error};
+
+/// The channel a NOTIFY is sent on after every append.
+pub const NOTIFY_CHANNEL: &str = "ledger_events";
+
+const COLUMNS: &str = "position, tx_id, event_id, stream_id, stream_type, version, event_type, \
+                       schema_version, data::text AS data, metadata::text AS metadata, recorded_at";
+
+/// Events, idempotency records and the global feed in PostgreSQL.
+#[derive(Clone)]
+pub struct PgEventStore {
+    pool: PgPool,
+}
+
+impl PgEventStore {
+    /// A store on a pool whose database is migrated.
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    /// The pool.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    async fn insert_stream(
+        tx: &mut Transaction<'_, Postgres>,
+        write: &StreamWrite,
+    ) -> Result<(), AppendError> {
+        let expected = write.expected_version;
+        let n = write.events.len();
+        let mut ids = Vec::with_capacity(n);
+        let mut types = Vec::with_capacity(n);
+        let mut versions = Vec::with_capacity(n);
+        let mut data = Vec::with_capacity(n);
+        let mut metadata = Vec::with_capacity(n);
+        let mut times = Vec::with_capacity(n);
+        for e in &write.events {
+            ids.push(e.event_id);
+            types.push(e.event_type.as_str());
+            versions.push(i32::try_from(e.schema_version).unwrap_or(i32::MAX));
+            data.push(e.data.as_str());
+            metadata.push(serde_json::to_string(&e.metadata).unwrap_or_else(|_| "{}".into()));
+            times.push(e.recorded_at);
+        }
+        let expected_i64 = i64::try_from(expected).unwrap_or(i64::MAX);
+        // The EXISTS makes an expected version beyond the stream's end a conflict too;
+        // the unique key makes a stale one a conflict, race-free.
+        let inserted = sqlx::query(
+            "INSERT INTO events (stream_id, stream_type, version, event_id, event_type, \
+                                 schema_version, data, metadata, recorded_at) \
+             SELECT $1, $2, $3 + t.ord, t.event_id, t.event_type, t.schema_version, \
+                    t.data::json, t.metadata::jsonb, t.recorded_at \
+             FROM UNNEST($4::uuid[], $5::text[], $6::int[], $7::text[], $8::text[], \
+                         $9::timestamptz[]) WITH ORDINALITY \
+                  AS t(event_id, event_type, schema_version, data, metadata, recorded_at, ord) \
+             WHERE $3 = 0 OR EXISTS (SELECT 1 FROM events WHERE stream_id = $1 AND version = $3) \
+             ORDER BY t.ord",
+        )
+        .bind(&write.stream_id)
+        .bind(&write.stream_type)
+        .bind(expected_i64)
+        .bind(&ids)
+        .bind(&types)
+        .bind(&versions)
+        .bind(&data)
+        .bind(&metadata)
+        .bind(&times)
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| append_error(e, Some(&write.stream_id), expected))?
+        .rows_affected();
+        if inserted as usize != n {
+            return Err(AppendError::Conflict {
+                stream_id: write.stream_id.clone(),
+                expected,
+            });
+        }
+        Ok(())
+    }
+}
+
+fn to_u64(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// Maps an events row (selected with [`COLUMNS`]).
+fn recorded(row: &PgRow) -> Result<RecordedEvent, sqlx::Error> {
+    let metadata: String = row.try_get("metadata")?;
+    Ok(RecordedEvent {
+        cursor: FeedCursor {
+            tx: to_u64(row.try_get("tx_id")?),
+            position: to_u64(row.try_get("position")?),
+        },
+        event_id: row.try_get::<Uuid, _>("event_id")?,
+        stream_id: row.try_get("stream_id")?,
+        stream_type: row.try_get("stream_type")?,
+        version: to_u64(row.try_get("version")?),
+        event_type: row.try_get("event_type")?,
+        schema_version: u32::try_from(row.try_get::<i32, _>("schema_version")?).unwrap_or(0),
+        data: row.try_get("data")?,
+        metadata: serde_json::from_str::<EventMetadata>(&metadata)
+            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        recorded_at: row.try_get::<DateTime<Utc>, _>("recorded_at")?,
+    })
+}
+
+#[async_trait]
+impl EventStore for PgEventStore {
+    async fn append(&self, request: AppendRequest) -> Result<(), AppendError> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(|e| append_error(e, None, 0))?;
+        if let Some(record) = &request.idempotency {
+            let inserted = sqlx::query(
+                "INSERT INTO idempotency_keys (key, fingerprint, outcome) VALUES ($1, $2, $3) \
+                 ON CONFLICT (key) DO NOTHING",
+            )
+            .bind(&record.key)
+            .bind(&record.fingerprint)
+            .bind(&record.outcome)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| append_error(e, None, 0))?
+            .rows_affected();
+            if inserted == 0 {
+                drop(tx);
+                return match self.idempotency_record(&record.key).await {
+                    Ok(Some(stored)) => Err(AppendError::IdempotencyKeyExists(stored)),
+                    Ok(None) => Err(AppendError::Failed("idempotency record vanished".into())),
+                    Err(StoreError::Unavailable(m)) => Err(AppendError::Unavailable(m)),
+                    Err(StoreError::Failed(m)) => Err(AppendError::Failed(m)),
+                };
+            }
+        }
+        for write in request.streams.iter().filter(|w| !w.events.is_empty()) {
+            Self::insert_stream(&mut tx, write).await?;
+        }
+        if !request.streams.is_empty() {
+            sqlx::query("SELECT pg_notify($1, '')")
+                .bind(NOTIFY_CHANNEL)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| append_error(e, None, 0))?;
+        }
+        tx.commit().await.map_err(|e| append_error(e, None, 0))
+    }
+
+    async fn read_stream<'a>(
+        &self,
+        query: StreamQuery<'a>,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
+        let after = to_i64(query.after_version);
+        let rows = match query.until {
+            None => {
+                sqlx::query(&format!(
+                    "SELECT {COLUMNS} FROM events WHERE stream_id = $1 AND version > $2 \
+                     ORDER BY version LIMIT $3"
+                ))
+                .bind(query.stream_id)
+                .bind(after)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+            }
+            Some(StreamBound::Version(v)) => {
+                sqlx::query(&format!(
+                    "SELECT {COLUMNS} FROM events WHERE stream_id = $1 AND version > $2 \
+                     AND version <= $4 ORDER BY version LIMIT $3"
+                ))
+                .bind(query.stream_id)
+                .bind(after)
+                .bind(limit)
+                .bind(to_i64(v))
+                .fetch_all(&self.pool)
+                .await
+            }
+            Some(StreamBound::RecordedAt(t)) => {
+                // The stream's prefix before its first event recorded after `t`.
+                sqlx::query(&format!(
+                    "SELECT {COLUMNS} FROM events WHERE stream_id = $1 AND version > $2 \
+                     AND version < COALESCE((SELECT min(version) FROM events \
+                        WHERE stream_id = $1 AND recorded_at > $4), 9223372036854775807) \
+                     ORDER BY version LIMIT $3"
+                ))
+                .bind(query.stream_id)
+                .bind(after)
+                .bind(limit)
+                .bind(t)
+                .fetch_all(&self.pool)
+                .await
+            }
+        }
+        .map_err(store_error)?;
+        rows.iter()
+            .map(recorded)
+            .collect::<Result<_, _>>()
+            .map_err(store_error)
+    }
+
+    async fn read_feed(&self, after: FeedCursor, limit: usize) -> Result<FeedPage, StoreError> {
+        // Only transactions older than every running one are visible: an event whose
+        // transaction commits late can then never be passed over.
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM events \
+             WHERE (tx_id, position) > ($1, $2) \
+               AND tx_id < pg_snapshot_xmin(pg_current_snapshot())::text::bigint \
+             ORDER BY tx_id, position LIMIT $3"
+        ))
+        .bind(to_i64(after.tx))
+        .bind(to_i64(after.position))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        let events: Vec<RecordedEvent> = rows
+            .iter()
+            .map(recorded)
+            .collect::<Result<_, _>>()
+            .map_err(store_error)?;
+        let next = events.last().map_or(after, |e| e.cursor);
+        Ok(FeedPage { events, next })
+    }
+
+    async fn idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let row =
+            sqlx::query("SELECT key, fingerprint, outcome FROM idempotency_keys WHERE key = $1")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(store_error)?;
+        row.map(|r| {
+            Ok(IdempotencyRecord {
+                key: r.try_get("key")?,
+                fingerprint: r.try_get("fingerprint")?,
+                outcome: r.try_get("outcome")?,
+            })
+        })
+        .transpose()
+        .map_err(store_error)
+    }
+}

@@ -1,0 +1,98 @@
+//! A freshly created, uniquely named PostgreSQL database per test, dropped afterwards
+//! (even when the test panics). The server comes from `LEDGER_TEST_DATABASE_URL`
+//! (default `postgres://postgres:postgres@127.0.0.1:5432/postgres`); when it cannot be
+//! reached the test fails loudly: it never skips.
+
+use std::str::FromStr;
+
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, Connection, PgPool};
+
+const DEFAULT_URL: &str = "postgres://postgres:postgres@127.0.0.1:5432/postgres";
+
+/// A test database; dropped with `WITH (FORCE)` when this value is dropped.
+pub struct TestDatabase {
+    name: String,
+    admin: PgConnectOptions,
+    /// Options to connect to the test database.
+    pub options: PgConnectOptions,
+    /// Its URL, for processes launched by the test.
+    pub url: String,
+}
+
+fn admin_url() -> String {
+    std::env::var("LEDGER_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_URL.to_owned())
+}
+
+impl TestDatabase {
+    /// Creates an empty database with a unique name.
+    ///
+    /// # Panics
+    /// When the PostgreSQL server cannot be reached: tests needing it must not pass without it.
+    pub async fn create() -> Self {
+        let url = admin_url();
+        let admin = PgConnectOptions::from_str(&url)
+            .unwrap_or_else(|e| panic!("LEDGER_TEST_DATABASE_URL {url:?} is not valid: {e}"));
+        let name = format!("ledger_test_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = admin.connect().await.unwrap_or_else(|e| {
+            panic!(
+                "PostgreSQL is needed for this test and is not reachable at {url}: {e}. \
+                 Run `bash scripts/test.sh`, which starts it."
+            )
+        });
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
+        let _ = conn.close().await;
+        let base = url.split('?').next().unwrap_or(&url);
+        let cut = base.rfind('/').unwrap_or(base.len());
+        let db_url = format!("{}/{name}", &base[..cut]);
+        Self {
+            options: admin.clone().database(&name),
+            url: db_url,
+            admin,
+            name,
+        }
+    }
+
+    /// Creates a database and applies the migrations; returns it with a pool.
+    pub async fn migrated(max_connections: u32) -> (Self, PgPool) {
+        let db = Self::create().await;
+        let pool = crate::pool_with(db.options.clone(), max_connections);
+        crate::migrate(&pool)
+            .await
+            .unwrap_or_else(|e| panic!("migrations failed: {e}"));
+        (db, pool)
+    }
+
+    /// The database's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let admin = self.admin.clone();
+        let name = self.name.clone();
+        // Dropping needs async IO; do it on a thread of its own so it works inside or
+        // outside a runtime, and after a panic.
+        let handle = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async move {
+                if let Ok(mut conn) = admin.connect().await {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut conn)
+                        .await;
+                }
+            });
+        });
+        let _ = handle.join();
+    }
+}

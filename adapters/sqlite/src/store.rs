@@ -1,0 +1,240 @@
+//! The event-store port on SQLite.
+
+use async_trait::async_trait;
+use chrono::DateTime;
+use ledger_application::ports::store::{
+    AppendError, AppendRequest, EventMetadata, EventStore, FeedCursor, FeedPage, IdempotencyRecord,
+    RecordedEvent, StoreError, StreamBound, StreamQuery,
+};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqlitePool};
+
+const COLUMNS: &str = "position, event_id, stream_id, stream_type, version, event_type, \
+                       schema_version, data, metadata, recorded_at";
+
+/// Events on one SQLite file: a single-connection writer pool and a reader pool.
+#[derive(Clone)]
+pub struct SqliteEventStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+fn unavailable(e: &sqlx::Error) -> bool {
+    matches!(
+        e,
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
+    ) || matches!(e, sqlx::Error::Database(db) if db.message().contains("database is locked"))
+}
+
+fn store_error(e: sqlx::Error) -> StoreError {
+    if unavailable(&e) {
+        StoreError::Unavailable(e.to_string())
+    } else {
+        StoreError::Failed(e.to_string())
+    }
+}
+
+fn append_error(e: sqlx::Error, stream_id: &str, expected: u64) -> AppendError {
+    if let sqlx::Error::Database(db) = &e {
+        if db.message().contains("events.stream_id, events.version") {
+            return AppendError::Conflict {
+                stream_id: stream_id.to_owned(),
+                expected,
+            };
+        }
+    }
+    if unavailable(&e) {
+        AppendError::Unavailable(e.to_string())
+    } else {
+        AppendError::Failed(e.to_string())
+    }
+}
+
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn recorded(row: &SqliteRow) -> Result<RecordedEvent, sqlx::Error> {
+    let decode = |e: String| sqlx::Error::Decode(e.into());
+    let position = u64::try_from(row.try_get::<i64, _>("position")?).unwrap_or(0);
+    let event_id: String = row.try_get("event_id")?;
+    let metadata: String = row.try_get("metadata")?;
+    let micros: i64 = row.try_get("recorded_at")?;
+    Ok(RecordedEvent {
+        // One writer: commit order is position order.
+        cursor: FeedCursor {
+            tx: position,
+            position,
+        },
+        event_id: event_id.parse().map_err(|e| decode(format!("{e}")))?,
+        stream_id: row.try_get("stream_id")?,
+        stream_type: row.try_get("stream_type")?,
+        version: u64::try_from(row.try_get::<i64, _>("version")?).unwrap_or(0),
+        event_type: row.try_get("event_type")?,
+        schema_version: u32::try_from(row.try_get::<i64, _>("schema_version")?).unwrap_or(0),
+        data: row.try_get("data")?,
+        metadata: serde_json::from_str::<EventMetadata>(&metadata)
+            .map_err(|e| decode(e.to_string()))?,
+        recorded_at: DateTime::from_timestamp_micros(micros)
+            .ok_or_else(|| decode(format!("bad recorded_at {micros}")))?,
+    })
+}
+
+impl SqliteEventStore {
+    /// A store on a writer pool (one connection) and a reader pool of a migrated file.
+    pub fn new(writer: SqlitePool, reader: SqlitePool) -> Self {
+        Self { writer, reader }
+    }
+
+    /// The writer pool (one connection).
+    pub fn writer(&self) -> &SqlitePool {
+        &self.writer
+    }
+
+    /// The reader pool.
+    pub fn reader(&self) -> &SqlitePool {
+        &self.reader
+    }
+}
+
+#[async_trait]
+impl EventStore for SqliteEventStore {
+    async fn append(&self, request: AppendRequest) -> Result<(), AppendError> {
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(|e| append_error(e, "", 0))?;
+        if let Some(record) = &request.idempotency {
+            let inserted = sqlx::query(
+                "INSERT INTO idempotency_keys (key, fingerprint, outcome) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (key) DO NOTHING",
+            )
+            .bind(&record.key)
+            .bind(&record.fingerprint)
+            .bind(&record.outcome)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| append_error(e, "", 0))?
+            .rows_affected();
+            if inserted == 0 {
+                let stored = sqlx::query(
+                    "SELECT key, fingerprint, outcome FROM idempotency_keys WHERE key = ?1",
+                )
+                .bind(&record.key)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| append_error(e, "", 0))?;
+                return Err(AppendError::IdempotencyKeyExists(IdempotencyRecord {
+                    key: stored.try_get("key").unwrap_or_default(),
+                    fingerprint: stored.try_get("fingerprint").unwrap_or_default(),
+                    outcome: stored.try_get("outcome").unwrap_or_default(),
+                }));
+            }
+        }
+        for write in &request.streams {
+            let expected = write.expected_version;
+            for (i, e) in write.events.iter().enumerate() {
+                let metadata = serde_json::to_string(&e.metadata).unwrap_or_else(|_| "{}".into());
+                // The first event also proves the stream is at the expected version
+                // (not beyond its end); the unique key refuses a stale one.
+                let inserted = sqlx::query(
+                    "INSERT INTO events (stream_id, stream_type, version, event_id, event_type, \
+                                         schema_version, data, metadata, recorded_at) \
+                     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 \
+                     WHERE ?10 = 0 OR EXISTS \
+                        (SELECT 1 FROM events WHERE stream_id = ?1 AND version = ?10)",
+                )
+                .bind(&write.stream_id)
+                .bind(&write.stream_type)
+                .bind(to_i64(expected + i as u64 + 1))
+                .bind(e.event_id.to_string())
+                .bind(&e.event_type)
+                .bind(i64::from(e.schema_version))
+                .bind(&e.data)
+                .bind(metadata)
+                .bind(e.recorded_at.timestamp_micros())
+                .bind(if i == 0 { to_i64(expected) } else { 0 })
+                .execute(&mut *tx)
+                .await
+                .map_err(|err| append_error(err, &write.stream_id, expected))?
+                .rows_affected();
+                if inserted != 1 {
+                    return Err(AppendError::Conflict {
+                        stream_id: write.stream_id.clone(),
+                        expected,
+                    });
+                }
+            }
+        }
+        tx.commit().await.map_err(|e| append_error(e, "", 0))
+    }
+
+    async fn read_stream<'a>(
+        &self,
+        query: StreamQuery<'a>,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let (bound_sql, version_bound, time_bound) = match query.until {
+            None => ("", i64::MAX, 0),
+            Some(StreamBound::Version(v)) => ("AND version <= ?4", to_i64(v), 0),
+            Some(StreamBound::RecordedAt(t)) => (
+                "AND version < COALESCE((SELECT min(version) FROM events \
+                    WHERE stream_id = ?1 AND recorded_at > ?5), 9223372036854775807)",
+                i64::MAX,
+                t.timestamp_micros(),
+            ),
+        };
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM events WHERE stream_id = ?1 AND version > ?2 {bound_sql} \
+             ORDER BY version LIMIT ?3"
+        ))
+        .bind(query.stream_id)
+        .bind(to_i64(query.after_version))
+        .bind(i64::try_from(query.limit).unwrap_or(i64::MAX))
+        .bind(version_bound)
+        .bind(time_bound)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(store_error)?;
+        rows.iter()
+            .map(recorded)
+            .collect::<Result<_, _>>()
+            .map_err(store_error)
+    }
+
+    async fn read_feed(&self, after: FeedCursor, limit: usize) -> Result<FeedPage, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM events WHERE position > ?1 ORDER BY position LIMIT ?2"
+        ))
+        .bind(to_i64(after.position))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(store_error)?;
+        let events: Vec<RecordedEvent> = rows
+            .iter()
+            .map(recorded)
+            .collect::<Result<_, _>>()
+            .map_err(store_error)?;
+        let next = events.last().map_or(after, |e| e.cursor);
+        Ok(FeedPage { events, next })
+    }
+
+    async fn idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let row =
+            sqlx::query("SELECT key, fingerprint, outcome FROM idempotency_keys WHERE key = ?1")
+                .bind(key)
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(store_error)?;
+        row.map(|r| {
+            Ok(IdempotencyRecord {
+                key: r.try_get("key")?,
+                fingerprint: r.try_get("fingerprint")?,
+                outcome: r.try_get("outcome")?,
+            })
+        })
+        .transpose()
+        .map_err(store_error)
+    }
+}

@@ -1,0 +1,113 @@
+//! The event-store conformance suite on a SQLite file.
+
+use std::sync::Arc;
+
+use ledger_application::conformance as suite;
+
+/// A fresh file in a temporary directory, removed afterwards.
+struct TempDb {
+    dir: std::path::PathBuf,
+}
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+async fn store() -> (TempDb, suite::Store, ledger_sqlite::SqliteEventStore) {
+    let dir = std::env::temp_dir().join(format!("ledger-sqlite-{}", uuid::Uuid::new_v4()));
+    let url = format!("sqlite://{}/ledger.db", dir.display());
+    let store = ledger_sqlite::open(&url).await.expect("open sqlite");
+    (TempDb { dir }, Arc::new(store.clone()), store)
+}
+
+#[tokio::test]
+async fn append_and_read_back() {
+    let (_t, s, _) = store().await;
+    suite::append_and_read_back(s).await;
+}
+
+#[tokio::test]
+async fn stale_expected_version_is_a_conflict() {
+    let (_t, s, _) = store().await;
+    suite::stale_expected_version_is_a_conflict(s).await;
+}
+
+#[tokio::test]
+async fn multi_stream_conflict_writes_nothing() {
+    let (_t, s, _) = store().await;
+    suite::multi_stream_conflict_writes_nothing(s).await;
+}
+
+#[tokio::test]
+async fn idempotency_records_are_stored_with_the_events() {
+    let (_t, s, _) = store().await;
+    suite::idempotency_records_are_stored_with_the_events(s).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_appends_keep_streams_contiguous() {
+    let (_t, s, _) = store().await;
+    suite::concurrent_appends_keep_streams_contiguous(s).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn feed_tail_sees_every_event_once() {
+    for _ in 0..3 {
+        let (_t, s, _) = store().await;
+        suite::feed_tail_sees_every_event_once(s).await;
+    }
+}
+
+#[tokio::test]
+async fn seed_format_events_read_back_upcast() {
+    let (_t, s, _) = store().await;
+    suite::seed_format_events_read_back_upcast(s).await;
+}
+
+#[tokio::test]
+async fn events_cannot_be_updated_or_deleted() {
+    let (_t, s, store) = store().await;
+    suite::append_and_read_back(s).await;
+    for sql in [
+        "UPDATE events SET event_type = 'Forged'",
+        "DELETE FROM events",
+    ] {
+        assert!(
+            sqlx::query(sql).execute(store.writer()).await.is_err(),
+            "{sql}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_stream_and_feed_reads_use_indexes() {
+    use sqlx::Row;
+    let (_t, s, store) = store().await;
+    suite::append_and_read_back(s).await;
+    let plan = |sql: &'static str| {
+        let pool = store.reader().clone();
+        async move {
+            let rows = sqlx::query(sql).fetch_all(&pool).await.expect("explain");
+            rows.iter()
+                .map(|r| r.try_get::<String, _>("detail").unwrap_or_default())
+                .collect::<Vec<_>>()
+                .join("; ")
+        }
+    };
+    let stream = plan(
+        "EXPLAIN QUERY PLAN SELECT * FROM events \
+         WHERE stream_id = 's-1' AND version > 0 ORDER BY version LIMIT 10",
+    )
+    .await;
+    assert!(
+        stream.contains("USING INDEX sqlite_autoindex_events_1"),
+        "{stream}"
+    );
+    let feed = plan(
+        "EXPLAIN QUERY PLAN SELECT * FROM events WHERE position > 0 ORDER BY position LIMIT 10",
+    )
+    .await;
+    assert!(feed.contains("INTEGER PRIMARY KEY"), "{feed}");
+}
