@@ -286,7 +286,11 @@ impl CommandService {
         let stream = id.as_str();
         let causation = self.ids.new_id().to_string();
         for _ in 0..self.max_attempts {
-            let loaded = self.repo.load::<Account>(stream).await?;
+            // A precondition is checked against the store, never a possibly stale cache.
+            let loaded = match ctx.if_match {
+                Some(_) => self.repo.load_fresh::<Account>(stream).await?,
+                None => self.repo.load::<Account>(stream).await?,
+            };
             if let Some(expected) = ctx.if_match.filter(|v| *v != loaded.version) {
                 let err = CommandError::VersionMismatch {
                     expected,
@@ -320,14 +324,17 @@ impl CommandService {
                     return Ok(reply);
                 }
                 Err(AppendError::Conflict { .. }) if ctx.if_match.is_some() => {
-                    let now = self.repo.load::<Account>(stream).await?;
+                    let now = self.repo.load_fresh::<Account>(stream).await?;
                     let err = CommandError::VersionMismatch {
                         expected: loaded.version,
                         actual: now.version,
                     };
                     return self.refuse(err, ctx, &fp).await;
                 }
-                Err(AppendError::Conflict { .. }) => continue,
+                Err(AppendError::Conflict { .. }) => {
+                    self.repo.forget::<Account>(stream);
+                    continue;
+                }
                 Err(e) => return self.append_failed(e, &fp),
             }
         }

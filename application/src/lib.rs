@@ -12,6 +12,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 #![warn(missing_docs)]
 
+mod cache;
 pub mod commands;
 #[cfg(feature = "conformance")]
 pub mod conformance;

@@ -1,12 +1,17 @@
 //! Loading aggregates: snapshot plus newer events, else full replay; and writing
 //! snapshots forward after commits. Snapshot trouble only ever costs speed.
 
+use std::future::Future;
+use std::num::NonZeroUsize;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use ledger_domain::{Aggregate, DecodeError, Versioned};
 
+use crate::cache::{AggregateCache, RateLimitedLog};
 use crate::ports::snapshot::{Snapshot, SnapshotStore};
 use crate::ports::store::{EventStore, StoreError, StreamBound, StreamQuery};
 
@@ -26,9 +31,27 @@ pub enum LoadError {
     },
 }
 
+/// Runs background work (snapshot writes) off the request path; `bootstrap` gives it
+/// `tokio::spawn`. Any `Fn(task)` closure is a spawner.
+pub trait Spawner: Send + Sync + 'static {
+    /// Starts the task and returns at once.
+    fn spawn(&self, task: Pin<Box<dyn Future<Output = ()> + Send>>);
+}
+
+impl<F> Spawner for F
+where
+    F: Fn(Pin<Box<dyn Future<Output = ()> + Send>>) + Send + Sync + 'static,
+{
+    fn spawn(&self, task: Pin<Box<dyn Future<Output = ()> + Send>>) {
+        self(task)
+    }
+}
+
 /// Counters of how aggregates were loaded, for metrics.
 #[derive(Debug, Default)]
 pub struct LoadStats {
+    /// Loads answered by the in-process cache.
+    pub from_cache: AtomicU64,
     /// Loads that started from a snapshot.
     pub from_snapshot: AtomicU64,
     /// Loads that replayed from the first event.
@@ -48,6 +71,9 @@ pub struct Repository {
     snapshot_every: u64,
     batch: usize,
     stats: Arc<LoadStats>,
+    cache: Option<AggregateCache>,
+    spawner: Option<Arc<dyn Spawner>>,
+    errors: Arc<RateLimitedLog>,
 }
 
 /// An aggregate as of a bound, with the instant of its last event.
@@ -72,6 +98,28 @@ impl Repository {
             snapshot_every,
             batch: 1000,
             stats: Arc::default(),
+            cache: None,
+            spawner: None,
+            errors: Arc::new(RateLimitedLog::new(Duration::from_secs(10))),
+        }
+    }
+
+    /// Keeps up to `capacity` recently used aggregates in memory (0: no cache).
+    pub fn with_cache(mut self, capacity: usize) -> Self {
+        self.cache = NonZeroUsize::new(capacity).map(AggregateCache::new);
+        self
+    }
+
+    /// Writes snapshots in background tasks instead of awaiting them.
+    pub fn with_spawner(mut self, spawner: Arc<dyn Spawner>) -> Self {
+        self.spawner = Some(spawner);
+        self
+    }
+
+    /// Drops a stream from the in-process cache (after a conflict showed it stale).
+    pub fn forget<A: Aggregate>(&self, stream_id: &str) {
+        if let Some(cache) = &self.cache {
+            cache.forget::<A>(stream_id);
         }
     }
 
@@ -80,8 +128,21 @@ impl Repository {
         self.stats.clone()
     }
 
-    /// The current state of a stream (version 0 and the default state if it has no events).
+    /// The current state of a stream (version 0 and the default state if it has no
+    /// events): from the in-process cache, else a snapshot plus newer events, else replay.
     pub async fn load<A: Aggregate>(&self, stream_id: &str) -> Result<Versioned<A>, LoadError> {
+        if let Some(hit) = self.cache.as_ref().and_then(|c| c.get::<A>(stream_id)) {
+            self.stats.from_cache.fetch_add(1, Ordering::Relaxed);
+            return Ok(hit);
+        }
+        self.load_fresh(stream_id).await
+    }
+
+    /// The current state from the stores, bypassing (and refreshing) the cache.
+    pub async fn load_fresh<A: Aggregate>(
+        &self,
+        stream_id: &str,
+    ) -> Result<Versioned<A>, LoadError> {
         let start = self.usable_snapshot::<A>(stream_id).await;
         let from_snapshot = start.version > 0;
         let loaded = self.fold_from(stream_id, start, None).await?;
@@ -91,6 +152,9 @@ impl Repository {
             &self.stats.from_replay
         };
         counter.fetch_add(1, Ordering::Relaxed);
+        if let Some(cache) = &self.cache {
+            cache.put(stream_id, &loaded.state);
+        }
         Ok(loaded.state)
     }
 
@@ -153,14 +217,19 @@ impl Repository {
         let snapshot = match self.snapshots.load(stream_id).await {
             Ok(Some(s)) if s.format == A::SNAPSHOT_FORMAT && s.version > 0 => s,
             Ok(_) => return Versioned::default(),
-            Err(_) => {
+            Err(e) => {
                 self.stats.snapshot_errors.fetch_add(1, Ordering::Relaxed);
+                self.errors.warn("snapshot load failed, replaying", &e);
                 return Versioned::default();
             }
         };
-        let Ok(state) = serde_json::from_str::<A>(&snapshot.state) else {
-            self.stats.snapshot_errors.fetch_add(1, Ordering::Relaxed);
-            return Versioned::default();
+        let state = match serde_json::from_str::<A>(&snapshot.state) {
+            Ok(state) => state,
+            Err(e) => {
+                self.stats.snapshot_errors.fetch_add(1, Ordering::Relaxed);
+                self.errors.warn("unreadable snapshot ignored", &e);
+                return Versioned::default();
+            }
         };
         // The snapshot's own version must exist: a snapshot from a lost or foreign
         // store would otherwise hide events.
@@ -177,6 +246,8 @@ impl Repository {
             .unwrap_or(false);
         if !exists {
             self.stats.snapshot_errors.fetch_add(1, Ordering::Relaxed);
+            let why = format!("{stream_id} has no version {}", snapshot.version);
+            self.errors.warn("snapshot beyond the stream ignored", &why);
             return Versioned::default();
         }
         Versioned {
@@ -185,14 +256,18 @@ impl Repository {
         }
     }
 
-    /// After a commit that moved a stream from `before` to `after.version`: writes a
-    /// snapshot when a multiple of `snapshot_every` was crossed. Errors are counted only.
+    /// After a commit that moved a stream from `before` to `after.version`: caches the
+    /// new state and, when a multiple of `snapshot_every` was crossed, writes a snapshot
+    /// (in the background when a spawner is set). Snapshot errors are counted and logged.
     pub async fn after_commit<A: Aggregate>(
         &self,
         stream_id: &str,
         before: u64,
         after: &Versioned<A>,
     ) {
+        if let Some(cache) = &self.cache {
+            cache.put(stream_id, after);
+        }
         let every = self.snapshot_every;
         if every == 0 || before / every == after.version / every {
             return;
@@ -206,9 +281,23 @@ impl Repository {
             format: A::SNAPSHOT_FORMAT,
             state,
         };
-        match self.snapshots.save(snapshot).await {
-            Ok(()) => self.stats.snapshots_written.fetch_add(1, Ordering::Relaxed),
-            Err(_) => self.stats.snapshot_errors.fetch_add(1, Ordering::Relaxed),
+        let (snapshots, stats, errors) = (
+            self.snapshots.clone(),
+            self.stats.clone(),
+            self.errors.clone(),
+        );
+        let task = async move {
+            match snapshots.save(snapshot).await {
+                Ok(()) => stats.snapshots_written.fetch_add(1, Ordering::Relaxed),
+                Err(e) => {
+                    errors.warn("snapshot write failed", &e);
+                    stats.snapshot_errors.fetch_add(1, Ordering::Relaxed)
+                }
+            };
         };
+        match &self.spawner {
+            Some(spawner) => spawner.spawn(Box::pin(task)),
+            None => task.await,
+        }
     }
 }

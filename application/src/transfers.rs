@@ -81,7 +81,10 @@ impl CommandService {
         let record_stream = transfer_stream(&transfer_id);
         let causation = self.ids.new_id().to_string();
         for _ in 0..self.max_attempts {
-            let from = self.repo.load::<Account>(order.from.as_str()).await?;
+            let from = match ctx.if_match {
+                Some(_) => self.repo.load_fresh::<Account>(order.from.as_str()).await?,
+                None => self.repo.load::<Account>(order.from.as_str()).await?,
+            };
             let to = self.repo.load::<Account>(order.to.as_str()).await?;
             let record = self.repo.load::<Transfer>(&record_stream).await?;
             if let Some(expected) = ctx.if_match.filter(|v| *v != from.version) {
@@ -152,14 +155,19 @@ impl CommandService {
                 Err(AppendError::Conflict { stream_id, .. })
                     if ctx.if_match.is_some() && stream_id == order.from.as_str() =>
                 {
-                    let now = self.repo.load::<Account>(order.from.as_str()).await?;
+                    let now = self.repo.load_fresh::<Account>(order.from.as_str()).await?;
                     let err = CommandError::VersionMismatch {
                         expected: from.version,
                         actual: now.version,
                     };
                     return self.refuse(err, ctx, &fp).await;
                 }
-                Err(AppendError::Conflict { .. }) => continue,
+                Err(AppendError::Conflict { .. }) => {
+                    self.repo.forget::<Account>(order.from.as_str());
+                    self.repo.forget::<Account>(order.to.as_str());
+                    self.repo.forget::<Transfer>(&record_stream);
+                    continue;
+                }
                 Err(e) => return self.append_failed(e, &fp),
             }
         }

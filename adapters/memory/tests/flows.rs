@@ -320,3 +320,44 @@ async fn snapshots_are_written_forward_and_used_when_loading() {
             > 0
     );
 }
+
+#[tokio::test]
+async fn a_stale_cached_aggregate_is_caught_by_the_expected_version() {
+    // Two instances, each with its own cache, writing one stream in turn.
+    let store: Arc<dyn EventStore> = Arc::new(MemoryEventStore::new());
+    let instance = || {
+        let repo = Arc::new(
+            Repository::new(store.clone(), Arc::new(MemorySnapshotStore::new(10)), 0)
+                .with_cache(100),
+        );
+        let commands = CommandService::new(
+            store.clone(),
+            repo.clone(),
+            Arc::new(SystemClock),
+            Arc::new(UuidV7Ids),
+            5,
+        );
+        (repo, commands)
+    };
+    let (repo_a, a) = instance();
+    let (_, b) = instance();
+    let open_req = OpenAccount {
+        account_id: Some(id("shared")),
+        owner: Owner::parse("Ada").unwrap(),
+        currency: Currency::parse("USD").unwrap(),
+    };
+    a.open_account(open_req, &ctx()).await.unwrap();
+    let dep = || AccountAction::Deposit {
+        amount: dec("1"),
+        description: None,
+    };
+    for i in 0..10 {
+        let service = if i % 2 == 0 { &a } else { &b };
+        service.act(id("shared"), dep(), &ctx()).await.unwrap();
+    }
+    let reply = a.act(id("shared"), dep(), &ctx()).await.unwrap();
+    assert_eq!(reply.balance.to_string(), "11.00");
+    assert_eq!(reply.version, 12);
+    let stats = repo_a.stats();
+    assert!(stats.from_cache.load(std::sync::atomic::Ordering::Relaxed) > 0);
+}
