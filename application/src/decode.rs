@@ -92,6 +92,15 @@ impl FeedDecoder {
         }
     }
 
+    /// The currency of an account stream, from its opening event.
+    pub async fn stream_currency(
+        &mut self,
+        store: &dyn EventStore,
+        stream_id: &str,
+    ) -> Result<Option<ledger_domain::Currency>, FeedDecodeError> {
+        Ok(self.context(store, stream_id).await?.currency())
+    }
+
     async fn context(
         &mut self,
         store: &dyn EventStore,

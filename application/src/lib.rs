@@ -16,6 +16,8 @@ mod cache;
 pub mod commands;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+#[cfg(feature = "conformance")]
+pub mod conformance_projections;
 pub mod decode;
 mod idempotency;
 pub mod ports;

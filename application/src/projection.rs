@@ -1,26 +1,64 @@
-//! The projection runner: feed batch -> decode -> apply with checkpoint, atomically.
+//! The projection runner: feed batch -> decode -> apply with its checkpoint, atomically;
+//! rebuilds into fresh tables that replace the live ones at once; failure marking.
 
 use std::sync::Arc;
 
-use crate::decode::{FeedDecodeError, FeedDecoder};
-use crate::ports::readmodel::{ProjectedEvent, ProjectionStore, ReadModelError};
-use crate::ports::store::{EventStore, StoreError};
+use ledger_domain::Currency;
+
+use crate::decode::{FeedDecodeError, FeedDecoder, LedgerEvent};
+use crate::ports::readmodel::{
+    Generation, ProjectedEvent, ProjectionStatus, ProjectionStore, ReadModelError,
+};
+use crate::ports::store::{EventStore, FeedCursor, StoreError};
 
 /// Why a projection step failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ProjectionError {
-    /// Reading the feed failed (transient).
+    /// Reading the feed failed (transient: retry later).
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// Writing the read model failed (transient, or an event it cannot apply).
-    #[error(transparent)]
-    ReadModel(#[from] ReadModelError),
-    /// An event cannot be decoded: the projection must stop, not skip it.
-    #[error(transparent)]
-    Decode(#[from] FeedDecodeError),
+    /// The read-model store is unreachable (transient: retry later).
+    #[error("{0}")]
+    Unavailable(String),
+    /// An event could not be decoded or applied: the projection is now `failed` and
+    /// stays stopped (no skipping) until it is rebuilt.
+    #[error("projection {projection} failed: {reason}")]
+    Failed {
+        /// Which projection.
+        projection: String,
+        /// Why.
+        reason: String,
+    },
 }
 
-/// Feeds one projection from the global feed.
+impl ProjectionError {
+    /// True for errors that go away by themselves (retry later).
+    pub fn is_transient(&self) -> bool {
+        !matches!(self, Self::Failed { .. })
+    }
+}
+
+/// What one step did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Applied this many events.
+    Applied(usize),
+    /// Nothing new in the feed.
+    CaughtUp,
+    /// Another runner moved the checkpoint first; nothing was written.
+    Lost,
+}
+
+/// A projection's status with its lag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectionReport {
+    /// State, checkpoint and error.
+    pub status: ProjectionStatus,
+    /// Events in the feed after the checkpoint.
+    pub lag_events: u64,
+}
+
+/// Feeds projections from the global feed.
 pub struct ProjectionRunner {
     store: Arc<dyn EventStore>,
     target: Arc<dyn ProjectionStore>,
@@ -37,34 +75,175 @@ impl ProjectionRunner {
         }
     }
 
-    /// Applies the next batch after the checkpoint; returns how many events it applied
-    /// (0 when caught up).
-    pub async fn run_once(&self, projection: &str) -> Result<usize, ProjectionError> {
-        let after = self.target.checkpoint(projection).await?;
-        let page = self.store.read_feed(after, self.batch).await?;
+    /// The read-model store.
+    pub fn target(&self) -> &Arc<dyn ProjectionStore> {
+        &self.target
+    }
+
+    async fn fail(&self, projection: &str, reason: String) -> ProjectionError {
+        // If even marking fails, the error is still returned and the runner stops.
+        let _ = self.target.set_failed(projection, &reason).await;
+        ProjectionError::Failed {
+            projection: projection.to_owned(),
+            reason,
+        }
+    }
+
+    fn read_model_error(&self, e: ReadModelError) -> Result<ProjectionError, String> {
+        match e {
+            ReadModelError::Unavailable(m) => Ok(ProjectionError::Unavailable(m)),
+            ReadModelError::Failed(m) => Err(m),
+        }
+    }
+
+    /// Applies the next batch after the checkpoint of one generation.
+    pub async fn step(
+        &self,
+        projection: &str,
+        generation: Generation,
+    ) -> Result<Step, ProjectionError> {
+        let from = match self.target.checkpoint(projection, generation).await {
+            Ok(c) => c,
+            Err(e) => {
+                return Err(self
+                    .read_model_error(e)
+                    .unwrap_or_else(ProjectionError::Unavailable))
+            }
+        };
+        let page = self.store.read_feed(from, self.batch).await?;
         if page.events.is_empty() {
-            return Ok(0);
+            return Ok(Step::CaughtUp);
         }
         let mut decoder = FeedDecoder::default();
         let mut batch = Vec::with_capacity(page.events.len());
         for recorded in page.events {
-            let event = decoder.decode(self.store.as_ref(), &recorded).await?;
-            batch.push(ProjectedEvent { recorded, event });
+            let decoded = match decoder.decode(self.store.as_ref(), &recorded).await {
+                Ok(event) => event,
+                Err(FeedDecodeError::Store(e)) => return Err(e.into()),
+                Err(e) => return Err(self.fail(projection, e.to_string()).await),
+            };
+            let currency = match self
+                .currency(&mut decoder, &recorded.stream_id, &decoded)
+                .await
+            {
+                Ok(c) => c,
+                Err(FeedDecodeError::Store(e)) => return Err(e.into()),
+                Err(e) => return Err(self.fail(projection, e.to_string()).await),
+            };
+            batch.push(ProjectedEvent {
+                recorded,
+                event: decoded,
+                currency,
+            });
         }
-        self.target
-            .apply_batch(projection, &batch, page.next)
-            .await?;
-        Ok(batch.len())
+        let n = batch.len();
+        match self
+            .target
+            .apply_batch(projection, generation, from, &batch, page.next)
+            .await
+        {
+            Ok(true) => Ok(Step::Applied(n)),
+            Ok(false) => Ok(Step::Lost),
+            Err(e) => match self.read_model_error(e) {
+                Ok(transient) => Err(transient),
+                Err(reason) => Err(self.fail(projection, reason).await),
+            },
+        }
     }
 
-    /// Runs batches until caught up; returns how many events were applied.
+    async fn currency(
+        &self,
+        decoder: &mut FeedDecoder,
+        stream_id: &str,
+        event: &LedgerEvent,
+    ) -> Result<Option<Currency>, FeedDecodeError> {
+        use ledger_domain::AccountEvent as E;
+        Ok(match event {
+            LedgerEvent::Transfer(t) => Some(t.amount.currency()),
+            LedgerEvent::Account(E::Opened { currency, .. }) => Some(*currency),
+            LedgerEvent::Account(E::Closed { .. }) => {
+                decoder
+                    .stream_currency(self.store.as_ref(), stream_id)
+                    .await?
+            }
+            LedgerEvent::Account(e) => e.amount().map(|m| m.currency()),
+        })
+    }
+
+    /// Runs steps until the feed has nothing new; returns how many events were applied.
     pub async fn catch_up(&self, projection: &str) -> Result<usize, ProjectionError> {
+        self.catch_up_generation(projection, Generation::Live, &|_| {})
+            .await
+    }
+
+    async fn catch_up_generation(
+        &self,
+        projection: &str,
+        generation: Generation,
+        progress: &(dyn Fn(usize) + Send + Sync),
+    ) -> Result<usize, ProjectionError> {
         let mut total = 0;
         loop {
-            match self.run_once(projection).await? {
-                0 => return Ok(total),
-                n => total += n,
+            match self.step(projection, generation).await? {
+                Step::CaughtUp => return Ok(total),
+                Step::Applied(n) => {
+                    total += n;
+                    progress(total);
+                }
+                Step::Lost => {}
             }
         }
+    }
+
+    /// Rebuilds a projection from the first event into fresh tables, then replaces the
+    /// live ones at once; readers see the previous data until then. `progress` gets the
+    /// number of events applied so far. Returns the total.
+    pub async fn rebuild(
+        &self,
+        projection: &str,
+        progress: &(dyn Fn(usize) + Send + Sync),
+    ) -> Result<usize, ProjectionError> {
+        if let Err(e) = self.target.start_rebuild(projection).await {
+            return Err(match self.read_model_error(e) {
+                Ok(t) => t,
+                Err(reason) => self.fail(projection, reason).await,
+            });
+        }
+        let mut total = 0;
+        loop {
+            total += self
+                .catch_up_generation(projection, Generation::Rebuild, progress)
+                .await?;
+            let from = self
+                .target
+                .checkpoint(projection, Generation::Rebuild)
+                .await
+                .map_err(|e| ProjectionError::Unavailable(e.to_string()))?;
+            match self.target.finish_rebuild(projection, from).await {
+                Ok(true) => return Ok(total),
+                Ok(false) => continue,
+                Err(e) => return Err(ProjectionError::Unavailable(e.to_string())),
+            }
+        }
+    }
+
+    /// Every projection's status and lag.
+    pub async fn reports(&self) -> Result<Vec<ProjectionReport>, ProjectionError> {
+        let statuses = self
+            .target
+            .statuses()
+            .await
+            .map_err(|e| ProjectionError::Unavailable(e.to_string()))?;
+        let mut out = Vec::with_capacity(statuses.len());
+        for status in statuses {
+            let lag_events = self.store.count_after(status.position).await?;
+            out.push(ProjectionReport { status, lag_events });
+        }
+        Ok(out)
+    }
+
+    /// The feed position all projections are measured against.
+    pub async fn lag_of(&self, position: FeedCursor) -> Result<u64, ProjectionError> {
+        Ok(self.store.count_after(position).await?)
     }
 }

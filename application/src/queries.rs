@@ -6,12 +6,12 @@ use chrono::{DateTime, Utc};
 use ledger_domain::{Account, Versioned};
 
 use crate::decode::{FeedDecodeError, FeedDecoder, LedgerEvent};
-use crate::ports::readmodel::{AccountViews, ReadModelError};
+use crate::ports::readmodel::{AccountFilter, AuditFilter, ReadModelError, ReadModels};
 use crate::ports::store::{
     EventStore, FeedCursor, RecordedEvent, StoreError, StreamBound, StreamQuery,
 };
 use crate::repository::{LoadError, Repository};
-use crate::views::AccountView;
+use crate::views::{AccountView, AuditEntry, CurrencySummary, DailyVolume};
 
 /// Why a query failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -61,7 +61,7 @@ pub type DecodedEvents = Vec<(RecordedEvent, LedgerEvent)>;
 pub struct QueryService {
     store: Arc<dyn EventStore>,
     repo: Arc<Repository>,
-    views: Arc<dyn AccountViews>,
+    views: Arc<dyn ReadModels>,
 }
 
 impl QueryService {
@@ -69,7 +69,7 @@ impl QueryService {
     pub fn new(
         store: Arc<dyn EventStore>,
         repo: Arc<Repository>,
-        views: Arc<dyn AccountViews>,
+        views: Arc<dyn ReadModels>,
     ) -> Self {
         Self { store, repo, views }
     }
@@ -77,6 +77,31 @@ impl QueryService {
     /// The current-state view of an account (eventually consistent).
     pub async fn current(&self, account_id: &str) -> Result<Option<AccountView>, QueryError> {
         Ok(self.views.account(account_id).await?)
+    }
+
+    /// Accounts of the current-state view, keyset-paginated by id.
+    pub async fn accounts(&self, filter: AccountFilter) -> Result<Vec<AccountView>, QueryError> {
+        Ok(self.views.accounts(filter).await?)
+    }
+
+    /// Audit entries, newest first.
+    pub async fn audit(&self, filter: AuditFilter) -> Result<Vec<AuditEntry>, QueryError> {
+        Ok(self.views.audit(filter).await?)
+    }
+
+    /// Per-currency analytics.
+    pub async fn summary(&self) -> Result<Vec<CurrencySummary>, QueryError> {
+        Ok(self.views.summary().await?)
+    }
+
+    /// Per-day analytics.
+    pub async fn daily(
+        &self,
+        currency: Option<ledger_domain::Currency>,
+        from: Option<chrono::NaiveDate>,
+        to: Option<chrono::NaiveDate>,
+    ) -> Result<Vec<DailyVolume>, QueryError> {
+        Ok(self.views.daily(currency, from, to).await?)
     }
 
     /// The account as of a version or instant; `None` if it did not exist yet.

@@ -1,8 +1,14 @@
-//! The current-state view's row and its fold, shared by every read-model store.
+//! The read models' rows and folds (current state, analytics, audit log), shared by
+//! every read-model store so they all compute the same thing.
 
-use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
 use ledger_domain::{AccountEvent, AccountStatus, Currency, Money, MoneyError};
 use serde::{Deserialize, Serialize};
+
+use crate::decode::LedgerEvent;
+use crate::ports::readmodel::ProjectedEvent;
 
 /// One account as the current-state view shows it.
 ///
@@ -101,4 +107,167 @@ pub fn project_account(
     row.version = version;
     row.updated_at = at;
     Ok(Some(row))
+}
+
+/// One row of the audit-log view.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// Global position (the keyset cursor; newest first).
+    pub position: u64,
+    /// The event's id.
+    pub event_id: uuid::Uuid,
+    /// Its type.
+    pub event_type: String,
+    /// Its stream.
+    pub stream_id: String,
+    /// Its version in the stream.
+    pub version: u64,
+    /// Who.
+    pub actor: String,
+    /// Under which request.
+    pub request_id: Option<String>,
+    /// When.
+    pub recorded_at: DateTime<Utc>,
+    /// The amount moved, for money events.
+    pub amount: Option<Money>,
+}
+
+impl AuditEntry {
+    /// The audit row of a projected event.
+    pub fn of(p: &ProjectedEvent) -> Self {
+        let amount = match &p.event {
+            LedgerEvent::Account(e) => e.amount(),
+            LedgerEvent::Transfer(t) => Some(t.amount),
+        };
+        Self {
+            position: p.recorded.cursor.position,
+            event_id: p.recorded.event_id,
+            event_type: p.event.current_data().0.to_owned(),
+            stream_id: p.recorded.stream_id.clone(),
+            version: p.recorded.version,
+            actor: p.recorded.metadata.actor.clone(),
+            request_id: p.recorded.metadata.request_id.clone(),
+            recorded_at: p.recorded.recorded_at,
+            amount,
+        }
+    }
+}
+
+/// Per-currency totals of the analytics view (minor units).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CurrencyTotals {
+    /// Accounts open.
+    pub open_accounts: i64,
+    /// Accounts closed.
+    pub closed_accounts: i64,
+    /// Sum of balances.
+    pub total_balance: i64,
+    /// Sum of deposits.
+    pub total_deposited: i64,
+    /// Sum of withdrawals.
+    pub total_withdrawn: i64,
+    /// Sum of transfers.
+    pub transfer_volume: i64,
+    /// Events in this currency.
+    pub event_count: i64,
+}
+
+/// One currency's line of the summary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CurrencySummary {
+    /// The currency.
+    pub currency: Currency,
+    /// Its totals.
+    pub totals: CurrencyTotals,
+}
+
+/// Per-day volumes of one currency (minor units).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct DayTotals {
+    /// Deposits.
+    pub deposit_count: i64,
+    /// Their sum.
+    pub deposit_volume: i64,
+    /// Withdrawals.
+    pub withdrawal_count: i64,
+    /// Their sum.
+    pub withdrawal_volume: i64,
+    /// Transfers.
+    pub transfer_count: i64,
+    /// Their sum.
+    pub transfer_volume: i64,
+}
+
+/// One day's line of the daily view.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DailyVolume {
+    /// The UTC day.
+    pub date: NaiveDate,
+    /// The currency.
+    pub currency: Currency,
+    /// Its volumes.
+    pub totals: DayTotals,
+}
+
+/// What a batch adds to the analytics view.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AnalyticsDelta {
+    /// Per currency.
+    pub currencies: BTreeMap<Currency, CurrencyTotals>,
+    /// Per UTC day and currency.
+    pub days: BTreeMap<(NaiveDate, Currency), DayTotals>,
+}
+
+fn add(field: &mut i64, by: i64) -> Result<(), MoneyError> {
+    *field = field.checked_add(by).ok_or(MoneyError::Overflow)?;
+    Ok(())
+}
+
+impl AnalyticsDelta {
+    /// Folds a batch into additive changes.
+    pub fn of(batch: &[ProjectedEvent]) -> Result<Self, MoneyError> {
+        let mut d = Self::default();
+        for p in batch {
+            let Some(currency) = p.currency else { continue };
+            let day_key = (p.recorded.recorded_at.date_naive(), currency);
+            let c = d.currencies.entry(currency).or_default();
+            add(&mut c.event_count, 1)?;
+            match &p.event {
+                LedgerEvent::Account(e) => {
+                    let amount = e.amount().map_or(0, Money::minor_units);
+                    match e {
+                        AccountEvent::Opened { .. } => add(&mut c.open_accounts, 1)?,
+                        AccountEvent::Closed { .. } => {
+                            add(&mut c.open_accounts, -1)?;
+                            add(&mut c.closed_accounts, 1)?;
+                        }
+                        AccountEvent::Deposited { .. } => {
+                            add(&mut c.total_deposited, amount)?;
+                            add(&mut c.total_balance, amount)?;
+                            let day = d.days.entry(day_key).or_default();
+                            add(&mut day.deposit_count, 1)?;
+                            add(&mut day.deposit_volume, amount)?;
+                        }
+                        AccountEvent::Withdrawn { .. } => {
+                            add(&mut c.total_withdrawn, amount)?;
+                            add(&mut c.total_balance, -amount)?;
+                            let day = d.days.entry(day_key).or_default();
+                            add(&mut day.withdrawal_count, 1)?;
+                            add(&mut day.withdrawal_volume, amount)?;
+                        }
+                        AccountEvent::TransferDebited { .. } => add(&mut c.total_balance, -amount)?,
+                        AccountEvent::TransferCredited { .. } => add(&mut c.total_balance, amount)?,
+                    }
+                }
+                LedgerEvent::Transfer(t) => {
+                    let amount = t.amount.minor_units();
+                    add(&mut c.transfer_volume, amount)?;
+                    let day = d.days.entry(day_key).or_default();
+                    add(&mut day.transfer_count, 1)?;
+                    add(&mut day.transfer_volume, amount)?;
+                }
+            }
+        }
+        Ok(d)
+    }
 }

@@ -1,29 +1,122 @@
-//! In-memory read models with checkpoints: the current-state view.
+//! In-memory read models (current state, analytics, audit log) with checkpoints,
+//! rebuild generations and the queries the API answers.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
+use chrono::NaiveDate;
 use ledger_application::decode::LedgerEvent;
 use ledger_application::ports::readmodel::{
-    AccountViews, ProjectedEvent, ProjectionStore, ReadModelError,
+    AccountFilter, AuditFilter, Generation, ProjectedEvent, ProjectionState, ProjectionStatus,
+    ProjectionStore, ReadModelError, ReadModels, PROJECTIONS,
 };
 use ledger_application::ports::store::FeedCursor;
-use ledger_application::views::{project_account, AccountView};
+use ledger_application::views::{
+    project_account, AccountView, AnalyticsDelta, AuditEntry, CurrencySummary, CurrencyTotals,
+    DailyVolume, DayTotals,
+};
+use ledger_domain::Currency;
 
 /// The name of the current-state projection.
 pub const CURRENT_STATE: &str = "current_state";
 
-#[derive(Default)]
-struct Inner {
-    checkpoints: HashMap<String, FeedCursor>,
-    accounts: HashMap<String, AccountView>,
+#[derive(Default, Clone)]
+struct Tables {
+    checkpoint: FeedCursor,
+    accounts: BTreeMap<String, AccountView>,
+    currencies: BTreeMap<Currency, CurrencyTotals>,
+    days: BTreeMap<(NaiveDate, Currency), DayTotals>,
+    audit: BTreeMap<u64, AuditEntry>,
 }
 
-/// Read models in a map; a batch is applied to a copy and swapped in whole.
-#[derive(Default)]
+struct Projection {
+    live: Tables,
+    rebuild: Option<Tables>,
+    state: ProjectionState,
+    error: Option<String>,
+}
+
+/// Read models in maps; a batch is applied to staged copies and swapped in whole.
 pub struct MemoryReadModels {
-    inner: Mutex<Inner>,
+    inner: Mutex<HashMap<&'static str, Projection>>,
+}
+
+impl Default for MemoryReadModels {
+    fn default() -> Self {
+        let map = PROJECTIONS
+            .iter()
+            .map(|name| {
+                let p = Projection {
+                    live: Tables::default(),
+                    rebuild: None,
+                    state: ProjectionState::Live,
+                    error: None,
+                };
+                (*name, p)
+            })
+            .collect();
+        Self {
+            inner: Mutex::new(map),
+        }
+    }
+}
+
+fn unknown(name: &str) -> ReadModelError {
+    ReadModelError::Failed(format!("unknown projection {name}"))
+}
+
+fn apply(name: &str, tables: &mut Tables, batch: &[ProjectedEvent]) -> Result<(), ReadModelError> {
+    let failed = |e: &dyn std::fmt::Display| ReadModelError::Failed(e.to_string());
+    match name {
+        "current_state" => {
+            for p in batch {
+                let LedgerEvent::Account(event) = &p.event else {
+                    continue;
+                };
+                let id = &p.recorded.stream_id;
+                let row = tables.accounts.remove(id);
+                let at = p.recorded.recorded_at;
+                if let Some(row) =
+                    project_account(row, event, p.recorded.version, at).map_err(|e| failed(&e))?
+                {
+                    tables.accounts.insert(id.clone(), row);
+                }
+            }
+        }
+        "analytics" => {
+            let delta = AnalyticsDelta::of(batch).map_err(|e| failed(&e))?;
+            for (currency, d) in delta.currencies {
+                let t = tables.currencies.entry(currency).or_default();
+                let sum = |a: i64, b: i64| a.checked_add(b).ok_or_else(|| failed(&"overflow"));
+                t.open_accounts = sum(t.open_accounts, d.open_accounts)?;
+                t.closed_accounts = sum(t.closed_accounts, d.closed_accounts)?;
+                t.total_balance = sum(t.total_balance, d.total_balance)?;
+                t.total_deposited = sum(t.total_deposited, d.total_deposited)?;
+                t.total_withdrawn = sum(t.total_withdrawn, d.total_withdrawn)?;
+                t.transfer_volume = sum(t.transfer_volume, d.transfer_volume)?;
+                t.event_count = sum(t.event_count, d.event_count)?;
+            }
+            for (key, d) in delta.days {
+                let t = tables.days.entry(key).or_default();
+                let sum = |a: i64, b: i64| a.checked_add(b).ok_or_else(|| failed(&"overflow"));
+                t.deposit_count = sum(t.deposit_count, d.deposit_count)?;
+                t.deposit_volume = sum(t.deposit_volume, d.deposit_volume)?;
+                t.withdrawal_count = sum(t.withdrawal_count, d.withdrawal_count)?;
+                t.withdrawal_volume = sum(t.withdrawal_volume, d.withdrawal_volume)?;
+                t.transfer_count = sum(t.transfer_count, d.transfer_count)?;
+                t.transfer_volume = sum(t.transfer_volume, d.transfer_volume)?;
+            }
+        }
+        "audit_log" => {
+            for p in batch {
+                let entry = AuditEntry::of(p);
+                tables.audit.insert(entry.position, entry);
+            }
+        }
+        other => return Err(unknown(other)),
+    }
+    Ok(())
 }
 
 impl MemoryReadModels {
@@ -31,58 +124,181 @@ impl MemoryReadModels {
     pub fn new() -> Self {
         Self::default()
     }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<&'static str, Projection>> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn live<T>(&self, name: &str, read: impl FnOnce(&Tables) -> T) -> Result<T, ReadModelError> {
+        let inner = self.lock();
+        let p = inner.get(name).ok_or_else(|| unknown(name))?;
+        Ok(read(&p.live))
+    }
 }
 
 #[async_trait]
 impl ProjectionStore for MemoryReadModels {
-    async fn checkpoint(&self, projection: &str) -> Result<FeedCursor, ReadModelError> {
-        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        Ok(inner
-            .checkpoints
-            .get(projection)
-            .copied()
-            .unwrap_or_default())
+    async fn checkpoint(
+        &self,
+        name: &str,
+        generation: Generation,
+    ) -> Result<FeedCursor, ReadModelError> {
+        let inner = self.lock();
+        let p = inner.get(name).ok_or_else(|| unknown(name))?;
+        Ok(match generation {
+            Generation::Live => p.live.checkpoint,
+            Generation::Rebuild => p.rebuild.as_ref().map(|t| t.checkpoint).unwrap_or_default(),
+        })
     }
 
     async fn apply_batch(
         &self,
-        projection: &str,
+        name: &str,
+        generation: Generation,
+        from: FeedCursor,
         batch: &[ProjectedEvent],
         next: FeedCursor,
-    ) -> Result<(), ReadModelError> {
-        if projection != CURRENT_STATE {
-            return Err(ReadModelError::Failed(format!(
-                "unknown projection {projection}"
-            )));
+    ) -> Result<bool, ReadModelError> {
+        let mut inner = self.lock();
+        let p = inner.get_mut(name).ok_or_else(|| unknown(name))?;
+        let tables = match generation {
+            Generation::Live => &mut p.live,
+            Generation::Rebuild => p
+                .rebuild
+                .as_mut()
+                .ok_or_else(|| ReadModelError::Failed("no rebuild running".into()))?,
+        };
+        if tables.checkpoint != from {
+            return Ok(false);
         }
-        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        // Rows touched by this batch; merged only when the whole batch applied.
-        let mut staged: HashMap<String, AccountView> = HashMap::new();
-        for p in batch {
-            let LedgerEvent::Account(event) = &p.event else {
-                continue;
-            };
-            let id = &p.recorded.stream_id;
-            let row = staged
-                .remove(id)
-                .or_else(|| inner.accounts.get(id).cloned());
-            let at = p.recorded.recorded_at;
-            let updated = project_account(row, event, p.recorded.version, at)
-                .map_err(|e| ReadModelError::Failed(format!("{id}: {e}")))?;
-            if let Some(row) = updated {
-                staged.insert(id.clone(), row);
+        let mut staged = tables.clone();
+        apply(name, &mut staged, batch)?;
+        staged.checkpoint = next;
+        *tables = staged;
+        Ok(true)
+    }
+
+    async fn start_rebuild(&self, name: &str) -> Result<(), ReadModelError> {
+        let mut inner = self.lock();
+        let p = inner.get_mut(name).ok_or_else(|| unknown(name))?;
+        p.rebuild = Some(Tables::default());
+        p.state = ProjectionState::Rebuilding;
+        Ok(())
+    }
+
+    async fn finish_rebuild(&self, name: &str, from: FeedCursor) -> Result<bool, ReadModelError> {
+        let mut inner = self.lock();
+        let p = inner.get_mut(name).ok_or_else(|| unknown(name))?;
+        match p.rebuild.take() {
+            Some(t) if t.checkpoint == from => {
+                p.live = t;
+                p.state = ProjectionState::Live;
+                p.error = None;
+                Ok(true)
+            }
+            other => {
+                p.rebuild = other;
+                Ok(false)
             }
         }
-        inner.accounts.extend(staged);
-        inner.checkpoints.insert(projection.to_owned(), next);
+    }
+
+    async fn set_failed(&self, name: &str, error: &str) -> Result<(), ReadModelError> {
+        let mut inner = self.lock();
+        let p = inner.get_mut(name).ok_or_else(|| unknown(name))?;
+        p.state = ProjectionState::Failed;
+        p.error = Some(error.to_owned());
         Ok(())
+    }
+
+    async fn statuses(&self) -> Result<Vec<ProjectionStatus>, ReadModelError> {
+        let inner = self.lock();
+        Ok(PROJECTIONS
+            .iter()
+            .filter_map(|name| {
+                inner.get(name).map(|p| ProjectionStatus {
+                    name: (*name).to_owned(),
+                    state: p.state,
+                    position: p.live.checkpoint,
+                    last_error: p.error.clone(),
+                })
+            })
+            .collect())
     }
 }
 
 #[async_trait]
-impl AccountViews for MemoryReadModels {
+impl ReadModels for MemoryReadModels {
     async fn account(&self, account_id: &str) -> Result<Option<AccountView>, ReadModelError> {
-        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        Ok(inner.accounts.get(account_id).cloned())
+        self.live(CURRENT_STATE, |t| t.accounts.get(account_id).cloned())
+    }
+
+    async fn accounts(&self, f: AccountFilter) -> Result<Vec<AccountView>, ReadModelError> {
+        self.live(CURRENT_STATE, |t| {
+            t.accounts
+                .values()
+                .filter(|a| f.after.as_ref().is_none_or(|after| a.account_id > *after))
+                .filter(|a| f.owner.as_ref().is_none_or(|o| a.owner == *o))
+                .filter(|a| f.status.is_none_or(|s| a.status == s))
+                .take(f.limit)
+                .cloned()
+                .collect()
+        })
+    }
+
+    async fn audit(&self, f: AuditFilter) -> Result<Vec<AuditEntry>, ReadModelError> {
+        self.live("audit_log", |t| {
+            t.audit
+                .values()
+                .rev()
+                .filter(|e| f.before.is_none_or(|b| e.position < b))
+                .filter(|e| f.account_id.as_ref().is_none_or(|a| e.stream_id == *a))
+                .filter(|e| f.event_type.as_ref().is_none_or(|x| e.event_type == *x))
+                .filter(|e| {
+                    f.request_id
+                        .as_ref()
+                        .is_none_or(|r| e.request_id.as_ref() == Some(r))
+                })
+                .filter(|e| f.from.is_none_or(|from| e.recorded_at >= from))
+                .filter(|e| f.to.is_none_or(|to| e.recorded_at <= to))
+                .take(f.limit)
+                .cloned()
+                .collect()
+        })
+    }
+
+    async fn summary(&self) -> Result<Vec<CurrencySummary>, ReadModelError> {
+        self.live("analytics", |t| {
+            t.currencies
+                .iter()
+                .map(|(c, totals)| CurrencySummary {
+                    currency: *c,
+                    totals: *totals,
+                })
+                .collect()
+        })
+    }
+
+    async fn daily(
+        &self,
+        currency: Option<Currency>,
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+    ) -> Result<Vec<DailyVolume>, ReadModelError> {
+        self.live("analytics", |t| {
+            t.days
+                .iter()
+                .filter(|((d, c), _)| {
+                    currency.is_none_or(|x| x == *c)
+                        && from.is_none_or(|f| *d >= f)
+                        && to.is_none_or(|x| *d <= x)
+                })
+                .map(|((d, c), totals)| DailyVolume {
+                    date: *d,
+                    currency: *c,
+                    totals: *totals,
+                })
+                .collect()
+        })
     }
 }

@@ -136,6 +136,12 @@ impl EventStore for MemoryEventStore {
         Ok(FeedPage { events, next })
     }
 
+    async fn count_after(&self, after: FeedCursor) -> Result<u64, StoreError> {
+        let inner = self.lock();
+        let start = inner.events.partition_point(|e| e.cursor <= after);
+        Ok((inner.events.len() - start) as u64)
+    }
+
     async fn idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
         Ok(self.lock().idempotency.get(key).cloned())
     }

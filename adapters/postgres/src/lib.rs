@@ -8,6 +8,8 @@
 #![warn(missing_docs)]
 
 mod errors;
+mod projections;
+mod queries;
 mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -19,6 +21,8 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 
 pub use errors::{is_unavailable, STREAM_VERSION_KEY};
+pub use projections::PgProjectionStore;
+pub use queries::PgReadModels;
 pub use store::{PgEventStore, NOTIFY_CHANNEL};
 
 /// The embedded migrations.

@@ -241,6 +241,17 @@ impl EventStore for PgEventStore {
         Ok(FeedPage { events, next })
     }
 
+    async fn count_after(&self, after: FeedCursor) -> Result<u64, StoreError> {
+        let n: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM events WHERE (tx_id, position) > ($1, $2)")
+                .bind(to_i64(after.tx))
+                .bind(to_i64(after.position))
+                .fetch_one(&self.pool)
+                .await
+                .map_err(store_error)?;
+        Ok(to_u64(n))
+    }
+
     async fn idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
         let row =
             sqlx::query("SELECT key, fingerprint, outcome FROM idempotency_keys WHERE key = $1")

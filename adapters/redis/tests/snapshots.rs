@@ -225,6 +225,9 @@ impl EventStore for Counting {
     async fn read_feed(&self, after: FeedCursor, limit: usize) -> Result<FeedPage, StoreError> {
         self.inner.read_feed(after, limit).await
     }
+    async fn count_after(&self, after: FeedCursor) -> Result<u64, StoreError> {
+        self.inner.count_after(after).await
+    }
     async fn idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
         self.inner.idempotency_record(key).await
     }

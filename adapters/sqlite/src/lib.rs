@@ -4,6 +4,8 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 #![warn(missing_docs)]
 
+mod projections;
+mod queries;
 mod store;
 
 use std::str::FromStr;
@@ -11,7 +13,26 @@ use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+pub use projections::SqliteProjectionStore;
+pub use queries::SqliteReadModels;
 pub use store::SqliteEventStore;
+
+/// Starts a write transaction holding SQLite's write lock from the start.
+///
+/// When a task holding a transaction was cancelled, sqlx may hand the connection back
+/// with a rollback still pending and refuse a new `BEGIN`; that connection is closed and
+/// a fresh one used (the pending transaction was never committed).
+pub(crate) async fn begin_immediate(
+    pool: &sqlx::SqlitePool,
+) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+    match pool.begin_with("BEGIN IMMEDIATE").await {
+        Err(sqlx::Error::InvalidSavePointStatement) => {
+            pool.acquire().await?.close().await?;
+            pool.begin_with("BEGIN IMMEDIATE").await
+        }
+        other => other,
+    }
+}
 
 /// The embedded migrations.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

@@ -100,9 +100,7 @@ impl SqliteEventStore {
 #[async_trait]
 impl EventStore for SqliteEventStore {
     async fn append(&self, request: AppendRequest) -> Result<(), AppendError> {
-        let mut tx = self
-            .writer
-            .begin_with("BEGIN IMMEDIATE")
+        let mut tx = crate::begin_immediate(&self.writer)
             .await
             .map_err(|e| append_error(e, "", 0))?;
         if let Some(record) = &request.idempotency {
@@ -218,6 +216,15 @@ impl EventStore for SqliteEventStore {
             .map_err(store_error)?;
         let next = events.last().map_or(after, |e| e.cursor);
         Ok(FeedPage { events, next })
+    }
+
+    async fn count_after(&self, after: FeedCursor) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE position > ?1")
+            .bind(to_i64(after.position))
+            .fetch_one(&self.reader)
+            .await
+            .map_err(store_error)?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     async fn idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {

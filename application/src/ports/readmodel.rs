@@ -1,54 +1,196 @@
-//! Read-model ports: projection stores with checkpoints, and the current-state view.
+//! Read-model ports: projection stores with checkpoints and rebuilds, and the queries
+//! the API answers from the read models.
 
 use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use ledger_domain::{AccountStatus, Currency};
 
 use crate::decode::LedgerEvent;
 use crate::ports::store::{FeedCursor, RecordedEvent};
-use crate::views::AccountView;
+use crate::views::{AccountView, AuditEntry, CurrencySummary, DailyVolume};
 
-/// A feed event with its decoded (upcast) domain event.
+/// The projections every read-model store keeps.
+pub const PROJECTIONS: [&str; 3] = ["current_state", "analytics", "audit_log"];
+
+/// A feed event with its decoded (upcast) domain event and its account's currency.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProjectedEvent {
     /// As stored.
     pub recorded: RecordedEvent,
     /// As the domain reads it.
     pub event: LedgerEvent,
+    /// The currency of the event's account (or transfer).
+    pub currency: Option<Currency>,
+}
+
+/// Which copy of a projection's tables: the one reads are served from, or the one a
+/// rebuild is filling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Generation {
+    /// Served to readers.
+    Live,
+    /// Being rebuilt; replaces `Live` at once when done.
+    Rebuild,
+}
+
+/// A projection's condition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProjectionState {
+    /// Following the feed.
+    Live,
+    /// A rebuild is running; reads are served from the previous data.
+    Rebuilding,
+    /// Stopped on an event it cannot apply.
+    Failed,
+}
+
+impl ProjectionState {
+    /// `live`, `rebuilding` or `failed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Live => "live",
+            Self::Rebuilding => "rebuilding",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// Parses [`ProjectionState::as_str`].
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "rebuilding" => Self::Rebuilding,
+            "failed" => Self::Failed,
+            _ => Self::Live,
+        }
+    }
+}
+
+/// A projection's status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectionStatus {
+    /// Its name.
+    pub name: String,
+    /// Its condition.
+    pub state: ProjectionState,
+    /// The live checkpoint.
+    pub position: FeedCursor,
+    /// Why it failed, if it did.
+    pub last_error: Option<String>,
 }
 
 /// Why a read-model operation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReadModelError {
-    /// The store cannot be reached.
+    /// The store cannot be reached (transient).
     #[error("read-model store unavailable: {0}")]
     Unavailable(String),
-    /// Any other failure.
+    /// Any other failure, including an event the read model cannot apply.
     #[error("read-model store failure: {0}")]
     Failed(String),
 }
 
 /// Where projections keep their tables and checkpoints.
 ///
-/// Adapters must apply a batch's read-model changes and move the projection's
-/// checkpoint to `next` in one atomic unit, so each event counts exactly once.
+/// Adapters must: apply a batch's changes and move the checkpoint in one atomic unit,
+/// and only if the checkpoint is still `from` (so two runners never count an event
+/// twice); replace the live tables and checkpoint by the rebuilt ones in one atomic
+/// step; keep serving reads from the live tables during a rebuild.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait ProjectionStore: Send + Sync + 'static {
-    /// The projection's checkpoint (`FeedCursor::START` when new).
-    async fn checkpoint(&self, projection: &str) -> Result<FeedCursor, ReadModelError>;
+    /// The checkpoint (`FeedCursor::START` when new).
+    async fn checkpoint(
+        &self,
+        projection: &str,
+        generation: Generation,
+    ) -> Result<FeedCursor, ReadModelError>;
 
-    /// Applies a batch and moves the checkpoint, atomically.
+    /// Applies a batch and moves the checkpoint from `from` to `next`, atomically.
+    /// Returns `false`, writing nothing, when the checkpoint is no longer `from`.
     async fn apply_batch(
         &self,
         projection: &str,
+        generation: Generation,
+        from: FeedCursor,
         batch: &[ProjectedEvent],
         next: FeedCursor,
-    ) -> Result<(), ReadModelError>;
+    ) -> Result<bool, ReadModelError>;
+
+    /// Starts a rebuild: empty rebuild tables at `FeedCursor::START`, state `rebuilding`.
+    async fn start_rebuild(&self, projection: &str) -> Result<(), ReadModelError>;
+
+    /// Replaces the live tables and checkpoint by the rebuilt ones at once, if the
+    /// rebuild checkpoint is still `from`; the state becomes `live`.
+    async fn finish_rebuild(
+        &self,
+        projection: &str,
+        from: FeedCursor,
+    ) -> Result<bool, ReadModelError>;
+
+    /// Marks a projection failed with the error.
+    async fn set_failed(&self, projection: &str, error: &str) -> Result<(), ReadModelError>;
+
+    /// Every projection's status.
+    async fn statuses(&self) -> Result<Vec<ProjectionStatus>, ReadModelError>;
+
+    /// Tries to become the one runner of a projection among instances (true: lead).
+    async fn try_lead(&self, _projection: &str) -> Result<bool, ReadModelError> {
+        Ok(true)
+    }
 }
 
-/// Reads of the current-state view.
+/// Filters of the accounts list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountFilter {
+    /// Exact owner.
+    pub owner: Option<String>,
+    /// Open or closed.
+    pub status: Option<AccountStatus>,
+    /// Account ids after this one (keyset cursor).
+    pub after: Option<String>,
+    /// At most this many.
+    pub limit: usize,
+}
+
+/// Filters of the audit log (newest first).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// One account's stream.
+    pub account_id: Option<String>,
+    /// One event type.
+    pub event_type: Option<String>,
+    /// Recorded at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Recorded at or before.
+    pub to: Option<DateTime<Utc>>,
+    /// One request.
+    pub request_id: Option<String>,
+    /// Entries with a position below this one (keyset cursor).
+    pub before: Option<u64>,
+    /// At most this many.
+    pub limit: usize,
+}
+
+/// Reads of the read models.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
-pub trait AccountViews: Send + Sync + 'static {
-    /// One account's row, if the projection has seen it.
+pub trait ReadModels: Send + Sync + 'static {
+    /// One account's current-state row.
     async fn account(&self, account_id: &str) -> Result<Option<AccountView>, ReadModelError>;
+
+    /// Accounts by id order.
+    async fn accounts(&self, filter: AccountFilter) -> Result<Vec<AccountView>, ReadModelError>;
+
+    /// Audit entries, newest first.
+    async fn audit(&self, filter: AuditFilter) -> Result<Vec<AuditEntry>, ReadModelError>;
+
+    /// Per-currency totals.
+    async fn summary(&self) -> Result<Vec<CurrencySummary>, ReadModelError>;
+
+    /// Per-day volumes, oldest first.
+    async fn daily(
+        &self,
+        currency: Option<Currency>,
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+    ) -> Result<Vec<DailyVolume>, ReadModelError>;
 }

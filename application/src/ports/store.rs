@@ -233,6 +233,9 @@ pub trait EventStore: Send + Sync + 'static {
     /// Reads the global feed after a cursor, at most `limit` events.
     async fn read_feed(&self, after: FeedCursor, limit: usize) -> Result<FeedPage, StoreError>;
 
+    /// How many events the feed holds after a cursor (a projection's lag).
+    async fn count_after(&self, after: FeedCursor) -> Result<u64, StoreError>;
+
     /// The stored record of an idempotency key, if any.
     async fn idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError>;
 }

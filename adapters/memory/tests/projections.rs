@@ -1,0 +1,35 @@
+//! The read-model conformance suite on the in-memory adapters.
+
+use std::sync::Arc;
+
+use ledger_application::conformance_projections as suite;
+use ledger_memory::{MemoryEventStore, MemoryReadModels};
+
+fn harness() -> suite::Harness {
+    let models = Arc::new(MemoryReadModels::new());
+    suite::Harness {
+        store: Arc::new(MemoryEventStore::new()),
+        projections: models.clone(),
+        read: models,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn views_equal_a_fold_of_all_events() {
+    suite::views_equal_a_fold_of_all_events(harness()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn aborted_runs_count_nothing_twice() {
+    suite::aborted_runs_count_nothing_twice(harness()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rebuilds_are_complete_and_never_partial() {
+    suite::rebuilds_are_complete_and_never_partial(harness()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failing_projection_stops_alone() {
+    suite::a_failing_projection_stops_alone(harness()).await;
+}

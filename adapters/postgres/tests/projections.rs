@@ -1,0 +1,72 @@
+//! The read-model conformance suite on a real PostgreSQL.
+
+use std::sync::Arc;
+
+use ledger_application::conformance_projections as suite;
+use ledger_postgres::testing::TestDatabase;
+use ledger_postgres::{PgEventStore, PgProjectionStore, PgReadModels};
+
+async fn harness() -> (TestDatabase, suite::Harness) {
+    let (db, pool) = TestDatabase::migrated(20).await;
+    let h = suite::Harness {
+        store: Arc::new(PgEventStore::new(pool.clone())),
+        projections: Arc::new(PgProjectionStore::new(pool.clone())),
+        read: Arc::new(PgReadModels::new(pool)),
+    };
+    (db, h)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn views_equal_a_fold_of_all_events() {
+    let (_db, h) = harness().await;
+    suite::views_equal_a_fold_of_all_events(h).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn aborted_runs_count_nothing_twice() {
+    let (_db, h) = harness().await;
+    suite::aborted_runs_count_nothing_twice(h).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rebuilds_are_complete_and_never_partial() {
+    let (_db, h) = harness().await;
+    suite::rebuilds_are_complete_and_never_partial(h).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failing_projection_stops_alone() {
+    let (_db, h) = harness().await;
+    suite::a_failing_projection_stops_alone(h).await;
+}
+
+#[tokio::test]
+async fn one_instance_leads_each_projection() {
+    let (_db, pool) = TestDatabase::migrated(5).await;
+    let first = PgProjectionStore::new(pool.clone());
+    let second = PgProjectionStore::new(pool);
+    use ledger_application::ports::readmodel::ProjectionStore;
+    assert!(first.try_lead("analytics").await.unwrap());
+    assert!(
+        first.try_lead("analytics").await.unwrap(),
+        "the leader keeps its lease"
+    );
+    assert!(
+        !second.try_lead("analytics").await.unwrap(),
+        "the other stands by"
+    );
+    assert!(second.try_lead("audit_log").await.unwrap());
+    drop(first);
+    let mut took_over = false;
+    for _ in 0..50 {
+        if second.try_lead("analytics").await.unwrap() {
+            took_over = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        took_over,
+        "the lock is released with its holder's connection"
+    );
+}

@@ -1,0 +1,53 @@
+//! The read-model conformance suite on a SQLite file.
+
+use std::sync::Arc;
+
+use ledger_application::conformance_projections as suite;
+
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+async fn harness() -> (TempDir, suite::Harness) {
+    let dir = std::env::temp_dir().join(format!("ledger-sqlite-{}", uuid::Uuid::new_v4()));
+    let store = ledger_sqlite::open(&format!("sqlite://{}/ledger.db", dir.display()))
+        .await
+        .expect("open");
+    let h = suite::Harness {
+        projections: Arc::new(ledger_sqlite::SqliteProjectionStore::new(
+            store.writer().clone(),
+            store.reader().clone(),
+        )),
+        read: Arc::new(ledger_sqlite::SqliteReadModels::new(store.reader().clone())),
+        store: Arc::new(store),
+    };
+    (TempDir(dir), h)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn views_equal_a_fold_of_all_events() {
+    let (_d, h) = harness().await;
+    suite::views_equal_a_fold_of_all_events(h).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn aborted_runs_count_nothing_twice() {
+    let (_d, h) = harness().await;
+    suite::aborted_runs_count_nothing_twice(h).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rebuilds_are_complete_and_never_partial() {
+    let (_d, h) = harness().await;
+    suite::rebuilds_are_complete_and_never_partial(h).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failing_projection_stops_alone() {
+    let (_d, h) = harness().await;
+    suite::a_failing_projection_stops_alone(h).await;
+}

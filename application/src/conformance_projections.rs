@@ -1,0 +1,540 @@
+//! The read-model conformance suite: every projection store must give views equal to a
+//! fold of all events, count each event once across aborted runs, and rebuild without
+//! losing events or showing a partial view.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ledger_domain::{AccountEvent, AccountId, AccountStatus, Currency, Decimal, Owner, TransferId};
+
+use crate::commands::{AccountAction, CommandContext, CommandService, OpenAccount};
+use crate::decode::{FeedDecoder, LedgerEvent};
+use crate::ports::readmodel::{
+    AccountFilter, AuditFilter, ProjectionState, ProjectionStore, ReadModels, PROJECTIONS,
+};
+use crate::ports::snapshot::{Snapshot, SnapshotError, SnapshotStore};
+use crate::ports::store::{EventStore, FeedCursor};
+use crate::ports::system::{SystemClock, UuidV7Ids};
+use crate::projection::ProjectionRunner;
+use crate::repository::Repository;
+use crate::transfers::TransferRequest;
+
+/// The stores under test.
+#[derive(Clone)]
+pub struct Harness {
+    /// The event store.
+    pub store: Arc<dyn EventStore>,
+    /// Its projection store.
+    pub projections: Arc<dyn ProjectionStore>,
+    /// Its read-model queries.
+    pub read: Arc<dyn ReadModels>,
+}
+
+struct NoSnapshots;
+
+#[async_trait::async_trait]
+impl SnapshotStore for NoSnapshots {
+    async fn load(&self, _: &str) -> Result<Option<Snapshot>, SnapshotError> {
+        Ok(None)
+    }
+    async fn save(&self, _: Snapshot) -> Result<(), SnapshotError> {
+        Ok(())
+    }
+}
+
+impl Harness {
+    fn commands(&self) -> Arc<CommandService> {
+        let repo = Arc::new(Repository::new(
+            self.store.clone(),
+            Arc::new(NoSnapshots),
+            0,
+        ));
+        Arc::new(CommandService::new(
+            self.store.clone(),
+            repo,
+            Arc::new(SystemClock),
+            Arc::new(UuidV7Ids),
+            50,
+        ))
+    }
+
+    fn runner(&self, batch: usize) -> ProjectionRunner {
+        ProjectionRunner::new(self.store.clone(), self.projections.clone(), batch)
+    }
+}
+
+fn ctx(i: usize) -> CommandContext {
+    CommandContext {
+        actor: format!("worker-{i}"),
+        request_id: Some(format!("req-{i}")),
+        ..Default::default()
+    }
+}
+
+fn id(s: &str) -> AccountId {
+    AccountId::parse(s).expect("valid id")
+}
+
+fn dec(s: &str) -> Decimal {
+    Decimal::parse(s).expect("valid amount")
+}
+
+/// A concurrent workload: 12 accounts in two currencies, 6 workers doing deposits,
+/// withdrawals and transfers, some closing. Refusals are expected and fine.
+pub async fn workload(h: &Harness, operations_per_worker: usize) {
+    let commands = h.commands();
+    for a in 0..12 {
+        let currency = if a % 3 == 0 { "EUR" } else { "USD" };
+        let req = OpenAccount {
+            account_id: Some(id(&format!("acc-{a}"))),
+            owner: Owner::parse(format!("owner-{}", a % 4)).expect("owner"),
+            currency: Currency::parse(currency).expect("currency"),
+        };
+        commands.open_account(req, &ctx(0)).await.expect("open");
+    }
+    let mut tasks = Vec::new();
+    for w in 0..6usize {
+        let commands = commands.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..operations_per_worker {
+                let n = w * 7919 + i * 104_729;
+                let a = id(&format!("acc-{}", n % 12));
+                let amount = dec(&format!("{}.{:02}", 1 + n % 50, n % 100));
+                let c = ctx(w);
+                let _ = match n % 5 {
+                    0 | 1 => commands
+                        .act(
+                            a,
+                            AccountAction::Deposit {
+                                amount,
+                                description: None,
+                            },
+                            &c,
+                        )
+                        .await
+                        .map(|_| ()),
+                    2 => commands
+                        .act(
+                            a,
+                            AccountAction::Withdraw {
+                                amount,
+                                description: None,
+                            },
+                            &c,
+                        )
+                        .await
+                        .map(|_| ()),
+                    _ => commands
+                        .transfer(
+                            TransferRequest {
+                                transfer_id: Some(
+                                    TransferId::parse(format!("t-{w}-{i}")).expect("id"),
+                                ),
+                                from: a,
+                                to: id(&format!("acc-{}", (n / 12) % 12)),
+                                amount,
+                                description: None,
+                            },
+                            &c,
+                        )
+                        .await
+                        .map(|_| ()),
+                };
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("worker");
+    }
+    // Empty one account and close it, so closing shows in the views.
+    let balance = {
+        let repo = Repository::new(h.store.clone(), Arc::new(NoSnapshots), 0);
+        let acc = repo
+            .load::<ledger_domain::Account>("acc-1")
+            .await
+            .expect("load");
+        acc.state
+            .details()
+            .map(|d| d.balance.to_string())
+            .unwrap_or_default()
+    };
+    if balance != "0.00" {
+        let amount = dec(&balance);
+        let _ = commands
+            .act(
+                id("acc-1"),
+                AccountAction::Withdraw {
+                    amount,
+                    description: None,
+                },
+                &ctx(0),
+            )
+            .await;
+    }
+    let _ = commands
+        .act(id("acc-1"), AccountAction::Close { reason: None }, &ctx(0))
+        .await;
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Expected {
+    balances: BTreeMap<String, (i64, u64, AccountStatus, i64, i64, u64)>,
+    per_currency: BTreeMap<String, (i64, i64, i64, i64, i64, i64)>,
+    events: usize,
+}
+
+/// Folds every event of the feed, independently of the projections.
+async fn expected(h: &Harness) -> Expected {
+    let total = h.store.count_after(FeedCursor::START).await.expect("count");
+    for _ in 0..2000 {
+        let e = expected_once(h).await;
+        if e.events as u64 >= total {
+            return e;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("the feed never showed every committed event");
+}
+
+async fn expected_once(h: &Harness) -> Expected {
+    let mut e = Expected::default();
+    let mut cursor = FeedCursor::START;
+    let mut decoder = FeedDecoder::default();
+    let mut currencies: BTreeMap<String, String> = BTreeMap::new();
+    loop {
+        let page = h.store.read_feed(cursor, 500).await.expect("feed");
+        if page.events.is_empty() {
+            break;
+        }
+        for r in &page.events {
+            e.events += 1;
+            let ev = decoder.decode(h.store.as_ref(), r).await.expect("decode");
+            let LedgerEvent::Account(ev) = ev else {
+                let LedgerEvent::Transfer(t) = ev else {
+                    continue;
+                };
+                let c = e
+                    .per_currency
+                    .entry(t.amount.currency().code().into())
+                    .or_default();
+                c.4 += t.amount.minor_units();
+                continue;
+            };
+            let row = e.balances.entry(r.stream_id.clone()).or_insert((
+                0,
+                0,
+                AccountStatus::Open,
+                0,
+                0,
+                0,
+            ));
+            row.1 = r.version;
+            if let AccountEvent::Opened { currency, .. } = &ev {
+                currencies.insert(r.stream_id.clone(), currency.code().into());
+            }
+            let cur = currencies.get(&r.stream_id).cloned().unwrap_or_default();
+            let c = e.per_currency.entry(cur).or_default();
+            let amount = ev.amount().map_or(0, |m| m.minor_units());
+            match ev {
+                AccountEvent::Deposited { .. } => {
+                    row.0 += amount;
+                    row.3 += amount;
+                    row.5 += 1;
+                    c.0 += amount;
+                    c.2 += amount;
+                }
+                AccountEvent::TransferCredited { .. } => {
+                    row.0 += amount;
+                    row.3 += amount;
+                    row.5 += 1;
+                    c.0 += amount;
+                }
+                AccountEvent::Withdrawn { .. } => {
+                    row.0 -= amount;
+                    row.4 += amount;
+                    row.5 += 1;
+                    c.0 -= amount;
+                    c.3 += amount;
+                }
+                AccountEvent::TransferDebited { .. } => {
+                    row.0 -= amount;
+                    row.4 += amount;
+                    row.5 += 1;
+                    c.0 -= amount;
+                }
+                AccountEvent::Closed { .. } => {
+                    row.2 = AccountStatus::Closed;
+                    c.5 += 1;
+                }
+                AccountEvent::Opened { .. } => c.1 += 1,
+            }
+        }
+        cursor = page.next;
+    }
+    e
+}
+
+/// What the read models show, in the shape of [`Expected`].
+async fn observed(h: &Harness) -> Expected {
+    let mut o = Expected::default();
+    let accounts = h
+        .read
+        .accounts(AccountFilter {
+            limit: 10_000,
+            ..Default::default()
+        })
+        .await
+        .expect("accounts");
+    for a in accounts {
+        o.balances.insert(
+            a.account_id.clone(),
+            (
+                a.balance.minor_units(),
+                a.version,
+                a.status,
+                a.total_deposits.minor_units(),
+                a.total_withdrawals.minor_units(),
+                a.transaction_count,
+            ),
+        );
+    }
+    for s in h.read.summary().await.expect("summary") {
+        let t = s.totals;
+        o.per_currency.insert(
+            s.currency.code().into(),
+            (
+                t.total_balance,
+                t.open_accounts + t.closed_accounts,
+                t.total_deposited,
+                t.total_withdrawn,
+                t.transfer_volume,
+                t.closed_accounts,
+            ),
+        );
+    }
+    let mut before = None;
+    let mut ids = HashSet::new();
+    loop {
+        let page = h
+            .read
+            .audit(AuditFilter {
+                before,
+                limit: 300,
+                ..Default::default()
+            })
+            .await
+            .expect("audit");
+        let Some(last) = page.last() else { break };
+        before = Some(last.position);
+        for entry in page {
+            assert!(ids.insert(entry.event_id), "audit entry twice");
+        }
+    }
+    o.events = ids.len();
+    o
+}
+
+/// Catches every projection up with every committed event. On PostgreSQL the feed
+/// shows an event only once every older transaction (in any database of the cluster)
+/// has ended, so "nothing new right now" is retried until no lag remains.
+async fn catch_up_all(runner: &ProjectionRunner) {
+    for _ in 0..2000 {
+        for p in PROJECTIONS {
+            runner.catch_up(p).await.expect("catch up");
+        }
+        let reports = runner.reports().await.expect("reports");
+        if reports.iter().all(|r| r.lag_events == 0) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("projections never caught up");
+}
+
+/// After a concurrent workload, every view equals the test's own fold of the events.
+pub async fn views_equal_a_fold_of_all_events(h: Harness) {
+    workload(&h, 60).await;
+    catch_up_all(&h.runner(37)).await;
+    let (want, got) = (expected(&h).await, observed(&h).await);
+    assert!(want.events > 100, "the workload produced events");
+    assert_eq!(got, want);
+    let daily = h.read.daily(None, None, None).await.expect("daily");
+    let deposits: i64 = daily.iter().map(|d| d.totals.deposit_volume).sum();
+    let want_deposits: i64 = want.per_currency.values().map(|c| c.2).sum();
+    assert_eq!(
+        deposits, want_deposits,
+        "daily volumes add up to the totals"
+    );
+}
+
+/// Runs aborted at random points, then a full run: nothing is counted twice.
+pub async fn aborted_runs_count_nothing_twice(h: Harness) {
+    workload(&h, 40).await;
+    for round in 0..12u64 {
+        let runner = Arc::new(h.runner(7));
+        let task = tokio::spawn(async move {
+            loop {
+                for p in PROJECTIONS {
+                    let _ = runner
+                        .step(p, crate::ports::readmodel::Generation::Live)
+                        .await;
+                    tokio::task::yield_now().await;
+                }
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(3 + round * 2)).await;
+        task.abort();
+        let _ = task.await;
+    }
+    catch_up_all(&h.runner(50)).await;
+    assert_eq!(observed(&h).await, expected(&h).await);
+}
+
+/// A rebuild gives identical views; one running while writers append loses nothing;
+/// a reader polling meanwhile never sees the views shrink (no partial view).
+pub async fn rebuilds_are_complete_and_never_partial(h: Harness) {
+    workload(&h, 30).await;
+    let runner = Arc::new(h.runner(25));
+    catch_up_all(&runner).await;
+    let before = observed(&h).await;
+    for p in PROJECTIONS {
+        runner.rebuild(p, &|_| {}).await.expect("rebuild");
+    }
+    assert_eq!(
+        observed(&h).await,
+        before,
+        "a rebuild gives identical views"
+    );
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (h, stop) = (h.clone(), stop.clone());
+        tokio::spawn(async move {
+            let (mut accounts, mut events) = (0usize, 0i64);
+            while !stop.load(Ordering::Relaxed) {
+                let n = h
+                    .read
+                    .accounts(AccountFilter {
+                        limit: 10_000,
+                        ..Default::default()
+                    })
+                    .await
+                    .expect("read")
+                    .len();
+                let e: i64 = h
+                    .read
+                    .summary()
+                    .await
+                    .expect("read")
+                    .iter()
+                    .map(|s| s.totals.event_count)
+                    .sum();
+                assert!(
+                    n >= accounts && e >= events,
+                    "a reader saw a partial view: {n} < {accounts} or {e} < {events}"
+                );
+                (accounts, events) = (n, e);
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        })
+    };
+    let writer = {
+        let h = h.clone();
+        tokio::spawn(async move { workload_more(&h).await })
+    };
+    let live = {
+        let runner = runner.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                for p in PROJECTIONS {
+                    let _ = runner.catch_up(p).await;
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        })
+    };
+    for p in PROJECTIONS {
+        runner
+            .rebuild(p, &|_| {})
+            .await
+            .expect("rebuild under load");
+    }
+    writer.await.expect("writer");
+    stop.store(true, Ordering::Relaxed);
+    reader.await.expect("the reader never saw a partial view");
+    live.await.expect("live runner");
+    catch_up_all(&runner).await;
+    assert_eq!(observed(&h).await, expected(&h).await, "nothing lost");
+    for s in h.projections.statuses().await.expect("statuses") {
+        assert_eq!(s.state, ProjectionState::Live, "{}", s.name);
+    }
+}
+
+async fn workload_more(h: &Harness) {
+    let commands = h.commands();
+    for i in 0..150 {
+        let a = id(&format!("acc-{}", 2 + i % 10));
+        let action = AccountAction::Deposit {
+            amount: dec("1.25"),
+            description: None,
+        };
+        commands.act(a, action, &ctx(9)).await.expect("deposit");
+    }
+}
+
+/// An event one projection cannot apply marks it failed (with the error) and stops it;
+/// the other projections go on.
+pub async fn a_failing_projection_stops_alone(h: Harness) {
+    let commands = h.commands();
+    for a in ["big-1", "big-2"] {
+        let req = OpenAccount {
+            account_id: Some(id(a)),
+            owner: Owner::parse("Rich").expect("owner"),
+            currency: Currency::parse("JPY").expect("currency"),
+        };
+        commands.open_account(req, &ctx(0)).await.expect("open");
+        // Fine for each account, but their sum overflows the per-currency totals.
+        let amount = dec("6000000000000000000");
+        commands
+            .act(
+                id(a),
+                AccountAction::Deposit {
+                    amount,
+                    description: None,
+                },
+                &ctx(0),
+            )
+            .await
+            .expect("deposit");
+    }
+    let runner = h.runner(100);
+    let err = runner
+        .catch_up("analytics")
+        .await
+        .expect_err("analytics cannot apply it");
+    assert!(!err.is_transient());
+    runner
+        .catch_up("current_state")
+        .await
+        .expect("current state goes on");
+    runner.catch_up("audit_log").await.expect("audit goes on");
+    let statuses = h.projections.statuses().await.expect("statuses");
+    let analytics = statuses
+        .iter()
+        .find(|s| s.name == "analytics")
+        .expect("listed");
+    assert_eq!(analytics.state, ProjectionState::Failed);
+    assert!(analytics.last_error.is_some());
+    let others = statuses.iter().filter(|s| s.name != "analytics");
+    assert!(others.into_iter().all(|s| s.state == ProjectionState::Live));
+    let acc = h
+        .read
+        .account("big-2")
+        .await
+        .expect("read")
+        .expect("projected");
+    assert_eq!(acc.balance.to_string(), "6000000000000000000");
+}
