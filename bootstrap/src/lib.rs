@@ -1,2 +1,197 @@
-//! Wiring of the `ledger` binary. Empty until the HTTP/binary issue lands: no binary yet.
+//! Wiring of the `ledger` binary: settings, adapters, use cases, HTTP, projectors.
+//! `main` only parses the command line and calls in here.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod projectors;
+pub mod settings;
+pub mod stores;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use ledger_application::metrics::Metrics;
+use ledger_application::ports::system::{SystemClock, UuidV7Ids};
+use ledger_application::projection::ProjectionRunner;
+use ledger_application::queries::QueryService;
+use ledger_application::repository::{Repository, Spawner};
+use ledger_application::CommandService;
+use ledger_http::{Access, AppState};
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Notify};
+
+pub use settings::Settings;
+
+/// The application with its adapters open and its port bound.
+pub struct Application {
+    listener: TcpListener,
+    port: u16,
+    state: Arc<AppState>,
+    pg_pool: Option<sqlx::PgPool>,
+}
+
+/// The services built on the stores, for the CLI's non-serving commands too.
+pub struct Core {
+    /// The projection runner.
+    pub runner: Arc<ProjectionRunner>,
+    /// The opened stores.
+    pub stores: stores::Stores,
+}
+
+/// Opens the stores and builds the projection runner.
+pub async fn core(settings: &Settings) -> anyhow::Result<Core> {
+    let stores = stores::open(settings).await?;
+    let runner = Arc::new(ProjectionRunner::new(
+        stores.events.clone(),
+        stores.projections.clone(),
+        500,
+    ));
+    Ok(Core { runner, stores })
+}
+
+impl Application {
+    /// Opens the stores (migrating them), wires everything and binds the address.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let Core { runner, stores } = core(&settings).await?;
+        let spawner: Arc<dyn Spawner> = Arc::new(|task| {
+            tokio::spawn(task);
+        });
+        let repo = Arc::new(
+            Repository::new(
+                stores.events.clone(),
+                stores.snapshots.clone(),
+                settings.snapshots.every,
+            )
+            .with_cache(settings.snapshots.cache_capacity)
+            .with_spawner(spawner),
+        );
+        let commands = Arc::new(CommandService::new(
+            stores.events.clone(),
+            repo.clone(),
+            Arc::new(SystemClock),
+            Arc::new(UuidV7Ids),
+            10,
+        ));
+        let queries = Arc::new(QueryService::new(
+            stores.events.clone(),
+            repo.clone(),
+            stores.read.clone(),
+        ));
+        let access = Access {
+            admin_token: settings
+                .auth
+                .admin_token
+                .clone()
+                .filter(|t| !t.expose().is_empty()),
+            api_tokens: settings
+                .auth
+                .api_tokens
+                .iter()
+                .filter(|t| !t.expose().is_empty())
+                .cloned()
+                .collect(),
+        };
+        if access.api_tokens.is_empty() {
+            tracing::warn!("auth.api_tokens is empty: the API is open to anyone who can reach it (fine for local use)");
+        }
+        let state = Arc::new(AppState {
+            commands,
+            queries,
+            runner,
+            store: stores.events.clone(),
+            snapshots: stores.snapshots.clone(),
+            metrics: Arc::new(Metrics::default()),
+            load_stats: repo.stats(),
+            access,
+            request_timeout: Duration::from_millis(settings.server.request_timeout_ms),
+            wake: Arc::new(Notify::new()),
+            rebuilding: Default::default(),
+        });
+        let listener = TcpListener::bind(&settings.server.address)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.server.address))?;
+        let port = listener.local_addr()?.port();
+        Ok(Self {
+            listener,
+            port,
+            state,
+            pg_pool: stores.pg_pool,
+        })
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGINT or SIGTERM.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `signal` completes: then stops accepting, finishes in-flight
+    /// requests, and stops the projectors between batches (checkpoints stay consistent).
+    pub async fn run_until(
+        self,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut tasks = projectors::spawn(
+            self.state.runner.clone(),
+            self.state.wake.clone(),
+            stop_rx.clone(),
+        );
+        if let Some(pool) = self.pg_pool.clone() {
+            tasks.push(projectors::listen(pool, self.state.wake.clone(), stop_rx));
+        }
+        tracing::info!(port = self.port, "ledger listening");
+        let router = ledger_http::router(self.state.clone());
+        axum::serve(self.listener, router)
+            .with_graceful_shutdown(signal)
+            .await
+            .context("serving HTTP")?;
+        let _ = stop_tx.send(true);
+        for t in tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
+        }
+        tracing::info!("ledger stopped");
+        Ok(())
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+/// Sets up logging from the settings (`log.level`, `log.format`).
+pub fn init_tracing(settings: &Settings) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&settings.log.level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if settings.log.format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}

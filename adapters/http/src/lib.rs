@@ -1,2 +1,109 @@
-//! HTTP driver. Empty until the HTTP issue lands: it implements nothing yet.
+//! The HTTP driver: the contract of API.md on axum, nothing else.
+//!
+//! Each module exposes its routes; [`router`] merges them under one [`AppState`] and the
+//! cross-cutting middleware (request id, access tokens, timeout, metrics, tracing).
+//! HTTP bodies become domain values here; nothing HTTP-shaped goes further in.
 #![forbid(unsafe_code)]
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
+#![warn(missing_docs)]
+
+mod admin;
+pub mod body;
+mod commands;
+pub mod dto;
+mod middleware;
+pub mod openapi;
+pub mod problem;
+mod queries;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use ledger_application::metrics::Metrics;
+use ledger_application::ports::snapshot::SnapshotStore;
+use ledger_application::ports::store::EventStore;
+use ledger_application::projection::ProjectionRunner;
+use ledger_application::queries::QueryService;
+use ledger_application::repository::LoadStats;
+use ledger_application::CommandService;
+use tokio::sync::Notify;
+
+pub use middleware::RequestContext;
+
+/// A secret that never prints.
+#[derive(Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+
+    /// The secret's text: only for comparing.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Who may call what.
+#[derive(Debug, Clone, Default)]
+pub struct Access {
+    /// The admin token; admin endpoints answer 403 without one.
+    pub admin_token: Option<Secret>,
+    /// API tokens; empty means open.
+    pub api_tokens: Vec<Secret>,
+}
+
+/// Everything the handlers use.
+pub struct AppState {
+    /// Commands.
+    pub commands: Arc<CommandService>,
+    /// Queries.
+    pub queries: Arc<QueryService>,
+    /// Projections (rebuild, status).
+    pub runner: Arc<ProjectionRunner>,
+    /// The event store (readiness, size).
+    pub store: Arc<dyn EventStore>,
+    /// The snapshot store (readiness).
+    pub snapshots: Arc<dyn SnapshotStore>,
+    /// The registry `/metrics` renders.
+    pub metrics: Arc<Metrics>,
+    /// Aggregate-load counters.
+    pub load_stats: Arc<LoadStats>,
+    /// Tokens.
+    pub access: Access,
+    /// Bound on each request.
+    pub request_timeout: Duration,
+    /// Woken after every command, so projectors run at once.
+    pub wake: Arc<Notify>,
+    /// Projections being rebuilt by this instance.
+    pub rebuilding: std::sync::Mutex<std::collections::HashSet<&'static str>>,
+}
+
+/// Shared state.
+pub type State = Arc<AppState>;
+
+/// The whole API.
+pub fn router(state: State) -> Router {
+    Router::new()
+        .merge(commands::router())
+        .merge(queries::router())
+        .merge(admin::router())
+        .merge(openapi::router())
+        .fallback(middleware::not_found)
+        .method_not_allowed_fallback(middleware::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::context,
+        ))
+        .with_state(state)
+}

@@ -1,0 +1,184 @@
+//! Operations: health, readiness, metrics, the global feed and projection admin.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use axum::extract::{RawQuery, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use ledger_application::ports::readmodel::PROJECTIONS;
+use ledger_application::ports::store::{FeedCursor, StreamQuery};
+use serde_json::json;
+
+use crate::body;
+use crate::dto::{ProjectionBody, ProjectionsBody};
+use crate::problem::ApiError;
+
+pub(crate) fn router() -> Router<crate::State> {
+    Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .route("/metrics", get(metrics))
+        .route("/events", get(crate::queries::feed))
+        .route("/admin/projections", get(projections))
+        .route("/admin/rebuild-projections", post(rebuild))
+}
+
+#[utoipa::path(get, path = "/health", responses((status = 200)))]
+pub(crate) async fn health() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok"}))
+}
+
+#[utoipa::path(get, path = "/ready", responses((status = 200), (status = 503)))]
+pub(crate) async fn ready(State(state): State<crate::State>) -> Response {
+    let probe = StreamQuery {
+        stream_id: "__ready__",
+        after_version: 0,
+        until: None,
+        limit: 1,
+    };
+    let store_ok = state.store.read_stream(probe).await.is_ok();
+    let snapshots_ok = state.snapshots.load("__ready__").await.is_ok();
+    let body = json!({
+        "status": if store_ok { "ready" } else { "unavailable" },
+        "event_store": if store_ok { "ok" } else { "unavailable" },
+        "snapshots": if snapshots_ok { "ok" } else { "degraded" },
+    });
+    let status = if store_ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
+}
+
+#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text")))]
+pub(crate) async fn metrics(State(state): State<crate::State>) -> Response {
+    let m = &state.metrics;
+    let s = &state.load_stats;
+    let loads = [
+        ("cache", s.from_cache.load(Ordering::Relaxed)),
+        ("snapshot", s.from_snapshot.load(Ordering::Relaxed)),
+        ("replay", s.from_replay.load(Ordering::Relaxed)),
+    ];
+    for (source, n) in loads {
+        m.gauge(
+            "ledger_aggregate_loads_total",
+            "Aggregate loads by source",
+            &[("source", source)],
+            n as f64,
+        );
+    }
+    let g = |name: &str, help: &'static str, v: u64| m.gauge(name, help, &[], v as f64);
+    g(
+        "ledger_events_replayed_total",
+        "Events folded by aggregate loads",
+        s.events_replayed.load(Ordering::Relaxed),
+    );
+    g(
+        "ledger_snapshot_hits_total",
+        "Loads that used a snapshot",
+        s.from_snapshot.load(Ordering::Relaxed),
+    );
+    g(
+        "ledger_snapshot_misses_total",
+        "Store loads without a usable snapshot",
+        s.from_replay.load(Ordering::Relaxed),
+    );
+    g(
+        "ledger_snapshot_errors_total",
+        "Snapshot store errors and ignored snapshots",
+        s.snapshot_errors.load(Ordering::Relaxed),
+    );
+    g(
+        "ledger_snapshots_written_total",
+        "Snapshots written",
+        s.snapshots_written.load(Ordering::Relaxed),
+    );
+    if let Ok(n) = state.store.count_after(FeedCursor::START).await {
+        g("ledger_event_store_events", "Events in the store", n);
+    }
+    if let Ok(Some(bytes)) = state.store.size_bytes().await {
+        g("ledger_event_store_bytes", "Bytes the events take", bytes);
+    }
+    if let Ok(reports) = state.runner.reports().await {
+        for r in reports {
+            m.gauge(
+                "ledger_projection_lag_events",
+                "Events behind, per projection",
+                &[("projection", &r.status.name)],
+                r.lag_events as f64,
+            );
+        }
+    }
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        m.render(),
+    )
+        .into_response()
+}
+
+async fn statuses(state: &crate::State) -> Result<ProjectionsBody, ApiError> {
+    let reports = state
+        .runner
+        .reports()
+        .await
+        .map_err(ApiError::unavailable)?;
+    Ok(ProjectionsBody {
+        projections: reports
+            .into_iter()
+            .map(|r| ProjectionBody {
+                name: r.status.name,
+                state: r.status.state.as_str(),
+                position: r.status.position.position,
+                lag_events: r.lag_events,
+                last_error: r.status.last_error,
+            })
+            .collect(),
+    })
+}
+
+#[utoipa::path(get, path = "/admin/projections", responses((status = 200, body = ProjectionsBody)))]
+pub(crate) async fn projections(
+    State(state): State<crate::State>,
+) -> Result<Json<ProjectionsBody>, ApiError> {
+    Ok(Json(statuses(&state).await?))
+}
+
+#[utoipa::path(post, path = "/admin/rebuild-projections", params(("projection" = Option<String>, Query)),
+    responses((status = 202, body = ProjectionsBody)))]
+pub(crate) async fn rebuild(
+    State(state): State<crate::State>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let q = body::query(raw.as_deref())?;
+    let names: Vec<&'static str> = match q.get("projection") {
+        None => PROJECTIONS.to_vec(),
+        Some(n) => vec![*PROJECTIONS.iter().find(|p| *p == n).ok_or_else(|| {
+            ApiError::validation(format!("unknown projection; one of {PROJECTIONS:?}"))
+        })?],
+    };
+    for name in names {
+        let mut running = state.rebuilding.lock().unwrap_or_else(|p| p.into_inner());
+        if !running.insert(name) {
+            continue;
+        }
+        let st = Arc::clone(&state);
+        tokio::spawn(async move {
+            match st.runner.rebuild(name, &|_| {}).await {
+                Ok(n) => tracing::info!(projection = name, events = n, "rebuild finished"),
+                Err(e) => tracing::error!(projection = name, error = %e, "rebuild failed"),
+            }
+            st.rebuilding
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(name);
+            st.wake.notify_waiters();
+        });
+    }
+    // Let the rebuilds mark themselves before answering with the status.
+    tokio::task::yield_now().await;
+    Ok((StatusCode::ACCEPTED, Json(statuses(&state).await?)).into_response())
+}

@@ -1,0 +1,139 @@
+//! Turning request parts into domain values: JSON bodies (415/413/400), exact amounts,
+//! validated texts, query strings and headers. Parse, don't validate.
+
+use std::collections::HashMap;
+
+use axum::body::{to_bytes, Body};
+use axum::http::{header, HeaderMap};
+use ledger_domain::{AccountId, Decimal, MoneyError, Note, ValueError};
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
+
+use crate::problem::ApiError;
+
+/// Largest accepted body.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// Reads a JSON body; an empty body reads as `{}` (for commands whose fields are optional).
+pub async fn json<T: DeserializeOwned>(headers: &HeaderMap, body: Body) -> Result<T, ApiError> {
+    let bytes = to_bytes(body, BODY_LIMIT).await.map_err(|_| {
+        ApiError::new(
+            "payload_too_large",
+            format!("the body exceeds {BODY_LIMIT} bytes"),
+        )
+    })?;
+    let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        let is_json = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|v| v.trim().to_ascii_lowercase())
+            .is_some_and(|v| {
+                v == "application/json" || (v.starts_with("application/") && v.ends_with("+json"))
+            });
+        if !is_json {
+            return Err(ApiError::new(
+                "unsupported_media_type",
+                "send the body as Content-Type: application/json",
+            ));
+        }
+        &bytes
+    };
+    serde_json::from_slice(text)
+        .map_err(|e| ApiError::malformed(format!("the body is not the expected JSON: {e}")))
+}
+
+/// An amount given as a JSON number or a decimal string, read exactly from its text.
+pub fn amount(raw: Option<&RawValue>) -> Result<Decimal, ApiError> {
+    let raw = raw.ok_or_else(|| ApiError::malformed("`amount` is required"))?;
+    let text = raw.get().trim();
+    if text.starts_with('"') {
+        let s: String = serde_json::from_str(text).map_err(|_| invalid_amount("not a decimal"))?;
+        parse_positive(&s)
+    } else if text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
+        parse_positive(text)
+    } else {
+        Err(invalid_amount(
+            "`amount` must be a number or a decimal string",
+        ))
+    }
+}
+
+fn parse_positive(text: &str) -> Result<Decimal, ApiError> {
+    let d = Decimal::parse(text).map_err(|e| invalid_amount(&e.to_string()))?;
+    if !d.is_positive() {
+        return Err(invalid_amount(&MoneyError::NotPositive.to_string()));
+    }
+    Ok(d)
+}
+
+fn invalid_amount(why: &str) -> ApiError {
+    ApiError::new("invalid_amount", format!("invalid amount: {why}"))
+}
+
+/// Maps a value error to `validation_failed`.
+pub fn invalid(e: ValueError) -> ApiError {
+    ApiError::validation(e.to_string())
+}
+
+/// An optional note (description or reason).
+pub fn note(text: Option<String>) -> Result<Option<Note>, ApiError> {
+    text.map(Note::parse).transpose().map_err(invalid)
+}
+
+/// An account id from a path: one that cannot exist is simply not found.
+pub fn path_account(id: &str) -> Result<AccountId, ApiError> {
+    AccountId::parse(id).map_err(|_| ApiError::account_not_found())
+}
+
+/// The query string as a map; repeated keys keep the last value.
+pub fn query(raw: Option<&str>) -> Result<HashMap<String, String>, ApiError> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(raw.unwrap_or(""))
+        .map(|pairs| pairs.into_iter().collect())
+        .map_err(|e| ApiError::validation(format!("unreadable query string: {e}")))
+}
+
+/// A `limit` parameter within bounds.
+pub fn limit(q: &HashMap<String, String>, default: usize, max: usize) -> Result<usize, ApiError> {
+    match q.get("limit") {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| ApiError::validation(format!("limit must be 1-{max}"))),
+    }
+}
+
+/// The `Idempotency-Key` header: 1-255 visible ASCII characters.
+pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(v) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let ok = v.as_bytes();
+    if ok.is_empty() || ok.len() > 255 || !ok.iter().all(|b| b.is_ascii_graphic() || *b == b' ') {
+        return Err(ApiError::validation(
+            "Idempotency-Key must be 1-255 visible ASCII characters",
+        ));
+    }
+    Ok(Some(String::from_utf8_lossy(ok).into_owned()))
+}
+
+/// The `If-Match` header: `"<version>"` (or a bare number).
+pub fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
+    let Some(v) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let text = v.to_str().unwrap_or("").trim();
+    let text = text.strip_prefix("W/").unwrap_or(text);
+    let inner = text
+        .strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .unwrap_or(text);
+    inner
+        .parse::<u64>()
+        .map(Some)
+        .map_err(|_| ApiError::malformed("If-Match must be an ETag such as \"3\""))
+}

@@ -1,0 +1,183 @@
+//! The write side: open, deposit, withdraw, close, transfer.
+
+use axum::body::Body;
+use axum::extract::{Extension, Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use ledger_application::{
+    AccountAction, CommandContext, CommandError, OpenAccount, TransferRequest,
+};
+use ledger_domain::{AccountId, Currency, Owner, TransferId};
+
+use crate::body::{self, invalid};
+use crate::dto::{
+    AccountBody, CloseBody, MoneyBody, OpenAccountBody, TransferAnswer, TransferBody,
+};
+use crate::middleware::RequestContext;
+use crate::problem::ApiError;
+
+pub(crate) fn router() -> Router<crate::State> {
+    Router::new()
+        .route(
+            "/accounts",
+            post(open_account).get(crate::queries::list_accounts),
+        )
+        .route("/accounts/{id}/deposit", post(deposit))
+        .route("/accounts/{id}/withdraw", post(withdraw))
+        .route("/accounts/{id}/close", post(close))
+        .route("/transfers", post(transfer))
+}
+
+fn context(rc: &RequestContext, headers: &HeaderMap) -> Result<CommandContext, ApiError> {
+    Ok(CommandContext {
+        actor: rc.actor.clone(),
+        request_id: Some(rc.request_id.clone()),
+        idempotency_key: body::idempotency_key(headers)?,
+        if_match: body::if_match(headers)?,
+    })
+}
+
+/// Counts the command, wakes the projectors, and maps the error.
+fn finish<T>(
+    state: &crate::State,
+    command: &str,
+    r: Result<T, CommandError>,
+) -> Result<T, ApiError> {
+    let outcome = match &r {
+        Ok(_) => "ok",
+        Err(e) => e.code(),
+    };
+    state.metrics.count(
+        "ledger_commands_total",
+        "Commands by type and outcome",
+        &[("command", command), ("outcome", outcome)],
+        1,
+    );
+    if r.is_ok() {
+        state.wake.notify_waiters();
+    }
+    r.map_err(ApiError::from)
+}
+
+#[utoipa::path(post, path = "/accounts", request_body = OpenAccountBody,
+    responses((status = 201, body = AccountBody), (status = 409, body = crate::problem::Problem),
+              (status = 422, body = crate::problem::Problem)))]
+pub(crate) async fn open_account(
+    State(state): State<crate::State>,
+    Extension(rc): Extension<RequestContext>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let ctx = context(&rc, &headers)?;
+    let b: OpenAccountBody = body::json(&headers, body).await?;
+    let req = OpenAccount {
+        account_id: b
+            .account_id
+            .map(AccountId::parse)
+            .transpose()
+            .map_err(invalid)?,
+        owner: Owner::parse(b.owner).map_err(invalid)?,
+        currency: Currency::parse(&b.currency)
+            .map_err(|e| ApiError::new("invalid_currency", e.to_string()))?,
+    };
+    let reply = finish(&state, "open", state.commands.open_account(req, &ctx).await)?;
+    let mut response = (StatusCode::CREATED, Json(AccountBody::from(&reply))).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("/accounts/{}", reply.account_id)) {
+        response.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(response)
+}
+
+async fn act(
+    state: &crate::State,
+    command: &str,
+    id: &str,
+    ctx: CommandContext,
+    action: AccountAction,
+) -> Result<Json<AccountBody>, ApiError> {
+    let id = body::path_account(id)?;
+    let reply = finish(state, command, state.commands.act(id, action, &ctx).await)?;
+    Ok(Json(AccountBody::from(&reply)))
+}
+
+#[utoipa::path(post, path = "/accounts/{id}/deposit", request_body = MoneyBody,
+    params(("id" = String, Path)), responses((status = 200, body = AccountBody)))]
+pub(crate) async fn deposit(
+    State(state): State<crate::State>,
+    Extension(rc): Extension<RequestContext>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<AccountBody>, ApiError> {
+    let ctx = context(&rc, &headers)?;
+    let b: MoneyBody = body::json(&headers, body).await?;
+    let action = AccountAction::Deposit {
+        amount: body::amount(b.amount.as_deref())?,
+        description: body::note(b.description)?,
+    };
+    act(&state, "deposit", &id, ctx, action).await
+}
+
+#[utoipa::path(post, path = "/accounts/{id}/withdraw", request_body = MoneyBody,
+    params(("id" = String, Path)), responses((status = 200, body = AccountBody)))]
+pub(crate) async fn withdraw(
+    State(state): State<crate::State>,
+    Extension(rc): Extension<RequestContext>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<AccountBody>, ApiError> {
+    let ctx = context(&rc, &headers)?;
+    let b: MoneyBody = body::json(&headers, body).await?;
+    let action = AccountAction::Withdraw {
+        amount: body::amount(b.amount.as_deref())?,
+        description: body::note(b.description)?,
+    };
+    act(&state, "withdraw", &id, ctx, action).await
+}
+
+#[utoipa::path(post, path = "/accounts/{id}/close", request_body = CloseBody,
+    params(("id" = String, Path)), responses((status = 200, body = AccountBody)))]
+pub(crate) async fn close(
+    State(state): State<crate::State>,
+    Extension(rc): Extension<RequestContext>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<AccountBody>, ApiError> {
+    let ctx = context(&rc, &headers)?;
+    let b: CloseBody = body::json(&headers, body).await?;
+    let action = AccountAction::Close {
+        reason: body::note(b.reason)?,
+    };
+    act(&state, "close", &id, ctx, action).await
+}
+
+#[utoipa::path(post, path = "/transfers", request_body = TransferBody,
+    responses((status = 201, body = TransferAnswer)))]
+pub(crate) async fn transfer(
+    State(state): State<crate::State>,
+    Extension(rc): Extension<RequestContext>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let ctx = context(&rc, &headers)?;
+    let b: TransferBody = body::json(&headers, body).await?;
+    // An id that cannot exist names no account.
+    let account = |s: String| AccountId::parse(s).map_err(|_| ApiError::account_not_found());
+    let req = TransferRequest {
+        transfer_id: b
+            .transfer_id
+            .map(TransferId::parse)
+            .transpose()
+            .map_err(invalid)?,
+        from: account(b.from_account_id)?,
+        to: account(b.to_account_id)?,
+        amount: body::amount(b.amount.as_deref())?,
+        description: body::note(b.description)?,
+    };
+    let reply = finish(&state, "transfer", state.commands.transfer(req, &ctx).await)?;
+    Ok((StatusCode::CREATED, Json(TransferAnswer::from(&reply))).into_response())
+}

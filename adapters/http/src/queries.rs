@@ -1,0 +1,221 @@
+//! The read side: current and temporal account views, histories, lists, audit, analytics.
+
+use axum::extract::{Extension, Path, RawQuery, State};
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, NaiveDate, Utc};
+use ledger_application::ports::readmodel::{AccountFilter, AuditFilter};
+use ledger_application::ports::store::StreamBound;
+use ledger_domain::{AccountStatus, Currency};
+
+use crate::body;
+use crate::dto::*;
+use crate::middleware::RequestContext;
+use crate::problem::ApiError;
+
+pub(crate) fn router() -> Router<crate::State> {
+    Router::new()
+        .route("/accounts/{id}", get(account))
+        .route("/accounts/{id}/events", get(account_events))
+        .route("/audit", get(audit))
+        .route("/analytics/summary", get(summary))
+        .route("/analytics/daily", get(daily))
+}
+
+fn instant(v: &str, name: &str) -> Result<DateTime<Utc>, ApiError> {
+    DateTime::parse_from_rfc3339(v)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| ApiError::validation(format!("{name} must be an RFC 3339 instant")))
+}
+
+fn date(v: &str, name: &str) -> Result<NaiveDate, ApiError> {
+    NaiveDate::parse_from_str(v, "%Y-%m-%d")
+        .or_else(|_| instant(v, name).map(|t| t.date_naive()))
+        .map_err(|_| ApiError::validation(format!("{name} must be a date (YYYY-MM-DD)")))
+}
+
+#[utoipa::path(get, path = "/accounts/{id}", params(("id" = String, Path),
+    ("version" = Option<u64>, Query), ("as_of" = Option<String>, Query)),
+    responses((status = 200, body = AccountViewBody), (status = 404, body = crate::problem::Problem)))]
+pub(crate) async fn account(
+    State(state): State<crate::State>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let id = body::path_account(&id)?;
+    let q = body::query(raw.as_deref())?;
+    let bound = match (q.get("version"), q.get("as_of")) {
+        (Some(_), Some(_)) => return Err(ApiError::validation("give version or as_of, not both")),
+        (Some(v), None) => {
+            Some(StreamBound::Version(v.parse::<u64>().map_err(|_| {
+                ApiError::validation("version must be a non-negative integer")
+            })?))
+        }
+        (None, Some(t)) => Some(StreamBound::RecordedAt(instant(t, "as_of")?)),
+        (None, None) => None,
+    };
+    if let Some(bound) = bound {
+        let historic = state
+            .queries
+            .state_at(id.as_str(), bound)
+            .await?
+            .and_then(|h| HistoricAccountBody::new(&h.account.state, h.account.version, h.as_of))
+            .ok_or_else(ApiError::account_not_found)?;
+        return Ok(Json(historic).into_response());
+    }
+    let view = state
+        .queries
+        .current(id.as_str())
+        .await?
+        .ok_or_else(ApiError::account_not_found)?;
+    let mut response = Json(AccountViewBody::from(&view)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", view.version)) {
+        response.headers_mut().insert(header::ETAG, v);
+    }
+    Ok(response)
+}
+
+#[utoipa::path(get, path = "/accounts/{id}/events", params(("id" = String, Path),
+    ("after_version" = Option<u64>, Query), ("limit" = Option<usize>, Query)),
+    responses((status = 200, body = EventsPage)))]
+pub(crate) async fn account_events(
+    State(state): State<crate::State>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<EventsPage>, ApiError> {
+    let id = body::path_account(&id)?;
+    let q = body::query(raw.as_deref())?;
+    let after = match q.get("after_version") {
+        None => 0,
+        Some(v) => v
+            .parse::<u64>()
+            .map_err(|_| ApiError::validation("after_version must be a non-negative integer"))?,
+    };
+    let limit = body::limit(&q, 100, 1000)?;
+    let page = state.queries.history(id.as_str(), after, limit).await?;
+    if page.is_empty() && state.queries.history(id.as_str(), 0, 1).await?.is_empty() {
+        return Err(ApiError::account_not_found());
+    }
+    let next_after_version = page.last().map_or(after, |(r, _)| r.version);
+    Ok(Json(EventsPage {
+        events: page.iter().map(|(r, e)| EventBody::new(r, e)).collect(),
+        next_after_version,
+    }))
+}
+
+#[utoipa::path(get, path = "/accounts", params(("owner" = Option<String>, Query),
+    ("status" = Option<String>, Query), ("limit" = Option<usize>, Query), ("cursor" = Option<String>, Query)),
+    responses((status = 200, body = AccountsPage)))]
+pub(crate) async fn list_accounts(
+    State(state): State<crate::State>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<AccountsPage>, ApiError> {
+    let q = body::query(raw.as_deref())?;
+    let limit = body::limit(&q, 50, 1000)?;
+    let status = match q.get("status").map(String::as_str) {
+        None => None,
+        Some("open") => Some(AccountStatus::Open),
+        Some("closed") => Some(AccountStatus::Closed),
+        Some(_) => return Err(ApiError::validation("status must be open or closed")),
+    };
+    let filter = AccountFilter {
+        owner: q.get("owner").cloned(),
+        status,
+        after: q.get("cursor").cloned(),
+        limit,
+    };
+    let accounts = state.queries.accounts(filter).await?;
+    let next_cursor = (accounts.len() == limit)
+        .then(|| accounts.last().map(|a| a.account_id.clone()))
+        .flatten();
+    Ok(Json(AccountsPage {
+        accounts: accounts.iter().map(AccountViewBody::from).collect(),
+        next_cursor,
+    }))
+}
+
+#[utoipa::path(get, path = "/audit", responses((status = 200, body = AuditPage)))]
+pub(crate) async fn audit(
+    State(state): State<crate::State>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<AuditPage>, ApiError> {
+    let q = body::query(raw.as_deref())?;
+    let limit = body::limit(&q, 100, 1000)?;
+    let before = q
+        .get("cursor")
+        .map(|c| {
+            c.parse::<u64>()
+                .map_err(|_| ApiError::validation("unreadable cursor"))
+        })
+        .transpose()?;
+    let filter = AuditFilter {
+        account_id: q.get("account_id").cloned(),
+        event_type: q.get("event_type").cloned(),
+        from: q.get("from").map(|v| instant(v, "from")).transpose()?,
+        to: q.get("to").map(|v| instant(v, "to")).transpose()?,
+        request_id: q.get("request_id").cloned(),
+        before,
+        limit,
+    };
+    let entries = state.queries.audit(filter).await?;
+    let next_cursor = (entries.len() == limit)
+        .then(|| entries.last().map(|e| e.position.to_string()))
+        .flatten();
+    Ok(Json(AuditPage {
+        entries: entries.iter().map(AuditBody::from).collect(),
+        next_cursor,
+    }))
+}
+
+#[utoipa::path(get, path = "/analytics/summary", responses((status = 200, body = SummaryBody)))]
+pub(crate) async fn summary(
+    State(state): State<crate::State>,
+) -> Result<Json<SummaryBody>, ApiError> {
+    let rows = state.queries.summary().await?;
+    Ok(Json(SummaryBody {
+        currencies: rows.iter().map(CurrencyBody::from).collect(),
+    }))
+}
+
+#[utoipa::path(get, path = "/analytics/daily", responses((status = 200, body = DailyBody)))]
+pub(crate) async fn daily(
+    State(state): State<crate::State>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<DailyBody>, ApiError> {
+    let q = body::query(raw.as_deref())?;
+    let currency = q
+        .get("currency")
+        .map(|c| Currency::parse(c).map_err(|e| ApiError::new("invalid_currency", e.to_string())))
+        .transpose()?;
+    let from = q.get("from").map(|v| date(v, "from")).transpose()?;
+    let to = q.get("to").map(|v| date(v, "to")).transpose()?;
+    let rows = state.queries.daily(currency, from, to).await?;
+    Ok(Json(DailyBody {
+        days: rows.iter().map(DayBody::from).collect(),
+    }))
+}
+
+/// The global feed (admin only; the middleware checks the token).
+#[utoipa::path(get, path = "/events", params(("after" = Option<String>, Query), ("limit" = Option<usize>, Query)),
+    responses((status = 200, body = FeedBody)))]
+pub(crate) async fn feed(
+    State(state): State<crate::State>,
+    Extension(_rc): Extension<RequestContext>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<FeedBody>, ApiError> {
+    let q = body::query(raw.as_deref())?;
+    let limit = body::limit(&q, 100, 1000)?;
+    let after = match q.get("after") {
+        None => ledger_application::ports::store::FeedCursor::START,
+        Some(c) => c
+            .parse()
+            .map_err(|_| ApiError::validation("unreadable cursor"))?,
+    };
+    let (events, next) = state.queries.feed(after, limit).await?;
+    Ok(Json(FeedBody {
+        events: events.iter().map(|(r, e)| EventBody::new(r, e)).collect(),
+        next: next.to_string(),
+    }))
+}

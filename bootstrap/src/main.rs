@@ -1,0 +1,120 @@
+//! The `ledger` command line: `serve` (default), `migrate`, `projections rebuild|status`.
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use ledger_application::ports::readmodel::PROJECTIONS;
+use ledger_bootstrap::{core, init_tracing, Application, Settings};
+
+#[derive(Parser)]
+#[command(
+    name = "ledger",
+    version,
+    about = "An event-sourced account ledger service"
+)]
+struct Cli {
+    /// A TOML settings file (environment variables LEDGER__SECTION__KEY override it).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API and run the projectors (the default).
+    Serve,
+    /// Create or upgrade the database schema, then exit.
+    Migrate,
+    /// Read-model maintenance.
+    Projections {
+        #[command(subcommand)]
+        action: ProjectionsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ProjectionsCommand {
+    /// Rebuild one projection (or all) from the first event.
+    Rebuild {
+        /// current_state, analytics or audit_log.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Show each projection's state, position and lag.
+    Status,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = Settings::load(cli.config.as_deref())?;
+    init_tracing(&settings);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            Application::build(settings)
+                .await?
+                .run_until_stopped()
+                .await
+        }
+        Command::Migrate => {
+            core(&settings).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Projections {
+            action: ProjectionsCommand::Status,
+        } => {
+            let core = core(&settings).await?;
+            for r in core.runner.reports().await? {
+                println!(
+                    "{:<14} {:<10} position {:<10} lag {:<8} {}",
+                    r.status.name,
+                    r.status.state.as_str(),
+                    r.status.position.position,
+                    r.lag_events,
+                    r.status.last_error.unwrap_or_default()
+                );
+            }
+            Ok(())
+        }
+        Command::Projections {
+            action: ProjectionsCommand::Rebuild { name },
+        } => {
+            let names: Vec<&str> = match &name {
+                None => PROJECTIONS.to_vec(),
+                Some(n) if PROJECTIONS.contains(&n.as_str()) => vec![n.as_str()],
+                Some(n) => anyhow::bail!("unknown projection {n}; one of {PROJECTIONS:?}"),
+            };
+            let core = core(&settings).await?;
+            let total = core.runner.lag_of(Default::default()).await?;
+            for n in names {
+                let bar = ProgressBar::new(total);
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{msg:>14} [{bar:40}] {pos}/{len} events ({per_sec})",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                );
+                bar.set_message(n.to_owned());
+                let progress = |done: usize| bar.set_position(done as u64);
+                let applied = core.runner.rebuild(n, &progress).await?;
+                bar.finish_with_message(format!("{n} done ({applied} events)"));
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! Typed settings: built-in defaults, an optional file, then `LEDGER__SECTION__KEY`
+//! environment overrides. Secrets (tokens, the storage URL) never print.
+
+use std::path::Path;
+
+use anyhow::Context;
+use ledger_http::Secret;
+use serde::Deserialize;
+
+/// All settings.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    /// HTTP server.
+    pub server: Server,
+    /// Event store and read models.
+    pub storage: Storage,
+    /// Snapshot store.
+    pub snapshots: Snapshots,
+    /// Access tokens.
+    pub auth: Auth,
+    /// Logging.
+    pub log: Log,
+}
+
+/// `server.*`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Server {
+    /// Listen address (`127.0.0.1:8080`; port 0 picks a free one).
+    pub address: String,
+    /// Bound on each request, in milliseconds.
+    pub request_timeout_ms: u64,
+}
+
+/// `storage.*`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Storage {
+    /// `sqlite://path` or `postgres://...`: the scheme picks the adapter.
+    pub url: Secret,
+    /// PostgreSQL pool size.
+    pub max_connections: u32,
+}
+
+/// `snapshots.*`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Snapshots {
+    /// `memory` or `redis://...`.
+    pub url: Secret,
+    /// A snapshot every this many events (0: never).
+    pub every: u64,
+    /// Redis key expiry in seconds (0: none).
+    pub ttl_seconds: u64,
+    /// Aggregates kept in the in-process cache.
+    pub cache_capacity: usize,
+}
+
+/// `auth.*`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Auth {
+    /// Admin token; admin endpoints are disabled without one.
+    pub admin_token: Option<Secret>,
+    /// API tokens; empty means open.
+    pub api_tokens: Vec<Secret>,
+}
+
+/// `log.*`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Log {
+    /// `text` or `json`.
+    pub format: String,
+    /// A tracing filter such as `info` or `ledger=debug,info`.
+    pub level: String,
+}
+
+impl Settings {
+    /// Defaults, then the file (if given), then the environment.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut builder = config::Config::builder()
+            .set_default("server.address", "127.0.0.1:8080")?
+            .set_default("server.request_timeout_ms", 10_000)?
+            .set_default("storage.url", "sqlite://data/ledger.db")?
+            .set_default("storage.max_connections", 16)?
+            .set_default("snapshots.url", "memory")?
+            .set_default("snapshots.every", 100)?
+            .set_default("snapshots.ttl_seconds", 0)?
+            .set_default("snapshots.cache_capacity", 10_000)?
+            .set_default("auth.api_tokens", Vec::<String>::new())?
+            .set_default("log.format", "text")?
+            .set_default("log.level", "info")?;
+        if let Some(path) = file {
+            builder = builder.add_source(config::File::from(path).required(true));
+        }
+        builder = builder.add_source(
+            config::Environment::with_prefix("LEDGER")
+                .prefix_separator("__")
+                .separator("__")
+                .list_separator(",")
+                .with_list_parse_key("auth.api_tokens")
+                .try_parsing(true),
+        );
+        let settings: Settings = builder
+            .build()
+            .context("reading the configuration")?
+            .try_deserialize()
+            .context("the configuration is invalid")?;
+        if !["text", "json"].contains(&settings.log.format.as_str()) {
+            anyhow::bail!("log.format must be `text` or `json`");
+        }
+        Ok(settings)
+    }
+}
+
+/// A URL with its password replaced, for messages.
+pub fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            let user = creds.split(':').next().unwrap_or("");
+            format!("{}://{user}:***@{}", &url[..s], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}

@@ -1,0 +1,92 @@
+//! Picks and opens the adapters named by the settings.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use ledger_application::ports::readmodel::{ProjectionStore, ReadModels};
+use ledger_application::ports::snapshot::SnapshotStore;
+use ledger_application::ports::store::EventStore;
+use ledger_memory::MemorySnapshotStore;
+use ledger_redis::{RedisSnapshotConfig, RedisSnapshotStore};
+
+use crate::settings::{redacted, Settings};
+
+/// The opened stores.
+pub struct Stores {
+    /// Events.
+    pub events: Arc<dyn EventStore>,
+    /// Read-model writes.
+    pub projections: Arc<dyn ProjectionStore>,
+    /// Read-model reads.
+    pub read: Arc<dyn ReadModels>,
+    /// Snapshots.
+    pub snapshots: Arc<dyn SnapshotStore>,
+    /// For PostgreSQL: the pool, whose NOTIFYs wake projectors of other instances.
+    pub pg_pool: Option<sqlx::PgPool>,
+}
+
+type StoreSet = (
+    Arc<dyn EventStore>,
+    Arc<dyn ProjectionStore>,
+    Arc<dyn ReadModels>,
+    Option<sqlx::PgPool>,
+);
+
+/// Opens the event store and read models (migrating them) and the snapshot store.
+pub async fn open(settings: &Settings) -> anyhow::Result<Stores> {
+    let url = settings.storage.url.expose();
+    let shown = redacted(url);
+    let (events, projections, read, pg_pool): StoreSet = if url.starts_with("sqlite:") {
+        let store = ledger_sqlite::open(url)
+            .await
+            .with_context(|| format!("cannot open the SQLite event store at {shown}"))?;
+        let projections = ledger_sqlite::SqliteProjectionStore::new(
+            store.writer().clone(),
+            store.reader().clone(),
+        );
+        let read = ledger_sqlite::SqliteReadModels::new(store.reader().clone());
+        (Arc::new(store), Arc::new(projections), Arc::new(read), None)
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let pool = ledger_postgres::pool(url, settings.storage.max_connections)
+            .with_context(|| format!("invalid storage.url {shown}"))?;
+        ledger_postgres::migrate(&pool)
+            .await
+            .with_context(|| format!("cannot reach or migrate the event store at {shown}"))?;
+        (
+            Arc::new(ledger_postgres::PgEventStore::new(pool.clone())),
+            Arc::new(ledger_postgres::PgProjectionStore::new(pool.clone())),
+            Arc::new(ledger_postgres::PgReadModels::new(pool.clone())),
+            Some(pool),
+        )
+    } else {
+        anyhow::bail!("storage.url must start with sqlite:// or postgres://, not {shown}");
+    };
+    let snapshot_url = settings.snapshots.url.expose();
+    let snapshots: Arc<dyn SnapshotStore> = if snapshot_url == "memory" {
+        Arc::new(MemorySnapshotStore::new(
+            settings.snapshots.cache_capacity.max(1),
+        ))
+    } else if snapshot_url.starts_with("redis://") || snapshot_url.starts_with("rediss://") {
+        let config = RedisSnapshotConfig {
+            ttl: (settings.snapshots.ttl_seconds > 0)
+                .then(|| Duration::from_secs(settings.snapshots.ttl_seconds)),
+            ..Default::default()
+        };
+        Arc::new(RedisSnapshotStore::new(snapshot_url, config).map_err(|e| {
+            anyhow::anyhow!("invalid snapshots.url {}: {e}", redacted(snapshot_url))
+        })?)
+    } else {
+        anyhow::bail!(
+            "snapshots.url must be `memory` or redis://..., not {}",
+            redacted(snapshot_url)
+        );
+    };
+    Ok(Stores {
+        events,
+        projections,
+        read,
+        snapshots,
+        pg_pool,
+    })
+}
