@@ -1,2 +1,211 @@
-//! End-to-end tests. Empty until the HTTP/binary issue lands.
+//! End-to-end test support: the real application on port 0 against a fresh PostgreSQL
+//! database and the real Redis, or on a fresh SQLite file; and the compiled binary.
 #![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ledger_bootstrap::settings::{Auth, Log, Server, Settings, Snapshots, Storage};
+use ledger_bootstrap::Application;
+use ledger_http::Secret;
+use ledger_postgres::testing::TestDatabase;
+use reqwest::{Client, Method, Response};
+use serde_json::Value;
+
+/// Which stores the application runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A fresh PostgreSQL database and the real Redis.
+    PostgresRedis,
+    /// A fresh SQLite file and in-process snapshots (the embedded default).
+    Sqlite,
+}
+
+/// The admin token the test applications use.
+pub const ADMIN: &str = "test-admin-token";
+
+/// Access options of a test application.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// API tokens (empty: open).
+    pub api_tokens: Vec<String>,
+    /// Whether the admin token is set.
+    pub no_admin: bool,
+}
+
+/// A running application; stops and cleans up when dropped.
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    /// A client.
+    pub client: Client,
+    _db: Option<TestDatabase>,
+    dir: Option<PathBuf>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// The Redis the tests use.
+pub fn redis_url() -> String {
+    std::env::var("LEDGER_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// Settings for a backend; the storage URL is filled in by the caller.
+pub fn settings(storage_url: String, snapshots_url: String, options: &Options) -> Settings {
+    Settings {
+        server: Server {
+            address: "127.0.0.1:0".into(),
+            request_timeout_ms: 10_000,
+        },
+        storage: Storage {
+            url: Secret::new(storage_url),
+            max_connections: 10,
+        },
+        snapshots: Snapshots {
+            url: Secret::new(snapshots_url),
+            every: 5,
+            ttl_seconds: 600,
+            cache_capacity: 1000,
+        },
+        auth: Auth {
+            admin_token: (!options.no_admin).then(|| Secret::new(ADMIN)),
+            api_tokens: options.api_tokens.iter().map(Secret::new).collect(),
+        },
+        log: Log {
+            format: "text".into(),
+            level: "warn".into(),
+        },
+    }
+}
+
+impl TestApp {
+    /// Starts the application on a fresh store.
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, Options::default()).await
+    }
+
+    /// Starts the application on a fresh store with access options.
+    pub async fn spawn_with(backend: Backend, options: Options) -> Self {
+        let (db, dir, settings) = match backend {
+            Backend::PostgresRedis => {
+                let db = TestDatabase::create().await;
+                let s = settings(db.url.clone(), redis_url(), &options);
+                (Some(db), None, s)
+            }
+            Backend::Sqlite => {
+                let dir = std::env::temp_dir().join(format!("ledger-e2e-{}", uuid::Uuid::new_v4()));
+                let url = format!("sqlite://{}/ledger.db", dir.display());
+                (None, Some(dir), settings(url, "memory".into(), &options))
+            }
+        };
+        let app = Application::build(settings)
+            .await
+            .expect("the application builds");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.run_until(async move {
+            let _ = rx.await;
+        }));
+        Self {
+            base,
+            client: Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("client"),
+            _db: db,
+            dir,
+            stop: Some(tx),
+        }
+    }
+
+    /// Sends a request with an optional JSON body and headers.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Response {
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req.send().await.expect("the request is answered")
+    }
+
+    /// POST with a JSON body.
+    pub async fn post(&self, path: &str, body: Value) -> Response {
+        self.send(Method::POST, path, Some(body), &[]).await
+    }
+
+    /// GET.
+    pub async fn get(&self, path: &str) -> Response {
+        self.send(Method::GET, path, None, &[]).await
+    }
+
+    /// GET as admin.
+    pub async fn admin_get(&self, path: &str) -> Response {
+        let auth = format!("Bearer {ADMIN}");
+        self.send(Method::GET, path, None, &[("authorization", &auth)])
+            .await
+    }
+
+    /// Polls a GET until `done` holds for its JSON body (projections are asynchronous).
+    pub async fn eventually(&self, path: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let mut last = Value::Null;
+        for _ in 0..200 {
+            let r = self.get(path).await;
+            if r.status().is_success() {
+                last = r.json().await.unwrap_or(Value::Null);
+                if done(&last) {
+                    return last;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("{path} never reached the expected state; last: {last}");
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// Reads a response as (status, JSON body).
+pub async fn json(r: Response) -> (u16, Value) {
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// The compiled `ledger` binary, built first if needed.
+pub fn ledger_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable");
+    let dir = exe
+        .parent()
+        .and_then(|p| p.parent())
+        .expect("target dir")
+        .to_path_buf();
+    let bin = dir.join("ledger");
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = std::process::Command::new(cargo)
+            .args(["build", "-p", "ledger-bootstrap", "--bin", "ledger"])
+            .status()
+            .expect("cargo build runs");
+        assert!(status.success(), "building the ledger binary failed");
+    }
+    bin
+}

@@ -1,0 +1,114 @@
+//! The compiled `ledger` binary as a child process: configured by the environment,
+//! serving, and stopping cleanly on SIGTERM.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use ledger_tests::{json, ledger_binary};
+use serde_json::json;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn the_binary_serves_on_sqlite_and_stops_on_sigterm() {
+    let dir = std::env::temp_dir().join(format!("ledger-bin-{}", uuid::Uuid::new_v4()));
+    let port = free_port();
+    let child = Command::new(ledger_binary())
+        .arg("serve")
+        .env("LEDGER__SERVER__ADDRESS", format!("127.0.0.1:{port}"))
+        .env(
+            "LEDGER__STORAGE__URL",
+            format!("sqlite://{}/ledger.db", dir.display()),
+        )
+        .env("LEDGER__AUTH__ADMIN_TOKEN", "bin-admin")
+        .env("LEDGER__LOG__FORMAT", "json")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let mut up = false;
+    for _ in 0..100 {
+        if client.get(format!("{base}/health")).send().await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(up, "the binary never answered /health");
+    let r = client
+        .post(format!("{base}/accounts"))
+        .json(&json!({"account_id": "bin", "owner": "B", "currency": "EUR"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let (s, b) = json(
+        client
+            .post(format!("{base}/accounts/bin/deposit"))
+            .json(&json!({"amount": "7.5"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((s, b["balance"].clone()), (200, json!("7.50")));
+    let r = client
+        .get(format!("{base}/admin/projections"))
+        .bearer_auth("bin-admin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let pid = child.id().to_string();
+    let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(status.success());
+    let exit = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        exit.status.success(),
+        "graceful exit, got {:?}",
+        exit.status
+    );
+    let logs = String::from_utf8_lossy(&exit.stderr);
+    assert!(!logs.contains("bin-admin"), "tokens never reach the logs");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_bad_configuration_is_one_clear_line_and_a_failure() {
+    let out = Command::new(ledger_binary())
+        .arg("migrate")
+        .env("LEDGER__STORAGE__URL", "mysql://nope")
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("error: "), "{err}");
+    assert!(err.contains("storage.url"), "{err}");
+}
+
+#[test]
+fn an_unreachable_store_is_one_clear_line_and_a_failure() {
+    let out = Command::new(ledger_binary())
+        .arg("migrate")
+        .env(
+            "LEDGER__STORAGE__URL",
+            "postgres://postgres:secret-pw@127.0.0.1:1/ledger",
+        )
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot reach"), "{err}");
+    assert!(!err.contains("secret-pw"), "passwords never print: {err}");
+}
