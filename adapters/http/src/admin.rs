@@ -160,6 +160,7 @@ pub(crate) async fn rebuild(
             ApiError::validation(format!("unknown projection; one of {PROJECTIONS:?}"))
         })?],
     };
+    let requested = names.clone();
     for name in names {
         let mut running = state.rebuilding.lock().unwrap_or_else(|p| p.into_inner());
         if !running.insert(name) {
@@ -178,7 +179,11 @@ pub(crate) async fn rebuild(
             st.wake.notify_waiters();
         });
     }
-    // Let the rebuilds mark themselves before answering with the status.
-    tokio::task::yield_now().await;
-    Ok((StatusCode::ACCEPTED, Json(statuses(&state).await?)).into_response())
+    let mut body = statuses(&state).await?;
+    for p in &mut body.projections {
+        if requested.contains(&p.name.as_str()) {
+            p.state = "rebuilding";
+        }
+    }
+    Ok((StatusCode::ACCEPTED, Json(body)).into_response())
 }
