@@ -176,6 +176,7 @@ pub struct CommandService {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) ids: Arc<dyn IdGenerator>,
     pub(crate) max_attempts: u32,
+    pub(crate) locks: crate::locks::StreamLocks,
 }
 
 fn text(o: &Option<Note>) -> &str {
@@ -197,6 +198,7 @@ impl CommandService {
             clock,
             ids,
             max_attempts: max_attempts.max(1),
+            locks: crate::locks::StreamLocks::new(1024),
         }
     }
 
@@ -285,6 +287,7 @@ impl CommandService {
     ) -> Result<AccountReply, CommandError> {
         let stream = id.as_str();
         let causation = self.ids.new_id().to_string();
+        let _serialized = self.locks.lock(&[stream]).await;
         for _ in 0..self.max_attempts {
             // A precondition is checked against the store, never a possibly stale cache.
             let loaded = match ctx.if_match {

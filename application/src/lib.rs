@@ -20,6 +20,7 @@ pub mod conformance;
 pub mod conformance_projections;
 pub mod decode;
 mod idempotency;
+mod locks;
 pub mod metrics;
 pub mod ports;
 pub mod projection;

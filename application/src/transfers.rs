@@ -80,6 +80,10 @@ impl CommandService {
         };
         let record_stream = transfer_stream(&transfer_id);
         let causation = self.ids.new_id().to_string();
+        let _serialized = self
+            .locks
+            .lock(&[order.from.as_str(), order.to.as_str()])
+            .await;
         for _ in 0..self.max_attempts {
             let from = match ctx.if_match {
                 Some(_) => self.repo.load_fresh::<Account>(order.from.as_str()).await?,

@@ -85,6 +85,11 @@ impl TestApp {
 
     /// Starts the application on a fresh store with access options.
     pub async fn spawn_with(backend: Backend, options: Options) -> Self {
+        // Errors the application logs show up in the failing test's output.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("error")
+            .with_test_writer()
+            .try_init();
         let (db, dir, settings) = match backend {
             Backend::PostgresRedis => {
                 let db = TestDatabase::create().await;
@@ -222,13 +227,19 @@ pub struct Proxy {
 impl Proxy {
     /// Proxies a fresh local port to `upstream` (`host:port`).
     pub async fn start(upstream: &str) -> Self {
-        let mut p = Self { port: 0, upstream: upstream.to_owned(), task: None };
+        let mut p = Self {
+            port: 0,
+            upstream: upstream.to_owned(),
+            task: None,
+        };
         p.listen().await;
         p
     }
 
     async fn listen(&mut self) {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port)).await.expect("bind proxy");
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port))
+            .await
+            .expect("bind proxy");
         self.port = listener.local_addr().expect("addr").port();
         let upstream = self.upstream.clone();
         self.task = Some(tokio::spawn(async move {

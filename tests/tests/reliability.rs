@@ -13,14 +13,21 @@ use serde_json::{json, Value};
 const ACCOUNTS: usize = 20;
 
 fn ops() -> usize {
-    std::env::var("LEDGER_RELIABILITY_OPS").ok().and_then(|v| v.parse().ok()).unwrap_or(1200)
+    std::env::var("LEDGER_RELIABILITY_OPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1200)
 }
 
 async fn all_events(app: &TestApp) -> Vec<Value> {
     let mut out = Vec::new();
     let mut after = String::from("0-0");
     loop {
-        let (s, page) = json(app.admin_get(&format!("/events?after={after}&limit=1000")).await).await;
+        let (s, page) = json(
+            app.admin_get(&format!("/events?after={after}&limit=1000"))
+                .await,
+        )
+        .await;
         assert_eq!(s, 200);
         let events = page["events"].as_array().unwrap().clone();
         if events.is_empty() {
@@ -42,9 +49,17 @@ fn cents(s: &Value) -> i64 {
 async fn bank_invariant(backend: Backend) {
     let app = Arc::new(TestApp::spawn(backend).await);
     for a in 0..ACCOUNTS {
-        let (s, _) = json(app.post("/accounts", json!({"account_id": format!("b{a}"), "owner": "Bank", "currency": "USD"})).await).await;
+        let (s, _) = json(
+            app.post(
+                "/accounts",
+                json!({"account_id": format!("b{a}"), "owner": "Bank", "currency": "USD"}),
+            )
+            .await,
+        )
+        .await;
         assert_eq!(s, 201);
-        app.post(&format!("/accounts/b{a}/deposit"), json!({"amount": "100"})).await;
+        app.post(&format!("/accounts/b{a}/deposit"), json!({"amount": "100"}))
+            .await;
     }
     let clients = 12;
     let per_client = ops() / clients;
@@ -90,13 +105,20 @@ async fn bank_invariant(backend: Backend) {
     let events = all_events(&app).await;
     let mut per_stream: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
     for e in &events {
-        per_stream.entry(e["stream_id"].as_str().unwrap().to_owned()).or_default().push(e);
+        per_stream
+            .entry(e["stream_id"].as_str().unwrap().to_owned())
+            .or_default()
+            .push(e);
     }
     let (mut deposits, mut withdrawals, mut total) = (0i64, 0i64, 0i64);
     let mut legs: BTreeMap<String, (u32, u32)> = BTreeMap::new();
     for (stream, evs) in &per_stream {
         for (i, e) in evs.iter().enumerate() {
-            assert_eq!(e["version"].as_u64().unwrap(), i as u64 + 1, "{stream} versions contiguous");
+            assert_eq!(
+                e["version"].as_u64().unwrap(),
+                i as u64 + 1,
+                "{stream} versions contiguous"
+            );
         }
         if stream.starts_with("transfer/") {
             continue;
@@ -105,24 +127,60 @@ async fn bank_invariant(backend: Backend) {
         for e in evs {
             let d = &e["data"];
             match e["event_type"].as_str().unwrap() {
-                "MoneyDeposited" => { balance += cents(&d["amount"]); deposits += cents(&d["amount"]); }
-                "MoneyWithdrawn" => { balance -= cents(&d["amount"]); withdrawals += cents(&d["amount"]); }
-                "TransferDebited" => { balance -= cents(&d["amount"]); legs.entry(d["transfer_id"].as_str().unwrap().into()).or_default().0 += 1; }
-                "TransferCredited" => { balance += cents(&d["amount"]); legs.entry(d["transfer_id"].as_str().unwrap().into()).or_default().1 += 1; }
+                "MoneyDeposited" => {
+                    balance += cents(&d["amount"]);
+                    deposits += cents(&d["amount"]);
+                }
+                "MoneyWithdrawn" => {
+                    balance -= cents(&d["amount"]);
+                    withdrawals += cents(&d["amount"]);
+                }
+                "TransferDebited" => {
+                    balance -= cents(&d["amount"]);
+                    legs.entry(d["transfer_id"].as_str().unwrap().into())
+                        .or_default()
+                        .0 += 1;
+                }
+                "TransferCredited" => {
+                    balance += cents(&d["amount"]);
+                    legs.entry(d["transfer_id"].as_str().unwrap().into())
+                        .or_default()
+                        .1 += 1;
+                }
                 _ => {}
             }
             assert!(balance >= 0, "{stream} went negative");
             if d["balance"].is_string() {
-                assert_eq!(cents(&d["balance"]), balance, "{stream}: recorded balance after");
+                assert_eq!(
+                    cents(&d["balance"]),
+                    balance,
+                    "{stream}: recorded balance after"
+                );
             }
         }
         total += balance;
-        let view = app.eventually(&format!("/accounts/{stream}"), |v| v["version"].as_u64() == Some(evs.len() as u64)).await;
-        assert_eq!(cents(&view["balance"]), balance, "{stream}: view equals the fold");
+        let view = app
+            .eventually(&format!("/accounts/{stream}"), |v| {
+                v["version"].as_u64() == Some(evs.len() as u64)
+            })
+            .await;
+        assert_eq!(
+            cents(&view["balance"]),
+            balance,
+            "{stream}: view equals the fold"
+        );
     }
-    assert_eq!(total, deposits - withdrawals, "money is neither made nor lost");
+    assert_eq!(
+        total,
+        deposits - withdrawals,
+        "money is neither made nor lost"
+    );
     for (id, (debits, credits)) in &legs {
-        assert_eq!((*debits, *credits), (1, 1), "transfer {id} has both legs once");
+        assert_eq!(
+            (*debits, *credits),
+            (1, 1),
+            "transfer {id} has both legs once"
+        );
     }
     for id in &answered {
         assert!(legs.contains_key(id), "answered transfer {id} is recorded");
@@ -141,9 +199,14 @@ async fn the_bank_invariant_holds_on_sqlite() {
 }
 
 fn pg_upstream() -> String {
-    let url = std::env::var("LEDGER_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432/postgres".into());
+    let url = std::env::var("LEDGER_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432/postgres".into());
     let after_at = url.rsplit('@').next().unwrap_or("127.0.0.1:5432");
-    after_at.split('/').next().unwrap_or("127.0.0.1:5432").to_owned()
+    after_at
+        .split('/')
+        .next()
+        .unwrap_or("127.0.0.1:5432")
+        .to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -154,31 +217,71 @@ async fn a_postgres_outage_answers_503_and_recovers_by_itself() {
     ledger_postgres::migrate(&pool).await.unwrap();
     pool.close().await;
     let mut proxy = Proxy::start(&pg_upstream()).await;
-    let url = db.url.replacen(&pg_upstream(), &format!("127.0.0.1:{}", proxy.port), 1);
+    let url = db
+        .url
+        .replacen(&pg_upstream(), &format!("127.0.0.1:{}", proxy.port), 1);
     let mut s = settings(url, redis_url(), &Options::default());
     s.server.request_timeout_ms = 8000;
     let app = Application::build(s).await.unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(app.run_until(async move { let _ = rx.await; }));
+    tokio::spawn(app.run_until(async move {
+        let _ = rx.await;
+    }));
     let client = reqwest::Client::new();
     let post = |path: &str, body: Value| client.post(format!("{base}{path}")).json(&body).send();
-    assert_eq!(post("/accounts", json!({"account_id": "p", "owner": "P", "currency": "USD"})).await.unwrap().status(), 201);
+    assert_eq!(
+        post(
+            "/accounts",
+            json!({"account_id": "p", "owner": "P", "currency": "USD"})
+        )
+        .await
+        .unwrap()
+        .status(),
+        201
+    );
 
     proxy.cut();
     let started = Instant::now();
-    let r = post("/accounts/p/deposit", json!({"amount": 1})).await.unwrap();
+    let r = post("/accounts/p/deposit", json!({"amount": 1}))
+        .await
+        .unwrap();
     assert_eq!(r.status(), 503);
     let (_, body) = json(r).await;
     assert_eq!(body["code"], "service_unavailable");
-    assert!(started.elapsed() < Duration::from_secs(9), "answered within the request timeout");
-    assert_eq!(client.get(format!("{base}/ready")).send().await.unwrap().status(), 503);
-    assert_eq!(client.get(format!("{base}/health")).send().await.unwrap().status(), 200, "the process stays up");
+    assert!(
+        started.elapsed() < Duration::from_secs(9),
+        "answered within the request timeout"
+    );
+    assert_eq!(
+        client
+            .get(format!("{base}/ready"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        503
+    );
+    assert_eq!(
+        client
+            .get(format!("{base}/health"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200,
+        "the process stays up"
+    );
 
     proxy.restore().await;
     let mut recovered = false;
     for _ in 0..60 {
-        if post("/accounts/p/deposit", json!({"amount": 1})).await.unwrap().status() == 200 {
+        if post("/accounts/p/deposit", json!({"amount": 1}))
+            .await
+            .unwrap()
+            .status()
+            == 200
+        {
             recovered = true;
             break;
         }
@@ -191,20 +294,44 @@ async fn a_postgres_outage_answers_503_and_recovers_by_itself() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_redis_outage_fails_no_command_and_shows_as_degraded() {
     let db = TestDatabase::create().await;
-    let redis_host = redis_url().trim_start_matches("redis://").trim_end_matches('/').to_owned();
+    let redis_host = redis_url()
+        .trim_start_matches("redis://")
+        .trim_end_matches('/')
+        .to_owned();
     let mut proxy = Proxy::start(&redis_host).await;
-    let mut s = settings(db.url.clone(), format!("redis://127.0.0.1:{}", proxy.port), &Options::default());
+    let mut s = settings(
+        db.url.clone(),
+        format!("redis://127.0.0.1:{}", proxy.port),
+        &Options::default(),
+    );
     s.snapshots.every = 2;
     let app = Application::build(s).await.unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(app.run_until(async move { let _ = rx.await; }));
+    tokio::spawn(app.run_until(async move {
+        let _ = rx.await;
+    }));
     let client = reqwest::Client::new();
     let post = |path: &str, body: Value| client.post(format!("{base}{path}")).json(&body).send();
-    assert_eq!(post("/accounts", json!({"account_id": "r", "owner": "R", "currency": "USD"})).await.unwrap().status(), 201);
+    assert_eq!(
+        post(
+            "/accounts",
+            json!({"account_id": "r", "owner": "R", "currency": "USD"})
+        )
+        .await
+        .unwrap()
+        .status(),
+        201
+    );
     proxy.cut();
     for _ in 0..30 {
-        assert_eq!(post("/accounts/r/deposit", json!({"amount": "0.01"})).await.unwrap().status(), 200);
+        assert_eq!(
+            post("/accounts/r/deposit", json!({"amount": "0.01"}))
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
     }
     let (s, ready) = json(client.get(format!("{base}/ready")).send().await.unwrap()).await;
     assert_eq!((s, ready["snapshots"].clone()), (200, json!("degraded")));
@@ -212,7 +339,9 @@ async fn a_redis_outage_fails_no_command_and_shows_as_degraded() {
     let mut back = false;
     for _ in 0..40 {
         tokio::time::sleep(Duration::from_millis(250)).await;
-        post("/accounts/r/deposit", json!({"amount": "0.01"})).await.unwrap();
+        post("/accounts/r/deposit", json!({"amount": "0.01"}))
+            .await
+            .unwrap();
         let (_, ready) = json(client.get(format!("{base}/ready")).send().await.unwrap()).await;
         if ready["snapshots"] == "ok" {
             back = true;
@@ -220,7 +349,14 @@ async fn a_redis_outage_fails_no_command_and_shows_as_degraded() {
         }
     }
     assert!(back, "snapshots resume when Redis returns");
-    let (_, view) = json(client.get(format!("{base}/accounts/r?version=1000")).send().await.unwrap()).await;
+    let (_, view) = json(
+        client
+            .get(format!("{base}/accounts/r?version=1000"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert!(cents(&view["balance"]) >= 30);
     let _ = tx.send(());
 }

@@ -19,12 +19,29 @@ use proptest::prelude::*;
 use tower::ServiceExt;
 
 const CODES: &[&str] = &[
-    "malformed_request", "unauthorized", "forbidden", "account_not_found", "not_found",
-    "method_not_allowed", "payload_too_large", "unsupported_media_type", "account_exists",
-    "account_closed", "transfer_exists", "concurrency_conflict", "version_mismatch",
-    "validation_failed", "invalid_amount", "invalid_currency", "insufficient_funds",
-    "balance_not_zero", "currency_mismatch", "same_account", "idempotency_key_reused",
-    "internal", "service_unavailable",
+    "malformed_request",
+    "unauthorized",
+    "forbidden",
+    "account_not_found",
+    "not_found",
+    "method_not_allowed",
+    "payload_too_large",
+    "unsupported_media_type",
+    "account_exists",
+    "account_closed",
+    "transfer_exists",
+    "concurrency_conflict",
+    "version_mismatch",
+    "validation_failed",
+    "invalid_amount",
+    "invalid_currency",
+    "insufficient_funds",
+    "balance_not_zero",
+    "currency_mismatch",
+    "same_account",
+    "idempotency_key_reused",
+    "internal",
+    "service_unavailable",
 ];
 
 fn state() -> Arc<AppState> {
@@ -33,14 +50,27 @@ fn state() -> Arc<AppState> {
     let snapshots = Arc::new(MemorySnapshotStore::new(100));
     let repo = Arc::new(Repository::new(store.clone(), snapshots.clone(), 3).with_cache(100));
     Arc::new(AppState {
-        commands: Arc::new(CommandService::new(store.clone(), repo.clone(), Arc::new(SystemClock), Arc::new(UuidV7Ids), 5)),
-        queries: Arc::new(QueryService::new(store.clone(), repo.clone(), models.clone())),
+        commands: Arc::new(CommandService::new(
+            store.clone(),
+            repo.clone(),
+            Arc::new(SystemClock),
+            Arc::new(UuidV7Ids),
+            5,
+        )),
+        queries: Arc::new(QueryService::new(
+            store.clone(),
+            repo.clone(),
+            models.clone(),
+        )),
         runner: Arc::new(ProjectionRunner::new(store.clone(), models, 100)),
         store,
         snapshots,
         metrics: Arc::new(Metrics::default()),
         load_stats: repo.stats(),
-        access: Access { admin_token: Some(Secret::new("adm")), api_tokens: vec![] },
+        access: Access {
+            admin_token: Some(Secret::new("adm")),
+            api_tokens: vec![],
+        },
         request_timeout: Duration::from_secs(5),
         wake: Arc::new(tokio::sync::Notify::new()),
         rebuilding: Default::default(),
@@ -67,12 +97,21 @@ fn json_value() -> impl Strategy<Value = String> {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(|v| format!("[{}]", v.join(","))),
             prop::collection::vec(
-                (prop_oneof![
-                    Just("amount".to_owned()), Just("owner".to_owned()), Just("currency".to_owned()),
-                    Just("account_id".to_owned()), Just("from_account_id".to_owned()),
-                    Just("to_account_id".to_owned()), Just("description".to_owned()),
-                    Just("reason".to_owned()), Just("transfer_id".to_owned()), "\\PC{0,8}",
-                ], inner),
+                (
+                    prop_oneof![
+                        Just("amount".to_owned()),
+                        Just("owner".to_owned()),
+                        Just("currency".to_owned()),
+                        Just("account_id".to_owned()),
+                        Just("from_account_id".to_owned()),
+                        Just("to_account_id".to_owned()),
+                        Just("description".to_owned()),
+                        Just("reason".to_owned()),
+                        Just("transfer_id".to_owned()),
+                        "\\PC{0,8}",
+                    ],
+                    inner
+                ),
                 0..5
             )
             .prop_map(|kv| {
@@ -118,11 +157,21 @@ fn path() -> impl Strategy<Value = String> {
     ];
     (
         prop_oneof![
-            Just("/accounts"), Just("/accounts/{}"), Just("/accounts/{}/deposit"),
-            Just("/accounts/{}/withdraw"), Just("/accounts/{}/close"), Just("/accounts/{}/events"),
-            Just("/transfers"), Just("/audit"), Just("/analytics/summary"), Just("/analytics/daily"),
-            Just("/events"), Just("/admin/projections"), Just("/admin/rebuild-projections"),
-            Just("/{}"), Just("/accounts/{}/{}"),
+            Just("/accounts"),
+            Just("/accounts/{}"),
+            Just("/accounts/{}/deposit"),
+            Just("/accounts/{}/withdraw"),
+            Just("/accounts/{}/close"),
+            Just("/accounts/{}/events"),
+            Just("/transfers"),
+            Just("/audit"),
+            Just("/analytics/summary"),
+            Just("/analytics/daily"),
+            Just("/events"),
+            Just("/admin/projections"),
+            Just("/admin/rebuild-projections"),
+            Just("/{}"),
+            Just("/accounts/{}/{}"),
         ],
         id,
         query,
@@ -134,7 +183,10 @@ fn header() -> impl Strategy<Value = (String, String)> {
     prop_oneof![
         Just(("content-type".to_owned(), "application/json".to_owned())),
         Just(("content-type".to_owned(), "text/plain".to_owned())),
-        Just(("content-type".to_owned(), "application/json; charset=utf-8".to_owned())),
+        Just((
+            "content-type".to_owned(),
+            "application/json; charset=utf-8".to_owned()
+        )),
         Just(("idempotency-key".to_owned(), "k1".to_owned())),
         Just(("idempotency-key".to_owned(), "x".repeat(300))),
         Just(("if-match".to_owned(), "\"abc\"".to_owned())),
@@ -145,7 +197,13 @@ fn header() -> impl Strategy<Value = (String, String)> {
     ]
 }
 
-async fn check(state: Arc<AppState>, method: &str, path: &str, headers: &[(String, String)], body: Vec<u8>) -> Result<(), TestCaseError> {
+async fn check(
+    state: Arc<AppState>,
+    method: &str,
+    path: &str,
+    headers: &[(String, String)],
+    body: Vec<u8>,
+) -> Result<(), TestCaseError> {
     let mut req = Request::builder().method(method).uri(path);
     for (k, v) in headers {
         req = req.header(k, v);
@@ -153,13 +211,31 @@ async fn check(state: Arc<AppState>, method: &str, path: &str, headers: &[(Strin
     let Ok(req) = req.body(Body::from(body)) else {
         return Ok(());
     };
-    let response = ledger_http::router(state).oneshot(req).await.expect("infallible");
+    let response = ledger_http::router(state)
+        .oneshot(req)
+        .await
+        .expect("infallible");
     let status = response.status();
-    prop_assert!(status != StatusCode::INTERNAL_SERVER_ERROR, "500 for {method} {path}");
+    prop_assert!(
+        status != StatusCode::INTERNAL_SERVER_ERROR,
+        "500 for {method} {path}"
+    );
     if !status.is_success() {
-        let ct = response.headers().get("content-type").map(|v| v.to_str().unwrap_or("").to_owned());
-        prop_assert_eq!(ct.as_deref(), Some("application/problem+json"), "{} {} {}", status, method, path);
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body");
+        let ct = response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap_or("").to_owned());
+        prop_assert_eq!(
+            ct.as_deref(),
+            Some("application/problem+json"),
+            "{} {} {}",
+            status,
+            method,
+            path
+        );
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .expect("body");
         let v: serde_json::Value = serde_json::from_slice(&bytes).expect("problem JSON");
         let code = v["code"].as_str().unwrap_or("");
         prop_assert!(CODES.contains(&code), "unknown code {code}");
