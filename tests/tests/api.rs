@@ -769,3 +769,44 @@ async fn access_tokens_are_enforced(backend: Backend) {
     .await;
     expect_problem(no_admin.get("/admin/projections").await, 403, "forbidden").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_text_is_stored_verbatim_and_harmless() {
+    let app = TestApp::spawn(Backend::PostgresRedis).await;
+    let owners = [
+        "Robert'); DROP TABLE events;--",
+        "$(rm -rf /) `reboot` && echo pwned",
+        "Zoë \"quoted\" \\ back\\slash ünïcødé 💸",
+        "<script>alert(1)</script>",
+    ];
+    for (i, owner) in owners.iter().enumerate() {
+        let id = format!("sql:{i}.x-y_z");
+        let (s, body) = json(
+            app.post(
+                "/accounts",
+                json!({"account_id": id, "owner": owner, "currency": "EUR"}),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(s, 201, "{body}");
+        assert_eq!(body["owner"], *owner);
+        let view = app
+            .eventually(&format!("/accounts/{id}"), |v| v["owner"].is_string())
+            .await;
+        assert_eq!(view["owner"], *owner, "stored verbatim");
+        let (s, d) = json(
+            app.post(
+                &format!("/accounts/{id}/deposit"),
+                json!({"amount": "1", "description": owner}),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(s, 200, "{d}");
+    }
+    let (_, events) = json(app.get("/accounts/sql:0.x-y_z/events").await).await;
+    assert_eq!(events["events"][1]["data"]["description"], owners[0]);
+    let (s, _) = json(app.admin_get("/events").await).await;
+    assert_eq!(s, 200, "the events table is still there");
+}

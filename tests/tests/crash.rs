@@ -1,0 +1,170 @@
+//! kill -9 under load: every command that got a 2xx is present exactly once after a
+//! restart, and idempotent retries of the in-flight ones apply at most once.
+
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ledger_postgres::testing::TestDatabase;
+use ledger_tests::{json, ledger_binary, redis_url};
+use serde_json::{json, Value};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start(db_url: &str, port: u16) -> Child {
+    Command::new(ledger_binary())
+        .env("LEDGER__SERVER__ADDRESS", format!("127.0.0.1:{port}"))
+        .env("LEDGER__STORAGE__URL", db_url)
+        .env("LEDGER__SNAPSHOTS__URL", redis_url())
+        .env("LEDGER__SNAPSHOTS__EVERY", "3")
+        .env("LEDGER__AUTH__ADMIN_TOKEN", "crash-admin")
+        .env("LEDGER__LOG__LEVEL", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the binary starts")
+}
+
+async fn wait_up(client: &reqwest::Client, base: &str) {
+    for _ in 0..150 {
+        if client.get(format!("{base}/health")).send().await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the binary never came up");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_kill_9_under_load_loses_no_acknowledged_command() {
+    let db = TestDatabase::create().await;
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let mut server = start(&db.url, port);
+    wait_up(&client, &base).await;
+    for a in 0..4 {
+        let r = client
+            .post(format!("{base}/accounts"))
+            .json(&json!({"account_id": format!("k{a}"), "owner": "K", "currency": "USD"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+    }
+    // key -> (account, acknowledged?)
+    let sent: Arc<Mutex<HashMap<String, (String, bool)>>> = Arc::default();
+    let mut workers = Vec::new();
+    for w in 0..6 {
+        let (client, base, sent) = (client.clone(), base.clone(), sent.clone());
+        workers.push(tokio::spawn(async move {
+            for i in 0..10_000 {
+                let key = format!("w{w}-{i}");
+                let account = format!("k{}", (w + i) % 4);
+                sent.lock()
+                    .unwrap()
+                    .insert(key.clone(), (account.clone(), false));
+                let r = client
+                    .post(format!("{base}/accounts/{account}/deposit"))
+                    .header("idempotency-key", &key)
+                    .header("x-request-id", &key)
+                    .json(&json!({"amount": "0.01"}))
+                    .send()
+                    .await;
+                match r {
+                    Ok(r) if r.status().is_success() => {
+                        sent.lock().unwrap().insert(key, (account, true));
+                    }
+                    _ => return,
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    server.kill().expect("kill -9");
+    let _ = server.wait();
+    for w in workers {
+        let _ = w.await;
+    }
+    let mut server = start(&db.url, port);
+    wait_up(&client, &base).await;
+    // Retry everything that was sent, acknowledged or not, with its key.
+    let sent = sent.lock().unwrap().clone();
+    let acknowledged = sent.values().filter(|(_, ok)| *ok).count();
+    assert!(
+        acknowledged > 20,
+        "the load ran before the kill ({acknowledged})"
+    );
+    for (key, (account, _)) in &sent {
+        let r = client
+            .post(format!("{base}/accounts/{account}/deposit"))
+            .header("idempotency-key", key)
+            .header("x-request-id", key)
+            .json(&json!({"amount": "0.01"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "retry of {key}");
+    }
+    // Each key's deposit exists exactly once.
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut after = "0-0".to_owned();
+    loop {
+        let (_, page) = json(
+            client
+                .get(format!("{base}/events?after={after}&limit=1000"))
+                .bearer_auth("crash-admin")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        let events: Vec<Value> = page["events"].as_array().unwrap().clone();
+        if events.is_empty() {
+            break;
+        }
+        after = page["next"].as_str().unwrap().to_owned();
+        for e in events
+            .iter()
+            .filter(|e| e["event_type"] == "MoneyDeposited")
+        {
+            *seen
+                .entry(e["metadata"]["request_id"].as_str().unwrap().to_owned())
+                .or_default() += 1;
+        }
+    }
+    for key in sent.keys() {
+        assert_eq!(seen.get(key), Some(&1), "{key} applied exactly once");
+    }
+    assert_eq!(seen.len(), sent.len(), "no deposit without a sent key");
+    let mut total = 0i64;
+    for a in 0..4 {
+        let (_, v) = json(
+            client
+                .get(format!("{base}/accounts/k{a}?version=1000000"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        let (i, f) = v["balance"].as_str().unwrap().split_once('.').unwrap();
+        total += i.parse::<i64>().unwrap() * 100 + f.parse::<i64>().unwrap();
+    }
+    assert_eq!(
+        total as usize,
+        sent.len(),
+        "the balances hold exactly the applied deposits"
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+}
