@@ -27,6 +27,8 @@ async fn the_binary_serves_on_sqlite_and_stops_on_sigterm() {
             format!("sqlite://{}/ledger.db", dir.display()),
         )
         .env("LEDGER__AUTH__ADMIN_TOKEN", "bin-admin")
+        .env("LEDGER__AUTH__API_TOKENS", "bin-api-1,bin-api-2")
+        .env("LEDGER__LOG__LEVEL", "debug")
         .env("LEDGER__LOG__FORMAT", "json")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -45,14 +47,30 @@ async fn the_binary_serves_on_sqlite_and_stops_on_sigterm() {
     assert!(up, "the binary never answered /health");
     let r = client
         .post(format!("{base}/accounts"))
+        .bearer_auth("bin-api-2")
         .json(&json!({"account_id": "bin", "owner": "B", "currency": "EUR"}))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 201);
+    let unauthenticated = client
+        .post(format!("{base}/accounts/bin/deposit"))
+        .json(&json!({"amount": "1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauthenticated.status(), 401);
+    let not_admin = client
+        .get(format!("{base}/admin/projections"))
+        .bearer_auth("bin-api-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_admin.status(), 403);
     let (s, b) = json(
         client
             .post(format!("{base}/accounts/bin/deposit"))
+            .bearer_auth("bin-api-1")
             .json(&json!({"amount": "7.5"}))
             .send()
             .await
@@ -80,7 +98,13 @@ async fn the_binary_serves_on_sqlite_and_stops_on_sigterm() {
         exit.status
     );
     let logs = String::from_utf8_lossy(&exit.stderr);
-    assert!(!logs.contains("bin-admin"), "tokens never reach the logs");
+    assert!(
+        logs.contains("ledger listening"),
+        "the log is captured: {logs}"
+    );
+    for token in ["bin-admin", "bin-api-1", "bin-api-2"] {
+        assert!(!logs.contains(token), "tokens never reach the logs");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 

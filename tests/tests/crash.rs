@@ -165,6 +165,42 @@ async fn a_kill_9_under_load_loses_no_acknowledged_command() {
         sent.len(),
         "the balances hold exactly the applied deposits"
     );
+    // The projectors were killed mid-run too: they resume without double counting.
+    for a in 0..4 {
+        let (_, truth) = json(
+            client
+                .get(format!("{base}/accounts/k{a}?version=1000000"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        let mut settled = false;
+        for _ in 0..200 {
+            let (_, view) = json(
+                client
+                    .get(format!("{base}/accounts/k{a}"))
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await;
+            if view["version"] == truth["version"] {
+                assert_eq!(
+                    view["balance"], truth["balance"],
+                    "k{a}: the view equals the fold"
+                );
+                assert_eq!(
+                    view["transaction_count"].as_u64().unwrap() + 1,
+                    truth["version"].as_u64().unwrap()
+                );
+                settled = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(settled, "k{a}: the projection caught up after the restart");
+    }
     let _ = server.kill();
     let _ = server.wait();
 }
