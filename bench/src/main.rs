@@ -1,0 +1,172 @@
+//! `ledger-bench`: the project's own benchmark. Starts the release `ledger` binary on a
+//! fresh PostgreSQL database and the real Redis, drives it over HTTP, measures the
+//! database floor in the same run, and prints one table (see BENCHMARKS.md).
+#![forbid(unsafe_code)]
+
+mod floor;
+mod load;
+mod stores;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use ledger_postgres::testing::TestDatabase;
+use serde_json::json;
+
+#[derive(Parser)]
+#[command(about = "Benchmarks the ledger: HTTP scenarios, the database floor, replay and rebuild")]
+struct Args {
+    /// Seconds per HTTP scenario.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Concurrent HTTP clients (and floor connections).
+    #[arg(long, default_value_t = 32)]
+    clients: usize,
+    /// Events in the long stream.
+    #[arg(long, default_value_t = 100_000)]
+    long_stream: usize,
+    /// Events to rebuild the projections over.
+    #[arg(long, default_value_t = 1_000_000)]
+    rebuild_events: usize,
+    /// The `ledger` binary (default: target/release/ledger).
+    #[arg(long)]
+    binary: Option<PathBuf>,
+}
+
+fn redis_url() -> String {
+    std::env::var("LEDGER_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+fn peak_rss_mb(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn start_server(binary: &PathBuf, db_url: &str, port: u16, pool: usize) -> anyhow::Result<Child> {
+    Ok(Command::new(binary)
+        .env("LEDGER__SERVER__ADDRESS", format!("127.0.0.1:{port}"))
+        .env("LEDGER__STORAGE__URL", db_url)
+        .env("LEDGER__STORAGE__MAX_CONNECTIONS", pool.to_string())
+        .env("LEDGER__SNAPSHOTS__URL", redis_url())
+        .env("LEDGER__LOG__LEVEL", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?)
+}
+
+fn row(name: &str, o: &load::Outcome, rss: Option<f64>) {
+    let errors: Vec<String> = o.statuses.iter().filter(|(s, _)| **s >= 300).map(|(s, n)| format!("{s}:{n}")).collect();
+    println!(
+        "| {name} | {:.0} req/s | {:.2} ms | {:.2} ms | {} | {} |",
+        o.throughput(),
+        o.pct(0.5),
+        o.pct(0.99),
+        if errors.is_empty() { "0".into() } else { errors.join(" ") },
+        rss.map_or("".into(), |r| format!("{r:.1} MB")),
+    );
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let secs = Duration::from_secs(args.seconds);
+    let binary = args.binary.clone().unwrap_or_else(|| {
+        let exe = std::env::current_exe().unwrap_or_default();
+        exe.parent().map(|d| d.join("ledger")).unwrap_or_default()
+    });
+    let db = TestDatabase::create().await;
+    let pool = ledger_postgres::pool_with(db.options.clone(), args.clients as u32 + 2);
+    ledger_postgres::migrate(&pool).await?;
+
+    println!("## floor (PostgreSQL, same run)");
+    let (floor_rate, floor_p50) = floor::measure(&pool, args.clients, secs).await?;
+    println!("| single-row INSERT commits at {} connections | {floor_rate:.0} commits/s |", args.clients);
+    println!("| single-client commit latency p50 | {floor_p50:.2} ms |");
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let mut server = start_server(&binary, &db.url, port, args.clients + 8)?;
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let mut up = false;
+    for _ in 0..100 {
+        if http.get(format!("{base}/health")).send().await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::ensure!(up, "the server did not start ({})", binary.display());
+    let open = |id: String| {
+        let (http, base) = (http.clone(), base.clone());
+        async move {
+            let body = json!({"account_id": id, "owner": "Bench", "currency": "USD"});
+            http.post(format!("{base}/accounts")).json(&body).send().await.map(|r| r.status().as_u16())
+        }
+    };
+    let setup = Instant::now();
+    for i in 0..1000 {
+        open(format!("s-{i}")).await?;
+    }
+    for i in 0..100 {
+        open(format!("t-{i}")).await?;
+        let body = json!({"amount": "1000000"});
+        http.post(format!("{base}/accounts/t-{i}/deposit")).json(&body).send().await?;
+    }
+    open("hot".into()).await?;
+    let fresh = (args.seconds as usize * 1000).max(3000);
+    for i in 0..fresh {
+        open(format!("f-{i}")).await?;
+    }
+    println!("\nsetup: {} accounts opened in {:.1}s", 1101 + fresh, setup.elapsed().as_secs_f64());
+
+    println!("\n## HTTP scenarios ({} s each, release binary on PostgreSQL + Redis)", args.seconds);
+    println!("| scenario | throughput | p50 | p99 | errors | server peak RSS |");
+    println!("|---|---|---|---|---|---|");
+    let spread = load::run(&base, args.clients, secs, Arc::new(|c, i| {
+        (format!("/accounts/s-{}/deposit", (c * 7919 + i * 31) % 1000), json!({"amount": "1.00"}))
+    }))
+    .await;
+    row(&format!("spread ({} clients, 1,000 accounts)", args.clients), &spread, Some(peak_rss_mb(server.id())));
+    let hot = load::run(&base, args.clients, secs, Arc::new(|_, _| ("/accounts/hot/deposit".into(), json!({"amount": "0.01"})))).await;
+    row(&format!("hot ({} clients, 1 account)", args.clients), &hot, None);
+    let single = load::run(&base, 1, secs, Arc::new(|_, i| (format!("/accounts/f-{i}/deposit"), json!({"amount": "1"})))).await;
+    row("single client, fresh accounts", &single, None);
+    let transfers = load::run(&base, args.clients, secs, Arc::new(|c, i| {
+        let from = (c * 31 + i * 7) % 100;
+        let to = (from + 1 + (i % 97)) % 100;
+        ("/transfers".into(), json!({"from_account_id": format!("t-{from}"), "to_account_id": format!("t-{to}"), "amount": "0.01"}))
+    }))
+    .await;
+    row(&format!("transfers ({} clients, 100 accounts)", args.clients), &transfers, None);
+
+    let filled = Instant::now();
+    stores::fill_long_stream(&pool, "long", args.long_stream).await?;
+    println!("\n(long stream of {} events written directly in {:.1}s)", args.long_stream, filled.elapsed().as_secs_f64());
+    // The first command on it loads it (replay, then cache and snapshot); measure after.
+    http.post(format!("{base}/accounts/long/deposit")).json(&json!({"amount": "1"})).send().await?;
+    let long = load::run(&base, 1, secs, Arc::new(|_, _| ("/accounts/long/deposit".into(), json!({"amount": "1"})))).await;
+    row(&format!("single client, stream of {} events", args.long_stream), &long, Some(peak_rss_mb(server.id())));
+    let _ = server.kill();
+    let _ = server.wait();
+
+    println!("\n## ratios (targets in BENCHMARKS.md)");
+    println!("| spread / floor commits | {:.2} |", spread.throughput() / floor_rate);
+    println!("| hot / spread | {:.2} |", hot.throughput() / spread.throughput());
+    println!("| long-stream p50 / fresh p50 | {:.2} |", long.pct(0.5) / single.pct(0.5));
+    println!("| single-client p50 / floor commit p50 | {:.2} |", single.pct(0.5) / floor_p50);
+
+    println!("\n## replay");
+    stores::replay(&pool, args.long_stream).await?;
+    println!("\n## rebuild");
+    drop(db);
+    stores::rebuild(args.rebuild_events).await?;
+    Ok(())
+}
