@@ -6,7 +6,11 @@ use std::time::{Duration, Instant};
 use sqlx::PgPool;
 
 /// Commits per second with `clients` connections, and single-client p50 latency (ms).
-pub async fn measure(pool: &PgPool, clients: usize, duration: Duration) -> anyhow::Result<(f64, f64)> {
+pub async fn measure(
+    pool: &PgPool,
+    clients: usize,
+    duration: Duration,
+) -> anyhow::Result<(f64, f64)> {
     sqlx::query(
         "CREATE TABLE IF NOT EXISTS floor_events (position BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, \
          tx_id BIGINT NOT NULL DEFAULT (pg_current_xact_id()::text::bigint), stream_id TEXT NOT NULL, \

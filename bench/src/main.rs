@@ -63,13 +63,22 @@ fn start_server(binary: &PathBuf, db_url: &str, port: u16, pool: usize) -> anyho
 }
 
 fn row(name: &str, o: &load::Outcome, rss: Option<f64>) {
-    let errors: Vec<String> = o.statuses.iter().filter(|(s, _)| **s >= 300).map(|(s, n)| format!("{s}:{n}")).collect();
+    let errors: Vec<String> = o
+        .statuses
+        .iter()
+        .filter(|(s, _)| **s >= 300)
+        .map(|(s, n)| format!("{s}:{n}"))
+        .collect();
     println!(
         "| {name} | {:.0} req/s | {:.2} ms | {:.2} ms | {} | {} |",
         o.throughput(),
         o.pct(0.5),
         o.pct(0.99),
-        if errors.is_empty() { "0".into() } else { errors.join(" ") },
+        if errors.is_empty() {
+            "0".into()
+        } else {
+            errors.join(" ")
+        },
         rss.map_or("".into(), |r| format!("{r:.1} MB")),
     );
 }
@@ -88,10 +97,15 @@ async fn main() -> anyhow::Result<()> {
 
     println!("## floor (PostgreSQL, same run)");
     let (floor_rate, floor_p50) = floor::measure(&pool, args.clients, secs).await?;
-    println!("| single-row INSERT commits at {} connections | {floor_rate:.0} commits/s |", args.clients);
+    println!(
+        "| single-row INSERT commits at {} connections | {floor_rate:.0} commits/s |",
+        args.clients
+    );
     println!("| single-client commit latency p50 | {floor_p50:.2} ms |");
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let mut server = start_server(&binary, &db.url, port, args.clients + 8)?;
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
@@ -108,7 +122,11 @@ async fn main() -> anyhow::Result<()> {
         let (http, base) = (http.clone(), base.clone());
         async move {
             let body = json!({"account_id": id, "owner": "Bench", "currency": "USD"});
-            http.post(format!("{base}/accounts")).json(&body).send().await.map(|r| r.status().as_u16())
+            http.post(format!("{base}/accounts"))
+                .json(&body)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
         }
     };
     let setup = Instant::now();
@@ -118,26 +136,64 @@ async fn main() -> anyhow::Result<()> {
     for i in 0..100 {
         open(format!("t-{i}")).await?;
         let body = json!({"amount": "1000000"});
-        http.post(format!("{base}/accounts/t-{i}/deposit")).json(&body).send().await?;
+        http.post(format!("{base}/accounts/t-{i}/deposit"))
+            .json(&body)
+            .send()
+            .await?;
     }
     open("hot".into()).await?;
     let fresh = (args.seconds as usize * 1000).max(3000);
     for i in 0..fresh {
         open(format!("f-{i}")).await?;
     }
-    println!("\nsetup: {} accounts opened in {:.1}s", 1101 + fresh, setup.elapsed().as_secs_f64());
+    println!(
+        "\nsetup: {} accounts opened in {:.1}s",
+        1101 + fresh,
+        setup.elapsed().as_secs_f64()
+    );
 
-    println!("\n## HTTP scenarios ({} s each, release binary on PostgreSQL + Redis)", args.seconds);
+    println!(
+        "\n## HTTP scenarios ({} s each, release binary on PostgreSQL + Redis)",
+        args.seconds
+    );
     println!("| scenario | throughput | p50 | p99 | errors | server peak RSS |");
     println!("|---|---|---|---|---|---|");
-    let spread = load::run(&base, args.clients, secs, Arc::new(|c, i| {
-        (format!("/accounts/s-{}/deposit", (c * 7919 + i * 31) % 1000), json!({"amount": "1.00"}))
-    }))
+    let spread = load::run(
+        &base,
+        args.clients,
+        secs,
+        Arc::new(|c, i| {
+            (
+                format!("/accounts/s-{}/deposit", (c * 7919 + i * 31) % 1000),
+                json!({"amount": "1.00"}),
+            )
+        }),
+    )
     .await;
-    row(&format!("spread ({} clients, 1,000 accounts)", args.clients), &spread, Some(peak_rss_mb(server.id())));
-    let hot = load::run(&base, args.clients, secs, Arc::new(|_, _| ("/accounts/hot/deposit".into(), json!({"amount": "0.01"})))).await;
-    row(&format!("hot ({} clients, 1 account)", args.clients), &hot, None);
-    let single = load::run(&base, 1, secs, Arc::new(|_, i| (format!("/accounts/f-{i}/deposit"), json!({"amount": "1"})))).await;
+    row(
+        &format!("spread ({} clients, 1,000 accounts)", args.clients),
+        &spread,
+        Some(peak_rss_mb(server.id())),
+    );
+    let hot = load::run(
+        &base,
+        args.clients,
+        secs,
+        Arc::new(|_, _| ("/accounts/hot/deposit".into(), json!({"amount": "0.01"}))),
+    )
+    .await;
+    row(
+        &format!("hot ({} clients, 1 account)", args.clients),
+        &hot,
+        None,
+    );
+    let single = load::run(
+        &base,
+        1,
+        secs,
+        Arc::new(|_, i| (format!("/accounts/f-{i}/deposit"), json!({"amount": "1"}))),
+    )
+    .await;
     row("single client, fresh accounts", &single, None);
     let transfers = load::run(&base, args.clients, secs, Arc::new(|c, i| {
         let from = (c * 31 + i * 7) % 100;
@@ -145,23 +201,56 @@ async fn main() -> anyhow::Result<()> {
         ("/transfers".into(), json!({"from_account_id": format!("t-{from}"), "to_account_id": format!("t-{to}"), "amount": "0.01"}))
     }))
     .await;
-    row(&format!("transfers ({} clients, 100 accounts)", args.clients), &transfers, None);
+    row(
+        &format!("transfers ({} clients, 100 accounts)", args.clients),
+        &transfers,
+        None,
+    );
 
     let filled = Instant::now();
     stores::fill_long_stream(&pool, "long", args.long_stream).await?;
-    println!("\n(long stream of {} events written directly in {:.1}s)", args.long_stream, filled.elapsed().as_secs_f64());
+    println!(
+        "\n(long stream of {} events written directly in {:.1}s)",
+        args.long_stream,
+        filled.elapsed().as_secs_f64()
+    );
     // The first command on it loads it (replay, then cache and snapshot); measure after.
-    http.post(format!("{base}/accounts/long/deposit")).json(&json!({"amount": "1"})).send().await?;
-    let long = load::run(&base, 1, secs, Arc::new(|_, _| ("/accounts/long/deposit".into(), json!({"amount": "1"})))).await;
-    row(&format!("single client, stream of {} events", args.long_stream), &long, Some(peak_rss_mb(server.id())));
+    http.post(format!("{base}/accounts/long/deposit"))
+        .json(&json!({"amount": "1"}))
+        .send()
+        .await?;
+    let long = load::run(
+        &base,
+        1,
+        secs,
+        Arc::new(|_, _| ("/accounts/long/deposit".into(), json!({"amount": "1"}))),
+    )
+    .await;
+    row(
+        &format!("single client, stream of {} events", args.long_stream),
+        &long,
+        Some(peak_rss_mb(server.id())),
+    );
     let _ = server.kill();
     let _ = server.wait();
 
     println!("\n## ratios (targets in BENCHMARKS.md)");
-    println!("| spread / floor commits | {:.2} |", spread.throughput() / floor_rate);
-    println!("| hot / spread | {:.2} |", hot.throughput() / spread.throughput());
-    println!("| long-stream p50 / fresh p50 | {:.2} |", long.pct(0.5) / single.pct(0.5));
-    println!("| single-client p50 / floor commit p50 | {:.2} |", single.pct(0.5) / floor_p50);
+    println!(
+        "| spread / floor commits | {:.2} |",
+        spread.throughput() / floor_rate
+    );
+    println!(
+        "| hot / spread | {:.2} |",
+        hot.throughput() / spread.throughput()
+    );
+    println!(
+        "| long-stream p50 / fresh p50 | {:.2} |",
+        long.pct(0.5) / single.pct(0.5)
+    );
+    println!(
+        "| single-client p50 / floor commit p50 | {:.2} |",
+        single.pct(0.5) / floor_p50
+    );
 
     println!("\n## replay");
     stores::replay(&pool, args.long_stream).await?;

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use ledger_application::ports::readmodel::PROJECTIONS;
-use ledger_application::ports::store::{AppendRequest, EventMetadata, EventStore, NewEvent, StreamWrite};
+use ledger_application::ports::store::{
+    AppendRequest, EventMetadata, EventStore, NewEvent, StreamWrite,
+};
 use ledger_application::projection::ProjectionRunner;
 use ledger_application::repository::Repository;
 use ledger_domain::{fold, Account, AccountEvent, AccountId, Aggregate, Currency, Money, Owner};
@@ -97,8 +99,16 @@ pub async fn replay(pool: &PgPool, n: usize) -> anyhow::Result<()> {
         total += state.details().map_or(0, |d| d.balance.minor_units());
     }
     let s = t.elapsed().as_secs_f64();
-    println!("| in-memory fold (evolve) of 5 x 1,000,000 events | {:.1} M events/s (check {total}) |", 5.0 / s);
-    load_rate("PostgreSQL", Arc::new(ledger_postgres::PgEventStore::new(pool.clone())), "long").await?;
+    println!(
+        "| in-memory fold (evolve) of 5 x 1,000,000 events | {:.1} M events/s (check {total}) |",
+        5.0 / s
+    );
+    load_rate(
+        "PostgreSQL",
+        Arc::new(ledger_postgres::PgEventStore::new(pool.clone())),
+        "long",
+    )
+    .await?;
     let dir = std::env::temp_dir().join(format!("ledger-bench-{}", uuid::Uuid::new_v4()));
     let sqlite = ledger_sqlite::open(&format!("sqlite://{}/bench.db", dir.display())).await?;
     fill(&sqlite, "long", n).await?;
@@ -131,13 +141,23 @@ pub async fn rebuild(n: usize) -> anyhow::Result<()> {
         task.await??;
     }
     let total = per * streams;
-    println!("| write {total} events (1,000-event appends) | {:.0} events/s |", total as f64 / t.elapsed().as_secs_f64());
-    let runner = ProjectionRunner::new(store, Arc::new(ledger_postgres::PgProjectionStore::new(pool.clone())), 2000);
+    println!(
+        "| write {total} events (1,000-event appends) | {:.0} events/s |",
+        total as f64 / t.elapsed().as_secs_f64()
+    );
+    let runner = ProjectionRunner::new(
+        store,
+        Arc::new(ledger_postgres::PgProjectionStore::new(pool.clone())),
+        2000,
+    );
     let all = Instant::now();
     for p in PROJECTIONS {
         let t = Instant::now();
         let applied = runner.rebuild(p, &|_| {}).await?;
-        println!("| rebuild {p} over {applied} events | {:.0} events/s |", applied as f64 / t.elapsed().as_secs_f64());
+        println!(
+            "| rebuild {p} over {applied} events | {:.0} events/s |",
+            applied as f64 / t.elapsed().as_secs_f64()
+        );
     }
     println!("| rebuild all three projections over {total} events | {:.0} events/s (each event applied 3 times) |", total as f64 / all.elapsed().as_secs_f64());
     Ok(())

@@ -33,7 +33,10 @@ pub fn store_error(e: sqlx::Error) -> StoreError {
 /// A write failure; a violation of the stream-version key is a conflict, never a 500.
 pub fn append_error(e: sqlx::Error, stream_id: Option<&str>, expected: u64) -> AppendError {
     if let sqlx::Error::Database(db) = &e {
-        if db.constraint() == Some(STREAM_VERSION_KEY) {
+        // 40P01 deadlock, 40001 serialization failure: nothing was written; the caller
+        // reloads and decides again, exactly as for a version conflict.
+        let retryable = matches!(db.code().as_deref(), Some("40P01" | "40001"));
+        if db.constraint() == Some(STREAM_VERSION_KEY) || retryable {
             return AppendError::Conflict {
                 stream_id: stream_id.unwrap_or_default().to_owned(),
                 expected,

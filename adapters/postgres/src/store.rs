@@ -151,7 +151,15 @@ impl EventStore for PgEventStore {
                 };
             }
         }
-        for write in request.streams.iter().filter(|w| !w.events.is_empty()) {
+        // Always insert streams in one order: two transfers between the same accounts in
+        // opposite directions then wait for each other instead of deadlocking.
+        let mut writes: Vec<&StreamWrite> = request
+            .streams
+            .iter()
+            .filter(|w| !w.events.is_empty())
+            .collect();
+        writes.sort_by(|a, b| a.stream_id.cmp(&b.stream_id));
+        for write in writes {
             Self::insert_stream(&mut tx, write).await?;
         }
         if !request.streams.is_empty() {

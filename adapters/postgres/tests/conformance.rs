@@ -108,3 +108,68 @@ async fn the_stream_and_feed_reads_use_indexes() {
     .await;
     assert!(feed.contains("events_feed_idx"), "{feed}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn opposite_multi_stream_appends_conflict_instead_of_failing() {
+    use ledger_application::ports::store::*;
+    let (_db, s, _) = store().await;
+    let mut tasks = Vec::new();
+    for t in 0..8u64 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut failures = Vec::new();
+            for i in 0..60u64 {
+                let (a, b) = if (t + i) % 2 == 0 {
+                    ("x", "y")
+                } else {
+                    ("y", "x")
+                };
+                let version = |id: &'static str| {
+                    let s = s.clone();
+                    async move {
+                        s.read_stream(StreamQuery {
+                            stream_id: id,
+                            after_version: 0,
+                            until: None,
+                            limit: 100_000,
+                        })
+                        .await
+                        .map(|e| e.len() as u64)
+                        .unwrap_or(0)
+                    }
+                };
+                let (va, vb) = (version(a).await, version(b).await);
+                let event = |n: u64| NewEvent {
+                    event_id: uuid::Uuid::new_v4(),
+                    event_type: "TestEvent".into(),
+                    schema_version: 1,
+                    data: format!("{{\"n\":{n}}}"),
+                    metadata: EventMetadata::default(),
+                    recorded_at: chrono::Utc::now(),
+                };
+                let write = |id: &str, v: u64| StreamWrite {
+                    stream_id: id.into(),
+                    stream_type: "test".into(),
+                    expected_version: v,
+                    events: vec![event(i)],
+                };
+                let req = AppendRequest {
+                    streams: vec![write(a, va), write(b, vb)],
+                    idempotency: None,
+                };
+                match s.append(req).await {
+                    Ok(()) | Err(AppendError::Conflict { .. }) => {}
+                    Err(e) => failures.push(e.to_string()),
+                }
+            }
+            failures
+        }));
+    }
+    for t in tasks {
+        let failures = t.await.unwrap();
+        assert!(
+            failures.is_empty(),
+            "appends failed instead of conflicting: {failures:?}"
+        );
+    }
+}
