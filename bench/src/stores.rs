@@ -145,22 +145,34 @@ pub async fn rebuild(n: usize) -> anyhow::Result<()> {
         "| write {total} events (1,000-event appends) | {:.0} events/s |",
         total as f64 / t.elapsed().as_secs_f64()
     );
-    let runner = Arc::new(ProjectionRunner::new(store, Arc::new(ledger_postgres::PgProjectionStore::new(pool.clone())), 2000));
+    let runner = Arc::new(ProjectionRunner::new(
+        store,
+        Arc::new(ledger_postgres::PgProjectionStore::new(pool.clone())),
+        2000,
+    ));
     for p in PROJECTIONS {
         let t = Instant::now();
         let applied = runner.rebuild(p, &|_| {}).await?;
-        println!("| rebuild {p} alone over {applied} events | {:.0} events/s |", applied as f64 / t.elapsed().as_secs_f64());
+        println!(
+            "| rebuild {p} alone over {applied} events | {:.0} events/s |",
+            applied as f64 / t.elapsed().as_secs_f64()
+        );
     }
     // As `POST /admin/rebuild-projections` does: the three at once.
     let all = Instant::now();
     let mut tasks = Vec::new();
     for p in PROJECTIONS {
         let runner = runner.clone();
-        tasks.push(tokio::spawn(async move { runner.rebuild(p, &|_| {}).await }));
+        tasks.push(tokio::spawn(
+            async move { runner.rebuild(p, &|_| {}).await },
+        ));
     }
     for t in tasks {
         t.await??;
     }
-    println!("| rebuild all three projections at once over {total} events | {:.0} events/s |", total as f64 / all.elapsed().as_secs_f64());
+    println!(
+        "| rebuild all three projections at once over {total} events | {:.0} events/s |",
+        total as f64 / all.elapsed().as_secs_f64()
+    );
     Ok(())
 }
