@@ -77,12 +77,20 @@ impl QueryService {
     /// The current-state view of an account (eventually consistent). An account the
     /// projection has not reached yet is folded from its events with the same fold, so
     /// a client that just opened one can read it at once.
+    ///
+    /// A view behind the stream version this instance knows (its cache, else the store)
+    /// is brought forward with the newer events by the same fold, so a client reads its
+    /// own writes and gets an ETag its next `If-Match` can use.
     pub async fn current(&self, account_id: &str) -> Result<Option<AccountView>, QueryError> {
-        if let Some(view) = self.views.account(account_id).await? {
-            return Ok(Some(view));
+        let view = self.views.account(account_id).await?;
+        let known = self.repo.load::<Account>(account_id).await?.version;
+        if let Some(view) = &view {
+            if view.version >= known {
+                return Ok(Some(view.clone()));
+            }
         }
-        let mut row = None;
-        let mut after = 0;
+        let mut after = view.as_ref().map_or(0, |v| v.version);
+        let mut row = view;
         loop {
             let page = self.history(account_id, after, 1000).await?;
             let n = page.len();

@@ -55,8 +55,8 @@ pub fn status_of(code: &str) -> StatusCode {
     }
 }
 
-/// The codes of API.md, so a stored code becomes a `&'static str` again.
-const CODES: &[&str] = &[
+/// Every error code of API.md.
+pub const CODES: &[&str] = &[
     "malformed_request",
     "unauthorized",
     "forbidden",

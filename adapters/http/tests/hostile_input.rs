@@ -13,36 +13,11 @@ use ledger_application::projection::ProjectionRunner;
 use ledger_application::queries::QueryService;
 use ledger_application::repository::Repository;
 use ledger_application::CommandService;
+use ledger_http::problem::CODES;
 use ledger_http::{Access, AppState, Secret};
 use ledger_memory::{MemoryEventStore, MemoryReadModels, MemorySnapshotStore};
 use proptest::prelude::*;
 use tower::ServiceExt;
-
-const CODES: &[&str] = &[
-    "malformed_request",
-    "unauthorized",
-    "forbidden",
-    "account_not_found",
-    "not_found",
-    "method_not_allowed",
-    "payload_too_large",
-    "unsupported_media_type",
-    "account_exists",
-    "account_closed",
-    "transfer_exists",
-    "concurrency_conflict",
-    "version_mismatch",
-    "validation_failed",
-    "invalid_amount",
-    "invalid_currency",
-    "insufficient_funds",
-    "balance_not_zero",
-    "currency_mismatch",
-    "same_account",
-    "idempotency_key_reused",
-    "internal",
-    "service_unavailable",
-];
 
 fn state() -> Arc<AppState> {
     let store: Arc<dyn EventStore> = Arc::new(MemoryEventStore::new());
