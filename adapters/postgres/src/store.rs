@@ -7,7 +7,7 @@ use ledger_application::ports::store::{
     RecordedEvent, StoreError, StreamBound, StreamQuery, StreamWrite,
 };
 use sqlx::postgres::PgRow;
-use sqlx::{PgPool, Postgres, Row, Transaction};
+use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
 use crate::errors::{append_error, store_error};
@@ -17,6 +17,18 @@ pub const NOTIFY_CHANNEL: &str = "ledger_events";
 
 const COLUMNS: &str = "position, tx_id, event_id, stream_id, stream_type, version, event_type, \
                        schema_version, data::text AS data, metadata::text AS metadata, recorded_at";
+
+/// The EXISTS makes an expected version beyond the stream's end a conflict too; the
+/// unique key makes a stale one a conflict, race-free.
+const INSERT_EVENTS: &str = "INSERT INTO events (stream_id, stream_type, version, event_id, \
+        event_type, schema_version, data, metadata, recorded_at) \
+     SELECT $1, $2, $3 + t.ord, t.event_id, t.event_type, t.schema_version, \
+            t.data::json, t.metadata::jsonb, t.recorded_at \
+     FROM UNNEST($4::uuid[], $5::text[], $6::int[], $7::text[], $8::text[], \
+                 $9::timestamptz[]) WITH ORDINALITY \
+          AS t(event_id, event_type, schema_version, data, metadata, recorded_at, ord) \
+     WHERE $3 = 0 OR EXISTS (SELECT 1 FROM events WHERE stream_id = $1 AND version = $3) \
+     ORDER BY t.ord";
 
 /// Events, idempotency records and the global feed in PostgreSQL.
 #[derive(Clone)]
@@ -35,9 +47,13 @@ impl PgEventStore {
         &self.pool
     }
 
-    async fn insert_stream(
-        tx: &mut Transaction<'_, Postgres>,
+    /// Inserts one stream's events. With `notify`, the same statement also sends the
+    /// NOTIFY, so a lone append is one round trip in autocommit (still atomic: one
+    /// statement).
+    async fn insert_stream<'c>(
+        exec: impl sqlx::PgExecutor<'c>,
         write: &StreamWrite,
+        notify: bool,
     ) -> Result<(), AppendError> {
         let expected = write.expected_version;
         let n = write.events.len();
@@ -56,32 +72,35 @@ impl PgEventStore {
             times.push(e.recorded_at);
         }
         let expected_i64 = i64::try_from(expected).unwrap_or(i64::MAX);
-        // The EXISTS makes an expected version beyond the stream's end a conflict too;
-        // the unique key makes a stale one a conflict, race-free.
-        let inserted = sqlx::query(
-            "INSERT INTO events (stream_id, stream_type, version, event_id, event_type, \
-                                 schema_version, data, metadata, recorded_at) \
-             SELECT $1, $2, $3 + t.ord, t.event_id, t.event_type, t.schema_version, \
-                    t.data::json, t.metadata::jsonb, t.recorded_at \
-             FROM UNNEST($4::uuid[], $5::text[], $6::int[], $7::text[], $8::text[], \
-                         $9::timestamptz[]) WITH ORDINALITY \
-                  AS t(event_id, event_type, schema_version, data, metadata, recorded_at, ord) \
-             WHERE $3 = 0 OR EXISTS (SELECT 1 FROM events WHERE stream_id = $1 AND version = $3) \
-             ORDER BY t.ord",
-        )
-        .bind(&write.stream_id)
-        .bind(&write.stream_type)
-        .bind(expected_i64)
-        .bind(&ids)
-        .bind(&types)
-        .bind(&versions)
-        .bind(&data)
-        .bind(&metadata)
-        .bind(&times)
-        .execute(&mut **tx)
-        .await
-        .map_err(|e| append_error(e, Some(&write.stream_id), expected))?
-        .rows_affected();
+        let sql = if notify {
+            format!(
+                "WITH ins AS ({INSERT_EVENTS} RETURNING 1) \
+                 SELECT (SELECT count(*) FROM ins) AS n FROM pg_notify($10, '') AS notified"
+            )
+        } else {
+            INSERT_EVENTS.to_owned()
+        };
+        let query = sqlx::query(&sql)
+            .bind(&write.stream_id)
+            .bind(&write.stream_type)
+            .bind(expected_i64)
+            .bind(&ids)
+            .bind(&types)
+            .bind(&versions)
+            .bind(&data)
+            .bind(&metadata)
+            .bind(&times);
+        let failed = |e| append_error(e, Some(&write.stream_id), expected);
+        let inserted = if notify {
+            let row = query
+                .bind(NOTIFY_CHANNEL)
+                .fetch_one(exec)
+                .await
+                .map_err(failed)?;
+            u64::try_from(row.try_get::<i64, _>("n").map_err(failed)?).unwrap_or(0)
+        } else {
+            query.execute(exec).await.map_err(failed)?.rows_affected()
+        };
         if inserted as usize != n {
             return Err(AppendError::Conflict {
                 stream_id: write.stream_id.clone(),
@@ -124,6 +143,14 @@ fn recorded(row: &PgRow) -> Result<RecordedEvent, sqlx::Error> {
 #[async_trait]
 impl EventStore for PgEventStore {
     async fn append(&self, request: AppendRequest) -> Result<(), AppendError> {
+        let mut writes: Vec<&StreamWrite> = request
+            .streams
+            .iter()
+            .filter(|w| !w.events.is_empty())
+            .collect();
+        if request.idempotency.is_none() && writes.len() == 1 {
+            return Self::insert_stream(&self.pool, writes[0], true).await;
+        }
         let mut tx = self
             .pool
             .begin()
@@ -153,14 +180,9 @@ impl EventStore for PgEventStore {
         }
         // Always insert streams in one order: two transfers between the same accounts in
         // opposite directions then wait for each other instead of deadlocking.
-        let mut writes: Vec<&StreamWrite> = request
-            .streams
-            .iter()
-            .filter(|w| !w.events.is_empty())
-            .collect();
         writes.sort_by(|a, b| a.stream_id.cmp(&b.stream_id));
         for write in writes {
-            Self::insert_stream(&mut tx, write).await?;
+            Self::insert_stream(&mut *tx, write, false).await?;
         }
         if !request.streams.is_empty() {
             sqlx::query("SELECT pg_notify($1, '')")
