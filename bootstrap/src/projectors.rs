@@ -11,6 +11,7 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
 const POLL: Duration = Duration::from_millis(250);
+const COALESCE: Duration = Duration::from_millis(10);
 
 async fn pause(wake: &Notify, stop: &mut watch::Receiver<bool>, d: Duration) {
     tokio::select! {
@@ -56,7 +57,13 @@ async fn run(
         }
         match runner.step(name, Generation::Live).await {
             Ok(Step::Applied(_) | Step::Lost) => {}
-            Ok(Step::CaughtUp) => pause(&wake, &mut stop, POLL).await,
+            Ok(Step::CaughtUp) => {
+                pause(&wake, &mut stop, POLL).await;
+                // Let a burst of commands accumulate into one batch: a projection
+                // transaction per command would cost the database more than the
+                // commands themselves. Lag grows by at most this much.
+                tokio::time::sleep(COALESCE).await;
+            }
             Err(e) if e.is_transient() => {
                 tracing::warn!(projection = name, error = %e, "projection step failed; retrying");
                 pause(&wake, &mut stop, Duration::from_secs(1)).await;
