@@ -9,7 +9,7 @@ use axum::{Json, Router};
 use ledger_application::{
     AccountAction, CommandContext, CommandError, OpenAccount, TransferRequest,
 };
-use ledger_domain::{AccountId, Currency, Owner, TransferId};
+use ledger_domain::{AccountId, Currency, Decimal, Note, Owner, TransferId};
 
 use crate::body::{self, invalid};
 use crate::dto::{
@@ -102,6 +102,15 @@ async fn act(
     Ok(Json(AccountBody::from(&reply)))
 }
 
+/// The amount and description of a deposit or withdrawal body.
+async fn money(headers: &HeaderMap, body: Body) -> Result<(Decimal, Option<Note>), ApiError> {
+    let b: MoneyBody = body::json(headers, body).await?;
+    Ok((
+        body::amount(b.amount.as_deref())?,
+        body::note(b.description)?,
+    ))
+}
+
 #[utoipa::path(post, path = "/accounts/{id}/deposit", request_body = MoneyBody,
     params(("id" = String, Path)), responses((status = 200, body = AccountBody)))]
 pub(crate) async fn deposit(
@@ -112,10 +121,10 @@ pub(crate) async fn deposit(
     body: Body,
 ) -> Result<Json<AccountBody>, ApiError> {
     let ctx = context(&rc, &headers)?;
-    let b: MoneyBody = body::json(&headers, body).await?;
+    let (amount, description) = money(&headers, body).await?;
     let action = AccountAction::Deposit {
-        amount: body::amount(b.amount.as_deref())?,
-        description: body::note(b.description)?,
+        amount,
+        description,
     };
     act(&state, "deposit", &id, ctx, action).await
 }
@@ -130,10 +139,10 @@ pub(crate) async fn withdraw(
     body: Body,
 ) -> Result<Json<AccountBody>, ApiError> {
     let ctx = context(&rc, &headers)?;
-    let b: MoneyBody = body::json(&headers, body).await?;
+    let (amount, description) = money(&headers, body).await?;
     let action = AccountAction::Withdraw {
-        amount: body::amount(b.amount.as_deref())?,
-        description: body::note(b.description)?,
+        amount,
+        description,
     };
     act(&state, "withdraw", &id, ctx, action).await
 }
