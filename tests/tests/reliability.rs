@@ -198,6 +198,17 @@ async fn the_bank_invariant_holds_on_sqlite() {
     bank_invariant(Backend::Sqlite).await;
 }
 
+/// Serves settings in the background; returns the base URL and the stop switch.
+async fn serve(settings: ledger_bootstrap::Settings) -> (String, tokio::sync::oneshot::Sender<()>) {
+    let app = Application::build(settings).await.unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(app.run_until(async move {
+        let _ = rx.await;
+    }));
+    (base, tx)
+}
+
 fn pg_upstream() -> String {
     let url = std::env::var("LEDGER_TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432/postgres".into());
@@ -222,12 +233,7 @@ async fn a_postgres_outage_answers_503_and_recovers_by_itself() {
         .replacen(&pg_upstream(), &format!("127.0.0.1:{}", proxy.port), 1);
     let mut s = settings(url, redis_url(), &Options::default());
     s.server.request_timeout_ms = 8000;
-    let app = Application::build(s).await.unwrap();
-    let base = format!("http://127.0.0.1:{}", app.port());
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(app.run_until(async move {
-        let _ = rx.await;
-    }));
+    let (base, tx) = serve(s).await;
     let client = reqwest::Client::new();
     let post = |path: &str, body: Value| client.post(format!("{base}{path}")).json(&body).send();
     assert_eq!(
@@ -305,12 +311,7 @@ async fn a_redis_outage_fails_no_command_and_shows_as_degraded() {
         &Options::default(),
     );
     s.snapshots.every = 2;
-    let app = Application::build(s).await.unwrap();
-    let base = format!("http://127.0.0.1:{}", app.port());
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(app.run_until(async move {
-        let _ = rx.await;
-    }));
+    let (base, tx) = serve(s).await;
     let client = reqwest::Client::new();
     let post = |path: &str, body: Value| client.post(format!("{base}{path}")).json(&body).send();
     assert_eq!(
