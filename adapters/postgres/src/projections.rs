@@ -69,20 +69,24 @@ impl PgProjectionStore {
         }
     }
 
-    async fn lock_checkpoint(
-        tx: &mut Transaction<'_, Postgres>,
+    /// Reads a checkpoint; inside a transaction, `FOR UPDATE` holds the projection's row
+    /// until it ends (batches and the rebuild swap serialize on it).
+    async fn read_checkpoint<'c>(
+        exec: impl sqlx::PgExecutor<'c>,
         name: &str,
         g: Generation,
+        for_update: bool,
     ) -> Result<Option<FeedCursor>, ReadModelError> {
         let (t, p) = match g {
             Generation::Live => ("tx", "position"),
             Generation::Rebuild => ("rebuild_tx", "rebuild_position"),
         };
+        let lock = if for_update { " FOR UPDATE" } else { "" };
         let row = sqlx::query(&format!(
-            "SELECT {t} AS t, {p} AS p FROM projections WHERE name = $1 FOR UPDATE"
+            "SELECT {t} AS t, {p} AS p FROM projections WHERE name = $1{lock}"
         ))
         .bind(name)
-        .fetch_optional(&mut **tx)
+        .fetch_optional(exec)
         .await
         .map_err(rm_error)?
         .ok_or_else(|| failed(format!("unknown projection {name}")))?;
@@ -263,8 +267,7 @@ fn status_str(a: &AccountView) -> &'static str {
 #[async_trait]
 impl ProjectionStore for PgProjectionStore {
     async fn checkpoint(&self, name: &str, g: Generation) -> Result<FeedCursor, ReadModelError> {
-        let mut tx = self.pool.begin().await.map_err(rm_error)?;
-        let cp = Self::lock_checkpoint(&mut tx, name, g).await?;
+        let cp = Self::read_checkpoint(&self.pool, name, g, false).await?;
         Ok(cp.unwrap_or_default())
     }
 
@@ -278,7 +281,7 @@ impl ProjectionStore for PgProjectionStore {
     ) -> Result<bool, ReadModelError> {
         tables(name)?;
         let mut tx = self.pool.begin().await.map_err(rm_error)?;
-        let current = Self::lock_checkpoint(&mut tx, name, g).await?;
+        let current = Self::read_checkpoint(&mut *tx, name, g, true).await?;
         if current.unwrap_or_default() != from || (g == Generation::Rebuild && current.is_none()) {
             return Ok(false);
         }
@@ -307,7 +310,7 @@ impl ProjectionStore for PgProjectionStore {
 
     async fn start_rebuild(&self, name: &str) -> Result<(), ReadModelError> {
         let mut tx = self.pool.begin().await.map_err(rm_error)?;
-        Self::lock_checkpoint(&mut tx, name, Generation::Live).await?;
+        Self::read_checkpoint(&mut *tx, name, Generation::Live, true).await?;
         for table in tables(name)? {
             sqlx::query(&format!("DROP TABLE IF EXISTS {table}__rebuild"))
                 .execute(&mut *tx)
@@ -335,8 +338,8 @@ impl ProjectionStore for PgProjectionStore {
         let mut tx = self.pool.begin().await.map_err(rm_error)?;
         // Locks the projection row: the live runner's next batch waits, then finds the
         // checkpoint moved and continues from the rebuilt one.
-        Self::lock_checkpoint(&mut tx, name, Generation::Live).await?;
-        if Self::lock_checkpoint(&mut tx, name, Generation::Rebuild).await? != Some(from) {
+        Self::read_checkpoint(&mut *tx, name, Generation::Live, true).await?;
+        if Self::read_checkpoint(&mut *tx, name, Generation::Rebuild, true).await? != Some(from) {
             return Ok(false);
         }
         for table in tables(name)? {
