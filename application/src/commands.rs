@@ -179,7 +179,8 @@ pub struct CommandService {
     pub(crate) locks: crate::locks::StreamLocks,
 }
 
-fn text(o: &Option<Note>) -> &str {
+/// An optional note for a fingerprint (NUL stands for "none").
+pub(crate) fn text(o: &Option<Note>) -> &str {
     o.as_ref().map_or("\u{0}", |n| n.as_str())
 }
 

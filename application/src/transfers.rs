@@ -49,7 +49,7 @@ impl CommandService {
         ctx: &CommandContext,
     ) -> Result<TransferReply, CommandError> {
         let chosen = req.transfer_id.as_ref().map_or("\u{0}", |t| t.as_str());
-        let note = req.description.as_ref().map_or("\u{0}", |n| n.as_str());
+        let note = crate::commands::text(&req.description);
         let if_match = ctx.if_match.map(|v| v.to_string()).unwrap_or_default();
         let fp = fingerprint(&[
             "transfer",
