@@ -320,7 +320,7 @@ impl CommandService {
                 .map(|k| record_ok(scoped_key(&ctx.actor, k), fp.clone(), &reply));
             let request = AppendRequest {
                 streams: vec![write],
-                idempotency,
+                idempotency: idempotency.into_iter().collect(),
             };
             match self.store.append(request).await {
                 Ok(()) => {
@@ -418,7 +418,7 @@ impl CommandService {
         let record = record_refusal(scoped_key(&ctx.actor, key), fp.to_owned(), &err);
         let request = AppendRequest {
             streams: vec![],
-            idempotency: Some(record),
+            idempotency: vec![record],
         };
         match self.store.append(request).await {
             Err(AppendError::IdempotencyKeyExists(stored)) => replay(&stored, fp),

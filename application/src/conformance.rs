@@ -46,7 +46,7 @@ fn write(stream: &str, expected: u64, events: Vec<NewEvent>) -> StreamWrite {
 fn one(stream: &str, expected: u64, events: Vec<NewEvent>) -> AppendRequest {
     AppendRequest {
         streams: vec![write(stream, expected, events)],
-        idempotency: None,
+        idempotency: vec![],
     }
 }
 
@@ -134,7 +134,7 @@ pub async fn multi_stream_conflict_writes_nothing(store: Store) {
         .expect("append");
     let req = AppendRequest {
         streams: vec![write("a", 0, vec![event(2)]), write("b", 0, vec![event(3)])],
-        idempotency: None,
+        idempotency: vec![],
     };
     let err = store.append(req).await.expect_err("must be refused");
     assert!(matches!(err, AppendError::Conflict { .. }), "got {err:?}");
@@ -144,7 +144,7 @@ pub async fn multi_stream_conflict_writes_nothing(store: Store) {
     );
     let ok = AppendRequest {
         streams: vec![write("a", 0, vec![event(4)]), write("b", 1, vec![event(5)])],
-        idempotency: None,
+        idempotency: vec![],
     };
     store
         .append(ok)
@@ -163,7 +163,7 @@ pub async fn idempotency_records_are_stored_with_the_events(store: Store) {
     };
     let req = AppendRequest {
         streams: vec![write("s", 0, vec![event(1)])],
-        idempotency: Some(record.clone()),
+        idempotency: vec![record.clone()],
     };
     store.append(req).await.expect("append with key");
     assert_eq!(
@@ -172,10 +172,10 @@ pub async fn idempotency_records_are_stored_with_the_events(store: Store) {
     );
     let again = AppendRequest {
         streams: vec![write("s", 1, vec![event(2)])],
-        idempotency: Some(IdempotencyRecord {
+        idempotency: vec![IdempotencyRecord {
             fingerprint: "other".into(),
             ..record.clone()
-        }),
+        }],
     };
     match store.append(again).await {
         Err(AppendError::IdempotencyKeyExists(stored)) => assert_eq!(stored, record),
@@ -192,10 +192,10 @@ pub async fn idempotency_records_are_stored_with_the_events(store: Store) {
     );
     let only_record = AppendRequest {
         streams: vec![],
-        idempotency: Some(IdempotencyRecord {
+        idempotency: vec![IdempotencyRecord {
             key: "k2".into(),
             ..record
-        }),
+        }],
     };
     store.append(only_record).await.expect("a record alone");
     assert!(store
@@ -268,6 +268,126 @@ pub async fn concurrent_appends_keep_streams_contiguous(store: Store) {
         TASKS * PER_TASK,
         "every successful append is stored once"
     );
+}
+
+/// Many appends at once, good and bad mixed (as a group-committing store puts them in
+/// one group): each gets exactly the answer it would have had alone, and only the good
+/// ones are stored. Returns the stream ids whose appends had to succeed.
+pub async fn concurrent_mixed_appends_each_get_their_own_answer(store: Store) -> Vec<String> {
+    // Streams that already have one event.
+    for i in 0..16 {
+        store
+            .append(one(&format!("m-old-{i}"), 0, vec![event(0)]))
+            .await
+            .expect("seed");
+    }
+    let key = |k: &str| IdempotencyRecord {
+        key: k.into(),
+        fingerprint: "fp".into(),
+        outcome: "{}".into(),
+    };
+    store
+        .append(AppendRequest {
+            streams: vec![],
+            idempotency: vec![key("m-taken")],
+        })
+        .await
+        .expect("seed key");
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    enum Want {
+        Ok,
+        Conflict,
+        KeyExists,
+    }
+    let mut cases: Vec<(AppendRequest, Want)> = Vec::new();
+    for i in 0..16 {
+        // Good: a new stream, two events, with a fresh key on every other one.
+        cases.push((
+            AppendRequest {
+                streams: vec![write(&format!("m-new-{i}"), 0, vec![event(1), event(2)])],
+                idempotency: if i % 2 == 0 {
+                    vec![key(&format!("m-key-{i}"))]
+                } else {
+                    vec![]
+                },
+            },
+            Want::Ok,
+        ));
+        // Good: the next event of an existing stream.
+        let old = format!("m-old-{i}");
+        let (stale, ahead) = if i % 2 == 0 { (0, 5) } else { (0, 2) };
+        match i % 4 {
+            0 | 1 => cases.push((one(&old, 1, vec![event(3)]), Want::Ok)),
+            2 => cases.push((one(&old, stale, vec![event(3)]), Want::Conflict)),
+            _ => cases.push((one(&old, ahead, vec![event(3)]), Want::Conflict)),
+        }
+        // Two streams, one of them stale: neither may land.
+        cases.push((
+            AppendRequest {
+                streams: vec![
+                    write(&format!("m-pair-{i}"), 0, vec![event(4)]),
+                    write(&format!("m-old-{}", (i + 1) % 16), 7, vec![event(5)]),
+                ],
+                idempotency: vec![],
+            },
+            Want::Conflict,
+        ));
+        // A key already stored: nothing of it may land.
+        if i % 4 == 0 {
+            cases.push((
+                AppendRequest {
+                    streams: vec![write(&format!("m-keyed-{i}"), 0, vec![event(6)])],
+                    idempotency: vec![key("m-taken")],
+                },
+                Want::KeyExists,
+            ));
+        }
+    }
+    let start = Arc::new(tokio::sync::Barrier::new(cases.len()));
+    let mut handles = Vec::new();
+    for (request, want) in cases {
+        let (store, start) = (store.clone(), start.clone());
+        handles.push(tokio::spawn(async move {
+            start.wait().await;
+            let got = store.append(request.clone()).await;
+            (request, want, got)
+        }));
+    }
+    let mut must_exist = Vec::new();
+    for h in handles {
+        let (request, want, got) = h.await.expect("task");
+        match (want, &got) {
+            (Want::Ok, Ok(())) => {
+                for w in &request.streams {
+                    must_exist.push(w.stream_id.clone());
+                }
+            }
+            (Want::Conflict, Err(AppendError::Conflict { .. })) => {}
+            (Want::KeyExists, Err(AppendError::IdempotencyKeyExists(stored))) => {
+                assert_eq!(stored.key, "m-taken")
+            }
+            _ => panic!("{request:?}: wanted {want:?}, got {got:?}"),
+        }
+    }
+    for i in 0..16 {
+        let new = all(&store, &format!("m-new-{i}")).await;
+        assert_eq!(new.len(), 2, "m-new-{i} holds its two events");
+        let old = all(&store, &format!("m-old-{i}")).await;
+        let want = if i % 4 < 2 { 2 } else { 1 };
+        assert_eq!(old.len(), want, "m-old-{i}: only a good append lands");
+        assert!(all(&store, &format!("m-pair-{i}")).await.is_empty());
+        assert!(all(&store, &format!("m-keyed-{i}")).await.is_empty());
+        let keyed = store
+            .idempotency_record(&format!("m-key-{i}"))
+            .await
+            .expect("read key");
+        assert_eq!(
+            keyed.is_some(),
+            i % 2 == 0,
+            "m-key-{i} stored with its events"
+        );
+    }
+    must_exist
 }
 
 /// A reader tailing the feed while 8 writers append sees each event exactly once,
@@ -366,7 +486,7 @@ pub async fn seed_format_events_read_back_upcast(store: Store) {
                 ),
             ],
         }],
-        idempotency: None,
+        idempotency: vec![],
     };
     store.append(req).await.expect("import v1 events");
     let events = all(&store, "legacy").await;

@@ -75,6 +75,11 @@ impl ProjectionRunner {
         }
     }
 
+    /// The most events one step applies.
+    pub fn batch_size(&self) -> usize {
+        self.batch
+    }
+
     /// The read-model store.
     pub fn target(&self) -> &Arc<dyn ProjectionStore> {
         &self.target

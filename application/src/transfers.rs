@@ -144,7 +144,9 @@ impl CommandService {
                 idempotency: ctx
                     .idempotency_key
                     .as_ref()
-                    .map(|k| record_ok(scoped_key(&ctx.actor, k), fp.clone(), &reply)),
+                    .map(|k| record_ok(scoped_key(&ctx.actor, k), fp.clone(), &reply))
+                    .into_iter()
+                    .collect(),
             };
             match self.store.append(request).await {
                 Ok(()) => {

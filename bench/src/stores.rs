@@ -68,7 +68,7 @@ pub async fn fill(store: &dyn EventStore, id: &str, n: usize) -> anyhow::Result<
                     expected_version: (k * 1000) as u64,
                     events: new_events(chunk),
                 }],
-                idempotency: None,
+                idempotency: vec![],
             })
             .await?;
     }

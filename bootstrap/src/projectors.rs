@@ -36,27 +36,41 @@ async fn run(
     wake: Arc<Notify>,
     mut stop: watch::Receiver<bool>,
 ) {
+    // Whether the stored state must be read before stepping (it may be `failed`).
+    let mut check_failed = true;
     while !*stop.borrow() {
         match runner.target().try_lead(name).await {
             Ok(true) => {}
             Ok(false) => {
+                check_failed = true;
                 pause(&wake, &mut stop, Duration::from_secs(2)).await;
                 continue;
             }
             Err(e) => {
                 tracing::warn!(projection = name, error = %e, "cannot take the projection lease");
+                check_failed = true;
                 pause(&wake, &mut stop, Duration::from_secs(1)).await;
                 continue;
             }
         }
-        if failed(&runner, name).await {
-            // Stopped on an event it cannot apply: no crash loop, no skipping. A rebuild
-            // (after a fix) makes it live again.
-            pause(&wake, &mut stop, Duration::from_secs(2)).await;
-            continue;
+        if check_failed {
+            if failed(&runner, name).await {
+                // Stopped on an event it cannot apply: no crash loop, no skipping. A
+                // rebuild (after a fix) makes it live again.
+                pause(&wake, &mut stop, Duration::from_secs(2)).await;
+                continue;
+            }
+            check_failed = false;
         }
         match runner.step(name, Generation::Live).await {
-            Ok(Step::Applied(_) | Step::Lost) => {}
+            // A full batch: more is waiting, go on at once.
+            Ok(Step::Applied(n)) if n >= runner.batch_size() => {}
+            Ok(Step::Lost) => check_failed = true,
+            Ok(Step::Applied(_)) => {
+                // The tail of the feed: let commands accumulate into the next batch
+                // instead of chasing every commit with a transaction of its own.
+                tokio::time::sleep(COALESCE).await;
+            }
             Ok(Step::CaughtUp) => {
                 pause(&wake, &mut stop, POLL).await;
                 // Let a burst of commands accumulate into one batch: a projection
@@ -68,7 +82,10 @@ async fn run(
                 tracing::warn!(projection = name, error = %e, "projection step failed; retrying");
                 pause(&wake, &mut stop, Duration::from_secs(1)).await;
             }
-            Err(e) => tracing::error!(projection = name, error = %e, "projection stopped"),
+            Err(e) => {
+                tracing::error!(projection = name, error = %e, "projection stopped");
+                check_failed = true;
+            }
         }
     }
 }

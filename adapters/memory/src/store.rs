@@ -67,9 +67,15 @@ impl EventStore for MemoryEventStore {
                 });
             }
         }
-        if let Some(record) = &request.idempotency {
+        for (i, record) in request.idempotency.iter().enumerate() {
             if let Some(existing) = inner.idempotency.get(&record.key) {
                 return Err(AppendError::IdempotencyKeyExists(existing.clone()));
+            }
+            if let Some(first) = request.idempotency[..i]
+                .iter()
+                .find(|r| r.key == record.key)
+            {
+                return Err(AppendError::IdempotencyKeyExists(first.clone()));
             }
         }
         inner.tx += 1;
@@ -99,7 +105,7 @@ impl EventStore for MemoryEventStore {
                     .push(index);
             }
         }
-        if let Some(record) = request.idempotency {
+        for record in request.idempotency {
             inner.idempotency.insert(record.key.clone(), record);
         }
         Ok(())

@@ -35,6 +35,11 @@ async fn concurrent_appends_keep_streams_contiguous() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn mixed_concurrent_appends_each_get_their_own_answer() {
+    suite::concurrent_mixed_appends_each_get_their_own_answer(store()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn feed_tail_sees_every_event_once() {
     for _ in 0..5 {
         suite::feed_tail_sees_every_event_once(store()).await;

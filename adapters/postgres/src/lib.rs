@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 mod errors;
+mod group;
 mod projections;
 mod queries;
 mod store;
@@ -21,6 +22,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 
 pub use errors::{is_unavailable, STREAM_VERSION_KEY};
+pub use group::GroupCommitConfig;
 pub use projections::PgProjectionStore;
 pub use queries::PgReadModels;
 pub use store::{PgEventStore, NOTIFY_CHANNEL};

@@ -11,6 +11,7 @@ use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
 use crate::errors::{append_error, store_error};
+use crate::group::{GroupCommit, GroupCommitConfig};
 
 /// The channel a NOTIFY is sent on after every append.
 pub const NOTIFY_CHANNEL: &str = "ledger_events";
@@ -31,15 +32,38 @@ const INSERT_EVENTS: &str = "INSERT INTO events (stream_id, stream_type, version
      ORDER BY t.ord";
 
 /// Events, idempotency records and the global feed in PostgreSQL.
+///
+/// Appends go through group commit ([`GroupCommitConfig`]) when the store is made inside
+/// a Tokio runtime: concurrent appends share one statement and one commit.
 #[derive(Clone)]
 pub struct PgEventStore {
     pool: PgPool,
+    group: Option<GroupCommit>,
 }
 
 impl PgEventStore {
-    /// A store on a pool whose database is migrated.
+    /// A store on a pool whose database is migrated, with group commit on its default
+    /// settings when called inside a Tokio runtime (else every append commits alone).
     pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+        match tokio::runtime::Handle::try_current() {
+            Ok(_) => Self::with_group_commit(pool, GroupCommitConfig::default()),
+            Err(_) => Self::direct(pool),
+        }
+    }
+
+    /// A store whose appends are grouped as configured. Must be called inside a Tokio
+    /// runtime (it starts the group's dispatcher task).
+    pub fn with_group_commit(pool: PgPool, config: GroupCommitConfig) -> Self {
+        let group = GroupCommit::spawn(Self::direct(pool.clone()), config);
+        Self {
+            pool,
+            group: Some(group),
+        }
+    }
+
+    /// A store whose every append commits on its own.
+    pub fn direct(pool: PgPool) -> Self {
+        Self { pool, group: None }
     }
 
     /// The pool.
@@ -140,15 +164,15 @@ fn recorded(row: &PgRow) -> Result<RecordedEvent, sqlx::Error> {
     })
 }
 
-#[async_trait]
-impl EventStore for PgEventStore {
-    async fn append(&self, request: AppendRequest) -> Result<(), AppendError> {
+impl PgEventStore {
+    /// One append in its own statement or transaction.
+    pub(crate) async fn append_direct(&self, request: AppendRequest) -> Result<(), AppendError> {
         let mut writes: Vec<&StreamWrite> = request
             .streams
             .iter()
             .filter(|w| !w.events.is_empty())
             .collect();
-        if request.idempotency.is_none() && writes.len() == 1 {
+        if request.idempotency.is_empty() && writes.len() == 1 {
             return Self::insert_stream(&self.pool, writes[0], true).await;
         }
         let mut tx = self
@@ -156,7 +180,7 @@ impl EventStore for PgEventStore {
             .begin()
             .await
             .map_err(|e| append_error(e, None, 0))?;
-        if let Some(record) = &request.idempotency {
+        for record in &request.idempotency {
             let inserted = sqlx::query(
                 "INSERT INTO idempotency_keys (key, fingerprint, outcome) VALUES ($1, $2, $3) \
                  ON CONFLICT (key) DO NOTHING",
@@ -192,6 +216,22 @@ impl EventStore for PgEventStore {
                 .map_err(|e| append_error(e, None, 0))?;
         }
         tx.commit().await.map_err(|e| append_error(e, None, 0))
+    }
+}
+
+#[async_trait]
+impl EventStore for PgEventStore {
+    async fn append(&self, request: AppendRequest) -> Result<(), AppendError> {
+        if request.streams.iter().all(|w| w.events.is_empty()) && request.idempotency.is_empty() {
+            return Ok(());
+        }
+        match &self.group {
+            Some(group) => match group.append(request).await {
+                Ok(outcome) => outcome,
+                Err(request) => self.append_direct(request).await,
+            },
+            None => self.append_direct(request).await,
+        }
     }
 
     async fn read_stream<'a>(

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use ledger_application::conformance as suite;
 use ledger_postgres::testing::TestDatabase;
-use ledger_postgres::PgEventStore;
+use ledger_postgres::{GroupCommitConfig, PgEventStore};
 
 async fn store() -> (TestDatabase, suite::Store, sqlx::PgPool) {
     let (db, pool) = TestDatabase::migrated(20).await;
@@ -110,9 +110,89 @@ async fn the_stream_and_feed_reads_use_indexes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn opposite_multi_stream_appends_conflict_instead_of_failing() {
+async fn mixed_concurrent_appends_each_get_their_own_answer() {
+    for _ in 0..3 {
+        let (_db, s, _) = store().await;
+        suite::concurrent_mixed_appends_each_get_their_own_answer(s).await;
+    }
+}
+
+/// With one writer, appends arriving while a group commits wait and go together: 40
+/// concurrent appends land, each once, in fewer transactions than appends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_appends_share_commits() {
     use ledger_application::ports::store::*;
-    let (_db, s, _) = store().await;
+    let (_db, pool) = TestDatabase::migrated(20).await;
+    let config = GroupCommitConfig {
+        writers: 1,
+        ..Default::default()
+    };
+    let s: suite::Store = Arc::new(PgEventStore::with_group_commit(pool.clone(), config));
+    let start = Arc::new(tokio::sync::Barrier::new(40));
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let (s, start) = (s.clone(), start.clone());
+        tasks.push(tokio::spawn(async move {
+            start.wait().await;
+            let event = NewEvent {
+                event_id: uuid::Uuid::new_v4(),
+                event_type: "TestEvent".into(),
+                schema_version: 1,
+                data: format!("{{\"n\":{i}}}"),
+                metadata: EventMetadata::default(),
+                recorded_at: chrono::Utc::now(),
+            };
+            s.append(AppendRequest {
+                streams: vec![StreamWrite {
+                    stream_id: format!("g-{i}"),
+                    stream_type: "test".into(),
+                    expected_version: 0,
+                    events: vec![event.clone(), event_with_new_id(event)],
+                }],
+                idempotency: vec![],
+            })
+            .await
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap().expect("append");
+    }
+    let (streams, events, transactions): (i64, i64, i64) = sqlx::query_as(
+        "SELECT count(DISTINCT stream_id), count(*), count(DISTINCT tx_id) FROM events",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((streams, events), (40, 80), "every append stored once");
+    assert!(
+        transactions < 40,
+        "40 concurrent appends took {transactions} transactions: nothing was grouped"
+    );
+}
+
+fn event_with_new_id(
+    e: ledger_application::ports::store::NewEvent,
+) -> ledger_application::ports::store::NewEvent {
+    ledger_application::ports::store::NewEvent {
+        event_id: uuid::Uuid::new_v4(),
+        ..e
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn opposite_multi_stream_appends_conflict_instead_of_failing() {
+    let (_db, pool) = TestDatabase::migrated(20).await;
+    opposite_appends(Arc::new(PgEventStore::new(pool))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn opposite_multi_stream_appends_conflict_without_group_commit_too() {
+    let (_db, pool) = TestDatabase::migrated(20).await;
+    opposite_appends(Arc::new(PgEventStore::direct(pool))).await;
+}
+
+async fn opposite_appends(s: suite::Store) {
+    use ledger_application::ports::store::*;
     let mut tasks = Vec::new();
     for t in 0..8u64 {
         let s = s.clone();
@@ -155,7 +235,7 @@ async fn opposite_multi_stream_appends_conflict_instead_of_failing() {
                 };
                 let req = AppendRequest {
                     streams: vec![write(a, va), write(b, vb)],
-                    idempotency: None,
+                    idempotency: vec![],
                 };
                 match s.append(req).await {
                     Ok(()) | Err(AppendError::Conflict { .. }) => {}

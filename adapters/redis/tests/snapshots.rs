@@ -286,7 +286,7 @@ async fn a_long_stream_with_a_snapshot_reads_at_most_n_events() {
                     expected_version: (chunk_index * 1000) as u64,
                     events,
                 }],
-                idempotency: None,
+                idempotency: vec![],
             })
             .await
             .unwrap();

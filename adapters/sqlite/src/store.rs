@@ -103,7 +103,7 @@ impl EventStore for SqliteEventStore {
         let mut tx = crate::begin_immediate(&self.writer)
             .await
             .map_err(|e| append_error(e, "", 0))?;
-        if let Some(record) = &request.idempotency {
+        for record in &request.idempotency {
             let inserted = sqlx::query(
                 "INSERT INTO idempotency_keys (key, fingerprint, outcome) VALUES (?1, ?2, ?3) \
                  ON CONFLICT (key) DO NOTHING",

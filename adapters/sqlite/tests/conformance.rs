@@ -53,6 +53,12 @@ async fn concurrent_appends_keep_streams_contiguous() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn mixed_concurrent_appends_each_get_their_own_answer() {
+    let (_t, s, _) = store().await;
+    suite::concurrent_mixed_appends_each_get_their_own_answer(s).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn feed_tail_sees_every_event_once() {
     for _ in 0..3 {
         let (_t, s, _) = store().await;

@@ -66,13 +66,14 @@ pub struct IdempotencyRecord {
     pub outcome: String,
 }
 
-/// One atomic write: every stream's events and the idempotency record, or nothing.
+/// One atomic write: every stream's events and every idempotency record, or nothing.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct AppendRequest {
     /// The streams written.
     pub streams: Vec<StreamWrite>,
-    /// Stored in the same transaction, if given.
-    pub idempotency: Option<IdempotencyRecord>,
+    /// Stored in the same transaction (several when commands were batched). If any key
+    /// is already stored, nothing is written and the stored record is returned.
+    pub idempotency: Vec<IdempotencyRecord>,
 }
 
 /// An event as stored.

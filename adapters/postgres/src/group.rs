@@ -1,0 +1,236 @@
+//! Group commit: appends that arrive while earlier ones are being written are put
+//! together into one statement, and so share one commit (one WAL flush, one NOTIFY).
+//!
+//! Every append keeps its own optimistic concurrency: each row is guarded by its
+//! stream's expected version and the `(stream_id, version)` key. The grouped statement
+//! is all-or-nothing: when any append in it would fail (stale or ahead version, stored
+//! idempotency key, a deadlock with another instance), the database raises, nothing of
+//! the group is written, and the writer runs each append of the group on its own, so
+//! each gets exactly the answer it would have had alone. An answer is sent only after
+//! the statement that holds its events has committed.
+
+use std::sync::Arc;
+
+use ledger_application::ports::store::{AppendError, AppendRequest, StreamWrite};
+use sqlx::PgPool;
+use tokio::sync::{mpsc, oneshot, Semaphore};
+
+use crate::errors::is_unavailable;
+use crate::store::{PgEventStore, NOTIFY_CHANNEL};
+
+/// How appends are grouped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupCommitConfig {
+    /// Groups written at the same time (each holds one connection while it commits).
+    pub writers: usize,
+    /// The most events one group carries.
+    pub max_events: usize,
+}
+
+impl Default for GroupCommitConfig {
+    fn default() -> Self {
+        Self {
+            writers: 4,
+            max_events: 1000,
+        }
+    }
+}
+
+struct Job {
+    request: AppendRequest,
+    reply: oneshot::Sender<Result<(), AppendError>>,
+}
+
+/// The handle appends are sent through.
+#[derive(Clone)]
+pub(crate) struct GroupCommit {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl GroupCommit {
+    /// Starts the dispatcher on the current Tokio runtime; it ends when every handle is
+    /// dropped.
+    pub(crate) fn spawn(direct: PgEventStore, config: GroupCommitConfig) -> Self {
+        let (jobs, rx) = mpsc::channel(4096);
+        tokio::spawn(dispatch(rx, direct, config));
+        Self { jobs }
+    }
+
+    /// Appends through a group; `Err(request)` when the dispatcher is gone.
+    pub(crate) async fn append(
+        &self,
+        request: AppendRequest,
+    ) -> Result<Result<(), AppendError>, AppendRequest> {
+        let (reply, answer) = oneshot::channel();
+        if let Err(mpsc::error::SendError(job)) = self.jobs.send(Job { request, reply }).await {
+            return Err(job.request);
+        }
+        Ok(answer.await.unwrap_or_else(|_| {
+            // The writer was stopped (runtime shutdown) while the group was in flight:
+            // whether it committed is unknown, exactly as with a lost connection.
+            Err(AppendError::Unavailable(
+                "the append's outcome is unknown: the writer stopped".into(),
+            ))
+        }))
+    }
+}
+
+fn events_of(request: &AppendRequest) -> usize {
+    request.streams.iter().map(|w| w.events.len()).sum()
+}
+
+async fn dispatch(mut rx: mpsc::Receiver<Job>, direct: PgEventStore, config: GroupCommitConfig) {
+    let writers = Arc::new(Semaphore::new(config.writers.max(1)));
+    loop {
+        // Wait for a free writer first: appends arriving meanwhile join the next group.
+        let Ok(permit) = writers.clone().acquire_owned().await else {
+            return;
+        };
+        let Some(first) = rx.recv().await else {
+            return;
+        };
+        let mut events = events_of(&first.request);
+        let mut group = vec![first];
+        while events < config.max_events {
+            match rx.try_recv() {
+                Ok(job) => {
+                    events += events_of(&job.request);
+                    group.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        let direct = direct.clone();
+        tokio::spawn(async move {
+            write_group(&direct, group).await;
+            drop(permit);
+        });
+    }
+}
+
+async fn write_group(direct: &PgEventStore, group: Vec<Job>) {
+    if group.len() == 1 {
+        for job in group {
+            let _ = job.reply.send(direct.append_direct(job.request).await);
+        }
+        return;
+    }
+    let requests: Vec<&AppendRequest> = group.iter().map(|j| &j.request).collect();
+    match insert_group(direct.pool(), &requests).await {
+        Ok(()) => {
+            for job in group {
+                let _ = job.reply.send(Ok(()));
+            }
+        }
+        Err(e) if matches!(e, sqlx::Error::Database(_)) && !is_unavailable(&e) => {
+            // The statement failed as a whole and wrote nothing: each on its own.
+            for job in group {
+                let _ = job.reply.send(direct.append_direct(job.request).await);
+            }
+        }
+        Err(e) => {
+            // Unreachable database, or an outcome that cannot be known: never retried
+            // blindly (a retry could apply a committed command twice).
+            let message = e.to_string();
+            let unavailable = is_unavailable(&e);
+            for job in group {
+                let _ = job.reply.send(Err(if unavailable {
+                    AppendError::Unavailable(message.clone())
+                } else {
+                    AppendError::Failed(message.clone())
+                }));
+            }
+        }
+    }
+}
+
+const GROUP_INSERT: &str = "WITH keys AS ( \
+        INSERT INTO idempotency_keys (key, fingerprint, outcome) \
+        SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[]) \
+        ON CONFLICT (key) DO NOTHING RETURNING 1), \
+     ins AS ( \
+        INSERT INTO events (stream_id, stream_type, version, event_id, event_type, \
+            schema_version, data, metadata, recorded_at) \
+        SELECT t.stream_id, t.stream_type, t.version, t.event_id, t.event_type, \
+            t.schema_version, t.data::json, t.metadata::jsonb, t.recorded_at \
+        FROM UNNEST($4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::uuid[], \
+                    $9::text[], $10::int[], $11::text[], $12::text[], $13::timestamptz[]) \
+             WITH ORDINALITY AS t(stream_id, stream_type, expected, version, event_id, \
+                 event_type, schema_version, data, metadata, recorded_at, ord) \
+        WHERE t.expected = 0 OR EXISTS (SELECT 1 FROM events e \
+            WHERE e.stream_id = t.stream_id AND e.version = t.expected) \
+        ORDER BY t.ord \
+        RETURNING 1) \
+     SELECT ledger_batch_check((SELECT count(*) FROM keys) = $14 \
+                               AND (SELECT count(*) FROM ins) = $15)::text \
+     FROM pg_notify($16, '')";
+
+/// One statement, one commit: every row of every request, or nothing.
+async fn insert_group(pool: &PgPool, requests: &[&AppendRequest]) -> Result<(), sqlx::Error> {
+    // Keys and streams in one order, so two instances' groups wait for each other
+    // instead of deadlocking.
+    let mut records: Vec<_> = requests.iter().flat_map(|r| &r.idempotency).collect();
+    records.sort_by(|a, b| a.key.cmp(&b.key));
+    let mut writes: Vec<&StreamWrite> = requests
+        .iter()
+        .flat_map(|r| &r.streams)
+        .filter(|w| !w.events.is_empty())
+        .collect();
+    writes.sort_by(|a, b| a.stream_id.cmp(&b.stream_id));
+    let n: usize = writes.iter().map(|w| w.events.len()).sum();
+    let mut stream_ids = Vec::with_capacity(n);
+    let mut stream_types = Vec::with_capacity(n);
+    let mut expected = Vec::with_capacity(n);
+    let mut versions = Vec::with_capacity(n);
+    let mut ids = Vec::with_capacity(n);
+    let mut types = Vec::with_capacity(n);
+    let mut schemas = Vec::with_capacity(n);
+    let mut data = Vec::with_capacity(n);
+    let mut metadata = Vec::with_capacity(n);
+    let mut times = Vec::with_capacity(n);
+    for w in &writes {
+        let base = i64::try_from(w.expected_version).unwrap_or(i64::MAX);
+        for (i, e) in w.events.iter().enumerate() {
+            stream_ids.push(w.stream_id.as_str());
+            stream_types.push(w.stream_type.as_str());
+            expected.push(base);
+            versions.push(base.saturating_add(i as i64 + 1));
+            ids.push(e.event_id);
+            types.push(e.event_type.as_str());
+            schemas.push(i32::try_from(e.schema_version).unwrap_or(i32::MAX));
+            data.push(e.data.as_str());
+            metadata.push(serde_json::to_string(&e.metadata).unwrap_or_else(|_| "{}".into()));
+            times.push(e.recorded_at);
+        }
+    }
+    sqlx::query(GROUP_INSERT)
+        .bind(records.iter().map(|r| r.key.as_str()).collect::<Vec<_>>())
+        .bind(
+            records
+                .iter()
+                .map(|r| r.fingerprint.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            records
+                .iter()
+                .map(|r| r.outcome.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(&stream_ids)
+        .bind(&stream_types)
+        .bind(&expected)
+        .bind(&versions)
+        .bind(&ids)
+        .bind(&types)
+        .bind(&schemas)
+        .bind(&data)
+        .bind(&metadata)
+        .bind(&times)
+        .bind(records.len() as i64)
+        .bind(n as i64)
+        .bind(NOTIFY_CHANNEL)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
