@@ -9,6 +9,7 @@ use ledger_domain::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::combine::Combiner;
 use crate::idempotency::{fingerprint, record_ok, record_refusal, replay, scoped_key};
 use crate::ports::store::{
     AppendError, AppendRequest, EventMetadata, EventStore, NewEvent, StoreError, StreamWrite,
@@ -176,7 +177,48 @@ pub struct CommandService {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) ids: Arc<dyn IdGenerator>,
     pub(crate) max_attempts: u32,
-    pub(crate) locks: crate::locks::StreamLocks,
+    pub(crate) locks: Arc<crate::locks::StreamLocks>,
+    /// Batches queued commands per stream; only with a spawner (it runs the batches).
+    combiner: Option<Arc<Combiner>>,
+}
+
+/// The metadata of a command's events.
+pub(crate) fn metadata(
+    ctx: &CommandContext,
+    causation: &str,
+    correlation: Option<&str>,
+) -> EventMetadata {
+    EventMetadata {
+        actor: ctx.actor.clone(),
+        request_id: ctx.request_id.clone(),
+        causation_id: Some(causation.to_owned()),
+        correlation_id: correlation.map(str::to_owned),
+    }
+}
+
+/// A command's events, encoded, with fresh ids and the clock's time.
+pub(crate) fn new_events<A: Aggregate>(
+    clock: &dyn Clock,
+    ids: &dyn IdGenerator,
+    events: &[A::Event],
+    meta: &EventMetadata,
+) -> Vec<NewEvent> {
+    // Microseconds: what every store keeps, so a read-back time equals the written one.
+    let now = chrono::SubsecRound::trunc_subsecs(clock.now(), 6);
+    events
+        .iter()
+        .map(|e| {
+            let enc = A::encode(e);
+            NewEvent {
+                event_id: ids.new_id(),
+                event_type: enc.event_type.to_owned(),
+                schema_version: enc.schema_version,
+                data: enc.data,
+                metadata: meta.clone(),
+                recorded_at: now,
+            }
+        })
+        .collect()
 }
 
 /// An optional note for a fingerprint (NUL stands for "none").
@@ -193,13 +235,27 @@ impl CommandService {
         ids: Arc<dyn IdGenerator>,
         max_attempts: u32,
     ) -> Self {
+        let max_attempts = max_attempts.max(1);
+        let locks = Arc::new(crate::locks::StreamLocks::new(1024));
+        let combiner = repo.spawner().map(|spawner| {
+            Arc::new(Combiner::new(
+                store.clone(),
+                repo.clone(),
+                clock.clone(),
+                ids.clone(),
+                locks.clone(),
+                max_attempts,
+                spawner,
+            ))
+        });
         Self {
             store,
             repo,
             clock,
             ids,
-            max_attempts: max_attempts.max(1),
-            locks: crate::locks::StreamLocks::new(1024),
+            max_attempts,
+            locks,
+            combiner,
         }
     }
 
@@ -286,6 +342,10 @@ impl CommandService {
         ctx: &CommandContext,
         fp: String,
     ) -> Result<AccountReply, CommandError> {
+        // Without a precondition, commands queued on one stream are batched.
+        if let (Some(combiner), None) = (&self.combiner, ctx.if_match) {
+            return combiner.submit(id, command, ctx, fp).await;
+        }
         let stream = id.as_str();
         let causation = self.ids.new_id().to_string();
         let _serialized = self.locks.lock(&[stream]).await;
@@ -351,12 +411,7 @@ impl CommandService {
         causation: &str,
         correlation: Option<&str>,
     ) -> EventMetadata {
-        EventMetadata {
-            actor: ctx.actor.clone(),
-            request_id: ctx.request_id.clone(),
-            causation_id: Some(causation.to_owned()),
-            correlation_id: correlation.map(str::to_owned),
-        }
+        metadata(ctx, causation, correlation)
     }
 
     pub(crate) fn stream_write<A: Aggregate>(
@@ -366,26 +421,11 @@ impl CommandService {
         events: &[A::Event],
         meta: &EventMetadata,
     ) -> StreamWrite {
-        // Microseconds: what every store keeps, so a read-back time equals the written one.
-        let now = chrono::SubsecRound::trunc_subsecs(self.clock.now(), 6);
         StreamWrite {
             stream_id: stream_id.to_owned(),
             stream_type: A::STREAM_TYPE.to_owned(),
             expected_version,
-            events: events
-                .iter()
-                .map(|e| {
-                    let enc = A::encode(e);
-                    NewEvent {
-                        event_id: self.ids.new_id(),
-                        event_type: enc.event_type.to_owned(),
-                        schema_version: enc.schema_version,
-                        data: enc.data,
-                        metadata: meta.clone(),
-                        recorded_at: now,
-                    }
-                })
-                .collect(),
+            events: new_events::<A>(self.clock.as_ref(), self.ids.as_ref(), events, meta),
         }
     }
 

@@ -4,7 +4,8 @@
 //!   clock, ids), each documenting what an adapter must guarantee. With the `mocks`
 //!   feature every port has a mockall mock (`MockEventStore`, ...).
 //! - [`commands::CommandService`]: load, decide, append with the expected version,
-//!   retry on conflict, idempotency, metadata.
+//!   retry on conflict, idempotency, metadata; commands queued on one account are
+//!   decided together and written in one append (`combine`).
 //! - [`queries::QueryService`]: current view, temporal state, history, feed.
 //! - [`projection::ProjectionRunner`]: feed -> read model with its checkpoint.
 //! - [`repository::Repository`]: aggregate loading via snapshot + events.
@@ -13,6 +14,7 @@
 #![warn(missing_docs)]
 
 mod cache;
+mod combine;
 pub mod commands;
 #[cfg(feature = "conformance")]
 pub mod conformance;

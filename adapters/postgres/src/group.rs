@@ -16,7 +16,7 @@ use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use crate::errors::is_unavailable;
-use crate::store::{PgEventStore, NOTIFY_CHANNEL};
+use crate::store::PgEventStore;
 
 /// How appends are grouped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,6 +118,7 @@ async fn write_group(direct: &PgEventStore, group: Vec<Job>) {
     let requests: Vec<&AppendRequest> = group.iter().map(|j| &j.request).collect();
     match insert_group(direct.pool(), &requests).await {
         Ok(()) => {
+            direct.announce();
             for job in group {
                 let _ = job.reply.send(Ok(()));
             }
@@ -144,6 +145,8 @@ async fn write_group(direct: &PgEventStore, group: Vec<Job>) {
     }
 }
 
+/// The version guard is a scalar subquery on purpose: an `EXISTS` here may be planned
+/// as a hashed subplan that scans the whole events table on every group.
 const GROUP_INSERT: &str = "WITH keys AS ( \
         INSERT INTO idempotency_keys (key, fingerprint, outcome) \
         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[]) \
@@ -157,13 +160,12 @@ const GROUP_INSERT: &str = "WITH keys AS ( \
                     $9::text[], $10::int[], $11::text[], $12::text[], $13::timestamptz[]) \
              WITH ORDINALITY AS t(stream_id, stream_type, expected, version, event_id, \
                  event_type, schema_version, data, metadata, recorded_at, ord) \
-        WHERE t.expected = 0 OR EXISTS (SELECT 1 FROM events e \
+        WHERE t.expected = 0 OR (SELECT true FROM events e \
             WHERE e.stream_id = t.stream_id AND e.version = t.expected) \
         ORDER BY t.ord \
         RETURNING 1) \
      SELECT ledger_batch_check((SELECT count(*) FROM keys) = $14 \
-                               AND (SELECT count(*) FROM ins) = $15)::text \
-     FROM pg_notify($16, '')";
+                               AND (SELECT count(*) FROM ins) = $15)::text";
 
 /// One statement, one commit: every row of every request, or nothing.
 async fn insert_group(pool: &PgPool, requests: &[&AppendRequest]) -> Result<(), sqlx::Error> {
@@ -229,7 +231,6 @@ async fn insert_group(pool: &PgPool, requests: &[&AppendRequest]) -> Result<(), 
         .bind(&times)
         .bind(records.len() as i64)
         .bind(n as i64)
-        .bind(NOTIFY_CHANNEL)
         .execute(pool)
         .await?;
     Ok(())

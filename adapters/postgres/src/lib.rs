@@ -9,6 +9,7 @@
 
 mod errors;
 mod group;
+mod notify;
 mod projections;
 mod queries;
 mod store;

@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::errors::{append_error, store_error};
 use crate::group::{GroupCommit, GroupCommitConfig};
+use crate::notify::Notifier;
 
 /// The channel a NOTIFY is sent on after every append.
 pub const NOTIFY_CHANNEL: &str = "ledger_events";
@@ -39,6 +40,9 @@ const INSERT_EVENTS: &str = "INSERT INTO events (stream_id, stream_type, version
 pub struct PgEventStore {
     pool: PgPool,
     group: Option<GroupCommit>,
+    /// When set, commits are announced after the fact instead of by a NOTIFY inside
+    /// the appending statement.
+    notifier: Option<Notifier>,
 }
 
 impl PgEventStore {
@@ -54,16 +58,33 @@ impl PgEventStore {
     /// A store whose appends are grouped as configured. Must be called inside a Tokio
     /// runtime (it starts the group's dispatcher task).
     pub fn with_group_commit(pool: PgPool, config: GroupCommitConfig) -> Self {
-        let group = GroupCommit::spawn(Self::direct(pool.clone()), config);
+        let notifier = Some(Notifier::spawn(pool.clone()));
+        let writer = Self {
+            pool: pool.clone(),
+            group: None,
+            notifier: notifier.clone(),
+        };
         Self {
             pool,
-            group: Some(group),
+            group: Some(GroupCommit::spawn(writer, config)),
+            notifier,
         }
     }
 
-    /// A store whose every append commits on its own.
+    /// A store whose every append commits on its own (and NOTIFYs in its own statement).
     pub fn direct(pool: PgPool) -> Self {
-        Self { pool, group: None }
+        Self {
+            pool,
+            group: None,
+            notifier: None,
+        }
+    }
+
+    /// Tells listeners that events were committed.
+    pub(crate) fn announce(&self) {
+        if let Some(n) = &self.notifier {
+            n.committed();
+        }
     }
 
     /// The pool.
@@ -172,8 +193,11 @@ impl PgEventStore {
             .iter()
             .filter(|w| !w.events.is_empty())
             .collect();
+        let inline_notify = self.notifier.is_none();
         if request.idempotency.is_empty() && writes.len() == 1 {
-            return Self::insert_stream(&self.pool, writes[0], true).await;
+            Self::insert_stream(&self.pool, writes[0], inline_notify).await?;
+            self.announce();
+            return Ok(());
         }
         let mut tx = self
             .pool
@@ -208,14 +232,16 @@ impl PgEventStore {
         for write in writes {
             Self::insert_stream(&mut *tx, write, false).await?;
         }
-        if !request.streams.is_empty() {
+        if inline_notify && !request.streams.is_empty() {
             sqlx::query("SELECT pg_notify($1, '')")
                 .bind(NOTIFY_CHANNEL)
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| append_error(e, None, 0))?;
         }
-        tx.commit().await.map_err(|e| append_error(e, None, 0))
+        tx.commit().await.map_err(|e| append_error(e, None, 0))?;
+        self.announce();
+        Ok(())
     }
 }
 

@@ -1,0 +1,266 @@
+//! Command batching per stream: commands on one account that queue up while an append
+//! for it is in flight are decided together, in arrival order, against the state each
+//! previous one left, and written in one append with one expected version.
+//!
+//! Each command keeps its own events, metadata (actor, request, causation), reply (the
+//! state right after its own events) and idempotency record; a refused command writes
+//! nothing but its refusal record. The batch runs in a spawned task under the stream's
+//! lock, so a caller that goes away (a closed connection, a timeout) never leaves the
+//! others without an answer, and transfers on the account still wait for it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use ledger_domain::{fold, Account, AccountCommand, AccountId, Aggregate, Versioned};
+use tokio::sync::oneshot;
+
+use crate::commands::{metadata, new_events, AccountReply, CommandContext, CommandError};
+use crate::idempotency::{record_ok, record_refusal, replay, scoped_key};
+use crate::locks::StreamLocks;
+use crate::ports::store::{AppendError, AppendRequest, EventStore, StreamWrite};
+use crate::ports::system::{Clock, IdGenerator};
+use crate::repository::{Repository, Spawner};
+
+/// The most commands decided into one append.
+const MAX_BATCH: usize = 64;
+
+type Reply = Result<AccountReply, CommandError>;
+
+/// A command waiting for its stream.
+pub(crate) struct Queued {
+    pub(crate) command: AccountCommand,
+    pub(crate) ctx: CommandContext,
+    pub(crate) fp: String,
+    pub(crate) causation: String,
+    reply: oneshot::Sender<Reply>,
+}
+
+/// The queues of commands per stream; a stream has a queue while a task drains it.
+pub(crate) struct Combiner {
+    pub(crate) store: Arc<dyn EventStore>,
+    pub(crate) repo: Arc<Repository>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) ids: Arc<dyn IdGenerator>,
+    pub(crate) locks: Arc<StreamLocks>,
+    pub(crate) max_attempts: u32,
+    pub(crate) spawner: Arc<dyn Spawner>,
+    queues: Mutex<HashMap<String, Vec<Queued>>>,
+}
+
+/// What one command of a batch came to.
+enum Decided {
+    Applied(AccountReply),
+    Refused(CommandError),
+}
+
+impl Combiner {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        store: Arc<dyn EventStore>,
+        repo: Arc<Repository>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGenerator>,
+        locks: Arc<StreamLocks>,
+        max_attempts: u32,
+        spawner: Arc<dyn Spawner>,
+    ) -> Self {
+        Self {
+            store,
+            repo,
+            clock,
+            ids,
+            locks,
+            max_attempts,
+            spawner,
+            queues: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Queues the command and waits for its outcome.
+    pub(crate) async fn submit(
+        self: &Arc<Self>,
+        id: AccountId,
+        command: AccountCommand,
+        ctx: &CommandContext,
+        fp: String,
+    ) -> Reply {
+        let (reply, answer) = oneshot::channel();
+        let job = Queued {
+            command,
+            ctx: ctx.clone(),
+            fp,
+            causation: self.ids.new_id().to_string(),
+            reply,
+        };
+        let stream = id.as_str().to_owned();
+        let start = {
+            let mut queues = self.queues.lock().unwrap_or_else(|p| p.into_inner());
+            match queues.get_mut(&stream) {
+                Some(waiting) => {
+                    waiting.push(job);
+                    false
+                }
+                None => {
+                    queues.insert(stream.clone(), vec![job]);
+                    true
+                }
+            }
+        };
+        if start {
+            let me = self.clone();
+            self.spawner
+                .spawn(Box::pin(async move { me.drain(&stream).await }));
+        }
+        answer.await.unwrap_or_else(|_| {
+            Err(CommandError::Unavailable(
+                "the command's outcome is unknown: the server is stopping".into(),
+            ))
+        })
+    }
+
+    /// Runs the stream's queue until it is empty, one batch per turn of its lock.
+    async fn drain(&self, stream: &str) {
+        loop {
+            let _serialized = self.locks.lock(&[stream]).await;
+            let jobs = {
+                let mut queues = self.queues.lock().unwrap_or_else(|p| p.into_inner());
+                let Some(waiting) = queues.get_mut(stream) else {
+                    return;
+                };
+                if waiting.is_empty() {
+                    queues.remove(stream);
+                    return;
+                }
+                let n = waiting.len().min(MAX_BATCH);
+                waiting.drain(..n).collect::<Vec<_>>()
+            };
+            self.run(stream, jobs).await;
+        }
+    }
+
+    /// Decides and appends one batch, retrying it on a version conflict.
+    async fn run(&self, stream: &str, jobs: Vec<Queued>) {
+        for _ in 0..self.max_attempts {
+            let loaded = match self.repo.load::<Account>(stream).await {
+                Ok(l) => l,
+                Err(e) => return answer_all(jobs, CommandError::from(e)),
+            };
+            let (request, decided, after) = self.decide(stream, &loaded, &jobs);
+            if request.streams.is_empty() && request.idempotency.is_empty() {
+                return answer(jobs, decided);
+            }
+            match self.store.append(request).await {
+                Ok(()) => {
+                    if after.version > loaded.version {
+                        self.repo.after_commit(stream, loaded.version, &after).await;
+                    }
+                    return answer(jobs, decided);
+                }
+                Err(AppendError::Conflict { .. }) => self.repo.forget::<Account>(stream),
+                Err(AppendError::IdempotencyKeyExists(_)) if jobs.len() > 1 => {
+                    // One key is already stored: each command on its own, to give each
+                    // its own answer.
+                    for job in jobs {
+                        Box::pin(self.run(stream, vec![job])).await;
+                    }
+                    return;
+                }
+                Err(AppendError::IdempotencyKeyExists(stored)) => {
+                    return answer_each(jobs, |job| replay(&stored, &job.fp));
+                }
+                Err(AppendError::Unavailable(m)) => {
+                    return answer_all(jobs, CommandError::Unavailable(m))
+                }
+                Err(AppendError::Failed(m)) => return answer_all(jobs, CommandError::Internal(m)),
+            }
+        }
+        answer_all(jobs, CommandError::Conflict)
+    }
+
+    /// Decides every job in order against the state the previous ones left.
+    fn decide(
+        &self,
+        stream: &str,
+        loaded: &Versioned<Account>,
+        jobs: &[Queued],
+    ) -> (AppendRequest, Vec<Decided>, Versioned<Account>) {
+        let mut state = loaded.clone();
+        let mut write = StreamWrite {
+            stream_id: stream.to_owned(),
+            stream_type: Account::STREAM_TYPE.to_owned(),
+            expected_version: loaded.version,
+            events: Vec::new(),
+        };
+        let mut records = Vec::new();
+        let mut decided = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let key = job
+                .ctx
+                .idempotency_key
+                .as_ref()
+                .map(|k| scoped_key(&job.ctx.actor, k));
+            let events = match state.state.decide(&job.command) {
+                Ok(events) => events,
+                Err(e) => {
+                    let err = CommandError::Refused(e);
+                    if let Some(key) = key {
+                        records.push(record_refusal(key, job.fp.clone(), &err));
+                    }
+                    decided.push(Decided::Refused(err));
+                    continue;
+                }
+            };
+            state = Versioned {
+                state: fold(state.state, &events),
+                version: state.version + events.len() as u64,
+            };
+            let Some(reply) = AccountReply::from_state(&state) else {
+                decided.push(Decided::Refused(CommandError::Internal(
+                    "decided on no account".into(),
+                )));
+                continue;
+            };
+            let meta = metadata(&job.ctx, &job.causation, None);
+            write.events.extend(new_events::<Account>(
+                self.clock.as_ref(),
+                self.ids.as_ref(),
+                &events,
+                &meta,
+            ));
+            if let Some(key) = key {
+                records.push(record_ok(key, job.fp.clone(), &reply));
+            }
+            decided.push(Decided::Applied(reply));
+        }
+        let streams = if write.events.is_empty() {
+            vec![]
+        } else {
+            vec![write]
+        };
+        let request = AppendRequest {
+            streams,
+            idempotency: records,
+        };
+        (request, decided, state)
+    }
+}
+
+fn answer(jobs: Vec<Queued>, decided: Vec<Decided>) {
+    for (job, d) in jobs.into_iter().zip(decided) {
+        let _ = job.reply.send(match d {
+            Decided::Applied(reply) => Ok(reply),
+            Decided::Refused(err) => Err(err),
+        });
+    }
+}
+
+fn answer_all(jobs: Vec<Queued>, err: CommandError) {
+    answer_each(jobs, |_| Err(err.clone()));
+}
+
+fn answer_each(jobs: Vec<Queued>, outcome: impl Fn(&Queued) -> Reply) {
+    for job in jobs {
+        let reply = outcome(&job);
+        let _ = job.reply.send(reply);
+    }
+}
