@@ -119,28 +119,11 @@ impl ProjectionRunner {
         if page.events.is_empty() {
             return Ok(Step::CaughtUp);
         }
-        let mut decoder = FeedDecoder::default();
-        let mut batch = Vec::with_capacity(page.events.len());
-        for recorded in page.events {
-            let decoded = match decoder.decode(self.store.as_ref(), &recorded).await {
-                Ok(event) => event,
-                Err(FeedDecodeError::Store(e)) => return Err(e.into()),
-                Err(e) => return Err(self.fail(projection, e.to_string()).await),
-            };
-            let currency = match self
-                .currency(&mut decoder, &recorded.stream_id, &decoded)
-                .await
-            {
-                Ok(c) => c,
-                Err(FeedDecodeError::Store(e)) => return Err(e.into()),
-                Err(e) => return Err(self.fail(projection, e.to_string()).await),
-            };
-            batch.push(ProjectedEvent {
-                recorded,
-                event: decoded,
-                currency,
-            });
-        }
+        let batch = match self.decode(page.events).await {
+            Ok(batch) => batch,
+            Err(FeedDecodeError::Store(e)) => return Err(e.into()),
+            Err(e) => return Err(self.fail(projection, e.to_string()).await),
+        };
         let n = batch.len();
         match self
             .target
@@ -154,6 +137,27 @@ impl ProjectionRunner {
                 Err(reason) => Err(self.fail(projection, reason).await),
             },
         }
+    }
+
+    /// Decodes a page of the feed for the projections.
+    async fn decode(
+        &self,
+        events: Vec<crate::ports::store::RecordedEvent>,
+    ) -> Result<Vec<ProjectedEvent>, FeedDecodeError> {
+        let mut decoder = FeedDecoder::default();
+        let mut batch = Vec::with_capacity(events.len());
+        for recorded in events {
+            let event = decoder.decode(self.store.as_ref(), &recorded).await?;
+            let currency = self
+                .currency(&mut decoder, &recorded.stream_id, &event)
+                .await?;
+            batch.push(ProjectedEvent {
+                recorded,
+                event,
+                currency,
+            });
+        }
+        Ok(batch)
     }
 
     async fn currency(
@@ -214,6 +218,15 @@ impl ProjectionRunner {
                 Err(reason) => self.fail(projection, reason).await,
             });
         }
+        self.finish(projection, progress).await
+    }
+
+    /// Catches a rebuild up with the feed and swaps it in (again if it fell behind).
+    async fn finish(
+        &self,
+        projection: &str,
+        progress: &(dyn Fn(usize) + Send + Sync),
+    ) -> Result<usize, ProjectionError> {
         let mut total = 0;
         loop {
             total += self
@@ -230,6 +243,86 @@ impl ProjectionRunner {
                 Err(e) => return Err(ProjectionError::Unavailable(e.to_string())),
             }
         }
+    }
+
+    /// Rebuilds several projections in one pass over the feed: each page is read and
+    /// decoded once and applied to every rebuild at the same time, each with its own
+    /// checkpoint. A projection that cannot apply an event is marked failed and left
+    /// out; the others go on. Each then finishes (tail and swap) as [`Self::rebuild`]
+    /// does. Returns the events read.
+    pub async fn rebuild_many(
+        &self,
+        projections: &[&str],
+        progress: &(dyn Fn(usize) + Send + Sync),
+    ) -> Result<usize, ProjectionError> {
+        for p in projections {
+            if let Err(e) = self.target.start_rebuild(p).await {
+                return Err(match self.read_model_error(e) {
+                    Ok(t) => t,
+                    Err(reason) => self.fail(p, reason).await,
+                });
+            }
+        }
+        let mut going: Vec<&str> = projections.to_vec();
+        let mut from = FeedCursor::START;
+        let mut total = 0;
+        while !going.is_empty() {
+            let page = self.store.read_feed(from, self.batch).await?;
+            if page.events.is_empty() {
+                break;
+            }
+            let batch = match self.decode(page.events).await {
+                Ok(batch) => batch,
+                Err(FeedDecodeError::Store(e)) => return Err(e.into()),
+                Err(e) => {
+                    for p in &going {
+                        self.fail(p, e.to_string()).await;
+                    }
+                    return Err(ProjectionError::Failed {
+                        projection: going.join(", "),
+                        reason: e.to_string(),
+                    });
+                }
+            };
+            let applied = futures_util::future::join_all(going.iter().map(|p| {
+                self.target
+                    .apply_batch(p, Generation::Rebuild, from, &batch, page.next)
+            }))
+            .await;
+            let mut still = Vec::with_capacity(going.len());
+            for (p, outcome) in going.iter().zip(applied) {
+                match outcome {
+                    Ok(true) => still.push(*p),
+                    // Someone else moved this rebuild on: it finishes on its own below.
+                    Ok(false) => {}
+                    Err(e) => match self.read_model_error(e) {
+                        Ok(transient) => return Err(transient),
+                        Err(reason) => {
+                            self.fail(p, reason).await;
+                        }
+                    },
+                }
+            }
+            going = still;
+            total += batch.len();
+            from = page.next;
+            progress(total);
+        }
+        for p in projections {
+            if self.is_failed(p).await {
+                continue;
+            }
+            self.finish(p, &|_| {}).await?;
+        }
+        Ok(total)
+    }
+
+    async fn is_failed(&self, projection: &str) -> bool {
+        self.target.statuses().await.is_ok_and(|all| {
+            all.iter().any(|s| {
+                s.name == projection && s.state == crate::ports::readmodel::ProjectionState::Failed
+            })
+        })
     }
 
     /// Every projection's status and lag.

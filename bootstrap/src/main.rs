@@ -101,19 +101,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let core = core(&settings).await?;
             let total = core.runner.lag_of(Default::default()).await?;
-            for n in names {
-                let bar = ProgressBar::new(total);
-                bar.set_style(
-                    ProgressStyle::with_template(
-                        "{msg:>14} [{bar:40}] {pos}/{len} events ({per_sec})",
-                    )
+            // One pass over the feed for all of them.
+            let bar = ProgressBar::new(total);
+            bar.set_style(
+                ProgressStyle::with_template("{msg:>14} [{bar:40}] {pos}/{len} events ({per_sec})")
                     .unwrap_or_else(|_| ProgressStyle::default_bar()),
-                );
-                bar.set_message(n.to_owned());
-                let progress = |done: usize| bar.set_position(done as u64);
-                let applied = core.runner.rebuild(n, &progress).await?;
-                bar.finish_with_message(format!("{n} done ({applied} events)"));
-            }
+            );
+            bar.set_message(names.join(", "));
+            let progress = |done: usize| bar.set_position(done as u64);
+            let applied = core.runner.rebuild_many(&names, &progress).await?;
+            bar.finish_with_message(format!("{} done ({applied} events)", names.join(", ")));
             Ok(())
         }
     }

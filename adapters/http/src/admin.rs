@@ -161,21 +161,23 @@ pub(crate) async fn rebuild(
         })?],
     };
     let requested = names.clone();
-    for name in names {
+    // Those not already rebuilding, in one pass over the feed.
+    let starting: Vec<&'static str> = {
         let mut running = state.rebuilding.lock().unwrap_or_else(|p| p.into_inner());
-        if !running.insert(name) {
-            continue;
-        }
+        names.into_iter().filter(|n| running.insert(n)).collect()
+    };
+    if !starting.is_empty() {
         let st = Arc::clone(&state);
         tokio::spawn(async move {
-            match st.runner.rebuild(name, &|_| {}).await {
-                Ok(n) => tracing::info!(projection = name, events = n, "rebuild finished"),
-                Err(e) => tracing::error!(projection = name, error = %e, "rebuild failed"),
+            match st.runner.rebuild_many(&starting, &|_| {}).await {
+                Ok(n) => tracing::info!(projections = ?starting, events = n, "rebuild finished"),
+                Err(e) => tracing::error!(projections = ?starting, error = %e, "rebuild failed"),
             }
-            st.rebuilding
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(name);
+            let mut running = st.rebuilding.lock().unwrap_or_else(|p| p.into_inner());
+            for name in &starting {
+                running.remove(name);
+            }
+            drop(running);
             st.wake.notify_waiters();
         });
     }

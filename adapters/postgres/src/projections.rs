@@ -322,6 +322,23 @@ impl ProjectionStore for PgProjectionStore {
             .execute(&mut *tx)
             .await
             .map_err(rm_error)?;
+            // Only the primary key while filling (the upserts need it); the other
+            // indexes are built once, sorted, at the end: far cheaper than keeping
+            // them up to date row by row.
+            let secondary: Vec<String> = sqlx::query_scalar(
+                "SELECT c.relname::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+                 WHERE i.indrelid = $1::text::regclass AND NOT i.indisprimary",
+            )
+            .bind(format!("{table}__rebuild"))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(rm_error)?;
+            for index in secondary {
+                sqlx::query(&format!("DROP INDEX \"{index}\""))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(rm_error)?;
+            }
         }
         sqlx::query(
             "UPDATE projections SET state = 'rebuilding', rebuild_tx = 0, rebuild_position = 0 \
@@ -335,6 +352,37 @@ impl ProjectionStore for PgProjectionStore {
     }
 
     async fn finish_rebuild(&self, name: &str, from: FeedCursor) -> Result<bool, ReadModelError> {
+        // The live tables' secondary indexes, built on the copies before the swap (and
+        // outside its lock), named `<index>__rebuild` until then.
+        let mut renames = Vec::new();
+        for table in tables(name)? {
+            let indexes: Vec<(String, bool, String)> = sqlx::query_as(
+                "SELECT c.relname::text, i.indisunique, \
+                        substring(pg_get_indexdef(i.indexrelid) from ' USING .*$') \
+                 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+                 WHERE i.indrelid = $1::text::regclass AND NOT i.indisprimary",
+            )
+            .bind(table)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(rm_error)?;
+            for (index, unique, using) in indexes {
+                let unique = if unique { "UNIQUE " } else { "" };
+                sqlx::query(&format!(
+                    "CREATE {unique}INDEX IF NOT EXISTS \"{index}__rebuild\" \
+                     ON {table}__rebuild{using}"
+                ))
+                .execute(&self.pool)
+                .await
+                .map_err(rm_error)?;
+                renames.push(format!(
+                    "ALTER INDEX \"{index}__rebuild\" RENAME TO \"{index}\""
+                ));
+            }
+            renames.push(format!(
+                "ALTER INDEX IF EXISTS \"{table}__rebuild_pkey\" RENAME TO \"{table}_pkey\""
+            ));
+        }
         let mut tx = self.pool.begin().await.map_err(rm_error)?;
         // Locks the projection row: the live runner's next batch waits, then finds the
         // checkpoint moved and continues from the rebuilt one.
@@ -352,6 +400,9 @@ impl ProjectionStore for PgProjectionStore {
                     .await
                     .map_err(rm_error)?;
             }
+        }
+        for sql in &renames {
+            sqlx::query(sql).execute(&mut *tx).await.map_err(rm_error)?;
         }
         sqlx::query(
             "UPDATE projections SET state = 'live', last_error = NULL, tx = rebuild_tx, \

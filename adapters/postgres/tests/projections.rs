@@ -70,3 +70,42 @@ async fn one_instance_leads_each_projection() {
         "the lock is released with its holder's connection"
     );
 }
+
+/// Rebuild tables are filled without their secondary indexes, which are built at the
+/// end: after two rebuilds the live tables have exactly the indexes (names and
+/// definitions) the migrations gave them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rebuilt_tables_keep_every_index() {
+    use ledger_application::ports::readmodel::PROJECTIONS;
+    use ledger_application::projection::ProjectionRunner;
+    let (db, pool) = TestDatabase::migrated(20).await;
+    let indexes = || async {
+        sqlx::query_as::<_, (String, String)>(
+            "SELECT indexname::text, regexp_replace(indexdef, '__rebuild', '', 'g') \
+             FROM pg_indexes WHERE schemaname = 'public' AND tablename IN \
+             ('current_state', 'analytics_currency', 'analytics_daily', 'audit_log') \
+             ORDER BY 1",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+    };
+    let before = indexes().await;
+    assert!(
+        before.iter().any(|(n, _)| n == "audit_log_request_idx"),
+        "{before:?}"
+    );
+    let runner = ProjectionRunner::new(
+        Arc::new(PgEventStore::new(pool.clone())),
+        Arc::new(PgProjectionStore::new(pool.clone())),
+        100,
+    );
+    for _ in 0..2 {
+        runner
+            .rebuild_many(&PROJECTIONS, &|_| {})
+            .await
+            .expect("rebuild");
+        assert_eq!(indexes().await, before);
+    }
+    drop(db);
+}
