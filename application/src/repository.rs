@@ -196,6 +196,13 @@ impl Repository {
                 .await?;
             let n = page.len();
             for e in &page {
+                if e.version != version + 1 {
+                    // Never fold past a hole: a state missing events would be wrong.
+                    return Err(LoadError::Store(StoreError::Failed(format!(
+                        "stream {stream_id} jumps from version {version} to {}",
+                        e.version
+                    ))));
+                }
                 let event = state.decode(e.raw()).map_err(|source| LoadError::Decode {
                     stream_id: stream_id.to_owned(),
                     source,

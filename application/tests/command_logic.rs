@@ -258,3 +258,25 @@ async fn a_domain_refusal_writes_no_events() {
         .unwrap_err();
     assert_eq!(err.code(), "insufficient_funds");
 }
+
+#[tokio::test]
+async fn a_stream_with_a_hole_is_never_folded() {
+    let mut store = MockEventStore::new();
+    store.expect_read_stream().returning(|q| {
+        let mut events = opened_stream();
+        let mut deposit = events[0].clone();
+        deposit.version = 3; // version 2 is missing
+        events.push(deposit);
+        Ok(if q.after_version == 0 { events } else { vec![] })
+    });
+    store.expect_idempotency_record().returning(|_| Ok(None));
+    store.expect_append().never();
+    let err = service(store, no_snapshots(), 0)
+        .act(a(), deposit("5"), &ctx())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, CommandError::Internal(m) if m.contains("jumps from version 1 to 3")),
+        "{err:?}"
+    );
+}

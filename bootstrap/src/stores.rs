@@ -54,7 +54,13 @@ pub async fn open(settings: &Settings) -> anyhow::Result<Stores> {
             .await
             .with_context(|| format!("cannot reach or migrate the event store at {shown}"))?;
         (
-            Arc::new(ledger_postgres::PgEventStore::new(pool.clone())),
+            Arc::new(ledger_postgres::PgEventStore::with_group_commit(
+                pool.clone(),
+                ledger_postgres::GroupCommitConfig {
+                    writers: settings.storage.group_commit_writers.max(1),
+                    ..Default::default()
+                },
+            )),
             Arc::new(ledger_postgres::PgProjectionStore::new(pool.clone())),
             Arc::new(ledger_postgres::PgReadModels::new(pool.clone())),
             Some(pool),

@@ -59,6 +59,7 @@ pub fn settings(storage_url: String, snapshots_url: String, options: &Options) -
         storage: Storage {
             url: Secret::new(storage_url),
             max_connections: 10,
+            group_commit_writers: 2,
         },
         snapshots: Snapshots {
             url: Secret::new(snapshots_url),

@@ -29,8 +29,10 @@ pub struct GroupCommitConfig {
 
 impl Default for GroupCommitConfig {
     fn default() -> Self {
+        // Two measured best on a 2-core machine (BENCHMARKS.md): more writers make
+        // smaller groups, fewer leave the database idle between groups.
         Self {
-            writers: 4,
+            writers: 2,
             max_events: 1000,
         }
     }

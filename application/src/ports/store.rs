@@ -215,7 +215,8 @@ pub enum StoreError {
 /// Adapters must: append all of a request's streams and its idempotency record in one
 /// atomic write; return [`AppendError::Conflict`] (never a generic failure) when a
 /// stream's version is not the expected one, enforced by a unique `(stream, version)`
-/// constraint rather than a check; return [`AppendError::IdempotencyKeyExists`] with the
+/// constraint rather than a check (so a stream's versions are always 1, 2, 3, ... with
+/// no gap, which readers rely on); return [`AppendError::IdempotencyKeyExists`] with the
 /// stored record when the key is taken; give every event a feed cursor such that a
 /// reader of [`EventStore::read_feed`] never misses an event that commits late and
 /// never sees one twice; map connection failures to `Unavailable`.
