@@ -1,4 +1,4 @@
-//! The database floor: single-row INSERT commits into a table shaped like `events`,
+//! The database floor: single-row INSERT commits into a copy of the `events` table,
 //! at a given concurrency, and the single-client commit latency.
 
 use std::time::{Duration, Instant};
@@ -11,22 +11,17 @@ pub async fn measure(
     clients: usize,
     duration: Duration,
 ) -> anyhow::Result<(f64, f64)> {
-    sqlx::query(
-        "CREATE TABLE IF NOT EXISTS floor_events (position BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, \
-         tx_id BIGINT NOT NULL DEFAULT (pg_current_xact_id()::text::bigint), stream_id TEXT NOT NULL, \
-         version BIGINT NOT NULL, event_id UUID NOT NULL UNIQUE, event_type TEXT NOT NULL, \
-         schema_version INT NOT NULL, data JSON NOT NULL, metadata JSONB NOT NULL, \
-         recorded_at TIMESTAMPTZ NOT NULL, UNIQUE (stream_id, version))",
-    )
-    .execute(pool)
-    .await?;
+    // Exactly the events table's shape: columns, defaults, constraints and indexes.
+    sqlx::query("CREATE TABLE IF NOT EXISTS floor_events (LIKE events INCLUDING ALL)")
+        .execute(pool)
+        .await?;
     let owned = pool.clone();
     let insert = move |stream: String, version: i64| {
         let pool = owned.clone();
         async move {
             sqlx::query(
-                "INSERT INTO floor_events (stream_id, version, event_id, event_type, schema_version, data, metadata, recorded_at) \
-                 VALUES ($1, $2, $3, 'MoneyDeposited', 2, $4::json, $5::jsonb, now())",
+                "INSERT INTO floor_events (stream_id, stream_type, version, event_id, event_type, schema_version, data, metadata, recorded_at) \
+                 VALUES ($1, 'account', $2, $3, 'MoneyDeposited', 2, $4::json, $5::jsonb, now())",
             )
             .bind(stream)
             .bind(version)
@@ -59,7 +54,7 @@ pub async fn measure(
     }
     let rate = commits as f64 / start.elapsed().as_secs_f64();
     let mut lat = Vec::new();
-    for v in 0..500 {
+    for v in 1..=500 {
         let t = Instant::now();
         insert("floor-single".into(), v).await?;
         lat.push(t.elapsed());
