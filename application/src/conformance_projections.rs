@@ -493,9 +493,8 @@ async fn workload_more(h: &Harness) {
     }
 }
 
-/// An event one projection cannot apply marks it failed (with the error) and stops it;
-/// the other projections go on.
-pub async fn a_failing_projection_stops_alone(h: Harness) {
+/// Two deposits, each fine, whose sum overflows the analytics' per-currency totals.
+async fn overflowing_deposits(h: &Harness) {
     let commands = h.commands();
     for a in ["big-1", "big-2"] {
         let req = OpenAccount {
@@ -518,6 +517,61 @@ pub async fn a_failing_projection_stops_alone(h: Harness) {
             .await
             .expect("deposit");
     }
+}
+
+/// Stepping all projections together (one feed read and transaction per batch) gives
+/// the same views as a fold of all events.
+pub async fn stepping_together_equals_a_fold(h: Harness) {
+    workload(&h, 30).await;
+    let runner = h.runner(25);
+    while runner.step_many(&PROJECTIONS).await.expect("step") > 0 {}
+    assert_eq!(observed(&h).await, expected(&h).await);
+}
+
+/// Stepping together, a projection that cannot apply an event is marked failed and
+/// the others still apply every event.
+pub async fn stepping_together_isolates_a_failing_projection(h: Harness) {
+    overflowing_deposits(&h).await;
+    let runner = h.runner(100);
+    let mut going = PROJECTIONS.to_vec();
+    for _ in 0..100 {
+        if runner.step_many(&going).await.expect("step") == 0 {
+            break;
+        }
+        let statuses = h.projections.statuses().await.expect("statuses");
+        going.retain(|p| {
+            !statuses
+                .iter()
+                .any(|s| s.name == *p && s.state == ProjectionState::Failed)
+        });
+    }
+    assert_eq!(going, ["current_state", "audit_log"]);
+    let statuses = h.projections.statuses().await.expect("statuses");
+    for s in &statuses {
+        let want = if s.name == "analytics" {
+            ProjectionState::Failed
+        } else {
+            ProjectionState::Live
+        };
+        assert_eq!(s.state, want, "{}", s.name);
+    }
+    let reports = runner.reports().await.expect("reports");
+    for r in reports.iter().filter(|r| r.status.name != "analytics") {
+        assert_eq!(r.lag_events, 0, "{} applied everything", r.status.name);
+    }
+    let acc = h
+        .read
+        .account("big-2")
+        .await
+        .expect("read")
+        .expect("projected");
+    assert_eq!(acc.balance.to_string(), "6000000000000000000");
+}
+
+/// An event one projection cannot apply marks it failed (with the error) and stops it;
+/// the other projections go on.
+pub async fn a_failing_projection_stops_alone(h: Harness) {
+    overflowing_deposits(&h).await;
     let runner = h.runner(100);
     let err = runner
         .catch_up("analytics")

@@ -139,6 +139,61 @@ impl ProjectionRunner {
         }
     }
 
+    /// One step for several live projections at once: those at the lowest checkpoint
+    /// share one feed read, one decode and (where the store can) one transaction. If
+    /// that fails for a reason other than an outage, each takes its own step instead,
+    /// so a projection that cannot apply an event is marked failed alone. Returns the
+    /// most events one projection applied (0: all caught up).
+    pub async fn step_many(&self, projections: &[&'static str]) -> Result<usize, ProjectionError> {
+        let mut at = Vec::with_capacity(projections.len());
+        for p in projections {
+            match self.target.checkpoint(p, Generation::Live).await {
+                Ok(c) => at.push((*p, c)),
+                Err(e) => {
+                    return Err(self
+                        .read_model_error(e)
+                        .unwrap_or_else(ProjectionError::Unavailable))
+                }
+            }
+        }
+        let Some(from) = at.iter().map(|(_, c)| *c).min() else {
+            return Ok(0);
+        };
+        let group: Vec<&'static str> = at
+            .iter()
+            .filter(|(_, c)| *c == from)
+            .map(|(p, _)| *p)
+            .collect();
+        let page = self.store.read_feed(from, self.batch).await?;
+        if page.events.is_empty() {
+            return Ok(0);
+        }
+        let shared = match self.decode(page.events).await {
+            Ok(batch) => self
+                .target
+                .apply_batches(&group, Generation::Live, from, &batch, page.next)
+                .await
+                .map(|_| batch.len()),
+            Err(FeedDecodeError::Store(e)) => return Err(e.into()),
+            Err(e) => Err(ReadModelError::Failed(e.to_string())),
+        };
+        match shared {
+            Ok(n) => Ok(n),
+            Err(ReadModelError::Unavailable(m)) => Err(ProjectionError::Unavailable(m)),
+            Err(ReadModelError::Failed(_)) => {
+                let mut most = 0;
+                for p in group {
+                    match self.step(p, Generation::Live).await {
+                        Ok(Step::Applied(n)) => most = most.max(n),
+                        Ok(_) | Err(ProjectionError::Failed { .. }) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(most)
+            }
+        }
+    }
+
     /// Decodes a page of the feed for the projections.
     async fn decode(
         &self,

@@ -1,9 +1,17 @@
 //! HTTP load: N clients for a duration, latencies and statuses recorded.
+//!
+//! Each client is one keep-alive HTTP/1.1 connection driven by hyper's bare client
+//! (no pool, no redirects, no JSON layer): the load generator shares the machine
+//! with the server and the database, so it should cost as little as wrk does.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use hyper_util::rt::TokioIo;
 use serde_json::Value;
 
 /// What a scenario measured.
@@ -15,7 +23,7 @@ pub struct Outcome {
     pub seconds: f64,
     /// Latencies, sorted.
     pub latencies: Vec<Duration>,
-    /// Answers by status.
+    /// Answers by status (0: the connection failed).
     pub statuses: BTreeMap<u16, usize>,
 }
 
@@ -38,33 +46,57 @@ impl Outcome {
 /// A request a client sends: (path, body) from the client index and iteration.
 pub type Make = Arc<dyn Fn(usize, usize) -> (String, Value) + Send + Sync>;
 
-/// Runs `clients` concurrent clients for `duration`, each sending `make(client, i)`.
-pub async fn run(base: &str, clients: usize, duration: Duration, make: Make) -> Outcome {
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(clients)
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("client");
+type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+
+async fn connect(addr: &str) -> anyhow::Result<Sender> {
+    let stream = tokio::net::TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    Ok(sender)
+}
+
+async fn send(sender: &mut Sender, host: &str, path: &str, body: &Value) -> anyhow::Result<u16> {
+    let request = Request::post(path)
+        .header("host", host)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(serde_json::to_vec(body)?)))?;
+    sender.ready().await?;
+    let response = sender.send_request(request).await?;
+    let status = response.status().as_u16();
+    response.into_body().collect().await?;
+    Ok(status)
+}
+
+/// Runs `clients` concurrent clients against `addr` (`host:port`) for `duration`, each
+/// sending `make(client, i)`.
+pub async fn run(addr: &str, clients: usize, duration: Duration, make: Make) -> Outcome {
     let start = Instant::now();
     let deadline = start + duration;
     let mut tasks = Vec::new();
     for c in 0..clients {
-        let (http, base, make) = (http.clone(), base.to_owned(), make.clone());
+        let (addr, make) = (addr.to_owned(), make.clone());
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             let mut statuses: BTreeMap<u16, usize> = BTreeMap::new();
+            let mut sender = None;
             let mut i = 0;
             while Instant::now() < deadline {
                 let (path, body) = make(c, i);
                 i += 1;
                 let t = Instant::now();
-                let status = match http.post(format!("{base}{path}")).json(&body).send().await {
-                    Ok(r) => {
-                        let s = r.status().as_u16();
-                        let _ = r.bytes().await;
-                        s
-                    }
-                    Err(_) => 0,
+                if sender.is_none() {
+                    sender = connect(&addr).await.ok();
+                }
+                let status = match sender.as_mut() {
+                    Some(s) => match send(s, &addr, &path, &body).await {
+                        Ok(status) => status,
+                        Err(_) => {
+                            sender = None;
+                            0
+                        }
+                    },
+                    None => 0,
                 };
                 lat.push(t.elapsed());
                 *statuses.entry(status).or_default() += 1;

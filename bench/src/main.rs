@@ -107,7 +107,8 @@ async fn main() -> anyhow::Result<()> {
         .local_addr()?
         .port();
     let mut server = start_server(&binary, &db.url, port, args.clients + 8)?;
-    let base = format!("http://127.0.0.1:{port}");
+    let addr = format!("127.0.0.1:{port}");
+    let base = format!("http://{addr}");
     let http = reqwest::Client::new();
     let mut up = false;
     for _ in 0..100 {
@@ -161,7 +162,7 @@ async fn main() -> anyhow::Result<()> {
     println!("| scenario | throughput | p50 | p99 | errors | server peak RSS |");
     println!("|---|---|---|---|---|---|");
     let spread = load::run(
-        &base,
+        &addr,
         args.clients,
         secs,
         Arc::new(|c, i| {
@@ -178,7 +179,7 @@ async fn main() -> anyhow::Result<()> {
         Some(peak_rss_mb(server.id())),
     );
     let hot = load::run(
-        &base,
+        &addr,
         args.clients,
         secs,
         Arc::new(|_, _| ("/accounts/hot/deposit".into(), json!({"amount": "0.01"}))),
@@ -190,7 +191,7 @@ async fn main() -> anyhow::Result<()> {
         None,
     );
     let single = load::run(
-        &base,
+        &addr,
         1,
         secs,
         Arc::new(move |_, i| {
@@ -206,7 +207,7 @@ async fn main() -> anyhow::Result<()> {
         &single,
         None,
     );
-    let transfers = load::run(&base, args.clients, secs, Arc::new(|c, i| {
+    let transfers = load::run(&addr, args.clients, secs, Arc::new(|c, i| {
         let from = (c * 31 + i * 7) % 100;
         let to = (from + 1 + (i % 97)) % 100;
         ("/transfers".into(), json!({"from_account_id": format!("t-{from}"), "to_account_id": format!("t-{to}"), "amount": "0.01"}))
@@ -231,7 +232,7 @@ async fn main() -> anyhow::Result<()> {
         .send()
         .await?;
     let long = load::run(
-        &base,
+        &addr,
         1,
         secs,
         Arc::new(|_, _| ("/accounts/long/deposit".into(), json!({"amount": "1"}))),

@@ -1,12 +1,13 @@
-//! The projector loops run inside `serve`: one per projection, woken by commands of
-//! this instance and NOTIFYs of others, polling as a fallback; the advisory lock lets
-//! one instance run each projection while the others stand by.
+//! The projector loop runs inside `serve`: one loop steps every projection this
+//! instance leads (one feed read, one decode, one transaction per batch for all),
+//! woken by commands of this instance and NOTIFYs of others, polling as a fallback;
+//! the advisory lock per projection lets one instance run it while others stand by.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use ledger_application::ports::readmodel::{Generation, ProjectionState, PROJECTIONS};
-use ledger_application::projection::{ProjectionRunner, Step};
+use ledger_application::ports::readmodel::{ProjectionState, PROJECTIONS};
+use ledger_application::projection::ProjectionRunner;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
@@ -21,85 +22,79 @@ async fn pause(wake: &Notify, stop: &mut watch::Receiver<bool>, d: Duration) {
     }
 }
 
-async fn failed(runner: &ProjectionRunner, name: &str) -> bool {
-    match runner.target().statuses().await {
-        Ok(all) => all
-            .iter()
-            .any(|s| s.name == name && s.state == ProjectionState::Failed),
-        Err(_) => false,
+/// The projections this instance leads and that are not stopped on a failure.
+async fn runnable(runner: &ProjectionRunner) -> Result<Vec<&'static str>, String> {
+    let mut mine = Vec::with_capacity(PROJECTIONS.len());
+    for name in PROJECTIONS {
+        match runner.target().try_lead(name).await {
+            Ok(true) => mine.push(name),
+            Ok(false) => {}
+            Err(e) => return Err(format!("cannot take the lease of {name}: {e}")),
+        }
     }
+    if mine.is_empty() {
+        return Ok(mine);
+    }
+    let statuses = runner
+        .target()
+        .statuses()
+        .await
+        .map_err(|e| e.to_string())?;
+    // Stopped on an event it cannot apply: no crash loop, no skipping. A rebuild (after
+    // a fix) makes it live again.
+    mine.retain(|name| {
+        !statuses
+            .iter()
+            .any(|s| s.name == *name && s.state == ProjectionState::Failed)
+    });
+    Ok(mine)
 }
 
-async fn run(
-    name: &'static str,
-    runner: Arc<ProjectionRunner>,
-    wake: Arc<Notify>,
-    mut stop: watch::Receiver<bool>,
-) {
-    // Whether the stored state must be read before stepping (it may be `failed`).
-    let mut check_failed = true;
+/// One loop for every projection: they share each feed read, decode and transaction.
+async fn run(runner: Arc<ProjectionRunner>, wake: Arc<Notify>, mut stop: watch::Receiver<bool>) {
     while !*stop.borrow() {
-        match runner.target().try_lead(name).await {
-            Ok(true) => {}
-            Ok(false) => {
-                check_failed = true;
+        let mine = match runnable(&runner).await {
+            Ok(mine) if mine.is_empty() => {
+                // Another instance leads them all (or all are stopped): stand by.
                 pause(&wake, &mut stop, Duration::from_secs(2)).await;
                 continue;
             }
+            Ok(mine) => mine,
             Err(e) => {
-                tracing::warn!(projection = name, error = %e, "cannot take the projection lease");
-                check_failed = true;
+                tracing::warn!(error = %e, "projections cannot run; retrying");
                 pause(&wake, &mut stop, Duration::from_secs(1)).await;
                 continue;
             }
-        }
-        if check_failed {
-            if failed(&runner, name).await {
-                // Stopped on an event it cannot apply: no crash loop, no skipping. A
-                // rebuild (after a fix) makes it live again.
-                pause(&wake, &mut stop, Duration::from_secs(2)).await;
-                continue;
-            }
-            check_failed = false;
-        }
-        match runner.step(name, Generation::Live).await {
+        };
+        match runner.step_many(&mine).await {
             // A full batch: more is waiting, go on at once.
-            Ok(Step::Applied(n)) if n >= runner.batch_size() => {}
-            Ok(Step::Lost) => check_failed = true,
-            Ok(Step::Applied(_)) => {
-                // The tail of the feed: let commands accumulate into the next batch
-                // instead of chasing every commit with a transaction of its own.
-                tokio::time::sleep(COALESCE).await;
-            }
-            Ok(Step::CaughtUp) => {
+            Ok(n) if n >= runner.batch_size() => {}
+            Ok(0) => {
                 pause(&wake, &mut stop, POLL).await;
                 // Let a burst of commands accumulate into one batch: a projection
                 // transaction per command would cost the database more than the
                 // commands themselves. Lag grows by at most this much.
                 tokio::time::sleep(COALESCE).await;
             }
+            // The tail of the feed: let commands accumulate into the next batch
+            // instead of chasing every commit with a transaction of its own.
+            Ok(_) => tokio::time::sleep(COALESCE).await,
             Err(e) if e.is_transient() => {
-                tracing::warn!(projection = name, error = %e, "projection step failed; retrying");
+                tracing::warn!(error = %e, "projection step failed; retrying");
                 pause(&wake, &mut stop, Duration::from_secs(1)).await;
             }
-            Err(e) => {
-                tracing::error!(projection = name, error = %e, "projection stopped");
-                check_failed = true;
-            }
+            Err(e) => tracing::error!(error = %e, "projection stopped"),
         }
     }
 }
 
-/// Starts every projector; they stop when `stop` turns true.
+/// Starts the projector loop; it stops when `stop` turns true.
 pub fn spawn(
     runner: Arc<ProjectionRunner>,
     wake: Arc<Notify>,
     stop: watch::Receiver<bool>,
 ) -> Vec<JoinHandle<()>> {
-    PROJECTIONS
-        .iter()
-        .map(|name| tokio::spawn(run(name, runner.clone(), wake.clone(), stop.clone())))
-        .collect()
+    vec![tokio::spawn(run(runner, wake, stop))]
 }
 
 /// Wakes local projectors on the NOTIFYs other instances send after their appends.

@@ -33,3 +33,13 @@ async fn rebuilds_are_complete_and_never_partial() {
 async fn a_failing_projection_stops_alone() {
     suite::a_failing_projection_stops_alone(harness()).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn stepping_together_equals_a_fold() {
+    suite::stepping_together_equals_a_fold(harness()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn stepping_together_isolates_a_failing_projection() {
+    suite::stepping_together_isolates_a_failing_projection(harness()).await;
+}

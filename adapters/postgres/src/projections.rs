@@ -98,6 +98,42 @@ impl PgProjectionStore {
         }))
     }
 
+    /// Inside `tx`: applies the batch and moves the checkpoint, if it is at `from`.
+    async fn apply_in(
+        tx: &mut Transaction<'_, Postgres>,
+        name: &str,
+        g: Generation,
+        from: FeedCursor,
+        batch: &[ProjectedEvent],
+        next: FeedCursor,
+    ) -> Result<bool, ReadModelError> {
+        tables(name)?;
+        let current = Self::read_checkpoint(&mut **tx, name, g, true).await?;
+        if current.unwrap_or_default() != from || (g == Generation::Rebuild && current.is_none()) {
+            return Ok(false);
+        }
+        let sfx = suffix(g);
+        match name {
+            "current_state" => Self::apply_current_state(tx, sfx, batch).await?,
+            "analytics" => Self::apply_analytics(tx, sfx, batch).await?,
+            _ => Self::apply_audit(tx, sfx, batch).await?,
+        }
+        let (t, p) = match g {
+            Generation::Live => ("tx", "position"),
+            Generation::Rebuild => ("rebuild_tx", "rebuild_position"),
+        };
+        sqlx::query(&format!(
+            "UPDATE projections SET {t} = $2, {p} = $3 WHERE name = $1"
+        ))
+        .bind(name)
+        .bind(i64_of(next.tx))
+        .bind(i64_of(next.position))
+        .execute(&mut **tx)
+        .await
+        .map_err(rm_error)?;
+        Ok(true)
+    }
+
     async fn apply_current_state(
         tx: &mut Transaction<'_, Postgres>,
         sfx: &str,
@@ -279,33 +315,33 @@ impl ProjectionStore for PgProjectionStore {
         batch: &[ProjectedEvent],
         next: FeedCursor,
     ) -> Result<bool, ReadModelError> {
-        tables(name)?;
         let mut tx = self.pool.begin().await.map_err(rm_error)?;
-        let current = Self::read_checkpoint(&mut *tx, name, g, true).await?;
-        if current.unwrap_or_default() != from || (g == Generation::Rebuild && current.is_none()) {
-            return Ok(false);
+        let applied = Self::apply_in(&mut tx, name, g, from, batch, next).await?;
+        if applied {
+            tx.commit().await.map_err(rm_error)?;
         }
-        let sfx = suffix(g);
-        match name {
-            "current_state" => Self::apply_current_state(&mut tx, sfx, batch).await?,
-            "analytics" => Self::apply_analytics(&mut tx, sfx, batch).await?,
-            _ => Self::apply_audit(&mut tx, sfx, batch).await?,
+        Ok(applied)
+    }
+
+    async fn apply_batches(
+        &self,
+        names: &[&'static str],
+        g: Generation,
+        from: FeedCursor,
+        batch: &[ProjectedEvent],
+        next: FeedCursor,
+    ) -> Result<Vec<bool>, ReadModelError> {
+        // One transaction, one commit; checkpoint rows locked in name order (no
+        // deadlock with another runner doing the same).
+        let mut order: Vec<usize> = (0..names.len()).collect();
+        order.sort_by_key(|&i| names[i]);
+        let mut tx = self.pool.begin().await.map_err(rm_error)?;
+        let mut applied = vec![false; names.len()];
+        for i in order {
+            applied[i] = Self::apply_in(&mut tx, names[i], g, from, batch, next).await?;
         }
-        let (t, p) = match g {
-            Generation::Live => ("tx", "position"),
-            Generation::Rebuild => ("rebuild_tx", "rebuild_position"),
-        };
-        sqlx::query(&format!(
-            "UPDATE projections SET {t} = $2, {p} = $3 WHERE name = $1"
-        ))
-        .bind(name)
-        .bind(i64_of(next.tx))
-        .bind(i64_of(next.position))
-        .execute(&mut *tx)
-        .await
-        .map_err(rm_error)?;
         tx.commit().await.map_err(rm_error)?;
-        Ok(true)
+        Ok(applied)
     }
 
     async fn start_rebuild(&self, name: &str) -> Result<(), ReadModelError> {

@@ -40,6 +40,18 @@ async fn a_failing_projection_stops_alone() {
     suite::a_failing_projection_stops_alone(h).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn stepping_together_equals_a_fold() {
+    let (_db, h) = harness().await;
+    suite::stepping_together_equals_a_fold(h).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn stepping_together_isolates_a_failing_projection() {
+    let (_db, h) = harness().await;
+    suite::stepping_together_isolates_a_failing_projection(h).await;
+}
+
 #[tokio::test]
 async fn one_instance_leads_each_projection() {
     let (_db, pool) = TestDatabase::migrated(5).await;

@@ -51,3 +51,15 @@ async fn a_failing_projection_stops_alone() {
     let (_d, h) = harness().await;
     suite::a_failing_projection_stops_alone(h).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn stepping_together_equals_a_fold() {
+    let (_d, h) = harness().await;
+    suite::stepping_together_equals_a_fold(h).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn stepping_together_isolates_a_failing_projection() {
+    let (_d, h) = harness().await;
+    suite::stepping_together_isolates_a_failing_projection(h).await;
+}

@@ -115,6 +115,26 @@ pub trait ProjectionStore: Send + Sync + 'static {
         next: FeedCursor,
     ) -> Result<bool, ReadModelError>;
 
+    /// Applies one batch to several projections that are all at `from`, each moving
+    /// its checkpoint to `next`; returns, per projection, whether it was applied (as
+    /// [`Self::apply_batch`]). A store may do it in one transaction (one commit for all).
+    /// Each projection's part stays atomic with its checkpoint, so after an error a
+    /// retry never applies anything twice. The default applies them one by one.
+    async fn apply_batches(
+        &self,
+        projections: &[&'static str],
+        generation: Generation,
+        from: FeedCursor,
+        batch: &[ProjectedEvent],
+        next: FeedCursor,
+    ) -> Result<Vec<bool>, ReadModelError> {
+        let mut applied = Vec::with_capacity(projections.len());
+        for p in projections {
+            applied.push(self.apply_batch(p, generation, from, batch, next).await?);
+        }
+        Ok(applied)
+    }
+
     /// Starts a rebuild: empty rebuild tables at `FeedCursor::START`, state `rebuilding`.
     async fn start_rebuild(&self, projection: &str) -> Result<(), ReadModelError>;
 
