@@ -30,6 +30,7 @@ pub struct Application {
     port: u16,
     state: Arc<AppState>,
     pg_pool: Option<sqlx::PgPool>,
+    projections: bool,
 }
 
 /// The services built on the stores, for the CLI's non-serving commands too.
@@ -118,6 +119,7 @@ impl Application {
             port,
             state,
             pg_pool: stores.pg_pool,
+            projections: settings.projections.enabled,
         })
     }
 
@@ -138,13 +140,18 @@ impl Application {
         signal: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
-        let mut tasks = projectors::spawn(
-            self.state.runner.clone(),
-            self.state.wake.clone(),
-            stop_rx.clone(),
-        );
-        if let Some(pool) = self.pg_pool.clone() {
-            tasks.push(projectors::listen(pool, self.state.wake.clone(), stop_rx));
+        let mut tasks = Vec::new();
+        if self.projections {
+            tasks = projectors::spawn(
+                self.state.runner.clone(),
+                self.state.wake.clone(),
+                stop_rx.clone(),
+            );
+            if let Some(pool) = self.pg_pool.clone() {
+                tasks.push(projectors::listen(pool, self.state.wake.clone(), stop_rx));
+            }
+        } else {
+            tracing::info!("projections.enabled is false: this instance runs no projector");
         }
         tracing::info!(port = self.port, "ledger listening");
         let router = ledger_http::router(self.state.clone());

@@ -16,6 +16,8 @@ pub struct Settings {
     pub storage: Storage,
     /// Snapshot store.
     pub snapshots: Snapshots,
+    /// Projectors.
+    pub projections: Projections,
     /// Access tokens.
     pub auth: Auth,
     /// Logging.
@@ -40,6 +42,14 @@ pub struct Storage {
     pub max_connections: u32,
     /// PostgreSQL group commit: groups of appends written at the same time.
     pub group_commit_writers: usize,
+}
+
+/// `projections.*`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Projections {
+    /// Whether `serve` runs the projectors. Off: a command-and-query instance whose
+    /// read models are kept by another instance.
+    pub enabled: bool,
 }
 
 /// `snapshots.*`.
@@ -86,6 +96,7 @@ impl Settings {
             .set_default("snapshots.every", 100)?
             .set_default("snapshots.ttl_seconds", 0)?
             .set_default("snapshots.cache_capacity", 10_000)?
+            .set_default("projections.enabled", true)?
             .set_default("auth.api_tokens", Vec::<String>::new())?
             .set_default("log.format", "text")?
             .set_default("log.level", "info")?;

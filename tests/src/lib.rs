@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ledger_bootstrap::settings::{Auth, Log, Server, Settings, Snapshots, Storage};
+use ledger_bootstrap::settings::{Auth, Log, Projections, Server, Settings, Snapshots, Storage};
 use ledger_bootstrap::Application;
 use ledger_http::Secret;
 use ledger_postgres::testing::TestDatabase;
@@ -31,6 +31,8 @@ pub struct Options {
     pub api_tokens: Vec<String>,
     /// Whether the admin token is set.
     pub no_admin: bool,
+    /// `projections.enabled = false`.
+    pub no_projectors: bool,
 }
 
 /// A running application; stops and cleans up when dropped.
@@ -66,6 +68,9 @@ pub fn settings(storage_url: String, snapshots_url: String, options: &Options) -
             every: 5,
             ttl_seconds: 600,
             cache_capacity: 1000,
+        },
+        projections: Projections {
+            enabled: !options.no_projectors,
         },
         auth: Auth {
             admin_token: (!options.no_admin).then(|| Secret::new(ADMIN)),

@@ -34,6 +34,7 @@ on_both_backends!(
     temporal_queries_show_the_past,
     rebuilding_projections_keeps_the_views,
     access_tokens_are_enforced,
+    an_instance_without_projectors_leaves_the_read_models_alone,
 );
 
 async fn open(app: &TestApp, id: &str, currency: &str) -> Value {
@@ -715,7 +716,7 @@ async fn rebuilding_projections_keeps_the_views(backend: Backend) {
 async fn access_tokens_are_enforced(backend: Backend) {
     let options = Options {
         api_tokens: vec!["tok-1".into(), "tok-2".into()],
-        no_admin: false,
+        ..Default::default()
     };
     let app = TestApp::spawn_with(backend, options).await;
     expect_problem(
@@ -809,4 +810,32 @@ async fn hostile_text_is_stored_verbatim_and_harmless() {
     assert_eq!(events["events"][1]["data"]["description"], owners[0]);
     let (s, _) = json(app.admin_get("/events").await).await;
     assert_eq!(s, 200, "the events table is still there");
+}
+
+/// `projections.enabled = false`: commands and reads of the event store work, the
+/// projections' checkpoints do not move (another instance keeps them).
+async fn an_instance_without_projectors_leaves_the_read_models_alone(backend: Backend) {
+    let options = Options {
+        no_projectors: true,
+        ..Default::default()
+    };
+    let app = TestApp::spawn_with(backend, options).await;
+    open(&app, "quiet", "USD").await;
+    let (s, body) = json(
+        app.post("/accounts/quiet/deposit", json!({"amount": "5.00"}))
+            .await,
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["balance"], "5.00");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let (_, st) = json(app.admin_get("/admin/projections").await).await;
+    let projections = st["projections"].as_array().unwrap();
+    assert_eq!(projections.len(), 3);
+    for p in projections {
+        assert_eq!(p["lag_events"], 2, "{p}: nothing projected here");
+    }
+    let (s, events) = json(app.get("/accounts/quiet/events").await).await;
+    assert_eq!(s, 200);
+    assert_eq!(events["events"].as_array().unwrap().len(), 2);
 }
