@@ -50,8 +50,15 @@ fn peak_rss_mb(pid: u32) -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
-fn start_server(binary: &PathBuf, db_url: &str, port: u16, pool: usize) -> anyhow::Result<Child> {
+fn start_server(
+    binary: &PathBuf,
+    db_url: &str,
+    port: u16,
+    pool: usize,
+    projectors: bool,
+) -> anyhow::Result<Child> {
     Ok(Command::new(binary)
+        .env("LEDGER__PROJECTIONS__ENABLED", projectors.to_string())
         .env("LEDGER__SERVER__ADDRESS", format!("127.0.0.1:{port}"))
         .env("LEDGER__STORAGE__URL", db_url)
         .env("LEDGER__STORAGE__MAX_CONNECTIONS", pool.to_string())
@@ -60,6 +67,16 @@ fn start_server(binary: &PathBuf, db_url: &str, port: u16, pool: usize) -> anyho
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()?)
+}
+
+async fn wait_up(http: &reqwest::Client, base: &str) -> anyhow::Result<()> {
+    for _ in 0..100 {
+        if http.get(format!("{base}/health")).send().await.is_ok() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("the server did not start")
 }
 
 fn row(name: &str, o: &load::Outcome, rss: Option<f64>) {
@@ -106,19 +123,13 @@ async fn main() -> anyhow::Result<()> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
-    let mut server = start_server(&binary, &db.url, port, args.clients + 8)?;
+    let mut server = start_server(&binary, &db.url, port, args.clients + 8, true)?;
     let addr = format!("127.0.0.1:{port}");
     let base = format!("http://{addr}");
     let http = reqwest::Client::new();
-    let mut up = false;
-    for _ in 0..100 {
-        if http.get(format!("{base}/health")).send().await.is_ok() {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    anyhow::ensure!(up, "the server did not start ({})", binary.display());
+    wait_up(&http, &base)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e} ({})", binary.display()))?;
     let open = |id: String| {
         let (http, base) = (http.clone(), base.clone());
         async move {
@@ -246,10 +257,41 @@ async fn main() -> anyhow::Result<()> {
     let _ = server.kill();
     let _ = server.wait();
 
+    // The command path alone: an instance with `projections.enabled = false`, as in a
+    // deployment where another instance keeps the read models.
+    let mut server = start_server(&binary, &db.url, port, args.clients + 8, false)?;
+    wait_up(&http, &base).await?;
+    let commands_only = load::run(
+        &addr,
+        args.clients,
+        secs,
+        Arc::new(|c, i| {
+            (
+                format!("/accounts/s-{}/deposit", (c * 7919 + i * 31) % 1000),
+                json!({"amount": "1.00"}),
+            )
+        }),
+    )
+    .await;
+    row(
+        &format!(
+            "spread, command-only instance (projections.enabled=false; {} clients)",
+            args.clients
+        ),
+        &commands_only,
+        Some(peak_rss_mb(server.id())),
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+
     println!("\n## ratios (targets in BENCHMARKS.md)");
     println!(
         "| spread / floor commits | {:.2} |",
         spread.throughput() / floor_rate
+    );
+    println!(
+        "| spread on a command-only instance / floor commits | {:.2} |",
+        commands_only.throughput() / floor_rate
     );
     println!(
         "| hot / spread | {:.2} |",
