@@ -150,7 +150,10 @@ impl PgProjectionStore {
             return Ok(());
         }
         let rows = sqlx::query(&format!(
-            "SELECT * FROM current_state{sfx} WHERE account_id = ANY($1)"
+            // A join on the key, not `= ANY($1)`: on a small table the planner picks a
+            // scan that tests every row against the whole array (quadratic in the batch).
+            "SELECT c.* FROM UNNEST($1::text[]) AS k(id) \
+             JOIN current_state{sfx} c ON c.account_id = k.id"
         ))
         .bind(&ids)
         .fetch_all(&mut **tx)
