@@ -149,10 +149,17 @@ impl Combiner {
             if request.streams.is_empty() && request.idempotency.is_empty() {
                 return answer(jobs, decided);
             }
+            let last_event_id = request
+                .streams
+                .first()
+                .and_then(|w| w.events.last())
+                .map(|e| e.event_id);
             match self.store.append(request).await {
                 Ok(()) => {
-                    if after.version > loaded.version {
-                        self.repo.after_commit(stream, loaded.version, &after).await;
+                    if let Some(id) = last_event_id {
+                        self.repo
+                            .after_commit(stream, loaded.version, &after, id)
+                            .await;
                     }
                     return answer(jobs, decided);
                 }

@@ -378,13 +378,16 @@ impl CommandService {
                 .idempotency_key
                 .as_ref()
                 .map(|k| record_ok(scoped_key(&ctx.actor, k), fp.clone(), &reply));
+            let last_event_id = write.events.last().map(|e| e.event_id).unwrap_or_default();
             let request = AppendRequest {
                 streams: vec![write],
                 idempotency: idempotency.into_iter().collect(),
             };
             match self.store.append(request).await {
                 Ok(()) => {
-                    self.repo.after_commit(stream, loaded.version, &after).await;
+                    self.repo
+                        .after_commit(stream, loaded.version, &after, last_event_id)
+                        .await;
                     return Ok(reply);
                 }
                 Err(AppendError::Conflict { .. }) if ctx.if_match.is_some() => {

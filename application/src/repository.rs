@@ -254,12 +254,16 @@ impl Repository {
                 limit: 1,
             })
             .await
-            .map(|page| page.len() == 1)
+            .map(|page| page.len() == 1 && page[0].event_id == snapshot.event_id)
             .unwrap_or(false);
         if !exists {
             self.stats.snapshot_errors.fetch_add(1, Ordering::Relaxed);
-            let why = format!("{stream_id} has no version {}", snapshot.version);
-            self.errors.warn("snapshot beyond the stream ignored", &why);
+            let why = format!(
+                "{stream_id} has no event {} at version {}",
+                snapshot.event_id, snapshot.version
+            );
+            self.errors
+                .warn("snapshot of another history ignored", &why);
             return Versioned::default();
         }
         Versioned {
@@ -268,14 +272,16 @@ impl Repository {
         }
     }
 
-    /// After a commit that moved a stream from `before` to `after.version`: caches the
-    /// new state and, when a multiple of `snapshot_every` was crossed, writes a snapshot
-    /// (in the background when a spawner is set). Snapshot errors are counted and logged.
+    /// After a commit that moved a stream from `before` to `after.version`, whose last
+    /// event has id `last_event_id`: caches the new state and, when a multiple of
+    /// `snapshot_every` was crossed, writes a snapshot (in the background when a spawner
+    /// is set). Snapshot errors are counted and logged.
     pub async fn after_commit<A: Aggregate>(
         &self,
         stream_id: &str,
         before: u64,
         after: &Versioned<A>,
+        last_event_id: uuid::Uuid,
     ) {
         if let Some(cache) = &self.cache {
             cache.put(stream_id, after);
@@ -290,6 +296,7 @@ impl Repository {
         let snapshot = Snapshot {
             stream_id: stream_id.to_owned(),
             version: after.version,
+            event_id: last_event_id,
             format: A::SNAPSHOT_FORMAT,
             state,
         };

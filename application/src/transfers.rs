@@ -148,13 +148,18 @@ impl CommandService {
                     .into_iter()
                     .collect(),
             };
+            let last_ids: Vec<_> = request
+                .streams
+                .iter()
+                .map(|w| w.events.last().map(|e| e.event_id).unwrap_or_default())
+                .collect();
             match self.store.append(request).await {
                 Ok(()) => {
                     self.repo
-                        .after_commit(order.from.as_str(), from.version, &from_after)
+                        .after_commit(order.from.as_str(), from.version, &from_after, last_ids[0])
                         .await;
                     self.repo
-                        .after_commit(order.to.as_str(), to.version, &to_after)
+                        .after_commit(order.to.as_str(), to.version, &to_after, last_ids[1])
                         .await;
                     return Ok(reply);
                 }

@@ -48,6 +48,10 @@ impl Default for RedisSnapshotConfig {
 #[derive(Serialize, Deserialize)]
 struct Stored {
     version: u64,
+    /// Absent in values written before snapshots named their last event: those are
+    /// reported unreadable (and so replaced by the next snapshot).
+    #[serde(default)]
+    event_id: Option<uuid::Uuid>,
     format: u32,
     state: String,
 }
@@ -178,9 +182,13 @@ impl SnapshotStore for RedisSnapshotStore {
         };
         let stored: Stored = serde_json::from_str(&value)
             .map_err(|e| SnapshotError::Corrupt(format!("{key}: {e}")))?;
+        let event_id = stored
+            .event_id
+            .ok_or_else(|| SnapshotError::Corrupt(format!("{key}: no event_id")))?;
         Ok(Some(Snapshot {
             stream_id: stream_id.to_owned(),
             version: stored.version,
+            event_id,
             format: stored.format,
             state: stored.state,
         }))
@@ -190,6 +198,7 @@ impl SnapshotStore for RedisSnapshotStore {
         let mut conn = self.connection().await?;
         let value = serde_json::to_string(&Stored {
             version: snapshot.version,
+            event_id: Some(snapshot.event_id),
             format: snapshot.format,
             state: snapshot.state,
         })

@@ -50,6 +50,7 @@ fn snapshot(stream: &str, version: u64) -> Snapshot {
     Snapshot {
         stream_id: stream.into(),
         version,
+        event_id: uuid::Uuid::from_u128(u128::from(version)),
         format: 1,
         state: format!("{{\"v\":{version}}}"),
     }
@@ -175,11 +176,31 @@ async fn snapshots_written_to_redis_are_used_and_bad_ones_ignored() {
 
     let mut conn = raw_connection().await;
     let key = format!("{prefix}snapshot:acc");
+    let good: String = redis::cmd("GET")
+        .arg(&key)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let good: serde_json::Value = serde_json::from_str(&good).unwrap();
+    let variant = |field: &str, value: Option<serde_json::Value>| {
+        let mut v = good.clone();
+        match value {
+            Some(value) => v[field] = value,
+            None => {
+                v.as_object_mut().unwrap().remove(field);
+            }
+        }
+        v.to_string()
+    };
     let bad_values = [
         "not json at all".to_owned(),
-        r#"{"version":10,"format":99,"state":"{}"}"#.to_owned(),
-        r#"{"version":10,"format":1,"state":"{\"details\":42}"}"#.to_owned(),
-        r#"{"version":999,"format":1,"state":"{\"details\":null}"}"#.to_owned(),
+        variant("format", Some(99.into())),
+        variant("state", Some(r#"{"details":42}"#.into())),
+        variant("version", Some(999.into())),
+        // Version 10 of another database's (or an older copy's) history.
+        variant("event_id", Some(uuid::Uuid::new_v4().to_string().into())),
+        // Written before snapshots named their last event.
+        variant("event_id", None),
     ];
     for bad in bad_values {
         let _: () = redis::cmd("SET")
@@ -263,13 +284,15 @@ async fn a_long_stream_with_a_snapshot_reads_at_most_n_events() {
         all.push(e);
     }
     let now = chrono::Utc::now();
+    let ids: Vec<uuid::Uuid> = all.iter().map(|_| uuid::Uuid::new_v4()).collect();
     for (chunk_index, chunk) in all.chunks(1000).enumerate() {
         let events = chunk
             .iter()
-            .map(|e| {
+            .enumerate()
+            .map(|(i, e)| {
                 let enc = Account::encode(e);
                 NewEvent {
-                    event_id: uuid::Uuid::new_v4(),
+                    event_id: ids[chunk_index * 1000 + i],
                     event_type: enc.event_type.into(),
                     schema_version: enc.schema_version,
                     data: enc.data,
@@ -300,6 +323,7 @@ async fn a_long_stream_with_a_snapshot_reads_at_most_n_events() {
         .save(Snapshot {
             stream_id: "long".into(),
             version: at,
+            event_id: ids[at as usize - 1],
             format: Account::SNAPSHOT_FORMAT,
             state: serde_json::to_string(&snapshot_state).unwrap(),
         })

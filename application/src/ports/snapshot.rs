@@ -9,6 +9,10 @@ pub struct Snapshot {
     pub stream_id: String,
     /// The version the state reflects.
     pub version: u64,
+    /// The id of the stream's event at `version`. A snapshot is used only if the event
+    /// store holds exactly that event there, so a snapshot written for another database
+    /// sharing the snapshot store (or for a restored, older copy) is never trusted.
+    pub event_id: uuid::Uuid,
     /// The aggregate's `SNAPSHOT_FORMAT` when written.
     pub format: u32,
     /// JSON text of the state.
