@@ -120,26 +120,56 @@ impl Combiner {
 
     /// Runs the stream's queue until it is empty, one batch per turn of its lock.
     async fn drain(&self, stream: &str) {
+        // Should this task die (a panic), the queue must not stay behind it: waiting
+        // commands are answered and later ones start a new drainer.
+        let guard = AbandonGuard {
+            combiner: self,
+            stream,
+        };
         loop {
             let _serialized = self.locks.lock(&[stream]).await;
             let jobs = {
                 let mut queues = self.queues.lock().unwrap_or_else(|p| p.into_inner());
-                let Some(waiting) = queues.get_mut(stream) else {
-                    return;
-                };
-                if waiting.is_empty() {
-                    queues.remove(stream);
-                    return;
+                match queues.get_mut(stream) {
+                    Some(waiting) if !waiting.is_empty() => {
+                        let n = waiting.len().min(MAX_BATCH);
+                        waiting.drain(..n).collect::<Vec<_>>()
+                    }
+                    _ => {
+                        // Removed under the same lock a new command would queue under:
+                        // a later command finds no queue and starts a new drainer.
+                        queues.remove(stream);
+                        Vec::new()
+                    }
                 }
-                let n = waiting.len().min(MAX_BATCH);
-                waiting.drain(..n).collect::<Vec<_>>()
             };
+            if jobs.is_empty() {
+                std::mem::forget(guard);
+                return;
+            }
             self.run(stream, jobs).await;
         }
     }
 
-    /// Decides and appends one batch, retrying it on a version conflict.
+    /// Decides and appends one batch, retrying it on a version conflict. A command
+    /// whose idempotency key repeats one earlier in the batch (a client retrying before
+    /// its first try was answered) waits for the next turn, where it finds the first
+    /// outcome stored.
     async fn run(&self, stream: &str, jobs: Vec<Queued>) {
+        let mut seen = std::collections::HashSet::new();
+        let (jobs, later): (Vec<Queued>, Vec<Queued>) = jobs.into_iter().partition(|j| {
+            j.ctx
+                .idempotency_key
+                .as_ref()
+                .is_none_or(|k| seen.insert(scoped_key(&j.ctx.actor, k)))
+        });
+        self.run_distinct(stream, jobs).await;
+        if !later.is_empty() {
+            Box::pin(self.run(stream, later)).await;
+        }
+    }
+
+    async fn run_distinct(&self, stream: &str, jobs: Vec<Queued>) {
         for _ in 0..self.max_attempts {
             let loaded = match self.repo.load::<Account>(stream).await {
                 Ok(l) => l,
@@ -168,7 +198,7 @@ impl Combiner {
                     // One key is already stored: each command on its own, to give each
                     // its own answer.
                     for job in jobs {
-                        Box::pin(self.run(stream, vec![job])).await;
+                        Box::pin(self.run_distinct(stream, vec![job])).await;
                     }
                     return;
                 }
@@ -207,7 +237,13 @@ impl Combiner {
                 .as_ref()
                 .map(|k| scoped_key(&job.ctx.actor, k));
             let events = match state.state.decide(&job.command) {
-                Ok(events) => events,
+                Ok(events) if !events.is_empty() => events,
+                Ok(_) => {
+                    decided.push(Decided::Refused(CommandError::Internal(
+                        "a command decided no event".into(),
+                    )));
+                    continue;
+                }
                 Err(e) => {
                     let err = CommandError::Refused(e);
                     if let Some(key) = key {
@@ -217,16 +253,18 @@ impl Combiner {
                     continue;
                 }
             };
-            state = Versioned {
-                state: fold(state.state, &events),
+            let next = Versioned {
+                state: fold(state.state.clone(), &events),
                 version: state.version + events.len() as u64,
             };
-            let Some(reply) = AccountReply::from_state(&state) else {
+            let Some(reply) = AccountReply::from_state(&next) else {
+                // Not written, so the state stays where it was.
                 decided.push(Decided::Refused(CommandError::Internal(
                     "decided on no account".into(),
                 )));
                 continue;
             };
+            state = next;
             let meta = metadata(&job.ctx, &job.causation, None);
             write.events.extend(new_events::<Account>(
                 self.clock.as_ref(),
@@ -249,6 +287,29 @@ impl Combiner {
             idempotency: records,
         };
         (request, decided, state)
+    }
+}
+
+/// Answers and removes a stream's queue if its drainer dies without emptying it.
+struct AbandonGuard<'a> {
+    combiner: &'a Combiner,
+    stream: &'a str,
+}
+
+impl Drop for AbandonGuard<'_> {
+    fn drop(&mut self) {
+        let waiting = {
+            let mut queues = self
+                .combiner
+                .queues
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            queues.remove(self.stream).unwrap_or_default()
+        };
+        answer_all(
+            waiting,
+            CommandError::Internal("the account's command queue stopped".into()),
+        );
     }
 }
 

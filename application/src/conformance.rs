@@ -198,6 +198,29 @@ pub async fn idempotency_records_are_stored_with_the_events(store: Store) {
         }],
     };
     store.append(only_record).await.expect("a record alone");
+    // One request holding a key twice (two batched commands of a retrying client):
+    // refused whole, with the record, and nothing of it stored.
+    let twice = AppendRequest {
+        streams: vec![write("s-twice", 0, vec![event(9)])],
+        idempotency: vec![
+            IdempotencyRecord {
+                key: "k3".into(),
+                fingerprint: "a".into(),
+                outcome: "{}".into(),
+            },
+            IdempotencyRecord {
+                key: "k3".into(),
+                fingerprint: "a".into(),
+                outcome: "{}".into(),
+            },
+        ],
+    };
+    match store.append(twice).await {
+        Err(AppendError::IdempotencyKeyExists(stored)) => assert_eq!(stored.key, "k3"),
+        other => panic!("a key held twice must be refused, got {other:?}"),
+    }
+    assert!(all(&store, "s-twice").await.is_empty());
+    assert_eq!(store.idempotency_record("k3").await.expect("read"), None);
     assert!(store
         .idempotency_record("k2")
         .await

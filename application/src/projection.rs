@@ -319,6 +319,8 @@ impl ProjectionRunner {
             }
         }
         let mut going: Vec<&str> = projections.to_vec();
+        // Those that met an event they cannot apply during this rebuild.
+        let mut failed_here: Vec<&str> = Vec::new();
         let mut from = FeedCursor::START;
         let mut total = 0;
         while !going.is_empty() {
@@ -354,6 +356,7 @@ impl ProjectionRunner {
                         Ok(transient) => return Err(transient),
                         Err(reason) => {
                             self.fail(p, reason).await;
+                            failed_here.push(p);
                         }
                     },
                 }
@@ -363,21 +366,21 @@ impl ProjectionRunner {
             from = page.next;
             progress(total);
         }
+        // Every other one is swapped in (which also makes it live again, as a rebuild
+        // after a fix should), even if another's finish fails.
+        let mut first_error = None;
         for p in projections {
-            if self.is_failed(p).await {
+            if failed_here.contains(p) {
                 continue;
             }
-            self.finish(p, &|_| {}).await?;
+            if let Err(e) = self.finish(p, &|_| {}).await {
+                first_error.get_or_insert(e);
+            }
         }
-        Ok(total)
-    }
-
-    async fn is_failed(&self, projection: &str) -> bool {
-        self.target.statuses().await.is_ok_and(|all| {
-            all.iter().any(|s| {
-                s.name == projection && s.state == crate::ports::readmodel::ProjectionState::Failed
-            })
-        })
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(total),
+        }
     }
 
     /// Every projection's status and lag.

@@ -257,3 +257,54 @@ async fn callers_that_go_away_leave_no_one_waiting() {
     }
     assert!(events.len() >= 2 + 20, "every kept command is stored");
 }
+
+/// A client retrying before its first try was answered: the same key, queued twice or
+/// more in one batch. The first is applied; the others get its outcome, and unrelated
+/// commands in the batch are unaffected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_key_repeated_within_a_batch_is_applied_once() {
+    let (store, commands) = service();
+    open_with(&commands, "hot", "1").await;
+    let start = Arc::new(tokio::sync::Barrier::new(12));
+    let mut tasks = Vec::new();
+    for i in 0..12usize {
+        let (commands, start) = (commands.clone(), start.clone());
+        tasks.push(tokio::spawn(async move {
+            start.wait().await;
+            let account = AccountId::parse("hot").unwrap();
+            let (amount_text, key) = if i % 2 == 0 {
+                ("7.00", Some("same-key".to_owned()))
+            } else {
+                ("1.00", None)
+            };
+            let deposit = AccountAction::Deposit {
+                amount: amount(amount_text),
+                description: None,
+            };
+            commands
+                .act(account, deposit, &ctx(100 + i, key.clone()))
+                .await
+                .map(|r| (key.is_some(), r))
+        }));
+    }
+    let mut keyed = Vec::new();
+    for t in tasks {
+        let (is_keyed, reply) = t.await.unwrap().expect("every command succeeds");
+        if is_keyed {
+            keyed.push(reply);
+        }
+    }
+    assert_eq!(keyed.len(), 6);
+    assert!(keyed.iter().all(|r| *r == keyed[0]), "{keyed:?}");
+    let events = store
+        .read_stream(StreamQuery {
+            stream_id: "hot",
+            after_version: 0,
+            until: None,
+            limit: 100,
+        })
+        .await
+        .unwrap();
+    // Opened, the setup deposit, one keyed deposit and six unkeyed ones.
+    assert_eq!(events.len(), 2 + 1 + 6);
+}

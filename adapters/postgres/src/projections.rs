@@ -395,6 +395,16 @@ impl ProjectionStore for PgProjectionStore {
         // outside its lock), named `<index>__rebuild` until then.
         let mut renames = Vec::new();
         for table in tables(name)? {
+            let copy: Option<String> = sqlx::query_scalar("SELECT to_regclass($1)::text")
+                .bind(format!("{table}__rebuild"))
+                .fetch_one(&self.pool)
+                .await
+                .map_err(rm_error)?;
+            if copy.is_none() {
+                return Err(failed(format!(
+                    "no rebuild of {name} in progress (finished or abandoned elsewhere)"
+                )));
+            }
             let indexes: Vec<(String, bool, String)> = sqlx::query_as(
                 "SELECT c.relname::text, i.indisunique, \
                         substring(pg_get_indexdef(i.indexrelid) from ' USING .*$') \

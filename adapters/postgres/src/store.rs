@@ -204,7 +204,11 @@ impl PgEventStore {
             .begin()
             .await
             .map_err(|e| append_error(e, None, 0))?;
-        for record in &request.idempotency {
+        // Keys in one order too (a client's retried keys on two instances would
+        // otherwise deadlock).
+        let mut records: Vec<&IdempotencyRecord> = request.idempotency.iter().collect();
+        records.sort_by(|a, b| a.key.cmp(&b.key));
+        for record in records {
             let inserted = sqlx::query(
                 "INSERT INTO idempotency_keys (key, fingerprint, outcome) VALUES ($1, $2, $3) \
                  ON CONFLICT (key) DO NOTHING",
@@ -217,13 +221,22 @@ impl PgEventStore {
             .map_err(|e| append_error(e, None, 0))?
             .rows_affected();
             if inserted == 0 {
-                drop(tx);
-                return match self.idempotency_record(&record.key).await {
-                    Ok(Some(stored)) => Err(AppendError::IdempotencyKeyExists(stored)),
-                    Ok(None) => Err(AppendError::Failed("idempotency record vanished".into())),
-                    Err(StoreError::Unavailable(m)) => Err(AppendError::Unavailable(m)),
-                    Err(StoreError::Failed(m)) => Err(AppendError::Failed(m)),
+                // Read inside the transaction: the key may be one this request holds twice.
+                let stored = sqlx::query(
+                    "SELECT key, fingerprint, outcome FROM idempotency_keys WHERE key = $1",
+                )
+                .bind(&record.key)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| append_error(e, None, 0))?;
+                let field = |name: &str| -> Result<String, AppendError> {
+                    stored.try_get(name).map_err(|e| append_error(e, None, 0))
                 };
+                return Err(AppendError::IdempotencyKeyExists(IdempotencyRecord {
+                    key: field("key")?,
+                    fingerprint: field("fingerprint")?,
+                    outcome: field("outcome")?,
+                }));
             }
         }
         // Always insert streams in one order: two transfers between the same accounts in
