@@ -57,12 +57,24 @@ fn start_server(
     pool: usize,
     projectors: bool,
 ) -> anyhow::Result<Child> {
+    let db_url_hash = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        db_url.hash(&mut h);
+        h.finish()
+    };
     Ok(Command::new(binary)
         .env("LEDGER__PROJECTIONS__ENABLED", projectors.to_string())
         .env("LEDGER__SERVER__ADDRESS", format!("127.0.0.1:{port}"))
         .env("LEDGER__STORAGE__URL", db_url)
         .env("LEDGER__STORAGE__MAX_CONNECTIONS", pool.to_string())
         .env("LEDGER__SNAPSHOTS__URL", redis_url())
+        // Keys of this run only (its database is fresh); they expire after an hour.
+        .env(
+            "LEDGER__SNAPSHOTS__PREFIX",
+            format!("ledger-bench-{db_url_hash:x}:"),
+        )
+        .env("LEDGER__SNAPSHOTS__TTL_SECONDS", "3600")
         .env("LEDGER__LOG__LEVEL", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -63,6 +63,9 @@ pub struct Snapshots {
     pub ttl_seconds: u64,
     /// Aggregates kept in the in-process cache.
     pub cache_capacity: usize,
+    /// Prefix of every Redis key: ledgers of different databases sharing one Redis
+    /// each need their own.
+    pub prefix: String,
 }
 
 /// `auth.*`.
@@ -96,6 +99,7 @@ impl Settings {
             .set_default("snapshots.every", 100)?
             .set_default("snapshots.ttl_seconds", 0)?
             .set_default("snapshots.cache_capacity", 10_000)?
+            .set_default("snapshots.prefix", "ledger:")?
             .set_default("projections.enabled", true)?
             .set_default("auth.api_tokens", Vec::<String>::new())?
             .set_default("log.format", "text")?

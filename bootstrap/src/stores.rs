@@ -75,6 +75,7 @@ pub async fn open(settings: &Settings) -> anyhow::Result<Stores> {
         ))
     } else if snapshot_url.starts_with("redis://") || snapshot_url.starts_with("rediss://") {
         let config = RedisSnapshotConfig {
+            prefix: settings.snapshots.prefix.clone(),
             ttl: (settings.snapshots.ttl_seconds > 0)
                 .then(|| Duration::from_secs(settings.snapshots.ttl_seconds)),
             ..Default::default()

@@ -68,6 +68,7 @@ pub fn settings(storage_url: String, snapshots_url: String, options: &Options) -
             every: 5,
             ttl_seconds: 600,
             cache_capacity: 1000,
+            prefix: format!("ledger-test-{}:", uuid::Uuid::new_v4()),
         },
         projections: Projections {
             enabled: !options.no_projectors,
