@@ -27,6 +27,7 @@ pub mod metrics;
 pub mod ports;
 pub mod projection;
 pub mod queries;
+mod rebuild;
 pub mod repository;
 pub mod transfers;
 pub mod views;

@@ -60,9 +60,9 @@ pub struct ProjectionReport {
 
 /// Feeds projections from the global feed.
 pub struct ProjectionRunner {
-    store: Arc<dyn EventStore>,
-    target: Arc<dyn ProjectionStore>,
-    batch: usize,
+    pub(crate) store: Arc<dyn EventStore>,
+    pub(crate) target: Arc<dyn ProjectionStore>,
+    pub(crate) batch: usize,
 }
 
 impl ProjectionRunner {
@@ -85,7 +85,7 @@ impl ProjectionRunner {
         &self.target
     }
 
-    async fn fail(&self, projection: &str, reason: String) -> ProjectionError {
+    pub(crate) async fn fail(&self, projection: &str, reason: String) -> ProjectionError {
         // If even marking fails, the error is still returned and the runner stops.
         let _ = self.target.set_failed(projection, &reason).await;
         ProjectionError::Failed {
@@ -94,7 +94,7 @@ impl ProjectionRunner {
         }
     }
 
-    fn read_model_error(&self, e: ReadModelError) -> Result<ProjectionError, String> {
+    pub(crate) fn read_model_error(&self, e: ReadModelError) -> Result<ProjectionError, String> {
         match e {
             ReadModelError::Unavailable(m) => Ok(ProjectionError::Unavailable(m)),
             ReadModelError::Failed(m) => Err(m),
@@ -195,7 +195,7 @@ impl ProjectionRunner {
     }
 
     /// Decodes a page of the feed for the projections.
-    async fn decode(
+    pub(crate) async fn decode(
         &self,
         events: Vec<crate::ports::store::RecordedEvent>,
     ) -> Result<Vec<ProjectedEvent>, FeedDecodeError> {
@@ -240,7 +240,7 @@ impl ProjectionRunner {
             .await
     }
 
-    async fn catch_up_generation(
+    pub(crate) async fn catch_up_generation(
         &self,
         projection: &str,
         generation: Generation,
@@ -256,130 +256,6 @@ impl ProjectionRunner {
                 }
                 Step::Lost => {}
             }
-        }
-    }
-
-    /// Rebuilds a projection from the first event into fresh tables, then replaces the
-    /// live ones at once; readers see the previous data until then. `progress` gets the
-    /// number of events applied so far. Returns the total.
-    pub async fn rebuild(
-        &self,
-        projection: &str,
-        progress: &(dyn Fn(usize) + Send + Sync),
-    ) -> Result<usize, ProjectionError> {
-        if let Err(e) = self.target.start_rebuild(projection).await {
-            return Err(match self.read_model_error(e) {
-                Ok(t) => t,
-                Err(reason) => self.fail(projection, reason).await,
-            });
-        }
-        self.finish(projection, progress).await
-    }
-
-    /// Catches a rebuild up with the feed and swaps it in (again if it fell behind).
-    async fn finish(
-        &self,
-        projection: &str,
-        progress: &(dyn Fn(usize) + Send + Sync),
-    ) -> Result<usize, ProjectionError> {
-        let mut total = 0;
-        loop {
-            total += self
-                .catch_up_generation(projection, Generation::Rebuild, progress)
-                .await?;
-            let from = self
-                .target
-                .checkpoint(projection, Generation::Rebuild)
-                .await
-                .map_err(|e| ProjectionError::Unavailable(e.to_string()))?;
-            match self.target.finish_rebuild(projection, from).await {
-                Ok(true) => return Ok(total),
-                Ok(false) => continue,
-                Err(e) => return Err(ProjectionError::Unavailable(e.to_string())),
-            }
-        }
-    }
-
-    /// Rebuilds several projections in one pass over the feed: each page is read and
-    /// decoded once and applied to every rebuild at the same time, each with its own
-    /// checkpoint. A projection that cannot apply an event is marked failed and left
-    /// out; the others go on. Each then finishes (tail and swap) as [`Self::rebuild`]
-    /// does. Returns the events read.
-    pub async fn rebuild_many(
-        &self,
-        projections: &[&str],
-        progress: &(dyn Fn(usize) + Send + Sync),
-    ) -> Result<usize, ProjectionError> {
-        for p in projections {
-            if let Err(e) = self.target.start_rebuild(p).await {
-                return Err(match self.read_model_error(e) {
-                    Ok(t) => t,
-                    Err(reason) => self.fail(p, reason).await,
-                });
-            }
-        }
-        let mut going: Vec<&str> = projections.to_vec();
-        // Those that met an event they cannot apply during this rebuild.
-        let mut failed_here: Vec<&str> = Vec::new();
-        let mut from = FeedCursor::START;
-        let mut total = 0;
-        while !going.is_empty() {
-            let page = self.store.read_feed(from, self.batch).await?;
-            if page.events.is_empty() {
-                break;
-            }
-            let batch = match self.decode(page.events).await {
-                Ok(batch) => batch,
-                Err(FeedDecodeError::Store(e)) => return Err(e.into()),
-                Err(e) => {
-                    for p in &going {
-                        self.fail(p, e.to_string()).await;
-                    }
-                    return Err(ProjectionError::Failed {
-                        projection: going.join(", "),
-                        reason: e.to_string(),
-                    });
-                }
-            };
-            let applied = futures_util::future::join_all(going.iter().map(|p| {
-                self.target
-                    .apply_batch(p, Generation::Rebuild, from, &batch, page.next)
-            }))
-            .await;
-            let mut still = Vec::with_capacity(going.len());
-            for (p, outcome) in going.iter().zip(applied) {
-                match outcome {
-                    Ok(true) => still.push(*p),
-                    // Someone else moved this rebuild on: it finishes on its own below.
-                    Ok(false) => {}
-                    Err(e) => match self.read_model_error(e) {
-                        Ok(transient) => return Err(transient),
-                        Err(reason) => {
-                            self.fail(p, reason).await;
-                            failed_here.push(p);
-                        }
-                    },
-                }
-            }
-            going = still;
-            total += batch.len();
-            from = page.next;
-            progress(total);
-        }
-        // Every other one is swapped in (which also makes it live again, as a rebuild
-        // after a fix should), even if another's finish fails.
-        let mut first_error = None;
-        for p in projections {
-            if failed_here.contains(p) {
-                continue;
-            }
-            if let Err(e) = self.finish(p, &|_| {}).await {
-                first_error.get_or_insert(e);
-            }
-        }
-        match first_error {
-            Some(e) => Err(e),
-            None => Ok(total),
         }
     }
 

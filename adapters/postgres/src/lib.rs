@@ -7,11 +7,13 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 #![warn(missing_docs)]
 
+mod apply;
 mod errors;
 mod group;
 mod notify;
 mod projections;
 mod queries;
+mod rebuild;
 mod store;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -2,23 +2,20 @@
 //! optimistic on the checkpoint; rebuild tables swapped in by one transaction; one
 //! runner per projection among instances through a session advisory lock.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use async_trait::async_trait;
-use ledger_application::decode::LedgerEvent;
 use ledger_application::ports::readmodel::{
     Generation, ProjectedEvent, ProjectionState, ProjectionStatus, ProjectionStore, ReadModelError,
 };
 use ledger_application::ports::store::FeedCursor;
-use ledger_application::views::{project_account, AccountView, AnalyticsDelta, AuditEntry};
 use sqlx::{Connection, PgConnection, PgPool, Postgres, Row, Transaction};
 use tokio::sync::Mutex;
 
 use crate::errors::is_unavailable;
-use crate::queries::account_row;
 
 /// Tables of each projection.
-fn tables(projection: &str) -> Result<&'static [&'static str], ReadModelError> {
+pub(crate) fn tables(projection: &str) -> Result<&'static [&'static str], ReadModelError> {
     Ok(match projection {
         "current_state" => &["current_state"],
         "analytics" => &["analytics_currency", "analytics_daily"],
@@ -31,7 +28,7 @@ fn tables(projection: &str) -> Result<&'static [&'static str], ReadModelError> {
     })
 }
 
-fn suffix(g: Generation) -> &'static str {
+pub(crate) fn suffix(g: Generation) -> &'static str {
     match g {
         Generation::Live => "",
         Generation::Rebuild => "__rebuild",
@@ -46,17 +43,17 @@ pub(crate) fn rm_error(e: sqlx::Error) -> ReadModelError {
     }
 }
 
-fn failed(e: impl std::fmt::Display) -> ReadModelError {
+pub(crate) fn failed(e: impl std::fmt::Display) -> ReadModelError {
     ReadModelError::Failed(e.to_string())
 }
 
-fn i64_of(v: u64) -> i64 {
+pub(crate) fn i64_of(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
 /// Read models in PostgreSQL.
 pub struct PgProjectionStore {
-    pool: PgPool,
+    pub(crate) pool: PgPool,
     leases: Mutex<HashMap<String, PgConnection>>,
 }
 
@@ -71,7 +68,7 @@ impl PgProjectionStore {
 
     /// Reads a checkpoint; inside a transaction, `FOR UPDATE` holds the projection's row
     /// until it ends (batches and the rebuild swap serialize on it).
-    async fn read_checkpoint<'c>(
+    pub(crate) async fn read_checkpoint<'c>(
         exec: impl sqlx::PgExecutor<'c>,
         name: &str,
         g: Generation,
@@ -133,174 +130,6 @@ impl PgProjectionStore {
         .map_err(rm_error)?;
         Ok(true)
     }
-
-    async fn apply_current_state(
-        tx: &mut Transaction<'_, Postgres>,
-        sfx: &str,
-        batch: &[ProjectedEvent],
-    ) -> Result<(), ReadModelError> {
-        let ids: Vec<&str> = batch
-            .iter()
-            .filter(|p| matches!(p.event, LedgerEvent::Account(_)))
-            .map(|p| p.recorded.stream_id.as_str())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        if ids.is_empty() {
-            return Ok(());
-        }
-        let rows = sqlx::query(&format!(
-            // A join on the key, not `= ANY($1)`: on a small table the planner picks a
-            // scan that tests every row against the whole array (quadratic in the batch).
-            "SELECT c.* FROM UNNEST($1::text[]) AS k(id) \
-             JOIN current_state{sfx} c ON c.account_id = k.id"
-        ))
-        .bind(&ids)
-        .fetch_all(&mut **tx)
-        .await
-        .map_err(rm_error)?;
-        let mut views: HashMap<String, AccountView> = HashMap::new();
-        for r in &rows {
-            let v = account_row(r).map_err(rm_error)?;
-            views.insert(v.account_id.clone(), v);
-        }
-        for p in batch {
-            let LedgerEvent::Account(e) = &p.event else {
-                continue;
-            };
-            let id = &p.recorded.stream_id;
-            let row = views.remove(id);
-            if let Some(v) = project_account(row, e, p.recorded.version, p.recorded.recorded_at)
-                .map_err(failed)?
-            {
-                views.insert(id.clone(), v);
-            }
-        }
-        let v: Vec<&AccountView> = views.values().collect();
-        sqlx::query(&format!(
-            "INSERT INTO current_state{sfx} (account_id, owner, currency, balance, status, version, \
-                total_deposits, total_withdrawals, transaction_count, opened_at, updated_at, closed_at) \
-             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], \
-                $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::timestamptz[], \
-                $11::timestamptz[], $12::timestamptz[]) \
-             ON CONFLICT (account_id) DO UPDATE SET owner = EXCLUDED.owner, \
-                currency = EXCLUDED.currency, balance = EXCLUDED.balance, status = EXCLUDED.status, \
-                version = EXCLUDED.version, total_deposits = EXCLUDED.total_deposits, \
-                total_withdrawals = EXCLUDED.total_withdrawals, \
-                transaction_count = EXCLUDED.transaction_count, opened_at = EXCLUDED.opened_at, \
-                updated_at = EXCLUDED.updated_at, closed_at = EXCLUDED.closed_at"
-        ))
-        .bind(v.iter().map(|a| a.account_id.as_str()).collect::<Vec<_>>())
-        .bind(v.iter().map(|a| a.owner.as_str()).collect::<Vec<_>>())
-        .bind(v.iter().map(|a| a.currency.code()).collect::<Vec<_>>())
-        .bind(v.iter().map(|a| a.balance.minor_units()).collect::<Vec<_>>())
-        .bind(v.iter().map(|a| status_str(a)).collect::<Vec<_>>())
-        .bind(v.iter().map(|a| i64_of(a.version)).collect::<Vec<_>>())
-        .bind(v.iter().map(|a| a.total_deposits.minor_units()).collect::<Vec<_>>())
-        .bind(v.iter().map(|a| a.total_withdrawals.minor_units()).collect::<Vec<_>>())
-        .bind(v.iter().map(|a| i64_of(a.transaction_count)).collect::<Vec<_>>())
-        .bind(v.iter().map(|a| a.opened_at).collect::<Vec<_>>())
-        .bind(v.iter().map(|a| a.updated_at).collect::<Vec<_>>())
-        .bind(v.iter().map(|a| a.closed_at).collect::<Vec<_>>())
-        .execute(&mut **tx)
-        .await
-        .map_err(rm_error)?;
-        Ok(())
-    }
-
-    async fn apply_analytics(
-        tx: &mut Transaction<'_, Postgres>,
-        sfx: &str,
-        batch: &[ProjectedEvent],
-    ) -> Result<(), ReadModelError> {
-        let delta = AnalyticsDelta::of(batch).map_err(failed)?;
-        for (c, d) in &delta.currencies {
-            sqlx::query(&format!(
-                "INSERT INTO analytics_currency{sfx} AS t (currency, open_accounts, closed_accounts, \
-                    total_balance, total_deposited, total_withdrawn, transfer_volume, event_count) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (currency) DO UPDATE SET \
-                    open_accounts = t.open_accounts + EXCLUDED.open_accounts, \
-                    closed_accounts = t.closed_accounts + EXCLUDED.closed_accounts, \
-                    total_balance = t.total_balance + EXCLUDED.total_balance, \
-                    total_deposited = t.total_deposited + EXCLUDED.total_deposited, \
-                    total_withdrawn = t.total_withdrawn + EXCLUDED.total_withdrawn, \
-                    transfer_volume = t.transfer_volume + EXCLUDED.transfer_volume, \
-                    event_count = t.event_count + EXCLUDED.event_count"
-            ))
-            .bind(c.code())
-            .bind(d.open_accounts)
-            .bind(d.closed_accounts)
-            .bind(d.total_balance)
-            .bind(d.total_deposited)
-            .bind(d.total_withdrawn)
-            .bind(d.transfer_volume)
-            .bind(d.event_count)
-            .execute(&mut **tx)
-            .await
-            .map_err(rm_error)?;
-        }
-        for ((day, c), d) in &delta.days {
-            sqlx::query(&format!(
-                "INSERT INTO analytics_daily{sfx} AS t (day, currency, deposit_count, deposit_volume, \
-                    withdrawal_count, withdrawal_volume, transfer_count, transfer_volume) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (day, currency) DO UPDATE SET \
-                    deposit_count = t.deposit_count + EXCLUDED.deposit_count, \
-                    deposit_volume = t.deposit_volume + EXCLUDED.deposit_volume, \
-                    withdrawal_count = t.withdrawal_count + EXCLUDED.withdrawal_count, \
-                    withdrawal_volume = t.withdrawal_volume + EXCLUDED.withdrawal_volume, \
-                    transfer_count = t.transfer_count + EXCLUDED.transfer_count, \
-                    transfer_volume = t.transfer_volume + EXCLUDED.transfer_volume"
-            ))
-            .bind(day)
-            .bind(c.code())
-            .bind(d.deposit_count)
-            .bind(d.deposit_volume)
-            .bind(d.withdrawal_count)
-            .bind(d.withdrawal_volume)
-            .bind(d.transfer_count)
-            .bind(d.transfer_volume)
-            .execute(&mut **tx)
-            .await
-            .map_err(rm_error)?;
-        }
-        Ok(())
-    }
-
-    async fn apply_audit(
-        tx: &mut Transaction<'_, Postgres>,
-        sfx: &str,
-        batch: &[ProjectedEvent],
-    ) -> Result<(), ReadModelError> {
-        let entries: Vec<AuditEntry> = batch.iter().map(AuditEntry::of).collect();
-        sqlx::query(&format!(
-            "INSERT INTO audit_log{sfx} (position, event_id, event_type, stream_id, version, actor, \
-                request_id, recorded_at, amount, currency) \
-             SELECT * FROM UNNEST($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::bigint[], \
-                $6::text[], $7::text[], $8::timestamptz[], $9::bigint[], $10::text[]) \
-             ON CONFLICT (position) DO NOTHING"
-        ))
-        .bind(entries.iter().map(|e| i64_of(e.position)).collect::<Vec<_>>())
-        .bind(entries.iter().map(|e| e.event_id).collect::<Vec<_>>())
-        .bind(entries.iter().map(|e| e.event_type.as_str()).collect::<Vec<_>>())
-        .bind(entries.iter().map(|e| e.stream_id.as_str()).collect::<Vec<_>>())
-        .bind(entries.iter().map(|e| i64_of(e.version)).collect::<Vec<_>>())
-        .bind(entries.iter().map(|e| e.actor.as_str()).collect::<Vec<_>>())
-        .bind(entries.iter().map(|e| e.request_id.as_deref()).collect::<Vec<_>>())
-        .bind(entries.iter().map(|e| e.recorded_at).collect::<Vec<_>>())
-        .bind(entries.iter().map(|e| e.amount.map(|m| m.minor_units())).collect::<Vec<_>>())
-        .bind(entries.iter().map(|e| e.amount.map(|m| m.currency().code())).collect::<Vec<_>>())
-        .execute(&mut **tx)
-        .await
-        .map_err(rm_error)?;
-        Ok(())
-    }
-}
-
-fn status_str(a: &AccountView) -> &'static str {
-    match a.status {
-        ledger_domain::AccountStatus::Open => "open",
-        ledger_domain::AccountStatus::Closed => "closed",
-    }
 }
 
 #[async_trait]
@@ -348,122 +177,11 @@ impl ProjectionStore for PgProjectionStore {
     }
 
     async fn start_rebuild(&self, name: &str) -> Result<(), ReadModelError> {
-        let mut tx = self.pool.begin().await.map_err(rm_error)?;
-        Self::read_checkpoint(&mut *tx, name, Generation::Live, true).await?;
-        for table in tables(name)? {
-            sqlx::query(&format!("DROP TABLE IF EXISTS {table}__rebuild"))
-                .execute(&mut *tx)
-                .await
-                .map_err(rm_error)?;
-            sqlx::query(&format!(
-                "CREATE TABLE {table}__rebuild (LIKE {table} INCLUDING ALL)"
-            ))
-            .execute(&mut *tx)
-            .await
-            .map_err(rm_error)?;
-            // Only the primary key while filling (the upserts need it); the other
-            // indexes are built once, sorted, at the end: far cheaper than keeping
-            // them up to date row by row.
-            let secondary: Vec<String> = sqlx::query_scalar(
-                "SELECT c.relname::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
-                 WHERE i.indrelid = $1::text::regclass AND NOT i.indisprimary",
-            )
-            .bind(format!("{table}__rebuild"))
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(rm_error)?;
-            for index in secondary {
-                sqlx::query(&format!("DROP INDEX \"{index}\""))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(rm_error)?;
-            }
-        }
-        sqlx::query(
-            "UPDATE projections SET state = 'rebuilding', rebuild_tx = 0, rebuild_position = 0 \
-             WHERE name = $1",
-        )
-        .bind(name)
-        .execute(&mut *tx)
-        .await
-        .map_err(rm_error)?;
-        tx.commit().await.map_err(rm_error)
+        self.start_rebuild_tables(name).await
     }
 
     async fn finish_rebuild(&self, name: &str, from: FeedCursor) -> Result<bool, ReadModelError> {
-        // The live tables' secondary indexes, built on the copies before the swap (and
-        // outside its lock), named `<index>__rebuild` until then.
-        let mut renames = Vec::new();
-        for table in tables(name)? {
-            let copy: Option<String> = sqlx::query_scalar("SELECT to_regclass($1)::text")
-                .bind(format!("{table}__rebuild"))
-                .fetch_one(&self.pool)
-                .await
-                .map_err(rm_error)?;
-            if copy.is_none() {
-                return Err(failed(format!(
-                    "no rebuild of {name} in progress (finished or abandoned elsewhere)"
-                )));
-            }
-            let indexes: Vec<(String, bool, String)> = sqlx::query_as(
-                "SELECT c.relname::text, i.indisunique, \
-                        substring(pg_get_indexdef(i.indexrelid) from ' USING .*$') \
-                 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
-                 WHERE i.indrelid = $1::text::regclass AND NOT i.indisprimary",
-            )
-            .bind(table)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(rm_error)?;
-            for (index, unique, using) in indexes {
-                let unique = if unique { "UNIQUE " } else { "" };
-                sqlx::query(&format!(
-                    "CREATE {unique}INDEX IF NOT EXISTS \"{index}__rebuild\" \
-                     ON {table}__rebuild{using}"
-                ))
-                .execute(&self.pool)
-                .await
-                .map_err(rm_error)?;
-                renames.push(format!(
-                    "ALTER INDEX \"{index}__rebuild\" RENAME TO \"{index}\""
-                ));
-            }
-            renames.push(format!(
-                "ALTER INDEX IF EXISTS \"{table}__rebuild_pkey\" RENAME TO \"{table}_pkey\""
-            ));
-        }
-        let mut tx = self.pool.begin().await.map_err(rm_error)?;
-        // Locks the projection row: the live runner's next batch waits, then finds the
-        // checkpoint moved and continues from the rebuilt one.
-        Self::read_checkpoint(&mut *tx, name, Generation::Live, true).await?;
-        if Self::read_checkpoint(&mut *tx, name, Generation::Rebuild, true).await? != Some(from) {
-            return Ok(false);
-        }
-        for table in tables(name)? {
-            for sql in [
-                format!("DROP TABLE {table}"),
-                format!("ALTER TABLE {table}__rebuild RENAME TO {table}"),
-            ] {
-                sqlx::query(&sql)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(rm_error)?;
-            }
-        }
-        for sql in &renames {
-            sqlx::query(sql).execute(&mut *tx).await.map_err(rm_error)?;
-        }
-        sqlx::query(
-            "UPDATE projections SET state = 'live', last_error = NULL, tx = rebuild_tx, \
-                position = rebuild_position, rebuild_tx = NULL, rebuild_position = NULL \
-             WHERE name = $1",
-        )
-        .bind(name)
-        .execute(&mut *tx)
-        .await
-        .map_err(rm_error)?;
-        tx.commit().await.map_err(rm_error)?;
-        Ok(true)
+        self.swap_rebuilt_tables(name, from).await
     }
 
     async fn set_failed(&self, name: &str, error: &str) -> Result<(), ReadModelError> {

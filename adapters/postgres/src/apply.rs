@@ -1,0 +1,183 @@
+//! How each projection applies a batch inside its transaction on PostgreSQL: the
+//! current-state rows (read, folded by the shared `views` code, upserted), the
+//! analytics totals (deltas added in SQL) and the audit log (one row per event).
+
+use std::collections::{BTreeSet, HashMap};
+
+use ledger_application::decode::LedgerEvent;
+use ledger_application::ports::readmodel::{ProjectedEvent, ReadModelError};
+use ledger_application::views::{project_account, AccountView, AnalyticsDelta, AuditEntry};
+use sqlx::{Postgres, Transaction};
+
+use crate::projections::{failed, i64_of, rm_error, PgProjectionStore};
+use crate::queries::account_row;
+
+impl PgProjectionStore {
+    pub(crate) async fn apply_current_state(
+        tx: &mut Transaction<'_, Postgres>,
+        sfx: &str,
+        batch: &[ProjectedEvent],
+    ) -> Result<(), ReadModelError> {
+        let ids: Vec<&str> = batch
+            .iter()
+            .filter(|p| matches!(p.event, LedgerEvent::Account(_)))
+            .map(|p| p.recorded.stream_id.as_str())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let rows = sqlx::query(&format!(
+            // A join on the key, not `= ANY($1)`: on a small table the planner picks a
+            // scan that tests every row against the whole array (quadratic in the batch).
+            "SELECT c.* FROM UNNEST($1::text[]) AS k(id) \
+             JOIN current_state{sfx} c ON c.account_id = k.id"
+        ))
+        .bind(&ids)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(rm_error)?;
+        let mut views: HashMap<String, AccountView> = HashMap::new();
+        for r in &rows {
+            let v = account_row(r).map_err(rm_error)?;
+            views.insert(v.account_id.clone(), v);
+        }
+        for p in batch {
+            let LedgerEvent::Account(e) = &p.event else {
+                continue;
+            };
+            let id = &p.recorded.stream_id;
+            let row = views.remove(id);
+            if let Some(v) = project_account(row, e, p.recorded.version, p.recorded.recorded_at)
+                .map_err(failed)?
+            {
+                views.insert(id.clone(), v);
+            }
+        }
+        let v: Vec<&AccountView> = views.values().collect();
+        sqlx::query(&format!(
+            "INSERT INTO current_state{sfx} (account_id, owner, currency, balance, status, version, \
+                total_deposits, total_withdrawals, transaction_count, opened_at, updated_at, closed_at) \
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], \
+                $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::timestamptz[], \
+                $11::timestamptz[], $12::timestamptz[]) \
+             ON CONFLICT (account_id) DO UPDATE SET owner = EXCLUDED.owner, \
+                currency = EXCLUDED.currency, balance = EXCLUDED.balance, status = EXCLUDED.status, \
+                version = EXCLUDED.version, total_deposits = EXCLUDED.total_deposits, \
+                total_withdrawals = EXCLUDED.total_withdrawals, \
+                transaction_count = EXCLUDED.transaction_count, opened_at = EXCLUDED.opened_at, \
+                updated_at = EXCLUDED.updated_at, closed_at = EXCLUDED.closed_at"
+        ))
+        .bind(v.iter().map(|a| a.account_id.as_str()).collect::<Vec<_>>())
+        .bind(v.iter().map(|a| a.owner.as_str()).collect::<Vec<_>>())
+        .bind(v.iter().map(|a| a.currency.code()).collect::<Vec<_>>())
+        .bind(v.iter().map(|a| a.balance.minor_units()).collect::<Vec<_>>())
+        .bind(v.iter().map(|a| status_str(a)).collect::<Vec<_>>())
+        .bind(v.iter().map(|a| i64_of(a.version)).collect::<Vec<_>>())
+        .bind(v.iter().map(|a| a.total_deposits.minor_units()).collect::<Vec<_>>())
+        .bind(v.iter().map(|a| a.total_withdrawals.minor_units()).collect::<Vec<_>>())
+        .bind(v.iter().map(|a| i64_of(a.transaction_count)).collect::<Vec<_>>())
+        .bind(v.iter().map(|a| a.opened_at).collect::<Vec<_>>())
+        .bind(v.iter().map(|a| a.updated_at).collect::<Vec<_>>())
+        .bind(v.iter().map(|a| a.closed_at).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await
+        .map_err(rm_error)?;
+        Ok(())
+    }
+
+    pub(crate) async fn apply_analytics(
+        tx: &mut Transaction<'_, Postgres>,
+        sfx: &str,
+        batch: &[ProjectedEvent],
+    ) -> Result<(), ReadModelError> {
+        let delta = AnalyticsDelta::of(batch).map_err(failed)?;
+        for (c, d) in &delta.currencies {
+            sqlx::query(&format!(
+                "INSERT INTO analytics_currency{sfx} AS t (currency, open_accounts, closed_accounts, \
+                    total_balance, total_deposited, total_withdrawn, transfer_volume, event_count) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (currency) DO UPDATE SET \
+                    open_accounts = t.open_accounts + EXCLUDED.open_accounts, \
+                    closed_accounts = t.closed_accounts + EXCLUDED.closed_accounts, \
+                    total_balance = t.total_balance + EXCLUDED.total_balance, \
+                    total_deposited = t.total_deposited + EXCLUDED.total_deposited, \
+                    total_withdrawn = t.total_withdrawn + EXCLUDED.total_withdrawn, \
+                    transfer_volume = t.transfer_volume + EXCLUDED.transfer_volume, \
+                    event_count = t.event_count + EXCLUDED.event_count"
+            ))
+            .bind(c.code())
+            .bind(d.open_accounts)
+            .bind(d.closed_accounts)
+            .bind(d.total_balance)
+            .bind(d.total_deposited)
+            .bind(d.total_withdrawn)
+            .bind(d.transfer_volume)
+            .bind(d.event_count)
+            .execute(&mut **tx)
+            .await
+            .map_err(rm_error)?;
+        }
+        for ((day, c), d) in &delta.days {
+            sqlx::query(&format!(
+                "INSERT INTO analytics_daily{sfx} AS t (day, currency, deposit_count, deposit_volume, \
+                    withdrawal_count, withdrawal_volume, transfer_count, transfer_volume) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (day, currency) DO UPDATE SET \
+                    deposit_count = t.deposit_count + EXCLUDED.deposit_count, \
+                    deposit_volume = t.deposit_volume + EXCLUDED.deposit_volume, \
+                    withdrawal_count = t.withdrawal_count + EXCLUDED.withdrawal_count, \
+                    withdrawal_volume = t.withdrawal_volume + EXCLUDED.withdrawal_volume, \
+                    transfer_count = t.transfer_count + EXCLUDED.transfer_count, \
+                    transfer_volume = t.transfer_volume + EXCLUDED.transfer_volume"
+            ))
+            .bind(day)
+            .bind(c.code())
+            .bind(d.deposit_count)
+            .bind(d.deposit_volume)
+            .bind(d.withdrawal_count)
+            .bind(d.withdrawal_volume)
+            .bind(d.transfer_count)
+            .bind(d.transfer_volume)
+            .execute(&mut **tx)
+            .await
+            .map_err(rm_error)?;
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn apply_audit(
+        tx: &mut Transaction<'_, Postgres>,
+        sfx: &str,
+        batch: &[ProjectedEvent],
+    ) -> Result<(), ReadModelError> {
+        let entries: Vec<AuditEntry> = batch.iter().map(AuditEntry::of).collect();
+        sqlx::query(&format!(
+            "INSERT INTO audit_log{sfx} (position, event_id, event_type, stream_id, version, actor, \
+                request_id, recorded_at, amount, currency) \
+             SELECT * FROM UNNEST($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::bigint[], \
+                $6::text[], $7::text[], $8::timestamptz[], $9::bigint[], $10::text[]) \
+             ON CONFLICT (position) DO NOTHING"
+        ))
+        .bind(entries.iter().map(|e| i64_of(e.position)).collect::<Vec<_>>())
+        .bind(entries.iter().map(|e| e.event_id).collect::<Vec<_>>())
+        .bind(entries.iter().map(|e| e.event_type.as_str()).collect::<Vec<_>>())
+        .bind(entries.iter().map(|e| e.stream_id.as_str()).collect::<Vec<_>>())
+        .bind(entries.iter().map(|e| i64_of(e.version)).collect::<Vec<_>>())
+        .bind(entries.iter().map(|e| e.actor.as_str()).collect::<Vec<_>>())
+        .bind(entries.iter().map(|e| e.request_id.as_deref()).collect::<Vec<_>>())
+        .bind(entries.iter().map(|e| e.recorded_at).collect::<Vec<_>>())
+        .bind(entries.iter().map(|e| e.amount.map(|m| m.minor_units())).collect::<Vec<_>>())
+        .bind(entries.iter().map(|e| e.amount.map(|m| m.currency().code())).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await
+        .map_err(rm_error)?;
+        Ok(())
+    }
+}
+
+fn status_str(a: &AccountView) -> &'static str {
+    match a.status {
+        ledger_domain::AccountStatus::Open => "open",
+        ledger_domain::AccountStatus::Closed => "closed",
+    }
+}

@@ -1,0 +1,136 @@
+//! Rebuild tables on PostgreSQL: fresh copies filled without their secondary indexes,
+//! which are built once at the end; one transaction then drops the live tables, renames
+//! the copies and their indexes, and moves the checkpoint.
+
+use ledger_application::ports::readmodel::{Generation, ReadModelError};
+use ledger_application::ports::store::FeedCursor;
+
+use crate::projections::{failed, rm_error, tables, PgProjectionStore};
+
+impl PgProjectionStore {
+    /// Fresh `<table>__rebuild` copies with only their primary key; state `rebuilding`.
+    pub(crate) async fn start_rebuild_tables(&self, name: &str) -> Result<(), ReadModelError> {
+        let mut tx = self.pool.begin().await.map_err(rm_error)?;
+        Self::read_checkpoint(&mut *tx, name, Generation::Live, true).await?;
+        for table in tables(name)? {
+            sqlx::query(&format!("DROP TABLE IF EXISTS {table}__rebuild"))
+                .execute(&mut *tx)
+                .await
+                .map_err(rm_error)?;
+            sqlx::query(&format!(
+                "CREATE TABLE {table}__rebuild (LIKE {table} INCLUDING ALL)"
+            ))
+            .execute(&mut *tx)
+            .await
+            .map_err(rm_error)?;
+            // Only the primary key while filling (the upserts need it); the other
+            // indexes are built once, sorted, at the end: far cheaper than keeping
+            // them up to date row by row.
+            let secondary: Vec<String> = sqlx::query_scalar(
+                "SELECT c.relname::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+                 WHERE i.indrelid = $1::text::regclass AND NOT i.indisprimary",
+            )
+            .bind(format!("{table}__rebuild"))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(rm_error)?;
+            for index in secondary {
+                sqlx::query(&format!("DROP INDEX \"{index}\""))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(rm_error)?;
+            }
+        }
+        sqlx::query(
+            "UPDATE projections SET state = 'rebuilding', rebuild_tx = 0, rebuild_position = 0 \
+             WHERE name = $1",
+        )
+        .bind(name)
+        .execute(&mut *tx)
+        .await
+        .map_err(rm_error)?;
+        tx.commit().await.map_err(rm_error)
+    }
+
+    /// Builds the copies' other indexes, then swaps them in if the rebuild checkpoint
+    /// is still `from`.
+    pub(crate) async fn swap_rebuilt_tables(
+        &self,
+        name: &str,
+        from: FeedCursor,
+    ) -> Result<bool, ReadModelError> {
+        // The live tables' secondary indexes, built on the copies before the swap (and
+        // outside its lock), named `<index>__rebuild` until then.
+        let mut renames = Vec::new();
+        for table in tables(name)? {
+            let copy: Option<String> = sqlx::query_scalar("SELECT to_regclass($1)::text")
+                .bind(format!("{table}__rebuild"))
+                .fetch_one(&self.pool)
+                .await
+                .map_err(rm_error)?;
+            if copy.is_none() {
+                return Err(failed(format!(
+                    "no rebuild of {name} in progress (finished or abandoned elsewhere)"
+                )));
+            }
+            let indexes: Vec<(String, bool, String)> = sqlx::query_as(
+                "SELECT c.relname::text, i.indisunique, \
+                        substring(pg_get_indexdef(i.indexrelid) from ' USING .*$') \
+                 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+                 WHERE i.indrelid = $1::text::regclass AND NOT i.indisprimary",
+            )
+            .bind(table)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(rm_error)?;
+            for (index, unique, using) in indexes {
+                let unique = if unique { "UNIQUE " } else { "" };
+                sqlx::query(&format!(
+                    "CREATE {unique}INDEX IF NOT EXISTS \"{index}__rebuild\" \
+                     ON {table}__rebuild{using}"
+                ))
+                .execute(&self.pool)
+                .await
+                .map_err(rm_error)?;
+                renames.push(format!(
+                    "ALTER INDEX \"{index}__rebuild\" RENAME TO \"{index}\""
+                ));
+            }
+            renames.push(format!(
+                "ALTER INDEX IF EXISTS \"{table}__rebuild_pkey\" RENAME TO \"{table}_pkey\""
+            ));
+        }
+        let mut tx = self.pool.begin().await.map_err(rm_error)?;
+        // Locks the projection row: the live runner's next batch waits, then finds the
+        // checkpoint moved and continues from the rebuilt one.
+        Self::read_checkpoint(&mut *tx, name, Generation::Live, true).await?;
+        if Self::read_checkpoint(&mut *tx, name, Generation::Rebuild, true).await? != Some(from) {
+            return Ok(false);
+        }
+        for table in tables(name)? {
+            for sql in [
+                format!("DROP TABLE {table}"),
+                format!("ALTER TABLE {table}__rebuild RENAME TO {table}"),
+            ] {
+                sqlx::query(&sql)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(rm_error)?;
+            }
+        }
+        for sql in &renames {
+            sqlx::query(sql).execute(&mut *tx).await.map_err(rm_error)?;
+        }
+        sqlx::query(
+            "UPDATE projections SET state = 'live', last_error = NULL, tx = rebuild_tx, \
+                position = rebuild_position, rebuild_tx = NULL, rebuild_position = NULL \
+             WHERE name = $1",
+        )
+        .bind(name)
+        .execute(&mut *tx)
+        .await
+        .map_err(rm_error)?;
+        tx.commit().await.map_err(rm_error)?;
+        Ok(true)
+    }
+}
