@@ -2,15 +2,13 @@
 //! transaction, optimistic on the checkpoint; rebuild tables swapped in at once.
 
 use async_trait::async_trait;
-use ledger_application::decode::LedgerEvent;
 use ledger_application::ports::readmodel::{
     Generation, ProjectedEvent, ProjectionState, ProjectionStatus, ProjectionStore, ReadModelError,
 };
 use ledger_application::ports::store::FeedCursor;
-use ledger_application::views::{project_account, AnalyticsDelta, AuditEntry};
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 
-use crate::queries::{account_row, micros, status_str};
+use crate::apply::apply_in;
 
 pub(crate) fn rm_error(e: sqlx::Error) -> ReadModelError {
     match &e {
@@ -21,11 +19,11 @@ pub(crate) fn rm_error(e: sqlx::Error) -> ReadModelError {
     }
 }
 
-fn failed(e: impl std::fmt::Display) -> ReadModelError {
+pub(crate) fn failed(e: impl std::fmt::Display) -> ReadModelError {
     ReadModelError::Failed(e.to_string())
 }
 
-fn tables(projection: &str) -> Result<&'static [&'static str], ReadModelError> {
+pub(crate) fn tables(projection: &str) -> Result<&'static [&'static str], ReadModelError> {
     Ok(match projection {
         "current_state" => &["current_state"],
         "analytics" => &["analytics_currency", "analytics_daily"],
@@ -34,14 +32,14 @@ fn tables(projection: &str) -> Result<&'static [&'static str], ReadModelError> {
     })
 }
 
-fn cols(g: Generation) -> (&'static str, &'static str, &'static str) {
+pub(crate) fn cols(g: Generation) -> (&'static str, &'static str, &'static str) {
     match g {
         Generation::Live => ("tx", "position", ""),
         Generation::Rebuild => ("rebuild_tx", "rebuild_position", "__rebuild"),
     }
 }
 
-fn i64_of(v: u64) -> i64 {
+pub(crate) fn i64_of(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
@@ -52,9 +50,9 @@ pub struct SqliteProjectionStore {
     reader: SqlitePool,
 }
 
-type Tx<'a> = Transaction<'a, Sqlite>;
+pub(crate) type Tx<'a> = Transaction<'a, Sqlite>;
 
-async fn checkpoint_in(
+pub(crate) async fn checkpoint_in(
     tx: &mut Tx<'_>,
     name: &str,
     g: Generation,
@@ -76,146 +74,6 @@ async fn checkpoint_in(
     }))
 }
 
-async fn apply_current_state(
-    tx: &mut Tx<'_>,
-    sfx: &str,
-    batch: &[ProjectedEvent],
-) -> Result<(), ReadModelError> {
-    let mut touched = std::collections::HashMap::new();
-    for p in batch {
-        let LedgerEvent::Account(e) = &p.event else {
-            continue;
-        };
-        let id = p.recorded.stream_id.as_str();
-        let row = match touched.remove(id) {
-            Some(row) => row,
-            None => sqlx::query(&format!(
-                "SELECT * FROM current_state{sfx} WHERE account_id = ?1"
-            ))
-            .bind(id)
-            .fetch_optional(&mut **tx)
-            .await
-            .map_err(rm_error)?
-            .as_ref()
-            .map(account_row)
-            .transpose()
-            .map_err(rm_error)?,
-        };
-        let next =
-            project_account(row, e, p.recorded.version, p.recorded.recorded_at).map_err(failed)?;
-        touched.insert(id, next);
-    }
-    for v in touched.into_values().flatten() {
-        sqlx::query(&format!(
-            "INSERT OR REPLACE INTO current_state{sfx} (account_id, owner, currency, balance, status, \
-                version, total_deposits, total_withdrawals, transaction_count, opened_at, updated_at, \
-                closed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
-        ))
-        .bind(&v.account_id)
-        .bind(&v.owner)
-        .bind(v.currency.code())
-        .bind(v.balance.minor_units())
-        .bind(status_str(v.status))
-        .bind(i64_of(v.version))
-        .bind(v.total_deposits.minor_units())
-        .bind(v.total_withdrawals.minor_units())
-        .bind(i64_of(v.transaction_count))
-        .bind(micros(v.opened_at))
-        .bind(micros(v.updated_at))
-        .bind(v.closed_at.map(micros))
-        .execute(&mut **tx)
-        .await
-        .map_err(rm_error)?;
-    }
-    Ok(())
-}
-
-async fn apply_analytics(
-    tx: &mut Tx<'_>,
-    sfx: &str,
-    batch: &[ProjectedEvent],
-) -> Result<(), ReadModelError> {
-    let delta = AnalyticsDelta::of(batch).map_err(failed)?;
-    for (c, d) in &delta.currencies {
-        sqlx::query(&format!(
-            "INSERT INTO analytics_currency{sfx} AS t (currency, open_accounts, closed_accounts, \
-                total_balance, total_deposited, total_withdrawn, transfer_volume, event_count) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (currency) DO UPDATE SET \
-                open_accounts = t.open_accounts + excluded.open_accounts, \
-                closed_accounts = t.closed_accounts + excluded.closed_accounts, \
-                total_balance = t.total_balance + excluded.total_balance, \
-                total_deposited = t.total_deposited + excluded.total_deposited, \
-                total_withdrawn = t.total_withdrawn + excluded.total_withdrawn, \
-                transfer_volume = t.transfer_volume + excluded.transfer_volume, \
-                event_count = t.event_count + excluded.event_count"
-        ))
-        .bind(c.code())
-        .bind(d.open_accounts)
-        .bind(d.closed_accounts)
-        .bind(d.total_balance)
-        .bind(d.total_deposited)
-        .bind(d.total_withdrawn)
-        .bind(d.transfer_volume)
-        .bind(d.event_count)
-        .execute(&mut **tx)
-        .await
-        .map_err(rm_error)?;
-    }
-    for ((day, c), d) in &delta.days {
-        sqlx::query(&format!(
-            "INSERT INTO analytics_daily{sfx} AS t (day, currency, deposit_count, deposit_volume, \
-                withdrawal_count, withdrawal_volume, transfer_count, transfer_volume) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (day, currency) DO UPDATE SET \
-                deposit_count = t.deposit_count + excluded.deposit_count, \
-                deposit_volume = t.deposit_volume + excluded.deposit_volume, \
-                withdrawal_count = t.withdrawal_count + excluded.withdrawal_count, \
-                withdrawal_volume = t.withdrawal_volume + excluded.withdrawal_volume, \
-                transfer_count = t.transfer_count + excluded.transfer_count, \
-                transfer_volume = t.transfer_volume + excluded.transfer_volume"
-        ))
-        .bind(day.format("%Y-%m-%d").to_string())
-        .bind(c.code())
-        .bind(d.deposit_count)
-        .bind(d.deposit_volume)
-        .bind(d.withdrawal_count)
-        .bind(d.withdrawal_volume)
-        .bind(d.transfer_count)
-        .bind(d.transfer_volume)
-        .execute(&mut **tx)
-        .await
-        .map_err(rm_error)?;
-    }
-    Ok(())
-}
-
-async fn apply_audit(
-    tx: &mut Tx<'_>,
-    sfx: &str,
-    batch: &[ProjectedEvent],
-) -> Result<(), ReadModelError> {
-    for e in batch.iter().map(AuditEntry::of) {
-        sqlx::query(&format!(
-            "INSERT OR IGNORE INTO audit_log{sfx} (position, event_id, event_type, stream_id, version, \
-                actor, request_id, recorded_at, amount, currency) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
-        ))
-        .bind(i64_of(e.position))
-        .bind(e.event_id.to_string())
-        .bind(&e.event_type)
-        .bind(&e.stream_id)
-        .bind(i64_of(e.version))
-        .bind(&e.actor)
-        .bind(&e.request_id)
-        .bind(micros(e.recorded_at))
-        .bind(e.amount.map(|m| m.minor_units()))
-        .bind(e.amount.map(|m| m.currency().code()))
-        .execute(&mut **tx)
-        .await
-        .map_err(rm_error)?;
-    }
-    Ok(())
-}
-
 /// `CREATE ...` text with the object named `name` on `table` (for copying stored DDL).
 fn renamed(sql: &str, head: &str) -> Option<String> {
     sql.find('(').map(|i| format!("{head} {}", &sql[i..]))
@@ -230,38 +88,6 @@ impl SqliteProjectionStore {
     async fn write_tx(&self) -> Result<Tx<'static>, ReadModelError> {
         crate::begin_immediate(&self.writer).await.map_err(rm_error)
     }
-}
-
-/// Inside `tx`: applies the batch and moves the checkpoint, if it is at `from`.
-async fn apply_in(
-    tx: &mut Tx<'static>,
-    name: &str,
-    g: Generation,
-    from: FeedCursor,
-    batch: &[ProjectedEvent],
-    next: FeedCursor,
-) -> Result<bool, ReadModelError> {
-    tables(name)?;
-    let current = checkpoint_in(tx, name, g).await?;
-    if current.unwrap_or_default() != from || (g == Generation::Rebuild && current.is_none()) {
-        return Ok(false);
-    }
-    let (t, p, sfx) = cols(g);
-    match name {
-        "current_state" => apply_current_state(tx, sfx, batch).await?,
-        "analytics" => apply_analytics(tx, sfx, batch).await?,
-        _ => apply_audit(tx, sfx, batch).await?,
-    }
-    sqlx::query(&format!(
-        "UPDATE projections SET {t} = ?2, {p} = ?3 WHERE name = ?1"
-    ))
-    .bind(name)
-    .bind(i64_of(next.tx))
-    .bind(i64_of(next.position))
-    .execute(&mut **tx)
-    .await
-    .map_err(rm_error)?;
-    Ok(true)
 }
 
 #[async_trait]

@@ -1,0 +1,183 @@
+//! How each projection applies a batch inside its SQLite transaction: the
+//! current-state rows (read, folded by the shared `views` code, written back), the
+//! analytics totals and the audit log; and the checkpoint guard around them.
+
+use ledger_application::decode::LedgerEvent;
+use ledger_application::ports::readmodel::{Generation, ProjectedEvent, ReadModelError};
+use ledger_application::ports::store::FeedCursor;
+use ledger_application::views::{project_account, AnalyticsDelta, AuditEntry};
+
+use crate::projections::{checkpoint_in, cols, failed, i64_of, rm_error, tables, Tx};
+use crate::queries::{account_row, micros, status_str};
+
+/// Inside `tx`: applies the batch and moves the checkpoint, if it is at `from`.
+pub(crate) async fn apply_in(
+    tx: &mut Tx<'static>,
+    name: &str,
+    g: Generation,
+    from: FeedCursor,
+    batch: &[ProjectedEvent],
+    next: FeedCursor,
+) -> Result<bool, ReadModelError> {
+    tables(name)?;
+    let current = checkpoint_in(tx, name, g).await?;
+    if current.unwrap_or_default() != from || (g == Generation::Rebuild && current.is_none()) {
+        return Ok(false);
+    }
+    let (t, p, sfx) = cols(g);
+    match name {
+        "current_state" => apply_current_state(tx, sfx, batch).await?,
+        "analytics" => apply_analytics(tx, sfx, batch).await?,
+        _ => apply_audit(tx, sfx, batch).await?,
+    }
+    sqlx::query(&format!(
+        "UPDATE projections SET {t} = ?2, {p} = ?3 WHERE name = ?1"
+    ))
+    .bind(name)
+    .bind(i64_of(next.tx))
+    .bind(i64_of(next.position))
+    .execute(&mut **tx)
+    .await
+    .map_err(rm_error)?;
+    Ok(true)
+}
+
+async fn apply_current_state(
+    tx: &mut Tx<'_>,
+    sfx: &str,
+    batch: &[ProjectedEvent],
+) -> Result<(), ReadModelError> {
+    let mut touched = std::collections::HashMap::new();
+    for p in batch {
+        let LedgerEvent::Account(e) = &p.event else {
+            continue;
+        };
+        let id = p.recorded.stream_id.as_str();
+        let row = match touched.remove(id) {
+            Some(row) => row,
+            None => sqlx::query(&format!(
+                "SELECT * FROM current_state{sfx} WHERE account_id = ?1"
+            ))
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(rm_error)?
+            .as_ref()
+            .map(account_row)
+            .transpose()
+            .map_err(rm_error)?,
+        };
+        let next =
+            project_account(row, e, p.recorded.version, p.recorded.recorded_at).map_err(failed)?;
+        touched.insert(id, next);
+    }
+    for v in touched.into_values().flatten() {
+        sqlx::query(&format!(
+            "INSERT OR REPLACE INTO current_state{sfx} (account_id, owner, currency, balance, status, \
+                version, total_deposits, total_withdrawals, transaction_count, opened_at, updated_at, \
+                closed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+        ))
+        .bind(&v.account_id)
+        .bind(&v.owner)
+        .bind(v.currency.code())
+        .bind(v.balance.minor_units())
+        .bind(status_str(v.status))
+        .bind(i64_of(v.version))
+        .bind(v.total_deposits.minor_units())
+        .bind(v.total_withdrawals.minor_units())
+        .bind(i64_of(v.transaction_count))
+        .bind(micros(v.opened_at))
+        .bind(micros(v.updated_at))
+        .bind(v.closed_at.map(micros))
+        .execute(&mut **tx)
+        .await
+        .map_err(rm_error)?;
+    }
+    Ok(())
+}
+
+async fn apply_analytics(
+    tx: &mut Tx<'_>,
+    sfx: &str,
+    batch: &[ProjectedEvent],
+) -> Result<(), ReadModelError> {
+    let delta = AnalyticsDelta::of(batch).map_err(failed)?;
+    for (c, d) in &delta.currencies {
+        sqlx::query(&format!(
+            "INSERT INTO analytics_currency{sfx} AS t (currency, open_accounts, closed_accounts, \
+                total_balance, total_deposited, total_withdrawn, transfer_volume, event_count) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (currency) DO UPDATE SET \
+                open_accounts = t.open_accounts + excluded.open_accounts, \
+                closed_accounts = t.closed_accounts + excluded.closed_accounts, \
+                total_balance = t.total_balance + excluded.total_balance, \
+                total_deposited = t.total_deposited + excluded.total_deposited, \
+                total_withdrawn = t.total_withdrawn + excluded.total_withdrawn, \
+                transfer_volume = t.transfer_volume + excluded.transfer_volume, \
+                event_count = t.event_count + excluded.event_count"
+        ))
+        .bind(c.code())
+        .bind(d.open_accounts)
+        .bind(d.closed_accounts)
+        .bind(d.total_balance)
+        .bind(d.total_deposited)
+        .bind(d.total_withdrawn)
+        .bind(d.transfer_volume)
+        .bind(d.event_count)
+        .execute(&mut **tx)
+        .await
+        .map_err(rm_error)?;
+    }
+    for ((day, c), d) in &delta.days {
+        sqlx::query(&format!(
+            "INSERT INTO analytics_daily{sfx} AS t (day, currency, deposit_count, deposit_volume, \
+                withdrawal_count, withdrawal_volume, transfer_count, transfer_volume) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (day, currency) DO UPDATE SET \
+                deposit_count = t.deposit_count + excluded.deposit_count, \
+                deposit_volume = t.deposit_volume + excluded.deposit_volume, \
+                withdrawal_count = t.withdrawal_count + excluded.withdrawal_count, \
+                withdrawal_volume = t.withdrawal_volume + excluded.withdrawal_volume, \
+                transfer_count = t.transfer_count + excluded.transfer_count, \
+                transfer_volume = t.transfer_volume + excluded.transfer_volume"
+        ))
+        .bind(day.format("%Y-%m-%d").to_string())
+        .bind(c.code())
+        .bind(d.deposit_count)
+        .bind(d.deposit_volume)
+        .bind(d.withdrawal_count)
+        .bind(d.withdrawal_volume)
+        .bind(d.transfer_count)
+        .bind(d.transfer_volume)
+        .execute(&mut **tx)
+        .await
+        .map_err(rm_error)?;
+    }
+    Ok(())
+}
+
+async fn apply_audit(
+    tx: &mut Tx<'_>,
+    sfx: &str,
+    batch: &[ProjectedEvent],
+) -> Result<(), ReadModelError> {
+    for e in batch.iter().map(AuditEntry::of) {
+        sqlx::query(&format!(
+            "INSERT OR IGNORE INTO audit_log{sfx} (position, event_id, event_type, stream_id, version, \
+                actor, request_id, recorded_at, amount, currency) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+        ))
+        .bind(i64_of(e.position))
+        .bind(e.event_id.to_string())
+        .bind(&e.event_type)
+        .bind(&e.stream_id)
+        .bind(i64_of(e.version))
+        .bind(&e.actor)
+        .bind(&e.request_id)
+        .bind(micros(e.recorded_at))
+        .bind(e.amount.map(|m| m.minor_units()))
+        .bind(e.amount.map(|m| m.currency().code()))
+        .execute(&mut **tx)
+        .await
+        .map_err(rm_error)?;
+    }
+    Ok(())
+}
