@@ -145,10 +145,14 @@ impl ProjectionStore for MemoryReadModels {
     ) -> Result<FeedCursor, ReadModelError> {
         let inner = self.lock();
         let p = inner.get(name).ok_or_else(|| unknown(name))?;
-        Ok(match generation {
-            Generation::Live => p.live.checkpoint,
-            Generation::Rebuild => p.rebuild.as_ref().map(|t| t.checkpoint).unwrap_or_default(),
-        })
+        match generation {
+            Generation::Live => Ok(p.live.checkpoint),
+            Generation::Rebuild => {
+                p.rebuild.as_ref().map(|t| t.checkpoint).ok_or_else(|| {
+                    ReadModelError::Failed(format!("no rebuild of {name} in progress"))
+                })
+            }
+        }
     }
 
     async fn apply_batch(

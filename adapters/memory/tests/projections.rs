@@ -35,6 +35,11 @@ async fn a_failing_projection_stops_alone() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rebuild_step_without_a_rebuild_is_an_error() {
+    suite::a_rebuild_step_without_a_rebuild_is_an_error(harness()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn stepping_together_equals_a_fold() {
     suite::stepping_together_equals_a_fold(harness()).await;
 }

@@ -135,8 +135,12 @@ impl PgProjectionStore {
 #[async_trait]
 impl ProjectionStore for PgProjectionStore {
     async fn checkpoint(&self, name: &str, g: Generation) -> Result<FeedCursor, ReadModelError> {
-        let cp = Self::read_checkpoint(&self.pool, name, g, false).await?;
-        Ok(cp.unwrap_or_default())
+        match Self::read_checkpoint(&self.pool, name, g, false).await? {
+            None if g == Generation::Rebuild => {
+                Err(failed(format!("no rebuild of {name} in progress")))
+            }
+            cp => Ok(cp.unwrap_or_default()),
+        }
     }
 
     async fn apply_batch(

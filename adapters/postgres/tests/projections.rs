@@ -41,6 +41,12 @@ async fn a_failing_projection_stops_alone() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rebuild_step_without_a_rebuild_is_an_error() {
+    let (_db, h) = harness().await;
+    suite::a_rebuild_step_without_a_rebuild_is_an_error(h).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn stepping_together_equals_a_fold() {
     let (_db, h) = harness().await;
     suite::stepping_together_equals_a_fold(h).await;

@@ -94,7 +94,12 @@ impl SqliteProjectionStore {
 impl ProjectionStore for SqliteProjectionStore {
     async fn checkpoint(&self, name: &str, g: Generation) -> Result<FeedCursor, ReadModelError> {
         let mut tx = self.reader.begin().await.map_err(rm_error)?;
-        Ok(checkpoint_in(&mut tx, name, g).await?.unwrap_or_default())
+        match checkpoint_in(&mut tx, name, g).await? {
+            None if g == Generation::Rebuild => {
+                Err(failed(format!("no rebuild of {name} in progress")))
+            }
+            cp => Ok(cp.unwrap_or_default()),
+        }
     }
 
     async fn apply_batch(

@@ -97,7 +97,9 @@ pub enum ReadModelError {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait ProjectionStore: Send + Sync + 'static {
-    /// The checkpoint (`FeedCursor::START` when new).
+    /// The checkpoint (`FeedCursor::START` when new). For `Generation::Rebuild` with no
+    /// rebuild in progress, an error (so a rebuild that was finished or abandoned
+    /// elsewhere ends instead of retrying forever).
     async fn checkpoint(
         &self,
         projection: &str,
