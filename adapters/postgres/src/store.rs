@@ -4,13 +4,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ledger_application::ports::store::{
     AppendError, AppendRequest, EventMetadata, EventStore, FeedCursor, FeedPage, IdempotencyRecord,
-    RecordedEvent, StoreError, StreamBound, StreamQuery, StreamWrite,
+    RecordedEvent, StoreError, StreamBound, StreamQuery,
 };
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
-use crate::errors::{append_error, store_error};
+use crate::errors::store_error;
 use crate::group::{GroupCommit, GroupCommitConfig};
 use crate::notify::Notifier;
 
@@ -20,29 +20,17 @@ pub const NOTIFY_CHANNEL: &str = "ledger_events";
 const COLUMNS: &str = "position, tx_id, event_id, stream_id, stream_type, version, event_type, \
                        schema_version, data::text AS data, metadata::text AS metadata, recorded_at";
 
-/// The EXISTS makes an expected version beyond the stream's end a conflict too; the
-/// unique key makes a stale one a conflict, race-free.
-const INSERT_EVENTS: &str = "INSERT INTO events (stream_id, stream_type, version, event_id, \
-        event_type, schema_version, data, metadata, recorded_at) \
-     SELECT $1, $2, $3 + t.ord, t.event_id, t.event_type, t.schema_version, \
-            t.data::json, t.metadata::jsonb, t.recorded_at \
-     FROM UNNEST($4::uuid[], $5::text[], $6::int[], $7::text[], $8::text[], \
-                 $9::timestamptz[]) WITH ORDINALITY \
-          AS t(event_id, event_type, schema_version, data, metadata, recorded_at, ord) \
-     WHERE $3 = 0 OR EXISTS (SELECT 1 FROM events WHERE stream_id = $1 AND version = $3) \
-     ORDER BY t.ord";
-
 /// Events, idempotency records and the global feed in PostgreSQL.
 ///
 /// Appends go through group commit ([`GroupCommitConfig`]) when the store is made inside
 /// a Tokio runtime: concurrent appends share one statement and one commit.
 #[derive(Clone)]
 pub struct PgEventStore {
-    pool: PgPool,
+    pub(crate) pool: PgPool,
     group: Option<GroupCommit>,
     /// When set, commits are announced after the fact instead of by a NOTIFY inside
     /// the appending statement.
-    notifier: Option<Notifier>,
+    pub(crate) notifier: Option<Notifier>,
 }
 
 impl PgEventStore {
@@ -91,69 +79,6 @@ impl PgEventStore {
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
-
-    /// Inserts one stream's events. With `notify`, the same statement also sends the
-    /// NOTIFY, so a lone append is one round trip in autocommit (still atomic: one
-    /// statement).
-    async fn insert_stream<'c>(
-        exec: impl sqlx::PgExecutor<'c>,
-        write: &StreamWrite,
-        notify: bool,
-    ) -> Result<(), AppendError> {
-        let expected = write.expected_version;
-        let n = write.events.len();
-        let mut ids = Vec::with_capacity(n);
-        let mut types = Vec::with_capacity(n);
-        let mut versions = Vec::with_capacity(n);
-        let mut data = Vec::with_capacity(n);
-        let mut metadata = Vec::with_capacity(n);
-        let mut times = Vec::with_capacity(n);
-        for e in &write.events {
-            ids.push(e.event_id);
-            types.push(e.event_type.as_str());
-            versions.push(i32::try_from(e.schema_version).unwrap_or(i32::MAX));
-            data.push(e.data.as_str());
-            metadata.push(serde_json::to_string(&e.metadata).unwrap_or_else(|_| "{}".into()));
-            times.push(e.recorded_at);
-        }
-        let expected_i64 = i64::try_from(expected).unwrap_or(i64::MAX);
-        let sql = if notify {
-            format!(
-                "WITH ins AS ({INSERT_EVENTS} RETURNING 1) \
-                 SELECT (SELECT count(*) FROM ins) AS n FROM pg_notify($10, '') AS notified"
-            )
-        } else {
-            INSERT_EVENTS.to_owned()
-        };
-        let query = sqlx::query(&sql)
-            .bind(&write.stream_id)
-            .bind(&write.stream_type)
-            .bind(expected_i64)
-            .bind(&ids)
-            .bind(&types)
-            .bind(&versions)
-            .bind(&data)
-            .bind(&metadata)
-            .bind(&times);
-        let failed = |e| append_error(e, Some(&write.stream_id), expected);
-        let inserted = if notify {
-            let row = query
-                .bind(NOTIFY_CHANNEL)
-                .fetch_one(exec)
-                .await
-                .map_err(failed)?;
-            u64::try_from(row.try_get::<i64, _>("n").map_err(failed)?).unwrap_or(0)
-        } else {
-            query.execute(exec).await.map_err(failed)?.rows_affected()
-        };
-        if inserted as usize != n {
-            return Err(AppendError::Conflict {
-                stream_id: write.stream_id.clone(),
-                expected,
-            });
-        }
-        Ok(())
-    }
 }
 
 fn to_u64(v: i64) -> u64 {
@@ -183,79 +108,6 @@ fn recorded(row: &PgRow) -> Result<RecordedEvent, sqlx::Error> {
             .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
         recorded_at: row.try_get::<DateTime<Utc>, _>("recorded_at")?,
     })
-}
-
-impl PgEventStore {
-    /// One append in its own statement or transaction.
-    pub(crate) async fn append_direct(&self, request: AppendRequest) -> Result<(), AppendError> {
-        let mut writes: Vec<&StreamWrite> = request
-            .streams
-            .iter()
-            .filter(|w| !w.events.is_empty())
-            .collect();
-        let inline_notify = self.notifier.is_none();
-        if request.idempotency.is_empty() && writes.len() == 1 {
-            Self::insert_stream(&self.pool, writes[0], inline_notify).await?;
-            self.announce();
-            return Ok(());
-        }
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(|e| append_error(e, None, 0))?;
-        // Keys in one order too (a client's retried keys on two instances would
-        // otherwise deadlock).
-        let mut records: Vec<&IdempotencyRecord> = request.idempotency.iter().collect();
-        records.sort_by(|a, b| a.key.cmp(&b.key));
-        for record in records {
-            let inserted = sqlx::query(
-                "INSERT INTO idempotency_keys (key, fingerprint, outcome) VALUES ($1, $2, $3) \
-                 ON CONFLICT (key) DO NOTHING",
-            )
-            .bind(&record.key)
-            .bind(&record.fingerprint)
-            .bind(&record.outcome)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| append_error(e, None, 0))?
-            .rows_affected();
-            if inserted == 0 {
-                // Read inside the transaction: the key may be one this request holds twice.
-                let stored = sqlx::query(
-                    "SELECT key, fingerprint, outcome FROM idempotency_keys WHERE key = $1",
-                )
-                .bind(&record.key)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(|e| append_error(e, None, 0))?;
-                let field = |name: &str| -> Result<String, AppendError> {
-                    stored.try_get(name).map_err(|e| append_error(e, None, 0))
-                };
-                return Err(AppendError::IdempotencyKeyExists(IdempotencyRecord {
-                    key: field("key")?,
-                    fingerprint: field("fingerprint")?,
-                    outcome: field("outcome")?,
-                }));
-            }
-        }
-        // Always insert streams in one order: two transfers between the same accounts in
-        // opposite directions then wait for each other instead of deadlocking.
-        writes.sort_by(|a, b| a.stream_id.cmp(&b.stream_id));
-        for write in writes {
-            Self::insert_stream(&mut *tx, write, false).await?;
-        }
-        if inline_notify && !request.streams.is_empty() {
-            sqlx::query("SELECT pg_notify($1, '')")
-                .bind(NOTIFY_CHANNEL)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| append_error(e, None, 0))?;
-        }
-        tx.commit().await.map_err(|e| append_error(e, None, 0))?;
-        self.announce();
-        Ok(())
-    }
 }
 
 #[async_trait]
