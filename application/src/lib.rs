@@ -15,6 +15,7 @@
 
 mod cache;
 mod combine;
+mod command_types;
 pub mod commands;
 #[cfg(feature = "conformance")]
 pub mod conformance;

@@ -1,0 +1,164 @@
+//! The command side's vocabulary: who asks (context), what is asked (actions), what
+//! comes back (the account's new state) and why a command did not happen.
+
+use ledger_domain::{
+    Account, AccountId, AccountStatus, Currency, Decimal, DomainError, Money, Note, Owner,
+    Versioned,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::ports::store::StoreError;
+use crate::repository::LoadError;
+
+/// Who asks, under which request, with which key and precondition.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommandContext {
+    /// The authenticated principal, or `anonymous`.
+    pub actor: String,
+    /// The request id, recorded in event metadata.
+    pub request_id: Option<String>,
+    /// The idempotency key, if the caller gave one.
+    pub idempotency_key: Option<String>,
+    /// The version the caller expects the (first) account to be at (`If-Match`).
+    pub if_match: Option<u64>,
+}
+
+/// An account's state right after a command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountReply {
+    /// Id.
+    pub account_id: String,
+    /// Owner.
+    pub owner: String,
+    /// Currency.
+    pub currency: Currency,
+    /// Balance.
+    pub balance: Money,
+    /// Open or closed.
+    pub status: AccountStatus,
+    /// Stream version.
+    pub version: u64,
+}
+
+impl AccountReply {
+    /// The reply for an opened account's state.
+    pub fn from_state(state: &Versioned<Account>) -> Option<Self> {
+        state.state.details().map(|d| Self {
+            account_id: d.id.to_string(),
+            owner: d.owner.to_string(),
+            currency: d.currency,
+            balance: d.balance,
+            status: d.status,
+            version: state.version,
+        })
+    }
+}
+
+/// Why a command did not happen.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CommandError {
+    /// The domain refused it.
+    #[error(transparent)]
+    Refused(#[from] DomainError),
+    /// A refusal stored under the idempotency key, returned again.
+    #[error("{detail}")]
+    StoredRefusal {
+        /// Its code.
+        code: String,
+        /// Its message.
+        detail: String,
+    },
+    /// `If-Match` named a version the account is no longer (or not yet) at.
+    #[error("the account is at version {actual}, not {expected}")]
+    VersionMismatch {
+        /// What the caller expected.
+        expected: u64,
+        /// Where it is.
+        actual: u64,
+    },
+    /// Other writers kept winning; the server's retries ran out.
+    #[error("the account changed concurrently too often; retry")]
+    Conflict,
+    /// The idempotency key was used with a different request.
+    #[error("the idempotency key was used with a different request")]
+    IdempotencyKeyReused,
+    /// The event store cannot be reached.
+    #[error("the event store is unavailable")]
+    Unavailable(String),
+    /// Anything else; the message is for logs only.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl CommandError {
+    /// The API error code.
+    pub fn code(&self) -> &str {
+        match self {
+            Self::Refused(e) => e.code(),
+            Self::StoredRefusal { code, .. } => code,
+            Self::VersionMismatch { .. } => "version_mismatch",
+            Self::Conflict => "concurrency_conflict",
+            Self::IdempotencyKeyReused => "idempotency_key_reused",
+            Self::Unavailable(_) => "service_unavailable",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    /// Whether the outcome is final and belongs in the idempotency record.
+    pub(crate) fn is_final(&self) -> bool {
+        matches!(self, Self::Refused(_) | Self::VersionMismatch { .. })
+    }
+}
+
+impl From<StoreError> for CommandError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(m) => Self::Unavailable(m),
+            StoreError::Failed(m) => Self::Internal(m),
+        }
+    }
+}
+
+impl From<LoadError> for CommandError {
+    fn from(e: LoadError) -> Self {
+        match e {
+            LoadError::Store(s) => s.into(),
+            LoadError::Decode { .. } => Self::Internal(e.to_string()),
+        }
+    }
+}
+
+/// A change to an existing account.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AccountAction {
+    /// Add money.
+    Deposit {
+        /// Positive amount in the account's currency.
+        amount: Decimal,
+        /// Optional note.
+        description: Option<Note>,
+    },
+    /// Take money out.
+    Withdraw {
+        /// Positive amount in the account's currency.
+        amount: Decimal,
+        /// Optional note.
+        description: Option<Note>,
+    },
+    /// Close the account.
+    Close {
+        /// Optional reason.
+        reason: Option<Note>,
+    },
+}
+
+/// Open an account; the server picks a UUID when `account_id` is `None`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenAccount {
+    /// The chosen id.
+    pub account_id: Option<AccountId>,
+    /// Owner.
+    pub owner: Owner,
+    /// Currency.
+    pub currency: Currency,
+}
