@@ -25,6 +25,10 @@ pub struct GroupCommitConfig {
     pub writers: usize,
     /// The most events one group carries.
     pub max_events: usize,
+    /// While every writer is busy, how many times the dispatcher yields to the runtime
+    /// for more appends to join a group before sending it (0: send at once). Never
+    /// applies when a writer is idle, so a lone command is not delayed.
+    pub gather_yields: usize,
 }
 
 impl Default for GroupCommitConfig {
@@ -34,6 +38,7 @@ impl Default for GroupCommitConfig {
         Self {
             writers: 2,
             max_events: 1000,
+            gather_yields: 3,
         }
     }
 }
@@ -93,11 +98,18 @@ async fn dispatch(mut rx: mpsc::Receiver<Job>, direct: PgEventStore, config: Gro
         };
         let mut events = events_of(&first.request);
         let mut group = vec![first];
+        let mut yields = 0;
         while events < config.max_events {
             match rx.try_recv() {
                 Ok(job) => {
                     events += events_of(&job.request);
                     group.push(job);
+                }
+                // Every other writer is busy, so this group would wait for a commit
+                // anyway: let the handlers that are about to append join it.
+                Err(_) if yields < config.gather_yields && writers.available_permits() == 0 => {
+                    yields += 1;
+                    tokio::task::yield_now().await;
                 }
                 Err(_) => break,
             }
