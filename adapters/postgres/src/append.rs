@@ -33,20 +33,7 @@ impl PgEventStore {
     ) -> Result<(), AppendError> {
         let expected = write.expected_version;
         let n = write.events.len();
-        let mut ids = Vec::with_capacity(n);
-        let mut types = Vec::with_capacity(n);
-        let mut versions = Vec::with_capacity(n);
-        let mut data = Vec::with_capacity(n);
-        let mut metadata = Vec::with_capacity(n);
-        let mut times = Vec::with_capacity(n);
-        for e in &write.events {
-            ids.push(e.event_id);
-            types.push(e.event_type.as_str());
-            versions.push(i32::try_from(e.schema_version).unwrap_or(i32::MAX));
-            data.push(e.data.as_str());
-            metadata.push(serde_json::to_string(&e.metadata).unwrap_or_else(|_| "{}".into()));
-            times.push(e.recorded_at);
-        }
+        let rows = EventColumns::of(&[write]);
         let expected_i64 = i64::try_from(expected).unwrap_or(i64::MAX);
         let sql = if notify {
             format!(
@@ -60,12 +47,12 @@ impl PgEventStore {
             .bind(&write.stream_id)
             .bind(&write.stream_type)
             .bind(expected_i64)
-            .bind(&ids)
-            .bind(&types)
-            .bind(&versions)
-            .bind(&data)
-            .bind(&metadata)
-            .bind(&times);
+            .bind(&rows.ids)
+            .bind(&rows.types)
+            .bind(&rows.schemas)
+            .bind(&rows.data)
+            .bind(&rows.metadata)
+            .bind(&rows.times);
         let failed = |e| append_error(e, Some(&write.stream_id), expected);
         let inserted = if notify {
             let row = query
@@ -155,5 +142,58 @@ impl PgEventStore {
         tx.commit().await.map_err(|e| append_error(e, None, 0))?;
         self.announce();
         Ok(())
+    }
+}
+
+/// The events of some stream writes as the column arrays an `UNNEST` insert binds, in
+/// the writes' order.
+pub(crate) struct EventColumns<'a> {
+    pub(crate) stream_ids: Vec<&'a str>,
+    pub(crate) stream_types: Vec<&'a str>,
+    /// Each row's stream's expected version.
+    pub(crate) expected: Vec<i64>,
+    /// Each row's own version.
+    pub(crate) versions: Vec<i64>,
+    pub(crate) ids: Vec<uuid::Uuid>,
+    pub(crate) types: Vec<&'a str>,
+    pub(crate) schemas: Vec<i32>,
+    pub(crate) data: Vec<&'a str>,
+    pub(crate) metadata: Vec<String>,
+    pub(crate) times: Vec<chrono::DateTime<chrono::Utc>>,
+}
+
+impl<'a> EventColumns<'a> {
+    pub(crate) fn of(writes: &[&'a StreamWrite]) -> Self {
+        let n: usize = writes.iter().map(|w| w.events.len()).sum();
+        let mut c = Self {
+            stream_ids: Vec::with_capacity(n),
+            stream_types: Vec::with_capacity(n),
+            expected: Vec::with_capacity(n),
+            versions: Vec::with_capacity(n),
+            ids: Vec::with_capacity(n),
+            types: Vec::with_capacity(n),
+            schemas: Vec::with_capacity(n),
+            data: Vec::with_capacity(n),
+            metadata: Vec::with_capacity(n),
+            times: Vec::with_capacity(n),
+        };
+        for w in writes {
+            let base = i64::try_from(w.expected_version).unwrap_or(i64::MAX);
+            for (i, e) in w.events.iter().enumerate() {
+                c.stream_ids.push(w.stream_id.as_str());
+                c.stream_types.push(w.stream_type.as_str());
+                c.expected.push(base);
+                c.versions.push(base.saturating_add(i as i64 + 1));
+                c.ids.push(e.event_id);
+                c.types.push(e.event_type.as_str());
+                c.schemas
+                    .push(i32::try_from(e.schema_version).unwrap_or(i32::MAX));
+                c.data.push(e.data.as_str());
+                c.metadata
+                    .push(serde_json::to_string(&e.metadata).unwrap_or_else(|_| "{}".into()));
+                c.times.push(e.recorded_at);
+            }
+        }
+        c
     }
 }

@@ -15,6 +15,7 @@ use ledger_application::ports::store::{AppendError, AppendRequest, StreamWrite};
 use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
+use crate::append::EventColumns;
 use crate::errors::is_unavailable;
 use crate::store::PgEventStore;
 
@@ -193,32 +194,8 @@ async fn insert_group(pool: &PgPool, requests: &[&AppendRequest]) -> Result<(), 
         .filter(|w| !w.events.is_empty())
         .collect();
     writes.sort_by(|a, b| a.stream_id.cmp(&b.stream_id));
-    let n: usize = writes.iter().map(|w| w.events.len()).sum();
-    let mut stream_ids = Vec::with_capacity(n);
-    let mut stream_types = Vec::with_capacity(n);
-    let mut expected = Vec::with_capacity(n);
-    let mut versions = Vec::with_capacity(n);
-    let mut ids = Vec::with_capacity(n);
-    let mut types = Vec::with_capacity(n);
-    let mut schemas = Vec::with_capacity(n);
-    let mut data = Vec::with_capacity(n);
-    let mut metadata = Vec::with_capacity(n);
-    let mut times = Vec::with_capacity(n);
-    for w in &writes {
-        let base = i64::try_from(w.expected_version).unwrap_or(i64::MAX);
-        for (i, e) in w.events.iter().enumerate() {
-            stream_ids.push(w.stream_id.as_str());
-            stream_types.push(w.stream_type.as_str());
-            expected.push(base);
-            versions.push(base.saturating_add(i as i64 + 1));
-            ids.push(e.event_id);
-            types.push(e.event_type.as_str());
-            schemas.push(i32::try_from(e.schema_version).unwrap_or(i32::MAX));
-            data.push(e.data.as_str());
-            metadata.push(serde_json::to_string(&e.metadata).unwrap_or_else(|_| "{}".into()));
-            times.push(e.recorded_at);
-        }
-    }
+    let rows = EventColumns::of(&writes);
+    let n = rows.ids.len();
     sqlx::query(GROUP_INSERT)
         .bind(records.iter().map(|r| r.key.as_str()).collect::<Vec<_>>())
         .bind(
@@ -233,16 +210,16 @@ async fn insert_group(pool: &PgPool, requests: &[&AppendRequest]) -> Result<(), 
                 .map(|r| r.outcome.as_str())
                 .collect::<Vec<_>>(),
         )
-        .bind(&stream_ids)
-        .bind(&stream_types)
-        .bind(&expected)
-        .bind(&versions)
-        .bind(&ids)
-        .bind(&types)
-        .bind(&schemas)
-        .bind(&data)
-        .bind(&metadata)
-        .bind(&times)
+        .bind(&rows.stream_ids)
+        .bind(&rows.stream_types)
+        .bind(&rows.expected)
+        .bind(&rows.versions)
+        .bind(&rows.ids)
+        .bind(&rows.types)
+        .bind(&rows.schemas)
+        .bind(&rows.data)
+        .bind(&rows.metadata)
+        .bind(&rows.times)
         .bind(records.len() as i64)
         .bind(n as i64)
         .execute(pool)
