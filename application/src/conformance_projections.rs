@@ -602,19 +602,7 @@ pub async fn a_failing_projection_stops_alone(h: Harness) {
     }
     let err = outcome.expect_err("analytics cannot apply it");
     assert!(!err.is_transient());
-    for p in ["current_state", "audit_log"] {
-        for _ in 0..2000 {
-            runner.catch_up(p).await.expect("the others go on");
-            let reports = runner.reports().await.expect("reports");
-            if reports
-                .iter()
-                .any(|r| r.status.name == p && r.lag_events == 0)
-            {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-    }
+    step_together(&h, &runner, vec!["current_state", "audit_log"]).await;
     let statuses = h.projections.statuses().await.expect("statuses");
     let analytics = statuses
         .iter()

@@ -72,6 +72,22 @@ impl TestDatabase {
     }
 }
 
+/// The plan PostgreSQL would choose for `sql` when sequential scans are expensive: a
+/// test's tiny tables would be scanned whatever the indexes, so this asks which index
+/// a large table would use.
+pub async fn plan_without_seqscan(pool: &PgPool, sql: &str) -> String {
+    let mut tx = pool.begin().await.expect("begin");
+    sqlx::query("SET LOCAL enable_seqscan = off")
+        .execute(&mut *tx)
+        .await
+        .expect("set enable_seqscan");
+    let rows: Vec<String> = sqlx::query_scalar(&format!("EXPLAIN {sql}"))
+        .fetch_all(&mut *tx)
+        .await
+        .expect("explain");
+    rows.join("\n")
+}
+
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         let admin = self.admin.clone();

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use ledger_application::conformance as suite;
-use ledger_postgres::testing::TestDatabase;
+use ledger_postgres::testing::{plan_without_seqscan as plan, TestDatabase};
 use ledger_postgres::{GroupCommitConfig, PgEventStore};
 
 async fn store() -> (TestDatabase, suite::Store, sqlx::PgPool) {
@@ -72,21 +72,6 @@ async fn events_cannot_be_updated_deleted_or_truncated() {
         .await
         .unwrap();
     assert_eq!(count, 3);
-}
-
-async fn plan(pool: &sqlx::PgPool, sql: &str) -> String {
-    let mut tx = pool.begin().await.unwrap();
-    // A tiny table would be scanned sequentially whatever the indexes; ask the planner
-    // which index it would use when scans are expensive.
-    sqlx::query("SET LOCAL enable_seqscan = off")
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    let rows: Vec<String> = sqlx::query_scalar(&format!("EXPLAIN {sql}"))
-        .fetch_all(&mut *tx)
-        .await
-        .unwrap();
-    rows.join("\n")
 }
 
 #[tokio::test]

@@ -132,23 +132,7 @@ async fn rebuilt_tables_keep_every_index() {
 #[tokio::test]
 async fn audit_filters_use_their_indexes() {
     let (_db, pool) = TestDatabase::migrated(4).await;
-    let plan = |sql: &'static str| {
-        let pool = pool.clone();
-        async move {
-            let mut tx = pool.begin().await.unwrap();
-            // A tiny table is scanned whatever the indexes: ask for the plan the
-            // planner makes when scans are expensive.
-            sqlx::query("SET LOCAL enable_seqscan = off")
-                .execute(&mut *tx)
-                .await
-                .unwrap();
-            let rows: Vec<String> = sqlx::query_scalar(&format!("EXPLAIN {sql}"))
-                .fetch_all(&mut *tx)
-                .await
-                .unwrap();
-            rows.join("\n")
-        }
-    };
+    let plan = |sql: &'static str| ledger_postgres::testing::plan_without_seqscan(&pool, sql);
     let by_request = plan("SELECT * FROM audit_log WHERE request_id = 'r-1'").await;
     assert!(by_request.contains("audit_log_request_idx"), "{by_request}");
     let by_time = plan(
