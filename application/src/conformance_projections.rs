@@ -17,7 +17,7 @@ use crate::ports::readmodel::{
 use crate::ports::snapshot::{Snapshot, SnapshotError, SnapshotStore};
 use crate::ports::store::{EventStore, FeedCursor};
 use crate::ports::system::{SystemClock, UuidV7Ids};
-use crate::projection::ProjectionRunner;
+use crate::projection::{ProjectionError, ProjectionRunner};
 use crate::repository::Repository;
 use crate::transfers::TransferRequest;
 
@@ -619,6 +619,24 @@ pub async fn a_failing_projection_stops_alone(h: Harness) {
         .expect("read")
         .expect("projected");
     assert_eq!(acc.balance.to_string(), "6000000000000000000");
+    // Rebuilding all of them: the one that cannot apply the event fails the rebuild
+    // (an error, not a silent success) and stays failed; the others are swapped in.
+    let err = runner
+        .rebuild_many(&PROJECTIONS, &|_| {})
+        .await
+        .expect_err("analytics cannot be rebuilt either");
+    assert!(
+        matches!(&err, ProjectionError::Failed { projection, .. } if projection == "analytics"),
+        "{err:?}"
+    );
+    for s in h.projections.statuses().await.expect("statuses") {
+        let want = if s.name == "analytics" {
+            ProjectionState::Failed
+        } else {
+            ProjectionState::Live
+        };
+        assert_eq!(s.state, want, "{}", s.name);
+    }
 }
 
 /// Stepping a rebuild that is not in progress (finished or abandoned elsewhere) is an

@@ -9,19 +9,13 @@ use crate::projection::{ProjectionError, ProjectionRunner};
 impl ProjectionRunner {
     /// Rebuilds a projection from the first event into fresh tables, then replaces the
     /// live ones at once; readers see the previous data until then. `progress` gets the
-    /// number of events applied so far. Returns the total.
+    /// number of events read so far. Returns the events read.
     pub async fn rebuild(
         &self,
         projection: &str,
         progress: &(dyn Fn(usize) + Send + Sync),
     ) -> Result<usize, ProjectionError> {
-        if let Err(e) = self.target.start_rebuild(projection).await {
-            return Err(match self.read_model_error(e) {
-                Ok(t) => t,
-                Err(reason) => self.fail(projection, reason).await,
-            });
-        }
-        self.finish(projection, progress).await
+        self.rebuild_many(&[projection], progress).await
     }
 
     /// Catches a rebuild up with the feed and swaps it in (again if it fell behind).
@@ -51,8 +45,8 @@ impl ProjectionRunner {
     /// Rebuilds several projections in one pass over the feed: each page is read and
     /// decoded once and applied to every rebuild at the same time, each with its own
     /// checkpoint. A projection that cannot apply an event is marked failed and left
-    /// out; the others go on. Each then finishes (tail and swap) as [`Self::rebuild`]
-    /// does. Returns the events read.
+    /// out (and its failure is the error returned); the others go on and are swapped
+    /// in. Returns the events read.
     pub async fn rebuild_many(
         &self,
         projections: &[&str],
@@ -69,6 +63,7 @@ impl ProjectionRunner {
         let mut going: Vec<&str> = projections.to_vec();
         // Those that met an event they cannot apply during this rebuild.
         let mut failed_here: Vec<&str> = Vec::new();
+        let mut first_error = None;
         let mut from = FeedCursor::START;
         let mut total = 0;
         while !going.is_empty() {
@@ -103,7 +98,8 @@ impl ProjectionRunner {
                     Err(e) => match self.read_model_error(e) {
                         Ok(transient) => return Err(transient),
                         Err(reason) => {
-                            self.fail(p, reason).await;
+                            let failure = self.fail(p, reason).await;
+                            first_error.get_or_insert(failure);
                             failed_here.push(p);
                         }
                     },
@@ -115,8 +111,7 @@ impl ProjectionRunner {
             progress(total);
         }
         // Every other one is swapped in (which also makes it live again, as a rebuild
-        // after a fix should), even if another's finish fails.
-        let mut first_error = None;
+        // after a fix should), even if another failed or its finish fails.
         for p in projections {
             if failed_here.contains(p) {
                 continue;
