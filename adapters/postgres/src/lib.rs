@@ -41,12 +41,30 @@ pub fn pool(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
 }
 
 /// A lazily connecting pool from options.
+///
+/// A connection that was idle for a while is pinged before it is handed out (so one
+/// the server dropped, for instance across a restart, is replaced instead of failing a
+/// request); one in use within the last second is not. sqlx's default pings on every
+/// acquire: one more round trip, and one more wake-up of a server process, in front of
+/// every group commit, projection batch and query (BENCHMARKS.md).
 pub fn pool_with(options: PgConnectOptions, max_connections: u32) -> PgPool {
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(3))
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_AFTER_IDLE {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_lazy_with(options)
 }
+
+/// How long a pooled connection may sit idle before it is checked again.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 
 /// Applies the embedded migrations.
 pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
