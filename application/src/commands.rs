@@ -68,6 +68,16 @@ pub(crate) fn new_events<A: Aggregate>(
         .collect()
 }
 
+/// The request's fingerprint, which only a request with an idempotency key needs (it
+/// is stored with the key, and compared when the key comes back).
+pub(crate) fn keyed_fingerprint(ctx: &CommandContext, parts: &[&str]) -> String {
+    if ctx.idempotency_key.is_some() {
+        fingerprint(parts)
+    } else {
+        String::new()
+    }
+}
+
 /// An optional note for a fingerprint (NUL stands for "none").
 pub(crate) fn text(o: &Option<Note>) -> &str {
     o.as_ref().map_or("\u{0}", |n| n.as_str())
@@ -113,7 +123,10 @@ impl CommandService {
         ctx: &CommandContext,
     ) -> Result<AccountReply, CommandError> {
         let chosen = req.account_id.as_ref().map_or("\u{0}", |a| a.as_str());
-        let fp = fingerprint(&["open", chosen, req.owner.as_str(), req.currency.code()]);
+        let fp = keyed_fingerprint(
+            ctx,
+            &["open", chosen, req.owner.as_str(), req.currency.code()],
+        );
         if let Some(stored) = self.stored_outcome(ctx, &fp).await? {
             return stored;
         }
@@ -143,13 +156,16 @@ impl CommandService {
                 amount,
                 description,
             } => (
-                fingerprint(&[
-                    "deposit",
-                    account_id.as_str(),
-                    &amount.canonical(),
-                    text(&description),
-                    &if_match,
-                ]),
+                keyed_fingerprint(
+                    ctx,
+                    &[
+                        "deposit",
+                        account_id.as_str(),
+                        &amount.canonical(),
+                        text(&description),
+                        &if_match,
+                    ],
+                ),
                 AccountCommand::Deposit {
                     amount,
                     description,
@@ -159,20 +175,26 @@ impl CommandService {
                 amount,
                 description,
             } => (
-                fingerprint(&[
-                    "withdraw",
-                    account_id.as_str(),
-                    &amount.canonical(),
-                    text(&description),
-                    &if_match,
-                ]),
+                keyed_fingerprint(
+                    ctx,
+                    &[
+                        "withdraw",
+                        account_id.as_str(),
+                        &amount.canonical(),
+                        text(&description),
+                        &if_match,
+                    ],
+                ),
                 AccountCommand::Withdraw {
                     amount,
                     description,
                 },
             ),
             AccountAction::Close { reason } => (
-                fingerprint(&["close", account_id.as_str(), text(&reason), &if_match]),
+                keyed_fingerprint(
+                    ctx,
+                    &["close", account_id.as_str(), text(&reason), &if_match],
+                ),
                 AccountCommand::Close { reason },
             ),
         };

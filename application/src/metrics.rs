@@ -17,12 +17,17 @@ struct Histogram {
     count: u64,
 }
 
+/// Series of one family, by rendered labels.
+type Series<V> = BTreeMap<String, V>;
+
 #[derive(Default)]
 struct Inner {
-    counters: BTreeMap<(String, String), u64>,
-    gauges: BTreeMap<(String, String), f64>,
-    histograms: BTreeMap<(String, String), Histogram>,
+    counters: BTreeMap<String, Series<u64>>,
+    gauges: BTreeMap<String, Series<f64>>,
+    histograms: BTreeMap<String, Series<Histogram>>,
     help: BTreeMap<String, (&'static str, &'static str)>,
+    /// Labels rendered for a lookup; a series that exists is found without allocating.
+    scratch: String,
 }
 
 /// The registry.
@@ -33,20 +38,60 @@ pub struct Metrics {
 
 /// Label pairs, rendered `{k="v",...}`.
 pub fn labels(pairs: &[(&str, &str)]) -> String {
+    let mut out = String::new();
+    write_labels(&mut out, pairs);
+    out
+}
+
+fn write_labels(out: &mut String, pairs: &[(&str, &str)]) {
+    out.clear();
     if pairs.is_empty() {
-        return String::new();
+        return;
     }
-    let body: Vec<String> = pairs
-        .iter()
-        .map(|(k, v)| {
-            let v = v
-                .replace('\\', "\\\\")
-                .replace('"', "\\\"")
-                .replace('\n', "\\n");
-            format!("{k}=\"{v}\"")
-        })
-        .collect();
-    format!("{{{}}}", body.join(","))
+    out.push('{');
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(k);
+        out.push_str("=\"");
+        for c in v.chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '"' => out.push_str("\\\""),
+                '\n' => out.push_str("\\n"),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+    }
+    out.push('}');
+}
+
+impl Inner {
+    /// The series `name{pairs}` of `family`, created on first use (the only time this
+    /// allocates).
+    fn series<'a, V: Default>(
+        family: &'a mut BTreeMap<String, Series<V>>,
+        help: &mut BTreeMap<String, (&'static str, &'static str)>,
+        scratch: &mut String,
+        name: &str,
+        text: (&'static str, &'static str),
+        pairs: &[(&str, &str)],
+    ) -> &'a mut V {
+        if !help.contains_key(name) {
+            help.insert(name.to_owned(), text);
+        }
+        if !family.contains_key(name) {
+            family.insert(name.to_owned(), Series::new());
+        }
+        let series = family.get_mut(name).expect("inserted above");
+        write_labels(scratch, pairs);
+        if !series.contains_key(scratch.as_str()) {
+            series.insert(scratch.clone(), V::default());
+        }
+        series.get_mut(scratch.as_str()).expect("inserted above")
+    }
 }
 
 impl Metrics {
@@ -56,36 +101,44 @@ impl Metrics {
 
     /// Adds to a counter.
     pub fn count(&self, name: &str, help: &'static str, pairs: &[(&str, &str)], by: u64) {
-        let mut inner = self.lock();
-        inner
-            .help
-            .entry(name.to_owned())
-            .or_insert((help, "counter"));
-        *inner
-            .counters
-            .entry((name.to_owned(), labels(pairs)))
-            .or_default() += by;
+        let inner = &mut *self.lock();
+        let c = Inner::series(
+            &mut inner.counters,
+            &mut inner.help,
+            &mut inner.scratch,
+            name,
+            (help, "counter"),
+            pairs,
+        );
+        *c += by;
     }
 
     /// Sets a gauge.
     pub fn gauge(&self, name: &str, help: &'static str, pairs: &[(&str, &str)], value: f64) {
-        let mut inner = self.lock();
-        inner.help.entry(name.to_owned()).or_insert((help, "gauge"));
-        inner.gauges.insert((name.to_owned(), labels(pairs)), value);
+        let inner = &mut *self.lock();
+        let g = Inner::series(
+            &mut inner.gauges,
+            &mut inner.help,
+            &mut inner.scratch,
+            name,
+            (help, "gauge"),
+            pairs,
+        );
+        *g = value;
     }
 
     /// Records a duration in a histogram (seconds).
     pub fn observe(&self, name: &str, help: &'static str, pairs: &[(&str, &str)], d: Duration) {
         let secs = d.as_secs_f64();
-        let mut inner = self.lock();
-        inner
-            .help
-            .entry(name.to_owned())
-            .or_insert((help, "histogram"));
-        let h = inner
-            .histograms
-            .entry((name.to_owned(), labels(pairs)))
-            .or_default();
+        let inner = &mut *self.lock();
+        let h = Inner::series(
+            &mut inner.histograms,
+            &mut inner.help,
+            &mut inner.scratch,
+            name,
+            (help, "histogram"),
+            pairs,
+        );
         for (i, b) in BUCKETS.iter().enumerate() {
             if secs <= *b {
                 h.counts[i] += 1;
@@ -104,43 +157,80 @@ impl Metrics {
                 let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
             }
         };
-        let mut last = String::new();
-        for ((name, l), v) in &inner.counters {
-            if *name != last {
-                header(&mut out, name);
-                last.clone_from(name);
+        for (name, series) in &inner.counters {
+            header(&mut out, name);
+            for (l, v) in series {
+                let _ = writeln!(out, "{name}{l} {v}");
             }
-            let _ = writeln!(out, "{name}{l} {v}");
         }
-        for ((name, l), v) in &inner.gauges {
-            if *name != last {
-                header(&mut out, name);
-                last.clone_from(name);
+        for (name, series) in &inner.gauges {
+            header(&mut out, name);
+            for (l, v) in series {
+                let _ = writeln!(out, "{name}{l} {v}");
             }
-            let _ = writeln!(out, "{name}{l} {v}");
         }
-        for ((name, l), h) in &inner.histograms {
-            if *name != last {
-                header(&mut out, name);
-                last.clone_from(name);
-            }
-            let inner_labels = l.trim_start_matches('{').trim_end_matches('}');
-            let sep = if inner_labels.is_empty() { "" } else { "," };
-            for (i, b) in BUCKETS.iter().enumerate() {
+        for (name, series) in &inner.histograms {
+            header(&mut out, name);
+            for (l, h) in series {
+                let inner_labels = l.trim_start_matches('{').trim_end_matches('}');
+                let sep = if inner_labels.is_empty() { "" } else { "," };
+                for (i, b) in BUCKETS.iter().enumerate() {
+                    let _ = writeln!(
+                        out,
+                        "{name}_bucket{{{inner_labels}{sep}le=\"{b}\"}} {}",
+                        h.counts[i]
+                    );
+                }
                 let _ = writeln!(
                     out,
-                    "{name}_bucket{{{inner_labels}{sep}le=\"{b}\"}} {}",
-                    h.counts[i]
+                    "{name}_bucket{{{inner_labels}{sep}le=\"+Inf\"}} {}",
+                    h.count
                 );
+                let _ = writeln!(out, "{name}_sum{l} {}", h.sum);
+                let _ = writeln!(out, "{name}_count{l} {}", h.count);
             }
-            let _ = writeln!(
-                out,
-                "{name}_bucket{{{inner_labels}{sep}le=\"+Inf\"}} {}",
-                h.count
-            );
-            let _ = writeln!(out, "{name}_sum{l} {}", h.sum);
-            let _ = writeln!(out, "{name}_count{l} {}", h.count);
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn series_are_kept_per_labels_and_rendered_once_per_family() {
+        let m = Metrics::default();
+        m.count("hits", "Hits", &[("route", "/a"), ("status", "200")], 1);
+        m.count("hits", "Hits", &[("route", "/a"), ("status", "200")], 2);
+        m.count(
+            "hits",
+            "Hits",
+            &[("route", "/b\"\\\n"), ("status", "404")],
+            1,
+        );
+        m.gauge("lag", "Lag", &[], 7.0);
+        m.gauge("lag", "Lag", &[], 5.0);
+        m.observe("t", "Time", &[("route", "/a")], Duration::from_millis(2));
+        let text = m.render();
+        assert_eq!(text.matches("# HELP hits Hits").count(), 1, "{text}");
+        assert!(
+            text.contains("hits{route=\"/a\",status=\"200\"} 3\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("hits{route=\"/b\\\"\\\\\\n\",status=\"404\"} 1\n"),
+            "{text}"
+        );
+        assert!(text.contains("# TYPE lag gauge\nlag 5\n"), "{text}");
+        assert!(
+            text.contains("t_bucket{route=\"/a\",le=\"0.0025\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("t_bucket{route=\"/a\",le=\"0.001\"} 0\n"),
+            "{text}"
+        );
+        assert!(text.contains("t_count{route=\"/a\"} 1\n"), "{text}");
     }
 }

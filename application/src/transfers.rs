@@ -7,7 +7,7 @@ use ledger_domain::{
 use serde::{Deserialize, Serialize};
 
 use crate::commands::{AccountReply, CommandContext, CommandError, CommandService};
-use crate::idempotency::{fingerprint, record_ok, scoped_key};
+use crate::idempotency::{record_ok, scoped_key};
 use crate::ports::store::{AppendError, AppendRequest};
 
 /// Move money between two accounts of one currency.
@@ -51,15 +51,18 @@ impl CommandService {
         let chosen = req.transfer_id.as_ref().map_or("\u{0}", |t| t.as_str());
         let note = crate::commands::text(&req.description);
         let if_match = ctx.if_match.map(|v| v.to_string()).unwrap_or_default();
-        let fp = fingerprint(&[
-            "transfer",
-            chosen,
-            req.from.as_str(),
-            req.to.as_str(),
-            &req.amount.canonical(),
-            note,
-            &if_match,
-        ]);
+        let fp = crate::commands::keyed_fingerprint(
+            ctx,
+            &[
+                "transfer",
+                chosen,
+                req.from.as_str(),
+                req.to.as_str(),
+                &req.amount.canonical(),
+                note,
+                &if_match,
+            ],
+        );
         if let Some(stored) = self.stored_outcome(ctx, &fp).await? {
             return stored;
         }

@@ -137,6 +137,14 @@ fn row(name: &str, o: &load::Outcome, rss: Option<f64>) {
     );
 }
 
+/// Starts each timed phase from the same place: a CHECKPOINT first, so no phase pays
+/// for the dirty pages (and the full-page writes after a checkpoint) of the one before.
+async fn settle(pool: &sqlx::PgPool) {
+    if let Err(e) = sqlx::query("CHECKPOINT").execute(pool).await {
+        println!("(CHECKPOINT refused, phases may pay for each other's writes: {e})");
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -150,6 +158,7 @@ async fn main() -> anyhow::Result<()> {
     ledger_postgres::migrate(&pool).await?;
 
     println!("## floor (PostgreSQL, same run)");
+    settle(&pool).await;
     let (floor_rate, floor_p50) = floor::measure(&pool, args.clients, secs).await?;
     println!(
         "| single-row INSERT commits at {} connections | {floor_rate:.0} commits/s |",
@@ -209,6 +218,7 @@ async fn main() -> anyhow::Result<()> {
     );
     println!("| scenario | throughput | p50 | p99 | errors | server peak RSS |");
     println!("|---|---|---|---|---|---|");
+    settle(&pool).await;
     let spread = load::run(
         &addr,
         args.clients,
@@ -226,6 +236,7 @@ async fn main() -> anyhow::Result<()> {
         &spread,
         Some(peak_rss_mb(server.id())),
     );
+    settle(&pool).await;
     let hot = load::run(
         &addr,
         args.clients,
@@ -238,6 +249,7 @@ async fn main() -> anyhow::Result<()> {
         &hot,
         None,
     );
+    settle(&pool).await;
     let single = load::run(
         &addr,
         1,
@@ -255,6 +267,7 @@ async fn main() -> anyhow::Result<()> {
         &single,
         None,
     );
+    settle(&pool).await;
     let transfers = load::run(&addr, args.clients, secs, Arc::new(|c, i| {
         let from = (c * 31 + i * 7) % 100;
         let to = (from + 1 + (i % 97)) % 100;
@@ -287,6 +300,7 @@ async fn main() -> anyhow::Result<()> {
         "(projections caught up with them in {:.1}s)",
         caught_up.elapsed().as_secs_f64()
     );
+    settle(&pool).await;
     let long = load::run(
         &addr,
         1,
@@ -306,6 +320,7 @@ async fn main() -> anyhow::Result<()> {
     // deployment where another instance keeps the read models.
     let mut server = start_server(&binary, &db.url, port, args.clients + 8, false)?;
     wait_up(&http, &base).await?;
+    settle(&pool).await;
     let commands_only = load::run(
         &addr,
         args.clients,

@@ -151,12 +151,14 @@ impl PgProjectionStore {
         batch: &[ProjectedEvent],
     ) -> Result<(), ReadModelError> {
         let entries: Vec<AuditEntry> = batch.iter().map(AuditEntry::of).collect();
+        // A plain INSERT: the checkpoint guard means no position arrives twice, and one
+        // that did would be a fault to report, not to hide (`ON CONFLICT DO NOTHING`
+        // also costs a speculative insertion per row).
         sqlx::query(&format!(
             "INSERT INTO audit_log{sfx} (position, event_id, event_type, stream_id, version, actor, \
                 request_id, recorded_at, amount, currency) \
              SELECT * FROM UNNEST($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::bigint[], \
-                $6::text[], $7::text[], $8::timestamptz[], $9::bigint[], $10::text[]) \
-             ON CONFLICT (position) DO NOTHING"
+                $6::text[], $7::text[], $8::timestamptz[], $9::bigint[], $10::text[])"
         ))
         .bind(entries.iter().map(|e| i64_of(e.position)).collect::<Vec<_>>())
         .bind(entries.iter().map(|e| e.event_id).collect::<Vec<_>>())

@@ -161,7 +161,7 @@ async fn apply_audit(
 ) -> Result<(), ReadModelError> {
     for e in batch.iter().map(AuditEntry::of) {
         sqlx::query(&format!(
-            "INSERT OR IGNORE INTO audit_log{sfx} (position, event_id, event_type, stream_id, version, \
+            "INSERT INTO audit_log{sfx} (position, event_id, event_type, stream_id, version, \
                 actor, request_id, recorded_at, amount, currency) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
         ))
