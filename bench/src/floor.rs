@@ -60,5 +60,7 @@ pub async fn measure(
         lat.push(t.elapsed());
     }
     lat.sort_unstable();
+    // Gone before the service is measured: its autovacuum would run during the spread.
+    sqlx::query("DROP TABLE floor_events").execute(pool).await?;
     Ok((rate, lat[lat.len() / 2].as_secs_f64() * 1000.0))
 }

@@ -1,8 +1,9 @@
 //! HTTP load: N clients for a duration, latencies and statuses recorded.
 //!
 //! Each client is one keep-alive HTTP/1.1 connection driven by hyper's bare client
-//! (no pool, no redirects, no JSON layer): the load generator shares the machine
-//! with the server and the database, so it should cost as little as wrk does.
+//! (no pool, no redirects, no JSON layer), its I/O polled by the task that sends the
+//! requests, bodies serialized before the clock starts: the load generator shares the
+//! machine with the server and the database, so it should cost as little as wrk does.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -12,7 +13,6 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use hyper_util::rt::TokioIo;
-use serde_json::Value;
 
 /// What a scenario measured.
 #[derive(Debug, Default)]
@@ -43,29 +43,76 @@ impl Outcome {
     }
 }
 
-/// A request a client sends: (path, body) from the client index and iteration.
-pub type Make = Arc<dyn Fn(usize, usize) -> (String, Value) + Send + Sync>;
+/// A request a client sends: (path, JSON body) from the client index and iteration.
+pub type Make = Arc<dyn Fn(usize, usize) -> (String, Bytes) + Send + Sync>;
 
 type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
 
-async fn connect(addr: &str) -> anyhow::Result<Sender> {
-    let stream = tokio::net::TcpStream::connect(addr).await?;
-    stream.set_nodelay(true)?;
-    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-    tokio::spawn(conn);
-    Ok(sender)
-}
-
-async fn send(sender: &mut Sender, host: &str, path: &str, body: &Value) -> anyhow::Result<u16> {
+async fn send(sender: &mut Sender, host: &str, path: &str, body: Bytes) -> anyhow::Result<u16> {
     let request = Request::post(path)
         .header("host", host)
         .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(serde_json::to_vec(body)?)))?;
+        .body(Full::new(body))?;
     sender.ready().await?;
     let response = sender.send_request(request).await?;
     let status = response.status().as_u16();
     response.into_body().collect().await?;
     Ok(status)
+}
+
+/// What one client saw.
+#[derive(Default)]
+struct Seen {
+    latencies: Vec<Duration>,
+    statuses: BTreeMap<u16, usize>,
+}
+
+impl Seen {
+    fn record(&mut self, started: Instant, status: u16) {
+        self.latencies.push(started.elapsed());
+        *self.statuses.entry(status).or_default() += 1;
+    }
+}
+
+/// One client: a keep-alive connection whose I/O is driven by the same task that sends
+/// the requests (as wrk's event loop does), reconnecting after a failure.
+async fn client(addr: &str, c: usize, deadline: Instant, make: &Make) -> Seen {
+    let mut seen = Seen::default();
+    let mut i = 0;
+    while Instant::now() < deadline {
+        let started = Instant::now();
+        let connected = async {
+            let stream = tokio::net::TcpStream::connect(addr).await?;
+            stream.set_nodelay(true)?;
+            anyhow::Ok(hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?)
+        };
+        let Ok((mut sender, conn)) = connected.await else {
+            seen.record(started, 0);
+            continue;
+        };
+        let mut in_flight = Instant::now();
+        let requests = async {
+            while Instant::now() < deadline {
+                let (path, body) = make(c, i);
+                i += 1;
+                in_flight = Instant::now();
+                match send(&mut sender, addr, &path, body).await {
+                    Ok(status) => seen.record(in_flight, status),
+                    Err(_) => return false,
+                }
+            }
+            true
+        };
+        let finished = tokio::select! {
+            finished = requests => finished,
+            _ = conn => false,
+        };
+        if !finished {
+            // The connection failed with a request in flight.
+            seen.record(in_flight, 0);
+        }
+    }
+    seen
 }
 
 /// Runs `clients` concurrent clients against `addr` (`host:port`) for `duration`, each
@@ -77,38 +124,14 @@ pub async fn run(addr: &str, clients: usize, duration: Duration, make: Make) -> 
     for c in 0..clients {
         let (addr, make) = (addr.to_owned(), make.clone());
         tasks.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            let mut statuses: BTreeMap<u16, usize> = BTreeMap::new();
-            let mut sender = None;
-            let mut i = 0;
-            while Instant::now() < deadline {
-                let (path, body) = make(c, i);
-                i += 1;
-                let t = Instant::now();
-                if sender.is_none() {
-                    sender = connect(&addr).await.ok();
-                }
-                let status = match sender.as_mut() {
-                    Some(s) => match send(s, &addr, &path, &body).await {
-                        Ok(status) => status,
-                        Err(_) => {
-                            sender = None;
-                            0
-                        }
-                    },
-                    None => 0,
-                };
-                lat.push(t.elapsed());
-                *statuses.entry(status).or_default() += 1;
-            }
-            (lat, statuses)
+            client(&addr, c, deadline, &make).await
         }));
     }
     let mut out = Outcome::default();
     for t in tasks {
-        let (lat, statuses) = t.await.expect("client task");
-        out.latencies.extend(lat);
-        for (s, n) in statuses {
+        let seen = t.await.expect("client task");
+        out.latencies.extend(seen.latencies);
+        for (s, n) in seen.statuses {
             *out.statuses.entry(s).or_default() += n;
         }
     }

@@ -137,6 +137,11 @@ fn row(name: &str, o: &load::Outcome, rss: Option<f64>) {
     );
 }
 
+/// A request body.
+fn json_body(v: serde_json::Value) -> bytes::Bytes {
+    bytes::Bytes::from(v.to_string())
+}
+
 /// Starts each timed phase from the same place: a CHECKPOINT first, so no phase pays
 /// for the dirty pages (and the full-page writes after a checkpoint) of the one before.
 async fn settle(pool: &sqlx::PgPool) {
@@ -226,7 +231,7 @@ async fn main() -> anyhow::Result<()> {
         Arc::new(|c, i| {
             (
                 format!("/accounts/s-{}/deposit", (c * 7919 + i * 31) % 1000),
-                json!({"amount": "1.00"}),
+                bytes::Bytes::from_static(br#"{"amount":"1.00"}"#),
             )
         }),
     )
@@ -241,7 +246,12 @@ async fn main() -> anyhow::Result<()> {
         &addr,
         args.clients,
         secs,
-        Arc::new(|_, _| ("/accounts/hot/deposit".into(), json!({"amount": "0.01"}))),
+        Arc::new(|_, _| {
+            (
+                "/accounts/hot/deposit".into(),
+                bytes::Bytes::from_static(br#"{"amount":"0.01"}"#),
+            )
+        }),
     )
     .await;
     row(
@@ -257,7 +267,7 @@ async fn main() -> anyhow::Result<()> {
         Arc::new(move |_, i| {
             (
                 format!("/accounts/f-{}/deposit", i % fresh),
-                json!({"amount": "1"}),
+                bytes::Bytes::from_static(br#"{"amount":"1"}"#),
             )
         }),
     )
@@ -271,7 +281,7 @@ async fn main() -> anyhow::Result<()> {
     let transfers = load::run(&addr, args.clients, secs, Arc::new(|c, i| {
         let from = (c * 31 + i * 7) % 100;
         let to = (from + 1 + (i % 97)) % 100;
-        ("/transfers".into(), json!({"from_account_id": format!("t-{from}"), "to_account_id": format!("t-{to}"), "amount": "0.01"}))
+        ("/transfers".into(), json_body(json!({"from_account_id": format!("t-{from}"), "to_account_id": format!("t-{to}"), "amount": "0.01"})))
     }))
     .await;
     row(
@@ -305,7 +315,12 @@ async fn main() -> anyhow::Result<()> {
         &addr,
         1,
         secs,
-        Arc::new(|_, _| ("/accounts/long/deposit".into(), json!({"amount": "1"}))),
+        Arc::new(|_, _| {
+            (
+                "/accounts/long/deposit".into(),
+                bytes::Bytes::from_static(br#"{"amount":"1"}"#),
+            )
+        }),
     )
     .await;
     row(
@@ -328,7 +343,7 @@ async fn main() -> anyhow::Result<()> {
         Arc::new(|c, i| {
             (
                 format!("/accounts/s-{}/deposit", (c * 7919 + i * 31) % 1000),
-                json!({"amount": "1.00"}),
+                bytes::Bytes::from_static(br#"{"amount":"1.00"}"#),
             )
         }),
     )
