@@ -9,11 +9,12 @@
 //! each gets exactly the answer it would have had alone. An answer is sent only after
 //! the statement that holds its events has committed.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use ledger_application::ports::store::{AppendError, AppendRequest, StreamWrite};
 use sqlx::PgPool;
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{mpsc, oneshot, Mutex};
 
 use crate::append::EventColumns;
 use crate::errors::is_unavailable;
@@ -56,15 +57,22 @@ pub(crate) struct GroupCommit {
 }
 
 impl GroupCommit {
-    /// Starts the dispatcher on the current Tokio runtime; it ends when every handle is
+    /// Starts the writers on the current Tokio runtime; they end when every handle is
     /// dropped.
     pub(crate) fn spawn(direct: PgEventStore, config: GroupCommitConfig) -> Self {
         let (jobs, rx) = mpsc::channel(4096);
-        tokio::spawn(dispatch(rx, direct, config));
+        let shared = Arc::new(Writers {
+            queue: Mutex::new(rx),
+            writing: AtomicUsize::new(0),
+            config,
+        });
+        for _ in 0..config.writers.max(1) {
+            tokio::spawn(writer(shared.clone(), direct.clone()));
+        }
         Self { jobs }
     }
 
-    /// Appends through a group; `Err(request)` when the dispatcher is gone.
+    /// Appends through a group; `Err(request)` when the writers are gone.
     pub(crate) async fn append(
         &self,
         request: AppendRequest,
@@ -83,43 +91,56 @@ impl GroupCommit {
     }
 }
 
+/// What the writers share: the queue (one writer at a time gathers from it) and how
+/// many are writing.
+struct Writers {
+    queue: Mutex<mpsc::Receiver<Job>>,
+    writing: AtomicUsize,
+    config: GroupCommitConfig,
+}
+
 fn events_of(request: &AppendRequest) -> usize {
     request.streams.iter().map(|w| w.events.len()).sum()
 }
 
-async fn dispatch(mut rx: mpsc::Receiver<Job>, direct: PgEventStore, config: GroupCommitConfig) {
-    let writers = Arc::new(Semaphore::new(config.writers.max(1)));
+/// One writer: gathers a group while holding the queue, lets go of it, writes the
+/// group, and comes back for the next. A writer that finishes gathers again at once,
+/// with no task in between.
+async fn writer(shared: Arc<Writers>, direct: PgEventStore) {
+    let config = shared.config;
+    let others = config.writers.max(1) - 1;
     loop {
-        // Wait for a free writer first: appends arriving meanwhile join the next group.
-        let Ok(permit) = writers.clone().acquire_owned().await else {
-            return;
-        };
-        let Some(first) = rx.recv().await else {
-            return;
-        };
-        let mut events = events_of(&first.request);
-        let mut group = vec![first];
-        let mut yields = 0;
-        while events < config.max_events {
-            match rx.try_recv() {
-                Ok(job) => {
-                    events += events_of(&job.request);
-                    group.push(job);
+        let group = {
+            let mut queue = shared.queue.lock().await;
+            let Some(first) = queue.recv().await else {
+                return;
+            };
+            let mut events = events_of(&first.request);
+            let mut group = vec![first];
+            let mut yields = 0;
+            while events < config.max_events {
+                match queue.try_recv() {
+                    Ok(job) => {
+                        events += events_of(&job.request);
+                        group.push(job);
+                    }
+                    // Every other writer is busy, so this group would wait for a commit
+                    // anyway: let the handlers that are about to append join it.
+                    Err(_)
+                        if yields < config.gather_yields
+                            && shared.writing.load(Ordering::Acquire) >= others =>
+                    {
+                        yields += 1;
+                        tokio::task::yield_now().await;
+                    }
+                    Err(_) => break,
                 }
-                // Every other writer is busy, so this group would wait for a commit
-                // anyway: let the handlers that are about to append join it.
-                Err(_) if yields < config.gather_yields && writers.available_permits() == 0 => {
-                    yields += 1;
-                    tokio::task::yield_now().await;
-                }
-                Err(_) => break,
             }
-        }
-        let direct = direct.clone();
-        tokio::spawn(async move {
-            write_group(&direct, group).await;
-            drop(permit);
-        });
+            shared.writing.fetch_add(1, Ordering::AcqRel);
+            group
+        };
+        write_group(&direct, group).await;
+        shared.writing.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
