@@ -155,7 +155,14 @@ impl Application {
         }
         tracing::info!(port = self.port, "ledger listening");
         let router = ledger_http::router(self.state.clone());
-        axum::serve(self.listener, router)
+        // Answers go out as soon as they are written (no Nagle delay waiting on the
+        // client's acknowledgement when an answer spans more than one write).
+        let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "TCP_NODELAY refused on a connection");
+            }
+        });
+        axum::serve(listener, router)
             .with_graceful_shutdown(signal)
             .await
             .context("serving HTTP")?;
