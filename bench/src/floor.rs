@@ -5,62 +5,96 @@ use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
 
-/// Commits per second with `clients` connections, and single-client p50 latency (ms).
-pub async fn measure(
+/// Which streams the floor's rows belong to.
+#[derive(Debug, Clone, Copy)]
+pub enum Streams {
+    /// One stream per connection, each written in order.
+    PerConnection,
+    /// The rows spread over this many streams the way the spread scenario spreads its
+    /// deposits over its accounts (the same index insertion points as the service's).
+    Spread(usize),
+}
+
+const INSERT: &str = "INSERT INTO floor_events (stream_id, stream_type, version, event_id, \
+     event_type, schema_version, data, metadata, recorded_at) \
+     VALUES ($1, 'account', $2, $3, 'MoneyDeposited', 2, $4::json, $5::jsonb, now())";
+
+async fn insert(pool: &PgPool, stream: &str, version: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(INSERT)
+        .bind(stream)
+        .bind(version)
+        .bind(uuid::Uuid::new_v4())
+        .bind(r#"{"account_id":"a","currency":"USD","amount":"1.00","balance":"1.00"}"#)
+        .bind(r#"{"actor":"bench","request_id":"r"}"#)
+        .execute(pool)
+        .await
+        .map(|_| ())
+}
+
+async fn fresh_table(pool: &PgPool) -> Result<(), sqlx::Error> {
+    sqlx::query("DROP TABLE IF EXISTS floor_events")
+        .execute(pool)
+        .await?;
+    // Exactly the events table's shape: columns, defaults, constraints and indexes.
+    sqlx::query("CREATE TABLE floor_events (LIKE events INCLUDING ALL)")
+        .execute(pool)
+        .await?;
+    // Starts from the same place as every other timed phase (see `settle` in main).
+    sqlx::query("CHECKPOINT").execute(pool).await?;
+    Ok(())
+}
+
+/// Commits per second with `clients` connections into a fresh table.
+pub async fn rate(
     pool: &PgPool,
     clients: usize,
     duration: Duration,
-) -> anyhow::Result<(f64, f64)> {
-    // Exactly the events table's shape: columns, defaults, constraints and indexes.
-    sqlx::query("CREATE TABLE IF NOT EXISTS floor_events (LIKE events INCLUDING ALL)")
-        .execute(pool)
-        .await?;
-    let owned = pool.clone();
-    let insert = move |stream: String, version: i64| {
-        let pool = owned.clone();
-        async move {
-            sqlx::query(
-                "INSERT INTO floor_events (stream_id, stream_type, version, event_id, event_type, schema_version, data, metadata, recorded_at) \
-                 VALUES ($1, 'account', $2, $3, 'MoneyDeposited', 2, $4::json, $5::jsonb, now())",
-            )
-            .bind(stream)
-            .bind(version)
-            .bind(uuid::Uuid::new_v4())
-            .bind(r#"{"account_id":"a","currency":"USD","amount":"1.00","balance":"1.00"}"#)
-            .bind(r#"{"actor":"bench","request_id":"r"}"#)
-            .execute(&pool)
-            .await
-        }
-    };
+    streams: Streams,
+) -> anyhow::Result<f64> {
+    fresh_table(pool).await?;
     let start = Instant::now();
     let deadline = start + duration;
     let mut tasks = Vec::new();
     for c in 0..clients {
-        let insert = insert.clone();
+        let pool = pool.clone();
         tasks.push(tokio::spawn(async move {
-            let mut n = 0i64;
+            let mut n = 0usize;
             while Instant::now() < deadline {
+                let (stream, version) = match streams {
+                    Streams::PerConnection => (format!("floor-{c}"), n + 1),
+                    // A version unique to this connection and turn: no two rows share a
+                    // (stream, version) key, whatever stream they land on.
+                    Streams::Spread(k) => (
+                        format!("floor-{}", (c * 7919 + n * 31) % k),
+                        n * clients + c + 1,
+                    ),
+                };
                 n += 1;
-                if insert(format!("floor-{c}"), n).await.is_err() {
+                if insert(&pool, &stream, version as i64).await.is_err() {
                     break;
                 }
             }
             n
         }));
     }
-    let mut commits = 0i64;
+    let mut commits = 0usize;
     for t in tasks {
         commits += t.await?;
     }
-    let rate = commits as f64 / start.elapsed().as_secs_f64();
+    Ok(commits as f64 / start.elapsed().as_secs_f64())
+}
+
+/// The single-client commit latency p50 (ms), then the table is dropped: its
+/// autovacuum would otherwise run while the service is measured.
+pub async fn latency(pool: &PgPool) -> anyhow::Result<f64> {
+    fresh_table(pool).await?;
     let mut lat = Vec::new();
     for v in 1..=500 {
         let t = Instant::now();
-        insert("floor-single".into(), v).await?;
+        insert(pool, "floor-single", v).await?;
         lat.push(t.elapsed());
     }
     lat.sort_unstable();
-    // Gone before the service is measured: its autovacuum would run during the spread.
     sqlx::query("DROP TABLE floor_events").execute(pool).await?;
-    Ok((rate, lat[lat.len() / 2].as_secs_f64() * 1000.0))
+    Ok(lat[lat.len() / 2].as_secs_f64() * 1000.0)
 }

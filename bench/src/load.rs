@@ -33,6 +33,17 @@ impl Outcome {
         self.requests as f64 / self.seconds
     }
 
+    /// Adds another run of the same scenario.
+    pub fn merge(&mut self, other: Outcome) {
+        self.requests += other.requests;
+        self.seconds += other.seconds;
+        self.latencies.extend(other.latencies);
+        self.latencies.sort_unstable();
+        for (s, n) in other.statuses {
+            *self.statuses.entry(s).or_default() += n;
+        }
+    }
+
     /// A latency percentile in milliseconds.
     pub fn pct(&self, p: f64) -> f64 {
         if self.latencies.is_empty() {
