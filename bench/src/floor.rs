@@ -84,17 +84,16 @@ pub async fn rate(
     Ok(commits as f64 / start.elapsed().as_secs_f64())
 }
 
-/// The single-client commit latency p50 (ms), then the table is dropped: its
+/// Single-client commit latencies of `n` commits, then the table is dropped: its
 /// autovacuum would otherwise run while the service is measured.
-pub async fn latency(pool: &PgPool) -> anyhow::Result<f64> {
+pub async fn latencies(pool: &PgPool, n: usize) -> anyhow::Result<Vec<Duration>> {
     fresh_table(pool).await?;
-    let mut lat = Vec::new();
-    for v in 1..=500 {
+    let mut lat = Vec::with_capacity(n);
+    for v in 1..=n {
         let t = Instant::now();
-        insert(pool, "floor-single", v).await?;
+        insert(pool, "floor-single", v as i64).await?;
         lat.push(t.elapsed());
     }
-    lat.sort_unstable();
     sqlx::query("DROP TABLE floor_events").execute(pool).await?;
-    Ok(lat[lat.len() / 2].as_secs_f64() * 1000.0)
+    Ok(lat)
 }
