@@ -5,13 +5,14 @@ use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
 
-/// Which streams the floor's rows belong to.
+/// Which table the floor writes, and which streams its rows belong to.
 #[derive(Debug, Clone, Copy)]
 pub enum Streams {
-    /// One stream per connection, each written in order.
+    /// An empty table; one stream per connection, each written in order.
     PerConnection,
-    /// The rows spread over this many streams the way the spread scenario spreads its
-    /// deposits over its accounts (the same index insertion points as the service's).
+    /// A copy of the events table as it is now (same rows, same indexes, so the same
+    /// size as the table the service writes), and rows over the spread scenario's
+    /// accounts `s-0 .. s-{n-1}` in its order: the same index insertion points.
     Spread(usize),
 }
 
@@ -31,7 +32,7 @@ async fn insert(pool: &PgPool, stream: &str, version: i64) -> Result<(), sqlx::E
         .map(|_| ())
 }
 
-async fn fresh_table(pool: &PgPool) -> Result<(), sqlx::Error> {
+async fn fresh_table(pool: &PgPool, copy_events: bool) -> Result<(), sqlx::Error> {
     sqlx::query("DROP TABLE IF EXISTS floor_events")
         .execute(pool)
         .await?;
@@ -39,6 +40,19 @@ async fn fresh_table(pool: &PgPool) -> Result<(), sqlx::Error> {
     sqlx::query("CREATE TABLE floor_events (LIKE events INCLUDING ALL)")
         .execute(pool)
         .await?;
+    if copy_events {
+        sqlx::query("INSERT INTO floor_events OVERRIDING SYSTEM VALUE SELECT * FROM events")
+            .execute(pool)
+            .await?;
+        // New rows take positions after the copied ones, as in the events table.
+        sqlx::query(
+            "SELECT setval(pg_get_serial_sequence('floor_events', 'position'), \
+             coalesce((SELECT max(position) FROM floor_events), 0) + 1, false)",
+        )
+        .execute(pool)
+        .await?;
+        sqlx::query("ANALYZE floor_events").execute(pool).await?;
+    }
     // Starts from the same place as every other timed phase (see `settle` in main).
     sqlx::query("CHECKPOINT").execute(pool).await?;
     Ok(())
@@ -51,7 +65,7 @@ pub async fn rate(
     duration: Duration,
     streams: Streams,
 ) -> anyhow::Result<f64> {
-    fresh_table(pool).await?;
+    fresh_table(pool, matches!(streams, Streams::Spread(_))).await?;
     let start = Instant::now();
     let deadline = start + duration;
     let mut tasks = Vec::new();
@@ -62,32 +76,34 @@ pub async fn rate(
             while Instant::now() < deadline {
                 let (stream, version) = match streams {
                     Streams::PerConnection => (format!("floor-{c}"), n + 1),
-                    // A version unique to this connection and turn: no two rows share a
-                    // (stream, version) key, whatever stream they land on.
+                    // A version unique to this connection and turn, above any the
+                    // service wrote: no two rows share a (stream, version) key.
                     Streams::Spread(k) => (
-                        format!("floor-{}", (c * 7919 + n * 31) % k),
-                        n * clients + c + 1,
+                        format!("s-{}", (c * 7919 + n * 31) % k),
+                        1_000_000_000 + n * clients + c,
                     ),
                 };
                 n += 1;
-                if insert(&pool, &stream, version as i64).await.is_err() {
-                    break;
-                }
+                // A floor with failed inserts would not be a floor: stop the run.
+                insert(&pool, &stream, version as i64).await?;
             }
-            n
+            anyhow::Ok(n)
         }));
     }
     let mut commits = 0usize;
     for t in tasks {
-        commits += t.await?;
+        commits += t.await??;
     }
-    Ok(commits as f64 / start.elapsed().as_secs_f64())
+    let rate = commits as f64 / start.elapsed().as_secs_f64();
+    // Gone before the service is measured: its autovacuum would run meanwhile.
+    sqlx::query("DROP TABLE floor_events").execute(pool).await?;
+    Ok(rate)
 }
 
 /// Single-client commit latencies of `n` commits, then the table is dropped: its
 /// autovacuum would otherwise run while the service is measured.
 pub async fn latencies(pool: &PgPool, n: usize) -> anyhow::Result<Vec<Duration>> {
-    fresh_table(pool).await?;
+    fresh_table(pool, false).await?;
     let mut lat = Vec::with_capacity(n);
     for v in 1..=n {
         let t = Instant::now();

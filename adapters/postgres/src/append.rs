@@ -73,8 +73,22 @@ impl PgEventStore {
         Ok(())
     }
 
-    /// One append in its own statement or transaction.
+    /// One append in its own statement or transaction, on a connection from the pool.
     pub(crate) async fn append_direct(&self, request: AppendRequest) -> Result<(), AppendError> {
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(|e| append_error(e, None, 0))?;
+        self.append_on(&mut conn, request).await
+    }
+
+    /// One append in its own statement or transaction, on this connection.
+    pub(crate) async fn append_on(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        request: AppendRequest,
+    ) -> Result<(), AppendError> {
         let mut writes: Vec<&StreamWrite> = request
             .streams
             .iter()
@@ -82,13 +96,11 @@ impl PgEventStore {
             .collect();
         let inline_notify = self.notifier.is_none();
         if request.idempotency.is_empty() && writes.len() == 1 {
-            Self::insert_stream(&self.pool, writes[0], inline_notify).await?;
+            Self::insert_stream(&mut *conn, writes[0], inline_notify).await?;
             self.announce();
             return Ok(());
         }
-        let mut tx = self
-            .pool
-            .begin()
+        let mut tx = sqlx::Connection::begin(conn)
             .await
             .map_err(|e| append_error(e, None, 0))?;
         // Keys in one order too (a client's retried keys on two instances would

@@ -13,7 +13,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use ledger_application::ports::store::{AppendError, AppendRequest, StreamWrite};
-use sqlx::PgPool;
+use sqlx::pool::PoolConnection;
+use sqlx::{PgConnection, PgPool, Postgres};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
 use crate::append::EventColumns;
@@ -109,6 +110,13 @@ fn events_of(request: &AppendRequest) -> usize {
 async fn writer(shared: Arc<Writers>, direct: PgEventStore) {
     let config = shared.config;
     let others = config.writers.max(1) - 1;
+    let pool = direct.pool().clone();
+    let keep = pool.options().get_max_connections() as usize >= config.writers.max(1) + 2;
+    let mut lane = Lane {
+        pool,
+        conn: None,
+        keep,
+    };
     loop {
         let group = {
             let mut queue = shared.queue.lock().await;
@@ -139,20 +147,65 @@ async fn writer(shared: Arc<Writers>, direct: PgEventStore) {
             shared.writing.fetch_add(1, Ordering::AcqRel);
             group
         };
-        write_group(&direct, group).await;
+        write_group(&direct, &mut lane, group).await;
+        if !lane.keep {
+            lane.conn = None;
+        }
         shared.writing.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
-async fn write_group(direct: &PgEventStore, group: Vec<Job>) {
+/// A writer's own connection. Its server process stays warm (cached plans, catalog
+/// caches, CPU caches) instead of the pool handing out its least recently used
+/// connection for every group; it is replaced after an error that may have broken it.
+/// Kept between groups only when the pool has room for two more connections besides
+/// the writers' (queries, projectors); otherwise given back after each group.
+struct Lane {
+    pool: PgPool,
+    conn: Option<PoolConnection<Postgres>>,
+    keep: bool,
+}
+
+impl Lane {
+    async fn conn(&mut self) -> Result<&mut PgConnection, sqlx::Error> {
+        if self.conn.is_none() {
+            self.conn = Some(self.pool.acquire().await?);
+        }
+        Ok(self.conn.as_mut().expect("acquired above"))
+    }
+
+    /// One append on its own, on the lane's connection.
+    async fn append_one(&mut self, direct: &PgEventStore, request: AppendRequest) -> Reply {
+        let conn = match self.conn().await {
+            Ok(conn) => conn,
+            Err(e) => return Err(AppendError::Unavailable(e.to_string())),
+        };
+        let result = direct.append_on(conn, request).await;
+        if matches!(
+            result,
+            Err(AppendError::Unavailable(_) | AppendError::Failed(_))
+        ) {
+            self.conn = None;
+        }
+        result
+    }
+}
+
+type Reply = Result<(), AppendError>;
+
+async fn write_group(direct: &PgEventStore, lane: &mut Lane, group: Vec<Job>) {
     if group.len() == 1 {
         for job in group {
-            let _ = job.reply.send(direct.append_direct(job.request).await);
+            let _ = job.reply.send(lane.append_one(direct, job.request).await);
         }
         return;
     }
     let requests: Vec<&AppendRequest> = group.iter().map(|j| &j.request).collect();
-    match insert_group(direct.pool(), &requests).await {
+    let written = match lane.conn().await {
+        Ok(conn) => insert_group(conn, &requests).await,
+        Err(e) => Err(e),
+    };
+    match written {
         Ok(()) => {
             direct.announce();
             for job in group {
@@ -162,12 +215,13 @@ async fn write_group(direct: &PgEventStore, group: Vec<Job>) {
         Err(e) if matches!(e, sqlx::Error::Database(_)) && !is_unavailable(&e) => {
             // The statement failed as a whole and wrote nothing: each on its own.
             for job in group {
-                let _ = job.reply.send(direct.append_direct(job.request).await);
+                let _ = job.reply.send(lane.append_one(direct, job.request).await);
             }
         }
         Err(e) => {
             // Unreachable database, or an outcome that cannot be known: never retried
             // blindly (a retry could apply a committed command twice).
+            lane.conn = None;
             let message = e.to_string();
             let unavailable = is_unavailable(&e);
             for job in group {
@@ -204,7 +258,10 @@ const GROUP_INSERT: &str = "WITH keys AS ( \
                                AND (SELECT count(*) FROM ins) = $15)::text";
 
 /// One statement, one commit: every row of every request, or nothing.
-async fn insert_group(pool: &PgPool, requests: &[&AppendRequest]) -> Result<(), sqlx::Error> {
+async fn insert_group(
+    conn: &mut PgConnection,
+    requests: &[&AppendRequest],
+) -> Result<(), sqlx::Error> {
     // Keys and streams in one order, so two instances' groups wait for each other
     // instead of deadlocking.
     let mut records: Vec<_> = requests.iter().flat_map(|r| &r.idempotency).collect();
@@ -243,7 +300,7 @@ async fn insert_group(pool: &PgPool, requests: &[&AppendRequest]) -> Result<(), 
         .bind(&rows.times)
         .bind(records.len() as i64)
         .bind(n as i64)
-        .execute(pool)
+        .execute(conn)
         .await?;
     Ok(())
 }
