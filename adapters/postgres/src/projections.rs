@@ -54,8 +54,18 @@ pub(crate) fn i64_of(v: u64) -> i64 {
 /// Read models in PostgreSQL.
 pub struct PgProjectionStore {
     pub(crate) pool: PgPool,
-    leases: Mutex<HashMap<String, PgConnection>>,
+    leases: Mutex<HashMap<String, Lease>>,
 }
+
+/// A projection's lease: the session holding its advisory lock, and when that session
+/// was last seen alive.
+struct Lease {
+    conn: PgConnection,
+    checked: std::time::Instant,
+}
+
+/// How often a held lease's connection is pinged.
+const LEASE_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl PgProjectionStore {
     /// A store on a migrated database.
@@ -223,8 +233,16 @@ impl ProjectionStore for PgProjectionStore {
 
     async fn try_lead(&self, name: &str) -> Result<bool, ReadModelError> {
         let mut leases = self.leases.lock().await;
-        if let Some(conn) = leases.get_mut(name) {
-            if conn.ping().await.is_ok() {
+        if let Some(lease) = leases.get_mut(name) {
+            // The projector asks before every step; its lease's connection is checked
+            // at most once per LEASE_CHECK (a lost one is noticed that much later, and
+            // meanwhile the checkpoint guard still keeps two runners from both
+            // applying a batch).
+            if lease.checked.elapsed() < LEASE_CHECK {
+                return Ok(true);
+            }
+            if lease.conn.ping().await.is_ok() {
+                lease.checked = std::time::Instant::now();
                 return Ok(true);
             }
             leases.remove(name);
@@ -240,7 +258,13 @@ impl ProjectionStore for PgProjectionStore {
                 .await
                 .map_err(rm_error)?;
         if got {
-            leases.insert(name.to_owned(), conn);
+            leases.insert(
+                name.to_owned(),
+                Lease {
+                    conn,
+                    checked: std::time::Instant::now(),
+                },
+            );
         }
         Ok(got)
     }
