@@ -238,3 +238,69 @@ async fn opposite_appends(s: suite::Store) {
         );
     }
 }
+
+/// A group-commit writer keeps its connection between groups. When the server drops it
+/// (a restart, an administrator), the next append on it is answered "unavailable"
+/// (its outcome is unknown, so it is never retried blindly) or succeeds, and the writer
+/// takes a new connection: appends go on, and nothing is stored twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_replaces_a_connection_the_server_dropped() {
+    use ledger_application::ports::store::*;
+    let (_db, pool) = TestDatabase::migrated(10).await;
+    let config = GroupCommitConfig {
+        writers: 1,
+        ..Default::default()
+    };
+    let s = PgEventStore::with_group_commit(pool.clone(), config);
+    let append = |version: u64| {
+        let s = &s;
+        async move {
+            s.append(AppendRequest {
+                streams: vec![StreamWrite {
+                    stream_id: "kept".into(),
+                    stream_type: "test".into(),
+                    expected_version: version,
+                    events: vec![NewEvent {
+                        event_id: uuid::Uuid::new_v4(),
+                        event_type: "TestEvent".into(),
+                        schema_version: 1,
+                        data: format!("{{\"n\":{version}}}"),
+                        metadata: EventMetadata::default(),
+                        recorded_at: chrono::Utc::now(),
+                    }],
+                }],
+                idempotency: vec![],
+            })
+            .await
+        }
+    };
+    append(0).await.expect("first append");
+    // Every other session on this database goes, the writer's among them.
+    let killed: i64 = sqlx::query_scalar(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(killed >= 1, "the writer's session was there to end");
+    let mut version = 1;
+    let mut unavailable = 0;
+    while version < 4 {
+        match append(version).await {
+            Ok(()) => version += 1,
+            Err(AppendError::Unavailable(_)) if unavailable == 0 => unavailable += 1,
+            Err(e) => panic!("after the writer's connection was dropped: {e:?}"),
+        }
+    }
+    let versions: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM events WHERE stream_id = 'kept' ORDER BY version")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        versions,
+        vec![1, 2, 3, 4],
+        "every append stored exactly once"
+    );
+}
