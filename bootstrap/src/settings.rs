@@ -94,7 +94,7 @@ impl Settings {
             .set_default("server.request_timeout_ms", 10_000)?
             .set_default("storage.url", "sqlite://data/ledger.db")?
             .set_default("storage.max_connections", 16)?
-            .set_default("storage.group_commit_writers", 2)?
+            .set_default("storage.group_commit_writers", 1)?
             .set_default("snapshots.url", "memory")?
             .set_default("snapshots.every", 100)?
             .set_default("snapshots.ttl_seconds", 0)?

@@ -24,24 +24,27 @@ use crate::store::PgEventStore;
 /// How appends are grouped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GroupCommitConfig {
-    /// Groups written at the same time (each holds one connection while it commits).
+    /// Groups written at the same time (each writer keeps one connection).
     pub writers: usize,
     /// The most events one group carries.
     pub max_events: usize,
-    /// While every writer is busy, how many times the dispatcher yields to the runtime
-    /// for more appends to join a group before sending it (0: send at once). Never
-    /// applies when a writer is idle, so a lone command is not delayed.
+    /// With several writers, while every other one is busy, how many times a writer
+    /// yields to the runtime for more appends to join its group before sending it
+    /// (0: send at once). Never applies with one writer, or while another writer is
+    /// idle, so a lone command is not delayed.
     pub gather_yields: usize,
 }
 
 impl Default for GroupCommitConfig {
     fn default() -> Self {
-        // Two measured best on a 2-core machine (BENCHMARKS.md): more writers make
-        // smaller groups, fewer leave the database idle between groups.
+        // Measured on a 2-core machine (BENCHMARKS.md): one writer that sends what has
+        // queued while its previous group committed makes the largest groups (fewest
+        // commits) at the lowest latency; more writers make smaller groups, and
+        // yielding to gather delays every group.
         Self {
-            writers: 2,
+            writers: 1,
             max_events: 1000,
-            gather_yields: 3,
+            gather_yields: 0,
         }
     }
 }
@@ -136,6 +139,7 @@ async fn writer(shared: Arc<Writers>, direct: PgEventStore) {
                     // anyway: let the handlers that are about to append join it.
                     Err(_)
                         if yields < config.gather_yields
+                            && others > 0
                             && shared.writing.load(Ordering::Acquire) >= others =>
                     {
                         yields += 1;
