@@ -44,7 +44,7 @@ impl PgEventStore {
     }
 
     /// A store whose appends are grouped as configured. Must be called inside a Tokio
-    /// runtime (it starts the group's dispatcher task).
+    /// runtime (it starts the group's writer tasks).
     pub fn with_group_commit(pool: PgPool, config: GroupCommitConfig) -> Self {
         let notifier = Some(Notifier::spawn(pool.clone()));
         let writer = Self {
