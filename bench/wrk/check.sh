@@ -3,7 +3,10 @@
 # PostgreSQL database and the real Redis.
 #   cargo build --release -p ledger-bootstrap && bash bench/wrk/check.sh
 # Env: PGURL (server, default postgres://postgres@127.0.0.1:5432), REDIS_URL, PORT,
-# SECONDS_EACH (default 10), PROJECTIONS (true|false, default true).
+# SECONDS_EACH (default 10), PROJECTIONS (true|false, default true), SCENARIOS
+# (default "spread hot"); any LEDGER__* variable reaches the server.
+# Each scenario starts after a CHECKPOINT and also prints the CPU the server and the
+# PostgreSQL processes used per request, and how idle the machine was meanwhile.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$here/../.."
@@ -32,8 +35,21 @@ for _ in $(seq 100); do curl -sf "localhost:$port/health" >/dev/null && break; s
 wrk -t1 -c1 -d6s -s "$here/open.lua" "http://127.0.0.1:$port" >/dev/null
 opened=$(curl -s "localhost:$port/accounts/s-999" | grep -c '"account_id"' || true)
 [[ "$opened" == 1 ]] || { echo "setup failed: s-999 not opened" >&2; exit 1; }
-for scenario in spread hot; do
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+pg_ticks() {
+    local t=0
+    for p in $(pgrep -u postgres || true); do t=$((t + $(ticks "$p"))); done
+    echo "$t"
+}
+hz=$(getconf CLK_TCK)
+for scenario in ${SCENARIOS:-spread hot}; do
     echo "== $scenario (wrk -t2 -c32 -d${secs}s)"
-    wrk -t2 -c32 -d"${secs}s" --latency -s "$here/$scenario.lua" "http://127.0.0.1:$port" \
-        | grep -E "Requests/sec|  50%|  99%|Non-2xx|Socket errors" || true
+    psql "$pgurl/$db" -qc CHECKPOINT
+    s0=$(ticks "$pid"); p0=$(pg_ticks); read -r _ u0 n0 y0 i0 w0 q0 sq0 _ < /proc/stat
+    out=$(wrk -t2 -c32 -d"${secs}s" --latency -s "$here/$scenario.lua" "http://127.0.0.1:$port")
+    s1=$(ticks "$pid"); p1=$(pg_ticks); read -r _ u1 n1 y1 i1 w1 q1 sq1 _ < /proc/stat
+    echo "$out" | grep -E "Requests/sec|  50%|  99%|Non-2xx|Socket errors" || true
+    n=$(echo "$out" | awk '/requests in/ {print $1}')
+    all=$(( (u1 + n1 + y1 + i1 + w1 + q1 + sq1) - (u0 + n0 + y0 + i0 + w0 + q0 + sq0) ))
+    echo "  cpu per request: server $(( (s1 - s0) * 1000000 / hz / n )) us, postgres $(( (p1 - p0) * 1000000 / hz / n )) us; machine idle $(( ((i1 - i0) + (w1 - w0)) * 100 / all )) %"
 done
