@@ -23,6 +23,15 @@ fn start(db_url: &str, port: u16) -> Child {
         .env("LEDGER__SERVER__ADDRESS", format!("127.0.0.1:{port}"))
         .env("LEDGER__STORAGE__URL", db_url)
         .env("LEDGER__SNAPSHOTS__URL", redis_url())
+        // Keys of this test's database only (kept across its restarts), expiring.
+        .env(
+            "LEDGER__SNAPSHOTS__PREFIX",
+            format!(
+                "ledger-test-{}:",
+                db_url.rsplit('/').next().unwrap_or("crash")
+            ),
+        )
+        .env("LEDGER__SNAPSHOTS__TTL_SECONDS", "600")
         .env("LEDGER__SNAPSHOTS__EVERY", "3")
         .env("LEDGER__AUTH__ADMIN_TOKEN", "crash-admin")
         .env("LEDGER__LOG__LEVEL", "error")
