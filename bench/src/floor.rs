@@ -79,7 +79,7 @@ pub async fn rate(
                     // A version unique to this connection and turn, above any the
                     // service wrote: no two rows share a (stream, version) key.
                     Streams::Spread(k) => (
-                        format!("s-{}", (c * 7919 + n * 31) % k),
+                        format!("s-{}", crate::load::spread_account(c, n, k)),
                         1_000_000_000 + n * clients + c,
                     ),
                 };

@@ -54,6 +54,13 @@ impl Outcome {
     }
 }
 
+/// Which of `accounts` accounts client `c` uses on its `i`-th request in the spread
+/// (and which stream the floor's matching row goes to): the 32 clients start far apart
+/// and step through all of them.
+pub fn spread_account(c: usize, i: usize, accounts: usize) -> usize {
+    (c * 7919 + i * 31) % accounts
+}
+
 /// A request a client sends: (path, JSON body) from the client index and iteration.
 pub type Make = Arc<dyn Fn(usize, usize) -> (String, Bytes) + Send + Sync>;
 

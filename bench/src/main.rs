@@ -141,6 +141,16 @@ fn row(name: &str, o: &load::Outcome, rss: Option<f64>) {
     );
 }
 
+/// The spread's requests: deposits of 1.00 over the accounts `s-0 .. s-999`.
+fn spread_deposits() -> load::Make {
+    Arc::new(|c, i| {
+        (
+            format!("/accounts/s-{}/deposit", load::spread_account(c, i, 1000)),
+            bytes::Bytes::from_static(br#"{"amount":"1.00"}"#),
+        )
+    })
+}
+
 /// A request body.
 fn json_body(v: serde_json::Value) -> bytes::Bytes {
     bytes::Bytes::from(v.to_string())
@@ -235,18 +245,7 @@ async fn main() -> anyhow::Result<()> {
         floor_commits += f * secs.as_secs_f64();
         floor_secs += secs.as_secs_f64();
         settle(&pool).await;
-        let s = load::run(
-            &addr,
-            args.clients,
-            secs,
-            Arc::new(|c, i| {
-                (
-                    format!("/accounts/s-{}/deposit", (c * 7919 + i * 31) % 1000),
-                    bytes::Bytes::from_static(br#"{"amount":"1.00"}"#),
-                )
-            }),
-        )
-        .await;
+        let s = load::run(&addr, args.clients, secs, spread_deposits()).await;
         round_ratios.push((f, s.throughput()));
         spread.merge(s);
     }
@@ -374,18 +373,7 @@ async fn main() -> anyhow::Result<()> {
     let mut server = start_server(&binary, &db.url, port, args.clients + 8, false)?;
     wait_up(&http, &base).await?;
     settle(&pool).await;
-    let commands_only = load::run(
-        &addr,
-        args.clients,
-        secs,
-        Arc::new(|c, i| {
-            (
-                format!("/accounts/s-{}/deposit", (c * 7919 + i * 31) % 1000),
-                bytes::Bytes::from_static(br#"{"amount":"1.00"}"#),
-            )
-        }),
-    )
-    .await;
+    let commands_only = load::run(&addr, args.clients, secs, spread_deposits()).await;
     row(
         &format!(
             "spread, command-only instance (projections.enabled=false; {} clients)",
