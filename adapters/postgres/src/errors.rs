@@ -21,6 +21,18 @@ pub fn is_unavailable(e: &sqlx::Error) -> bool {
     }
 }
 
+/// Whether the server ended the session with this error (severity FATAL or PANIC):
+/// the connection it came on is gone, whatever its code.
+pub fn ends_session(e: &sqlx::Error) -> bool {
+    use sqlx::postgres::{PgDatabaseError, PgSeverity};
+    match e {
+        sqlx::Error::Database(db) => db
+            .try_downcast_ref::<PgDatabaseError>()
+            .is_some_and(|pg| matches!(pg.severity(), PgSeverity::Fatal | PgSeverity::Panic)),
+        _ => false,
+    }
+}
+
 /// A read failure.
 pub fn store_error(e: sqlx::Error) -> StoreError {
     if is_unavailable(&e) {

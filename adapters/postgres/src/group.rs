@@ -11,15 +11,17 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use ledger_application::ports::store::{AppendError, AppendRequest, StreamWrite};
 use sqlx::pool::PoolConnection;
-use sqlx::{PgConnection, PgPool, Postgres};
+use sqlx::{Connection, PgConnection, PgPool, Postgres};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
 use crate::append::EventColumns;
-use crate::errors::is_unavailable;
+use crate::errors::{ends_session, is_unavailable};
 use crate::store::PgEventStore;
+use crate::PING_AFTER_IDLE;
 
 /// How appends are grouped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,11 +117,7 @@ async fn writer(shared: Arc<Writers>, direct: PgEventStore) {
     let others = config.writers.max(1) - 1;
     let pool = direct.pool().clone();
     let keep = pool.options().get_max_connections() as usize >= config.writers.max(1) + 2;
-    let mut lane = Lane {
-        pool,
-        conn: None,
-        keep,
-    };
+    let mut lane = Lane::new(pool, keep);
     loop {
         let group = {
             let mut queue = shared.queue.lock().await;
@@ -161,20 +159,50 @@ async fn writer(shared: Arc<Writers>, direct: PgEventStore) {
 
 /// A writer's own connection. Its server process stays warm (cached plans, catalog
 /// caches, CPU caches) instead of the pool handing out its least recently used
-/// connection for every group; it is replaced after an error that may have broken it.
-/// Kept between groups only when the pool has room for two more connections besides
-/// the writers' (queries, projectors); otherwise given back after each group.
+/// connection for every group. Like a pooled one, it is pinged before use after a
+/// second idle, replaced after an error that may have broken it, and given back to the
+/// pool after `LANE_LIFETIME` (so the pool's own age limit still applies). Kept
+/// between groups only when the pool has room for two more connections besides the
+/// writers' (queries, projectors); otherwise given back after each group.
 struct Lane {
     pool: PgPool,
     conn: Option<PoolConnection<Postgres>>,
     keep: bool,
+    /// When the connection was taken from the pool, and last used.
+    taken: Instant,
+    used: Instant,
 }
 
+/// How long a writer keeps one connection before taking a fresh one from the pool.
+const LANE_LIFETIME: Duration = Duration::from_secs(600);
+
 impl Lane {
+    fn new(pool: PgPool, keep: bool) -> Self {
+        let now = Instant::now();
+        Self {
+            pool,
+            conn: None,
+            keep,
+            taken: now,
+            used: now,
+        }
+    }
+
     async fn conn(&mut self) -> Result<&mut PgConnection, sqlx::Error> {
+        let now = Instant::now();
+        if self.conn.is_some() && now.duration_since(self.taken) >= LANE_LIFETIME {
+            self.conn = None;
+        }
+        if let Some(conn) = self.conn.as_mut() {
+            if now.duration_since(self.used) >= PING_AFTER_IDLE && conn.ping().await.is_err() {
+                self.conn = None;
+            }
+        }
         if self.conn.is_none() {
             self.conn = Some(self.pool.acquire().await?);
+            self.taken = now;
         }
+        self.used = now;
         Ok(self.conn.as_mut().expect("acquired above"))
     }
 
@@ -204,12 +232,22 @@ async fn write_group(direct: &PgEventStore, lane: &mut Lane, group: Vec<Job>) {
         }
         return;
     }
-    let requests: Vec<&AppendRequest> = group.iter().map(|j| &j.request).collect();
-    let written = match lane.conn().await {
-        Ok(conn) => insert_group(conn, &requests).await,
-        Err(e) => Err(e),
+    let conn = match lane.conn().await {
+        Ok(conn) => conn,
+        Err(e) => {
+            // No connection (the database is down, or refuses ours): nothing was sent,
+            // and trying each append on its own would only try to connect again.
+            let message = e.to_string();
+            for job in group {
+                let _ = job
+                    .reply
+                    .send(Err(AppendError::Unavailable(message.clone())));
+            }
+            return;
+        }
     };
-    match written {
+    let requests: Vec<&AppendRequest> = group.iter().map(|j| &j.request).collect();
+    match insert_group(conn, &requests).await {
         Ok(()) => {
             direct.announce();
             for job in group {
@@ -217,7 +255,11 @@ async fn write_group(direct: &PgEventStore, lane: &mut Lane, group: Vec<Job>) {
             }
         }
         Err(e) if matches!(e, sqlx::Error::Database(_)) && !is_unavailable(&e) => {
-            // The statement failed as a whole and wrote nothing: each on its own.
+            // The statement failed as a whole and wrote nothing: each on its own (on a
+            // new connection if the server ended this one's session).
+            if ends_session(&e) {
+                lane.conn = None;
+            }
             for job in group {
                 let _ = job.reply.send(lane.append_one(direct, job.request).await);
             }

@@ -64,7 +64,7 @@ pub fn pool_with(options: PgConnectOptions, max_connections: u32) -> PgPool {
 }
 
 /// How long a pooled connection may sit idle before it is checked again.
-const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+pub(crate) const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 
 /// Applies the embedded migrations.
 pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
