@@ -51,8 +51,8 @@ async fn fresh_table(pool: &PgPool, copy_events: bool) -> Result<(), sqlx::Error
         )
         .execute(pool)
         .await?;
-        // As the events table before each spread round: vacuumed, so that no
-        // autovacuum of the copy runs while the floor is measured.
+        // Vacuumed now, so that no autovacuum of the copy runs while the floor is
+        // measured (which would lower the floor).
         sqlx::query("VACUUM (ANALYZE) floor_events")
             .execute(pool)
             .await?;

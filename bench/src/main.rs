@@ -242,14 +242,11 @@ async fn main() -> anyhow::Result<()> {
     let mut round_ratios = Vec::new();
     for _ in 0..args.rounds.max(1) {
         // Neither phase shares the machine with the projectors catching up on the
-        // previous one; both tables start freshly vacuumed.
+        // previous one.
         wait_projected(&http, &base).await?;
         let f = floor::rate(&pool, args.clients, secs, floor::Streams::Spread(1000)).await?;
         floor_commits += f * secs.as_secs_f64();
         floor_secs += secs.as_secs_f64();
-        sqlx::query("VACUUM (ANALYZE) events")
-            .execute(&pool)
-            .await?;
         wait_projected(&http, &base).await?;
         settle(&pool).await;
         let s = load::run(&addr, args.clients, secs, spread_deposits()).await;
