@@ -239,6 +239,17 @@ async fn opposite_appends(s: suite::Store) {
     }
 }
 
+/// Ends every other session on the test's database; returns how many.
+async fn end_other_sessions(pool: &sqlx::PgPool) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
 /// A group-commit writer keeps its connection between groups. When the server drops it
 /// (a restart, an administrator), the next append on it is answered "unavailable"
 /// (its outcome is unknown, so it is never retried blindly) or succeeds, and the writer
@@ -276,13 +287,7 @@ async fn a_writer_replaces_a_connection_the_server_dropped() {
     };
     append(0).await.expect("first append");
     // Every other session on this database goes, the writer's among them.
-    let killed: i64 = sqlx::query_scalar(
-        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
-         WHERE datname = current_database() AND pid <> pg_backend_pid()",
-    )
-    .fetch_one(&pool)
-    .await
-    .unwrap();
+    let killed = end_other_sessions(&pool).await;
     assert!(killed >= 1, "the writer's session was there to end");
     // Each dead connection (the writer's, and pooled ones used within the last second,
     // which are not pinged) may fail one append; a writer that kept a dead one would
@@ -308,13 +313,7 @@ async fn a_writer_replaces_a_connection_the_server_dropped() {
     );
     // A connection dropped while idle (for a second or more) is found dead by a ping
     // before it is used: no append is answered "unavailable" for it.
-    let killed: i64 = sqlx::query_scalar(
-        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
-         WHERE datname = current_database() AND pid <> pg_backend_pid()",
-    )
-    .fetch_one(&pool)
-    .await
-    .unwrap();
+    let killed = end_other_sessions(&pool).await;
     assert!(killed >= 1, "the writer's session was there to end");
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     append(4)
