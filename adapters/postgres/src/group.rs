@@ -115,9 +115,7 @@ fn events_of(request: &AppendRequest) -> usize {
 async fn writer(shared: Arc<Writers>, direct: PgEventStore) {
     let config = shared.config;
     let others = config.writers.max(1) - 1;
-    let pool = direct.pool().clone();
-    let keep = pool.options().get_max_connections() as usize >= config.writers.max(1) + 2;
-    let mut lane = Lane::new(pool, keep);
+    let mut lane = Lane::new(direct.pool().clone(), config.writers.max(1));
     loop {
         let group = {
             let mut queue = shared.queue.lock().await;
@@ -150,9 +148,7 @@ async fn writer(shared: Arc<Writers>, direct: PgEventStore) {
             group
         };
         write_group(&direct, &mut lane, group).await;
-        if !lane.keep {
-            lane.conn = None;
-        }
+        lane.after_group();
         shared.writing.fetch_sub(1, Ordering::AcqRel);
     }
 }
@@ -177,7 +173,9 @@ struct Lane {
 const LANE_LIFETIME: Duration = Duration::from_secs(600);
 
 impl Lane {
-    fn new(pool: PgPool, keep: bool) -> Self {
+    /// A lane of one of `writers` writers on `pool`.
+    fn new(pool: PgPool, writers: usize) -> Self {
+        let keep = pool.options().get_max_connections() as usize >= writers + 2;
         let now = Instant::now();
         Self {
             pool,
@@ -185,6 +183,13 @@ impl Lane {
             keep,
             taken: now,
             used: now,
+        }
+    }
+
+    /// After each group: the connection goes back to the pool unless it is kept.
+    fn after_group(&mut self) {
+        if !self.keep {
+            self.conn = None;
         }
     }
 
