@@ -10,6 +10,7 @@ use crate::ports::readmodel::{
     Generation, ProjectedEvent, ProjectionStatus, ProjectionStore, ReadModelError,
 };
 use crate::ports::store::{EventStore, FeedCursor, StoreError};
+use crate::repository::Spawner;
 
 /// Why a projection step failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -63,16 +64,43 @@ pub struct ProjectionRunner {
     pub(crate) store: Arc<dyn EventStore>,
     pub(crate) target: Arc<dyn ProjectionStore>,
     pub(crate) batch: usize,
+    pub(crate) rebuild_batch: usize,
+    pub(crate) spawner: Option<Arc<dyn Spawner>>,
 }
 
+/// Events per page of a rebuild's pass over the feed, unless set otherwise: a rebuild
+/// reads from the first event on, and each page costs a handful of round trips per
+/// projection whatever its size (BENCHMARKS.md).
+pub const REBUILD_BATCH: usize = 5_000;
+
 impl ProjectionRunner {
-    /// A runner reading `batch` events at a time.
+    /// A runner reading `batch` events at a time (and [`REBUILD_BATCH`], or `batch` if
+    /// larger, when rebuilding).
     pub fn new(store: Arc<dyn EventStore>, target: Arc<dyn ProjectionStore>, batch: usize) -> Self {
+        let batch = batch.max(1);
         Self {
             store,
             target,
-            batch: batch.max(1),
+            batch,
+            rebuild_batch: REBUILD_BATCH.max(batch),
+            spawner: None,
         }
+    }
+
+    /// Runs a rebuild's reading and decoding of the next page as a task of its own, so
+    /// that it can use another core than the applying of the current one (without a
+    /// spawner the two still overlap, but on one thread).
+    #[must_use]
+    pub fn with_spawner(mut self, spawner: Arc<dyn Spawner>) -> Self {
+        self.spawner = Some(spawner);
+        self
+    }
+
+    /// Reads `n` events per page (at least one) in a rebuild's pass over the feed.
+    #[must_use]
+    pub fn with_rebuild_batch(mut self, n: usize) -> Self {
+        self.rebuild_batch = n.max(1);
+        self
     }
 
     /// The most events one step applies.
@@ -199,39 +227,7 @@ impl ProjectionRunner {
         &self,
         events: Vec<crate::ports::store::RecordedEvent>,
     ) -> Result<Vec<ProjectedEvent>, FeedDecodeError> {
-        let mut decoder = FeedDecoder::default();
-        let mut batch = Vec::with_capacity(events.len());
-        for recorded in events {
-            let event = decoder.decode(self.store.as_ref(), &recorded).await?;
-            let currency = self
-                .currency(&mut decoder, &recorded.stream_id, &event)
-                .await?;
-            batch.push(ProjectedEvent {
-                recorded,
-                event,
-                currency,
-            });
-        }
-        Ok(batch)
-    }
-
-    async fn currency(
-        &self,
-        decoder: &mut FeedDecoder,
-        stream_id: &str,
-        event: &LedgerEvent,
-    ) -> Result<Option<Currency>, FeedDecodeError> {
-        use ledger_domain::AccountEvent as E;
-        Ok(match event {
-            LedgerEvent::Transfer(t) => Some(t.amount.currency()),
-            LedgerEvent::Account(E::Opened { currency, .. }) => Some(*currency),
-            LedgerEvent::Account(E::Closed { .. }) => {
-                decoder
-                    .stream_currency(self.store.as_ref(), stream_id)
-                    .await?
-            }
-            LedgerEvent::Account(e) => e.amount().map(|m| m.currency()),
-        })
+        decode_page(self.store.as_ref(), events).await
     }
 
     /// Runs steps until the feed has nothing new; returns how many events were applied.
@@ -278,4 +274,39 @@ impl ProjectionRunner {
     pub async fn lag_of(&self, position: FeedCursor) -> Result<u64, ProjectionError> {
         Ok(self.store.count_after(position).await?)
     }
+}
+
+/// Decodes a page of the feed for the projections (the currency of each money event
+/// with it).
+pub(crate) async fn decode_page(
+    store: &dyn EventStore,
+    events: Vec<crate::ports::store::RecordedEvent>,
+) -> Result<Vec<ProjectedEvent>, FeedDecodeError> {
+    let mut decoder = FeedDecoder::default();
+    let mut batch = Vec::with_capacity(events.len());
+    for recorded in events {
+        let event = decoder.decode(store, &recorded).await?;
+        let currency = currency(store, &mut decoder, &recorded.stream_id, &event).await?;
+        batch.push(ProjectedEvent {
+            recorded,
+            event,
+            currency,
+        });
+    }
+    Ok(batch)
+}
+
+async fn currency(
+    store: &dyn EventStore,
+    decoder: &mut FeedDecoder,
+    stream_id: &str,
+    event: &LedgerEvent,
+) -> Result<Option<Currency>, FeedDecodeError> {
+    use ledger_domain::AccountEvent as E;
+    Ok(match event {
+        LedgerEvent::Transfer(t) => Some(t.amount.currency()),
+        LedgerEvent::Account(E::Opened { currency, .. }) => Some(*currency),
+        LedgerEvent::Account(E::Closed { .. }) => decoder.stream_currency(store, stream_id).await?,
+        LedgerEvent::Account(e) => e.amount().map(|m| m.currency()),
+    })
 }

@@ -1,10 +1,12 @@
 //! Rebuilding projections: from the first event into fresh tables that replace the
 //! live ones at once, one projection or several in one pass over the feed.
 
+use std::sync::Arc;
+
 use crate::decode::FeedDecodeError;
-use crate::ports::readmodel::Generation;
-use crate::ports::store::FeedCursor;
-use crate::projection::{ProjectionError, ProjectionRunner};
+use crate::ports::readmodel::{Generation, ProjectedEvent};
+use crate::ports::store::{EventStore, FeedCursor, StoreError};
+use crate::projection::{decode_page, ProjectionError, ProjectionRunner};
 
 impl ProjectionRunner {
     /// Rebuilds a projection from the first event into fresh tables, then replaces the
@@ -66,13 +68,13 @@ impl ProjectionRunner {
         let mut first_error = None;
         let mut from = FeedCursor::START;
         let mut total = 0;
+        // The next page is read and decoded while the current one is applied: the two
+        // use different connections (and, on a database server, different processes).
+        let mut next_page = read_decoded(self.store.clone(), from, self.rebuild_batch).await;
         while !going.is_empty() {
-            let page = self.store.read_feed(from, self.batch).await?;
-            if page.events.is_empty() {
-                break;
-            }
-            let batch = match self.decode(page.events).await {
-                Ok(batch) => batch,
+            let (batch, next) = match next_page {
+                Ok(Some(page)) => page,
+                Ok(None) => break,
                 Err(FeedDecodeError::Store(e)) => return Err(e.into()),
                 Err(e) => {
                     for p in &going {
@@ -84,11 +86,13 @@ impl ProjectionRunner {
                     });
                 }
             };
-            let applied = futures_util::future::join_all(going.iter().map(|p| {
+            let apply = futures_util::future::join_all(going.iter().map(|p| {
                 self.target
-                    .apply_batch(p, Generation::Rebuild, from, &batch, page.next)
-            }))
-            .await;
+                    .apply_batch(p, Generation::Rebuild, from, &batch, next)
+            }));
+            let (applied, prefetched) =
+                futures_util::future::join(apply, self.prefetch(next)).await;
+            next_page = prefetched;
             let mut still = Vec::with_capacity(going.len());
             for (p, outcome) in going.iter().zip(applied) {
                 match outcome {
@@ -107,7 +111,7 @@ impl ProjectionRunner {
             }
             going = still;
             total += batch.len();
-            from = page.next;
+            from = next;
             progress(total);
         }
         // Every other one is swapped in (which also makes it live again, as a rebuild
@@ -125,4 +129,46 @@ impl ProjectionRunner {
             None => Ok(total),
         }
     }
+
+    /// Reads and decodes the page after `from`, as a task of its own if there is a
+    /// spawner.
+    async fn prefetch(&self, from: FeedCursor) -> Result<Option<DecodedPage>, FeedDecodeError> {
+        let read = read_decoded(self.store.clone(), from, self.rebuild_batch);
+        let Some(spawner) = &self.spawner else {
+            return read.await;
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        spawner.spawn(Box::pin(async move {
+            // The receiver is gone only if the rebuild itself was dropped.
+            let _ = tx.send(read.await);
+        }));
+        rx.await.unwrap_or_else(|_| {
+            Err(FeedDecodeError::Store(StoreError::Unavailable(
+                "the task reading the feed ended without an answer".into(),
+            )))
+        })
+    }
+}
+
+/// A decoded page of the feed and the cursor after it.
+type DecodedPage = (Vec<ProjectedEvent>, FeedCursor);
+
+/// Reads and decodes the page of the feed after `from`, or `None` at its end.
+async fn read_decoded(
+    store: Arc<dyn EventStore>,
+    from: FeedCursor,
+    limit: usize,
+) -> Result<Option<DecodedPage>, FeedDecodeError> {
+    let page = store
+        .read_feed(from, limit)
+        .await
+        .map_err(FeedDecodeError::Store)?;
+    if page.events.is_empty() {
+        return Ok(None);
+    }
+    let next = page.next;
+    Ok(Some((
+        decode_page(store.as_ref(), page.events).await?,
+        next,
+    )))
 }

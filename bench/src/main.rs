@@ -38,6 +38,10 @@ struct Args {
     /// The `ledger` binary (default: target/release/ledger).
     #[arg(long)]
     binary: Option<PathBuf>,
+    /// Runs only the rebuild measurement (for working on it; the targets are taken
+    /// from full runs).
+    #[arg(long)]
+    only_rebuild: bool,
 }
 
 /// The admin token of the server the bench starts (to read projection lag).
@@ -158,7 +162,7 @@ fn json_body(v: serde_json::Value) -> bytes::Bytes {
 
 /// Starts each timed phase from the same place: a CHECKPOINT first, so no phase pays
 /// for the dirty pages (and the full-page writes after a checkpoint) of the one before.
-async fn settle(pool: &sqlx::PgPool) {
+pub(crate) async fn settle(pool: &sqlx::PgPool) {
     if let Err(e) = sqlx::query("CHECKPOINT").execute(pool).await {
         println!("(CHECKPOINT refused, phases may pay for each other's writes: {e})");
     }
@@ -167,6 +171,10 @@ async fn settle(pool: &sqlx::PgPool) {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if args.only_rebuild {
+        println!("## rebuild");
+        return stores::rebuild(args.rebuild_events).await;
+    }
     let secs = Duration::from_secs(args.seconds);
     let binary = args.binary.clone().unwrap_or_else(|| {
         let exe = std::env::current_exe().unwrap_or_default();

@@ -44,11 +44,13 @@ pub struct Core {
 /// Opens the stores and builds the projection runner.
 pub async fn core(settings: &Settings) -> anyhow::Result<Core> {
     let stores = stores::open(settings).await?;
-    let runner = Arc::new(ProjectionRunner::new(
-        stores.events.clone(),
-        stores.projections.clone(),
-        500,
-    ));
+    let spawner: Arc<dyn Spawner> = Arc::new(|task| {
+        tokio::spawn(task);
+    });
+    let runner = Arc::new(
+        ProjectionRunner::new(stores.events.clone(), stores.projections.clone(), 500)
+            .with_spawner(spawner),
+    );
     Ok(Core { runner, stores })
 }
 

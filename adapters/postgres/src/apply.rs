@@ -9,6 +9,7 @@ use ledger_application::ports::readmodel::{ProjectedEvent, ReadModelError};
 use ledger_application::views::{project_account, AccountView, AnalyticsDelta, AuditEntry};
 use sqlx::{Postgres, Transaction};
 
+use crate::copy::BinaryCopy;
 use crate::projections::{failed, i64_of, rm_error, PgProjectionStore};
 use crate::queries::account_row;
 
@@ -150,29 +151,34 @@ impl PgProjectionStore {
         sfx: &str,
         batch: &[ProjectedEvent],
     ) -> Result<(), ReadModelError> {
-        let entries: Vec<AuditEntry> = batch.iter().map(AuditEntry::of).collect();
-        // A plain INSERT: the checkpoint guard means no position arrives twice, and one
-        // that did would be a fault to report, not to hide (`ON CONFLICT DO NOTHING`
-        // also costs a speculative insertion per row).
-        sqlx::query(&format!(
-            "INSERT INTO audit_log{sfx} (position, event_id, event_type, stream_id, version, actor, \
-                request_id, recorded_at, amount, currency) \
-             SELECT * FROM UNNEST($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::bigint[], \
-                $6::text[], $7::text[], $8::timestamptz[], $9::bigint[], $10::text[])"
-        ))
-        .bind(entries.iter().map(|e| i64_of(e.position)).collect::<Vec<_>>())
-        .bind(entries.iter().map(|e| e.event_id).collect::<Vec<_>>())
-        .bind(entries.iter().map(|e| e.event_type.as_str()).collect::<Vec<_>>())
-        .bind(entries.iter().map(|e| e.stream_id.as_str()).collect::<Vec<_>>())
-        .bind(entries.iter().map(|e| i64_of(e.version)).collect::<Vec<_>>())
-        .bind(entries.iter().map(|e| e.actor.as_str()).collect::<Vec<_>>())
-        .bind(entries.iter().map(|e| e.request_id.as_deref()).collect::<Vec<_>>())
-        .bind(entries.iter().map(|e| e.recorded_at).collect::<Vec<_>>())
-        .bind(entries.iter().map(|e| e.amount.map(|m| m.minor_units())).collect::<Vec<_>>())
-        .bind(entries.iter().map(|e| e.amount.map(|m| m.currency().code())).collect::<Vec<_>>())
-        .execute(&mut **tx)
-        .await
-        .map_err(rm_error)?;
+        // A plain insert (no `ON CONFLICT DO NOTHING`): the checkpoint guard means no
+        // position arrives twice, and one that did would be a fault to report, not to
+        // hide. Binary COPY: about twice as fast as an INSERT of unnested arrays.
+        let mut data = BinaryCopy::new(10);
+        for p in batch {
+            let e = AuditEntry::of(p);
+            data.row();
+            data.int8(i64_of(e.position));
+            data.uuid(&e.event_id);
+            data.text(&e.event_type).map_err(failed)?;
+            data.text(&e.stream_id).map_err(failed)?;
+            data.int8(i64_of(e.version));
+            data.text(&e.actor).map_err(failed)?;
+            data.opt_text(e.request_id.as_deref()).map_err(failed)?;
+            data.timestamptz(&e.recorded_at).map_err(failed)?;
+            data.opt_int8(e.amount.map(|m| m.minor_units()));
+            data.opt_text(e.amount.map(|m| m.currency().code()))
+                .map_err(failed)?;
+        }
+        let mut copy = tx
+            .copy_in_raw(&format!(
+                "COPY audit_log{sfx} (position, event_id, event_type, stream_id, version, actor, \
+                    request_id, recorded_at, amount, currency) FROM STDIN (FORMAT binary)"
+            ))
+            .await
+            .map_err(rm_error)?;
+        copy.send(data.finish()).await.map_err(rm_error)?;
+        copy.finish().await.map_err(rm_error)?;
         Ok(())
     }
 }

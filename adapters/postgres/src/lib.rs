@@ -9,6 +9,7 @@
 
 mod append;
 mod apply;
+mod copy;
 mod errors;
 mod group;
 mod notify;

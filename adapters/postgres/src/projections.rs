@@ -105,7 +105,11 @@ impl PgProjectionStore {
         }))
     }
 
-    /// Inside `tx`: applies the batch and moves the checkpoint, if it is at `from`.
+    /// Inside `tx`: moves the checkpoint from `from` to `next` and applies the batch, if
+    /// the checkpoint is at `from`. One conditional UPDATE both checks and moves it (and
+    /// holds the projection's row until the transaction ends: batches and the rebuild
+    /// swap serialize on it); it matches no row if another runner moved the checkpoint,
+    /// or, for a rebuild, if none is in progress.
     async fn apply_in(
         tx: &mut Transaction<'_, Postgres>,
         name: &str,
@@ -115,8 +119,22 @@ impl PgProjectionStore {
         next: FeedCursor,
     ) -> Result<bool, ReadModelError> {
         tables(name)?;
-        let current = Self::read_checkpoint(&mut **tx, name, g, true).await?;
-        if current.unwrap_or_default() != from || (g == Generation::Rebuild && current.is_none()) {
+        let (t, p) = match g {
+            Generation::Live => ("tx", "position"),
+            Generation::Rebuild => ("rebuild_tx", "rebuild_position"),
+        };
+        let moved = sqlx::query(&format!(
+            "UPDATE projections SET {t} = $2, {p} = $3 WHERE name = $1 AND {t} = $4 AND {p} = $5"
+        ))
+        .bind(name)
+        .bind(i64_of(next.tx))
+        .bind(i64_of(next.position))
+        .bind(i64_of(from.tx))
+        .bind(i64_of(from.position))
+        .execute(&mut **tx)
+        .await
+        .map_err(rm_error)?;
+        if moved.rows_affected() != 1 {
             return Ok(false);
         }
         let sfx = suffix(g);
@@ -125,19 +143,6 @@ impl PgProjectionStore {
             "analytics" => Self::apply_analytics(tx, sfx, batch).await?,
             _ => Self::apply_audit(tx, sfx, batch).await?,
         }
-        let (t, p) = match g {
-            Generation::Live => ("tx", "position"),
-            Generation::Rebuild => ("rebuild_tx", "rebuild_position"),
-        };
-        sqlx::query(&format!(
-            "UPDATE projections SET {t} = $2, {p} = $3 WHERE name = $1"
-        ))
-        .bind(name)
-        .bind(i64_of(next.tx))
-        .bind(i64_of(next.position))
-        .execute(&mut **tx)
-        .await
-        .map_err(rm_error)?;
         Ok(true)
     }
 }

@@ -127,7 +127,7 @@ impl ReadModels for PgReadModels {
              AND ($2::text IS NULL OR event_type = $2) \
              AND ($3::timestamptz IS NULL OR recorded_at >= $3) \
              AND ($4::timestamptz IS NULL OR recorded_at <= $4) \
-             AND ($5::text IS NULL OR request_id = $5) \
+             AND ($5::text IS NULL OR (hashtext(request_id) = hashtext($5) AND request_id = $5)) \
              AND ($6::bigint IS NULL OR position < $6) \
              ORDER BY position DESC LIMIT $7",
         )

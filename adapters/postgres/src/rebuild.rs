@@ -83,15 +83,20 @@ impl PgProjectionStore {
             .fetch_all(&self.pool)
             .await
             .map_err(rm_error)?;
-            for (index, unique, using) in indexes {
-                let unique = if unique { "UNIQUE " } else { "" };
-                sqlx::query(&format!(
+            // Built at the same time, each on its own connection: the builds take
+            // turns on the cores rather than one after the other.
+            let builds = indexes.iter().map(|(index, unique, using)| {
+                let unique = if *unique { "UNIQUE " } else { "" };
+                let sql = format!(
                     "CREATE {unique}INDEX IF NOT EXISTS \"{index}__rebuild\" \
                      ON {table}__rebuild{using}"
-                ))
-                .execute(&self.pool)
-                .await
-                .map_err(rm_error)?;
+                );
+                async move { sqlx::query(&sql).execute(&self.pool).await }
+            });
+            for built in futures_util::future::join_all(builds).await {
+                built.map_err(rm_error)?;
+            }
+            for (index, _, _) in &indexes {
                 renames.push(format!(
                     "ALTER INDEX \"{index}__rebuild\" RENAME TO \"{index}\""
                 ));

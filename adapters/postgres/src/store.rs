@@ -89,24 +89,25 @@ fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-/// Maps an events row (selected with [`COLUMNS`]).
+/// Maps an events row (selected with [`COLUMNS`], whose order the indexes follow: by
+/// index, not by name, as this runs for every event read).
 fn recorded(row: &PgRow) -> Result<RecordedEvent, sqlx::Error> {
-    let metadata: String = row.try_get("metadata")?;
+    let metadata: &str = row.try_get(9)?;
     Ok(RecordedEvent {
         cursor: FeedCursor {
-            tx: to_u64(row.try_get("tx_id")?),
-            position: to_u64(row.try_get("position")?),
+            tx: to_u64(row.try_get(1)?),
+            position: to_u64(row.try_get(0)?),
         },
-        event_id: row.try_get::<Uuid, _>("event_id")?,
-        stream_id: row.try_get("stream_id")?,
-        stream_type: row.try_get("stream_type")?,
-        version: to_u64(row.try_get("version")?),
-        event_type: row.try_get("event_type")?,
-        schema_version: u32::try_from(row.try_get::<i32, _>("schema_version")?).unwrap_or(0),
-        data: row.try_get("data")?,
-        metadata: serde_json::from_str::<EventMetadata>(&metadata)
+        event_id: row.try_get::<Uuid, _>(2)?,
+        stream_id: row.try_get(3)?,
+        stream_type: row.try_get(4)?,
+        version: to_u64(row.try_get(5)?),
+        event_type: row.try_get(6)?,
+        schema_version: u32::try_from(row.try_get::<i32, _>(7)?).unwrap_or(0),
+        data: row.try_get(8)?,
+        metadata: serde_json::from_str::<EventMetadata>(metadata)
             .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
-        recorded_at: row.try_get::<DateTime<Utc>, _>("recorded_at")?,
+        recorded_at: row.try_get::<DateTime<Utc>, _>(10)?,
     })
 }
 
