@@ -60,8 +60,15 @@ impl Harness {
         ))
     }
 
+    /// A runner whose rebuilds also read `batch` events per page (so that they take
+    /// many pages, each read ahead by a task of its own while the last is applied).
     fn runner(&self, batch: usize) -> ProjectionRunner {
+        let spawner: Arc<dyn crate::repository::Spawner> = Arc::new(|task| {
+            tokio::spawn(task);
+        });
         ProjectionRunner::new(self.store.clone(), self.projections.clone(), batch)
+            .with_rebuild_batch(batch)
+            .with_spawner(spawner)
     }
 }
 
@@ -659,5 +666,42 @@ pub async fn a_rebuild_step_without_a_rebuild_is_an_error(h: Harness) {
             .step(p, crate::ports::readmodel::Generation::Rebuild)
             .await;
         assert!(got.is_err(), "{p} after its rebuild: {got:?}");
+    }
+}
+
+/// A rebuild that is behind the live tables is not swapped in (readers would see the
+/// views go back); the runner catches it up and then swaps it in.
+pub async fn a_rebuild_behind_the_live_view_is_not_swapped_in(h: Harness) {
+    use crate::ports::readmodel::Generation;
+    workload(&h, 3).await;
+    let runner = h.runner(10);
+    catch_up_all(&runner).await;
+    let before = observed(&h).await;
+    for p in PROJECTIONS {
+        h.projections.start_rebuild(p).await.expect("start");
+        let page = h.store.read_feed(FeedCursor::START, 5).await.expect("feed");
+        assert_eq!(page.events.len(), 5, "the workload wrote more than a page");
+        let batch = runner.decode(page.events).await.expect("decode");
+        let applied = h
+            .projections
+            .apply_batch(p, Generation::Rebuild, FeedCursor::START, &batch, page.next)
+            .await
+            .expect("apply");
+        assert!(applied, "{p}: the rebuild took its first page");
+        let swapped = h
+            .projections
+            .finish_rebuild(p, page.next)
+            .await
+            .expect("finish");
+        assert!(!swapped, "{p}: a rebuild five events in was swapped in");
+        assert_eq!(observed(&h).await, before, "{p}: the live view went back");
+    }
+    runner
+        .rebuild_many(&PROJECTIONS, &|_| {})
+        .await
+        .expect("the runner finishes them");
+    assert_eq!(observed(&h).await, before, "the rebuilt views");
+    for s in h.projections.statuses().await.expect("statuses") {
+        assert_eq!(s.state, ProjectionState::Live, "{}", s.name);
     }
 }

@@ -20,17 +20,35 @@ impl ProjectionRunner {
         self.rebuild_many(&[projection], progress).await
     }
 
-    /// Catches a rebuild up with the feed and swaps it in (again if it fell behind).
+    /// Catches a rebuild up with the feed and swaps it in (again if it fell behind,
+    /// or if the live tables got ahead of it meanwhile).
     async fn finish(
         &self,
         projection: &str,
         progress: &(dyn Fn(usize) + Send + Sync),
     ) -> Result<usize, ProjectionError> {
+        // Refusals in a row with nothing new caught up: the live runner saw events this
+        // read did not yet (a transaction just became visible); after this many, the
+        // live checkpoint is taken to be ahead of the feed itself.
+        const MAX_IDLE_REFUSALS: u32 = 500;
+        let mut idle_refusals = 0;
         let mut total = 0;
         loop {
-            total += self
+            let caught_up = self
                 .catch_up_generation(projection, Generation::Rebuild, progress)
                 .await?;
+            total += caught_up;
+            if caught_up > 0 {
+                idle_refusals = 0;
+            } else if idle_refusals > 0 {
+                if idle_refusals >= MAX_IDLE_REFUSALS {
+                    return Err(ProjectionError::Unavailable(format!(
+                        "the rebuild of {projection} cannot reach the live checkpoint: \
+                         it is ahead of the feed"
+                    )));
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
             let from = self
                 .target
                 .checkpoint(projection, Generation::Rebuild)
@@ -38,7 +56,7 @@ impl ProjectionRunner {
                 .map_err(|e| ProjectionError::Unavailable(e.to_string()))?;
             match self.target.finish_rebuild(projection, from).await {
                 Ok(true) => return Ok(total),
-                Ok(false) => continue,
+                Ok(false) => idle_refusals += u32::from(caught_up == 0),
                 Err(e) => return Err(ProjectionError::Unavailable(e.to_string())),
             }
         }

@@ -194,7 +194,8 @@ impl ProjectionStore for MemoryReadModels {
         let mut inner = self.lock();
         let p = inner.get_mut(name).ok_or_else(|| unknown(name))?;
         match p.rebuild.take() {
-            Some(t) if t.checkpoint == from => {
+            // Not behind the live tables: readers never see a view go back.
+            Some(t) if t.checkpoint == from && t.checkpoint >= p.live.checkpoint => {
                 p.live = t;
                 p.state = ProjectionState::Live;
                 p.error = None;

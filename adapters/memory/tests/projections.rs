@@ -48,3 +48,8 @@ async fn stepping_together_equals_a_fold() {
 async fn stepping_together_isolates_a_failing_projection() {
     suite::stepping_together_isolates_a_failing_projection(harness()).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rebuild_behind_the_live_view_is_not_swapped_in() {
+    suite::a_rebuild_behind_the_live_view_is_not_swapped_in(harness()).await;
+}

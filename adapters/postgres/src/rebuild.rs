@@ -108,8 +108,14 @@ impl PgProjectionStore {
         let mut tx = self.pool.begin().await.map_err(rm_error)?;
         // Locks the projection row: the live runner's next batch waits, then finds the
         // checkpoint moved and continues from the rebuilt one.
-        Self::read_checkpoint(&mut *tx, name, Generation::Live, true).await?;
-        if Self::read_checkpoint(&mut *tx, name, Generation::Rebuild, true).await? != Some(from) {
+        let live = Self::read_checkpoint(&mut *tx, name, Generation::Live, true)
+            .await?
+            .unwrap_or_default();
+        // Still at `from`, and not behind the live tables: readers never see a view go
+        // back (the runner catches the rebuild up and tries again).
+        if Self::read_checkpoint(&mut *tx, name, Generation::Rebuild, true).await? != Some(from)
+            || live > from
+        {
             return Ok(false);
         }
         for table in tables(name)? {

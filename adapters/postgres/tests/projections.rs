@@ -147,3 +147,9 @@ async fn audit_filters_use_their_indexes() {
     .await;
     assert!(by_time.contains("audit_log_time_idx"), "{by_time}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rebuild_behind_the_live_view_is_not_swapped_in() {
+    let (_db, h) = harness().await;
+    suite::a_rebuild_behind_the_live_view_is_not_swapped_in(h).await;
+}

@@ -191,7 +191,12 @@ impl ProjectionStore for SqliteProjectionStore {
 
     async fn finish_rebuild(&self, name: &str, from: FeedCursor) -> Result<bool, ReadModelError> {
         let mut tx = self.write_tx().await?;
-        if checkpoint_in(&mut tx, name, Generation::Rebuild).await? != Some(from) {
+        // Still at `from`, and not behind the live tables: readers never see a view go
+        // back (the runner catches the rebuild up and tries again).
+        let live = checkpoint_in(&mut tx, name, Generation::Live)
+            .await?
+            .unwrap_or_default();
+        if checkpoint_in(&mut tx, name, Generation::Rebuild).await? != Some(from) || live > from {
             return Ok(false);
         }
         for table in tables(name)? {

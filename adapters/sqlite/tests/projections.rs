@@ -69,3 +69,9 @@ async fn stepping_together_isolates_a_failing_projection() {
     let (_d, h) = harness().await;
     suite::stepping_together_isolates_a_failing_projection(h).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rebuild_behind_the_live_view_is_not_swapped_in() {
+    let (_d, h) = harness().await;
+    suite::a_rebuild_behind_the_live_view_is_not_swapped_in(h).await;
+}

@@ -141,7 +141,8 @@ pub trait ProjectionStore: Send + Sync + 'static {
     async fn start_rebuild(&self, projection: &str) -> Result<(), ReadModelError>;
 
     /// Replaces the live tables and checkpoint by the rebuilt ones at once, if the
-    /// rebuild checkpoint is still `from`; the state becomes `live`.
+    /// rebuild checkpoint is still `from` and not behind the live one (readers never see
+    /// a view go back); the state becomes `live`. `false` if not swapped.
     async fn finish_rebuild(
         &self,
         projection: &str,
