@@ -158,7 +158,8 @@ pub async fn rebuild(n: usize) -> anyhow::Result<()> {
         .with_spawner(spawner),
     );
     // Each measurement starts after a CHECKPOINT, as every timed phase does: a rebuild
-    // writes about half a gigabyte of WAL, and the next would otherwise pay for it.
+    // writes its tables and indexes to the WAL, and the next would otherwise pay for
+    // their checkpoint.
     for p in PROJECTIONS {
         crate::settle(&pool).await;
         let t = Instant::now();
