@@ -9,7 +9,7 @@ use ledger_application::ports::readmodel::{ProjectedEvent, ReadModelError};
 use ledger_application::views::{project_account, AccountView, AnalyticsDelta, AuditEntry};
 use sqlx::{Postgres, Transaction};
 
-use crate::copy::BinaryCopy;
+use crate::copy::{BinaryCopy, CopyEncodeError};
 use crate::projections::{failed, i64_of, rm_error, PgProjectionStore};
 use crate::queries::account_row;
 
@@ -153,23 +153,9 @@ impl PgProjectionStore {
     ) -> Result<(), ReadModelError> {
         // A plain insert (no `ON CONFLICT DO NOTHING`): the checkpoint guard means no
         // position arrives twice, and one that did would be a fault to report, not to
-        // hide. Binary COPY: about twice as fast as an INSERT of unnested arrays.
-        let mut data = BinaryCopy::new(10);
-        for p in batch {
-            let e = AuditEntry::of(p);
-            data.row();
-            data.int8(i64_of(e.position));
-            data.uuid(&e.event_id);
-            data.text(&e.event_type).map_err(failed)?;
-            data.text(&e.stream_id).map_err(failed)?;
-            data.int8(i64_of(e.version));
-            data.text(&e.actor).map_err(failed)?;
-            data.opt_text(e.request_id.as_deref()).map_err(failed)?;
-            data.timestamptz(&e.recorded_at).map_err(failed)?;
-            data.opt_int8(e.amount.map(|m| m.minor_units()));
-            data.opt_text(e.amount.map(|m| m.currency().code()))
-                .map_err(failed)?;
-        }
+        // hide. Binary COPY: about twice as fast as an INSERT of unnested arrays; sent
+        // in chunks, so the server takes rows while the next are encoded.
+        const CHUNK: usize = 128 * 1024;
         let mut copy = tx
             .copy_in_raw(&format!(
                 "COPY audit_log{sfx} (position, event_id, event_type, stream_id, version, actor, \
@@ -177,10 +163,35 @@ impl PgProjectionStore {
             ))
             .await
             .map_err(rm_error)?;
+        let mut data = BinaryCopy::new(10);
+        for p in batch {
+            if let Err(e) = audit_row(&mut data, &AuditEntry::of(p)) {
+                copy.abort(e.to_string()).await.map_err(rm_error)?;
+                return Err(failed(e));
+            }
+            if data.len() >= CHUNK {
+                copy.send(data.take()).await.map_err(rm_error)?;
+            }
+        }
         copy.send(data.finish()).await.map_err(rm_error)?;
         copy.finish().await.map_err(rm_error)?;
         Ok(())
     }
+}
+
+/// An audit row, in the column order of the COPY above.
+fn audit_row(data: &mut BinaryCopy, e: &AuditEntry) -> Result<(), CopyEncodeError> {
+    data.row();
+    data.int8(i64_of(e.position));
+    data.uuid(&e.event_id);
+    data.text(&e.event_type)?;
+    data.text(&e.stream_id)?;
+    data.int8(i64_of(e.version));
+    data.text(&e.actor)?;
+    data.opt_text(e.request_id.as_deref())?;
+    data.timestamptz(&e.recorded_at)?;
+    data.opt_int8(e.amount.map(|m| m.minor_units()));
+    data.opt_text(e.amount.map(|m| m.currency().code()))
 }
 
 fn status_str(a: &AccountView) -> &'static str {

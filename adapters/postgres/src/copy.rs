@@ -97,7 +97,18 @@ impl BinaryCopy {
         Ok(())
     }
 
-    /// The finished data, with its trailer.
+    /// Bytes written so far (not yet taken).
+    pub(crate) fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Takes the data written so far, to be sent while more rows are written.
+    pub(crate) fn take(&mut self) -> Vec<u8> {
+        let capacity = self.buf.capacity();
+        std::mem::replace(&mut self.buf, Vec::with_capacity(capacity))
+    }
+
+    /// The rest of the data, with the trailer.
     pub(crate) fn finish(mut self) -> Vec<u8> {
         self.buf.extend_from_slice(&(-1i16).to_be_bytes());
         self.buf
