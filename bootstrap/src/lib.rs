@@ -41,15 +41,19 @@ pub struct Core {
     pub stores: stores::Stores,
 }
 
+/// Background tasks on the Tokio runtime.
+fn tokio_spawner() -> Arc<dyn Spawner> {
+    Arc::new(|task| {
+        tokio::spawn(task);
+    })
+}
+
 /// Opens the stores and builds the projection runner.
 pub async fn core(settings: &Settings) -> anyhow::Result<Core> {
     let stores = stores::open(settings).await?;
-    let spawner: Arc<dyn Spawner> = Arc::new(|task| {
-        tokio::spawn(task);
-    });
     let runner = Arc::new(
         ProjectionRunner::new(stores.events.clone(), stores.projections.clone(), 500)
-            .with_spawner(spawner),
+            .with_spawner(tokio_spawner()),
     );
     Ok(Core { runner, stores })
 }
@@ -58,9 +62,7 @@ impl Application {
     /// Opens the stores (migrating them), wires everything and binds the address.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let Core { runner, stores } = core(&settings).await?;
-        let spawner: Arc<dyn Spawner> = Arc::new(|task| {
-            tokio::spawn(task);
-        });
+        let spawner = tokio_spawner();
         let repo = Arc::new(
             Repository::new(
                 stores.events.clone(),
