@@ -53,3 +53,8 @@ async fn stepping_together_isolates_a_failing_projection() {
 async fn a_rebuild_behind_the_live_view_is_not_swapped_in() {
     suite::a_rebuild_behind_the_live_view_is_not_swapped_in(harness()).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_step_cut_off_anywhere_leaves_the_store_usable() {
+    suite::a_step_cut_off_anywhere_leaves_the_store_usable(harness(), 20).await;
+}

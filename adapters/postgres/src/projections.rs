@@ -9,10 +9,41 @@ use ledger_application::ports::readmodel::{
     Generation, ProjectedEvent, ProjectionState, ProjectionStatus, ProjectionStore, ReadModelError,
 };
 use ledger_application::ports::store::FeedCursor;
+use sqlx::pool::PoolConnection;
 use sqlx::{Connection, PgConnection, PgPool, Postgres, Row, Transaction};
 use tokio::sync::Mutex;
 
 use crate::errors::is_unavailable;
+
+/// A pooled connection for a batch that writes by COPY: closed, not returned to the
+/// pool, unless the batch's transaction ended cleanly ([`Self::done`]). sqlx's COPY is
+/// not cancel-safe: a `PgCopyIn` dropped midway (its future dropped, or an error
+/// returned through it) sends `CopyFail` without counting the reply it will get, and
+/// the next user of the connection then reads that reply as its own ("unexpected
+/// connection status after attempting to begin transaction").
+struct BatchConnection {
+    conn: PoolConnection<Postgres>,
+    done: bool,
+}
+
+impl BatchConnection {
+    async fn acquire(pool: &PgPool) -> Result<Self, ReadModelError> {
+        let conn = pool.acquire().await.map_err(rm_error)?;
+        Ok(Self { conn, done: false })
+    }
+
+    fn done(&mut self) {
+        self.done = true;
+    }
+}
+
+impl Drop for BatchConnection {
+    fn drop(&mut self) {
+        if !self.done {
+            self.conn.close_on_drop();
+        }
+    }
+}
 
 /// Tables of each projection.
 pub(crate) fn tables(projection: &str) -> Result<&'static [&'static str], ReadModelError> {
@@ -166,11 +197,15 @@ impl ProjectionStore for PgProjectionStore {
         batch: &[ProjectedEvent],
         next: FeedCursor,
     ) -> Result<bool, ReadModelError> {
-        let mut tx = self.pool.begin().await.map_err(rm_error)?;
+        let mut conn = BatchConnection::acquire(&self.pool).await?;
+        let mut tx = conn.conn.begin().await.map_err(rm_error)?;
         let applied = Self::apply_in(&mut tx, name, g, from, batch, next).await?;
         if applied {
             tx.commit().await.map_err(rm_error)?;
+        } else {
+            tx.rollback().await.map_err(rm_error)?;
         }
+        conn.done();
         Ok(applied)
     }
 
@@ -186,12 +221,14 @@ impl ProjectionStore for PgProjectionStore {
         // deadlock with another runner doing the same).
         let mut order: Vec<usize> = (0..names.len()).collect();
         order.sort_by_key(|&i| names[i]);
-        let mut tx = self.pool.begin().await.map_err(rm_error)?;
+        let mut conn = BatchConnection::acquire(&self.pool).await?;
+        let mut tx = conn.conn.begin().await.map_err(rm_error)?;
         let mut applied = vec![false; names.len()];
         for i in order {
             applied[i] = Self::apply_in(&mut tx, names[i], g, from, batch, next).await?;
         }
         tx.commit().await.map_err(rm_error)?;
+        conn.done();
         Ok(applied)
     }
 

@@ -7,7 +7,11 @@ use ledger_postgres::testing::TestDatabase;
 use ledger_postgres::{PgEventStore, PgProjectionStore, PgReadModels};
 
 async fn harness() -> (TestDatabase, suite::Harness) {
-    let (db, pool) = TestDatabase::migrated(20).await;
+    harness_with(20).await
+}
+
+async fn harness_with(max_connections: u32) -> (TestDatabase, suite::Harness) {
+    let (db, pool) = TestDatabase::migrated(max_connections).await;
     let h = suite::Harness {
         store: Arc::new(PgEventStore::new(pool.clone())),
         projections: Arc::new(PgProjectionStore::new(pool.clone())),
@@ -26,6 +30,19 @@ async fn views_equal_a_fold_of_all_events() {
 async fn aborted_runs_count_nothing_twice() {
     let (_db, h) = harness().await;
     suite::aborted_runs_count_nothing_twice(h).await;
+}
+
+/// Two connections, so that each call after a cut-off step gets, at the latest, the
+/// connection that step used: one left mid-COPY would answer the next query with the
+/// COPY's reply.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_step_cut_off_anywhere_leaves_the_store_usable() {
+    let (_db, h) = harness_with(2).await;
+    let cut_offs = suite::a_step_cut_off_anywhere_leaves_the_store_usable(h, 300).await;
+    assert!(
+        cut_offs["audit_log"] > 3,
+        "the audit step, COPY included, was cut off at several points: {cut_offs:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

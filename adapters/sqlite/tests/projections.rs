@@ -75,3 +75,13 @@ async fn a_rebuild_behind_the_live_view_is_not_swapped_in() {
     let (_d, h) = harness().await;
     suite::a_rebuild_behind_the_live_view_is_not_swapped_in(h).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_step_cut_off_anywhere_leaves_the_store_usable() {
+    let (_d, h) = harness().await;
+    let cut_offs = suite::a_step_cut_off_anywhere_leaves_the_store_usable(h, 20).await;
+    assert!(
+        cut_offs.values().all(|&n| n > 0),
+        "every step was cut off at least once: {cut_offs:?}"
+    );
+}
