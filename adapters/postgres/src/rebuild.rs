@@ -23,9 +23,11 @@ impl PgProjectionStore {
             .execute(&mut *tx)
             .await
             .map_err(rm_error)?;
-            // Only the primary key while filling (the upserts need it); the other
+            // Only the primary key while filling, where the upserts need it; the other
             // indexes are built once, sorted, at the end: far cheaper than keeping
-            // them up to date row by row.
+            // them up to date row by row. A table the rebuild only appends to gets its
+            // primary key at the end too (the checkpoint guard already keeps a
+            // position from arriving twice; the key then checks it once).
             let secondary: Vec<String> = sqlx::query_scalar(
                 "SELECT c.relname::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
                  WHERE i.indrelid = $1::text::regclass AND NOT i.indisprimary",
@@ -39,6 +41,14 @@ impl PgProjectionStore {
                     .execute(&mut *tx)
                     .await
                     .map_err(rm_error)?;
+            }
+            if appended_only(table) {
+                sqlx::query(&format!(
+                    "ALTER TABLE {table}__rebuild DROP CONSTRAINT {table}__rebuild_pkey"
+                ))
+                .execute(&mut *tx)
+                .await
+                .map_err(rm_error)?;
             }
         }
         sqlx::query(
@@ -73,13 +83,15 @@ impl PgProjectionStore {
                     "no rebuild of {name} in progress (finished or abandoned elsewhere)"
                 )));
             }
+            // The primary key too where the copy was filled without it.
             let indexes: Vec<(String, bool, String)> = sqlx::query_as(
                 "SELECT c.relname::text, i.indisunique, \
                         substring(pg_get_indexdef(i.indexrelid) from ' USING .*$') \
                  FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
-                 WHERE i.indrelid = $1::text::regclass AND NOT i.indisprimary",
+                 WHERE i.indrelid = $1::text::regclass AND (NOT i.indisprimary OR $2)",
             )
             .bind(table)
+            .bind(appended_only(table))
             .fetch_all(&self.pool)
             .await
             .map_err(rm_error)?;
@@ -96,10 +108,20 @@ impl PgProjectionStore {
             for built in futures_util::future::join_all(builds).await {
                 built.map_err(rm_error)?;
             }
-            for (index, _, _) in &indexes {
+            if appended_only(table) {
+                // Run after the copy took the table's name: takes the unique index built
+                // above as the key (no second build) and gives it the key's name.
                 renames.push(format!(
-                    "ALTER INDEX \"{index}__rebuild\" RENAME TO \"{index}\""
+                    "ALTER TABLE {table} ADD CONSTRAINT {table}_pkey \
+                     PRIMARY KEY USING INDEX \"{table}_pkey__rebuild\""
                 ));
+            }
+            for (index, _, _) in &indexes {
+                if !(appended_only(table) && *index == format!("{table}_pkey")) {
+                    renames.push(format!(
+                        "ALTER INDEX \"{index}__rebuild\" RENAME TO \"{index}\""
+                    ));
+                }
             }
             renames.push(format!(
                 "ALTER INDEX IF EXISTS \"{table}__rebuild_pkey\" RENAME TO \"{table}_pkey\""
@@ -144,4 +166,10 @@ impl PgProjectionStore {
         tx.commit().await.map_err(rm_error)?;
         Ok(true)
     }
+}
+
+/// Tables a rebuild only appends to (plain `COPY`, no upsert): filled without even
+/// their primary key.
+fn appended_only(table: &str) -> bool {
+    table == "audit_log"
 }
