@@ -426,13 +426,14 @@ impl<F: std::future::Future> std::future::Future for CutAfter<F> {
 }
 
 /// A step cut off at each of its await points in turn (its future dropped, as a
-/// timeout or a shutdown does) leaves the store usable and counts nothing twice. The
-/// whole workload is one batch: with 300 operations per worker the audit log's rows
-/// take several sends, so on PostgreSQL this cuts its `COPY` midway too (a store that
-/// waits once per row wants fewer: each cut reruns the step). Give the store a pool of
-/// one or two connections so that the next call gets the connection the cut step used.
-/// Returns how many times each projection's step was cut off (none where a store never
-/// waits).
+/// timeout or a shutdown does) leaves the store usable and counts nothing twice: each
+/// projection stepped alone over the whole workload as one batch (with 300 operations
+/// per worker the audit log's rows take several `COPY` sends on PostgreSQL; a store
+/// that waits once per row wants fewer, since each cut reruns the step), then all three
+/// stepped together over more events. Give the store a pool of one or two connections
+/// so that the calls after a cut get the connection the cut step used. Returns how
+/// many times each step was cut off (none where a store never waits), by projection,
+/// and `"together"`.
 pub async fn a_step_cut_off_anywhere_leaves_the_store_usable(
     h: Harness,
     operations_per_worker: usize,
@@ -441,29 +442,56 @@ pub async fn a_step_cut_off_anywhere_leaves_the_store_usable(
     let runner = h.runner(100_000);
     let mut cut_offs = BTreeMap::new();
     for p in PROJECTIONS {
-        let mut cuts = 0;
-        loop {
-            let step = runner.step(p, crate::ports::readmodel::Generation::Live);
-            let cut = CutAfter {
-                fut: Box::pin(step),
-                left: cuts,
-            };
-            if let Some(done) = cut.await {
-                done.unwrap_or_else(|e| panic!("{p}: the uncut step failed: {e}"));
-                break;
-            }
-            cuts += 1;
-            for _ in 0..3 {
-                runner.reports().await.unwrap_or_else(|e| {
-                    panic!("{p}: the store failed after a step cut off at wait {cuts}: {e}")
-                });
-            }
-        }
+        let cuts = cut_at_every_wait(&runner, p, || {
+            runner.step(p, crate::ports::readmodel::Generation::Live)
+        })
+        .await;
         cut_offs.insert(p, cuts);
     }
+    workload_more(&h).await;
+    let cuts = cut_at_every_wait(&runner, "together", || runner.step_many(&PROJECTIONS)).await;
+    cut_offs.insert("together", cuts);
     catch_up_all(&runner).await;
     assert_eq!(observed(&h).await, expected(&h).await);
     cut_offs
+}
+
+/// Runs `step()` cut off after 0, 1, 2, ... waits until it completes; after each cut,
+/// the store must still answer in full. Returns the number of cuts.
+async fn cut_at_every_wait<T, E: std::fmt::Display, F>(
+    runner: &ProjectionRunner,
+    what: &str,
+    step: impl Fn() -> F,
+) -> usize
+where
+    F: std::future::Future<Output = Result<T, E>>,
+{
+    let mut cuts = 0;
+    loop {
+        let cut = CutAfter {
+            fut: Box::pin(step()),
+            left: cuts,
+        };
+        if let Some(done) = cut.await {
+            if let Err(e) = done {
+                panic!("{what}: the uncut step failed: {e}");
+            }
+            return cuts;
+        }
+        cuts += 1;
+        // A connection left mid-protocol answers the next query with the rest of the
+        // cut one's reply: an error, or no rows at all.
+        for _ in 0..3 {
+            let reports = runner.reports().await.unwrap_or_else(|e| {
+                panic!("{what}: the store failed after a step cut off at wait {cuts}: {e}")
+            });
+            assert_eq!(
+                reports.len(),
+                PROJECTIONS.len(),
+                "{what}: a short answer after a step cut off at wait {cuts}"
+            );
+        }
+    }
 }
 
 /// A rebuild gives identical views; one running while writers append loses nothing;

@@ -1,6 +1,7 @@
-//! Rebuild tables on PostgreSQL: fresh copies filled without their secondary indexes,
-//! which are built once at the end; one transaction then drops the live tables, renames
-//! the copies and their indexes, and moves the checkpoint.
+//! Rebuild tables on PostgreSQL: fresh copies filled without their secondary indexes
+//! (the audit log's without its primary key too), which are built once at the end; one
+//! transaction then drops the live tables, renames the copies and their indexes, and
+//! moves the checkpoint.
 
 use ledger_application::ports::readmodel::{Generation, ReadModelError};
 use ledger_application::ports::store::FeedCursor;
@@ -8,7 +9,8 @@ use ledger_application::ports::store::FeedCursor;
 use crate::projections::{failed, rm_error, tables, PgProjectionStore};
 
 impl PgProjectionStore {
-    /// Fresh `<table>__rebuild` copies with only their primary key; state `rebuilding`.
+    /// Fresh `<table>__rebuild` copies with only their primary key (the audit log's
+    /// with no index at all); state `rebuilding`.
     pub(crate) async fn start_rebuild_tables(&self, name: &str) -> Result<(), ReadModelError> {
         let mut tx = self.pool.begin().await.map_err(rm_error)?;
         Self::read_checkpoint(&mut *tx, name, Generation::Live, true).await?;
@@ -44,7 +46,7 @@ impl PgProjectionStore {
             }
             if appended_only(table) {
                 sqlx::query(&format!(
-                    "ALTER TABLE {table}__rebuild DROP CONSTRAINT {table}__rebuild_pkey"
+                    "ALTER TABLE {table}__rebuild DROP CONSTRAINT IF EXISTS {table}__rebuild_pkey"
                 ))
                 .execute(&mut *tx)
                 .await
@@ -62,8 +64,8 @@ impl PgProjectionStore {
         tx.commit().await.map_err(rm_error)
     }
 
-    /// Builds the copies' other indexes, then swaps them in if the rebuild checkpoint
-    /// is still `from`.
+    /// Builds the copies' other indexes (and primary key, where a copy has none), then
+    /// swaps them in if the rebuild checkpoint is still `from`.
     pub(crate) async fn swap_rebuilt_tables(
         &self,
         name: &str,
@@ -83,21 +85,31 @@ impl PgProjectionStore {
                     "no rebuild of {name} in progress (finished or abandoned elsewhere)"
                 )));
             }
-            // The primary key too where the copy was filled without it.
-            let indexes: Vec<(String, bool, String)> = sqlx::query_as(
-                "SELECT c.relname::text, i.indisunique, \
+            // The primary key too where the copy has none (read from the catalog, not
+            // assumed from the table: a copy started by another version is swapped
+            // correctly either way).
+            let copy_keyed: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM pg_index \
+                 WHERE indrelid = $1::text::regclass AND indisprimary)",
+            )
+            .bind(format!("{table}__rebuild"))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(rm_error)?;
+            let indexes: Vec<(String, bool, bool, String)> = sqlx::query_as(
+                "SELECT c.relname::text, i.indisunique, i.indisprimary, \
                         substring(pg_get_indexdef(i.indexrelid) from ' USING .*$') \
                  FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
-                 WHERE i.indrelid = $1::text::regclass AND (NOT i.indisprimary OR $2)",
+                 WHERE i.indrelid = $1::text::regclass AND (NOT i.indisprimary OR NOT $2)",
             )
             .bind(table)
-            .bind(appended_only(table))
+            .bind(copy_keyed)
             .fetch_all(&self.pool)
             .await
             .map_err(rm_error)?;
             // Built at the same time, each on its own connection: the builds take
             // turns on the cores rather than one after the other.
-            let builds = indexes.iter().map(|(index, unique, using)| {
+            let builds = indexes.iter().map(|(index, unique, _, using)| {
                 let unique = if *unique { "UNIQUE " } else { "" };
                 let sql = format!(
                     "CREATE {unique}INDEX IF NOT EXISTS \"{index}__rebuild\" \
@@ -108,20 +120,17 @@ impl PgProjectionStore {
             for built in futures_util::future::join_all(builds).await {
                 built.map_err(rm_error)?;
             }
-            if appended_only(table) {
-                // Run after the copy took the table's name: takes the unique index built
-                // above as the key (no second build) and gives it the key's name.
-                renames.push(format!(
-                    "ALTER TABLE {table} ADD CONSTRAINT {table}_pkey \
-                     PRIMARY KEY USING INDEX \"{table}_pkey__rebuild\""
-                ));
-            }
-            for (index, _, _) in &indexes {
-                if !(appended_only(table) && *index == format!("{table}_pkey")) {
-                    renames.push(format!(
-                        "ALTER INDEX \"{index}__rebuild\" RENAME TO \"{index}\""
-                    ));
-                }
+            for (index, _, primary, _) in &indexes {
+                renames.push(if *primary {
+                    // Run after the copy took the table's name: takes the unique index
+                    // built above as the key (no second build) and gives it the key's name.
+                    format!(
+                        "ALTER TABLE {table} ADD CONSTRAINT \"{index}\" \
+                         PRIMARY KEY USING INDEX \"{index}__rebuild\""
+                    )
+                } else {
+                    format!("ALTER INDEX \"{index}__rebuild\" RENAME TO \"{index}\"")
+                });
             }
             renames.push(format!(
                 "ALTER INDEX IF EXISTS \"{table}__rebuild_pkey\" RENAME TO \"{table}_pkey\""
