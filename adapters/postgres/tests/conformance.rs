@@ -11,6 +11,15 @@ async fn store() -> (TestDatabase, suite::Store, sqlx::PgPool) {
     (db, Arc::new(PgEventStore::new(pool.clone())), pool)
 }
 
+/// A store whose group commit has one writer.
+fn one_writer(pool: &sqlx::PgPool) -> PgEventStore {
+    let config = GroupCommitConfig {
+        writers: 1,
+        ..Default::default()
+    };
+    PgEventStore::with_group_commit(pool.clone(), config)
+}
+
 #[tokio::test]
 async fn append_and_read_back() {
     let (_db, s, _) = store().await;
@@ -108,11 +117,7 @@ async fn mixed_concurrent_appends_each_get_their_own_answer() {
 async fn concurrent_appends_share_commits() {
     use ledger_application::ports::store::*;
     let (_db, pool) = TestDatabase::migrated(20).await;
-    let config = GroupCommitConfig {
-        writers: 1,
-        ..Default::default()
-    };
-    let s: suite::Store = Arc::new(PgEventStore::with_group_commit(pool.clone(), config));
+    let s: suite::Store = Arc::new(one_writer(&pool));
     let start = Arc::new(tokio::sync::Barrier::new(40));
     let mut tasks = Vec::new();
     for i in 0..40 {
@@ -258,11 +263,7 @@ async fn end_other_sessions(pool: &sqlx::PgPool) -> i64 {
 async fn a_writer_replaces_a_connection_the_server_dropped() {
     use ledger_application::ports::store::*;
     let (_db, pool) = TestDatabase::migrated(10).await;
-    let config = GroupCommitConfig {
-        writers: 1,
-        ..Default::default()
-    };
-    let s = PgEventStore::with_group_commit(pool.clone(), config);
+    let s = one_writer(&pool);
     let append = |version: u64| {
         let s = &s;
         async move {
