@@ -428,8 +428,9 @@ impl<F: std::future::Future> std::future::Future for CutAfter<F> {
 /// A step cut off at each of its await points in turn (its future dropped, as a
 /// timeout or a shutdown does) leaves the store usable and counts nothing twice: each
 /// projection stepped alone over the whole workload as one batch (with 300 operations
-/// per worker the audit log's rows take several `COPY` sends on PostgreSQL; a store
-/// that waits once per row wants fewer, since each cut reruns the step), then all three
+/// per worker the audit log's rows take several `COPY` sends on PostgreSQL, and the
+/// step waits inside its `COPY` for the server; a store that waits once per row wants
+/// fewer operations, since each cut reruns the step), then all three
 /// stepped together over more events. Give the store a pool of one or two connections
 /// so that the calls after a cut get the connection the cut step used. Returns how
 /// many times each step was cut off (none where a store never waits), by projection,
