@@ -47,7 +47,8 @@ impl ProjectionRunner {
                          it is ahead of the feed"
                     )));
                 }
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                // A runtime-independent timer: `application` brings no runtime.
+                futures_timer::Delay::new(std::time::Duration::from_millis(10)).await;
             }
             let from = self
                 .target
