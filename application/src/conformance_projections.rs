@@ -187,8 +187,8 @@ pub async fn workload(h: &Harness, operations_per_worker: usize) {
 
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Expected {
-    balances: BTreeMap<String, (i64, u64, AccountStatus, i64, i64, u64)>,
-    per_currency: BTreeMap<String, (i64, i64, i64, i64, i64, i64)>,
+    balances: BTreeMap<String, (i128, u64, AccountStatus, i128, i128, u64)>,
+    per_currency: BTreeMap<String, (i128, i64, i128, i128, i128, i64)>,
     events: usize,
 }
 
@@ -226,7 +226,7 @@ async fn expected_once(h: &Harness) -> Expected {
                     .per_currency
                     .entry(t.amount.currency().code().into())
                     .or_default();
-                c.4 += t.amount.minor_units();
+                c.4 += i128::from(t.amount.minor_units());
                 continue;
             };
             let row = e.balances.entry(r.stream_id.clone()).or_insert((
@@ -243,7 +243,7 @@ async fn expected_once(h: &Harness) -> Expected {
             }
             let cur = currencies.get(&r.stream_id).cloned().unwrap_or_default();
             let c = e.per_currency.entry(cur).or_default();
-            let amount = ev.amount().map_or(0, |m| m.minor_units());
+            let amount = i128::from(ev.amount().map_or(0, |m| m.minor_units()));
             match ev {
                 AccountEvent::Deposited { .. } => {
                     row.0 += amount;
@@ -298,7 +298,7 @@ async fn observed(h: &Harness) -> Expected {
         o.balances.insert(
             a.account_id.clone(),
             (
-                a.balance.minor_units(),
+                i128::from(a.balance.minor_units()),
                 a.version,
                 a.status,
                 a.total_deposits.minor_units(),
@@ -368,8 +368,8 @@ pub async fn views_equal_a_fold_of_all_events(h: Harness) {
     assert!(want.events > 100, "the workload produced events");
     assert_eq!(got, want);
     let daily = h.read.daily(None, None, None).await.expect("daily");
-    let deposits: i64 = daily.iter().map(|d| d.totals.deposit_volume).sum();
-    let want_deposits: i64 = want.per_currency.values().map(|c| c.2).sum();
+    let deposits: i128 = daily.iter().map(|d| d.totals.deposit_volume).sum();
+    let want_deposits: i128 = want.per_currency.values().map(|c| c.2).sum();
     assert_eq!(
         deposits, want_deposits,
         "daily volumes add up to the totals"

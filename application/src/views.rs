@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use ledger_domain::{AccountEvent, AccountStatus, Currency, Money, MoneyError};
+use ledger_domain::{AccountEvent, AccountStatus, Currency, Money, MoneyError, MoneyTotal};
 use serde::{Deserialize, Serialize};
 
 use crate::decode::LedgerEvent;
@@ -14,7 +14,9 @@ use crate::ports::readmodel::ProjectedEvent;
 ///
 /// `total_deposits` counts all money in (deposits and transfer credits) and
 /// `total_withdrawals` all money out (withdrawals and transfer debits), so that
-/// `balance = total_deposits - total_withdrawals` always holds.
+/// `balance = total_deposits - total_withdrawals` always holds. The totals are
+/// [`MoneyTotal`]s: money in and out over an account's life can exceed the range of
+/// one amount (deposit the maximum, withdraw it, deposit again).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountView {
     /// Id.
@@ -30,9 +32,9 @@ pub struct AccountView {
     /// Stream version last applied.
     pub version: u64,
     /// All money in.
-    pub total_deposits: Money,
+    pub total_deposits: MoneyTotal,
     /// All money out.
-    pub total_withdrawals: Money,
+    pub total_withdrawals: MoneyTotal,
     /// Money events so far.
     pub transaction_count: u64,
     /// When opened.
@@ -45,8 +47,8 @@ pub struct AccountView {
 
 /// Applies one account event to its (possibly absent) row.
 ///
-/// Returns `Ok(None)` only while no `Opened` event was seen. Fails on overflow of
-/// the totals, which marks the projection failed rather than store a wrong number.
+/// Returns `Ok(None)` only while no `Opened` event was seen. Fails only on an event
+/// of another currency than the account's (which no accepted command produces).
 pub fn project_account(
     row: Option<AccountView>,
     event: &AccountEvent,
@@ -66,8 +68,8 @@ pub fn project_account(
             balance: Money::zero(*currency),
             status: AccountStatus::Open,
             version,
-            total_deposits: Money::zero(*currency),
-            total_withdrawals: Money::zero(*currency),
+            total_deposits: MoneyTotal::zero(*currency),
+            total_withdrawals: MoneyTotal::zero(*currency),
             transaction_count: 0,
             opened_at: at,
             updated_at: at,
@@ -153,7 +155,8 @@ impl AuditEntry {
     }
 }
 
-/// Per-currency totals of the analytics view (minor units).
+/// Per-currency totals of the analytics view: counts, and sums in minor units (`i128`:
+/// exact for any number of legal events).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct CurrencyTotals {
     /// Accounts open.
@@ -161,13 +164,13 @@ pub struct CurrencyTotals {
     /// Accounts closed.
     pub closed_accounts: i64,
     /// Sum of balances.
-    pub total_balance: i64,
+    pub total_balance: i128,
     /// Sum of deposits.
-    pub total_deposited: i64,
+    pub total_deposited: i128,
     /// Sum of withdrawals.
-    pub total_withdrawn: i64,
+    pub total_withdrawn: i128,
     /// Sum of transfers.
-    pub transfer_volume: i64,
+    pub transfer_volume: i128,
     /// Events in this currency.
     pub event_count: i64,
 }
@@ -181,21 +184,21 @@ pub struct CurrencySummary {
     pub totals: CurrencyTotals,
 }
 
-/// Per-day volumes of one currency (minor units).
+/// Per-day volumes of one currency: counts, and sums in minor units (`i128`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct DayTotals {
     /// Deposits.
     pub deposit_count: i64,
     /// Their sum.
-    pub deposit_volume: i64,
+    pub deposit_volume: i128,
     /// Withdrawals.
     pub withdrawal_count: i64,
     /// Their sum.
-    pub withdrawal_volume: i64,
+    pub withdrawal_volume: i128,
     /// Transfers.
     pub transfer_count: i64,
     /// Their sum.
-    pub transfer_volume: i64,
+    pub transfer_volume: i128,
 }
 
 /// One day's line of the daily view.
@@ -209,6 +212,31 @@ pub struct DailyVolume {
     pub totals: DayTotals,
 }
 
+impl CurrencyTotals {
+    /// Adds another set of totals (a batch's delta) to these.
+    pub fn merge(&mut self, d: &Self) -> Result<(), MoneyError> {
+        count(&mut self.open_accounts, d.open_accounts)?;
+        count(&mut self.closed_accounts, d.closed_accounts)?;
+        sum(&mut self.total_balance, d.total_balance)?;
+        sum(&mut self.total_deposited, d.total_deposited)?;
+        sum(&mut self.total_withdrawn, d.total_withdrawn)?;
+        sum(&mut self.transfer_volume, d.transfer_volume)?;
+        count(&mut self.event_count, d.event_count)
+    }
+}
+
+impl DayTotals {
+    /// Adds another day's volumes (a batch's delta) to these.
+    pub fn merge(&mut self, d: &Self) -> Result<(), MoneyError> {
+        count(&mut self.deposit_count, d.deposit_count)?;
+        sum(&mut self.deposit_volume, d.deposit_volume)?;
+        count(&mut self.withdrawal_count, d.withdrawal_count)?;
+        sum(&mut self.withdrawal_volume, d.withdrawal_volume)?;
+        count(&mut self.transfer_count, d.transfer_count)?;
+        sum(&mut self.transfer_volume, d.transfer_volume)
+    }
+}
+
 /// What a batch adds to the analytics view.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AnalyticsDelta {
@@ -218,9 +246,18 @@ pub struct AnalyticsDelta {
     pub days: BTreeMap<(NaiveDate, Currency), DayTotals>,
 }
 
-fn add(field: &mut i64, by: i64) -> Result<(), MoneyError> {
+fn count(field: &mut i64, by: i64) -> Result<(), MoneyError> {
     *field = field.checked_add(by).ok_or(MoneyError::Overflow)?;
     Ok(())
+}
+
+fn sum(field: &mut i128, by: i128) -> Result<(), MoneyError> {
+    *field = field.checked_add(by).ok_or(MoneyError::Overflow)?;
+    Ok(())
+}
+
+fn add(field: &mut i128, by: i64) -> Result<(), MoneyError> {
+    sum(field, i128::from(by))
 }
 
 impl AnalyticsDelta {
@@ -231,28 +268,28 @@ impl AnalyticsDelta {
             let Some(currency) = p.currency else { continue };
             let day_key = (p.recorded.recorded_at.date_naive(), currency);
             let c = d.currencies.entry(currency).or_default();
-            add(&mut c.event_count, 1)?;
+            count(&mut c.event_count, 1)?;
             match &p.event {
                 LedgerEvent::Account(e) => {
                     let amount = e.amount().map_or(0, Money::minor_units);
                     match e {
-                        AccountEvent::Opened { .. } => add(&mut c.open_accounts, 1)?,
+                        AccountEvent::Opened { .. } => count(&mut c.open_accounts, 1)?,
                         AccountEvent::Closed { .. } => {
-                            add(&mut c.open_accounts, -1)?;
-                            add(&mut c.closed_accounts, 1)?;
+                            count(&mut c.open_accounts, -1)?;
+                            count(&mut c.closed_accounts, 1)?;
                         }
                         AccountEvent::Deposited { .. } => {
                             add(&mut c.total_deposited, amount)?;
                             add(&mut c.total_balance, amount)?;
                             let day = d.days.entry(day_key).or_default();
-                            add(&mut day.deposit_count, 1)?;
+                            count(&mut day.deposit_count, 1)?;
                             add(&mut day.deposit_volume, amount)?;
                         }
                         AccountEvent::Withdrawn { .. } => {
                             add(&mut c.total_withdrawn, amount)?;
                             add(&mut c.total_balance, -amount)?;
                             let day = d.days.entry(day_key).or_default();
-                            add(&mut day.withdrawal_count, 1)?;
+                            count(&mut day.withdrawal_count, 1)?;
                             add(&mut day.withdrawal_volume, amount)?;
                         }
                         AccountEvent::TransferDebited { .. } => add(&mut c.total_balance, -amount)?,
@@ -263,7 +300,7 @@ impl AnalyticsDelta {
                     let amount = t.amount.minor_units();
                     add(&mut c.transfer_volume, amount)?;
                     let day = d.days.entry(day_key).or_default();
-                    add(&mut day.transfer_count, 1)?;
+                    count(&mut day.transfer_count, 1)?;
                     add(&mut day.transfer_volume, amount)?;
                 }
             }

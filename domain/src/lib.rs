@@ -23,6 +23,7 @@ mod aggregate;
 mod error;
 mod events;
 mod money;
+mod total;
 mod transfer;
 mod values;
 
@@ -34,6 +35,7 @@ pub use aggregate::{fold, replay, Aggregate, DecodeError, EncodedEvent, RawEvent
 pub use error::DomainError;
 pub use events::{AccountEvent, ACCOUNT_SCHEMA_VERSION};
 pub use money::{Currency, Decimal, Money, MoneyError};
+pub use total::MoneyTotal;
 pub use transfer::{
     plan_transfer, RecordTransfer, Transfer, TransferOrder, TransferPlan, TransferRecorded,
     TRANSFER_SCHEMA_VERSION,

@@ -111,6 +111,29 @@ pub struct Decimal {
     scale: i32,
 }
 
+impl Decimal {
+    /// This value in minor units of `currency`, refusing more decimals than it has
+    /// minor digits.
+    pub(crate) fn minor_units_in(self, currency: Currency) -> Result<i128, MoneyError> {
+        let digits = currency.minor_digits() as i32;
+        if self.scale > digits {
+            return Err(MoneyError::TooManyDecimals {
+                currency: currency.code(),
+                allowed: digits as u32,
+            });
+        }
+        let factor = 10u128
+            .checked_pow((digits - self.scale) as u32)
+            .ok_or(MoneyError::Overflow)?;
+        let magnitude = self
+            .unscaled
+            .checked_mul(factor)
+            .ok_or(MoneyError::Overflow)?;
+        let magnitude = i128::try_from(magnitude).map_err(|_| MoneyError::Overflow)?;
+        Ok(if self.negative { -magnitude } else { magnitude })
+    }
+}
+
 const MAX_SIGNIFICANT_DIGITS: usize = 36;
 const MAX_EXPONENT: i32 = 64;
 
@@ -262,20 +285,7 @@ impl Money {
 
     /// Gives a decimal a currency, refusing more decimals than it has minor digits.
     pub fn from_decimal(d: Decimal, currency: Currency) -> Result<Self, MoneyError> {
-        let digits = currency.minor_digits() as i32;
-        if d.scale > digits {
-            return Err(MoneyError::TooManyDecimals {
-                currency: currency.code(),
-                allowed: digits as u32,
-            });
-        }
-        let factor = 10u128
-            .checked_pow((digits - d.scale) as u32)
-            .ok_or(MoneyError::Overflow)?;
-        let magnitude = d.unscaled.checked_mul(factor).ok_or(MoneyError::Overflow)?;
-        let magnitude = i128::try_from(magnitude).map_err(|_| MoneyError::Overflow)?;
-        let signed = if d.negative { -magnitude } else { magnitude };
-        let minor = i64::try_from(signed).map_err(|_| MoneyError::Overflow)?;
+        let minor = i64::try_from(d.minor_units_in(currency)?).map_err(|_| MoneyError::Overflow)?;
         Ok(Self { minor, currency })
     }
 
@@ -329,16 +339,21 @@ impl Money {
 impl fmt::Display for Money {
     /// Exactly the currency's minor digits: `12.50`, `1200`, `1.250`, `-0.05`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let digits = self.currency.minor_digits() as usize;
-        let magnitude = i128::from(self.minor).unsigned_abs();
-        let sign = if self.minor < 0 { "-" } else { "" };
-        if digits == 0 {
-            return write!(f, "{sign}{magnitude}");
-        }
-        let scale = 10u128.pow(digits as u32);
-        let (int, frac) = (magnitude / scale, magnitude % scale);
-        write!(f, "{sign}{int}.{frac:0digits$}")
+        write_minor(f, i128::from(self.minor), self.currency.minor_digits())
     }
+}
+
+/// Writes a count of minor units with exactly `digits` fraction digits.
+pub(crate) fn write_minor(f: &mut fmt::Formatter<'_>, minor: i128, digits: u32) -> fmt::Result {
+    let magnitude = minor.unsigned_abs();
+    let sign = if minor < 0 { "-" } else { "" };
+    if digits == 0 {
+        return write!(f, "{sign}{magnitude}");
+    }
+    let scale = 10u128.pow(digits);
+    let (int, frac) = (magnitude / scale, magnitude % scale);
+    let width = digits as usize;
+    write!(f, "{sign}{int}.{frac:0width$}")
 }
 
 impl fmt::Debug for Money {
@@ -348,9 +363,9 @@ impl fmt::Debug for Money {
 }
 
 #[derive(Serialize, Deserialize)]
-struct MoneyRepr {
-    amount: String,
-    currency: Currency,
+pub(crate) struct MoneyRepr {
+    pub(crate) amount: String,
+    pub(crate) currency: Currency,
 }
 
 impl Serialize for Money {

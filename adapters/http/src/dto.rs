@@ -6,7 +6,7 @@ use ledger_application::decode::LedgerEvent;
 use ledger_application::ports::store::RecordedEvent;
 use ledger_application::views::{AccountView, AuditEntry, CurrencySummary, DailyVolume};
 use ledger_application::{AccountReply, TransferReply};
-use ledger_domain::{Account, AccountStatus, Money};
+use ledger_domain::{Account, AccountStatus, MoneyTotal};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use utoipa::ToSchema;
@@ -336,7 +336,7 @@ pub struct CurrencyBody {
 
 impl From<&CurrencySummary> for CurrencyBody {
     fn from(s: &CurrencySummary) -> Self {
-        let m = |v: i64| Money::from_minor(v, s.currency).to_string();
+        let m = |v: i128| MoneyTotal::from_minor(v, s.currency).to_string();
         let t = s.totals;
         Self {
             currency: s.currency.code().to_owned(),
@@ -381,7 +381,7 @@ pub struct DayBody {
 
 impl From<&DailyVolume> for DayBody {
     fn from(d: &DailyVolume) -> Self {
-        let m = |v: i64| Money::from_minor(v, d.currency).to_string();
+        let m = |v: i128| MoneyTotal::from_minor(v, d.currency).to_string();
         let t = d.totals;
         Self {
             date: d.date,

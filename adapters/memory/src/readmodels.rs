@@ -88,24 +88,11 @@ fn apply(name: &str, tables: &mut Tables, batch: &[ProjectedEvent]) -> Result<()
             let delta = AnalyticsDelta::of(batch).map_err(|e| failed(&e))?;
             for (currency, d) in delta.currencies {
                 let t = tables.currencies.entry(currency).or_default();
-                let sum = |a: i64, b: i64| a.checked_add(b).ok_or_else(|| failed(&"overflow"));
-                t.open_accounts = sum(t.open_accounts, d.open_accounts)?;
-                t.closed_accounts = sum(t.closed_accounts, d.closed_accounts)?;
-                t.total_balance = sum(t.total_balance, d.total_balance)?;
-                t.total_deposited = sum(t.total_deposited, d.total_deposited)?;
-                t.total_withdrawn = sum(t.total_withdrawn, d.total_withdrawn)?;
-                t.transfer_volume = sum(t.transfer_volume, d.transfer_volume)?;
-                t.event_count = sum(t.event_count, d.event_count)?;
+                t.merge(&d).map_err(|e| failed(&e))?;
             }
             for (key, d) in delta.days {
                 let t = tables.days.entry(key).or_default();
-                let sum = |a: i64, b: i64| a.checked_add(b).ok_or_else(|| failed(&"overflow"));
-                t.deposit_count = sum(t.deposit_count, d.deposit_count)?;
-                t.deposit_volume = sum(t.deposit_volume, d.deposit_volume)?;
-                t.withdrawal_count = sum(t.withdrawal_count, d.withdrawal_count)?;
-                t.withdrawal_volume = sum(t.withdrawal_volume, d.withdrawal_volume)?;
-                t.transfer_count = sum(t.transfer_count, d.transfer_count)?;
-                t.transfer_volume = sum(t.transfer_volume, d.transfer_volume)?;
+                t.merge(&d).map_err(|e| failed(&e))?;
             }
         }
         "audit_log" => {

@@ -11,7 +11,7 @@ use sqlx::{Postgres, Transaction};
 
 use crate::copy::{BinaryCopy, CopyEncodeError};
 use crate::projections::{failed, i64_of, rm_error, PgProjectionStore};
-use crate::queries::account_row;
+use crate::queries::{account_row, ACCOUNT_COLUMNS};
 
 impl PgProjectionStore {
     pub(crate) async fn apply_current_state(
@@ -32,7 +32,7 @@ impl PgProjectionStore {
         let rows = sqlx::query(&format!(
             // A join on the key, not `= ANY($1)`: on a small table the planner picks a
             // scan that tests every row against the whole array (quadratic in the batch).
-            "SELECT c.* FROM UNNEST($1::text[]) AS k(id) \
+            "SELECT {ACCOUNT_COLUMNS} FROM UNNEST($1::text[]) AS k(id) \
              JOIN current_state{sfx} c ON c.account_id = k.id"
         ))
         .bind(&ids)
@@ -60,9 +60,10 @@ impl PgProjectionStore {
         sqlx::query(&format!(
             "INSERT INTO current_state{sfx} (account_id, owner, currency, balance, status, version, \
                 total_deposits, total_withdrawals, transaction_count, opened_at, updated_at, closed_at) \
-             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], \
-                $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::timestamptz[], \
-                $11::timestamptz[], $12::timestamptz[]) \
+             SELECT a, o, c, b, s, v, d::numeric, w::numeric, n, oa, ua, ca \
+             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], \
+                $6::bigint[], $7::text[], $8::text[], $9::bigint[], $10::timestamptz[], \
+                $11::timestamptz[], $12::timestamptz[]) AS r(a, o, c, b, s, v, d, w, n, oa, ua, ca) \
              ON CONFLICT (account_id) DO UPDATE SET owner = EXCLUDED.owner, \
                 currency = EXCLUDED.currency, balance = EXCLUDED.balance, status = EXCLUDED.status, \
                 version = EXCLUDED.version, total_deposits = EXCLUDED.total_deposits, \
@@ -76,8 +77,8 @@ impl PgProjectionStore {
         .bind(v.iter().map(|a| a.balance.minor_units()).collect::<Vec<_>>())
         .bind(v.iter().map(|a| status_str(a)).collect::<Vec<_>>())
         .bind(v.iter().map(|a| i64_of(a.version)).collect::<Vec<_>>())
-        .bind(v.iter().map(|a| a.total_deposits.minor_units()).collect::<Vec<_>>())
-        .bind(v.iter().map(|a| a.total_withdrawals.minor_units()).collect::<Vec<_>>())
+        .bind(v.iter().map(|a| a.total_deposits.minor_units().to_string()).collect::<Vec<_>>())
+        .bind(v.iter().map(|a| a.total_withdrawals.minor_units().to_string()).collect::<Vec<_>>())
         .bind(v.iter().map(|a| i64_of(a.transaction_count)).collect::<Vec<_>>())
         .bind(v.iter().map(|a| a.opened_at).collect::<Vec<_>>())
         .bind(v.iter().map(|a| a.updated_at).collect::<Vec<_>>())
@@ -98,7 +99,8 @@ impl PgProjectionStore {
             sqlx::query(&format!(
                 "INSERT INTO analytics_currency{sfx} AS t (currency, open_accounts, closed_accounts, \
                     total_balance, total_deposited, total_withdrawn, transfer_volume, event_count) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (currency) DO UPDATE SET \
+                 VALUES ($1, $2, $3, $4::numeric, $5::numeric, $6::numeric, $7::numeric, $8) \
+                 ON CONFLICT (currency) DO UPDATE SET \
                     open_accounts = t.open_accounts + EXCLUDED.open_accounts, \
                     closed_accounts = t.closed_accounts + EXCLUDED.closed_accounts, \
                     total_balance = t.total_balance + EXCLUDED.total_balance, \
@@ -110,10 +112,10 @@ impl PgProjectionStore {
             .bind(c.code())
             .bind(d.open_accounts)
             .bind(d.closed_accounts)
-            .bind(d.total_balance)
-            .bind(d.total_deposited)
-            .bind(d.total_withdrawn)
-            .bind(d.transfer_volume)
+            .bind(d.total_balance.to_string())
+            .bind(d.total_deposited.to_string())
+            .bind(d.total_withdrawn.to_string())
+            .bind(d.transfer_volume.to_string())
             .bind(d.event_count)
             .execute(&mut **tx)
             .await
@@ -123,7 +125,8 @@ impl PgProjectionStore {
             sqlx::query(&format!(
                 "INSERT INTO analytics_daily{sfx} AS t (day, currency, deposit_count, deposit_volume, \
                     withdrawal_count, withdrawal_volume, transfer_count, transfer_volume) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (day, currency) DO UPDATE SET \
+                 VALUES ($1, $2, $3, $4::numeric, $5, $6::numeric, $7, $8::numeric) \
+                 ON CONFLICT (day, currency) DO UPDATE SET \
                     deposit_count = t.deposit_count + EXCLUDED.deposit_count, \
                     deposit_volume = t.deposit_volume + EXCLUDED.deposit_volume, \
                     withdrawal_count = t.withdrawal_count + EXCLUDED.withdrawal_count, \
@@ -134,11 +137,11 @@ impl PgProjectionStore {
             .bind(day)
             .bind(c.code())
             .bind(d.deposit_count)
-            .bind(d.deposit_volume)
+            .bind(d.deposit_volume.to_string())
             .bind(d.withdrawal_count)
-            .bind(d.withdrawal_volume)
+            .bind(d.withdrawal_volume.to_string())
             .bind(d.transfer_count)
-            .bind(d.transfer_volume)
+            .bind(d.transfer_volume.to_string())
             .execute(&mut **tx)
             .await
             .map_err(rm_error)?;

@@ -8,7 +8,7 @@ use ledger_application::ports::readmodel::{
 use ledger_application::views::{
     AccountView, AuditEntry, CurrencySummary, CurrencyTotals, DailyVolume, DayTotals,
 };
-use ledger_domain::{AccountStatus, Currency, Money};
+use ledger_domain::{AccountStatus, Currency, Money, MoneyTotal};
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 
@@ -26,7 +26,19 @@ fn u64_of(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
 
-/// Maps a `current_state` row.
+/// The columns of a `current_state` row, its wide sums (NUMERIC) read as text.
+pub(crate) const ACCOUNT_COLUMNS: &str = "account_id, owner, currency, balance, status, version, \
+    total_deposits::text AS total_deposits, total_withdrawals::text AS total_withdrawals, \
+    transaction_count, opened_at, updated_at, closed_at";
+
+/// A wide sum (a NUMERIC column selected as text) in minor units.
+fn wide(r: &PgRow, column: &str) -> Result<i128, sqlx::Error> {
+    let text: &str = r.try_get(column)?;
+    text.parse()
+        .map_err(|_| decode_err(format!("{column} is not an integer: {text}")))
+}
+
+/// Maps a `current_state` row (selected with [`ACCOUNT_COLUMNS`]).
 pub(crate) fn account_row(r: &PgRow) -> Result<AccountView, sqlx::Error> {
     let c = currency(r.try_get("currency")?)?;
     let status: &str = r.try_get("status")?;
@@ -41,8 +53,8 @@ pub(crate) fn account_row(r: &PgRow) -> Result<AccountView, sqlx::Error> {
             AccountStatus::Open
         },
         version: u64_of(r.try_get("version")?),
-        total_deposits: Money::from_minor(r.try_get("total_deposits")?, c),
-        total_withdrawals: Money::from_minor(r.try_get("total_withdrawals")?, c),
+        total_deposits: MoneyTotal::from_minor(wide(r, "total_deposits")?, c),
+        total_withdrawals: MoneyTotal::from_minor(wide(r, "total_withdrawals")?, c),
         transaction_count: u64_of(r.try_get("transaction_count")?),
         opened_at: r.try_get("opened_at")?,
         updated_at: r.try_get("updated_at")?,
@@ -90,7 +102,9 @@ fn limit(n: usize) -> i64 {
 #[async_trait]
 impl ReadModels for PgReadModels {
     async fn account(&self, account_id: &str) -> Result<Option<AccountView>, ReadModelError> {
-        let row = sqlx::query("SELECT * FROM current_state WHERE account_id = $1")
+        let row = sqlx::query(&format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM current_state WHERE account_id = $1"
+        ))
             .bind(account_id)
             .fetch_optional(&self.pool)
             .await
@@ -103,11 +117,11 @@ impl ReadModels for PgReadModels {
             AccountStatus::Open => "open",
             AccountStatus::Closed => "closed",
         });
-        let rows = sqlx::query(
-            "SELECT * FROM current_state WHERE ($1::text IS NULL OR owner = $1) \
+        let rows = sqlx::query(&format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM current_state WHERE ($1::text IS NULL OR owner = $1) \
              AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR account_id > $3) \
              ORDER BY account_id LIMIT $4",
-        )
+        ))
         .bind(f.owner)
         .bind(status)
         .bind(f.after)
@@ -148,7 +162,12 @@ impl ReadModels for PgReadModels {
     }
 
     async fn summary(&self) -> Result<Vec<CurrencySummary>, ReadModelError> {
-        let rows = sqlx::query("SELECT * FROM analytics_currency ORDER BY currency")
+        let rows = sqlx::query(
+            "SELECT currency, open_accounts, closed_accounts, total_balance::text AS total_balance, \
+                total_deposited::text AS total_deposited, total_withdrawn::text AS total_withdrawn, \
+                transfer_volume::text AS transfer_volume, event_count \
+             FROM analytics_currency ORDER BY currency",
+        )
             .fetch_all(&self.pool)
             .await
             .map_err(rm_error)?;
@@ -159,10 +178,10 @@ impl ReadModels for PgReadModels {
                     totals: CurrencyTotals {
                         open_accounts: r.try_get("open_accounts")?,
                         closed_accounts: r.try_get("closed_accounts")?,
-                        total_balance: r.try_get("total_balance")?,
-                        total_deposited: r.try_get("total_deposited")?,
-                        total_withdrawn: r.try_get("total_withdrawn")?,
-                        transfer_volume: r.try_get("transfer_volume")?,
+                        total_balance: wide(r, "total_balance")?,
+                        total_deposited: wide(r, "total_deposited")?,
+                        total_withdrawn: wide(r, "total_withdrawn")?,
+                        transfer_volume: wide(r, "transfer_volume")?,
                         event_count: r.try_get("event_count")?,
                     },
                 })
@@ -178,7 +197,10 @@ impl ReadModels for PgReadModels {
         to: Option<NaiveDate>,
     ) -> Result<Vec<DailyVolume>, ReadModelError> {
         let rows = sqlx::query(
-            "SELECT * FROM analytics_daily WHERE ($1::text IS NULL OR currency = $1) \
+            "SELECT day, currency, deposit_count, deposit_volume::text AS deposit_volume, \
+                withdrawal_count, withdrawal_volume::text AS withdrawal_volume, transfer_count, \
+                transfer_volume::text AS transfer_volume \
+             FROM analytics_daily WHERE ($1::text IS NULL OR currency = $1) \
              AND ($2::date IS NULL OR day >= $2) AND ($3::date IS NULL OR day <= $3) \
              ORDER BY day, currency LIMIT 10000",
         )
@@ -195,11 +217,11 @@ impl ReadModels for PgReadModels {
                     currency: currency(r.try_get("currency")?)?,
                     totals: DayTotals {
                         deposit_count: r.try_get("deposit_count")?,
-                        deposit_volume: r.try_get("deposit_volume")?,
+                        deposit_volume: wide(r, "deposit_volume")?,
                         withdrawal_count: r.try_get("withdrawal_count")?,
-                        withdrawal_volume: r.try_get("withdrawal_volume")?,
+                        withdrawal_volume: wide(r, "withdrawal_volume")?,
                         transfer_count: r.try_get("transfer_count")?,
-                        transfer_volume: r.try_get("transfer_volume")?,
+                        transfer_volume: wide(r, "transfer_volume")?,
                     },
                 })
             })

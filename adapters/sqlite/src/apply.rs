@@ -8,7 +8,7 @@ use ledger_application::ports::store::FeedCursor;
 use ledger_application::views::{project_account, AnalyticsDelta, AuditEntry};
 
 use crate::projections::{checkpoint_in, cols, failed, i64_of, rm_error, tables, Tx};
-use crate::queries::{account_row, micros, status_str};
+use crate::queries::{account_row, currency_totals, day_totals, micros, status_str};
 
 /// Inside `tx`: applies the batch and moves the checkpoint, if it is at `from`.
 pub(crate) async fn apply_in(
@@ -83,8 +83,8 @@ async fn apply_current_state(
         .bind(v.balance.minor_units())
         .bind(status_str(v.status))
         .bind(i64_of(v.version))
-        .bind(v.total_deposits.minor_units())
-        .bind(v.total_withdrawals.minor_units())
+        .bind(v.total_deposits.minor_units().to_string())
+        .bind(v.total_withdrawals.minor_units().to_string())
         .bind(i64_of(v.transaction_count))
         .bind(micros(v.opened_at))
         .bind(micros(v.updated_at))
@@ -96,6 +96,9 @@ async fn apply_current_state(
     Ok(())
 }
 
+/// SQLite cannot add the wide sums (decimal text) itself: each touched row is read,
+/// the batch's delta added in Rust, and the row written back, all in the projection's
+/// transaction (the one writer: nothing moves the row in between).
 async fn apply_analytics(
     tx: &mut Tx<'_>,
     sfx: &str,
@@ -103,50 +106,67 @@ async fn apply_analytics(
 ) -> Result<(), ReadModelError> {
     let delta = AnalyticsDelta::of(batch).map_err(failed)?;
     for (c, d) in &delta.currencies {
-        sqlx::query(&format!(
-            "INSERT INTO analytics_currency{sfx} AS t (currency, open_accounts, closed_accounts, \
-                total_balance, total_deposited, total_withdrawn, transfer_volume, event_count) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (currency) DO UPDATE SET \
-                open_accounts = t.open_accounts + excluded.open_accounts, \
-                closed_accounts = t.closed_accounts + excluded.closed_accounts, \
-                total_balance = t.total_balance + excluded.total_balance, \
-                total_deposited = t.total_deposited + excluded.total_deposited, \
-                total_withdrawn = t.total_withdrawn + excluded.total_withdrawn, \
-                transfer_volume = t.transfer_volume + excluded.transfer_volume, \
-                event_count = t.event_count + excluded.event_count"
+        let row = sqlx::query(&format!(
+            "SELECT * FROM analytics_currency{sfx} WHERE currency = ?1"
         ))
         .bind(c.code())
-        .bind(d.open_accounts)
-        .bind(d.closed_accounts)
-        .bind(d.total_balance)
-        .bind(d.total_deposited)
-        .bind(d.total_withdrawn)
-        .bind(d.transfer_volume)
-        .bind(d.event_count)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(rm_error)?;
+        let mut t = row
+            .as_ref()
+            .map(currency_totals)
+            .transpose()
+            .map_err(rm_error)?
+            .unwrap_or_default();
+        t.merge(d).map_err(failed)?;
+        sqlx::query(&format!(
+            "INSERT OR REPLACE INTO analytics_currency{sfx} (currency, open_accounts, \
+                closed_accounts, total_balance, total_deposited, total_withdrawn, \
+                transfer_volume, event_count) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+        ))
+        .bind(c.code())
+        .bind(t.open_accounts)
+        .bind(t.closed_accounts)
+        .bind(t.total_balance.to_string())
+        .bind(t.total_deposited.to_string())
+        .bind(t.total_withdrawn.to_string())
+        .bind(t.transfer_volume.to_string())
+        .bind(t.event_count)
         .execute(&mut **tx)
         .await
         .map_err(rm_error)?;
     }
     for ((day, c), d) in &delta.days {
-        sqlx::query(&format!(
-            "INSERT INTO analytics_daily{sfx} AS t (day, currency, deposit_count, deposit_volume, \
-                withdrawal_count, withdrawal_volume, transfer_count, transfer_volume) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (day, currency) DO UPDATE SET \
-                deposit_count = t.deposit_count + excluded.deposit_count, \
-                deposit_volume = t.deposit_volume + excluded.deposit_volume, \
-                withdrawal_count = t.withdrawal_count + excluded.withdrawal_count, \
-                withdrawal_volume = t.withdrawal_volume + excluded.withdrawal_volume, \
-                transfer_count = t.transfer_count + excluded.transfer_count, \
-                transfer_volume = t.transfer_volume + excluded.transfer_volume"
+        let day = day.format("%Y-%m-%d").to_string();
+        let row = sqlx::query(&format!(
+            "SELECT * FROM analytics_daily{sfx} WHERE day = ?1 AND currency = ?2"
         ))
-        .bind(day.format("%Y-%m-%d").to_string())
+        .bind(&day)
         .bind(c.code())
-        .bind(d.deposit_count)
-        .bind(d.deposit_volume)
-        .bind(d.withdrawal_count)
-        .bind(d.withdrawal_volume)
-        .bind(d.transfer_count)
-        .bind(d.transfer_volume)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(rm_error)?;
+        let mut t = row
+            .as_ref()
+            .map(day_totals)
+            .transpose()
+            .map_err(rm_error)?
+            .unwrap_or_default();
+        t.merge(d).map_err(failed)?;
+        sqlx::query(&format!(
+            "INSERT OR REPLACE INTO analytics_daily{sfx} (day, currency, deposit_count, \
+                deposit_volume, withdrawal_count, withdrawal_volume, transfer_count, \
+                transfer_volume) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+        ))
+        .bind(&day)
+        .bind(c.code())
+        .bind(t.deposit_count)
+        .bind(t.deposit_volume.to_string())
+        .bind(t.withdrawal_count)
+        .bind(t.withdrawal_volume.to_string())
+        .bind(t.transfer_count)
+        .bind(t.transfer_volume.to_string())
         .execute(&mut **tx)
         .await
         .map_err(rm_error)?;

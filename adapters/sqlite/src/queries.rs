@@ -8,7 +8,7 @@ use ledger_application::ports::readmodel::{
 use ledger_application::views::{
     AccountView, AuditEntry, CurrencySummary, CurrencyTotals, DailyVolume, DayTotals,
 };
-use ledger_domain::{AccountStatus, Currency, Money};
+use ledger_domain::{AccountStatus, Currency, Money, MoneyTotal};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqlitePool};
 
@@ -41,6 +41,38 @@ fn u64_of(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
 
+/// A wide sum (decimal text of minor units, see migration 0003).
+pub(crate) fn wide(r: &SqliteRow, column: &str) -> Result<i128, sqlx::Error> {
+    let text: &str = r.try_get(column)?;
+    text.parse()
+        .map_err(|_| decode_err(format!("{column} is not an integer: {text}")))
+}
+
+/// Maps an `analytics_currency` row's totals.
+pub(crate) fn currency_totals(r: &SqliteRow) -> Result<CurrencyTotals, sqlx::Error> {
+    Ok(CurrencyTotals {
+        open_accounts: r.try_get("open_accounts")?,
+        closed_accounts: r.try_get("closed_accounts")?,
+        total_balance: wide(r, "total_balance")?,
+        total_deposited: wide(r, "total_deposited")?,
+        total_withdrawn: wide(r, "total_withdrawn")?,
+        transfer_volume: wide(r, "transfer_volume")?,
+        event_count: r.try_get("event_count")?,
+    })
+}
+
+/// Maps an `analytics_daily` row's volumes.
+pub(crate) fn day_totals(r: &SqliteRow) -> Result<DayTotals, sqlx::Error> {
+    Ok(DayTotals {
+        deposit_count: r.try_get("deposit_count")?,
+        deposit_volume: wide(r, "deposit_volume")?,
+        withdrawal_count: r.try_get("withdrawal_count")?,
+        withdrawal_volume: wide(r, "withdrawal_volume")?,
+        transfer_count: r.try_get("transfer_count")?,
+        transfer_volume: wide(r, "transfer_volume")?,
+    })
+}
+
 /// Maps a `current_state` row.
 pub(crate) fn account_row(r: &SqliteRow) -> Result<AccountView, sqlx::Error> {
     let c = currency(r.try_get("currency")?)?;
@@ -56,8 +88,8 @@ pub(crate) fn account_row(r: &SqliteRow) -> Result<AccountView, sqlx::Error> {
             AccountStatus::Open
         },
         version: u64_of(r.try_get("version")?),
-        total_deposits: Money::from_minor(r.try_get("total_deposits")?, c),
-        total_withdrawals: Money::from_minor(r.try_get("total_withdrawals")?, c),
+        total_deposits: MoneyTotal::from_minor(wide(r, "total_deposits")?, c),
+        total_withdrawals: MoneyTotal::from_minor(wide(r, "total_withdrawals")?, c),
         transaction_count: u64_of(r.try_get("transaction_count")?),
         opened_at: time(r.try_get("opened_at")?)?,
         updated_at: time(r.try_get("updated_at")?)?,
@@ -168,15 +200,7 @@ impl ReadModels for SqliteReadModels {
             .map(|r| {
                 Ok(CurrencySummary {
                     currency: currency(r.try_get("currency")?)?,
-                    totals: CurrencyTotals {
-                        open_accounts: r.try_get("open_accounts")?,
-                        closed_accounts: r.try_get("closed_accounts")?,
-                        total_balance: r.try_get("total_balance")?,
-                        total_deposited: r.try_get("total_deposited")?,
-                        total_withdrawn: r.try_get("total_withdrawn")?,
-                        transfer_volume: r.try_get("transfer_volume")?,
-                        event_count: r.try_get("event_count")?,
-                    },
+                    totals: currency_totals(r)?,
                 })
             })
             .collect::<Result<_, sqlx::Error>>()
@@ -207,14 +231,7 @@ impl ReadModels for SqliteReadModels {
                 Ok(DailyVolume {
                     date: NaiveDate::parse_from_str(&d, "%Y-%m-%d").map_err(decode_err)?,
                     currency: currency(r.try_get("currency")?)?,
-                    totals: DayTotals {
-                        deposit_count: r.try_get("deposit_count")?,
-                        deposit_volume: r.try_get("deposit_volume")?,
-                        withdrawal_count: r.try_get("withdrawal_count")?,
-                        withdrawal_volume: r.try_get("withdrawal_volume")?,
-                        transfer_count: r.try_get("transfer_count")?,
-                        transfer_volume: r.try_get("transfer_volume")?,
-                    },
+                    totals: day_totals(r)?,
                 })
             })
             .collect::<Result<_, sqlx::Error>>()
