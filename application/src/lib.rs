@@ -30,6 +30,7 @@ pub mod projection;
 pub mod queries;
 mod rebuild;
 pub mod repository;
+pub mod timed_store;
 pub mod transfers;
 pub mod views;
 

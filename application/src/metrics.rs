@@ -113,6 +113,20 @@ impl Metrics {
         *c += by;
     }
 
+    /// Sets a counter to a running total kept elsewhere (an atomic that only grows).
+    pub fn count_total(&self, name: &str, help: &'static str, pairs: &[(&str, &str)], total: u64) {
+        let inner = &mut *self.lock();
+        let c = Inner::series(
+            &mut inner.counters,
+            &mut inner.help,
+            &mut inner.scratch,
+            name,
+            (help, "counter"),
+            pairs,
+        );
+        *c = total;
+    }
+
     /// Sets a gauge.
     pub fn gauge(&self, name: &str, help: &'static str, pairs: &[(&str, &str)], value: f64) {
         let inner = &mut *self.lock();

@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use ledger_application::metrics::Metrics;
+use ledger_application::timed_store::TimedEventStore;
+use ledger_application::ports::store::EventStore;
 use ledger_application::ports::system::{SystemClock, UuidV7Ids};
 use ledger_application::projection::ProjectionRunner;
 use ledger_application::queries::QueryService;
@@ -63,9 +65,13 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let Core { runner, stores } = core(&settings).await?;
         let spawner = tokio_spawner();
+        let metrics = Arc::new(Metrics::default());
+        // Commands append through this one: their latency lands in the metrics.
+        let timed: Arc<dyn EventStore> =
+            Arc::new(TimedEventStore::new(stores.events.clone(), metrics.clone()));
         let repo = Arc::new(
             Repository::new(
-                stores.events.clone(),
+                timed.clone(),
                 stores.snapshots.clone(),
                 settings.snapshots.every,
             )
@@ -73,7 +79,7 @@ impl Application {
             .with_spawner(spawner),
         );
         let commands = Arc::new(CommandService::new(
-            stores.events.clone(),
+            timed,
             repo.clone(),
             Arc::new(SystemClock),
             Arc::new(UuidV7Ids),
@@ -107,7 +113,7 @@ impl Application {
             runner,
             store: stores.events.clone(),
             snapshots: stores.snapshots.clone(),
-            metrics: Arc::new(Metrics::default()),
+            metrics,
             load_stats: repo.stats(),
             access,
             request_timeout: Duration::from_millis(settings.server.request_timeout_ms),

@@ -8,7 +8,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use ledger_application::ports::readmodel::PROJECTIONS;
+use ledger_application::ports::readmodel::{ProjectionState, PROJECTIONS};
 use ledger_application::ports::store::{FeedCursor, StreamQuery};
 use serde_json::json;
 
@@ -41,10 +41,22 @@ pub(crate) async fn ready(State(state): State<crate::State>) -> Response {
     };
     let store_ok = state.store.read_stream(probe).await.is_ok();
     let snapshots_ok = state.snapshots.load("__ready__").await.is_ok();
+    // A projection stopped on an event it cannot apply leaves commands and the other
+    // views working: still ready, but said here (and in `ledger_projection_failed`).
+    let failed: Vec<String> = match state.runner.target().statuses().await {
+        Ok(all) => all
+            .into_iter()
+            .filter(|p| p.state == ProjectionState::Failed)
+            .map(|p| p.name)
+            .collect(),
+        Err(_) => Vec::new(),
+    };
     let body = json!({
         "status": if store_ok { "ready" } else { "unavailable" },
         "event_store": if store_ok { "ok" } else { "unavailable" },
         "snapshots": if snapshots_ok { "ok" } else { "degraded" },
+        "projections": if failed.is_empty() { "ok" } else { "failed" },
+        "failed_projections": failed,
     });
     let status = if store_ok {
         StatusCode::OK
@@ -64,44 +76,51 @@ pub(crate) async fn metrics(State(state): State<crate::State>) -> Response {
         ("replay", s.from_replay.load(Ordering::Relaxed)),
     ];
     for (source, n) in loads {
-        m.gauge(
+        m.count_total(
             "ledger_aggregate_loads_total",
             "Aggregate loads by source",
             &[("source", source)],
-            n as f64,
+            n,
         );
     }
-    let g = |name: &str, help: &'static str, v: u64| m.gauge(name, help, &[], v as f64);
-    g(
+    let c = |name: &str, help: &'static str, v: &std::sync::atomic::AtomicU64| {
+        m.count_total(name, help, &[], v.load(Ordering::Relaxed))
+    };
+    c(
         "ledger_events_replayed_total",
         "Events folded by aggregate loads",
-        s.events_replayed.load(Ordering::Relaxed),
+        &s.events_replayed,
     );
-    g(
+    c(
         "ledger_snapshot_hits_total",
         "Loads that used a snapshot",
-        s.from_snapshot.load(Ordering::Relaxed),
+        &s.from_snapshot,
     );
-    g(
+    c(
         "ledger_snapshot_misses_total",
         "Store loads without a usable snapshot",
-        s.from_replay.load(Ordering::Relaxed),
+        &s.from_replay,
     );
-    g(
+    c(
         "ledger_snapshot_errors_total",
         "Snapshot store errors and ignored snapshots",
-        s.snapshot_errors.load(Ordering::Relaxed),
+        &s.snapshot_errors,
     );
-    g(
+    c(
         "ledger_snapshots_written_total",
         "Snapshots written",
-        s.snapshots_written.load(Ordering::Relaxed),
+        &s.snapshots_written,
     );
+    let g = |name: &str, help: &'static str, v: u64| m.gauge(name, help, &[], v as f64);
     if let Ok(n) = state.store.count_after(FeedCursor::START).await {
         g("ledger_event_store_events", "Events in the store", n);
     }
-    if let Ok(Some(bytes)) = state.store.size_bytes().await {
-        g("ledger_event_store_bytes", "Bytes the events take", bytes);
+    if let Ok(bytes) = state.store.size_bytes().await {
+        g(
+            "ledger_event_store_bytes",
+            "Bytes the events take in the store (table and indexes)",
+            bytes,
+        );
     }
     if let Ok(reports) = state.runner.reports().await {
         for r in reports {
@@ -110,6 +129,12 @@ pub(crate) async fn metrics(State(state): State<crate::State>) -> Response {
                 "Events behind, per projection",
                 &[("projection", &r.status.name)],
                 r.lag_events as f64,
+            );
+            m.gauge(
+                "ledger_projection_failed",
+                "1 while a projection is stopped on an event it cannot apply (see /admin/projections)",
+                &[("projection", &r.status.name)],
+                f64::from(u8::from(r.status.state == ProjectionState::Failed)),
             );
         }
     }

@@ -148,6 +148,14 @@ impl EventStore for MemoryEventStore {
         Ok((inner.events.len() - start) as u64)
     }
 
+    async fn size_bytes(&self) -> Result<u64, StoreError> {
+        let inner = self.lock();
+        let bytes = inner.events.iter().map(|e| {
+            e.data.len() + e.stream_id.len() + e.event_type.len() + e.stream_type.len()
+        });
+        Ok(bytes.sum::<usize>() as u64)
+    }
+
     async fn idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
         Ok(self.lock().idempotency.get(key).cloned())
     }

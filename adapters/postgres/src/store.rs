@@ -230,6 +230,14 @@ impl EventStore for PgEventStore {
         Ok(to_u64(n))
     }
 
+    async fn size_bytes(&self) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT pg_total_relation_size('events')")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(to_u64(n))
+    }
+
     async fn idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
         let row =
             sqlx::query("SELECT key, fingerprint, outcome FROM idempotency_keys WHERE key = $1")

@@ -249,6 +249,9 @@ impl EventStore for Counting {
     async fn count_after(&self, after: FeedCursor) -> Result<u64, StoreError> {
         self.inner.count_after(after).await
     }
+    async fn size_bytes(&self) -> Result<u64, StoreError> {
+        self.inner.size_bytes().await
+    }
     async fn idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
         self.inner.idempotency_record(key).await
     }

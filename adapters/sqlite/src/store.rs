@@ -227,6 +227,18 @@ impl EventStore for SqliteEventStore {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
+    async fn size_bytes(&self) -> Result<u64, StoreError> {
+        // The pages of the events table and its indexes (SQLite's dbstat table).
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(SUM(pgsize), 0) FROM dbstat WHERE name IN \
+             (SELECT name FROM sqlite_schema WHERE tbl_name = 'events')",
+        )
+        .fetch_one(&self.reader)
+        .await
+        .map_err(store_error)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     async fn idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
         let row =
             sqlx::query("SELECT key, fingerprint, outcome FROM idempotency_keys WHERE key = ?1")

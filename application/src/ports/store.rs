@@ -238,10 +238,9 @@ pub trait EventStore: Send + Sync + 'static {
     /// How many events the feed holds after a cursor (a projection's lag).
     async fn count_after(&self, after: FeedCursor) -> Result<u64, StoreError>;
 
-    /// The bytes the events take on disk, when the store can tell.
-    async fn size_bytes(&self) -> Result<Option<u64>, StoreError> {
-        Ok(None)
-    }
+    /// The bytes the events take in the store (their table with its indexes, on a
+    /// database; their stored texts, in memory).
+    async fn size_bytes(&self) -> Result<u64, StoreError>;
 
     /// The stored record of an idempotency key, if any.
     async fn idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError>;

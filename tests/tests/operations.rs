@@ -1,0 +1,93 @@
+//! Issue 14, item 3: the metrics API.md names, with counters as counters; `/ready`
+//! naming a failed projection. On PostgreSQL + Redis and on the SQLite default.
+
+use ledger_tests::{json, Backend, TestApp};
+use serde_json::json;
+
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod postgres_redis {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(ledger_tests::Backend::PostgresRedis).await;
+                }
+            )*
+        }
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(ledger_tests::Backend::Sqlite).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(metrics_have_append_latency_store_size_and_true_counters);
+
+/// The value of an unlabelled series, or of the first line starting with `prefix`.
+fn value(text: &str, prefix: &str) -> f64 {
+    text.lines()
+        .find(|l| l.starts_with(prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{prefix} missing from /metrics:\n{text}"))
+}
+
+async fn metrics_have_append_latency_store_size_and_true_counters(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (s, _) = json(
+        app.post(
+            "/accounts",
+            json!({"account_id": "m", "owner": "O", "currency": "USD"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, 201);
+    for _ in 0..3 {
+        let (s, _) = json(app.post("/accounts/m/deposit", json!({"amount": "1"})).await).await;
+        assert_eq!(s, 200);
+    }
+    let text = app.get("/metrics").await.text().await.unwrap();
+    // Four appends, each timed.
+    assert_eq!(
+        value(&text, "ledger_append_duration_seconds_count{outcome=\"ok\"}"),
+        4.0
+    );
+    assert!(text.contains("# TYPE ledger_append_duration_seconds histogram"));
+    assert!(text.contains("ledger_append_duration_seconds_bucket{outcome=\"ok\",le=\"+Inf\"} 4"));
+    assert_eq!(value(&text, "ledger_event_store_events "), 4.0);
+    assert!(value(&text, "ledger_event_store_bytes ") > 0.0, "{text}");
+    for counter in [
+        "ledger_events_replayed_total",
+        "ledger_snapshot_hits_total",
+        "ledger_snapshot_misses_total",
+        "ledger_snapshot_errors_total",
+        "ledger_snapshots_written_total",
+        "ledger_aggregate_loads_total",
+        "ledger_commands_total",
+        "ledger_http_requests_total",
+    ] {
+        assert!(
+            text.contains(&format!("# TYPE {counter} counter")),
+            "{counter} is not a counter:\n{text}"
+        );
+    }
+    for gauge in ["ledger_projection_lag_events", "ledger_projection_failed"] {
+        assert!(
+            text.contains(&format!("# TYPE {gauge} gauge")),
+            "{gauge}:\n{text}"
+        );
+    }
+    assert_eq!(
+        value(&text, "ledger_projection_failed{projection=\"current_state\"}"),
+        0.0
+    );
+    let (s, ready) = json(app.get("/ready").await).await;
+    assert_eq!(s, 200);
+    assert_eq!(ready["projections"], "ok", "{ready}");
+    assert_eq!(ready["failed_projections"], json!([]));
+}
