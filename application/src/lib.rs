@@ -21,6 +21,8 @@ pub mod commands;
 pub mod conformance;
 #[cfg(feature = "conformance")]
 pub mod conformance_projections;
+#[cfg(feature = "conformance")]
+pub mod conformance_rebuild;
 pub mod decode;
 mod idempotency;
 mod locks;
@@ -28,7 +30,7 @@ pub mod metrics;
 pub mod ports;
 pub mod projection;
 pub mod queries;
-mod rebuild;
+pub mod rebuild;
 pub mod repository;
 pub mod timed_store;
 pub mod transfers;

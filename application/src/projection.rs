@@ -21,6 +21,9 @@ pub enum ProjectionError {
     /// The read-model store is unreachable (transient: retry later).
     #[error("{0}")]
     Unavailable(String),
+    /// Another rebuild is running (on this instance or another): nothing was started.
+    #[error("a rebuild is already running; wait for it to finish")]
+    Busy,
     /// An event could not be decoded or applied: the projection is now `failed` and
     /// stays stopped (no skipping) until it is rebuilt.
     #[error("projection {projection} failed: {reason}")]

@@ -4,17 +4,72 @@
 use std::sync::Arc;
 
 use crate::decode::FeedDecodeError;
-use crate::ports::readmodel::{Generation, ProjectedEvent};
+use crate::ports::readmodel::{Generation, ProjectedEvent, RebuildClaim};
 use crate::ports::store::{EventStore, FeedCursor, StoreError};
 use crate::projection::{decode_page, ProjectionError, ProjectionRunner};
 
+/// A rebuild that has its claim (exclusive across instances) and its fresh tables; run
+/// it with [`ProjectionRunner::run_rebuild`]. The claim is released when it ends.
+#[derive(Debug)]
+pub struct StartedRebuild {
+    projections: Vec<&'static str>,
+    _claim: RebuildClaim,
+}
+
+impl StartedRebuild {
+    /// The projections it rebuilds.
+    pub fn projections(&self) -> &[&'static str] {
+        &self.projections
+    }
+}
+
 impl ProjectionRunner {
+    /// Claims the right to rebuild (one rebuild at a time across every instance on the
+    /// store) and starts fresh tables for `projections` (their state is `rebuilding`
+    /// from here on, in the store). `None`, starting nothing, while another rebuild
+    /// runs anywhere.
+    pub async fn begin_rebuild(
+        &self,
+        projections: &[&'static str],
+    ) -> Result<Option<StartedRebuild>, ProjectionError> {
+        let claim = match self.target.claim_rebuild().await {
+            Ok(Some(claim)) => claim,
+            Ok(None) => return Ok(None),
+            Err(e) => return Err(ProjectionError::Unavailable(e.to_string())),
+        };
+        for p in projections {
+            if let Err(e) = self.target.start_rebuild(p).await {
+                return Err(match self.read_model_error(e) {
+                    Ok(t) => t,
+                    Err(reason) => self.fail(p, reason).await,
+                });
+            }
+        }
+        Ok(Some(StartedRebuild {
+            projections: projections.to_vec(),
+            _claim: claim,
+        }))
+    }
+
+    /// Rebuilds `projections` in one pass ([`Self::begin_rebuild`], then
+    /// [`Self::run_rebuild`]); [`ProjectionError::Busy`] while another rebuild runs.
+    pub async fn rebuild_many(
+        &self,
+        projections: &[&'static str],
+        progress: &(dyn Fn(usize) + Send + Sync),
+    ) -> Result<usize, ProjectionError> {
+        match self.begin_rebuild(projections).await? {
+            Some(started) => self.run_rebuild(started, progress).await,
+            None => Err(ProjectionError::Busy),
+        }
+    }
+
     /// Rebuilds a projection from the first event into fresh tables, then replaces the
     /// live ones at once; readers see the previous data until then. `progress` gets the
     /// number of events read so far. Returns the events read.
     pub async fn rebuild(
         &self,
-        projection: &str,
+        projection: &'static str,
         progress: &(dyn Fn(usize) + Send + Sync),
     ) -> Result<usize, ProjectionError> {
         self.rebuild_many(&[projection], progress).await
@@ -63,24 +118,17 @@ impl ProjectionRunner {
         }
     }
 
-    /// Rebuilds several projections in one pass over the feed: each page is read and
-    /// decoded once and applied to every rebuild at the same time, each with its own
-    /// checkpoint. A projection that cannot apply an event is marked failed and left
-    /// out (and its failure is the error returned); the others go on and are swapped
-    /// in. Returns the events read.
-    pub async fn rebuild_many(
+    /// Runs a started rebuild: one pass over the feed, each page read and decoded once
+    /// and applied to every rebuild at the same time, each with its own checkpoint. A
+    /// projection that cannot apply an event is marked failed and left out (and its
+    /// failure is the error returned); the others go on and are swapped in. Returns the
+    /// events read. The claim is held until this ends.
+    pub async fn run_rebuild(
         &self,
-        projections: &[&str],
+        started: StartedRebuild,
         progress: &(dyn Fn(usize) + Send + Sync),
     ) -> Result<usize, ProjectionError> {
-        for p in projections {
-            if let Err(e) = self.target.start_rebuild(p).await {
-                return Err(match self.read_model_error(e) {
-                    Ok(t) => t,
-                    Err(reason) => self.fail(p, reason).await,
-                });
-            }
-        }
+        let projections = started.projections.as_slice();
         let mut going: Vec<&str> = projections.to_vec();
         // Those that met an event they cannot apply during this rebuild.
         let mut failed_here: Vec<&str> = Vec::new();

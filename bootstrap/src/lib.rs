@@ -118,7 +118,6 @@ impl Application {
             access,
             request_timeout: Duration::from_millis(settings.server.request_timeout_ms),
             wake: Arc::new(Notify::new()),
-            rebuilding: Default::default(),
         });
         let listener = TcpListener::bind(&settings.server.address)
             .await

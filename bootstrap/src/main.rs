@@ -94,10 +94,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Projections {
             action: ProjectionsCommand::Rebuild { name },
         } => {
-            let names: Vec<&str> = match &name {
+            let names: Vec<&'static str> = match &name {
                 None => PROJECTIONS.to_vec(),
-                Some(n) if PROJECTIONS.contains(&n.as_str()) => vec![n.as_str()],
-                Some(n) => anyhow::bail!("unknown projection {n}; one of {PROJECTIONS:?}"),
+                Some(n) => match PROJECTIONS.iter().find(|p| **p == n.as_str()) {
+                    Some(p) => vec![*p],
+                    None => anyhow::bail!("unknown projection {n}; one of {PROJECTIONS:?}"),
+                },
             };
             let core = core(&settings).await?;
             let total = core.runner.lag_of(Default::default()).await?;

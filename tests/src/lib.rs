@@ -43,6 +43,8 @@ pub struct TestApp {
     pub client: Client,
     _db: Option<TestDatabase>,
     dir: Option<PathBuf>,
+    /// The settings it runs with (a second instance on the same store reuses them).
+    settings: Settings,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -109,7 +111,17 @@ impl TestApp {
                 (None, Some(dir), settings(url, "memory".into(), &options))
             }
         };
-        let app = Application::build(settings)
+        Self::start(settings, db, dir).await
+    }
+
+    /// A second instance on the same store (database or file) as this one; the store
+    /// is cleaned up by the first.
+    pub async fn spawn_beside(&self) -> Self {
+        Self::start(self.settings.clone(), None, None).await
+    }
+
+    async fn start(settings: Settings, db: Option<TestDatabase>, dir: Option<PathBuf>) -> Self {
+        let app = Application::build(settings.clone())
             .await
             .expect("the application builds");
         let base = format!("http://127.0.0.1:{}", app.port());
@@ -125,6 +137,7 @@ impl TestApp {
                 .expect("client"),
             _db: db,
             dir,
+            settings,
             stop: Some(tx),
         }
     }

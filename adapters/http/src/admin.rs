@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use ledger_application::ports::readmodel::{ProjectionState, PROJECTIONS};
+use ledger_application::projection::ProjectionError;
 use ledger_application::ports::store::{FeedCursor, StreamQuery};
 use serde_json::json;
 
@@ -185,32 +186,28 @@ pub(crate) async fn rebuild(
             ApiError::validation(format!("unknown projection; one of {PROJECTIONS:?}"))
         })?],
     };
-    let requested = names.clone();
-    // Those not already rebuilding, in one pass over the feed.
-    let starting: Vec<&'static str> = {
-        let mut running = state.rebuilding.lock().unwrap_or_else(|p| p.into_inner());
-        names.into_iter().filter(|n| running.insert(n)).collect()
-    };
-    if !starting.is_empty() {
+    // One rebuild at a time across every instance: the claim is the store's (a session
+    // lock on PostgreSQL, a file lock on SQLite). While another holds it, nothing starts
+    // and the answer is the running rebuild's status, read from the store.
+    let started = state
+        .runner
+        .begin_rebuild(&names)
+        .await
+        .map_err(|e| match e {
+            ProjectionError::Failed { .. } => ApiError::internal(e),
+            other => ApiError::unavailable(other),
+        })?;
+    if let Some(started) = started {
         let st = Arc::clone(&state);
         tokio::spawn(async move {
-            match st.runner.rebuild_many(&starting, &|_| {}).await {
-                Ok(n) => tracing::info!(projections = ?starting, events = n, "rebuild finished"),
-                Err(e) => tracing::error!(projections = ?starting, error = %e, "rebuild failed"),
+            let names = started.projections().to_vec();
+            match st.runner.run_rebuild(started, &|_| {}).await {
+                Ok(n) => tracing::info!(projections = ?names, events = n, "rebuild finished"),
+                Err(e) => tracing::error!(projections = ?names, error = %e, "rebuild failed"),
             }
-            let mut running = st.rebuilding.lock().unwrap_or_else(|p| p.into_inner());
-            for name in &starting {
-                running.remove(name);
-            }
-            drop(running);
             st.wake.notify_waiters();
         });
     }
-    let mut body = statuses(&state).await?;
-    for p in &mut body.projections {
-        if requested.contains(&p.name.as_str()) {
-            p.state = "rebuilding";
-        }
-    }
+    let body = statuses(&state).await?;
     Ok((StatusCode::ACCEPTED, Json(body)).into_response())
 }

@@ -85,8 +85,6 @@ pub struct AppState {
     pub request_timeout: Duration,
     /// Woken after every command, so projectors run at once.
     pub wake: Arc<Notify>,
-    /// Projections being rebuilt by this instance.
-    pub rebuilding: std::sync::Mutex<std::collections::HashSet<&'static str>>,
 }
 
 /// Shared state.

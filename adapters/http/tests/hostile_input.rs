@@ -48,7 +48,6 @@ fn state() -> Arc<AppState> {
         },
         request_timeout: Duration::from_secs(5),
         wake: Arc::new(tokio::sync::Notify::new()),
-        rebuilding: Default::default(),
     })
 }
 

@@ -2,14 +2,16 @@
 //! rebuild generations and the queries the API answers.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use ledger_application::decode::LedgerEvent;
 use ledger_application::ports::readmodel::{
-    AccountFilter, AuditFilter, Generation, ProjectedEvent, ProjectionState, ProjectionStatus,
-    ProjectionStore, ReadModelError, ReadModels, PROJECTIONS,
+    interrupted_if_unclaimed, AccountFilter, AuditFilter, Generation, ProjectedEvent,
+    ProjectionState, ProjectionStatus, ProjectionStore, ReadModelError, ReadModels, RebuildClaim,
+    PROJECTIONS,
 };
 use ledger_application::ports::store::FeedCursor;
 use ledger_application::views::{
@@ -40,6 +42,17 @@ struct Projection {
 /// Read models in maps; a batch is applied to staged copies and swapped in whole.
 pub struct MemoryReadModels {
     inner: Mutex<HashMap<&'static str, Projection>>,
+    /// True while a [`RebuildClaim`] is held.
+    rebuild_claimed: Arc<AtomicBool>,
+}
+
+/// Releases the memory store's rebuild claim when dropped.
+struct ClaimFlag(Arc<AtomicBool>);
+
+impl Drop for ClaimFlag {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
 }
 
 impl Default for MemoryReadModels {
@@ -57,6 +70,7 @@ impl Default for MemoryReadModels {
             })
             .collect();
         Self {
+            rebuild_claimed: Arc::new(AtomicBool::new(false)),
             inner: Mutex::new(map),
         }
     }
@@ -169,6 +183,14 @@ impl ProjectionStore for MemoryReadModels {
         Ok(true)
     }
 
+    async fn claim_rebuild(&self) -> Result<Option<RebuildClaim>, ReadModelError> {
+        let free = self
+            .rebuild_claimed
+            .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok();
+        Ok(free.then(|| RebuildClaim::new(ClaimFlag(self.rebuild_claimed.clone()))))
+    }
+
     async fn start_rebuild(&self, name: &str) -> Result<(), ReadModelError> {
         let mut inner = self.lock();
         let p = inner.get_mut(name).ok_or_else(|| unknown(name))?;
@@ -204,15 +226,21 @@ impl ProjectionStore for MemoryReadModels {
     }
 
     async fn statuses(&self) -> Result<Vec<ProjectionStatus>, ReadModelError> {
+        let claimed = self.rebuild_claimed.load(Ordering::SeqCst);
         let inner = self.lock();
         Ok(PROJECTIONS
             .iter()
             .filter_map(|name| {
-                inner.get(name).map(|p| ProjectionStatus {
-                    name: (*name).to_owned(),
-                    state: p.state,
-                    position: p.live.checkpoint,
-                    last_error: p.error.clone(),
+                inner.get(name).map(|p| {
+                    interrupted_if_unclaimed(
+                        ProjectionStatus {
+                            name: (*name).to_owned(),
+                            state: p.state,
+                            position: p.live.checkpoint,
+                            last_error: p.error.clone(),
+                        },
+                        claimed,
+                    )
                 })
             })
             .collect())

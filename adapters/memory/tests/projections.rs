@@ -58,3 +58,13 @@ async fn a_rebuild_behind_the_live_view_is_not_swapped_in() {
 async fn a_step_cut_off_anywhere_leaves_the_store_usable() {
     suite::a_step_cut_off_anywhere_leaves_the_store_usable(harness(), 20).await;
 }
+
+#[tokio::test]
+async fn a_rebuild_claim_is_exclusive() {
+    let models = Arc::new(MemoryReadModels::new());
+    ledger_application::conformance_rebuild::a_rebuild_claim_is_exclusive(
+        models.clone(),
+        models,
+    )
+    .await;
+}

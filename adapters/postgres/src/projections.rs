@@ -6,7 +6,8 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use ledger_application::ports::readmodel::{
-    Generation, ProjectedEvent, ProjectionState, ProjectionStatus, ProjectionStore, ReadModelError,
+    interrupted_if_unclaimed, Generation, ProjectedEvent, ProjectionState, ProjectionStatus,
+    ProjectionStore, ReadModelError, RebuildClaim,
 };
 use ledger_application::ports::store::FeedCursor;
 use sqlx::pool::PoolConnection;
@@ -94,6 +95,10 @@ struct Lease {
     conn: PgConnection,
     checked: std::time::Instant,
 }
+
+/// The two keys of the advisory lock that makes a rebuild exclusive across instances
+/// ("ledg", 1: a key space of its own, apart from the projections' one-key leases).
+const REBUILD_LOCK: (i32, i32) = (0x6c65_6467, 1);
 
 /// How often a held lease's connection is pinged.
 const LEASE_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
@@ -250,16 +255,39 @@ impl ProjectionStore for PgProjectionStore {
         Ok(())
     }
 
+    async fn claim_rebuild(&self) -> Result<Option<RebuildClaim>, ReadModelError> {
+        // A session lock on a connection of its own, held as long as the claim: the
+        // server releases it when the connection closes, whatever ended the holder.
+        let mut conn = PgConnection::connect_with(&self.pool.connect_options())
+            .await
+            .map_err(rm_error)?;
+        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2)")
+            .bind(REBUILD_LOCK.0)
+            .bind(REBUILD_LOCK.1)
+            .fetch_one(&mut conn)
+            .await
+            .map_err(rm_error)?;
+        Ok(got.then(|| RebuildClaim::new(conn)))
+    }
+
     async fn statuses(&self) -> Result<Vec<ProjectionStatus>, ReadModelError> {
+        // Whether any session of this database holds the rebuild lock (two-key advisory
+        // locks show as classid, objid and objsubid 2 in pg_locks).
         let rows = sqlx::query(
-            "SELECT name, state, tx, position, last_error FROM projections ORDER BY name",
+            "SELECT name, state, tx, position, last_error, EXISTS (SELECT 1 FROM pg_locks \
+                WHERE locktype = 'advisory' AND granted AND objsubid = 2 \
+                AND classid::bigint = $1 AND objid::bigint = $2 AND database = \
+                (SELECT oid FROM pg_database WHERE datname = current_database())) AS claimed \
+             FROM projections ORDER BY name",
         )
+        .bind(i64::from(REBUILD_LOCK.0))
+        .bind(i64::from(REBUILD_LOCK.1))
         .fetch_all(&self.pool)
         .await
         .map_err(rm_error)?;
         rows.iter()
             .map(|r| {
-                Ok(ProjectionStatus {
+                let stored = ProjectionStatus {
                     name: r.try_get("name")?,
                     state: ProjectionState::parse(r.try_get::<String, _>("state")?.as_str()),
                     position: FeedCursor {
@@ -267,7 +295,8 @@ impl ProjectionStore for PgProjectionStore {
                         position: u64::try_from(r.try_get::<i64, _>("position")?).unwrap_or(0),
                     },
                     last_error: r.try_get("last_error")?,
-                })
+                };
+                Ok(interrupted_if_unclaimed(stored, r.try_get("claimed")?))
             })
             .collect::<Result<_, sqlx::Error>>()
             .map_err(rm_error)

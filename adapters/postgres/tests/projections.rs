@@ -194,3 +194,13 @@ async fn a_rebuild_behind_the_live_view_is_not_swapped_in() {
     let (_db, h) = harness().await;
     suite::a_rebuild_behind_the_live_view_is_not_swapped_in(h).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebuild_claim_is_exclusive() {
+    let (_db, pool) = TestDatabase::migrated(5).await;
+    ledger_application::conformance_rebuild::a_rebuild_claim_is_exclusive(
+        std::sync::Arc::new(PgProjectionStore::new(pool.clone())),
+        std::sync::Arc::new(PgProjectionStore::new(pool)),
+    )
+    .await;
+}

@@ -5,6 +5,7 @@
 #![warn(missing_docs)]
 
 mod apply;
+mod claim;
 mod projections;
 mod queries;
 mod store;

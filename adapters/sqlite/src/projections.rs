@@ -3,7 +3,8 @@
 
 use async_trait::async_trait;
 use ledger_application::ports::readmodel::{
-    Generation, ProjectedEvent, ProjectionState, ProjectionStatus, ProjectionStore, ReadModelError,
+    interrupted_if_unclaimed, Generation, ProjectedEvent, ProjectionState, ProjectionStatus,
+    ProjectionStore, ReadModelError, RebuildClaim,
 };
 use ledger_application::ports::store::FeedCursor;
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
@@ -233,7 +234,12 @@ impl ProjectionStore for SqliteProjectionStore {
         Ok(())
     }
 
+    async fn claim_rebuild(&self) -> Result<Option<RebuildClaim>, ReadModelError> {
+        crate::claim::claim(&self.writer)
+    }
+
     async fn statuses(&self) -> Result<Vec<ProjectionStatus>, ReadModelError> {
+        let claimed = crate::claim::is_claimed(&self.writer)?;
         let rows = sqlx::query(
             "SELECT name, state, tx, position, last_error FROM projections ORDER BY name",
         )
@@ -242,7 +248,7 @@ impl ProjectionStore for SqliteProjectionStore {
         .map_err(rm_error)?;
         rows.iter()
             .map(|r| {
-                Ok(ProjectionStatus {
+                let stored = ProjectionStatus {
                     name: r.try_get("name")?,
                     state: ProjectionState::parse(r.try_get::<String, _>("state")?.as_str()),
                     position: FeedCursor {
@@ -250,7 +256,8 @@ impl ProjectionStore for SqliteProjectionStore {
                         position: u64::try_from(r.try_get::<i64, _>("position")?).unwrap_or(0),
                     },
                     last_error: r.try_get("last_error")?,
-                })
+                };
+                Ok(interrupted_if_unclaimed(stored, claimed))
             })
             .collect::<Result<_, sqlx::Error>>()
             .map_err(rm_error)

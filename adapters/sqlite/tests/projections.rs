@@ -85,3 +85,26 @@ async fn a_step_cut_off_anywhere_leaves_the_store_usable() {
         "every step was cut off at least once: {cut_offs:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebuild_claim_is_exclusive() {
+    let dir = std::env::temp_dir().join(format!("ledger-sqlite-{}", uuid::Uuid::new_v4()));
+    let _d = TempDir(dir.clone());
+    let url = format!("sqlite://{}/ledger.db", dir.display());
+    // Two opens of one file, as two processes have.
+    let (a, b) = (
+        ledger_sqlite::open(&url).await.expect("open"),
+        ledger_sqlite::open(&url).await.expect("open"),
+    );
+    ledger_application::conformance_rebuild::a_rebuild_claim_is_exclusive(
+        Arc::new(ledger_sqlite::SqliteProjectionStore::new(
+            a.writer().clone(),
+            a.reader().clone(),
+        )),
+        Arc::new(ledger_sqlite::SqliteProjectionStore::new(
+            b.writer().clone(),
+            b.reader().clone(),
+        )),
+    )
+    .await;
+}

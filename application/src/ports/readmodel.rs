@@ -77,6 +77,38 @@ pub struct ProjectionStatus {
     pub last_error: Option<String>,
 }
 
+/// The right to run rebuilds, held by one rebuild at a time across every instance on a
+/// store; dropping it releases it (so does the end of the process that held it).
+pub struct RebuildClaim(#[allow(dead_code)] Box<dyn Send + Sync>);
+
+impl RebuildClaim {
+    /// A claim whose `guard` releases the right when dropped.
+    pub fn new(guard: impl Send + Sync + 'static) -> Self {
+        Self(Box::new(guard))
+    }
+}
+
+impl std::fmt::Debug for RebuildClaim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RebuildClaim")
+    }
+}
+
+/// The message of a rebuild whose instance stopped before it finished.
+pub const REBUILD_INTERRUPTED: &str = "the last rebuild was interrupted before it finished \
+    (its instance stopped); the view kept following the events: start the rebuild again";
+
+/// A status as stored, corrected for a rebuild nobody runs any more: with no claim held,
+/// a stored `rebuilding` (left by an instance that stopped midway) reads `live` with
+/// [`REBUILD_INTERRUPTED`], since the live view went on following the events.
+pub fn interrupted_if_unclaimed(mut status: ProjectionStatus, claimed: bool) -> ProjectionStatus {
+    if status.state == ProjectionState::Rebuilding && !claimed {
+        status.state = ProjectionState::Live;
+        status.last_error = Some(REBUILD_INTERRUPTED.to_owned());
+    }
+    status
+}
+
 /// Why a read-model operation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReadModelError {
@@ -137,7 +169,13 @@ pub trait ProjectionStore: Send + Sync + 'static {
         Ok(applied)
     }
 
+    /// Claims the right to rebuild, exclusive across every instance on this store (not
+    /// only this process): `None` while another rebuild holds it. A claim whose holder
+    /// died is released by the store (a session lock, a file lock), never left stuck.
+    async fn claim_rebuild(&self) -> Result<Option<RebuildClaim>, ReadModelError>;
+
     /// Starts a rebuild: empty rebuild tables at `FeedCursor::START`, state `rebuilding`.
+    /// The caller holds the [`RebuildClaim`].
     async fn start_rebuild(&self, projection: &str) -> Result<(), ReadModelError>;
 
     /// Replaces the live tables and checkpoint by the rebuilt ones at once, if the
@@ -152,7 +190,9 @@ pub trait ProjectionStore: Send + Sync + 'static {
     /// Marks a projection failed with the error.
     async fn set_failed(&self, projection: &str, error: &str) -> Result<(), ReadModelError>;
 
-    /// Every projection's status.
+    /// Every projection's status, from the store: `rebuilding` only while a claim is
+    /// held (a rebuild whose instance stopped midway reads `live`, the live view having
+    /// gone on, with a `last_error` saying the rebuild was interrupted).
     async fn statuses(&self) -> Result<Vec<ProjectionStatus>, ReadModelError>;
 
     /// Tries to become the one runner of a projection among instances (true: lead).
