@@ -19,8 +19,38 @@ pub struct CommandContext {
     pub request_id: Option<String>,
     /// The idempotency key, if the caller gave one.
     pub idempotency_key: Option<String>,
-    /// The version the caller expects the (first) account to be at (`If-Match`).
-    pub if_match: Option<u64>,
+    /// The versions the caller expects the (first) account to be at (`If-Match`).
+    pub if_match: Option<IfMatch>,
+}
+
+/// An `If-Match` precondition on the (first) account of a command. On an account that
+/// does not exist it never holds (RFC 9110: there is no current version to match).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IfMatch {
+    /// `*`: any version of an existing account.
+    Any,
+    /// Any of these versions (strong comparison: the caller's tags that name no version
+    /// exactly, such as `W/"5"` or `"05"`, are left out, as they can never match).
+    Versions(Vec<u64>),
+}
+
+impl IfMatch {
+    /// Whether an account at `version` (0: it does not exist) satisfies it.
+    pub fn holds_at(&self, version: u64) -> bool {
+        version > 0
+            && match self {
+                Self::Any => true,
+                Self::Versions(v) => v.contains(&version),
+            }
+    }
+
+    /// Its canonical text (for idempotency fingerprints).
+    pub fn canonical(&self) -> String {
+        match self {
+            Self::Any => "*".into(),
+            Self::Versions(v) => v.iter().map(u64::to_string).collect::<Vec<_>>().join(","),
+        }
+    }
 }
 
 /// An account's state right after a command.
@@ -68,11 +98,9 @@ pub enum CommandError {
         /// Its message.
         detail: String,
     },
-    /// `If-Match` named a version the account is no longer (or not yet) at.
-    #[error("the account is at version {actual}, not {expected}")]
+    /// `If-Match` named no version the account is at.
+    #[error("the account is at version {actual}, which If-Match does not name")]
     VersionMismatch {
-        /// What the caller expected.
-        expected: u64,
         /// Where it is.
         actual: u64,
     },

@@ -3,10 +3,12 @@
 
 use std::sync::Arc;
 
-use ledger_domain::{fold, Account, AccountCommand, AccountId, Aggregate, Note, Versioned};
+use ledger_domain::{
+    fold, Account, AccountCommand, AccountId, Aggregate, DomainError, Note, Versioned,
+};
 
 pub use crate::command_types::{
-    AccountAction, AccountReply, CommandContext, CommandError, OpenAccount,
+    AccountAction, AccountReply, CommandContext, CommandError, IfMatch, OpenAccount,
 };
 
 use crate::combine::Combiner;
@@ -150,7 +152,11 @@ impl CommandService {
         action: AccountAction,
         ctx: &CommandContext,
     ) -> Result<AccountReply, CommandError> {
-        let if_match = ctx.if_match.map(|v| v.to_string()).unwrap_or_default();
+        let if_match = ctx
+            .if_match
+            .as_ref()
+            .map(IfMatch::canonical)
+            .unwrap_or_default();
         let (fp, command) = match action {
             AccountAction::Deposit {
                 amount,
@@ -212,7 +218,7 @@ impl CommandService {
         fp: String,
     ) -> Result<AccountReply, CommandError> {
         // Without a precondition, commands queued on one stream are batched.
-        if let (Some(combiner), None) = (&self.combiner, ctx.if_match) {
+        if let (Some(combiner), None) = (&self.combiner, &ctx.if_match) {
             return combiner.submit(id, command, ctx, fp).await;
         }
         let stream = id.as_str();
@@ -224,11 +230,12 @@ impl CommandService {
                 Some(_) => self.repo.load_fresh::<Account>(stream).await?,
                 None => self.repo.load::<Account>(stream).await?,
             };
-            if let Some(expected) = ctx.if_match.filter(|v| *v != loaded.version) {
-                let err = CommandError::VersionMismatch {
-                    expected,
-                    actual: loaded.version,
-                };
+            if ctx
+                .if_match
+                .as_ref()
+                .is_some_and(|p| !p.holds_at(loaded.version))
+            {
+                let err = precondition_failed(&command, loaded.version);
                 return self.refuse(err, ctx, &fp).await;
             }
             let events = match loaded.state.decide(&command) {
@@ -259,10 +266,13 @@ impl CommandService {
                         .await;
                     return Ok(reply);
                 }
-                Err(AppendError::Conflict { .. }) if ctx.if_match.is_some() => {
+                // The account moved between the load and the write: a list of versions
+                // no longer holds; `*` still does, so that retries as without one.
+                Err(AppendError::Conflict { .. })
+                    if matches!(ctx.if_match, Some(IfMatch::Versions(_))) =>
+                {
                     let now = self.repo.load_fresh::<Account>(stream).await?;
                     let err = CommandError::VersionMismatch {
-                        expected: loaded.version,
                         actual: now.version,
                     };
                     return self.refuse(err, ctx, &fp).await;
@@ -350,5 +360,15 @@ impl CommandService {
             AppendError::Failed(m) => Err(CommandError::Internal(m)),
             AppendError::Conflict { .. } => Err(CommandError::Conflict),
         }
+    }
+}
+
+/// Why an `If-Match` precondition failed: on an account that does not exist, 404 (there
+/// is nothing to match), except for opening one, which needs no precondition (412).
+pub(crate) fn precondition_failed(command: &AccountCommand, version: u64) -> CommandError {
+    if version == 0 && !matches!(command, AccountCommand::Open { .. }) {
+        CommandError::Refused(DomainError::AccountNotFound)
+    } else {
+        CommandError::VersionMismatch { actual: version }
     }
 }

@@ -37,6 +37,6 @@ pub mod transfers;
 pub mod views;
 
 pub use commands::{
-    AccountAction, AccountReply, CommandContext, CommandError, CommandService, OpenAccount,
+    AccountAction, AccountReply, CommandContext, CommandError, CommandService, IfMatch, OpenAccount,
 };
 pub use transfers::{transfer_stream, TransferReply, TransferRequest};

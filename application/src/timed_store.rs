@@ -8,8 +8,8 @@ use async_trait::async_trait;
 
 use crate::metrics::Metrics;
 use crate::ports::store::{
-    AppendError, AppendRequest, EventStore, FeedCursor, FeedPage, IdempotencyRecord,
-    RecordedEvent, StoreError, StreamQuery,
+    AppendError, AppendRequest, EventStore, FeedCursor, FeedPage, IdempotencyRecord, RecordedEvent,
+    StoreError, StreamQuery,
 };
 
 /// Wraps a store; what it answers is the wrapped store's answer, unchanged.

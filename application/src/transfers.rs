@@ -50,7 +50,11 @@ impl CommandService {
     ) -> Result<TransferReply, CommandError> {
         let chosen = req.transfer_id.as_ref().map_or("\u{0}", |t| t.as_str());
         let note = crate::commands::text(&req.description);
-        let if_match = ctx.if_match.map(|v| v.to_string()).unwrap_or_default();
+        let if_match = ctx
+            .if_match
+            .as_ref()
+            .map(crate::IfMatch::canonical)
+            .unwrap_or_default();
         let fp = crate::commands::keyed_fingerprint(
             ctx,
             &[
@@ -94,10 +98,17 @@ impl CommandService {
             };
             let to = self.repo.load::<Account>(order.to.as_str()).await?;
             let record = self.repo.load::<Transfer>(&record_stream).await?;
-            if let Some(expected) = ctx.if_match.filter(|v| *v != from.version) {
-                let err = CommandError::VersionMismatch {
-                    expected,
-                    actual: from.version,
+            if ctx
+                .if_match
+                .as_ref()
+                .is_some_and(|p| !p.holds_at(from.version))
+            {
+                let err = if from.version == 0 {
+                    DomainError::AccountNotFound.into()
+                } else {
+                    CommandError::VersionMismatch {
+                        actual: from.version,
+                    }
                 };
                 return self.refuse(err, ctx, &fp).await;
             }
@@ -167,11 +178,11 @@ impl CommandService {
                     return Ok(reply);
                 }
                 Err(AppendError::Conflict { stream_id, .. })
-                    if ctx.if_match.is_some() && stream_id == order.from.as_str() =>
+                    if matches!(ctx.if_match, Some(crate::IfMatch::Versions(_)))
+                        && stream_id == order.from.as_str() =>
                 {
                     let now = self.repo.load_fresh::<Account>(order.from.as_str()).await?;
                     let err = CommandError::VersionMismatch {
-                        expected: from.version,
                         actual: now.version,
                     };
                     return self.refuse(err, ctx, &fp).await;

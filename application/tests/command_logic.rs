@@ -128,7 +128,7 @@ async fn an_if_match_conflict_is_a_version_mismatch_not_a_retry() {
         .times(1)
         .returning(|_| Err(conflict()));
     let ctx = CommandContext {
-        if_match: Some(1),
+        if_match: Some(IfMatch::Versions(vec![1])),
         ..ctx()
     };
     let err = service(store, no_snapshots(), 0)

@@ -13,12 +13,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use ledger_application::metrics::Metrics;
-use ledger_application::timed_store::TimedEventStore;
 use ledger_application::ports::store::EventStore;
 use ledger_application::ports::system::{SystemClock, UuidV7Ids};
 use ledger_application::projection::ProjectionRunner;
 use ledger_application::queries::QueryService;
 use ledger_application::repository::{Repository, Spawner};
+use ledger_application::timed_store::TimedEventStore;
 use ledger_application::CommandService;
 use ledger_http::{Access, AppState};
 use tokio::net::TcpListener;

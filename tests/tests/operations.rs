@@ -48,13 +48,20 @@ async fn metrics_have_append_latency_store_size_and_true_counters(backend: Backe
     .await;
     assert_eq!(s, 201);
     for _ in 0..3 {
-        let (s, _) = json(app.post("/accounts/m/deposit", json!({"amount": "1"})).await).await;
+        let (s, _) = json(
+            app.post("/accounts/m/deposit", json!({"amount": "1"}))
+                .await,
+        )
+        .await;
         assert_eq!(s, 200);
     }
     let text = app.get("/metrics").await.text().await.unwrap();
     // Four appends, each timed.
     assert_eq!(
-        value(&text, "ledger_append_duration_seconds_count{outcome=\"ok\"}"),
+        value(
+            &text,
+            "ledger_append_duration_seconds_count{outcome=\"ok\"}"
+        ),
         4.0
     );
     assert!(text.contains("# TYPE ledger_append_duration_seconds histogram"));
@@ -83,7 +90,10 @@ async fn metrics_have_append_latency_store_size_and_true_counters(backend: Backe
         );
     }
     assert_eq!(
-        value(&text, "ledger_projection_failed{projection=\"current_state\"}"),
+        value(
+            &text,
+            "ledger_projection_failed{projection=\"current_state\"}"
+        ),
         0.0
     );
     let (s, ready) = json(app.get("/ready").await).await;

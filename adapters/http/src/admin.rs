@@ -9,8 +9,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use ledger_application::ports::readmodel::{ProjectionState, PROJECTIONS};
-use ledger_application::projection::ProjectionError;
 use ledger_application::ports::store::{FeedCursor, StreamQuery};
+use ledger_application::projection::ProjectionError;
 use serde_json::json;
 
 use crate::body;

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use axum::body::{to_bytes, Body};
 use axum::http::{header, HeaderMap};
+use ledger_application::IfMatch;
 use ledger_domain::{AccountId, Decimal, MoneyError, Note, ValueError};
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
@@ -121,19 +122,47 @@ pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> 
     Ok(Some(String::from_utf8_lossy(ok).into_owned()))
 }
 
-/// The `If-Match` header: `"<version>"` (or a bare number).
-pub fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
-    let Some(v) = headers.get(header::IF_MATCH) else {
+/// The `If-Match` header: `*`, or a comma-separated list of entity tags (RFC 9110).
+/// Comparison is strong and exact: only `"<version>"` written canonically names a
+/// version; weak tags (`W/"5"`) and other spellings (`"05"`, `"+7"`) are valid tags
+/// that never match. Anything that is not a list of tags: 400.
+pub fn if_match(headers: &HeaderMap) -> Result<Option<IfMatch>, ApiError> {
+    let values = headers.get_all(header::IF_MATCH);
+    if values.iter().next().is_none() {
         return Ok(None);
-    };
-    let text = v.to_str().unwrap_or("").trim();
-    let text = text.strip_prefix("W/").unwrap_or(text);
-    let inner = text
-        .strip_prefix('"')
-        .and_then(|t| t.strip_suffix('"'))
-        .unwrap_or(text);
-    inner
-        .parse::<u64>()
-        .map(Some)
-        .map_err(|_| ApiError::malformed("If-Match must be an ETag such as \"3\""))
+    }
+    let malformed =
+        || ApiError::malformed("If-Match must be * or a list of ETags such as \"3\", \"4\"");
+    let mut versions = Vec::new();
+    let mut any = false;
+    for value in values {
+        let text = value.to_str().map_err(|_| malformed())?;
+        for tag in text.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+            if tag == "*" {
+                any = true;
+                continue;
+            }
+            let (weak, quoted) = match tag.strip_prefix("W/") {
+                Some(rest) => (true, rest),
+                None => (false, tag),
+            };
+            let opaque = quoted
+                .strip_prefix('"')
+                .and_then(|t| t.strip_suffix('"'))
+                .filter(|t| !t.contains('"'))
+                .ok_or_else(malformed)?;
+            let canonical = opaque
+                .parse::<u64>()
+                .ok()
+                .filter(|v| v.to_string() == opaque);
+            if let (false, Some(v)) = (weak, canonical) {
+                versions.push(v);
+            }
+        }
+    }
+    Ok(Some(if any {
+        IfMatch::Any
+    } else {
+        IfMatch::Versions(versions)
+    }))
 }

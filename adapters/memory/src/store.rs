@@ -150,9 +150,10 @@ impl EventStore for MemoryEventStore {
 
     async fn size_bytes(&self) -> Result<u64, StoreError> {
         let inner = self.lock();
-        let bytes = inner.events.iter().map(|e| {
-            e.data.len() + e.stream_id.len() + e.event_type.len() + e.stream_type.len()
-        });
+        let bytes = inner
+            .events
+            .iter()
+            .map(|e| e.data.len() + e.stream_id.len() + e.event_type.len() + e.stream_type.len());
         Ok(bytes.sum::<usize>() as u64)
     }
 

@@ -62,9 +62,6 @@ async fn a_step_cut_off_anywhere_leaves_the_store_usable() {
 #[tokio::test]
 async fn a_rebuild_claim_is_exclusive() {
     let models = Arc::new(MemoryReadModels::new());
-    ledger_application::conformance_rebuild::a_rebuild_claim_is_exclusive(
-        models.clone(),
-        models,
-    )
-    .await;
+    ledger_application::conformance_rebuild::a_rebuild_claim_is_exclusive(models.clone(), models)
+        .await;
 }

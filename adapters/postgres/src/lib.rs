@@ -9,6 +9,7 @@
 
 mod append;
 mod apply;
+mod claim;
 mod copy;
 mod errors;
 mod group;

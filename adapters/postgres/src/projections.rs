@@ -96,10 +96,6 @@ struct Lease {
     checked: std::time::Instant,
 }
 
-/// The two keys of the advisory lock that makes a rebuild exclusive across instances
-/// ("ledg", 1: a key space of its own, apart from the projections' one-key leases).
-const REBUILD_LOCK: (i32, i32) = (0x6c65_6467, 1);
-
 /// How often a held lease's connection is pinged.
 const LEASE_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -256,18 +252,7 @@ impl ProjectionStore for PgProjectionStore {
     }
 
     async fn claim_rebuild(&self) -> Result<Option<RebuildClaim>, ReadModelError> {
-        // A session lock on a connection of its own, held as long as the claim: the
-        // server releases it when the connection closes, whatever ended the holder.
-        let mut conn = PgConnection::connect_with(&self.pool.connect_options())
-            .await
-            .map_err(rm_error)?;
-        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2)")
-            .bind(REBUILD_LOCK.0)
-            .bind(REBUILD_LOCK.1)
-            .fetch_one(&mut conn)
-            .await
-            .map_err(rm_error)?;
-        Ok(got.then(|| RebuildClaim::new(conn)))
+        crate::claim::claim(&self.pool).await
     }
 
     async fn statuses(&self) -> Result<Vec<ProjectionStatus>, ReadModelError> {
@@ -280,8 +265,8 @@ impl ProjectionStore for PgProjectionStore {
                 (SELECT oid FROM pg_database WHERE datname = current_database())) AS claimed \
              FROM projections ORDER BY name",
         )
-        .bind(i64::from(REBUILD_LOCK.0))
-        .bind(i64::from(REBUILD_LOCK.1))
+        .bind(i64::from(crate::claim::REBUILD_LOCK.0))
+        .bind(i64::from(crate::claim::REBUILD_LOCK.1))
         .fetch_all(&self.pool)
         .await
         .map_err(rm_error)?;

@@ -105,10 +105,10 @@ impl ReadModels for PgReadModels {
         let row = sqlx::query(&format!(
             "SELECT {ACCOUNT_COLUMNS} FROM current_state WHERE account_id = $1"
         ))
-            .bind(account_id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(rm_error)?;
+        .bind(account_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(rm_error)?;
         row.as_ref().map(account_row).transpose().map_err(rm_error)
     }
 

@@ -1,0 +1,41 @@
+//! The rebuild claim on PostgreSQL: a session advisory lock on a connection of its own,
+//! held as long as the claim; the server releases it when that session ends, whatever
+//! ended the holder (a crash included).
+
+use ledger_application::ports::readmodel::{ReadModelError, RebuildClaim};
+use sqlx::{Connection, PgConnection, PgPool};
+
+use crate::projections::rm_error;
+
+/// The two keys of the advisory lock that makes a rebuild exclusive across instances
+/// ("ledg", 1: a key space of its own, apart from the projections' one-key leases).
+pub(crate) const REBUILD_LOCK: (i32, i32) = (0x6c65_6467, 1);
+
+/// The connection holding the rebuild lock. Dropped, it ends its session at once (a
+/// Terminate sent from a task, when there is a runtime) rather than leave the server
+/// to notice the closed socket: the next claim, anywhere, finds the lock free.
+struct ClaimConnection(Option<PgConnection>);
+
+impl Drop for ClaimConnection {
+    fn drop(&mut self) {
+        if let (Some(conn), Ok(rt)) = (self.0.take(), tokio::runtime::Handle::try_current()) {
+            rt.spawn(async move {
+                let _ = conn.close().await;
+            });
+        }
+    }
+}
+
+/// Claims the right to rebuild, or `None` while another session holds it.
+pub(crate) async fn claim(pool: &PgPool) -> Result<Option<RebuildClaim>, ReadModelError> {
+    let mut conn = PgConnection::connect_with(&pool.connect_options())
+        .await
+        .map_err(rm_error)?;
+    let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2)")
+        .bind(REBUILD_LOCK.0)
+        .bind(REBUILD_LOCK.1)
+        .fetch_one(&mut conn)
+        .await
+        .map_err(rm_error)?;
+    Ok(got.then(|| RebuildClaim::new(ClaimConnection(Some(conn)))))
+}
