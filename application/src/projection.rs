@@ -125,10 +125,20 @@ impl ProjectionRunner {
         }
     }
 
+    /// A transient error, or the reason to record for a projection that must stop:
+    /// in the API's words (`last_error` is shown to operators); a store's own message
+    /// (SQL, database text) goes to the log only.
     pub(crate) fn read_model_error(&self, e: ReadModelError) -> Result<ProjectionError, String> {
         match e {
             ReadModelError::Unavailable(m) => Ok(ProjectionError::Unavailable(m)),
-            ReadModelError::Failed(m) => Err(m),
+            ReadModelError::CannotApply(m) => Err(format!("an event cannot be applied: {m}")),
+            ReadModelError::Failed(cause) => {
+                tracing::error!(%cause, "the read-model store failed");
+                Err(
+                    "the read-model store refused the batch (the cause is in the server log)"
+                        .into(),
+                )
+            }
         }
     }
 
@@ -211,7 +221,7 @@ impl ProjectionRunner {
         match shared {
             Ok(n) => Ok(n),
             Err(ReadModelError::Unavailable(m)) => Err(ProjectionError::Unavailable(m)),
-            Err(ReadModelError::Failed(_)) => {
+            Err(ReadModelError::Failed(_) | ReadModelError::CannotApply(_)) => {
                 let mut most = 0;
                 for p in group {
                     match self.step(p, Generation::Live).await {

@@ -132,6 +132,9 @@ pub struct AuditEntry {
     pub recorded_at: DateTime<Utc>,
     /// The amount moved, for money events.
     pub amount: Option<Money>,
+    /// The currency of the event's account (or transfer), for every event of one,
+    /// `AccountOpened` and `AccountClosed` included.
+    pub currency: Option<Currency>,
 }
 
 impl AuditEntry {
@@ -151,6 +154,7 @@ impl AuditEntry {
             request_id: p.recorded.metadata.request_id.clone(),
             recorded_at: p.recorded.recorded_at,
             amount,
+            currency: p.currency,
         }
     }
 }

@@ -20,7 +20,7 @@ use ledger_application::queries::QueryService;
 use ledger_application::repository::{Repository, Spawner};
 use ledger_application::timed_store::TimedEventStore;
 use ledger_application::CommandService;
-use ledger_http::{Access, AppState};
+use ledger_http::{Access, AppState, Secret};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
 
@@ -96,12 +96,15 @@ impl Application {
                 .admin_token
                 .clone()
                 .filter(|t| !t.expose().is_empty()),
+            // `LEDGER__AUTH__API_TOKENS="t1, t2,,t3 "` is t1, t2 and t3: entries are
+            // trimmed and empty ones ignored.
             api_tokens: settings
                 .auth
                 .api_tokens
                 .iter()
-                .filter(|t| !t.expose().is_empty())
-                .cloned()
+                .map(|t| t.expose().trim())
+                .filter(|t| !t.is_empty())
+                .map(Secret::new)
                 .collect(),
         };
         if access.api_tokens.is_empty() {

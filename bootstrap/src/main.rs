@@ -111,8 +111,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             bar.set_message(names.join(", "));
             let progress = |done: usize| bar.set_position(done as u64);
+            let started = std::time::Instant::now();
             let applied = core.runner.rebuild_many(&names, &progress).await?;
-            bar.finish_with_message(format!("{} done ({applied} events)", names.join(", ")));
+            // The bar shows only on a terminal; the summary is printed everywhere.
+            bar.finish_and_clear();
+            println!(
+                "rebuilt {}: done, {applied} events in {:.1} s",
+                names.join(", "),
+                started.elapsed().as_secs_f64()
+            );
             Ok(())
         }
     }

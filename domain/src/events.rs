@@ -291,7 +291,7 @@ impl AccountEvent {
                 let d: ClosedV1 = parse(raw)?;
                 let reason = match d.reason.filter(|r| !r.is_empty()) {
                     None => None,
-                    Some(r) => Some(Note::parse(r).map_err(|e| malformed(raw, e))?),
+                    Some(r) => Some(Note::from_stored(r).map_err(|e| malformed(raw, e))?),
                 };
                 Ok(Self::Closed {
                     account_id: d.account_id,

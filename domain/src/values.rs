@@ -10,7 +10,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ValueError {
     /// An id with a forbidden character or length.
-    #[error("{what} must be 1-64 characters of A-Z, a-z, 0-9, '.', '_', ':', '-'")]
+    #[error("{what} must be 1-64 characters of A-Z, a-z, 0-9, '.', '_', ':', '-', other than '.' and '..'")]
     BadId {
         /// Which id.
         what: &'static str,
@@ -27,28 +27,49 @@ pub enum ValueError {
     },
 }
 
-fn valid_id(s: &str) -> bool {
+/// What ids stored by earlier versions may hold (their events must still be read).
+fn stored_id(s: &str) -> bool {
     (1..=64).contains(&s.len())
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
 }
 
-fn valid_text(s: &str, min: usize, max: usize) -> bool {
+/// A new id: also not `.` or `..`, which every URL resolver reads as a path step
+/// (`/accounts/..` is `/`).
+fn valid_id(s: &str) -> bool {
+    stored_id(s) && s != "." && s != ".."
+}
+
+/// What texts stored by earlier versions may hold: tab and newline were accepted.
+fn stored_text(s: &str, min: usize, max: usize) -> bool {
     let n = s.chars().count();
     (min..=max).contains(&n) && !s.chars().any(|c| c.is_control() && c != '\n' && c != '\t')
 }
 
+/// A new text: no control character at all.
+fn valid_text(s: &str, min: usize, max: usize) -> bool {
+    stored_text(s, min, max) && !s.chars().any(char::is_control)
+}
+
 macro_rules! string_value {
-    ($(#[$doc:meta])* $name:ident, $check:expr, $err:expr) => {
+    ($(#[$doc:meta])* $name:ident, $check:expr, $stored:expr, $err:expr) => {
         $(#[$doc])*
         #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub struct $name(String);
 
         impl $name {
-            /// Parses and validates.
+            /// Parses and validates a new value.
             pub fn parse(s: impl Into<String>) -> Result<Self, ValueError> {
                 let s = s.into();
                 let check: fn(&str) -> bool = $check;
+                if check(&s) { Ok(Self(s)) } else { Err($err) }
+            }
+
+            /// Reads a value from a stored event, by the rules it was written under
+            /// (looser than [`Self::parse`] where earlier versions accepted more).
+            pub fn from_stored(s: impl Into<String>) -> Result<Self, ValueError> {
+                let s = s.into();
+                let check: fn(&str) -> bool = $stored;
                 if check(&s) { Ok(Self(s)) } else { Err($err) }
             }
 
@@ -84,29 +105,33 @@ macro_rules! string_value {
 
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                Self::parse(String::deserialize(d)?).map_err(serde::de::Error::custom)
+                // Deserialized values are stored ones (events, snapshots, records).
+                Self::from_stored(String::deserialize(d)?).map_err(serde::de::Error::custom)
             }
         }
     };
 }
 
 string_value!(
-    /// An account id: 1-64 characters of `[A-Za-z0-9._:-]`.
+    /// An account id: 1-64 characters of `[A-Za-z0-9._:-]`, other than `.` and `..`.
     ///
     /// ```
     /// use ledger_domain::AccountId;
     /// assert!(AccountId::parse("acc-1").is_ok());
     /// assert!(AccountId::parse("a/b").is_err());
+    /// assert!(AccountId::parse("..").is_err());
     /// ```
     AccountId,
     valid_id,
+    stored_id,
     ValueError::BadId { what: "account_id" }
 );
 
 string_value!(
-    /// A transfer id: 1-64 characters of `[A-Za-z0-9._:-]`.
+    /// A transfer id: 1-64 characters of `[A-Za-z0-9._:-]`, other than `.` and `..`.
     TransferId,
     valid_id,
+    stored_id,
     ValueError::BadId { what: "transfer_id" }
 );
 
@@ -114,6 +139,7 @@ string_value!(
     /// The account owner's name: 1-200 characters.
     Owner,
     |s| valid_text(s, 1, 200) && !s.trim().is_empty(),
+    |s| stored_text(s, 1, 200) && !s.trim().is_empty(),
     ValueError::BadText { what: "owner", min: 1, max: 200 }
 );
 
@@ -121,5 +147,6 @@ string_value!(
     /// A free-text description or closing reason: at most 500 characters.
     Note,
     |s| valid_text(s, 0, 500),
+    |s| stored_text(s, 0, 500),
     ValueError::BadText { what: "description/reason", min: 0, max: 500 }
 );

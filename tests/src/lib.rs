@@ -114,6 +114,11 @@ impl TestApp {
         Self::start(settings, db, dir).await
     }
 
+    /// The storage URL it runs on (for the binary's commands on the same store).
+    pub fn storage_url(&self) -> String {
+        self.settings.storage.url.expose().to_owned()
+    }
+
     /// A second instance on the same store (database or file) as this one; the store
     /// is cleaned up by the first.
     pub async fn spawn_beside(&self) -> Self {
@@ -217,22 +222,26 @@ pub async fn json(r: Response) -> (u16, Value) {
 
 /// The compiled `ledger` binary, built first if needed.
 pub fn ledger_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable");
-    let dir = exe
-        .parent()
-        .and_then(|p| p.parent())
-        .expect("target dir")
-        .to_path_buf();
-    let bin = dir.join("ledger");
-    if !bin.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = std::process::Command::new(cargo)
-            .args(["build", "-p", "ledger-bootstrap", "--bin", "ledger"])
-            .status()
-            .expect("cargo build runs");
-        assert!(status.success(), "building the ledger binary failed");
-    }
-    bin
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let exe = std::env::current_exe().expect("test executable");
+            let dir = exe
+                .parent()
+                .and_then(|p| p.parent())
+                .expect("target dir")
+                .to_path_buf();
+            // Built (or found up to date) once per test process: a binary left from an
+            // earlier build would test old code.
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let status = std::process::Command::new(cargo)
+                .args(["build", "-q", "-p", "ledger-bootstrap", "--bin", "ledger"])
+                .status()
+                .expect("cargo build runs");
+            assert!(status.success(), "building the ledger binary failed");
+            dir.join("ledger")
+        })
+        .clone()
 }
 
 /// A TCP proxy the test can cut (dropping every connection) and restore, to take a

@@ -27,7 +27,11 @@ async fn the_binary_serves_on_sqlite_and_stops_on_sigterm() {
             format!("sqlite://{}/ledger.db", dir.display()),
         )
         .env("LEDGER__AUTH__ADMIN_TOKEN", "bin-admin")
-        .env("LEDGER__AUTH__API_TOKENS", "bin-api-1,bin-api-2")
+        // Spaces around entries and empty entries, as people write lists.
+        .env(
+            "LEDGER__AUTH__API_TOKENS",
+            "bin-api-1, bin-api-2,,bin-api-3 ",
+        )
         .env("LEDGER__LOG__LEVEL", "debug")
         .env("LEDGER__LOG__FORMAT", "json")
         .stdout(Stdio::null())
@@ -53,6 +57,13 @@ async fn the_binary_serves_on_sqlite_and_stops_on_sigterm() {
         .await
         .unwrap();
     assert_eq!(r.status(), 201);
+    let last = client
+        .get(format!("{base}/accounts/bin"))
+        .bearer_auth("bin-api-3")
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(last.status(), 401, "the last entry, trimmed, is a token");
     let unauthenticated = client
         .post(format!("{base}/accounts/bin/deposit"))
         .json(&json!({"amount": "1"}))
@@ -102,7 +113,7 @@ async fn the_binary_serves_on_sqlite_and_stops_on_sigterm() {
         logs.contains("ledger listening"),
         "the log is captured: {logs}"
     );
-    for token in ["bin-admin", "bin-api-1", "bin-api-2"] {
+    for token in ["bin-admin", "bin-api-1", "bin-api-2", "bin-api-3"] {
         assert!(!logs.contains(token), "tokens never reach the logs");
     }
     let _ = std::fs::remove_dir_all(&dir);
@@ -135,4 +146,45 @@ fn an_unreachable_store_is_one_clear_line_and_a_failure() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("cannot reach"), "{err}");
     assert!(!err.contains("secret-pw"), "passwords never print: {err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rebuild_command_prints_its_progress_and_a_summary_only() {
+    let app = ledger_tests::TestApp::spawn(ledger_tests::Backend::PostgresRedis).await;
+    for i in 0..3 {
+        let (s, _) = json(
+            app.post(
+                "/accounts",
+                json!({"account_id": format!("cli-{i}"), "owner": "C", "currency": "USD"}),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(s, 201);
+    }
+    let url = app.storage_url();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(ledger_binary())
+            .args(["projections", "rebuild"])
+            .env("LEDGER__STORAGE__URL", url)
+            .output()
+            .expect("runs")
+    })
+    .await
+    .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("done"), "a summary: {text}");
+    for noise in [
+        "WARN",
+        "slow statement",
+        "does not exist, skipping",
+        "NOTICE",
+    ] {
+        assert!(!text.contains(noise), "{noise} in the output: {text}");
+    }
 }

@@ -42,8 +42,44 @@ pub async fn json<T: DeserializeOwned>(headers: &HeaderMap, body: Body) -> Resul
         }
         &bytes
     };
-    serde_json::from_slice(text)
-        .map_err(|e| ApiError::malformed(format!("the body is not the expected JSON: {e}")))
+    serde_json::from_slice(text).map_err(|e| ApiError::malformed(json_problem(&e)))
+}
+
+/// What is wrong with a body, in the API's words: serde names the Rust type it wanted
+/// (`expected struct CloseBody`), which says nothing to a client.
+fn json_problem(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let (line, column) = (e.line(), e.column());
+    match e.classify() {
+        Category::Syntax | Category::Eof | Category::Io => {
+            format!("the body is not valid JSON (line {line}, column {column})")
+        }
+        Category::Data => {
+            let text = e.to_string();
+            // Drop serde's own " at line L column C": said once, below.
+            let what = text
+                .rsplit_once(" at line ")
+                .map_or(text.as_str(), |(w, _)| w);
+            let mut words: Vec<String> = Vec::new();
+            let mut tokens = what.split(' ').peekable();
+            while let Some(t) = tokens.next() {
+                match t {
+                    "struct" | "map" if tokens.peek().is_some() => {
+                        tokens.next();
+                        words.push("a JSON object".into());
+                    }
+                    "enum" if tokens.peek().is_some() => {
+                        tokens.next();
+                        words.push("one of the documented values".into());
+                    }
+                    "sequence" => words.push("a JSON array".into()),
+                    _ => words.push(t.into()),
+                }
+            }
+            let what = words.join(" ").replace("a a JSON", "a JSON");
+            format!("the body is not the expected JSON: {what} (line {line}, column {column})")
+        }
+    }
 }
 
 /// An amount given as a JSON number or a decimal string, read exactly from its text.
@@ -114,9 +150,9 @@ pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> 
         return Ok(None);
     };
     let ok = v.as_bytes();
-    if ok.is_empty() || ok.len() > 255 || !ok.iter().all(|b| b.is_ascii_graphic() || *b == b' ') {
+    if ok.is_empty() || ok.len() > 255 || !ok.iter().all(u8::is_ascii_graphic) {
         return Err(ApiError::validation(
-            "Idempotency-Key must be 1-255 visible ASCII characters",
+            "Idempotency-Key must be 1-255 visible ASCII characters (no spaces or control characters)",
         ));
     }
     Ok(Some(String::from_utf8_lossy(ok).into_owned()))

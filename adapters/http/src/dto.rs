@@ -299,7 +299,7 @@ impl From<&AuditEntry> for AuditBody {
             request_id: e.request_id.clone(),
             recorded_at: e.recorded_at,
             amount: e.amount.map(|m| m.to_string()),
-            currency: e.amount.map(|m| m.currency().code().to_owned()),
+            currency: e.currency.map(|c| c.code().to_owned()),
         }
     }
 }

@@ -104,6 +104,10 @@ fn route_label(method: &Method, path: &str) -> String {
     format!("{method} {shape}")
 }
 
+/// The longest path and query the API reads (as common proxies allow); longer: 414.
+/// (Past 64 KiB the HTTP parser itself answers 414, before any of this runs.)
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+
 /// Request id, access, timeout, metrics and tracing around every request.
 pub async fn context(State(state): State<crate::State>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
@@ -111,6 +115,11 @@ pub async fn context(State(state): State<crate::State>, mut req: Request, next: 
     let route = route_label(req.method(), req.uri().path());
     let span = tracing::info_span!("request", request_id = %id, route = %route);
     let mut response = async {
+        let uri_len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+        if uri_len > MAX_URI_BYTES {
+            let detail = format!("the path and query exceed {MAX_URI_BYTES} bytes");
+            return ApiError::new("uri_too_long", detail).into_response();
+        }
         let actor = match authenticate(&state, &req) {
             Ok(actor) => actor,
             Err(e) => return e.into_response(),

@@ -44,6 +44,7 @@ pub fn status_of(code: &str) -> StatusCode {
         "account_not_found" | "not_found" => StatusCode::NOT_FOUND,
         "method_not_allowed" => StatusCode::METHOD_NOT_ALLOWED,
         "payload_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
+        "uri_too_long" => StatusCode::URI_TOO_LONG,
         "unsupported_media_type" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         "account_exists" | "account_closed" | "transfer_exists" | "concurrency_conflict" => {
             StatusCode::CONFLICT
@@ -64,6 +65,7 @@ pub const CODES: &[&str] = &[
     "not_found",
     "method_not_allowed",
     "payload_too_large",
+    "uri_too_long",
     "unsupported_media_type",
     "account_exists",
     "account_closed",

@@ -81,7 +81,7 @@ fn unknown(name: &str) -> ReadModelError {
 }
 
 fn apply(name: &str, tables: &mut Tables, batch: &[ProjectedEvent]) -> Result<(), ReadModelError> {
-    let failed = |e: &dyn std::fmt::Display| ReadModelError::Failed(e.to_string());
+    let failed = |e: &dyn std::fmt::Display| ReadModelError::cannot_apply(e);
     match name {
         "current_state" => {
             for p in batch {

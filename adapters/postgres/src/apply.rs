@@ -51,7 +51,7 @@ impl PgProjectionStore {
             let id = &p.recorded.stream_id;
             let row = views.remove(id);
             if let Some(v) = project_account(row, e, p.recorded.version, p.recorded.recorded_at)
-                .map_err(failed)?
+                .map_err(ReadModelError::cannot_apply)?
             {
                 views.insert(id.clone(), v);
             }
@@ -94,7 +94,7 @@ impl PgProjectionStore {
         sfx: &str,
         batch: &[ProjectedEvent],
     ) -> Result<(), ReadModelError> {
-        let delta = AnalyticsDelta::of(batch).map_err(failed)?;
+        let delta = AnalyticsDelta::of(batch).map_err(ReadModelError::cannot_apply)?;
         for (c, d) in &delta.currencies {
             sqlx::query(&format!(
                 "INSERT INTO analytics_currency{sfx} AS t (currency, open_accounts, closed_accounts, \
@@ -194,7 +194,7 @@ fn audit_row(data: &mut BinaryCopy, e: &AuditEntry) -> Result<(), CopyEncodeErro
     data.opt_text(e.request_id.as_deref())?;
     data.timestamptz(&e.recorded_at)?;
     data.opt_int8(e.amount.map(|m| m.minor_units()));
-    data.opt_text(e.amount.map(|m| m.currency().code()))
+    data.opt_text(e.currency.map(|c| c.code()))
 }
 
 fn status_str(a: &AccountView) -> &'static str {

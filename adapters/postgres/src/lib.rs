@@ -25,6 +25,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::ConnectOptions;
 use sqlx::PgPool;
 
 pub use errors::{is_unavailable, STREAM_VERSION_KEY};
@@ -49,7 +50,14 @@ pub fn pool(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
 /// request); one in use within the last second is not. sqlx's default pings on every
 /// acquire: one more round trip, and one more wake-up of a server process, in front of
 /// every group commit, projection batch and query (BENCHMARKS.md).
+///
+/// Expected work is not a warning: a statement slower than a second (an index build of
+/// a rebuild, a large catch-up batch) is logged at debug level, and the server's
+/// notices below warnings ("relation ... does not exist, skipping") are not sent.
 pub fn pool_with(options: PgConnectOptions, max_connections: u32) -> PgPool {
+    let options = options
+        .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1))
+        .options([("client_min_messages", "warning")]);
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(3))

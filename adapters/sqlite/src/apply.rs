@@ -7,7 +7,7 @@ use ledger_application::ports::readmodel::{Generation, ProjectedEvent, ReadModel
 use ledger_application::ports::store::FeedCursor;
 use ledger_application::views::{project_account, AnalyticsDelta, AuditEntry};
 
-use crate::projections::{checkpoint_in, cols, failed, i64_of, rm_error, tables, Tx};
+use crate::projections::{checkpoint_in, cols, i64_of, rm_error, tables, Tx};
 use crate::queries::{account_row, currency_totals, day_totals, micros, status_str};
 
 /// Inside `tx`: applies the batch and moves the checkpoint, if it is at `from`.
@@ -67,8 +67,8 @@ async fn apply_current_state(
             .transpose()
             .map_err(rm_error)?,
         };
-        let next =
-            project_account(row, e, p.recorded.version, p.recorded.recorded_at).map_err(failed)?;
+        let next = project_account(row, e, p.recorded.version, p.recorded.recorded_at)
+            .map_err(ReadModelError::cannot_apply)?;
         touched.insert(id, next);
     }
     for v in touched.into_values().flatten() {
@@ -104,7 +104,7 @@ async fn apply_analytics(
     sfx: &str,
     batch: &[ProjectedEvent],
 ) -> Result<(), ReadModelError> {
-    let delta = AnalyticsDelta::of(batch).map_err(failed)?;
+    let delta = AnalyticsDelta::of(batch).map_err(ReadModelError::cannot_apply)?;
     for (c, d) in &delta.currencies {
         let row = sqlx::query(&format!(
             "SELECT * FROM analytics_currency{sfx} WHERE currency = ?1"
@@ -119,7 +119,7 @@ async fn apply_analytics(
             .transpose()
             .map_err(rm_error)?
             .unwrap_or_default();
-        t.merge(d).map_err(failed)?;
+        t.merge(d).map_err(ReadModelError::cannot_apply)?;
         sqlx::query(&format!(
             "INSERT OR REPLACE INTO analytics_currency{sfx} (currency, open_accounts, \
                 closed_accounts, total_balance, total_deposited, total_withdrawn, \
@@ -153,7 +153,7 @@ async fn apply_analytics(
             .transpose()
             .map_err(rm_error)?
             .unwrap_or_default();
-        t.merge(d).map_err(failed)?;
+        t.merge(d).map_err(ReadModelError::cannot_apply)?;
         sqlx::query(&format!(
             "INSERT OR REPLACE INTO analytics_daily{sfx} (day, currency, deposit_count, \
                 deposit_volume, withdrawal_count, withdrawal_volume, transfer_count, \
@@ -194,7 +194,7 @@ async fn apply_audit(
         .bind(&e.request_id)
         .bind(micros(e.recorded_at))
         .bind(e.amount.map(|m| m.minor_units()))
-        .bind(e.amount.map(|m| m.currency().code()))
+        .bind(e.currency.map(|c| c.code()))
         .execute(&mut **tx)
         .await
         .map_err(rm_error)?;

@@ -14,6 +14,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::ConnectOptions;
 
 pub use projections::SqliteProjectionStore;
 pub use queries::SqliteReadModels;
@@ -47,7 +48,9 @@ pub async fn open(url: &str) -> Result<SqliteEventStore, sqlx::Error> {
         .journal_mode(SqliteJournalMode::Wal)
         // FULL: an answer is only sent once its events are durable.
         .synchronous(SqliteSynchronous::Full)
-        .busy_timeout(Duration::from_secs(5));
+        .busy_timeout(Duration::from_secs(5))
+        // Expected work (a rebuild's statements) is not a warning.
+        .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
     if let Some(parent) = options.get_filename().parent() {
         if !parent.as_os_str().is_empty() {
             std::fs::create_dir_all(parent)?;

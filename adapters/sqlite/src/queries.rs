@@ -103,8 +103,9 @@ pub(crate) fn account_row(r: &SqliteRow) -> Result<AccountView, sqlx::Error> {
 fn audit_row(r: &SqliteRow) -> Result<AuditEntry, sqlx::Error> {
     let amount: Option<i64> = r.try_get("amount")?;
     let code: Option<String> = r.try_get("currency")?;
-    let amount = match (amount, code) {
-        (Some(a), Some(c)) => Some(Money::from_minor(a, currency(&c)?)),
+    let currency = code.as_deref().map(currency).transpose()?;
+    let amount = match (amount, currency) {
+        (Some(a), Some(c)) => Some(Money::from_minor(a, c)),
         _ => None,
     };
     let event_id: String = r.try_get("event_id")?;
@@ -118,6 +119,7 @@ fn audit_row(r: &SqliteRow) -> Result<AuditEntry, sqlx::Error> {
         request_id: r.try_get("request_id")?,
         recorded_at: time(r.try_get("recorded_at")?)?,
         amount,
+        currency,
     })
 }
 

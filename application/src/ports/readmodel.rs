@@ -115,9 +115,19 @@ pub enum ReadModelError {
     /// The store cannot be reached (transient).
     #[error("read-model store unavailable: {0}")]
     Unavailable(String),
-    /// Any other failure, including an event the read model cannot apply.
+    /// An event the read model cannot apply (the message says why, in the API's words).
+    #[error("{0}")]
+    CannotApply(String),
+    /// Any other failure of the store (the message is for the log: it may hold SQL).
     #[error("read-model store failure: {0}")]
     Failed(String),
+}
+
+impl ReadModelError {
+    /// An event the read model cannot apply, for this reason.
+    pub fn cannot_apply(reason: impl std::fmt::Display) -> Self {
+        Self::CannotApply(reason.to_string())
+    }
 }
 
 /// Where projections keep their tables and checkpoints.

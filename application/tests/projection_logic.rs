@@ -1,0 +1,77 @@
+//! The projection runner's own logic, with mock stores: what it records when a batch
+//! cannot be applied.
+
+use std::sync::Arc;
+
+use ledger_application::ports::readmodel::{MockProjectionStore, ReadModelError};
+use ledger_application::ports::store::{FeedCursor, FeedPage, MockEventStore};
+use ledger_application::projection::ProjectionRunner;
+
+/// A feed of one page: an account's opening event.
+fn feed_with_one_event() -> MockEventStore {
+    let mut store = MockEventStore::new();
+    store.expect_read_feed().returning(|_, _| {
+        let recorded = ledger_application::ports::store::RecordedEvent {
+            cursor: FeedCursor { tx: 1, position: 1 },
+            event_id: uuid::Uuid::nil(),
+            stream_id: "a".into(),
+            stream_type: "account".into(),
+            version: 1,
+            event_type: "AccountOpened".into(),
+            schema_version: 2,
+            data: r#"{"account_id":"a","owner":"O","currency":"USD"}"#.into(),
+            metadata: Default::default(),
+            recorded_at: chrono::Utc::now(),
+        };
+        Ok(FeedPage {
+            events: vec![recorded],
+            next: FeedCursor { tx: 1, position: 1 },
+        })
+    });
+    store
+}
+
+async fn recorded_error(failure: ReadModelError) -> String {
+    let mut target = MockProjectionStore::new();
+    target
+        .expect_checkpoint()
+        .returning(|_, _| Ok(FeedCursor::START));
+    target
+        .expect_apply_batch()
+        .returning(move |_, _, _, _, _| Err(failure.clone()));
+    let recorded = Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = recorded.clone();
+    target.expect_set_failed().returning(move |_, e| {
+        *sink.lock().unwrap() = e.to_owned();
+        Ok(())
+    });
+    let runner = ProjectionRunner::new(Arc::new(feed_with_one_event()), Arc::new(target), 10);
+    let err = runner.catch_up("current_state").await.unwrap_err();
+    assert!(!err.is_transient());
+    let text = recorded.lock().unwrap().clone();
+    text
+}
+
+#[tokio::test]
+async fn a_store_failure_is_recorded_without_its_sql() {
+    let raw = "error returned from database: syntax error at or near \"SELEKT\" \
+               in INSERT INTO current_state (account_id) VALUES ($1)";
+    let recorded = recorded_error(ReadModelError::Failed(raw.into())).await;
+    assert!(!recorded.is_empty());
+    for internal in ["SELEKT", "INSERT", "database", "$1"] {
+        assert!(!recorded.contains(internal), "{recorded}");
+    }
+    assert!(recorded.contains("server log"), "{recorded}");
+}
+
+#[tokio::test]
+async fn an_event_that_cannot_be_applied_is_recorded_with_its_reason() {
+    let recorded = recorded_error(ReadModelError::cannot_apply(
+        "currencies differ: JPY and USD",
+    ))
+    .await;
+    assert!(
+        recorded.contains("currencies differ: JPY and USD"),
+        "{recorded}"
+    );
+}
