@@ -2,8 +2,8 @@
 //! comes back (the account's new state) and why a command did not happen.
 
 use ledger_domain::{
-    Account, AccountId, AccountStatus, Currency, Decimal, DomainError, Money, Note, Owner,
-    Versioned,
+    Account, AccountId, AccountStatus, Currency, Decimal, DomainError, ErrorCode, Money, Note,
+    Owner, Versioned,
 };
 use serde::{Deserialize, Serialize};
 
@@ -94,7 +94,7 @@ pub enum CommandError {
     #[error("{detail}")]
     StoredRefusal {
         /// Its code.
-        code: String,
+        code: ErrorCode,
         /// Its message.
         detail: String,
     },
@@ -120,15 +120,15 @@ pub enum CommandError {
 
 impl CommandError {
     /// The API error code.
-    pub fn code(&self) -> &str {
+    pub fn code(&self) -> ErrorCode {
         match self {
             Self::Refused(e) => e.code(),
-            Self::StoredRefusal { code, .. } => code,
-            Self::VersionMismatch { .. } => "version_mismatch",
-            Self::Conflict => "concurrency_conflict",
-            Self::IdempotencyKeyReused => "idempotency_key_reused",
-            Self::Unavailable(_) => "service_unavailable",
-            Self::Internal(_) => "internal",
+            Self::StoredRefusal { code, .. } => *code,
+            Self::VersionMismatch { .. } => ErrorCode::VersionMismatch,
+            Self::Conflict => ErrorCode::ConcurrencyConflict,
+            Self::IdempotencyKeyReused => ErrorCode::IdempotencyKeyReused,
+            Self::Unavailable(_) => ErrorCode::ServiceUnavailable,
+            Self::Internal(_) => ErrorCode::Internal,
         }
     }
 

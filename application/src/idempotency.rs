@@ -6,13 +6,14 @@ use std::fmt::Write as _;
 
 use crate::commands::CommandError;
 use crate::ports::store::IdempotencyRecord;
+use ledger_domain::ErrorCode;
 
 /// The stored first outcome: a reply or a refusal.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 enum Outcome<R> {
     Ok(R),
-    Refused { code: String, detail: String },
+    Refused { code: ErrorCode, detail: String },
 }
 
 /// A stable hash of a request's meaningful parts.
@@ -46,7 +47,7 @@ pub fn record_ok<R: Serialize>(key: String, fingerprint: String, reply: &R) -> I
 /// A record of a refusal.
 pub fn record_refusal(key: String, fingerprint: String, err: &CommandError) -> IdempotencyRecord {
     let outcome: Outcome<()> = Outcome::Refused {
-        code: err.code().to_owned(),
+        code: err.code(),
         detail: err.to_string(),
     };
     IdempotencyRecord {

@@ -1,5 +1,6 @@
 //! Domain errors: every refusal a command can meet, each with one API error code.
 
+use crate::code::ErrorCode;
 use crate::money::MoneyError;
 use crate::values::ValueError;
 
@@ -53,19 +54,19 @@ pub enum DomainError {
 
 impl DomainError {
     /// The machine-readable code of API.md.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::AccountExists => "account_exists",
-            Self::AccountNotFound => "account_not_found",
-            Self::AccountClosed => "account_closed",
-            Self::InsufficientFunds { .. } => "insufficient_funds",
-            Self::BalanceNotZero(_) => "balance_not_zero",
-            Self::CurrencyMismatch { .. } => "currency_mismatch",
-            Self::SameAccount => "same_account",
-            Self::TransferExists => "transfer_exists",
-            Self::InvalidAmount(_) => "invalid_amount",
-            Self::InvalidCurrency(_) => "invalid_currency",
-            Self::Validation(_) => "validation_failed",
+            Self::AccountExists => ErrorCode::AccountExists,
+            Self::AccountNotFound => ErrorCode::AccountNotFound,
+            Self::AccountClosed => ErrorCode::AccountClosed,
+            Self::InsufficientFunds { .. } => ErrorCode::InsufficientFunds,
+            Self::BalanceNotZero(_) => ErrorCode::BalanceNotZero,
+            Self::CurrencyMismatch { .. } => ErrorCode::CurrencyMismatch,
+            Self::SameAccount => ErrorCode::SameAccount,
+            Self::TransferExists => ErrorCode::TransferExists,
+            Self::InvalidAmount(_) => ErrorCode::InvalidAmount,
+            Self::InvalidCurrency(_) => ErrorCode::InvalidCurrency,
+            Self::Validation(_) => ErrorCode::ValidationFailed,
         }
     }
 }

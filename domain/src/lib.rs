@@ -20,6 +20,7 @@
 
 mod account;
 mod aggregate;
+mod code;
 mod error;
 mod events;
 mod money;
@@ -32,6 +33,7 @@ pub mod testkit;
 
 pub use account::{Account, AccountCommand, AccountDetails, AccountStatus};
 pub use aggregate::{fold, replay, Aggregate, DecodeError, EncodedEvent, RawEvent, Versioned};
+pub use code::ErrorCode;
 pub use error::DomainError;
 pub use events::{AccountEvent, ACCOUNT_SCHEMA_VERSION};
 pub use money::{Currency, Decimal, Money, MoneyError};

@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
 use crate::problem::ApiError;
+use ledger_domain::ErrorCode;
 
 /// Largest accepted body.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -19,7 +20,7 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 pub async fn json<T: DeserializeOwned>(headers: &HeaderMap, body: Body) -> Result<T, ApiError> {
     let bytes = to_bytes(body, BODY_LIMIT).await.map_err(|_| {
         ApiError::new(
-            "payload_too_large",
+            ErrorCode::PayloadTooLarge,
             format!("the body exceeds {BODY_LIMIT} bytes"),
         )
     })?;
@@ -36,7 +37,7 @@ pub async fn json<T: DeserializeOwned>(headers: &HeaderMap, body: Body) -> Resul
             });
         if !is_json {
             return Err(ApiError::new(
-                "unsupported_media_type",
+                ErrorCode::UnsupportedMediaType,
                 "send the body as Content-Type: application/json",
             ));
         }
@@ -107,7 +108,7 @@ fn parse_positive(text: &str) -> Result<Decimal, ApiError> {
 }
 
 fn invalid_amount(why: &str) -> ApiError {
-    ApiError::new("invalid_amount", format!("invalid amount: {why}"))
+    ApiError::new(ErrorCode::InvalidAmount, format!("invalid amount: {why}"))
 }
 
 /// Maps a value error to `validation_failed`.

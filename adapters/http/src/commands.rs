@@ -17,6 +17,7 @@ use crate::dto::{
 };
 use crate::middleware::RequestContext;
 use crate::problem::ApiError;
+use ledger_domain::ErrorCode;
 
 pub(crate) fn router() -> Router<crate::State> {
     Router::new()
@@ -47,7 +48,7 @@ fn finish<T>(
 ) -> Result<T, ApiError> {
     let outcome = match &r {
         Ok(_) => "ok",
-        Err(e) => e.code(),
+        Err(e) => e.code().as_str(),
     };
     state.metrics.count(
         "ledger_commands_total",
@@ -80,7 +81,7 @@ pub(crate) async fn open_account(
             .map_err(invalid)?,
         owner: Owner::parse(b.owner).map_err(invalid)?,
         currency: Currency::parse(&b.currency)
-            .map_err(|e| ApiError::new("invalid_currency", e.to_string()))?,
+            .map_err(|e| ApiError::new(ErrorCode::InvalidCurrency, e.to_string()))?,
     };
     let reply = finish(&state, "open", state.commands.open_account(req, &ctx).await)?;
     let mut response = (StatusCode::CREATED, Json(AccountBody::from(&reply))).into_response();

@@ -12,6 +12,7 @@ use tracing::Instrument;
 
 use crate::problem::ApiError;
 use crate::Secret;
+use ledger_domain::ErrorCode;
 
 /// Who is calling, under which request id. Set on every request.
 #[derive(Debug, Clone)]
@@ -61,18 +62,18 @@ fn authenticate(state: &crate::AppState, req: &Request) -> Result<String, ApiErr
     if is_admin_path(path) {
         if access.admin_token.is_none() {
             return Err(ApiError::new(
-                "forbidden",
+                ErrorCode::Forbidden,
                 "admin endpoints are disabled: set auth.admin_token (LEDGER__AUTH__ADMIN_TOKEN)",
             ));
         }
         return match token {
             Some(t) if is_admin(t) => Ok("admin".into()),
             Some(t) if api_index(t).is_some() => Err(ApiError::new(
-                "forbidden",
+                ErrorCode::Forbidden,
                 "this token is not an admin token",
             )),
             _ => Err(ApiError::new(
-                "unauthorized",
+                ErrorCode::Unauthorized,
                 "a valid admin bearer token is required",
             )),
         };
@@ -87,8 +88,11 @@ fn authenticate(state: &crate::AppState, req: &Request) -> Result<String, ApiErr
         Some(t) if is_admin(t) => Ok("admin".into()),
         Some(t) => api_index(t)
             .map(|i| format!("api-token-{}", i + 1))
-            .ok_or_else(|| ApiError::new("unauthorized", "unknown bearer token")),
-        None => Err(ApiError::new("unauthorized", "a bearer token is required")),
+            .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "unknown bearer token")),
+        None => Err(ApiError::new(
+            ErrorCode::Unauthorized,
+            "a bearer token is required",
+        )),
     }
 }
 
@@ -118,7 +122,7 @@ pub async fn context(State(state): State<crate::State>, mut req: Request, next: 
         let uri_len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
         if uri_len > MAX_URI_BYTES {
             let detail = format!("the path and query exceed {MAX_URI_BYTES} bytes");
-            return ApiError::new("uri_too_long", detail).into_response();
+            return ApiError::new(ErrorCode::UriTooLong, detail).into_response();
         }
         let actor = match authenticate(&state, &req) {
             Ok(actor) => actor,
@@ -157,10 +161,13 @@ pub async fn context(State(state): State<crate::State>, mut req: Request, next: 
 
 /// 404 `not_found` for unknown routes.
 pub async fn not_found() -> ApiError {
-    ApiError::new("not_found", "no such route")
+    ApiError::new(ErrorCode::NotFound, "no such route")
 }
 
 /// 405 `method_not_allowed`.
 pub async fn method_not_allowed() -> ApiError {
-    ApiError::new("method_not_allowed", "this route does not take that method")
+    ApiError::new(
+        ErrorCode::MethodNotAllowed,
+        "this route does not take that method",
+    )
 }

@@ -5,6 +5,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use ledger_application::queries::QueryError;
 use ledger_application::CommandError;
+use ledger_domain::ErrorCode;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -13,8 +14,8 @@ use utoipa::ToSchema;
 pub struct ApiError {
     /// The HTTP status.
     pub status: StatusCode,
-    /// One code of API.md.
-    pub code: &'static str,
+    /// Its code.
+    pub code: ErrorCode,
     /// What happened, for a person.
     pub detail: String,
 }
@@ -35,68 +36,41 @@ pub struct Problem {
     pub code: String,
 }
 
-/// The status of each error code of API.md.
-pub fn status_of(code: &str) -> StatusCode {
+/// The HTTP status of each error code: the one place it is decided (a new code does
+/// not compile until it has one).
+pub fn status(code: ErrorCode) -> StatusCode {
+    use ErrorCode as C;
     match code {
-        "malformed_request" => StatusCode::BAD_REQUEST,
-        "unauthorized" => StatusCode::UNAUTHORIZED,
-        "forbidden" => StatusCode::FORBIDDEN,
-        "account_not_found" | "not_found" => StatusCode::NOT_FOUND,
-        "method_not_allowed" => StatusCode::METHOD_NOT_ALLOWED,
-        "payload_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
-        "uri_too_long" => StatusCode::URI_TOO_LONG,
-        "unsupported_media_type" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "account_exists" | "account_closed" | "transfer_exists" | "concurrency_conflict" => {
+        C::MalformedRequest => StatusCode::BAD_REQUEST,
+        C::Unauthorized => StatusCode::UNAUTHORIZED,
+        C::Forbidden => StatusCode::FORBIDDEN,
+        C::AccountNotFound | C::NotFound => StatusCode::NOT_FOUND,
+        C::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        C::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        C::UriTooLong => StatusCode::URI_TOO_LONG,
+        C::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        C::AccountExists | C::AccountClosed | C::TransferExists | C::ConcurrencyConflict => {
             StatusCode::CONFLICT
         }
-        "version_mismatch" => StatusCode::PRECONDITION_FAILED,
-        "service_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
-        "internal" => StatusCode::INTERNAL_SERVER_ERROR,
-        _ => StatusCode::UNPROCESSABLE_ENTITY,
+        C::VersionMismatch => StatusCode::PRECONDITION_FAILED,
+        C::ValidationFailed
+        | C::InvalidAmount
+        | C::InvalidCurrency
+        | C::InsufficientFunds
+        | C::BalanceNotZero
+        | C::CurrencyMismatch
+        | C::SameAccount
+        | C::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+        C::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        C::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
     }
-}
-
-/// Every error code of API.md.
-pub const CODES: &[&str] = &[
-    "malformed_request",
-    "unauthorized",
-    "forbidden",
-    "account_not_found",
-    "not_found",
-    "method_not_allowed",
-    "payload_too_large",
-    "uri_too_long",
-    "unsupported_media_type",
-    "account_exists",
-    "account_closed",
-    "transfer_exists",
-    "concurrency_conflict",
-    "version_mismatch",
-    "validation_failed",
-    "invalid_amount",
-    "invalid_currency",
-    "insufficient_funds",
-    "balance_not_zero",
-    "currency_mismatch",
-    "same_account",
-    "idempotency_key_reused",
-    "internal",
-    "service_unavailable",
-];
-
-fn static_code(code: &str) -> &'static str {
-    CODES
-        .iter()
-        .find(|c| **c == code)
-        .copied()
-        .unwrap_or("internal")
 }
 
 impl ApiError {
     /// An error with a code of API.md; the status follows from the code.
-    pub fn new(code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn new(code: ErrorCode, detail: impl Into<String>) -> Self {
         Self {
-            status: status_of(code),
+            status: status(code),
             code,
             detail: detail.into(),
         }
@@ -104,30 +78,33 @@ impl ApiError {
 
     /// 400 `malformed_request`.
     pub fn malformed(detail: impl Into<String>) -> Self {
-        Self::new("malformed_request", detail)
+        Self::new(ErrorCode::MalformedRequest, detail)
     }
 
     /// 422 `validation_failed`.
     pub fn validation(detail: impl Into<String>) -> Self {
-        Self::new("validation_failed", detail)
+        Self::new(ErrorCode::ValidationFailed, detail)
     }
 
     /// 404 `account_not_found`.
     pub fn account_not_found() -> Self {
-        Self::new("account_not_found", "no such account")
+        Self::new(ErrorCode::AccountNotFound, "no such account")
     }
 
     /// 500 `internal`; the cause goes to the log only.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(%cause, "internal error");
-        Self::new("internal", "an internal error occurred; it has been logged")
+        Self::new(
+            ErrorCode::Internal,
+            "an internal error occurred; it has been logged",
+        )
     }
 
     /// 503 `service_unavailable`; the cause goes to the log only.
     pub fn unavailable(cause: impl std::fmt::Display) -> Self {
         tracing::warn!(%cause, "event store unavailable");
         Self::new(
-            "service_unavailable",
+            ErrorCode::ServiceUnavailable,
             "the event store cannot be reached; retry later",
         )
     }
@@ -138,10 +115,8 @@ impl From<CommandError> for ApiError {
         match &e {
             CommandError::Unavailable(m) => Self::unavailable(m),
             CommandError::Internal(m) => Self::internal(m),
-            CommandError::StoredRefusal { code, detail } => {
-                Self::new(static_code(code), detail.clone())
-            }
-            other => Self::new(static_code(other.code()), other.to_string()),
+            CommandError::StoredRefusal { code, detail } => Self::new(*code, detail.clone()),
+            other => Self::new(other.code(), other.to_string()),
         }
     }
 }
@@ -165,12 +140,12 @@ impl IntoResponse for ApiError {
         let body = Problem {
             kind: format!(
                 "https://ledger.example/problems/{}",
-                self.code.replace('_', "-")
+                self.code.as_str().replace('_', "-")
             ),
             title: self.status.canonical_reason().unwrap_or("Error").to_owned(),
             status: self.status.as_u16(),
             detail: self.detail,
-            code: self.code.to_owned(),
+            code: self.code.as_str().to_owned(),
         };
         let text = serde_json::to_vec(&body).unwrap_or_default();
         let mut response = (self.status, text).into_response();

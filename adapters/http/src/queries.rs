@@ -14,6 +14,7 @@ use crate::body;
 use crate::dto::*;
 use crate::middleware::RequestContext;
 use crate::problem::ApiError;
+use ledger_domain::ErrorCode;
 
 pub(crate) fn router() -> Router<crate::State> {
     Router::new()
@@ -187,7 +188,9 @@ pub(crate) async fn daily(
     let q = body::query(raw.as_deref())?;
     let currency = q
         .get("currency")
-        .map(|c| Currency::parse(c).map_err(|e| ApiError::new("invalid_currency", e.to_string())))
+        .map(|c| {
+            Currency::parse(c).map_err(|e| ApiError::new(ErrorCode::InvalidCurrency, e.to_string()))
+        })
         .transpose()?;
     let from = q.get("from").map(|v| date(v, "from")).transpose()?;
     let to = q.get("to").map(|v| date(v, "to")).transpose()?;

@@ -194,7 +194,7 @@ async fn queued_commands_are_batched_and_each_gets_its_own_answer() {
                 match (got, &again) {
                     (Ok(a), Ok(b)) => assert_eq!(a, b),
                     (Err(_), Err(CommandError::StoredRefusal { code, .. })) => {
-                        assert_eq!(code, "insufficient_funds")
+                        assert_eq!(*code, "insufficient_funds")
                     }
                     other => panic!("retry of {i} differs: {other:?}"),
                 }
