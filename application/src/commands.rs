@@ -3,32 +3,24 @@
 
 use std::sync::Arc;
 
-use ledger_domain::{
-    fold, Account, AccountCommand, AccountId, Aggregate, DomainError, Note, Versioned,
-};
+use ledger_domain::{AccountCommand, AccountId, Aggregate, DomainError, Note};
 
 pub use crate::command_types::{
     AccountAction, AccountReply, CommandContext, CommandError, IfMatch, OpenAccount,
 };
 
-use crate::combine::Combiner;
-use crate::idempotency::{fingerprint, record_ok, record_refusal, replay, scoped_key};
+use crate::idempotency::{fingerprint, record_refusal, replay, scoped_key};
+use crate::pipeline::Pipeline;
 use crate::ports::store::{
     AppendError, AppendRequest, EventMetadata, EventStore, NewEvent, StreamWrite,
 };
-use crate::ports::system::{Clock, IdGenerator};
+use crate::ports::system::{Clock, IdGenerator, Spawner};
 use crate::repository::Repository;
 
-/// Runs commands against the event store.
+/// Runs commands against the event store: each account command through the pipeline
+/// of its stream (`pipeline.rs`), transfers under both accounts' locks.
 pub struct CommandService {
-    pub(crate) store: Arc<dyn EventStore>,
-    pub(crate) repo: Arc<Repository>,
-    pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) ids: Arc<dyn IdGenerator>,
-    pub(crate) max_attempts: u32,
-    pub(crate) locks: Arc<crate::locks::StreamLocks>,
-    /// Batches queued commands per stream; only with a spawner (it runs the batches).
-    combiner: Option<Arc<Combiner>>,
+    pub(crate) pipeline: Arc<Pipeline>,
 }
 
 /// The metadata of a command's events.
@@ -86,35 +78,26 @@ pub(crate) fn text(o: &Option<Note>) -> &str {
 }
 
 impl CommandService {
-    /// A service retrying a conflicting command up to `max_attempts` times in all.
+    /// A service retrying a conflicting command up to `max_attempts` times in all; the
+    /// spawner runs each account's command batches (a task per busy account, so a
+    /// caller that goes away never strands the others).
     pub fn new(
         store: Arc<dyn EventStore>,
         repo: Arc<Repository>,
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGenerator>,
+        spawner: Arc<dyn Spawner>,
         max_attempts: u32,
     ) -> Self {
-        let max_attempts = max_attempts.max(1);
-        let locks = Arc::new(crate::locks::StreamLocks::new(1024));
-        let combiner = repo.spawner().map(|spawner| {
-            Arc::new(Combiner::new(
-                store.clone(),
-                repo.clone(),
-                clock.clone(),
-                ids.clone(),
-                locks.clone(),
-                max_attempts,
-                spawner,
-            ))
-        });
         Self {
-            store,
-            repo,
-            clock,
-            ids,
-            max_attempts,
-            locks,
-            combiner,
+            pipeline: Arc::new(Pipeline::new(
+                store,
+                repo,
+                clock,
+                ids,
+                spawner,
+                max_attempts,
+            )),
         }
     }
 
@@ -134,7 +117,7 @@ impl CommandService {
         }
         let id = match req.account_id {
             Some(id) => id,
-            None => AccountId::parse(self.ids.new_id().to_string())
+            None => AccountId::parse(self.pipeline.ids.new_id().to_string())
                 .map_err(|e| CommandError::Internal(e.to_string()))?,
         };
         let command = AccountCommand::Open {
@@ -210,6 +193,7 @@ impl CommandService {
         self.execute(account_id, command, ctx, fp).await
     }
 
+    /// Queues the command on its account's stream and waits for its outcome.
     async fn execute(
         &self,
         id: AccountId,
@@ -217,74 +201,7 @@ impl CommandService {
         ctx: &CommandContext,
         fp: String,
     ) -> Result<AccountReply, CommandError> {
-        // Without a precondition, commands queued on one stream are batched.
-        if let (Some(combiner), None) = (&self.combiner, &ctx.if_match) {
-            return combiner.submit(id, command, ctx, fp).await;
-        }
-        let stream = id.as_str();
-        let causation = self.ids.new_id().to_string();
-        let _serialized = self.locks.lock(&[stream]).await;
-        for _ in 0..self.max_attempts {
-            // A precondition is checked against the store, never a possibly stale cache.
-            let loaded = match ctx.if_match {
-                Some(_) => self.repo.load_fresh::<Account>(stream).await?,
-                None => self.repo.load::<Account>(stream).await?,
-            };
-            if ctx
-                .if_match
-                .as_ref()
-                .is_some_and(|p| !p.holds_at(loaded.version))
-            {
-                let err = precondition_failed(&command, loaded.version);
-                return self.refuse(err, ctx, &fp).await;
-            }
-            let events = match loaded.state.decide(&command) {
-                Ok(events) => events,
-                Err(e) => return self.refuse(e.into(), ctx, &fp).await,
-            };
-            let after = Versioned {
-                state: fold(loaded.state.clone(), &events),
-                version: loaded.version + events.len() as u64,
-            };
-            let reply = AccountReply::from_state(&after)
-                .ok_or_else(|| CommandError::Internal("decided on no account".into()))?;
-            let meta = self.metadata(ctx, &causation, None);
-            let write = self.stream_write::<Account>(stream, loaded.version, &events, &meta);
-            let idempotency = ctx
-                .idempotency_key
-                .as_ref()
-                .map(|k| record_ok(scoped_key(&ctx.actor, k), fp.clone(), &reply));
-            let last_event_id = write.events.last().map(|e| e.event_id).unwrap_or_default();
-            let request = AppendRequest {
-                streams: vec![write],
-                idempotency: idempotency.into_iter().collect(),
-            };
-            match self.store.append(request).await {
-                Ok(()) => {
-                    self.repo
-                        .after_commit(stream, loaded.version, &after, last_event_id)
-                        .await;
-                    return Ok(reply);
-                }
-                // The account moved between the load and the write: a list of versions
-                // no longer holds; `*` still does, so that retries as without one.
-                Err(AppendError::Conflict { .. })
-                    if matches!(ctx.if_match, Some(IfMatch::Versions(_))) =>
-                {
-                    let now = self.repo.load_fresh::<Account>(stream).await?;
-                    let err = CommandError::VersionMismatch {
-                        actual: now.version,
-                    };
-                    return self.refuse(err, ctx, &fp).await;
-                }
-                Err(AppendError::Conflict { .. }) => {
-                    self.repo.forget::<Account>(stream);
-                    continue;
-                }
-                Err(e) => return self.append_failed(e, &fp),
-            }
-        }
-        Err(CommandError::Conflict)
+        self.pipeline.submit(id, command, ctx, fp).await
     }
 
     pub(crate) fn metadata(
@@ -307,7 +224,12 @@ impl CommandService {
             stream_id: stream_id.to_owned(),
             stream_type: A::STREAM_TYPE.to_owned(),
             expected_version,
-            events: new_events::<A>(self.clock.as_ref(), self.ids.as_ref(), events, meta),
+            events: new_events::<A>(
+                self.pipeline.clock.as_ref(),
+                self.pipeline.ids.as_ref(),
+                events,
+                meta,
+            ),
         }
     }
 
@@ -321,6 +243,7 @@ impl CommandService {
             return Ok(None);
         };
         let record = self
+            .pipeline
             .store
             .idempotency_record(&scoped_key(&ctx.actor, key))
             .await?;
@@ -342,7 +265,7 @@ impl CommandService {
             streams: vec![],
             idempotency: vec![record],
         };
-        match self.store.append(request).await {
+        match self.pipeline.store.append(request).await {
             Err(AppendError::IdempotencyKeyExists(stored)) => replay(&stored, fp),
             _ => Err(err),
         }

@@ -56,6 +56,7 @@ impl Harness {
             repo,
             Arc::new(SystemClock),
             Arc::new(UuidV7Ids),
+            test_spawner(),
             50,
         ))
     }
@@ -63,7 +64,7 @@ impl Harness {
     /// A runner whose rebuilds also read `batch` events per page (so that they take
     /// many pages, each read ahead by a task of its own while the last is applied).
     fn runner(&self, batch: usize) -> ProjectionRunner {
-        let spawner: Arc<dyn crate::repository::Spawner> = Arc::new(|task| {
+        let spawner: Arc<dyn crate::ports::system::Spawner> = Arc::new(|task| {
             tokio::spawn(task);
         });
         ProjectionRunner::new(self.store.clone(), self.projections.clone(), batch)
@@ -839,4 +840,11 @@ pub async fn a_rebuild_behind_the_live_view_is_not_swapped_in(h: Harness) {
     for s in h.projections.statuses().await.expect("statuses") {
         assert_eq!(s.state, ProjectionState::Live, "{}", s.name);
     }
+}
+
+/// Runs the command pipeline's per-account batches on the test's Tokio runtime.
+fn test_spawner() -> std::sync::Arc<dyn crate::ports::system::Spawner> {
+    std::sync::Arc::new(|task| {
+        tokio::spawn(task);
+    })
 }

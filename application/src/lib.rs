@@ -14,7 +14,6 @@
 #![warn(missing_docs)]
 
 mod cache;
-mod combine;
 mod command_types;
 pub mod commands;
 #[cfg(feature = "conformance")]
@@ -27,6 +26,7 @@ pub mod decode;
 mod idempotency;
 mod locks;
 pub mod metrics;
+mod pipeline;
 pub mod ports;
 pub mod projection;
 pub mod queries;

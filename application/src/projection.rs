@@ -10,7 +10,7 @@ use crate::ports::readmodel::{
     Generation, ProjectedEvent, ProjectionStatus, ProjectionStore, ReadModelError,
 };
 use crate::ports::store::{EventStore, FeedCursor, StoreError};
-use crate::repository::Spawner;
+use crate::ports::system::Spawner;
 
 /// Why a projection step failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -1,9 +1,7 @@
 //! Loading aggregates: snapshot plus newer events, else full replay; and writing
 //! snapshots forward after commits. Snapshot trouble only ever costs speed.
 
-use std::future::Future;
 use std::num::NonZeroUsize;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +12,7 @@ use ledger_domain::{Aggregate, DecodeError, Versioned};
 use crate::cache::{AggregateCache, RateLimitedLog};
 use crate::ports::snapshot::{Snapshot, SnapshotStore};
 use crate::ports::store::{EventStore, StoreError, StreamBound, StreamQuery};
+use crate::ports::system::Spawner;
 
 /// Why an aggregate could not be loaded.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -29,22 +28,6 @@ pub enum LoadError {
         /// Why.
         source: DecodeError,
     },
-}
-
-/// Runs background work (snapshot writes) off the request path; `bootstrap` gives it
-/// `tokio::spawn`. Any `Fn(task)` closure is a spawner.
-pub trait Spawner: Send + Sync + 'static {
-    /// Starts the task and returns at once.
-    fn spawn(&self, task: Pin<Box<dyn Future<Output = ()> + Send>>);
-}
-
-impl<F> Spawner for F
-where
-    F: Fn(Pin<Box<dyn Future<Output = ()> + Send>>) + Send + Sync + 'static,
-{
-    fn spawn(&self, task: Pin<Box<dyn Future<Output = ()> + Send>>) {
-        self(task)
-    }
 }
 
 /// Counters of how aggregates were loaded, for metrics.

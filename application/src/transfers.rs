@@ -75,7 +75,7 @@ impl CommandService {
         }
         let transfer_id = match req.transfer_id {
             Some(t) => t,
-            None => TransferId::parse(self.ids.new_id().to_string())
+            None => TransferId::parse(self.pipeline.ids.new_id().to_string())
                 .map_err(|e| CommandError::Internal(e.to_string()))?,
         };
         let order = TransferOrder {
@@ -86,18 +86,33 @@ impl CommandService {
             description: req.description,
         };
         let record_stream = transfer_stream(&transfer_id);
-        let causation = self.ids.new_id().to_string();
+        let causation = self.pipeline.ids.new_id().to_string();
         let _serialized = self
+            .pipeline
             .locks
             .lock(&[order.from.as_str(), order.to.as_str()])
             .await;
-        for _ in 0..self.max_attempts {
+        for _ in 0..self.pipeline.max_attempts {
             let from = match ctx.if_match {
-                Some(_) => self.repo.load_fresh::<Account>(order.from.as_str()).await?,
-                None => self.repo.load::<Account>(order.from.as_str()).await?,
+                Some(_) => {
+                    self.pipeline
+                        .repo
+                        .load_fresh::<Account>(order.from.as_str())
+                        .await?
+                }
+                None => {
+                    self.pipeline
+                        .repo
+                        .load::<Account>(order.from.as_str())
+                        .await?
+                }
             };
-            let to = self.repo.load::<Account>(order.to.as_str()).await?;
-            let record = self.repo.load::<Transfer>(&record_stream).await?;
+            let to = self
+                .pipeline
+                .repo
+                .load::<Account>(order.to.as_str())
+                .await?;
+            let record = self.pipeline.repo.load::<Transfer>(&record_stream).await?;
             if ctx
                 .if_match
                 .as_ref()
@@ -167,12 +182,14 @@ impl CommandService {
                 .iter()
                 .map(|w| w.events.last().map(|e| e.event_id).unwrap_or_default())
                 .collect();
-            match self.store.append(request).await {
+            match self.pipeline.store.append(request).await {
                 Ok(()) => {
-                    self.repo
+                    self.pipeline
+                        .repo
                         .after_commit(order.from.as_str(), from.version, &from_after, last_ids[0])
                         .await;
-                    self.repo
+                    self.pipeline
+                        .repo
                         .after_commit(order.to.as_str(), to.version, &to_after, last_ids[1])
                         .await;
                     return Ok(reply);
@@ -181,16 +198,20 @@ impl CommandService {
                     if matches!(ctx.if_match, Some(crate::IfMatch::Versions(_)))
                         && stream_id == order.from.as_str() =>
                 {
-                    let now = self.repo.load_fresh::<Account>(order.from.as_str()).await?;
+                    let now = self
+                        .pipeline
+                        .repo
+                        .load_fresh::<Account>(order.from.as_str())
+                        .await?;
                     let err = CommandError::VersionMismatch {
                         actual: now.version,
                     };
                     return self.refuse(err, ctx, &fp).await;
                 }
                 Err(AppendError::Conflict { .. }) => {
-                    self.repo.forget::<Account>(order.from.as_str());
-                    self.repo.forget::<Account>(order.to.as_str());
-                    self.repo.forget::<Transfer>(&record_stream);
+                    self.pipeline.repo.forget::<Account>(order.from.as_str());
+                    self.pipeline.repo.forget::<Account>(order.to.as_str());
+                    self.pipeline.repo.forget::<Transfer>(&record_stream);
                     continue;
                 }
                 Err(e) => return self.append_failed(e, &fp),

@@ -43,7 +43,14 @@ fn no_snapshots() -> MockSnapshotStore {
 fn service(store: MockEventStore, snapshots: MockSnapshotStore, every: u64) -> CommandService {
     let store: Arc<dyn EventStore> = Arc::new(store);
     let repo = Arc::new(Repository::new(store.clone(), Arc::new(snapshots), every));
-    CommandService::new(store, repo, Arc::new(SystemClock), Arc::new(UuidV7Ids), 3)
+    CommandService::new(
+        store,
+        repo,
+        Arc::new(SystemClock),
+        Arc::new(UuidV7Ids),
+        test_spawner(),
+        3,
+    )
 }
 
 /// A store whose stream `a` holds only its opening event.
@@ -120,13 +127,40 @@ async fn retries_are_bounded_and_end_in_a_conflict_error() {
     assert_eq!(err.code(), "concurrency_conflict");
 }
 
+/// After a conflict the account is reloaded from the store: another writer has taken it
+/// to version 2, so an `If-Match: "1"` that held before the conflict no longer does.
 #[tokio::test]
-async fn an_if_match_conflict_is_a_version_mismatch_not_a_retry() {
-    let mut store = store_with_account();
-    store
-        .expect_append()
-        .times(1)
-        .returning(|_| Err(conflict()));
+async fn an_if_match_that_a_concurrent_write_broke_is_a_version_mismatch() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let moved = Arc::new(AtomicBool::new(false));
+    let mut store = MockEventStore::new();
+    let seen = moved.clone();
+    store.expect_read_stream().returning(move |q| {
+        let mut events = opened_stream();
+        if seen.load(Ordering::SeqCst) {
+            let enc = Account::encode(&AccountEvent::Deposited {
+                account_id: a(),
+                amount: Money::from_minor(100, Currency::parse("USD").unwrap()),
+                balance: Money::from_minor(100, Currency::parse("USD").unwrap()),
+                description: None,
+            });
+            let mut second = events[0].clone();
+            second.version = 2;
+            second.event_type = enc.event_type.into();
+            second.data = enc.data;
+            events.push(second);
+        }
+        Ok(events
+            .into_iter()
+            .filter(|e| e.version > q.after_version)
+            .collect())
+    });
+    store.expect_idempotency_record().returning(|_| Ok(None));
+    let writer = moved.clone();
+    store.expect_append().times(1).returning(move |_| {
+        writer.store(true, Ordering::SeqCst);
+        Err(conflict())
+    });
     let ctx = CommandContext {
         if_match: Some(IfMatch::Versions(vec![1])),
         ..ctx()
@@ -135,7 +169,7 @@ async fn an_if_match_conflict_is_a_version_mismatch_not_a_retry() {
         .act(a(), deposit("5"), &ctx)
         .await
         .unwrap_err();
-    assert_eq!(err.code(), "version_mismatch");
+    assert_eq!(err, CommandError::VersionMismatch { actual: 2 });
 }
 
 #[tokio::test]
@@ -279,4 +313,11 @@ async fn a_stream_with_a_hole_is_never_folded() {
         matches!(&err, CommandError::Internal(m) if m.contains("jumps from version 1 to 3")),
         "{err:?}"
     );
+}
+
+/// Runs the command pipeline's per-account batches on the test's Tokio runtime.
+fn test_spawner() -> std::sync::Arc<dyn ledger_application::ports::system::Spawner> {
+    std::sync::Arc::new(|task| {
+        tokio::spawn(task);
+    })
 }

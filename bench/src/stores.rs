@@ -8,8 +8,9 @@ use ledger_application::ports::readmodel::PROJECTIONS;
 use ledger_application::ports::store::{
     AppendRequest, EventMetadata, EventStore, NewEvent, StreamWrite,
 };
+use ledger_application::ports::system::Spawner;
 use ledger_application::projection::ProjectionRunner;
-use ledger_application::repository::{Repository, Spawner};
+use ledger_application::repository::Repository;
 use ledger_domain::{fold, Account, AccountEvent, AccountId, Aggregate, Currency, Money, Owner};
 use ledger_memory::{MemoryEventStore, MemorySnapshotStore};
 use ledger_postgres::testing::TestDatabase;

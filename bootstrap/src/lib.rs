@@ -14,10 +14,11 @@ use std::time::Duration;
 use anyhow::Context;
 use ledger_application::metrics::Metrics;
 use ledger_application::ports::store::EventStore;
+use ledger_application::ports::system::Spawner;
 use ledger_application::ports::system::{SystemClock, UuidV7Ids};
 use ledger_application::projection::ProjectionRunner;
 use ledger_application::queries::QueryService;
-use ledger_application::repository::{Repository, Spawner};
+use ledger_application::repository::Repository;
 use ledger_application::timed_store::TimedEventStore;
 use ledger_application::CommandService;
 use ledger_http::{Access, AppState, Secret};
@@ -76,13 +77,14 @@ impl Application {
                 settings.snapshots.every,
             )
             .with_cache(settings.snapshots.cache_capacity)
-            .with_spawner(spawner),
+            .with_spawner(spawner.clone()),
         );
         let commands = Arc::new(CommandService::new(
             timed,
             repo.clone(),
             Arc::new(SystemClock),
             Arc::new(UuidV7Ids),
+            spawner.clone(),
             10,
         ));
         let queries = Arc::new(QueryService::new(

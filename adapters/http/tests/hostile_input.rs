@@ -30,6 +30,7 @@ fn state() -> Arc<AppState> {
             repo.clone(),
             Arc::new(SystemClock),
             Arc::new(UuidV7Ids),
+            test_spawner(),
             5,
         )),
         queries: Arc::new(QueryService::new(
@@ -241,4 +242,11 @@ proptest! {
             check(state, method, &path, &headers, body).await
         })?;
     }
+}
+
+/// Runs the command pipeline's per-account batches on the test's Tokio runtime.
+fn test_spawner() -> std::sync::Arc<dyn ledger_application::ports::system::Spawner> {
+    std::sync::Arc::new(|task| {
+        tokio::spawn(task);
+    })
 }

@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use ledger_application::ports::store::*;
+use ledger_application::ports::system::Spawner;
 use ledger_application::ports::system::{SystemClock, UuidV7Ids};
-use ledger_application::repository::{Repository, Spawner};
+use ledger_application::repository::Repository;
 use ledger_application::*;
 use ledger_domain::*;
 use ledger_memory::{MemoryEventStore, MemorySnapshotStore};
@@ -63,6 +64,7 @@ fn service() -> (Arc<SlowCounting>, Arc<CommandService>) {
         repo,
         Arc::new(SystemClock),
         Arc::new(UuidV7Ids),
+        test_spawner(),
         5,
     ));
     (store, commands)
@@ -310,4 +312,11 @@ async fn a_key_repeated_within_a_batch_is_applied_once() {
         .unwrap();
     // Opened, the setup deposit, one keyed deposit and six unkeyed ones.
     assert_eq!(events.len(), 2 + 1 + 6);
+}
+
+/// Runs the command pipeline's per-account batches on the test's Tokio runtime.
+fn test_spawner() -> std::sync::Arc<dyn ledger_application::ports::system::Spawner> {
+    std::sync::Arc::new(|task| {
+        tokio::spawn(task);
+    })
 }

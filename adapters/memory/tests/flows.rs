@@ -33,6 +33,7 @@ fn app(snapshot_every: u64, attempts: u32) -> App {
         repo.clone(),
         Arc::new(SystemClock),
         Arc::new(UuidV7Ids),
+        test_spawner(),
         attempts,
     ));
     App {
@@ -335,6 +336,7 @@ async fn a_stale_cached_aggregate_is_caught_by_the_expected_version() {
             repo.clone(),
             Arc::new(SystemClock),
             Arc::new(UuidV7Ids),
+            test_spawner(),
             5,
         );
         (repo, commands)
@@ -360,4 +362,11 @@ async fn a_stale_cached_aggregate_is_caught_by_the_expected_version() {
     assert_eq!(reply.version, 12);
     let stats = repo_a.stats();
     assert!(stats.from_cache.load(std::sync::atomic::Ordering::Relaxed) > 0);
+}
+
+/// Runs the command pipeline's per-account batches on the test's Tokio runtime.
+fn test_spawner() -> std::sync::Arc<dyn ledger_application::ports::system::Spawner> {
+    std::sync::Arc::new(|task| {
+        tokio::spawn(task);
+    })
 }

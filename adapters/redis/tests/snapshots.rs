@@ -99,7 +99,14 @@ fn ctx() -> CommandContext {
 }
 
 fn service(store: Arc<dyn EventStore>, repo: Arc<Repository>) -> CommandService {
-    CommandService::new(store, repo, Arc::new(SystemClock), Arc::new(UuidV7Ids), 5)
+    CommandService::new(
+        store,
+        repo,
+        Arc::new(SystemClock),
+        Arc::new(UuidV7Ids),
+        test_spawner(),
+        5,
+    )
 }
 
 async fn open_and_deposit(commands: &CommandService, id: &str, deposits: usize) {
@@ -445,4 +452,11 @@ async fn redis_stopping_mid_run_costs_nothing_and_snapshots_resume() {
         .query_async(&mut conn)
         .await
         .unwrap();
+}
+
+/// Runs the command pipeline's per-account batches on the test's Tokio runtime.
+fn test_spawner() -> std::sync::Arc<dyn ledger_application::ports::system::Spawner> {
+    std::sync::Arc::new(|task| {
+        tokio::spawn(task);
+    })
 }

@@ -36,3 +36,19 @@ impl IdGenerator for UuidV7Ids {
         Uuid::now_v7()
     }
 }
+
+/// Runs background work off the request path (per-account command batches, snapshot
+/// writes, a rebuild's read-ahead); `bootstrap` gives it `tokio::spawn`. Any `Fn(task)` closure is a spawner.
+pub trait Spawner: Send + Sync + 'static {
+    /// Starts the task and returns at once.
+    fn spawn(&self, task: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>);
+}
+
+impl<F> Spawner for F
+where
+    F: Fn(std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>) + Send + Sync + 'static,
+{
+    fn spawn(&self, task: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>) {
+        self(task)
+    }
+}

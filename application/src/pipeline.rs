@@ -1,6 +1,8 @@
-//! Command batching per stream: commands on one account that queue up while an append
-//! for it is in flight are decided together, in arrival order, against the state each
-//! previous one left, and written in one append with one expected version.
+//! The command pipeline: every account command is queued on its stream and decided
+//! there. Commands on one account that queue up while an append for it is in flight are
+//! decided together, in arrival order, against the state each previous one left (each
+//! checked against its own `If-Match` at its turn), and written in one append with one
+//! expected version.
 //!
 //! Each command keeps its own events, metadata (actor, request, causation), reply (the
 //! state right after its own events) and idempotency record; a refused command writes
@@ -14,12 +16,15 @@ use std::sync::{Arc, Mutex};
 use ledger_domain::{fold, Account, AccountCommand, AccountId, Aggregate, Versioned};
 use tokio::sync::oneshot;
 
-use crate::commands::{metadata, new_events, AccountReply, CommandContext, CommandError};
+use crate::commands::{
+    metadata, new_events, precondition_failed, AccountReply, CommandContext, CommandError,
+};
 use crate::idempotency::{record_ok, record_refusal, replay, scoped_key};
 use crate::locks::StreamLocks;
 use crate::ports::store::{AppendError, AppendRequest, EventStore, StreamWrite};
+use crate::ports::system::Spawner;
 use crate::ports::system::{Clock, IdGenerator};
-use crate::repository::{Repository, Spawner};
+use crate::repository::Repository;
 
 /// The most commands decided into one append.
 const MAX_BATCH: usize = 64;
@@ -35,8 +40,10 @@ pub(crate) struct Queued {
     reply: oneshot::Sender<Reply>,
 }
 
-/// The queues of commands per stream; a stream has a queue while a task drains it.
-pub(crate) struct Combiner {
+/// What every command needs to decide and write (the stores, the clock, ids, per-stream
+/// locks, the retry bound and the spawner), and the queues of commands per stream: a
+/// stream has a queue while a task drains it.
+pub(crate) struct Pipeline {
     pub(crate) store: Arc<dyn EventStore>,
     pub(crate) repo: Arc<Repository>,
     pub(crate) clock: Arc<dyn Clock>,
@@ -53,24 +60,22 @@ enum Decided {
     Refused(CommandError),
 }
 
-impl Combiner {
-    #[allow(clippy::too_many_arguments)]
+impl Pipeline {
     pub(crate) fn new(
         store: Arc<dyn EventStore>,
         repo: Arc<Repository>,
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGenerator>,
-        locks: Arc<StreamLocks>,
-        max_attempts: u32,
         spawner: Arc<dyn Spawner>,
+        max_attempts: u32,
     ) -> Self {
         Self {
             store,
             repo,
             clock,
             ids,
-            locks,
-            max_attempts,
+            locks: Arc::new(StreamLocks::new(1024)),
+            max_attempts: max_attempts.max(1),
             spawner,
             queues: Mutex::new(HashMap::new()),
         }
@@ -123,7 +128,7 @@ impl Combiner {
         // Should this task die (a panic), the queue must not stay behind it: waiting
         // commands are answered and later ones start a new drainer.
         let guard = AbandonGuard {
-            combiner: self,
+            pipeline: self,
             stream,
         };
         loop {
@@ -170,8 +175,15 @@ impl Combiner {
     }
 
     async fn run_distinct(&self, stream: &str, jobs: Vec<Queued>) {
+        // A precondition is checked against the store, never a possibly stale cache.
+        let fresh = jobs.iter().any(|j| j.ctx.if_match.is_some());
         for _ in 0..self.max_attempts {
-            let loaded = match self.repo.load::<Account>(stream).await {
+            let load = if fresh {
+                self.repo.load_fresh::<Account>(stream).await
+            } else {
+                self.repo.load::<Account>(stream).await
+            };
+            let loaded = match load {
                 Ok(l) => l,
                 Err(e) => return answer_all(jobs, CommandError::from(e)),
             };
@@ -236,7 +248,15 @@ impl Combiner {
                 .idempotency_key
                 .as_ref()
                 .map(|k| scoped_key(&job.ctx.actor, k));
-            let events = match state.state.decide(&job.command) {
+            let precondition = job.ctx.if_match.as_ref();
+            let decision = match precondition.filter(|p| !p.holds_at(state.version)) {
+                Some(_) => Err(precondition_failed(&job.command, state.version)),
+                None => state
+                    .state
+                    .decide(&job.command)
+                    .map_err(CommandError::Refused),
+            };
+            let events = match decision {
                 Ok(events) if !events.is_empty() => events,
                 Ok(_) => {
                     decided.push(Decided::Refused(CommandError::Internal(
@@ -244,8 +264,7 @@ impl Combiner {
                     )));
                     continue;
                 }
-                Err(e) => {
-                    let err = CommandError::Refused(e);
+                Err(err) => {
                     if let Some(key) = key {
                         records.push(record_refusal(key, job.fp.clone(), &err));
                     }
@@ -292,7 +311,7 @@ impl Combiner {
 
 /// Answers and removes a stream's queue if its drainer dies without emptying it.
 struct AbandonGuard<'a> {
-    combiner: &'a Combiner,
+    pipeline: &'a Pipeline,
     stream: &'a str,
 }
 
@@ -300,7 +319,7 @@ impl Drop for AbandonGuard<'_> {
     fn drop(&mut self) {
         let waiting = {
             let mut queues = self
-                .combiner
+                .pipeline
                 .queues
                 .lock()
                 .unwrap_or_else(|p| p.into_inner());
