@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test of the workspace against real PostgreSQL and Redis.
+# Runs every test of the workspace against real PostgreSQL and Redis, then schemathesis
+# against the served OpenAPI document.
 # Starts them when they are not running, installing them with apt-get when absent.
 # Tests that need a database fail loudly when it is missing; none skips silently.
 set -euo pipefail
@@ -63,3 +64,5 @@ ensure_redis() {
 ensure_postgres
 ensure_redis
 cargo test --workspace --locked "$@"
+# The served OpenAPI document against the running binary (SQLite and PostgreSQL).
+bash scripts/schemathesis.sh

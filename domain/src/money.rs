@@ -60,6 +60,21 @@ impl Currency {
         Ok(Self(currency))
     }
 
+    /// Every currency the ledger takes (ISO 4217 codes with minor units), by code.
+    pub fn all() -> Vec<Currency> {
+        let letters = b'A'..=b'Z';
+        letters
+            .clone()
+            .flat_map(|a| letters.clone().map(move |b| (a, b)))
+            .flat_map(|(a, b)| (b'A'..=b'Z').map(move |c| [a, b, c]))
+            .filter_map(|code| {
+                std::str::from_utf8(&code)
+                    .ok()
+                    .and_then(|c| Self::parse(c).ok())
+            })
+            .collect()
+    }
+
     /// The three-letter code.
     pub fn code(self) -> &'static str {
         self.0.code()

@@ -159,10 +159,11 @@ pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> 
     Ok(Some(String::from_utf8_lossy(ok).into_owned()))
 }
 
-/// The `If-Match` header: `*`, or a comma-separated list of entity tags (RFC 9110).
-/// Comparison is strong and exact: only `"<version>"` written canonically names a
-/// version; weak tags (`W/"5"`) and other spellings (`"05"`, `"+7"`) are valid tags
-/// that never match. Anything that is not a list of tags: 400.
+/// The `If-Match` header: `*`, or a comma-separated list of entity tags (RFC 9110:
+/// `"opaque"` or `W/"opaque"`, where the opaque part may hold any visible character but
+/// `"`, commas included; empty list elements are allowed). Comparison is strong and
+/// exact: only `"<version>"` written canonically names a version; weak tags (`W/"5"`) and
+/// other spellings (`"05"`, `"+7"`) are valid tags that never match. Anything else: 400.
 pub fn if_match(headers: &HeaderMap) -> Result<Option<IfMatch>, ApiError> {
     let values = headers.get_all(header::IF_MATCH);
     if values.iter().next().is_none() {
@@ -173,25 +174,41 @@ pub fn if_match(headers: &HeaderMap) -> Result<Option<IfMatch>, ApiError> {
     let mut versions = Vec::new();
     let mut any = false;
     for value in values {
-        let text = value.to_str().map_err(|_| malformed())?;
-        for tag in text.split(',').map(str::trim).filter(|t| !t.is_empty()) {
-            if tag == "*" {
-                any = true;
-                continue;
+        let text = value.as_bytes();
+        if text.trim_ascii() == b"*" {
+            any = true;
+            continue;
+        }
+        let mut rest = text;
+        loop {
+            rest = rest.trim_ascii_start();
+            while let Some(r) = rest.strip_prefix(b",") {
+                rest = r.trim_ascii_start();
             }
-            let (weak, quoted) = match tag.strip_prefix("W/") {
-                Some(rest) => (true, rest),
-                None => (false, tag),
+            if rest.is_empty() {
+                break;
+            }
+            let (weak, quoted) = match rest.strip_prefix(b"W/") {
+                Some(r) => (true, r),
+                None => (false, rest),
             };
-            let opaque = quoted
-                .strip_prefix('"')
-                .and_then(|t| t.strip_suffix('"'))
-                .filter(|t| !t.contains('"'))
-                .ok_or_else(malformed)?;
-            let canonical = opaque
-                .parse::<u64>()
+            let body = quoted.strip_prefix(b"\"").ok_or_else(malformed)?;
+            let end = body.iter().position(|b| *b == b'"').ok_or_else(malformed)?;
+            let opaque = &body[..end];
+            if !opaque
+                .iter()
+                .all(|b| *b == 0x21 || (0x23..=0x7E).contains(b) || *b >= 0x80)
+            {
+                return Err(malformed());
+            }
+            let after = body[end + 1..].trim_ascii_start();
+            if !(after.is_empty() || after.starts_with(b",")) {
+                return Err(malformed());
+            }
+            rest = after;
+            let canonical = std::str::from_utf8(opaque)
                 .ok()
-                .filter(|v| v.to_string() == opaque);
+                .and_then(|t| t.parse::<u64>().ok().filter(|v| v.to_string() == t));
             if let (false, Some(v)) = (weak, canonical) {
                 versions.push(v);
             }

@@ -10,6 +10,7 @@
 mod admin;
 pub mod body;
 mod commands;
+pub mod contract;
 pub mod dto;
 mod middleware;
 pub mod openapi;

@@ -1,10 +1,17 @@
 //! `GET /openapi.json`: the contract as OpenAPI 3.1, generated from the handlers' own
 //! types and annotations, so it cannot drift from the code.
 
+use std::sync::OnceLock;
+
 use axum::routing::get;
 use axum::{Json, Router};
+use ledger_domain::ErrorCode;
+use serde_json::{json, Value};
 use utoipa::OpenApi;
 
+use crate::contract::{
+    common_errors, currencies, AMOUNT_PATTERN, ID_PATTERN, OPERATIONS, OWNER_PATTERN, TEXT_PATTERN,
+};
 use crate::dto::*;
 use crate::problem::Problem;
 
@@ -53,6 +60,110 @@ use crate::problem::Problem;
 )]
 pub struct ApiDoc;
 
+/// The served document: the generated one, completed by [`crate::contract`] (names,
+/// tags, parameters with constraints, every error answer), built once.
+pub fn document() -> &'static Value {
+    static DOC: OnceLock<Value> = OnceLock::new();
+    DOC.get_or_init(|| {
+        let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+        complete(&mut doc);
+        doc
+    })
+}
+
 pub(crate) fn router() -> Router<crate::State> {
-    Router::new().route("/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
+    Router::new().route("/openapi.json", get(|| async { Json(document()) }))
+}
+
+fn problem(codes: &[ErrorCode]) -> Value {
+    let names: Vec<&str> = codes.iter().map(|c| c.as_str()).collect();
+    json!({
+        "description": format!("`code`: {}", names.join(", ")),
+        "content": {"application/problem+json": {"schema": {
+            "allOf": [{"$ref": "#/components/schemas/Problem"}],
+            "properties": {"code": {"enum": names}},
+        }}},
+    })
+}
+
+fn object(description: &str) -> Value {
+    json!({"description": description,
+           "content": {"application/json": {"schema": {"type": "object"}}}})
+}
+
+fn complete(doc: &mut Value) {
+    doc["paths"]["/openapi.json"]["get"] = json!({"responses": {"200": object("This document")}});
+    for op in OPERATIONS {
+        let o = &mut doc["paths"][op.path][op.method];
+        o["operationId"] = json!(op.id);
+        o["tags"] = json!([op.tag]);
+        o["parameters"] = Value::Array((op.params)());
+        let errors = common_errors(op.open)
+            .into_iter()
+            .chain(op.errors.iter().copied());
+        for (status, codes) in errors {
+            o["responses"][status.to_string()] = problem(codes);
+        }
+    }
+    let paths = &mut doc["paths"];
+    paths["/health"]["get"]["responses"]["200"] = object("The process runs");
+    paths["/ready"]["get"]["responses"]["200"] = object("The event store answers");
+    paths["/ready"]["get"]["responses"]["503"] = object("The event store does not answer");
+    paths["/metrics"]["get"]["responses"]["200"] = json!({"description": "Prometheus text",
+        "content": {"text/plain": {"schema": {"type": "string"}}}});
+    paths["/accounts/{id}/close"]["post"]["requestBody"]["required"] = json!(false);
+    // The current-state view, or with `version`/`as_of` the state rebuilt at that point.
+    paths["/accounts/{id}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"] = json!({
+        "anyOf": [
+            {"$ref": "#/components/schemas/AccountViewBody"},
+            {"$ref": "#/components/schemas/HistoricAccountBody"},
+        ]
+    });
+    let schemas = &mut doc["components"]["schemas"];
+    let id = json!({"type": ["string", "null"], "pattern": ID_PATTERN});
+    let text = json!({"type": ["string", "null"], "maxLength": 500, "pattern": TEXT_PATTERN});
+    let account = json!({"type": "string", "pattern": ID_PATTERN});
+    let amount = json!({"oneOf": [
+        {"type": "number", "exclusiveMinimum": 0},
+        {"type": "string", "pattern": AMOUNT_PATTERN},
+    ], "description": "Positive, with at most the currency's minor digits (422 `invalid_amount`)."});
+    let fields = [
+        ("OpenAccountBody", "account_id", id.clone()),
+        (
+            "OpenAccountBody",
+            "owner",
+            json!({"type": "string", "minLength": 1, "maxLength": 200, "pattern": OWNER_PATTERN}),
+        ),
+        ("OpenAccountBody", "currency", currencies()),
+        ("MoneyBody", "amount", amount.clone()),
+        ("MoneyBody", "description", text.clone()),
+        ("CloseBody", "reason", text.clone()),
+        ("TransferBody", "transfer_id", id),
+        ("TransferBody", "from_account_id", account.clone()),
+        ("TransferBody", "to_account_id", account),
+        ("TransferBody", "amount", amount),
+        ("TransferBody", "description", text),
+    ];
+    for (schema, field, rule) in fields {
+        schemas[schema]["properties"][field] = rule;
+    }
+    for schema in ["MoneyBody", "TransferBody"] {
+        let required = &mut schemas[schema]["required"];
+        if let Some(list) = required.as_array_mut() {
+            if !list.contains(&json!("amount")) {
+                list.push(json!("amount"));
+            }
+        } else {
+            *required = json!(["amount"]);
+        }
+    }
+    let codes: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+    schemas["Problem"]["properties"]["code"]["enum"] = json!(codes);
+    doc["tags"] = json!([
+        {"name": "accounts", "description": "Open accounts, move money in and out, close them, read them"},
+        {"name": "transfers", "description": "Move money between two accounts atomically"},
+        {"name": "history", "description": "Events, the audit log and the global feed"},
+        {"name": "views", "description": "Analytics read models"},
+        {"name": "operations", "description": "Health, readiness, metrics, projections, this document"},
+    ]);
 }
