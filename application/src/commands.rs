@@ -11,9 +11,7 @@ pub use crate::command_types::{
 
 use crate::idempotency::{fingerprint, record_refusal, replay, scoped_key};
 use crate::pipeline::Pipeline;
-use crate::ports::store::{
-    AppendError, AppendRequest, EventMetadata, EventStore, NewEvent, StreamWrite,
-};
+use crate::ports::store::{AppendError, AppendRequest, EventMetadata, EventStore, NewEvent};
 use crate::ports::system::{Clock, IdGenerator, Spawner};
 use crate::repository::Repository;
 
@@ -204,35 +202,6 @@ impl CommandService {
         self.pipeline.submit(id, command, ctx, fp).await
     }
 
-    pub(crate) fn metadata(
-        &self,
-        ctx: &CommandContext,
-        causation: &str,
-        correlation: Option<&str>,
-    ) -> EventMetadata {
-        metadata(ctx, causation, correlation)
-    }
-
-    pub(crate) fn stream_write<A: Aggregate>(
-        &self,
-        stream_id: &str,
-        expected_version: u64,
-        events: &[A::Event],
-        meta: &EventMetadata,
-    ) -> StreamWrite {
-        StreamWrite {
-            stream_id: stream_id.to_owned(),
-            stream_type: A::STREAM_TYPE.to_owned(),
-            expected_version,
-            events: new_events::<A>(
-                self.pipeline.clock.as_ref(),
-                self.pipeline.ids.as_ref(),
-                events,
-                meta,
-            ),
-        }
-    }
-
     /// The stored outcome of this key, if the caller gave one and it is stored.
     pub(crate) async fn stored_outcome<R: serde::de::DeserializeOwned>(
         &self,
@@ -268,20 +237,6 @@ impl CommandService {
         match self.pipeline.store.append(request).await {
             Err(AppendError::IdempotencyKeyExists(stored)) => replay(&stored, fp),
             _ => Err(err),
-        }
-    }
-
-    /// Maps a non-conflict append failure; a lost race on the key replays the winner.
-    pub(crate) fn append_failed<R: serde::de::DeserializeOwned>(
-        &self,
-        e: AppendError,
-        fp: &str,
-    ) -> Result<R, CommandError> {
-        match e {
-            AppendError::IdempotencyKeyExists(stored) => replay(&stored, fp),
-            AppendError::Unavailable(m) => Err(CommandError::Unavailable(m)),
-            AppendError::Failed(m) => Err(CommandError::Internal(m)),
-            AppendError::Conflict { .. } => Err(CommandError::Conflict),
         }
     }
 }

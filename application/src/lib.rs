@@ -35,6 +35,7 @@ pub mod repository;
 pub mod timed_store;
 pub mod transfers;
 pub mod views;
+mod write;
 
 pub use commands::{
     AccountAction, AccountReply, CommandContext, CommandError, CommandService, IfMatch, OpenAccount,

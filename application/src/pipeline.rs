@@ -21,10 +21,11 @@ use crate::commands::{
 };
 use crate::idempotency::{record_ok, record_refusal, replay, scoped_key};
 use crate::locks::StreamLocks;
-use crate::ports::store::{AppendError, AppendRequest, EventStore, StreamWrite};
+use crate::ports::store::{AppendRequest, EventMetadata, EventStore, StreamWrite};
 use crate::ports::system::Spawner;
 use crate::ports::system::{Clock, IdGenerator};
 use crate::repository::Repository;
+use crate::write::{Decision, Unit, Written};
 
 /// The most commands decided into one append.
 const MAX_BATCH: usize = 64;
@@ -78,6 +79,22 @@ impl Pipeline {
             max_attempts: max_attempts.max(1),
             spawner,
             queues: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// One stream's part of a write: `events` encoded with fresh ids and the time.
+    pub(crate) fn stream_write<A: Aggregate>(
+        &self,
+        stream_id: &str,
+        expected_version: u64,
+        events: &[A::Event],
+        meta: &EventMetadata,
+    ) -> StreamWrite {
+        StreamWrite {
+            stream_id: stream_id.to_owned(),
+            stream_type: A::STREAM_TYPE.to_owned(),
+            expected_version,
+            events: new_events::<A>(self.clock.as_ref(), self.ids.as_ref(), events, meta),
         }
     }
 
@@ -175,55 +192,24 @@ impl Pipeline {
     }
 
     async fn run_distinct(&self, stream: &str, jobs: Vec<Queued>) {
-        // A precondition is checked against the store, never a possibly stale cache.
-        let fresh = jobs.iter().any(|j| j.ctx.if_match.is_some());
-        for _ in 0..self.max_attempts {
-            let load = if fresh {
-                self.repo.load_fresh::<Account>(stream).await
-            } else {
-                self.repo.load::<Account>(stream).await
-            };
-            let loaded = match load {
-                Ok(l) => l,
-                Err(e) => return answer_all(jobs, CommandError::from(e)),
-            };
-            let (request, decided, after) = self.decide(stream, &loaded, &jobs);
-            if request.streams.is_empty() && request.idempotency.is_empty() {
-                return answer(jobs, decided);
+        let batch = AccountBatch {
+            stream,
+            jobs: &jobs,
+            // A precondition is checked against the store, never a possibly stale cache.
+            fresh: jobs.iter().any(|j| j.ctx.if_match.is_some()),
+        };
+        match self.write(&batch).await {
+            Written::Done(decided) => answer(jobs, decided),
+            Written::KeyTaken(_) if jobs.len() > 1 => {
+                // One key is already stored: each command on its own, to give each its
+                // own answer.
+                for job in jobs {
+                    Box::pin(self.run_distinct(stream, vec![job])).await;
+                }
             }
-            let last_event_id = request
-                .streams
-                .first()
-                .and_then(|w| w.events.last())
-                .map(|e| e.event_id);
-            match self.store.append(request).await {
-                Ok(()) => {
-                    if let Some(id) = last_event_id {
-                        self.repo
-                            .after_commit(stream, loaded.version, &after, id)
-                            .await;
-                    }
-                    return answer(jobs, decided);
-                }
-                Err(AppendError::Conflict { .. }) => self.repo.forget::<Account>(stream),
-                Err(AppendError::IdempotencyKeyExists(_)) if jobs.len() > 1 => {
-                    // One key is already stored: each command on its own, to give each
-                    // its own answer.
-                    for job in jobs {
-                        Box::pin(self.run_distinct(stream, vec![job])).await;
-                    }
-                    return;
-                }
-                Err(AppendError::IdempotencyKeyExists(stored)) => {
-                    return answer_each(jobs, |job| replay(&stored, &job.fp));
-                }
-                Err(AppendError::Unavailable(m)) => {
-                    return answer_all(jobs, CommandError::Unavailable(m))
-                }
-                Err(AppendError::Failed(m)) => return answer_all(jobs, CommandError::Internal(m)),
-            }
+            Written::KeyTaken(stored) => answer_each(jobs, |job| replay(&stored, &job.fp)),
+            Written::Failed(e) => answer_all(jobs, e),
         }
-        answer_all(jobs, CommandError::Conflict)
     }
 
     /// Decides every job in order against the state the previous ones left.
@@ -232,7 +218,7 @@ impl Pipeline {
         stream: &str,
         loaded: &Versioned<Account>,
         jobs: &[Queued],
-    ) -> (AppendRequest, Vec<Decided>, Versioned<Account>) {
+    ) -> Decision<Vec<Decided>> {
         let mut state = loaded.clone();
         let mut write = StreamWrite {
             stream_id: stream.to_owned(),
@@ -296,16 +282,52 @@ impl Pipeline {
             }
             decided.push(Decided::Applied(reply));
         }
-        let streams = if write.events.is_empty() {
-            vec![]
+        let (streams, accounts) = if write.events.is_empty() {
+            (vec![], vec![])
         } else {
-            vec![write]
+            (
+                vec![write],
+                vec![(stream.to_owned(), loaded.version, state)],
+            )
         };
-        let request = AppendRequest {
-            streams,
-            idempotency: records,
+        Decision {
+            request: AppendRequest {
+                streams,
+                idempotency: records,
+            },
+            accounts,
+            outcome: decided,
+        }
+    }
+}
+
+/// The commands of one batch on one account, as a unit of the write loop.
+struct AccountBatch<'a> {
+    stream: &'a str,
+    jobs: &'a [Queued],
+    fresh: bool,
+}
+
+#[async_trait::async_trait]
+impl Unit for AccountBatch<'_> {
+    type Loaded = Versioned<Account>;
+    type Outcome = Vec<Decided>;
+
+    async fn load(&self, repo: &Repository) -> Result<Versioned<Account>, CommandError> {
+        let loaded = if self.fresh {
+            repo.load_fresh::<Account>(self.stream).await
+        } else {
+            repo.load::<Account>(self.stream).await
         };
-        (request, decided, state)
+        Ok(loaded?)
+    }
+
+    fn decide(&self, pipeline: &Pipeline, loaded: &Versioned<Account>) -> Decision<Vec<Decided>> {
+        pipeline.decide(self.stream, loaded, self.jobs)
+    }
+
+    fn forget(&self, repo: &Repository) {
+        repo.forget::<Account>(self.stream);
     }
 }
 

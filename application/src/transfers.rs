@@ -6,9 +6,12 @@ use ledger_domain::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::commands::{AccountReply, CommandContext, CommandError, CommandService};
-use crate::idempotency::{record_ok, scoped_key};
-use crate::ports::store::{AppendError, AppendRequest};
+use crate::commands::{metadata, AccountReply, CommandContext, CommandError, CommandService};
+use crate::idempotency::{record_ok, record_refusal, replay, scoped_key};
+use crate::pipeline::Pipeline;
+use crate::ports::store::AppendRequest;
+use crate::repository::Repository;
+use crate::write::{Decision, Unit, Written};
 
 /// Move money between two accounts of one currency.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,145 +81,150 @@ impl CommandService {
             None => TransferId::parse(self.pipeline.ids.new_id().to_string())
                 .map_err(|e| CommandError::Internal(e.to_string()))?,
         };
-        let order = TransferOrder {
-            transfer_id: transfer_id.clone(),
-            from: req.from,
-            to: req.to,
-            amount: req.amount,
-            description: req.description,
+        let unit = TransferUnit {
+            record_stream: transfer_stream(&transfer_id),
+            order: TransferOrder {
+                transfer_id,
+                from: req.from,
+                to: req.to,
+                amount: req.amount,
+                description: req.description,
+            },
+            ctx,
+            fp: &fp,
+            causation: self.pipeline.ids.new_id().to_string(),
         };
-        let record_stream = transfer_stream(&transfer_id);
-        let causation = self.pipeline.ids.new_id().to_string();
         let _serialized = self
             .pipeline
             .locks
-            .lock(&[order.from.as_str(), order.to.as_str()])
+            .lock(&[unit.order.from.as_str(), unit.order.to.as_str()])
             .await;
-        for _ in 0..self.pipeline.max_attempts {
-            let from = match ctx.if_match {
-                Some(_) => {
-                    self.pipeline
-                        .repo
-                        .load_fresh::<Account>(order.from.as_str())
-                        .await?
-                }
-                None => {
-                    self.pipeline
-                        .repo
-                        .load::<Account>(order.from.as_str())
-                        .await?
-                }
-            };
-            let to = self
-                .pipeline
-                .repo
-                .load::<Account>(order.to.as_str())
-                .await?;
-            let record = self.pipeline.repo.load::<Transfer>(&record_stream).await?;
-            if ctx
-                .if_match
-                .as_ref()
-                .is_some_and(|p| !p.holds_at(from.version))
-            {
-                let err = if from.version == 0 {
+        match self.pipeline.write(&unit).await {
+            Written::Done(outcome) => outcome,
+            Written::KeyTaken(stored) => replay(&stored, &fp),
+            Written::Failed(e) => Err(e),
+        }
+    }
+}
+
+/// A transfer as a unit of the write loop: both accounts and the transfer's record.
+struct TransferUnit<'a> {
+    order: TransferOrder,
+    record_stream: String,
+    ctx: &'a CommandContext,
+    fp: &'a str,
+    causation: String,
+}
+
+/// The debited account, the credited one and the transfer's record, as loaded.
+type Loaded = (Versioned<Account>, Versioned<Account>, Versioned<Transfer>);
+
+impl TransferUnit<'_> {
+    /// A refusal: nothing written but its idempotency record (when the caller gave a key
+    /// and the refusal is final).
+    fn refused(&self, err: CommandError) -> Decision<Result<TransferReply, CommandError>> {
+        let record = self
+            .ctx
+            .idempotency_key
+            .as_ref()
+            .filter(|_| err.is_final())
+            .map(|k| record_refusal(scoped_key(&self.ctx.actor, k), self.fp.to_owned(), &err));
+        Decision {
+            request: AppendRequest {
+                streams: vec![],
+                idempotency: record.into_iter().collect(),
+            },
+            accounts: vec![],
+            outcome: Err(err),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Unit for TransferUnit<'_> {
+    type Loaded = Loaded;
+    type Outcome = Result<TransferReply, CommandError>;
+
+    async fn load(&self, repo: &Repository) -> Result<Loaded, CommandError> {
+        let from = self.order.from.as_str();
+        // A precondition is checked against the store, never a possibly stale cache.
+        let from = match self.ctx.if_match {
+            Some(_) => repo.load_fresh::<Account>(from).await?,
+            None => repo.load::<Account>(from).await?,
+        };
+        let to = repo.load::<Account>(self.order.to.as_str()).await?;
+        let record = repo.load::<Transfer>(&self.record_stream).await?;
+        Ok((from, to, record))
+    }
+
+    fn decide(&self, p: &Pipeline, (from, to, record): &Loaded) -> Decision<Self::Outcome> {
+        if let Some(pre) = &self.ctx.if_match {
+            if !pre.holds_at(from.version) {
+                return self.refused(if from.version == 0 {
                     DomainError::AccountNotFound.into()
                 } else {
                     CommandError::VersionMismatch {
                         actual: from.version,
                     }
-                };
-                return self.refuse(err, ctx, &fp).await;
+                });
             }
-            let plan = match plan_transfer(&order, &from.state, &to.state, &record.state) {
-                Ok(plan) => plan,
-                Err(e) => return self.refuse(e.into(), ctx, &fp).await,
-            };
-            let after =
-                |v: &Versioned<Account>, events: &[<Account as Aggregate>::Event]| Versioned {
-                    state: fold(v.state.clone(), events),
-                    version: v.version + events.len() as u64,
-                };
-            let (from_after, to_after) = (after(&from, &plan.debit), after(&to, &plan.credit));
-            let reply = match (
-                AccountReply::from_state(&from_after),
-                AccountReply::from_state(&to_after),
-            ) {
-                (Some(f), Some(t)) => TransferReply {
-                    transfer_id: transfer_id.to_string(),
-                    from: f,
-                    to: t,
-                },
-                _ => return Err(CommandError::Internal("transfer on no account".into())),
-            };
-            let meta = self.metadata(ctx, &causation, Some(transfer_id.as_str()));
-            let request = AppendRequest {
+        }
+        let plan = match plan_transfer(&self.order, &from.state, &to.state, &record.state) {
+            Ok(plan) => plan,
+            Err(e) => return self.refused(e.into()),
+        };
+        let after = |v: &Versioned<Account>, events: &[<Account as Aggregate>::Event]| Versioned {
+            state: fold(v.state.clone(), events),
+            version: v.version + events.len() as u64,
+        };
+        let (from_after, to_after) = (after(from, &plan.debit), after(to, &plan.credit));
+        let reply = match (
+            AccountReply::from_state(&from_after),
+            AccountReply::from_state(&to_after),
+        ) {
+            (Some(f), Some(t)) => TransferReply {
+                transfer_id: self.order.transfer_id.to_string(),
+                from: f,
+                to: t,
+            },
+            _ => return self.refused(CommandError::Internal("transfer on no account".into())),
+        };
+        let meta = metadata(
+            self.ctx,
+            &self.causation,
+            Some(self.order.transfer_id.as_str()),
+        );
+        let (from_id, to_id) = (self.order.from.as_str(), self.order.to.as_str());
+        let idempotency = self
+            .ctx
+            .idempotency_key
+            .as_ref()
+            .map(|k| record_ok(scoped_key(&self.ctx.actor, k), self.fp.to_owned(), &reply));
+        Decision {
+            request: AppendRequest {
                 streams: vec![
-                    self.stream_write::<Account>(
-                        order.from.as_str(),
-                        from.version,
-                        &plan.debit,
-                        &meta,
-                    ),
-                    self.stream_write::<Account>(
-                        order.to.as_str(),
-                        to.version,
-                        &plan.credit,
-                        &meta,
-                    ),
-                    self.stream_write::<Transfer>(
-                        &record_stream,
+                    p.stream_write::<Account>(from_id, from.version, &plan.debit, &meta),
+                    p.stream_write::<Account>(to_id, to.version, &plan.credit, &meta),
+                    p.stream_write::<Transfer>(
+                        &self.record_stream,
                         record.version,
                         &plan.record,
                         &meta,
                     ),
                 ],
-                idempotency: ctx
-                    .idempotency_key
-                    .as_ref()
-                    .map(|k| record_ok(scoped_key(&ctx.actor, k), fp.clone(), &reply))
-                    .into_iter()
-                    .collect(),
-            };
-            let last_ids: Vec<_> = request
-                .streams
-                .iter()
-                .map(|w| w.events.last().map(|e| e.event_id).unwrap_or_default())
-                .collect();
-            match self.pipeline.store.append(request).await {
-                Ok(()) => {
-                    self.pipeline
-                        .repo
-                        .after_commit(order.from.as_str(), from.version, &from_after, last_ids[0])
-                        .await;
-                    self.pipeline
-                        .repo
-                        .after_commit(order.to.as_str(), to.version, &to_after, last_ids[1])
-                        .await;
-                    return Ok(reply);
-                }
-                Err(AppendError::Conflict { stream_id, .. })
-                    if matches!(ctx.if_match, Some(crate::IfMatch::Versions(_)))
-                        && stream_id == order.from.as_str() =>
-                {
-                    let now = self
-                        .pipeline
-                        .repo
-                        .load_fresh::<Account>(order.from.as_str())
-                        .await?;
-                    let err = CommandError::VersionMismatch {
-                        actual: now.version,
-                    };
-                    return self.refuse(err, ctx, &fp).await;
-                }
-                Err(AppendError::Conflict { .. }) => {
-                    self.pipeline.repo.forget::<Account>(order.from.as_str());
-                    self.pipeline.repo.forget::<Account>(order.to.as_str());
-                    self.pipeline.repo.forget::<Transfer>(&record_stream);
-                    continue;
-                }
-                Err(e) => return self.append_failed(e, &fp),
-            }
+                idempotency: idempotency.into_iter().collect(),
+            },
+            accounts: vec![
+                (from_id.to_owned(), from.version, from_after),
+                (to_id.to_owned(), to.version, to_after),
+            ],
+            outcome: Ok(reply),
         }
-        Err(CommandError::Conflict)
+    }
+
+    fn forget(&self, repo: &Repository) {
+        repo.forget::<Account>(self.order.from.as_str());
+        repo.forget::<Account>(self.order.to.as_str());
+        repo.forget::<Transfer>(&self.record_stream);
     }
 }

@@ -1,0 +1,93 @@
+//! The one decide-and-append loop every command runs through: load what it decides on,
+//! decide (events, idempotency records and the answer, refusals included), append it all
+//! in one atomic write with the expected versions, and on a version conflict forget the
+//! cached state and decide again, at most `max_attempts` times. Account commands come
+//! here as per-stream batches (`pipeline.rs`), transfers as one unit of three streams.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use ledger_domain::{Account, Versioned};
+
+use crate::commands::CommandError;
+use crate::pipeline::Pipeline;
+use crate::ports::store::{AppendError, AppendRequest, IdempotencyRecord};
+use crate::repository::Repository;
+
+/// What a unit decided: the one write, the accounts whose new state the cache and the
+/// snapshots get once it is written, and what to answer then.
+pub(crate) struct Decision<O> {
+    /// Events of every stream and the idempotency records, in one atomic append.
+    pub(crate) request: AppendRequest,
+    /// `(stream, version before, state after)` of each account written.
+    pub(crate) accounts: Vec<(String, u64, Versioned<Account>)>,
+    /// The answer once written.
+    pub(crate) outcome: O,
+}
+
+/// A command (or a batch of them) as the loop sees it.
+#[async_trait]
+pub(crate) trait Unit: Sync {
+    /// The states it decides on.
+    type Loaded: Send + Sync;
+    /// Its answer.
+    type Outcome: Send;
+    /// Loads the states (from the store, past the cache, when a precondition is given).
+    async fn load(&self, repo: &Repository) -> Result<Self::Loaded, CommandError>;
+    /// Decides against them.
+    fn decide(&self, pipeline: &Pipeline, loaded: &Self::Loaded) -> Decision<Self::Outcome>;
+    /// Drops the cached states after a conflict.
+    fn forget(&self, repo: &Repository);
+}
+
+/// How a unit's write ended.
+pub(crate) enum Written<O> {
+    /// Written (or nothing to write): its outcome.
+    Done(O),
+    /// One of its idempotency keys was stored meanwhile: that record.
+    KeyTaken(IdempotencyRecord),
+    /// Not written: why.
+    Failed(CommandError),
+}
+
+impl Pipeline {
+    /// Runs the loop for one unit (the caller holds its streams' locks).
+    pub(crate) async fn write<U: Unit>(&self, unit: &U) -> Written<U::Outcome> {
+        for _ in 0..self.max_attempts {
+            let loaded = match unit.load(&self.repo).await {
+                Ok(loaded) => loaded,
+                Err(e) => return Written::Failed(e),
+            };
+            let Decision {
+                request,
+                accounts,
+                outcome,
+            } = unit.decide(self, &loaded);
+            if request.streams.is_empty() && request.idempotency.is_empty() {
+                return Written::Done(outcome);
+            }
+            let last_ids: HashMap<String, uuid::Uuid> = request
+                .streams
+                .iter()
+                .filter_map(|w| w.events.last().map(|e| (w.stream_id.clone(), e.event_id)))
+                .collect();
+            match self.store.append(request).await {
+                Ok(()) => {
+                    for (stream, before, after) in &accounts {
+                        if let Some(id) = last_ids.get(stream) {
+                            self.repo.after_commit(stream, *before, after, *id).await;
+                        }
+                    }
+                    return Written::Done(outcome);
+                }
+                Err(AppendError::Conflict { .. }) => unit.forget(&self.repo),
+                Err(AppendError::IdempotencyKeyExists(stored)) => return Written::KeyTaken(stored),
+                Err(AppendError::Unavailable(m)) => {
+                    return Written::Failed(CommandError::Unavailable(m))
+                }
+                Err(AppendError::Failed(m)) => return Written::Failed(CommandError::Internal(m)),
+            }
+        }
+        Written::Failed(CommandError::Conflict)
+    }
+}
