@@ -13,26 +13,19 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 #![warn(missing_docs)]
 
+mod account_batch;
 mod cache;
 mod command_types;
 pub mod commands;
-#[cfg(feature = "conformance")]
-pub mod conformance;
-#[cfg(feature = "conformance")]
-pub mod conformance_projections;
-#[cfg(feature = "conformance")]
-pub mod conformance_rebuild;
 pub mod decode;
 mod idempotency;
 mod locks;
-pub mod metrics;
 mod pipeline;
 pub mod ports;
 pub mod projection;
 pub mod queries;
 pub mod rebuild;
 pub mod repository;
-pub mod timed_store;
 pub mod transfers;
 pub mod views;
 mod write;

@@ -236,7 +236,7 @@ impl ProjectionRunner {
     }
 
     /// Decodes a page of the feed for the projections.
-    pub(crate) async fn decode(
+    pub async fn decode(
         &self,
         events: Vec<crate::ports::store::RecordedEvent>,
     ) -> Result<Vec<ProjectedEvent>, FeedDecodeError> {

@@ -12,15 +12,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use ledger_application::metrics::Metrics;
 use ledger_application::ports::store::EventStore;
 use ledger_application::ports::system::Spawner;
 use ledger_application::ports::system::{SystemClock, UuidV7Ids};
 use ledger_application::projection::ProjectionRunner;
 use ledger_application::queries::QueryService;
 use ledger_application::repository::Repository;
-use ledger_application::timed_store::TimedEventStore;
 use ledger_application::CommandService;
+use ledger_http::metrics::Metrics;
+use ledger_http::timed_store::TimedEventStore;
 use ledger_http::{Access, AppState, Secret};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};

@@ -18,6 +18,25 @@ pub enum AccountStatus {
     Closed,
 }
 
+impl AccountStatus {
+    /// `open` or `closed` (as the API and the read models write it).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Closed => "closed",
+        }
+    }
+
+    /// Reads [`Self::as_str`]; `None` for anything else.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "open" => Some(Self::Open),
+            "closed" => Some(Self::Closed),
+            _ => None,
+        }
+    }
+}
+
 /// The facts of an opened account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountDetails {

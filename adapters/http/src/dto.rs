@@ -12,10 +12,7 @@ use serde_json::value::RawValue;
 use utoipa::ToSchema;
 
 fn status(s: AccountStatus) -> &'static str {
-    match s {
-        AccountStatus::Open => "open",
-        AccountStatus::Closed => "closed",
-    }
+    s.as_str()
 }
 
 /// `POST /accounts`.

@@ -12,16 +12,18 @@ pub mod body;
 mod commands;
 pub mod contract;
 pub mod dto;
+pub mod metrics;
 mod middleware;
 pub mod openapi;
 pub mod problem;
 mod queries;
+pub mod timed_store;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::metrics::Metrics;
 use axum::Router;
-use ledger_application::metrics::Metrics;
 use ledger_application::ports::snapshot::SnapshotStore;
 use ledger_application::ports::store::EventStore;
 use ledger_application::projection::ProjectionRunner;

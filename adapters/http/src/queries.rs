@@ -115,11 +115,12 @@ pub(crate) async fn list_accounts(
 ) -> Result<Json<AccountsPage>, ApiError> {
     let q = body::query(raw.as_deref())?;
     let limit = body::limit(&q, 50, 1000)?;
-    let status = match q.get("status").map(String::as_str) {
+    let status = match q.get("status") {
         None => None,
-        Some("open") => Some(AccountStatus::Open),
-        Some("closed") => Some(AccountStatus::Closed),
-        Some(_) => return Err(ApiError::validation("status must be open or closed")),
+        Some(s) => Some(
+            AccountStatus::parse(s)
+                .ok_or_else(|| ApiError::validation("status must be open or closed"))?,
+        ),
     };
     let filter = AccountFilter {
         owner: q.get("owner").cloned(),

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use ledger_application::metrics::Metrics;
 use ledger_application::ports::store::EventStore;
 use ledger_application::ports::system::{SystemClock, UuidV7Ids};
 use ledger_application::projection::ProjectionRunner;
@@ -14,6 +13,7 @@ use ledger_application::queries::QueryService;
 use ledger_application::repository::Repository;
 use ledger_application::CommandService;
 use ledger_domain::ErrorCode;
+use ledger_http::metrics::Metrics;
 use ledger_http::{Access, AppState, Secret};
 use ledger_memory::{MemoryEventStore, MemoryReadModels, MemorySnapshotStore};
 use proptest::prelude::*;

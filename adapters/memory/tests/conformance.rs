@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use ledger_application::conformance as suite;
+use ledger_conformance::store as suite;
 use ledger_memory::MemoryEventStore;
 
 fn store() -> suite::Store {

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use ledger_application::conformance_projections as suite;
+use ledger_conformance::projections as suite;
 use ledger_memory::{MemoryEventStore, MemoryReadModels};
 
 fn harness() -> suite::Harness {
@@ -62,6 +62,5 @@ async fn a_step_cut_off_anywhere_leaves_the_store_usable() {
 #[tokio::test]
 async fn a_rebuild_claim_is_exclusive() {
     let models = Arc::new(MemoryReadModels::new());
-    ledger_application::conformance_rebuild::a_rebuild_claim_is_exclusive(models.clone(), models)
-        .await;
+    ledger_conformance::rebuild::a_rebuild_claim_is_exclusive(models.clone(), models).await;
 }

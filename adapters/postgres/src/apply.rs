@@ -75,7 +75,7 @@ impl PgProjectionStore {
         .bind(v.iter().map(|a| a.owner.as_str()).collect::<Vec<_>>())
         .bind(v.iter().map(|a| a.currency.code()).collect::<Vec<_>>())
         .bind(v.iter().map(|a| a.balance.minor_units()).collect::<Vec<_>>())
-        .bind(v.iter().map(|a| status_str(a)).collect::<Vec<_>>())
+        .bind(v.iter().map(|a| a.status.as_str()).collect::<Vec<_>>())
         .bind(v.iter().map(|a| i64_of(a.version)).collect::<Vec<_>>())
         .bind(v.iter().map(|a| a.total_deposits.minor_units().to_string()).collect::<Vec<_>>())
         .bind(v.iter().map(|a| a.total_withdrawals.minor_units().to_string()).collect::<Vec<_>>())
@@ -195,11 +195,4 @@ fn audit_row(data: &mut BinaryCopy, e: &AuditEntry) -> Result<(), CopyEncodeErro
     data.timestamptz(&e.recorded_at)?;
     data.opt_int8(e.amount.map(|m| m.minor_units()));
     data.opt_text(e.currency.map(|c| c.code()))
-}
-
-fn status_str(a: &AccountView) -> &'static str {
-    match a.status {
-        ledger_domain::AccountStatus::Open => "open",
-        ledger_domain::AccountStatus::Closed => "closed",
-    }
 }

@@ -42,16 +42,14 @@ fn wide(r: &PgRow, column: &str) -> Result<i128, sqlx::Error> {
 pub(crate) fn account_row(r: &PgRow) -> Result<AccountView, sqlx::Error> {
     let c = currency(r.try_get("currency")?)?;
     let status: &str = r.try_get("status")?;
+    let status = AccountStatus::parse(status)
+        .ok_or_else(|| decode_err(format!("unknown account status {status}")))?;
     Ok(AccountView {
         account_id: r.try_get("account_id")?,
         owner: r.try_get("owner")?,
         currency: c,
         balance: Money::from_minor(r.try_get("balance")?, c),
-        status: if status == "closed" {
-            AccountStatus::Closed
-        } else {
-            AccountStatus::Open
-        },
+        status,
         version: u64_of(r.try_get("version")?),
         total_deposits: MoneyTotal::from_minor(wide(r, "total_deposits")?, c),
         total_withdrawals: MoneyTotal::from_minor(wide(r, "total_withdrawals")?, c),
@@ -115,10 +113,7 @@ impl ReadModels for PgReadModels {
     }
 
     async fn accounts(&self, f: AccountFilter) -> Result<Vec<AccountView>, ReadModelError> {
-        let status = f.status.map(|s| match s {
-            AccountStatus::Open => "open",
-            AccountStatus::Closed => "closed",
-        });
+        let status = f.status.map(AccountStatus::as_str);
         let rows = sqlx::query(&format!(
             "SELECT {ACCOUNT_COLUMNS} FROM current_state WHERE ($1::text IS NULL OR owner = $1) \
              AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR account_id > $3) \

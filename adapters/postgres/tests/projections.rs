@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use ledger_application::conformance_projections as suite;
+use ledger_conformance::projections as suite;
 use ledger_postgres::testing::TestDatabase;
 use ledger_postgres::{PgEventStore, PgProjectionStore, PgReadModels};
 
@@ -198,7 +198,7 @@ async fn a_rebuild_behind_the_live_view_is_not_swapped_in() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rebuild_claim_is_exclusive() {
     let (_db, pool) = TestDatabase::migrated(5).await;
-    ledger_application::conformance_rebuild::a_rebuild_claim_is_exclusive(
+    ledger_conformance::rebuild::a_rebuild_claim_is_exclusive(
         std::sync::Arc::new(PgProjectionStore::new(pool.clone())),
         std::sync::Arc::new(PgProjectionStore::new(pool)),
     )

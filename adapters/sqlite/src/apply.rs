@@ -8,7 +8,7 @@ use ledger_application::ports::store::FeedCursor;
 use ledger_application::views::{project_account, AnalyticsDelta, AuditEntry};
 
 use crate::projections::{checkpoint_in, cols, i64_of, rm_error, tables, Tx};
-use crate::queries::{account_row, currency_totals, day_totals, micros, status_str};
+use crate::queries::{account_row, currency_totals, day_totals, micros};
 
 /// Inside `tx`: applies the batch and moves the checkpoint, if it is at `from`.
 pub(crate) async fn apply_in(
@@ -81,7 +81,7 @@ async fn apply_current_state(
         .bind(&v.owner)
         .bind(v.currency.code())
         .bind(v.balance.minor_units())
-        .bind(status_str(v.status))
+        .bind(v.status.as_str())
         .bind(i64_of(v.version))
         .bind(v.total_deposits.minor_units().to_string())
         .bind(v.total_withdrawals.minor_units().to_string())

@@ -30,13 +30,6 @@ fn time(v: i64) -> Result<DateTime<Utc>, sqlx::Error> {
     DateTime::from_timestamp_micros(v).ok_or_else(|| decode_err(format!("bad time {v}")))
 }
 
-pub(crate) fn status_str(s: AccountStatus) -> &'static str {
-    match s {
-        AccountStatus::Open => "open",
-        AccountStatus::Closed => "closed",
-    }
-}
-
 fn u64_of(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
@@ -77,16 +70,14 @@ pub(crate) fn day_totals(r: &SqliteRow) -> Result<DayTotals, sqlx::Error> {
 pub(crate) fn account_row(r: &SqliteRow) -> Result<AccountView, sqlx::Error> {
     let c = currency(r.try_get("currency")?)?;
     let status: String = r.try_get("status")?;
+    let status = AccountStatus::parse(&status)
+        .ok_or_else(|| decode_err(format!("unknown account status {status}")))?;
     Ok(AccountView {
         account_id: r.try_get("account_id")?,
         owner: r.try_get("owner")?,
         currency: c,
         balance: Money::from_minor(r.try_get("balance")?, c),
-        status: if status == "closed" {
-            AccountStatus::Closed
-        } else {
-            AccountStatus::Open
-        },
+        status,
         version: u64_of(r.try_get("version")?),
         total_deposits: MoneyTotal::from_minor(wide(r, "total_deposits")?, c),
         total_withdrawals: MoneyTotal::from_minor(wide(r, "total_withdrawals")?, c),
@@ -158,7 +149,7 @@ impl ReadModels for SqliteReadModels {
              ORDER BY account_id LIMIT ?4",
         )
         .bind(f.owner)
-        .bind(f.status.map(status_str))
+        .bind(f.status.map(AccountStatus::as_str))
         .bind(f.after)
         .bind(limit(f.limit))
         .fetch_all(&self.reader)

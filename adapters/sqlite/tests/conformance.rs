@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use ledger_application::conformance as suite;
+use ledger_conformance::store as suite;
 
 /// A fresh file in a temporary directory, removed afterwards.
 struct TempDb {

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use ledger_application::conformance_projections as suite;
+use ledger_conformance::projections as suite;
 
 struct TempDir(std::path::PathBuf);
 
@@ -96,7 +96,7 @@ async fn a_rebuild_claim_is_exclusive() {
         ledger_sqlite::open(&url).await.expect("open"),
         ledger_sqlite::open(&url).await.expect("open"),
     );
-    ledger_application::conformance_rebuild::a_rebuild_claim_is_exclusive(
+    ledger_conformance::rebuild::a_rebuild_claim_is_exclusive(
         Arc::new(ledger_sqlite::SqliteProjectionStore::new(
             a.writer().clone(),
             a.reader().clone(),

@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::{TimeZone, Utc};
 use uuid::Uuid;
 
-use crate::ports::store::*;
+use ledger_application::ports::store::*;
 
 /// A store under test.
 pub type Store = Arc<dyn EventStore>;
@@ -518,7 +518,7 @@ pub async fn seed_format_events_read_back_upcast(store: Store) {
     assert_eq!(account.details().map(|d| d.balance.minor_units()), Some(30));
     // The feed path decodes without the stream folded, fetching context as needed.
     let page = store.read_feed(FeedCursor::START, 10).await.expect("feed");
-    let mut decoder = crate::decode::FeedDecoder::default();
+    let mut decoder = ledger_application::decode::FeedDecoder::default();
     for e in &page.events {
         decoder
             .decode(store.as_ref(), e)

@@ -9,17 +9,17 @@ use std::time::Duration;
 
 use ledger_domain::{AccountEvent, AccountId, AccountStatus, Currency, Decimal, Owner, TransferId};
 
-use crate::commands::{AccountAction, CommandContext, CommandService, OpenAccount};
-use crate::decode::{FeedDecoder, LedgerEvent};
-use crate::ports::readmodel::{
+use ledger_application::commands::{AccountAction, CommandContext, CommandService, OpenAccount};
+use ledger_application::decode::{FeedDecoder, LedgerEvent};
+use ledger_application::ports::readmodel::{
     AccountFilter, AuditFilter, ProjectionState, ProjectionStore, ReadModels, PROJECTIONS,
 };
-use crate::ports::snapshot::{Snapshot, SnapshotError, SnapshotStore};
-use crate::ports::store::{EventStore, FeedCursor};
-use crate::ports::system::{SystemClock, UuidV7Ids};
-use crate::projection::{ProjectionError, ProjectionRunner};
-use crate::repository::Repository;
-use crate::transfers::TransferRequest;
+use ledger_application::ports::snapshot::{Snapshot, SnapshotError, SnapshotStore};
+use ledger_application::ports::store::{EventStore, FeedCursor};
+use ledger_application::ports::system::{SystemClock, UuidV7Ids};
+use ledger_application::projection::{ProjectionError, ProjectionRunner};
+use ledger_application::repository::Repository;
+use ledger_application::transfers::TransferRequest;
 
 /// The stores under test.
 #[derive(Clone)]
@@ -64,7 +64,7 @@ impl Harness {
     /// A runner whose rebuilds also read `batch` events per page (so that they take
     /// many pages, each read ahead by a task of its own while the last is applied).
     fn runner(&self, batch: usize) -> ProjectionRunner {
-        let spawner: Arc<dyn crate::ports::system::Spawner> = Arc::new(|task| {
+        let spawner: Arc<dyn ledger_application::ports::system::Spawner> = Arc::new(|task| {
             tokio::spawn(task);
         });
         ProjectionRunner::new(self.store.clone(), self.projections.clone(), batch)
@@ -386,7 +386,7 @@ pub async fn aborted_runs_count_nothing_twice(h: Harness) {
             loop {
                 for p in PROJECTIONS {
                     let _ = runner
-                        .step(p, crate::ports::readmodel::Generation::Live)
+                        .step(p, ledger_application::ports::readmodel::Generation::Live)
                         .await;
                     tokio::task::yield_now().await;
                 }
@@ -445,7 +445,7 @@ pub async fn a_step_cut_off_anywhere_leaves_the_store_usable(
     let mut cut_offs = BTreeMap::new();
     for p in PROJECTIONS {
         let cuts = cut_at_every_wait(&runner, p, || {
-            runner.step(p, crate::ports::readmodel::Generation::Live)
+            runner.step(p, ledger_application::ports::readmodel::Generation::Live)
         })
         .await;
         cut_offs.insert(p, cuts);
@@ -603,7 +603,7 @@ async fn workload_more(h: &Harness) {
 /// view cannot add it to a yen account's totals; the analytics (per the currency of
 /// each amount) and the audit log can record it.
 async fn a_foreign_currency_deposit(h: &Harness) {
-    use crate::ports::store::{AppendRequest, EventMetadata, NewEvent, StreamWrite};
+    use ledger_application::ports::store::{AppendRequest, EventMetadata, NewEvent, StreamWrite};
     use ledger_domain::{Aggregate, Money};
     let commands = h.commands();
     for a in ["big-1", "big-2"] {
@@ -789,7 +789,7 @@ pub async fn a_rebuild_step_without_a_rebuild_is_an_error(h: Harness) {
     let runner = h.runner(10);
     for p in PROJECTIONS {
         let got = runner
-            .step(p, crate::ports::readmodel::Generation::Rebuild)
+            .step(p, ledger_application::ports::readmodel::Generation::Rebuild)
             .await;
         assert!(got.is_err(), "{p}: {got:?}");
     }
@@ -799,7 +799,7 @@ pub async fn a_rebuild_step_without_a_rebuild_is_an_error(h: Harness) {
         .expect("a real rebuild still works");
     for p in PROJECTIONS {
         let got = runner
-            .step(p, crate::ports::readmodel::Generation::Rebuild)
+            .step(p, ledger_application::ports::readmodel::Generation::Rebuild)
             .await;
         assert!(got.is_err(), "{p} after its rebuild: {got:?}");
     }
@@ -808,7 +808,7 @@ pub async fn a_rebuild_step_without_a_rebuild_is_an_error(h: Harness) {
 /// A rebuild that is behind the live tables is not swapped in (readers would see the
 /// views go back); the runner catches it up and then swaps it in.
 pub async fn a_rebuild_behind_the_live_view_is_not_swapped_in(h: Harness) {
-    use crate::ports::readmodel::Generation;
+    use ledger_application::ports::readmodel::Generation;
     workload(&h, 3).await;
     let runner = h.runner(10);
     catch_up_all(&runner).await;
@@ -843,7 +843,7 @@ pub async fn a_rebuild_behind_the_live_view_is_not_swapped_in(h: Harness) {
 }
 
 /// Runs the command pipeline's per-account batches on the test's Tokio runtime.
-fn test_spawner() -> std::sync::Arc<dyn crate::ports::system::Spawner> {
+fn test_spawner() -> std::sync::Arc<dyn ledger_application::ports::system::Spawner> {
     std::sync::Arc::new(|task| {
         tokio::spawn(task);
     })

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::ports::readmodel::{ProjectionState, ProjectionStore, REBUILD_INTERRUPTED};
+use ledger_application::ports::readmodel::{ProjectionState, ProjectionStore, REBUILD_INTERRUPTED};
 
 async fn analytics_state(store: &dyn ProjectionStore) -> (ProjectionState, Option<String>) {
     let all = store.statuses().await.expect("statuses");

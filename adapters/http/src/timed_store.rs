@@ -7,7 +7,7 @@ use std::time::Instant;
 use async_trait::async_trait;
 
 use crate::metrics::Metrics;
-use crate::ports::store::{
+use ledger_application::ports::store::{
     AppendError, AppendRequest, EventStore, FeedCursor, FeedPage, IdempotencyRecord, RecordedEvent,
     StoreError, StreamQuery,
 };

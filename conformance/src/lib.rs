@@ -1,0 +1,8 @@
+//! The conformance suites every store adapter runs against the ports of
+//! `ledger-application`: the same behaviour from the memory, SQLite and PostgreSQL
+//! stores. A dev-dependency of the adapters; nothing in production links it.
+#![forbid(unsafe_code)]
+
+pub mod projections;
+pub mod rebuild;
+pub mod store;
