@@ -12,6 +12,30 @@ use ledger_postgres::testing::TestDatabase;
 use reqwest::{Client, Method, Response};
 use serde_json::Value;
 
+/// Runs each named `async fn(Backend)` as two tests: on PostgreSQL + Redis (module
+/// `postgres_redis`) and on the SQLite default (module `sqlite`).
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod postgres_redis {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::Backend::PostgresRedis).await;
+                }
+            )*
+        }
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::Backend::Sqlite).await;
+                }
+            )*
+        }
+    };
+}
+
 /// Which stores the application runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

@@ -5,28 +5,7 @@ use ledger_tests::{json, Backend, Options, TestApp, ADMIN};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod postgres_redis {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(ledger_tests::Backend::PostgresRedis).await;
-                }
-            )*
-        }
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(ledger_tests::Backend::Sqlite).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both_backends!(
+ledger_tests::on_both_backends!(
     a_walkthrough_of_every_read_and_write,
     every_error_code_is_a_problem_document,
     an_idempotent_retry_returns_the_first_outcome,

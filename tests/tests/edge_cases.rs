@@ -6,28 +6,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod postgres_redis {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(ledger_tests::Backend::PostgresRedis).await;
-                }
-            )*
-        }
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(ledger_tests::Backend::Sqlite).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both_backends!(
+ledger_tests::on_both_backends!(
     dot_ids_are_refused,
     if_match_is_strong_exact_and_takes_star_and_lists,
     idempotency_keys_are_visible_ascii_only,

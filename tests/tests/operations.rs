@@ -4,28 +4,7 @@
 use ledger_tests::{json, Backend, TestApp};
 use serde_json::json;
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod postgres_redis {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(ledger_tests::Backend::PostgresRedis).await;
-                }
-            )*
-        }
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(ledger_tests::Backend::Sqlite).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both_backends!(metrics_have_append_latency_store_size_and_true_counters);
+ledger_tests::on_both_backends!(metrics_have_append_latency_store_size_and_true_counters);
 
 /// The value of an unlabelled series, or of the first line starting with `prefix`.
 fn value(text: &str, prefix: &str) -> f64 {

@@ -11,28 +11,7 @@ use serde_json::{json, Value};
 /// The largest USD amount (i64::MAX minor units).
 const MAX_USD: &str = "92233720368547758.07";
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod postgres_redis {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(ledger_tests::Backend::PostgresRedis).await;
-                }
-            )*
-        }
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(ledger_tests::Backend::Sqlite).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both_backends!(
+ledger_tests::on_both_backends!(
     an_account_cycling_the_maximum_keeps_its_view,
     two_accounts_at_the_maximum_add_up_in_the_analytics,
 );
