@@ -173,7 +173,8 @@ impl PgProjectionStore {
         match name {
             "current_state" => Self::apply_current_state(tx, sfx, batch).await?,
             "analytics" => Self::apply_analytics(tx, sfx, batch).await?,
-            _ => Self::apply_audit(tx, sfx, batch).await?,
+            "audit_log" => Self::apply_audit(tx, sfx, batch).await?,
+            other => return Err(failed(format!("unknown projection {other}"))),
         }
         Ok(true)
     }

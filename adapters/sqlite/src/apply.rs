@@ -7,7 +7,7 @@ use ledger_application::ports::readmodel::{Generation, ProjectedEvent, ReadModel
 use ledger_application::ports::store::FeedCursor;
 use ledger_application::views::{project_account, AnalyticsDelta, AuditEntry};
 
-use crate::projections::{checkpoint_in, cols, i64_of, rm_error, tables, Tx};
+use crate::projections::{checkpoint_in, cols, failed, i64_of, rm_error, tables, Tx};
 use crate::queries::{account_row, currency_totals, day_totals, micros};
 
 /// Inside `tx`: applies the batch and moves the checkpoint, if it is at `from`.
@@ -28,7 +28,8 @@ pub(crate) async fn apply_in(
     match name {
         "current_state" => apply_current_state(tx, sfx, batch).await?,
         "analytics" => apply_analytics(tx, sfx, batch).await?,
-        _ => apply_audit(tx, sfx, batch).await?,
+        "audit_log" => apply_audit(tx, sfx, batch).await?,
+        other => return Err(failed(format!("unknown projection {other}"))),
     }
     sqlx::query(&format!(
         "UPDATE projections SET {t} = ?2, {p} = ?3 WHERE name = ?1"
