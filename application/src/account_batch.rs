@@ -104,6 +104,9 @@ impl Pipeline {
                 idempotency: records,
             },
             accounts,
+            refused: decided
+                .iter()
+                .any(|d| matches!(d, Decided::Refused(e) if e.is_final())),
             outcome: decided,
         }
     }
@@ -121,8 +124,12 @@ impl Unit for AccountBatch<'_> {
     type Loaded = Versioned<Account>;
     type Outcome = Vec<Decided>;
 
-    async fn load(&self, repo: &Repository) -> Result<Versioned<Account>, CommandError> {
-        let loaded = if self.fresh {
+    async fn load(
+        &self,
+        repo: &Repository,
+        fresh: bool,
+    ) -> Result<Versioned<Account>, CommandError> {
+        let loaded = if self.fresh || fresh {
             repo.load_fresh::<Account>(self.stream).await
         } else {
             repo.load::<Account>(self.stream).await

@@ -44,11 +44,17 @@ impl IfMatch {
             }
     }
 
-    /// Its canonical text (for idempotency fingerprints).
+    /// Its canonical text (for idempotency fingerprints): `*`, or `tags:` and the
+    /// versions named, sorted and without repeats; no header at all is the empty text,
+    /// so a list naming no version (`W/"3"`) is told apart from no precondition.
     pub fn canonical(&self) -> String {
         match self {
             Self::Any => "*".into(),
-            Self::Versions(v) => v.iter().map(u64::to_string).collect::<Vec<_>>().join(","),
+            Self::Versions(v) => {
+                let named: std::collections::BTreeSet<u64> = v.iter().copied().collect();
+                let list: Vec<String> = named.iter().map(u64::to_string).collect();
+                format!("tags:{}", list.join(","))
+            }
         }
     }
 }

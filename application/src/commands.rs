@@ -106,10 +106,12 @@ impl CommandService {
         ctx: &CommandContext,
     ) -> Result<AccountReply, CommandError> {
         let chosen = req.account_id.as_ref().map_or("\u{0}", |a| a.as_str());
-        let fp = keyed_fingerprint(
-            ctx,
-            &["open", chosen, req.owner.as_str(), req.currency.code()],
-        );
+        // A precondition is part of the request (it cannot hold on an open: 412); with
+        // none the parts are what they always were, so stored keys still match.
+        let if_match = ctx.if_match.as_ref().map(IfMatch::canonical);
+        let mut parts = vec!["open", chosen, req.owner.as_str(), req.currency.code()];
+        parts.extend(if_match.as_deref());
+        let fp = keyed_fingerprint(ctx, &parts);
         if let Some(stored) = self.stored_outcome(ctx, &fp).await? {
             return stored;
         }

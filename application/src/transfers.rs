@@ -135,6 +135,7 @@ impl TransferUnit<'_> {
                 idempotency: record.into_iter().collect(),
             },
             accounts: vec![],
+            refused: err.is_final(),
             outcome: Err(err),
         }
     }
@@ -145,14 +146,20 @@ impl Unit for TransferUnit<'_> {
     type Loaded = Loaded;
     type Outcome = Result<TransferReply, CommandError>;
 
-    async fn load(&self, repo: &Repository) -> Result<Loaded, CommandError> {
-        let from = self.order.from.as_str();
+    async fn load(&self, repo: &Repository, fresh: bool) -> Result<Loaded, CommandError> {
+        let (from, to) = (self.order.from.as_str(), self.order.to.as_str());
         // A precondition is checked against the store, never a possibly stale cache.
-        let from = match self.ctx.if_match {
-            Some(_) => repo.load_fresh::<Account>(from).await?,
-            None => repo.load::<Account>(from).await?,
+        let from = if fresh || self.ctx.if_match.is_some() {
+            repo.load_fresh::<Account>(from).await?
+        } else {
+            repo.load::<Account>(from).await?
         };
-        let to = repo.load::<Account>(self.order.to.as_str()).await?;
+        if fresh {
+            let to = repo.load_fresh::<Account>(to).await?;
+            let record = repo.load_fresh::<Transfer>(&self.record_stream).await?;
+            return Ok((from, to, record));
+        }
+        let to = repo.load::<Account>(to).await?;
         let record = repo.load::<Transfer>(&self.record_stream).await?;
         Ok((from, to, record))
     }
@@ -218,6 +225,7 @@ impl Unit for TransferUnit<'_> {
                 (from_id.to_owned(), from.version, from_after),
                 (to_id.to_owned(), to.version, to_after),
             ],
+            refused: false,
             outcome: Ok(reply),
         }
     }

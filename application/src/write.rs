@@ -23,6 +23,8 @@ pub(crate) struct Decision<O> {
     pub(crate) accounts: Vec<(String, u64, Versioned<Account>)>,
     /// The answer once written.
     pub(crate) outcome: O,
+    /// Whether it holds a final refusal (one that may be stored under a key).
+    pub(crate) refused: bool,
 }
 
 /// A command (or a batch of them) as the loop sees it.
@@ -32,8 +34,9 @@ pub(crate) trait Unit: Sync {
     type Loaded: Send + Sync;
     /// Its answer.
     type Outcome: Send;
-    /// Loads the states (from the store, past the cache, when a precondition is given).
-    async fn load(&self, repo: &Repository) -> Result<Self::Loaded, CommandError>;
+    /// Loads the states: from the store, past the cache, when `fresh` (or when a
+    /// precondition is given).
+    async fn load(&self, repo: &Repository, fresh: bool) -> Result<Self::Loaded, CommandError>;
     /// Decides against them.
     fn decide(&self, pipeline: &Pipeline, loaded: &Self::Loaded) -> Decision<Self::Outcome>;
     /// Drops the cached states after a conflict.
@@ -51,10 +54,14 @@ pub(crate) enum Written<O> {
 }
 
 impl Pipeline {
-    /// Runs the loop for one unit (the caller holds its streams' locks).
+    /// Runs the loop for one unit (the caller holds its streams' locks). A refusal is
+    /// final (and stored under its key), so one decided on cached state is decided
+    /// again on the store's: another instance may have moved the account meanwhile.
     pub(crate) async fn write<U: Unit>(&self, unit: &U) -> Written<U::Outcome> {
-        for _ in 0..self.max_attempts {
-            let loaded = match unit.load(&self.repo).await {
+        let mut fresh = false;
+        let mut conflicts = 0;
+        while conflicts < self.max_attempts {
+            let loaded = match unit.load(&self.repo, fresh).await {
                 Ok(loaded) => loaded,
                 Err(e) => return Written::Failed(e),
             };
@@ -62,7 +69,13 @@ impl Pipeline {
                 request,
                 accounts,
                 outcome,
+                refused,
             } = unit.decide(self, &loaded);
+            if refused && !fresh {
+                unit.forget(&self.repo);
+                fresh = true;
+                continue;
+            }
             if request.streams.is_empty() && request.idempotency.is_empty() {
                 return Written::Done(outcome);
             }
@@ -80,7 +93,10 @@ impl Pipeline {
                     }
                     return Written::Done(outcome);
                 }
-                Err(AppendError::Conflict { .. }) => unit.forget(&self.repo),
+                Err(AppendError::Conflict { .. }) => {
+                    conflicts += 1;
+                    unit.forget(&self.repo);
+                }
                 Err(AppendError::IdempotencyKeyExists(stored)) => return Written::KeyTaken(stored),
                 Err(AppendError::Unavailable(m)) => {
                     return Written::Failed(CommandError::Unavailable(m))

@@ -34,7 +34,11 @@ async fn metrics_have_append_latency_store_size_and_true_counters(backend: Backe
         .await;
         assert_eq!(s, 200);
     }
+    // Paths and methods a client makes up never become labels (unbounded series).
+    assert_eq!(app.get("/made-up-path-123").await.status(), 404);
+    assert_eq!(app.get("/accounts/m/made-up-tail").await.status(), 404);
     let text = app.get("/metrics").await.text().await.unwrap();
+    assert!(!text.contains("made-up"), "{text}");
     // Four appends, each timed.
     assert_eq!(
         value(

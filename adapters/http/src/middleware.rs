@@ -98,12 +98,38 @@ fn authenticate(state: &crate::AppState, req: &Request) -> Result<String, ApiErr
 
 /// A route label without ids, for metrics.
 fn route_label(method: &Method, path: &str) -> String {
+    // Labels from a fixed set: a path or method a client makes up (a 404, an unknown
+    // method) must not grow the metrics without bound.
+    const ROUTES: [&str; 12] = [
+        "/accounts",
+        "/transfers",
+        "/audit",
+        "/analytics/summary",
+        "/analytics/daily",
+        "/events",
+        "/health",
+        "/ready",
+        "/metrics",
+        "/openapi.json",
+        "/admin/projections",
+        "/admin/rebuild-projections",
+    ];
+    const TAILS: [&str; 4] = ["deposit", "withdraw", "close", "events"];
     let parts: Vec<&str> = path.split('/').collect();
     let shape = match parts.as_slice() {
         ["", "accounts", _] => "/accounts/{id}".to_owned(),
-        ["", "accounts", _, tail] => format!("/accounts/{{id}}/{tail}"),
-        _ if path.len() <= 40 => path.to_owned(),
-        _ => "other".to_owned(),
+        ["", "accounts", _, tail] if TAILS.contains(tail) => format!("/accounts/{{id}}/{tail}"),
+        _ => ROUTES
+            .iter()
+            .find(|r| **r == path)
+            .map_or_else(|| "other".to_owned(), |r| (*r).to_owned()),
+    };
+    let method = match *method {
+        Method::GET | Method::POST | Method::PUT | Method::DELETE | Method::PATCH => {
+            method.as_str()
+        }
+        Method::HEAD | Method::OPTIONS => method.as_str(),
+        _ => "OTHER",
     };
     format!("{method} {shape}")
 }

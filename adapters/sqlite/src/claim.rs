@@ -19,28 +19,40 @@ fn io(e: std::io::Error) -> ReadModelError {
     ReadModelError::Unavailable(format!("the rebuild lock file: {e}"))
 }
 
-/// Takes the lock, or `None` when another holds it.
-fn try_take(pool: &SqlitePool) -> Result<Option<File>, ReadModelError> {
-    let file = OpenOptions::new()
+fn open(pool: &SqlitePool) -> Result<File, ReadModelError> {
+    OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(lock_path(pool))
-        .map_err(io)?;
-    match file.try_lock() {
-        Ok(()) => Ok(Some(file)),
-        Err(TryLockError::WouldBlock) => Ok(None),
+        .map_err(io)
+}
+
+/// Claims the right to rebuild, for as long as the claim lives: the exclusive lock, or
+/// `None` when a claim holds it. A status probe holds a shared lock for an instant, so
+/// a refusal is retried for a moment before it is believed.
+pub(crate) async fn claim(pool: &SqlitePool) -> Result<Option<RebuildClaim>, ReadModelError> {
+    let file = open(pool)?;
+    for _ in 0..20 {
+        match file.try_lock() {
+            Ok(()) => return Ok(Some(RebuildClaim::new(file))),
+            Err(TryLockError::WouldBlock) => {
+                futures_timer::Delay::new(std::time::Duration::from_millis(5)).await;
+            }
+            Err(TryLockError::Error(e)) => return Err(io(e)),
+        }
+    }
+    Ok(None)
+}
+
+/// Whether a claim is held (by this process or another): a shared lock cannot be had.
+/// (Probes take it shared, so they never stand in each other's way.)
+pub(crate) fn is_claimed(pool: &SqlitePool) -> Result<bool, ReadModelError> {
+    let file = open(pool)?;
+    match file.try_lock_shared() {
+        // Released when the file is closed, at the end of this call.
+        Ok(()) => Ok(false),
+        Err(TryLockError::WouldBlock) => Ok(true),
         Err(TryLockError::Error(e)) => Err(io(e)),
     }
-}
-
-/// Claims the right to rebuild, for as long as the claim lives.
-pub(crate) fn claim(pool: &SqlitePool) -> Result<Option<RebuildClaim>, ReadModelError> {
-    Ok(try_take(pool)?.map(RebuildClaim::new))
-}
-
-/// Whether a claim is held (by this process or another): the lock cannot be taken.
-pub(crate) fn is_claimed(pool: &SqlitePool) -> Result<bool, ReadModelError> {
-    // Taken for a moment and released at once (the file is closed) when free.
-    Ok(try_take(pool)?.is_none())
 }

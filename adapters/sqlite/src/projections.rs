@@ -235,7 +235,7 @@ impl ProjectionStore for SqliteProjectionStore {
     }
 
     async fn claim_rebuild(&self) -> Result<Option<RebuildClaim>, ReadModelError> {
-        crate::claim::claim(&self.writer)
+        crate::claim::claim(&self.writer).await
     }
 
     async fn statuses(&self) -> Result<Vec<ProjectionStatus>, ReadModelError> {
