@@ -12,11 +12,10 @@ use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 use crate::apply::apply_in;
 
 pub(crate) fn rm_error(e: sqlx::Error) -> ReadModelError {
-    match &e {
-        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
-            ReadModelError::Unavailable(e.to_string())
-        }
-        _ => ReadModelError::Failed(e.to_string()),
+    if crate::store::unavailable(&e) {
+        ReadModelError::Unavailable(e.to_string())
+    } else {
+        ReadModelError::Failed(e.to_string())
     }
 }
 

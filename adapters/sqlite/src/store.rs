@@ -19,7 +19,10 @@ pub struct SqliteEventStore {
     reader: SqlitePool,
 }
 
-fn unavailable(e: &sqlx::Error) -> bool {
+/// Whether an error is an outage to retry later (no connection, a full pool, the file
+/// locked past the busy timeout) rather than a fault: the one classification of the
+/// SQLite adapter, for events and read models alike.
+pub(crate) fn unavailable(e: &sqlx::Error) -> bool {
     matches!(
         e,
         sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
