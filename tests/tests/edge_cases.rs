@@ -14,6 +14,7 @@ ledger_tests::on_both_backends!(
     a_long_uri_is_a_problem_with_a_request_id,
     a_body_of_the_wrong_shape_names_no_rust_type,
     audit_entries_of_every_event_carry_the_currency,
+    a_control_character_in_a_query_is_refused_not_an_error,
 );
 
 async fn open(app: &TestApp, id: &str) {
@@ -249,5 +250,24 @@ async fn audit_entries_of_every_event_carry_the_currency(backend: Backend) {
     for e in audit["entries"].as_array().unwrap() {
         assert_eq!(e["currency"], "JPY", "{e}");
         assert!(e["amount"].is_null(), "{e}");
+    }
+}
+
+/// Found by schemathesis: a NUL in a query parameter reached PostgreSQL (which cannot
+/// store it in text) and came back as 500.
+async fn a_control_character_in_a_query_is_refused_not_an_error(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    for path in [
+        "/accounts?cursor=a%00b",
+        "/accounts?owner=%00",
+        "/audit?account_id=x%00",
+        "/audit?request_id=%01",
+    ] {
+        let (s, b) = json(app.get(path).await).await;
+        assert_eq!(
+            (s, b["code"].clone()),
+            (422, json!("validation_failed")),
+            "{path}: {b}"
+        );
     }
 }

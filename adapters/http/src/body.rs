@@ -127,10 +127,17 @@ pub fn path_account(id: &str) -> Result<AccountId, ApiError> {
 }
 
 /// The query string as a map; repeated keys keep the last value.
+/// No parameter takes a control character (a NUL cannot even be stored as PostgreSQL
+/// text): 422, never a store error.
 pub fn query(raw: Option<&str>) -> Result<HashMap<String, String>, ApiError> {
-    serde_urlencoded::from_str::<Vec<(String, String)>>(raw.unwrap_or(""))
-        .map(|pairs| pairs.into_iter().collect())
-        .map_err(|e| ApiError::validation(format!("unreadable query string: {e}")))
+    let pairs = serde_urlencoded::from_str::<Vec<(String, String)>>(raw.unwrap_or(""))
+        .map_err(|e| ApiError::validation(format!("unreadable query string: {e}")))?;
+    if let Some((name, _)) = pairs.iter().find(|(_, v)| v.chars().any(char::is_control)) {
+        return Err(ApiError::validation(format!(
+            "query parameter `{name}` holds a control character"
+        )));
+    }
+    Ok(pairs.into_iter().collect())
 }
 
 /// A `limit` parameter within bounds.

@@ -93,7 +93,11 @@ pub(crate) fn account_events() -> Vec<Value> {
 
 pub(crate) fn accounts_list() -> Vec<Value> {
     vec![
-        query("owner", json!({"type": "string"}), "Exact owner."),
+        query(
+            "owner",
+            json!({"type": "string", "pattern": TEXT_PATTERN}),
+            "Exact owner.",
+        ),
         query(
             "status",
             json!({"type": "string", "enum": ["open", "closed"]}),
@@ -102,7 +106,7 @@ pub(crate) fn accounts_list() -> Vec<Value> {
         limit(50),
         query(
             "cursor",
-            json!({"type": "string"}),
+            json!({"type": "string", "pattern": TEXT_PATTERN}),
             "`next_cursor` of the previous page.",
         ),
     ]
@@ -113,15 +117,19 @@ pub(crate) fn audit() -> Vec<Value> {
     vec![
         query(
             "account_id",
-            json!({"type": "string"}),
+            json!({"type": "string", "pattern": TEXT_PATTERN}),
             "One account's entries.",
         ),
-        query("event_type", json!({"type": "string"}), "One event type."),
+        query(
+            "event_type",
+            json!({"type": "string", "pattern": TEXT_PATTERN}),
+            "One event type.",
+        ),
         query("from", instant.clone(), "Recorded at or after."),
         query("to", instant, "Recorded at or before."),
         query(
             "request_id",
-            json!({"type": "string"}),
+            json!({"type": "string", "pattern": TEXT_PATTERN}),
             "One request's entries.",
         ),
         limit(100),
