@@ -31,6 +31,12 @@ pub(crate) async fn claim(pool: &PgPool) -> Result<Option<RebuildClaim>, ReadMod
     let mut conn = PgConnection::connect_with(&pool.connect_options())
         .await
         .map_err(rm_error)?;
+    // The session holds the lock while it idles through the whole rebuild: a server-wide
+    // idle_session_timeout must not end it (and with it the claim). PostgreSQL before 14
+    // has no such setting; nothing to turn off there.
+    let _ = sqlx::query("SET idle_session_timeout = 0")
+        .execute(&mut conn)
+        .await;
     let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2)")
         .bind(REBUILD_LOCK.0)
         .bind(REBUILD_LOCK.1)
