@@ -7,7 +7,7 @@ use ledger_domain::Currency;
 
 use crate::decode::{FeedDecodeError, FeedDecoder, LedgerEvent};
 use crate::ports::readmodel::{
-    Generation, ProjectedEvent, ProjectionStatus, ProjectionStore, ReadModelError,
+    Generation, ProjectedEvent, Projection, ProjectionStatus, ProjectionStore, ReadModelError,
 };
 use crate::ports::store::{EventStore, FeedCursor, StoreError};
 use crate::ports::system::Spawner;
@@ -116,11 +116,11 @@ impl ProjectionRunner {
         &self.target
     }
 
-    pub(crate) async fn fail(&self, projection: &str, reason: String) -> ProjectionError {
+    pub(crate) async fn fail(&self, projection: Projection, reason: String) -> ProjectionError {
         // If even marking fails, the error is still returned and the runner stops.
         let _ = self.target.set_failed(projection, &reason).await;
         ProjectionError::Failed {
-            projection: projection.to_owned(),
+            projection: projection.to_string(),
             reason,
         }
     }
@@ -145,7 +145,7 @@ impl ProjectionRunner {
     /// Applies the next batch after the checkpoint of one generation.
     pub async fn step(
         &self,
-        projection: &str,
+        projection: Projection,
         generation: Generation,
     ) -> Result<Step, ProjectionError> {
         let from = match self.target.checkpoint(projection, generation).await {
@@ -185,10 +185,10 @@ impl ProjectionRunner {
     /// that fails for a reason other than an outage, each takes its own step instead,
     /// so a projection that cannot apply an event is marked failed alone. Returns the
     /// most events one projection applied (0: all caught up).
-    pub async fn step_many(&self, projections: &[&'static str]) -> Result<usize, ProjectionError> {
+    pub async fn step_many(&self, projections: &[Projection]) -> Result<usize, ProjectionError> {
         let mut at = Vec::with_capacity(projections.len());
         for p in projections {
-            match self.target.checkpoint(p, Generation::Live).await {
+            match self.target.checkpoint(*p, Generation::Live).await {
                 Ok(c) => at.push((*p, c)),
                 Err(e) => {
                     return Err(self
@@ -200,7 +200,7 @@ impl ProjectionRunner {
         let Some(from) = at.iter().map(|(_, c)| *c).min() else {
             return Ok(0);
         };
-        let group: Vec<&'static str> = at
+        let group: Vec<Projection> = at
             .iter()
             .filter(|(_, c)| *c == from)
             .map(|(p, _)| *p)
@@ -244,14 +244,14 @@ impl ProjectionRunner {
     }
 
     /// Runs steps until the feed has nothing new; returns how many events were applied.
-    pub async fn catch_up(&self, projection: &str) -> Result<usize, ProjectionError> {
+    pub async fn catch_up(&self, projection: Projection) -> Result<usize, ProjectionError> {
         self.catch_up_generation(projection, Generation::Live, &|_| {})
             .await
     }
 
     pub(crate) async fn catch_up_generation(
         &self,
-        projection: &str,
+        projection: Projection,
         generation: Generation,
         progress: &(dyn Fn(usize) + Send + Sync),
     ) -> Result<usize, ProjectionError> {

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::decode::FeedDecodeError;
-use crate::ports::readmodel::{Generation, ProjectedEvent, RebuildClaim};
+use crate::ports::readmodel::{Generation, ProjectedEvent, Projection, RebuildClaim};
 use crate::ports::store::{EventStore, FeedCursor, StoreError};
 use crate::projection::{decode_page, ProjectionError, ProjectionRunner};
 
@@ -12,13 +12,13 @@ use crate::projection::{decode_page, ProjectionError, ProjectionRunner};
 /// it with [`ProjectionRunner::run_rebuild`]. The claim is released when it ends.
 #[derive(Debug)]
 pub struct StartedRebuild {
-    projections: Vec<&'static str>,
+    projections: Vec<Projection>,
     _claim: RebuildClaim,
 }
 
 impl StartedRebuild {
     /// The projections it rebuilds.
-    pub fn projections(&self) -> &[&'static str] {
+    pub fn projections(&self) -> &[Projection] {
         &self.projections
     }
 }
@@ -30,7 +30,7 @@ impl ProjectionRunner {
     /// runs anywhere.
     pub async fn begin_rebuild(
         &self,
-        projections: &[&'static str],
+        projections: &[Projection],
     ) -> Result<Option<StartedRebuild>, ProjectionError> {
         let claim = match self.target.claim_rebuild().await {
             Ok(Some(claim)) => claim,
@@ -38,10 +38,10 @@ impl ProjectionRunner {
             Err(e) => return Err(ProjectionError::Unavailable(e.to_string())),
         };
         for p in projections {
-            if let Err(e) = self.target.start_rebuild(p).await {
+            if let Err(e) = self.target.start_rebuild(*p).await {
                 return Err(match self.read_model_error(e) {
                     Ok(t) => t,
-                    Err(reason) => self.fail(p, reason).await,
+                    Err(reason) => self.fail(*p, reason).await,
                 });
             }
         }
@@ -55,7 +55,7 @@ impl ProjectionRunner {
     /// [`Self::run_rebuild`]); [`ProjectionError::Busy`] while another rebuild runs.
     pub async fn rebuild_many(
         &self,
-        projections: &[&'static str],
+        projections: &[Projection],
         progress: &(dyn Fn(usize) + Send + Sync),
     ) -> Result<usize, ProjectionError> {
         match self.begin_rebuild(projections).await? {
@@ -69,7 +69,7 @@ impl ProjectionRunner {
     /// number of events read so far. Returns the events read.
     pub async fn rebuild(
         &self,
-        projection: &'static str,
+        projection: Projection,
         progress: &(dyn Fn(usize) + Send + Sync),
     ) -> Result<usize, ProjectionError> {
         self.rebuild_many(&[projection], progress).await
@@ -79,7 +79,7 @@ impl ProjectionRunner {
     /// or if the live tables got ahead of it meanwhile).
     async fn finish(
         &self,
-        projection: &str,
+        projection: Projection,
         progress: &(dyn Fn(usize) + Send + Sync),
     ) -> Result<usize, ProjectionError> {
         // Refusals in a row with nothing new caught up: the live runner saw events this
@@ -129,9 +129,9 @@ impl ProjectionRunner {
         progress: &(dyn Fn(usize) + Send + Sync),
     ) -> Result<usize, ProjectionError> {
         let projections = started.projections.as_slice();
-        let mut going: Vec<&str> = projections.to_vec();
+        let mut going: Vec<Projection> = projections.to_vec();
         // Those that met an event they cannot apply during this rebuild.
-        let mut failed_here: Vec<&str> = Vec::new();
+        let mut failed_here: Vec<Projection> = Vec::new();
         let mut first_error = None;
         let mut from = FeedCursor::START;
         let mut total = 0;
@@ -145,17 +145,21 @@ impl ProjectionRunner {
                 Err(FeedDecodeError::Store(e)) => return Err(e.into()),
                 Err(e) => {
                     for p in &going {
-                        self.fail(p, e.to_string()).await;
+                        self.fail(*p, e.to_string()).await;
                     }
                     return Err(ProjectionError::Failed {
-                        projection: going.join(", "),
+                        projection: going
+                            .iter()
+                            .map(|p| p.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "),
                         reason: e.to_string(),
                     });
                 }
             };
             let apply = futures_util::future::join_all(going.iter().map(|p| {
                 self.target
-                    .apply_batch(p, Generation::Rebuild, from, &batch, next)
+                    .apply_batch(*p, Generation::Rebuild, from, &batch, next)
             }));
             let (applied, prefetched) =
                 futures_util::future::join(apply, self.prefetch(next)).await;
@@ -169,9 +173,9 @@ impl ProjectionRunner {
                     Err(e) => match self.read_model_error(e) {
                         Ok(transient) => return Err(transient),
                         Err(reason) => {
-                            let failure = self.fail(p, reason).await;
+                            let failure = self.fail(*p, reason).await;
                             first_error.get_or_insert(failure);
-                            failed_here.push(p);
+                            failed_here.push(*p);
                         }
                     },
                 }
@@ -187,7 +191,7 @@ impl ProjectionRunner {
             if failed_here.contains(p) {
                 continue;
             }
-            if let Err(e) = self.finish(p, &|_| {}).await {
+            if let Err(e) = self.finish(*p, &|_| {}).await {
                 first_error.get_or_insert(e);
             }
         }

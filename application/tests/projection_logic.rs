@@ -46,7 +46,10 @@ async fn recorded_error(failure: ReadModelError) -> String {
         Ok(())
     });
     let runner = ProjectionRunner::new(Arc::new(feed_with_one_event()), Arc::new(target), 10);
-    let err = runner.catch_up("current_state").await.unwrap_err();
+    let err = runner
+        .catch_up(ledger_application::ports::readmodel::Projection::CurrentState)
+        .await
+        .unwrap_err();
     assert!(!err.is_transient());
     let text = recorded.lock().unwrap().clone();
     text

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use ledger_application::ports::readmodel::PROJECTIONS;
+use ledger_application::ports::readmodel::{Projection, PROJECTIONS};
 use ledger_bootstrap::{core, init_tracing, Application, Settings};
 
 #[derive(Parser)]
@@ -94,11 +94,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Projections {
             action: ProjectionsCommand::Rebuild { name },
         } => {
-            let names: Vec<&'static str> = match &name {
+            let names: Vec<Projection> = match &name {
                 None => PROJECTIONS.to_vec(),
-                Some(n) => match PROJECTIONS.iter().find(|p| **p == n.as_str()) {
-                    Some(p) => vec![*p],
-                    None => anyhow::bail!("unknown projection {n}; one of {PROJECTIONS:?}"),
+                Some(n) => match Projection::parse(n) {
+                    Some(p) => vec![p],
+                    None => anyhow::bail!(
+                        "unknown projection {n}; one of {:?}",
+                        PROJECTIONS.map(|p| p.as_str())
+                    ),
                 },
             };
             let core = core(&settings).await?;
@@ -109,7 +112,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 ProgressStyle::with_template("{msg:>14} [{bar:40}] {pos}/{len} events ({per_sec})")
                     .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
-            bar.set_message(names.join(", "));
+            let listed = names
+                .iter()
+                .map(|p| p.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
+            bar.set_message(listed.clone());
             let progress = |done: usize| bar.set_position(done as u64);
             let started = std::time::Instant::now();
             let applied = core.runner.rebuild_many(&names, &progress).await?;
@@ -117,7 +125,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             bar.finish_and_clear();
             println!(
                 "rebuilt {}: done, {applied} events in {:.1} s",
-                names.join(", "),
+                listed,
                 started.elapsed().as_secs_f64()
             );
             Ok(())

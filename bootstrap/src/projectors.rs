@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ledger_application::ports::readmodel::{ProjectionState, PROJECTIONS};
+use ledger_application::ports::readmodel::{Projection, ProjectionState, PROJECTIONS};
 use ledger_application::projection::ProjectionRunner;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
@@ -23,7 +23,7 @@ async fn pause(wake: &Notify, stop: &mut watch::Receiver<bool>, d: Duration) {
 }
 
 /// The projections this instance leads and that are not stopped on a failure.
-async fn runnable(runner: &ProjectionRunner) -> Result<Vec<&'static str>, String> {
+async fn runnable(runner: &ProjectionRunner) -> Result<Vec<Projection>, String> {
     let mut mine = Vec::with_capacity(PROJECTIONS.len());
     for name in PROJECTIONS {
         match runner.target().try_lead(name).await {
@@ -45,7 +45,7 @@ async fn runnable(runner: &ProjectionRunner) -> Result<Vec<&'static str>, String
     mine.retain(|name| {
         !statuses
             .iter()
-            .any(|s| s.name == *name && s.state == ProjectionState::Failed)
+            .any(|s| s.name == name.as_str() && s.state == ProjectionState::Failed)
     });
     Ok(mine)
 }

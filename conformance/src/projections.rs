@@ -12,7 +12,8 @@ use ledger_domain::{AccountEvent, AccountId, AccountStatus, Currency, Decimal, O
 use ledger_application::commands::{AccountAction, CommandContext, CommandService, OpenAccount};
 use ledger_application::decode::{FeedDecoder, LedgerEvent};
 use ledger_application::ports::readmodel::{
-    AccountFilter, AuditFilter, ProjectionState, ProjectionStore, ReadModels, PROJECTIONS,
+    AccountFilter, AuditFilter, Projection, ProjectionState, ProjectionStore, ReadModels,
+    PROJECTIONS,
 };
 use ledger_application::ports::snapshot::{Snapshot, SnapshotError, SnapshotStore};
 use ledger_application::ports::store::{EventStore, FeedCursor};
@@ -444,11 +445,11 @@ pub async fn a_step_cut_off_anywhere_leaves_the_store_usable(
     let runner = h.runner(100_000);
     let mut cut_offs = BTreeMap::new();
     for p in PROJECTIONS {
-        let cuts = cut_at_every_wait(&runner, p, || {
+        let cuts = cut_at_every_wait(&runner, p.as_str(), || {
             runner.step(p, ledger_application::ports::readmodel::Generation::Live)
         })
         .await;
-        cut_offs.insert(p, cuts);
+        cut_offs.insert(p.as_str(), cuts);
     }
     workload_more(&h).await;
     let cuts = cut_at_every_wait(&runner, "together", || runner.step_many(&PROJECTIONS)).await;
@@ -661,7 +662,12 @@ async fn a_foreign_currency_deposit(h: &Harness) {
 }
 
 /// The projections that cannot apply [`a_foreign_currency_deposit`].
-const CANNOT_APPLY: [&str; 1] = ["current_state"];
+const CANNOT_APPLY: [Projection; 1] = [Projection::CurrentState];
+
+/// Whether a status names one of [`CANNOT_APPLY`].
+fn cannot_apply(name: &str) -> bool {
+    CANNOT_APPLY.iter().any(|p| p.as_str() == name)
+}
 
 /// Steps the projections together, as the service's projector loop does (leaving out
 /// failed ones), until those still going have no lag; returns them. Waits on lag, not
@@ -669,20 +675,20 @@ const CANNOT_APPLY: [&str; 1] = ["current_state"];
 async fn step_together(
     h: &Harness,
     runner: &ProjectionRunner,
-    mut going: Vec<&'static str>,
-) -> Vec<&'static str> {
+    mut going: Vec<Projection>,
+) -> Vec<Projection> {
     for _ in 0..2000 {
         runner.step_many(&going).await.expect("step");
         let statuses = h.projections.statuses().await.expect("statuses");
         going.retain(|p| {
             !statuses
                 .iter()
-                .any(|s| s.name == *p && s.state == ProjectionState::Failed)
+                .any(|s| s.name == p.as_str() && s.state == ProjectionState::Failed)
         });
         let reports = runner.reports().await.expect("reports");
         if reports
             .iter()
-            .filter(|r| going.contains(&r.status.name.as_str()))
+            .filter(|r| going.iter().any(|p| p.as_str() == r.status.name))
             .all(|r| r.lag_events == 0)
         {
             return going;
@@ -707,10 +713,10 @@ pub async fn stepping_together_isolates_a_failing_projection(h: Harness) {
     a_foreign_currency_deposit(&h).await;
     let runner = h.runner(100);
     let going = step_together(&h, &runner, PROJECTIONS.to_vec()).await;
-    assert_eq!(going, ["analytics", "audit_log"]);
+    assert_eq!(going, [Projection::Analytics, Projection::AuditLog]);
     let statuses = h.projections.statuses().await.expect("statuses");
     for s in &statuses {
-        let want = if CANNOT_APPLY.contains(&s.name.as_str()) {
+        let want = if cannot_apply(&s.name) {
             ProjectionState::Failed
         } else {
             ProjectionState::Live
@@ -751,10 +757,15 @@ pub async fn a_failing_projection_stops_alone(h: Harness) {
         let err = outcome.expect_err("it cannot apply the event");
         assert!(!err.is_transient(), "{p}");
     }
-    step_together(&h, &runner, vec!["analytics", "audit_log"]).await;
+    step_together(
+        &h,
+        &runner,
+        vec![Projection::Analytics, Projection::AuditLog],
+    )
+    .await;
     let statuses = h.projections.statuses().await.expect("statuses");
     for s in &statuses {
-        if CANNOT_APPLY.contains(&s.name.as_str()) {
+        if cannot_apply(&s.name) {
             assert_eq!(s.state, ProjectionState::Failed, "{}", s.name);
             assert!(s.last_error.is_some(), "{}", s.name);
         } else {
@@ -769,11 +780,11 @@ pub async fn a_failing_projection_stops_alone(h: Harness) {
         .expect_err("they cannot be rebuilt either");
     assert!(
         matches!(&err, ProjectionError::Failed { projection, .. }
-            if CANNOT_APPLY.contains(&projection.as_str())),
+            if cannot_apply(projection)),
         "{err:?}"
     );
     for s in h.projections.statuses().await.expect("statuses") {
-        let want = if CANNOT_APPLY.contains(&s.name.as_str()) {
+        let want = if cannot_apply(&s.name) {
             ProjectionState::Failed
         } else {
             ProjectionState::Live

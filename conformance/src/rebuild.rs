@@ -5,7 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ledger_application::ports::readmodel::{ProjectionState, ProjectionStore, REBUILD_INTERRUPTED};
+use ledger_application::ports::readmodel::{
+    Projection, ProjectionState, ProjectionStore, REBUILD_INTERRUPTED,
+};
 
 async fn analytics_state(store: &dyn ProjectionStore) -> (ProjectionState, Option<String>) {
     let all = store.statuses().await.expect("statuses");
@@ -31,7 +33,10 @@ pub async fn a_rebuild_claim_is_exclusive(
         first.claim_rebuild().await.expect("claim").is_none(),
         "so is the holder's own instance"
     );
-    first.start_rebuild("analytics").await.expect("start");
+    first
+        .start_rebuild(Projection::Analytics)
+        .await
+        .expect("start");
     assert_eq!(
         analytics_state(second.as_ref()).await,
         (ProjectionState::Rebuilding, None),

@@ -8,7 +8,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use ledger_application::ports::readmodel::{ProjectionState, PROJECTIONS};
+use ledger_application::ports::readmodel::{Projection, ProjectionState, PROJECTIONS};
 use ledger_application::ports::store::{FeedCursor, StreamQuery};
 use ledger_application::projection::ProjectionError;
 use serde_json::json;
@@ -180,10 +180,11 @@ pub(crate) async fn rebuild(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let q = body::query(raw.as_deref())?;
-    let names: Vec<&'static str> = match q.get("projection") {
+    let names: Vec<Projection> = match q.get("projection") {
         None => PROJECTIONS.to_vec(),
-        Some(n) => vec![*PROJECTIONS.iter().find(|p| *p == n).ok_or_else(|| {
-            ApiError::validation(format!("unknown projection; one of {PROJECTIONS:?}"))
+        Some(n) => vec![Projection::parse(n).ok_or_else(|| {
+            let names: Vec<&str> = PROJECTIONS.iter().map(|p| p.as_str()).collect();
+            ApiError::validation(format!("unknown projection; one of {names:?}"))
         })?],
     };
     // One rebuild at a time across every instance: the claim is the store's (a session

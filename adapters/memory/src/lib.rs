@@ -11,6 +11,6 @@ mod readmodels;
 mod snapshots;
 mod store;
 
-pub use readmodels::{MemoryReadModels, CURRENT_STATE};
+pub use readmodels::MemoryReadModels;
 pub use snapshots::MemorySnapshotStore;
 pub use store::MemoryEventStore;

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use ledger_application::decode::LedgerEvent;
 use ledger_application::ports::readmodel::{
-    interrupted_if_unclaimed, AccountFilter, AuditFilter, Generation, ProjectedEvent,
+    interrupted_if_unclaimed, AccountFilter, AuditFilter, Generation, ProjectedEvent, Projection,
     ProjectionState, ProjectionStatus, ProjectionStore, ReadModelError, ReadModels, RebuildClaim,
     PROJECTIONS,
 };
@@ -20,9 +20,6 @@ use ledger_application::views::{
 };
 use ledger_domain::Currency;
 
-/// The name of the current-state projection.
-pub const CURRENT_STATE: &str = "current_state";
-
 #[derive(Default, Clone)]
 struct Tables {
     checkpoint: FeedCursor,
@@ -32,7 +29,7 @@ struct Tables {
     audit: BTreeMap<u64, AuditEntry>,
 }
 
-struct Projection {
+struct Slot {
     live: Tables,
     rebuild: Option<Tables>,
     state: ProjectionState,
@@ -41,7 +38,7 @@ struct Projection {
 
 /// Read models in maps; a batch is applied to staged copies and swapped in whole.
 pub struct MemoryReadModels {
-    inner: Mutex<HashMap<&'static str, Projection>>,
+    inner: Mutex<HashMap<Projection, Slot>>,
     /// True while a [`RebuildClaim`] is held.
     rebuild_claimed: Arc<AtomicBool>,
 }
@@ -60,7 +57,7 @@ impl Default for MemoryReadModels {
         let map = PROJECTIONS
             .iter()
             .map(|name| {
-                let p = Projection {
+                let p = Slot {
                     live: Tables::default(),
                     rebuild: None,
                     state: ProjectionState::Live,
@@ -76,14 +73,18 @@ impl Default for MemoryReadModels {
     }
 }
 
-fn unknown(name: &str) -> ReadModelError {
-    ReadModelError::Failed(format!("unknown projection {name}"))
+fn unknown(name: Projection) -> ReadModelError {
+    ReadModelError::Failed(format!("projection {name} is not kept"))
 }
 
-fn apply(name: &str, tables: &mut Tables, batch: &[ProjectedEvent]) -> Result<(), ReadModelError> {
+fn apply(
+    name: Projection,
+    tables: &mut Tables,
+    batch: &[ProjectedEvent],
+) -> Result<(), ReadModelError> {
     let failed = |e: &dyn std::fmt::Display| ReadModelError::cannot_apply(e);
     match name {
-        "current_state" => {
+        Projection::CurrentState => {
             for p in batch {
                 let LedgerEvent::Account(event) = &p.event else {
                     continue;
@@ -98,7 +99,7 @@ fn apply(name: &str, tables: &mut Tables, batch: &[ProjectedEvent]) -> Result<()
                 }
             }
         }
-        "analytics" => {
+        Projection::Analytics => {
             let delta = AnalyticsDelta::of(batch).map_err(|e| failed(&e))?;
             for (currency, d) in delta.currencies {
                 let t = tables.currencies.entry(currency).or_default();
@@ -109,13 +110,12 @@ fn apply(name: &str, tables: &mut Tables, batch: &[ProjectedEvent]) -> Result<()
                 t.merge(&d).map_err(|e| failed(&e))?;
             }
         }
-        "audit_log" => {
+        Projection::AuditLog => {
             for p in batch {
                 let entry = AuditEntry::of(p);
                 tables.audit.insert(entry.position, entry);
             }
         }
-        other => return Err(unknown(other)),
     }
     Ok(())
 }
@@ -126,13 +126,17 @@ impl MemoryReadModels {
         Self::default()
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<&'static str, Projection>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<Projection, Slot>> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn live<T>(&self, name: &str, read: impl FnOnce(&Tables) -> T) -> Result<T, ReadModelError> {
+    fn live<T>(
+        &self,
+        name: Projection,
+        read: impl FnOnce(&Tables) -> T,
+    ) -> Result<T, ReadModelError> {
         let inner = self.lock();
-        let p = inner.get(name).ok_or_else(|| unknown(name))?;
+        let p = inner.get(&name).ok_or_else(|| unknown(name))?;
         Ok(read(&p.live))
     }
 }
@@ -141,11 +145,11 @@ impl MemoryReadModels {
 impl ProjectionStore for MemoryReadModels {
     async fn checkpoint(
         &self,
-        name: &str,
+        name: Projection,
         generation: Generation,
     ) -> Result<FeedCursor, ReadModelError> {
         let inner = self.lock();
-        let p = inner.get(name).ok_or_else(|| unknown(name))?;
+        let p = inner.get(&name).ok_or_else(|| unknown(name))?;
         match generation {
             Generation::Live => Ok(p.live.checkpoint),
             Generation::Rebuild => {
@@ -158,14 +162,14 @@ impl ProjectionStore for MemoryReadModels {
 
     async fn apply_batch(
         &self,
-        name: &str,
+        name: Projection,
         generation: Generation,
         from: FeedCursor,
         batch: &[ProjectedEvent],
         next: FeedCursor,
     ) -> Result<bool, ReadModelError> {
         let mut inner = self.lock();
-        let p = inner.get_mut(name).ok_or_else(|| unknown(name))?;
+        let p = inner.get_mut(&name).ok_or_else(|| unknown(name))?;
         let tables = match generation {
             Generation::Live => &mut p.live,
             Generation::Rebuild => p
@@ -191,17 +195,21 @@ impl ProjectionStore for MemoryReadModels {
         Ok(free.then(|| RebuildClaim::new(ClaimFlag(self.rebuild_claimed.clone()))))
     }
 
-    async fn start_rebuild(&self, name: &str) -> Result<(), ReadModelError> {
+    async fn start_rebuild(&self, name: Projection) -> Result<(), ReadModelError> {
         let mut inner = self.lock();
-        let p = inner.get_mut(name).ok_or_else(|| unknown(name))?;
+        let p = inner.get_mut(&name).ok_or_else(|| unknown(name))?;
         p.rebuild = Some(Tables::default());
         p.state = ProjectionState::Rebuilding;
         Ok(())
     }
 
-    async fn finish_rebuild(&self, name: &str, from: FeedCursor) -> Result<bool, ReadModelError> {
+    async fn finish_rebuild(
+        &self,
+        name: Projection,
+        from: FeedCursor,
+    ) -> Result<bool, ReadModelError> {
         let mut inner = self.lock();
-        let p = inner.get_mut(name).ok_or_else(|| unknown(name))?;
+        let p = inner.get_mut(&name).ok_or_else(|| unknown(name))?;
         match p.rebuild.take() {
             // Not behind the live tables: readers never see a view go back.
             Some(t) if t.checkpoint == from && t.checkpoint >= p.live.checkpoint => {
@@ -217,9 +225,9 @@ impl ProjectionStore for MemoryReadModels {
         }
     }
 
-    async fn set_failed(&self, name: &str, error: &str) -> Result<(), ReadModelError> {
+    async fn set_failed(&self, name: Projection, error: &str) -> Result<(), ReadModelError> {
         let mut inner = self.lock();
-        let p = inner.get_mut(name).ok_or_else(|| unknown(name))?;
+        let p = inner.get_mut(&name).ok_or_else(|| unknown(name))?;
         p.state = ProjectionState::Failed;
         p.error = Some(error.to_owned());
         Ok(())
@@ -234,7 +242,7 @@ impl ProjectionStore for MemoryReadModels {
                 inner.get(name).map(|p| {
                     interrupted_if_unclaimed(
                         ProjectionStatus {
-                            name: (*name).to_owned(),
+                            name: name.to_string(),
                             state: p.state,
                             position: p.live.checkpoint,
                             last_error: p.error.clone(),
@@ -250,11 +258,13 @@ impl ProjectionStore for MemoryReadModels {
 #[async_trait]
 impl ReadModels for MemoryReadModels {
     async fn account(&self, account_id: &str) -> Result<Option<AccountView>, ReadModelError> {
-        self.live(CURRENT_STATE, |t| t.accounts.get(account_id).cloned())
+        self.live(Projection::CurrentState, |t| {
+            t.accounts.get(account_id).cloned()
+        })
     }
 
     async fn accounts(&self, f: AccountFilter) -> Result<Vec<AccountView>, ReadModelError> {
-        self.live(CURRENT_STATE, |t| {
+        self.live(Projection::CurrentState, |t| {
             t.accounts
                 .values()
                 .filter(|a| f.after.as_ref().is_none_or(|after| a.account_id > *after))
@@ -267,7 +277,7 @@ impl ReadModels for MemoryReadModels {
     }
 
     async fn audit(&self, f: AuditFilter) -> Result<Vec<AuditEntry>, ReadModelError> {
-        self.live("audit_log", |t| {
+        self.live(Projection::AuditLog, |t| {
             t.audit
                 .values()
                 .rev()
@@ -288,7 +298,7 @@ impl ReadModels for MemoryReadModels {
     }
 
     async fn summary(&self) -> Result<Vec<CurrencySummary>, ReadModelError> {
-        self.live("analytics", |t| {
+        self.live(Projection::Analytics, |t| {
             t.currencies
                 .iter()
                 .map(|(c, totals)| CurrencySummary {
@@ -305,7 +315,7 @@ impl ReadModels for MemoryReadModels {
         from: Option<NaiveDate>,
         to: Option<NaiveDate>,
     ) -> Result<Vec<DailyVolume>, ReadModelError> {
-        self.live("analytics", |t| {
+        self.live(Projection::Analytics, |t| {
             t.days
                 .iter()
                 .filter(|((d, c), _)| {

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use ledger_application::ports::readmodel::Projection;
 use ledger_application::ports::store::{EventStore, StreamBound};
 use ledger_application::ports::system::{SystemClock, UuidV7Ids};
 use ledger_application::projection::ProjectionRunner;
@@ -9,7 +10,7 @@ use ledger_application::queries::QueryService;
 use ledger_application::repository::Repository;
 use ledger_application::*;
 use ledger_domain::*;
-use ledger_memory::{MemoryEventStore, MemoryReadModels, MemorySnapshotStore, CURRENT_STATE};
+use ledger_memory::{MemoryEventStore, MemoryReadModels, MemorySnapshotStore};
 
 struct App {
     store: Arc<MemoryEventStore>,
@@ -113,7 +114,7 @@ async fn a_full_life_of_an_account_projects_into_the_current_view() {
     let closed = app.commands.act(id("b"), close, &ctx()).await.unwrap();
     assert_eq!(closed.status, AccountStatus::Closed);
 
-    app.runner.catch_up(CURRENT_STATE).await.unwrap();
+    app.runner.catch_up(Projection::CurrentState).await.unwrap();
     let a = app
         .queries
         .current("a")

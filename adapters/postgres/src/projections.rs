@@ -6,8 +6,8 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use ledger_application::ports::readmodel::{
-    interrupted_if_unclaimed, Generation, ProjectedEvent, ProjectionState, ProjectionStatus,
-    ProjectionStore, ReadModelError, RebuildClaim,
+    interrupted_if_unclaimed, Generation, ProjectedEvent, Projection, ProjectionState,
+    ProjectionStatus, ProjectionStore, ReadModelError, RebuildClaim,
 };
 use ledger_application::ports::store::FeedCursor;
 use sqlx::pool::PoolConnection;
@@ -47,17 +47,12 @@ impl Drop for BatchConnection {
 }
 
 /// Tables of each projection.
-pub(crate) fn tables(projection: &str) -> Result<&'static [&'static str], ReadModelError> {
-    Ok(match projection {
-        "current_state" => &["current_state"],
-        "analytics" => &["analytics_currency", "analytics_daily"],
-        "audit_log" => &["audit_log"],
-        other => {
-            return Err(ReadModelError::Failed(format!(
-                "unknown projection {other}"
-            )))
-        }
-    })
+pub(crate) fn tables(projection: Projection) -> &'static [&'static str] {
+    match projection {
+        Projection::CurrentState => &["current_state"],
+        Projection::Analytics => &["analytics_currency", "analytics_daily"],
+        Projection::AuditLog => &["audit_log"],
+    }
 }
 
 pub(crate) fn suffix(g: Generation) -> &'static str {
@@ -112,7 +107,7 @@ impl PgProjectionStore {
     /// until it ends (batches and the rebuild swap serialize on it).
     pub(crate) async fn read_checkpoint<'c>(
         exec: impl sqlx::PgExecutor<'c>,
-        name: &str,
+        name: Projection,
         g: Generation,
         for_update: bool,
     ) -> Result<Option<FeedCursor>, ReadModelError> {
@@ -124,7 +119,7 @@ impl PgProjectionStore {
         let row = sqlx::query(&format!(
             "SELECT {t} AS t, {p} AS p FROM projections WHERE name = $1{lock}"
         ))
-        .bind(name)
+        .bind(name.as_str())
         .fetch_optional(exec)
         .await
         .map_err(rm_error)?
@@ -144,13 +139,13 @@ impl PgProjectionStore {
     /// or, for a rebuild, if none is in progress.
     async fn apply_in(
         tx: &mut Transaction<'_, Postgres>,
-        name: &str,
+        name: Projection,
         g: Generation,
         from: FeedCursor,
         batch: &[ProjectedEvent],
         next: FeedCursor,
     ) -> Result<bool, ReadModelError> {
-        tables(name)?;
+        tables(name);
         let (t, p) = match g {
             Generation::Live => ("tx", "position"),
             Generation::Rebuild => ("rebuild_tx", "rebuild_position"),
@@ -158,7 +153,7 @@ impl PgProjectionStore {
         let moved = sqlx::query(&format!(
             "UPDATE projections SET {t} = $2, {p} = $3 WHERE name = $1 AND {t} = $4 AND {p} = $5"
         ))
-        .bind(name)
+        .bind(name.as_str())
         .bind(i64_of(next.tx))
         .bind(i64_of(next.position))
         .bind(i64_of(from.tx))
@@ -171,10 +166,9 @@ impl PgProjectionStore {
         }
         let sfx = suffix(g);
         match name {
-            "current_state" => Self::apply_current_state(tx, sfx, batch).await?,
-            "analytics" => Self::apply_analytics(tx, sfx, batch).await?,
-            "audit_log" => Self::apply_audit(tx, sfx, batch).await?,
-            other => return Err(failed(format!("unknown projection {other}"))),
+            Projection::CurrentState => Self::apply_current_state(tx, sfx, batch).await?,
+            Projection::Analytics => Self::apply_analytics(tx, sfx, batch).await?,
+            Projection::AuditLog => Self::apply_audit(tx, sfx, batch).await?,
         }
         Ok(true)
     }
@@ -182,7 +176,11 @@ impl PgProjectionStore {
 
 #[async_trait]
 impl ProjectionStore for PgProjectionStore {
-    async fn checkpoint(&self, name: &str, g: Generation) -> Result<FeedCursor, ReadModelError> {
+    async fn checkpoint(
+        &self,
+        name: Projection,
+        g: Generation,
+    ) -> Result<FeedCursor, ReadModelError> {
         match Self::read_checkpoint(&self.pool, name, g, false).await? {
             None if g == Generation::Rebuild => {
                 Err(failed(format!("no rebuild of {name} in progress")))
@@ -193,7 +191,7 @@ impl ProjectionStore for PgProjectionStore {
 
     async fn apply_batch(
         &self,
-        name: &str,
+        name: Projection,
         g: Generation,
         from: FeedCursor,
         batch: &[ProjectedEvent],
@@ -213,7 +211,7 @@ impl ProjectionStore for PgProjectionStore {
 
     async fn apply_batches(
         &self,
-        names: &[&'static str],
+        names: &[Projection],
         g: Generation,
         from: FeedCursor,
         batch: &[ProjectedEvent],
@@ -222,7 +220,7 @@ impl ProjectionStore for PgProjectionStore {
         // One transaction, one commit; checkpoint rows locked in name order (no
         // deadlock with another runner doing the same).
         let mut order: Vec<usize> = (0..names.len()).collect();
-        order.sort_by_key(|&i| names[i]);
+        order.sort_by_key(|&i| names[i].as_str());
         let mut conn = BatchConnection::acquire(&self.pool).await?;
         let mut tx = conn.conn.begin().await.map_err(rm_error)?;
         let mut applied = vec![false; names.len()];
@@ -234,17 +232,21 @@ impl ProjectionStore for PgProjectionStore {
         Ok(applied)
     }
 
-    async fn start_rebuild(&self, name: &str) -> Result<(), ReadModelError> {
+    async fn start_rebuild(&self, name: Projection) -> Result<(), ReadModelError> {
         self.start_rebuild_tables(name).await
     }
 
-    async fn finish_rebuild(&self, name: &str, from: FeedCursor) -> Result<bool, ReadModelError> {
+    async fn finish_rebuild(
+        &self,
+        name: Projection,
+        from: FeedCursor,
+    ) -> Result<bool, ReadModelError> {
         self.swap_rebuilt_tables(name, from).await
     }
 
-    async fn set_failed(&self, name: &str, error: &str) -> Result<(), ReadModelError> {
+    async fn set_failed(&self, name: Projection, error: &str) -> Result<(), ReadModelError> {
         sqlx::query("UPDATE projections SET state = 'failed', last_error = $2 WHERE name = $1")
-            .bind(name)
+            .bind(name.as_str())
             .bind(error)
             .execute(&self.pool)
             .await
@@ -288,9 +290,9 @@ impl ProjectionStore for PgProjectionStore {
             .map_err(rm_error)
     }
 
-    async fn try_lead(&self, name: &str) -> Result<bool, ReadModelError> {
+    async fn try_lead(&self, name: Projection) -> Result<bool, ReadModelError> {
         let mut leases = self.leases.lock().await;
-        if let Some(lease) = leases.get_mut(name) {
+        if let Some(lease) = leases.get_mut(name.as_str()) {
             // The projector asks before every step; its lease's connection is checked
             // at most once per LEASE_CHECK (a lost one is noticed that much later, and
             // meanwhile the checkpoint guard still keeps two runners from both
@@ -302,7 +304,7 @@ impl ProjectionStore for PgProjectionStore {
                 lease.checked = std::time::Instant::now();
                 return Ok(true);
             }
-            leases.remove(name);
+            leases.remove(name.as_str());
         }
         let options = self.pool.connect_options();
         let mut conn = PgConnection::connect_with(&options)
@@ -310,13 +312,13 @@ impl ProjectionStore for PgProjectionStore {
             .map_err(rm_error)?;
         let got: bool =
             sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext('ledger:projection:' || $1))")
-                .bind(name)
+                .bind(name.as_str())
                 .fetch_one(&mut conn)
                 .await
                 .map_err(rm_error)?;
         if got {
             leases.insert(
-                name.to_owned(),
+                name.to_string(),
                 Lease {
                     conn,
                     checked: std::time::Instant::now(),

@@ -3,7 +3,7 @@
 //! transaction then drops the live tables, renames the copies and their indexes, and
 //! moves the checkpoint.
 
-use ledger_application::ports::readmodel::{Generation, ReadModelError};
+use ledger_application::ports::readmodel::{Generation, Projection, ReadModelError};
 use ledger_application::ports::store::FeedCursor;
 
 use crate::projections::{failed, rm_error, tables, PgProjectionStore};
@@ -11,10 +11,13 @@ use crate::projections::{failed, rm_error, tables, PgProjectionStore};
 impl PgProjectionStore {
     /// Fresh `<table>__rebuild` copies with only their primary key (the audit log's
     /// with no index at all); state `rebuilding`.
-    pub(crate) async fn start_rebuild_tables(&self, name: &str) -> Result<(), ReadModelError> {
+    pub(crate) async fn start_rebuild_tables(
+        &self,
+        name: Projection,
+    ) -> Result<(), ReadModelError> {
         let mut tx = self.pool.begin().await.map_err(rm_error)?;
         Self::read_checkpoint(&mut *tx, name, Generation::Live, true).await?;
-        for table in tables(name)? {
+        for table in tables(name) {
             sqlx::query(&format!("DROP TABLE IF EXISTS {table}__rebuild"))
                 .execute(&mut *tx)
                 .await
@@ -57,7 +60,7 @@ impl PgProjectionStore {
             "UPDATE projections SET state = 'rebuilding', rebuild_tx = 0, rebuild_position = 0 \
              WHERE name = $1",
         )
-        .bind(name)
+        .bind(name.as_str())
         .execute(&mut *tx)
         .await
         .map_err(rm_error)?;
@@ -68,13 +71,13 @@ impl PgProjectionStore {
     /// swaps them in if the rebuild checkpoint is still `from`.
     pub(crate) async fn swap_rebuilt_tables(
         &self,
-        name: &str,
+        name: Projection,
         from: FeedCursor,
     ) -> Result<bool, ReadModelError> {
         // The live tables' secondary indexes, built on the copies before the swap (and
         // outside its lock), named `<index>__rebuild` until then.
         let mut renames = Vec::new();
-        for table in tables(name)? {
+        for table in tables(name) {
             let copy: Option<String> = sqlx::query_scalar("SELECT to_regclass($1)::text")
                 .bind(format!("{table}__rebuild"))
                 .fetch_one(&self.pool)
@@ -149,7 +152,7 @@ impl PgProjectionStore {
         {
             return Ok(false);
         }
-        for table in tables(name)? {
+        for table in tables(name) {
             for sql in [
                 format!("DROP TABLE {table}"),
                 format!("ALTER TABLE {table}__rebuild RENAME TO {table}"),
@@ -168,7 +171,7 @@ impl PgProjectionStore {
                 position = rebuild_position, rebuild_tx = NULL, rebuild_position = NULL \
              WHERE name = $1",
         )
-        .bind(name)
+        .bind(name.as_str())
         .execute(&mut *tx)
         .await
         .map_err(rm_error)?;

@@ -82,21 +82,21 @@ async fn one_instance_leads_each_projection() {
     let (_db, pool) = TestDatabase::migrated(5).await;
     let first = PgProjectionStore::new(pool.clone());
     let second = PgProjectionStore::new(pool);
-    use ledger_application::ports::readmodel::ProjectionStore;
-    assert!(first.try_lead("analytics").await.unwrap());
+    use ledger_application::ports::readmodel::{Projection, ProjectionStore};
+    assert!(first.try_lead(Projection::Analytics).await.unwrap());
     assert!(
-        first.try_lead("analytics").await.unwrap(),
+        first.try_lead(Projection::Analytics).await.unwrap(),
         "the leader keeps its lease"
     );
     assert!(
-        !second.try_lead("analytics").await.unwrap(),
+        !second.try_lead(Projection::Analytics).await.unwrap(),
         "the other stands by"
     );
-    assert!(second.try_lead("audit_log").await.unwrap());
+    assert!(second.try_lead(Projection::AuditLog).await.unwrap());
     drop(first);
     let mut took_over = false;
     for _ in 0..50 {
-        if second.try_lead("analytics").await.unwrap() {
+        if second.try_lead(Projection::Analytics).await.unwrap() {
             took_over = true;
             break;
         }

@@ -3,38 +3,38 @@
 //! analytics totals and the audit log; and the checkpoint guard around them.
 
 use ledger_application::decode::LedgerEvent;
-use ledger_application::ports::readmodel::{Generation, ProjectedEvent, ReadModelError};
+use ledger_application::ports::readmodel::{
+    Generation, ProjectedEvent, Projection, ReadModelError,
+};
 use ledger_application::ports::store::FeedCursor;
 use ledger_application::views::{project_account, AnalyticsDelta, AuditEntry};
 
-use crate::projections::{checkpoint_in, cols, failed, i64_of, rm_error, tables, Tx};
+use crate::projections::{checkpoint_in, cols, i64_of, rm_error, Tx};
 use crate::queries::{account_row, currency_totals, day_totals, micros};
 
 /// Inside `tx`: applies the batch and moves the checkpoint, if it is at `from`.
 pub(crate) async fn apply_in(
     tx: &mut Tx<'static>,
-    name: &str,
+    name: Projection,
     g: Generation,
     from: FeedCursor,
     batch: &[ProjectedEvent],
     next: FeedCursor,
 ) -> Result<bool, ReadModelError> {
-    tables(name)?;
     let current = checkpoint_in(tx, name, g).await?;
     if current.unwrap_or_default() != from || (g == Generation::Rebuild && current.is_none()) {
         return Ok(false);
     }
     let (t, p, sfx) = cols(g);
     match name {
-        "current_state" => apply_current_state(tx, sfx, batch).await?,
-        "analytics" => apply_analytics(tx, sfx, batch).await?,
-        "audit_log" => apply_audit(tx, sfx, batch).await?,
-        other => return Err(failed(format!("unknown projection {other}"))),
+        Projection::CurrentState => apply_current_state(tx, sfx, batch).await?,
+        Projection::Analytics => apply_analytics(tx, sfx, batch).await?,
+        Projection::AuditLog => apply_audit(tx, sfx, batch).await?,
     }
     sqlx::query(&format!(
         "UPDATE projections SET {t} = ?2, {p} = ?3 WHERE name = ?1"
     ))
-    .bind(name)
+    .bind(name.as_str())
     .bind(i64_of(next.tx))
     .bind(i64_of(next.position))
     .execute(&mut **tx)

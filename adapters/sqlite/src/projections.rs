@@ -3,8 +3,8 @@
 
 use async_trait::async_trait;
 use ledger_application::ports::readmodel::{
-    interrupted_if_unclaimed, Generation, ProjectedEvent, ProjectionState, ProjectionStatus,
-    ProjectionStore, ReadModelError, RebuildClaim,
+    interrupted_if_unclaimed, Generation, ProjectedEvent, Projection, ProjectionState,
+    ProjectionStatus, ProjectionStore, ReadModelError, RebuildClaim,
 };
 use ledger_application::ports::store::FeedCursor;
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
@@ -23,13 +23,12 @@ pub(crate) fn failed(e: impl std::fmt::Display) -> ReadModelError {
     ReadModelError::Failed(e.to_string())
 }
 
-pub(crate) fn tables(projection: &str) -> Result<&'static [&'static str], ReadModelError> {
-    Ok(match projection {
-        "current_state" => &["current_state"],
-        "analytics" => &["analytics_currency", "analytics_daily"],
-        "audit_log" => &["audit_log"],
-        other => return Err(failed(format!("unknown projection {other}"))),
-    })
+pub(crate) fn tables(projection: Projection) -> &'static [&'static str] {
+    match projection {
+        Projection::CurrentState => &["current_state"],
+        Projection::Analytics => &["analytics_currency", "analytics_daily"],
+        Projection::AuditLog => &["audit_log"],
+    }
 }
 
 pub(crate) fn cols(g: Generation) -> (&'static str, &'static str, &'static str) {
@@ -54,14 +53,14 @@ pub(crate) type Tx<'a> = Transaction<'a, Sqlite>;
 
 pub(crate) async fn checkpoint_in(
     tx: &mut Tx<'_>,
-    name: &str,
+    name: Projection,
     g: Generation,
 ) -> Result<Option<FeedCursor>, ReadModelError> {
     let (t, p, _) = cols(g);
     let row = sqlx::query(&format!(
         "SELECT {t} AS t, {p} AS p FROM projections WHERE name = ?1"
     ))
-    .bind(name)
+    .bind(name.as_str())
     .fetch_optional(&mut **tx)
     .await
     .map_err(rm_error)?
@@ -92,7 +91,11 @@ impl SqliteProjectionStore {
 
 #[async_trait]
 impl ProjectionStore for SqliteProjectionStore {
-    async fn checkpoint(&self, name: &str, g: Generation) -> Result<FeedCursor, ReadModelError> {
+    async fn checkpoint(
+        &self,
+        name: Projection,
+        g: Generation,
+    ) -> Result<FeedCursor, ReadModelError> {
         let mut tx = self.reader.begin().await.map_err(rm_error)?;
         match checkpoint_in(&mut tx, name, g).await? {
             None if g == Generation::Rebuild => {
@@ -104,7 +107,7 @@ impl ProjectionStore for SqliteProjectionStore {
 
     async fn apply_batch(
         &self,
-        name: &str,
+        name: Projection,
         g: Generation,
         from: FeedCursor,
         batch: &[ProjectedEvent],
@@ -120,7 +123,7 @@ impl ProjectionStore for SqliteProjectionStore {
 
     async fn apply_batches(
         &self,
-        names: &[&'static str],
+        names: &[Projection],
         g: Generation,
         from: FeedCursor,
         batch: &[ProjectedEvent],
@@ -130,16 +133,16 @@ impl ProjectionStore for SqliteProjectionStore {
         let mut tx = self.write_tx().await?;
         let mut applied = Vec::with_capacity(names.len());
         for name in names {
-            applied.push(apply_in(&mut tx, name, g, from, batch, next).await?);
+            applied.push(apply_in(&mut tx, *name, g, from, batch, next).await?);
         }
         tx.commit().await.map_err(rm_error)?;
         Ok(applied)
     }
 
-    async fn start_rebuild(&self, name: &str) -> Result<(), ReadModelError> {
+    async fn start_rebuild(&self, name: Projection) -> Result<(), ReadModelError> {
         let mut tx = self.write_tx().await?;
         let tag = uuid::Uuid::new_v4().simple().to_string();
-        for table in tables(name)? {
+        for table in tables(name) {
             sqlx::query(&format!("DROP TABLE IF EXISTS {table}__rebuild"))
                 .execute(&mut *tx)
                 .await
@@ -182,14 +185,18 @@ impl ProjectionStore for SqliteProjectionStore {
             "UPDATE projections SET state = 'rebuilding', rebuild_tx = 0, rebuild_position = 0 \
              WHERE name = ?1",
         )
-        .bind(name)
+        .bind(name.as_str())
         .execute(&mut *tx)
         .await
         .map_err(rm_error)?;
         tx.commit().await.map_err(rm_error)
     }
 
-    async fn finish_rebuild(&self, name: &str, from: FeedCursor) -> Result<bool, ReadModelError> {
+    async fn finish_rebuild(
+        &self,
+        name: Projection,
+        from: FeedCursor,
+    ) -> Result<bool, ReadModelError> {
         let mut tx = self.write_tx().await?;
         // Still at `from`, and not behind the live tables: readers never see a view go
         // back (the runner catches the rebuild up and tries again).
@@ -199,7 +206,7 @@ impl ProjectionStore for SqliteProjectionStore {
         if checkpoint_in(&mut tx, name, Generation::Rebuild).await? != Some(from) || live > from {
             return Ok(false);
         }
-        for table in tables(name)? {
+        for table in tables(name) {
             for sql in [
                 format!("DROP TABLE {table}"),
                 format!("ALTER TABLE {table}__rebuild RENAME TO {table}"),
@@ -215,7 +222,7 @@ impl ProjectionStore for SqliteProjectionStore {
                 position = rebuild_position, rebuild_tx = NULL, rebuild_position = NULL \
              WHERE name = ?1",
         )
-        .bind(name)
+        .bind(name.as_str())
         .execute(&mut *tx)
         .await
         .map_err(rm_error)?;
@@ -223,9 +230,9 @@ impl ProjectionStore for SqliteProjectionStore {
         Ok(true)
     }
 
-    async fn set_failed(&self, name: &str, error: &str) -> Result<(), ReadModelError> {
+    async fn set_failed(&self, name: Projection, error: &str) -> Result<(), ReadModelError> {
         sqlx::query("UPDATE projections SET state = 'failed', last_error = ?2 WHERE name = ?1")
-            .bind(name)
+            .bind(name.as_str())
             .bind(error)
             .execute(&self.writer)
             .await

@@ -9,8 +9,45 @@ use crate::decode::LedgerEvent;
 use crate::ports::store::{FeedCursor, RecordedEvent};
 use crate::views::{AccountView, AuditEntry, CurrencySummary, DailyVolume};
 
+/// A read model fed by the feed: what each store keeps, named once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Projection {
+    /// Each account's current state (`GET /accounts`, `/accounts/{id}`).
+    CurrentState,
+    /// Per-currency totals and per-day volumes (`/analytics/*`).
+    Analytics,
+    /// Every event as an audit entry (`/audit`).
+    AuditLog,
+}
+
+impl Projection {
+    /// Its name (in the API, the stores' checkpoint rows and the metrics).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::CurrentState => "current_state",
+            Self::Analytics => "analytics",
+            Self::AuditLog => "audit_log",
+        }
+    }
+
+    /// Reads [`Self::as_str`].
+    pub fn parse(name: &str) -> Option<Self> {
+        PROJECTIONS.into_iter().find(|p| p.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for Projection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The projections every read-model store keeps.
-pub const PROJECTIONS: [&str; 3] = ["current_state", "analytics", "audit_log"];
+pub const PROJECTIONS: [Projection; 3] = [
+    Projection::CurrentState,
+    Projection::Analytics,
+    Projection::AuditLog,
+];
 
 /// A feed event with its decoded (upcast) domain event and its account's currency.
 #[derive(Debug, Clone, PartialEq)]
@@ -144,7 +181,7 @@ pub trait ProjectionStore: Send + Sync + 'static {
     /// elsewhere ends instead of retrying forever).
     async fn checkpoint(
         &self,
-        projection: &str,
+        projection: Projection,
         generation: Generation,
     ) -> Result<FeedCursor, ReadModelError>;
 
@@ -152,7 +189,7 @@ pub trait ProjectionStore: Send + Sync + 'static {
     /// Returns `false`, writing nothing, when the checkpoint is no longer `from`.
     async fn apply_batch(
         &self,
-        projection: &str,
+        projection: Projection,
         generation: Generation,
         from: FeedCursor,
         batch: &[ProjectedEvent],
@@ -166,7 +203,7 @@ pub trait ProjectionStore: Send + Sync + 'static {
     /// retry never applies anything twice. The default applies them one by one.
     async fn apply_batches(
         &self,
-        projections: &[&'static str],
+        projections: &[Projection],
         generation: Generation,
         from: FeedCursor,
         batch: &[ProjectedEvent],
@@ -174,7 +211,7 @@ pub trait ProjectionStore: Send + Sync + 'static {
     ) -> Result<Vec<bool>, ReadModelError> {
         let mut applied = Vec::with_capacity(projections.len());
         for p in projections {
-            applied.push(self.apply_batch(p, generation, from, batch, next).await?);
+            applied.push(self.apply_batch(*p, generation, from, batch, next).await?);
         }
         Ok(applied)
     }
@@ -186,19 +223,19 @@ pub trait ProjectionStore: Send + Sync + 'static {
 
     /// Starts a rebuild: empty rebuild tables at `FeedCursor::START`, state `rebuilding`.
     /// The caller holds the [`RebuildClaim`].
-    async fn start_rebuild(&self, projection: &str) -> Result<(), ReadModelError>;
+    async fn start_rebuild(&self, projection: Projection) -> Result<(), ReadModelError>;
 
     /// Replaces the live tables and checkpoint by the rebuilt ones at once, if the
     /// rebuild checkpoint is still `from` and not behind the live one (readers never see
     /// a view go back); the state becomes `live`. `false` if not swapped.
     async fn finish_rebuild(
         &self,
-        projection: &str,
+        projection: Projection,
         from: FeedCursor,
     ) -> Result<bool, ReadModelError>;
 
     /// Marks a projection failed with the error.
-    async fn set_failed(&self, projection: &str, error: &str) -> Result<(), ReadModelError>;
+    async fn set_failed(&self, projection: Projection, error: &str) -> Result<(), ReadModelError>;
 
     /// Every projection's status, from the store: `rebuilding` only while a claim is
     /// held (a rebuild whose instance stopped midway reads `live`, the live view having
@@ -206,7 +243,7 @@ pub trait ProjectionStore: Send + Sync + 'static {
     async fn statuses(&self) -> Result<Vec<ProjectionStatus>, ReadModelError>;
 
     /// Tries to become the one runner of a projection among instances (true: lead).
-    async fn try_lead(&self, _projection: &str) -> Result<bool, ReadModelError> {
+    async fn try_lead(&self, _projection: Projection) -> Result<bool, ReadModelError> {
         Ok(true)
     }
 }

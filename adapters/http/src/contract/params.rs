@@ -164,7 +164,8 @@ pub(crate) fn feed() -> Vec<Value> {
 pub(crate) fn rebuild() -> Vec<Value> {
     vec![query(
         "projection",
-        json!({"type": "string", "enum": ledger_application::ports::readmodel::PROJECTIONS}),
+        json!({"type": "string", "enum": ledger_application::ports::readmodel::PROJECTIONS
+            .map(|p| p.as_str())}),
         "Rebuild only this one.",
     )]
 }
