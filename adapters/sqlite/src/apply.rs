@@ -14,7 +14,7 @@ use crate::queries::{account_row, currency_totals, day_totals, micros};
 
 /// Inside `tx`: applies the batch and moves the checkpoint, if it is at `from`.
 pub(crate) async fn apply_in(
-    tx: &mut Tx<'static>,
+    tx: &mut Tx<'_>,
     name: Projection,
     g: Generation,
     from: FeedCursor,

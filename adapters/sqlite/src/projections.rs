@@ -7,7 +7,8 @@ use ledger_application::ports::readmodel::{
     ProjectionStatus, ProjectionStore, ReadModelError, RebuildClaim,
 };
 use ledger_application::ports::store::FeedCursor;
-use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+use sqlx::pool::PoolConnection;
+use sqlx::{Connection, Row, Sqlite, SqlitePool, Transaction};
 
 use crate::apply::apply_in;
 
@@ -89,6 +90,44 @@ impl SqliteProjectionStore {
     }
 }
 
+/// The writer connection of a projection batch: closed, not returned to the pool,
+/// unless the batch's transaction ended cleanly ([`Self::done`]). A batch cut off
+/// midway (its future dropped by a timeout or a shutdown) can leave sqlx's SQLite
+/// connection with a statement or a rollback still in flight; handed back to the
+/// one-connection writer pool, it kept the next writer waiting past the pool's timeout
+/// (seen under load in the cut-off conformance test, before this).
+struct BatchConnection {
+    conn: PoolConnection<Sqlite>,
+    done: bool,
+}
+
+impl BatchConnection {
+    async fn acquire(pool: &SqlitePool) -> Result<Self, ReadModelError> {
+        let conn = pool.acquire().await.map_err(rm_error)?;
+        Ok(Self { conn, done: false })
+    }
+
+    /// `BEGIN IMMEDIATE` on it; a connection sqlx hands back with a rollback still
+    /// pending refuses it: that one is closed and the step retried (transient).
+    async fn begin(&mut self) -> Result<Tx<'_>, ReadModelError> {
+        match self.conn.begin_with("BEGIN IMMEDIATE").await {
+            Ok(tx) => Ok(tx),
+            Err(sqlx::Error::InvalidSavePointStatement) => Err(ReadModelError::Unavailable(
+                "the writer connection had a transaction pending; it is replaced".into(),
+            )),
+            Err(e) => Err(rm_error(e)),
+        }
+    }
+}
+
+impl Drop for BatchConnection {
+    fn drop(&mut self) {
+        if !self.done {
+            self.conn.close_on_drop();
+        }
+    }
+}
+
 #[async_trait]
 impl ProjectionStore for SqliteProjectionStore {
     async fn checkpoint(
@@ -113,11 +152,15 @@ impl ProjectionStore for SqliteProjectionStore {
         batch: &[ProjectedEvent],
         next: FeedCursor,
     ) -> Result<bool, ReadModelError> {
-        let mut tx = self.write_tx().await?;
+        let mut conn = BatchConnection::acquire(&self.writer).await?;
+        let mut tx = conn.begin().await?;
         let applied = apply_in(&mut tx, name, g, from, batch, next).await?;
         if applied {
             tx.commit().await.map_err(rm_error)?;
+        } else {
+            tx.rollback().await.map_err(rm_error)?;
         }
+        conn.done = true;
         Ok(applied)
     }
 
@@ -130,12 +173,14 @@ impl ProjectionStore for SqliteProjectionStore {
         next: FeedCursor,
     ) -> Result<Vec<bool>, ReadModelError> {
         // One transaction: one fsync for all of them instead of one each.
-        let mut tx = self.write_tx().await?;
+        let mut conn = BatchConnection::acquire(&self.writer).await?;
+        let mut tx = conn.begin().await?;
         let mut applied = Vec::with_capacity(names.len());
         for name in names {
             applied.push(apply_in(&mut tx, *name, g, from, batch, next).await?);
         }
         tx.commit().await.map_err(rm_error)?;
+        conn.done = true;
         Ok(applied)
     }
 
