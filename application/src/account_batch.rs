@@ -2,7 +2,7 @@
 //! arrival order, each against the state the previous ones left and its own `If-Match`,
 //! into one append with one expected version.
 
-use ledger_domain::{fold, Account, Aggregate, Versioned};
+use ledger_domain::{fold, Account, AccountCommand, Aggregate, Versioned};
 
 use crate::commands::{metadata, new_events, precondition_failed, AccountReply, CommandError};
 use crate::idempotency::{record_ok, record_refusal, scoped_key};
@@ -44,7 +44,10 @@ impl Pipeline {
                 .map(|k| scoped_key(&job.ctx.actor, k));
             let precondition = job.ctx.if_match.as_ref();
             let decision = match precondition.filter(|p| !p.holds_at(state.version)) {
-                Some(_) => Err(precondition_failed(&job.command, state.version)),
+                Some(_) => Err(precondition_failed(
+                    state.version,
+                    matches!(job.command, AccountCommand::Open { .. }),
+                )),
                 None => state
                     .state
                     .decide(&job.command)

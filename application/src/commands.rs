@@ -9,9 +9,9 @@ pub use crate::command_types::{
     AccountAction, AccountReply, CommandContext, CommandError, IfMatch, OpenAccount,
 };
 
-use crate::idempotency::{fingerprint, record_refusal, replay, scoped_key};
+use crate::idempotency::{fingerprint, replay, scoped_key};
 use crate::pipeline::Pipeline;
-use crate::ports::store::{AppendError, AppendRequest, EventMetadata, EventStore, NewEvent};
+use crate::ports::store::{EventMetadata, EventStore, NewEvent};
 use crate::ports::system::{Clock, IdGenerator, Spawner};
 use crate::repository::Repository;
 
@@ -220,33 +220,13 @@ impl CommandService {
             .await?;
         Ok(record.map(|r| replay(&r, fp)))
     }
-
-    /// Returns a final refusal, storing it under the idempotency key first.
-    pub(crate) async fn refuse<R: serde::de::DeserializeOwned>(
-        &self,
-        err: CommandError,
-        ctx: &CommandContext,
-        fp: &str,
-    ) -> Result<R, CommandError> {
-        let Some(key) = ctx.idempotency_key.as_ref().filter(|_| err.is_final()) else {
-            return Err(err);
-        };
-        let record = record_refusal(scoped_key(&ctx.actor, key), fp.to_owned(), &err);
-        let request = AppendRequest {
-            streams: vec![],
-            idempotency: vec![record],
-        };
-        match self.pipeline.store.append(request).await {
-            Err(AppendError::IdempotencyKeyExists(stored)) => replay(&stored, fp),
-            _ => Err(err),
-        }
-    }
 }
 
-/// Why an `If-Match` precondition failed: on an account that does not exist, 404 (there
-/// is nothing to match), except for opening one, which needs no precondition (412).
-pub(crate) fn precondition_failed(command: &AccountCommand, version: u64) -> CommandError {
-    if version == 0 && !matches!(command, AccountCommand::Open { .. }) {
+/// Why an `If-Match` precondition failed on an account at `version`: on one that does
+/// not exist, 404 (there is nothing to match), except when `opening` it, which needs no
+/// precondition (412).
+pub(crate) fn precondition_failed(version: u64, opening: bool) -> CommandError {
+    if version == 0 && !opening {
         CommandError::Refused(DomainError::AccountNotFound)
     } else {
         CommandError::VersionMismatch { actual: version }

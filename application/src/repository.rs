@@ -99,11 +99,6 @@ impl Repository {
         self
     }
 
-    /// The spawner, if one was set.
-    pub fn spawner(&self) -> Option<Arc<dyn Spawner>> {
-        self.spawner.clone()
-    }
-
     /// Drops a stream from the in-process cache (after a conflict showed it stale).
     pub fn forget<A: Aggregate>(&self, stream_id: &str) {
         if let Some(cache) = &self.cache {

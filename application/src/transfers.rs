@@ -6,7 +6,9 @@ use ledger_domain::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::commands::{metadata, AccountReply, CommandContext, CommandError, CommandService};
+use crate::commands::{
+    metadata, precondition_failed, AccountReply, CommandContext, CommandError, CommandService,
+};
 use crate::idempotency::{record_ok, record_refusal, replay, scoped_key};
 use crate::pipeline::Pipeline;
 use crate::ports::store::AppendRequest;
@@ -72,9 +74,6 @@ impl CommandService {
         );
         if let Some(stored) = self.stored_outcome(ctx, &fp).await? {
             return stored;
-        }
-        if req.from == req.to {
-            return self.refuse(DomainError::SameAccount.into(), ctx, &fp).await;
         }
         let transfer_id = match req.transfer_id {
             Some(t) => t,
@@ -165,15 +164,14 @@ impl Unit for TransferUnit<'_> {
     }
 
     fn decide(&self, p: &Pipeline, (from, to, record): &Loaded) -> Decision<Self::Outcome> {
+        // Two different accounts is checked before any precondition, as the domain
+        // checks it before anything else.
+        if self.order.from == self.order.to {
+            return self.refused(DomainError::SameAccount.into());
+        }
         if let Some(pre) = &self.ctx.if_match {
             if !pre.holds_at(from.version) {
-                return self.refused(if from.version == 0 {
-                    DomainError::AccountNotFound.into()
-                } else {
-                    CommandError::VersionMismatch {
-                        actual: from.version,
-                    }
-                });
+                return self.refused(precondition_failed(from.version, false));
             }
         }
         let plan = match plan_transfer(&self.order, &from.state, &to.state, &record.state) {
