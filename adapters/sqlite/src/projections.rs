@@ -7,10 +7,10 @@ use ledger_application::ports::readmodel::{
     ProjectionStatus, ProjectionStore, ReadModelError, RebuildClaim,
 };
 use ledger_application::ports::store::FeedCursor;
-use sqlx::pool::PoolConnection;
-use sqlx::{Connection, Row, Sqlite, SqlitePool, Transaction};
+use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 
 use crate::apply::apply_in;
+use crate::WriterConnection;
 
 pub(crate) fn rm_error(e: sqlx::Error) -> ReadModelError {
     if crate::store::unavailable(&e) {
@@ -85,46 +85,10 @@ impl SqliteProjectionStore {
         Self { writer, reader }
     }
 
-    async fn write_tx(&self) -> Result<Tx<'static>, ReadModelError> {
-        crate::begin_immediate(&self.writer).await.map_err(rm_error)
-    }
-}
-
-/// The writer connection of a projection batch: closed, not returned to the pool,
-/// unless the batch's transaction ended cleanly ([`Self::done`]). A batch cut off
-/// midway (its future dropped by a timeout or a shutdown) can leave sqlx's SQLite
-/// connection with a statement or a rollback still in flight; handed back to the
-/// one-connection writer pool, it kept the next writer waiting past the pool's timeout
-/// (seen under load in the cut-off conformance test, before this).
-struct BatchConnection {
-    conn: PoolConnection<Sqlite>,
-    done: bool,
-}
-
-impl BatchConnection {
-    async fn acquire(pool: &SqlitePool) -> Result<Self, ReadModelError> {
-        let conn = pool.acquire().await.map_err(rm_error)?;
-        Ok(Self { conn, done: false })
-    }
-
-    /// `BEGIN IMMEDIATE` on it; a connection sqlx hands back with a rollback still
-    /// pending refuses it: that one is closed and the step retried (transient).
-    async fn begin(&mut self) -> Result<Tx<'_>, ReadModelError> {
-        match self.conn.begin_with("BEGIN IMMEDIATE").await {
-            Ok(tx) => Ok(tx),
-            Err(sqlx::Error::InvalidSavePointStatement) => Err(ReadModelError::Unavailable(
-                "the writer connection had a transaction pending; it is replaced".into(),
-            )),
-            Err(e) => Err(rm_error(e)),
-        }
-    }
-}
-
-impl Drop for BatchConnection {
-    fn drop(&mut self) {
-        if !self.done {
-            self.conn.close_on_drop();
-        }
+    async fn writer(&self) -> Result<WriterConnection, ReadModelError> {
+        WriterConnection::acquire(&self.writer)
+            .await
+            .map_err(rm_error)
     }
 }
 
@@ -152,15 +116,15 @@ impl ProjectionStore for SqliteProjectionStore {
         batch: &[ProjectedEvent],
         next: FeedCursor,
     ) -> Result<bool, ReadModelError> {
-        let mut conn = BatchConnection::acquire(&self.writer).await?;
-        let mut tx = conn.begin().await?;
+        let mut conn = self.writer().await?;
+        let mut tx = conn.begin().await.map_err(rm_error)?;
         let applied = apply_in(&mut tx, name, g, from, batch, next).await?;
         if applied {
             tx.commit().await.map_err(rm_error)?;
         } else {
             tx.rollback().await.map_err(rm_error)?;
         }
-        conn.done = true;
+        conn.clean();
         Ok(applied)
     }
 
@@ -173,19 +137,20 @@ impl ProjectionStore for SqliteProjectionStore {
         next: FeedCursor,
     ) -> Result<Vec<bool>, ReadModelError> {
         // One transaction: one fsync for all of them instead of one each.
-        let mut conn = BatchConnection::acquire(&self.writer).await?;
-        let mut tx = conn.begin().await?;
+        let mut conn = self.writer().await?;
+        let mut tx = conn.begin().await.map_err(rm_error)?;
         let mut applied = Vec::with_capacity(names.len());
         for name in names {
             applied.push(apply_in(&mut tx, *name, g, from, batch, next).await?);
         }
         tx.commit().await.map_err(rm_error)?;
-        conn.done = true;
+        conn.clean();
         Ok(applied)
     }
 
     async fn start_rebuild(&self, name: Projection) -> Result<(), ReadModelError> {
-        let mut tx = self.write_tx().await?;
+        let mut conn = self.writer().await?;
+        let mut tx = conn.begin().await.map_err(rm_error)?;
         let tag = uuid::Uuid::new_v4().simple().to_string();
         for table in tables(name) {
             sqlx::query(&format!("DROP TABLE IF EXISTS {table}__rebuild"))
@@ -234,7 +199,9 @@ impl ProjectionStore for SqliteProjectionStore {
         .execute(&mut *tx)
         .await
         .map_err(rm_error)?;
-        tx.commit().await.map_err(rm_error)
+        tx.commit().await.map_err(rm_error)?;
+        conn.clean();
+        Ok(())
     }
 
     async fn finish_rebuild(
@@ -242,13 +209,16 @@ impl ProjectionStore for SqliteProjectionStore {
         name: Projection,
         from: FeedCursor,
     ) -> Result<bool, ReadModelError> {
-        let mut tx = self.write_tx().await?;
+        let mut conn = self.writer().await?;
+        let mut tx = conn.begin().await.map_err(rm_error)?;
         // Still at `from`, and not behind the live tables: readers never see a view go
         // back (the runner catches the rebuild up and tries again).
         let live = checkpoint_in(&mut tx, name, Generation::Live)
             .await?
             .unwrap_or_default();
         if checkpoint_in(&mut tx, name, Generation::Rebuild).await? != Some(from) || live > from {
+            tx.rollback().await.map_err(rm_error)?;
+            conn.clean();
             return Ok(false);
         }
         for table in tables(name) {
@@ -272,6 +242,7 @@ impl ProjectionStore for SqliteProjectionStore {
         .await
         .map_err(rm_error)?;
         tx.commit().await.map_err(rm_error)?;
+        conn.clean();
         Ok(true)
     }
 

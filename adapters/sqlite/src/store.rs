@@ -9,6 +9,8 @@ use ledger_application::ports::store::{
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqlitePool};
 
+use crate::WriterConnection;
+
 const COLUMNS: &str = "position, event_id, stream_id, stream_type, version, event_type, \
                        schema_version, data, metadata, recorded_at";
 
@@ -100,75 +102,97 @@ impl SqliteEventStore {
     }
 }
 
+/// Inside `tx`: the request's idempotency records, then each stream's events guarded by
+/// its expected version.
+async fn write_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    request: &AppendRequest,
+) -> Result<(), AppendError> {
+    for record in &request.idempotency {
+        let inserted = sqlx::query(
+            "INSERT INTO idempotency_keys (key, fingerprint, outcome) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(&record.key)
+        .bind(&record.fingerprint)
+        .bind(&record.outcome)
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| append_error(e, "", 0))?
+        .rows_affected();
+        if inserted == 0 {
+            let stored = sqlx::query(
+                "SELECT key, fingerprint, outcome FROM idempotency_keys WHERE key = ?1",
+            )
+            .bind(&record.key)
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(|e| append_error(e, "", 0))?;
+            return Err(AppendError::IdempotencyKeyExists(IdempotencyRecord {
+                key: stored.try_get("key").unwrap_or_default(),
+                fingerprint: stored.try_get("fingerprint").unwrap_or_default(),
+                outcome: stored.try_get("outcome").unwrap_or_default(),
+            }));
+        }
+    }
+    for write in &request.streams {
+        let expected = write.expected_version;
+        for (i, e) in write.events.iter().enumerate() {
+            let metadata = serde_json::to_string(&e.metadata).unwrap_or_else(|_| "{}".into());
+            // The first event also proves the stream is at the expected version
+            // (not beyond its end); the unique key refuses a stale one.
+            let inserted = sqlx::query(
+                "INSERT INTO events (stream_id, stream_type, version, event_id, event_type, \
+                                     schema_version, data, metadata, recorded_at) \
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 \
+                 WHERE ?10 = 0 OR EXISTS \
+                    (SELECT 1 FROM events WHERE stream_id = ?1 AND version = ?10)",
+            )
+            .bind(&write.stream_id)
+            .bind(&write.stream_type)
+            .bind(to_i64(expected + i as u64 + 1))
+            .bind(e.event_id.to_string())
+            .bind(&e.event_type)
+            .bind(i64::from(e.schema_version))
+            .bind(&e.data)
+            .bind(metadata)
+            .bind(e.recorded_at.timestamp_micros())
+            .bind(if i == 0 { to_i64(expected) } else { 0 })
+            .execute(&mut **tx)
+            .await
+            .map_err(|err| append_error(err, &write.stream_id, expected))?
+            .rows_affected();
+            if inserted != 1 {
+                return Err(AppendError::Conflict {
+                    stream_id: write.stream_id.clone(),
+                    expected,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl EventStore for SqliteEventStore {
     async fn append(&self, request: AppendRequest) -> Result<(), AppendError> {
-        let mut tx = crate::begin_immediate(&self.writer)
+        let mut conn = WriterConnection::acquire(&self.writer)
             .await
             .map_err(|e| append_error(e, "", 0))?;
-        for record in &request.idempotency {
-            let inserted = sqlx::query(
-                "INSERT INTO idempotency_keys (key, fingerprint, outcome) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT (key) DO NOTHING",
-            )
-            .bind(&record.key)
-            .bind(&record.fingerprint)
-            .bind(&record.outcome)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| append_error(e, "", 0))?
-            .rows_affected();
-            if inserted == 0 {
-                let stored = sqlx::query(
-                    "SELECT key, fingerprint, outcome FROM idempotency_keys WHERE key = ?1",
-                )
-                .bind(&record.key)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(|e| append_error(e, "", 0))?;
-                return Err(AppendError::IdempotencyKeyExists(IdempotencyRecord {
-                    key: stored.try_get("key").unwrap_or_default(),
-                    fingerprint: stored.try_get("fingerprint").unwrap_or_default(),
-                    outcome: stored.try_get("outcome").unwrap_or_default(),
-                }));
-            }
-        }
-        for write in &request.streams {
-            let expected = write.expected_version;
-            for (i, e) in write.events.iter().enumerate() {
-                let metadata = serde_json::to_string(&e.metadata).unwrap_or_else(|_| "{}".into());
-                // The first event also proves the stream is at the expected version
-                // (not beyond its end); the unique key refuses a stale one.
-                let inserted = sqlx::query(
-                    "INSERT INTO events (stream_id, stream_type, version, event_id, event_type, \
-                                         schema_version, data, metadata, recorded_at) \
-                     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 \
-                     WHERE ?10 = 0 OR EXISTS \
-                        (SELECT 1 FROM events WHERE stream_id = ?1 AND version = ?10)",
-                )
-                .bind(&write.stream_id)
-                .bind(&write.stream_type)
-                .bind(to_i64(expected + i as u64 + 1))
-                .bind(e.event_id.to_string())
-                .bind(&e.event_type)
-                .bind(i64::from(e.schema_version))
-                .bind(&e.data)
-                .bind(metadata)
-                .bind(e.recorded_at.timestamp_micros())
-                .bind(if i == 0 { to_i64(expected) } else { 0 })
-                .execute(&mut *tx)
-                .await
-                .map_err(|err| append_error(err, &write.stream_id, expected))?
-                .rows_affected();
-                if inserted != 1 {
-                    return Err(AppendError::Conflict {
-                        stream_id: write.stream_id.clone(),
-                        expected,
-                    });
+        let mut tx = conn.begin().await.map_err(|e| append_error(e, "", 0))?;
+        match write_in(&mut tx, &request).await {
+            Ok(()) => tx.commit().await.map_err(|e| append_error(e, "", 0))?,
+            // A refused append (a conflict, a stored key) ends its transaction too, so
+            // its connection goes back to the pool.
+            Err(refused) => {
+                if tx.rollback().await.is_ok() {
+                    conn.clean();
                 }
+                return Err(refused);
             }
         }
-        tx.commit().await.map_err(|e| append_error(e, "", 0))
+        conn.clean();
+        Ok(())
     }
 
     async fn read_stream<'a>(
