@@ -21,6 +21,7 @@
 mod account;
 mod aggregate;
 mod code;
+mod decimal;
 mod error;
 mod events;
 mod money;

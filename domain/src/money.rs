@@ -8,6 +8,8 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+pub use crate::decimal::Decimal;
+
 /// Why a currency, an amount or a sum was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MoneyError {
@@ -86,7 +88,7 @@ impl Currency {
     }
 }
 
-fn truncate(s: &str) -> String {
+pub(crate) fn truncate(s: &str) -> String {
     s.chars().take(16).collect()
 }
 
@@ -112,157 +114,6 @@ impl<'de> Deserialize<'de> for Currency {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let code = String::deserialize(d)?;
         Currency::parse(&code).map_err(serde::de::Error::custom)
-    }
-}
-
-/// An exact decimal read from text: `unscaled × 10^-scale`, sign kept separately.
-///
-/// It has no currency yet; [`Money::from_decimal`] gives it one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Decimal {
-    negative: bool,
-    unscaled: u128,
-    /// Digits after the decimal point, after applying any exponent (may be negative).
-    scale: i32,
-}
-
-impl Decimal {
-    /// This value in minor units of `currency`, refusing more decimals than it has
-    /// minor digits.
-    pub(crate) fn minor_units_in(self, currency: Currency) -> Result<i128, MoneyError> {
-        let digits = currency.minor_digits() as i32;
-        if self.scale > digits {
-            return Err(MoneyError::TooManyDecimals {
-                currency: currency.code(),
-                allowed: digits as u32,
-            });
-        }
-        let factor = 10u128
-            .checked_pow((digits - self.scale) as u32)
-            .ok_or(MoneyError::Overflow)?;
-        let magnitude = self
-            .unscaled
-            .checked_mul(factor)
-            .ok_or(MoneyError::Overflow)?;
-        let magnitude = i128::try_from(magnitude).map_err(|_| MoneyError::Overflow)?;
-        Ok(if self.negative { -magnitude } else { magnitude })
-    }
-}
-
-const MAX_SIGNIFICANT_DIGITS: usize = 36;
-const MAX_EXPONENT: i32 = 64;
-
-impl Decimal {
-    /// Parses JSON-number grammar (`-12.50`, `1.25e2`) or a plain decimal string, exactly.
-    ///
-    /// ```
-    /// use ledger_domain::{Currency, Decimal, Money};
-    /// let usd = Currency::parse("USD").unwrap();
-    /// let d = Decimal::parse("1.25e1").unwrap();
-    /// assert_eq!(Money::from_decimal(d, usd).unwrap().minor_units(), 1250);
-    /// ```
-    pub fn parse(text: &str) -> Result<Self, MoneyError> {
-        let bad = || MoneyError::NotANumber(truncate(text));
-        let (negative, rest) = match text.strip_prefix('-') {
-            Some(rest) => (true, rest),
-            None => (false, text),
-        };
-        let (mantissa, exponent) = match rest.find(['e', 'E']) {
-            Some(i) => (&rest[..i], Some(&rest[i + 1..])),
-            None => (rest, None),
-        };
-        let (int_part, frac_part) = match mantissa.split_once('.') {
-            Some((i, f)) => (i, Some(f)),
-            None => (mantissa, None),
-        };
-        let digits_ok = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-        if !digits_ok(int_part) || frac_part.is_some_and(|f| !digits_ok(f)) {
-            return Err(bad());
-        }
-        let exp: i32 = match exponent {
-            None => 0,
-            Some(e) => {
-                let body = e.strip_prefix(['+', '-']).unwrap_or(e);
-                if !digits_ok(body) {
-                    return Err(bad());
-                }
-                let trimmed = body.trim_start_matches('0');
-                if trimmed.len() > 4 {
-                    return Err(MoneyError::Overflow);
-                }
-                let magnitude: i32 = trimmed.parse().unwrap_or(0);
-                if e.starts_with('-') {
-                    -magnitude
-                } else {
-                    magnitude
-                }
-            }
-        };
-        if exp.abs() > MAX_EXPONENT {
-            return Err(MoneyError::Overflow);
-        }
-        let frac = frac_part.unwrap_or("");
-        let all = int_part
-            .bytes()
-            .chain(frac.bytes())
-            .skip_while(|b| *b == b'0');
-        let significant: Vec<u8> = all.collect();
-        if significant.len() > MAX_SIGNIFICANT_DIGITS {
-            return Err(MoneyError::Overflow);
-        }
-        let unscaled = significant
-            .iter()
-            .fold(0u128, |acc, b| acc * 10 + u128::from(b - b'0'));
-        let scale = i32::try_from(frac.len()).map_err(|_| MoneyError::Overflow)? - exp;
-        Ok(Self {
-            negative: negative && unscaled != 0,
-            unscaled,
-            scale,
-        })
-    }
-
-    /// A canonical text of the value, equal for equal values (`12.5` and `12.50` agree).
-    pub fn canonical(&self) -> String {
-        let (mut unscaled, mut scale) = (self.unscaled, self.scale);
-        while unscaled != 0 && unscaled % 10 == 0 {
-            unscaled /= 10;
-            scale -= 1;
-        }
-        if unscaled == 0 {
-            scale = 0;
-        }
-        let sign = if self.negative { "-" } else { "" };
-        format!("{sign}{unscaled}e{}", -scale)
-    }
-
-    /// True when the value is greater than zero.
-    pub fn is_positive(&self) -> bool {
-        !self.negative && self.unscaled != 0
-    }
-
-    /// Rounds half to even to `digits` fraction digits (used only by upcasters of float-era data).
-    pub fn round_to(self, digits: u32) -> Self {
-        let digits = digits as i32;
-        if self.scale <= digits {
-            return self;
-        }
-        let drop = (self.scale - digits) as u32;
-        let Some(divisor) = 10u128.checked_pow(drop) else {
-            return Self {
-                unscaled: 0,
-                negative: false,
-                scale: digits,
-            };
-        };
-        let (q, r) = (self.unscaled / divisor, self.unscaled % divisor);
-        let half = divisor / 2;
-        let up = r > half || (r == half && divisor % 2 == 0 && q % 2 == 1);
-        let unscaled = if up { q + 1 } else { q };
-        Self {
-            negative: self.negative && unscaled != 0,
-            unscaled,
-            scale: digits,
-        }
     }
 }
 
