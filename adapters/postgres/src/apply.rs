@@ -10,7 +10,9 @@ use ledger_application::views::{project_account, AccountView, AnalyticsDelta, Au
 use sqlx::{Postgres, Transaction};
 
 use crate::copy::{BinaryCopy, CopyEncodeError};
-use crate::projections::{failed, i64_of, rm_error, PgProjectionStore};
+use ledger_sql::i64_of;
+
+use crate::projections::{failed, rm_error, PgProjectionStore};
 use crate::queries::{account_row, ACCOUNT_COLUMNS};
 
 impl PgProjectionStore {

@@ -35,11 +35,7 @@ pub fn ends_session(e: &sqlx::Error) -> bool {
 
 /// A read failure.
 pub fn store_error(e: sqlx::Error) -> StoreError {
-    if is_unavailable(&e) {
-        StoreError::Unavailable(e.to_string())
-    } else {
-        StoreError::Failed(e.to_string())
-    }
+    ledger_sql::store_error(e, is_unavailable)
 }
 
 /// A write failure; a violation of the stream-version key is a conflict, never a 500.
@@ -55,9 +51,5 @@ pub fn append_error(e: sqlx::Error, stream_id: Option<&str>, expected: u64) -> A
             };
         }
     }
-    if is_unavailable(&e) {
-        AppendError::Unavailable(e.to_string())
-    } else {
-        AppendError::Failed(e.to_string())
-    }
+    ledger_sql::append_failure(e, is_unavailable)
 }

@@ -7,12 +7,10 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 #![warn(missing_docs)]
 
-mod append;
 mod apply;
 mod claim;
 mod copy;
 mod errors;
-mod group;
 mod notify;
 mod projections;
 mod queries;
@@ -20,6 +18,7 @@ mod rebuild;
 mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod write;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -29,10 +28,10 @@ use sqlx::ConnectOptions;
 use sqlx::PgPool;
 
 pub use errors::{is_unavailable, STREAM_VERSION_KEY};
-pub use group::GroupCommitConfig;
 pub use projections::PgProjectionStore;
 pub use queries::PgReadModels;
 pub use store::{PgEventStore, NOTIFY_CHANNEL};
+pub use write::GroupCommitConfig;
 
 /// The embedded migrations.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

@@ -14,6 +14,8 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Connection, PgConnection, PgPool, Postgres, Row, Transaction};
 use tokio::sync::Mutex;
 
+use ledger_sql::{i64_of, suffix, tables};
+
 use crate::errors::is_unavailable;
 
 /// A pooled connection for a batch that writes by COPY: closed, not returned to the
@@ -46,36 +48,12 @@ impl Drop for BatchConnection {
     }
 }
 
-/// Tables of each projection.
-pub(crate) fn tables(projection: Projection) -> &'static [&'static str] {
-    match projection {
-        Projection::CurrentState => &["current_state"],
-        Projection::Analytics => &["analytics_currency", "analytics_daily"],
-        Projection::AuditLog => &["audit_log"],
-    }
-}
-
-pub(crate) fn suffix(g: Generation) -> &'static str {
-    match g {
-        Generation::Live => "",
-        Generation::Rebuild => "__rebuild",
-    }
-}
-
 pub(crate) fn rm_error(e: sqlx::Error) -> ReadModelError {
-    if is_unavailable(&e) {
-        ReadModelError::Unavailable(e.to_string())
-    } else {
-        ReadModelError::Failed(e.to_string())
-    }
+    ledger_sql::read_model_error(e, is_unavailable)
 }
 
 pub(crate) fn failed(e: impl std::fmt::Display) -> ReadModelError {
     ReadModelError::Failed(e.to_string())
-}
-
-pub(crate) fn i64_of(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
 }
 
 /// Read models in PostgreSQL.

@@ -1,85 +1,69 @@
 //! The read-model queries on PostgreSQL (always from the live tables).
 
 use async_trait::async_trait;
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use ledger_application::ports::readmodel::{
     AccountFilter, AuditFilter, ReadModelError, ReadModels,
 };
-use ledger_application::views::{
-    AccountView, AuditEntry, CurrencySummary, CurrencyTotals, DailyVolume, DayTotals,
+use ledger_application::views::{AccountView, AuditEntry, CurrencySummary, DailyVolume};
+use ledger_domain::{AccountStatus, Currency};
+use ledger_sql::{
+    account_view, audit_entry, currency_summary, daily_volume, i64_of, limit, Columns,
 };
-use ledger_domain::{AccountStatus, Currency, Money, MoneyTotal};
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 
 use crate::projections::rm_error;
-
-fn decode_err(e: impl std::fmt::Display) -> sqlx::Error {
-    sqlx::Error::Decode(e.to_string().into())
-}
-
-fn currency(code: &str) -> Result<Currency, sqlx::Error> {
-    Currency::parse(code).map_err(decode_err)
-}
-
-fn u64_of(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
-}
 
 /// The columns of a `current_state` row, its wide sums (NUMERIC) read as text.
 pub(crate) const ACCOUNT_COLUMNS: &str = "account_id, owner, currency, balance, status, version, \
     total_deposits::text AS total_deposits, total_withdrawals::text AS total_withdrawals, \
     transaction_count, opened_at, updated_at, closed_at";
 
-/// A wide sum (a NUMERIC column selected as text) in minor units.
-fn wide(r: &PgRow, column: &str) -> Result<i128, sqlx::Error> {
-    let text: &str = r.try_get(column)?;
-    text.parse()
-        .map_err(|_| decode_err(format!("{column} is not an integer: {text}")))
+/// A PostgreSQL row as the shared row mapping reads it.
+pub(crate) struct PgColumns<'r>(pub(crate) &'r PgRow);
+
+impl Columns for PgColumns<'_> {
+    fn text(&self, column: &str) -> Result<String, sqlx::Error> {
+        self.0.try_get(column)
+    }
+    fn opt_text(&self, column: &str) -> Result<Option<String>, sqlx::Error> {
+        self.0.try_get(column)
+    }
+    fn int(&self, column: &str) -> Result<i64, sqlx::Error> {
+        self.0.try_get(column)
+    }
+    fn opt_int(&self, column: &str) -> Result<Option<i64>, sqlx::Error> {
+        self.0.try_get(column)
+    }
+    fn time(&self, column: &str) -> Result<DateTime<Utc>, sqlx::Error> {
+        self.0.try_get(column)
+    }
+    fn opt_time(&self, column: &str) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+        self.0.try_get(column)
+    }
+    fn uuid(&self, column: &str) -> Result<uuid::Uuid, sqlx::Error> {
+        self.0.try_get(column)
+    }
+    fn date(&self, column: &str) -> Result<NaiveDate, sqlx::Error> {
+        self.0.try_get(column)
+    }
 }
 
 /// Maps a `current_state` row (selected with [`ACCOUNT_COLUMNS`]).
 pub(crate) fn account_row(r: &PgRow) -> Result<AccountView, sqlx::Error> {
-    let c = currency(r.try_get("currency")?)?;
-    let status: &str = r.try_get("status")?;
-    let status = AccountStatus::parse(status)
-        .ok_or_else(|| decode_err(format!("unknown account status {status}")))?;
-    Ok(AccountView {
-        account_id: r.try_get("account_id")?,
-        owner: r.try_get("owner")?,
-        currency: c,
-        balance: Money::from_minor(r.try_get("balance")?, c),
-        status,
-        version: u64_of(r.try_get("version")?),
-        total_deposits: MoneyTotal::from_minor(wide(r, "total_deposits")?, c),
-        total_withdrawals: MoneyTotal::from_minor(wide(r, "total_withdrawals")?, c),
-        transaction_count: u64_of(r.try_get("transaction_count")?),
-        opened_at: r.try_get("opened_at")?,
-        updated_at: r.try_get("updated_at")?,
-        closed_at: r.try_get("closed_at")?,
-    })
+    account_view(&PgColumns(r))
 }
 
-fn audit_row(r: &PgRow) -> Result<AuditEntry, sqlx::Error> {
-    let amount: Option<i64> = r.try_get("amount")?;
-    let code: Option<String> = r.try_get("currency")?;
-    let currency = code.as_deref().map(currency).transpose()?;
-    let amount = match (amount, currency) {
-        (Some(a), Some(c)) => Some(Money::from_minor(a, c)),
-        _ => None,
-    };
-    Ok(AuditEntry {
-        position: u64_of(r.try_get("position")?),
-        event_id: r.try_get("event_id")?,
-        event_type: r.try_get("event_type")?,
-        stream_id: r.try_get("stream_id")?,
-        version: u64_of(r.try_get("version")?),
-        actor: r.try_get("actor")?,
-        request_id: r.try_get("request_id")?,
-        recorded_at: r.try_get("recorded_at")?,
-        amount,
-        currency,
-    })
+/// Maps every row with the shared mapping `f`.
+fn all<'r, T>(
+    rows: &'r [PgRow],
+    f: impl Fn(&PgColumns<'r>) -> Result<T, sqlx::Error>,
+) -> Result<Vec<T>, ReadModelError> {
+    rows.iter()
+        .map(|r| f(&PgColumns(r)))
+        .collect::<Result<_, _>>()
+        .map_err(rm_error)
 }
 
 /// Read-model queries on PostgreSQL.
@@ -93,10 +77,6 @@ impl PgReadModels {
     pub fn new(pool: PgPool) -> Self {
         Self { pool }
     }
-}
-
-fn limit(n: usize) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 #[async_trait]
@@ -126,10 +106,7 @@ impl ReadModels for PgReadModels {
         .fetch_all(&self.pool)
         .await
         .map_err(rm_error)?;
-        rows.iter()
-            .map(account_row)
-            .collect::<Result<_, _>>()
-            .map_err(rm_error)
+        all(&rows, account_view)
     }
 
     async fn audit(&self, f: AuditFilter) -> Result<Vec<AuditEntry>, ReadModelError> {
@@ -147,15 +124,12 @@ impl ReadModels for PgReadModels {
         .bind(f.from)
         .bind(f.to)
         .bind(f.request_id)
-        .bind(f.before.map(|b| i64::try_from(b).unwrap_or(i64::MAX)))
+        .bind(f.before.map(i64_of))
         .bind(limit(f.limit))
         .fetch_all(&self.pool)
         .await
         .map_err(rm_error)?;
-        rows.iter()
-            .map(audit_row)
-            .collect::<Result<_, _>>()
-            .map_err(rm_error)
+        all(&rows, audit_entry)
     }
 
     async fn summary(&self) -> Result<Vec<CurrencySummary>, ReadModelError> {
@@ -168,23 +142,7 @@ impl ReadModels for PgReadModels {
             .fetch_all(&self.pool)
             .await
             .map_err(rm_error)?;
-        rows.iter()
-            .map(|r| {
-                Ok(CurrencySummary {
-                    currency: currency(r.try_get("currency")?)?,
-                    totals: CurrencyTotals {
-                        open_accounts: r.try_get("open_accounts")?,
-                        closed_accounts: r.try_get("closed_accounts")?,
-                        total_balance: wide(r, "total_balance")?,
-                        total_deposited: wide(r, "total_deposited")?,
-                        total_withdrawn: wide(r, "total_withdrawn")?,
-                        transfer_volume: wide(r, "transfer_volume")?,
-                        event_count: r.try_get("event_count")?,
-                    },
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(rm_error)
+        all(&rows, currency_summary)
     }
 
     async fn daily(
@@ -207,22 +165,6 @@ impl ReadModels for PgReadModels {
         .fetch_all(&self.pool)
         .await
         .map_err(rm_error)?;
-        rows.iter()
-            .map(|r| {
-                Ok(DailyVolume {
-                    date: r.try_get("day")?,
-                    currency: currency(r.try_get("currency")?)?,
-                    totals: DayTotals {
-                        deposit_count: r.try_get("deposit_count")?,
-                        deposit_volume: wide(r, "deposit_volume")?,
-                        withdrawal_count: r.try_get("withdrawal_count")?,
-                        withdrawal_volume: wide(r, "withdrawal_volume")?,
-                        transfer_count: r.try_get("transfer_count")?,
-                        transfer_volume: wide(r, "transfer_volume")?,
-                    },
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(rm_error)
+        all(&rows, daily_volume)
     }
 }

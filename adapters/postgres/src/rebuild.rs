@@ -6,7 +6,9 @@
 use ledger_application::ports::readmodel::{Generation, Projection, ReadModelError};
 use ledger_application::ports::store::FeedCursor;
 
-use crate::projections::{failed, rm_error, tables, PgProjectionStore};
+use ledger_sql::tables;
+
+use crate::projections::{failed, rm_error, PgProjectionStore};
 
 impl PgProjectionStore {
     /// Fresh `<table>__rebuild` copies with only their primary key (the audit log's

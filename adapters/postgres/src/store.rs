@@ -10,9 +10,10 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
+use ledger_sql::{i64_of, u64_of};
+
 use crate::errors::store_error;
-use crate::group::{GroupCommit, GroupCommitConfig};
-use crate::notify::Notifier;
+use crate::write::{GroupCommitConfig, Writes};
 
 /// The channel a NOTIFY is sent on after every append.
 pub const NOTIFY_CHANNEL: &str = "ledger_events";
@@ -30,11 +31,8 @@ const COLUMNS: &str = "position, tx_id, event_id, stream_id, stream_type, versio
 /// a Tokio runtime: concurrent appends share one statement and one commit.
 #[derive(Clone)]
 pub struct PgEventStore {
-    pub(crate) pool: PgPool,
-    group: Option<GroupCommit>,
-    /// When set, commits are announced after the fact instead of by a NOTIFY inside
-    /// the appending statement.
-    pub(crate) notifier: Option<Notifier>,
+    pool: PgPool,
+    writes: Writes,
 }
 
 impl PgEventStore {
@@ -50,16 +48,9 @@ impl PgEventStore {
     /// A store whose appends are grouped as configured. Must be called inside a Tokio
     /// runtime (it starts the group's writer tasks).
     pub fn with_group_commit(pool: PgPool, config: GroupCommitConfig) -> Self {
-        let notifier = Some(Notifier::spawn(pool.clone()));
-        let writer = Self {
-            pool: pool.clone(),
-            group: None,
-            notifier: notifier.clone(),
-        };
         Self {
+            writes: Writes::grouped(&pool, config),
             pool,
-            group: Some(GroupCommit::spawn(writer, config)),
-            notifier,
         }
     }
 
@@ -67,15 +58,7 @@ impl PgEventStore {
     pub fn direct(pool: PgPool) -> Self {
         Self {
             pool,
-            group: None,
-            notifier: None,
-        }
-    }
-
-    /// Tells listeners that events were committed.
-    pub(crate) fn announce(&self) {
-        if let Some(n) = &self.notifier {
-            n.committed();
+            writes: Writes::Alone,
         }
     }
 
@@ -83,14 +66,6 @@ impl PgEventStore {
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
-}
-
-fn to_u64(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
-}
-
-fn to_i64(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
 }
 
 /// Maps an events row (selected with [`COLUMNS`], whose order the indexes follow: by
@@ -101,13 +76,13 @@ fn recorded(row: &PgRow) -> Result<RecordedEvent, sqlx::Error> {
         actor.ok_or_else(|| sqlx::Error::Decode("event metadata without an actor".into()))?;
     Ok(RecordedEvent {
         cursor: FeedCursor {
-            tx: to_u64(row.try_get(1)?),
-            position: to_u64(row.try_get(0)?),
+            tx: u64_of(row.try_get(1)?),
+            position: u64_of(row.try_get(0)?),
         },
         event_id: row.try_get::<Uuid, _>(2)?,
         stream_id: row.try_get(3)?,
         stream_type: row.try_get(4)?,
-        version: to_u64(row.try_get(5)?),
+        version: u64_of(row.try_get(5)?),
         event_type: row.try_get(6)?,
         schema_version: u32::try_from(row.try_get::<i32, _>(7)?).unwrap_or(0),
         data: row.try_get(8)?,
@@ -127,13 +102,7 @@ impl EventStore for PgEventStore {
         if request.streams.iter().all(|w| w.events.is_empty()) && request.idempotency.is_empty() {
             return Ok(());
         }
-        match &self.group {
-            Some(group) => match group.append(request).await {
-                Ok(outcome) => outcome,
-                Err(request) => self.append_direct(request).await,
-            },
-            None => self.append_direct(request).await,
-        }
+        self.writes.append(&self.pool, request).await
     }
 
     async fn read_stream<'a>(
@@ -141,7 +110,7 @@ impl EventStore for PgEventStore {
         query: StreamQuery<'a>,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
-        let after = to_i64(query.after_version);
+        let after = i64_of(query.after_version);
         // Versions are contiguous, so the page is also bounded by version: the planner
         // then walks the `(stream_id, version)` index for exactly the page even when
         // its statistics do not know the stream is long (without the bound it chose a
@@ -168,7 +137,7 @@ impl EventStore for PgEventStore {
                 .bind(query.stream_id)
                 .bind(after)
                 .bind(limit)
-                .bind(to_i64(v))
+                .bind(i64_of(v))
                 .fetch_all(&self.pool)
                 .await
             }
@@ -204,8 +173,8 @@ impl EventStore for PgEventStore {
                AND tx_id < pg_snapshot_xmin(pg_current_snapshot())::text::bigint \
              ORDER BY tx_id, position LIMIT $3"
         ))
-        .bind(to_i64(after.tx))
-        .bind(to_i64(after.position))
+        .bind(i64_of(after.tx))
+        .bind(i64_of(after.position))
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
         .fetch_all(&self.pool)
         .await
@@ -222,12 +191,12 @@ impl EventStore for PgEventStore {
     async fn count_after(&self, after: FeedCursor) -> Result<u64, StoreError> {
         let n: i64 =
             sqlx::query_scalar("SELECT count(*) FROM events WHERE (tx_id, position) > ($1, $2)")
-                .bind(to_i64(after.tx))
-                .bind(to_i64(after.position))
+                .bind(i64_of(after.tx))
+                .bind(i64_of(after.position))
                 .fetch_one(&self.pool)
                 .await
                 .map_err(store_error)?;
-        Ok(to_u64(n))
+        Ok(u64_of(n))
     }
 
     async fn size_bytes(&self) -> Result<u64, StoreError> {
@@ -235,7 +204,7 @@ impl EventStore for PgEventStore {
             .fetch_one(&self.pool)
             .await
             .map_err(store_error)?;
-        Ok(to_u64(n))
+        Ok(u64_of(n))
     }
 
     async fn idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {

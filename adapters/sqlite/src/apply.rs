@@ -9,8 +9,10 @@ use ledger_application::ports::readmodel::{
 use ledger_application::ports::store::FeedCursor;
 use ledger_application::views::{project_account, AnalyticsDelta, AuditEntry};
 
-use crate::projections::{checkpoint_in, cols, i64_of, rm_error, Tx};
-use crate::queries::{account_row, currency_totals, day_totals, micros};
+use crate::projections::{checkpoint_in, cols, rm_error, Tx};
+use ledger_sql::{account_view, currency_totals, day_totals, i64_of};
+
+use crate::queries::{day, micros, one};
 
 /// Inside `tx`: applies the batch and moves the checkpoint, if it is at `from`.
 pub(crate) async fn apply_in(
@@ -56,17 +58,16 @@ async fn apply_current_state(
         let id = p.recorded.stream_id.as_str();
         let row = match touched.remove(id) {
             Some(row) => row,
-            None => sqlx::query(&format!(
-                "SELECT * FROM current_state{sfx} WHERE account_id = ?1"
-            ))
-            .bind(id)
-            .fetch_optional(&mut **tx)
-            .await
-            .map_err(rm_error)?
-            .as_ref()
-            .map(account_row)
-            .transpose()
-            .map_err(rm_error)?,
+            None => {
+                let row = sqlx::query(&format!(
+                    "SELECT * FROM current_state{sfx} WHERE account_id = ?1"
+                ))
+                .bind(id)
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(rm_error)?;
+                one(row.as_ref(), account_view)?
+            }
         };
         let next = project_account(row, e, p.recorded.version, p.recorded.recorded_at)
             .map_err(ReadModelError::cannot_apply)?;
@@ -114,12 +115,7 @@ async fn apply_analytics(
         .fetch_optional(&mut **tx)
         .await
         .map_err(rm_error)?;
-        let mut t = row
-            .as_ref()
-            .map(currency_totals)
-            .transpose()
-            .map_err(rm_error)?
-            .unwrap_or_default();
+        let mut t = one(row.as_ref(), currency_totals)?.unwrap_or_default();
         t.merge(d).map_err(ReadModelError::cannot_apply)?;
         sqlx::query(&format!(
             "INSERT OR REPLACE INTO analytics_currency{sfx} (currency, open_accounts, \
@@ -138,8 +134,8 @@ async fn apply_analytics(
         .await
         .map_err(rm_error)?;
     }
-    for ((day, c), d) in &delta.days {
-        let day = day.format("%Y-%m-%d").to_string();
+    for ((date, c), d) in &delta.days {
+        let day = day(*date);
         let row = sqlx::query(&format!(
             "SELECT * FROM analytics_daily{sfx} WHERE day = ?1 AND currency = ?2"
         ))
@@ -148,12 +144,7 @@ async fn apply_analytics(
         .fetch_optional(&mut **tx)
         .await
         .map_err(rm_error)?;
-        let mut t = row
-            .as_ref()
-            .map(day_totals)
-            .transpose()
-            .map_err(rm_error)?
-            .unwrap_or_default();
+        let mut t = one(row.as_ref(), day_totals)?.unwrap_or_default();
         t.merge(d).map_err(ReadModelError::cannot_apply)?;
         sqlx::query(&format!(
             "INSERT OR REPLACE INTO analytics_daily{sfx} (day, currency, deposit_count, \

@@ -9,38 +9,25 @@ use ledger_application::ports::readmodel::{
 use ledger_application::ports::store::FeedCursor;
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 
+use ledger_sql::{suffix, tables};
+
 use crate::apply::apply_in;
 use crate::WriterConnection;
 
 pub(crate) fn rm_error(e: sqlx::Error) -> ReadModelError {
-    if crate::store::unavailable(&e) {
-        ReadModelError::Unavailable(e.to_string())
-    } else {
-        ReadModelError::Failed(e.to_string())
-    }
+    ledger_sql::read_model_error(e, crate::store::unavailable)
 }
 
 pub(crate) fn failed(e: impl std::fmt::Display) -> ReadModelError {
     ReadModelError::Failed(e.to_string())
 }
 
-pub(crate) fn tables(projection: Projection) -> &'static [&'static str] {
-    match projection {
-        Projection::CurrentState => &["current_state"],
-        Projection::Analytics => &["analytics_currency", "analytics_daily"],
-        Projection::AuditLog => &["audit_log"],
-    }
-}
-
+/// A generation's checkpoint columns and table suffix.
 pub(crate) fn cols(g: Generation) -> (&'static str, &'static str, &'static str) {
     match g {
-        Generation::Live => ("tx", "position", ""),
-        Generation::Rebuild => ("rebuild_tx", "rebuild_position", "__rebuild"),
+        Generation::Live => ("tx", "position", suffix(g)),
+        Generation::Rebuild => ("rebuild_tx", "rebuild_position", suffix(g)),
     }
-}
-
-pub(crate) fn i64_of(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
 }
 
 /// Read models on the SQLite file (shares the store's single writer connection).

@@ -5,113 +5,86 @@ use chrono::{DateTime, NaiveDate, Utc};
 use ledger_application::ports::readmodel::{
     AccountFilter, AuditFilter, ReadModelError, ReadModels,
 };
-use ledger_application::views::{
-    AccountView, AuditEntry, CurrencySummary, CurrencyTotals, DailyVolume, DayTotals,
+use ledger_application::views::{AccountView, AuditEntry, CurrencySummary, DailyVolume};
+use ledger_domain::{AccountStatus, Currency};
+use ledger_sql::{
+    account_view, audit_entry, currency_summary, daily_volume, decode_error, i64_of, limit, Columns,
 };
-use ledger_domain::{AccountStatus, Currency, Money, MoneyTotal};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqlitePool};
 
 use crate::projections::rm_error;
 
-fn decode_err(e: impl std::fmt::Display) -> sqlx::Error {
-    sqlx::Error::Decode(e.to_string().into())
-}
-
-fn currency(code: &str) -> Result<Currency, sqlx::Error> {
-    Currency::parse(code).map_err(decode_err)
-}
-
+/// An instant as stored: microseconds since the epoch.
 pub(crate) fn micros(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()
 }
 
+/// A calendar day as stored.
+pub(crate) fn day(d: NaiveDate) -> String {
+    d.format("%Y-%m-%d").to_string()
+}
+
 fn time(v: i64) -> Result<DateTime<Utc>, sqlx::Error> {
-    DateTime::from_timestamp_micros(v).ok_or_else(|| decode_err(format!("bad time {v}")))
+    DateTime::from_timestamp_micros(v).ok_or_else(|| decode_error(format!("bad time {v}")))
 }
 
-fn u64_of(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
-}
+/// A SQLite row as the shared row mapping reads it.
+pub(crate) struct SqliteColumns<'r>(pub(crate) &'r SqliteRow);
 
-/// A wide sum (decimal text of minor units, see migration 0003).
-pub(crate) fn wide(r: &SqliteRow, column: &str) -> Result<i128, sqlx::Error> {
-    let text: &str = r.try_get(column)?;
-    text.parse()
-        .map_err(|_| decode_err(format!("{column} is not an integer: {text}")))
-}
-
-/// Maps an `analytics_currency` row's totals.
-pub(crate) fn currency_totals(r: &SqliteRow) -> Result<CurrencyTotals, sqlx::Error> {
-    Ok(CurrencyTotals {
-        open_accounts: r.try_get("open_accounts")?,
-        closed_accounts: r.try_get("closed_accounts")?,
-        total_balance: wide(r, "total_balance")?,
-        total_deposited: wide(r, "total_deposited")?,
-        total_withdrawn: wide(r, "total_withdrawn")?,
-        transfer_volume: wide(r, "transfer_volume")?,
-        event_count: r.try_get("event_count")?,
-    })
-}
-
-/// Maps an `analytics_daily` row's volumes.
-pub(crate) fn day_totals(r: &SqliteRow) -> Result<DayTotals, sqlx::Error> {
-    Ok(DayTotals {
-        deposit_count: r.try_get("deposit_count")?,
-        deposit_volume: wide(r, "deposit_volume")?,
-        withdrawal_count: r.try_get("withdrawal_count")?,
-        withdrawal_volume: wide(r, "withdrawal_volume")?,
-        transfer_count: r.try_get("transfer_count")?,
-        transfer_volume: wide(r, "transfer_volume")?,
-    })
-}
-
-/// Maps a `current_state` row.
-pub(crate) fn account_row(r: &SqliteRow) -> Result<AccountView, sqlx::Error> {
-    let c = currency(r.try_get("currency")?)?;
-    let status: String = r.try_get("status")?;
-    let status = AccountStatus::parse(&status)
-        .ok_or_else(|| decode_err(format!("unknown account status {status}")))?;
-    Ok(AccountView {
-        account_id: r.try_get("account_id")?,
-        owner: r.try_get("owner")?,
-        currency: c,
-        balance: Money::from_minor(r.try_get("balance")?, c),
-        status,
-        version: u64_of(r.try_get("version")?),
-        total_deposits: MoneyTotal::from_minor(wide(r, "total_deposits")?, c),
-        total_withdrawals: MoneyTotal::from_minor(wide(r, "total_withdrawals")?, c),
-        transaction_count: u64_of(r.try_get("transaction_count")?),
-        opened_at: time(r.try_get("opened_at")?)?,
-        updated_at: time(r.try_get("updated_at")?)?,
-        closed_at: r
-            .try_get::<Option<i64>, _>("closed_at")?
+impl Columns for SqliteColumns<'_> {
+    fn text(&self, column: &str) -> Result<String, sqlx::Error> {
+        self.0.try_get(column)
+    }
+    fn opt_text(&self, column: &str) -> Result<Option<String>, sqlx::Error> {
+        self.0.try_get(column)
+    }
+    fn int(&self, column: &str) -> Result<i64, sqlx::Error> {
+        self.0.try_get(column)
+    }
+    fn opt_int(&self, column: &str) -> Result<Option<i64>, sqlx::Error> {
+        self.0.try_get(column)
+    }
+    fn time(&self, column: &str) -> Result<DateTime<Utc>, sqlx::Error> {
+        time(self.0.try_get(column)?)
+    }
+    fn opt_time(&self, column: &str) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+        self.0
+            .try_get::<Option<i64>, _>(column)?
             .map(time)
-            .transpose()?,
-    })
+            .transpose()
+    }
+    fn uuid(&self, column: &str) -> Result<uuid::Uuid, sqlx::Error> {
+        self.0
+            .try_get::<String, _>(column)?
+            .parse()
+            .map_err(decode_error)
+    }
+    fn date(&self, column: &str) -> Result<NaiveDate, sqlx::Error> {
+        let text: String = self.0.try_get(column)?;
+        NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(decode_error)
+    }
 }
 
-fn audit_row(r: &SqliteRow) -> Result<AuditEntry, sqlx::Error> {
-    let amount: Option<i64> = r.try_get("amount")?;
-    let code: Option<String> = r.try_get("currency")?;
-    let currency = code.as_deref().map(currency).transpose()?;
-    let amount = match (amount, currency) {
-        (Some(a), Some(c)) => Some(Money::from_minor(a, c)),
-        _ => None,
-    };
-    let event_id: String = r.try_get("event_id")?;
-    Ok(AuditEntry {
-        position: u64_of(r.try_get("position")?),
-        event_id: event_id.parse().map_err(decode_err)?,
-        event_type: r.try_get("event_type")?,
-        stream_id: r.try_get("stream_id")?,
-        version: u64_of(r.try_get("version")?),
-        actor: r.try_get("actor")?,
-        request_id: r.try_get("request_id")?,
-        recorded_at: time(r.try_get("recorded_at")?)?,
-        amount,
-        currency,
-    })
+/// Maps every row with the shared mapping `f`.
+pub(crate) fn all<'r, T>(
+    rows: &'r [SqliteRow],
+    f: impl Fn(&SqliteColumns<'r>) -> Result<T, sqlx::Error>,
+) -> Result<Vec<T>, ReadModelError> {
+    rows.iter()
+        .map(|r| f(&SqliteColumns(r)))
+        .collect::<Result<_, _>>()
+        .map_err(rm_error)
+}
+
+/// Maps one row, if any, with the shared mapping `f`.
+pub(crate) fn one<'r, T>(
+    row: Option<&'r SqliteRow>,
+    f: impl Fn(&SqliteColumns<'r>) -> Result<T, sqlx::Error>,
+) -> Result<Option<T>, ReadModelError> {
+    row.map(|r| f(&SqliteColumns(r)))
+        .transpose()
+        .map_err(rm_error)
 }
 
 /// Read-model queries on SQLite.
@@ -127,10 +100,6 @@ impl SqliteReadModels {
     }
 }
 
-fn limit(n: usize) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
 #[async_trait]
 impl ReadModels for SqliteReadModels {
     async fn account(&self, account_id: &str) -> Result<Option<AccountView>, ReadModelError> {
@@ -139,7 +108,7 @@ impl ReadModels for SqliteReadModels {
             .fetch_optional(&self.reader)
             .await
             .map_err(rm_error)?;
-        row.as_ref().map(account_row).transpose().map_err(rm_error)
+        one(row.as_ref(), account_view)
     }
 
     async fn accounts(&self, f: AccountFilter) -> Result<Vec<AccountView>, ReadModelError> {
@@ -155,10 +124,7 @@ impl ReadModels for SqliteReadModels {
         .fetch_all(&self.reader)
         .await
         .map_err(rm_error)?;
-        rows.iter()
-            .map(account_row)
-            .collect::<Result<_, _>>()
-            .map_err(rm_error)
+        all(&rows, account_view)
     }
 
     async fn audit(&self, f: AuditFilter) -> Result<Vec<AuditEntry>, ReadModelError> {
@@ -173,15 +139,12 @@ impl ReadModels for SqliteReadModels {
         .bind(f.from.map(micros))
         .bind(f.to.map(micros))
         .bind(f.request_id)
-        .bind(f.before.map(|b| i64::try_from(b).unwrap_or(i64::MAX)))
+        .bind(f.before.map(i64_of))
         .bind(limit(f.limit))
         .fetch_all(&self.reader)
         .await
         .map_err(rm_error)?;
-        rows.iter()
-            .map(audit_row)
-            .collect::<Result<_, _>>()
-            .map_err(rm_error)
+        all(&rows, audit_entry)
     }
 
     async fn summary(&self) -> Result<Vec<CurrencySummary>, ReadModelError> {
@@ -189,15 +152,7 @@ impl ReadModels for SqliteReadModels {
             .fetch_all(&self.reader)
             .await
             .map_err(rm_error)?;
-        rows.iter()
-            .map(|r| {
-                Ok(CurrencySummary {
-                    currency: currency(r.try_get("currency")?)?,
-                    totals: currency_totals(r)?,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(rm_error)
+        all(&rows, currency_summary)
     }
 
     async fn daily(
@@ -206,7 +161,6 @@ impl ReadModels for SqliteReadModels {
         from: Option<NaiveDate>,
         to: Option<NaiveDate>,
     ) -> Result<Vec<DailyVolume>, ReadModelError> {
-        let day = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
         let rows = sqlx::query(
             "SELECT * FROM analytics_daily WHERE (?1 IS NULL OR currency = ?1) \
              AND (?2 IS NULL OR day >= ?2) AND (?3 IS NULL OR day <= ?3) \
@@ -218,16 +172,6 @@ impl ReadModels for SqliteReadModels {
         .fetch_all(&self.reader)
         .await
         .map_err(rm_error)?;
-        rows.iter()
-            .map(|r| {
-                let d: String = r.try_get("day")?;
-                Ok(DailyVolume {
-                    date: NaiveDate::parse_from_str(&d, "%Y-%m-%d").map_err(decode_err)?,
-                    currency: currency(r.try_get("currency")?)?,
-                    totals: day_totals(r)?,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(rm_error)
+        all(&rows, daily_volume)
     }
 }

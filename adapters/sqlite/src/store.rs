@@ -9,6 +9,8 @@ use ledger_application::ports::store::{
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqlitePool};
 
+use ledger_sql::i64_of;
+
 use crate::WriterConnection;
 
 const COLUMNS: &str = "position, event_id, stream_id, stream_type, version, event_type, \
@@ -32,11 +34,7 @@ pub(crate) fn unavailable(e: &sqlx::Error) -> bool {
 }
 
 fn store_error(e: sqlx::Error) -> StoreError {
-    if unavailable(&e) {
-        StoreError::Unavailable(e.to_string())
-    } else {
-        StoreError::Failed(e.to_string())
-    }
+    ledger_sql::store_error(e, unavailable)
 }
 
 fn append_error(e: sqlx::Error, stream_id: &str, expected: u64) -> AppendError {
@@ -48,15 +46,7 @@ fn append_error(e: sqlx::Error, stream_id: &str, expected: u64) -> AppendError {
             };
         }
     }
-    if unavailable(&e) {
-        AppendError::Unavailable(e.to_string())
-    } else {
-        AppendError::Failed(e.to_string())
-    }
-}
-
-fn to_i64(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
+    ledger_sql::append_failure(e, unavailable)
 }
 
 fn recorded(row: &SqliteRow) -> Result<RecordedEvent, sqlx::Error> {
@@ -150,14 +140,14 @@ async fn write_in(
             )
             .bind(&write.stream_id)
             .bind(&write.stream_type)
-            .bind(to_i64(expected + i as u64 + 1))
+            .bind(i64_of(expected + i as u64 + 1))
             .bind(e.event_id.to_string())
             .bind(&e.event_type)
             .bind(i64::from(e.schema_version))
             .bind(&e.data)
             .bind(metadata)
             .bind(e.recorded_at.timestamp_micros())
-            .bind(if i == 0 { to_i64(expected) } else { 0 })
+            .bind(if i == 0 { i64_of(expected) } else { 0 })
             .execute(&mut **tx)
             .await
             .map_err(|err| append_error(err, &write.stream_id, expected))?
@@ -201,7 +191,7 @@ impl EventStore for SqliteEventStore {
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         let (bound_sql, version_bound, time_bound) = match query.until {
             None => ("", i64::MAX, 0),
-            Some(StreamBound::Version(v)) => ("AND version <= ?4", to_i64(v), 0),
+            Some(StreamBound::Version(v)) => ("AND version <= ?4", i64_of(v), 0),
             Some(StreamBound::RecordedAt(t)) => (
                 "AND version < COALESCE((SELECT min(version) FROM events \
                     WHERE stream_id = ?1 AND recorded_at > ?5), 9223372036854775807)",
@@ -214,7 +204,7 @@ impl EventStore for SqliteEventStore {
              ORDER BY version LIMIT ?3"
         ))
         .bind(query.stream_id)
-        .bind(to_i64(query.after_version))
+        .bind(i64_of(query.after_version))
         .bind(i64::try_from(query.limit).unwrap_or(i64::MAX))
         .bind(version_bound)
         .bind(time_bound)
@@ -231,7 +221,7 @@ impl EventStore for SqliteEventStore {
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM events WHERE position > ?1 ORDER BY position LIMIT ?2"
         ))
-        .bind(to_i64(after.position))
+        .bind(i64_of(after.position))
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
         .fetch_all(&self.reader)
         .await
@@ -247,7 +237,7 @@ impl EventStore for SqliteEventStore {
 
     async fn count_after(&self, after: FeedCursor) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE position > ?1")
-            .bind(to_i64(after.position))
+            .bind(i64_of(after.position))
             .fetch_one(&self.reader)
             .await
             .map_err(store_error)?;

@@ -11,17 +11,15 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use ledger_application::ports::store::{AppendError, AppendRequest, StreamWrite};
-use sqlx::pool::PoolConnection;
-use sqlx::{Connection, PgConnection, PgPool, Postgres};
+use ledger_application::ports::store::{AppendError, AppendRequest};
+use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot, Mutex};
 
-use crate::append::EventColumns;
+use super::grouped::write_grouped;
+use super::lane::Lane;
+use super::Announce;
 use crate::errors::{ends_session, is_unavailable};
-use crate::store::PgEventStore;
-use crate::PING_AFTER_IDLE;
 
 /// How appends are grouped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,7 +63,7 @@ pub(crate) struct GroupCommit {
 impl GroupCommit {
     /// Starts the writers on the current Tokio runtime; they end when every handle is
     /// dropped.
-    pub(crate) fn spawn(direct: PgEventStore, config: GroupCommitConfig) -> Self {
+    pub(crate) fn spawn(pool: PgPool, announce: Announce, config: GroupCommitConfig) -> Self {
         let (jobs, rx) = mpsc::channel(4096);
         let shared = Arc::new(Writers {
             queue: Mutex::new(rx),
@@ -73,7 +71,7 @@ impl GroupCommit {
             config,
         });
         for _ in 0..config.writers.max(1) {
-            tokio::spawn(writer(shared.clone(), direct.clone()));
+            tokio::spawn(writer(shared.clone(), pool.clone(), announce.clone()));
         }
         Self { jobs }
     }
@@ -112,10 +110,10 @@ fn events_of(request: &AppendRequest) -> usize {
 /// One writer: gathers a group while holding the queue, lets go of it, writes the
 /// group, and comes back for the next. A writer that finishes gathers again at once,
 /// with no task in between.
-async fn writer(shared: Arc<Writers>, direct: PgEventStore) {
+async fn writer(shared: Arc<Writers>, pool: PgPool, announce: Announce) {
     let config = shared.config;
     let others = config.writers.max(1) - 1;
-    let mut lane = Lane::new(direct.pool().clone(), config.writers.max(1));
+    let mut lane = Lane::new(pool, config.writers.max(1));
     loop {
         let group = {
             let mut queue = shared.queue.lock().await;
@@ -147,93 +145,18 @@ async fn writer(shared: Arc<Writers>, direct: PgEventStore) {
             shared.writing.fetch_add(1, Ordering::AcqRel);
             group
         };
-        write_group(&direct, &mut lane, group).await;
+        write_group(&mut lane, &announce, group).await;
         lane.after_group();
         shared.writing.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
-/// A writer's own connection. Its server process stays warm (cached plans, catalog
-/// caches, CPU caches) instead of the pool handing out its least recently used
-/// connection for every group. Like a pooled one, it is pinged before use after a
-/// second idle, replaced after an error that may have broken it, and given back to the
-/// pool after `LANE_LIFETIME` (so the pool's own age limit still applies). Kept
-/// between groups only when the pool has room for two more connections besides the
-/// writers' (queries, projectors); otherwise given back after each group.
-struct Lane {
-    pool: PgPool,
-    conn: Option<PoolConnection<Postgres>>,
-    keep: bool,
-    /// When the connection was taken from the pool, and last used.
-    taken: Instant,
-    used: Instant,
-}
-
-/// How long a writer keeps one connection before taking a fresh one from the pool.
-const LANE_LIFETIME: Duration = Duration::from_secs(600);
-
-impl Lane {
-    /// A lane of one of `writers` writers on `pool`.
-    fn new(pool: PgPool, writers: usize) -> Self {
-        let keep = pool.options().get_max_connections() as usize >= writers + 2;
-        let now = Instant::now();
-        Self {
-            pool,
-            conn: None,
-            keep,
-            taken: now,
-            used: now,
-        }
-    }
-
-    /// After each group: the connection goes back to the pool unless it is kept.
-    fn after_group(&mut self) {
-        if !self.keep {
-            self.conn = None;
-        }
-    }
-
-    async fn conn(&mut self) -> Result<&mut PgConnection, sqlx::Error> {
-        let now = Instant::now();
-        if self.conn.is_some() && now.duration_since(self.taken) >= LANE_LIFETIME {
-            self.conn = None;
-        }
-        if let Some(conn) = self.conn.as_mut() {
-            if now.duration_since(self.used) >= PING_AFTER_IDLE && conn.ping().await.is_err() {
-                self.conn = None;
-            }
-        }
-        if self.conn.is_none() {
-            self.conn = Some(self.pool.acquire().await?);
-            self.taken = now;
-        }
-        self.used = now;
-        Ok(self.conn.as_mut().expect("acquired above"))
-    }
-
-    /// One append on its own, on the lane's connection.
-    async fn append_one(&mut self, direct: &PgEventStore, request: AppendRequest) -> Reply {
-        let conn = match self.conn().await {
-            Ok(conn) => conn,
-            Err(e) => return Err(AppendError::Unavailable(e.to_string())),
-        };
-        let result = direct.append_on(conn, request).await;
-        if matches!(
-            result,
-            Err(AppendError::Unavailable(_) | AppendError::Failed(_))
-        ) {
-            self.conn = None;
-        }
-        result
-    }
-}
-
-type Reply = Result<(), AppendError>;
-
-async fn write_group(direct: &PgEventStore, lane: &mut Lane, group: Vec<Job>) {
+async fn write_group(lane: &mut Lane, announce: &Announce, group: Vec<Job>) {
     if group.len() == 1 {
         for job in group {
-            let _ = job.reply.send(lane.append_one(direct, job.request).await);
+            let _ = job
+                .reply
+                .send(lane.write_alone(job.request, announce).await);
         }
         return;
     }
@@ -252,9 +175,9 @@ async fn write_group(direct: &PgEventStore, lane: &mut Lane, group: Vec<Job>) {
         }
     };
     let requests: Vec<&AppendRequest> = group.iter().map(|j| &j.request).collect();
-    match insert_group(conn, &requests).await {
+    match write_grouped(conn, &requests).await {
         Ok(()) => {
-            direct.announce();
+            announce.committed();
             for job in group {
                 let _ = job.reply.send(Ok(()));
             }
@@ -266,7 +189,9 @@ async fn write_group(direct: &PgEventStore, lane: &mut Lane, group: Vec<Job>) {
                 lane.conn = None;
             }
             for job in group {
-                let _ = job.reply.send(lane.append_one(direct, job.request).await);
+                let _ = job
+                    .reply
+                    .send(lane.write_alone(job.request, announce).await);
             }
         }
         Err(e) => {
@@ -284,74 +209,4 @@ async fn write_group(direct: &PgEventStore, lane: &mut Lane, group: Vec<Job>) {
             }
         }
     }
-}
-
-/// The version guard is a scalar subquery on purpose: an `EXISTS` here may be planned
-/// as a hashed subplan that scans the whole events table on every group.
-const GROUP_INSERT: &str = "WITH keys AS ( \
-        INSERT INTO idempotency_keys (key, fingerprint, outcome) \
-        SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[]) \
-        ON CONFLICT (key) DO NOTHING RETURNING 1), \
-     ins AS ( \
-        INSERT INTO events (stream_id, stream_type, version, event_id, event_type, \
-            schema_version, data, metadata, recorded_at) \
-        SELECT t.stream_id, t.stream_type, t.version, t.event_id, t.event_type, \
-            t.schema_version, t.data::json, t.metadata::jsonb, t.recorded_at \
-        FROM UNNEST($4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::uuid[], \
-                    $9::text[], $10::int[], $11::text[], $12::text[], $13::timestamptz[]) \
-             WITH ORDINALITY AS t(stream_id, stream_type, expected, version, event_id, \
-                 event_type, schema_version, data, metadata, recorded_at, ord) \
-        WHERE t.expected = 0 OR (SELECT true FROM events e \
-            WHERE e.stream_id = t.stream_id AND e.version = t.expected) \
-        ORDER BY t.ord \
-        RETURNING 1) \
-     SELECT ledger_batch_check((SELECT count(*) FROM keys) = $14 \
-                               AND (SELECT count(*) FROM ins) = $15)::text";
-
-/// One statement, one commit: every row of every request, or nothing.
-async fn insert_group(
-    conn: &mut PgConnection,
-    requests: &[&AppendRequest],
-) -> Result<(), sqlx::Error> {
-    // Keys and streams in one order, so two instances' groups wait for each other
-    // instead of deadlocking.
-    let mut records: Vec<_> = requests.iter().flat_map(|r| &r.idempotency).collect();
-    records.sort_by(|a, b| a.key.cmp(&b.key));
-    let mut writes: Vec<&StreamWrite> = requests
-        .iter()
-        .flat_map(|r| &r.streams)
-        .filter(|w| !w.events.is_empty())
-        .collect();
-    writes.sort_by(|a, b| a.stream_id.cmp(&b.stream_id));
-    let rows = EventColumns::of(&writes);
-    let n = rows.ids.len();
-    sqlx::query(GROUP_INSERT)
-        .bind(records.iter().map(|r| r.key.as_str()).collect::<Vec<_>>())
-        .bind(
-            records
-                .iter()
-                .map(|r| r.fingerprint.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            records
-                .iter()
-                .map(|r| r.outcome.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(&rows.stream_ids)
-        .bind(&rows.stream_types)
-        .bind(&rows.expected)
-        .bind(&rows.versions)
-        .bind(&rows.ids)
-        .bind(&rows.types)
-        .bind(&rows.schemas)
-        .bind(&rows.data)
-        .bind(&rows.metadata)
-        .bind(&rows.times)
-        .bind(records.len() as i64)
-        .bind(n as i64)
-        .execute(conn)
-        .await?;
-    Ok(())
 }

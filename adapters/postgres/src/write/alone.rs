@@ -1,0 +1,148 @@
+//! One append alone: one stream in one autocommit statement, several streams and
+//! idempotency records in one transaction. Group commit falls back to this, append by
+//! append, to give each its own answer.
+
+use ledger_application::ports::store::{
+    AppendError, AppendRequest, IdempotencyRecord, StreamWrite,
+};
+use sqlx::{PgConnection, Row};
+
+use super::columns::EventColumns;
+use super::Announce;
+use crate::errors::append_error;
+use crate::store::NOTIFY_CHANNEL;
+
+/// The EXISTS makes an expected version beyond the stream's end a conflict too; the
+/// unique key makes a stale one a conflict, race-free.
+const INSERT_EVENTS: &str = "INSERT INTO events (stream_id, stream_type, version, event_id, \
+        event_type, schema_version, data, metadata, recorded_at) \
+     SELECT $1, $2, $3 + t.ord, t.event_id, t.event_type, t.schema_version, \
+            t.data::json, t.metadata::jsonb, t.recorded_at \
+     FROM UNNEST($4::uuid[], $5::text[], $6::int[], $7::text[], $8::text[], \
+                 $9::timestamptz[]) WITH ORDINALITY \
+          AS t(event_id, event_type, schema_version, data, metadata, recorded_at, ord) \
+     WHERE $3 = 0 OR EXISTS (SELECT 1 FROM events WHERE stream_id = $1 AND version = $3) \
+     ORDER BY t.ord";
+
+/// Inserts one stream's events. With `notify`, the same statement also sends the
+/// NOTIFY, so a lone append is one round trip in autocommit (still atomic: one
+/// statement).
+async fn insert_stream<'c>(
+    exec: impl sqlx::PgExecutor<'c>,
+    write: &StreamWrite,
+    notify: bool,
+) -> Result<(), AppendError> {
+    let expected = write.expected_version;
+    let n = write.events.len();
+    let rows = EventColumns::of(&[write]);
+    let expected_i64 = i64::try_from(expected).unwrap_or(i64::MAX);
+    let sql = if notify {
+        format!(
+            "WITH ins AS ({INSERT_EVENTS} RETURNING 1) \
+                 SELECT (SELECT count(*) FROM ins) AS n FROM pg_notify($10, '') AS notified"
+        )
+    } else {
+        INSERT_EVENTS.to_owned()
+    };
+    let query = sqlx::query(&sql)
+        .bind(&write.stream_id)
+        .bind(&write.stream_type)
+        .bind(expected_i64)
+        .bind(&rows.ids)
+        .bind(&rows.types)
+        .bind(&rows.schemas)
+        .bind(&rows.data)
+        .bind(&rows.metadata)
+        .bind(&rows.times);
+    let failed = |e| append_error(e, Some(&write.stream_id), expected);
+    let inserted = if notify {
+        let row = query
+            .bind(NOTIFY_CHANNEL)
+            .fetch_one(exec)
+            .await
+            .map_err(failed)?;
+        u64::try_from(row.try_get::<i64, _>("n").map_err(failed)?).unwrap_or(0)
+    } else {
+        query.execute(exec).await.map_err(failed)?.rows_affected()
+    };
+    if inserted as usize != n {
+        return Err(AppendError::Conflict {
+            stream_id: write.stream_id.clone(),
+            expected,
+        });
+    }
+    Ok(())
+}
+
+/// One append in its own statement or transaction, on this connection.
+pub(crate) async fn write_alone(
+    conn: &mut PgConnection,
+    request: AppendRequest,
+    announce: &Announce,
+) -> Result<(), AppendError> {
+    let mut writes: Vec<&StreamWrite> = request
+        .streams
+        .iter()
+        .filter(|w| !w.events.is_empty())
+        .collect();
+    let inline_notify = matches!(announce, Announce::InStatement);
+    if request.idempotency.is_empty() && writes.len() == 1 {
+        insert_stream(&mut *conn, writes[0], inline_notify).await?;
+        announce.committed();
+        return Ok(());
+    }
+    let mut tx = sqlx::Connection::begin(conn)
+        .await
+        .map_err(|e| append_error(e, None, 0))?;
+    // Keys in one order too (a client's retried keys on two instances would
+    // otherwise deadlock).
+    let mut records: Vec<&IdempotencyRecord> = request.idempotency.iter().collect();
+    records.sort_by(|a, b| a.key.cmp(&b.key));
+    for record in records {
+        let inserted = sqlx::query(
+            "INSERT INTO idempotency_keys (key, fingerprint, outcome) VALUES ($1, $2, $3) \
+                 ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(&record.key)
+        .bind(&record.fingerprint)
+        .bind(&record.outcome)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| append_error(e, None, 0))?
+        .rows_affected();
+        if inserted == 0 {
+            // Read inside the transaction: the key may be one this request holds twice.
+            let stored = sqlx::query(
+                "SELECT key, fingerprint, outcome FROM idempotency_keys WHERE key = $1",
+            )
+            .bind(&record.key)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|e| append_error(e, None, 0))?;
+            let field = |name: &str| -> Result<String, AppendError> {
+                stored.try_get(name).map_err(|e| append_error(e, None, 0))
+            };
+            return Err(AppendError::IdempotencyKeyExists(IdempotencyRecord {
+                key: field("key")?,
+                fingerprint: field("fingerprint")?,
+                outcome: field("outcome")?,
+            }));
+        }
+    }
+    // Always insert streams in one order: two transfers between the same accounts in
+    // opposite directions then wait for each other instead of deadlocking.
+    writes.sort_by(|a, b| a.stream_id.cmp(&b.stream_id));
+    for write in writes {
+        insert_stream(&mut *tx, write, false).await?;
+    }
+    if inline_notify && !request.streams.is_empty() {
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(NOTIFY_CHANNEL)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| append_error(e, None, 0))?;
+    }
+    tx.commit().await.map_err(|e| append_error(e, None, 0))?;
+    announce.committed();
+    Ok(())
+}

@@ -1,0 +1,80 @@
+//! What the PostgreSQL and SQLite adapters share, written once: the mapping of
+//! read-model rows into views (through [`Columns`], which each dialect implements for
+//! its row type), number conversions, the read models' table names, and the
+//! translation of sqlx errors into the ports' errors (each dialect says which of its
+//! errors are outages).
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod rows;
+
+pub use rows::{
+    account_view, audit_entry, currency_summary, currency_totals, daily_volume, day_totals, Columns,
+};
+
+use ledger_application::ports::readmodel::{Generation, Projection, ReadModelError};
+use ledger_application::ports::store::{AppendError, StoreError};
+
+/// A stored value that does not decode, as sqlx's decode error.
+pub fn decode_error(e: impl std::fmt::Display) -> sqlx::Error {
+    sqlx::Error::Decode(e.to_string().into())
+}
+
+/// A stored count or version (never negative) as `u64`.
+pub fn u64_of(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+/// A count, version or limit as a bound parameter (saturating).
+pub fn i64_of(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// A limit as a bound parameter (saturating).
+pub fn limit(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// The tables each projection writes (the same schema on both dialects).
+pub fn tables(projection: Projection) -> &'static [&'static str] {
+    match projection {
+        Projection::CurrentState => &["current_state"],
+        Projection::Analytics => &["analytics_currency", "analytics_daily"],
+        Projection::AuditLog => &["audit_log"],
+    }
+}
+
+/// The suffix of a generation's tables (`current_state__rebuild` while rebuilding).
+pub fn suffix(g: Generation) -> &'static str {
+    match g {
+        Generation::Live => "",
+        Generation::Rebuild => "__rebuild",
+    }
+}
+
+/// A read failure of the event store; `outage` is the dialect's test for "retry later".
+pub fn store_error(e: sqlx::Error, outage: fn(&sqlx::Error) -> bool) -> StoreError {
+    if outage(&e) {
+        StoreError::Unavailable(e.to_string())
+    } else {
+        StoreError::Failed(e.to_string())
+    }
+}
+
+/// A read-model failure; `outage` is the dialect's test for "retry later".
+pub fn read_model_error(e: sqlx::Error, outage: fn(&sqlx::Error) -> bool) -> ReadModelError {
+    if outage(&e) {
+        ReadModelError::Unavailable(e.to_string())
+    } else {
+        ReadModelError::Failed(e.to_string())
+    }
+}
+
+/// An append failure that is not a version conflict (the dialect recognises those).
+pub fn append_failure(e: sqlx::Error, outage: fn(&sqlx::Error) -> bool) -> AppendError {
+    if outage(&e) {
+        AppendError::Unavailable(e.to_string())
+    } else {
+        AppendError::Failed(e.to_string())
+    }
+}
