@@ -12,6 +12,7 @@ fn opened() -> Account {
         id: AccountId::parse("bench-1").unwrap(),
         owner: Owner::parse("Ada").unwrap(),
         currency: Currency::parse("USD").unwrap(),
+        overdraft_limit: None,
     };
     let events = Account::default().decide(&open).unwrap();
     fold(Account::default(), &events)

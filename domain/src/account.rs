@@ -6,6 +6,7 @@ use crate::aggregate::{Aggregate, DecodeError, EncodedEvent, RawEvent};
 use crate::error::DomainError;
 use crate::events::AccountEvent;
 use crate::money::{Currency, Decimal, Money};
+use crate::pending::{Leg, Release};
 use crate::values::{AccountId, Note, Owner, TransferId};
 
 /// Whether an account takes commands.
@@ -46,10 +47,42 @@ pub struct AccountDetails {
     pub owner: Owner,
     /// Its currency; every amount on it is in this currency.
     pub currency: Currency,
-    /// The balance, never negative.
+    /// The posted balance; below zero only as far as the overdraft limit allows.
     pub balance: Money,
     /// Open or closed.
     pub status: AccountStatus,
+    /// What remains of the pending transfers out (reserved, not yet moved).
+    pub pending_out: Money,
+    /// What remains of the pending transfers in.
+    pub pending_in: Money,
+    /// How far below zero `available` may go (never negative).
+    pub overdraft_limit: Money,
+}
+
+impl AccountDetails {
+    /// The balance less the pending transfers out.
+    pub fn available(&self) -> Money {
+        Money::from_minor(
+            self.balance
+                .minor_units()
+                .saturating_sub(self.pending_out.minor_units()),
+            self.currency,
+        )
+    }
+
+    /// Whether `amount` may leave the account: `available` + `overdraft_limit` covers it.
+    pub(crate) fn ensure_covers(&self, amount: Money) -> Result<(), DomainError> {
+        let room = i128::from(self.available().minor_units())
+            + i128::from(self.overdraft_limit.minor_units());
+        if i128::from(amount.minor_units()) > room {
+            return Err(DomainError::InsufficientFunds {
+                available: self.available().to_string(),
+                limit: self.overdraft_limit.to_string(),
+                requested: amount.to_string(),
+            });
+        }
+        Ok(())
+    }
 }
 
 /// An account's state: `None` until opened.
@@ -70,6 +103,50 @@ pub enum AccountCommand {
         owner: Owner,
         /// Its currency.
         currency: Currency,
+        /// How far below zero it may go (none: 0).
+        overdraft_limit: Option<Decimal>,
+    },
+    /// Change the overdraft limit.
+    SetOverdraftLimit {
+        /// Zero or more, in the account's currency.
+        limit: Decimal,
+    },
+    /// Reserve one leg of a pending transfer.
+    Reserve {
+        /// The transfer.
+        transfer_id: TransferId,
+        /// Which side this account is on.
+        leg: Leg,
+        /// The other account.
+        counterparty: AccountId,
+        /// A positive amount.
+        amount: Decimal,
+        /// Optional note.
+        description: Option<Note>,
+    },
+    /// Post part or all of a pending leg: the money moves.
+    PostPending {
+        /// The transfer.
+        transfer_id: TransferId,
+        /// Which side this account is on.
+        leg: Leg,
+        /// The other account.
+        counterparty: AccountId,
+        /// How much (at most what remains reserved).
+        amount: Money,
+    },
+    /// Release what remains of a pending leg.
+    ReleasePending {
+        /// The transfer.
+        transfer_id: TransferId,
+        /// Which side this account is on.
+        leg: Leg,
+        /// The other account.
+        counterparty: AccountId,
+        /// How much is released.
+        amount: Money,
+        /// Voided or expired.
+        reason: Release,
     },
     /// Add money.
     Deposit {
@@ -85,7 +162,7 @@ pub enum AccountCommand {
         /// Optional note.
         description: Option<Note>,
     },
-    /// Close the account; its balance must be zero.
+    /// Close the account; its balance must be zero and nothing pending.
     Close {
         /// Optional reason.
         reason: Option<Note>,
@@ -125,7 +202,7 @@ impl Account {
         self.details.as_ref().map(|d| d.currency)
     }
 
-    fn open_details(&self) -> Result<&AccountDetails, DomainError> {
+    pub(crate) fn open_details(&self) -> Result<&AccountDetails, DomainError> {
         match &self.details {
             None => Err(DomainError::AccountNotFound),
             Some(d) if d.status == AccountStatus::Closed => Err(DomainError::AccountClosed),
@@ -133,7 +210,7 @@ impl Account {
         }
     }
 
-    fn amount_in(d: &AccountDetails, amount: Decimal) -> Result<Money, DomainError> {
+    pub(crate) fn amount_in(d: &AccountDetails, amount: Decimal) -> Result<Money, DomainError> {
         if !amount.is_positive() {
             return Err(DomainError::InvalidAmount(crate::MoneyError::NotPositive));
         }
@@ -147,19 +224,15 @@ impl Account {
 
     fn debit(d: &AccountDetails, amount: Decimal) -> Result<(Money, Money), DomainError> {
         let amount = Self::amount_in(d, amount)?;
-        if amount.minor_units() > d.balance.minor_units() {
-            return Err(DomainError::InsufficientFunds {
-                balance: d.balance.to_string(),
-                requested: amount.to_string(),
-            });
-        }
+        d.ensure_covers(amount)?;
         Ok((amount, d.balance.checked_sub(amount)?))
     }
 }
 
 impl Aggregate for Account {
     const STREAM_TYPE: &'static str = "account";
-    const SNAPSHOT_FORMAT: u32 = 1;
+    /// 2: pending amounts and the overdraft limit (format-1 snapshots are replayed).
+    const SNAPSHOT_FORMAT: u32 = 2;
     type Command = AccountCommand;
     type Event = AccountEvent;
     type Error = DomainError;
@@ -171,16 +244,29 @@ impl Aggregate for Account {
                 id,
                 owner,
                 currency,
-            } => {
-                if self.details.is_some() {
-                    return Err(DomainError::AccountExists);
-                }
-                AccountEvent::Opened {
-                    account_id: id.clone(),
-                    owner: owner.clone(),
-                    currency: *currency,
-                }
-            }
+                overdraft_limit,
+            } => return self.open(id, owner, *currency, *overdraft_limit),
+            C::SetOverdraftLimit { limit } => self.set_limit(*limit)?,
+            C::Reserve {
+                transfer_id,
+                leg,
+                counterparty,
+                amount,
+                description,
+            } => self.reserve(transfer_id, *leg, counterparty, *amount, description)?,
+            C::PostPending {
+                transfer_id,
+                leg,
+                counterparty,
+                amount,
+            } => self.post_pending(transfer_id, *leg, counterparty, *amount)?,
+            C::ReleasePending {
+                transfer_id,
+                leg,
+                counterparty,
+                amount,
+                reason,
+            } => self.release_pending(transfer_id, *leg, counterparty, *amount, *reason)?,
             C::Deposit {
                 amount,
                 description,
@@ -212,6 +298,9 @@ impl Aggregate for Account {
             C::Close { reason } => {
                 let d = self.open_details()?;
                 let account_id = d.id.clone();
+                if d.pending_out.is_positive() || d.pending_in.is_positive() {
+                    return Err(DomainError::PendingTransfers);
+                }
                 if d.balance.minor_units() != 0 {
                     return Err(DomainError::BalanceNotZero(d.balance.to_string()));
                 }
@@ -279,7 +368,32 @@ impl Aggregate for Account {
                     currency: *currency,
                     balance: Money::zero(*currency),
                     status: AccountStatus::Open,
+                    pending_out: Money::zero(*currency),
+                    pending_in: Money::zero(*currency),
+                    overdraft_limit: Money::zero(*currency),
                 });
+            }
+            AccountEvent::OverdraftLimitSet { limit, .. } => {
+                if let Some(d) = self.details.as_mut() {
+                    d.overdraft_limit = *limit;
+                }
+            }
+            AccountEvent::PendingReserved { leg, pending, .. }
+            | AccountEvent::PendingReleased { leg, pending, .. } => {
+                if let Some(d) = self.details.as_mut() {
+                    *d.pending_mut(*leg) = *pending;
+                }
+            }
+            AccountEvent::PendingPosted {
+                leg,
+                balance,
+                pending,
+                ..
+            } => {
+                if let Some(d) = self.details.as_mut() {
+                    d.balance = *balance;
+                    *d.pending_mut(*leg) = *pending;
+                }
             }
             AccountEvent::Deposited { balance, .. }
             | AccountEvent::Withdrawn { balance, .. }

@@ -16,6 +16,8 @@ pub enum ErrorCode {
     Forbidden,
     /// No such account.
     AccountNotFound,
+    /// No such transfer.
+    TransferNotFound,
     /// No such route.
     NotFound,
     /// The route does not take this method.
@@ -32,6 +34,12 @@ pub enum ErrorCode {
     AccountClosed,
     /// The transfer id is taken.
     TransferExists,
+    /// The transfer is posted, voided or expired.
+    TransferNotPending,
+    /// The transfer's `expires_at` has passed.
+    TransferExpired,
+    /// The account has pending transfers.
+    PendingTransfers,
     /// Other writers kept winning.
     ConcurrencyConflict,
     /// `If-Match` names no version the account is at.
@@ -50,6 +58,10 @@ pub enum ErrorCode {
     CurrencyMismatch,
     /// A transfer from an account to itself.
     SameAccount,
+    /// More than remains of a pending transfer.
+    AmountExceedsPending,
+    /// An overdraft limit below what the account owes.
+    LimitBelowDebt,
     /// An idempotency key reused with another request.
     IdempotencyKeyReused,
     /// A failure whose cause is in the log.
@@ -60,11 +72,12 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in the order of the API's table.
-    pub const ALL: [ErrorCode; 24] = [
+    pub const ALL: [ErrorCode; 30] = [
         Self::MalformedRequest,
         Self::Unauthorized,
         Self::Forbidden,
         Self::AccountNotFound,
+        Self::TransferNotFound,
         Self::NotFound,
         Self::MethodNotAllowed,
         Self::PayloadTooLarge,
@@ -73,6 +86,9 @@ impl ErrorCode {
         Self::AccountExists,
         Self::AccountClosed,
         Self::TransferExists,
+        Self::TransferNotPending,
+        Self::TransferExpired,
+        Self::PendingTransfers,
         Self::ConcurrencyConflict,
         Self::VersionMismatch,
         Self::ValidationFailed,
@@ -82,6 +98,8 @@ impl ErrorCode {
         Self::BalanceNotZero,
         Self::CurrencyMismatch,
         Self::SameAccount,
+        Self::AmountExceedsPending,
+        Self::LimitBelowDebt,
         Self::IdempotencyKeyReused,
         Self::Internal,
         Self::ServiceUnavailable,
@@ -94,6 +112,7 @@ impl ErrorCode {
             Self::Unauthorized => "unauthorized",
             Self::Forbidden => "forbidden",
             Self::AccountNotFound => "account_not_found",
+            Self::TransferNotFound => "transfer_not_found",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::PayloadTooLarge => "payload_too_large",
@@ -102,6 +121,9 @@ impl ErrorCode {
             Self::AccountExists => "account_exists",
             Self::AccountClosed => "account_closed",
             Self::TransferExists => "transfer_exists",
+            Self::TransferNotPending => "transfer_not_pending",
+            Self::TransferExpired => "transfer_expired",
+            Self::PendingTransfers => "pending_transfers",
             Self::ConcurrencyConflict => "concurrency_conflict",
             Self::VersionMismatch => "version_mismatch",
             Self::ValidationFailed => "validation_failed",
@@ -111,6 +133,8 @@ impl ErrorCode {
             Self::BalanceNotZero => "balance_not_zero",
             Self::CurrencyMismatch => "currency_mismatch",
             Self::SameAccount => "same_account",
+            Self::AmountExceedsPending => "amount_exceeds_pending",
+            Self::LimitBelowDebt => "limit_below_debt",
             Self::IdempotencyKeyReused => "idempotency_key_reused",
             Self::Internal => "internal",
             Self::ServiceUnavailable => "service_unavailable",

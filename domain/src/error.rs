@@ -16,11 +16,14 @@ pub enum DomainError {
     /// A command for a closed account.
     #[error("the account is closed")]
     AccountClosed,
-    /// A withdrawal or debit larger than the balance.
-    #[error("insufficient funds: the balance is {balance}, {requested} was requested")]
+    /// A withdrawal, debit or reservation larger than what is available plus the
+    /// overdraft limit.
+    #[error("insufficient funds: {available} is available and the overdraft limit is {limit}; {requested} was requested")]
     InsufficientFunds {
-        /// Balance before the command, formatted.
-        balance: String,
+        /// Available before the command (balance less pending debits), formatted.
+        available: String,
+        /// The overdraft limit, formatted.
+        limit: String,
         /// The amount asked for, formatted.
         requested: String,
     },
@@ -41,6 +44,37 @@ pub enum DomainError {
     /// A transfer id that was used before.
     #[error("a transfer with this id already exists")]
     TransferExists,
+    /// Closing an account with pending transfers in or out.
+    #[error("the account has pending transfers; post or void them first")]
+    PendingTransfers,
+    /// No transfer with this id.
+    #[error("no such transfer")]
+    TransferNotFound,
+    /// Posting or voiding a transfer that is no longer pending.
+    #[error("the transfer is {0}, not pending")]
+    TransferNotPending(&'static str),
+    /// Posting or voiding a transfer past its `expires_at`.
+    #[error("the transfer expired at {0}")]
+    TransferExpired(String),
+    /// Expiring a pending transfer before its `expires_at`.
+    #[error("the transfer does not expire before {0}")]
+    TransferNotDue(String),
+    /// Posting more than remains of a pending transfer.
+    #[error("{requested} was requested but only {remaining} remains pending")]
+    AmountExceedsPending {
+        /// What remains, formatted.
+        remaining: String,
+        /// The amount asked for, formatted.
+        requested: String,
+    },
+    /// An overdraft limit that no longer covers what the account owes.
+    #[error("an overdraft limit of {limit} does not cover the available {available}")]
+    LimitBelowDebt {
+        /// Available now, formatted.
+        available: String,
+        /// The limit asked for, formatted.
+        limit: String,
+    },
     /// An amount that is not positive, has too many decimals, or overflows.
     #[error("invalid amount: {0}")]
     InvalidAmount(MoneyError),
@@ -64,6 +98,12 @@ impl DomainError {
             Self::CurrencyMismatch { .. } => ErrorCode::CurrencyMismatch,
             Self::SameAccount => ErrorCode::SameAccount,
             Self::TransferExists => ErrorCode::TransferExists,
+            Self::PendingTransfers => ErrorCode::PendingTransfers,
+            Self::TransferNotFound => ErrorCode::TransferNotFound,
+            Self::TransferNotPending(_) | Self::TransferNotDue(_) => ErrorCode::TransferNotPending,
+            Self::TransferExpired(_) => ErrorCode::TransferExpired,
+            Self::AmountExceedsPending { .. } => ErrorCode::AmountExceedsPending,
+            Self::LimitBelowDebt { .. } => ErrorCode::LimitBelowDebt,
             Self::InvalidAmount(_) => ErrorCode::InvalidAmount,
             Self::InvalidCurrency(_) => ErrorCode::InvalidCurrency,
             Self::Validation(_) => ErrorCode::ValidationFailed,

@@ -13,22 +13,16 @@
 //!
 //! `balance` is the balance right after the event.
 //!
-//! # Schema version 1 (the original Go design)
-//! `AccountCreated`, `MoneyDeposited`, `MoneyWithdrawn`, `AccountClosed` with the Go
-//! base fields (`type`, `aggregate_id`, `version`, `occurred_at`, `metadata`) embedded
-//! and float `amount`/`balance` numbers without a currency. They are upcast on read:
-//! the number's decimal text is parsed exactly (never as `f64`) in the currency of the
-//! stream's `AccountCreated`. Float drift such as `0.30000000000000004` is rounded
-//! half-to-even to the currency's minor unit: a float64 written by Go's shortest
-//! round-trip encoder is within half a minor unit of the decimal the user typed for any
-//! amount below 2^53 minor units, so rounding recovers exactly what was meant.
-//! Balances are taken as recorded (rounded the same way), as the Go code did.
+//! Pending-transfer and overdraft events: `pending_events.rs`. Schema version 1 (the
+//! original Go design) and its upcasters: `upcast_v1.rs`.
 
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 
 use crate::aggregate::{DecodeError, EncodedEvent, RawEvent};
-use crate::money::{Currency, Decimal, Money};
+use crate::money::{Currency, Money};
+use crate::pending::{Leg, Release};
+use crate::pending_events::{decode_pending_v2, encode_pending};
+use crate::upcast_v1::{decode_closed_v1, decode_created_v1, decode_moved_v1};
 use crate::values::{AccountId, Note, Owner, TransferId};
 
 /// The current schema version of every account event type.
@@ -105,6 +99,64 @@ pub enum AccountEvent {
         /// Optional note.
         description: Option<Note>,
     },
+    /// The overdraft limit was set (on opening, or changed).
+    OverdraftLimitSet {
+        /// The account.
+        account_id: AccountId,
+        /// The new limit.
+        limit: Money,
+    },
+    /// One leg of a pending transfer was reserved: the leg's pending amount grew.
+    PendingReserved {
+        /// The account.
+        account_id: AccountId,
+        /// The transfer.
+        transfer_id: TransferId,
+        /// Which side the account is on.
+        leg: Leg,
+        /// The other account.
+        counterparty: AccountId,
+        /// How much.
+        amount: Money,
+        /// The leg's pending amount after (`pending_out` or `pending_in`).
+        pending: Money,
+        /// Optional note.
+        description: Option<Note>,
+    },
+    /// Part or all of a pending leg was posted: the money moved.
+    PendingPosted {
+        /// The account.
+        account_id: AccountId,
+        /// The transfer.
+        transfer_id: TransferId,
+        /// Which side the account is on.
+        leg: Leg,
+        /// The other account.
+        counterparty: AccountId,
+        /// How much moved.
+        amount: Money,
+        /// The balance after.
+        balance: Money,
+        /// The leg's pending amount after.
+        pending: Money,
+    },
+    /// What remained of a pending leg was released.
+    PendingReleased {
+        /// The account.
+        account_id: AccountId,
+        /// The transfer.
+        transfer_id: TransferId,
+        /// Which side the account is on.
+        leg: Leg,
+        /// The other account.
+        counterparty: AccountId,
+        /// How much was released.
+        amount: Money,
+        /// The leg's pending amount after.
+        pending: Money,
+        /// Voided or expired.
+        reason: Release,
+    },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -135,30 +187,7 @@ struct ClosedV2 {
     reason: Option<Note>,
 }
 
-#[derive(Deserialize)]
-struct CreatedV1 {
-    account_id: AccountId,
-    owner: Owner,
-    currency: Currency,
-}
-
-#[derive(Deserialize)]
-struct MovedV1<'a> {
-    account_id: AccountId,
-    #[serde(borrow)]
-    amount: &'a RawValue,
-    #[serde(borrow)]
-    balance: &'a RawValue,
-}
-
-#[derive(Deserialize)]
-struct ClosedV1 {
-    account_id: AccountId,
-    #[serde(default)]
-    reason: Option<String>,
-}
-
-fn json<T: Serialize>(value: &T) -> String {
+pub(crate) fn json<T: Serialize>(value: &T) -> String {
     // Serializing these plain structs of strings cannot fail.
     serde_json::to_string(value).unwrap_or_default()
 }
@@ -173,6 +202,10 @@ impl AccountEvent {
             Self::Closed { .. } => "AccountClosed",
             Self::TransferDebited { .. } => "TransferDebited",
             Self::TransferCredited { .. } => "TransferCredited",
+            Self::OverdraftLimitSet { .. } => "OverdraftLimitSet",
+            Self::PendingReserved { .. } => "PendingTransferReserved",
+            Self::PendingPosted { .. } => "PendingTransferPosted",
+            Self::PendingReleased { .. } => "PendingTransferReleased",
         }
     }
 
@@ -182,7 +215,11 @@ impl AccountEvent {
             Self::Deposited { amount, .. }
             | Self::Withdrawn { amount, .. }
             | Self::TransferDebited { amount, .. }
-            | Self::TransferCredited { amount, .. } => Some(*amount),
+            | Self::TransferCredited { amount, .. }
+            | Self::PendingReserved { amount, .. }
+            | Self::PendingPosted { amount, .. }
+            | Self::PendingReleased { amount, .. } => Some(*amount),
+            Self::OverdraftLimitSet { limit, .. } => Some(*limit),
             Self::Opened { .. } | Self::Closed { .. } => None,
         }
     }
@@ -248,6 +285,7 @@ impl AccountEvent {
                 account_id: account_id.clone(),
                 reason: reason.clone(),
             }),
+            pending => encode_pending(pending),
         };
         EncodedEvent {
             event_type: self.event_type(),
@@ -278,26 +316,16 @@ impl AccountEvent {
                     reason: d.reason,
                 })
             }
-            ("AccountCreated", 1) => {
-                let d: CreatedV1 = parse(raw)?;
-                Ok(Self::Opened {
-                    account_id: d.account_id,
-                    owner: d.owner,
-                    currency: d.currency,
-                })
-            }
+            (
+                "OverdraftLimitSet"
+                | "PendingTransferReserved"
+                | "PendingTransferPosted"
+                | "PendingTransferReleased",
+                2,
+            ) => decode_pending_v2(raw),
+            ("AccountCreated", 1) => decode_created_v1(raw),
             ("MoneyDeposited" | "MoneyWithdrawn", 1) => decode_moved_v1(raw, currency),
-            ("AccountClosed", 1) => {
-                let d: ClosedV1 = parse(raw)?;
-                let reason = match d.reason.filter(|r| !r.is_empty()) {
-                    None => None,
-                    Some(r) => Some(Note::from_stored(r).map_err(|e| malformed(raw, e))?),
-                };
-                Ok(Self::Closed {
-                    account_id: d.account_id,
-                    reason,
-                })
-            }
+            ("AccountClosed", 1) => decode_closed_v1(raw),
             (event_type, schema_version) => Err(DecodeError::Unknown {
                 event_type: event_type.to_owned(),
                 schema_version,
@@ -306,11 +334,11 @@ impl AccountEvent {
     }
 }
 
-fn parse<'a, T: Deserialize<'a>>(raw: RawEvent<'a>) -> Result<T, DecodeError> {
+pub(crate) fn parse<'a, T: Deserialize<'a>>(raw: RawEvent<'a>) -> Result<T, DecodeError> {
     serde_json::from_str(raw.data).map_err(|e| malformed(raw, e))
 }
 
-fn malformed(raw: RawEvent<'_>, e: impl std::fmt::Display) -> DecodeError {
+pub(crate) fn malformed(raw: RawEvent<'_>, e: impl std::fmt::Display) -> DecodeError {
     DecodeError::Malformed {
         event_type: raw.event_type.to_owned(),
         reason: e.to_string(),
@@ -361,46 +389,6 @@ fn decode_moved_v2(raw: RawEvent<'_>, d: MovedV2) -> Result<AccountEvent, Decode
                 balance,
                 description,
             }
-        }
-    })
-}
-
-fn decode_moved_v1(
-    raw: RawEvent<'_>,
-    currency: Option<Currency>,
-) -> Result<AccountEvent, DecodeError> {
-    let currency = currency.ok_or_else(|| DecodeError::NeedsStreamContext {
-        event_type: raw.event_type.to_owned(),
-        schema_version: raw.schema_version,
-    })?;
-    let d: MovedV1<'_> = parse(raw)?;
-    let float_era = |v: &RawValue| -> Result<Money, DecodeError> {
-        let text = v.get();
-        let exact = Decimal::parse(text).map_err(|e| malformed(raw, e))?;
-        Money::from_decimal(exact.round_to(currency.minor_digits()), currency)
-            .map_err(|e| malformed(raw, e))
-    };
-    let (amount, balance) = (float_era(d.amount)?, float_era(d.balance)?);
-    if !amount.is_positive() || balance.minor_units() < 0 {
-        return Err(malformed(
-            raw,
-            "amount must be positive and balance not negative",
-        ));
-    }
-    let account_id = d.account_id;
-    Ok(if raw.event_type == "MoneyDeposited" {
-        AccountEvent::Deposited {
-            account_id,
-            amount,
-            balance,
-            description: None,
-        }
-    } else {
-        AccountEvent::Withdrawn {
-            account_id,
-            amount,
-            balance,
-            description: None,
         }
     })
 }

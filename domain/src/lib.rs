@@ -7,7 +7,7 @@
 //! use ledger_domain::*;
 //! let usd = Currency::parse("USD").unwrap();
 //! let id = AccountId::parse("acc-1").unwrap();
-//! let open = AccountCommand::Open { id, owner: Owner::parse("Ada").unwrap(), currency: usd };
+//! let open = AccountCommand::Open { id, owner: Owner::parse("Ada").unwrap(), currency: usd, overdraft_limit: None };
 //! let account = fold(Account::default(), &Account::default().decide(&open).unwrap());
 //! let deposit = AccountCommand::Deposit { amount: Decimal::parse("12.5").unwrap(), description: None };
 //! let events = account.decide(&deposit).unwrap();
@@ -25,8 +25,13 @@ mod decimal;
 mod error;
 mod events;
 mod money;
+mod pending;
+mod pending_events;
 mod total;
 mod transfer;
+mod transfer_events;
+mod transfer_plan;
+mod upcast_v1;
 mod values;
 
 #[cfg(any(test, feature = "test-kit"))]
@@ -38,9 +43,11 @@ pub use code::ErrorCode;
 pub use error::DomainError;
 pub use events::{AccountEvent, ACCOUNT_SCHEMA_VERSION};
 pub use money::{Currency, Decimal, Money, MoneyError};
+pub use pending::{Leg, Release};
 pub use total::MoneyTotal;
 pub use transfer::{
-    plan_transfer, RecordTransfer, Transfer, TransferOrder, TransferPlan, TransferRecorded,
+    Transfer, TransferCommand, TransferDetails, TransferEvent, TransferRecorded, TransferStatus,
     TRANSFER_SCHEMA_VERSION,
 };
+pub use transfer_plan::{plan_settlement, plan_transfer, Settlement, TransferOrder, TransferPlan};
 pub use values::{AccountId, Note, Owner, TransferId, ValueError};

@@ -8,6 +8,7 @@
 //!     id: AccountId::parse("a").unwrap(),
 //!     owner: Owner::parse("Ada").unwrap(),
 //!     currency: Currency::parse("USD").unwrap(),
+//!     overdraft_limit: None,
 //! };
 //! let opened = Account::default().decide_for_test(&open);
 //! given::<Account>(opened).when(open).then_error(DomainError::AccountExists);

@@ -40,6 +40,7 @@ fn open() -> AccountCommand {
         id: AccountId::parse("acc").unwrap(),
         owner: Owner::parse("Ada").unwrap(),
         currency: Currency::parse("USD").unwrap(),
+        overdraft_limit: None,
     }
 }
 
