@@ -68,8 +68,16 @@ pub struct AccountReply {
     pub owner: String,
     /// Currency.
     pub currency: Currency,
-    /// Balance.
+    /// Posted balance.
     pub balance: Money,
+    /// Balance less pending transfers out.
+    pub available: Money,
+    /// What remains of pending transfers out.
+    pub pending_out: Money,
+    /// What remains of pending transfers in.
+    pub pending_in: Money,
+    /// How far below zero `available` may go.
+    pub overdraft_limit: Money,
     /// Open or closed.
     pub status: AccountStatus,
     /// Stream version.
@@ -84,6 +92,10 @@ impl AccountReply {
             owner: d.owner.to_string(),
             currency: d.currency,
             balance: d.balance,
+            available: d.available(),
+            pending_out: d.pending_out,
+            pending_in: d.pending_in,
+            overdraft_limit: d.overdraft_limit,
             status: d.status,
             version: state.version,
         })
@@ -184,6 +196,11 @@ pub enum AccountAction {
         /// Optional reason.
         reason: Option<Note>,
     },
+    /// Change the overdraft limit.
+    SetLimit {
+        /// Zero or more, in the account's currency.
+        overdraft_limit: Decimal,
+    },
 }
 
 /// Open an account; the server picks a UUID when `account_id` is `None`.
@@ -195,4 +212,6 @@ pub struct OpenAccount {
     pub owner: Owner,
     /// Currency.
     pub currency: Currency,
+    /// How far below zero it may go (none: 0).
+    pub overdraft_limit: Option<Decimal>,
 }

@@ -111,6 +111,11 @@ impl CommandService {
         let if_match = ctx.if_match.as_ref().map(IfMatch::canonical);
         let mut parts = vec!["open", chosen, req.owner.as_str(), req.currency.code()];
         parts.extend(if_match.as_deref());
+        // With no limit the parts are what they always were, so stored keys still match.
+        let limit = req
+            .overdraft_limit
+            .map(|l| format!("limit:{}", l.canonical()));
+        parts.extend(limit.as_deref());
         let fp = keyed_fingerprint(ctx, &parts);
         if let Some(stored) = self.stored_outcome(ctx, &fp).await? {
             return stored;
@@ -124,11 +129,12 @@ impl CommandService {
             id: id.clone(),
             owner: req.owner,
             currency: req.currency,
+            overdraft_limit: req.overdraft_limit,
         };
         self.execute(id, command, ctx, fp).await
     }
 
-    /// Deposits, withdraws or closes.
+    /// Deposits, withdraws, closes or changes the overdraft limit.
     pub async fn act(
         &self,
         account_id: AccountId,
@@ -185,6 +191,20 @@ impl CommandService {
                     &["close", account_id.as_str(), text(&reason), &if_match],
                 ),
                 AccountCommand::Close { reason },
+            ),
+            AccountAction::SetLimit { overdraft_limit } => (
+                keyed_fingerprint(
+                    ctx,
+                    &[
+                        "limits",
+                        account_id.as_str(),
+                        &overdraft_limit.canonical(),
+                        &if_match,
+                    ],
+                ),
+                AccountCommand::SetOverdraftLimit {
+                    limit: overdraft_limit,
+                },
             ),
         };
         if let Some(stored) = self.stored_outcome(ctx, &fp).await? {

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use ledger_domain::{Account, AccountEvent, Aggregate, DecodeError, Transfer, TransferRecorded};
+use ledger_domain::{Account, AccountEvent, Aggregate, DecodeError, Transfer, TransferEvent};
 
 use crate::ports::store::{EventStore, RecordedEvent, StoreError, StreamQuery};
 
@@ -12,7 +12,7 @@ pub enum LedgerEvent {
     /// An event of an `account` stream.
     Account(AccountEvent),
     /// An event of a `transfer` stream.
-    Transfer(TransferRecorded),
+    Transfer(TransferEvent),
 }
 
 impl LedgerEvent {

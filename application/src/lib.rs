@@ -18,6 +18,7 @@ mod cache;
 mod command_types;
 pub mod commands;
 pub mod decode;
+pub mod expirer;
 mod idempotency;
 mod locks;
 mod pipeline;
@@ -26,6 +27,8 @@ pub mod projection;
 pub mod queries;
 pub mod rebuild;
 pub mod repository;
+mod transfer_unit;
+pub mod transfer_views;
 pub mod transfers;
 pub mod views;
 mod write;
@@ -33,4 +36,4 @@ mod write;
 pub use commands::{
     AccountAction, AccountReply, CommandContext, CommandError, CommandService, IfMatch, OpenAccount,
 };
-pub use transfers::{transfer_stream, TransferReply, TransferRequest};
+pub use transfers::{transfer_stream, TransferReply, TransferRequest, MAX_EXPIRES_IN_SECONDS};

@@ -317,7 +317,7 @@ async fn currency(
 ) -> Result<Option<Currency>, FeedDecodeError> {
     use ledger_domain::AccountEvent as E;
     Ok(match event {
-        LedgerEvent::Transfer(t) => Some(t.amount.currency()),
+        LedgerEvent::Transfer(t) => Some(t.amount().currency()),
         LedgerEvent::Account(E::Opened { currency, .. }) => Some(*currency),
         LedgerEvent::Account(E::Closed { .. }) => decoder.stream_currency(store, stream_id).await?,
         LedgerEvent::Account(e) => e.amount().map(|m| m.currency()),

@@ -6,11 +6,13 @@ use chrono::{DateTime, Utc};
 use ledger_domain::{Account, Versioned};
 
 use crate::decode::{FeedDecodeError, FeedDecoder, LedgerEvent};
+use crate::ports::readmodel::TransferFilter;
 use crate::ports::readmodel::{AccountFilter, AuditFilter, ReadModelError, ReadModels};
 use crate::ports::store::{
     EventStore, FeedCursor, RecordedEvent, StoreError, StreamBound, StreamQuery,
 };
 use crate::repository::{LoadError, Repository};
+use crate::transfer_views::{TransferRow, TransferView};
 use crate::views::{AccountView, AuditEntry, CurrencySummary, DailyVolume};
 
 /// Why a query failed.
@@ -72,6 +74,23 @@ impl QueryService {
         views: Arc<dyn ReadModels>,
     ) -> Self {
         Self { store, repo, views }
+    }
+
+    /// A transfer from its own events (strongly consistent); `None` if it does not exist.
+    pub async fn transfer(
+        &self,
+        id: &ledger_domain::TransferId,
+    ) -> Result<Option<TransferView>, QueryError> {
+        let t = self
+            .repo
+            .load_fresh::<ledger_domain::Transfer>(&crate::transfers::transfer_stream(id))
+            .await?;
+        Ok(t.state.details().map(TransferView::of))
+    }
+
+    /// Transfers from the transfers view, newest first.
+    pub async fn transfers(&self, filter: TransferFilter) -> Result<Vec<TransferRow>, QueryError> {
+        Ok(self.views.transfers(filter).await?)
     }
 
     /// The current-state view of an account (eventually consistent). An account the

@@ -1,21 +1,24 @@
-//! Transfers: both legs and the transfer's own record in one atomic multi-stream write.
+//! Transfers, posted at once or pending, and the post, void and expiry of pending
+//! ones: each decided across the two accounts and the transfer's own stream, and
+//! written in one atomic append (all three streams, or none).
 
+use chrono::{DateTime, Duration, Utc};
 use ledger_domain::{
-    fold, plan_transfer, Account, AccountId, Aggregate, Decimal, DomainError, Note, Transfer,
-    TransferId, TransferOrder, Versioned,
+    AccountId, Decimal, DomainError, Note, Settlement, Transfer, TransferId, TransferOrder,
 };
 use serde::{Deserialize, Serialize};
 
-use crate::commands::{
-    metadata, precondition_failed, AccountReply, CommandContext, CommandError, CommandService,
-};
-use crate::idempotency::{record_ok, record_refusal, replay, scoped_key};
-use crate::pipeline::Pipeline;
-use crate::ports::store::AppendRequest;
-use crate::repository::Repository;
-use crate::write::{Decision, Unit, Written};
+use crate::commands::CommandService;
+use crate::commands::{keyed_fingerprint, text, AccountReply, CommandContext, CommandError};
+use crate::idempotency::replay;
+use crate::transfer_unit::{TransferUnit, What};
+use crate::transfer_views::TransferView;
+use crate::write::Written;
 
-/// Move money between two accounts of one currency.
+/// The longest `expires_in_seconds` (30 days).
+pub const MAX_EXPIRES_IN_SECONDS: u32 = 2_592_000;
+
+/// Move money between two accounts of one currency, at once or pending.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TransferRequest {
     /// The caller's id for it; a UUID when `None`.
@@ -28,13 +31,18 @@ pub struct TransferRequest {
     pub amount: Decimal,
     /// Optional note.
     pub description: Option<Note>,
+    /// Reserve now, post or void later.
+    pub pending: bool,
+    /// A pending transfer's life (1 to [`MAX_EXPIRES_IN_SECONDS`]); none: it never expires.
+    pub expires_in_seconds: Option<u32>,
 }
 
-/// Both accounts right after the transfer.
+/// A transfer and both accounts right after the command that answered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TransferReply {
-    /// The transfer's id.
-    pub transfer_id: String,
+    /// The transfer.
+    #[serde(flatten)]
+    pub transfer: TransferView,
     /// The debited account.
     pub from: AccountReply,
     /// The credited account.
@@ -54,183 +62,154 @@ impl CommandService {
         ctx: &CommandContext,
     ) -> Result<TransferReply, CommandError> {
         let chosen = req.transfer_id.as_ref().map_or("\u{0}", |t| t.as_str());
-        let note = crate::commands::text(&req.description);
         let if_match = ctx
             .if_match
             .as_ref()
             .map(crate::IfMatch::canonical)
             .unwrap_or_default();
-        let fp = crate::commands::keyed_fingerprint(
-            ctx,
-            &[
-                "transfer",
-                chosen,
-                req.from.as_str(),
-                req.to.as_str(),
-                &req.amount.canonical(),
-                note,
-                &if_match,
-            ],
-        );
+        let amount = req.amount.canonical();
+        let mut parts = vec![
+            "transfer",
+            chosen,
+            req.from.as_str(),
+            req.to.as_str(),
+            &amount,
+            text(&req.description),
+            &if_match,
+        ];
+        // Posted at once, the parts are what they always were, so stored keys match.
+        let pending = req
+            .pending
+            .then(|| format!("pending:{:?}", req.expires_in_seconds));
+        parts.extend(pending.as_deref());
+        let fp = keyed_fingerprint(ctx, &parts);
         if let Some(stored) = self.stored_outcome(ctx, &fp).await? {
             return stored;
+        }
+        if let Some(s) = req.expires_in_seconds {
+            if !req.pending || !(1..=MAX_EXPIRES_IN_SECONDS).contains(&s) {
+                return Err(CommandError::Refused(DomainError::Validation(
+                    ledger_domain::ValueError::OutOfRange {
+                        what: "expires_in_seconds",
+                        range: "1 to 2592000, on a pending transfer",
+                    },
+                )));
+            }
         }
         let transfer_id = match req.transfer_id {
             Some(t) => t,
             None => TransferId::parse(self.pipeline.ids.new_id().to_string())
                 .map_err(|e| CommandError::Internal(e.to_string()))?,
         };
-        let unit = TransferUnit {
-            record_stream: transfer_stream(&transfer_id),
-            order: TransferOrder {
-                transfer_id,
-                from: req.from,
-                to: req.to,
-                amount: req.amount,
-                description: req.description,
-            },
-            ctx,
-            fp: &fp,
-            causation: self.pipeline.ids.new_id().to_string(),
+        let now = self.pipeline.clock.now();
+        let order = TransferOrder {
+            transfer_id,
+            from: req.from,
+            to: req.to,
+            amount: req.amount,
+            description: req.description,
+            pending: req.pending,
+            expires_at: req
+                .expires_in_seconds
+                .map(|s| now + Duration::seconds(i64::from(s))),
         };
+        let (from, to) = (order.from.clone(), order.to.clone());
+        self.run_transfer(What::New(order), from, to, ctx, &fp)
+            .await
+    }
+
+    /// Posts part (`amount`) or all of a pending transfer.
+    pub async fn post_transfer(
+        &self,
+        id: TransferId,
+        amount: Option<Decimal>,
+        ctx: &CommandContext,
+    ) -> Result<TransferReply, CommandError> {
+        let canonical = amount.map(|a| a.canonical());
+        let fp = keyed_fingerprint(
+            ctx,
+            &["post", id.as_str(), canonical.as_deref().unwrap_or("\u{0}")],
+        );
+        self.settle(id, Settlement::Post(amount), ctx, fp).await
+    }
+
+    /// Voids what remains of a pending transfer.
+    pub async fn void_transfer(
+        &self,
+        id: TransferId,
+        reason: Option<Note>,
+        ctx: &CommandContext,
+    ) -> Result<TransferReply, CommandError> {
+        let fp = keyed_fingerprint(ctx, &["void", id.as_str(), text(&reason)]);
+        self.settle(id, Settlement::Void(reason), ctx, fp).await
+    }
+
+    /// Records the expiry of a pending transfer whose `expires_at` is at or before
+    /// `now` (the expirer's command): written once, however many instances ask.
+    pub async fn expire_transfer(
+        &self,
+        id: TransferId,
+        now: DateTime<Utc>,
+        ctx: &CommandContext,
+    ) -> Result<TransferReply, CommandError> {
+        let (from, to) = self.parties(&id).await?;
+        self.run_transfer(
+            What::Settle(id, Settlement::Expire, Some(now)),
+            from,
+            to,
+            ctx,
+            "",
+        )
+        .await
+    }
+
+    async fn settle(
+        &self,
+        id: TransferId,
+        settlement: Settlement,
+        ctx: &CommandContext,
+        fp: String,
+    ) -> Result<TransferReply, CommandError> {
+        if let Some(stored) = self.stored_outcome(ctx, &fp).await? {
+            return stored;
+        }
+        let (from, to) = self.parties(&id).await?;
+        self.run_transfer(What::Settle(id, settlement, None), from, to, ctx, &fp)
+            .await
+    }
+
+    /// The two accounts of an existing transfer (they never change).
+    async fn parties(&self, id: &TransferId) -> Result<(AccountId, AccountId), CommandError> {
+        let t = self
+            .pipeline
+            .repo
+            .load::<Transfer>(&transfer_stream(id))
+            .await?;
+        match t.state.recorded() {
+            Some(r) => Ok((r.from.clone(), r.to.clone())),
+            None => Err(DomainError::TransferNotFound.into()),
+        }
+    }
+
+    /// Runs a transfer unit under both accounts' locks.
+    async fn run_transfer(
+        &self,
+        what: What,
+        from: AccountId,
+        to: AccountId,
+        ctx: &CommandContext,
+        fp: &str,
+    ) -> Result<TransferReply, CommandError> {
+        let unit = TransferUnit::new(what, from, to, ctx, fp, self.pipeline.ids.new_id());
         let _serialized = self
             .pipeline
             .locks
-            .lock(&[unit.order.from.as_str(), unit.order.to.as_str()])
+            .lock(&[unit.from.as_str(), unit.to.as_str()])
             .await;
         match self.pipeline.write(&unit).await {
             Written::Done(outcome) => outcome,
-            Written::KeyTaken(stored) => replay(&stored, &fp),
+            Written::KeyTaken(stored) => replay(&stored, fp),
             Written::Failed(e) => Err(e),
         }
-    }
-}
-
-/// A transfer as a unit of the write loop: both accounts and the transfer's record.
-struct TransferUnit<'a> {
-    order: TransferOrder,
-    record_stream: String,
-    ctx: &'a CommandContext,
-    fp: &'a str,
-    causation: String,
-}
-
-/// The debited account, the credited one and the transfer's record, as loaded.
-type Loaded = (Versioned<Account>, Versioned<Account>, Versioned<Transfer>);
-
-impl TransferUnit<'_> {
-    /// A refusal: nothing written but its idempotency record (when the caller gave a key
-    /// and the refusal is final).
-    fn refused(&self, err: CommandError) -> Decision<Result<TransferReply, CommandError>> {
-        let record = self
-            .ctx
-            .idempotency_key
-            .as_ref()
-            .filter(|_| err.is_final())
-            .map(|k| record_refusal(scoped_key(&self.ctx.actor, k), self.fp.to_owned(), &err));
-        Decision {
-            request: AppendRequest {
-                streams: vec![],
-                idempotency: record.into_iter().collect(),
-            },
-            accounts: vec![],
-            refused: err.is_final(),
-            outcome: Err(err),
-        }
-    }
-}
-
-#[async_trait::async_trait]
-impl Unit for TransferUnit<'_> {
-    type Loaded = Loaded;
-    type Outcome = Result<TransferReply, CommandError>;
-
-    async fn load(&self, repo: &Repository, fresh: bool) -> Result<Loaded, CommandError> {
-        let (from, to) = (self.order.from.as_str(), self.order.to.as_str());
-        // A precondition is checked against the store, never a possibly stale cache.
-        let from = if fresh || self.ctx.if_match.is_some() {
-            repo.load_fresh::<Account>(from).await?
-        } else {
-            repo.load::<Account>(from).await?
-        };
-        if fresh {
-            let to = repo.load_fresh::<Account>(to).await?;
-            let record = repo.load_fresh::<Transfer>(&self.record_stream).await?;
-            return Ok((from, to, record));
-        }
-        let to = repo.load::<Account>(to).await?;
-        let record = repo.load::<Transfer>(&self.record_stream).await?;
-        Ok((from, to, record))
-    }
-
-    fn decide(&self, p: &Pipeline, (from, to, record): &Loaded) -> Decision<Self::Outcome> {
-        // Two different accounts is checked before any precondition, as the domain
-        // checks it before anything else.
-        if self.order.from == self.order.to {
-            return self.refused(DomainError::SameAccount.into());
-        }
-        if let Some(pre) = &self.ctx.if_match {
-            if !pre.holds_at(from.version) {
-                return self.refused(precondition_failed(from.version, false));
-            }
-        }
-        let plan = match plan_transfer(&self.order, &from.state, &to.state, &record.state) {
-            Ok(plan) => plan,
-            Err(e) => return self.refused(e.into()),
-        };
-        let after = |v: &Versioned<Account>, events: &[<Account as Aggregate>::Event]| Versioned {
-            state: fold(v.state.clone(), events),
-            version: v.version + events.len() as u64,
-        };
-        let (from_after, to_after) = (after(from, &plan.debit), after(to, &plan.credit));
-        let reply = match (
-            AccountReply::from_state(&from_after),
-            AccountReply::from_state(&to_after),
-        ) {
-            (Some(f), Some(t)) => TransferReply {
-                transfer_id: self.order.transfer_id.to_string(),
-                from: f,
-                to: t,
-            },
-            _ => return self.refused(CommandError::Internal("transfer on no account".into())),
-        };
-        let meta = metadata(
-            self.ctx,
-            &self.causation,
-            Some(self.order.transfer_id.as_str()),
-        );
-        let (from_id, to_id) = (self.order.from.as_str(), self.order.to.as_str());
-        let idempotency = self
-            .ctx
-            .idempotency_key
-            .as_ref()
-            .map(|k| record_ok(scoped_key(&self.ctx.actor, k), self.fp.to_owned(), &reply));
-        Decision {
-            request: AppendRequest {
-                streams: vec![
-                    p.stream_write::<Account>(from_id, from.version, &plan.debit, &meta),
-                    p.stream_write::<Account>(to_id, to.version, &plan.credit, &meta),
-                    p.stream_write::<Transfer>(
-                        &self.record_stream,
-                        record.version,
-                        &plan.record,
-                        &meta,
-                    ),
-                ],
-                idempotency: idempotency.into_iter().collect(),
-            },
-            accounts: vec![
-                (from_id.to_owned(), from.version, from_after),
-                (to_id.to_owned(), to.version, to_after),
-            ],
-            refused: false,
-            outcome: Ok(reply),
-        }
-    }
-
-    fn forget(&self, repo: &Repository) {
-        repo.forget::<Account>(self.order.from.as_str());
-        repo.forget::<Account>(self.order.to.as_str());
-        repo.forget::<Transfer>(&self.record_stream);
     }
 }

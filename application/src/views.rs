@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use ledger_domain::{AccountEvent, AccountStatus, Currency, Money, MoneyError, MoneyTotal};
+use ledger_domain::{
+    AccountEvent, AccountStatus, Currency, Leg, Money, MoneyError, MoneyTotal, TransferEvent,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::decode::LedgerEvent;
@@ -25,8 +27,14 @@ pub struct AccountView {
     pub owner: String,
     /// Currency.
     pub currency: Currency,
-    /// Balance.
+    /// Posted balance.
     pub balance: Money,
+    /// What remains of pending transfers out.
+    pub pending_out: Money,
+    /// What remains of pending transfers in.
+    pub pending_in: Money,
+    /// How far below zero `available` may go.
+    pub overdraft_limit: Money,
     /// Open or closed.
     pub status: AccountStatus,
     /// Stream version last applied.
@@ -43,6 +51,25 @@ pub struct AccountView {
     pub updated_at: DateTime<Utc>,
     /// When closed.
     pub closed_at: Option<DateTime<Utc>>,
+}
+
+impl AccountView {
+    /// The balance less pending transfers out.
+    pub fn available(&self) -> Money {
+        Money::from_minor(
+            self.balance
+                .minor_units()
+                .saturating_sub(self.pending_out.minor_units()),
+            self.currency,
+        )
+    }
+
+    fn pending_mut(&mut self, leg: Leg) -> &mut Money {
+        match leg {
+            Leg::Debit => &mut self.pending_out,
+            Leg::Credit => &mut self.pending_in,
+        }
+    }
 }
 
 /// Applies one account event to its (possibly absent) row.
@@ -66,6 +93,9 @@ pub fn project_account(
             owner: owner.to_string(),
             currency: *currency,
             balance: Money::zero(*currency),
+            pending_out: Money::zero(*currency),
+            pending_in: Money::zero(*currency),
+            overdraft_limit: Money::zero(*currency),
             status: AccountStatus::Open,
             version,
             total_deposits: MoneyTotal::zero(*currency),
@@ -105,6 +135,25 @@ pub fn project_account(
             row.status = AccountStatus::Closed;
             row.closed_at = Some(at);
         }
+        AccountEvent::OverdraftLimitSet { limit, .. } => row.overdraft_limit = *limit,
+        AccountEvent::PendingReserved { leg, pending, .. }
+        | AccountEvent::PendingReleased { leg, pending, .. } => *row.pending_mut(*leg) = *pending,
+        AccountEvent::PendingPosted {
+            leg,
+            amount,
+            balance,
+            pending,
+            ..
+        } => {
+            let total = match leg {
+                Leg::Debit => &mut row.total_withdrawals,
+                Leg::Credit => &mut row.total_deposits,
+            };
+            *total = total.checked_add(*amount)?;
+            row.balance = *balance;
+            *row.pending_mut(*leg) = *pending;
+            row.transaction_count += 1;
+        }
     }
     row.version = version;
     row.updated_at = at;
@@ -142,7 +191,7 @@ impl AuditEntry {
     pub fn of(p: &ProjectedEvent) -> Self {
         let amount = match &p.event {
             LedgerEvent::Account(e) => e.amount(),
-            LedgerEvent::Transfer(t) => Some(t.amount),
+            LedgerEvent::Transfer(t) => Some(t.amount()),
         };
         Self {
             position: p.recorded.cursor.position,
@@ -173,8 +222,10 @@ pub struct CurrencyTotals {
     pub total_deposited: i128,
     /// Sum of withdrawals.
     pub total_withdrawn: i128,
-    /// Sum of transfers.
+    /// Sum of transfers (posted amounts).
     pub transfer_volume: i128,
+    /// What remains reserved by pending transfers.
+    pub pending_volume: i128,
     /// Events in this currency.
     pub event_count: i64,
 }
@@ -225,6 +276,7 @@ impl CurrencyTotals {
         sum(&mut self.total_deposited, d.total_deposited)?;
         sum(&mut self.total_withdrawn, d.total_withdrawn)?;
         sum(&mut self.transfer_volume, d.transfer_volume)?;
+        sum(&mut self.pending_volume, d.pending_volume)?;
         count(&mut self.event_count, d.event_count)
     }
 }
@@ -296,16 +348,43 @@ impl AnalyticsDelta {
                             count(&mut day.withdrawal_count, 1)?;
                             add(&mut day.withdrawal_volume, amount)?;
                         }
-                        AccountEvent::TransferDebited { .. } => add(&mut c.total_balance, -amount)?,
-                        AccountEvent::TransferCredited { .. } => add(&mut c.total_balance, amount)?,
+                        AccountEvent::TransferDebited { .. }
+                        | AccountEvent::PendingPosted {
+                            leg: Leg::Debit, ..
+                        } => add(&mut c.total_balance, -amount)?,
+                        AccountEvent::TransferCredited { .. }
+                        | AccountEvent::PendingPosted {
+                            leg: Leg::Credit, ..
+                        } => add(&mut c.total_balance, amount)?,
+                        // The debit leg counts what a pending transfer holds, once.
+                        AccountEvent::PendingReserved {
+                            leg: Leg::Debit, ..
+                        } => add(&mut c.pending_volume, amount)?,
+                        AccountEvent::PendingReleased {
+                            leg: Leg::Debit, ..
+                        } => add(&mut c.pending_volume, -amount)?,
+                        AccountEvent::PendingReserved { .. }
+                        | AccountEvent::PendingReleased { .. }
+                        | AccountEvent::OverdraftLimitSet { .. } => {}
+                    }
+                    if let AccountEvent::PendingPosted {
+                        leg: Leg::Debit, ..
+                    } = e
+                    {
+                        add(&mut c.pending_volume, -amount)?;
                     }
                 }
                 LedgerEvent::Transfer(t) => {
-                    let amount = t.amount.minor_units();
-                    add(&mut c.transfer_volume, amount)?;
+                    // Money moves when a transfer is recorded posted, or posted later.
+                    let moved = match t {
+                        TransferEvent::Recorded(r) => r.amount.minor_units(),
+                        TransferEvent::Posted { amount, .. } => amount.minor_units(),
+                        _ => continue,
+                    };
+                    add(&mut c.transfer_volume, moved)?;
                     let day = d.days.entry(day_key).or_default();
                     count(&mut day.transfer_count, 1)?;
-                    add(&mut day.transfer_volume, amount)?;
+                    add(&mut day.transfer_volume, moved)?;
                 }
             }
         }

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use ledger_domain::{Account, Versioned};
+use ledger_domain::{Account, Transfer, Versioned};
 
 use crate::commands::CommandError;
 use crate::pipeline::Pipeline;
@@ -21,6 +21,8 @@ pub(crate) struct Decision<O> {
     pub(crate) request: AppendRequest,
     /// `(stream, version before, state after)` of each account written.
     pub(crate) accounts: Vec<(String, u64, Versioned<Account>)>,
+    /// The same of the transfer written, if any.
+    pub(crate) transfer: Option<(String, u64, Versioned<Transfer>)>,
     /// The answer once written.
     pub(crate) outcome: O,
     /// Whether it holds a final refusal (one that may be stored under a key).
@@ -68,6 +70,7 @@ impl Pipeline {
             let Decision {
                 request,
                 accounts,
+                transfer,
                 outcome,
                 refused,
             } = unit.decide(self, &loaded);
@@ -87,6 +90,11 @@ impl Pipeline {
             match self.store.append(request).await {
                 Ok(()) => {
                     for (stream, before, after) in &accounts {
+                        if let Some(id) = last_ids.get(stream) {
+                            self.repo.after_commit(stream, *before, after, *id).await;
+                        }
+                    }
+                    if let Some((stream, before, after)) = &transfer {
                         if let Some(id) = last_ids.get(stream) {
                             self.repo.after_commit(stream, *before, after, *id).await;
                         }

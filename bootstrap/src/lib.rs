@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod expirer;
 pub mod projectors;
 pub mod settings;
 pub mod stores;
@@ -34,6 +35,7 @@ pub struct Application {
     state: Arc<AppState>,
     pg_pool: Option<sqlx::PgPool>,
     projections: bool,
+    expirer: Arc<ledger_application::expirer::Expirer>,
 }
 
 /// The services built on the stores, for the CLI's non-serving commands too.
@@ -87,6 +89,11 @@ impl Application {
             spawner.clone(),
             10,
         ));
+        let expirer = Arc::new(ledger_application::expirer::Expirer::new(
+            commands.clone(),
+            stores.read.clone(),
+            Arc::new(SystemClock),
+        ));
         let queries = Arc::new(QueryService::new(
             stores.events.clone(),
             repo.clone(),
@@ -134,6 +141,7 @@ impl Application {
             state,
             pg_pool: stores.pg_pool,
             projections: settings.projections.enabled,
+            expirer,
         })
     }
 
@@ -154,13 +162,17 @@ impl Application {
         signal: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
-        let mut tasks = Vec::new();
+        let mut tasks = vec![expirer::spawn(
+            self.expirer.clone(),
+            self.state.runner.target().clone(),
+            stop_rx.clone(),
+        )];
         if self.projections {
-            tasks = projectors::spawn(
+            tasks.extend(projectors::spawn(
                 self.state.runner.clone(),
                 self.state.wake.clone(),
                 stop_rx.clone(),
-            );
+            ));
             if let Some(pool) = self.pg_pool.clone() {
                 tasks.push(projectors::listen(pool, self.state.wake.clone(), stop_rx));
             }

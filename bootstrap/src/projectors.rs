@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ledger_application::ports::readmodel::{Projection, ProjectionState, PROJECTIONS};
+use ledger_application::ports::readmodel::{Lease, Projection, ProjectionState, PROJECTIONS};
 use ledger_application::projection::ProjectionRunner;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
@@ -26,7 +26,7 @@ async fn pause(wake: &Notify, stop: &mut watch::Receiver<bool>, d: Duration) {
 async fn runnable(runner: &ProjectionRunner) -> Result<Vec<Projection>, String> {
     let mut mine = Vec::with_capacity(PROJECTIONS.len());
     for name in PROJECTIONS {
-        match runner.target().try_lead(name).await {
+        match runner.target().try_lead(Lease::Projection(name)).await {
             Ok(true) => mine.push(name),
             Ok(false) => {}
             Err(e) => return Err(format!("cannot take the lease of {name}: {e}")),

@@ -105,6 +105,11 @@ impl Decimal {
         !self.negative && self.unscaled != 0
     }
 
+    /// True when the value is less than zero.
+    pub fn is_negative(&self) -> bool {
+        self.negative && self.unscaled != 0
+    }
+
     /// Rounds half to even to `digits` fraction digits (used only by upcasters of float-era data).
     pub fn round_to(self, digits: u32) -> Self {
         let digits = digits as i32;

@@ -110,6 +110,27 @@ pub enum TransferEvent {
     },
 }
 
+impl TransferEvent {
+    /// The transfer it belongs to.
+    pub fn transfer_id(&self) -> &TransferId {
+        match self {
+            Self::Recorded(r) | Self::PendingCreated { transfer: r, .. } => &r.transfer_id,
+            Self::Posted { transfer_id, .. }
+            | Self::Voided { transfer_id, .. }
+            | Self::Expired { transfer_id, .. } => transfer_id,
+        }
+    }
+
+    /// The amount it is about: the transfer's, the posted or the released.
+    pub fn amount(&self) -> Money {
+        match self {
+            Self::Recorded(r) | Self::PendingCreated { transfer: r, .. } => r.amount,
+            Self::Posted { amount, .. } => *amount,
+            Self::Voided { released, .. } | Self::Expired { released, .. } => *released,
+        }
+    }
+}
+
 /// A transfer's state once it exists.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TransferDetails {

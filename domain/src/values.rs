@@ -25,6 +25,14 @@ pub enum ValueError {
         /// Maximum length in characters.
         max: usize,
     },
+    /// A number outside its range.
+    #[error("{what} must be {range}")]
+    OutOfRange {
+        /// Which field.
+        what: &'static str,
+        /// The range, in words.
+        range: &'static str,
+    },
 }
 
 /// What ids stored by earlier versions may hold (their events must still be read).

@@ -85,24 +85,40 @@ fn json_problem(e: &serde_json::Error) -> String {
 
 /// An amount given as a JSON number or a decimal string, read exactly from its text.
 pub fn amount(raw: Option<&RawValue>) -> Result<Decimal, ApiError> {
-    let raw = raw.ok_or_else(|| ApiError::malformed("`amount` is required"))?;
-    let text = raw.get().trim();
-    if text.starts_with('"') {
-        let s: String = serde_json::from_str(text).map_err(|_| invalid_amount("not a decimal"))?;
-        parse_positive(&s)
-    } else if text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
-        parse_positive(text)
-    } else {
-        Err(invalid_amount(
-            "`amount` must be a number or a decimal string",
-        ))
-    }
+    number(raw, "amount", true)
 }
 
-fn parse_positive(text: &str) -> Result<Decimal, ApiError> {
-    let d = Decimal::parse(text).map_err(|e| invalid_amount(&e.to_string()))?;
-    if !d.is_positive() {
-        return Err(invalid_amount(&MoneyError::NotPositive.to_string()));
+/// An overdraft limit: zero or more, a JSON number or a decimal string (422
+/// `invalid_amount` otherwise).
+pub fn overdraft_limit(raw: Option<&RawValue>) -> Result<Decimal, ApiError> {
+    number(raw, "overdraft_limit", false)
+}
+
+fn number(raw: Option<&RawValue>, field: &str, positive: bool) -> Result<Decimal, ApiError> {
+    let raw = raw.ok_or_else(|| ApiError::malformed(format!("`{field}` is required")))?;
+    let text = raw.get().trim();
+    let d = if text.starts_with('"') {
+        let s: String = serde_json::from_str(text).map_err(|_| invalid_amount("not a decimal"))?;
+        Decimal::parse(&s)
+    } else if text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
+        Decimal::parse(text)
+    } else {
+        return Err(invalid_amount(&format!(
+            "`{field}` must be a number or a decimal string"
+        )));
+    }
+    .map_err(|e| invalid_amount(&e.to_string()))?;
+    let refused = if positive {
+        !d.is_positive()
+    } else {
+        d.is_negative()
+    };
+    if refused {
+        return Err(invalid_amount(&if positive {
+            MoneyError::NotPositive.to_string()
+        } else {
+            format!("`{field}` must not be negative")
+        }));
     }
     Ok(d)
 }

@@ -1,4 +1,5 @@
-//! The write side: open, deposit, withdraw, close, transfer.
+//! The write side of accounts: open, deposit, withdraw, close, limits (transfers:
+//! `transfers.rs`).
 
 use axum::body::Body;
 use axum::extract::{Extension, Path, State};
@@ -6,15 +7,11 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use ledger_application::{
-    AccountAction, CommandContext, CommandError, OpenAccount, TransferRequest,
-};
-use ledger_domain::{AccountId, Currency, Decimal, Note, Owner, TransferId};
+use ledger_application::{AccountAction, CommandContext, CommandError, OpenAccount};
+use ledger_domain::{AccountId, Currency, Decimal, Note, Owner};
 
 use crate::body::{self, invalid};
-use crate::dto::{
-    AccountBody, CloseBody, MoneyBody, OpenAccountBody, TransferAnswer, TransferBody,
-};
+use crate::dto::{AccountBody, CloseBody, LimitsBody, MoneyBody, OpenAccountBody};
 use crate::middleware::RequestContext;
 use crate::problem::ApiError;
 use ledger_domain::ErrorCode;
@@ -28,10 +25,13 @@ pub(crate) fn router() -> Router<crate::State> {
         .route("/accounts/{id}/deposit", post(deposit))
         .route("/accounts/{id}/withdraw", post(withdraw))
         .route("/accounts/{id}/close", post(close))
-        .route("/transfers", post(transfer))
+        .route("/accounts/{id}/limits", post(limits))
 }
 
-fn context(rc: &RequestContext, headers: &HeaderMap) -> Result<CommandContext, ApiError> {
+pub(crate) fn context(
+    rc: &RequestContext,
+    headers: &HeaderMap,
+) -> Result<CommandContext, ApiError> {
     Ok(CommandContext {
         actor: rc.actor.clone(),
         request_id: Some(rc.request_id.clone()),
@@ -41,7 +41,7 @@ fn context(rc: &RequestContext, headers: &HeaderMap) -> Result<CommandContext, A
 }
 
 /// Counts the command, wakes the projectors, and maps the error.
-fn finish<T>(
+pub(crate) fn finish<T>(
     state: &crate::State,
     command: &str,
     r: Result<T, CommandError>,
@@ -82,6 +82,11 @@ pub(crate) async fn open_account(
         owner: Owner::parse(b.owner).map_err(invalid)?,
         currency: Currency::parse(&b.currency)
             .map_err(|e| ApiError::new(ErrorCode::InvalidCurrency, e.to_string()))?,
+        overdraft_limit: b
+            .overdraft_limit
+            .as_deref()
+            .map(|l| body::overdraft_limit(Some(l)))
+            .transpose()?,
     };
     let reply = finish(&state, "open", state.commands.open_account(req, &ctx).await)?;
     let mut response = (StatusCode::CREATED, Json(AccountBody::from(&reply))).into_response();
@@ -165,29 +170,19 @@ pub(crate) async fn close(
     act(&state, "close", &id, ctx, action).await
 }
 
-#[utoipa::path(post, path = "/transfers", request_body = TransferBody,
-    responses((status = 201, body = TransferAnswer)))]
-pub(crate) async fn transfer(
+#[utoipa::path(post, path = "/accounts/{id}/limits", request_body = LimitsBody,
+    params(("id" = String, Path)), responses((status = 200, body = AccountBody)))]
+pub(crate) async fn limits(
     State(state): State<crate::State>,
     Extension(rc): Extension<RequestContext>,
+    Path(id): Path<String>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Response, ApiError> {
+) -> Result<Json<AccountBody>, ApiError> {
     let ctx = context(&rc, &headers)?;
-    let b: TransferBody = body::json(&headers, body).await?;
-    // An id that cannot exist names no account.
-    let account = |s: String| AccountId::parse(s).map_err(|_| ApiError::account_not_found());
-    let req = TransferRequest {
-        transfer_id: b
-            .transfer_id
-            .map(TransferId::parse)
-            .transpose()
-            .map_err(invalid)?,
-        from: account(b.from_account_id)?,
-        to: account(b.to_account_id)?,
-        amount: body::amount(b.amount.as_deref())?,
-        description: body::note(b.description)?,
+    let b: LimitsBody = body::json(&headers, body).await?;
+    let action = AccountAction::SetLimit {
+        overdraft_limit: body::overdraft_limit(b.overdraft_limit.as_deref())?,
     };
-    let reply = finish(&state, "transfer", state.commands.transfer(req, &ctx).await)?;
-    Ok((StatusCode::CREATED, Json(TransferAnswer::from(&reply))).into_response())
+    act(&state, "limits", &id, ctx, action).await
 }

@@ -5,7 +5,12 @@ use chrono::{DateTime, NaiveDate, Utc};
 use ledger_application::decode::LedgerEvent;
 use ledger_application::ports::store::RecordedEvent;
 use ledger_application::views::{AccountView, AuditEntry, CurrencySummary, DailyVolume};
-use ledger_application::{AccountReply, TransferReply};
+use ledger_application::AccountReply;
+
+pub use crate::dto_transfers::{
+    Balances, LimitsBody, PostBody, TransferAnswer, TransferBody, TransferViewBody, TransfersPage,
+    VoidBody,
+};
 use ledger_domain::{Account, AccountStatus, MoneyTotal};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -24,6 +29,9 @@ pub struct OpenAccountBody {
     pub owner: String,
     /// ISO 4217 code, upper case.
     pub currency: String,
+    /// How far below zero `available` may go (zero or more; default 0).
+    #[schema(value_type = Option<String>, example = "100.00")]
+    pub overdraft_limit: Option<Box<RawValue>>,
 }
 
 /// `POST /accounts/{id}/deposit` and `/withdraw`.
@@ -43,22 +51,6 @@ pub struct CloseBody {
     pub reason: Option<String>,
 }
 
-/// `POST /transfers`.
-#[derive(Deserialize, ToSchema)]
-pub struct TransferBody {
-    /// 1-64 of `[A-Za-z0-9._:-]`; a UUID is chosen when absent.
-    pub transfer_id: Option<String>,
-    /// Debited account.
-    pub from_account_id: String,
-    /// Credited account.
-    pub to_account_id: String,
-    /// A JSON number or a decimal string.
-    #[schema(value_type = String, example = "12.50")]
-    pub amount: Option<Box<RawValue>>,
-    /// At most 500 characters.
-    pub description: Option<String>,
-}
-
 /// An account right after a command.
 #[derive(Serialize, ToSchema)]
 pub struct AccountBody {
@@ -68,8 +60,9 @@ pub struct AccountBody {
     pub owner: String,
     /// ISO 4217 code.
     pub currency: String,
-    /// Decimal string.
-    pub balance: String,
+    /// Balance, available, pending and limit.
+    #[serde(flatten)]
+    pub balances: Balances,
     /// `open` or `closed`.
     pub status: &'static str,
     /// Stream version.
@@ -82,30 +75,9 @@ impl From<&AccountReply> for AccountBody {
             account_id: a.account_id.clone(),
             owner: a.owner.clone(),
             currency: a.currency.code().to_owned(),
-            balance: a.balance.to_string(),
+            balances: Balances::new(a.balance, a.pending_out, a.pending_in, a.overdraft_limit),
             status: status(a.status),
             version: a.version,
-        }
-    }
-}
-
-/// A transfer's answer.
-#[derive(Serialize, ToSchema)]
-pub struct TransferAnswer {
-    /// The transfer's id.
-    pub transfer_id: String,
-    /// The debited account after.
-    pub from: AccountBody,
-    /// The credited account after.
-    pub to: AccountBody,
-}
-
-impl From<&TransferReply> for TransferAnswer {
-    fn from(t: &TransferReply) -> Self {
-        Self {
-            transfer_id: t.transfer_id.clone(),
-            from: (&t.from).into(),
-            to: (&t.to).into(),
         }
     }
 }
@@ -119,8 +91,9 @@ pub struct AccountViewBody {
     pub owner: String,
     /// ISO 4217 code.
     pub currency: String,
-    /// Decimal string.
-    pub balance: String,
+    /// Balance, available, pending and limit.
+    #[serde(flatten)]
+    pub balances: Balances,
     /// `open` or `closed`.
     pub status: &'static str,
     /// Stream version.
@@ -145,7 +118,7 @@ impl From<&AccountView> for AccountViewBody {
             account_id: v.account_id.clone(),
             owner: v.owner.clone(),
             currency: v.currency.code().to_owned(),
-            balance: v.balance.to_string(),
+            balances: Balances::new(v.balance, v.pending_out, v.pending_in, v.overdraft_limit),
             status: status(v.status),
             version: v.version,
             total_deposits: v.total_deposits.to_string(),
@@ -167,8 +140,9 @@ pub struct HistoricAccountBody {
     pub owner: String,
     /// ISO 4217 code.
     pub currency: String,
-    /// Decimal string.
-    pub balance: String,
+    /// Balance, available, pending and limit.
+    #[serde(flatten)]
+    pub balances: Balances,
     /// `open` or `closed`.
     pub status: &'static str,
     /// The version the state reflects.
@@ -184,7 +158,7 @@ impl HistoricAccountBody {
             account_id: d.id.to_string(),
             owner: d.owner.to_string(),
             currency: d.currency.code().to_owned(),
-            balance: d.balance.to_string(),
+            balances: Balances::new(d.balance, d.pending_out, d.pending_in, d.overdraft_limit),
             status: status(d.status),
             version,
             as_of,
@@ -327,6 +301,8 @@ pub struct CurrencyBody {
     pub total_withdrawn: String,
     /// Decimal string.
     pub transfer_volume: String,
+    /// What pending transfers hold (decimal string).
+    pub pending_volume: String,
     /// Events in this currency.
     pub event_count: i64,
 }
@@ -343,6 +319,7 @@ impl From<&CurrencySummary> for CurrencyBody {
             total_deposited: m(t.total_deposited),
             total_withdrawn: m(t.total_withdrawn),
             transfer_volume: m(t.transfer_volume),
+            pending_volume: m(t.pending_volume),
             event_count: t.event_count,
         }
     }

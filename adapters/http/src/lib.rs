@@ -12,12 +12,14 @@ pub mod body;
 mod commands;
 pub mod contract;
 pub mod dto;
+pub mod dto_transfers;
 pub mod metrics;
 mod middleware;
 pub mod openapi;
 pub mod problem;
 mod queries;
 pub mod timed_store;
+mod transfers;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -98,6 +100,7 @@ pub fn router(state: State) -> Router {
     Router::new()
         .merge(commands::router())
         .merge(queries::router())
+        .merge(transfers::router())
         .merge(admin::router())
         .merge(openapi::router())
         .fallback(middleware::not_found)

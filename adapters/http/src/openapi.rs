@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use utoipa::OpenApi;
 
 use crate::contract::{
-    common_errors, currencies, AMOUNT_PATTERN, ID_PATTERN, OPERATIONS, OWNER_PATTERN, TEXT_PATTERN,
+    common_errors, currencies, operations, AMOUNT_PATTERN, ID_PATTERN, OWNER_PATTERN, TEXT_PATTERN,
 };
 use crate::dto::*;
 use crate::problem::Problem;
@@ -24,7 +24,12 @@ use crate::problem::Problem;
         crate::commands::deposit,
         crate::commands::withdraw,
         crate::commands::close,
-        crate::commands::transfer,
+        crate::commands::limits,
+        crate::transfers::transfer,
+        crate::transfers::post_transfer,
+        crate::transfers::void_transfer,
+        crate::transfers::get_transfer,
+        crate::transfers::list_transfers,
         crate::queries::account,
         crate::queries::account_events,
         crate::queries::list_accounts,
@@ -42,6 +47,9 @@ use crate::problem::Problem;
         Problem,
         AccountBody,
         TransferAnswer,
+        TransferViewBody,
+        TransfersPage,
+        Balances,
         AccountViewBody,
         HistoricAccountBody,
         EventBody,
@@ -93,7 +101,7 @@ fn object(description: &str) -> Value {
 
 fn complete(doc: &mut Value) {
     doc["paths"]["/openapi.json"]["get"] = json!({"responses": {"200": object("This document")}});
-    for op in OPERATIONS {
+    for op in operations() {
         let o = &mut doc["paths"][op.path][op.method];
         o["operationId"] = json!(op.id);
         o["tags"] = json!([op.tag]);

@@ -44,20 +44,26 @@ pub fn status(code: ErrorCode) -> StatusCode {
         C::MalformedRequest => StatusCode::BAD_REQUEST,
         C::Unauthorized => StatusCode::UNAUTHORIZED,
         C::Forbidden => StatusCode::FORBIDDEN,
-        C::AccountNotFound | C::NotFound => StatusCode::NOT_FOUND,
+        C::AccountNotFound | C::TransferNotFound | C::NotFound => StatusCode::NOT_FOUND,
         C::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         C::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         C::UriTooLong => StatusCode::URI_TOO_LONG,
         C::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        C::AccountExists | C::AccountClosed | C::TransferExists | C::ConcurrencyConflict => {
-            StatusCode::CONFLICT
-        }
+        C::AccountExists
+        | C::AccountClosed
+        | C::TransferExists
+        | C::TransferNotPending
+        | C::TransferExpired
+        | C::PendingTransfers
+        | C::ConcurrencyConflict => StatusCode::CONFLICT,
         C::VersionMismatch => StatusCode::PRECONDITION_FAILED,
         C::ValidationFailed
         | C::InvalidAmount
         | C::InvalidCurrency
         | C::InsufficientFunds
         | C::BalanceNotZero
+        | C::AmountExceedsPending
+        | C::LimitBelowDebt
         | C::CurrencyMismatch
         | C::SameAccount
         | C::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,

@@ -7,6 +7,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 #![warn(missing_docs)]
 
+mod readmodel_queries;
 mod readmodels;
 mod snapshots;
 mod store;

@@ -9,24 +9,24 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use ledger_application::decode::LedgerEvent;
 use ledger_application::ports::readmodel::{
-    interrupted_if_unclaimed, AccountFilter, AuditFilter, Generation, ProjectedEvent, Projection,
-    ProjectionState, ProjectionStatus, ProjectionStore, ReadModelError, ReadModels, RebuildClaim,
-    PROJECTIONS,
+    interrupted_if_unclaimed, Generation, ProjectedEvent, Projection, ProjectionState,
+    ProjectionStatus, ProjectionStore, ReadModelError, RebuildClaim, PROJECTIONS,
 };
 use ledger_application::ports::store::FeedCursor;
+use ledger_application::transfer_views::{project_transfer, TransferRow};
 use ledger_application::views::{
-    project_account, AccountView, AnalyticsDelta, AuditEntry, CurrencySummary, CurrencyTotals,
-    DailyVolume, DayTotals,
+    project_account, AccountView, AnalyticsDelta, AuditEntry, CurrencyTotals, DayTotals,
 };
 use ledger_domain::Currency;
 
 #[derive(Default, Clone)]
-struct Tables {
+pub(crate) struct Tables {
     checkpoint: FeedCursor,
-    accounts: BTreeMap<String, AccountView>,
-    currencies: BTreeMap<Currency, CurrencyTotals>,
-    days: BTreeMap<(NaiveDate, Currency), DayTotals>,
-    audit: BTreeMap<u64, AuditEntry>,
+    pub(crate) accounts: BTreeMap<String, AccountView>,
+    pub(crate) transfers: BTreeMap<String, TransferRow>,
+    pub(crate) currencies: BTreeMap<Currency, CurrencyTotals>,
+    pub(crate) days: BTreeMap<(NaiveDate, Currency), DayTotals>,
+    pub(crate) audit: BTreeMap<u64, AuditEntry>,
 }
 
 struct Slot {
@@ -86,16 +86,24 @@ fn apply(
     match name {
         Projection::CurrentState => {
             for p in batch {
-                let LedgerEvent::Account(event) = &p.event else {
-                    continue;
-                };
                 let id = &p.recorded.stream_id;
-                let row = tables.accounts.remove(id);
                 let at = p.recorded.recorded_at;
-                if let Some(row) =
-                    project_account(row, event, p.recorded.version, at).map_err(|e| failed(&e))?
-                {
-                    tables.accounts.insert(id.clone(), row);
+                match &p.event {
+                    LedgerEvent::Account(event) => {
+                        let row = tables.accounts.remove(id);
+                        if let Some(row) = project_account(row, event, p.recorded.version, at)
+                            .map_err(|e| failed(&e))?
+                        {
+                            tables.accounts.insert(id.clone(), row);
+                        }
+                    }
+                    LedgerEvent::Transfer(event) => {
+                        let row = tables.transfers.remove(id);
+                        let position = p.recorded.cursor.position;
+                        if let Some(row) = project_transfer(row, event, position, at) {
+                            tables.transfers.insert(id.clone(), row);
+                        }
+                    }
                 }
             }
         }
@@ -130,7 +138,7 @@ impl MemoryReadModels {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn live<T>(
+    pub(crate) fn live<T>(
         &self,
         name: Projection,
         read: impl FnOnce(&Tables) -> T,
@@ -252,83 +260,5 @@ impl ProjectionStore for MemoryReadModels {
                 })
             })
             .collect())
-    }
-}
-
-#[async_trait]
-impl ReadModels for MemoryReadModels {
-    async fn account(&self, account_id: &str) -> Result<Option<AccountView>, ReadModelError> {
-        self.live(Projection::CurrentState, |t| {
-            t.accounts.get(account_id).cloned()
-        })
-    }
-
-    async fn accounts(&self, f: AccountFilter) -> Result<Vec<AccountView>, ReadModelError> {
-        self.live(Projection::CurrentState, |t| {
-            t.accounts
-                .values()
-                .filter(|a| f.after.as_ref().is_none_or(|after| a.account_id > *after))
-                .filter(|a| f.owner.as_ref().is_none_or(|o| a.owner == *o))
-                .filter(|a| f.status.is_none_or(|s| a.status == s))
-                .take(f.limit)
-                .cloned()
-                .collect()
-        })
-    }
-
-    async fn audit(&self, f: AuditFilter) -> Result<Vec<AuditEntry>, ReadModelError> {
-        self.live(Projection::AuditLog, |t| {
-            t.audit
-                .values()
-                .rev()
-                .filter(|e| f.before.is_none_or(|b| e.position < b))
-                .filter(|e| f.account_id.as_ref().is_none_or(|a| e.stream_id == *a))
-                .filter(|e| f.event_type.as_ref().is_none_or(|x| e.event_type == *x))
-                .filter(|e| {
-                    f.request_id
-                        .as_ref()
-                        .is_none_or(|r| e.request_id.as_ref() == Some(r))
-                })
-                .filter(|e| f.from.is_none_or(|from| e.recorded_at >= from))
-                .filter(|e| f.to.is_none_or(|to| e.recorded_at <= to))
-                .take(f.limit)
-                .cloned()
-                .collect()
-        })
-    }
-
-    async fn summary(&self) -> Result<Vec<CurrencySummary>, ReadModelError> {
-        self.live(Projection::Analytics, |t| {
-            t.currencies
-                .iter()
-                .map(|(c, totals)| CurrencySummary {
-                    currency: *c,
-                    totals: *totals,
-                })
-                .collect()
-        })
-    }
-
-    async fn daily(
-        &self,
-        currency: Option<Currency>,
-        from: Option<NaiveDate>,
-        to: Option<NaiveDate>,
-    ) -> Result<Vec<DailyVolume>, ReadModelError> {
-        self.live(Projection::Analytics, |t| {
-            t.days
-                .iter()
-                .filter(|((d, c), _)| {
-                    currency.is_none_or(|x| x == *c)
-                        && from.is_none_or(|f| *d >= f)
-                        && to.is_none_or(|x| *d <= x)
-                })
-                .map(|((d, c), totals)| DailyVolume {
-                    date: *d,
-                    currency: *c,
-                    totals: *totals,
-                })
-                .collect()
-        })
     }
 }

@@ -88,6 +88,7 @@ async fn open_with(commands: &CommandService, id: &str, balance: &str) {
     commands
         .open_account(
             OpenAccount {
+                overdraft_limit: None,
                 account_id: Some(account.clone()),
                 owner: Owner::parse("Ada").unwrap(),
                 currency: Currency::parse("USD").unwrap(),

@@ -65,6 +65,7 @@ async fn open(app: &App, account: &str, currency: &str) -> AccountReply {
     app.commands
         .open_account(
             OpenAccount {
+                overdraft_limit: None,
                 account_id: Some(id(account)),
                 owner: Owner::parse("Ada").unwrap(),
                 currency: Currency::parse(currency).unwrap(),
@@ -93,6 +94,8 @@ async fn a_full_life_of_an_account_projects_into_the_current_view() {
         .commands
         .transfer(
             TransferRequest {
+                pending: false,
+                expires_in_seconds: None,
                 transfer_id: None,
                 from: id("a"),
                 to: id("b"),
@@ -145,6 +148,8 @@ async fn a_refused_transfer_writes_neither_leg() {
     deposit(&app, "a", "10").await.unwrap();
     let before = app.store.len();
     let transfer = |to: &str, amount: &str| TransferRequest {
+        pending: false,
+        expires_in_seconds: None,
         transfer_id: None,
         from: id("a"),
         to: id(to),
@@ -176,6 +181,8 @@ async fn a_transfer_id_is_used_once() {
     open(&app, "b", "USD").await;
     deposit(&app, "a", "10").await.unwrap();
     let req = TransferRequest {
+        pending: false,
+        expires_in_seconds: None,
         transfer_id: Some(TransferId::parse("t-1").unwrap()),
         from: id("a"),
         to: id("b"),
@@ -345,6 +352,7 @@ async fn a_stale_cached_aggregate_is_caught_by_the_expected_version() {
     let (repo_a, a) = instance();
     let (_, b) = instance();
     let open_req = OpenAccount {
+        overdraft_limit: None,
         account_id: Some(id("shared")),
         owner: Owner::parse("Ada").unwrap(),
         currency: Currency::parse("USD").unwrap(),

@@ -64,6 +64,7 @@ async fn a_refusal_is_decided_on_the_store_not_on_an_outdated_cache() {
     let store: Arc<dyn EventStore> = Arc::new(MemoryEventStore::new());
     let (a, b) = (instance(&store), instance(&store));
     let open = OpenAccount {
+        overdraft_limit: None,
         account_id: Some(id("x")),
         owner: Owner::parse("Ada").unwrap(),
         currency: Currency::parse("USD").unwrap(),
@@ -95,6 +96,7 @@ async fn a_transfer_refusal_is_decided_on_the_store_too() {
     let (a, b) = (instance(&store), instance(&store));
     for account in ["p", "q"] {
         let open = OpenAccount {
+            overdraft_limit: None,
             account_id: Some(id(account)),
             owner: Owner::parse("Ada").unwrap(),
             currency: Currency::parse("USD").unwrap(),
@@ -108,6 +110,8 @@ async fn a_transfer_refusal_is_decided_on_the_store_too() {
         .await
         .unwrap();
     let req = TransferRequest {
+        pending: false,
+        expires_in_seconds: None,
         transfer_id: None,
         from: id("p"),
         to: id("q"),
@@ -123,6 +127,7 @@ async fn a_key_stands_for_its_precondition_too() {
     let store: Arc<dyn EventStore> = Arc::new(MemoryEventStore::new());
     let a = instance(&store);
     let open = OpenAccount {
+        overdraft_limit: None,
         account_id: Some(id("y")),
         owner: Owner::parse("Ada").unwrap(),
         currency: Currency::parse("USD").unwrap(),

@@ -29,7 +29,7 @@ impl PgProjectionStore {
             .into_iter()
             .collect();
         if ids.is_empty() {
-            return Ok(());
+            return Self::apply_transfers(tx, sfx, batch).await;
         }
         let rows = sqlx::query(&format!(
             // A join on the key, not `= ANY($1)`: on a small table the planner picks a
@@ -61,12 +61,16 @@ impl PgProjectionStore {
         let v: Vec<&AccountView> = views.values().collect();
         sqlx::query(&format!(
             "INSERT INTO current_state{sfx} (account_id, owner, currency, balance, status, version, \
-                total_deposits, total_withdrawals, transaction_count, opened_at, updated_at, closed_at) \
-             SELECT a, o, c, b, s, v, d::numeric, w::numeric, n, oa, ua, ca \
+                total_deposits, total_withdrawals, transaction_count, opened_at, updated_at, closed_at, \
+                pending_out, pending_in, overdraft_limit) \
+             SELECT a, o, c, b, s, v, d::numeric, w::numeric, n, oa, ua, ca, po, pi, ol \
              FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], \
                 $6::bigint[], $7::text[], $8::text[], $9::bigint[], $10::timestamptz[], \
-                $11::timestamptz[], $12::timestamptz[]) AS r(a, o, c, b, s, v, d, w, n, oa, ua, ca) \
+                $11::timestamptz[], $12::timestamptz[], $13::bigint[], $14::bigint[], $15::bigint[]) \
+                AS r(a, o, c, b, s, v, d, w, n, oa, ua, ca, po, pi, ol) \
              ON CONFLICT (account_id) DO UPDATE SET owner = EXCLUDED.owner, \
+                pending_out = EXCLUDED.pending_out, pending_in = EXCLUDED.pending_in, \
+                overdraft_limit = EXCLUDED.overdraft_limit, \
                 currency = EXCLUDED.currency, balance = EXCLUDED.balance, status = EXCLUDED.status, \
                 version = EXCLUDED.version, total_deposits = EXCLUDED.total_deposits, \
                 total_withdrawals = EXCLUDED.total_withdrawals, \
@@ -85,10 +89,13 @@ impl PgProjectionStore {
         .bind(v.iter().map(|a| a.opened_at).collect::<Vec<_>>())
         .bind(v.iter().map(|a| a.updated_at).collect::<Vec<_>>())
         .bind(v.iter().map(|a| a.closed_at).collect::<Vec<_>>())
+        .bind(v.iter().map(|a| a.pending_out.minor_units()).collect::<Vec<_>>())
+        .bind(v.iter().map(|a| a.pending_in.minor_units()).collect::<Vec<_>>())
+        .bind(v.iter().map(|a| a.overdraft_limit.minor_units()).collect::<Vec<_>>())
         .execute(&mut **tx)
         .await
         .map_err(rm_error)?;
-        Ok(())
+        Self::apply_transfers(tx, sfx, batch).await
     }
 
     pub(crate) async fn apply_analytics(
@@ -100,8 +107,10 @@ impl PgProjectionStore {
         for (c, d) in &delta.currencies {
             sqlx::query(&format!(
                 "INSERT INTO analytics_currency{sfx} AS t (currency, open_accounts, closed_accounts, \
-                    total_balance, total_deposited, total_withdrawn, transfer_volume, event_count) \
-                 VALUES ($1, $2, $3, $4::numeric, $5::numeric, $6::numeric, $7::numeric, $8) \
+                    total_balance, total_deposited, total_withdrawn, transfer_volume, event_count, \
+                    pending_volume) \
+                 VALUES ($1, $2, $3, $4::numeric, $5::numeric, $6::numeric, $7::numeric, $8, \
+                    $9::numeric) \
                  ON CONFLICT (currency) DO UPDATE SET \
                     open_accounts = t.open_accounts + EXCLUDED.open_accounts, \
                     closed_accounts = t.closed_accounts + EXCLUDED.closed_accounts, \
@@ -109,7 +118,8 @@ impl PgProjectionStore {
                     total_deposited = t.total_deposited + EXCLUDED.total_deposited, \
                     total_withdrawn = t.total_withdrawn + EXCLUDED.total_withdrawn, \
                     transfer_volume = t.transfer_volume + EXCLUDED.transfer_volume, \
-                    event_count = t.event_count + EXCLUDED.event_count"
+                    event_count = t.event_count + EXCLUDED.event_count, \
+                    pending_volume = t.pending_volume + EXCLUDED.pending_volume"
             ))
             .bind(c.code())
             .bind(d.open_accounts)
@@ -119,6 +129,7 @@ impl PgProjectionStore {
             .bind(d.total_withdrawn.to_string())
             .bind(d.transfer_volume.to_string())
             .bind(d.event_count)
+            .bind(d.pending_volume.to_string())
             .execute(&mut **tx)
             .await
             .map_err(rm_error)?;

@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 mod apply;
+mod apply_transfers;
 mod claim;
 mod copy;
 mod errors;

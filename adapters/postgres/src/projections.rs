@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use ledger_application::ports::readmodel::{
-    interrupted_if_unclaimed, Generation, ProjectedEvent, Projection, ProjectionState,
+    interrupted_if_unclaimed, Generation, Lease, ProjectedEvent, Projection, ProjectionState,
     ProjectionStatus, ProjectionStore, ReadModelError, RebuildClaim,
 };
 use ledger_application::ports::store::FeedCursor;
@@ -59,12 +59,12 @@ pub(crate) fn failed(e: impl std::fmt::Display) -> ReadModelError {
 /// Read models in PostgreSQL.
 pub struct PgProjectionStore {
     pub(crate) pool: PgPool,
-    leases: Mutex<HashMap<String, Lease>>,
+    leases: Mutex<HashMap<String, HeldLease>>,
 }
 
 /// A projection's lease: the session holding its advisory lock, and when that session
 /// was last seen alive.
-struct Lease {
+struct HeldLease {
     conn: PgConnection,
     checked: std::time::Instant,
 }
@@ -268,9 +268,10 @@ impl ProjectionStore for PgProjectionStore {
             .map_err(rm_error)
     }
 
-    async fn try_lead(&self, name: Projection) -> Result<bool, ReadModelError> {
+    async fn try_lead(&self, lease: Lease) -> Result<bool, ReadModelError> {
+        let name = lease.name();
         let mut leases = self.leases.lock().await;
-        if let Some(lease) = leases.get_mut(name.as_str()) {
+        if let Some(lease) = leases.get_mut(name) {
             // The projector asks before every step; its lease's connection is checked
             // at most once per LEASE_CHECK (a lost one is noticed that much later, and
             // meanwhile the checkpoint guard still keeps two runners from both
@@ -282,7 +283,7 @@ impl ProjectionStore for PgProjectionStore {
                 lease.checked = std::time::Instant::now();
                 return Ok(true);
             }
-            leases.remove(name.as_str());
+            leases.remove(name);
         }
         let options = self.pool.connect_options();
         let mut conn = PgConnection::connect_with(&options)
@@ -290,14 +291,14 @@ impl ProjectionStore for PgProjectionStore {
             .map_err(rm_error)?;
         let got: bool =
             sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext('ledger:projection:' || $1))")
-                .bind(name.as_str())
+                .bind(name)
                 .fetch_one(&mut conn)
                 .await
                 .map_err(rm_error)?;
         if got {
             leases.insert(
-                name.to_string(),
-                Lease {
+                name.to_owned(),
+                HeldLease {
                     conn,
                     checked: std::time::Instant::now(),
                 },

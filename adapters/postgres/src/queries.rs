@@ -2,13 +2,16 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
+use ledger_application::ports::readmodel::TransferFilter;
 use ledger_application::ports::readmodel::{
     AccountFilter, AuditFilter, ReadModelError, ReadModels,
 };
+use ledger_application::transfer_views::TransferRow;
 use ledger_application::views::{AccountView, AuditEntry, CurrencySummary, DailyVolume};
+use ledger_domain::TransferStatus;
 use ledger_domain::{AccountStatus, Currency};
 use ledger_sql::{
-    account_view, audit_entry, currency_summary, daily_volume, i64_of, limit, Columns,
+    account_view, audit_entry, currency_summary, daily_volume, i64_of, limit, transfer_row, Columns,
 };
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
@@ -16,7 +19,8 @@ use sqlx::{PgPool, Row};
 use crate::projections::rm_error;
 
 /// The columns of a `current_state` row, its wide sums (NUMERIC) read as text.
-pub(crate) const ACCOUNT_COLUMNS: &str = "account_id, owner, currency, balance, status, version, \
+pub(crate) const ACCOUNT_COLUMNS: &str = "account_id, owner, currency, balance, pending_out, \
+    pending_in, overdraft_limit, status, version, \
     total_deposits::text AS total_deposits, total_withdrawals::text AS total_withdrawals, \
     transaction_count, opened_at, updated_at, closed_at";
 
@@ -132,11 +136,45 @@ impl ReadModels for PgReadModels {
         all(&rows, audit_entry)
     }
 
+    async fn transfers(&self, f: TransferFilter) -> Result<Vec<TransferRow>, ReadModelError> {
+        let rows = sqlx::query(
+            "SELECT view FROM transfers WHERE ($1::text IS NULL OR from_account_id = $1 \
+                OR to_account_id = $1) AND ($2::text IS NULL OR status = $2) \
+             AND ($3::bigint IS NULL OR created_position < $3) \
+             ORDER BY created_position DESC LIMIT $4",
+        )
+        .bind(f.account_id)
+        .bind(f.status.map(TransferStatus::as_str))
+        .bind(f.before.map(i64_of))
+        .bind(limit(f.limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(rm_error)?;
+        all(&rows, transfer_row)
+    }
+
+    async fn due_transfers(
+        &self,
+        now: DateTime<Utc>,
+        max: usize,
+    ) -> Result<Vec<String>, ReadModelError> {
+        sqlx::query_scalar(
+            "SELECT transfer_id FROM transfers WHERE status = 'pending' AND expires_at <= $1 \
+             ORDER BY expires_at LIMIT $2",
+        )
+        .bind(now)
+        .bind(limit(max))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(rm_error)
+    }
+
     async fn summary(&self) -> Result<Vec<CurrencySummary>, ReadModelError> {
         let rows = sqlx::query(
             "SELECT currency, open_accounts, closed_accounts, total_balance::text AS total_balance, \
                 total_deposited::text AS total_deposited, total_withdrawn::text AS total_withdrawn, \
-                transfer_volume::text AS transfer_volume, event_count \
+                transfer_volume::text AS transfer_volume, \
+                pending_volume::text AS pending_volume, event_count \
              FROM analytics_currency ORDER BY currency",
         )
             .fetch_all(&self.pool)

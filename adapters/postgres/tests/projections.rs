@@ -82,21 +82,37 @@ async fn one_instance_leads_each_projection() {
     let (_db, pool) = TestDatabase::migrated(5).await;
     let first = PgProjectionStore::new(pool.clone());
     let second = PgProjectionStore::new(pool);
-    use ledger_application::ports::readmodel::{Projection, ProjectionStore};
-    assert!(first.try_lead(Projection::Analytics).await.unwrap());
+    use ledger_application::ports::readmodel::{Lease, Projection, ProjectionStore};
+    assert!(first
+        .try_lead(Lease::Projection(Projection::Analytics))
+        .await
+        .unwrap());
     assert!(
-        first.try_lead(Projection::Analytics).await.unwrap(),
+        first
+            .try_lead(Lease::Projection(Projection::Analytics))
+            .await
+            .unwrap(),
         "the leader keeps its lease"
     );
     assert!(
-        !second.try_lead(Projection::Analytics).await.unwrap(),
+        !second
+            .try_lead(Lease::Projection(Projection::Analytics))
+            .await
+            .unwrap(),
         "the other stands by"
     );
-    assert!(second.try_lead(Projection::AuditLog).await.unwrap());
+    assert!(second
+        .try_lead(Lease::Projection(Projection::AuditLog))
+        .await
+        .unwrap());
     drop(first);
     let mut took_over = false;
     for _ in 0..50 {
-        if second.try_lead(Projection::Analytics).await.unwrap() {
+        if second
+            .try_lead(Lease::Projection(Projection::Analytics))
+            .await
+            .unwrap()
+        {
             took_over = true;
             break;
         }

@@ -113,6 +113,7 @@ async fn open_and_deposit(commands: &CommandService, id: &str, deposits: usize) 
     commands
         .open_account(
             OpenAccount {
+                overdraft_limit: None,
                 account_id: Some(AccountId::parse(id).unwrap()),
                 owner: Owner::parse("Ada").unwrap(),
                 currency: Currency::parse("USD").unwrap(),

@@ -9,7 +9,8 @@
 mod rows;
 
 pub use rows::{
-    account_view, audit_entry, currency_summary, currency_totals, daily_volume, day_totals, Columns,
+    account_view, audit_entry, currency_summary, currency_totals, daily_volume, day_totals,
+    transfer_json, transfer_row, Columns,
 };
 
 use ledger_application::ports::readmodel::{Generation, Projection, ReadModelError};
@@ -38,7 +39,7 @@ pub fn limit(n: usize) -> i64 {
 /// The tables each projection writes (the same schema on both dialects).
 pub fn tables(projection: Projection) -> &'static [&'static str] {
     match projection {
-        Projection::CurrentState => &["current_state"],
+        Projection::CurrentState => &["current_state", "transfers"],
         Projection::Analytics => &["analytics_currency", "analytics_daily"],
         Projection::AuditLog => &["audit_log"],
     }

@@ -1,6 +1,7 @@
 //! Read-model rows into views, once for both dialects.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use ledger_application::transfer_views::TransferRow;
 use ledger_application::views::{
     AccountView, AuditEntry, CurrencySummary, CurrencyTotals, DailyVolume, DayTotals,
 };
@@ -50,6 +51,9 @@ pub fn account_view(r: &impl Columns) -> Result<AccountView, sqlx::Error> {
         owner: r.text("owner")?,
         currency: c,
         balance: Money::from_minor(r.int("balance")?, c),
+        pending_out: Money::from_minor(r.int("pending_out")?, c),
+        pending_in: Money::from_minor(r.int("pending_in")?, c),
+        overdraft_limit: Money::from_minor(r.int("overdraft_limit")?, c),
         status,
         version: u64_of(r.int("version")?),
         total_deposits: MoneyTotal::from_minor(r.wide("total_deposits")?, c),
@@ -86,6 +90,17 @@ pub fn audit_entry(r: &impl Columns) -> Result<AuditEntry, sqlx::Error> {
     })
 }
 
+/// Maps a `transfers` row (its `view` column: the JSON of the view).
+pub fn transfer_row(r: &impl Columns) -> Result<TransferRow, sqlx::Error> {
+    serde_json::from_str(&r.text("view")?).map_err(decode_error)
+}
+
+/// A transfers row's `view` column.
+pub fn transfer_json(row: &TransferRow) -> String {
+    // A struct of strings, numbers and options: serializing cannot fail.
+    serde_json::to_string(row).unwrap_or_default()
+}
+
 /// Maps an `analytics_currency` row.
 pub fn currency_summary(r: &impl Columns) -> Result<CurrencySummary, sqlx::Error> {
     Ok(CurrencySummary {
@@ -103,6 +118,7 @@ pub fn currency_totals(r: &impl Columns) -> Result<CurrencyTotals, sqlx::Error> 
         total_deposited: r.wide("total_deposited")?,
         total_withdrawn: r.wide("total_withdrawn")?,
         transfer_volume: r.wide("transfer_volume")?,
+        pending_volume: r.wide("pending_volume")?,
         event_count: r.int("event_count")?,
     })
 }

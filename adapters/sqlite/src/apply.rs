@@ -12,6 +12,7 @@ use ledger_application::views::{project_account, AnalyticsDelta, AuditEntry};
 use crate::projections::{checkpoint_in, cols, rm_error, Tx};
 use ledger_sql::{account_view, currency_totals, day_totals, i64_of};
 
+use crate::apply_transfers::apply_transfers;
 use crate::queries::{day, micros, one};
 
 /// Inside `tx`: applies the batch and moves the checkpoint, if it is at `from`.
@@ -77,7 +78,8 @@ async fn apply_current_state(
         sqlx::query(&format!(
             "INSERT OR REPLACE INTO current_state{sfx} (account_id, owner, currency, balance, status, \
                 version, total_deposits, total_withdrawals, transaction_count, opened_at, updated_at, \
-                closed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+                closed_at, pending_out, pending_in, overdraft_limit) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
         ))
         .bind(&v.account_id)
         .bind(&v.owner)
@@ -91,11 +93,14 @@ async fn apply_current_state(
         .bind(micros(v.opened_at))
         .bind(micros(v.updated_at))
         .bind(v.closed_at.map(micros))
+        .bind(v.pending_out.minor_units())
+        .bind(v.pending_in.minor_units())
+        .bind(v.overdraft_limit.minor_units())
         .execute(&mut **tx)
         .await
         .map_err(rm_error)?;
     }
-    Ok(())
+    apply_transfers(tx, sfx, batch).await
 }
 
 /// SQLite cannot add the wide sums (decimal text) itself: each touched row is read,
@@ -120,7 +125,8 @@ async fn apply_analytics(
         sqlx::query(&format!(
             "INSERT OR REPLACE INTO analytics_currency{sfx} (currency, open_accounts, \
                 closed_accounts, total_balance, total_deposited, total_withdrawn, \
-                transfer_volume, event_count) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                transfer_volume, event_count, pending_volume) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
         ))
         .bind(c.code())
         .bind(t.open_accounts)
@@ -130,6 +136,7 @@ async fn apply_analytics(
         .bind(t.total_withdrawn.to_string())
         .bind(t.transfer_volume.to_string())
         .bind(t.event_count)
+        .bind(t.pending_volume.to_string())
         .execute(&mut **tx)
         .await
         .map_err(rm_error)?;

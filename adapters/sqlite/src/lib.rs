@@ -5,6 +5,7 @@
 #![warn(missing_docs)]
 
 mod apply;
+mod apply_transfers;
 mod claim;
 mod projections;
 mod queries;

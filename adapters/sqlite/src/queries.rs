@@ -2,13 +2,17 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
+use ledger_application::ports::readmodel::TransferFilter;
 use ledger_application::ports::readmodel::{
     AccountFilter, AuditFilter, ReadModelError, ReadModels,
 };
+use ledger_application::transfer_views::TransferRow;
 use ledger_application::views::{AccountView, AuditEntry, CurrencySummary, DailyVolume};
+use ledger_domain::TransferStatus;
 use ledger_domain::{AccountStatus, Currency};
 use ledger_sql::{
-    account_view, audit_entry, currency_summary, daily_volume, decode_error, i64_of, limit, Columns,
+    account_view, audit_entry, currency_summary, daily_volume, decode_error, i64_of, limit,
+    transfer_row, Columns,
 };
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqlitePool};
@@ -145,6 +149,39 @@ impl ReadModels for SqliteReadModels {
         .await
         .map_err(rm_error)?;
         all(&rows, audit_entry)
+    }
+
+    async fn transfers(&self, f: TransferFilter) -> Result<Vec<TransferRow>, ReadModelError> {
+        let rows = sqlx::query(
+            "SELECT view FROM transfers WHERE (?1 IS NULL OR from_account_id = ?1 \
+                OR to_account_id = ?1) AND (?2 IS NULL OR status = ?2) \
+             AND (?3 IS NULL OR created_position < ?3) \
+             ORDER BY created_position DESC LIMIT ?4",
+        )
+        .bind(f.account_id)
+        .bind(f.status.map(TransferStatus::as_str))
+        .bind(f.before.map(i64_of))
+        .bind(limit(f.limit))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(rm_error)?;
+        all(&rows, transfer_row)
+    }
+
+    async fn due_transfers(
+        &self,
+        now: DateTime<Utc>,
+        max: usize,
+    ) -> Result<Vec<String>, ReadModelError> {
+        sqlx::query_scalar(
+            "SELECT transfer_id FROM transfers WHERE status = 'pending' AND expires_at <= ?1 \
+             ORDER BY expires_at LIMIT ?2",
+        )
+        .bind(micros(now))
+        .bind(limit(max))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(rm_error)
     }
 
     async fn summary(&self) -> Result<Vec<CurrencySummary>, ReadModelError> {

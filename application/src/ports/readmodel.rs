@@ -42,6 +42,25 @@ impl std::fmt::Display for Projection {
     }
 }
 
+/// A background role that one instance at a time plays among those on a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Lease {
+    /// Running a projection.
+    Projection(Projection),
+    /// Recording the expiry of pending transfers.
+    Expirer,
+}
+
+impl Lease {
+    /// Its name among the leases (a projection's is its own name).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Projection(p) => p.as_str(),
+            Self::Expirer => "expirer",
+        }
+    }
+}
+
 /// The projections every read-model store keeps.
 pub const PROJECTIONS: [Projection; 3] = [
     Projection::CurrentState,
@@ -242,8 +261,8 @@ pub trait ProjectionStore: Send + Sync + 'static {
     /// gone on, with a `last_error` saying the rebuild was interrupted).
     async fn statuses(&self) -> Result<Vec<ProjectionStatus>, ReadModelError>;
 
-    /// Tries to become the one runner of a projection among instances (true: lead).
-    async fn try_lead(&self, _projection: Projection) -> Result<bool, ReadModelError> {
+    /// Tries to hold a lease among instances (true: this instance plays the role).
+    async fn try_lead(&self, _lease: Lease) -> Result<bool, ReadModelError> {
         Ok(true)
     }
 }
@@ -280,6 +299,19 @@ pub struct AuditFilter {
     pub limit: usize,
 }
 
+/// Filters of the transfers list (newest first).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TransferFilter {
+    /// Transfers from or to this account.
+    pub account_id: Option<String>,
+    /// Pending, posted, voided or expired.
+    pub status: Option<ledger_domain::TransferStatus>,
+    /// Transfers created before this feed position (keyset cursor).
+    pub before: Option<u64>,
+    /// At most this many.
+    pub limit: usize,
+}
+
 /// Reads of the read models.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
@@ -292,6 +324,20 @@ pub trait ReadModels: Send + Sync + 'static {
 
     /// Audit entries, newest first.
     async fn audit(&self, filter: AuditFilter) -> Result<Vec<AuditEntry>, ReadModelError>;
+
+    /// Transfers, newest first.
+    async fn transfers(
+        &self,
+        filter: TransferFilter,
+    ) -> Result<Vec<crate::transfer_views::TransferRow>, ReadModelError>;
+
+    /// Ids of pending transfers whose `expires_at` is at or before `now`, soonest
+    /// first, at most `limit`.
+    async fn due_transfers(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<String>, ReadModelError>;
 
     /// Per-currency totals.
     async fn summary(&self) -> Result<Vec<CurrencySummary>, ReadModelError>;

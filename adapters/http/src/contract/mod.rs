@@ -4,6 +4,7 @@
 //! against the routes the document lists, so a new route cannot go undescribed.
 
 mod params;
+mod transfers;
 
 use ledger_domain::ErrorCode as C;
 use serde_json::Value;
@@ -31,15 +32,20 @@ pub struct Operation {
     pub open: bool,
 }
 
-const BODY_400: (u16, &[C]) = (400, &[C::MalformedRequest]);
-const BODY_413: (u16, &[C]) = (413, &[C::PayloadTooLarge]);
-const BODY_415: (u16, &[C]) = (415, &[C::UnsupportedMediaType]);
-const PRECONDITION: (u16, &[C]) = (412, &[C::VersionMismatch]);
-const NOT_FOUND: (u16, &[C]) = (404, &[C::AccountNotFound]);
-const QUERY_422: (u16, &[C]) = (422, &[C::ValidationFailed]);
+pub(crate) const BODY_400: (u16, &[C]) = (400, &[C::MalformedRequest]);
+pub(crate) const BODY_413: (u16, &[C]) = (413, &[C::PayloadTooLarge]);
+pub(crate) const BODY_415: (u16, &[C]) = (415, &[C::UnsupportedMediaType]);
+pub(crate) const PRECONDITION: (u16, &[C]) = (412, &[C::VersionMismatch]);
+pub(crate) const NOT_FOUND: (u16, &[C]) = (404, &[C::AccountNotFound]);
+pub(crate) const QUERY_422: (u16, &[C]) = (422, &[C::ValidationFailed]);
 
 /// Every operation of the API.
-pub const OPERATIONS: &[Operation] = &[
+pub fn operations() -> impl Iterator<Item = &'static Operation> {
+    OPERATIONS.iter().chain(transfers::OPERATIONS)
+}
+
+/// The operations on accounts, history, views and operations.
+const OPERATIONS: &[Operation] = &[
     Operation {
         method: "post",
         path: "/accounts",
@@ -56,6 +62,7 @@ pub const OPERATIONS: &[Operation] = &[
                 422,
                 &[
                     C::ValidationFailed,
+                    C::InvalidAmount,
                     C::InvalidCurrency,
                     C::IdempotencyKeyReused,
                 ],
@@ -121,7 +128,14 @@ pub const OPERATIONS: &[Operation] = &[
         errors: &[
             BODY_400,
             NOT_FOUND,
-            (409, &[C::AccountClosed, C::ConcurrencyConflict]),
+            (
+                409,
+                &[
+                    C::AccountClosed,
+                    C::PendingTransfers,
+                    C::ConcurrencyConflict,
+                ],
+            ),
             PRECONDITION,
             BODY_413,
             BODY_415,
@@ -138,17 +152,14 @@ pub const OPERATIONS: &[Operation] = &[
     },
     Operation {
         method: "post",
-        path: "/transfers",
-        id: "createTransfer",
-        tag: "transfers",
-        params: command_headers,
+        path: "/accounts/{id}/limits",
+        id: "setLimits",
+        tag: "accounts",
+        params: account_command,
         errors: &[
             BODY_400,
             NOT_FOUND,
-            (
-                409,
-                &[C::AccountClosed, C::TransferExists, C::ConcurrencyConflict],
-            ),
+            (409, &[C::AccountClosed, C::ConcurrencyConflict]),
             PRECONDITION,
             BODY_413,
             BODY_415,
@@ -156,9 +167,7 @@ pub const OPERATIONS: &[Operation] = &[
                 422,
                 &[
                     C::InvalidAmount,
-                    C::InsufficientFunds,
-                    C::CurrencyMismatch,
-                    C::SameAccount,
+                    C::LimitBelowDebt,
                     C::ValidationFailed,
                     C::IdempotencyKeyReused,
                 ],

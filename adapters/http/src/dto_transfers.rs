@@ -1,0 +1,166 @@
+//! The JSON shapes of transfers (posted at once or pending), their post and void, and
+//! of an account's balances and overdraft limit.
+
+use chrono::{DateTime, Utc};
+use ledger_application::transfer_views::TransferView;
+use ledger_application::TransferReply;
+use ledger_domain::Money;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use utoipa::ToSchema;
+
+use crate::dto::AccountBody;
+
+/// An account's money, each a decimal string: `available` = `balance` − `pending_out`,
+/// and money may leave only while `available` + `overdraft_limit` covers it.
+#[derive(Serialize, ToSchema)]
+pub struct Balances {
+    /// The posted balance.
+    pub balance: String,
+    /// The balance less pending transfers out.
+    pub available: String,
+    /// What remains of pending transfers out.
+    pub pending_out: String,
+    /// What remains of pending transfers in.
+    pub pending_in: String,
+    /// How far below zero `available` may go.
+    pub overdraft_limit: String,
+}
+
+impl Balances {
+    /// From an account's amounts.
+    pub fn new(balance: Money, pending_out: Money, pending_in: Money, limit: Money) -> Self {
+        let available = Money::from_minor(
+            balance
+                .minor_units()
+                .saturating_sub(pending_out.minor_units()),
+            balance.currency(),
+        );
+        Self {
+            balance: balance.to_string(),
+            available: available.to_string(),
+            pending_out: pending_out.to_string(),
+            pending_in: pending_in.to_string(),
+            overdraft_limit: limit.to_string(),
+        }
+    }
+}
+
+/// `POST /transfers`.
+#[derive(Deserialize, ToSchema)]
+pub struct TransferBody {
+    /// 1-64 of `[A-Za-z0-9._:-]`; a UUID is chosen when absent.
+    pub transfer_id: Option<String>,
+    /// Debited account.
+    pub from_account_id: String,
+    /// Credited account.
+    pub to_account_id: String,
+    /// A JSON number or a decimal string.
+    #[schema(value_type = String, example = "12.50")]
+    pub amount: Option<Box<RawValue>>,
+    /// At most 500 characters.
+    pub description: Option<String>,
+    /// Reserve the amount now; post or void it later (default false: posted at once).
+    pub pending: Option<bool>,
+    /// A pending transfer expires this many seconds after it is made (1-2,592,000);
+    /// without it, it never expires.
+    #[schema(minimum = 1, maximum = 2592000)]
+    pub expires_in_seconds: Option<i64>,
+}
+
+/// `POST /transfers/{id}/post`.
+#[derive(Deserialize, ToSchema, Default)]
+pub struct PostBody {
+    /// How much to post (default: all that remains), a JSON number or decimal string.
+    #[schema(value_type = Option<String>, example = "12.50")]
+    pub amount: Option<Box<RawValue>>,
+}
+
+/// `POST /transfers/{id}/void`.
+#[derive(Deserialize, ToSchema, Default)]
+pub struct VoidBody {
+    /// At most 500 characters.
+    pub reason: Option<String>,
+}
+
+/// `POST /accounts/{id}/limits`.
+#[derive(Deserialize, ToSchema)]
+pub struct LimitsBody {
+    /// Zero or more, a JSON number or decimal string.
+    #[schema(value_type = String, example = "100.00")]
+    pub overdraft_limit: Option<Box<RawValue>>,
+}
+
+/// A transfer as it stands.
+#[derive(Serialize, ToSchema)]
+pub struct TransferViewBody {
+    /// Its id.
+    pub transfer_id: String,
+    /// `posted`, `pending`, `voided` or `expired`.
+    #[schema(example = "pending")]
+    pub status: &'static str,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// What was asked to move (decimal string).
+    pub amount: String,
+    /// What moved so far.
+    pub posted_amount: String,
+    /// What is still reserved.
+    pub remaining: String,
+    /// Debited account.
+    pub from_account_id: String,
+    /// Credited account.
+    pub to_account_id: String,
+    /// Optional note.
+    pub description: Option<String>,
+    /// When a pending transfer expires, or null.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl From<&TransferView> for TransferViewBody {
+    fn from(t: &TransferView) -> Self {
+        Self {
+            transfer_id: t.transfer_id.clone(),
+            status: t.status.as_str(),
+            currency: t.currency.code().to_owned(),
+            amount: t.amount.to_string(),
+            posted_amount: t.posted_amount.to_string(),
+            remaining: t.remaining.to_string(),
+            from_account_id: t.from_account_id.clone(),
+            to_account_id: t.to_account_id.clone(),
+            description: t.description.clone(),
+            expires_at: t.expires_at,
+        }
+    }
+}
+
+/// A transfer and both accounts right after the command that answered.
+#[derive(Serialize, ToSchema)]
+pub struct TransferAnswer {
+    /// The transfer.
+    #[serde(flatten)]
+    pub transfer: TransferViewBody,
+    /// The debited account after.
+    pub from: AccountBody,
+    /// The credited account after.
+    pub to: AccountBody,
+}
+
+impl From<&TransferReply> for TransferAnswer {
+    fn from(t: &TransferReply) -> Self {
+        Self {
+            transfer: (&t.transfer).into(),
+            from: (&t.from).into(),
+            to: (&t.to).into(),
+        }
+    }
+}
+
+/// A page of transfers, newest first.
+#[derive(Serialize, ToSchema)]
+pub struct TransfersPage {
+    /// Newest first.
+    pub transfers: Vec<TransferViewBody>,
+    /// The `cursor` of the next page, or null at the end.
+    pub next_cursor: Option<String>,
+}

@@ -1,0 +1,130 @@
+//! The queries the API answers, on the in-memory read models.
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use ledger_application::ports::readmodel::{
+    AccountFilter, AuditFilter, Projection, ReadModelError, ReadModels, TransferFilter,
+};
+use ledger_application::transfer_views::TransferRow;
+use ledger_application::views::{AccountView, AuditEntry, CurrencySummary, DailyVolume};
+use ledger_domain::{Currency, TransferStatus};
+
+use crate::readmodels::MemoryReadModels;
+
+#[async_trait]
+impl ReadModels for MemoryReadModels {
+    async fn account(&self, account_id: &str) -> Result<Option<AccountView>, ReadModelError> {
+        self.live(Projection::CurrentState, |t| {
+            t.accounts.get(account_id).cloned()
+        })
+    }
+
+    async fn accounts(&self, f: AccountFilter) -> Result<Vec<AccountView>, ReadModelError> {
+        self.live(Projection::CurrentState, |t| {
+            t.accounts
+                .values()
+                .filter(|a| f.after.as_ref().is_none_or(|after| a.account_id > *after))
+                .filter(|a| f.owner.as_ref().is_none_or(|o| a.owner == *o))
+                .filter(|a| f.status.is_none_or(|s| a.status == s))
+                .take(f.limit)
+                .cloned()
+                .collect()
+        })
+    }
+
+    async fn audit(&self, f: AuditFilter) -> Result<Vec<AuditEntry>, ReadModelError> {
+        self.live(Projection::AuditLog, |t| {
+            t.audit
+                .values()
+                .rev()
+                .filter(|e| f.before.is_none_or(|b| e.position < b))
+                .filter(|e| f.account_id.as_ref().is_none_or(|a| e.stream_id == *a))
+                .filter(|e| f.event_type.as_ref().is_none_or(|x| e.event_type == *x))
+                .filter(|e| {
+                    f.request_id
+                        .as_ref()
+                        .is_none_or(|r| e.request_id.as_ref() == Some(r))
+                })
+                .filter(|e| f.from.is_none_or(|from| e.recorded_at >= from))
+                .filter(|e| f.to.is_none_or(|to| e.recorded_at <= to))
+                .take(f.limit)
+                .cloned()
+                .collect()
+        })
+    }
+
+    async fn transfers(&self, f: TransferFilter) -> Result<Vec<TransferRow>, ReadModelError> {
+        self.live(Projection::CurrentState, |t| {
+            let mut rows: Vec<&TransferRow> = t
+                .transfers
+                .values()
+                .filter(|r| f.before.is_none_or(|b| r.created_position < b))
+                .filter(|r| f.status.is_none_or(|s| r.view.status == s))
+                .filter(|r| {
+                    f.account_id
+                        .as_ref()
+                        .is_none_or(|a| r.view.from_account_id == *a || r.view.to_account_id == *a)
+                })
+                .collect();
+            rows.sort_by_key(|r| std::cmp::Reverse(r.created_position));
+            rows.into_iter().take(f.limit).cloned().collect()
+        })
+    }
+
+    async fn due_transfers(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<String>, ReadModelError> {
+        self.live(Projection::CurrentState, |t| {
+            let mut due: Vec<(DateTime<Utc>, String)> = t
+                .transfers
+                .values()
+                .filter(|r| r.view.status == TransferStatus::Pending)
+                .filter_map(|r| {
+                    r.view
+                        .expires_at
+                        .filter(|at| *at <= now)
+                        .map(|at| (at, r.view.transfer_id.clone()))
+                })
+                .collect();
+            due.sort();
+            due.into_iter().take(limit).map(|(_, id)| id).collect()
+        })
+    }
+
+    async fn summary(&self) -> Result<Vec<CurrencySummary>, ReadModelError> {
+        self.live(Projection::Analytics, |t| {
+            t.currencies
+                .iter()
+                .map(|(c, totals)| CurrencySummary {
+                    currency: *c,
+                    totals: *totals,
+                })
+                .collect()
+        })
+    }
+
+    async fn daily(
+        &self,
+        currency: Option<Currency>,
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+    ) -> Result<Vec<DailyVolume>, ReadModelError> {
+        self.live(Projection::Analytics, |t| {
+            t.days
+                .iter()
+                .filter(|((d, c), _)| {
+                    currency.is_none_or(|x| x == *c)
+                        && from.is_none_or(|f| *d >= f)
+                        && to.is_none_or(|x| *d <= x)
+                })
+                .map(|((d, c), totals)| DailyVolume {
+                    date: *d,
+                    currency: *c,
+                    totals: *totals,
+                })
+                .collect()
+        })
+    }
+}

@@ -1,0 +1,212 @@
+//! A transfer command as a unit of the write loop: the two accounts and the
+//! transfer's own stream, loaded, decided and written together.
+
+use chrono::{DateTime, Utc};
+use ledger_domain::{
+    fold, plan_settlement, plan_transfer, Account, AccountId, Aggregate, DomainError, Settlement,
+    Transfer, TransferId, TransferOrder, TransferPlan, Versioned,
+};
+
+use crate::commands::{metadata, precondition_failed, AccountReply, CommandContext, CommandError};
+use crate::idempotency::{record_ok, record_refusal, scoped_key};
+use crate::pipeline::Pipeline;
+use crate::ports::store::AppendRequest;
+use crate::repository::Repository;
+use crate::transfer_views::TransferView;
+use crate::transfers::{transfer_stream, TransferReply};
+use crate::write::{Decision, Unit};
+
+/// What the unit does.
+pub(crate) enum What {
+    /// A new transfer, posted at once or pending.
+    New(TransferOrder),
+    /// A post, void or expiry of a pending transfer, at the clock's time when the
+    /// command is decided (or at the given time: the expirer's).
+    Settle(TransferId, Settlement, Option<DateTime<Utc>>),
+}
+
+pub(crate) struct TransferUnit<'a> {
+    what: What,
+    pub(crate) from: AccountId,
+    pub(crate) to: AccountId,
+    record_stream: String,
+    ctx: &'a CommandContext,
+    fp: &'a str,
+    causation: String,
+}
+
+/// The debited account, the credited one and the transfer's record, as loaded.
+type Loaded = (Versioned<Account>, Versioned<Account>, Versioned<Transfer>);
+
+impl<'a> TransferUnit<'a> {
+    pub(crate) fn new(
+        what: What,
+        from: AccountId,
+        to: AccountId,
+        ctx: &'a CommandContext,
+        fp: &'a str,
+        causation: uuid::Uuid,
+    ) -> Self {
+        let id = match &what {
+            What::New(order) => &order.transfer_id,
+            What::Settle(id, ..) => id,
+        };
+        Self {
+            record_stream: transfer_stream(id),
+            what,
+            from,
+            to,
+            ctx,
+            fp,
+            causation: causation.to_string(),
+        }
+    }
+
+    fn transfer_id(&self) -> &TransferId {
+        match &self.what {
+            What::New(order) => &order.transfer_id,
+            What::Settle(id, ..) => id,
+        }
+    }
+
+    /// A refusal: nothing written but its idempotency record (when the caller gave a key
+    /// and the refusal is final).
+    fn refused(&self, err: CommandError) -> Decision<Result<TransferReply, CommandError>> {
+        let record = self
+            .ctx
+            .idempotency_key
+            .as_ref()
+            .filter(|_| err.is_final())
+            .map(|k| record_refusal(scoped_key(&self.ctx.actor, k), self.fp.to_owned(), &err));
+        Decision {
+            request: AppendRequest {
+                streams: vec![],
+                idempotency: record.into_iter().collect(),
+            },
+            accounts: vec![],
+            transfer: None,
+            refused: err.is_final(),
+            outcome: Err(err),
+        }
+    }
+
+    fn plan(
+        &self,
+        p: &Pipeline,
+        (from, to, record): &Loaded,
+    ) -> Result<TransferPlan, CommandError> {
+        match &self.what {
+            What::New(order) => {
+                // Two different accounts is checked before any precondition, as the
+                // domain checks it before anything else.
+                if order.from == order.to {
+                    return Err(DomainError::SameAccount.into());
+                }
+                if let Some(pre) = &self.ctx.if_match {
+                    if !pre.holds_at(from.version) {
+                        return Err(precondition_failed(from.version, false));
+                    }
+                }
+                Ok(plan_transfer(order, &from.state, &to.state, &record.state)?)
+            }
+            What::Settle(_, settlement, at) => {
+                let now = at.unwrap_or_else(|| p.clock.now());
+                Ok(plan_settlement(
+                    settlement,
+                    now,
+                    &record.state,
+                    &from.state,
+                    &to.state,
+                )?)
+            }
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Unit for TransferUnit<'_> {
+    type Loaded = Loaded;
+    type Outcome = Result<TransferReply, CommandError>;
+
+    async fn load(&self, repo: &Repository, fresh: bool) -> Result<Loaded, CommandError> {
+        let (from, to) = (self.from.as_str(), self.to.as_str());
+        // A precondition is checked against the store, never a possibly stale cache.
+        let from = if fresh || self.ctx.if_match.is_some() {
+            repo.load_fresh::<Account>(from).await?
+        } else {
+            repo.load::<Account>(from).await?
+        };
+        if fresh {
+            let to = repo.load_fresh::<Account>(to).await?;
+            let record = repo.load_fresh::<Transfer>(&self.record_stream).await?;
+            return Ok((from, to, record));
+        }
+        let to = repo.load::<Account>(to).await?;
+        let record = repo.load::<Transfer>(&self.record_stream).await?;
+        Ok((from, to, record))
+    }
+
+    fn decide(&self, p: &Pipeline, loaded: &Loaded) -> Decision<Self::Outcome> {
+        let plan = match self.plan(p, loaded) {
+            Ok(plan) => plan,
+            Err(e) => return self.refused(e),
+        };
+        let (from, to, record) = loaded;
+        let after = |v: &Versioned<Account>, events: &[<Account as Aggregate>::Event]| Versioned {
+            state: fold(v.state.clone(), events),
+            version: v.version + events.len() as u64,
+        };
+        let (from_after, to_after) = (after(from, &plan.debit), after(to, &plan.credit));
+        let transfer_after = Versioned {
+            state: fold(record.state.clone(), &plan.record),
+            version: record.version + plan.record.len() as u64,
+        };
+        let reply = match (
+            transfer_after.state.details(),
+            AccountReply::from_state(&from_after),
+            AccountReply::from_state(&to_after),
+        ) {
+            (Some(t), Some(f), Some(to)) => TransferReply {
+                transfer: TransferView::of(t),
+                from: f,
+                to,
+            },
+            _ => return self.refused(CommandError::Internal("transfer on no account".into())),
+        };
+        let meta = metadata(self.ctx, &self.causation, Some(self.transfer_id().as_str()));
+        let (from_id, to_id) = (self.from.as_str(), self.to.as_str());
+        let idempotency = self
+            .ctx
+            .idempotency_key
+            .as_ref()
+            .map(|k| record_ok(scoped_key(&self.ctx.actor, k), self.fp.to_owned(), &reply));
+        Decision {
+            request: AppendRequest {
+                streams: vec![
+                    p.stream_write::<Account>(from_id, from.version, &plan.debit, &meta),
+                    p.stream_write::<Account>(to_id, to.version, &plan.credit, &meta),
+                    p.stream_write::<Transfer>(
+                        &self.record_stream,
+                        record.version,
+                        &plan.record,
+                        &meta,
+                    ),
+                ],
+                idempotency: idempotency.into_iter().collect(),
+            },
+            accounts: vec![
+                (from_id.to_owned(), from.version, from_after),
+                (to_id.to_owned(), to.version, to_after),
+            ],
+            transfer: Some((self.record_stream.clone(), record.version, transfer_after)),
+            refused: false,
+            outcome: Ok(reply),
+        }
+    }
+
+    fn forget(&self, repo: &Repository) {
+        repo.forget::<Account>(self.from.as_str());
+        repo.forget::<Account>(self.to.as_str());
+        repo.forget::<Transfer>(&self.record_stream);
+    }
+}

@@ -1,0 +1,41 @@
+//! The expirer loop runs inside `serve`: about once a second, on the one instance that
+//! holds the expirer's lease, it records the expiry of the pending transfers whose
+//! `expires_at` has passed (so an expiry is recorded within about a second of being
+//! due, plus the transfers view's lag).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ledger_application::expirer::{Expirer, EXPIRER_BATCH};
+use ledger_application::ports::readmodel::{Lease, ProjectionStore};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+const EVERY: Duration = Duration::from_secs(1);
+
+/// Starts the loop; it stops when `stop` turns true.
+pub fn spawn(
+    expirer: Arc<Expirer>,
+    leases: Arc<dyn ProjectionStore>,
+    mut stop: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        while !*stop.borrow() {
+            let mut pause = EVERY;
+            match leases.try_lead(Lease::Expirer).await {
+                Ok(true) => match expirer.step().await {
+                    // A full step: more may be due, go on at once.
+                    Ok(n) if n >= EXPIRER_BATCH => pause = Duration::ZERO,
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "expiring transfers failed; retrying"),
+                },
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot take the expirer's lease"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(pause) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    })
+}
