@@ -33,7 +33,7 @@ pub struct Harness {
     pub read: Arc<dyn ReadModels>,
 }
 
-struct NoSnapshots;
+pub(crate) struct NoSnapshots;
 
 #[async_trait::async_trait]
 impl SnapshotStore for NoSnapshots {
@@ -46,7 +46,7 @@ impl SnapshotStore for NoSnapshots {
 }
 
 impl Harness {
-    fn commands(&self) -> Arc<CommandService> {
+    pub(crate) fn commands(&self) -> Arc<CommandService> {
         let repo = Arc::new(Repository::new(
             self.store.clone(),
             Arc::new(NoSnapshots),
@@ -64,7 +64,7 @@ impl Harness {
 
     /// A runner whose rebuilds also read `batch` events per page (so that they take
     /// many pages, each read ahead by a task of its own while the last is applied).
-    fn runner(&self, batch: usize) -> ProjectionRunner {
+    pub(crate) fn runner(&self, batch: usize) -> ProjectionRunner {
         let spawner: Arc<dyn ledger_application::ports::system::Spawner> = Arc::new(|task| {
             tokio::spawn(task);
         });
@@ -356,7 +356,7 @@ async fn observed(h: &Harness) -> Expected {
 /// Catches every projection up with every committed event. On PostgreSQL the feed
 /// shows an event only once every older transaction (in any database of the cluster)
 /// has ended, so "nothing new right now" is retried until no lag remains.
-async fn catch_up_all(runner: &ProjectionRunner) {
+pub(crate) async fn catch_up_all(runner: &ProjectionRunner) {
     for _ in 0..2000 {
         for p in PROJECTIONS {
             runner.catch_up(p).await.expect("catch up");

@@ -64,3 +64,8 @@ async fn a_rebuild_claim_is_exclusive() {
     let models = Arc::new(MemoryReadModels::new());
     ledger_conformance::rebuild::a_rebuild_claim_is_exclusive(models.clone(), models).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pending_views_match_the_aggregates() {
+    ledger_conformance::pending::pending_views_match_the_aggregates(harness()).await;
+}

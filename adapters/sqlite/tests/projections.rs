@@ -108,3 +108,9 @@ async fn a_rebuild_claim_is_exclusive() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pending_views_match_the_aggregates() {
+    let (_d, h) = harness().await;
+    ledger_conformance::pending::pending_views_match_the_aggregates(h).await;
+}
