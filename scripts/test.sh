@@ -66,3 +66,5 @@ ensure_redis
 cargo test --workspace --locked "$@"
 # The served OpenAPI document against the running binary (SQLite and PostgreSQL).
 bash scripts/schemathesis.sh
+# The README's walkthrough, verbatim, against the same binary.
+python3 scripts/readme.py "${CARGO_TARGET_DIR:-target}/debug/ledger"

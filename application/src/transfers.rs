@@ -101,7 +101,8 @@ impl CommandService {
             None => TransferId::parse(self.pipeline.ids.new_id().to_string())
                 .map_err(|e| CommandError::Internal(e.to_string()))?,
         };
-        let now = self.pipeline.clock.now();
+        // Microseconds: what every store keeps of a time.
+        let now = chrono::SubsecRound::trunc_subsecs(self.pipeline.clock.now(), 6);
         let order = TransferOrder {
             transfer_id,
             from: req.from,
