@@ -5,6 +5,7 @@
 
 mod floor;
 mod load;
+mod pending;
 mod stores;
 
 use std::path::PathBuf;
@@ -225,6 +226,11 @@ async fn main() -> anyhow::Result<()> {
             .await?;
     }
     open("hot".into()).await?;
+    open("hot-pending".into()).await?;
+    http.post(format!("{base}/accounts/hot-pending/deposit"))
+        .json(&json!({"amount": "1000000"}))
+        .send()
+        .await?;
     // Short streams for the single client: it cycles over them, so each stays a few
     // events long however fast the run goes.
     let fresh = 2000;
@@ -300,6 +306,44 @@ async fn main() -> anyhow::Result<()> {
         &format!("transfers ({} clients, 100 accounts)", args.clients),
         &transfers,
         None,
+    );
+
+    settle(&pool).await;
+    let pairs = load::run(
+        &addr,
+        args.clients,
+        secs,
+        pending::reserve_and_post("s", pending::spread_from),
+    )
+    .await;
+    row(
+        &format!(
+            "reserve + post requests ({} clients, 100 accounts; a pair is two)",
+            args.clients
+        ),
+        &pairs,
+        None,
+    );
+    settle(&pool).await;
+    let hot_pairs = load::run(
+        &addr,
+        args.clients,
+        secs,
+        pending::reserve_and_post("h", pending::hot_from),
+    )
+    .await;
+    row(
+        &format!(
+            "reserve + post requests ({} clients, all from 1 account)",
+            args.clients
+        ),
+        &hot_pairs,
+        None,
+    );
+    println!(
+        "\nreserve + post pairs/s ÷ spread deposits/s: {:.2} (spread accounts), {:.2} (one hot account)",
+        pairs.throughput() / 2.0 / spread.throughput(),
+        hot_pairs.throughput() / 2.0 / spread.throughput()
     );
 
     let filled = Instant::now();
