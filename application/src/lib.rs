@@ -14,6 +14,7 @@
 #![warn(missing_docs)]
 
 mod account_batch;
+mod analytics;
 mod cache;
 mod command_types;
 pub mod commands;

@@ -3,8 +3,8 @@
 
 use serde_json::json;
 
-use crate::json_body;
 use crate::load::Make;
+use crate::server::json_body;
 
 /// Request `i` of client `c`: even ones reserve `rp-{tag}-{c}-{i/2}`, odd ones post it.
 /// `from` picks the debited account of a pair.

@@ -162,7 +162,7 @@ pub async fn rebuild(n: usize) -> anyhow::Result<()> {
     // writes its tables and indexes to the WAL, and the next would otherwise pay for
     // their checkpoint.
     for p in PROJECTIONS {
-        crate::settle(&pool).await;
+        crate::server::settle(&pool).await;
         let t = Instant::now();
         let applied = runner.rebuild(p, &|_| {}).await?;
         println!(
@@ -172,7 +172,7 @@ pub async fn rebuild(n: usize) -> anyhow::Result<()> {
     }
     // As `POST /admin/rebuild-projections` and `ledger projections rebuild` do: the
     // three in one pass over the feed.
-    crate::settle(&pool).await;
+    crate::server::settle(&pool).await;
     let all = Instant::now();
     let read = runner.rebuild_many(&PROJECTIONS, &|_| {}).await?;
     println!(

@@ -6,8 +6,9 @@ use crate::aggregate::{Aggregate, DecodeError, EncodedEvent, RawEvent};
 use crate::error::DomainError;
 use crate::events::AccountEvent;
 use crate::money::{Currency, Decimal, Money};
-use crate::pending::{Leg, Release};
-use crate::values::{AccountId, Note, Owner, TransferId};
+use crate::values::{AccountId, Owner};
+
+pub use crate::account_command::AccountCommand;
 
 /// Whether an account takes commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,12 +63,7 @@ pub struct AccountDetails {
 impl AccountDetails {
     /// The balance less the pending transfers out.
     pub fn available(&self) -> Money {
-        Money::from_minor(
-            self.balance
-                .minor_units()
-                .saturating_sub(self.pending_out.minor_units()),
-            self.currency,
-        )
+        crate::pending::available(self.balance, self.pending_out)
     }
 
     /// Whether `amount` may leave the account: `available` + `overdraft_limit` covers it.
@@ -89,106 +85,6 @@ impl AccountDetails {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Account {
     details: Option<AccountDetails>,
-}
-
-/// What a caller can ask of an account. Amounts carry no currency: the account's
-/// currency decides how many decimals they may have.
-#[derive(Debug, Clone, PartialEq)]
-pub enum AccountCommand {
-    /// Open a new account.
-    Open {
-        /// Its id.
-        id: AccountId,
-        /// Its owner.
-        owner: Owner,
-        /// Its currency.
-        currency: Currency,
-        /// How far below zero it may go (none: 0).
-        overdraft_limit: Option<Decimal>,
-    },
-    /// Change the overdraft limit.
-    SetOverdraftLimit {
-        /// Zero or more, in the account's currency.
-        limit: Decimal,
-    },
-    /// Reserve one leg of a pending transfer.
-    Reserve {
-        /// The transfer.
-        transfer_id: TransferId,
-        /// Which side this account is on.
-        leg: Leg,
-        /// The other account.
-        counterparty: AccountId,
-        /// A positive amount.
-        amount: Decimal,
-        /// Optional note.
-        description: Option<Note>,
-    },
-    /// Post part or all of a pending leg: the money moves.
-    PostPending {
-        /// The transfer.
-        transfer_id: TransferId,
-        /// Which side this account is on.
-        leg: Leg,
-        /// The other account.
-        counterparty: AccountId,
-        /// How much (at most what remains reserved).
-        amount: Money,
-    },
-    /// Release what remains of a pending leg.
-    ReleasePending {
-        /// The transfer.
-        transfer_id: TransferId,
-        /// Which side this account is on.
-        leg: Leg,
-        /// The other account.
-        counterparty: AccountId,
-        /// How much is released.
-        amount: Money,
-        /// Voided or expired.
-        reason: Release,
-    },
-    /// Add money.
-    Deposit {
-        /// A positive amount.
-        amount: Decimal,
-        /// Optional note.
-        description: Option<Note>,
-    },
-    /// Take money out, never below zero.
-    Withdraw {
-        /// A positive amount.
-        amount: Decimal,
-        /// Optional note.
-        description: Option<Note>,
-    },
-    /// Close the account; its balance must be zero and nothing pending.
-    Close {
-        /// Optional reason.
-        reason: Option<Note>,
-    },
-    /// The debit leg of a transfer.
-    DebitTransfer {
-        /// The transfer.
-        transfer_id: TransferId,
-        /// The credited account.
-        to: AccountId,
-        /// A positive amount.
-        amount: Decimal,
-        /// Optional note.
-        description: Option<Note>,
-    },
-    /// The credit leg of a transfer.
-    CreditTransfer {
-        /// The transfer.
-        transfer_id: TransferId,
-        /// The debited account.
-        from: AccountId,
-        /// A positive amount.
-        amount: Decimal,
-        /// Optional note.
-        description: Option<Note>,
-    },
 }
 
 impl Account {

@@ -10,6 +10,7 @@
 //! | `MoneyDeposited`, `MoneyWithdrawn` | `{"account_id", "currency", "amount", "balance", "description"?}` |
 //! | `TransferDebited`, `TransferCredited` | the same plus `"transfer_id"`, `"counterparty"` |
 //! | `AccountClosed` | `{"account_id", "reason"?}` |
+//! | `OverdraftLimitSet`, `PendingTransfer{Reserved,Posted,Released}` | see `pending_events.rs` |
 //!
 //! `balance` is the balance right after the event.
 //!
@@ -20,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::aggregate::{DecodeError, EncodedEvent, RawEvent};
 use crate::money::{Currency, Money};
+use crate::money_events::{decode_moved_v2, MovedV2};
 use crate::pending::{Leg, Release};
 use crate::pending_events::{decode_pending_v2, encode_pending};
 use crate::upcast_v1::{decode_closed_v1, decode_created_v1, decode_moved_v1};
@@ -164,20 +166,6 @@ struct OpenedV2 {
     account_id: AccountId,
     owner: Owner,
     currency: Currency,
-}
-
-#[derive(Serialize, Deserialize)]
-struct MovedV2 {
-    account_id: AccountId,
-    currency: Currency,
-    amount: String,
-    balance: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    transfer_id: Option<TransferId>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    counterparty: Option<AccountId>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    description: Option<Note>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -343,52 +331,4 @@ pub(crate) fn malformed(raw: RawEvent<'_>, e: impl std::fmt::Display) -> DecodeE
         event_type: raw.event_type.to_owned(),
         reason: e.to_string(),
     }
-}
-
-fn decode_moved_v2(raw: RawEvent<'_>, d: MovedV2) -> Result<AccountEvent, DecodeError> {
-    let money = |s: &str| Money::parse(s, d.currency).map_err(|e| malformed(raw, e));
-    let (amount, balance) = (money(&d.amount)?, money(&d.balance)?);
-    let (account_id, description) = (d.account_id, d.description);
-    let leg = || -> Result<(TransferId, AccountId), DecodeError> {
-        match (d.transfer_id.clone(), d.counterparty.clone()) {
-            (Some(t), Some(c)) => Ok((t, c)),
-            _ => Err(malformed(raw, "transfer_id and counterparty are required")),
-        }
-    };
-    Ok(match raw.event_type {
-        "MoneyDeposited" => AccountEvent::Deposited {
-            account_id,
-            amount,
-            balance,
-            description,
-        },
-        "MoneyWithdrawn" => AccountEvent::Withdrawn {
-            account_id,
-            amount,
-            balance,
-            description,
-        },
-        "TransferDebited" => {
-            let (transfer_id, counterparty) = leg()?;
-            AccountEvent::TransferDebited {
-                account_id,
-                transfer_id,
-                counterparty,
-                amount,
-                balance,
-                description,
-            }
-        }
-        _ => {
-            let (transfer_id, counterparty) = leg()?;
-            AccountEvent::TransferCredited {
-                account_id,
-                transfer_id,
-                counterparty,
-                amount,
-                balance,
-                description,
-            }
-        }
-    })
 }

@@ -19,12 +19,14 @@
 #![warn(missing_docs)]
 
 mod account;
+mod account_command;
 mod aggregate;
 mod code;
 mod decimal;
 mod error;
 mod events;
 mod money;
+mod money_events;
 mod pending;
 mod pending_events;
 mod total;
@@ -43,7 +45,7 @@ pub use code::ErrorCode;
 pub use error::DomainError;
 pub use events::{AccountEvent, ACCOUNT_SCHEMA_VERSION};
 pub use money::{Currency, Decimal, Money, MoneyError};
-pub use pending::{Leg, Release};
+pub use pending::{available, Leg, Release};
 pub use total::MoneyTotal;
 pub use transfer::{
     Transfer, TransferCommand, TransferDetails, TransferEvent, TransferRecorded, TransferStatus,

@@ -33,6 +33,17 @@ pub enum Release {
     Expired,
 }
 
+/// `balance` less `pending_out`: what an account can still spend before its overdraft
+/// limit (the one definition of `available`, for the domain, the views and the API).
+pub fn available(balance: Money, pending_out: Money) -> Money {
+    Money::from_minor(
+        balance
+            .minor_units()
+            .saturating_sub(pending_out.minor_units()),
+        balance.currency(),
+    )
+}
+
 impl AccountDetails {
     /// The pending amount of one side.
     pub fn pending(&self, leg: Leg) -> Money {

@@ -168,6 +168,16 @@ pub fn limit(q: &HashMap<String, String>, default: usize, max: usize) -> Result<
     }
 }
 
+/// A numeric keyset `cursor` (a `next_cursor` of the previous page), if given.
+pub fn position_cursor(q: &HashMap<String, String>) -> Result<Option<u64>, ApiError> {
+    q.get("cursor")
+        .map(|c| {
+            c.parse::<u64>()
+                .map_err(|_| ApiError::validation("unreadable cursor"))
+        })
+        .transpose()
+}
+
 /// The `Idempotency-Key` header: 1-255 visible ASCII characters.
 pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(v) = headers.get("idempotency-key") else {

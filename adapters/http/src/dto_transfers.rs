@@ -30,15 +30,9 @@ pub struct Balances {
 impl Balances {
     /// From an account's amounts.
     pub fn new(balance: Money, pending_out: Money, pending_in: Money, limit: Money) -> Self {
-        let available = Money::from_minor(
-            balance
-                .minor_units()
-                .saturating_sub(pending_out.minor_units()),
-            balance.currency(),
-        );
         Self {
             balance: balance.to_string(),
-            available: available.to_string(),
+            available: ledger_domain::available(balance, pending_out).to_string(),
             pending_out: pending_out.to_string(),
             pending_in: pending_in.to_string(),
             overdraft_limit: limit.to_string(),

@@ -12,6 +12,7 @@ pub mod body;
 mod commands;
 pub mod contract;
 pub mod dto;
+pub mod dto_analytics;
 pub mod dto_transfers;
 pub mod metrics;
 mod middleware;

@@ -145,13 +145,7 @@ pub(crate) async fn audit(
 ) -> Result<Json<AuditPage>, ApiError> {
     let q = body::query(raw.as_deref())?;
     let limit = body::limit(&q, 100, 1000)?;
-    let before = q
-        .get("cursor")
-        .map(|c| {
-            c.parse::<u64>()
-                .map_err(|_| ApiError::validation("unreadable cursor"))
-        })
-        .transpose()?;
+    let before = body::position_cursor(&q)?;
     let filter = AuditFilter {
         account_id: q.get("account_id").cloned(),
         event_type: q.get("event_type").cloned(),

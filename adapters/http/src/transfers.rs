@@ -144,13 +144,7 @@ pub(crate) async fn list_transfers(
             ApiError::validation("status must be pending, posted, voided or expired")
         })?),
     };
-    let before = q
-        .get("cursor")
-        .map(|c| {
-            c.parse::<u64>()
-                .map_err(|_| ApiError::validation("unreadable cursor"))
-        })
-        .transpose()?;
+    let before = body::position_cursor(&q)?;
     let filter = TransferFilter {
         account_id: q.get("account_id").cloned(),
         status,

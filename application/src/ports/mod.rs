@@ -1,5 +1,6 @@
 //! Ports: what the application needs from the outside world, as traits.
 
+pub mod filters;
 pub mod readmodel;
 pub mod snapshot;
 pub mod store;

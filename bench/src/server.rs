@@ -1,0 +1,133 @@
+//! The server the bench drives: starting the release binary, waiting for it and its
+//! projections, the requests of the spread, and printing a result row.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::load;
+
+/// The admin token of the server the bench starts (to read projection lag).
+const BENCH_ADMIN_TOKEN: &str = "ledger-bench-admin";
+
+fn redis_url() -> String {
+    std::env::var("LEDGER_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+pub(crate) fn peak_rss_mb(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+pub(crate) fn start_server(
+    binary: &PathBuf,
+    db_url: &str,
+    port: u16,
+    pool: usize,
+    projectors: bool,
+) -> anyhow::Result<Child> {
+    let db_url_hash = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        db_url.hash(&mut h);
+        h.finish()
+    };
+    Ok(Command::new(binary)
+        .env("LEDGER__PROJECTIONS__ENABLED", projectors.to_string())
+        .env("LEDGER__SERVER__ADDRESS", format!("127.0.0.1:{port}"))
+        .env("LEDGER__STORAGE__URL", db_url)
+        .env("LEDGER__STORAGE__MAX_CONNECTIONS", pool.to_string())
+        .env("LEDGER__SNAPSHOTS__URL", redis_url())
+        // Keys of this run only (its database is fresh); they expire after an hour.
+        .env(
+            "LEDGER__SNAPSHOTS__PREFIX",
+            format!("ledger-bench-{db_url_hash:x}:"),
+        )
+        .env("LEDGER__SNAPSHOTS__TTL_SECONDS", "3600")
+        .env("LEDGER__LOG__LEVEL", "warn")
+        .env("LEDGER__AUTH__ADMIN_TOKEN", BENCH_ADMIN_TOKEN)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?)
+}
+
+/// Waits until every projection has no lag (admin endpoint, the bench's own token).
+pub(crate) async fn wait_projected(http: &reqwest::Client, base: &str) -> anyhow::Result<()> {
+    for _ in 0..1200 {
+        let status: serde_json::Value = http
+            .get(format!("{base}/admin/projections"))
+            .bearer_auth(BENCH_ADMIN_TOKEN)
+            .send()
+            .await?
+            .json()
+            .await?;
+        let lagging = status["projections"]
+            .as_array()
+            .is_none_or(|all| all.iter().any(|p| p["lag_events"] != 0));
+        if !lagging {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("the projections did not catch up within 120 s")
+}
+
+pub(crate) async fn wait_up(http: &reqwest::Client, base: &str) -> anyhow::Result<()> {
+    for _ in 0..100 {
+        if http.get(format!("{base}/health")).send().await.is_ok() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("the server did not start")
+}
+
+pub(crate) fn row(name: &str, o: &load::Outcome, rss: Option<f64>) {
+    let errors: Vec<String> = o
+        .statuses
+        .iter()
+        .filter(|(s, _)| **s >= 300)
+        .map(|(s, n)| format!("{s}:{n}"))
+        .collect();
+    println!(
+        "| {name} | {:.0} req/s | {:.2} ms | {:.2} ms | {} | {} |",
+        o.throughput(),
+        o.pct(0.5),
+        o.pct(0.99),
+        if errors.is_empty() {
+            "0".into()
+        } else {
+            errors.join(" ")
+        },
+        rss.map_or("".into(), |r| format!("{r:.1} MB")),
+    );
+}
+
+/// The spread's requests: deposits of 1.00 over the accounts `s-0 .. s-999`.
+pub(crate) fn spread_deposits() -> load::Make {
+    Arc::new(|c, i| {
+        (
+            format!("/accounts/s-{}/deposit", load::spread_account(c, i, 1000)),
+            bytes::Bytes::from_static(br#"{"amount":"1.00"}"#),
+        )
+    })
+}
+
+/// A request body.
+pub(crate) fn json_body(v: serde_json::Value) -> bytes::Bytes {
+    bytes::Bytes::from(v.to_string())
+}
+
+/// Starts each timed phase from the same place: a CHECKPOINT first, so no phase pays
+/// for the dirty pages (and the full-page writes after a checkpoint) of the one before.
+pub(crate) async fn settle(pool: &sqlx::PgPool) {
+    if let Err(e) = sqlx::query("CHECKPOINT").execute(pool).await {
+        println!("(CHECKPOINT refused, phases may pay for each other's writes: {e})");
+    }
+}

@@ -1,0 +1,72 @@
+//! The stored form of the money movements of an account (schema version 2): deposits,
+//! withdrawals and the legs of transfers posted at once (the table is in `events.rs`).
+
+use serde::{Deserialize, Serialize};
+
+use crate::aggregate::{DecodeError, RawEvent};
+use crate::events::{malformed, AccountEvent};
+use crate::money::{Currency, Money};
+use crate::values::{AccountId, Note, TransferId};
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct MovedV2 {
+    pub(crate) account_id: AccountId,
+    pub(crate) currency: Currency,
+    pub(crate) amount: String,
+    pub(crate) balance: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) transfer_id: Option<TransferId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) counterparty: Option<AccountId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) description: Option<Note>,
+}
+
+/// Reads a money movement of schema version 2.
+pub(crate) fn decode_moved_v2(raw: RawEvent<'_>, d: MovedV2) -> Result<AccountEvent, DecodeError> {
+    let money = |s: &str| Money::parse(s, d.currency).map_err(|e| malformed(raw, e));
+    let (amount, balance) = (money(&d.amount)?, money(&d.balance)?);
+    let (account_id, description) = (d.account_id, d.description);
+    let leg = || -> Result<(TransferId, AccountId), DecodeError> {
+        match (d.transfer_id.clone(), d.counterparty.clone()) {
+            (Some(t), Some(c)) => Ok((t, c)),
+            _ => Err(malformed(raw, "transfer_id and counterparty are required")),
+        }
+    };
+    Ok(match raw.event_type {
+        "MoneyDeposited" => AccountEvent::Deposited {
+            account_id,
+            amount,
+            balance,
+            description,
+        },
+        "MoneyWithdrawn" => AccountEvent::Withdrawn {
+            account_id,
+            amount,
+            balance,
+            description,
+        },
+        "TransferDebited" => {
+            let (transfer_id, counterparty) = leg()?;
+            AccountEvent::TransferDebited {
+                account_id,
+                transfer_id,
+                counterparty,
+                amount,
+                balance,
+                description,
+            }
+        }
+        _ => {
+            let (transfer_id, counterparty) = leg()?;
+            AccountEvent::TransferCredited {
+                account_id,
+                transfer_id,
+                counterparty,
+                amount,
+                balance,
+                description,
+            }
+        }
+    })
+}
