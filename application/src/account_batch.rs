@@ -107,7 +107,7 @@ impl Pipeline {
                 idempotency: records,
             },
             accounts,
-            transfer: None,
+            transfers: vec![],
             refused: decided
                 .iter()
                 .any(|d| matches!(d, Decided::Refused(e) if e.is_final())),

@@ -15,6 +15,8 @@
 
 mod account_batch;
 mod analytics;
+pub mod batch;
+mod batch_unit;
 mod cache;
 mod command_types;
 pub mod commands;

@@ -84,7 +84,7 @@ impl<'a> TransferUnit<'a> {
                 idempotency: record.into_iter().collect(),
             },
             accounts: vec![],
-            transfer: None,
+            transfers: vec![],
             refused: err.is_final(),
             outcome: Err(err),
         }
@@ -198,7 +198,7 @@ impl Unit for TransferUnit<'_> {
                 (from_id.to_owned(), from.version, from_after),
                 (to_id.to_owned(), to.version, to_after),
             ],
-            transfer: Some((self.record_stream.clone(), record.version, transfer_after)),
+            transfers: vec![(self.record_stream.clone(), record.version, transfer_after)],
             refused: false,
             outcome: Ok(reply),
         }

@@ -21,8 +21,8 @@ pub(crate) struct Decision<O> {
     pub(crate) request: AppendRequest,
     /// `(stream, version before, state after)` of each account written.
     pub(crate) accounts: Vec<(String, u64, Versioned<Account>)>,
-    /// The same of the transfer written, if any.
-    pub(crate) transfer: Option<(String, u64, Versioned<Transfer>)>,
+    /// The same of each transfer written.
+    pub(crate) transfers: Vec<(String, u64, Versioned<Transfer>)>,
     /// The answer once written.
     pub(crate) outcome: O,
     /// Whether it holds a final refusal (one that may be stored under a key).
@@ -70,7 +70,7 @@ impl Pipeline {
             let Decision {
                 request,
                 accounts,
-                transfer,
+                transfers,
                 outcome,
                 refused,
             } = unit.decide(self, &loaded);
@@ -94,7 +94,7 @@ impl Pipeline {
                             self.repo.after_commit(stream, *before, after, *id).await;
                         }
                     }
-                    if let Some((stream, before, after)) = &transfer {
+                    for (stream, before, after) in &transfers {
                         if let Some(id) = last_ids.get(stream) {
                             self.repo.after_commit(stream, *before, after, *id).await;
                         }

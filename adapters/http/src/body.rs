@@ -18,10 +18,20 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// Reads a JSON body; an empty body reads as `{}` (for commands whose fields are optional).
 pub async fn json<T: DeserializeOwned>(headers: &HeaderMap, body: Body) -> Result<T, ApiError> {
-    let bytes = to_bytes(body, BODY_LIMIT).await.map_err(|_| {
+    json_up_to(headers, body, BODY_LIMIT).await
+}
+
+/// A JSON body of at most `limit` bytes (only `POST /batches` takes more than
+/// [`BODY_LIMIT`]).
+pub async fn json_up_to<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<T, ApiError> {
+    let bytes = to_bytes(body, limit).await.map_err(|_| {
         ApiError::new(
             ErrorCode::PayloadTooLarge,
-            format!("the body exceeds {BODY_LIMIT} bytes"),
+            format!("the body exceeds {limit} bytes"),
         )
     })?;
     let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -48,7 +58,7 @@ pub async fn json<T: DeserializeOwned>(headers: &HeaderMap, body: Body) -> Resul
 
 /// What is wrong with a body, in the API's words: serde names the Rust type it wanted
 /// (`expected struct CloseBody`), which says nothing to a client.
-fn json_problem(e: &serde_json::Error) -> String {
+pub fn json_problem(e: &serde_json::Error) -> String {
     use serde_json::error::Category;
     let (line, column) = (e.line(), e.column());
     match e.classify() {

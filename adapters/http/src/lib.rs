@@ -8,11 +8,13 @@
 #![warn(missing_docs)]
 
 mod admin;
+mod batches;
 pub mod body;
 mod commands;
 pub mod contract;
 pub mod dto;
 pub mod dto_analytics;
+pub mod dto_batches;
 pub mod dto_transfers;
 pub mod metrics;
 mod middleware;
@@ -102,6 +104,7 @@ pub fn router(state: State) -> Router {
         .merge(commands::router())
         .merge(queries::router())
         .merge(transfers::router())
+        .merge(batches::router())
         .merge(admin::router())
         .merge(openapi::router())
         .fallback(middleware::not_found)

@@ -30,6 +30,7 @@ use crate::problem::Problem;
         crate::transfers::void_transfer,
         crate::transfers::get_transfer,
         crate::transfers::list_transfers,
+        crate::batches::batch,
         crate::queries::account,
         crate::queries::account_events,
         crate::queries::list_accounts,
@@ -50,6 +51,9 @@ use crate::problem::Problem;
         TransferViewBody,
         TransfersPage,
         Balances,
+        crate::dto_batches::BatchBody,
+        crate::dto_batches::BatchAnswer,
+        crate::dto_batches::BatchResult,
         AccountViewBody,
         HistoricAccountBody,
         EventBody,
@@ -155,6 +159,7 @@ fn complete(doc: &mut Value) {
     for (schema, field, rule) in fields {
         schemas[schema]["properties"][field] = rule;
     }
+    schemas["BatchBody"]["properties"]["operations"] = crate::contract::batch_operations();
     for schema in ["MoneyBody", "TransferBody"] {
         let required = &mut schemas[schema]["required"];
         if let Some(list) = required.as_array_mut() {
@@ -169,7 +174,8 @@ fn complete(doc: &mut Value) {
     schemas["Problem"]["properties"]["code"]["enum"] = json!(codes);
     doc["tags"] = json!([
         {"name": "accounts", "description": "Open accounts, move money in and out, close them, read them"},
-        {"name": "transfers", "description": "Move money between two accounts atomically"},
+        {"name": "transfers", "description": "Move money between two accounts atomically, at once or pending"},
+        {"name": "batches", "description": "Many operations in one request, atomic or not"},
         {"name": "history", "description": "Events, the audit log and the global feed"},
         {"name": "views", "description": "Analytics read models"},
         {"name": "operations", "description": "Health, readiness, metrics, projections, this document"},

@@ -18,6 +18,8 @@ pub struct ApiError {
     pub code: ErrorCode,
     /// What happened, for a person.
     pub detail: String,
+    /// The index of the batch operation it is about, if any.
+    pub operation: Option<usize>,
 }
 
 /// The problem+json body.
@@ -34,6 +36,9 @@ pub struct Problem {
     pub detail: String,
     /// Machine-readable code.
     pub code: String,
+    /// In a batch's answer: the index of the operation it is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operation: Option<usize>,
 }
 
 /// The HTTP status of each error code: the one place it is decided (a new code does
@@ -79,6 +84,28 @@ impl ApiError {
             status: status(code),
             code,
             detail: detail.into(),
+            operation: None,
+        }
+    }
+
+    /// The same problem, about batch operation `index`.
+    pub fn at(mut self, index: usize) -> Self {
+        self.operation = Some(index);
+        self
+    }
+
+    /// The problem+json body.
+    pub fn problem(&self) -> Problem {
+        Problem {
+            kind: format!(
+                "https://ledger.example/problems/{}",
+                self.code.as_str().replace('_', "-")
+            ),
+            title: self.status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: self.status.as_u16(),
+            detail: self.detail.clone(),
+            code: self.code.as_str().to_owned(),
+            operation: self.operation,
         }
     }
 
@@ -143,16 +170,7 @@ impl From<QueryError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Problem {
-            kind: format!(
-                "https://ledger.example/problems/{}",
-                self.code.as_str().replace('_', "-")
-            ),
-            title: self.status.canonical_reason().unwrap_or("Error").to_owned(),
-            status: self.status.as_u16(),
-            detail: self.detail,
-            code: self.code.as_str().to_owned(),
-        };
+        let body = self.problem();
         let text = serde_json::to_vec(&body).unwrap_or_default();
         let mut response = (self.status, text).into_response();
         response.headers_mut().insert(

@@ -3,8 +3,11 @@
 //! answer (as `application/problem+json`, with its codes). One table, checked by a test
 //! against the routes the document lists, so a new route cannot go undescribed.
 
+mod batch_schema;
 mod params;
 mod transfers;
+
+pub use batch_schema::batch_operations;
 
 use ledger_domain::ErrorCode as C;
 use serde_json::Value;

@@ -1,4 +1,4 @@
-//! The transfer operations of the contract table (see `mod.rs`).
+//! The transfer and batch operations of the contract table (see `mod.rs`).
 
 use ledger_domain::ErrorCode as C;
 use serde_json::{json, Value};
@@ -18,6 +18,13 @@ fn settle() -> Vec<Value> {
     let mut p = vec![path_transfer()];
     p.extend(command_headers());
     p
+}
+
+fn idempotency_only() -> Vec<Value> {
+    command_headers()
+        .into_iter()
+        .filter(|h| h["name"] == "Idempotency-Key")
+        .collect()
 }
 
 fn get_one() -> Vec<Value> {
@@ -147,6 +154,47 @@ pub(super) const OPERATIONS: &[Operation] = &[
         tag: "transfers",
         params: list,
         errors: &[QUERY_422],
+        open: false,
+    },
+    Operation {
+        method: "post",
+        path: "/batches",
+        id: "runBatch",
+        tag: "batches",
+        params: idempotency_only,
+        errors: &[
+            BODY_400,
+            (404, &[C::AccountNotFound, C::TransferNotFound]),
+            (
+                409,
+                &[
+                    C::AccountExists,
+                    C::AccountClosed,
+                    C::TransferExists,
+                    C::TransferNotPending,
+                    C::TransferExpired,
+                    C::PendingTransfers,
+                    C::ConcurrencyConflict,
+                ],
+            ),
+            BODY_413,
+            BODY_415,
+            (
+                422,
+                &[
+                    C::ValidationFailed,
+                    C::InvalidAmount,
+                    C::InvalidCurrency,
+                    C::InsufficientFunds,
+                    C::BalanceNotZero,
+                    C::CurrencyMismatch,
+                    C::SameAccount,
+                    C::AmountExceedsPending,
+                    C::LimitBelowDebt,
+                    C::IdempotencyKeyReused,
+                ],
+            ),
+        ],
         open: false,
     },
 ];

@@ -1,0 +1,266 @@
+//! `POST /batches`: up to 1,000 operations, atomic (all or none, one append) or not
+//! (each on its own, concurrently). Operations are read one by one, so a malformed one
+//! is named by its index.
+
+use axum::body::Body;
+use axum::extract::{Extension, State};
+use axum::http::HeaderMap;
+use axum::routing::post;
+use axum::{Json, Router};
+use ledger_application::batch::{BatchOperation, BatchReply, MAX_BATCH_OPERATIONS};
+use ledger_application::{AccountAction, CommandError, OpenAccount, TransferRequest};
+use ledger_domain::{AccountId, Currency, ErrorCode, Owner, TransferId};
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
+
+use crate::body::{self, invalid};
+use crate::commands::{context, finish};
+use crate::dto::{AccountBody, TransferAnswer, TransferBody};
+use crate::dto_batches::*;
+use crate::middleware::RequestContext;
+use crate::problem::ApiError;
+
+/// The body limit of this route (64 KiB everywhere else).
+pub const BATCH_BODY_LIMIT: usize = 1024 * 1024;
+
+pub(crate) fn router() -> Router<crate::State> {
+    Router::new().route("/batches", post(batch))
+}
+
+/// Reads operation `i` as `T`; a shape error is 400 naming the operation.
+fn shape<T: DeserializeOwned>(raw: &RawValue, i: usize) -> Result<T, ApiError> {
+    serde_json::from_str(raw.get()).map_err(|e| {
+        ApiError::malformed(format!("operation {i}: {}", body::json_problem(&e))).at(i)
+    })
+}
+
+/// An operation: `Err(Err(problem))` for a malformed one (the whole batch is 400),
+/// `Err(Ok(problem))` for one with an invalid value (that operation's refusal).
+type Read = Result<BatchOperation, Result<ApiError, ApiError>>;
+
+fn account(s: String) -> Result<AccountId, ApiError> {
+    AccountId::parse(s).map_err(|_| ApiError::account_not_found())
+}
+
+fn read(raw: &RawValue, i: usize) -> Read {
+    let name: OpName = shape(raw, i).map_err(Err)?;
+    let value = |r: Result<BatchOperation, ApiError>| r.map_err(|e| Ok(e.at(i)));
+    match name.op.as_str() {
+        "open_account" => {
+            let b: OpenOp = shape(raw, i).map_err(Err)?;
+            value((|| {
+                Ok(BatchOperation::Open(OpenAccount {
+                    account_id: b
+                        .account_id
+                        .map(AccountId::parse)
+                        .transpose()
+                        .map_err(invalid)?,
+                    owner: Owner::parse(b.owner).map_err(invalid)?,
+                    currency: Currency::parse(&b.currency)
+                        .map_err(|e| ApiError::new(ErrorCode::InvalidCurrency, e.to_string()))?,
+                    overdraft_limit: b
+                        .overdraft_limit
+                        .as_deref()
+                        .map(|l| body::overdraft_limit(Some(l)))
+                        .transpose()?,
+                }))
+            })())
+        }
+        "deposit" | "withdraw" => {
+            let b: MoneyOp = shape(raw, i).map_err(Err)?;
+            value((|| {
+                let (amount, description) = (
+                    body::amount(b.amount.as_deref())?,
+                    body::note(b.description)?,
+                );
+                let action = if name.op == "deposit" {
+                    AccountAction::Deposit {
+                        amount,
+                        description,
+                    }
+                } else {
+                    AccountAction::Withdraw {
+                        amount,
+                        description,
+                    }
+                };
+                Ok(BatchOperation::Act(account(b.account_id)?, action))
+            })())
+        }
+        "close_account" => {
+            let b: CloseOp = shape(raw, i).map_err(Err)?;
+            value((|| {
+                let reason = body::note(b.reason)?;
+                Ok(BatchOperation::Act(
+                    account(b.account_id)?,
+                    AccountAction::Close { reason },
+                ))
+            })())
+        }
+        "set_limits" => {
+            let b: LimitsOp = shape(raw, i).map_err(Err)?;
+            value((|| {
+                let overdraft_limit = body::overdraft_limit(b.overdraft_limit.as_deref())?;
+                Ok(BatchOperation::Act(
+                    account(b.account_id)?,
+                    AccountAction::SetLimit { overdraft_limit },
+                ))
+            })())
+        }
+        "transfer" => {
+            let b: TransferBody = shape(raw, i).map_err(Err)?;
+            value(transfer(b))
+        }
+        "post_transfer" => {
+            let b: PostOp = shape(raw, i).map_err(Err)?;
+            value((|| {
+                let amount = b
+                    .amount
+                    .as_deref()
+                    .map(|a| body::amount(Some(a)))
+                    .transpose()?;
+                Ok(BatchOperation::Post(transfer_id(b.transfer_id)?, amount))
+            })())
+        }
+        "void_transfer" => {
+            let b: VoidOp = shape(raw, i).map_err(Err)?;
+            value((|| {
+                Ok(BatchOperation::Void(
+                    transfer_id(b.transfer_id)?,
+                    body::note(b.reason)?,
+                ))
+            })())
+        }
+        other => Err(Err(ApiError::malformed(format!(
+            "operation {i}: unknown op `{other}` (open_account, deposit, withdraw, transfer, \
+             post_transfer, void_transfer, close_account, set_limits)"
+        ))
+        .at(i))),
+    }
+}
+
+fn transfer_id(s: String) -> Result<TransferId, ApiError> {
+    TransferId::parse(s).map_err(|_| ApiError::new(ErrorCode::TransferNotFound, "no such transfer"))
+}
+
+fn transfer(b: TransferBody) -> Result<BatchOperation, ApiError> {
+    let pending = b.pending.unwrap_or(false);
+    let max = i64::from(ledger_application::MAX_EXPIRES_IN_SECONDS);
+    let expires_in_seconds = match b.expires_in_seconds {
+        None => None,
+        Some(s) if pending && (1..=max).contains(&s) => u32::try_from(s).ok(),
+        Some(_) => {
+            return Err(ApiError::validation(
+                "expires_in_seconds must be 1 to 2592000, on a pending transfer",
+            ))
+        }
+    };
+    Ok(BatchOperation::Transfer(TransferRequest {
+        transfer_id: b
+            .transfer_id
+            .map(TransferId::parse)
+            .transpose()
+            .map_err(invalid)?,
+        from: account(b.from_account_id)?,
+        to: account(b.to_account_id)?,
+        amount: body::amount(b.amount.as_deref())?,
+        description: body::note(b.description)?,
+        pending,
+        expires_in_seconds,
+    }))
+}
+
+/// An operation's answer as the single command would give it.
+fn result(reply: &BatchReply) -> BatchResult {
+    let (status, body) = match reply {
+        BatchReply::Account { opened, account } => (
+            if *opened { 201 } else { 200 },
+            serde_json::to_value(AccountBody::from(account)),
+        ),
+        BatchReply::Transfer { created, transfer } => (
+            if *created { 201 } else { 200 },
+            serde_json::to_value(TransferAnswer::from(transfer.as_ref())),
+        ),
+    };
+    BatchResult {
+        status,
+        body: body.ok(),
+        problem: None,
+    }
+}
+
+fn refused(e: ApiError) -> BatchResult {
+    BatchResult {
+        status: e.status.as_u16(),
+        body: None,
+        problem: Some(e.problem()),
+    }
+}
+
+#[utoipa::path(post, path = "/batches", request_body = BatchBody,
+    responses((status = 200, body = BatchAnswer)))]
+pub(crate) async fn batch(
+    State(state): State<crate::State>,
+    Extension(rc): Extension<RequestContext>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<BatchAnswer>, ApiError> {
+    let ctx = context(&rc, &headers)?;
+    let b: BatchBody = body::json_up_to(&headers, body, BATCH_BODY_LIMIT).await?;
+    if b.operations.is_empty() || b.operations.len() > MAX_BATCH_OPERATIONS {
+        return Err(ApiError::validation(format!(
+            "a batch takes 1 to {MAX_BATCH_OPERATIONS} operations; this one has {}",
+            b.operations.len()
+        )));
+    }
+    let mut ops = Vec::with_capacity(b.operations.len());
+    for (i, raw) in b.operations.iter().enumerate() {
+        ops.push(match read(raw, i) {
+            Err(Err(malformed)) => return Err(malformed),
+            other => other.map_err(|e| e.unwrap_or_else(|e| e)),
+        });
+    }
+    if b.atomic.unwrap_or(true) {
+        // A refused value is the batch's refusal, naming the operation.
+        let mut valid = Vec::with_capacity(ops.len());
+        for op in ops {
+            valid.push(op?);
+        }
+        let outcome = finish(
+            &state,
+            "batch",
+            state.commands.atomic_batch(valid, &ctx).await,
+        )?;
+        return match outcome {
+            Ok(replies) => Ok(Json(BatchAnswer {
+                atomic: true,
+                results: replies.iter().map(result).collect(),
+            })),
+            Err(r) => Err(ApiError::new(r.code, r.detail).at(r.operation)),
+        };
+    }
+    let valid: Vec<BatchOperation> = ops
+        .iter()
+        .filter_map(|o| o.as_ref().ok().cloned())
+        .collect();
+    let mut outcomes = state.commands.batch(valid, &ctx).await.into_iter();
+    let mut results = Vec::with_capacity(ops.len());
+    for op in ops {
+        results.push(match op {
+            Err(e) => refused(e),
+            Ok(_) => match outcomes.next() {
+                Some(Ok(reply)) => result(&reply),
+                Some(Err(CommandError::IdempotencyKeyReused)) => {
+                    return Err(CommandError::IdempotencyKeyReused.into())
+                }
+                Some(Err(e)) => refused(e.into()),
+                None => refused(ApiError::internal("a batch operation went unanswered")),
+            },
+        });
+    }
+    state.wake.notify_waiters();
+    Ok(Json(BatchAnswer {
+        atomic: false,
+        results,
+    }))
+}

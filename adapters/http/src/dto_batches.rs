@@ -1,0 +1,108 @@
+//! The JSON shapes of `POST /batches`: the body, each operation (read one by one, so a
+//! malformed one is named by its index), and the answers.
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use utoipa::ToSchema;
+
+use crate::problem::Problem;
+
+/// `POST /batches`.
+#[derive(Deserialize, ToSchema)]
+pub struct BatchBody {
+    /// All or nothing (default true).
+    pub atomic: Option<bool>,
+    /// 1-1,000 operations, each an object with an `op`.
+    #[schema(value_type = Vec<Object>)]
+    pub operations: Vec<Box<RawValue>>,
+}
+
+/// The `op` of an operation.
+#[derive(Deserialize)]
+pub struct OpName {
+    /// Which operation.
+    pub op: String,
+}
+
+/// `{"op": "open_account", ...}`.
+#[derive(Deserialize)]
+pub struct OpenOp {
+    /// Chosen id (a UUID when absent).
+    pub account_id: Option<String>,
+    /// Owner.
+    pub owner: String,
+    /// Currency.
+    pub currency: String,
+    /// Overdraft limit.
+    pub overdraft_limit: Option<Box<RawValue>>,
+}
+
+/// `{"op": "deposit" | "withdraw", ...}`.
+#[derive(Deserialize)]
+pub struct MoneyOp {
+    /// The account.
+    pub account_id: String,
+    /// The amount.
+    pub amount: Option<Box<RawValue>>,
+    /// Optional note.
+    pub description: Option<String>,
+}
+
+/// `{"op": "close_account", ...}`.
+#[derive(Deserialize)]
+pub struct CloseOp {
+    /// The account.
+    pub account_id: String,
+    /// Optional reason.
+    pub reason: Option<String>,
+}
+
+/// `{"op": "set_limits", ...}`.
+#[derive(Deserialize)]
+pub struct LimitsOp {
+    /// The account.
+    pub account_id: String,
+    /// The new limit.
+    pub overdraft_limit: Option<Box<RawValue>>,
+}
+
+/// `{"op": "post_transfer", ...}`.
+#[derive(Deserialize)]
+pub struct PostOp {
+    /// The pending transfer.
+    pub transfer_id: String,
+    /// How much (default: all that remains).
+    pub amount: Option<Box<RawValue>>,
+}
+
+/// `{"op": "void_transfer", ...}`.
+#[derive(Deserialize)]
+pub struct VoidOp {
+    /// The pending transfer.
+    pub transfer_id: String,
+    /// Optional reason.
+    pub reason: Option<String>,
+}
+
+/// One operation's answer: its status and body, or its problem.
+#[derive(Serialize, ToSchema)]
+pub struct BatchResult {
+    /// The status the operation alone would have answered.
+    pub status: u16,
+    /// Its answer (an account, or a transfer with `from` and `to`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub body: Option<serde_json::Value>,
+    /// Its problem (non-atomic batches only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<Problem>,
+}
+
+/// `POST /batches`' answer.
+#[derive(Serialize, ToSchema)]
+pub struct BatchAnswer {
+    /// Whether the batch was atomic.
+    pub atomic: bool,
+    /// One per operation, in the order given.
+    pub results: Vec<BatchResult>,
+}

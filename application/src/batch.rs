@@ -1,0 +1,223 @@
+//! Batches: several operations in one request. Atomic ones are decided in order, each
+//! against the state the earlier ones left, and written in one append across every
+//! stream they touch (all or nothing; `batch_unit.rs`); non-atomic ones run each
+//! operation through its own command, concurrently, sharing commits with everything
+//! else in flight.
+
+use std::collections::BTreeSet;
+
+use ledger_domain::{AccountId, Decimal, DomainError, ErrorCode, Note, Transfer, TransferId};
+use serde::{Deserialize, Serialize};
+
+use crate::batch_unit::BatchUnit;
+use crate::commands::{
+    keyed_fingerprint, AccountAction, AccountReply, CommandContext, CommandError, CommandService,
+    OpenAccount,
+};
+use crate::idempotency::replay;
+use crate::transfers::{transfer_stream, TransferReply, TransferRequest};
+use crate::write::Written;
+
+/// The most operations a batch takes.
+pub const MAX_BATCH_OPERATIONS: usize = 1000;
+
+/// One operation of a batch.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BatchOperation {
+    /// Open an account.
+    Open(OpenAccount),
+    /// Deposit, withdraw, close or change the limit of an account.
+    Act(AccountId, AccountAction),
+    /// A transfer, posted at once or pending.
+    Transfer(TransferRequest),
+    /// Post part or all of a pending transfer.
+    Post(TransferId, Option<Decimal>),
+    /// Void a pending transfer.
+    Void(TransferId, Option<Note>),
+}
+
+/// What one operation answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BatchReply {
+    /// An account (`open` with 201, the others with 200).
+    Account {
+        /// Whether it was opened by this operation.
+        opened: bool,
+        /// The account right after.
+        account: AccountReply,
+    },
+    /// A transfer (a new one with 201, a post or void with 200).
+    Transfer {
+        /// Whether it was made by this operation.
+        created: bool,
+        /// The transfer and its accounts right after.
+        transfer: Box<TransferReply>,
+    },
+}
+
+/// A refused atomic batch: which operation, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BatchRefusal {
+    /// The index of the first refused operation.
+    pub operation: usize,
+    /// Its code.
+    pub code: ErrorCode,
+    /// Its detail.
+    pub detail: String,
+}
+
+/// The whole answer of an atomic batch (what its idempotency key stores).
+pub type AtomicOutcome = Result<Vec<BatchReply>, BatchRefusal>;
+
+impl BatchOperation {
+    /// Its part of the batch's fingerprint.
+    fn canonical(&self) -> String {
+        format!("{self:?}")
+    }
+}
+
+impl CommandService {
+    /// Runs an atomic batch: every operation or none. `Err` is a failure of the batch
+    /// as a whole (store unavailable, conflicts beyond the retries, a reused key); a
+    /// refused operation is `Ok(Err(refusal))`.
+    pub async fn atomic_batch(
+        &self,
+        mut ops: Vec<BatchOperation>,
+        ctx: &CommandContext,
+    ) -> Result<AtomicOutcome, CommandError> {
+        let mut parts = vec!["atomic-batch".to_owned()];
+        parts.extend(ops.iter().map(BatchOperation::canonical));
+        let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+        let fp = keyed_fingerprint(ctx, &parts);
+        if let Some(stored) = self.stored_outcome(ctx, &fp).await? {
+            return stored;
+        }
+        // Ids the server chooses are chosen once, before the write loop (a retry after
+        // a conflict decides the same operations again).
+        for op in &mut ops {
+            match op {
+                BatchOperation::Open(o) if o.account_id.is_none() => {
+                    o.account_id = Some(self.new_account_id()?);
+                }
+                BatchOperation::Transfer(t) if t.transfer_id.is_none() => {
+                    t.transfer_id = Some(self.new_transfer_id()?);
+                }
+                _ => {}
+            }
+        }
+        let parties = self.batch_parties(&ops).await?;
+        let accounts: BTreeSet<&str> = ops
+            .iter()
+            .flat_map(|op| match op {
+                BatchOperation::Open(o) => o.account_id.iter().map(|a| a.as_str()).collect(),
+                BatchOperation::Act(a, _) => vec![a.as_str()],
+                BatchOperation::Transfer(t) => vec![t.from.as_str(), t.to.as_str()],
+                BatchOperation::Post(id, _) | BatchOperation::Void(id, _) => parties
+                    .get(id)
+                    .map(|(f, t)| vec![f.as_str(), t.as_str()])
+                    .unwrap_or_default(),
+            })
+            .collect();
+        let accounts: Vec<&str> = accounts.into_iter().collect();
+        let unit = BatchUnit::new(&ops, &parties, ctx, &fp, self.pipeline.clock.now());
+        let _serialized = self.pipeline.locks.lock(&accounts).await;
+        match self.pipeline.write(&unit).await {
+            Written::Done(outcome) => outcome,
+            Written::KeyTaken(stored) => replay(&stored, &fp),
+            Written::Failed(e) => Err(e),
+        }
+    }
+
+    /// Runs each operation on its own, concurrently; results in the order given. With
+    /// an idempotency key, operation `i` runs under the key `<key>#<i>`, so a retried
+    /// batch gets every operation's first outcome back.
+    pub async fn batch(
+        &self,
+        ops: Vec<BatchOperation>,
+        ctx: &CommandContext,
+    ) -> Vec<Result<BatchReply, CommandError>> {
+        let runs = ops.into_iter().enumerate().map(|(i, op)| {
+            let mut ctx = ctx.clone();
+            ctx.idempotency_key = ctx.idempotency_key.map(|k| format!("{k}#{i}"));
+            async move { self.run_one(op, &ctx).await }
+        });
+        futures_util::future::join_all(runs).await
+    }
+
+    async fn run_one(
+        &self,
+        op: BatchOperation,
+        ctx: &CommandContext,
+    ) -> Result<BatchReply, CommandError> {
+        let account = |opened, account| BatchReply::Account { opened, account };
+        let transfer = |created, transfer| BatchReply::Transfer {
+            created,
+            transfer: Box::new(transfer),
+        };
+        Ok(match op {
+            BatchOperation::Open(o) => account(true, self.open_account(o, ctx).await?),
+            BatchOperation::Act(id, a) => account(false, self.act(id, a, ctx).await?),
+            BatchOperation::Transfer(t) => transfer(true, self.transfer(t, ctx).await?),
+            BatchOperation::Post(id, a) => transfer(false, self.post_transfer(id, a, ctx).await?),
+            BatchOperation::Void(id, r) => transfer(false, self.void_transfer(id, r, ctx).await?),
+        })
+    }
+
+    /// The two accounts of each transfer a post or void names that the batch does not
+    /// make itself (those it makes are known from their operation).
+    async fn batch_parties(
+        &self,
+        ops: &[BatchOperation],
+    ) -> Result<std::collections::HashMap<TransferId, (AccountId, AccountId)>, CommandError> {
+        let mut parties = std::collections::HashMap::new();
+        for op in ops {
+            match op {
+                BatchOperation::Transfer(t) => {
+                    if let Some(id) = &t.transfer_id {
+                        parties.insert(id.clone(), (t.from.clone(), t.to.clone()));
+                    }
+                }
+                BatchOperation::Post(id, _) | BatchOperation::Void(id, _)
+                    if !parties.contains_key(id) =>
+                {
+                    let t = self
+                        .pipeline
+                        .repo
+                        .load::<Transfer>(&transfer_stream(id))
+                        .await?;
+                    if let Some(r) = t.state.recorded() {
+                        parties.insert(id.clone(), (r.from.clone(), r.to.clone()));
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(parties)
+    }
+
+    fn new_account_id(&self) -> Result<AccountId, CommandError> {
+        AccountId::parse(self.pipeline.ids.new_id().to_string())
+            .map_err(|e| CommandError::Internal(e.to_string()))
+    }
+
+    fn new_transfer_id(&self) -> Result<TransferId, CommandError> {
+        TransferId::parse(self.pipeline.ids.new_id().to_string())
+            .map_err(|e| CommandError::Internal(e.to_string()))
+    }
+}
+
+impl From<(usize, CommandError)> for BatchRefusal {
+    fn from((operation, e): (usize, CommandError)) -> Self {
+        Self {
+            operation,
+            code: e.code(),
+            detail: e.to_string(),
+        }
+    }
+}
+
+/// A transfer a post or void names that does not exist (and the batch does not make).
+pub(crate) fn unknown_transfer() -> CommandError {
+    DomainError::TransferNotFound.into()
+}

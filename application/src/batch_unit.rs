@@ -1,0 +1,432 @@
+//! An atomic batch as a unit of the write loop: every stream its operations touch is
+//! loaded, the operations are decided in order (each against the state the earlier
+//! ones left), and all their events, with the batch's idempotency record, are one
+//! append (each stream at the version it was loaded at).
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Duration, Utc};
+use ledger_domain::{
+    fold, plan_settlement, plan_transfer, Account, AccountCommand, AccountId, Aggregate,
+    DomainError, Settlement, Transfer, TransferId, TransferOrder, TransferPlan, ValueError,
+    Versioned,
+};
+
+use crate::batch::{unknown_transfer, AtomicOutcome, BatchOperation, BatchRefusal, BatchReply};
+use crate::commands::{
+    metadata, new_events, AccountAction, AccountReply, CommandContext, CommandError,
+};
+use crate::idempotency::{record_ok, scoped_key};
+use crate::pipeline::Pipeline;
+use crate::ports::store::{AppendRequest, EventMetadata, StreamWrite};
+use crate::repository::Repository;
+use crate::transfer_views::TransferView;
+use crate::transfers::{transfer_stream, TransferReply, MAX_EXPIRES_IN_SECONDS};
+use crate::write::{Decision, Unit};
+
+type Parties = HashMap<TransferId, (AccountId, AccountId)>;
+
+pub(crate) struct BatchUnit<'a> {
+    ops: &'a [BatchOperation],
+    parties: &'a Parties,
+    ctx: &'a CommandContext,
+    fp: &'a str,
+    now: DateTime<Utc>,
+    accounts: Vec<String>,
+    transfers: Vec<String>,
+}
+
+/// Every stream of the batch as loaded: accounts by id, transfers by stream.
+pub(crate) struct Loaded {
+    accounts: HashMap<String, Versioned<Account>>,
+    transfers: HashMap<String, Versioned<Transfer>>,
+}
+
+/// The states as the operations leave them, and the events so far, per stream.
+struct Working<'p> {
+    p: &'p Pipeline,
+    loaded: &'p Loaded,
+    accounts: HashMap<String, Versioned<Account>>,
+    transfers: HashMap<String, Versioned<Transfer>>,
+    writes: BTreeMap<String, StreamWrite>,
+}
+
+fn account_command(action: &AccountAction) -> AccountCommand {
+    match action.clone() {
+        AccountAction::Deposit {
+            amount,
+            description,
+        } => AccountCommand::Deposit {
+            amount,
+            description,
+        },
+        AccountAction::Withdraw {
+            amount,
+            description,
+        } => AccountCommand::Withdraw {
+            amount,
+            description,
+        },
+        AccountAction::Close { reason } => AccountCommand::Close { reason },
+        AccountAction::SetLimit { overdraft_limit } => AccountCommand::SetOverdraftLimit {
+            limit: overdraft_limit,
+        },
+    }
+}
+
+impl Working<'_> {
+    fn account(&self, id: &str) -> Result<&Versioned<Account>, CommandError> {
+        self.accounts
+            .get(id)
+            .ok_or_else(|| CommandError::Internal(format!("account {id} was not loaded")))
+    }
+
+    fn transfer(&self, stream: &str) -> Result<&Versioned<Transfer>, CommandError> {
+        self.transfers
+            .get(stream)
+            .ok_or_else(|| CommandError::Internal(format!("{stream} was not loaded")))
+    }
+
+    fn write<A: Aggregate>(
+        &mut self,
+        stream: &str,
+        before: u64,
+        events: &[A::Event],
+        meta: &EventMetadata,
+    ) {
+        let p = self.p;
+        let w = self
+            .writes
+            .entry(stream.to_owned())
+            .or_insert_with(|| StreamWrite {
+                stream_id: stream.to_owned(),
+                stream_type: A::STREAM_TYPE.to_owned(),
+                expected_version: before,
+                events: Vec::new(),
+            });
+        w.events.extend(new_events::<A>(
+            p.clock.as_ref(),
+            p.ids.as_ref(),
+            events,
+            meta,
+        ));
+    }
+
+    fn apply_account(
+        &mut self,
+        id: &str,
+        events: &[ledger_domain::AccountEvent],
+        meta: &EventMetadata,
+    ) -> Result<AccountReply, CommandError> {
+        let now = self.account(id)?.clone();
+        let next = Versioned {
+            state: fold(now.state, events),
+            version: now.version + events.len() as u64,
+        };
+        let before = self.loaded.accounts.get(id).map_or(0, |v| v.version);
+        self.write::<Account>(id, before, events, meta);
+        let reply = AccountReply::from_state(&next)
+            .ok_or_else(|| CommandError::Internal("decided on no account".into()))?;
+        self.accounts.insert(id.to_owned(), next);
+        Ok(reply)
+    }
+
+    fn apply_plan(
+        &mut self,
+        id: &TransferId,
+        from: &str,
+        to: &str,
+        plan: &TransferPlan,
+        meta: &EventMetadata,
+    ) -> Result<TransferReply, CommandError> {
+        let from_reply = self.apply_account(from, &plan.debit, meta)?;
+        let to_reply = self.apply_account(to, &plan.credit, meta)?;
+        let stream = transfer_stream(id);
+        let now = self.transfer(&stream)?.clone();
+        let next = Versioned {
+            state: fold(now.state, &plan.record),
+            version: now.version + plan.record.len() as u64,
+        };
+        let before = self.loaded.transfers.get(&stream).map_or(0, |v| v.version);
+        self.write::<Transfer>(&stream, before, &plan.record, meta);
+        let view = next
+            .state
+            .details()
+            .map(TransferView::of)
+            .ok_or_else(|| CommandError::Internal("decided on no transfer".into()))?;
+        self.transfers.insert(stream, next);
+        Ok(TransferReply {
+            transfer: view,
+            from: from_reply,
+            to: to_reply,
+        })
+    }
+}
+
+impl<'a> BatchUnit<'a> {
+    pub(crate) fn new(
+        ops: &'a [BatchOperation],
+        parties: &'a Parties,
+        ctx: &'a CommandContext,
+        fp: &'a str,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let mut accounts = Vec::new();
+        let mut transfers = Vec::new();
+        for op in ops {
+            match op {
+                BatchOperation::Open(o) => {
+                    accounts.extend(o.account_id.iter().map(|a| a.to_string()))
+                }
+                BatchOperation::Act(a, _) => accounts.push(a.to_string()),
+                BatchOperation::Transfer(t) => {
+                    accounts.extend([t.from.to_string(), t.to.to_string()]);
+                    transfers.extend(t.transfer_id.iter().map(transfer_stream));
+                }
+                BatchOperation::Post(id, _) | BatchOperation::Void(id, _) => {
+                    if let Some((f, t)) = parties.get(id) {
+                        accounts.extend([f.to_string(), t.to_string()]);
+                    }
+                    transfers.push(transfer_stream(id));
+                }
+            }
+        }
+        accounts.sort();
+        accounts.dedup();
+        transfers.sort();
+        transfers.dedup();
+        Self {
+            ops,
+            parties,
+            ctx,
+            fp,
+            now: chrono::SubsecRound::trunc_subsecs(now, 6),
+            accounts,
+            transfers,
+        }
+    }
+
+    fn record(&self, outcome: &AtomicOutcome) -> Vec<crate::ports::store::IdempotencyRecord> {
+        self.ctx
+            .idempotency_key
+            .as_ref()
+            .map(|k| record_ok(scoped_key(&self.ctx.actor, k), self.fp.to_owned(), outcome))
+            .into_iter()
+            .collect()
+    }
+
+    fn decide_op(
+        &self,
+        w: &mut Working<'_>,
+        op: &BatchOperation,
+        meta: &EventMetadata,
+    ) -> Result<BatchReply, CommandError> {
+        Ok(match op {
+            BatchOperation::Open(o) => {
+                let id = o
+                    .account_id
+                    .clone()
+                    .ok_or_else(|| CommandError::Internal("no account id".into()))?;
+                let events = w
+                    .account(id.as_str())?
+                    .state
+                    .decide(&AccountCommand::Open {
+                        id: id.clone(),
+                        owner: o.owner.clone(),
+                        currency: o.currency,
+                        overdraft_limit: o.overdraft_limit,
+                    })?;
+                BatchReply::Account {
+                    opened: true,
+                    account: w.apply_account(id.as_str(), &events, meta)?,
+                }
+            }
+            BatchOperation::Act(id, action) => {
+                let events = w
+                    .account(id.as_str())?
+                    .state
+                    .decide(&account_command(action))?;
+                BatchReply::Account {
+                    opened: false,
+                    account: w.apply_account(id.as_str(), &events, meta)?,
+                }
+            }
+            BatchOperation::Transfer(t) => {
+                let id = t
+                    .transfer_id
+                    .clone()
+                    .ok_or_else(|| CommandError::Internal("no transfer id".into()))?;
+                if let Some(s) = t.expires_in_seconds {
+                    if !t.pending || !(1..=MAX_EXPIRES_IN_SECONDS).contains(&s) {
+                        return Err(DomainError::Validation(ValueError::OutOfRange {
+                            what: "expires_in_seconds",
+                            range: "1 to 2592000, on a pending transfer",
+                        })
+                        .into());
+                    }
+                }
+                let order = TransferOrder {
+                    transfer_id: id.clone(),
+                    from: t.from.clone(),
+                    to: t.to.clone(),
+                    amount: t.amount,
+                    description: t.description.clone(),
+                    pending: t.pending,
+                    expires_at: t
+                        .expires_in_seconds
+                        .map(|s| self.now + Duration::seconds(i64::from(s))),
+                };
+                if order.from == order.to {
+                    return Err(DomainError::SameAccount.into());
+                }
+                let plan = plan_transfer(
+                    &order,
+                    &w.account(t.from.as_str())?.state,
+                    &w.account(t.to.as_str())?.state,
+                    &w.transfer(&transfer_stream(&id))?.state,
+                )?;
+                BatchReply::Transfer {
+                    created: true,
+                    transfer: Box::new(w.apply_plan(
+                        &id,
+                        t.from.as_str(),
+                        t.to.as_str(),
+                        &plan,
+                        meta,
+                    )?),
+                }
+            }
+            BatchOperation::Post(id, _) | BatchOperation::Void(id, _) => {
+                let (from, to) = self.parties.get(id).ok_or_else(unknown_transfer)?;
+                let settlement = match op {
+                    BatchOperation::Post(_, amount) => Settlement::Post(*amount),
+                    BatchOperation::Void(_, reason) => Settlement::Void(reason.clone()),
+                    _ => return Err(CommandError::Internal("not a settlement".into())),
+                };
+                let plan = plan_settlement(
+                    &settlement,
+                    self.now,
+                    &w.transfer(&transfer_stream(id))?.state,
+                    &w.account(from.as_str())?.state,
+                    &w.account(to.as_str())?.state,
+                )?;
+                BatchReply::Transfer {
+                    created: false,
+                    transfer: Box::new(w.apply_plan(
+                        id,
+                        from.as_str(),
+                        to.as_str(),
+                        &plan,
+                        meta,
+                    )?),
+                }
+            }
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl Unit for BatchUnit<'_> {
+    type Loaded = Loaded;
+    type Outcome = Result<AtomicOutcome, CommandError>;
+
+    async fn load(&self, repo: &Repository, fresh: bool) -> Result<Loaded, CommandError> {
+        let mut loaded = Loaded {
+            accounts: HashMap::with_capacity(self.accounts.len()),
+            transfers: HashMap::with_capacity(self.transfers.len()),
+        };
+        for id in &self.accounts {
+            let v = if fresh {
+                repo.load_fresh::<Account>(id).await?
+            } else {
+                repo.load::<Account>(id).await?
+            };
+            loaded.accounts.insert(id.clone(), v);
+        }
+        for stream in &self.transfers {
+            let v = if fresh {
+                repo.load_fresh::<Transfer>(stream).await?
+            } else {
+                repo.load::<Transfer>(stream).await?
+            };
+            loaded.transfers.insert(stream.clone(), v);
+        }
+        Ok(loaded)
+    }
+
+    fn decide(&self, p: &Pipeline, loaded: &Loaded) -> Decision<Self::Outcome> {
+        let mut w = Working {
+            p,
+            loaded,
+            accounts: loaded.accounts.clone(),
+            transfers: loaded.transfers.clone(),
+            writes: BTreeMap::new(),
+        };
+        let batch_id = p.ids.new_id().to_string();
+        let mut replies = Vec::with_capacity(self.ops.len());
+        for (i, op) in self.ops.iter().enumerate() {
+            let meta = metadata(self.ctx, &p.ids.new_id().to_string(), Some(&batch_id));
+            match self.decide_op(&mut w, op, &meta) {
+                Ok(reply) => replies.push(reply),
+                Err(e) if e.is_final() => {
+                    let outcome: AtomicOutcome = Err(BatchRefusal::from((i, e)));
+                    return Decision {
+                        request: AppendRequest {
+                            streams: vec![],
+                            idempotency: self.record(&outcome),
+                        },
+                        accounts: vec![],
+                        transfers: vec![],
+                        refused: true,
+                        outcome: Ok(outcome),
+                    };
+                }
+                Err(e) => {
+                    return Decision {
+                        request: AppendRequest::default(),
+                        accounts: vec![],
+                        transfers: vec![],
+                        refused: false,
+                        outcome: Err(e),
+                    }
+                }
+            }
+        }
+        let outcome: AtomicOutcome = Ok(replies);
+        let accounts = w
+            .writes
+            .keys()
+            .filter_map(|s| {
+                let before = loaded.accounts.get(s)?.version;
+                Some((s.clone(), before, w.accounts.get(s)?.clone()))
+            })
+            .collect();
+        let transfers = w
+            .writes
+            .keys()
+            .filter_map(|s| {
+                let before = loaded.transfers.get(s)?.version;
+                Some((s.clone(), before, w.transfers.get(s)?.clone()))
+            })
+            .collect();
+        Decision {
+            request: AppendRequest {
+                streams: w.writes.into_values().collect(),
+                idempotency: self.record(&outcome),
+            },
+            accounts,
+            transfers,
+            refused: false,
+            outcome: Ok(outcome),
+        }
+    }
+
+    fn forget(&self, repo: &Repository) {
+        for id in &self.accounts {
+            repo.forget::<Account>(id);
+        }
+        for stream in &self.transfers {
+            repo.forget::<Transfer>(stream);
+        }
+    }
+}
