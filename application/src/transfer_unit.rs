@@ -142,7 +142,13 @@ impl Unit for TransferUnit<'_> {
             return Ok((from, to, record));
         }
         let to = repo.load::<Account>(to).await?;
-        let record = repo.load::<Transfer>(&self.record_stream).await?;
+        let record = match &self.what {
+            // A new transfer's stream is almost always new: it is not read. If it exists
+            // after all, the append (expecting version 0) conflicts, and the loop loads
+            // everything fresh and refuses `transfer_exists`.
+            What::New(_) => Versioned::default(),
+            What::Settle(..) => repo.load::<Transfer>(&self.record_stream).await?,
+        };
         Ok((from, to, record))
     }
 

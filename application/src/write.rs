@@ -102,8 +102,11 @@ impl Pipeline {
                     return Written::Done(outcome);
                 }
                 Err(AppendError::Conflict { .. }) => {
+                    // Decide again on the store's state (the cache was behind, or a
+                    // stream the unit did not read exists).
                     conflicts += 1;
                     unit.forget(&self.repo);
+                    fresh = true;
                 }
                 Err(AppendError::IdempotencyKeyExists(stored)) => return Written::KeyTaken(stored),
                 Err(AppendError::Unavailable(m)) => {
