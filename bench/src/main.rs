@@ -3,6 +3,7 @@
 //! database floor in the same run, and prints one table (see BENCHMARKS.md).
 #![forbid(unsafe_code)]
 
+mod batches;
 mod floor;
 mod load;
 mod pending;
@@ -188,43 +189,8 @@ async fn main() -> anyhow::Result<()> {
         None,
     );
 
-    settle(&pool).await;
-    let pairs = load::run(
-        &addr,
-        args.clients,
-        secs,
-        pending::reserve_and_post("s", pending::spread_from),
-    )
-    .await;
-    row(
-        &format!(
-            "reserve + post requests ({} clients, 100 accounts; a pair is two)",
-            args.clients
-        ),
-        &pairs,
-        None,
-    );
-    settle(&pool).await;
-    let hot_pairs = load::run(
-        &addr,
-        args.clients,
-        secs,
-        pending::reserve_and_post("h", pending::hot_from),
-    )
-    .await;
-    row(
-        &format!(
-            "reserve + post requests ({} clients, all from 1 account)",
-            args.clients
-        ),
-        &hot_pairs,
-        None,
-    );
-    println!(
-        "\nreserve + post pairs/s ÷ spread deposits/s: {:.2} (spread accounts), {:.2} (one hot account)",
-        pairs.throughput() / 2.0 / spread.throughput(),
-        hot_pairs.throughput() / 2.0 / spread.throughput()
-    );
+    pending::measure(&addr, &pool, secs, args.clients, spread.throughput()).await;
+    batches::measure(&addr, &http, &base, &pool, secs, floor_own, server.id()).await?;
 
     let filled = Instant::now();
     stores::fill_long_stream(&pool, "long", args.long_stream).await?;

@@ -1,10 +1,12 @@
 //! The pending-transfer scenarios: each client reserves a pending transfer and posts it
 //! with its next request (a pair), across 100 accounts or all from one hot account.
 
+use std::time::Duration;
+
 use serde_json::json;
 
-use crate::load::Make;
-use crate::server::json_body;
+use crate::load::{self, Make};
+use crate::server::{json_body, row, settle};
 
 /// Request `i` of client `c`: even ones reserve `rp-{tag}-{c}-{i/2}`, odd ones post it.
 /// `from` picks the debited account of a pair.
@@ -32,4 +34,33 @@ pub fn spread_from(c: usize, pair: usize) -> String {
 /// Every pair from the one hot account.
 pub fn hot_from(_: usize, _: usize) -> String {
     "hot-pending".into()
+}
+
+/// Runs both pair scenarios and prints pairs/s as a multiple of `spread` (deposits/s).
+pub async fn measure(addr: &str, pool: &sqlx::PgPool, secs: Duration, clients: usize, spread: f64) {
+    settle(pool).await;
+    let pairs = load::run(addr, clients, secs, reserve_and_post("s", spread_from)).await;
+    row(
+        &format!(
+            "reserve + post requests ({} clients, 100 accounts; a pair is two)",
+            clients
+        ),
+        &pairs,
+        None,
+    );
+    settle(pool).await;
+    let hot_pairs = load::run(addr, clients, secs, reserve_and_post("h", hot_from)).await;
+    row(
+        &format!(
+            "reserve + post requests ({} clients, all from 1 account)",
+            clients
+        ),
+        &hot_pairs,
+        None,
+    );
+    println!(
+        "\nreserve + post pairs/s ÷ spread deposits/s: {:.2} (spread accounts), {:.2} (one hot account)",
+        pairs.throughput() / 2.0 / spread,
+        hot_pairs.throughput() / 2.0 / spread
+    );
 }

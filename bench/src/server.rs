@@ -57,6 +57,24 @@ pub(crate) fn start_server(
         .spawn()?)
 }
 
+/// The largest projection lag, in events.
+pub(crate) async fn lag(http: &reqwest::Client, base: &str) -> anyhow::Result<u64> {
+    let status: serde_json::Value = http
+        .get(format!("{base}/admin/projections"))
+        .bearer_auth(BENCH_ADMIN_TOKEN)
+        .send()
+        .await?
+        .json()
+        .await?;
+    Ok(status["projections"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["lag_events"].as_u64())
+        .max()
+        .unwrap_or(0))
+}
+
 /// Waits until every projection has no lag (admin endpoint, the bench's own token).
 pub(crate) async fn wait_projected(http: &reqwest::Client, base: &str) -> anyhow::Result<()> {
     for _ in 0..1200 {

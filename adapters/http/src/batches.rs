@@ -175,11 +175,11 @@ fn result(reply: &BatchReply) -> BatchResult {
     let (status, body) = match reply {
         BatchReply::Account { opened, account } => (
             if *opened { 201 } else { 200 },
-            serde_json::to_value(AccountBody::from(account)),
+            serde_json::value::to_raw_value(&AccountBody::from(account)),
         ),
         BatchReply::Transfer { created, transfer } => (
             if *created { 201 } else { 200 },
-            serde_json::to_value(TransferAnswer::from(transfer.as_ref())),
+            serde_json::value::to_raw_value(&TransferAnswer::from(transfer.as_ref())),
         ),
     };
     BatchResult {

@@ -92,7 +92,7 @@ pub struct BatchResult {
     /// Its answer (an account, or a transfer with `from` and `to`).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
-    pub body: Option<serde_json::Value>,
+    pub body: Option<Box<RawValue>>,
     /// Its problem (non-atomic batches only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<Problem>,
