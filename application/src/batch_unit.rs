@@ -34,6 +34,9 @@ pub(crate) struct BatchUnit<'a> {
     now: DateTime<Utc>,
     accounts: Vec<String>,
     transfers: Vec<String>,
+    /// The transfer streams a transfer operation of the batch makes: almost always new,
+    /// so not read unless the loop asks for fresh state (after a conflict).
+    made: std::collections::HashSet<String>,
 }
 
 /// Every stream of the batch as loaded: accounts by id, transfers by stream.
@@ -173,6 +176,7 @@ impl<'a> BatchUnit<'a> {
     ) -> Self {
         let mut accounts = Vec::new();
         let mut transfers = Vec::new();
+        let mut made = std::collections::HashSet::new();
         for op in ops {
             match op {
                 BatchOperation::Open(o) => {
@@ -182,6 +186,7 @@ impl<'a> BatchUnit<'a> {
                 BatchOperation::Transfer(t) => {
                     accounts.extend([t.from.to_string(), t.to.to_string()]);
                     transfers.extend(t.transfer_id.iter().map(transfer_stream));
+                    made.extend(t.transfer_id.iter().map(transfer_stream));
                 }
                 BatchOperation::Post(id, _) | BatchOperation::Void(id, _) => {
                     if let Some((f, t)) = parties.get(id) {
@@ -203,6 +208,7 @@ impl<'a> BatchUnit<'a> {
             now: chrono::SubsecRound::trunc_subsecs(now, 6),
             accounts,
             transfers,
+            made,
         }
     }
 
@@ -344,7 +350,9 @@ impl Unit for BatchUnit<'_> {
             loaded.accounts.insert(id.clone(), v);
         }
         for stream in &self.transfers {
-            let v = if fresh {
+            let v = if !fresh && self.made.contains(stream) {
+                Versioned::default()
+            } else if fresh {
                 repo.load_fresh::<Transfer>(stream).await?
             } else {
                 repo.load::<Transfer>(stream).await?

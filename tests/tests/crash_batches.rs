@@ -1,0 +1,205 @@
+//! kill -9 during a stream of atomic batches: every acknowledged batch is present after
+//! a restart, none is half-written, and keyed retries of the in-flight ones apply at
+//! most once.
+
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ledger_postgres::testing::TestDatabase;
+use ledger_tests::{json, ledger_binary, redis_url};
+use serde_json::{json, Value};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start(db_url: &str, port: u16) -> Child {
+    Command::new(ledger_binary())
+        .env("LEDGER__SERVER__ADDRESS", format!("127.0.0.1:{port}"))
+        .env("LEDGER__STORAGE__URL", db_url)
+        .env("LEDGER__SNAPSHOTS__URL", redis_url())
+        // Keys of this test's database only (kept across its restarts), expiring.
+        .env(
+            "LEDGER__SNAPSHOTS__PREFIX",
+            format!(
+                "ledger-test-{}:",
+                db_url.rsplit('/').next().unwrap_or("crash")
+            ),
+        )
+        .env("LEDGER__SNAPSHOTS__TTL_SECONDS", "600")
+        .env("LEDGER__SNAPSHOTS__EVERY", "3")
+        .env("LEDGER__AUTH__ADMIN_TOKEN", "crash-admin")
+        .env("LEDGER__LOG__LEVEL", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the binary starts")
+}
+
+async fn wait_up(client: &reqwest::Client, base: &str) {
+    for _ in 0..150 {
+        if client.get(format!("{base}/health")).send().await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the binary never came up");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_kill_9_during_batches_loses_no_acknowledged_batch_and_half_writes_none() {
+    let db = TestDatabase::create().await;
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let mut server = start(&db.url, port);
+    wait_up(&client, &base).await;
+    let opens: Vec<Value> = (0..4)
+        .map(|a| json!({"op": "open_account", "account_id": format!("b{a}"), "owner": "B", "currency": "USD"}))
+        .collect();
+    let r = client
+        .post(format!("{base}/batches"))
+        .json(&json!({"operations": opens}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // Each batch: a deposit of 0.01 and a transfer of 0.01 onwards (4 events).
+    let batch = |w: usize, i: usize| {
+        let (a, b) = ((w + i) % 4, (w + i + 1) % 4);
+        json!({"operations": [
+            {"op": "deposit", "account_id": format!("b{a}"), "amount": "0.01"},
+            {"op": "transfer", "from_account_id": format!("b{a}"), "to_account_id": format!("b{b}"), "amount": "0.01"},
+        ]})
+    };
+    // key -> (body, acknowledged?)
+    let sent: Arc<Mutex<HashMap<String, (Value, bool)>>> = Arc::default();
+    let mut workers = Vec::new();
+    for w in 0..6 {
+        let (client, base, sent) = (client.clone(), base.clone(), sent.clone());
+        workers.push(tokio::spawn(async move {
+            for i in 0..10_000 {
+                let key = format!("w{w}-{i}");
+                let body = batch(w, i);
+                sent.lock()
+                    .unwrap()
+                    .insert(key.clone(), (body.clone(), false));
+                let r = client
+                    .post(format!("{base}/batches"))
+                    .header("idempotency-key", &key)
+                    .header("x-request-id", &key)
+                    .json(&body)
+                    .send()
+                    .await;
+                match r {
+                    Ok(r) if r.status().is_success() => {
+                        sent.lock().unwrap().insert(key, (body, true));
+                    }
+                    _ => return,
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    server.kill().expect("kill -9");
+    let _ = server.wait();
+    for w in workers {
+        let _ = w.await;
+    }
+    // Before any retry: every batch is all there or not there at all.
+    let mut server = start(&db.url, port);
+    wait_up(&client, &base).await;
+    let sent = sent.lock().unwrap().clone();
+    let acknowledged: Vec<&String> = sent
+        .iter()
+        .filter(|(_, (_, ok))| *ok)
+        .map(|(k, _)| k)
+        .collect();
+    assert!(
+        acknowledged.len() > 20,
+        "the load ran before the kill ({})",
+        acknowledged.len()
+    );
+    let seen = events_by_request(&client, &base).await;
+    for (key, n) in &seen {
+        assert_eq!(*n, 4, "{key}: a batch is all of its events or none");
+    }
+    for key in &acknowledged {
+        assert_eq!(seen.get(*key), Some(&4), "{key} was acknowledged");
+    }
+    // Retry everything that was sent, acknowledged or not, with its key.
+    for (key, (body, _)) in &sent {
+        let r = client
+            .post(format!("{base}/batches"))
+            .header("idempotency-key", key)
+            .header("x-request-id", key)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "retry of {key}");
+    }
+    let seen = events_by_request(&client, &base).await;
+    for key in sent.keys() {
+        assert_eq!(seen.get(key), Some(&4), "{key} applied exactly once");
+    }
+    let mut total = 0i64;
+    for a in 0..4 {
+        let (_, v) = json(
+            client
+                .get(format!("{base}/accounts/b{a}?version=1000000"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        let (i, f) = v["balance"].as_str().unwrap().split_once('.').unwrap();
+        total += i.parse::<i64>().unwrap() * 100 + f.parse::<i64>().unwrap();
+    }
+    assert_eq!(
+        total as usize,
+        sent.len(),
+        "the balances hold exactly the applied deposits"
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+/// Events per request id (a batch's key is its request id), from the global feed.
+async fn events_by_request(client: &reqwest::Client, base: &str) -> HashMap<String, usize> {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut after = "0-0".to_owned();
+    loop {
+        let (_, page) = json(
+            client
+                .get(format!("{base}/events?after={after}&limit=1000"))
+                .bearer_auth("crash-admin")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        let events: Vec<Value> = page["events"].as_array().unwrap().clone();
+        if events.is_empty() {
+            return seen;
+        }
+        after = page["next"].as_str().unwrap().to_owned();
+        for e in &events {
+            if let Some(r) = e["metadata"]["request_id"]
+                .as_str()
+                .filter(|r| r.starts_with('w'))
+            {
+                *seen.entry(r.to_owned()).or_default() += 1;
+            }
+        }
+    }
+}
