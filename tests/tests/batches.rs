@@ -176,6 +176,17 @@ async fn malformed_and_oversized_batches_are_refused_whole(backend: Backend) {
         (s, &b["code"], &b["operation"]),
         (400, &json!("malformed_request"), &json!(1))
     );
+    let (s, b) = batch(
+        &app,
+        json!({"atomic": false, "operations": [
+            {"op": "set_limits", "account_id": "a"},
+        ]}),
+    )
+    .await;
+    assert_eq!(
+        (s, &b["code"], &b["operation"]),
+        (400, &json!("malformed_request"), &json!(0))
+    );
     let ops: Vec<Value> = (0..1001)
         .map(|_| json!({"op": "deposit", "account_id": "a", "amount": "1"}))
         .collect();

@@ -44,7 +44,18 @@ fn account(s: String) -> Result<AccountId, ApiError> {
 
 fn read(raw: &RawValue, i: usize) -> Read {
     let name: OpName = shape(raw, i).map_err(Err)?;
-    let value = |r: Result<BatchOperation, ApiError>| r.map_err(|e| Ok(e.at(i)));
+    // A missing field is a malformed operation (400 for the whole batch); an invalid
+    // value is that operation's refusal.
+    let value = |r: Result<BatchOperation, ApiError>| {
+        r.map_err(|e| {
+            let e = e.at(i);
+            if e.code == ErrorCode::MalformedRequest {
+                Err(e)
+            } else {
+                Ok(e)
+            }
+        })
+    };
     match name.op.as_str() {
         "open_account" => {
             let b: OpenOp = shape(raw, i).map_err(Err)?;
@@ -145,16 +156,7 @@ fn transfer_id(s: String) -> Result<TransferId, ApiError> {
 
 fn transfer(b: TransferBody) -> Result<BatchOperation, ApiError> {
     let pending = b.pending.unwrap_or(false);
-    let max = i64::from(ledger_application::MAX_EXPIRES_IN_SECONDS);
-    let expires_in_seconds = match b.expires_in_seconds {
-        None => None,
-        Some(s) if pending && (1..=max).contains(&s) => u32::try_from(s).ok(),
-        Some(_) => {
-            return Err(ApiError::validation(
-                "expires_in_seconds must be 1 to 2592000, on a pending transfer",
-            ))
-        }
-    };
+    let expires_in_seconds = b.expiry()?;
     Ok(BatchOperation::Transfer(TransferRequest {
         transfer_id: b
             .transfer_id

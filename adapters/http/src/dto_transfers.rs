@@ -58,8 +58,32 @@ pub struct TransferBody {
     pub pending: Option<bool>,
     /// A pending transfer expires this many seconds after it is made (1-2,592,000);
     /// without it, it never expires.
-    #[schema(minimum = 1, maximum = 2592000)]
-    pub expires_in_seconds: Option<i64>,
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 2592000)]
+    pub expires_in_seconds: Option<serde_json::Number>,
+}
+
+impl TransferBody {
+    /// `expires_in_seconds`, validated: 1-2,592,000 whole seconds, on a pending
+    /// transfer only (a JSON number such as `60.0` is a whole number too).
+    pub fn expiry(&self) -> Result<Option<u32>, crate::problem::ApiError> {
+        let Some(n) = &self.expires_in_seconds else {
+            return Ok(None);
+        };
+        let whole = n.as_i64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 1e15)
+                .map(|f| f as i64)
+        });
+        let max = i64::from(ledger_application::MAX_EXPIRES_IN_SECONDS);
+        match whole {
+            Some(s) if self.pending == Some(true) && (1..=max).contains(&s) => {
+                Ok(u32::try_from(s).ok())
+            }
+            _ => Err(crate::problem::ApiError::validation(
+                "expires_in_seconds must be 1 to 2592000 whole seconds, on a pending transfer",
+            )),
+        }
+    }
 }
 
 /// `POST /transfers/{id}/post`.

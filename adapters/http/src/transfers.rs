@@ -49,20 +49,7 @@ pub(crate) async fn transfer(
     // An id that cannot exist names no account.
     let account = |s: String| AccountId::parse(s).map_err(|_| ApiError::account_not_found());
     let pending = b.pending.unwrap_or(false);
-    let expires_in_seconds = match b.expires_in_seconds {
-        None => None,
-        Some(s)
-            if pending
-                && (1..=i64::from(ledger_application::MAX_EXPIRES_IN_SECONDS)).contains(&s) =>
-        {
-            u32::try_from(s).ok()
-        }
-        Some(_) => {
-            return Err(ApiError::validation(
-                "expires_in_seconds must be 1 to 2592000, on a pending transfer",
-            ))
-        }
-    };
+    let expires_in_seconds = b.expiry()?;
     let req = TransferRequest {
         transfer_id: b
             .transfer_id
