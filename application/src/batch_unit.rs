@@ -7,21 +7,18 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
 use ledger_domain::{
-    fold, plan_settlement, plan_transfer, Account, AccountCommand, AccountId, Aggregate,
-    DomainError, Settlement, Transfer, TransferId, TransferOrder, TransferPlan, ValueError,
-    Versioned,
+    plan_settlement, plan_transfer, Account, AccountCommand, AccountId, Aggregate, DomainError,
+    Settlement, Transfer, TransferId, TransferOrder, ValueError, Versioned,
 };
 
 use crate::batch::{unknown_transfer, AtomicOutcome, BatchOperation, BatchRefusal, BatchReply};
-use crate::commands::{
-    metadata, new_events, AccountAction, AccountReply, CommandContext, CommandError,
-};
+use crate::batch_state::{account_command, Working};
+use crate::commands::{metadata, CommandContext, CommandError};
 use crate::idempotency::{record_ok, scoped_key};
 use crate::pipeline::Pipeline;
-use crate::ports::store::{AppendRequest, EventMetadata, StreamWrite};
+use crate::ports::store::{AppendRequest, EventMetadata};
 use crate::repository::Repository;
-use crate::transfer_views::TransferView;
-use crate::transfers::{transfer_stream, TransferReply, MAX_EXPIRES_IN_SECONDS};
+use crate::transfers::{transfer_stream, MAX_EXPIRES_IN_SECONDS};
 use crate::write::{Decision, Unit};
 
 type Parties = HashMap<TransferId, (AccountId, AccountId)>;
@@ -41,129 +38,8 @@ pub(crate) struct BatchUnit<'a> {
 
 /// Every stream of the batch as loaded: accounts by id, transfers by stream.
 pub(crate) struct Loaded {
-    accounts: HashMap<String, Versioned<Account>>,
-    transfers: HashMap<String, Versioned<Transfer>>,
-}
-
-/// The states as the operations leave them, and the events so far, per stream.
-struct Working<'p> {
-    p: &'p Pipeline,
-    loaded: &'p Loaded,
-    accounts: HashMap<String, Versioned<Account>>,
-    transfers: HashMap<String, Versioned<Transfer>>,
-    writes: BTreeMap<String, StreamWrite>,
-}
-
-fn account_command(action: &AccountAction) -> AccountCommand {
-    match action.clone() {
-        AccountAction::Deposit {
-            amount,
-            description,
-        } => AccountCommand::Deposit {
-            amount,
-            description,
-        },
-        AccountAction::Withdraw {
-            amount,
-            description,
-        } => AccountCommand::Withdraw {
-            amount,
-            description,
-        },
-        AccountAction::Close { reason } => AccountCommand::Close { reason },
-        AccountAction::SetLimit { overdraft_limit } => AccountCommand::SetOverdraftLimit {
-            limit: overdraft_limit,
-        },
-    }
-}
-
-impl Working<'_> {
-    fn account(&self, id: &str) -> Result<&Versioned<Account>, CommandError> {
-        self.accounts
-            .get(id)
-            .ok_or_else(|| CommandError::Internal(format!("account {id} was not loaded")))
-    }
-
-    fn transfer(&self, stream: &str) -> Result<&Versioned<Transfer>, CommandError> {
-        self.transfers
-            .get(stream)
-            .ok_or_else(|| CommandError::Internal(format!("{stream} was not loaded")))
-    }
-
-    fn write<A: Aggregate>(
-        &mut self,
-        stream: &str,
-        before: u64,
-        events: &[A::Event],
-        meta: &EventMetadata,
-    ) {
-        let p = self.p;
-        let w = self
-            .writes
-            .entry(stream.to_owned())
-            .or_insert_with(|| StreamWrite {
-                stream_id: stream.to_owned(),
-                stream_type: A::STREAM_TYPE.to_owned(),
-                expected_version: before,
-                events: Vec::new(),
-            });
-        w.events.extend(new_events::<A>(
-            p.clock.as_ref(),
-            p.ids.as_ref(),
-            events,
-            meta,
-        ));
-    }
-
-    fn apply_account(
-        &mut self,
-        id: &str,
-        events: &[ledger_domain::AccountEvent],
-        meta: &EventMetadata,
-    ) -> Result<AccountReply, CommandError> {
-        let now = self.account(id)?.clone();
-        let next = Versioned {
-            state: fold(now.state, events),
-            version: now.version + events.len() as u64,
-        };
-        let before = self.loaded.accounts.get(id).map_or(0, |v| v.version);
-        self.write::<Account>(id, before, events, meta);
-        let reply = AccountReply::from_state(&next)
-            .ok_or_else(|| CommandError::Internal("decided on no account".into()))?;
-        self.accounts.insert(id.to_owned(), next);
-        Ok(reply)
-    }
-
-    fn apply_plan(
-        &mut self,
-        id: &TransferId,
-        from: &str,
-        to: &str,
-        plan: &TransferPlan,
-        meta: &EventMetadata,
-    ) -> Result<TransferReply, CommandError> {
-        let from_reply = self.apply_account(from, &plan.debit, meta)?;
-        let to_reply = self.apply_account(to, &plan.credit, meta)?;
-        let stream = transfer_stream(id);
-        let now = self.transfer(&stream)?.clone();
-        let next = Versioned {
-            state: fold(now.state, &plan.record),
-            version: now.version + plan.record.len() as u64,
-        };
-        let before = self.loaded.transfers.get(&stream).map_or(0, |v| v.version);
-        self.write::<Transfer>(&stream, before, &plan.record, meta);
-        let view = next
-            .state
-            .details()
-            .map(TransferView::of)
-            .ok_or_else(|| CommandError::Internal("decided on no transfer".into()))?;
-        self.transfers.insert(stream, next);
-        Ok(TransferReply {
-            transfer: view,
-            from: from_reply,
-            to: to_reply,
-        })
-    }
+    pub(crate) accounts: HashMap<String, Versioned<Account>>,
+    pub(crate) transfers: HashMap<String, Versioned<Transfer>>,
 }
 
 impl<'a> BatchUnit<'a> {

@@ -16,6 +16,7 @@
 mod account_batch;
 mod analytics;
 pub mod batch;
+mod batch_state;
 mod batch_unit;
 mod cache;
 mod command_types;

@@ -155,6 +155,8 @@ fn transfer_id(s: String) -> Result<TransferId, ApiError> {
 }
 
 fn transfer(b: TransferBody) -> Result<BatchOperation, ApiError> {
+    // A missing amount is a malformed operation: read before any value is judged.
+    let amount = body::amount(b.amount.as_deref())?;
     let pending = b.pending.unwrap_or(false);
     let expires_in_seconds = b.expiry()?;
     Ok(BatchOperation::Transfer(TransferRequest {
@@ -165,7 +167,7 @@ fn transfer(b: TransferBody) -> Result<BatchOperation, ApiError> {
             .map_err(invalid)?,
         from: account(b.from_account_id)?,
         to: account(b.to_account_id)?,
-        amount: body::amount(b.amount.as_deref())?,
+        amount,
         description: body::note(b.description)?,
         pending,
         expires_in_seconds,
