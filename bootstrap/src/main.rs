@@ -9,11 +9,6 @@ use indicatif::{ProgressBar, ProgressStyle};
 use ledger_application::ports::readmodel::{Projection, PROJECTIONS};
 use ledger_bootstrap::{core, init_tracing, Application, Settings};
 
-/// mimalloc instead of glibc's allocator: a quarter of the server's CPU went to glibc's
-/// malloc and free under load (BENCHMARKS.md, issue 16).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     name = "ledger",
