@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use ledger_domain::{AccountId, Decimal, DomainError, ErrorCode, Note, Transfer, TransferId};
+use ledger_domain::{AccountId, Decimal, DomainError, ErrorCode, Note, TransferId};
 use serde::{Deserialize, Serialize};
 
 use crate::batch_unit::BatchUnit;
@@ -15,7 +15,7 @@ use crate::commands::{
     OpenAccount,
 };
 use crate::idempotency::replay;
-use crate::transfers::{transfer_stream, TransferReply, TransferRequest};
+use crate::transfers::{TransferReply, TransferRequest};
 use crate::write::Written;
 
 /// The most operations a batch takes.
@@ -71,9 +71,53 @@ pub struct BatchRefusal {
 pub type AtomicOutcome = Result<Vec<BatchReply>, BatchRefusal>;
 
 impl BatchOperation {
-    /// Its part of the batch's fingerprint.
+    /// Its part of the batch's fingerprint: amounts canonical (`12.5` and `"12.50"` are
+    /// one request), absent values told apart from empty ones.
     fn canonical(&self) -> String {
-        format!("{self:?}")
+        let note = |n: &Option<Note>| n.as_ref().map_or("\u{0}".to_owned(), |n| n.to_string());
+        let dec = |d: &Option<Decimal>| d.map_or("\u{0}".to_owned(), |d| d.canonical());
+        let parts: Vec<String> = match self {
+            Self::Open(o) => vec![
+                "open".into(),
+                o.account_id
+                    .as_ref()
+                    .map_or("\u{0}".into(), |a| a.to_string()),
+                o.owner.to_string(),
+                o.currency.code().into(),
+                dec(&o.overdraft_limit),
+            ],
+            Self::Act(id, a) => {
+                let (kind, amount, text) = match a {
+                    AccountAction::Deposit {
+                        amount,
+                        description,
+                    } => ("deposit", amount.canonical(), note(description)),
+                    AccountAction::Withdraw {
+                        amount,
+                        description,
+                    } => ("withdraw", amount.canonical(), note(description)),
+                    AccountAction::Close { reason } => ("close", String::new(), note(reason)),
+                    AccountAction::SetLimit { overdraft_limit } => {
+                        ("limits", overdraft_limit.canonical(), String::new())
+                    }
+                };
+                vec![kind.into(), id.to_string(), amount, text]
+            }
+            Self::Transfer(t) => vec![
+                "transfer".into(),
+                t.transfer_id
+                    .as_ref()
+                    .map_or("\u{0}".into(), |t| t.to_string()),
+                t.from.to_string(),
+                t.to.to_string(),
+                t.amount.canonical(),
+                note(&t.description),
+                format!("{}:{:?}", t.pending, t.expires_in_seconds),
+            ],
+            Self::Post(id, amount) => vec!["post".into(), id.to_string(), dec(amount)],
+            Self::Void(id, reason) => vec!["void".into(), id.to_string(), note(reason)],
+        };
+        crate::idempotency::fingerprint(&parts.iter().map(String::as_str).collect::<Vec<_>>())
     }
 }
 
@@ -88,6 +132,7 @@ impl CommandService {
     ) -> Result<AtomicOutcome, CommandError> {
         let mut parts = vec!["atomic-batch".to_owned()];
         parts.extend(ops.iter().map(BatchOperation::canonical));
+        // (Ids the server chooses come after: a retry's operations fingerprint alike.)
         let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
         let fp = keyed_fingerprint(ctx, &parts);
         if let Some(stored) = self.stored_outcome(ctx, &fp).await? {
@@ -120,7 +165,7 @@ impl CommandService {
             })
             .collect();
         let accounts: Vec<&str> = accounts.into_iter().collect();
-        let unit = BatchUnit::new(&ops, &parties, ctx, &fp, self.pipeline.clock.now());
+        let unit = BatchUnit::new(&ops, &parties, ctx, &fp);
         let _serialized = self.pipeline.locks.lock(&accounts).await;
         match self.pipeline.write(&unit).await {
             Written::Done(outcome) => outcome,
@@ -132,17 +177,51 @@ impl CommandService {
     /// Runs each operation on its own, concurrently; results in the order given. With
     /// an idempotency key, operation `i` runs under the key `<key>#<i>`, so a retried
     /// batch gets every operation's first outcome back.
+    ///
+    /// The batch's key itself is stored first, alone, with the fingerprint of the whole
+    /// request (its operations, and those refused before they ran by their index), so
+    /// the same key with another batch, atomic or not, is refused before anything runs.
+    /// `ops` are the operations to run with their index in the request.
     pub async fn batch(
         &self,
-        ops: Vec<BatchOperation>,
+        ops: Vec<(usize, BatchOperation)>,
+        invalid: &[usize],
         ctx: &CommandContext,
-    ) -> Vec<Result<BatchReply, CommandError>> {
-        let runs = ops.into_iter().enumerate().map(|(i, op)| {
+    ) -> Result<Vec<Result<BatchReply, CommandError>>, CommandError> {
+        if let Some(key) = &ctx.idempotency_key {
+            let mut parts = vec!["non-atomic-batch".to_owned()];
+            parts.extend(ops.iter().map(|(i, op)| format!("{i}:{}", op.canonical())));
+            parts.extend(invalid.iter().map(|i| format!("{i}:invalid")));
+            let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+            let fp = crate::idempotency::fingerprint(&parts);
+            let record = crate::idempotency::record_ok(
+                crate::idempotency::scoped_key(&ctx.actor, key),
+                fp.clone(),
+                &"non-atomic batch: each operation under <key>#<index>",
+            );
+            let request = crate::ports::store::AppendRequest {
+                streams: vec![],
+                idempotency: vec![record],
+            };
+            match self.pipeline.store.append(request).await {
+                Ok(()) => {}
+                Err(crate::ports::store::AppendError::IdempotencyKeyExists(stored))
+                    if stored.fingerprint == fp => {}
+                Err(crate::ports::store::AppendError::IdempotencyKeyExists(_)) => {
+                    return Err(CommandError::IdempotencyKeyReused)
+                }
+                Err(crate::ports::store::AppendError::Unavailable(m)) => {
+                    return Err(CommandError::Unavailable(m))
+                }
+                Err(e) => return Err(CommandError::Internal(e.to_string())),
+            }
+        }
+        let runs = ops.into_iter().map(|(i, op)| {
             let mut ctx = ctx.clone();
             ctx.idempotency_key = ctx.idempotency_key.map(|k| format!("{k}#{i}"));
             async move { self.run_one(op, &ctx).await }
         });
-        futures_util::future::join_all(runs).await
+        Ok(futures_util::future::join_all(runs).await)
     }
 
     async fn run_one(
@@ -181,13 +260,13 @@ impl CommandService {
                 BatchOperation::Post(id, _) | BatchOperation::Void(id, _)
                     if !parties.contains_key(id) =>
                 {
-                    let t = self
-                        .pipeline
-                        .repo
-                        .load::<Transfer>(&transfer_stream(id))
-                        .await?;
-                    if let Some(r) = t.state.recorded() {
-                        parties.insert(id.clone(), (r.from.clone(), r.to.clone()));
+                    match self.parties(id).await {
+                        Ok(p) => {
+                            parties.insert(id.clone(), p);
+                        }
+                        // Decided in its turn: the batch refuses at that operation.
+                        Err(CommandError::Refused(DomainError::TransferNotFound)) => {}
+                        Err(e) => return Err(e),
                     }
                 }
                 _ => {}

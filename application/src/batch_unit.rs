@@ -28,7 +28,6 @@ pub(crate) struct BatchUnit<'a> {
     parties: &'a Parties,
     ctx: &'a CommandContext,
     fp: &'a str,
-    now: DateTime<Utc>,
     accounts: Vec<String>,
     transfers: Vec<String>,
     /// The transfer streams a transfer operation of the batch makes: almost always new,
@@ -48,7 +47,6 @@ impl<'a> BatchUnit<'a> {
         parties: &'a Parties,
         ctx: &'a CommandContext,
         fp: &'a str,
-        now: DateTime<Utc>,
     ) -> Self {
         let mut accounts = Vec::new();
         let mut transfers = Vec::new();
@@ -81,7 +79,6 @@ impl<'a> BatchUnit<'a> {
             parties,
             ctx,
             fp,
-            now: chrono::SubsecRound::trunc_subsecs(now, 6),
             accounts,
             transfers,
             made,
@@ -102,6 +99,7 @@ impl<'a> BatchUnit<'a> {
         w: &mut Working<'_>,
         op: &BatchOperation,
         meta: &EventMetadata,
+        now: DateTime<Utc>,
     ) -> Result<BatchReply, CommandError> {
         Ok(match op {
             BatchOperation::Open(o) => {
@@ -156,7 +154,7 @@ impl<'a> BatchUnit<'a> {
                     pending: t.pending,
                     expires_at: t
                         .expires_in_seconds
-                        .map(|s| self.now + Duration::seconds(i64::from(s))),
+                        .map(|s| now + Duration::seconds(i64::from(s))),
                 };
                 if order.from == order.to {
                     return Err(DomainError::SameAccount.into());
@@ -187,7 +185,7 @@ impl<'a> BatchUnit<'a> {
                 };
                 let plan = plan_settlement(
                     &settlement,
-                    self.now,
+                    now,
                     &w.transfer(&transfer_stream(id))?.state,
                     &w.account(from.as_str())?.state,
                     &w.account(to.as_str())?.state,
@@ -247,10 +245,12 @@ impl Unit for BatchUnit<'_> {
             writes: BTreeMap::new(),
         };
         let batch_id = p.ids.new_id().to_string();
+        // The clock is read when the batch is decided (after its locks), for each attempt.
+        let now = chrono::SubsecRound::trunc_subsecs(p.clock.now(), 6);
         let mut replies = Vec::with_capacity(self.ops.len());
         for (i, op) in self.ops.iter().enumerate() {
             let meta = metadata(self.ctx, &p.ids.new_id().to_string(), Some(&batch_id));
-            match self.decide_op(&mut w, op, &meta) {
+            match self.decide_op(&mut w, op, &meta, now) {
                 Ok(reply) => replies.push(reply),
                 Err(e) if e.is_final() => {
                     let outcome: AtomicOutcome = Err(BatchRefusal::from((i, e)));

@@ -63,6 +63,7 @@ impl Expirer {
         };
         let mut recorded = 0;
         for id in due {
+            let id_text = id.clone();
             let Ok(id) = TransferId::from_stored(id) else {
                 continue;
             };
@@ -73,7 +74,13 @@ impl Expirer {
                     | DomainError::TransferExpired(_)
                     | DomainError::TransferNotDue(_),
                 )) => {}
-                Err(e) => return Err(e.into()),
+                // The store is down: the next pass tries again.
+                Err(e @ CommandError::Unavailable(_)) => return Err(e.into()),
+                // Anything else is about this transfer (a conflict that outlasted the
+                // retries, an unreadable stream): the others are not held up by it.
+                Err(e) => {
+                    tracing::warn!(transfer = %id_text, error = %e, "expiry not recorded; retried next pass")
+                }
             }
         }
         Ok(recorded)

@@ -180,12 +180,18 @@ impl CommandService {
     }
 
     /// The two accounts of an existing transfer (they never change).
-    async fn parties(&self, id: &TransferId) -> Result<(AccountId, AccountId), CommandError> {
-        let t = self
-            .pipeline
-            .repo
-            .load::<Transfer>(&transfer_stream(id))
-            .await?;
+    pub(crate) async fn parties(
+        &self,
+        id: &TransferId,
+    ) -> Result<(AccountId, AccountId), CommandError> {
+        let stream = transfer_stream(id);
+        let repo = &self.pipeline.repo;
+        let mut t = repo.load::<Transfer>(&stream).await?;
+        if t.state.recorded().is_none() {
+            // The cache may hold "no such transfer" from before it was made (on another
+            // instance): only the store can say it does not exist.
+            t = repo.load_fresh::<Transfer>(&stream).await?;
+        }
         match t.state.recorded() {
             Some(r) => Ok((r.from.clone(), r.to.clone())),
             None => Err(DomainError::TransferNotFound.into()),

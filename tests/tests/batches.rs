@@ -301,4 +301,39 @@ async fn one_idempotency_key_covers_the_whole_batch(backend: Backend) {
     let (_, n2) = send(nonatomic, "batch-3").await;
     assert_eq!(n1["results"][0]["body"], n2["results"][0]["body"]);
     assert_eq!(version(&app, "b").await, json!(4));
+    // The same key with another batch, non-atomic or atomic: refused whole, nothing runs.
+    let other = json!({"atomic": false, "operations": [
+        {"op": "deposit", "account_id": "b", "amount": "1"},
+        {"op": "deposit", "account_id": "b", "amount": "1"},
+    ]});
+    let (s, b) = send(other, "batch-3").await;
+    assert_eq!(
+        (s, &b["code"]),
+        (422, &json!("idempotency_key_reused")),
+        "{b}"
+    );
+    let atomic = json!({"operations": [
+        {"op": "deposit", "account_id": "b", "amount": "1"},
+        {"op": "withdraw", "account_id": "b", "amount": "999"},
+    ]});
+    let (s, b) = send(atomic, "batch-3").await;
+    assert_eq!(
+        (s, &b["code"]),
+        (422, &json!("idempotency_key_reused")),
+        "{b}"
+    );
+    assert_eq!(version(&app, "b").await, json!(4));
+    // An amount written another way is the same request.
+    let (s1, a1) = send(
+        json!({"operations": [{"op": "deposit", "account_id": "a", "amount": 12.5}]}),
+        "batch-4",
+    )
+    .await;
+    let (s2, a2) = send(
+        json!({"operations": [{"op": "deposit", "account_id": "a", "amount": "12.50"}]}),
+        "batch-4",
+    )
+    .await;
+    assert_eq!((s1, s2), (200, 200), "{a2}");
+    assert_eq!(a1, a2);
 }

@@ -13,6 +13,7 @@ ledger_tests::on_both_backends!(
     racing_posts_voids_and_withdrawals_never_overdo_anything,
     expiries_are_recorded_once_by_two_instances,
     limits_let_an_account_go_below_zero_as_far_as_they_allow,
+    a_transfer_made_on_another_instance_can_be_settled_here,
 );
 
 async fn open(app: &TestApp, id: &str, extra: Value) -> Value {
@@ -407,4 +408,28 @@ async fn limits_let_an_account_go_below_zero_as_far_as_they_allow(backend: Backe
         .eventually("/accounts/a", |v| v["overdraft_limit"] == json!("80.00"))
         .await;
     assert_eq!(view["pending_out"], json!("20.00"));
+}
+
+async fn a_transfer_made_on_another_instance_can_be_settled_here(backend: Backend) {
+    let here = TestApp::spawn(backend).await;
+    let there = here.spawn_beside().await;
+    open(&here, "a", json!({})).await;
+    open(&here, "b", json!({})).await;
+    deposit(&here, "a", "10").await;
+    // This instance learns that "late" does not exist yet...
+    let (s, _) = json(here.post("/transfers/late/post", json!({})).await).await;
+    assert_eq!(s, 404);
+    let (s, _) = json(here.get("/transfers/late").await).await;
+    assert_eq!(s, 404);
+    // ...then the other instance makes it.
+    let (s, b) = reserve(&there, "late", "4", None).await;
+    assert_eq!(s, 201, "{b}");
+    let (s, b) = json(
+        here.post("/transfers/late/post", json!({"amount": "1"}))
+            .await,
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = json(here.post("/transfers/late/void", json!({})).await).await;
+    assert_eq!((s, &b["status"]), (200, &json!("voided")), "{b}");
 }

@@ -243,11 +243,18 @@ pub(crate) async fn batch(
             Err(r) => Err(ApiError::new(r.code, r.detail).at(r.operation)),
         };
     }
-    let valid: Vec<BatchOperation> = ops
+    let valid: Vec<(usize, BatchOperation)> = ops
         .iter()
-        .filter_map(|o| o.as_ref().ok().cloned())
+        .enumerate()
+        .filter_map(|(i, o)| o.as_ref().ok().map(|op| (i, op.clone())))
         .collect();
-    let mut outcomes = state.commands.batch(valid, &ctx).await.into_iter();
+    let invalid: Vec<usize> = (0..ops.len()).filter(|i| ops[*i].is_err()).collect();
+    let mut outcomes = state
+        .commands
+        .batch(valid, &invalid, &ctx)
+        .await
+        .map_err(ApiError::from)?
+        .into_iter();
     let mut results = Vec::with_capacity(ops.len());
     for op in ops {
         results.push(match op {
