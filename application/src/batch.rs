@@ -34,6 +34,9 @@ pub enum BatchOperation {
     Post(TransferId, Option<Decimal>),
     /// Void a pending transfer.
     Void(TransferId, Option<Note>),
+    /// An operation whose values the request layer refused: in an atomic batch it is
+    /// that operation's refusal, in its turn.
+    Rejected(ErrorCode, String),
 }
 
 /// What one operation answered.
@@ -116,6 +119,9 @@ impl BatchOperation {
             ],
             Self::Post(id, amount) => vec!["post".into(), id.to_string(), dec(amount)],
             Self::Void(id, reason) => vec!["void".into(), id.to_string(), note(reason)],
+            Self::Rejected(code, detail) => {
+                vec!["rejected".into(), code.to_string(), detail.clone()]
+            }
         };
         crate::idempotency::fingerprint(&parts.iter().map(String::as_str).collect::<Vec<_>>())
     }
@@ -162,6 +168,7 @@ impl CommandService {
                     .get(id)
                     .map(|(f, t)| vec![f.as_str(), t.as_str()])
                     .unwrap_or_default(),
+                BatchOperation::Rejected(..) => vec![],
             })
             .collect();
         let accounts: Vec<&str> = accounts.into_iter().collect();
@@ -240,6 +247,9 @@ impl CommandService {
             BatchOperation::Transfer(t) => transfer(true, self.transfer(t, ctx).await?),
             BatchOperation::Post(id, a) => transfer(false, self.post_transfer(id, a, ctx).await?),
             BatchOperation::Void(id, r) => transfer(false, self.void_transfer(id, r, ctx).await?),
+            BatchOperation::Rejected(code, detail) => {
+                return Err(CommandError::Rejected { code, detail })
+            }
         })
     }
 

@@ -62,6 +62,7 @@ impl<'a> BatchUnit<'a> {
                     transfers.extend(t.transfer_id.iter().map(transfer_stream));
                     made.extend(t.transfer_id.iter().map(transfer_stream));
                 }
+                BatchOperation::Rejected(..) => {}
                 BatchOperation::Post(id, _) | BatchOperation::Void(id, _) => {
                     if let Some((f, t)) = parties.get(id) {
                         accounts.extend([f.to_string(), t.to_string()]);
@@ -102,6 +103,12 @@ impl<'a> BatchUnit<'a> {
         now: DateTime<Utc>,
     ) -> Result<BatchReply, CommandError> {
         Ok(match op {
+            BatchOperation::Rejected(code, detail) => {
+                return Err(CommandError::Rejected {
+                    code: *code,
+                    detail: detail.clone(),
+                })
+            }
             BatchOperation::Open(o) => {
                 let id = o
                     .account_id

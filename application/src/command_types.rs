@@ -116,6 +116,15 @@ pub enum CommandError {
         /// Its message.
         detail: String,
     },
+    /// A value the request layer refused (in an atomic batch, judged in its turn so the
+    /// batch's refusal names the first refused operation).
+    #[error("{detail}")]
+    Rejected {
+        /// Its code.
+        code: ErrorCode,
+        /// Its message.
+        detail: String,
+    },
     /// `If-Match` named no version the account is at.
     #[error("the account is at version {actual}, which If-Match does not name")]
     VersionMismatch {
@@ -141,7 +150,7 @@ impl CommandError {
     pub fn code(&self) -> ErrorCode {
         match self {
             Self::Refused(e) => e.code(),
-            Self::StoredRefusal { code, .. } => *code,
+            Self::StoredRefusal { code, .. } | Self::Rejected { code, .. } => *code,
             Self::VersionMismatch { .. } => ErrorCode::VersionMismatch,
             Self::Conflict => ErrorCode::ConcurrencyConflict,
             Self::IdempotencyKeyReused => ErrorCode::IdempotencyKeyReused,
@@ -152,7 +161,10 @@ impl CommandError {
 
     /// Whether the outcome is final and belongs in the idempotency record.
     pub(crate) fn is_final(&self) -> bool {
-        matches!(self, Self::Refused(_) | Self::VersionMismatch { .. })
+        matches!(
+            self,
+            Self::Refused(_) | Self::VersionMismatch { .. } | Self::Rejected { .. }
+        )
     }
 }
 

@@ -56,8 +56,35 @@ async fn an_atomic_batch_with_a_failing_fifth_operation_writes_nothing(backend: 
     );
     assert_eq!(
         (version(&app, "a").await, version(&app, "b").await),
-        (va, vb)
+        (va.clone(), vb)
     );
+    // Operations are judged in order: the first refused one is named, even when a later
+    // one has an invalid value.
+    let (s, b) = batch(
+        &app,
+        json!({"operations": [
+            {"op": "withdraw", "account_id": "a", "amount": "100"},
+            {"op": "deposit", "account_id": "a", "amount": "abc"},
+        ]}),
+    )
+    .await;
+    assert_eq!(
+        (s, &b["code"], &b["operation"]),
+        (422, &json!("insufficient_funds"), &json!(0))
+    );
+    let (s, b) = batch(
+        &app,
+        json!({"operations": [
+            {"op": "deposit", "account_id": "a", "amount": "1"},
+            {"op": "deposit", "account_id": "a", "amount": "abc"},
+        ]}),
+    )
+    .await;
+    assert_eq!(
+        (s, &b["code"], &b["operation"]),
+        (422, &json!("invalid_amount"), &json!(1))
+    );
+    assert_eq!(version(&app, "a").await, va);
     let (s, _) = json(app.get("/transfers/x1").await).await;
     assert_eq!(s, 404, "nothing of the batch was written");
 }

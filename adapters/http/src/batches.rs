@@ -225,11 +225,11 @@ pub(crate) async fn batch(
         });
     }
     if b.atomic.unwrap_or(true) {
-        // A refused value is the batch's refusal, naming the operation.
-        let mut valid = Vec::with_capacity(ops.len());
-        for op in ops {
-            valid.push(op?);
-        }
+        // A refused value is that operation's refusal, judged in its turn.
+        let valid: Vec<BatchOperation> = ops
+            .into_iter()
+            .map(|op| op.unwrap_or_else(|e| BatchOperation::Rejected(e.code, e.detail)))
+            .collect();
         let outcome = finish(
             &state,
             "batch",

@@ -148,7 +148,8 @@ impl From<CommandError> for ApiError {
         match &e {
             CommandError::Unavailable(m) => Self::unavailable(m),
             CommandError::Internal(m) => Self::internal(m),
-            CommandError::StoredRefusal { code, detail } => Self::new(*code, detail.clone()),
+            CommandError::StoredRefusal { code, detail }
+            | CommandError::Rejected { code, detail } => Self::new(*code, detail.clone()),
             other => Self::new(other.code(), other.to_string()),
         }
     }
