@@ -3,12 +3,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use ledger_domain::{
-    fold, Account, AccountCommand, Aggregate, Transfer, TransferId, TransferPlan, Versioned,
-};
+use ledger_domain::{fold, Account, Aggregate, Transfer, TransferId, TransferPlan, Versioned};
 
 use crate::batch_unit::Loaded;
-use crate::commands::{new_events, AccountAction, AccountReply, CommandError};
+use crate::commands::{new_events, AccountReply, CommandError};
 use crate::pipeline::Pipeline;
 use crate::ports::store::{EventMetadata, StreamWrite};
 use crate::transfer_views::TransferView;
@@ -21,29 +19,6 @@ pub(crate) struct Working<'p> {
     pub(crate) accounts: HashMap<String, Versioned<Account>>,
     pub(crate) transfers: HashMap<String, Versioned<Transfer>>,
     pub(crate) writes: BTreeMap<String, StreamWrite>,
-}
-
-pub(crate) fn account_command(action: &AccountAction) -> AccountCommand {
-    match action.clone() {
-        AccountAction::Deposit {
-            amount,
-            description,
-        } => AccountCommand::Deposit {
-            amount,
-            description,
-        },
-        AccountAction::Withdraw {
-            amount,
-            description,
-        } => AccountCommand::Withdraw {
-            amount,
-            description,
-        },
-        AccountAction::Close { reason } => AccountCommand::Close { reason },
-        AccountAction::SetLimit { overdraft_limit } => AccountCommand::SetOverdraftLimit {
-            limit: overdraft_limit,
-        },
-    }
 }
 
 impl Working<'_> {

@@ -5,20 +5,20 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use ledger_domain::{
     plan_settlement, plan_transfer, Account, AccountCommand, AccountId, Aggregate, DomainError,
-    Settlement, Transfer, TransferId, TransferOrder, ValueError, Versioned,
+    Settlement, Transfer, TransferId, Versioned,
 };
 
 use crate::batch::{unknown_transfer, AtomicOutcome, BatchOperation, BatchRefusal, BatchReply};
-use crate::batch_state::{account_command, Working};
+use crate::batch_state::Working;
 use crate::commands::{metadata, CommandContext, CommandError};
 use crate::idempotency::{record_ok, scoped_key};
 use crate::pipeline::Pipeline;
 use crate::ports::store::{AppendRequest, EventMetadata};
 use crate::repository::Repository;
-use crate::transfers::{transfer_stream, MAX_EXPIRES_IN_SECONDS};
+use crate::transfers::transfer_stream;
 use crate::write::{Decision, Unit};
 
 type Parties = HashMap<TransferId, (AccountId, AccountId)>;
@@ -129,10 +129,7 @@ impl<'a> BatchUnit<'a> {
                 }
             }
             BatchOperation::Act(id, action) => {
-                let events = w
-                    .account(id.as_str())?
-                    .state
-                    .decide(&account_command(action))?;
+                let events = w.account(id.as_str())?.state.decide(&action.command())?;
                 BatchReply::Account {
                     opened: false,
                     account: w.apply_account(id.as_str(), &events, meta)?,
@@ -143,26 +140,7 @@ impl<'a> BatchUnit<'a> {
                     .transfer_id
                     .clone()
                     .ok_or_else(|| CommandError::Internal("no transfer id".into()))?;
-                if let Some(s) = t.expires_in_seconds {
-                    if !t.pending || !(1..=MAX_EXPIRES_IN_SECONDS).contains(&s) {
-                        return Err(DomainError::Validation(ValueError::OutOfRange {
-                            what: "expires_in_seconds",
-                            range: "1 to 2592000, on a pending transfer",
-                        })
-                        .into());
-                    }
-                }
-                let order = TransferOrder {
-                    transfer_id: id.clone(),
-                    from: t.from.clone(),
-                    to: t.to.clone(),
-                    amount: t.amount,
-                    description: t.description.clone(),
-                    pending: t.pending,
-                    expires_at: t
-                        .expires_in_seconds
-                        .map(|s| now + Duration::seconds(i64::from(s))),
-                };
+                let order = t.order(id.clone(), now)?;
                 if order.from == order.to {
                     return Err(DomainError::SameAccount.into());
                 }

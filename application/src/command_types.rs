@@ -2,8 +2,8 @@
 //! comes back (the account's new state) and why a command did not happen.
 
 use ledger_domain::{
-    Account, AccountId, AccountStatus, Currency, Decimal, DomainError, ErrorCode, Money, Note,
-    Owner, Versioned,
+    Account, AccountCommand, AccountId, AccountStatus, Currency, Decimal, DomainError, ErrorCode,
+    Money, Note, Owner, Versioned,
 };
 use serde::{Deserialize, Serialize};
 
@@ -213,6 +213,32 @@ pub enum AccountAction {
         /// Zero or more, in the account's currency.
         overdraft_limit: Decimal,
     },
+}
+
+impl AccountAction {
+    /// The domain command it asks for.
+    pub fn command(&self) -> AccountCommand {
+        match self.clone() {
+            Self::Deposit {
+                amount,
+                description,
+            } => AccountCommand::Deposit {
+                amount,
+                description,
+            },
+            Self::Withdraw {
+                amount,
+                description,
+            } => AccountCommand::Withdraw {
+                amount,
+                description,
+            },
+            Self::Close { reason } => AccountCommand::Close { reason },
+            Self::SetLimit { overdraft_limit } => AccountCommand::SetOverdraftLimit {
+                limit: overdraft_limit,
+            },
+        }
+    }
 }
 
 /// Open an account; the server picks a UUID when `account_id` is `None`.

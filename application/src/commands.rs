@@ -146,67 +146,43 @@ impl CommandService {
             .as_ref()
             .map(IfMatch::canonical)
             .unwrap_or_default();
-        let (fp, command) = match action {
+        let id = account_id.as_str();
+        let fp = match &action {
             AccountAction::Deposit {
                 amount,
                 description,
-            } => (
-                keyed_fingerprint(
-                    ctx,
-                    &[
-                        "deposit",
-                        account_id.as_str(),
-                        &amount.canonical(),
-                        text(&description),
-                        &if_match,
-                    ],
-                ),
-                AccountCommand::Deposit {
-                    amount,
-                    description,
-                },
+            } => keyed_fingerprint(
+                ctx,
+                &[
+                    "deposit",
+                    id,
+                    &amount.canonical(),
+                    text(description),
+                    &if_match,
+                ],
             ),
             AccountAction::Withdraw {
                 amount,
                 description,
-            } => (
-                keyed_fingerprint(
-                    ctx,
-                    &[
-                        "withdraw",
-                        account_id.as_str(),
-                        &amount.canonical(),
-                        text(&description),
-                        &if_match,
-                    ],
-                ),
-                AccountCommand::Withdraw {
-                    amount,
-                    description,
-                },
+            } => keyed_fingerprint(
+                ctx,
+                &[
+                    "withdraw",
+                    id,
+                    &amount.canonical(),
+                    text(description),
+                    &if_match,
+                ],
             ),
-            AccountAction::Close { reason } => (
-                keyed_fingerprint(
-                    ctx,
-                    &["close", account_id.as_str(), text(&reason), &if_match],
-                ),
-                AccountCommand::Close { reason },
-            ),
-            AccountAction::SetLimit { overdraft_limit } => (
-                keyed_fingerprint(
-                    ctx,
-                    &[
-                        "limits",
-                        account_id.as_str(),
-                        &overdraft_limit.canonical(),
-                        &if_match,
-                    ],
-                ),
-                AccountCommand::SetOverdraftLimit {
-                    limit: overdraft_limit,
-                },
+            AccountAction::Close { reason } => {
+                keyed_fingerprint(ctx, &["close", id, text(reason), &if_match])
+            }
+            AccountAction::SetLimit { overdraft_limit } => keyed_fingerprint(
+                ctx,
+                &["limits", id, &overdraft_limit.canonical(), &if_match],
             ),
         };
+        let command = action.command();
         if let Some(stored) = self.stored_outcome(ctx, &fp).await? {
             return stored;
         }

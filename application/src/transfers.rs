@@ -5,6 +5,7 @@
 use chrono::{DateTime, Duration, Utc};
 use ledger_domain::{
     AccountId, Decimal, DomainError, Note, Settlement, Transfer, TransferId, TransferOrder,
+    ValueError,
 };
 use serde::{Deserialize, Serialize};
 
@@ -35,6 +36,37 @@ pub struct TransferRequest {
     pub pending: bool,
     /// A pending transfer's life (1 to [`MAX_EXPIRES_IN_SECONDS`]); none: it never expires.
     pub expires_in_seconds: Option<u32>,
+}
+
+impl TransferRequest {
+    /// The domain's order for it, as transfer `transfer_id` made at `now`; its life is
+    /// 1 to [`MAX_EXPIRES_IN_SECONDS`] seconds, and only a pending transfer has one.
+    pub(crate) fn order(
+        &self,
+        transfer_id: TransferId,
+        now: DateTime<Utc>,
+    ) -> Result<TransferOrder, CommandError> {
+        if let Some(s) = self.expires_in_seconds {
+            if !self.pending || !(1..=MAX_EXPIRES_IN_SECONDS).contains(&s) {
+                return Err(DomainError::Validation(ValueError::OutOfRange {
+                    what: "expires_in_seconds",
+                    range: "1 to 2592000, on a pending transfer",
+                })
+                .into());
+            }
+        }
+        Ok(TransferOrder {
+            transfer_id,
+            from: self.from.clone(),
+            to: self.to.clone(),
+            amount: self.amount,
+            description: self.description.clone(),
+            pending: self.pending,
+            expires_at: self
+                .expires_in_seconds
+                .map(|s| now + Duration::seconds(i64::from(s))),
+        })
+    }
 }
 
 /// A transfer and both accounts right after the command that answered.
@@ -86,34 +118,14 @@ impl CommandService {
         if let Some(stored) = self.stored_outcome(ctx, &fp).await? {
             return stored;
         }
-        if let Some(s) = req.expires_in_seconds {
-            if !req.pending || !(1..=MAX_EXPIRES_IN_SECONDS).contains(&s) {
-                return Err(CommandError::Refused(DomainError::Validation(
-                    ledger_domain::ValueError::OutOfRange {
-                        what: "expires_in_seconds",
-                        range: "1 to 2592000, on a pending transfer",
-                    },
-                )));
-            }
-        }
-        let transfer_id = match req.transfer_id {
+        let transfer_id = match req.transfer_id.clone() {
             Some(t) => t,
             None => TransferId::parse(self.pipeline.ids.new_id().to_string())
                 .map_err(|e| CommandError::Internal(e.to_string()))?,
         };
         // Microseconds: what every store keeps of a time.
         let now = chrono::SubsecRound::trunc_subsecs(self.pipeline.clock.now(), 6);
-        let order = TransferOrder {
-            transfer_id,
-            from: req.from,
-            to: req.to,
-            amount: req.amount,
-            description: req.description,
-            pending: req.pending,
-            expires_at: req
-                .expires_in_seconds
-                .map(|s| now + Duration::seconds(i64::from(s))),
-        };
+        let order = req.order(transfer_id, now)?;
         let (from, to) = (order.from.clone(), order.to.clone());
         self.run_transfer(What::New(order), from, to, ctx, &fp)
             .await

@@ -57,15 +57,20 @@ pub(crate) fn start_server(
         .spawn()?)
 }
 
-/// The largest projection lag, in events.
-pub(crate) async fn lag(http: &reqwest::Client, base: &str) -> anyhow::Result<u64> {
-    let status: serde_json::Value = http
+/// `GET /admin/projections` (the bench's own admin token).
+async fn projections(http: &reqwest::Client, base: &str) -> anyhow::Result<serde_json::Value> {
+    Ok(http
         .get(format!("{base}/admin/projections"))
         .bearer_auth(BENCH_ADMIN_TOKEN)
         .send()
         .await?
         .json()
-        .await?;
+        .await?)
+}
+
+/// The largest projection lag, in events.
+pub(crate) async fn lag(http: &reqwest::Client, base: &str) -> anyhow::Result<u64> {
+    let status = projections(http, base).await?;
     Ok(status["projections"]
         .as_array()
         .into_iter()
@@ -78,13 +83,7 @@ pub(crate) async fn lag(http: &reqwest::Client, base: &str) -> anyhow::Result<u6
 /// Waits until every projection has no lag (admin endpoint, the bench's own token).
 pub(crate) async fn wait_projected(http: &reqwest::Client, base: &str) -> anyhow::Result<()> {
     for _ in 0..1200 {
-        let status: serde_json::Value = http
-            .get(format!("{base}/admin/projections"))
-            .bearer_auth(BENCH_ADMIN_TOKEN)
-            .send()
-            .await?
-            .json()
-            .await?;
+        let status = projections(http, base).await?;
         let lagging = status["projections"]
             .as_array()
             .is_none_or(|all| all.iter().any(|p| p["lag_events"] != 0));

@@ -2,6 +2,7 @@
 //! database and the real Redis, or on a fresh SQLite file; and the compiled binary.
 #![forbid(unsafe_code)]
 
+pub mod process;
 use std::path::PathBuf;
 use std::time::Duration;
 

@@ -4,16 +4,9 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use ledger_tests::process::free_port;
 use ledger_tests::{json, ledger_binary};
 use serde_json::json;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 #[tokio::test]
 async fn the_binary_serves_on_sqlite_and_stops_on_sigterm() {

@@ -2,54 +2,13 @@
 //! restart, and idempotent retries of the in-flight ones apply at most once.
 
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ledger_postgres::testing::TestDatabase;
-use ledger_tests::{json, ledger_binary, redis_url};
+use ledger_tests::json;
+use ledger_tests::process::{free_port, start, wait_up};
 use serde_json::{json, Value};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start(db_url: &str, port: u16) -> Child {
-    Command::new(ledger_binary())
-        .env("LEDGER__SERVER__ADDRESS", format!("127.0.0.1:{port}"))
-        .env("LEDGER__STORAGE__URL", db_url)
-        .env("LEDGER__SNAPSHOTS__URL", redis_url())
-        // Keys of this test's database only (kept across its restarts), expiring.
-        .env(
-            "LEDGER__SNAPSHOTS__PREFIX",
-            format!(
-                "ledger-test-{}:",
-                db_url.rsplit('/').next().unwrap_or("crash")
-            ),
-        )
-        .env("LEDGER__SNAPSHOTS__TTL_SECONDS", "600")
-        .env("LEDGER__SNAPSHOTS__EVERY", "3")
-        .env("LEDGER__AUTH__ADMIN_TOKEN", "crash-admin")
-        .env("LEDGER__LOG__LEVEL", "error")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the binary starts")
-}
-
-async fn wait_up(client: &reqwest::Client, base: &str) {
-    for _ in 0..150 {
-        if client.get(format!("{base}/health")).send().await.is_ok() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the binary never came up");
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_kill_9_under_load_loses_no_acknowledged_command() {

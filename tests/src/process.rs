@@ -1,0 +1,51 @@
+//! The compiled binary as a process a test can kill: on a free port, against a test
+//! database and the real Redis, with the admin token `crash-admin`.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::{ledger_binary, redis_url};
+
+/// A port nothing listens on.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts the binary on `db_url` (snapshots every 3 events, keys of this database).
+pub fn start(db_url: &str, port: u16) -> Child {
+    Command::new(ledger_binary())
+        .env("LEDGER__SERVER__ADDRESS", format!("127.0.0.1:{port}"))
+        .env("LEDGER__STORAGE__URL", db_url)
+        .env("LEDGER__SNAPSHOTS__URL", redis_url())
+        // Keys of this test's database only (kept across its restarts), expiring.
+        .env(
+            "LEDGER__SNAPSHOTS__PREFIX",
+            format!(
+                "ledger-test-{}:",
+                db_url.rsplit('/').next().unwrap_or("crash")
+            ),
+        )
+        .env("LEDGER__SNAPSHOTS__TTL_SECONDS", "600")
+        .env("LEDGER__SNAPSHOTS__EVERY", "3")
+        .env("LEDGER__AUTH__ADMIN_TOKEN", "crash-admin")
+        .env("LEDGER__LOG__LEVEL", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the binary starts")
+}
+
+/// Waits until it answers `/health`.
+pub async fn wait_up(client: &reqwest::Client, base: &str) {
+    for _ in 0..150 {
+        if client.get(format!("{base}/health")).send().await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the binary never came up");
+}
