@@ -276,7 +276,13 @@ impl ProjectionRunner {
             .await
             .map_err(|e| ProjectionError::Unavailable(e.to_string()))?;
         let mut out = Vec::with_capacity(statuses.len());
-        for status in statuses {
+        // The relay, once it has run anywhere on this store, is listed beside them.
+        let relay = self
+            .target
+            .relay_status()
+            .await
+            .map_err(|e| ProjectionError::Unavailable(e.to_string()))?;
+        for status in statuses.into_iter().chain(relay) {
             let lag_events = self.store.count_after(status.position).await?;
             out.push(ProjectionReport { status, lag_events });
         }

@@ -5,6 +5,7 @@
 
 pub mod expirer;
 pub mod projectors;
+pub mod relay;
 pub mod settings;
 pub mod stores;
 
@@ -13,6 +14,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use ledger_application::feed::FeedReader;
+use ledger_application::feed_hub::FeedHub;
 use ledger_application::ports::store::EventStore;
 use ledger_application::ports::system::Spawner;
 use ledger_application::ports::system::{SystemClock, UuidV7Ids};
@@ -28,6 +31,9 @@ use tokio::sync::{watch, Notify};
 
 pub use settings::Settings;
 
+/// Events a live subscriber may fall behind the feed before it is cut off.
+const FEED_BUFFER: usize = 4_096;
+
 /// The application with its adapters open and its port bound.
 pub struct Application {
     listener: TcpListener,
@@ -36,6 +42,11 @@ pub struct Application {
     pg_pool: Option<sqlx::PgPool>,
     projections: bool,
     expirer: Arc<ledger_application::expirer::Expirer>,
+}
+
+/// The live feed's reader: events rendered as the API shows them.
+pub fn feed_reader(store: Arc<dyn EventStore>) -> FeedReader {
+    FeedReader::new(store, Arc::new(ledger_http::dto::render_event))
 }
 
 /// The services built on the stores, for the CLI's non-serving commands too.
@@ -119,6 +130,14 @@ impl Application {
         if access.api_tokens.is_empty() {
             tracing::warn!("auth.api_tokens is empty: the API is open to anyone who can reach it (fine for local use)");
         }
+        let wake = Arc::new(Notify::new());
+        let reader = feed_reader(stores.events.clone());
+        let relay = relay::build(
+            &settings.relay.nats,
+            reader.clone(),
+            stores.projections.clone(),
+        )
+        .await?;
         let state = Arc::new(AppState {
             commands,
             queries,
@@ -129,7 +148,9 @@ impl Application {
             load_stats: repo.stats(),
             access,
             request_timeout: Duration::from_millis(settings.server.request_timeout_ms),
-            wake: Arc::new(Notify::new()),
+            feed: FeedHub::new(reader, wake.clone(), FEED_BUFFER),
+            wake,
+            relay,
         });
         let listener = TcpListener::bind(&settings.server.address)
             .await
@@ -173,12 +194,33 @@ impl Application {
                 self.state.wake.clone(),
                 stop_rx.clone(),
             ));
-            if let Some(pool) = self.pg_pool.clone() {
-                tasks.push(projectors::listen(pool, self.state.wake.clone(), stop_rx));
-            }
         } else {
             tracing::info!("projections.enabled is false: this instance runs no projector");
         }
+        if let Some(pool) = self.pg_pool.clone() {
+            // Other instances' commits wake the projectors, the live feed and the relay.
+            tasks.push(projectors::listen(
+                pool,
+                self.state.wake.clone(),
+                stop_rx.clone(),
+            ));
+        }
+        if let Some(relay) = self.state.relay.clone() {
+            tasks.push(relay::spawn(
+                relay,
+                self.state.runner.target().clone(),
+                self.state.wake.clone(),
+                stop_rx.clone(),
+            ));
+        }
+        tasks.push(tokio::spawn(self.state.feed.clone().run()));
+        // Live subscriptions end (with a closing comment) when the signal comes, so
+        // the graceful shutdown is not held open by them.
+        let feed = self.state.feed.clone();
+        let signal = async move {
+            signal.await;
+            feed.close();
+        };
         tracing::info!(port = self.port, "ledger listening");
         let router = ledger_http::router(self.state.clone());
         // Answers go out as soon as they are written (no Nagle delay waiting on the
@@ -199,6 +241,35 @@ impl Application {
         tracing::info!("ledger stopped");
         Ok(())
     }
+}
+
+/// `ledger relay`: only the relay, until SIGINT or SIGTERM.
+pub async fn relay_until_stopped(settings: Settings) -> anyhow::Result<()> {
+    let Core { runner, stores } = core(&settings).await?;
+    let reader = feed_reader(stores.events.clone());
+    let Some(relay) =
+        relay::build(&settings.relay.nats, reader, stores.projections.clone()).await?
+    else {
+        anyhow::bail!("set relay.nats.url (LEDGER__RELAY__NATS__URL) to relay the feed to NATS");
+    };
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let wake = Arc::new(Notify::new());
+    let mut tasks = vec![relay::spawn(
+        relay,
+        runner.target().clone(),
+        wake.clone(),
+        stop_rx.clone(),
+    )];
+    if let Some(pool) = stores.pg_pool.clone() {
+        tasks.push(projectors::listen(pool, wake, stop_rx));
+    }
+    tracing::info!(stream = %settings.relay.nats.stream, "relaying the feed to NATS JetStream");
+    shutdown_signal().await;
+    let _ = stop_tx.send(true);
+    for t in tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
+    }
+    Ok(())
 }
 
 async fn shutdown_signal() {

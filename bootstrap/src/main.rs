@@ -1,4 +1,5 @@
-//! The `ledger` command line: `serve` (default), `migrate`, `projections rebuild|status`.
+//! The `ledger` command line: `serve` (default), `migrate`, `relay`,
+//! `projections rebuild|status`.
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
@@ -7,7 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use ledger_application::ports::readmodel::{Projection, PROJECTIONS};
-use ledger_bootstrap::{core, init_tracing, Application, Settings};
+use ledger_bootstrap::{core, init_tracing, relay_until_stopped, Application, Settings};
 
 #[derive(Parser)]
 #[command(
@@ -29,6 +30,9 @@ enum Command {
     Serve,
     /// Create or upgrade the database schema, then exit.
     Migrate,
+    /// Relay the event feed to NATS JetStream (relay.nats.*) until stopped, without
+    /// serving HTTP.
+    Relay,
     /// Read-model maintenance.
     Projections {
         #[command(subcommand)]
@@ -70,6 +74,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .run_until_stopped()
                 .await
         }
+        Command::Relay => relay_until_stopped(settings).await,
         Command::Migrate => {
             core(&settings).await?;
             println!("migrations applied");

@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 const POLL: Duration = Duration::from_millis(250);
 const COALESCE: Duration = Duration::from_millis(10);
 
-async fn pause(wake: &Notify, stop: &mut watch::Receiver<bool>, d: Duration) {
+pub(crate) async fn pause(wake: &Notify, stop: &mut watch::Receiver<bool>, d: Duration) {
     tokio::select! {
         _ = wake.notified() => {}
         _ = tokio::time::sleep(d) => {}

@@ -22,6 +22,36 @@ pub struct Settings {
     pub auth: Auth,
     /// Logging.
     pub log: Log,
+    /// The event relay.
+    pub relay: Relay,
+}
+
+/// `relay.*`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Relay {
+    /// `relay.nats.*`.
+    pub nats: Nats,
+}
+
+/// `relay.nats.*`: the relay to NATS JetStream runs when `url` is set.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Nats {
+    /// `nats://host:port`; none: no relay.
+    pub url: Option<String>,
+    /// The JetStream stream (created when absent).
+    pub stream: String,
+    /// Subjects are `<subject_prefix>.<stream type>.<stream id>`.
+    pub subject_prefix: String,
+}
+
+impl Default for Nats {
+    fn default() -> Self {
+        Self {
+            url: None,
+            stream: "LEDGER".into(),
+            subject_prefix: "ledger.events".into(),
+        }
+    }
 }
 
 /// `server.*`.
@@ -103,7 +133,9 @@ impl Settings {
             .set_default("projections.enabled", true)?
             .set_default("auth.api_tokens", Vec::<String>::new())?
             .set_default("log.format", "text")?
-            .set_default("log.level", "info")?;
+            .set_default("log.level", "info")?
+            .set_default("relay.nats.stream", "LEDGER")?
+            .set_default("relay.nats.subject_prefix", "ledger.events")?;
         if let Some(path) = file {
             builder = builder.add_source(config::File::from(path).required(true));
         }

@@ -416,6 +416,11 @@ pub async fn concurrent_mixed_appends_each_get_their_own_answer(store: Store) ->
 /// A reader tailing the feed while 8 writers append sees each event exactly once,
 /// every stream in version order.
 pub async fn feed_tail_sees_every_event_once(store: Store) {
+    assert_eq!(
+        store.feed_end().await.expect("feed_end"),
+        FeedCursor::START,
+        "an empty store's feed ends at its start"
+    );
     const WRITERS: u64 = 8;
     const PER_WRITER: u64 = 150;
     let mut handles = Vec::new();
@@ -476,6 +481,8 @@ pub async fn feed_tail_sees_every_event_once(store: Store) {
     }
     let rest = store.read_feed(cursor, 1000).await.expect("read_feed");
     assert!(rest.events.is_empty(), "events beyond the expected total");
+    // The end of the feed is the last event a tail reaches.
+    assert_eq!(store.feed_end().await.expect("feed_end"), cursor);
 }
 
 /// A stored schema-version-1 (seed format) stream reads back through the upcasters.

@@ -44,6 +44,24 @@ pub use aggregate::{fold, replay, Aggregate, DecodeError, EncodedEvent, RawEvent
 pub use code::ErrorCode;
 pub use error::DomainError;
 pub use events::{AccountEvent, ACCOUNT_SCHEMA_VERSION};
+
+/// Every event type the ledger records, as the API names them (after upcasting).
+pub const EVENT_TYPES: [&str; 14] = [
+    "AccountOpened",
+    "MoneyDeposited",
+    "MoneyWithdrawn",
+    "AccountClosed",
+    "TransferDebited",
+    "TransferCredited",
+    "OverdraftLimitSet",
+    "PendingTransferReserved",
+    "PendingTransferPosted",
+    "PendingTransferReleased",
+    "TransferRecorded",
+    "TransferPosted",
+    "TransferVoided",
+    "TransferExpired",
+];
 pub use money::{Currency, Decimal, Money, MoneyError};
 pub use pending::{available, Leg, Release};
 pub use total::MoneyTotal;

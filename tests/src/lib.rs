@@ -58,6 +58,8 @@ pub struct Options {
     pub no_admin: bool,
     /// `projections.enabled = false`.
     pub no_projectors: bool,
+    /// `relay.nats.*` (none: no relay).
+    pub relay: Option<ledger_bootstrap::settings::Nats>,
 }
 
 /// A running application; stops and cleans up when dropped.
@@ -107,6 +109,9 @@ pub fn settings(storage_url: String, snapshots_url: String, options: &Options) -
         log: Log {
             format: "text".into(),
             level: "warn".into(),
+        },
+        relay: ledger_bootstrap::settings::Relay {
+            nats: options.relay.clone().unwrap_or_default(),
         },
     }
 }

@@ -1,4 +1,4 @@
-//! Operations: health, readiness, metrics, the global feed and projection admin.
+//! Operations: health, readiness, metrics and projection admin.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -22,7 +22,6 @@ pub(crate) fn router() -> Router<crate::State> {
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
-        .route("/events", get(crate::queries::feed))
         .route("/admin/projections", get(projections))
         .route("/admin/rebuild-projections", post(rebuild))
 }
@@ -112,7 +111,26 @@ pub(crate) async fn metrics(State(state): State<crate::State>) -> Response {
         "Snapshots written",
         &s.snapshots_written,
     );
+    m.count_total(
+        "ledger_sse_feed_reads_total",
+        "Feed reads made for live subscribers (the shared reader's and their catch-ups)",
+        &[],
+        state.feed.reads(),
+    );
+    if let Some(relay) = &state.relay {
+        m.count_total(
+            "ledger_relay_published_total",
+            "Events the relay of this instance got acknowledged by JetStream",
+            &[],
+            relay.relayed(),
+        );
+    }
     let g = |name: &str, help: &'static str, v: u64| m.gauge(name, help, &[], v as f64);
+    g(
+        "ledger_sse_subscribers",
+        "Open live-feed (SSE) subscriptions",
+        state.feed.subscribers() as u64,
+    );
     if let Ok(n) = state.store.count_after(FeedCursor::START).await {
         g("ledger_event_store_events", "Events in the store", n);
     }

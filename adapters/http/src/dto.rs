@@ -210,6 +210,12 @@ impl EventBody {
     }
 }
 
+/// An event as consumers of the live feed and the relay receive it: the JSON of
+/// [`EventBody`].
+pub fn render_event(recorded: &RecordedEvent, event: &LedgerEvent) -> String {
+    serde_json::to_string(&EventBody::new(recorded, event)).unwrap_or_default()
+}
+
 /// A page of one account's events.
 #[derive(Serialize, ToSchema)]
 pub struct EventsPage {

@@ -21,6 +21,7 @@ mod middleware;
 pub mod openapi;
 pub mod problem;
 mod queries;
+mod sse;
 pub mod timed_store;
 mod transfers;
 
@@ -93,6 +94,10 @@ pub struct AppState {
     pub request_timeout: Duration,
     /// Woken after every command, so projectors run at once.
     pub wake: Arc<Notify>,
+    /// The live feed's one reader and its subscribers.
+    pub feed: Arc<ledger_application::feed_hub::FeedHub>,
+    /// The event relay, when this instance runs it (its counts go to the metrics).
+    pub relay: Option<Arc<ledger_application::relay::Relay>>,
 }
 
 /// Shared state.
@@ -105,6 +110,7 @@ pub fn router(state: State) -> Router {
         .merge(queries::router())
         .merge(transfers::router())
         .merge(batches::router())
+        .merge(sse::router())
         .merge(admin::router())
         .merge(openapi::router())
         .fallback(middleware::not_found)

@@ -26,7 +26,7 @@ pub struct RequestContext {
 const OPEN_PATHS: [&str; 4] = ["/health", "/ready", "/metrics", "/openapi.json"];
 
 fn is_admin_path(path: &str) -> bool {
-    path.starts_with("/admin/") || path == "/admin" || path == "/events"
+    path.starts_with("/admin/") || path == "/admin"
 }
 
 fn matches(given: &str, secret: &Secret) -> bool {
@@ -100,13 +100,14 @@ fn authenticate(state: &crate::AppState, req: &Request) -> Result<String, ApiErr
 fn route_label(method: &Method, path: &str) -> String {
     // Labels from a fixed set: a path or method a client makes up (a 404, an unknown
     // method) must not grow the metrics without bound.
-    const ROUTES: [&str; 12] = [
+    const ROUTES: [&str; 13] = [
         "/accounts",
         "/transfers",
         "/audit",
         "/analytics/summary",
         "/analytics/daily",
         "/events",
+        "/events/stream",
         "/health",
         "/ready",
         "/metrics",
@@ -118,6 +119,7 @@ fn route_label(method: &Method, path: &str) -> String {
     let parts: Vec<&str> = path.split('/').collect();
     let shape = match parts.as_slice() {
         ["", "accounts", _] => "/accounts/{id}".to_owned(),
+        ["", "accounts", _, "events", "stream"] => "/accounts/{id}/events/stream".to_owned(),
         ["", "accounts", _, tail] if TAILS.contains(tail) => format!("/accounts/{{id}}/{tail}"),
         _ => ROUTES
             .iter()

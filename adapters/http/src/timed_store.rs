@@ -56,6 +56,10 @@ impl EventStore for TimedEventStore {
         self.inner.read_feed(after, limit).await
     }
 
+    async fn feed_end(&self) -> Result<FeedCursor, StoreError> {
+        self.inner.feed_end().await
+    }
+
     async fn count_after(&self, after: FeedCursor) -> Result<u64, StoreError> {
         self.inner.count_after(after).await
     }

@@ -39,6 +39,15 @@ fn state() -> Arc<AppState> {
             models.clone(),
         )),
         runner: Arc::new(ProjectionRunner::new(store.clone(), models, 100)),
+        feed: ledger_application::feed_hub::FeedHub::new(
+            ledger_application::feed::FeedReader::new(
+                store.clone(),
+                Arc::new(ledger_http::dto::render_event),
+            ),
+            Arc::new(tokio::sync::Notify::new()),
+            16,
+        ),
+        relay: None,
         store,
         snapshots,
         metrics: Arc::new(Metrics::default()),

@@ -41,6 +41,8 @@ pub struct MemoryReadModels {
     inner: Mutex<HashMap<Projection, Slot>>,
     /// True while a [`RebuildClaim`] is held.
     rebuild_claimed: Arc<AtomicBool>,
+    /// The relay's checkpoint and last error.
+    relay: std::sync::Mutex<Option<ProjectionStatus>>,
 }
 
 /// Releases the memory store's rebuild claim when dropped.
@@ -69,6 +71,7 @@ impl Default for MemoryReadModels {
         Self {
             rebuild_claimed: Arc::new(AtomicBool::new(false)),
             inner: Mutex::new(map),
+            relay: std::sync::Mutex::new(None),
         }
     }
 }
@@ -260,5 +263,29 @@ impl ProjectionStore for MemoryReadModels {
                 })
             })
             .collect())
+    }
+
+    async fn relay_status(&self) -> Result<Option<ProjectionStatus>, ReadModelError> {
+        Ok(self.relay.lock().unwrap_or_else(|p| p.into_inner()).clone())
+    }
+
+    async fn move_relay(
+        &self,
+        from: FeedCursor,
+        to: FeedCursor,
+        error: Option<String>,
+    ) -> Result<bool, ReadModelError> {
+        let mut relay = self.relay.lock().unwrap_or_else(|p| p.into_inner());
+        let at = relay.as_ref().map_or(FeedCursor::START, |r| r.position);
+        if at != from {
+            return Ok(false);
+        }
+        *relay = Some(ProjectionStatus {
+            name: "relay".into(),
+            state: ProjectionState::Live,
+            position: to,
+            last_error: error,
+        });
+        Ok(true)
     }
 }

@@ -142,6 +142,14 @@ impl EventStore for MemoryEventStore {
         Ok(FeedPage { events, next })
     }
 
+    async fn feed_end(&self) -> Result<FeedCursor, StoreError> {
+        Ok(self
+            .lock()
+            .events
+            .last()
+            .map_or(FeedCursor::START, |e| e.cursor))
+    }
+
     async fn count_after(&self, after: FeedCursor) -> Result<u64, StoreError> {
         let inner = self.lock();
         let start = inner.events.partition_point(|e| e.cursor <= after);

@@ -34,6 +34,9 @@ impl EventStore for SlowCounting {
     async fn read_feed(&self, after: FeedCursor, limit: usize) -> Result<FeedPage, StoreError> {
         self.inner.read_feed(after, limit).await
     }
+    async fn feed_end(&self) -> Result<FeedCursor, StoreError> {
+        self.inner.feed_end().await
+    }
     async fn count_after(&self, after: FeedCursor) -> Result<u64, StoreError> {
         self.inner.count_after(after).await
     }

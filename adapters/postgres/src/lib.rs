@@ -16,6 +16,7 @@ mod notify;
 mod projections;
 mod queries;
 mod rebuild;
+mod relay;
 mod store;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -222,6 +222,19 @@ impl ProjectionStore for PgProjectionStore {
         self.swap_rebuilt_tables(name, from).await
     }
 
+    async fn relay_status(&self) -> Result<Option<ProjectionStatus>, ReadModelError> {
+        crate::relay::status(&self.pool).await
+    }
+
+    async fn move_relay(
+        &self,
+        from: FeedCursor,
+        to: FeedCursor,
+        error: Option<String>,
+    ) -> Result<bool, ReadModelError> {
+        crate::relay::move_to(&self.pool, from, to, error).await
+    }
+
     async fn set_failed(&self, name: Projection, error: &str) -> Result<(), ReadModelError> {
         sqlx::query("UPDATE projections SET state = 'failed', last_error = $2 WHERE name = $1")
             .bind(name.as_str())

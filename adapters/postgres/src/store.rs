@@ -188,6 +188,22 @@ impl EventStore for PgEventStore {
         Ok(FeedPage { events, next })
     }
 
+    async fn feed_end(&self) -> Result<FeedCursor, StoreError> {
+        // The same visibility rule as `read_feed`: the end a reader can reach now.
+        let row: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT tx_id, position FROM events \
+             WHERE tx_id < pg_snapshot_xmin(pg_current_snapshot())::text::bigint \
+             ORDER BY tx_id DESC, position DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(row.map_or(FeedCursor::START, |(tx, position)| FeedCursor {
+            tx: u64_of(tx),
+            position: u64_of(position),
+        }))
+    }
+
     async fn count_after(&self, after: FeedCursor) -> Result<u64, StoreError> {
         let n: i64 =
             sqlx::query_scalar("SELECT count(*) FROM events WHERE (tx_id, position) > ($1, $2)")

@@ -9,6 +9,7 @@ mod apply_transfers;
 mod claim;
 mod projections;
 mod queries;
+mod relay;
 mod store;
 
 use std::str::FromStr;

@@ -235,6 +235,18 @@ impl EventStore for SqliteEventStore {
         Ok(FeedPage { events, next })
     }
 
+    async fn feed_end(&self) -> Result<FeedCursor, StoreError> {
+        let last: Option<i64> = sqlx::query_scalar("SELECT max(position) FROM events")
+            .fetch_one(&self.reader)
+            .await
+            .map_err(store_error)?;
+        let position = last.map_or(0, |p| u64::try_from(p).unwrap_or(0));
+        Ok(FeedCursor {
+            tx: position,
+            position,
+        })
+    }
+
     async fn count_after(&self, after: FeedCursor) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE position > ?1")
             .bind(i64_of(after.position))

@@ -2,6 +2,7 @@
 
 pub mod filters;
 pub mod readmodel;
+pub mod relay;
 pub mod snapshot;
 pub mod store;
 pub mod system;

@@ -51,6 +51,8 @@ pub enum Lease {
     Projection(Projection),
     /// Recording the expiry of pending transfers.
     Expirer,
+    /// Relaying the feed to NATS JetStream.
+    Relay,
 }
 
 impl Lease {
@@ -59,6 +61,7 @@ impl Lease {
         match self {
             Self::Projection(p) => p.as_str(),
             Self::Expirer => "expirer",
+            Self::Relay => "relay",
         }
     }
 }
@@ -267,6 +270,20 @@ pub trait ProjectionStore: Send + Sync + 'static {
     async fn try_lead(&self, _lease: Lease) -> Result<bool, ReadModelError> {
         Ok(true)
     }
+
+    /// The event relay's checkpoint and last error, named `relay`; `None` before it
+    /// first records anything.
+    async fn relay_status(&self) -> Result<Option<ProjectionStatus>, ReadModelError>;
+
+    /// Moves the relay's checkpoint from `from` to `to` and records `error` (the last
+    /// attempt's, or none); `from == to` records only the error. `false`, writing
+    /// nothing, when the checkpoint is not at `from` (another relay moved it).
+    async fn move_relay(
+        &self,
+        from: FeedCursor,
+        to: FeedCursor,
+        error: Option<String>,
+    ) -> Result<bool, ReadModelError>;
 }
 
 /// Reads of the read models.

@@ -235,6 +235,11 @@ pub trait EventStore: Send + Sync + 'static {
     /// Reads the global feed after a cursor, at most `limit` events.
     async fn read_feed(&self, after: FeedCursor, limit: usize) -> Result<FeedPage, StoreError>;
 
+    /// The cursor of the last event a feed reader can see now (`FeedCursor::START`
+    /// when none): every event [`Self::read_feed`] will ever return after it commits
+    /// later than this call.
+    async fn feed_end(&self) -> Result<FeedCursor, StoreError>;
+
     /// How many events the feed holds after a cursor (a projection's lag).
     async fn count_after(&self, after: FeedCursor) -> Result<u64, StoreError>;
 

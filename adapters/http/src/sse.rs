@@ -1,0 +1,156 @@
+//! Live feeds as Server-Sent Events: the global feed (`/events/stream`) and one
+//! account's events (`/accounts/{id}/events/stream`), both served by the instance's one
+//! feed reader (`FeedHub`).
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use futures_util::stream;
+use ledger_application::feed::FeedItem;
+use ledger_application::feed_hub::{Delivery, FeedEnd, FeedFilter, Subscription};
+use ledger_application::ports::store::FeedCursor;
+use ledger_domain::{AccountId, EVENT_TYPES};
+
+use crate::body;
+use crate::problem::ApiError;
+
+/// Idle connections get a comment line this often (API.md: at least every 15 s).
+pub const HEARTBEAT: Duration = Duration::from_secs(10);
+
+pub(crate) fn router() -> Router<crate::State> {
+    Router::new()
+        .route("/events/stream", get(feed_stream))
+        .route("/accounts/{id}/events/stream", get(account_stream))
+}
+
+/// Refuses parameters the route does not take: a misspelt filter must not silently
+/// deliver everything.
+fn only(q: &HashMap<String, String>, known: &[&str]) -> Result<(), ApiError> {
+    match q.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(k) => Err(ApiError::validation(format!(
+            "unknown query parameter `{k}`; this route takes {known:?}"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// `Last-Event-ID` (a reconnect) wins over the query's resume point.
+fn resume_point<'a>(
+    headers: &'a HeaderMap,
+    query: Option<&'a String>,
+) -> Result<Option<&'a str>, ApiError> {
+    match headers.get("last-event-id") {
+        Some(v) => v
+            .to_str()
+            .map(|s| Some(s.trim()))
+            .map_err(|_| ApiError::validation("Last-Event-ID is not readable text")),
+        None => Ok(query.map(String::as_str)),
+    }
+}
+
+#[utoipa::path(get, path = "/events/stream", params(("after" = Option<String>, Query),
+    ("stream_id" = Option<String>, Query), ("event_type" = Option<String>, Query),
+    ("Last-Event-ID" = Option<String>, Header)),
+    responses((status = 200, content_type = "text/event-stream", body = String,
+        description = "per event `id: <cursor>`, `event: <event_type>`, `data: <event JSON>`")))]
+pub(crate) async fn feed_stream(
+    State(state): State<crate::State>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let q = body::query(raw.as_deref())?;
+    only(&q, &["after", "stream_id", "event_type"])?;
+    let after = match resume_point(&headers, q.get("after"))? {
+        None => FeedCursor::START,
+        Some(c) => c.parse().map_err(|_| {
+            ApiError::validation("unreadable cursor: give a `next` of /events or an event's `id`")
+        })?,
+    };
+    let event_type = q.get("event_type").cloned();
+    if let Some(t) = &event_type {
+        if !EVENT_TYPES.contains(&t.as_str()) {
+            return Err(ApiError::validation(format!(
+                "unknown event_type; one of {EVENT_TYPES:?}"
+            )));
+        }
+    }
+    let stream_id = q.get("stream_id").cloned();
+    if stream_id
+        .as_ref()
+        .is_some_and(|s| s.is_empty() || s.len() > 200)
+    {
+        return Err(ApiError::validation("stream_id must be 1-200 characters"));
+    }
+    let filter = FeedFilter {
+        stream_id,
+        event_type,
+    };
+    let subscription = state.feed.subscribe(after, filter);
+    Ok(events(subscription, |item| item.cursor.to_string()))
+}
+
+#[utoipa::path(get, path = "/accounts/{id}/events/stream", params(("id" = String, Path),
+    ("after_version" = Option<u64>, Query), ("Last-Event-ID" = Option<String>, Header)),
+    responses((status = 200, content_type = "text/event-stream", body = String,
+        description = "per event `id: <version>`, `event: <event_type>`, `data: <event JSON>`")))]
+pub(crate) async fn account_stream(
+    State(state): State<crate::State>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let id: AccountId = body::path_account(&id)?;
+    let q = body::query(raw.as_deref())?;
+    only(&q, &["after_version"])?;
+    let after = match resume_point(&headers, q.get("after_version"))? {
+        None => 0,
+        Some(v) => v.parse::<u64>().map_err(|_| {
+            ApiError::validation("after_version (or Last-Event-ID) must be a non-negative integer")
+        })?,
+    };
+    if state.queries.history(id.as_str(), 0, 1).await?.is_empty() {
+        return Err(ApiError::account_not_found());
+    }
+    let subscription = state.feed.subscribe_stream(id.as_str(), after);
+    Ok(events(subscription, |item| item.version.to_string()))
+}
+
+/// The subscription as an SSE body: each event with its id, a closing comment at the
+/// end, heartbeats while idle.
+fn events(subscription: Subscription, id_of: fn(&FeedItem) -> String) -> Response {
+    let body = stream::unfold(subscription, move |mut sub| async move {
+        let event = match sub.next().await? {
+            Delivery::Event(item) => Event::default()
+                .id(id_of(&item))
+                .event(item.event_type.as_str())
+                .data(item.text.as_str()),
+            Delivery::End(why) => Event::default().comment(closing(&why)),
+        };
+        Some((Ok::<_, Infallible>(event), sub))
+    });
+    Sse::new(body)
+        .keep_alive(KeepAlive::new().interval(HEARTBEAT).text("heartbeat"))
+        .into_response()
+}
+
+fn closing(why: &FeedEnd) -> &'static str {
+    match why {
+        FeedEnd::TooSlow => {
+            "closed: this subscriber fell too far behind the feed; reconnect with Last-Event-ID to resume"
+        }
+        FeedEnd::ShuttingDown => {
+            "closed: the server is shutting down; reconnect with Last-Event-ID to resume"
+        }
+        FeedEnd::StoreFailed(e) => {
+            tracing::warn!(error = %e, "live feed subscription ended on a store error");
+            "closed: the event store cannot be read now; reconnect with Last-Event-ID to resume"
+        }
+    }
+}

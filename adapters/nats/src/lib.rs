@@ -1,0 +1,202 @@
+//! The event relay's sink on NATS JetStream (`async-nats`).
+//!
+//! Each event goes to `<prefix>.<stream type>.<stream id>` (the id encoded by
+//! [`subject_token`]) with `Nats-Msg-Id: <event id>`, so JetStream drops a re-sent
+//! event inside its duplicate window, and `Ledger-Cursor: <feed cursor>`. A page is
+//! published pipelined (every message sent, then the acknowledgements awaited in order)
+//! and chained: each message after a page's first carries
+//! `Nats-Expected-Last-Msg-Id: <previous event id>`, so a message lost in a reconnect
+//! makes the ones after it fail instead of being stored ahead of it. The stream's order
+//! is therefore the feed's order.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, context::ContextBuilder, message::PublishMessage};
+use async_trait::async_trait;
+use bytes::Bytes;
+use ledger_application::feed::FeedItem;
+use ledger_application::ports::relay::{Published, RelaySink};
+use tokio::sync::Mutex;
+
+/// Where and how to relay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NatsTarget {
+    /// `nats://host:port`.
+    pub url: String,
+    /// The JetStream stream (created when absent, subjects `<prefix>.>`).
+    pub stream: String,
+    /// The subjects' first tokens.
+    pub subject_prefix: String,
+}
+
+/// JetStream's duplicate window on a stream the relay creates: a re-sent event is
+/// dropped when its first copy is younger than this.
+pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(600);
+
+/// Publishes feed pages to a JetStream stream.
+pub struct JetStreamSink {
+    context: jetstream::Context,
+    target: NatsTarget,
+    stream_ready: Mutex<bool>,
+}
+
+impl JetStreamSink {
+    /// A sink on `target`. Never fails for NATS being down: the client connects (and
+    /// reconnects) in the background, and publishes fail until it is up.
+    pub async fn connect(target: NatsTarget) -> Result<Self, String> {
+        if !target.subject_prefix.split('.').all(valid_token) {
+            return Err(format!(
+                "relay.nats.subject_prefix {:?} is not a NATS subject: dot-separated tokens without spaces, `*` or `>`",
+                target.subject_prefix
+            ));
+        }
+        let client = async_nats::ConnectOptions::new()
+            .retry_on_initial_connect()
+            .connection_timeout(Duration::from_secs(2))
+            .max_reconnects(None)
+            .connect(target.url.as_str())
+            .await
+            .map_err(|e| format!("relay.nats.url {}: {e}", target.url))?;
+        let context = ContextBuilder::new()
+            .timeout(Duration::from_secs(5))
+            .max_ack_inflight(20_000)
+            .backpressure_on_inflight(true)
+            .build(client);
+        Ok(Self {
+            context,
+            target,
+            stream_ready: Mutex::new(false),
+        })
+    }
+
+    async fn ensure_stream(&self) -> Result<(), String> {
+        let mut ready = self.stream_ready.lock().await;
+        if *ready {
+            return Ok(());
+        }
+        let config = jetstream::stream::Config {
+            name: self.target.stream.clone(),
+            subjects: vec![format!("{}.>", self.target.subject_prefix)],
+            duplicate_window: DUPLICATE_WINDOW,
+            ..Default::default()
+        };
+        self.context
+            .get_or_create_stream(config)
+            .await
+            .map_err(|e| format!("JetStream stream {}: {e}", self.target.stream))?;
+        *ready = true;
+        Ok(())
+    }
+
+    fn message(item: &FeedItem, previous: Option<&FeedItem>) -> PublishMessage {
+        let mut m = PublishMessage::build()
+            .payload(Bytes::from(item.text.clone()))
+            .message_id(item.event_id.to_string())
+            .header("Ledger-Cursor", item.cursor.to_string().as_str());
+        if let Some(p) = previous {
+            m = m.expected_last_message_id(p.event_id.to_string());
+        }
+        m
+    }
+}
+
+#[async_trait]
+impl RelaySink for JetStreamSink {
+    async fn publish(&self, items: &[FeedItem]) -> Published {
+        if let Err(error) = self.ensure_stream().await {
+            return Published {
+                acknowledged: 0,
+                error: Some(error),
+            };
+        }
+        let mut error = None;
+        let mut pending = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let previous = i.checked_sub(1).map(|p| &items[p]);
+            let subject = subject(&self.target.subject_prefix, item);
+            match self
+                .context
+                .send_publish(subject, Self::message(item, previous))
+                .await
+            {
+                Ok(ack) => pending.push(ack),
+                Err(e) => {
+                    error = Some(format!("publish to NATS: {e}"));
+                    break;
+                }
+            }
+        }
+        let mut acknowledged = 0;
+        for ack in pending {
+            match ack.await {
+                Ok(_) => acknowledged += 1,
+                Err(e) => {
+                    error = Some(format!("JetStream acknowledgement: {e}"));
+                    break;
+                }
+            }
+        }
+        if error.is_some() {
+            // The stream may have been deleted: look it up again next time.
+            *self.stream_ready.lock().await = false;
+        }
+        Published {
+            acknowledged,
+            error,
+        }
+    }
+}
+
+/// The subject of an event: `<prefix>.<stream type>.<encoded stream id>`.
+pub fn subject(prefix: &str, item: &FeedItem) -> String {
+    format!(
+        "{prefix}.{}.{}",
+        subject_token(&item.stream_type),
+        subject_token(&item.stream_id)
+    )
+}
+
+/// A stream id as one subject token: ASCII letters, digits, `_`, `-` and `:` stay; every
+/// other byte (of the UTF-8 text) becomes `~` and two upper-case hex digits, so `.`
+/// (the token separator), `*`, `>`, `$` and `~` itself never appear raw:
+/// `acc.1` is `acc~2E1`, `$seals` is `~24seals`.
+pub fn subject_token(id: &str) -> String {
+    let mut out = String::with_capacity(id.len());
+    for b in id.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b':') {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "~{b:02X}");
+        }
+    }
+    out
+}
+
+fn valid_token(t: &str) -> bool {
+    !t.is_empty() && t != "*" && t != ">" && !t.chars().any(|c| c.is_whitespace())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_keep_safe_characters_and_encode_the_rest() {
+        assert_eq!(subject_token("acc-1_b:c"), "acc-1_b:c");
+        assert_eq!(subject_token("acc.1"), "acc~2E1");
+        assert_eq!(subject_token("$seals"), "~24seals");
+        assert_eq!(subject_token("a~b*>"), "a~7Eb~2A~3E");
+        assert_eq!(subject_token("é"), "~C3~A9");
+    }
+
+    #[test]
+    fn prefixes_must_be_subjects() {
+        assert!("ledger.events".split('.').all(valid_token));
+        assert!(!"ledger..events".split('.').all(valid_token));
+        assert!(!"ledger.>".split('.').all(valid_token));
+        assert!(!"led ger".split('.').all(valid_token));
+    }
+}

@@ -1,0 +1,73 @@
+//! The relay's checkpoint on SQLite: one row, moved only from where the mover
+//! found it.
+
+use ledger_application::ports::readmodel::{ProjectionState, ProjectionStatus, ReadModelError};
+use ledger_application::ports::store::FeedCursor;
+use ledger_sql::i64_of;
+use sqlx::{Row, SqlitePool};
+
+use crate::projections::rm_error;
+
+const NAME: &str = "relay";
+
+pub(crate) async fn status(pool: &SqlitePool) -> Result<Option<ProjectionStatus>, ReadModelError> {
+    let row =
+        sqlx::query("SELECT tx_id, position, last_error FROM relay_checkpoints WHERE name = ?1")
+            .bind(NAME)
+            .fetch_optional(pool)
+            .await
+            .map_err(rm_error)?;
+    row.map(|r| {
+        let (tx, position): (i64, i64) = (r.try_get(0)?, r.try_get(1)?);
+        Ok(ProjectionStatus {
+            name: NAME.into(),
+            state: ProjectionState::Live,
+            position: FeedCursor {
+                tx: u64::try_from(tx).unwrap_or(0),
+                position: u64::try_from(position).unwrap_or(0),
+            },
+            last_error: r.try_get(2)?,
+        })
+    })
+    .transpose()
+    .map_err(rm_error)
+}
+
+pub(crate) async fn move_to(
+    pool: &SqlitePool,
+    from: FeedCursor,
+    to: FeedCursor,
+    error: Option<String>,
+) -> Result<bool, ReadModelError> {
+    let moved = sqlx::query(
+        "UPDATE relay_checkpoints SET tx_id = ?4, position = ?5, last_error = ?6 \
+         WHERE name = ?1 AND tx_id = ?2 AND position = ?3",
+    )
+    .bind(NAME)
+    .bind(i64_of(from.tx))
+    .bind(i64_of(from.position))
+    .bind(i64_of(to.tx))
+    .bind(i64_of(to.position))
+    .bind(&error)
+    .execute(pool)
+    .await
+    .map_err(rm_error)?
+    .rows_affected();
+    if moved == 1 || from != FeedCursor::START {
+        return Ok(moved == 1);
+    }
+    // The first move: the row does not exist yet (or another relay made it first).
+    let inserted = sqlx::query(
+        "INSERT INTO relay_checkpoints (name, tx_id, position, last_error) \
+         VALUES (?1, ?2, ?3, ?4) ON CONFLICT (name) DO NOTHING",
+    )
+    .bind(NAME)
+    .bind(i64_of(to.tx))
+    .bind(i64_of(to.position))
+    .bind(&error)
+    .execute(pool)
+    .await
+    .map_err(rm_error)?
+    .rows_affected();
+    Ok(inserted == 1)
+}

@@ -1,0 +1,28 @@
+//! The relay's destination: a message system that acknowledges what it stored
+//! (NATS JetStream in `ledger-nats`).
+
+use async_trait::async_trait;
+
+use crate::feed::FeedItem;
+
+/// How far a publish got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    /// How many of the items, from the first, the destination acknowledged.
+    pub acknowledged: usize,
+    /// Why it stopped before the end (the message is for operators).
+    pub error: Option<String>,
+}
+
+/// Where the relay sends the feed.
+///
+/// An implementation must: send the items in the order given, many in flight at once
+/// (never one round trip per item), and count as acknowledged only a prefix each of
+/// which the destination has confirmed storing; let the destination drop a re-sent
+/// item by its `event_id`, so a retry after an unknown outcome never stores it twice.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait RelaySink: Send + Sync + 'static {
+    /// Publishes the items in order and waits for their acknowledgements.
+    async fn publish(&self, items: &[FeedItem]) -> Published;
+}

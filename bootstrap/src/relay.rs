@@ -1,0 +1,94 @@
+//! The relay loop: inside `serve` when `relay.nats.url` is set, or alone as
+//! `ledger relay`. One instance relays at a time (the `relay` lease); the others stand
+//! by and take over when it dies. Woken by commits; NATS trouble backs off, never
+//! touching the command path.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use ledger_application::feed::FeedReader;
+use ledger_application::ports::readmodel::{Lease, ProjectionStore};
+use ledger_application::relay::{Relay, RelayError};
+use ledger_nats::{JetStreamSink, NatsTarget};
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinHandle;
+
+use crate::projectors::pause;
+use crate::settings::Nats;
+
+/// Events per page published (pipelined) before the checkpoint moves.
+const BATCH: usize = 2_000;
+const POLL: Duration = Duration::from_millis(250);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// The relay the settings ask for, if any.
+pub async fn build(
+    nats: &Nats,
+    reader: FeedReader,
+    checkpoints: Arc<dyn ProjectionStore>,
+) -> anyhow::Result<Option<Arc<Relay>>> {
+    let Some(url) = nats.url.clone().filter(|u| !u.trim().is_empty()) else {
+        return Ok(None);
+    };
+    let sink = JetStreamSink::connect(NatsTarget {
+        url,
+        stream: nats.stream.clone(),
+        subject_prefix: nats.subject_prefix.clone(),
+    })
+    .await
+    .map_err(anyhow::Error::msg)
+    .context("starting the NATS relay")?;
+    Ok(Some(Arc::new(Relay::new(
+        reader,
+        checkpoints,
+        Arc::new(sink),
+        BATCH,
+    ))))
+}
+
+/// Runs the relay until `stop` turns true.
+pub fn spawn(
+    relay: Arc<Relay>,
+    leases: Arc<dyn ProjectionStore>,
+    wake: Arc<Notify>,
+    mut stop: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut backoff = POLL;
+        while !*stop.borrow() {
+            match leases.try_lead(Lease::Relay).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    pause(&wake, &mut stop, Duration::from_secs(2)).await;
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot take the relay lease; retrying");
+                    pause(&wake, &mut stop, Duration::from_secs(1)).await;
+                    continue;
+                }
+            }
+            match relay.step().await {
+                // A full page: more is waiting.
+                Ok(n) if n >= relay.batch() => backoff = POLL,
+                Ok(_) => {
+                    backoff = POLL;
+                    pause(&wake, &mut stop, POLL).await;
+                }
+                Err(RelayError::Overtaken) => {
+                    tracing::info!("another instance relays now; standing by");
+                    pause(&wake, &mut stop, Duration::from_secs(2)).await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "relay step failed; retrying");
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = stop.changed() => {}
+                    }
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
+    })
+}
