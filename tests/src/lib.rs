@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod process;
+pub mod sse;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -229,11 +230,18 @@ impl TestApp {
     }
 }
 
-impl Drop for TestApp {
-    fn drop(&mut self) {
+impl TestApp {
+    /// Stops serving (as SIGTERM would); the store stays until the drop.
+    pub fn stop(&mut self) {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.stop();
         if let Some(dir) = &self.dir {
             let _ = std::fs::remove_dir_all(dir);
         }

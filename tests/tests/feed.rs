@@ -1,0 +1,268 @@
+//! The live feed over Server-Sent Events, against the real application on both
+//! backends: complete and in order under concurrent writers, resumable, one shared
+//! reader for many subscribers, and the documented refusals.
+
+use std::time::Duration;
+
+use ledger_tests::sse::{open, Frame, SseReader};
+use ledger_tests::{json, on_both_backends, Backend, Options, TestApp, ADMIN};
+use serde_json::{json, Value};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+async fn open_account(app: &TestApp, id: &str) {
+    let (s, _) = json(
+        app.post(
+            "/accounts",
+            json!({"account_id": id, "owner": "Feed", "currency": "USD"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, 201);
+}
+
+/// Every event of the store, from `/events`, as (cursor, event id).
+async fn stored_feed(app: &TestApp) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut after = "0-0".to_owned();
+    loop {
+        let (s, page) = json(app.admin_get(&format!("/events?after={after}&limit=1000")).await).await;
+        assert_eq!(s, 200);
+        let events = page["events"].as_array().expect("events").clone();
+        if events.is_empty() {
+            return out;
+        }
+        // The cursor after each event is what `/events` pages by; the stream's ids are
+        // the same cursors, so compare event ids in order and the last cursor.
+        for e in &events {
+            out.push((String::new(), e["event_id"].as_str().expect("id").to_owned()));
+        }
+        after = page["next"].as_str().expect("next").to_owned();
+        out.last_mut().expect("one").0 = after.clone();
+    }
+}
+
+/// 8 writers, one tailing subscriber that drops its connection halfway and resumes with
+/// `Last-Event-ID`: every event once, in the feed's order.
+async fn tail_with_writers_and_a_reconnect(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let url = format!("{}/events/stream", app.base);
+    let mut reader = SseReader::connect(&url, &[]).await;
+    const WRITERS: usize = 8;
+    const DEPOSITS: usize = 25;
+    let mut writers = Vec::new();
+    for w in 0..WRITERS {
+        let base = app.base.clone();
+        writers.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let id = format!("w{w}");
+            let r = client
+                .post(format!("{base}/accounts"))
+                .json(&json!({"account_id": id, "owner": "Writer", "currency": "USD"}))
+                .send()
+                .await
+                .expect("open");
+            assert_eq!(r.status().as_u16(), 201);
+            for _ in 0..DEPOSITS {
+                let r = client
+                    .post(format!("{base}/accounts/{id}/deposit"))
+                    .json(&json!({"amount": "1.25"}))
+                    .send()
+                    .await
+                    .expect("deposit");
+                assert_eq!(r.status().as_u16(), 200);
+            }
+        }));
+    }
+    let total = WRITERS * (1 + DEPOSITS);
+    let mut seen: Vec<(String, String)> = Vec::new();
+    while seen.len() < total {
+        let (id, event, data) = reader
+            .next_event(WAIT)
+            .await
+            .unwrap_or_else(|| panic!("the stream stalled after {} events", seen.len()));
+        let body: Value = serde_json::from_str(&data).expect("event JSON");
+        assert_eq!(body["event_type"], event, "event: names the event's type");
+        seen.push((id.clone(), body["event_id"].as_str().expect("id").to_owned()));
+        if seen.len() == total / 2 {
+            // A reconnect mid-run resumes after the last id it got.
+            drop(reader);
+            reader = SseReader::connect(&url, &[("last-event-id", &id)]).await;
+        }
+    }
+    for w in writers {
+        w.await.expect("writer");
+    }
+    let stored = stored_feed(&app).await;
+    let stored_ids: Vec<&String> = stored.iter().map(|(_, id)| id).collect();
+    let seen_ids: Vec<&String> = seen.iter().map(|(_, id)| id).collect();
+    assert_eq!(seen_ids, stored_ids, "the stream is the feed: nothing missed, repeated or reordered");
+    assert_eq!(seen.last().map(|s| &s.0), stored.last().map(|s| &s.0), "ids are feed cursors");
+    // Nothing more arrives.
+    assert!(matches!(
+        reader.next(Duration::from_millis(300)).await,
+        None | Some(Frame::Comment(_))
+    ));
+}
+
+/// 200 subscribers see the same sequence, and the store is read once per wake for all
+/// of them, not once per subscriber.
+async fn many_subscribers_share_one_reader(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    open_account(&app, "many").await;
+    const SUBSCRIBERS: usize = 200;
+    const DEPOSITS: usize = 20;
+    let url = format!("{}/events/stream", app.base);
+    let mut readers = Vec::new();
+    for _ in 0..SUBSCRIBERS {
+        readers.push(SseReader::connect(&url, &[]).await);
+    }
+    // Everyone has caught up (the opening event) and is live.
+    for r in &mut readers {
+        let (_, event, _) = r.next_event(WAIT).await.expect("the opening event");
+        assert_eq!(event, "AccountOpened");
+    }
+    let reads_before = feed_reads(&app).await;
+    for _ in 0..DEPOSITS {
+        let (s, _) = json(app.post("/accounts/many/deposit", json!({"amount": 1})).await).await;
+        assert_eq!(s, 200);
+    }
+    let mut sequences = Vec::new();
+    for mut r in readers {
+        let mut ids = Vec::new();
+        for _ in 0..DEPOSITS {
+            ids.push(r.next_event(WAIT).await.expect("a deposit").0);
+        }
+        sequences.push(ids);
+    }
+    assert!(sequences.windows(2).all(|w| w[0] == w[1]), "one sequence for all");
+    let reads = feed_reads(&app).await - reads_before;
+    assert!(
+        reads < SUBSCRIBERS as u64,
+        "{reads} feed reads for {SUBSCRIBERS} subscribers and {DEPOSITS} commits: one reader must serve them all"
+    );
+}
+
+async fn feed_reads(app: &TestApp) -> u64 {
+    let text = app.get("/metrics").await.text().await.expect("metrics");
+    text.lines()
+        .find_map(|l| l.strip_prefix("ledger_sse_feed_reads_total "))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .expect("ledger_sse_feed_reads_total") as u64
+}
+
+/// One account's stream: its events with their versions as ids, from a version, then
+/// live; a reconnect resumes after `Last-Event-ID`.
+async fn account_stream_resumes_by_version(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    open_account(&app, "acc.1").await;
+    open_account(&app, "other").await;
+    for _ in 0..3 {
+        app.post("/accounts/acc.1/deposit", json!({"amount": 2})).await;
+        app.post("/accounts/other/deposit", json!({"amount": 2})).await;
+    }
+    let url = format!("{}/accounts/acc.1/events/stream?after_version=1", app.base);
+    let mut r = SseReader::connect(&url, &[]).await;
+    for v in 2..=4 {
+        let (id, event, data) = r.next_event(WAIT).await.expect("history");
+        assert_eq!(id, v.to_string());
+        assert_eq!(event, "MoneyDeposited");
+        let body: Value = serde_json::from_str(&data).expect("json");
+        assert_eq!(body["stream_id"], "acc.1");
+    }
+    app.post("/accounts/other/deposit", json!({"amount": 2})).await;
+    app.post("/accounts/acc.1/withdraw", json!({"amount": 1})).await;
+    let (id, event, _) = r.next_event(WAIT).await.expect("live");
+    assert_eq!((id.as_str(), event.as_str()), ("5", "MoneyWithdrawn"));
+    drop(r);
+    app.post("/accounts/acc.1/deposit", json!({"amount": 1})).await;
+    let mut again = SseReader::connect(&url, &[("last-event-id", "5")]).await;
+    let (id, _, _) = again.next_event(WAIT).await.expect("resumed");
+    assert_eq!(id, "6", "Last-Event-ID wins over after_version");
+}
+
+/// Filters by stream and type deliver only matching events, with feed cursors as ids.
+async fn filters_select_events(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    open_account(&app, "f1").await;
+    open_account(&app, "f2").await;
+    app.post("/accounts/f1/deposit", json!({"amount": 3})).await;
+    app.post("/accounts/f2/deposit", json!({"amount": 4})).await;
+    app.post("/accounts/f2/withdraw", json!({"amount": 1})).await;
+    let url = format!("{}/events/stream?stream_id=f2&event_type=MoneyDeposited", app.base);
+    let mut r = SseReader::connect(&url, &[]).await;
+    let (id, event, data) = r.next_event(WAIT).await.expect("the one match");
+    assert_eq!(event, "MoneyDeposited");
+    assert!(id.contains('-'), "a feed cursor: {id}");
+    assert_eq!(serde_json::from_str::<Value>(&data).expect("json")["stream_id"], "f2");
+    assert!(matches!(
+        r.next(Duration::from_millis(500)).await,
+        None | Some(Frame::Comment(_))
+    ));
+}
+
+async fn refusals(backend: Backend) {
+    let app = TestApp::spawn_with(
+        backend,
+        Options {
+            api_tokens: vec!["reader-token".into()],
+            ..Options::default()
+        },
+    )
+    .await;
+    let auth = [("authorization", "Bearer reader-token")];
+    let status = |path: &'static str, headers: Vec<(&'static str, &'static str)>| {
+        let url = format!("{}{path}", app.base);
+        async move {
+            let r = open(&url, &headers).await;
+            let s = r.status().as_u16();
+            let body: Value = r.json().await.unwrap_or(Value::Null);
+            (s, body["code"].as_str().unwrap_or_default().to_owned())
+        }
+    };
+    let cases: Vec<(&str, Vec<(&str, &str)>, u16, &str)> = vec![
+        ("/events/stream", vec![], 401, "unauthorized"),
+        ("/events/stream", vec![("authorization", "Bearer wrong")], 401, "unauthorized"),
+        ("/events/stream?after=bogus", auth.to_vec(), 422, "validation_failed"),
+        ("/events/stream?event_type=Nope", auth.to_vec(), 422, "validation_failed"),
+        ("/events/stream?stram_id=x", auth.to_vec(), 422, "validation_failed"),
+        ("/events/stream", vec![auth[0], ("last-event-id", "1-x")], 422, "validation_failed"),
+        ("/accounts/nobody/events/stream", auth.to_vec(), 404, "account_not_found"),
+        ("/accounts/a%20b/events/stream", auth.to_vec(), 404, "account_not_found"),
+        ("/accounts/nobody/events/stream?after_version=-1", auth.to_vec(), 422, "validation_failed"),
+    ];
+    for (path, headers, want, code) in cases {
+        assert_eq!(status(path, headers.clone()).await, (want, code.to_owned()), "{path} {headers:?}");
+    }
+    let r = open(&format!("{}/events/stream", app.base), &[("authorization", &format!("Bearer {ADMIN}"))]).await;
+    assert_eq!(r.status().as_u16(), 200, "the admin reads the feed too");
+}
+
+/// An idle stream gets heartbeats; a shutdown ends it with a closing comment.
+async fn heartbeats_and_a_graceful_end(backend: Backend) {
+    let mut app = TestApp::spawn(backend).await;
+    let mut r = SseReader::connect(&format!("{}/events/stream", app.base), &[]).await;
+    match r.next(Duration::from_secs(14)).await {
+        Some(Frame::Comment(c)) => assert_eq!(c, "heartbeat"),
+        other => panic!("expected a heartbeat, got {other:?}"),
+    }
+    app.stop();
+    let mut last = None;
+    while let Some(f) = r.next(Duration::from_secs(10)).await {
+        last = Some(f);
+    }
+    match last {
+        Some(Frame::Comment(c)) => assert!(c.contains("shutting down"), "{c}"),
+        other => panic!("expected a closing comment, got {other:?}"),
+    }
+}
+
+on_both_backends!(
+    tail_with_writers_and_a_reconnect,
+    many_subscribers_share_one_reader,
+    account_stream_resumes_by_version,
+    filters_select_events,
+    refusals,
+    heartbeats_and_a_graceful_end,
+);
