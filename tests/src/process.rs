@@ -17,7 +17,13 @@ pub fn free_port() -> u16 {
 
 /// Starts the binary on `db_url` (snapshots every 3 events, keys of this database).
 pub fn start(db_url: &str, port: u16) -> Child {
+    start_with(db_url, port, &[])
+}
+
+/// [`start`] with more settings (`LEDGER__...` variables).
+pub fn start_with(db_url: &str, port: u16, env: &[(&str, &str)]) -> Child {
     Command::new(ledger_binary())
+        .envs(env.iter().copied())
         .env("LEDGER__SERVER__ADDRESS", format!("127.0.0.1:{port}"))
         .env("LEDGER__STORAGE__URL", db_url)
         .env("LEDGER__SNAPSHOTS__URL", redis_url())

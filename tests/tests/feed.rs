@@ -27,7 +27,11 @@ async fn stored_feed(app: &TestApp) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut after = "0-0".to_owned();
     loop {
-        let (s, page) = json(app.admin_get(&format!("/events?after={after}&limit=1000")).await).await;
+        let (s, page) = json(
+            app.admin_get(&format!("/events?after={after}&limit=1000"))
+                .await,
+        )
+        .await;
         assert_eq!(s, 200);
         let events = page["events"].as_array().expect("events").clone();
         if events.is_empty() {
@@ -36,7 +40,10 @@ async fn stored_feed(app: &TestApp) -> Vec<(String, String)> {
         // The cursor after each event is what `/events` pages by; the stream's ids are
         // the same cursors, so compare event ids in order and the last cursor.
         for e in &events {
-            out.push((String::new(), e["event_id"].as_str().expect("id").to_owned()));
+            out.push((
+                String::new(),
+                e["event_id"].as_str().expect("id").to_owned(),
+            ));
         }
         after = page["next"].as_str().expect("next").to_owned();
         out.last_mut().expect("one").0 = after.clone();
@@ -84,7 +91,10 @@ async fn tail_with_writers_and_a_reconnect(backend: Backend) {
             .unwrap_or_else(|| panic!("the stream stalled after {} events", seen.len()));
         let body: Value = serde_json::from_str(&data).expect("event JSON");
         assert_eq!(body["event_type"], event, "event: names the event's type");
-        seen.push((id.clone(), body["event_id"].as_str().expect("id").to_owned()));
+        seen.push((
+            id.clone(),
+            body["event_id"].as_str().expect("id").to_owned(),
+        ));
         if seen.len() == total / 2 {
             // A reconnect mid-run resumes after the last id it got.
             drop(reader);
@@ -97,8 +107,15 @@ async fn tail_with_writers_and_a_reconnect(backend: Backend) {
     let stored = stored_feed(&app).await;
     let stored_ids: Vec<&String> = stored.iter().map(|(_, id)| id).collect();
     let seen_ids: Vec<&String> = seen.iter().map(|(_, id)| id).collect();
-    assert_eq!(seen_ids, stored_ids, "the stream is the feed: nothing missed, repeated or reordered");
-    assert_eq!(seen.last().map(|s| &s.0), stored.last().map(|s| &s.0), "ids are feed cursors");
+    assert_eq!(
+        seen_ids, stored_ids,
+        "the stream is the feed: nothing missed, repeated or reordered"
+    );
+    assert_eq!(
+        seen.last().map(|s| &s.0),
+        stored.last().map(|s| &s.0),
+        "ids are feed cursors"
+    );
     // Nothing more arrives.
     assert!(matches!(
         reader.next(Duration::from_millis(300)).await,
@@ -125,7 +142,11 @@ async fn many_subscribers_share_one_reader(backend: Backend) {
     }
     let reads_before = feed_reads(&app).await;
     for _ in 0..DEPOSITS {
-        let (s, _) = json(app.post("/accounts/many/deposit", json!({"amount": 1})).await).await;
+        let (s, _) = json(
+            app.post("/accounts/many/deposit", json!({"amount": 1}))
+                .await,
+        )
+        .await;
         assert_eq!(s, 200);
     }
     let mut sequences = Vec::new();
@@ -136,7 +157,10 @@ async fn many_subscribers_share_one_reader(backend: Backend) {
         }
         sequences.push(ids);
     }
-    assert!(sequences.windows(2).all(|w| w[0] == w[1]), "one sequence for all");
+    assert!(
+        sequences.windows(2).all(|w| w[0] == w[1]),
+        "one sequence for all"
+    );
     let reads = feed_reads(&app).await - reads_before;
     assert!(
         reads < SUBSCRIBERS as u64,
@@ -159,8 +183,10 @@ async fn account_stream_resumes_by_version(backend: Backend) {
     open_account(&app, "acc.1").await;
     open_account(&app, "other").await;
     for _ in 0..3 {
-        app.post("/accounts/acc.1/deposit", json!({"amount": 2})).await;
-        app.post("/accounts/other/deposit", json!({"amount": 2})).await;
+        app.post("/accounts/acc.1/deposit", json!({"amount": 2}))
+            .await;
+        app.post("/accounts/other/deposit", json!({"amount": 2}))
+            .await;
     }
     let url = format!("{}/accounts/acc.1/events/stream?after_version=1", app.base);
     let mut r = SseReader::connect(&url, &[]).await;
@@ -171,12 +197,15 @@ async fn account_stream_resumes_by_version(backend: Backend) {
         let body: Value = serde_json::from_str(&data).expect("json");
         assert_eq!(body["stream_id"], "acc.1");
     }
-    app.post("/accounts/other/deposit", json!({"amount": 2})).await;
-    app.post("/accounts/acc.1/withdraw", json!({"amount": 1})).await;
+    app.post("/accounts/other/deposit", json!({"amount": 2}))
+        .await;
+    app.post("/accounts/acc.1/withdraw", json!({"amount": 1}))
+        .await;
     let (id, event, _) = r.next_event(WAIT).await.expect("live");
     assert_eq!((id.as_str(), event.as_str()), ("5", "MoneyWithdrawn"));
     drop(r);
-    app.post("/accounts/acc.1/deposit", json!({"amount": 1})).await;
+    app.post("/accounts/acc.1/deposit", json!({"amount": 1}))
+        .await;
     let mut again = SseReader::connect(&url, &[("last-event-id", "5")]).await;
     let (id, _, _) = again.next_event(WAIT).await.expect("resumed");
     assert_eq!(id, "6", "Last-Event-ID wins over after_version");
@@ -189,13 +218,20 @@ async fn filters_select_events(backend: Backend) {
     open_account(&app, "f2").await;
     app.post("/accounts/f1/deposit", json!({"amount": 3})).await;
     app.post("/accounts/f2/deposit", json!({"amount": 4})).await;
-    app.post("/accounts/f2/withdraw", json!({"amount": 1})).await;
-    let url = format!("{}/events/stream?stream_id=f2&event_type=MoneyDeposited", app.base);
+    app.post("/accounts/f2/withdraw", json!({"amount": 1}))
+        .await;
+    let url = format!(
+        "{}/events/stream?stream_id=f2&event_type=MoneyDeposited",
+        app.base
+    );
     let mut r = SseReader::connect(&url, &[]).await;
     let (id, event, data) = r.next_event(WAIT).await.expect("the one match");
     assert_eq!(event, "MoneyDeposited");
     assert!(id.contains('-'), "a feed cursor: {id}");
-    assert_eq!(serde_json::from_str::<Value>(&data).expect("json")["stream_id"], "f2");
+    assert_eq!(
+        serde_json::from_str::<Value>(&data).expect("json")["stream_id"],
+        "f2"
+    );
     assert!(matches!(
         r.next(Duration::from_millis(500)).await,
         None | Some(Frame::Comment(_))
@@ -221,21 +257,70 @@ async fn refusals(backend: Backend) {
             (s, body["code"].as_str().unwrap_or_default().to_owned())
         }
     };
-    let cases: Vec<(&str, Vec<(&str, &str)>, u16, &str)> = vec![
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, u16, &'a str);
+    let cases: Vec<Case> = vec![
         ("/events/stream", vec![], 401, "unauthorized"),
-        ("/events/stream", vec![("authorization", "Bearer wrong")], 401, "unauthorized"),
-        ("/events/stream?after=bogus", auth.to_vec(), 422, "validation_failed"),
-        ("/events/stream?event_type=Nope", auth.to_vec(), 422, "validation_failed"),
-        ("/events/stream?stram_id=x", auth.to_vec(), 422, "validation_failed"),
-        ("/events/stream", vec![auth[0], ("last-event-id", "1-x")], 422, "validation_failed"),
-        ("/accounts/nobody/events/stream", auth.to_vec(), 404, "account_not_found"),
-        ("/accounts/a%20b/events/stream", auth.to_vec(), 404, "account_not_found"),
-        ("/accounts/nobody/events/stream?after_version=-1", auth.to_vec(), 422, "validation_failed"),
+        (
+            "/events/stream",
+            vec![("authorization", "Bearer wrong")],
+            401,
+            "unauthorized",
+        ),
+        (
+            "/events/stream?after=bogus",
+            auth.to_vec(),
+            422,
+            "validation_failed",
+        ),
+        (
+            "/events/stream?event_type=Nope",
+            auth.to_vec(),
+            422,
+            "validation_failed",
+        ),
+        (
+            "/events/stream?stram_id=x",
+            auth.to_vec(),
+            422,
+            "validation_failed",
+        ),
+        (
+            "/events/stream",
+            vec![auth[0], ("last-event-id", "1-x")],
+            422,
+            "validation_failed",
+        ),
+        (
+            "/accounts/nobody/events/stream",
+            auth.to_vec(),
+            404,
+            "account_not_found",
+        ),
+        (
+            "/accounts/a%20b/events/stream",
+            auth.to_vec(),
+            404,
+            "account_not_found",
+        ),
+        (
+            "/accounts/nobody/events/stream?after_version=-1",
+            auth.to_vec(),
+            422,
+            "validation_failed",
+        ),
     ];
     for (path, headers, want, code) in cases {
-        assert_eq!(status(path, headers.clone()).await, (want, code.to_owned()), "{path} {headers:?}");
+        assert_eq!(
+            status(path, headers.clone()).await,
+            (want, code.to_owned()),
+            "{path} {headers:?}"
+        );
     }
-    let r = open(&format!("{}/events/stream", app.base), &[("authorization", &format!("Bearer {ADMIN}"))]).await;
+    let r = open(
+        &format!("{}/events/stream", app.base),
+        &[("authorization", &format!("Bearer {ADMIN}"))],
+    )
+    .await;
     assert_eq!(r.status().as_u16(), 200, "the admin reads the feed too");
 }
 

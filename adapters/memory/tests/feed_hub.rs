@@ -71,7 +71,10 @@ async fn a_stalled_subscriber_is_cut_off_and_others_keep_everything() {
     let mut stalled = hub.subscribe(FeedCursor::START, FeedFilter::default());
     let mut reading = hub.subscribe(FeedCursor::START, FeedFilter::default());
     for sub in [&mut stalled, &mut reading] {
-        assert!(matches!(sub.next().await, Some(Delivery::Event(_))), "the opening");
+        assert!(
+            matches!(sub.next().await, Some(Delivery::Event(_))),
+            "the opening"
+        );
     }
     // One live event each (a subscriber whose own catch-up outran the buffer starts
     // it again instead; one that has been live and falls behind is cut off).
@@ -104,10 +107,16 @@ async fn a_stalled_subscriber_is_cut_off_and_others_keep_everything() {
         }
     };
     assert_eq!(end, FeedEnd::TooSlow);
-    assert!(delivered <= 8, "at most the buffer before the cut: {delivered}");
+    assert!(
+        delivered <= 8,
+        "at most the buffer before the cut: {delivered}"
+    );
     assert!(stalled.next().await.is_none(), "nothing after the end");
     hub.close();
-    assert_eq!(reading.next().await, Some(Delivery::End(FeedEnd::ShuttingDown)));
+    assert_eq!(
+        reading.next().await,
+        Some(Delivery::End(FeedEnd::ShuttingDown))
+    );
     tokio::time::timeout(Duration::from_secs(5), running)
         .await
         .expect("the reader stops")
