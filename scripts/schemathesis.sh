@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Runs schemathesis (every check) against the served /openapi.json of the compiled
 # binary, on the SQLite default and on PostgreSQL; any finding fails.
+# The two live feeds (Server-Sent Events) are left out: a valid request opens a stream
+# that never ends, which schemathesis can only report as a timeout; their answers and
+# refusals are tested in tests/tests/feed.rs.
 # Installs schemathesis with pip when absent. Needs LEDGER_TEST_DATABASE_URL (set by
 # scripts/test.sh) for the PostgreSQL run.
 set -euo pipefail
@@ -42,6 +45,7 @@ run_against() {
   st --no-color --config-file schemathesis.toml run "http://127.0.0.1:$port/openapi.json" \
     --checks all --max-examples "${SCHEMATHESIS_EXAMPLES:-25}" \
     --generation-deterministic \
+    --exclude-path-regex 'events/stream$' \
     -H "Authorization: Bearer schemathesis-admin" --url "http://127.0.0.1:$port"
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test of the workspace against real PostgreSQL and Redis, then schemathesis
-# against the served OpenAPI document.
+# Runs every test of the workspace against real PostgreSQL, Redis and NATS (JetStream),
+# then schemathesis against the served OpenAPI document.
 # Starts them when they are not running, installing them with apt-get when absent.
 # Tests that need a database fail loudly when it is missing; none skips silently.
 set -euo pipefail
@@ -10,6 +10,7 @@ PG_HOST=127.0.0.1
 PG_PORT=5432
 export LEDGER_TEST_DATABASE_URL="${LEDGER_TEST_DATABASE_URL:-postgres://postgres:postgres@$PG_HOST:$PG_PORT/postgres}"
 export LEDGER_TEST_REDIS_URL="${LEDGER_TEST_REDIS_URL:-redis://127.0.0.1:6379}"
+export LEDGER_TEST_NATS_URL="${LEDGER_TEST_NATS_URL:-nats://127.0.0.1:4222}"
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -61,8 +62,31 @@ ensure_redis() {
   redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null
 }
 
+nats_up() { (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null; }
+
+ensure_nats() {
+  if nats_up; then
+    return
+  fi
+  if ! command -v nats-server >/dev/null; then
+    echo "test.sh: installing nats-server with apt-get" >&2
+    apt_install nats-server
+  fi
+  echo "test.sh: starting nats-server with JetStream" >&2
+  mkdir -p /var/lib/nats-ci
+  nohup nats-server -js -a 127.0.0.1 -p 4222 -sd /var/lib/nats-ci >/var/log/nats-ci.log 2>&1 &
+  for _ in $(seq 1 60); do
+    nats_up && break
+    sleep 0.5
+  done
+  nats_up
+}
+
 ensure_postgres
 ensure_redis
+ensure_nats
+# The relay tests start private nats-server processes as well.
+command -v nats-server >/dev/null || apt_install nats-server
 cargo test --workspace --locked "$@"
 # The served OpenAPI document against the running binary (SQLite and PostgreSQL).
 bash scripts/schemathesis.sh

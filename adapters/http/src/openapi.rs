@@ -38,6 +38,8 @@ use crate::problem::Problem;
         crate::queries::summary,
         crate::queries::daily,
         crate::queries::feed,
+        crate::sse::feed_stream,
+        crate::sse::account_stream,
         crate::admin::health,
         crate::admin::ready,
         crate::admin::metrics,

@@ -5,6 +5,7 @@
 
 mod batch_schema;
 mod params;
+mod streams;
 mod transfers;
 
 pub use batch_schema::batch_operations;
@@ -44,7 +45,10 @@ pub(crate) const QUERY_422: (u16, &[C]) = (422, &[C::ValidationFailed]);
 
 /// Every operation of the API.
 pub fn operations() -> impl Iterator<Item = &'static Operation> {
-    OPERATIONS.iter().chain(transfers::OPERATIONS)
+    OPERATIONS
+        .iter()
+        .chain(transfers::OPERATIONS)
+        .chain(streams::OPERATIONS)
 }
 
 /// The operations on accounts, history, views and operations.
