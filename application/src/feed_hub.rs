@@ -1,6 +1,6 @@
 //! Live feed subscriptions: one reader per instance tails the global feed and fans its
-//! events out to every subscriber, so a thousand subscribers cost one feed read per
-//! wake, not a thousand.
+//! pages out to every subscriber, so a thousand subscribers cost one feed read (and one
+//! wake each) per page, not a query each per commit.
 //!
 //! Gap-free hand-over: a subscriber joins the broadcast and reads the hub's `head` (the
 //! last cursor the hub has taken on) under one lock, then catches up from the store
@@ -9,6 +9,7 @@
 //! `head` before broadcasting, and forgets it (`None`) only while nobody listens, under
 //! the same lock; on the next subscriber it starts again from the store's end.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -20,6 +21,11 @@ use crate::ports::store::FeedCursor;
 
 const PAGE: usize = 500;
 const POLL: Duration = Duration::from_millis(250);
+/// After a wake, commits gather this long into one read and one broadcast page.
+const COALESCE: Duration = Duration::from_millis(10);
+
+/// A page of the feed as broadcast.
+type Page = Arc<Vec<Arc<FeedItem>>>;
 
 /// How a subscription ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,7 +50,7 @@ pub enum Delivery {
 /// The one feed reader of an instance and its subscribers.
 pub struct FeedHub {
     reader: FeedReader,
-    sender: broadcast::Sender<Arc<FeedItem>>,
+    sender: broadcast::Sender<Page>,
     head: Mutex<Option<FeedCursor>>,
     head_ready: Notify,
     kick: Notify,
@@ -55,7 +61,8 @@ pub struct FeedHub {
 
 impl FeedHub {
     /// A hub reading through `reader`, woken by `wake` (commits here and elsewhere),
-    /// buffering at most `buffer` events for a subscriber that falls behind.
+    /// buffering at most `buffer` pages (of at most 500 events) for a subscriber that
+    /// falls behind.
     pub fn new(reader: FeedReader, wake: Arc<Notify>, buffer: usize) -> Arc<Self> {
         Arc::new(Self {
             reader,
@@ -123,7 +130,7 @@ impl FeedHub {
                 continue;
             }
             tokio::select! {
-                _ = &mut woken => {}
+                _ = &mut woken => tokio::time::sleep(COALESCE).await,
                 _ = self.kick.notified() => {}
                 _ = tokio::time::sleep(POLL) => {}
                 _ = closed.changed() => {}
@@ -141,10 +148,9 @@ impl FeedHub {
                 };
                 *self.lock_head() = Some(last.cursor);
                 let full = items.len() == PAGE;
-                for item in items {
-                    // No receiver left is fine: nobody to tell.
-                    let _ = self.sender.send(Arc::new(item));
-                }
+                let page: Vec<Arc<FeedItem>> = items.into_iter().map(Arc::new).collect();
+                // No receiver left is fine: nobody to tell.
+                let _ = self.sender.send(Arc::new(page));
                 full
             }
             Err(e) => {
@@ -184,15 +190,15 @@ impl FeedHub {
             filter,
             position,
             catching_up: true,
-            live_delivered: 0,
+            live_pages: 0,
             restarts: 0,
-            pending: Vec::new().into_iter(),
+            pending: VecDeque::new(),
             ended: false,
         }
     }
 
     /// Joins the broadcast and reads the head under the lock the reader forgets it under.
-    fn join(&self) -> (broadcast::Receiver<Arc<FeedItem>>, Option<FeedCursor>) {
+    fn join(&self) -> (broadcast::Receiver<Page>, Option<FeedCursor>) {
         let head = self.lock_head();
         let rx = self.sender.subscribe();
         let at = *head;
@@ -230,15 +236,15 @@ enum Position {
 /// One subscriber's view of the feed: its catch-up from the store, then the broadcast.
 pub struct Subscription {
     hub: Arc<FeedHub>,
-    rx: broadcast::Receiver<Arc<FeedItem>>,
+    rx: broadcast::Receiver<Page>,
     head: Option<FeedCursor>,
     closed: watch::Receiver<bool>,
     filter: FeedFilter,
     position: Position,
     catching_up: bool,
-    live_delivered: u64,
+    live_pages: u64,
     restarts: u32,
-    pending: std::vec::IntoIter<Arc<FeedItem>>,
+    pending: VecDeque<Arc<FeedItem>>,
     ended: bool,
 }
 
@@ -256,7 +262,7 @@ impl Subscription {
             if *self.closed.borrow() {
                 return Some(self.end(FeedEnd::ShuttingDown));
             }
-            if let Some(item) = self.pending.next() {
+            if let Some(item) = self.pending.pop_front() {
                 if let Some(d) = self.take(item) {
                     return Some(d);
                 }
@@ -273,14 +279,12 @@ impl Subscription {
                 _ = self.closed.changed() => continue,
             };
             match received {
-                Ok(item) => {
-                    if let Some(d) = self.take(item) {
-                        self.live_delivered += 1;
-                        return Some(d);
-                    }
+                Ok(page) => {
+                    self.live_pages += 1;
+                    self.pending.extend(page.iter().cloned());
                 }
                 Err(broadcast::error::RecvError::Lagged(_))
-                    if self.live_delivered == 0 && self.restarts < MAX_RESTARTS =>
+                    if self.live_pages == 0 && self.restarts < MAX_RESTARTS =>
                 {
                     // Its own catch-up took longer than the buffer lasts: catch up again.
                     self.restarts += 1;
@@ -340,11 +344,7 @@ impl Subscription {
         if page.len() < PAGE {
             self.catching_up = false;
         }
-        self.pending = page
-            .into_iter()
-            .map(Arc::new)
-            .collect::<Vec<_>>()
-            .into_iter();
+        self.pending = page.into_iter().map(Arc::new).collect();
         Ok(())
     }
 

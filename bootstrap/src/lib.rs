@@ -31,8 +31,9 @@ use tokio::sync::{watch, Notify};
 
 pub use settings::Settings;
 
-/// Events a live subscriber may fall behind the feed before it is cut off.
-const FEED_BUFFER: usize = 4_096;
+/// Pages of the feed (each one read, at most 500 events) a live subscriber may fall
+/// behind before it is cut off.
+const FEED_BUFFER: usize = 64;
 
 /// The application with its adapters open and its port bound.
 pub struct Application {

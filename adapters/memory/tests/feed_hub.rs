@@ -84,7 +84,7 @@ async fn a_stalled_subscriber_is_cut_off_and_others_keep_everything() {
         let d = tokio::time::timeout(Duration::from_secs(5), sub.next()).await;
         assert!(matches!(d, Ok(Some(Delivery::Event(_)))), "a live event");
     }
-    // 40 events while `stalled` reads nothing: more than its buffer of 8.
+    // 40 pages while `stalled` reads nothing: more than its buffer of 8.
     let mut got = 0;
     for v in 2..=41 {
         append(&store, v, deposit()).await;
