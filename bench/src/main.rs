@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod batches;
+mod feed;
 mod floor;
 mod load;
 mod pending;
@@ -48,6 +49,12 @@ struct Args {
     /// from full runs).
     #[arg(long)]
     only_rebuild: bool,
+    /// Events written before the feed measurements (the relay catches up with them).
+    #[arg(long, default_value_t = 200_000)]
+    feed_events: usize,
+    /// Runs only the feed measurements (relay, SSE latency, idle subscribers).
+    #[arg(long)]
+    only_feed: bool,
 }
 
 #[tokio::main]
@@ -62,6 +69,10 @@ async fn main() -> anyhow::Result<()> {
         let exe = std::env::current_exe().unwrap_or_default();
         exe.parent().map(|d| d.join("ledger")).unwrap_or_default()
     });
+    if args.only_feed {
+        println!("## the feed for outside consumers");
+        return feed::measure(&binary, args.clients, secs, args.rounds, args.feed_events).await;
+    }
     let db = TestDatabase::create().await;
     let pool = ledger_postgres::pool_with(db.options.clone(), args.clients as u32 + 2);
     ledger_postgres::migrate(&pool).await?;
@@ -324,6 +335,9 @@ async fn main() -> anyhow::Result<()> {
         "| single-client p50 / floor commit p50 | {:.2} |",
         single.pct(0.5) / floor_p50
     );
+
+    println!("\n## the feed for outside consumers");
+    feed::measure(&binary, args.clients, secs, args.rounds, args.feed_events).await?;
 
     println!("\n## replay");
     stores::replay(&pool, args.long_stream).await?;

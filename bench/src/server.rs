@@ -25,6 +25,17 @@ pub(crate) fn peak_rss_mb(pid: u32) -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
+/// The resident set now (VmRSS), in MB.
+pub(crate) fn current_rss_mb(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
 pub(crate) fn start_server(
     binary: &PathBuf,
     db_url: &str,
@@ -66,6 +77,16 @@ async fn projections(http: &reqwest::Client, base: &str) -> anyhow::Result<serde
         .await?
         .json()
         .await?)
+}
+
+/// Whether the relay's row shows it caught up (it has relayed, and nothing is left).
+pub(crate) async fn relay_caught_up(http: &reqwest::Client, base: &str) -> anyhow::Result<bool> {
+    let status = projections(http, base).await?;
+    Ok(status["projections"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|p| p["name"] == "relay" && p["lag_events"] == 0 && p["position"] != 0))
 }
 
 /// The largest projection lag, in events.
