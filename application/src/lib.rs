@@ -25,6 +25,7 @@ pub mod decode;
 pub mod expirer;
 pub mod feed;
 pub mod feed_hub;
+mod feed_subscription;
 mod idempotency;
 mod locks;
 mod pipeline;

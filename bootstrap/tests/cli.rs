@@ -12,7 +12,7 @@ fn help_lists_the_commands() {
     let out = ledger().arg("--help").output().expect("runs");
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    for command in ["serve", "migrate", "projections"] {
+    for command in ["serve", "migrate", "relay", "projections"] {
         assert!(text.contains(command), "{command} missing from --help");
     }
 }
@@ -57,5 +57,30 @@ fn migrate_then_status_on_a_fresh_sqlite_file() {
         .output()
         .expect("runs");
     assert!(!unknown.status.success());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn relay_needs_a_nats_url_and_a_valid_prefix() {
+    let dir = std::env::temp_dir().join(format!("ledger-cli-relay-{}", std::process::id()));
+    let url = format!("sqlite://{}/ledger.db", dir.display());
+    let out = ledger()
+        .arg("relay")
+        .env("LEDGER__STORAGE__URL", &url)
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("relay.nats.url"), "{text}");
+    let out = ledger()
+        .arg("relay")
+        .env("LEDGER__STORAGE__URL", &url)
+        .env("LEDGER__RELAY__NATS__URL", "nats://127.0.0.1:1")
+        .env("LEDGER__RELAY__NATS__SUBJECT_PREFIX", "ledger.>")
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("subject_prefix"), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }

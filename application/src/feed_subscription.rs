@@ -1,0 +1,211 @@
+//! One subscriber's view of the live feed: its catch-up from the store, then the hub's
+//! broadcast (the hand-over is explained in `feed_hub`).
+
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use tokio::sync::{broadcast, watch};
+
+use crate::feed::FeedItem;
+use crate::feed_hub::{FeedHub, Page, PAGE, POLL};
+use crate::ports::store::FeedCursor;
+
+/// How a subscription ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeedEnd {
+    /// It fell further behind than the buffer holds.
+    TooSlow,
+    /// The instance is shutting down.
+    ShuttingDown,
+    /// The store failed (the message is for the log).
+    StoreFailed(String),
+}
+
+/// What a subscription delivers next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// An event (matching the subscription's filter).
+    Event(Arc<FeedItem>),
+    /// The end; nothing follows.
+    End(FeedEnd),
+}
+
+/// Which events a subscription delivers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FeedFilter {
+    /// Only this stream's.
+    pub stream_id: Option<String>,
+    /// Only events of this type.
+    pub event_type: Option<String>,
+}
+
+impl FeedFilter {
+    fn matches(&self, item: &FeedItem) -> bool {
+        self.stream_id.as_ref().is_none_or(|s| *s == item.stream_id)
+            && self
+                .event_type
+                .as_ref()
+                .is_none_or(|t| *t == item.event_type)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Position {
+    Feed(FeedCursor),
+    Stream { stream_id: String, version: u64 },
+}
+
+/// One subscriber's view of the feed: its catch-up from the store, then the broadcast.
+pub struct Subscription {
+    hub: Arc<FeedHub>,
+    rx: broadcast::Receiver<Page>,
+    head: Option<FeedCursor>,
+    closed: watch::Receiver<bool>,
+    filter: FeedFilter,
+    position: Position,
+    catching_up: bool,
+    live_pages: u64,
+    restarts: u32,
+    pending: VecDeque<Arc<FeedItem>>,
+    ended: bool,
+}
+
+/// How often a subscriber whose own catch-up outran the buffer starts it again before
+/// it counts as too slow.
+const MAX_RESTARTS: u32 = 3;
+
+impl Subscription {
+    pub(crate) fn new(
+        hub: Arc<FeedHub>,
+        rx: broadcast::Receiver<Page>,
+        head: Option<FeedCursor>,
+        position: Position,
+        filter: FeedFilter,
+    ) -> Self {
+        Self {
+            closed: hub.closed.subscribe(),
+            hub,
+            rx,
+            head,
+            filter,
+            position,
+            catching_up: true,
+            live_pages: 0,
+            restarts: 0,
+            pending: VecDeque::new(),
+            ended: false,
+        }
+    }
+
+    /// The next delivery; `None` after the end.
+    pub async fn next(&mut self) -> Option<Delivery> {
+        loop {
+            if self.ended {
+                return None;
+            }
+            if *self.closed.borrow() {
+                return Some(self.end(FeedEnd::ShuttingDown));
+            }
+            if let Some(item) = self.pending.pop_front() {
+                if let Some(d) = self.take(item) {
+                    return Some(d);
+                }
+                continue;
+            }
+            if self.catching_up {
+                if let Err(end) = self.catch_up_page().await {
+                    return Some(self.end(end));
+                }
+                continue;
+            }
+            let received = tokio::select! {
+                r = self.rx.recv() => r,
+                _ = self.closed.changed() => continue,
+            };
+            match received {
+                Ok(page) => {
+                    self.live_pages += 1;
+                    self.pending.extend(page.iter().cloned());
+                }
+                Err(broadcast::error::RecvError::Lagged(_))
+                    if self.live_pages == 0 && self.restarts < MAX_RESTARTS =>
+                {
+                    // Its own catch-up took longer than the buffer lasts: catch up again.
+                    self.restarts += 1;
+                    let (rx, head) = self.hub.join(self.filter.stream_id.as_deref());
+                    (self.rx, self.head, self.catching_up) = (rx, head, true);
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    return Some(self.end(FeedEnd::TooSlow))
+                }
+                Err(broadcast::error::RecvError::Closed) => {
+                    return Some(self.end(FeedEnd::ShuttingDown))
+                }
+            }
+        }
+    }
+
+    fn end(&mut self, why: FeedEnd) -> Delivery {
+        self.ended = true;
+        Delivery::End(why)
+    }
+
+    /// Moves past `item` when it is new to this subscriber; delivers it if it matches.
+    fn take(&mut self, item: Arc<FeedItem>) -> Option<Delivery> {
+        match &mut self.position {
+            Position::Feed(cursor) => {
+                if item.cursor <= *cursor {
+                    return None;
+                }
+                *cursor = item.cursor;
+            }
+            Position::Stream { stream_id, version } => {
+                if item.stream_id != *stream_id || item.version <= *version {
+                    return None;
+                }
+                *version = item.version;
+            }
+        }
+        self.filter.matches(&item).then_some(Delivery::Event(item))
+    }
+
+    /// One page of catch-up from the store; at a short page (once the hub has a head)
+    /// the subscription goes live.
+    async fn catch_up_page(&mut self) -> Result<(), FeedEnd> {
+        if self.head.is_none() {
+            self.head = self.wait_for_head().await?;
+            return Ok(());
+        }
+        self.hub.reads.fetch_add(1, Ordering::Relaxed);
+        let reader = &self.hub.reader;
+        let page = match &self.position {
+            Position::Feed(after) => reader.page(*after, PAGE).await,
+            Position::Stream { stream_id, version } => {
+                reader.stream_page(stream_id, *version, PAGE).await
+            }
+        }
+        .map_err(|e| FeedEnd::StoreFailed(e.to_string()))?;
+        if page.len() < PAGE {
+            self.catching_up = false;
+        }
+        self.pending = page.into_iter().map(Arc::new).collect();
+        Ok(())
+    }
+
+    async fn wait_for_head(&mut self) -> Result<Option<FeedCursor>, FeedEnd> {
+        let ready = self.hub.head_ready.notified();
+        tokio::pin!(ready);
+        ready.as_mut().enable();
+        if let Some(h) = self.hub.lock_head().head {
+            return Ok(Some(h));
+        }
+        self.hub.kick.notify_one();
+        tokio::select! {
+            _ = ready => {}
+            _ = tokio::time::sleep(POLL) => {}
+            _ = self.closed.changed() => return Err(FeedEnd::ShuttingDown),
+        }
+        Ok(self.hub.lock_head().head)
+    }
+}
