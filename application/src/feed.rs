@@ -57,6 +57,20 @@ impl FeedReader {
         self.rendered(page.events).await
     }
 
+    /// [`Self::page`] rendering only the events `keep` selects (the others cost no
+    /// decoding); also the cursor of the page's last event and how many it read.
+    pub async fn page_of(
+        &self,
+        after: FeedCursor,
+        limit: usize,
+        keep: impl Fn(&RecordedEvent) -> bool,
+    ) -> Result<(Vec<FeedItem>, FeedCursor, usize), QueryError> {
+        let page = self.store.read_feed(after, limit).await?;
+        let read = page.events.len();
+        let kept = page.events.into_iter().filter(|e| keep(e)).collect();
+        Ok((self.rendered(kept).await?, page.next, read))
+    }
+
     /// At most `limit` events of one stream after `after_version`, in version order.
     pub async fn stream_page(
         &self,

@@ -9,7 +9,7 @@
 //! `head` before broadcasting, and forgets it (`None`) only while nobody listens, under
 //! the same lock; on the next subscriber it starts again from the store's end.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -19,7 +19,7 @@ use tokio::sync::{broadcast, watch, Notify};
 use crate::feed::{FeedItem, FeedReader};
 use crate::feed_subscription::Position;
 pub use crate::feed_subscription::{Delivery, FeedEnd, FeedFilter, Subscription};
-use crate::ports::store::FeedCursor;
+use crate::ports::store::{FeedCursor, RecordedEvent};
 
 pub(crate) const PAGE: usize = 500;
 pub(crate) const POLL: Duration = Duration::from_millis(250);
@@ -169,18 +169,22 @@ impl FeedHub {
     /// Reads one page after `after` and broadcasts it; true when the page was full.
     async fn step(&self, after: FeedCursor) -> bool {
         self.reads.fetch_add(1, Ordering::Relaxed);
-        match self.reader.page(after, PAGE).await {
-            Ok(items) => {
-                let Some(last) = items.last() else {
-                    return false;
-                };
-                let last = last.cursor;
-                let full = items.len() == PAGE;
+        // Only what someone listens to is decoded and rendered. A stream subscriber
+        // that joins after this is taken has a head at or before this page's start and
+        // catches up through it from the store.
+        let interest: Option<HashSet<String>> = {
+            let channels = self.lock_head();
+            (channels.all.receiver_count() == 0).then(|| channels.streams.keys().cloned().collect())
+        };
+        let keep = |e: &RecordedEvent| interest.as_ref().is_none_or(|s| s.contains(&e.stream_id));
+        match self.reader.page_of(after, PAGE, keep).await {
+            Ok((_, _, 0)) => false,
+            Ok((items, last, read)) => {
                 let page: Vec<Arc<FeedItem>> = items.into_iter().map(Arc::new).collect();
                 let mut channels = self.lock_head();
                 channels.head = Some(last);
                 channels.send(page);
-                full
+                read == PAGE
             }
             Err(e) => {
                 tracing::warn!(error = %e, "live feed read failed; retrying");

@@ -175,11 +175,3 @@ async fn fill(http: &reqwest::Client, base: &str, events: usize) -> anyhow::Resu
     }
     Ok(())
 }
-
-async fn feed_end(pool: &sqlx::PgPool) -> anyhow::Result<(i64, i64)> {
-    Ok(sqlx::query_as(
-        "SELECT tx_id, position FROM events ORDER BY tx_id DESC, position DESC LIMIT 1",
-    )
-    .fetch_one(pool)
-    .await?)
-}
