@@ -510,7 +510,7 @@ async fn every_error_code_is_a_problem_document(backend: Backend) {
         "validation_failed",
     )
     .await;
-    expect_problem(app.get("/events").await, 401, "unauthorized").await;
+    expect_problem(app.get("/admin/projections").await, 401, "unauthorized").await;
 }
 
 async fn an_idempotent_retry_returns_the_first_outcome(backend: Backend) {

@@ -7,10 +7,11 @@ use std::time::Duration;
 use ledger_postgres::testing::TestDatabase;
 use ledger_tests::nats::{delete_stream, nats_url, relay_to, stored, PrivateNats, Relayed};
 use ledger_tests::process::{free_port, start_with, wait_up};
-use ledger_tests::{json, Backend, Options, TestApp};
+use ledger_tests::{Backend, Options, TestApp, ADMIN};
 use serde_json::{json, Value};
 
-const ADMIN: &str = "crash-admin";
+/// The admin token of the binaries `process::start_with` runs.
+const CRASH_ADMIN: &str = "crash-admin";
 
 /// Opens `account` and writes `batches` atomic batches of `per_batch` deposits on it.
 async fn write(
@@ -46,13 +47,13 @@ async fn write(
 }
 
 /// The store's feed: event ids in feed order, with their positions.
-async fn feed(client: &reqwest::Client, base: &str) -> Vec<(u64, String)> {
+async fn feed(client: &reqwest::Client, base: &str, admin: &str) -> Vec<(u64, String)> {
     let mut out = Vec::new();
     let mut after = "0-0".to_owned();
     loop {
         let r = client
             .get(format!("{base}/events?after={after}&limit=1000"))
-            .bearer_auth(ADMIN)
+            .bearer_auth(admin)
             .send()
             .await
             .expect("feed");
@@ -70,10 +71,10 @@ async fn feed(client: &reqwest::Client, base: &str) -> Vec<(u64, String)> {
 }
 
 /// The relay's row of `/admin/projections`.
-async fn relay_row(client: &reqwest::Client, base: &str) -> Option<Value> {
+async fn relay_row(client: &reqwest::Client, base: &str, admin: &str) -> Option<Value> {
     let r = client
         .get(format!("{base}/admin/projections"))
-        .bearer_auth(ADMIN)
+        .bearer_auth(admin)
         .send()
         .await
         .ok()?;
@@ -86,10 +87,10 @@ async fn relay_row(client: &reqwest::Client, base: &str) -> Option<Value> {
 }
 
 /// Waits until the relay has caught up with `events` events.
-async fn wait_relayed(client: &reqwest::Client, base: &str, last_position: u64) {
+async fn wait_relayed(client: &reqwest::Client, base: &str, admin: &str, last_position: u64) {
     let mut row = None;
     for _ in 0..600 {
-        row = relay_row(client, base).await;
+        row = relay_row(client, base, admin).await;
         if let Some(r) = &row {
             if r["lag_events"] == 0 && r["position"] == last_position {
                 return;
@@ -158,53 +159,12 @@ async fn ten_thousand_events_reach_jetstream_once_in_feed_order() {
     for w in writers {
         w.await.expect("writer");
     }
-    let feed = feed_as_admin(&app).await;
+    let feed = feed(&client, &app.base, ADMIN).await;
     assert_eq!(feed.len(), 4 * (1 + 2_500));
-    wait_relayed_admin(&app, feed.last().expect("events").0).await;
+    wait_relayed(&client, &app.base, ADMIN, feed.last().expect("events").0).await;
     let relayed = stored(&url, &nats.stream).await;
     assert_exactly_the_feed(&feed, &relayed, &nats.subject_prefix);
     delete_stream(&url, &nats.stream).await;
-}
-
-async fn feed_as_admin(app: &TestApp) -> Vec<(u64, String)> {
-    let mut out = Vec::new();
-    let mut after = "0-0".to_owned();
-    loop {
-        let (_, page) = json(
-            app.admin_get(&format!("/events?after={after}&limit=1000"))
-                .await,
-        )
-        .await;
-        let events = page["events"].as_array().expect("events").clone();
-        if events.is_empty() {
-            return out;
-        }
-        for e in &events {
-            out.push((
-                e["position"].as_u64().expect("pos"),
-                e["event_id"].as_str().expect("id").to_owned(),
-            ));
-        }
-        after = page["next"].as_str().expect("next").to_owned();
-    }
-}
-
-async fn wait_relayed_admin(app: &TestApp, last_position: u64) {
-    let mut row = Value::Null;
-    for _ in 0..600 {
-        let (_, body) = json(app.admin_get("/admin/projections").await).await;
-        if let Some(r) = body["projections"]
-            .as_array()
-            .and_then(|a| a.iter().find(|p| p["name"] == "relay"))
-        {
-            row = r.clone();
-            if r["lag_events"] == 0 && r["position"] == last_position {
-                return;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the relay never caught up with {last_position}: {row}");
 }
 
 /// NATS killed mid-run and restarted: commands keep succeeding, the relay reports the
@@ -233,11 +193,8 @@ async fn nats_killed_and_restarted_mid_run_loses_nothing() {
     write(&client, &app.base, "n.3", 5, 20).await;
     let mut reported = Value::Null;
     for _ in 0..300 {
-        let (_, body) = json(app.admin_get("/admin/projections").await).await;
-        reported = body["projections"]
-            .as_array()
-            .and_then(|a| a.iter().find(|p| p["name"] == "relay"))
-            .cloned()
+        reported = relay_row(&client, &app.base, ADMIN)
+            .await
             .unwrap_or_default();
         if reported["last_error"].is_string() {
             break;
@@ -250,18 +207,14 @@ async fn nats_killed_and_restarted_mid_run_loses_nothing() {
     );
     server.restart().await;
     writer.await.expect("writer");
-    let feed = feed_as_admin(&app).await;
-    wait_relayed_admin(&app, feed.last().expect("events").0).await;
+    let feed = feed(&client, &app.base, ADMIN).await;
+    wait_relayed(&client, &app.base, ADMIN, feed.last().expect("events").0).await;
     assert_exactly_the_feed(
         &feed,
         &stored(&server.url(), &nats.stream).await,
         &nats.subject_prefix,
     );
-    let (_, body) = json(app.admin_get("/admin/projections").await).await;
-    let row = body["projections"]
-        .as_array()
-        .and_then(|a| a.iter().find(|p| p["name"] == "relay"))
-        .cloned();
+    let row = relay_row(&client, &app.base, ADMIN).await;
     assert_eq!(
         row.expect("relay")["last_error"],
         Value::Null,
@@ -286,7 +239,7 @@ async fn service_killed_mid_relay_resumes_exactly() {
     write(&client, &base, "k.1", 60, 100).await;
     // Kill it while the relay is part-way.
     for _ in 0..200 {
-        if let Some(r) = relay_row(&client, &base).await {
+        if let Some(r) = relay_row(&client, &base, CRASH_ADMIN).await {
             if r["position"].as_u64().unwrap_or(0) > 0 {
                 break;
             }
@@ -298,8 +251,8 @@ async fn service_killed_mid_relay_resumes_exactly() {
     let mut child = start_with(&db.url, port, &vars);
     wait_up(&client, &base).await;
     write(&client, &base, "k.2", 5, 100).await;
-    let feed = feed(&client, &base).await;
-    wait_relayed(&client, &base, feed.last().expect("events").0).await;
+    let feed = feed(&client, &base, CRASH_ADMIN).await;
+    wait_relayed(&client, &base, CRASH_ADMIN, feed.last().expect("events").0).await;
     assert_exactly_the_feed(
         &feed,
         &stored(&url, &nats.stream).await,
@@ -332,8 +285,14 @@ async fn a_second_instance_takes_over_the_relay() {
         wait_up(&client, b).await;
     }
     write(&client, &bases[0], "t.1", 10, 100).await;
-    let feed1 = feed(&client, &bases[0]).await;
-    wait_relayed(&client, &bases[0], feed1.last().expect("events").0).await;
+    let feed1 = feed(&client, &bases[0], CRASH_ADMIN).await;
+    wait_relayed(
+        &client,
+        &bases[0],
+        CRASH_ADMIN,
+        feed1.last().expect("events").0,
+    )
+    .await;
     let published = |base: String| {
         let client = client.clone();
         async move {
@@ -366,8 +325,14 @@ async fn a_second_instance_takes_over_the_relay() {
     let _ = dead.wait();
     let survivor = &bases[1 - leader];
     write(&client, survivor, "t.2", 10, 100).await;
-    let feed = feed(&client, survivor).await;
-    wait_relayed(&client, survivor, feed.last().expect("events").0).await;
+    let feed = feed(&client, survivor, CRASH_ADMIN).await;
+    wait_relayed(
+        &client,
+        survivor,
+        CRASH_ADMIN,
+        feed.last().expect("events").0,
+    )
+    .await;
     assert!(
         published(survivor.clone()).await > 0.0,
         "the survivor took over"

@@ -79,3 +79,23 @@ pub fn append_failure(e: sqlx::Error, outage: fn(&sqlx::Error) -> bool) -> Appen
         AppendError::Failed(e.to_string())
     }
 }
+
+/// The relay's checkpoint row: its name.
+pub const RELAY: &str = "relay";
+
+/// The relay's status from its checkpoint row (`tx_id`, `position`, `last_error`).
+pub fn relay_status(
+    tx: i64,
+    position: i64,
+    last_error: Option<String>,
+) -> ledger_application::ports::readmodel::ProjectionStatus {
+    ledger_application::ports::readmodel::ProjectionStatus {
+        name: RELAY.into(),
+        state: ledger_application::ports::readmodel::ProjectionState::Live,
+        position: ledger_application::ports::store::FeedCursor {
+            tx: u64_of(tx),
+            position: u64_of(position),
+        },
+        last_error,
+    }
+}

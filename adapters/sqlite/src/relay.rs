@@ -1,36 +1,23 @@
 //! The relay's checkpoint on SQLite: one row, moved only from where the mover
 //! found it.
 
-use ledger_application::ports::readmodel::{ProjectionState, ProjectionStatus, ReadModelError};
+use ledger_application::ports::readmodel::{ProjectionStatus, ReadModelError};
 use ledger_application::ports::store::FeedCursor;
 use ledger_sql::i64_of;
-use sqlx::{Row, SqlitePool};
+use sqlx::SqlitePool;
 
 use crate::projections::rm_error;
 
-const NAME: &str = "relay";
+const NAME: &str = ledger_sql::RELAY;
 
 pub(crate) async fn status(pool: &SqlitePool) -> Result<Option<ProjectionStatus>, ReadModelError> {
-    let row =
-        sqlx::query("SELECT tx_id, position, last_error FROM relay_checkpoints WHERE name = ?1")
+    let row: Option<(i64, i64, Option<String>)> =
+        sqlx::query_as("SELECT tx_id, position, last_error FROM relay_checkpoints WHERE name = ?1")
             .bind(NAME)
             .fetch_optional(pool)
             .await
             .map_err(rm_error)?;
-    row.map(|r| {
-        let (tx, position): (i64, i64) = (r.try_get(0)?, r.try_get(1)?);
-        Ok(ProjectionStatus {
-            name: NAME.into(),
-            state: ProjectionState::Live,
-            position: FeedCursor {
-                tx: u64::try_from(tx).unwrap_or(0),
-                position: u64::try_from(position).unwrap_or(0),
-            },
-            last_error: r.try_get(2)?,
-        })
-    })
-    .transpose()
-    .map_err(rm_error)
+    Ok(row.map(|(tx, position, error)| ledger_sql::relay_status(tx, position, error)))
 }
 
 pub(crate) async fn move_to(
