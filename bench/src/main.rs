@@ -9,6 +9,7 @@ mod floor;
 mod load;
 mod pending;
 mod server;
+mod sqlite;
 mod stores;
 
 use std::path::PathBuf;
@@ -55,6 +56,9 @@ struct Args {
     /// Runs only the feed measurements (relay, SSE latency, idle subscribers).
     #[arg(long)]
     only_feed: bool,
+    /// Runs only the embedded default (SQLite) against its floor.
+    #[arg(long)]
+    only_sqlite: bool,
 }
 
 #[tokio::main]
@@ -69,6 +73,10 @@ async fn main() -> anyhow::Result<()> {
         let exe = std::env::current_exe().unwrap_or_default();
         exe.parent().map(|d| d.join("ledger")).unwrap_or_default()
     });
+    if args.only_sqlite {
+        println!("## the embedded default (SQLite)");
+        return sqlite::measure(&binary, args.clients, secs, args.rounds).await;
+    }
     if args.only_feed {
         println!("## the feed for outside consumers");
         return feed::measure(&binary, args.clients, secs, args.rounds, args.feed_events).await;
@@ -336,6 +344,8 @@ async fn main() -> anyhow::Result<()> {
         single.pct(0.5) / floor_p50
     );
 
+    println!("\n## the embedded default (SQLite)");
+    sqlite::measure(&binary, args.clients, secs, args.rounds).await?;
     println!("\n## the feed for outside consumers");
     feed::measure(&binary, args.clients, secs, args.rounds, args.feed_events).await?;
 

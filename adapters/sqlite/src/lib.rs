@@ -7,6 +7,7 @@
 mod apply;
 mod apply_transfers;
 mod claim;
+mod group_commit;
 mod projections;
 mod queries;
 mod relay;

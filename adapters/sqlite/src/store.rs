@@ -11,16 +11,18 @@ use sqlx::{Row, SqlitePool};
 
 use ledger_sql::i64_of;
 
-use crate::WriterConnection;
+use crate::group_commit::GroupCommit;
 
 const COLUMNS: &str = "position, event_id, stream_id, stream_type, version, event_type, \
                        schema_version, data, metadata, recorded_at";
 
-/// Events on one SQLite file: a single-connection writer pool and a reader pool.
+/// Events on one SQLite file: a single-connection writer pool and a reader pool;
+/// appends go through group commit.
 #[derive(Clone)]
 pub struct SqliteEventStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    group: GroupCommit,
 }
 
 /// Whether an error is an outage to retry later (no connection, a full pool, the file
@@ -37,7 +39,7 @@ fn store_error(e: sqlx::Error) -> StoreError {
     ledger_sql::store_error(e, unavailable)
 }
 
-fn append_error(e: sqlx::Error, stream_id: &str, expected: u64) -> AppendError {
+pub(crate) fn append_error(e: sqlx::Error, stream_id: &str, expected: u64) -> AppendError {
     if let sqlx::Error::Database(db) = &e {
         if db.message().contains("events.stream_id, events.version") {
             return AppendError::Conflict {
@@ -78,7 +80,11 @@ fn recorded(row: &SqliteRow) -> Result<RecordedEvent, sqlx::Error> {
 impl SqliteEventStore {
     /// A store on a writer pool (one connection) and a reader pool of a migrated file.
     pub fn new(writer: SqlitePool, reader: SqlitePool) -> Self {
-        Self { writer, reader }
+        Self {
+            group: GroupCommit::new(writer.clone()),
+            writer,
+            reader,
+        }
     }
 
     /// The writer pool (one connection).
@@ -94,7 +100,7 @@ impl SqliteEventStore {
 
 /// Inside `tx`: the request's idempotency records, then each stream's events guarded by
 /// its expected version.
-async fn write_in(
+pub(crate) async fn write_in(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     request: &AppendRequest,
 ) -> Result<(), AppendError> {
@@ -166,23 +172,7 @@ async fn write_in(
 #[async_trait]
 impl EventStore for SqliteEventStore {
     async fn append(&self, request: AppendRequest) -> Result<(), AppendError> {
-        let mut conn = WriterConnection::acquire(&self.writer)
-            .await
-            .map_err(|e| append_error(e, "", 0))?;
-        let mut tx = conn.begin().await.map_err(|e| append_error(e, "", 0))?;
-        match write_in(&mut tx, &request).await {
-            Ok(()) => tx.commit().await.map_err(|e| append_error(e, "", 0))?,
-            // A refused append (a conflict, a stored key) ends its transaction too, so
-            // its connection goes back to the pool.
-            Err(refused) => {
-                if tx.rollback().await.is_ok() {
-                    conn.clean();
-                }
-                return Err(refused);
-            }
-        }
-        conn.clean();
-        Ok(())
+        self.group.append(request).await
     }
 
     async fn read_stream<'a>(

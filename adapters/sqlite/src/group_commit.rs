@@ -1,0 +1,112 @@
+//! Group commit on SQLite: appends of different streams arriving together share one
+//! write transaction (one WAL fsync), each inside a savepoint of its own so that a
+//! refused append (a version conflict, a stored idempotency key) leaves the others in.
+//! Every caller is answered only after the transaction holding its events committed.
+//!
+//! One writer task (started with the first append) takes everything queued, writes it,
+//! and comes back for what queued meanwhile: under load each transaction carries the
+//! appends of its predecessor's commit time.
+
+use std::sync::{Arc, OnceLock};
+
+use ledger_application::ports::store::{AppendError, AppendRequest};
+use sqlx::{Connection, SqlitePool};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::store::{append_error, write_in};
+use crate::WriterConnection;
+
+/// Appends in one transaction at most (a bound on a transaction's size, not on waiting).
+const MAX_GROUP: usize = 256;
+
+struct Pending {
+    request: AppendRequest,
+    reply: oneshot::Sender<Result<(), AppendError>>,
+}
+
+/// The queue of the writer task.
+#[derive(Clone)]
+pub(crate) struct GroupCommit {
+    writer: SqlitePool,
+    queue: Arc<OnceLock<mpsc::UnboundedSender<Pending>>>,
+}
+
+impl GroupCommit {
+    pub(crate) fn new(writer: SqlitePool) -> Self {
+        Self {
+            writer,
+            queue: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// Appends `request` in the next group; its own outcome.
+    pub(crate) async fn append(&self, request: AppendRequest) -> Result<(), AppendError> {
+        let queue = self.queue.get_or_init(|| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            tokio::spawn(run(self.writer.clone(), rx));
+            tx
+        });
+        let (reply, answer) = oneshot::channel();
+        queue
+            .send(Pending { request, reply })
+            .map_err(|_| AppendError::Unavailable("the SQLite writer has stopped".into()))?;
+        answer.await.unwrap_or_else(|_| {
+            // The writer task ended without an answer (the runtime is shutting down):
+            // the outcome is unknown, never reported as refused.
+            Err(AppendError::Unavailable(
+                "the SQLite writer stopped before answering; the append may or may not have been written".into(),
+            ))
+        })
+    }
+}
+
+async fn run(writer: SqlitePool, mut queue: mpsc::UnboundedReceiver<Pending>) {
+    while let Some(first) = queue.recv().await {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match queue.try_recv() {
+                Ok(p) => group.push(p),
+                Err(_) => break,
+            }
+        }
+        write_group(&writer, group).await;
+    }
+}
+
+/// One transaction for the group; each append in a savepoint; answers after the commit.
+async fn write_group(writer: &SqlitePool, group: Vec<Pending>) {
+    let outcomes = match written(writer, &group).await {
+        Ok(outcomes) => outcomes,
+        Err(e) => vec![Err(e); group.len()],
+    };
+    for (p, outcome) in group.into_iter().zip(outcomes) {
+        // A caller that has gone away has nobody to tell.
+        let _ = p.reply.send(outcome);
+    }
+}
+
+async fn written(
+    writer: &SqlitePool,
+    group: &[Pending],
+) -> Result<Vec<Result<(), AppendError>>, AppendError> {
+    let fail = |e: sqlx::Error| append_error(e, "", 0);
+    let mut conn = WriterConnection::acquire(writer).await.map_err(fail)?;
+    let mut tx = conn.begin().await.map_err(fail)?;
+    let mut outcomes = Vec::with_capacity(group.len());
+    for p in group {
+        let mut savepoint = tx.begin().await.map_err(fail)?;
+        match write_in(&mut savepoint, &p.request).await {
+            Ok(()) => {
+                savepoint.commit().await.map_err(fail)?;
+                outcomes.push(Ok(()));
+            }
+            Err(refused) => {
+                savepoint.rollback().await.map_err(fail)?;
+                outcomes.push(Err(refused));
+            }
+        }
+    }
+    tx.commit().await.map_err(fail)?;
+    conn.clean();
+    Ok(outcomes)
+}
