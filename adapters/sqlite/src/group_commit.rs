@@ -3,6 +3,9 @@
 //! refused append (a version conflict, a stored idempotency key) leaves the others in.
 //! Every caller is answered only after the transaction holding its events committed.
 //!
+//! The group is judged and written with a few statements for all (`group_rows.rs`);
+//! a group that path cannot judge goes append by append, each in a savepoint.
+//!
 //! One writer task (started with the first append) takes everything queued, writes it,
 //! and comes back for what queued meanwhile: under load each transaction carries the
 //! appends of its predecessor's commit time.
@@ -13,6 +16,7 @@ use ledger_application::ports::store::{AppendError, AppendRequest};
 use sqlx::{Connection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::group_rows::write_rows;
 use crate::store::{append_error, write_in};
 use crate::WriterConnection;
 
@@ -90,12 +94,29 @@ async fn written(
     group: &[Pending],
 ) -> Result<Vec<Result<(), AppendError>>, AppendError> {
     let fail = |e: sqlx::Error| append_error(e, "", 0);
+    let requests: Vec<&AppendRequest> = group.iter().map(|p| &p.request).collect();
     let mut conn = WriterConnection::acquire(writer).await.map_err(fail)?;
     let mut tx = conn.begin().await.map_err(fail)?;
+    // A few statements for the whole group, when it can judge it.
+    match write_rows(&mut tx, &requests).await {
+        Ok(Some(outcomes)) => {
+            tx.commit().await.map_err(fail)?;
+            conn.clean();
+            return Ok(outcomes);
+        }
+        Ok(None) => {}
+        // A unique key refused a row (another process wrote meanwhile?): start over
+        // append by append, each with its own answer.
+        Err(e) => {
+            log::warn!("a group of appends was refused whole ({e}); writing it append by append");
+            tx.rollback().await.map_err(fail)?;
+            tx = conn.begin().await.map_err(fail)?;
+        }
+    }
     let mut outcomes = Vec::with_capacity(group.len());
-    for p in group {
+    for request in requests {
         let mut savepoint = tx.begin().await.map_err(fail)?;
-        match write_in(&mut savepoint, &p.request).await {
+        match write_in(&mut savepoint, request).await {
             Ok(()) => {
                 savepoint.commit().await.map_err(fail)?;
                 outcomes.push(Ok(()));

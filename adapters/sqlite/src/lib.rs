@@ -8,6 +8,7 @@ mod apply;
 mod apply_transfers;
 mod claim;
 mod group_commit;
+mod group_rows;
 mod projections;
 mod queries;
 mod relay;
