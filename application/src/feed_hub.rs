@@ -10,7 +10,7 @@
 //! the same lock; on the next subscriber it starts again from the store's end.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,6 +25,8 @@ pub(crate) const PAGE: usize = 500;
 pub(crate) const POLL: Duration = Duration::from_millis(250);
 /// After a wake, commits gather this long into one read and one broadcast page.
 const COALESCE: Duration = Duration::from_millis(10);
+/// Failed feed reads in a row (one per poll) after which live subscribers are ended.
+const MAX_FAILURES: u32 = 20;
 
 /// A page of the feed as broadcast.
 pub(crate) type Page = Arc<Vec<Arc<FeedItem>>>;
@@ -51,9 +53,31 @@ impl Channels {
                 .sum::<usize>()
     }
 
+    /// Forgets the channels of streams nobody listens to any more.
+    fn prune(&mut self) {
+        self.streams.retain(|_, s| s.receiver_count() > 0);
+    }
+
+    /// What the reader must render: `None` for everything (a whole-feed subscriber),
+    /// else the streams someone listens to.
+    fn interest(&self) -> Option<HashSet<String>> {
+        (self.all.receiver_count() == 0).then(|| self.streams.keys().cloned().collect())
+    }
+
+    /// Whether someone joined whom a page read for `interest` left out.
+    fn outgrew(&self, interest: &Option<HashSet<String>>) -> bool {
+        interest.as_ref().is_some_and(|watched| {
+            self.all.receiver_count() > 0
+                || self
+                    .streams
+                    .iter()
+                    .any(|(s, tx)| tx.receiver_count() > 0 && !watched.contains(s))
+        })
+    }
+
     /// Sends each channel its part of `page`, forgetting streams nobody listens to.
     fn send(&mut self, page: Vec<Arc<FeedItem>>) {
-        self.streams.retain(|_, s| s.receiver_count() > 0);
+        self.prune();
         if !self.streams.is_empty() {
             let mut parts: HashMap<&str, Vec<Arc<FeedItem>>> = HashMap::new();
             for item in &page {
@@ -82,6 +106,9 @@ pub struct FeedHub {
     wake: Arc<Notify>,
     pub(crate) closed: watch::Sender<bool>,
     pub(crate) reads: AtomicU64,
+    failures: AtomicU32,
+    /// Why the subscriptions were last ended by store failures.
+    pub(crate) failed: Mutex<Option<String>>,
 }
 
 impl FeedHub {
@@ -102,6 +129,8 @@ impl FeedHub {
             wake,
             closed: watch::channel(false).0,
             reads: AtomicU64::new(0),
+            failures: AtomicU32::new(0),
+            failed: Mutex::new(None),
         })
     }
 
@@ -133,6 +162,7 @@ impl FeedHub {
             woken.as_mut().enable();
             let (head, listeners) = {
                 let mut channels = self.lock_head();
+                channels.prune();
                 let listeners = channels.listeners();
                 if listeners == 0 {
                     channels.head = None;
@@ -166,31 +196,54 @@ impl FeedHub {
         }
     }
 
-    /// Reads one page after `after` and broadcasts it; true when the page was full.
+    /// Reads one page after `after` and broadcasts it; true when more is to be read
+    /// now (the page was full, or someone joined whom the read left out).
     async fn step(&self, after: FeedCursor) -> bool {
         self.reads.fetch_add(1, Ordering::Relaxed);
-        // Only what someone listens to is decoded and rendered. A stream subscriber
-        // that joins after this is taken has a head at or before this page's start and
-        // catches up through it from the store.
-        let interest: Option<HashSet<String>> = {
-            let channels = self.lock_head();
-            (channels.all.receiver_count() == 0).then(|| channels.streams.keys().cloned().collect())
-        };
+        // Only what someone listens to is decoded and rendered. Someone who joins
+        // during the read may need events it left out: then the head stays and the page
+        // is read again for the larger interest.
+        let interest = self.lock_head().interest();
         let keep = |e: &RecordedEvent| interest.as_ref().is_none_or(|s| s.contains(&e.stream_id));
         match self.reader.page_of(after, PAGE, keep).await {
-            Ok((_, _, 0)) => false,
+            Ok((_, _, 0)) => {
+                self.failures.store(0, Ordering::Relaxed);
+                false
+            }
             Ok((items, last, read)) => {
+                self.failures.store(0, Ordering::Relaxed);
                 let page: Vec<Arc<FeedItem>> = items.into_iter().map(Arc::new).collect();
                 let mut channels = self.lock_head();
+                if channels.outgrew(&interest) {
+                    return true;
+                }
                 channels.head = Some(last);
                 channels.send(page);
                 read == PAGE
             }
             Err(e) => {
-                tracing::warn!(error = %e, "live feed read failed; retrying");
+                let failures = self.failures.fetch_add(1, Ordering::Relaxed) + 1;
+                tracing::warn!(error = %e, failures, "live feed read failed; retrying");
+                if failures >= MAX_FAILURES {
+                    self.fail(e.to_string());
+                }
                 false
             }
         }
+    }
+
+    /// Ends every current subscription with `FeedEnd::StoreFailed` (the store failed
+    /// [`MAX_FAILURES`] reads in a row); later subscribers start afresh.
+    fn fail(&self, why: String) {
+        tracing::error!(error = %why, "live feed gives up on its subscribers");
+        self.failures.store(0, Ordering::Relaxed);
+        *self.failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
+        let mut channels = self.lock_head();
+        let buffer = channels.buffer;
+        channels.head = None;
+        // Dropping the senders ends every receiver; each reads the reason above.
+        channels.all = broadcast::channel(buffer).0;
+        channels.streams.clear();
     }
 
     /// A subscription to the global feed after `after`, filtered.
@@ -225,6 +278,7 @@ impl FeedHub {
         stream: Option<&str>,
     ) -> (broadcast::Receiver<Page>, Option<FeedCursor>) {
         let mut channels = self.lock_head();
+        channels.prune();
         let buffer = channels.buffer;
         let rx = match stream {
             Some(s) => channels

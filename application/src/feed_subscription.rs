@@ -9,7 +9,12 @@ use tokio::sync::{broadcast, watch};
 
 use crate::feed::FeedItem;
 use crate::feed_hub::{FeedHub, Page, PAGE, POLL};
-use crate::ports::store::FeedCursor;
+use crate::ports::store::{FeedCursor, RecordedEvent};
+use crate::queries::QueryError;
+
+fn failed(e: QueryError) -> FeedEnd {
+    FeedEnd::StoreFailed(e.to_string())
+}
 
 /// How a subscription ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +73,8 @@ pub struct Subscription {
     live_pages: u64,
     restarts: u32,
     pending: VecDeque<Arc<FeedItem>>,
+    /// The end of the last catch-up page, passed once `pending` is delivered.
+    read_to: Option<FeedCursor>,
     ended: bool,
 }
 
@@ -94,6 +101,7 @@ impl Subscription {
             live_pages: 0,
             restarts: 0,
             pending: VecDeque::new(),
+            read_to: None,
             ended: false,
         }
     }
@@ -112,6 +120,13 @@ impl Subscription {
                     return Some(d);
                 }
                 continue;
+            }
+            if let Position::Feed(cursor) = &mut self.position {
+                // Once `pending` is delivered, the catch-up page's events it left out
+                // are passed too.
+                if let Some(to) = self.read_to.take() {
+                    *cursor = to.max(*cursor);
+                }
             }
             if self.catching_up {
                 if let Err(end) = self.catch_up_page().await {
@@ -140,7 +155,13 @@ impl Subscription {
                     return Some(self.end(FeedEnd::TooSlow))
                 }
                 Err(broadcast::error::RecvError::Closed) => {
-                    return Some(self.end(FeedEnd::ShuttingDown))
+                    let failed = self.hub.failed.lock().unwrap_or_else(|p| p.into_inner());
+                    let why = match failed.clone() {
+                        Some(e) if !*self.closed.borrow() => FeedEnd::StoreFailed(e),
+                        _ => FeedEnd::ShuttingDown,
+                    };
+                    drop(failed);
+                    return Some(self.end(why));
                 }
             }
         }
@@ -179,17 +200,30 @@ impl Subscription {
         }
         self.hub.reads.fetch_add(1, Ordering::Relaxed);
         let reader = &self.hub.reader;
-        let page = match &self.position {
-            Position::Feed(after) => reader.page(*after, PAGE).await,
-            Position::Stream { stream_id, version } => {
-                reader.stream_page(stream_id, *version, PAGE).await
+        let read = match &mut self.position {
+            Position::Feed(after) => {
+                // Only this subscriber's stream (if it has one) is decoded and rendered;
+                // the cursor moves past the rest of the page.
+                let stream = self.filter.stream_id.as_deref();
+                let keep = |e: &RecordedEvent| stream.is_none_or(|s| s == e.stream_id);
+                let (items, last, read) =
+                    reader.page_of(*after, PAGE, keep).await.map_err(failed)?;
+                self.pending = items.into_iter().map(Arc::new).collect();
+                self.read_to = (read > 0).then_some(last);
+                read
             }
-        }
-        .map_err(|e| FeedEnd::StoreFailed(e.to_string()))?;
-        if page.len() < PAGE {
+            Position::Stream { stream_id, version } => {
+                let items = reader
+                    .stream_page(stream_id, *version, PAGE)
+                    .await
+                    .map_err(failed)?;
+                self.pending = items.into_iter().map(Arc::new).collect();
+                self.pending.len()
+            }
+        };
+        if read < PAGE {
             self.catching_up = false;
         }
-        self.pending = page.into_iter().map(Arc::new).collect();
         Ok(())
     }
 

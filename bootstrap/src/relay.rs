@@ -57,6 +57,10 @@ pub fn spawn(
     tokio::spawn(async move {
         let mut backoff = POLL;
         while !*stop.borrow() {
+            // Listening before the step: a commit during it wakes the pause after it.
+            let woken = wake.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
             match leases.try_lead(Lease::Relay).await {
                 Ok(true) => {}
                 Ok(false) => {
@@ -74,7 +78,11 @@ pub fn spawn(
                 Ok(n) if n >= relay.batch() => backoff = POLL,
                 Ok(_) => {
                     backoff = POLL;
-                    pause(&wake, &mut stop, POLL).await;
+                    tokio::select! {
+                        _ = woken => {}
+                        _ = tokio::time::sleep(POLL) => {}
+                        _ = stop.changed() => {}
+                    }
                 }
                 Err(RelayError::Overtaken) => {
                     tracing::info!("another instance relays now; standing by");

@@ -41,6 +41,9 @@ pub struct JetStreamSink {
     context: jetstream::Context,
     target: NatsTarget,
     stream_ready: Mutex<bool>,
+    /// The event id of the last message acknowledged, which the next page's first
+    /// message expects (`None` after a start or a failure).
+    last_acknowledged: Mutex<Option<String>>,
 }
 
 impl JetStreamSink {
@@ -69,6 +72,7 @@ impl JetStreamSink {
             context,
             target,
             stream_ready: Mutex::new(false),
+            last_acknowledged: Mutex::new(None),
         })
     }
 
@@ -91,13 +95,13 @@ impl JetStreamSink {
         Ok(())
     }
 
-    fn message(item: &FeedItem, previous: Option<&FeedItem>) -> PublishMessage {
+    fn message(item: &FeedItem, previous: Option<String>) -> PublishMessage {
         let mut m = PublishMessage::build()
             .payload(Bytes::from(item.text.clone()))
             .message_id(item.event_id.to_string())
             .header("Ledger-Cursor", item.cursor.to_string().as_str());
         if let Some(p) = previous {
-            m = m.expected_last_message_id(p.event_id.to_string());
+            m = m.expected_last_message_id(p);
         }
         m
     }
@@ -112,10 +116,14 @@ impl RelaySink for JetStreamSink {
                 error: Some(error),
             };
         }
+        let mut chained = self.last_acknowledged.lock().await;
         let mut error = None;
         let mut pending = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
-            let previous = i.checked_sub(1).map(|p| &items[p]);
+            let previous = match i.checked_sub(1) {
+                Some(p) => Some(items[p].event_id.to_string()),
+                None => chained.clone(),
+            };
             let subject = subject(&self.target.subject_prefix, item);
             match self
                 .context
@@ -140,8 +148,12 @@ impl RelaySink for JetStreamSink {
             }
         }
         if error.is_some() {
-            // The stream may have been deleted: look it up again next time.
+            // The stream may have been deleted: look it up again next time, and start
+            // the chain afresh (a message of this page may or may not be stored).
             *self.stream_ready.lock().await = false;
+            *chained = None;
+        } else if let Some(last) = items.last() {
+            *chained = Some(last.event_id.to_string());
         }
         Published {
             acknowledged,
