@@ -2,9 +2,9 @@
 //! arrival order, each against the state the previous ones left and its own `If-Match`,
 //! into one append with one expected version.
 
-use ledger_domain::{fold, Account, AccountCommand, Aggregate, Versioned};
+use ledger_domain::{Account, AccountCommand, Aggregate, Versioned};
 
-use crate::commands::{metadata, new_events, precondition_failed, AccountReply, CommandError};
+use crate::commands::{metadata, precondition_failed, AccountReply, CommandError};
 use crate::idempotency::{record_ok, record_refusal, scoped_key};
 use crate::pipeline::{Pipeline, Queued};
 use crate::ports::store::{AppendRequest, StreamWrite};
@@ -69,10 +69,8 @@ impl Pipeline {
                     continue;
                 }
             };
-            let next = Versioned {
-                state: fold(state.state.clone(), &events),
-                version: state.version + events.len() as u64,
-            };
+            let meta = metadata(&job.ctx, &job.causation, None);
+            let (next, new) = self.advance(stream, &state, &events, &meta);
             let Some(reply) = AccountReply::from_state(&next) else {
                 // Not written, so the state stays where it was.
                 decided.push(Decided::Refused(CommandError::Internal(
@@ -81,13 +79,7 @@ impl Pipeline {
                 continue;
             };
             state = next;
-            let meta = metadata(&job.ctx, &job.causation, None);
-            write.events.extend(new_events::<Account>(
-                self.clock.as_ref(),
-                self.ids.as_ref(),
-                &events,
-                &meta,
-            ));
+            write.events.extend(new);
             if let Some(key) = key {
                 records.push(record_ok(key, job.fp.clone(), &reply));
             }

@@ -3,12 +3,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use ledger_domain::{fold, Account, Aggregate, Transfer, TransferId, TransferPlan, Versioned};
+use ledger_domain::{Account, Aggregate, Transfer, TransferId, TransferPlan, Versioned};
 
 use crate::batch_unit::Loaded;
-use crate::commands::{new_events, AccountReply, CommandError};
+use crate::commands::{AccountReply, CommandError};
 use crate::pipeline::Pipeline;
-use crate::ports::store::{EventMetadata, StreamWrite};
+use crate::ports::store::{EventMetadata, NewEvent, StreamWrite};
 use crate::transfer_views::TransferView;
 use crate::transfers::{transfer_stream, TransferReply};
 
@@ -34,29 +34,12 @@ impl Working<'_> {
             .ok_or_else(|| CommandError::Internal(format!("{stream} was not loaded")))
     }
 
-    fn write<A: Aggregate>(
-        &mut self,
-        stream: &str,
-        before: u64,
-        events: &[A::Event],
-        meta: &EventMetadata,
-    ) {
-        let p = self.p;
-        let w = self
-            .writes
+    fn write<A: Aggregate>(&mut self, stream: &str, before: u64, events: Vec<NewEvent>) {
+        self.writes
             .entry(stream.to_owned())
-            .or_insert_with(|| StreamWrite {
-                stream_id: stream.to_owned(),
-                stream_type: A::STREAM_TYPE.to_owned(),
-                expected_version: before,
-                events: Vec::new(),
-            });
-        w.events.extend(new_events::<A>(
-            p.clock.as_ref(),
-            p.ids.as_ref(),
-            events,
-            meta,
-        ));
+            .or_insert_with(|| Pipeline::stream_write::<A>(stream, before, Vec::new()))
+            .events
+            .extend(events);
     }
 
     pub(crate) fn apply_account(
@@ -65,13 +48,9 @@ impl Working<'_> {
         events: &[ledger_domain::AccountEvent],
         meta: &EventMetadata,
     ) -> Result<AccountReply, CommandError> {
-        let now = self.account(id)?.clone();
-        let next = Versioned {
-            state: fold(now.state, events),
-            version: now.version + events.len() as u64,
-        };
+        let (next, new) = self.p.advance(id, self.account(id)?, events, meta);
         let before = self.loaded.accounts.get(id).map_or(0, |v| v.version);
-        self.write::<Account>(id, before, events, meta);
+        self.write::<Account>(id, before, new);
         let reply = AccountReply::from_state(&next)
             .ok_or_else(|| CommandError::Internal("decided on no account".into()))?;
         self.accounts.insert(id.to_owned(), next);
@@ -89,13 +68,11 @@ impl Working<'_> {
         let from_reply = self.apply_account(from, &plan.debit, meta)?;
         let to_reply = self.apply_account(to, &plan.credit, meta)?;
         let stream = transfer_stream(id);
-        let now = self.transfer(&stream)?.clone();
-        let next = Versioned {
-            state: fold(now.state, &plan.record),
-            version: now.version + plan.record.len() as u64,
-        };
+        let (next, new) = self
+            .p
+            .advance(&stream, self.transfer(&stream)?, &plan.record, meta);
         let before = self.loaded.transfers.get(&stream).map_or(0, |v| v.version);
-        self.write::<Transfer>(&stream, before, &plan.record, meta);
+        self.write::<Transfer>(&stream, before, new);
         let view = next
             .state
             .details()

@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use ledger_domain::{AccountCommand, AccountId, Aggregate, DomainError, Note};
+use ledger_domain::integrity::ChainedEvent;
+use ledger_domain::{AccountCommand, AccountId, Aggregate, ChainHash, DomainError, Note};
 
 pub use crate::command_types::{
     AccountAction, AccountReply, CommandContext, CommandError, IfMatch, OpenAccount,
@@ -35,29 +36,63 @@ pub(crate) fn metadata(
     }
 }
 
-/// A command's events, encoded, with fresh ids and the clock's time.
+/// A command's events, encoded, with fresh ids and the clock's time, chained after
+/// `head` (the hash of the stream's event at `before`), which moves to the last one's.
 pub(crate) fn new_events<A: Aggregate>(
     clock: &dyn Clock,
     ids: &dyn IdGenerator,
+    chain: Chain<'_>,
     events: &[A::Event],
     meta: &EventMetadata,
 ) -> Vec<NewEvent> {
     // Microseconds: what every store keeps, so a read-back time equals the written one.
     let now = chrono::SubsecRound::trunc_subsecs(clock.now(), 6);
+    let metadata = serde_json::to_string(meta).unwrap_or_default();
+    let Chain {
+        stream_id,
+        before,
+        head,
+    } = chain;
     events
         .iter()
-        .map(|e| {
+        .zip(before + 1..)
+        .map(|(e, version)| {
             let enc = A::encode(e);
+            let event_id = ids.new_id();
+            let id = event_id.to_string();
+            let prev_hash = *head;
+            let hash = ChainedEvent {
+                event_id: &id,
+                event_type: enc.event_type,
+                schema_version: enc.schema_version,
+                stream_id,
+                version,
+                recorded_at: now,
+                data: &enc.data,
+                metadata: &metadata,
+                prev_hash,
+            }
+            .hash();
+            *head = hash;
             NewEvent {
-                event_id: ids.new_id(),
+                event_id,
                 event_type: enc.event_type.to_owned(),
                 schema_version: enc.schema_version,
                 data: enc.data,
                 metadata: meta.clone(),
                 recorded_at: now,
+                prev_hash,
+                hash,
             }
         })
         .collect()
+}
+
+/// Where new events of a stream go: after version `before`, whose hash is `head`.
+pub(crate) struct Chain<'a> {
+    pub(crate) stream_id: &'a str,
+    pub(crate) before: u64,
+    pub(crate) head: &'a mut ChainHash,
 }
 
 /// The request's fingerprint, which only a request with an idempotency key needs (it

@@ -13,14 +13,14 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use ledger_domain::{AccountCommand, AccountId, Aggregate};
+use ledger_domain::{fold, AccountCommand, AccountId, Aggregate, Versioned};
 use tokio::sync::oneshot;
 
 use crate::account_batch::{AccountBatch, Decided};
-use crate::commands::{new_events, AccountReply, CommandContext, CommandError};
+use crate::commands::{new_events, AccountReply, Chain, CommandContext, CommandError};
 use crate::idempotency::{replay, scoped_key};
 use crate::locks::StreamLocks;
-use crate::ports::store::{EventMetadata, EventStore, StreamWrite};
+use crate::ports::store::{EventMetadata, EventStore, NewEvent, StreamWrite};
 use crate::ports::system::Spawner;
 use crate::ports::system::{Clock, IdGenerator};
 use crate::repository::Repository;
@@ -75,19 +75,41 @@ impl Pipeline {
         }
     }
 
-    /// One stream's part of a write: `events` encoded with fresh ids and the time.
-    pub(crate) fn stream_write<A: Aggregate>(
+    /// `now` after `events`: the state folded, and the events encoded with fresh ids
+    /// and the time, chained after `now.head`.
+    pub(crate) fn advance<A: Aggregate>(
         &self,
         stream_id: &str,
-        expected_version: u64,
+        now: &Versioned<A>,
         events: &[A::Event],
         meta: &EventMetadata,
+    ) -> (Versioned<A>, Vec<NewEvent>) {
+        let mut head = now.head;
+        let chain = Chain {
+            stream_id,
+            before: now.version,
+            head: &mut head,
+        };
+        let new = new_events::<A>(self.clock.as_ref(), self.ids.as_ref(), chain, events, meta);
+        let next = Versioned {
+            state: fold(now.state.clone(), events),
+            version: now.version + events.len() as u64,
+            head,
+        };
+        (next, new)
+    }
+
+    /// One stream's part of a write.
+    pub(crate) fn stream_write<A: Aggregate>(
+        stream_id: &str,
+        expected_version: u64,
+        events: Vec<NewEvent>,
     ) -> StreamWrite {
         StreamWrite {
             stream_id: stream_id.to_owned(),
             stream_type: A::STREAM_TYPE.to_owned(),
             expected_version,
-            events: new_events::<A>(self.clock.as_ref(), self.ids.as_ref(), events, meta),
+            events,
         }
     }
 

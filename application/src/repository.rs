@@ -160,6 +160,7 @@ impl Repository {
         let Versioned {
             mut state,
             mut version,
+            mut head,
         } = start;
         let mut last_recorded_at = None;
         loop {
@@ -187,6 +188,7 @@ impl Repository {
                 })?;
                 state = state.evolve(&event);
                 version = e.version;
+                head = e.hash;
                 last_recorded_at = Some(e.recorded_at);
             }
             self.stats
@@ -194,7 +196,11 @@ impl Repository {
                 .fetch_add(n as u64, Ordering::Relaxed);
             if n < self.batch {
                 return Ok(HistoricState {
-                    state: Versioned { state, version },
+                    state: Versioned {
+                        state,
+                        version,
+                        head,
+                    },
                     last_recorded_at,
                 });
             }
@@ -223,7 +229,8 @@ impl Repository {
         };
         // The snapshot's own version must exist: a snapshot from a lost or foreign
         // store would otherwise hide events.
-        let exists = self
+        // That event's hash is the head the next event chains to.
+        let head = self
             .store
             .read_stream(StreamQuery {
                 stream_id,
@@ -232,9 +239,11 @@ impl Repository {
                 limit: 1,
             })
             .await
-            .map(|page| page.len() == 1 && page[0].event_id == snapshot.event_id)
-            .unwrap_or(false);
-        if !exists {
+            .ok()
+            .and_then(|page| page.into_iter().next())
+            .filter(|e| e.event_id == snapshot.event_id)
+            .map(|e| e.hash);
+        let Some(head) = head else {
             self.stats.snapshot_errors.fetch_add(1, Ordering::Relaxed);
             let why = format!(
                 "{stream_id} has no event {} at version {}",
@@ -243,10 +252,11 @@ impl Repository {
             self.errors
                 .warn("snapshot of another history ignored", &why);
             return Versioned::default();
-        }
+        };
         Versioned {
             state,
             version: snapshot.version,
+            head,
         }
     }
 

@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use ledger_domain::{
-    fold, plan_settlement, plan_transfer, Account, AccountId, Aggregate, DomainError, Settlement,
-    Transfer, TransferId, TransferOrder, TransferPlan, Versioned,
+    plan_settlement, plan_transfer, Account, AccountId, DomainError, Settlement, Transfer,
+    TransferId, TransferOrder, TransferPlan, Versioned,
 };
 
 use crate::commands::{metadata, precondition_failed, AccountReply, CommandContext, CommandError};
@@ -158,15 +158,12 @@ impl Unit for TransferUnit<'_> {
             Err(e) => return self.refused(e),
         };
         let (from, to, record) = loaded;
-        let after = |v: &Versioned<Account>, events: &[<Account as Aggregate>::Event]| Versioned {
-            state: fold(v.state.clone(), events),
-            version: v.version + events.len() as u64,
-        };
-        let (from_after, to_after) = (after(from, &plan.debit), after(to, &plan.credit));
-        let transfer_after = Versioned {
-            state: fold(record.state.clone(), &plan.record),
-            version: record.version + plan.record.len() as u64,
-        };
+        let meta = metadata(self.ctx, &self.causation, Some(self.transfer_id().as_str()));
+        let (from_id, to_id) = (self.from.as_str(), self.to.as_str());
+        let (from_after, debit) = p.advance(from_id, from, &plan.debit, &meta);
+        let (to_after, credit) = p.advance(to_id, to, &plan.credit, &meta);
+        let (transfer_after, recorded) =
+            p.advance(&self.record_stream, record, &plan.record, &meta);
         let reply = match (
             transfer_after.state.details(),
             AccountReply::from_state(&from_after),
@@ -179,8 +176,6 @@ impl Unit for TransferUnit<'_> {
             },
             _ => return self.refused(CommandError::Internal("transfer on no account".into())),
         };
-        let meta = metadata(self.ctx, &self.causation, Some(self.transfer_id().as_str()));
-        let (from_id, to_id) = (self.from.as_str(), self.to.as_str());
         let idempotency = self
             .ctx
             .idempotency_key
@@ -189,13 +184,12 @@ impl Unit for TransferUnit<'_> {
         Decision {
             request: AppendRequest {
                 streams: vec![
-                    p.stream_write::<Account>(from_id, from.version, &plan.debit, &meta),
-                    p.stream_write::<Account>(to_id, to.version, &plan.credit, &meta),
-                    p.stream_write::<Transfer>(
+                    Pipeline::stream_write::<Account>(from_id, from.version, debit),
+                    Pipeline::stream_write::<Account>(to_id, to.version, credit),
+                    Pipeline::stream_write::<Transfer>(
                         &self.record_stream,
                         record.version,
-                        &plan.record,
-                        &meta,
+                        recorded,
                     ),
                 ],
                 idempotency: idempotency.into_iter().collect(),

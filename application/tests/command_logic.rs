@@ -30,6 +30,8 @@ fn opened_stream() -> Vec<RecordedEvent> {
         data: enc.data,
         metadata: Default::default(),
         recorded_at: Utc.timestamp_opt(0, 0).unwrap(),
+        prev_hash: ledger_domain::ChainHash::ZERO,
+        hash: ledger_domain::ChainHash([7; 32]),
     }]
 }
 
@@ -320,4 +322,56 @@ fn test_spawner() -> std::sync::Arc<dyn ledger_application::ports::system::Spawn
     std::sync::Arc::new(|task| {
         tokio::spawn(task);
     })
+}
+
+/// New events chain to the stream's head as loaded: the first one's `prev_hash` is the
+/// stored event's `hash`, each hash is the one its fields give, and the next command
+/// (from the cache) chains to the previous command's last event.
+#[tokio::test]
+async fn new_events_chain_to_the_loaded_head() {
+    let mut store = store_with_account();
+    let written = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = written.clone();
+    store.expect_append().times(2).returning(move |request| {
+        sink.lock()
+            .unwrap()
+            .extend(request.streams[0].events.clone());
+        Ok(())
+    });
+    let store: Arc<dyn EventStore> = Arc::new(store);
+    let repo = Repository::new(store.clone(), Arc::new(no_snapshots()), 0).with_cache(10);
+    let service = CommandService::new(
+        store,
+        Arc::new(repo),
+        Arc::new(SystemClock),
+        Arc::new(UuidV7Ids),
+        test_spawner(),
+        3,
+    );
+    service.act(a(), deposit("5"), &ctx()).await.expect("first");
+    service
+        .act(a(), deposit("6"), &ctx())
+        .await
+        .expect("second");
+    let events = written.lock().unwrap().clone();
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0].prev_hash, ledger_domain::ChainHash([7; 32]));
+    assert_eq!(events[1].prev_hash, events[0].hash);
+    for (e, version) in events.iter().zip(2..) {
+        let as_stored = RecordedEvent {
+            cursor: FeedCursor::START,
+            event_id: e.event_id,
+            stream_id: "a".into(),
+            stream_type: "account".into(),
+            version,
+            event_type: e.event_type.clone(),
+            schema_version: e.schema_version,
+            data: e.data.clone(),
+            metadata: e.metadata.clone(),
+            recorded_at: e.recorded_at,
+            prev_hash: e.prev_hash,
+            hash: e.hash,
+        };
+        assert_eq!(as_stored.computed_hash(e.prev_hash), e.hash);
+    }
 }

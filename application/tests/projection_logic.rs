@@ -22,6 +22,8 @@ fn feed_with_one_event() -> MockEventStore {
             data: r#"{"account_id":"a","owner":"O","currency":"USD"}"#.into(),
             metadata: Default::default(),
             recorded_at: chrono::Utc::now(),
+            prev_hash: Default::default(),
+            hash: Default::default(),
         };
         Ok(FeedPage {
             events: vec![recorded],

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use ledger_application::ports::readmodel::PROJECTIONS;
 use ledger_application::ports::store::{
-    AppendRequest, EventMetadata, EventStore, NewEvent, StreamWrite,
+    AppendRequest, ChainHash, EventMetadata, EventStore, NewEvent, StreamWrite,
 };
 use ledger_application::ports::system::Spawner;
 use ledger_application::projection::ProjectionRunner;
@@ -52,6 +52,8 @@ fn new_events(events: &[AccountEvent]) -> Vec<NewEvent> {
                     ..Default::default()
                 },
                 recorded_at: now,
+                prev_hash: ChainHash::ZERO,
+                hash: ChainHash::ZERO,
             }
         })
         .collect()

@@ -16,7 +16,7 @@ use ledger_application::ports::readmodel::{
     PROJECTIONS,
 };
 use ledger_application::ports::snapshot::{Snapshot, SnapshotError, SnapshotStore};
-use ledger_application::ports::store::{EventStore, FeedCursor};
+use ledger_application::ports::store::{ChainHash, EventStore, FeedCursor};
 use ledger_application::ports::system::{SystemClock, UuidV7Ids};
 use ledger_application::projection::{ProjectionError, ProjectionRunner};
 use ledger_application::repository::Repository;
@@ -655,6 +655,8 @@ async fn a_foreign_currency_deposit(h: &Harness) {
             correlation_id: None,
         },
         recorded_at: chrono::Utc::now(),
+        prev_hash: ChainHash::ZERO,
+        hash: ChainHash::ZERO,
     };
     h.store
         .append(AppendRequest {

@@ -31,6 +31,9 @@ fn event(n: u64) -> NewEvent {
             .timestamp_opt(1_700_000_000 + n as i64, 0)
             .single()
             .unwrap_or_default(),
+        // The store keeps whatever it is given: chaining is the caller's.
+        prev_hash: ChainHash([n as u8; 32]),
+        hash: ChainHash([n as u8 + 1; 32]),
     }
 }
 
@@ -81,6 +84,11 @@ pub async fn append_and_read_back(store: Store) {
     assert_eq!(read[0].metadata.request_id.as_deref(), Some("req-1"));
     assert_eq!(read[0].stream_type, "test");
     assert_eq!(read[1].recorded_at, event(2).recorded_at);
+    assert_eq!(
+        (read[1].prev_hash, read[1].hash),
+        (event(2).prev_hash, event(2).hash),
+        "the hashes read back as written"
+    );
     let after = store
         .read_stream(StreamQuery {
             stream_id: "s-1",

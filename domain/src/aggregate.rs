@@ -115,4 +115,7 @@ pub struct Versioned<A> {
     pub state: A,
     /// How many events were folded into it.
     pub version: u64,
+    /// The hash of the stream's event at `version` (`ZERO` at 0): the next event's
+    /// `prev_hash`.
+    pub head: crate::ChainHash,
 }

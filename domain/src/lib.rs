@@ -25,6 +25,7 @@ mod code;
 mod decimal;
 mod error;
 mod events;
+pub mod integrity;
 mod money;
 mod money_events;
 mod pending;
@@ -44,6 +45,7 @@ pub use aggregate::{fold, replay, Aggregate, DecodeError, EncodedEvent, RawEvent
 pub use code::ErrorCode;
 pub use error::DomainError;
 pub use events::{AccountEvent, ACCOUNT_SCHEMA_VERSION};
+pub use integrity::ChainHash;
 
 /// Every event type the ledger records, as the API names them (after upcasting).
 pub const EVENT_TYPES: [&str; 14] = [

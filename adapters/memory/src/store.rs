@@ -97,6 +97,8 @@ impl EventStore for MemoryEventStore {
                     data: e.data,
                     metadata: e.metadata,
                     recorded_at: e.recorded_at,
+                    prev_hash: e.prev_hash,
+                    hash: e.hash,
                 });
                 inner
                     .streams

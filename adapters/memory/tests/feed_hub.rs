@@ -8,7 +8,7 @@ use std::time::Duration;
 use ledger_application::feed::FeedReader;
 use ledger_application::feed_hub::{Delivery, FeedEnd, FeedFilter, FeedHub};
 use ledger_application::ports::store::{
-    AppendRequest, EventMetadata, EventStore, FeedCursor, NewEvent, StreamWrite,
+    AppendRequest, ChainHash, EventMetadata, EventStore, FeedCursor, NewEvent, StreamWrite,
 };
 use ledger_domain::{Account, AccountEvent, AccountId, Aggregate, Currency, Money, Owner};
 use ledger_memory::MemoryEventStore;
@@ -23,6 +23,8 @@ fn new_event(e: &AccountEvent) -> NewEvent {
         data: encoded.data,
         metadata: EventMetadata::default(),
         recorded_at: chrono::Utc::now(),
+        prev_hash: ChainHash::ZERO,
+        hash: ChainHash::ZERO,
     }
 }
 

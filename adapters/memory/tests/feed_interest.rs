@@ -86,6 +86,8 @@ async fn append(store: &SlowFeed, stream: &str, version: u64) {
         data: encoded.data,
         metadata: EventMetadata::default(),
         recorded_at: chrono::Utc::now(),
+        prev_hash: ChainHash::ZERO,
+        hash: ChainHash::ZERO,
     };
     store
         .append(AppendRequest {

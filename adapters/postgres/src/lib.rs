@@ -9,6 +9,7 @@
 
 mod apply;
 mod apply_transfers;
+mod backfill;
 mod claim;
 mod copy;
 mod errors;
@@ -29,6 +30,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::ConnectOptions;
 use sqlx::PgPool;
 
+pub use backfill::backfill_hashes;
 pub use errors::{is_unavailable, STREAM_VERSION_KEY};
 pub use projections::PgProjectionStore;
 pub use queries::PgReadModels;
@@ -77,7 +79,10 @@ pub fn pool_with(options: PgConnectOptions, max_connections: u32) -> PgPool {
 /// How long a pooled connection may sit idle before it is checked again.
 pub(crate) const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 
-/// Applies the embedded migrations.
+/// Applies the embedded migrations, then gives events written before the hash chain
+/// their hashes ([`backfill_hashes`]).
 pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
-    MIGRATOR.run(pool).await
+    MIGRATOR.run(pool).await?;
+    backfill_hashes(pool).await?;
+    Ok(())
 }

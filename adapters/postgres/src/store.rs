@@ -20,10 +20,11 @@ pub const NOTIFY_CHANNEL: &str = "ledger_events";
 
 /// The metadata's fields are taken out in SQL: cheaper for the server than printing the
 /// whole JSONB document, and nothing to parse here.
-const COLUMNS: &str = "position, tx_id, event_id, stream_id, stream_type, version, event_type, \
+pub(crate) const COLUMNS: &str =
+    "position, tx_id, event_id, stream_id, stream_type, version, event_type, \
                        schema_version, data::text AS data, metadata->>'actor', \
                        metadata->>'request_id', metadata->>'causation_id', \
-                       metadata->>'correlation_id', recorded_at";
+                       metadata->>'correlation_id', recorded_at, prev_hash, hash";
 
 /// Events, idempotency records and the global feed in PostgreSQL.
 ///
@@ -70,7 +71,7 @@ impl PgEventStore {
 
 /// Maps an events row (selected with [`COLUMNS`], whose order the indexes follow: by
 /// index, not by name, as this runs for every event read).
-fn recorded(row: &PgRow) -> Result<RecordedEvent, sqlx::Error> {
+pub(crate) fn recorded(row: &PgRow) -> Result<RecordedEvent, sqlx::Error> {
     let actor: Option<String> = row.try_get(9)?;
     let actor =
         actor.ok_or_else(|| sqlx::Error::Decode("event metadata without an actor".into()))?;
@@ -93,6 +94,8 @@ fn recorded(row: &PgRow) -> Result<RecordedEvent, sqlx::Error> {
             correlation_id: row.try_get(12)?,
         },
         recorded_at: row.try_get::<DateTime<Utc>, _>(13)?,
+        prev_hash: ledger_sql::chain_hash(row.try_get(14)?)?,
+        hash: ledger_sql::chain_hash(row.try_get(15)?)?,
     })
 }
 

@@ -131,6 +131,8 @@ async fn concurrent_appends_share_commits() {
                 data: format!("{{\"n\":{i}}}"),
                 metadata: EventMetadata::default(),
                 recorded_at: chrono::Utc::now(),
+                prev_hash: ChainHash::ZERO,
+                hash: ChainHash::ZERO,
             };
             s.append(AppendRequest {
                 streams: vec![StreamWrite {
@@ -216,6 +218,8 @@ async fn opposite_appends(s: suite::Store) {
                     data: format!("{{\"n\":{n}}}"),
                     metadata: EventMetadata::default(),
                     recorded_at: chrono::Utc::now(),
+                    prev_hash: ChainHash::ZERO,
+                    hash: ChainHash::ZERO,
                 };
                 let write = |id: &str, v: u64| StreamWrite {
                     stream_id: id.into(),
@@ -279,6 +283,8 @@ async fn a_writer_replaces_a_connection_the_server_dropped() {
                         data: format!("{{\"n\":{version}}}"),
                         metadata: EventMetadata::default(),
                         recorded_at: chrono::Utc::now(),
+                        prev_hash: ChainHash::ZERO,
+                        hash: ChainHash::ZERO,
                     }],
                 }],
                 idempotency: vec![],

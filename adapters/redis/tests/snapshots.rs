@@ -312,6 +312,8 @@ async fn a_long_stream_with_a_snapshot_reads_at_most_n_events() {
                     data: enc.data,
                     metadata: EventMetadata::default(),
                     recorded_at: now,
+                    prev_hash: ChainHash::ZERO,
+                    hash: ChainHash::ZERO,
                 }
             })
             .collect();

@@ -21,6 +21,15 @@ pub fn decode_error(e: impl std::fmt::Display) -> sqlx::Error {
     sqlx::Error::Decode(e.to_string().into())
 }
 
+/// A stored hash column. A missing one (an event not yet given its hash, see the
+/// stores' `backfill_hashes`) or one of the wrong length reads as zeros, which never
+/// matches a computed hash: `ledger verify` reports it instead of the read failing.
+pub fn chain_hash(stored: Option<Vec<u8>>) -> Result<ledger_domain::ChainHash, sqlx::Error> {
+    Ok(stored
+        .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
+        .map_or(ledger_domain::ChainHash::ZERO, ledger_domain::ChainHash))
+}
+
 /// A stored count or version (never negative) as `u64`.
 pub fn u64_of(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)

@@ -149,10 +149,10 @@ async fn insert_events(
                 .map(move |(i, e)| (w, w.expected_version + i as u64 + 1, e))
         })
         .collect();
-    for chunk in rows.chunks(MAX_PARAMS / 9) {
+    for chunk in rows.chunks(MAX_PARAMS / 11) {
         let mut q = QueryBuilder::<Sqlite>::new(
             "INSERT INTO events (stream_id, stream_type, version, event_id, event_type, \
-             schema_version, data, metadata, recorded_at) ",
+             schema_version, data, metadata, recorded_at, prev_hash, hash) ",
         );
         q.push_values(chunk, |mut b, (w, version, e)| {
             b.push_bind(&w.stream_id)
@@ -163,7 +163,9 @@ async fn insert_events(
                 .push_bind(i64::from(e.schema_version))
                 .push_bind(&e.data)
                 .push_bind(serde_json::to_string(&e.metadata).unwrap_or_else(|_| "{}".into()))
-                .push_bind(e.recorded_at.timestamp_micros());
+                .push_bind(e.recorded_at.timestamp_micros())
+                .push_bind(e.prev_hash.0.as_slice())
+                .push_bind(e.hash.0.as_slice());
         });
         q.build().execute(&mut **tx).await?;
     }

@@ -6,6 +6,7 @@
 
 mod apply;
 mod apply_transfers;
+mod backfill;
 mod claim;
 mod group_commit;
 mod group_rows;
@@ -21,6 +22,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{ConnectOptions, Connection, Sqlite, SqlitePool, Transaction};
 
+pub use backfill::backfill_hashes;
 pub use projections::SqliteProjectionStore;
 pub use queries::SqliteReadModels;
 pub use store::SqliteEventStore;
@@ -93,6 +95,7 @@ pub async fn open(url: &str) -> Result<SqliteEventStore, sqlx::Error> {
         .connect_with(options.clone())
         .await?;
     MIGRATOR.run(&writer).await?;
+    backfill_hashes(&writer).await?;
     let reader = SqlitePoolOptions::new()
         .max_connections(4)
         .acquire_timeout(Duration::from_secs(10))

@@ -13,8 +13,9 @@ use ledger_sql::i64_of;
 
 use crate::group_commit::GroupCommit;
 
-const COLUMNS: &str = "position, event_id, stream_id, stream_type, version, event_type, \
-                       schema_version, data, metadata, recorded_at";
+pub(crate) const COLUMNS: &str =
+    "position, event_id, stream_id, stream_type, version, event_type, \
+                       schema_version, data, metadata, recorded_at, prev_hash, hash";
 
 /// Events on one SQLite file: a single-connection writer pool and a reader pool;
 /// appends go through group commit.
@@ -51,7 +52,7 @@ pub(crate) fn append_error(e: sqlx::Error, stream_id: &str, expected: u64) -> Ap
     ledger_sql::append_failure(e, unavailable)
 }
 
-fn recorded(row: &SqliteRow) -> Result<RecordedEvent, sqlx::Error> {
+pub(crate) fn recorded(row: &SqliteRow) -> Result<RecordedEvent, sqlx::Error> {
     let decode = |e: String| sqlx::Error::Decode(e.into());
     let position = u64::try_from(row.try_get::<i64, _>("position")?).unwrap_or(0);
     let event_id: String = row.try_get("event_id")?;
@@ -74,6 +75,8 @@ fn recorded(row: &SqliteRow) -> Result<RecordedEvent, sqlx::Error> {
             .map_err(|e| decode(e.to_string()))?,
         recorded_at: DateTime::from_timestamp_micros(micros)
             .ok_or_else(|| decode(format!("bad recorded_at {micros}")))?,
+        prev_hash: ledger_sql::chain_hash(row.try_get("prev_hash")?)?,
+        hash: ledger_sql::chain_hash(row.try_get("hash")?)?,
     })
 }
 
@@ -139,8 +142,9 @@ pub(crate) async fn write_in(
             // (not beyond its end); the unique key refuses a stale one.
             let inserted = sqlx::query(
                 "INSERT INTO events (stream_id, stream_type, version, event_id, event_type, \
-                                     schema_version, data, metadata, recorded_at) \
-                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 \
+                                     schema_version, data, metadata, recorded_at, \
+                                     prev_hash, hash) \
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?11, ?12 \
                  WHERE ?10 = 0 OR EXISTS \
                     (SELECT 1 FROM events WHERE stream_id = ?1 AND version = ?10)",
             )
@@ -154,6 +158,8 @@ pub(crate) async fn write_in(
             .bind(metadata)
             .bind(e.recorded_at.timestamp_micros())
             .bind(if i == 0 { i64_of(expected) } else { 0 })
+            .bind(e.prev_hash.0.as_slice())
+            .bind(e.hash.0.as_slice())
             .execute(&mut **tx)
             .await
             .map_err(|err| append_error(err, &write.stream_id, expected))?

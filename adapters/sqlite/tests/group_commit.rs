@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use ledger_application::ports::store::{
-    AppendError, AppendRequest, EventMetadata, EventStore, IdempotencyRecord, NewEvent,
+    AppendError, AppendRequest, ChainHash, EventMetadata, EventStore, IdempotencyRecord, NewEvent,
     StreamQuery, StreamWrite,
 };
 
@@ -22,6 +22,8 @@ fn request(stream: &str, expected: u64, key: Option<&str>) -> AppendRequest {
                 data: "{}".into(),
                 metadata: EventMetadata::default(),
                 recorded_at: chrono::Utc::now(),
+                prev_hash: ChainHash::ZERO,
+                hash: ChainHash::ZERO,
             }],
         }],
         idempotency: key

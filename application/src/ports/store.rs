@@ -6,6 +6,8 @@ use std::str::FromStr;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use ledger_domain::integrity::ChainedEvent;
+pub use ledger_domain::ChainHash;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -40,6 +42,10 @@ pub struct NewEvent {
     pub metadata: EventMetadata,
     /// When the command was decided.
     pub recorded_at: DateTime<Utc>,
+    /// The previous event's hash in the stream ([`ChainHash::ZERO`] for version 1).
+    pub prev_hash: ChainHash,
+    /// This event's hash (see `ledger_domain::integrity`).
+    pub hash: ChainHash,
 }
 
 /// Events for one stream, expected to follow `expected_version` (0: a new stream).
@@ -99,9 +105,32 @@ pub struct RecordedEvent {
     pub metadata: EventMetadata,
     /// When it was recorded.
     pub recorded_at: DateTime<Utc>,
+    /// The previous event's hash in the stream, as stored.
+    pub prev_hash: ChainHash,
+    /// This event's hash, as stored.
+    pub hash: ChainHash,
 }
 
 impl RecordedEvent {
+    /// The hash its stored fields give after `prev_hash` (equal to `hash` unless the
+    /// event was changed after it was written).
+    pub fn computed_hash(&self, prev_hash: ChainHash) -> ChainHash {
+        let id = self.event_id.to_string();
+        let metadata = serde_json::to_string(&self.metadata).unwrap_or_default();
+        ChainedEvent {
+            event_id: &id,
+            event_type: &self.event_type,
+            schema_version: self.schema_version,
+            stream_id: &self.stream_id,
+            version: self.version,
+            recorded_at: self.recorded_at,
+            data: &self.data,
+            metadata: &metadata,
+            prev_hash,
+        }
+        .hash()
+    }
+
     /// The view the domain decodes from.
     pub fn raw(&self) -> ledger_domain::RawEvent<'_> {
         ledger_domain::RawEvent {

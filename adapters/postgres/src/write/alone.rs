@@ -15,12 +15,13 @@ use crate::store::NOTIFY_CHANNEL;
 /// The EXISTS makes an expected version beyond the stream's end a conflict too; the
 /// unique key makes a stale one a conflict, race-free.
 const INSERT_EVENTS: &str = "INSERT INTO events (stream_id, stream_type, version, event_id, \
-        event_type, schema_version, data, metadata, recorded_at) \
+        event_type, schema_version, data, metadata, recorded_at, prev_hash, hash) \
      SELECT $1, $2, $3 + t.ord, t.event_id, t.event_type, t.schema_version, \
-            t.data::json, t.metadata::jsonb, t.recorded_at \
+            t.data::json, t.metadata::jsonb, t.recorded_at, t.prev_hash, t.hash \
      FROM UNNEST($4::uuid[], $5::text[], $6::int[], $7::text[], $8::text[], \
-                 $9::timestamptz[]) WITH ORDINALITY \
-          AS t(event_id, event_type, schema_version, data, metadata, recorded_at, ord) \
+                 $9::timestamptz[], $10::bytea[], $11::bytea[]) WITH ORDINALITY \
+          AS t(event_id, event_type, schema_version, data, metadata, recorded_at, \
+               prev_hash, hash, ord) \
      WHERE $3 = 0 OR EXISTS (SELECT 1 FROM events WHERE stream_id = $1 AND version = $3) \
      ORDER BY t.ord";
 
@@ -39,7 +40,7 @@ async fn insert_stream<'c>(
     let sql = if notify {
         format!(
             "WITH ins AS ({INSERT_EVENTS} RETURNING 1) \
-                 SELECT (SELECT count(*) FROM ins) AS n FROM pg_notify($10, '') AS notified"
+                 SELECT (SELECT count(*) FROM ins) AS n FROM pg_notify($12, '') AS notified"
         )
     } else {
         INSERT_EVENTS.to_owned()
@@ -53,7 +54,9 @@ async fn insert_stream<'c>(
         .bind(&rows.schemas)
         .bind(&rows.data)
         .bind(&rows.metadata)
-        .bind(&rows.times);
+        .bind(&rows.times)
+        .bind(&rows.prev_hashes)
+        .bind(&rows.hashes);
     let failed = |e| append_error(e, Some(&write.stream_id), expected);
     let inserted = if notify {
         let row = query

@@ -17,6 +17,8 @@ pub(crate) struct EventColumns<'a> {
     pub(crate) data: Vec<&'a str>,
     pub(crate) metadata: Vec<String>,
     pub(crate) times: Vec<chrono::DateTime<chrono::Utc>>,
+    pub(crate) prev_hashes: Vec<&'a [u8]>,
+    pub(crate) hashes: Vec<&'a [u8]>,
 }
 
 impl<'a> EventColumns<'a> {
@@ -33,6 +35,8 @@ impl<'a> EventColumns<'a> {
             data: Vec::with_capacity(n),
             metadata: Vec::with_capacity(n),
             times: Vec::with_capacity(n),
+            prev_hashes: Vec::with_capacity(n),
+            hashes: Vec::with_capacity(n),
         };
         for w in writes {
             let base = i64::try_from(w.expected_version).unwrap_or(i64::MAX);
@@ -49,6 +53,8 @@ impl<'a> EventColumns<'a> {
                 c.metadata
                     .push(serde_json::to_string(&e.metadata).unwrap_or_else(|_| "{}".into()));
                 c.times.push(e.recorded_at);
+                c.prev_hashes.push(&e.prev_hash.0);
+                c.hashes.push(&e.hash.0);
             }
         }
         c

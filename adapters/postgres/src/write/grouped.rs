@@ -15,13 +15,16 @@ const GROUP_INSERT: &str = "WITH keys AS ( \
         ON CONFLICT (key) DO NOTHING RETURNING 1), \
      ins AS ( \
         INSERT INTO events (stream_id, stream_type, version, event_id, event_type, \
-            schema_version, data, metadata, recorded_at) \
+            schema_version, data, metadata, recorded_at, prev_hash, hash) \
         SELECT t.stream_id, t.stream_type, t.version, t.event_id, t.event_type, \
-            t.schema_version, t.data::json, t.metadata::jsonb, t.recorded_at \
+            t.schema_version, t.data::json, t.metadata::jsonb, t.recorded_at, \
+            t.prev_hash, t.hash \
         FROM UNNEST($4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::uuid[], \
-                    $9::text[], $10::int[], $11::text[], $12::text[], $13::timestamptz[]) \
+                    $9::text[], $10::int[], $11::text[], $12::text[], $13::timestamptz[], \
+                    $16::bytea[], $17::bytea[]) \
              WITH ORDINALITY AS t(stream_id, stream_type, expected, version, event_id, \
-                 event_type, schema_version, data, metadata, recorded_at, ord) \
+                 event_type, schema_version, data, metadata, recorded_at, prev_hash, hash, \
+                 ord) \
         WHERE t.expected = 0 OR (SELECT true FROM events e \
             WHERE e.stream_id = t.stream_id AND e.version = t.expected) \
         ORDER BY t.ord \
@@ -72,6 +75,8 @@ pub(super) async fn write_grouped(
         .bind(&rows.times)
         .bind(records.len() as i64)
         .bind(n as i64)
+        .bind(&rows.prev_hashes)
+        .bind(&rows.hashes)
         .execute(conn)
         .await?;
     Ok(())

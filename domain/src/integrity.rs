@@ -1,0 +1,235 @@
+//! Tamper evidence, as pure functions: each event's hash chains it to the previous
+//! event of its stream, and a feed digest chains every event of the ledger in feed
+//! order (what a seal signs).
+//!
+//! **The canonical encoding of an event** is a JSON object with exactly these keys:
+//! `data`, `event_id`, `event_type`, `metadata`, `prev_hash`, `recorded_at`,
+//! `schema_version`, `stream_id`, `version`, written without whitespace, keys sorted
+//! (byte order) at every depth, strings escaped as JSON requires and nothing more
+//! (non-ASCII characters stay UTF-8), `recorded_at` as RFC 3339 UTC with a `Z` and 0, 3,
+//! 6 or 9 fraction digits (the fewest that hold it), `data` and `metadata` as stored.
+//! The event's `hash` is the lower-case hex SHA-256 of those UTF-8 bytes; `prev_hash`
+//! is the previous event's `hash` in the stream, 64 zeros for version 1.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+/// A SHA-256 value: an event's hash, or a feed digest.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct ChainHash(pub [u8; 32]);
+
+impl ChainHash {
+    /// The `prev_hash` of a stream's first event, and the digest of no events.
+    pub const ZERO: Self = Self([0; 32]);
+}
+
+impl fmt::Display for ChainHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+impl fmt::Debug for ChainHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ChainHash({self})")
+    }
+}
+
+/// A text that is not 64 lower-case hex digits.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a hash: expected 64 lower-case hex digits")]
+pub struct NotAHash;
+
+impl FromStr for ChainHash {
+    type Err = NotAHash;
+
+    fn from_str(s: &str) -> Result<Self, NotAHash> {
+        let digit = |c: u8| match c {
+            b'0'..=b'9' => Ok(c - b'0'),
+            b'a'..=b'f' => Ok(c - b'a' + 10),
+            _ => Err(NotAHash),
+        };
+        let bytes = s.as_bytes();
+        if bytes.len() != 64 {
+            return Err(NotAHash);
+        }
+        let mut out = [0u8; 32];
+        for (i, pair) in bytes.chunks_exact(2).enumerate() {
+            out[i] = digit(pair[0])? << 4 | digit(pair[1])?;
+        }
+        Ok(Self(out))
+    }
+}
+
+/// The fields of an event that its hash covers.
+#[derive(Debug, Clone, Copy)]
+pub struct ChainedEvent<'a> {
+    /// Unique id, as text (lower-case, hyphenated).
+    pub event_id: &'a str,
+    /// Type name, as stored.
+    pub event_type: &'a str,
+    /// Schema version of `data`, as stored.
+    pub schema_version: u32,
+    /// The stream.
+    pub stream_id: &'a str,
+    /// 1-based position in the stream.
+    pub version: u64,
+    /// When it was recorded.
+    pub recorded_at: DateTime<Utc>,
+    /// JSON text of the data, as stored.
+    pub data: &'a str,
+    /// JSON text of the metadata.
+    pub metadata: &'a str,
+    /// The previous event's hash in the stream (`ZERO` for version 1).
+    pub prev_hash: ChainHash,
+}
+
+impl ChainedEvent<'_> {
+    /// The canonical encoding (see the module's documentation).
+    pub fn canonical(&self) -> String {
+        let json = |text: &str| serde_json::from_str(text).unwrap_or(Value::String(text.into()));
+        // serde_json's map keeps keys sorted, and its compact writer escapes only what
+        // JSON requires: the documented form.
+        let mut m = Map::new();
+        m.insert("data".into(), sorted(json(self.data)));
+        m.insert("event_id".into(), self.event_id.into());
+        m.insert("event_type".into(), self.event_type.into());
+        m.insert("metadata".into(), sorted(json(self.metadata)));
+        m.insert("prev_hash".into(), self.prev_hash.to_string().into());
+        m.insert(
+            "recorded_at".into(),
+            self.recorded_at
+                .to_rfc3339_opts(SecondsFormat::AutoSi, true)
+                .into(),
+        );
+        m.insert("schema_version".into(), self.schema_version.into());
+        m.insert("stream_id".into(), self.stream_id.into());
+        m.insert("version".into(), self.version.into());
+        Value::Object(m).to_string()
+    }
+
+    /// The event's hash: SHA-256 of its canonical encoding.
+    pub fn hash(&self) -> ChainHash {
+        ChainHash(Sha256::digest(self.canonical().as_bytes()).into())
+    }
+}
+
+/// A parsed JSON value with its objects' keys sorted (serde_json's map is sorted unless
+/// its `preserve_order` feature is on; rebuilding keeps this right either way).
+fn sorted(v: Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut entries: Vec<(String, Value)> = m.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        Value::Array(a) => Value::Array(a.into_iter().map(sorted).collect()),
+        other => other,
+    }
+}
+
+/// The feed digest after one more event: SHA-256 of the digest so far (32 bytes)
+/// followed by the event's hash (32 bytes). The digest of no events is `ZERO`.
+pub fn feed_digest(so_far: ChainHash, event_hash: ChainHash) -> ChainHash {
+    let mut h = Sha256::new();
+    h.update(so_far.0);
+    h.update(event_hash.0);
+    ChainHash(h.finalize().into())
+}
+
+/// The bytes a seal's signature covers: `ledger-seal-v1`, the feed cursor, the number
+/// of events up to it and the feed digest, each followed by a line feed.
+pub fn seal_message(cursor: &str, events: u64, digest: ChainHash) -> Vec<u8> {
+    format!("ledger-seal-v1\n{cursor}\n{events}\n{digest}\n").into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(prev: ChainHash) -> ChainedEvent<'static> {
+        ChainedEvent {
+            event_id: "0190c5a4-0000-7000-8000-000000000001",
+            event_type: "MoneyDeposited",
+            schema_version: 2,
+            stream_id: "acc-1",
+            version: 2,
+            recorded_at: DateTime::parse_from_rfc3339("2026-12-03T10:00:00.123456Z")
+                .expect("time")
+                .to_utc(),
+            data: r#"{"amount":"12.50","currency":"USD","account_id":"acc-1"}"#,
+            metadata: r#"{"actor":"api","request_id":"r-1"}"#,
+            prev_hash: prev,
+        }
+    }
+
+    #[test]
+    fn the_canonical_encoding_sorts_keys_and_has_no_whitespace() {
+        assert_eq!(
+            event(ChainHash::ZERO).canonical(),
+            concat!(
+                r#"{"data":{"account_id":"acc-1","amount":"12.50","currency":"USD"},"#,
+                r#""event_id":"0190c5a4-0000-7000-8000-000000000001","#,
+                r#""event_type":"MoneyDeposited","#,
+                r#""metadata":{"actor":"api","request_id":"r-1"},"#,
+                r#""prev_hash":"0000000000000000000000000000000000000000000000000000000000000000","#,
+                r#""recorded_at":"2026-12-03T10:00:00.123456Z","schema_version":2,"#,
+                r#""stream_id":"acc-1","version":2}"#
+            )
+        );
+    }
+
+    #[test]
+    fn every_field_and_the_previous_hash_change_the_hash() {
+        let base = event(ChainHash::ZERO);
+        let h = base.hash();
+        assert_ne!(h, event(h).hash());
+        assert_ne!(h, ChainedEvent { version: 3, ..base }.hash());
+        assert_ne!(
+            h,
+            ChainedEvent {
+                data: r#"{"amount":"12.51"}"#,
+                ..base
+            }
+            .hash()
+        );
+        assert_ne!(
+            h,
+            ChainedEvent {
+                metadata: r#"{"actor":"x"}"#,
+                ..base
+            }
+            .hash()
+        );
+        // Key order and spacing of the stored JSON do not matter.
+        let spaced = r#"{ "currency": "USD", "account_id": "acc-1", "amount": "12.50" }"#;
+        assert_eq!(
+            h,
+            ChainedEvent {
+                data: spaced,
+                ..base
+            }
+            .hash()
+        );
+    }
+
+    #[test]
+    fn hashes_print_and_parse_as_hex() {
+        let h = event(ChainHash::ZERO).hash();
+        assert_eq!(h.to_string().parse::<ChainHash>(), Ok(h));
+        assert_eq!("zz".parse::<ChainHash>(), Err(NotAHash));
+        assert_eq!(ChainHash::ZERO.to_string(), "0".repeat(64));
+    }
+
+    #[test]
+    fn the_feed_digest_depends_on_order() {
+        let (a, b) = (ChainHash([1; 32]), ChainHash([2; 32]));
+        let ab = feed_digest(feed_digest(ChainHash::ZERO, a), b);
+        let ba = feed_digest(feed_digest(ChainHash::ZERO, b), a);
+        assert_ne!(ab, ba);
+    }
+}
