@@ -188,6 +188,7 @@ impl AnalyticsDelta {
                     count(&mut day.transfer_count, 1)?;
                     add(&mut day.transfer_volume, moved)?;
                 }
+                LedgerEvent::Sealed(_) => {}
             }
         }
         Ok(d)

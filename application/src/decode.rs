@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use ledger_domain::integrity::{Seal, SEAL_EVENT_TYPE, SEAL_STREAM_TYPE};
 use ledger_domain::{Account, AccountEvent, Aggregate, DecodeError, Transfer, TransferEvent};
 
 use crate::ports::store::{EventStore, RecordedEvent, StoreError, StreamQuery};
@@ -13,6 +14,8 @@ pub enum LedgerEvent {
     Account(AccountEvent),
     /// An event of a `transfer` stream.
     Transfer(TransferEvent),
+    /// A seal (stream `$seals`), which no projection applies.
+    Sealed(Seal),
 }
 
 impl LedgerEvent {
@@ -21,6 +24,10 @@ impl LedgerEvent {
         let e = match self {
             Self::Account(e) => Account::encode(e),
             Self::Transfer(e) => Transfer::encode(e),
+            Self::Sealed(seal) => {
+                let data = serde_json::to_string(seal).unwrap_or_default();
+                return (SEAL_EVENT_TYPE, 1, data);
+            }
         };
         (e.event_type, e.schema_version, e.data)
     }
@@ -84,6 +91,16 @@ impl FeedDecoder {
                     }
                     Err(e) => Err(err(e)),
                 }
+            }
+            SEAL_STREAM_TYPE if recorded.event_type == SEAL_EVENT_TYPE => {
+                serde_json::from_str(&recorded.data)
+                    .map(LedgerEvent::Sealed)
+                    .map_err(|e| {
+                        err(DecodeError::Malformed {
+                            event_type: SEAL_EVENT_TYPE.into(),
+                            reason: e.to_string(),
+                        })
+                    })
             }
             other => Err(FeedDecodeError::UnknownStreamType {
                 position,

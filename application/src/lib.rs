@@ -35,9 +35,12 @@ pub mod queries;
 pub mod rebuild;
 pub mod relay;
 pub mod repository;
+pub mod seal;
 mod transfer_unit;
 pub mod transfer_views;
 pub mod transfers;
+pub mod verify;
+mod verify_models;
 pub mod views;
 mod write;
 

@@ -304,6 +304,10 @@ pub(crate) async fn decode_page(
     let mut decoder = FeedDecoder::default();
     let mut batch = Vec::with_capacity(events.len());
     for recorded in events {
+        if recorded.stream_type == ledger_domain::integrity::SEAL_STREAM_TYPE {
+            // Seals are about the feed, not about accounts: no read model holds them.
+            continue;
+        }
         let event = decoder.decode(store, &recorded).await?;
         let currency = currency(store, &mut decoder, &recorded.stream_id, &event).await?;
         batch.push(ProjectedEvent {
@@ -327,5 +331,6 @@ async fn currency(
         LedgerEvent::Account(E::Opened { currency, .. }) => Some(*currency),
         LedgerEvent::Account(E::Closed { .. }) => decoder.stream_currency(store, stream_id).await?,
         LedgerEvent::Account(e) => e.amount().map(|m| m.currency()),
+        LedgerEvent::Sealed(_) => None,
     })
 }

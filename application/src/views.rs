@@ -187,6 +187,7 @@ impl AuditEntry {
         let amount = match &p.event {
             LedgerEvent::Account(e) => e.amount(),
             LedgerEvent::Transfer(t) => Some(t.amount()),
+            LedgerEvent::Sealed(_) => None,
         };
         Self {
             position: p.recorded.cursor.position,

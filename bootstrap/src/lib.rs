@@ -4,6 +4,7 @@
 #![warn(missing_docs)]
 
 pub mod expirer;
+pub mod integrity;
 pub mod projectors;
 pub mod relay;
 pub mod settings;
@@ -43,6 +44,8 @@ pub struct Application {
     pg_pool: Option<sqlx::PgPool>,
     projections: bool,
     expirer: Arc<ledger_application::expirer::Expirer>,
+    /// The sealer and its interval in seconds, when a signing key is set.
+    sealer: Option<(Arc<ledger_application::seal::Sealer>, u64)>,
 }
 
 /// The live feed's reader: events rendered as the API shows them.
@@ -139,6 +142,11 @@ impl Application {
             stores.projections.clone(),
         )
         .await?;
+        let sealer = integrity::sealer(&settings.integrity, &stores)?;
+        let public_key = match integrity::signing_key(&settings.integrity)? {
+            Some(key) => Some(integrity::public_key_pem(&key.verifying_key())?),
+            None => None,
+        };
         let state = Arc::new(AppState {
             commands,
             queries,
@@ -152,6 +160,7 @@ impl Application {
             feed: FeedHub::new(reader, wake.clone(), FEED_BUFFER),
             wake,
             relay,
+            public_key,
         });
         let listener = TcpListener::bind(&settings.server.address)
             .await
@@ -164,6 +173,7 @@ impl Application {
             pg_pool: stores.pg_pool,
             projections: settings.projections.enabled,
             expirer,
+            sealer: sealer.map(|s| (s, settings.integrity.seal_interval_seconds)),
         })
     }
 
@@ -211,6 +221,14 @@ impl Application {
                 relay,
                 self.state.runner.target().clone(),
                 self.state.wake.clone(),
+                stop_rx.clone(),
+            ));
+        }
+        if let Some((sealer, every)) = self.sealer.clone() {
+            tasks.push(integrity::spawn(
+                sealer,
+                self.state.runner.target().clone(),
+                Duration::from_secs(every),
                 stop_rx.clone(),
             ));
         }

@@ -8,7 +8,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use ledger_application::ports::readmodel::{Projection, PROJECTIONS};
-use ledger_bootstrap::{core, init_tracing, relay_until_stopped, Application, Settings};
+use ledger_bootstrap::{core, init_tracing, integrity, relay_until_stopped, Application, Settings};
+
+mod verify;
 
 #[derive(Parser)]
 #[command(
@@ -38,6 +40,32 @@ enum Command {
         #[command(subcommand)]
         action: ProjectionsCommand,
     },
+    /// Check the ledger for tampering: versions, hash chains, seals, read models.
+    /// Exits 0 when all holds, 1 naming the first finding, 2 when it cannot check.
+    Verify {
+        /// The PEM public key seals must be signed with (default: the one of
+        /// integrity.signing_key; with neither, signatures are not checked).
+        #[arg(long)]
+        public_key: Option<PathBuf>,
+        /// Check only this stream (versions, hashes, and its read-model row).
+        #[arg(long)]
+        stream: Option<String>,
+    },
+    /// Signing keys for seals.
+    Keys {
+        #[command(subcommand)]
+        action: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Write a new Ed25519 private key (PKCS#8 PEM) to a new file; print its public key.
+    Generate {
+        /// The file to create (it must not exist).
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -55,19 +83,45 @@ enum ProjectionsCommand {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    let verifying = matches!(cli.command, Some(Command::Verify { .. }));
     match run(cli).await {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            // `verify` keeps 1 for "tampering found".
+            ExitCode::from(if verifying { 2 } else { 1 })
         }
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let settings = Settings::load(cli.config.as_deref())?;
     init_tracing(&settings);
-    match cli.command.unwrap_or(Command::Serve) {
+    let command = cli.command.unwrap_or(Command::Serve);
+    match command {
+        Command::Verify { public_key, stream } => {
+            return verify::run(&settings, public_key.as_deref(), stream.as_deref()).await
+        }
+        Command::Keys {
+            action: KeysCommand::Generate { out },
+        } => {
+            let public = integrity::generate(&out)?;
+            println!(
+                "wrote the private key to {}; its public key:\n{public}",
+                out.display()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        _ => {}
+    }
+    run_service(command, settings)
+        .await
+        .map(|()| ExitCode::SUCCESS)
+}
+
+async fn run_service(command: Command, settings: Settings) -> anyhow::Result<()> {
+    match command {
+        Command::Verify { .. } | Command::Keys { .. } => Ok(()),
         Command::Serve => {
             Application::build(settings)
                 .await?

@@ -24,6 +24,28 @@ pub struct Settings {
     pub log: Log,
     /// The event relay.
     pub relay: Relay,
+    /// Seals.
+    #[serde(default)]
+    pub integrity: Integrity,
+}
+
+/// `integrity.*`: seals are written when `signing_key` is set.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Integrity {
+    /// An Ed25519 private key in PKCS#8 PEM: a file's path, or the PEM text itself
+    /// (`ledger keys generate --out FILE` makes one).
+    pub signing_key: Option<Secret>,
+    /// At most one seal this often (while new events exist).
+    pub seal_interval_seconds: u64,
+}
+
+impl Default for Integrity {
+    fn default() -> Self {
+        Self {
+            signing_key: None,
+            seal_interval_seconds: 60,
+        }
+    }
 }
 
 /// `relay.*`.
@@ -135,7 +157,8 @@ impl Settings {
             .set_default("log.format", "text")?
             .set_default("log.level", "info")?
             .set_default("relay.nats.stream", "LEDGER")?
-            .set_default("relay.nats.subject_prefix", "ledger.events")?;
+            .set_default("relay.nats.subject_prefix", "ledger.events")?
+            .set_default("integrity.seal_interval_seconds", 60)?;
         if let Some(path) = file {
             builder = builder.add_source(config::File::from(path).required(true));
         }
@@ -154,6 +177,9 @@ impl Settings {
             .context("the configuration is invalid")?;
         if !["text", "json"].contains(&settings.log.format.as_str()) {
             anyhow::bail!("log.format must be `text` or `json`");
+        }
+        if settings.integrity.seal_interval_seconds == 0 {
+            anyhow::bail!("integrity.seal_interval_seconds must be at least 1");
         }
         Ok(settings)
     }

@@ -141,6 +141,29 @@ pub fn feed_digest(so_far: ChainHash, event_hash: ChainHash) -> ChainHash {
     ChainHash(h.finalize().into())
 }
 
+/// The stream seals are written to, its type, and their event type.
+pub const SEAL_STREAM: &str = "$seals";
+/// The stream type of [`SEAL_STREAM`].
+pub const SEAL_STREAM_TYPE: &str = "seal";
+/// The event type of a seal.
+pub const SEAL_EVENT_TYPE: &str = "LedgerSealed";
+
+/// A seal: a signed statement that the feed up to `cursor` holds `events` events whose
+/// hashes, in feed order, give `digest` ([`feed_digest`]). Hex for the binary fields.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Seal {
+    /// The feed cursor (`"<tx>-<position>"`) of the last event it covers.
+    pub cursor: String,
+    /// How many events it covers (every event of the feed up to `cursor`).
+    pub events: u64,
+    /// The feed digest up to `cursor`.
+    pub digest: String,
+    /// The Ed25519 public key that signed it (32 bytes, hex).
+    pub public_key: String,
+    /// The Ed25519 signature of [`seal_message`] (64 bytes, hex).
+    pub signature: String,
+}
+
 /// The bytes a seal's signature covers: `ledger-seal-v1`, the feed cursor, the number
 /// of events up to it and the feed digest, each followed by a line feed.
 pub fn seal_message(cursor: &str, events: u64, digest: ChainHash) -> Vec<u8> {

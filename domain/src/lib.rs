@@ -48,7 +48,7 @@ pub use events::{AccountEvent, ACCOUNT_SCHEMA_VERSION};
 pub use integrity::ChainHash;
 
 /// Every event type the ledger records, as the API names them (after upcasting).
-pub const EVENT_TYPES: [&str; 14] = [
+pub const EVENT_TYPES: [&str; 15] = [
     "AccountOpened",
     "MoneyDeposited",
     "MoneyWithdrawn",
@@ -63,6 +63,7 @@ pub const EVENT_TYPES: [&str; 14] = [
     "TransferPosted",
     "TransferVoided",
     "TransferExpired",
+    "LedgerSealed",
 ];
 pub use money::{Currency, Decimal, Money, MoneyError};
 pub use pending::{available, Leg, Release};

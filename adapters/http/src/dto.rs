@@ -190,6 +190,16 @@ pub struct EventBody {
     /// Actor, request id, causation and correlation.
     #[schema(value_type = Object)]
     pub metadata: serde_json::Value,
+    /// The previous event's `hash` in the stream (64 zeros for version 1).
+    #[schema(
+        pattern = "^[0-9a-f]{64}$",
+        example = "0000000000000000000000000000000000000000000000000000000000000000"
+    )]
+    pub prev_hash: String,
+    /// Lower-case hex SHA-256 of the event's canonical encoding (README, "Tamper
+    /// evidence"), computed when it was decided, from the stored form of the event.
+    #[schema(pattern = "^[0-9a-f]{64}$")]
+    pub hash: String,
 }
 
 impl EventBody {
@@ -206,6 +216,8 @@ impl EventBody {
             recorded_at: recorded.recorded_at,
             data: serde_json::from_str(&data).unwrap_or(serde_json::Value::Null),
             metadata: serde_json::to_value(&recorded.metadata).unwrap_or_default(),
+            prev_hash: recorded.prev_hash.to_string(),
+            hash: recorded.hash.to_string(),
         }
     }
 }

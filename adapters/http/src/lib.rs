@@ -16,6 +16,7 @@ pub mod dto;
 pub mod dto_analytics;
 pub mod dto_batches;
 pub mod dto_transfers;
+mod integrity;
 pub mod metrics;
 mod middleware;
 pub mod openapi;
@@ -98,6 +99,8 @@ pub struct AppState {
     pub feed: Arc<ledger_application::feed_hub::FeedHub>,
     /// The event relay, when this instance runs it (its counts go to the metrics).
     pub relay: Option<Arc<ledger_application::relay::Relay>>,
+    /// The PEM of the public key that signs seals (`None`: signing is off).
+    pub public_key: Option<String>,
 }
 
 /// Shared state.
@@ -112,6 +115,7 @@ pub fn router(state: State) -> Router {
         .merge(batches::router())
         .merge(sse::router())
         .merge(admin::router())
+        .merge(integrity::router())
         .merge(openapi::router())
         .fallback(middleware::not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed)

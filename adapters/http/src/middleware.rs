@@ -23,7 +23,13 @@ pub struct RequestContext {
     pub actor: String,
 }
 
-const OPEN_PATHS: [&str; 4] = ["/health", "/ready", "/metrics", "/openapi.json"];
+const OPEN_PATHS: [&str; 5] = [
+    "/health",
+    "/ready",
+    "/metrics",
+    "/openapi.json",
+    "/integrity/public-key",
+];
 
 fn is_admin_path(path: &str) -> bool {
     path.starts_with("/admin/") || path == "/admin"
@@ -100,7 +106,7 @@ fn authenticate(state: &crate::AppState, req: &Request) -> Result<String, ApiErr
 fn route_label(method: &Method, path: &str) -> String {
     // Labels from a fixed set: a path or method a client makes up (a 404, an unknown
     // method) must not grow the metrics without bound.
-    const ROUTES: [&str; 13] = [
+    const ROUTES: [&str; 14] = [
         "/accounts",
         "/transfers",
         "/audit",
@@ -114,6 +120,7 @@ fn route_label(method: &Method, path: &str) -> String {
         "/openapi.json",
         "/admin/projections",
         "/admin/rebuild-projections",
+        "/integrity/public-key",
     ];
     const TAILS: [&str; 4] = ["deposit", "withdraw", "close", "events"];
     let parts: Vec<&str> = path.split('/').collect();

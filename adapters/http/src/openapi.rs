@@ -45,6 +45,7 @@ use crate::problem::Problem;
         crate::admin::metrics,
         crate::admin::projections,
         crate::admin::rebuild,
+        crate::integrity::public_key,
     ),
     components(schemas(
         Problem,

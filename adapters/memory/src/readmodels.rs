@@ -107,6 +107,7 @@ fn apply(
                             tables.transfers.insert(id.clone(), row);
                         }
                     }
+                    LedgerEvent::Sealed(_) => {}
                 }
             }
         }

@@ -22,7 +22,7 @@ impl PgProjectionStore {
             .iter()
             .filter_map(|p| match &p.event {
                 LedgerEvent::Transfer(e) => Some(e.transfer_id().as_str()),
-                LedgerEvent::Account(_) => None,
+                LedgerEvent::Account(_) | LedgerEvent::Sealed(_) => None,
             })
             .collect::<BTreeSet<_>>()
             .into_iter()

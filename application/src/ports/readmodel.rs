@@ -53,6 +53,8 @@ pub enum Lease {
     Expirer,
     /// Relaying the feed to NATS JetStream.
     Relay,
+    /// Writing seals.
+    Sealer,
 }
 
 impl Lease {
@@ -62,6 +64,7 @@ impl Lease {
             Self::Projection(p) => p.as_str(),
             Self::Expirer => "expirer",
             Self::Relay => "relay",
+            Self::Sealer => "sealer",
         }
     }
 }

@@ -1,4 +1,5 @@
-//! The live feeds' operations of the contract table (see `mod.rs`).
+//! The live feeds' operations of the contract table (see `mod.rs`), and the seals'
+//! public key.
 
 use ledger_domain::ErrorCode as C;
 use serde_json::{json, Value};
@@ -72,5 +73,14 @@ pub(super) const OPERATIONS: &[Operation] = &[
         params: account_stream,
         errors: &[NOT_FOUND, (422, &[C::ValidationFailed])],
         open: false,
+    },
+    Operation {
+        method: "get",
+        path: "/integrity/public-key",
+        id: "integrityPublicKey",
+        tag: "operations",
+        params: super::params::none,
+        errors: &[(404, &[C::NotFound])],
+        open: true,
     },
 ];

@@ -1,0 +1,398 @@
+//! `ledger verify`: reads the whole feed once, a page at a time (memory grows with
+//! the number of streams and accounts, never with the number of events), and checks
+//! (1) every stream's versions run 1, 2, 3 … in feed order; (2) every event's
+//! `prev_hash` is its predecessor's `hash` and its `hash` is what its fields give;
+//! (3) every seal: the feed digest and event count up to its cursor, and its Ed25519
+//! signature; (4) the accounts view equals a fresh fold of the events
+//! (`verify_models`).
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::Arc;
+
+use ed25519_dalek::{Signature, Verifier as _, VerifyingKey};
+use ledger_domain::integrity::{feed_digest, seal_message, Seal, SEAL_STREAM, SEAL_STREAM_TYPE};
+use ledger_domain::ChainHash;
+
+use crate::ports::readmodel::{ProjectionStore, ReadModels};
+use crate::ports::store::{EventStore, FeedCursor, RecordedEvent, StreamQuery};
+use crate::queries::QueryError;
+use crate::verify_models::AccountsFold;
+
+const PAGE: usize = 2_000;
+
+/// One of the four checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Pass {
+    /// Versions without holes.
+    Versions = 1,
+    /// The hash chain.
+    Hashes = 2,
+    /// Seals.
+    Seals = 3,
+    /// Read models.
+    ReadModels = 4,
+}
+
+impl fmt::Display for Pass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            Self::Versions => "versions",
+            Self::Hashes => "hashes",
+            Self::Seals => "seals",
+            Self::ReadModels => "read models",
+        };
+        write!(f, "pass {} ({name})", *self as u8)
+    }
+}
+
+/// Something that does not hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// Which check found it.
+    pub pass: Pass,
+    /// The stream (or read-model row) concerned.
+    pub stream_id: Option<String>,
+    /// The event's version in its stream.
+    pub version: Option<u64>,
+    /// The event's position in the feed.
+    pub position: Option<u64>,
+    /// What is wrong.
+    pub detail: String,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.pass)?;
+        if let Some(s) = &self.stream_id {
+            write!(f, ", stream {s}")?;
+        }
+        if let Some(v) = self.version {
+            write!(f, ", version {v}")?;
+        }
+        if let Some(p) = self.position {
+            write!(f, ", position {p}")?;
+        }
+        write!(f, ": {}", self.detail)
+    }
+}
+
+/// What was checked and what was found (at most [`MAX_FINDINGS`], first ones first).
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    /// Events read.
+    pub events: u64,
+    /// Streams seen.
+    pub streams: u64,
+    /// Seals checked.
+    pub seals: u64,
+    /// Whether seal signatures were checked (a public key was given).
+    pub signatures_checked: bool,
+    /// Accounts compared with the read model.
+    pub accounts: u64,
+    /// Findings, in the order of the passes, then of the feed.
+    pub findings: Vec<Finding>,
+}
+
+/// Findings kept (the first ones; verification goes on counting events).
+pub const MAX_FINDINGS: usize = 100;
+
+/// What `ledger verify` reads.
+pub struct Verifier {
+    /// The events.
+    pub store: Arc<dyn EventStore>,
+    /// The read models and their checkpoints (pass 4).
+    pub models: Arc<dyn ReadModels>,
+    /// The projections' checkpoints.
+    pub checkpoints: Arc<dyn ProjectionStore>,
+    /// The key seals must be signed with (`None`: signatures are not checked).
+    pub public_key: Option<VerifyingKey>,
+}
+
+/// Per stream: its last version and hash.
+type Heads = HashMap<String, (u64, ChainHash)>;
+
+impl Verifier {
+    /// Checks everything (or one stream: passes 1, 2 and 4 on it alone), calling
+    /// `progress` with the events read so far after each page.
+    pub async fn run(
+        &self,
+        stream: Option<&str>,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<Report, QueryError> {
+        let mut report = Report {
+            signatures_checked: self.public_key.is_some(),
+            ..Report::default()
+        };
+        let mut findings = Vec::new();
+        let mut accounts = AccountsFold::start(self.checkpoints.as_ref()).await?;
+        let mut heads = Heads::new();
+        match stream {
+            Some(s) => {
+                self.one_stream(
+                    s,
+                    &mut heads,
+                    &mut accounts,
+                    &mut findings,
+                    &mut report,
+                    progress,
+                )
+                .await?
+            }
+            None => {
+                self.whole_feed(
+                    &mut heads,
+                    &mut accounts,
+                    &mut findings,
+                    &mut report,
+                    progress,
+                )
+                .await?
+            }
+        }
+        report.streams = heads.len() as u64;
+        report.accounts = accounts
+            .compare(
+                self.models.as_ref(),
+                self.checkpoints.as_ref(),
+                &mut findings,
+            )
+            .await?;
+        findings.sort_by_key(|f| (f.pass, f.position.unwrap_or(u64::MAX)));
+        findings.truncate(MAX_FINDINGS);
+        report.findings = findings;
+        Ok(report)
+    }
+
+    async fn whole_feed(
+        &self,
+        heads: &mut Heads,
+        accounts: &mut AccountsFold,
+        findings: &mut Vec<Finding>,
+        report: &mut Report,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<(), QueryError> {
+        let mut seals = self.seals(findings).await?;
+        let (mut cursor, mut digest) = (FeedCursor::START, ChainHash::ZERO);
+        loop {
+            let page = self.store.read_feed(cursor, PAGE).await?;
+            let n = page.events.len();
+            for e in &page.events {
+                check_event(e, heads, findings);
+                digest = feed_digest(digest, e.hash);
+                report.events += 1;
+                if let Some(seal) = seals.remove(&e.cursor) {
+                    report.seals += 1;
+                    self.check_seal(&seal, report.events, digest, findings);
+                }
+                accounts.apply(self.store.as_ref(), e, findings).await?;
+            }
+            cursor = page.next;
+            progress(report.events);
+            if n < PAGE {
+                break;
+            }
+        }
+        for (at, seal) in seals {
+            report.seals += 1;
+            findings.push(Finding {
+                pass: Pass::Seals,
+                stream_id: Some(SEAL_STREAM.into()),
+                version: Some(seal.version),
+                position: Some(at.position),
+                detail: format!(
+                    "the seal's cursor {} names no event of the feed",
+                    seal.seal.cursor
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    async fn one_stream(
+        &self,
+        stream: &str,
+        heads: &mut Heads,
+        accounts: &mut AccountsFold,
+        findings: &mut Vec<Finding>,
+        report: &mut Report,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<(), QueryError> {
+        let mut after = 0;
+        loop {
+            let page = self
+                .store
+                .read_stream(StreamQuery {
+                    stream_id: stream,
+                    after_version: after,
+                    until: None,
+                    limit: PAGE,
+                })
+                .await?;
+            let n = page.len();
+            for e in &page {
+                check_event(e, heads, findings);
+                accounts.apply(self.store.as_ref(), e, findings).await?;
+                after = e.version;
+                report.events += 1;
+            }
+            progress(report.events);
+            if n < PAGE {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Every seal, by the cursor it names (a seal that cannot be read is a finding).
+    async fn seals(
+        &self,
+        findings: &mut Vec<Finding>,
+    ) -> Result<BTreeMap<FeedCursor, StoredSeal>, QueryError> {
+        let mut seals = BTreeMap::new();
+        let mut after = 0;
+        loop {
+            let page = self
+                .store
+                .read_stream(StreamQuery {
+                    stream_id: SEAL_STREAM,
+                    after_version: after,
+                    until: None,
+                    limit: PAGE,
+                })
+                .await?;
+            let n = page.len();
+            for e in page {
+                after = e.version;
+                let parsed = serde_json::from_str::<Seal>(&e.data)
+                    .map_err(|err| err.to_string())
+                    .and_then(|s| {
+                        let at = s.cursor.parse::<FeedCursor>();
+                        at.map(|at| (at, s))
+                            .map_err(|()| "unreadable cursor".to_owned())
+                    });
+                match parsed {
+                    Ok((at, seal)) => {
+                        seals.insert(
+                            at,
+                            StoredSeal {
+                                seal,
+                                version: e.version,
+                                position: e.cursor.position,
+                            },
+                        );
+                    }
+                    Err(why) => findings.push(Finding {
+                        pass: Pass::Seals,
+                        stream_id: Some(SEAL_STREAM.into()),
+                        version: Some(e.version),
+                        position: Some(e.cursor.position),
+                        detail: format!("unreadable seal: {why}"),
+                    }),
+                }
+            }
+            if n < PAGE {
+                return Ok(seals);
+            }
+        }
+    }
+
+    fn check_seal(
+        &self,
+        s: &StoredSeal,
+        events: u64,
+        digest: ChainHash,
+        findings: &mut Vec<Finding>,
+    ) {
+        let mut wrong = |detail: String| {
+            findings.push(Finding {
+                pass: Pass::Seals,
+                stream_id: Some(SEAL_STREAM.into()),
+                version: Some(s.version),
+                position: Some(s.position),
+                detail,
+            })
+        };
+        if s.seal.events != events {
+            wrong(format!(
+                "the seal covers {} events up to {}, the feed holds {events}",
+                s.seal.events, s.seal.cursor
+            ));
+        }
+        if s.seal.digest != digest.to_string() {
+            wrong(format!(
+                "the feed digest up to {} is {digest}, the seal signed {}: an event up to there was changed, inserted, removed or reordered",
+                s.seal.cursor, s.seal.digest
+            ));
+        }
+        if let Some(key) = &self.public_key {
+            let signed = s.seal.digest.parse::<ChainHash>().ok().and_then(|d| {
+                let signature = Signature::from_slice(&unhex(&s.seal.signature)?).ok()?;
+                let message = seal_message(&s.seal.cursor, s.seal.events, d);
+                Some(key.verify(&message, &signature).is_ok())
+            });
+            if signed != Some(true) {
+                wrong("the seal's signature does not verify with the public key".into());
+            }
+        }
+    }
+}
+
+struct StoredSeal {
+    seal: Seal,
+    version: u64,
+    position: u64,
+}
+
+/// Passes 1 and 2 for one event, after its stream's previous one.
+fn check_event(e: &RecordedEvent, heads: &mut Heads, findings: &mut Vec<Finding>) {
+    let (last, head) = heads
+        .get(&e.stream_id)
+        .copied()
+        .unwrap_or((0, ChainHash::ZERO));
+    let at = |pass, detail| Finding {
+        pass,
+        stream_id: Some(e.stream_id.clone()),
+        version: Some(e.version),
+        position: Some(e.cursor.position),
+        detail,
+    };
+    if e.version != last + 1 {
+        findings.push(at(
+            Pass::Versions,
+            format!("version {} follows version {last}", e.version),
+        ));
+    }
+    if e.prev_hash != head {
+        findings.push(at(
+            Pass::Hashes,
+            format!(
+                "prev_hash {} is not the previous event's hash {head}",
+                e.prev_hash
+            ),
+        ));
+    }
+    let computed = e.computed_hash(e.prev_hash);
+    if e.hash != computed {
+        findings.push(at(
+            Pass::Hashes,
+            format!(
+                "hash {} is not the hash of the event's content, {computed}",
+                e.hash
+            ),
+        ));
+    }
+    if e.stream_type == SEAL_STREAM_TYPE && e.stream_id != SEAL_STREAM {
+        findings.push(at(Pass::Seals, "a seal outside the seals stream".into()));
+    }
+    heads.insert(e.stream_id.clone(), (e.version, e.hash));
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}

@@ -1,0 +1,42 @@
+//! `ledger verify`: runs the checks and prints the summary (the exit code says the
+//! outcome: 0 clean, 1 a finding).
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use ledger_bootstrap::{integrity, stores, Settings};
+
+pub(crate) async fn run(
+    settings: &Settings,
+    public_key: Option<&Path>,
+    stream: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let key = match public_key {
+        Some(path) => Some(integrity::read_public_key(path)?),
+        None => integrity::signing_key(&settings.integrity)?.map(|k| k.verifying_key()),
+    };
+    let stores = stores::open(settings).await?;
+    let started = std::time::Instant::now();
+    let report = integrity::verify(&stores, key, stream).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    let signatures = if stream.is_some() {
+        "seals not checked for one stream"
+    } else if report.signatures_checked {
+        "signatures checked"
+    } else {
+        "signatures NOT checked: give --public-key or set integrity.signing_key"
+    };
+    println!(
+        "read {} events of {} streams in {seconds:.1} s; {} seals ({signatures}); {} accounts compared with the read model",
+        report.events, report.streams, report.seals, report.accounts
+    );
+    let Some(first) = report.findings.first() else {
+        println!("verified: no finding");
+        return Ok(ExitCode::SUCCESS);
+    };
+    println!("FAILED: {first}");
+    for more in report.findings.iter().skip(1) {
+        println!("  also: {more}");
+    }
+    Ok(ExitCode::from(1))
+}
