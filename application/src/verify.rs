@@ -193,6 +193,7 @@ impl Verifier {
                 break;
             }
         }
+        self.hidden_events(heads, cursor, findings).await?;
         for (at, seal) in seals {
             report.seals += 1;
             findings.push(Finding {
@@ -205,6 +206,37 @@ impl Verifier {
                     seal.seal.cursor
                 ),
             });
+        }
+        Ok(())
+    }
+
+    /// Pass 1, the other way round: a stream holding an event past the last one the
+    /// feed showed, from before the feed's end, has an event the feed hides.
+    async fn hidden_events(
+        &self,
+        heads: &Heads,
+        end: FeedCursor,
+        findings: &mut Vec<Finding>,
+    ) -> Result<(), QueryError> {
+        for (stream, (version, _)) in heads {
+            let next = self
+                .store
+                .read_stream(StreamQuery {
+                    stream_id: stream,
+                    after_version: *version,
+                    until: None,
+                    limit: 1,
+                })
+                .await?;
+            if let Some(e) = next.first().filter(|e| e.cursor <= end) {
+                findings.push(Finding {
+                    pass: Pass::Versions,
+                    stream_id: Some(stream.clone()),
+                    version: Some(e.version),
+                    position: Some(e.cursor.position),
+                    detail: "the stream holds an event the feed does not show".into(),
+                });
+            }
         }
         Ok(())
     }

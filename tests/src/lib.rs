@@ -5,6 +5,7 @@
 pub mod nats;
 pub mod process;
 pub mod sse;
+pub mod tamper;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -62,6 +63,8 @@ pub struct Options {
     pub no_projectors: bool,
     /// `relay.nats.*` (none: no relay).
     pub relay: Option<ledger_bootstrap::settings::Nats>,
+    /// `integrity.signing_key` (a PEM file's path), sealing every second.
+    pub signing_key: Option<String>,
 }
 
 /// A running application; stops and cleans up when dropped.
@@ -114,6 +117,10 @@ pub fn settings(storage_url: String, snapshots_url: String, options: &Options) -
         },
         relay: ledger_bootstrap::settings::Relay {
             nats: options.relay.clone().unwrap_or_default(),
+        },
+        integrity: ledger_bootstrap::settings::Integrity {
+            signing_key: options.signing_key.as_ref().map(Secret::new),
+            seal_interval_seconds: 1,
         },
     }
 }

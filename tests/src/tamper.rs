@@ -1,0 +1,195 @@
+//! Changing a store's rows as a database superuser would (the immutability triggers
+//! switched off), and running `ledger verify` on it.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+
+use ledger_application::ports::store::{ChainHash, EventStore, RecordedEvent, StreamQuery};
+use sqlx::{Connection, Executor, PgConnection, SqliteConnection};
+
+use crate::ledger_binary;
+
+/// A stopped application's store.
+pub enum Store {
+    /// A PostgreSQL database URL.
+    Pg(String),
+    /// A `sqlite://` URL.
+    Sqlite(String),
+}
+
+impl Store {
+    /// The store behind a storage URL.
+    pub fn at(url: &str) -> Self {
+        if url.starts_with("sqlite:") {
+            Self::Sqlite(url.to_owned())
+        } else {
+            Self::Pg(url.to_owned())
+        }
+    }
+
+    fn url(&self) -> &str {
+        match self {
+            Self::Pg(u) | Self::Sqlite(u) => u,
+        }
+    }
+
+    /// Runs statements with the immutability triggers off.
+    pub async fn exec(&self, sql: &str) {
+        match self {
+            Self::Pg(url) => {
+                let mut c = PgConnection::connect(url).await.expect("connect");
+                c.execute("SET session_replication_role = replica")
+                    .await
+                    .expect("superuser");
+                c.execute(sql).await.expect("tampering");
+            }
+            Self::Sqlite(url) => {
+                let mut c = SqliteConnection::connect(url).await.expect("connect");
+                c.execute("DROP TRIGGER IF EXISTS events_no_update; DROP TRIGGER IF EXISTS events_no_delete")
+                    .await
+                    .expect("drop the triggers");
+                c.execute(sql).await.expect("tampering");
+            }
+        }
+    }
+
+    /// A stream's events as stored.
+    pub async fn events(&self, stream: &str) -> Vec<RecordedEvent> {
+        let store: Arc<dyn EventStore> = match self {
+            Self::Pg(url) => Arc::new(ledger_postgres::PgEventStore::direct(
+                ledger_postgres::pool(url, 2).expect("pool"),
+            )),
+            Self::Sqlite(url) => Arc::new(ledger_sqlite::open(url).await.expect("open")),
+        };
+        store
+            .read_stream(StreamQuery {
+                stream_id: stream,
+                after_version: 0,
+                until: None,
+                limit: 10_000,
+            })
+            .await
+            .expect("read")
+    }
+
+    /// Overwrites an event's data and hashes.
+    pub async fn rewrite(&self, e: &RecordedEvent) {
+        let (prev, hash) = (e.prev_hash.0.to_vec(), e.hash.0.to_vec());
+        match self {
+            Self::Pg(url) => {
+                let mut c = PgConnection::connect(url).await.expect("connect");
+                c.execute("SET session_replication_role = replica")
+                    .await
+                    .expect("superuser");
+                sqlx::query("UPDATE events SET data = $1::json, prev_hash = $2, hash = $3 WHERE event_id = $4")
+                    .bind(&e.data)
+                    .bind(prev)
+                    .bind(hash)
+                    .bind(e.event_id)
+                    .execute(&mut c)
+                    .await
+                    .expect("rewrite");
+            }
+            Self::Sqlite(_) => {
+                self.exec("SELECT 1").await;
+                let mut c = SqliteConnection::connect(self.url())
+                    .await
+                    .expect("connect");
+                sqlx::query(
+                    "UPDATE events SET data = ?1, prev_hash = ?2, hash = ?3 WHERE event_id = ?4",
+                )
+                .bind(&e.data)
+                .bind(prev)
+                .bind(hash)
+                .bind(e.event_id.to_string())
+                .execute(&mut c)
+                .await
+                .expect("rewrite");
+            }
+        }
+    }
+
+    /// Inserts an event at the very start of the feed (PostgreSQL: the oldest
+    /// transaction id; SQLite: position 0), where seals cover it.
+    pub async fn insert_first(&self, e: &RecordedEvent) {
+        let metadata = serde_json::to_string(&e.metadata).expect("metadata");
+        let (prev, hash) = (e.prev_hash.0.to_vec(), e.hash.0.to_vec());
+        match self {
+            Self::Pg(url) => {
+                let mut c = PgConnection::connect(url).await.expect("connect");
+                sqlx::query(
+                    "INSERT INTO events (tx_id, stream_id, stream_type, version, event_id, event_type, \
+                     schema_version, data, metadata, recorded_at, prev_hash, hash) \
+                     VALUES (1, $1, $2, $3, $4, $5, $6, $7::json, $8::jsonb, $9, $10, $11)",
+                )
+                .bind(&e.stream_id)
+                .bind(&e.stream_type)
+                .bind(e.version as i64)
+                .bind(e.event_id)
+                .bind(&e.event_type)
+                .bind(e.schema_version as i32)
+                .bind(&e.data)
+                .bind(metadata)
+                .bind(e.recorded_at)
+                .bind(prev)
+                .bind(hash)
+                .execute(&mut c)
+                .await
+                .expect("insert");
+            }
+            Self::Sqlite(url) => {
+                let mut c = SqliteConnection::connect(url).await.expect("connect");
+                sqlx::query(
+                    "INSERT INTO events (position, stream_id, stream_type, version, event_id, event_type, \
+                     schema_version, data, metadata, recorded_at, prev_hash, hash) \
+                     VALUES (0, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                )
+                .bind(&e.stream_id)
+                .bind(&e.stream_type)
+                .bind(e.version as i64)
+                .bind(e.event_id.to_string())
+                .bind(&e.event_type)
+                .bind(e.schema_version as i64)
+                .bind(&e.data)
+                .bind(metadata)
+                .bind(e.recorded_at.timestamp_micros())
+                .bind(prev)
+                .bind(hash)
+                .execute(&mut c)
+                .await
+                .expect("insert");
+            }
+        }
+    }
+}
+
+/// Recomputes every hash of `events` (one stream, in order) from their fields.
+pub fn rechain(events: &mut [RecordedEvent]) {
+    let mut head = ChainHash::ZERO;
+    for e in events {
+        e.prev_hash = head;
+        e.hash = e.computed_hash(head);
+        head = e.hash;
+    }
+}
+
+/// Runs `ledger verify` on a store: its exit code and its output.
+pub async fn verify(url: &str, public_key: Option<&Path>) -> (i32, String) {
+    let mut cmd = Command::new(ledger_binary());
+    cmd.arg("verify")
+        .env("LEDGER__STORAGE__URL", url)
+        .env("LEDGER__LOG__LEVEL", "error");
+    if let Some(key) = public_key {
+        cmd.arg("--public-key").arg(key);
+    }
+    let out = tokio::task::spawn_blocking(move || cmd.output().expect("runs"))
+        .await
+        .expect("joined");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}

@@ -1,0 +1,209 @@
+//! Tamper evidence end to end, on both backends: a sealed ledger verifies clean; then,
+//! each on a ledger of its own, what a database superuser could do to it makes
+//! `ledger verify` exit 1 naming the pass that caught it.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use ledger_tests::tamper::{rechain, verify, Store};
+use ledger_tests::{json, ledger_binary, on_both_backends, Backend, Options, TestApp};
+use serde_json::{json, Value};
+
+/// A new signing key in a fresh directory: (directory, key file).
+fn new_key() -> (PathBuf, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("ledger-keys-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let key = dir.join("seal.pem");
+    let out = Command::new(ledger_binary())
+        .args(["keys", "generate", "--out"])
+        .arg(&key)
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("BEGIN PUBLIC KEY"));
+    (dir, key)
+}
+
+/// A ledger with two accounts, deposits and a transfer, sealed after its last
+/// command, its projections caught up, stopped. Returns it (the store lives until it
+/// is dropped), its storage URL and the key directory.
+async fn sealed_ledger(backend: Backend) -> (TestApp, String, PathBuf, PathBuf) {
+    let (dir, key) = new_key();
+    let options = Options {
+        signing_key: Some(key.display().to_string()),
+        ..Options::default()
+    };
+    let mut app = TestApp::spawn_with(backend, options).await;
+    for id in ["acc-1", "acc-2"] {
+        let (s, b) = json(
+            app.post(
+                "/accounts",
+                json!({"account_id": id, "owner": "Ada", "currency": "USD"}),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(s, 201, "{b}");
+    }
+    for amount in ["10.00", "20.00", "30.00"] {
+        let (s, b) = json(
+            app.post("/accounts/acc-1/deposit", json!({"amount": amount}))
+                .await,
+        )
+        .await;
+        assert_eq!(s, 200, "{b}");
+    }
+    let t = json!({"from_account_id": "acc-1", "to_account_id": "acc-2", "amount": "5.00"});
+    let (s, b) = json(app.post("/transfers", t).await).await;
+    assert_eq!(s, 201, "{b}");
+    // The seal covers everything once it is the feed's last event.
+    app.eventually("/events?limit=1000", |b: &Value| {
+        b["events"]
+            .as_array()
+            .and_then(|e| e.last())
+            .is_some_and(|e| e["event_type"] == "LedgerSealed")
+    })
+    .await;
+    app.eventually("/accounts/acc-2", |b: &Value| b["balance"] == "5.00")
+        .await;
+    app.eventually("/accounts/acc-1", |b: &Value| b["balance"] == "55.00")
+        .await;
+    app.stop();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let url = app.storage_url();
+    (app, url, dir, key)
+}
+
+fn assert_caught(code: i32, out: &str, pass: &str) {
+    assert_eq!(code, 1, "verify exits 1 on tampering: {out}");
+    assert!(
+        out.contains(&format!("FAILED: {pass}")),
+        "the first finding is {pass}: {out}"
+    );
+}
+
+async fn a_sealed_ledger_verifies_clean(backend: Backend) {
+    let (_app, url, dir, key) = sealed_ledger(backend).await;
+    let (code, out) = verify(&url, Some(&key)).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("signatures checked") && out.contains("no finding"),
+        "{out}"
+    );
+    // Another key's public half does not verify the seals.
+    let (other_dir, other) = new_key();
+    let (code, out) = verify(&url, Some(&other)).await;
+    assert_caught(code, &out, "pass 3 (seals)");
+    assert!(out.contains("signature"), "{out}");
+    for d in [dir, other_dir] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
+async fn a_changed_amount_breaks_the_chain(backend: Backend) {
+    let (_app, url, dir, key) = sealed_ledger(backend).await;
+    let store = Store::at(&url);
+    let mut events = store.events("acc-1").await;
+    events[2].data = events[2].data.replace("20.00", "90.00");
+    store.rewrite(&events[2]).await;
+    let (code, out) = verify(&url, Some(&key)).await;
+    assert_caught(code, &out, "pass 2 (hashes), stream acc-1, version 3");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+async fn a_deleted_event_leaves_a_hole(backend: Backend) {
+    let (_app, url, dir, key) = sealed_ledger(backend).await;
+    Store::at(&url)
+        .exec("DELETE FROM events WHERE stream_id = 'acc-1' AND version = 2")
+        .await;
+    let (code, out) = verify(&url, Some(&key)).await;
+    assert_caught(code, &out, "pass 1 (versions), stream acc-1, version 3");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+async fn swapped_data_breaks_the_chain(backend: Backend) {
+    let (_app, url, dir, key) = sealed_ledger(backend).await;
+    let store = Store::at(&url);
+    let mut events = store.events("acc-1").await;
+    let (a, b) = (events[1].data.clone(), events[2].data.clone());
+    events[1].data = b;
+    events[2].data = a;
+    store.rewrite(&events[1]).await;
+    store.rewrite(&events[2]).await;
+    let (code, out) = verify(&url, Some(&key)).await;
+    assert_caught(code, &out, "pass 2 (hashes), stream acc-1, version 2");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+async fn a_forged_event_is_found(backend: Backend) {
+    let (_app, url, dir, key) = sealed_ledger(backend).await;
+    let store = Store::at(&url);
+    let mut events = store.events("acc-1").await;
+    // A deposit nobody made, chained correctly after the stream's last event, put
+    // where the seals cover it.
+    let mut forged = events[1].clone();
+    forged.event_id = uuid::Uuid::new_v4();
+    forged.version = events.len() as u64 + 1;
+    events.push(forged);
+    rechain(&mut events);
+    store.insert_first(events.last().expect("forged")).await;
+    let (code, out) = verify(&url, Some(&key)).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("FAILED: pass 1 (versions), stream acc-1"),
+        "{out}"
+    );
+    if backend == Backend::PostgresRedis {
+        // In the feed (the oldest transaction id): the seal's digest no longer matches.
+        assert!(out.contains("pass 3 (seals)"), "{out}");
+    } else {
+        // At position 0, before every feed cursor: the stream shows it, the feed not.
+        assert!(out.contains("the feed does not show"), "{out}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+async fn a_recomputed_chain_is_caught_by_the_seal(backend: Backend) {
+    let (_app, url, dir, key) = sealed_ledger(backend).await;
+    let store = Store::at(&url);
+    let mut events = store.events("acc-1").await;
+    events[2].data = events[2].data.replace("20.00", "90.00");
+    rechain(&mut events);
+    for e in &events[2..] {
+        store.rewrite(e).await;
+    }
+    let (code, out) = verify(&url, Some(&key)).await;
+    assert_caught(code, &out, "pass 3 (seals)");
+    assert!(out.contains("digest"), "{out}");
+    assert!(
+        !out.contains("pass 2"),
+        "the chain itself is consistent: {out}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+async fn a_changed_read_model_row_is_found(backend: Backend) {
+    let (_app, url, dir, key) = sealed_ledger(backend).await;
+    Store::at(&url)
+        .exec("UPDATE current_state SET balance = balance + 100000 WHERE account_id = 'acc-2'")
+        .await;
+    let (code, out) = verify(&url, Some(&key)).await;
+    assert_caught(code, &out, "pass 4 (read models), stream acc-2");
+    assert!(out.contains("balance"), "{out}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+on_both_backends!(
+    a_sealed_ledger_verifies_clean,
+    a_changed_amount_breaks_the_chain,
+    a_deleted_event_leaves_a_hole,
+    swapped_data_breaks_the_chain,
+    a_forged_event_is_found,
+    a_recomputed_chain_is_caught_by_the_seal,
+    a_changed_read_model_row_is_found,
+);
