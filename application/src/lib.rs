@@ -41,6 +41,7 @@ pub mod transfer_views;
 pub mod transfers;
 pub mod verify;
 mod verify_models;
+mod verify_seals;
 pub mod views;
 mod write;
 

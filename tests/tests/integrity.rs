@@ -198,7 +198,24 @@ async fn a_changed_read_model_row_is_found(backend: Backend) {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+async fn without_a_key_there_is_no_public_key_and_no_seal(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let body = json!({"account_id": "k-1", "owner": "Ada", "currency": "USD"});
+    assert_eq!(json(app.post("/accounts", body).await).await.0, 201);
+    let (status, problem) = json(app.get("/integrity/public-key").await).await;
+    assert_eq!((status, problem["code"].as_str()), (404, Some("not_found")));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (_, feed) = json(app.get("/events").await).await;
+    let sealed = feed["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .any(|e| e["event_type"] == "LedgerSealed");
+    assert!(!sealed, "no key, no seal: {feed}");
+}
+
 on_both_backends!(
+    without_a_key_there_is_no_public_key_and_no_seal,
     a_sealed_ledger_verifies_clean,
     a_changed_amount_breaks_the_chain,
     a_deleted_event_leaves_a_hole,

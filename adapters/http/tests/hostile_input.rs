@@ -48,6 +48,7 @@ fn state() -> Arc<AppState> {
             16,
         ),
         relay: None,
+        public_key: None,
         store,
         snapshots,
         metrics: Arc::new(Metrics::default()),

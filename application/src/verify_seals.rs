@@ -1,0 +1,122 @@
+//! Pass 3 of `ledger verify`: every seal's event count, feed digest and signature.
+
+use std::collections::BTreeMap;
+
+use ed25519_dalek::{Signature, Verifier as _};
+use ledger_domain::integrity::{seal_message, Seal, SEAL_STREAM};
+use ledger_domain::ChainHash;
+
+use crate::ports::store::{FeedCursor, StreamQuery};
+use crate::queries::QueryError;
+use crate::verify::{Finding, Pass, Verifier, PAGE};
+
+impl Verifier {
+    /// Every seal, by the cursor it names (a seal that cannot be read is a finding).
+    pub(crate) async fn seals(
+        &self,
+        findings: &mut Vec<Finding>,
+    ) -> Result<BTreeMap<FeedCursor, StoredSeal>, QueryError> {
+        let mut seals = BTreeMap::new();
+        let mut after = 0;
+        loop {
+            let page = self
+                .store
+                .read_stream(StreamQuery {
+                    stream_id: SEAL_STREAM,
+                    after_version: after,
+                    until: None,
+                    limit: PAGE,
+                })
+                .await?;
+            let n = page.len();
+            for e in page {
+                after = e.version;
+                let parsed = serde_json::from_str::<Seal>(&e.data)
+                    .map_err(|err| err.to_string())
+                    .and_then(|s| {
+                        let at = s.cursor.parse::<FeedCursor>();
+                        at.map(|at| (at, s))
+                            .map_err(|()| "unreadable cursor".to_owned())
+                    });
+                match parsed {
+                    Ok((at, seal)) => {
+                        seals.insert(
+                            at,
+                            StoredSeal {
+                                seal,
+                                version: e.version,
+                                position: e.cursor.position,
+                            },
+                        );
+                    }
+                    Err(why) => findings.push(Finding {
+                        pass: Pass::Seals,
+                        stream_id: Some(SEAL_STREAM.into()),
+                        version: Some(e.version),
+                        position: Some(e.cursor.position),
+                        detail: format!("unreadable seal: {why}"),
+                    }),
+                }
+            }
+            if n < PAGE {
+                return Ok(seals);
+            }
+        }
+    }
+
+    pub(crate) fn check_seal(
+        &self,
+        s: &StoredSeal,
+        events: u64,
+        digest: ChainHash,
+        findings: &mut Vec<Finding>,
+    ) {
+        let mut wrong = |detail: String| {
+            findings.push(Finding {
+                pass: Pass::Seals,
+                stream_id: Some(SEAL_STREAM.into()),
+                version: Some(s.version),
+                position: Some(s.position),
+                detail,
+            })
+        };
+        if s.seal.events != events {
+            wrong(format!(
+                "the seal covers {} events up to {}, the feed holds {events}",
+                s.seal.events, s.seal.cursor
+            ));
+        }
+        if s.seal.digest != digest.to_string() {
+            wrong(format!(
+                "the feed digest up to {} is {digest}, the seal signed {}: an event up to there was changed, inserted, removed or reordered",
+                s.seal.cursor, s.seal.digest
+            ));
+        }
+        if let Some(key) = &self.public_key {
+            let signed = s.seal.digest.parse::<ChainHash>().ok().and_then(|d| {
+                let signature = Signature::from_slice(&unhex(&s.seal.signature)?).ok()?;
+                let message = seal_message(&s.seal.cursor, s.seal.events, d);
+                Some(key.verify(&message, &signature).is_ok())
+            });
+            if signed != Some(true) {
+                wrong("the seal's signature does not verify with the public key".into());
+            }
+        }
+    }
+}
+
+pub(crate) struct StoredSeal {
+    pub(crate) seal: Seal,
+    pub(crate) version: u64,
+    pub(crate) position: u64,
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
