@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use ledger_domain::integrity::ChainedEvent;
 use ledger_domain::{AccountCommand, AccountId, Aggregate, ChainHash, DomainError, Note};
 
 pub use crate::command_types::{
@@ -47,7 +46,6 @@ pub(crate) fn new_events<A: Aggregate>(
 ) -> Vec<NewEvent> {
     // Microseconds: what every store keeps, so a read-back time equals the written one.
     let now = chrono::SubsecRound::trunc_subsecs(clock.now(), 6);
-    let metadata = serde_json::to_string(meta).unwrap_or_default();
     let Chain {
         stream_id,
         before,
@@ -58,32 +56,19 @@ pub(crate) fn new_events<A: Aggregate>(
         .zip(before + 1..)
         .map(|(e, version)| {
             let enc = A::encode(e);
-            let event_id = ids.new_id();
-            let id = event_id.to_string();
-            let prev_hash = *head;
-            let hash = ChainedEvent {
-                event_id: &id,
-                event_type: enc.event_type,
-                schema_version: enc.schema_version,
-                stream_id,
-                version,
-                recorded_at: now,
-                data: &enc.data,
-                metadata: &metadata,
-                prev_hash,
-            }
-            .hash();
-            *head = hash;
-            NewEvent {
-                event_id,
+            let event = NewEvent {
+                event_id: ids.new_id(),
                 event_type: enc.event_type.to_owned(),
                 schema_version: enc.schema_version,
                 data: enc.data,
                 metadata: meta.clone(),
                 recorded_at: now,
-                prev_hash,
-                hash,
+                prev_hash: ChainHash::ZERO,
+                hash: ChainHash::ZERO,
             }
+            .chained(stream_id, version, *head);
+            *head = event.hash;
+            event
         })
         .collect()
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use ed25519_dalek::{Signer, SigningKey};
 use ledger_domain::integrity::{
-    feed_digest, seal_message, ChainedEvent, Seal, SEAL_EVENT_TYPE, SEAL_STREAM, SEAL_STREAM_TYPE,
+    feed_digest, seal_message, Seal, SEAL_EVENT_TYPE, SEAL_STREAM, SEAL_STREAM_TYPE,
 };
 use ledger_domain::ChainHash;
 use tokio::sync::Mutex;
@@ -140,37 +140,20 @@ impl Sealer {
     }
 
     fn event(&self, now: &Sealed, seal: &Seal) -> NewEvent {
-        let event_id = self.ids.new_id();
-        let recorded_at = chrono::SubsecRound::trunc_subsecs(self.clock.now(), 6);
-        let data = serde_json::to_string(seal).unwrap_or_default();
-        let metadata = EventMetadata {
-            actor: "sealer".into(),
-            ..EventMetadata::default()
-        };
-        let id = event_id.to_string();
-        let meta_json = serde_json::to_string(&metadata).unwrap_or_default();
-        let hash = ChainedEvent {
-            event_id: &id,
-            event_type: SEAL_EVENT_TYPE,
-            schema_version: 1,
-            stream_id: SEAL_STREAM,
-            version: now.version + 1,
-            recorded_at,
-            data: &data,
-            metadata: &meta_json,
-            prev_hash: now.head,
-        }
-        .hash();
         NewEvent {
-            event_id,
+            event_id: self.ids.new_id(),
             event_type: SEAL_EVENT_TYPE.into(),
             schema_version: 1,
-            data,
-            metadata,
-            recorded_at,
-            prev_hash: now.head,
-            hash,
+            data: serde_json::to_string(seal).unwrap_or_default(),
+            metadata: EventMetadata {
+                actor: "sealer".into(),
+                ..EventMetadata::default()
+            },
+            recorded_at: chrono::SubsecRound::trunc_subsecs(self.clock.now(), 6),
+            prev_hash: ChainHash::ZERO,
+            hash: ChainHash::ZERO,
         }
+        .chained(SEAL_STREAM, now.version + 1, now.head)
     }
 
     /// Where the last seal in the store left off (nothing sealed: the start).

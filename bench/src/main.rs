@@ -3,19 +3,21 @@
 //! database floor in the same run, and prints one table (see BENCHMARKS.md).
 #![forbid(unsafe_code)]
 
+mod args;
 mod batches;
 mod feed;
 mod floor;
+mod integrity;
 mod load;
 mod pending;
 mod server;
 mod sqlite;
 mod stores;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use args::Args;
 use clap::Parser;
 use ledger_postgres::testing::TestDatabase;
 use serde_json::json;
@@ -23,43 +25,6 @@ use serde_json::json;
 use server::{
     json_body, peak_rss_mb, row, settle, spread_deposits, start_server, wait_projected, wait_up,
 };
-
-#[derive(Parser)]
-#[command(about = "Benchmarks the ledger: HTTP scenarios, the database floor, replay and rebuild")]
-struct Args {
-    /// Seconds per HTTP scenario.
-    #[arg(long, default_value_t = 10)]
-    seconds: u64,
-    /// Concurrent HTTP clients (and floor connections).
-    #[arg(long, default_value_t = 32)]
-    clients: usize,
-    /// Rounds of the spread (each after its own floor measurement) and of the single
-    /// client on short and on long streams (alternating).
-    #[arg(long, default_value_t = 3)]
-    rounds: usize,
-    /// Events in the long stream.
-    #[arg(long, default_value_t = 100_000)]
-    long_stream: usize,
-    /// Events to rebuild the projections over.
-    #[arg(long, default_value_t = 1_000_000)]
-    rebuild_events: usize,
-    /// The `ledger` binary (default: target/release/ledger).
-    #[arg(long)]
-    binary: Option<PathBuf>,
-    /// Runs only the rebuild measurement (for working on it; the targets are taken
-    /// from full runs).
-    #[arg(long)]
-    only_rebuild: bool,
-    /// Events written before the feed measurements (the relay catches up with them).
-    #[arg(long, default_value_t = 200_000)]
-    feed_events: usize,
-    /// Runs only the feed measurements (relay, SSE latency, idle subscribers).
-    #[arg(long)]
-    only_feed: bool,
-    /// Runs only the embedded default (SQLite) against its floor.
-    #[arg(long)]
-    only_sqlite: bool,
-}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -76,6 +41,13 @@ async fn main() -> anyhow::Result<()> {
     if args.only_sqlite {
         println!("## the embedded default (SQLite)");
         return sqlite::measure(&binary, args.clients, secs, args.rounds).await;
+    }
+    if args.only_integrity {
+        println!("## tamper evidence");
+        if let Some(baseline) = &args.baseline {
+            integrity::hashing_cost(&binary, baseline, args.clients, secs, args.rounds).await?;
+        }
+        return integrity::verify(&binary, args.verify_events).await;
     }
     if args.only_feed {
         println!("## the feed for outside consumers");

@@ -36,13 +36,20 @@ pub fn account_events(id: &str, n: usize) -> Vec<AccountEvent> {
     events
 }
 
-fn new_events(events: &[AccountEvent]) -> Vec<NewEvent> {
-    let now = chrono::Utc::now();
+/// Events of stream `id` after `before`, chained from `head` (moved to the last one's).
+fn new_events(
+    id: &str,
+    before: u64,
+    head: &mut ChainHash,
+    events: &[AccountEvent],
+) -> Vec<NewEvent> {
+    let now = chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6);
     events
         .iter()
-        .map(|e| {
+        .zip(before + 1..)
+        .map(|(e, version)| {
             let enc = Account::encode(e);
-            NewEvent {
+            let event = NewEvent {
                 event_id: uuid::Uuid::new_v4(),
                 event_type: enc.event_type.into(),
                 schema_version: enc.schema_version,
@@ -55,6 +62,9 @@ fn new_events(events: &[AccountEvent]) -> Vec<NewEvent> {
                 prev_hash: ChainHash::ZERO,
                 hash: ChainHash::ZERO,
             }
+            .chained(id, version, *head);
+            *head = event.hash;
+            event
         })
         .collect()
 }
@@ -62,6 +72,7 @@ fn new_events(events: &[AccountEvent]) -> Vec<NewEvent> {
 /// Appends a stream of `n` events in batches of 1,000.
 pub async fn fill(store: &dyn EventStore, id: &str, n: usize) -> anyhow::Result<()> {
     let events = account_events(id, n);
+    let mut head = ChainHash::ZERO;
     for (k, chunk) in events.chunks(1000).enumerate() {
         store
             .append(AppendRequest {
@@ -69,7 +80,7 @@ pub async fn fill(store: &dyn EventStore, id: &str, n: usize) -> anyhow::Result<
                     stream_id: id.into(),
                     stream_type: "account".into(),
                     expected_version: (k * 1000) as u64,
-                    events: new_events(chunk),
+                    events: new_events(id, (k * 1000) as u64, &mut head, chunk),
                 }],
                 idempotency: vec![],
             })

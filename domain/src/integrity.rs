@@ -177,14 +177,14 @@ mod tests {
     fn event(prev: ChainHash) -> ChainedEvent<'static> {
         ChainedEvent {
             event_id: "0190c5a4-0000-7000-8000-000000000001",
-            event_type: "MoneyDeposited",
+            event_type: "AccountOpened",
             schema_version: 2,
             stream_id: "acc-1",
-            version: 2,
+            version: 1,
             recorded_at: DateTime::parse_from_rfc3339("2026-12-03T10:00:00.123456Z")
                 .expect("time")
                 .to_utc(),
-            data: r#"{"amount":"12.50","currency":"USD","account_id":"acc-1"}"#,
+            data: r#"{"owner":"Ada","currency":"USD","account_id":"acc-1"}"#,
             metadata: r#"{"actor":"api","request_id":"r-1"}"#,
             prev_hash: prev,
         }
@@ -195,14 +195,19 @@ mod tests {
         assert_eq!(
             event(ChainHash::ZERO).canonical(),
             concat!(
-                r#"{"data":{"account_id":"acc-1","amount":"12.50","currency":"USD"},"#,
+                r#"{"data":{"account_id":"acc-1","currency":"USD","owner":"Ada"},"#,
                 r#""event_id":"0190c5a4-0000-7000-8000-000000000001","#,
-                r#""event_type":"MoneyDeposited","#,
+                r#""event_type":"AccountOpened","#,
                 r#""metadata":{"actor":"api","request_id":"r-1"},"#,
                 r#""prev_hash":"0000000000000000000000000000000000000000000000000000000000000000","#,
                 r#""recorded_at":"2026-12-03T10:00:00.123456Z","schema_version":2,"#,
-                r#""stream_id":"acc-1","version":2}"#
+                r#""stream_id":"acc-1","version":1}"#
             )
+        );
+        // The README's worked example.
+        assert_eq!(
+            event(ChainHash::ZERO).hash().to_string(),
+            "279b6721aa656294a149a89beb539bed17f3e2f40300a583d00d916c4f89c13b"
         );
     }
 
@@ -229,7 +234,7 @@ mod tests {
             .hash()
         );
         // Key order and spacing of the stored JSON do not matter.
-        let spaced = r#"{ "currency": "USD", "account_id": "acc-1", "amount": "12.50" }"#;
+        let spaced = r#"{ "currency": "USD", "account_id": "acc-1", "owner": "Ada" }"#;
         assert_eq!(
             h,
             ChainedEvent {

@@ -48,6 +48,29 @@ pub struct NewEvent {
     pub hash: ChainHash,
 }
 
+impl NewEvent {
+    /// This event as version `version` of `stream_id`, after the event whose hash is
+    /// `prev_hash`: sets `prev_hash` and computes `hash` from the fields.
+    pub fn chained(mut self, stream_id: &str, version: u64, prev_hash: ChainHash) -> Self {
+        let id = self.event_id.to_string();
+        let metadata = serde_json::to_string(&self.metadata).unwrap_or_default();
+        self.prev_hash = prev_hash;
+        self.hash = ChainedEvent {
+            event_id: &id,
+            event_type: &self.event_type,
+            schema_version: self.schema_version,
+            stream_id,
+            version,
+            recorded_at: self.recorded_at,
+            data: &self.data,
+            metadata: &metadata,
+            prev_hash,
+        }
+        .hash();
+        self
+    }
+}
+
 /// Events for one stream, expected to follow `expected_version` (0: a new stream).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StreamWrite {

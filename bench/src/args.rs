@@ -1,0 +1,52 @@
+//! `ledger-bench`'s command line.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+#[derive(Parser)]
+#[command(about = "Benchmarks the ledger: HTTP scenarios, the database floor, replay and rebuild")]
+pub(crate) struct Args {
+    /// Seconds per HTTP scenario.
+    #[arg(long, default_value_t = 10)]
+    pub(crate) seconds: u64,
+    /// Concurrent HTTP clients (and floor connections).
+    #[arg(long, default_value_t = 32)]
+    pub(crate) clients: usize,
+    /// Rounds of the spread (each after its own floor measurement) and of the single
+    /// client on short and on long streams (alternating).
+    #[arg(long, default_value_t = 3)]
+    pub(crate) rounds: usize,
+    /// Events in the long stream.
+    #[arg(long, default_value_t = 100_000)]
+    pub(crate) long_stream: usize,
+    /// Events to rebuild the projections over.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub(crate) rebuild_events: usize,
+    /// The `ledger` binary (default: target/release/ledger).
+    #[arg(long)]
+    pub(crate) binary: Option<PathBuf>,
+    /// Runs only the rebuild measurement (for working on it; the targets are taken
+    /// from full runs).
+    #[arg(long)]
+    pub(crate) only_rebuild: bool,
+    /// Events written before the feed measurements (the relay catches up with them).
+    #[arg(long, default_value_t = 200_000)]
+    pub(crate) feed_events: usize,
+    /// Runs only the feed measurements (relay, SSE latency, idle subscribers).
+    #[arg(long)]
+    pub(crate) only_feed: bool,
+    /// Runs only the embedded default (SQLite) against its floor.
+    #[arg(long)]
+    pub(crate) only_sqlite: bool,
+    /// Runs only the tamper-evidence measurements: the spread with hashing against
+    /// `--baseline` (when given), and `ledger verify` over `--verify-events`.
+    #[arg(long)]
+    pub(crate) only_integrity: bool,
+    /// A `ledger` binary without hashing, for the A/B of `--only-integrity`.
+    #[arg(long)]
+    pub(crate) baseline: Option<PathBuf>,
+    /// Events `ledger verify` reads in `--only-integrity`.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub(crate) verify_events: usize,
+}
