@@ -15,7 +15,10 @@ use ledger_domain::integrity::{feed_digest, SEAL_STREAM, SEAL_STREAM_TYPE};
 use ledger_domain::ChainHash;
 
 use crate::ports::readmodel::{ProjectionStore, ReadModels};
-use crate::ports::store::{EventStore, FeedCursor, RecordedEvent, StreamQuery};
+use crate::ports::store::{
+    EventStore, FeedCursor, FeedPage, RecordedEvent, StoreError, StreamQuery,
+};
+use crate::ports::system::Spawner;
 use crate::queries::QueryError;
 use crate::verify_models::AccountsFold;
 
@@ -107,6 +110,9 @@ pub struct Verifier {
     pub checkpoints: Arc<dyn ProjectionStore>,
     /// The key seals must be signed with (`None`: signatures are not checked).
     pub public_key: Option<VerifyingKey>,
+    /// Reads the next page on a task of its own while a page is checked (`None`: in
+    /// turn, on the caller's task).
+    pub spawner: Option<Arc<dyn Spawner>>,
 }
 
 /// Per stream: its last version and hash.
@@ -173,26 +179,39 @@ impl Verifier {
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<(), QueryError> {
         let mut seals = self.seals(findings).await?;
-        let (mut cursor, mut digest) = (FeedCursor::START, ChainHash::ZERO);
-        loop {
-            let page = self.store.read_feed(cursor, PAGE).await?;
-            let n = page.events.len();
-            for e in &page.events {
-                check_event(e, heads, findings);
-                digest = feed_digest(digest, e.hash);
-                report.events += 1;
-                if let Some(seal) = seals.remove(&e.cursor) {
-                    report.seals += 1;
-                    self.check_seal(&seal, report.events, digest, findings);
+        let mut digest = ChainHash::ZERO;
+        let mut page = self.store.read_feed(FeedCursor::START, PAGE).await?;
+        let cursor = loop {
+            // The next page is read (on a task of its own, with a spawner) while this
+            // one is checked.
+            let (cursor, full) = (page.next, page.events.len() == PAGE);
+            let ahead = async {
+                match full {
+                    true => Some(self.read_ahead(cursor).await),
+                    false => None,
                 }
-                accounts.apply(self.store.as_ref(), e, findings).await?;
-            }
-            cursor = page.next;
+            };
+            let check = async {
+                for e in &page.events {
+                    check_event(e, heads, findings);
+                    digest = feed_digest(digest, e.hash);
+                    report.events += 1;
+                    if let Some(seal) = seals.remove(&e.cursor) {
+                        report.seals += 1;
+                        self.check_seal(&seal, report.events, digest, findings);
+                    }
+                    accounts.apply(self.store.as_ref(), e, findings).await?;
+                }
+                Ok::<_, QueryError>(())
+            };
+            let (ahead, checked) = futures_util::future::join(ahead, check).await;
+            checked?;
             progress(report.events);
-            if n < PAGE {
-                break;
+            match ahead {
+                Some(next) => page = next?,
+                None => break cursor,
             }
-        }
+        };
         self.hidden_events(heads, cursor, findings).await?;
         for (at, seal) in seals {
             report.seals += 1;
@@ -208,6 +227,25 @@ impl Verifier {
             });
         }
         Ok(())
+    }
+
+    /// The feed page after `from`, read as a task of its own if there is a spawner.
+    async fn read_ahead(&self, from: FeedCursor) -> Result<FeedPage, StoreError> {
+        let store = self.store.clone();
+        let read = async move { store.read_feed(from, PAGE).await };
+        let Some(spawner) = &self.spawner else {
+            return read.await;
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        spawner.spawn(Box::pin(async move {
+            // The receiver is gone only if verification itself was dropped.
+            let _ = tx.send(read.await);
+        }));
+        rx.await.unwrap_or_else(|_| {
+            Err(StoreError::Unavailable(
+                "the task reading the feed ended without an answer".into(),
+            ))
+        })
     }
 
     /// Pass 1, the other way round: a stream holding an event past the last one the

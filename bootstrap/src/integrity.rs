@@ -136,6 +136,9 @@ pub async fn verify(
         models: stores.read.clone(),
         checkpoints: stores.projections.clone(),
         public_key,
+        spawner: Some(Arc::new(|task| {
+            tokio::spawn(task);
+        })),
     };
     let total = match stream {
         Some(_) => 0,

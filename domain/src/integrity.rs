@@ -15,7 +15,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 /// A SHA-256 value: an event's hash, or a feed digest.
@@ -29,7 +29,14 @@ impl ChainHash {
 
 impl fmt::Display for ChainHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut text = [0u8; 64];
+        for (i, b) in self.0.iter().enumerate() {
+            text[2 * i] = HEX[usize::from(b >> 4)];
+            text[2 * i + 1] = HEX[usize::from(b & 15)];
+        }
+        // Hex digits are ASCII.
+        f.write_str(std::str::from_utf8(&text).unwrap_or_default())
     }
 }
 
@@ -91,44 +98,39 @@ pub struct ChainedEvent<'a> {
 impl ChainedEvent<'_> {
     /// The canonical encoding (see the module's documentation).
     pub fn canonical(&self) -> String {
+        // serde_json writes only valid UTF-8.
+        String::from_utf8(self.canonical_bytes()).unwrap_or_default()
+    }
+
+    /// The canonical encoding's bytes. Keys are written in their sorted order here;
+    /// `data` and `metadata` are parsed into serde_json values, whose maps keep keys
+    /// sorted (the workspace never turns on serde_json's `preserve_order`; a unit test
+    /// below fails if it does), and written compact, escaping only what JSON requires.
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        fn put<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, key: &[u8], value: &T) {
+            out.extend_from_slice(key);
+            // Writing to a Vec cannot fail, and these values always serialize.
+            let _ = serde_json::to_writer(&mut *out, value);
+        }
         let json = |text: &str| serde_json::from_str(text).unwrap_or(Value::String(text.into()));
-        // serde_json's map keeps keys sorted, and its compact writer escapes only what
-        // JSON requires: the documented form.
-        let mut m = Map::new();
-        m.insert("data".into(), sorted(json(self.data)));
-        m.insert("event_id".into(), self.event_id.into());
-        m.insert("event_type".into(), self.event_type.into());
-        m.insert("metadata".into(), sorted(json(self.metadata)));
-        m.insert("prev_hash".into(), self.prev_hash.to_string().into());
-        m.insert(
-            "recorded_at".into(),
-            self.recorded_at
-                .to_rfc3339_opts(SecondsFormat::AutoSi, true)
-                .into(),
-        );
-        m.insert("schema_version".into(), self.schema_version.into());
-        m.insert("stream_id".into(), self.stream_id.into());
-        m.insert("version".into(), self.version.into());
-        Value::Object(m).to_string()
+        let mut out = Vec::with_capacity(160 + self.data.len() + self.metadata.len());
+        put(&mut out, b"{\"data\":", &json(self.data));
+        put(&mut out, b",\"event_id\":", self.event_id);
+        put(&mut out, b",\"event_type\":", self.event_type);
+        put(&mut out, b",\"metadata\":", &json(self.metadata));
+        put(&mut out, b",\"prev_hash\":", &self.prev_hash.to_string());
+        let at = self.recorded_at.to_rfc3339_opts(SecondsFormat::AutoSi, true);
+        put(&mut out, b",\"recorded_at\":", &at);
+        put(&mut out, b",\"schema_version\":", &self.schema_version);
+        put(&mut out, b",\"stream_id\":", self.stream_id);
+        put(&mut out, b",\"version\":", &self.version);
+        out.push(b'}');
+        out
     }
 
     /// The event's hash: SHA-256 of its canonical encoding.
     pub fn hash(&self) -> ChainHash {
-        ChainHash(Sha256::digest(self.canonical().as_bytes()).into())
-    }
-}
-
-/// A parsed JSON value with its objects' keys sorted (serde_json's map is sorted unless
-/// its `preserve_order` feature is on; rebuilding keeps this right either way).
-fn sorted(v: Value) -> Value {
-    match v {
-        Value::Object(m) => {
-            let mut entries: Vec<(String, Value)> = m.into_iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
-        }
-        Value::Array(a) => Value::Array(a.into_iter().map(sorted).collect()),
-        other => other,
+        ChainHash(Sha256::digest(self.canonical_bytes()).into())
     }
 }
 
@@ -243,6 +245,17 @@ mod tests {
             }
             .hash()
         );
+    }
+
+    #[test]
+    fn nested_keys_come_out_sorted() {
+        let nested = ChainedEvent {
+            data: r#"{"z":{"b":1,"a":[{"d":2,"c":3}]},"y":"é\n"}"#,
+            ..event(ChainHash::ZERO)
+        };
+        assert!(nested
+            .canonical()
+            .starts_with(r#"{"data":{"y":"é\n","z":{"a":[{"c":3,"d":2}],"b":1}},"#));
     }
 
     #[test]
