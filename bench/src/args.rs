@@ -46,7 +46,10 @@ pub(crate) struct Args {
     /// A `ledger` binary without hashing, for the A/B of `--only-integrity`.
     #[arg(long)]
     pub(crate) baseline: Option<PathBuf>,
-    /// Events `ledger verify` reads in `--only-integrity`.
+    /// Bytes added to each row the baseline writes (a control for row width).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) pad_baseline: usize,
+    /// Events `ledger verify` reads in `--only-integrity` (0: none).
     #[arg(long, default_value_t = 1_000_000)]
     pub(crate) verify_events: usize,
 }

@@ -45,7 +45,15 @@ async fn main() -> anyhow::Result<()> {
     if args.only_integrity {
         println!("## tamper evidence");
         if let Some(baseline) = &args.baseline {
-            integrity::hashing_cost(&binary, baseline, args.clients, secs, args.rounds).await?;
+            integrity::hashing_cost(
+                &binary,
+                baseline,
+                args.clients,
+                secs,
+                args.rounds,
+                args.pad_baseline,
+            )
+            .await?;
         }
         return integrity::verify(&binary, args.verify_events).await;
     }

@@ -2,6 +2,8 @@
 //! every replayed event goes through. `cargo bench -p ledger-domain`.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use ledger_domain::integrity::ChainedEvent;
+use ledger_domain::ChainHash;
 use ledger_domain::{
     fold, Account, AccountCommand, AccountEvent, AccountId, Aggregate, Currency, Decimal, Money,
     Owner, RawEvent,
@@ -57,6 +59,25 @@ fn hot(c: &mut Criterion) {
         };
         b.iter(|| account.decode(black_box(raw)).unwrap())
     });
+
+    let at = chrono::DateTime::parse_from_rfc3339("2026-12-03T10:00:00.123456Z")
+        .unwrap()
+        .to_utc();
+    let chained = ChainedEvent {
+        event_id: "0190c5a4-0000-7000-8000-000000000001",
+        event_type: encoded.event_type,
+        schema_version: encoded.schema_version,
+        stream_id: "bench-1",
+        version: 2,
+        recorded_at: at,
+        data: &encoded.data,
+        metadata: r#"{"actor":"anonymous","request_id":"51e84b5c-33f0-4a51-8d76-189bc756c3be","causation_id":"01a23a22-dd3d-7492-82ee-31fbd4ebaf30"}"#,
+        prev_hash: ChainHash([7; 32]),
+    };
+    c.bench_function(
+        "event: hash a deposit (canonical encoding + SHA-256)",
+        |b| b.iter(|| black_box(&chained).hash()),
+    );
 
     let many: Vec<AccountEvent> = (0..1000)
         .flat_map(|_| account.decide(&command).unwrap())

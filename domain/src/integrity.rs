@@ -119,7 +119,9 @@ impl ChainedEvent<'_> {
         put(&mut out, b",\"event_type\":", self.event_type);
         put(&mut out, b",\"metadata\":", &json(self.metadata));
         put(&mut out, b",\"prev_hash\":", &self.prev_hash.to_string());
-        let at = self.recorded_at.to_rfc3339_opts(SecondsFormat::AutoSi, true);
+        let at = self
+            .recorded_at
+            .to_rfc3339_opts(SecondsFormat::AutoSi, true);
         put(&mut out, b",\"recorded_at\":", &at);
         put(&mut out, b",\"schema_version\":", &self.schema_version);
         put(&mut out, b",\"stream_id\":", self.stream_id);
