@@ -6,12 +6,11 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ledger_postgres::testing::TestDatabase;
 use serde_json::json;
 
 use crate::load;
 use crate::server::{
-    current_rss_mb, relay_caught_up, settle, spread_deposits, start_server, wait_projected, wait_up,
+    current_rss_mb, relay_caught_up, settle, spread_deposits, spread_server, wait_projected,
 };
 
 fn nats_url() -> String {
@@ -26,25 +25,10 @@ pub(crate) async fn measure(
     rounds: usize,
     events: usize,
 ) -> anyhow::Result<()> {
-    let db = TestDatabase::create().await;
+    let (mut server, addr, db) = spread_server(&binary.to_path_buf(), clients).await?;
     let pool = ledger_postgres::pool_with(db.options.clone(), 4);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let mut server = start_server(&binary.to_path_buf(), &db.url, port, clients + 8, true)?;
-    let (addr, base) = (
-        format!("127.0.0.1:{port}"),
-        format!("http://127.0.0.1:{port}"),
-    );
+    let base = format!("http://{addr}");
     let http = reqwest::Client::new();
-    wait_up(&http, &base).await?;
-    for i in 0..1000 {
-        let body = json!({"account_id": format!("s-{i}"), "owner": "Bench", "currency": "USD"});
-        http.post(format!("{base}/accounts"))
-            .json(&body)
-            .send()
-            .await?;
-    }
     fill(&http, &base, events).await?;
     wait_projected(&http, &base).await?;
 

@@ -9,38 +9,10 @@ use std::time::{Duration, Instant};
 
 use ledger_application::ports::store::EventStore;
 use ledger_postgres::testing::TestDatabase;
-use serde_json::json;
 
 use crate::load;
-use crate::server::{lag, peak_rss_mb, row, spread_deposits, start_server, wait_up};
+use crate::server::{lag, peak_rss_mb, row, spread_deposits, spread_server};
 use crate::stores::fill;
-
-/// A server on a fresh database with the spread's 1,000 accounts: (server, address,
-/// database).
-async fn spread_server(
-    binary: &PathBuf,
-    clients: usize,
-) -> anyhow::Result<(std::process::Child, String, TestDatabase)> {
-    let db = TestDatabase::create().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let server = start_server(binary, &db.url, port, clients + 8, true)?;
-    let (addr, base) = (
-        format!("127.0.0.1:{port}"),
-        format!("http://127.0.0.1:{port}"),
-    );
-    let http = reqwest::Client::new();
-    wait_up(&http, &base).await?;
-    for i in 0..1000 {
-        let body = json!({"account_id": format!("s-{i}"), "owner": "Bench", "currency": "USD"});
-        http.post(format!("{base}/accounts"))
-            .json(&body)
-            .send()
-            .await?;
-    }
-    Ok((server, addr, db))
-}
 
 /// Spread with and without hashing, alternating which goes first each round.
 pub(crate) async fn hashing_cost(

@@ -6,6 +6,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
+use ledger_postgres::testing::TestDatabase;
+use serde_json::json;
+
 use crate::load;
 
 /// The admin token of the server the bench starts (to read projection lag).
@@ -171,4 +174,31 @@ pub(crate) async fn settle(pool: &sqlx::PgPool) {
     if let Err(e) = sqlx::query("CHECKPOINT").execute(pool).await {
         println!("(CHECKPOINT refused, phases may pay for each other's writes: {e})");
     }
+}
+
+/// The release binary on a fresh database with the spread's 1,000 accounts `s-0`..
+/// `s-999`: (server, address, database).
+pub(crate) async fn spread_server(
+    binary: &PathBuf,
+    clients: usize,
+) -> anyhow::Result<(Child, String, TestDatabase)> {
+    let db = TestDatabase::create().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let server = start_server(binary, &db.url, port, clients + 8, true)?;
+    let (addr, base) = (
+        format!("127.0.0.1:{port}"),
+        format!("http://127.0.0.1:{port}"),
+    );
+    let http = reqwest::Client::new();
+    wait_up(&http, &base).await?;
+    for i in 0..1000 {
+        let body = json!({"account_id": format!("s-{i}"), "owner": "Bench", "currency": "USD"});
+        http.post(format!("{base}/accounts"))
+            .json(&body)
+            .send()
+            .await?;
+    }
+    Ok((server, addr, db))
 }

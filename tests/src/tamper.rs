@@ -10,6 +10,16 @@ use sqlx::{Connection, Executor, PgConnection, SqliteConnection};
 
 use crate::ledger_binary;
 
+/// A connection to a PostgreSQL database with its triggers off (replica mode), as a
+/// superuser would open it.
+async fn superuser(url: &str) -> PgConnection {
+    let mut c = PgConnection::connect(url).await.expect("connect");
+    c.execute("SET session_replication_role = replica")
+        .await
+        .expect("superuser");
+    c
+}
+
 /// A stopped application's store.
 pub enum Store {
     /// A PostgreSQL database URL.
@@ -38,11 +48,7 @@ impl Store {
     pub async fn exec(&self, sql: &str) {
         match self {
             Self::Pg(url) => {
-                let mut c = PgConnection::connect(url).await.expect("connect");
-                c.execute("SET session_replication_role = replica")
-                    .await
-                    .expect("superuser");
-                c.execute(sql).await.expect("tampering");
+                superuser(url).await.execute(sql).await.expect("tampering");
             }
             Self::Sqlite(url) => {
                 let mut c = SqliteConnection::connect(url).await.expect("connect");
@@ -78,10 +84,7 @@ impl Store {
         let (prev, hash) = (e.prev_hash.0.to_vec(), e.hash.0.to_vec());
         match self {
             Self::Pg(url) => {
-                let mut c = PgConnection::connect(url).await.expect("connect");
-                c.execute("SET session_replication_role = replica")
-                    .await
-                    .expect("superuser");
+                let mut c = superuser(url).await;
                 sqlx::query("UPDATE events SET data = $1::json, prev_hash = $2, hash = $3 WHERE event_id = $4")
                     .bind(&e.data)
                     .bind(prev)
