@@ -7,7 +7,8 @@
 //! `schema_version`, `stream_id`, `version`, written without whitespace, keys sorted
 //! (byte order) at every depth, strings escaped as JSON requires and nothing more
 //! (non-ASCII characters stay UTF-8), `recorded_at` as RFC 3339 UTC with a `Z` and 0, 3,
-//! 6 or 9 fraction digits (the fewest that hold it), `data` and `metadata` as stored.
+//! 6 or 9 fraction digits (the fewest that hold it), `data` and `metadata` as stored
+//! (numbers exactly as written).
 //! The event's `hash` is the lower-case hex SHA-256 of those UTF-8 bytes; `prev_hash`
 //! is the previous event's `hash` in the stream, 64 zeros for version 1.
 
@@ -15,7 +16,9 @@ use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde_json::Value;
+use std::collections::BTreeMap;
+
+use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
 /// A SHA-256 value: an event's hash, or a feed digest.
@@ -102,22 +105,21 @@ impl ChainedEvent<'_> {
         String::from_utf8(self.canonical_bytes()).unwrap_or_default()
     }
 
-    /// The canonical encoding's bytes. Keys are written in their sorted order here;
-    /// `data` and `metadata` are parsed into serde_json values, whose maps keep keys
-    /// sorted (the workspace never turns on serde_json's `preserve_order`; a unit test
-    /// below fails if it does), and written compact, escaping only what JSON requires.
+    /// The canonical encoding's bytes: the keys written in their sorted order, `data`
+    /// and `metadata` through [`canonical_json`].
     pub fn canonical_bytes(&self) -> Vec<u8> {
         fn put<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, key: &[u8], value: &T) {
             out.extend_from_slice(key);
             // Writing to a Vec cannot fail, and these values always serialize.
             let _ = serde_json::to_writer(&mut *out, value);
         }
-        let json = |text: &str| serde_json::from_str(text).unwrap_or(Value::String(text.into()));
         let mut out = Vec::with_capacity(160 + self.data.len() + self.metadata.len());
-        put(&mut out, b"{\"data\":", &json(self.data));
+        out.extend_from_slice(b"{\"data\":");
+        canonical_json(self.data, &mut out);
         put(&mut out, b",\"event_id\":", self.event_id);
         put(&mut out, b",\"event_type\":", self.event_type);
-        put(&mut out, b",\"metadata\":", &json(self.metadata));
+        out.extend_from_slice(b",\"metadata\":");
+        canonical_json(self.metadata, &mut out);
         put(&mut out, b",\"prev_hash\":", &self.prev_hash.to_string());
         let at = self
             .recorded_at
@@ -134,6 +136,54 @@ impl ChainedEvent<'_> {
     pub fn hash(&self) -> ChainHash {
         ChainHash(Sha256::digest(self.canonical_bytes()).into())
     }
+}
+
+/// Writes JSON text canonically: objects with their keys sorted (by bytes), no
+/// whitespace, strings escaped only where JSON requires it, and numbers exactly as
+/// written (never through a float, so `10.125` and `10.1250000000000001` differ).
+/// Text that is not JSON is written as one JSON string.
+fn canonical_json(text: &str, out: &mut Vec<u8>) {
+    let mut canonical = Vec::with_capacity(text.len());
+    match serde_json::from_str::<&RawValue>(text).map(|raw| write_raw(raw, &mut canonical)) {
+        Ok(Ok(())) => out.extend_from_slice(&canonical),
+        _ => {
+            let _ = serde_json::to_writer(&mut *out, text);
+        }
+    }
+}
+
+fn write_raw(raw: &RawValue, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+    let text = raw.get().trim();
+    match text.as_bytes().first() {
+        Some(b'{') => {
+            let fields: BTreeMap<String, &RawValue> = serde_json::from_str(text)?;
+            out.push(b'{');
+            for (i, (key, value)) in fields.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                serde_json::to_writer(&mut *out, key)?;
+                out.push(b':');
+                write_raw(value, out)?;
+            }
+            out.push(b'}');
+        }
+        Some(b'[') => {
+            let items: Vec<&RawValue> = serde_json::from_str(text)?;
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_raw(item, out)?;
+            }
+            out.push(b']');
+        }
+        Some(b'"') => serde_json::to_writer(&mut *out, &serde_json::from_str::<String>(text)?)?,
+        // Numbers, `true`, `false`, `null`: their text as written.
+        _ => out.extend_from_slice(text.as_bytes()),
+    }
+    Ok(())
 }
 
 /// The feed digest after one more event: SHA-256 of the digest so far (32 bytes)
@@ -258,6 +308,27 @@ mod tests {
         assert!(nested
             .canonical()
             .starts_with(r#"{"data":{"y":"é\n","z":{"a":[{"c":3,"d":2}],"b":1}},"#));
+    }
+
+    #[test]
+    fn numbers_are_hashed_as_written() {
+        let a = ChainedEvent {
+            data: r#"{"amount":10.125}"#,
+            ..event(ChainHash::ZERO)
+        };
+        let b = ChainedEvent {
+            data: r#"{"amount":10.1250000000000001}"#,
+            ..a
+        };
+        assert_ne!(a.hash(), b.hash(), "two texts one f64 apart are two events");
+        assert!(a.canonical().starts_with(r#"{"data":{"amount":10.125},"#));
+        let seed = ChainedEvent {
+            data: r#"{ "balance": 0.30000000000000004, "amount": 0.2 }"#,
+            ..a
+        };
+        assert!(seed
+            .canonical()
+            .starts_with(r#"{"data":{"amount":0.2,"balance":0.30000000000000004},"#));
     }
 
     #[test]
