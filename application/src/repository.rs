@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use ledger_domain::{Aggregate, DecodeError, Versioned};
+use ledger_domain::{Aggregate, ChainHash, DecodeError, Versioned};
 
 use crate::cache::{AggregateCache, RateLimitedLog};
 use crate::ports::snapshot::{Snapshot, SnapshotStore};
@@ -129,6 +129,15 @@ impl Repository {
         let start = self.usable_snapshot::<A>(stream_id).await;
         let from_snapshot = start.version > 0;
         let loaded = self.fold_from(stream_id, start, None).await?;
+        if loaded.state.version > 0 && loaded.state.head == ChainHash::ZERO {
+            // An event without a hash (written by an older version after the upgrade's
+            // backfill): chaining to zeros would break the chain for good.
+            return Err(LoadError::Store(StoreError::Failed(format!(
+                "stream {stream_id}: its event at version {} has no hash; stop older \
+                 versions of the service and fill the hashes in (docs/API.md, Integrity)",
+                loaded.state.version
+            ))));
+        }
         let counter = if from_snapshot {
             &self.stats.from_snapshot
         } else {

@@ -375,3 +375,26 @@ async fn new_events_chain_to_the_loaded_head() {
         assert_eq!(as_stored.computed_hash(e.prev_hash), e.hash);
     }
 }
+
+/// A stream whose last event has no hash (written by an older version after the
+/// upgrade) is not extended: chaining to zeros would break the chain for good.
+#[tokio::test]
+async fn a_stream_without_hashes_is_not_extended() {
+    let mut store = MockEventStore::new();
+    store.expect_read_stream().returning(|q| {
+        Ok(if q.after_version == 0 {
+            let mut events = opened_stream();
+            events[0].hash = ledger_domain::ChainHash::ZERO;
+            events
+        } else {
+            vec![]
+        })
+    });
+    store.expect_idempotency_record().returning(|_| Ok(None));
+    store.expect_append().times(0);
+    let err = service(store, no_snapshots(), 0)
+        .act(a(), deposit("5"), &ctx())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "internal", "{err:?}");
+}
