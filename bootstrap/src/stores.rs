@@ -35,12 +35,24 @@ type StoreSet = (
 
 /// Opens the event store and read models (migrating them) and the snapshot store.
 pub async fn open(settings: &Settings) -> anyhow::Result<Stores> {
+    open_with(settings, true).await
+}
+
+/// Opens them as they are, changing nothing (no migration, no hash backfill): for
+/// `ledger verify`, which must not write what it checks.
+pub async fn open_unchanged(settings: &Settings) -> anyhow::Result<Stores> {
+    open_with(settings, false).await
+}
+
+async fn open_with(settings: &Settings, migrate: bool) -> anyhow::Result<Stores> {
     let url = settings.storage.url.expose();
     let shown = redacted(url);
     let (events, projections, read, pg_pool): StoreSet = if url.starts_with("sqlite:") {
-        let store = ledger_sqlite::open(url)
-            .await
-            .with_context(|| format!("cannot open the SQLite event store at {shown}"))?;
+        let store = match migrate {
+            true => ledger_sqlite::open(url).await,
+            false => ledger_sqlite::open_existing(url).await,
+        }
+        .with_context(|| format!("cannot open the SQLite event store at {shown}"))?;
         let projections = ledger_sqlite::SqliteProjectionStore::new(
             store.writer().clone(),
             store.reader().clone(),
@@ -50,9 +62,11 @@ pub async fn open(settings: &Settings) -> anyhow::Result<Stores> {
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let pool = ledger_postgres::pool(url, settings.storage.max_connections)
             .with_context(|| format!("invalid storage.url {shown}"))?;
-        ledger_postgres::migrate(&pool)
-            .await
-            .with_context(|| format!("cannot reach or migrate the event store at {shown}"))?;
+        if migrate {
+            ledger_postgres::migrate(&pool)
+                .await
+                .with_context(|| format!("cannot reach or migrate the event store at {shown}"))?;
+        }
         (
             Arc::new(ledger_postgres::PgEventStore::with_group_commit(
                 pool.clone(),

@@ -4,6 +4,8 @@
 use std::path::Path;
 use std::process::ExitCode;
 
+use anyhow::Context;
+
 use ledger_bootstrap::{integrity, stores, Settings};
 
 pub(crate) async fn run(
@@ -15,9 +17,11 @@ pub(crate) async fn run(
         Some(path) => Some(integrity::read_public_key(path)?),
         None => integrity::signing_key(&settings.integrity)?.map(|k| k.verifying_key()),
     };
-    let stores = stores::open(settings).await?;
+    let stores = stores::open_unchanged(settings).await?;
     let started = std::time::Instant::now();
-    let report = integrity::verify(&stores, key, stream).await?;
+    let report = integrity::verify(&stores, key, stream).await.context(
+        "verifying the store as it is (one written by an older version needs `ledger migrate` first)",
+    )?;
     let seconds = started.elapsed().as_secs_f64();
     let signatures = if stream.is_some() {
         "seals not checked for one stream"

@@ -1,6 +1,7 @@
 //! A store written by the previous version (no hash columns) with the seed's schema
-//! version 1 events upgrades when opened: every event gets its hash, the chain goes on
-//! from there, and `ledger verify` finds nothing. And 16 concurrent writers leave a
+//! version 1 events upgrades when migrated (`ledger verify` alone changes nothing):
+//! every event gets its hash, the chain goes on from there, and `ledger verify` finds
+//! nothing. And 16 concurrent writers leave a
 //! ledger that verifies clean.
 
 use std::borrow::Cow;
@@ -101,7 +102,28 @@ fn chrono_free_micros() -> i64 {
 }
 
 async fn upgrade_then_verify(url: &str) {
-    // Opening the store (here: `ledger verify`) migrates it and fills in the hashes.
+    // `ledger verify` changes nothing: on the old schema it cannot check, and says so.
+    let (code, out) = verify(url, None).await;
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("ledger migrate"), "{out}");
+    // Opening the store to serve (here: `ledger migrate`) migrates it and fills in the
+    // hashes.
+    let url_owned = url.to_owned();
+    let migrated = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(ledger_tests::ledger_binary())
+            .arg("migrate")
+            .env("LEDGER__STORAGE__URL", url_owned)
+            .env("LEDGER__LOG__LEVEL", "error")
+            .output()
+            .expect("runs")
+    })
+    .await
+    .expect("joined");
+    assert!(
+        migrated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrated.stderr)
+    );
     let (code, out) = verify(url, None).await;
     assert_eq!(code, 0, "{out}");
     let events = Store::at(url).events("legacy").await;

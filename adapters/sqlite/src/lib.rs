@@ -76,15 +76,25 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 /// Opens (creating if needed) the file behind a `sqlite://path` URL, migrates it, and
 /// returns the store. Parent directories are created.
 pub async fn open(url: &str) -> Result<SqliteEventStore, sqlx::Error> {
+    connect(url, true).await
+}
+
+/// Opens an existing, migrated file without changing it (no migration, no hash
+/// backfill): for `ledger verify`, which must not write what it checks.
+pub async fn open_existing(url: &str) -> Result<SqliteEventStore, sqlx::Error> {
+    connect(url, false).await
+}
+
+async fn connect(url: &str, migrate: bool) -> Result<SqliteEventStore, sqlx::Error> {
     let options = SqliteConnectOptions::from_str(url)?
-        .create_if_missing(true)
+        .create_if_missing(migrate)
         .journal_mode(SqliteJournalMode::Wal)
         // FULL: an answer is only sent once its events are durable.
         .synchronous(SqliteSynchronous::Full)
         .busy_timeout(Duration::from_secs(5))
         // Expected work (a rebuild's statements) is not a warning.
         .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
-    if let Some(parent) = options.get_filename().parent() {
+    if let Some(parent) = options.get_filename().parent().filter(|_| migrate) {
         if !parent.as_os_str().is_empty() {
             std::fs::create_dir_all(parent)?;
         }
@@ -94,8 +104,10 @@ pub async fn open(url: &str) -> Result<SqliteEventStore, sqlx::Error> {
         .acquire_timeout(Duration::from_secs(10))
         .connect_with(options.clone())
         .await?;
-    MIGRATOR.run(&writer).await?;
-    backfill_hashes(&writer).await?;
+    if migrate {
+        MIGRATOR.run(&writer).await?;
+        backfill_hashes(&writer).await?;
+    }
     let reader = SqlitePoolOptions::new()
         .max_connections(4)
         .acquire_timeout(Duration::from_secs(10))
