@@ -213,6 +213,15 @@ impl Verifier {
             }
         };
         self.hidden_events(heads, cursor, findings).await?;
+        for e in self.store.hidden_from_feed(MAX_FINDINGS).await? {
+            findings.push(Finding {
+                pass: Pass::Versions,
+                stream_id: Some(e.stream_id.clone()),
+                version: Some(e.version),
+                position: Some(e.cursor.position),
+                detail: "the event is stored where the feed never shows it".into(),
+            });
+        }
         for (at, seal) in seals {
             report.seals += 1;
             findings.push(Finding {

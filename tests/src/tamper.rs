@@ -116,6 +116,17 @@ impl Store {
     /// Inserts an event at the very start of the feed (PostgreSQL: the oldest
     /// transaction id; SQLite: position 0), where seals cover it.
     pub async fn insert_first(&self, e: &RecordedEvent) {
+        self.insert(e, 1, 0).await;
+    }
+
+    /// Inserts an event where the feed never shows it (PostgreSQL: a transaction id
+    /// from the future; SQLite: a negative position).
+    pub async fn insert_hidden(&self, e: &RecordedEvent) {
+        self.insert(e, 9_000_000_000_000_000, -5).await;
+    }
+
+    /// Inserts an event with the given transaction id (PostgreSQL) or position (SQLite).
+    async fn insert(&self, e: &RecordedEvent, pg_tx_id: i64, sqlite_position: i64) {
         let metadata = serde_json::to_string(&e.metadata).expect("metadata");
         let (prev, hash) = (e.prev_hash.0.to_vec(), e.hash.0.to_vec());
         match self {
@@ -124,7 +135,7 @@ impl Store {
                 sqlx::query(
                     "INSERT INTO events (tx_id, stream_id, stream_type, version, event_id, event_type, \
                      schema_version, data, metadata, recorded_at, prev_hash, hash) \
-                     VALUES (1, $1, $2, $3, $4, $5, $6, $7::json, $8::jsonb, $9, $10, $11)",
+                     VALUES ($12, $1, $2, $3, $4, $5, $6, $7::json, $8::jsonb, $9, $10, $11)",
                 )
                 .bind(&e.stream_id)
                 .bind(&e.stream_type)
@@ -137,6 +148,7 @@ impl Store {
                 .bind(e.recorded_at)
                 .bind(prev)
                 .bind(hash)
+                .bind(pg_tx_id)
                 .execute(&mut c)
                 .await
                 .expect("insert");
@@ -146,7 +158,7 @@ impl Store {
                 sqlx::query(
                     "INSERT INTO events (position, stream_id, stream_type, version, event_id, event_type, \
                      schema_version, data, metadata, recorded_at, prev_hash, hash) \
-                     VALUES (0, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                     VALUES (?12, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 )
                 .bind(&e.stream_id)
                 .bind(&e.stream_type)
@@ -159,6 +171,7 @@ impl Store {
                 .bind(e.recorded_at.timestamp_micros())
                 .bind(prev)
                 .bind(hash)
+                .bind(sqlite_position)
                 .execute(&mut c)
                 .await
                 .expect("insert");

@@ -168,6 +168,24 @@ async fn a_forged_event_is_found(backend: Backend) {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+async fn an_event_the_feed_never_shows_is_found(backend: Backend) {
+    let (_app, url, dir, key) = sealed_ledger(backend).await;
+    let store = Store::at(&url);
+    let mut events = store.events("acc-1").await;
+    // Correctly chained at the end of the stream (commands would decide on it), but
+    // where the feed, the projections and the seals never look.
+    let mut forged = events[1].clone();
+    forged.event_id = uuid::Uuid::new_v4();
+    forged.version = events.len() as u64 + 1;
+    events.push(forged);
+    rechain(&mut events);
+    store.insert_hidden(events.last().expect("forged")).await;
+    let (code, out) = verify(&url, Some(&key)).await;
+    assert_caught(code, &out, "pass 1 (versions), stream acc-1");
+    assert!(out.contains("the feed never shows it"), "{out}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 async fn a_recomputed_chain_is_caught_by_the_seal(backend: Backend) {
     let (_app, url, dir, key) = sealed_ledger(backend).await;
     let store = Store::at(&url);
@@ -221,6 +239,7 @@ on_both_backends!(
     a_deleted_event_leaves_a_hole,
     swapped_data_breaks_the_chain,
     a_forged_event_is_found,
+    an_event_the_feed_never_shows_is_found,
     a_recomputed_chain_is_caught_by_the_seal,
     a_changed_read_model_row_is_found,
 );

@@ -60,6 +60,10 @@ impl EventStore for TimedEventStore {
         self.inner.feed_end().await
     }
 
+    async fn hidden_from_feed(&self, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.inner.hidden_from_feed(limit).await
+    }
+
     async fn count_after(&self, after: FeedCursor) -> Result<u64, StoreError> {
         self.inner.count_after(after).await
     }

@@ -207,6 +207,24 @@ impl EventStore for PgEventStore {
         }))
     }
 
+    async fn hidden_from_feed(&self, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
+        // No transaction has an id at or past the snapshot's xmax yet.
+        let sql = format!(
+            "SELECT {COLUMNS} FROM events \
+             WHERE tx_id >= pg_snapshot_xmax(pg_current_snapshot())::text::bigint \
+             ORDER BY tx_id, position LIMIT $1"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(ledger_sql::limit(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(store_error)?;
+        rows.iter()
+            .map(recorded)
+            .collect::<Result<_, _>>()
+            .map_err(store_error)
+    }
+
     async fn count_after(&self, after: FeedCursor) -> Result<u64, StoreError> {
         let n: i64 =
             sqlx::query_scalar("SELECT count(*) FROM events WHERE (tx_id, position) > ($1, $2)")

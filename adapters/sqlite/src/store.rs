@@ -243,6 +243,20 @@ impl EventStore for SqliteEventStore {
         })
     }
 
+    async fn hidden_from_feed(&self, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
+        // The feed starts after position 0.
+        let sql = format!("SELECT {COLUMNS} FROM events WHERE position <= 0 LIMIT ?1");
+        let rows = sqlx::query(&sql)
+            .bind(ledger_sql::limit(limit))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(store_error)?;
+        rows.iter()
+            .map(recorded)
+            .collect::<Result<_, _>>()
+            .map_err(store_error)
+    }
+
     async fn count_after(&self, after: FeedCursor) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE position > ?1")
             .bind(i64_of(after.position))

@@ -301,4 +301,11 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// The stored record of an idempotency key, if any.
     async fn idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError>;
+
+    /// At most `limit` events stored where the feed can never show them (PostgreSQL: a
+    /// writing transaction id from the future; SQLite: a position before the first),
+    /// which only tampering makes. `ledger verify` reports each.
+    async fn hidden_from_feed(&self, _limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
+        Ok(Vec::new())
+    }
 }
