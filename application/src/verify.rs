@@ -11,15 +11,14 @@ use std::fmt;
 use std::sync::Arc;
 
 use ed25519_dalek::VerifyingKey;
-use ledger_domain::integrity::{feed_digest, SEAL_STREAM, SEAL_STREAM_TYPE};
+use ledger_domain::integrity::{feed_digest, SEAL_STREAM};
 use ledger_domain::ChainHash;
 
 use crate::ports::readmodel::{ProjectionStore, ReadModels};
-use crate::ports::store::{
-    EventStore, FeedCursor, FeedPage, RecordedEvent, StoreError, StreamQuery,
-};
+use crate::ports::store::{EventStore, FeedCursor, FeedPage, StoreError, StreamQuery};
 use crate::ports::system::Spawner;
 use crate::queries::QueryError;
+use crate::verify_chain::check_event;
 use crate::verify_models::AccountsFold;
 
 pub(crate) const PAGE: usize = 2_000;
@@ -116,7 +115,7 @@ pub struct Verifier {
 }
 
 /// Per stream: its last version and hash.
-type Heads = HashMap<String, (u64, ChainHash)>;
+pub(crate) type Heads = HashMap<String, (u64, ChainHash)>;
 
 impl Verifier {
     /// Checks everything (or one stream: passes 1, 2 and 4 on it alone), calling
@@ -213,15 +212,6 @@ impl Verifier {
             }
         };
         self.hidden_events(heads, cursor, findings).await?;
-        for e in self.store.hidden_from_feed(MAX_FINDINGS).await? {
-            findings.push(Finding {
-                pass: Pass::Versions,
-                stream_id: Some(e.stream_id.clone()),
-                version: Some(e.version),
-                position: Some(e.cursor.position),
-                detail: "the event is stored where the feed never shows it".into(),
-            });
-        }
         for (at, seal) in seals {
             report.seals += 1;
             findings.push(Finding {
@@ -257,51 +247,6 @@ impl Verifier {
         })
     }
 
-    /// Pass 1, the other way round: a stream holding an event past the last one the
-    /// feed showed, from before the feed's end, has an event the feed hides.
-    async fn hidden_events(
-        &self,
-        heads: &Heads,
-        end: FeedCursor,
-        findings: &mut Vec<Finding>,
-    ) -> Result<(), QueryError> {
-        for (stream, (version, _)) in heads {
-            let next = self
-                .store
-                .read_stream(StreamQuery {
-                    stream_id: stream,
-                    after_version: *version,
-                    until: None,
-                    limit: 1,
-                })
-                .await?;
-            let Some(e) = next.first().filter(|e| e.cursor <= end) else {
-                continue;
-            };
-            // A transaction that committed after the pass read past its place is in
-            // the feed now; an event the feed still does not show is hidden.
-            let just_before = FeedCursor {
-                tx: e.cursor.tx,
-                position: e.cursor.position.saturating_sub(1),
-            };
-            let now = self.store.read_feed(just_before, 1).await?;
-            if now
-                .events
-                .first()
-                .is_none_or(|shown| shown.event_id != e.event_id)
-            {
-                findings.push(Finding {
-                    pass: Pass::Versions,
-                    stream_id: Some(stream.clone()),
-                    version: Some(e.version),
-                    position: Some(e.cursor.position),
-                    detail: "the stream holds an event the feed does not show".into(),
-                });
-            }
-        }
-        Ok(())
-    }
-
     async fn one_stream(
         &self,
         stream: &str,
@@ -335,48 +280,4 @@ impl Verifier {
             }
         }
     }
-}
-
-/// Passes 1 and 2 for one event, after its stream's previous one.
-fn check_event(e: &RecordedEvent, heads: &mut Heads, findings: &mut Vec<Finding>) {
-    let (last, head) = heads
-        .get(&e.stream_id)
-        .copied()
-        .unwrap_or((0, ChainHash::ZERO));
-    let at = |pass, detail| Finding {
-        pass,
-        stream_id: Some(e.stream_id.clone()),
-        version: Some(e.version),
-        position: Some(e.cursor.position),
-        detail,
-    };
-    if e.version != last + 1 {
-        findings.push(at(
-            Pass::Versions,
-            format!("version {} follows version {last}", e.version),
-        ));
-    }
-    if e.prev_hash != head {
-        findings.push(at(
-            Pass::Hashes,
-            format!(
-                "prev_hash {} is not the previous event's hash {head}",
-                e.prev_hash
-            ),
-        ));
-    }
-    let computed = e.computed_hash(e.prev_hash);
-    if e.hash != computed {
-        findings.push(at(
-            Pass::Hashes,
-            format!(
-                "hash {} is not the hash of the event's content, {computed}",
-                e.hash
-            ),
-        ));
-    }
-    if e.stream_type == SEAL_STREAM_TYPE && e.stream_id != SEAL_STREAM {
-        findings.push(at(Pass::Seals, "a seal outside the seals stream".into()));
-    }
-    heads.insert(e.stream_id.clone(), (e.version, e.hash));
 }

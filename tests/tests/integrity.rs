@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
+use ledger_application::ports::store::RecordedEvent;
 use ledger_tests::tamper::{rechain, verify, Store};
 use ledger_tests::{json, ledger_binary, on_both_backends, Backend, Options, TestApp};
 use serde_json::{json, Value};
@@ -79,6 +80,18 @@ async fn sealed_ledger(backend: Backend) -> (TestApp, String, PathBuf, PathBuf) 
     (app, url, dir, key)
 }
 
+/// A deposit nobody made: a copy of `acc-1`'s first deposit with a new id, chained
+/// correctly after the stream's last event.
+async fn forged_deposit(store: &Store) -> RecordedEvent {
+    let mut events = store.events("acc-1").await;
+    let mut forged = events[1].clone();
+    forged.event_id = uuid::Uuid::new_v4();
+    forged.version = events.len() as u64 + 1;
+    events.push(forged);
+    rechain(&mut events);
+    events.pop().expect("the forged event")
+}
+
 fn assert_caught(code: i32, out: &str, pass: &str) {
     assert_eq!(code, 1, "verify exits 1 on tampering: {out}");
     assert!(
@@ -143,15 +156,8 @@ async fn swapped_data_breaks_the_chain(backend: Backend) {
 async fn a_forged_event_is_found(backend: Backend) {
     let (_app, url, dir, key) = sealed_ledger(backend).await;
     let store = Store::at(&url);
-    let mut events = store.events("acc-1").await;
-    // A deposit nobody made, chained correctly after the stream's last event, put
-    // where the seals cover it.
-    let mut forged = events[1].clone();
-    forged.event_id = uuid::Uuid::new_v4();
-    forged.version = events.len() as u64 + 1;
-    events.push(forged);
-    rechain(&mut events);
-    store.insert_first(events.last().expect("forged")).await;
+    // A deposit nobody made, correctly chained, put where the seals cover it.
+    store.insert_first(&forged_deposit(&store).await).await;
     let (code, out) = verify(&url, Some(&key)).await;
     assert_eq!(code, 1, "{out}");
     assert!(
@@ -171,15 +177,9 @@ async fn a_forged_event_is_found(backend: Backend) {
 async fn an_event_the_feed_never_shows_is_found(backend: Backend) {
     let (_app, url, dir, key) = sealed_ledger(backend).await;
     let store = Store::at(&url);
-    let mut events = store.events("acc-1").await;
-    // Correctly chained at the end of the stream (commands would decide on it), but
+    // A deposit nobody made, correctly chained (commands would decide on it), but
     // where the feed, the projections and the seals never look.
-    let mut forged = events[1].clone();
-    forged.event_id = uuid::Uuid::new_v4();
-    forged.version = events.len() as u64 + 1;
-    events.push(forged);
-    rechain(&mut events);
-    store.insert_hidden(events.last().expect("forged")).await;
+    store.insert_hidden(&forged_deposit(&store).await).await;
     let (code, out) = verify(&url, Some(&key)).await;
     assert_caught(code, &out, "pass 1 (versions), stream acc-1");
     assert!(out.contains("the feed never shows it"), "{out}");

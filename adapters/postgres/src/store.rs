@@ -99,6 +99,14 @@ pub(crate) fn recorded(row: &PgRow) -> Result<RecordedEvent, sqlx::Error> {
     })
 }
 
+/// Events rows (selected with [`COLUMNS`]) as events.
+fn events_of(rows: &[PgRow]) -> Result<Vec<RecordedEvent>, StoreError> {
+    rows.iter()
+        .map(recorded)
+        .collect::<Result<_, _>>()
+        .map_err(store_error)
+}
+
 #[async_trait]
 impl EventStore for PgEventStore {
     async fn append(&self, request: AppendRequest) -> Result<(), AppendError> {
@@ -161,10 +169,7 @@ impl EventStore for PgEventStore {
             }
         }
         .map_err(store_error)?;
-        rows.iter()
-            .map(recorded)
-            .collect::<Result<_, _>>()
-            .map_err(store_error)
+        events_of(&rows)
     }
 
     async fn read_feed(&self, after: FeedCursor, limit: usize) -> Result<FeedPage, StoreError> {
@@ -182,11 +187,7 @@ impl EventStore for PgEventStore {
         .fetch_all(&self.pool)
         .await
         .map_err(store_error)?;
-        let events: Vec<RecordedEvent> = rows
-            .iter()
-            .map(recorded)
-            .collect::<Result<_, _>>()
-            .map_err(store_error)?;
+        let events = events_of(&rows)?;
         let next = events.last().map_or(after, |e| e.cursor);
         Ok(FeedPage { events, next })
     }
@@ -219,10 +220,7 @@ impl EventStore for PgEventStore {
             .fetch_all(&self.pool)
             .await
             .map_err(store_error)?;
-        rows.iter()
-            .map(recorded)
-            .collect::<Result<_, _>>()
-            .map_err(store_error)
+        events_of(&rows)
     }
 
     async fn count_after(&self, after: FeedCursor) -> Result<u64, StoreError> {

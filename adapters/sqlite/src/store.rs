@@ -175,6 +175,14 @@ pub(crate) async fn write_in(
     Ok(())
 }
 
+/// Events rows (selected with [`COLUMNS`]) as events.
+fn events_of(rows: &[SqliteRow]) -> Result<Vec<RecordedEvent>, StoreError> {
+    rows.iter()
+        .map(recorded)
+        .collect::<Result<_, _>>()
+        .map_err(store_error)
+}
+
 #[async_trait]
 impl EventStore for SqliteEventStore {
     async fn append(&self, request: AppendRequest) -> Result<(), AppendError> {
@@ -207,10 +215,7 @@ impl EventStore for SqliteEventStore {
         .fetch_all(&self.reader)
         .await
         .map_err(store_error)?;
-        rows.iter()
-            .map(recorded)
-            .collect::<Result<_, _>>()
-            .map_err(store_error)
+        events_of(&rows)
     }
 
     async fn read_feed(&self, after: FeedCursor, limit: usize) -> Result<FeedPage, StoreError> {
@@ -222,11 +227,7 @@ impl EventStore for SqliteEventStore {
         .fetch_all(&self.reader)
         .await
         .map_err(store_error)?;
-        let events: Vec<RecordedEvent> = rows
-            .iter()
-            .map(recorded)
-            .collect::<Result<_, _>>()
-            .map_err(store_error)?;
+        let events = events_of(&rows)?;
         let next = events.last().map_or(after, |e| e.cursor);
         Ok(FeedPage { events, next })
     }
@@ -251,10 +252,7 @@ impl EventStore for SqliteEventStore {
             .fetch_all(&self.reader)
             .await
             .map_err(store_error)?;
-        rows.iter()
-            .map(recorded)
-            .collect::<Result<_, _>>()
-            .map_err(store_error)
+        events_of(&rows)
     }
 
     async fn count_after(&self, after: FeedCursor) -> Result<u64, StoreError> {
