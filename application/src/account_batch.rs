@@ -2,7 +2,7 @@
 //! arrival order, each against the state the previous ones left and its own `If-Match`,
 //! into one append with one expected version.
 
-use ledger_domain::{Account, AccountCommand, Aggregate, Versioned};
+use ledger_domain::{Account, AccountCommand, Aggregate, DomainError, Versioned};
 
 use crate::commands::{metadata, precondition_failed, AccountReply, CommandError};
 use crate::idempotency::{record_ok, record_refusal, scoped_key};
@@ -41,13 +41,15 @@ impl Pipeline {
                 .ctx
                 .idempotency_key
                 .as_ref()
-                .map(|k| scoped_key(&job.ctx.actor, k));
+                .map(|k| scoped_key(&job.ctx.principal.actor, k));
             let precondition = job.ctx.if_match.as_ref();
+            let opening = matches!(job.command, AccountCommand::Open { .. });
+            // Another owner's account is, to an owner key, one that does not exist:
+            // decided before anything else about it (its version, its state).
+            let out_of_scope = !opening && !job.ctx.principal.sees(&state.state);
             let decision = match precondition.filter(|p| !p.holds_at(state.version)) {
-                Some(_) => Err(precondition_failed(
-                    state.version,
-                    matches!(job.command, AccountCommand::Open { .. }),
-                )),
+                _ if out_of_scope => Err(CommandError::Refused(DomainError::AccountNotFound)),
+                Some(_) => Err(precondition_failed(state.version, opening)),
                 None => state
                     .state
                     .decide(&job.command)

@@ -136,6 +136,7 @@ impl CommandService {
         mut ops: Vec<BatchOperation>,
         ctx: &CommandContext,
     ) -> Result<AtomicOutcome, CommandError> {
+        crate::commands::admit(ctx)?;
         let mut parts = vec!["atomic-batch".to_owned()];
         parts.extend(ops.iter().map(BatchOperation::canonical));
         // (Ids the server chooses come after: a retry's operations fingerprint alike.)
@@ -195,6 +196,7 @@ impl CommandService {
         invalid: &[usize],
         ctx: &CommandContext,
     ) -> Result<Vec<Result<BatchReply, CommandError>>, CommandError> {
+        crate::commands::admit(ctx)?;
         if let Some(key) = &ctx.idempotency_key {
             let mut parts = vec!["non-atomic-batch".to_owned()];
             parts.extend(ops.iter().map(|(i, op)| format!("{i}:{}", op.canonical())));
@@ -202,7 +204,7 @@ impl CommandService {
             let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
             let fp = crate::idempotency::fingerprint(&parts);
             let record = crate::idempotency::record_ok(
-                crate::idempotency::scoped_key(&ctx.actor, key),
+                crate::idempotency::scoped_key(&ctx.principal.actor, key),
                 fp.clone(),
                 &"non-atomic batch: each operation under <key>#<index>",
             );

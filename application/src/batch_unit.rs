@@ -90,7 +90,13 @@ impl<'a> BatchUnit<'a> {
         self.ctx
             .idempotency_key
             .as_ref()
-            .map(|k| record_ok(scoped_key(&self.ctx.actor, k), self.fp.to_owned(), outcome))
+            .map(|k| {
+                record_ok(
+                    scoped_key(&self.ctx.principal.actor, k),
+                    self.fp.to_owned(),
+                    outcome,
+                )
+            })
             .into_iter()
             .collect()
     }
@@ -110,6 +116,7 @@ impl<'a> BatchUnit<'a> {
                 })
             }
             BatchOperation::Open(o) => {
+                self.ctx.principal.may_open_for(&o.owner)?;
                 let id = o
                     .account_id
                     .clone()
@@ -129,7 +136,11 @@ impl<'a> BatchUnit<'a> {
                 }
             }
             BatchOperation::Act(id, action) => {
-                let events = w.account(id.as_str())?.state.decide(&action.command())?;
+                let account = &w.account(id.as_str())?.state;
+                if !self.ctx.principal.sees(account) {
+                    return Err(DomainError::AccountNotFound.into());
+                }
+                let events = account.decide(&action.command())?;
                 BatchReply::Account {
                     opened: false,
                     account: w.apply_account(id.as_str(), &events, meta)?,
@@ -143,6 +154,9 @@ impl<'a> BatchUnit<'a> {
                 let order = t.order(id.clone(), now)?;
                 if order.from == order.to {
                     return Err(DomainError::SameAccount.into());
+                }
+                if !self.ctx.principal.sees(&w.account(t.from.as_str())?.state) {
+                    return Err(DomainError::AccountNotFound.into());
                 }
                 let plan = plan_transfer(
                     &order,
@@ -168,6 +182,11 @@ impl<'a> BatchUnit<'a> {
                     BatchOperation::Void(_, reason) => Settlement::Void(reason.clone()),
                     _ => return Err(CommandError::Internal("not a settlement".into())),
                 };
+                let who = &self.ctx.principal;
+                let (payer, payee) = (w.account(from.as_str())?, w.account(to.as_str())?);
+                if !who.sees(&payer.state) && !who.sees(&payee.state) {
+                    return Err(unknown_transfer());
+                }
                 let plan = plan_settlement(
                     &settlement,
                     now,

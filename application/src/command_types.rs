@@ -13,8 +13,8 @@ use crate::repository::LoadError;
 /// Who asks, under which request, with which key and precondition.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CommandContext {
-    /// The authenticated principal, or `anonymous`.
-    pub actor: String,
+    /// The caller: its actor name (recorded in the events) and its role.
+    pub principal: crate::access::Principal,
     /// The request id, recorded in event metadata.
     pub request_id: Option<String>,
     /// The idempotency key, if the caller gave one.
@@ -131,6 +131,9 @@ pub enum CommandError {
         /// Where it is.
         actual: u64,
     },
+    /// The caller's role does not allow it.
+    #[error(transparent)]
+    Forbidden(#[from] crate::access::Forbidden),
     /// Other writers kept winning; the server's retries ran out.
     #[error("the account changed concurrently too often; retry")]
     Conflict,
@@ -152,6 +155,7 @@ impl CommandError {
             Self::Refused(e) => e.code(),
             Self::StoredRefusal { code, .. } | Self::Rejected { code, .. } => *code,
             Self::VersionMismatch { .. } => ErrorCode::VersionMismatch,
+            Self::Forbidden(_) => ErrorCode::Forbidden,
             Self::Conflict => ErrorCode::ConcurrencyConflict,
             Self::IdempotencyKeyReused => ErrorCode::IdempotencyKeyReused,
             Self::Unavailable(_) => ErrorCode::ServiceUnavailable,

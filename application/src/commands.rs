@@ -28,7 +28,7 @@ pub(crate) fn metadata(
     correlation: Option<&str>,
 ) -> EventMetadata {
     EventMetadata {
-        actor: ctx.actor.clone(),
+        actor: ctx.principal.actor.clone(),
         request_id: ctx.request_id.clone(),
         causation_id: Some(causation.to_owned()),
         correlation_id: correlation.map(str::to_owned),
@@ -125,6 +125,8 @@ impl CommandService {
         req: OpenAccount,
         ctx: &CommandContext,
     ) -> Result<AccountReply, CommandError> {
+        admit(ctx)?;
+        ctx.principal.may_open_for(&req.owner)?;
         let chosen = req.account_id.as_ref().map_or("\u{0}", |a| a.as_str());
         // A precondition is part of the request (it cannot hold on an open: 412); with
         // none the parts are what they always were, so stored keys still match.
@@ -161,6 +163,7 @@ impl CommandService {
         action: AccountAction,
         ctx: &CommandContext,
     ) -> Result<AccountReply, CommandError> {
+        admit(ctx)?;
         let if_match = ctx
             .if_match
             .as_ref()
@@ -232,10 +235,16 @@ impl CommandService {
         let record = self
             .pipeline
             .store
-            .idempotency_record(&scoped_key(&ctx.actor, key))
+            .idempotency_record(&scoped_key(&ctx.principal.actor, key))
             .await?;
         Ok(record.map(|r| replay(&r, fp)))
     }
+}
+
+/// Whether the caller may run commands at all (403 `forbidden` otherwise); which
+/// accounts it may act on is decided with each account's state, where it is decided.
+pub(crate) fn admit(ctx: &CommandContext) -> Result<(), CommandError> {
+    Ok(ctx.principal.require(crate::access::Capability::Command)?)
 }
 
 /// Why an `If-Match` precondition failed on an account at `version`: on one that does

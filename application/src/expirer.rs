@@ -58,7 +58,7 @@ impl Expirer {
         let now = self.clock.now();
         let due = self.views.due_transfers(now, EXPIRER_BATCH).await?;
         let ctx = CommandContext {
-            actor: EXPIRER_ACTOR.to_owned(),
+            principal: crate::access::Principal::new(EXPIRER_ACTOR, Default::default()),
             ..CommandContext::default()
         };
         let mut recorded = 0;

@@ -13,8 +13,10 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 #![warn(missing_docs)]
 
+pub mod access;
 mod account_batch;
 mod analytics;
+pub mod api_keys;
 pub mod batch;
 mod batch_state;
 mod batch_unit;

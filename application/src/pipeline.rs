@@ -198,7 +198,7 @@ impl Pipeline {
             j.ctx
                 .idempotency_key
                 .as_ref()
-                .is_none_or(|k| seen.insert(scoped_key(&j.ctx.actor, k)))
+                .is_none_or(|k| seen.insert(scoped_key(&j.ctx.principal.actor, k)))
         });
         self.run_distinct(stream, jobs).await;
         if !later.is_empty() {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use ledger_domain::{Account, Versioned};
 
+use crate::access::{Capability, Forbidden, Principal};
 use crate::decode::{FeedDecodeError, FeedDecoder, LedgerEvent};
 use crate::ports::readmodel::TransferFilter;
 use crate::ports::readmodel::{AccountFilter, AuditFilter, ReadModelError, ReadModels};
@@ -27,6 +28,12 @@ pub enum QueryError {
     /// A stored event is unreadable.
     #[error("{0}")]
     Decode(String),
+    /// The caller's role does not allow it.
+    #[error(transparent)]
+    Forbidden(#[from] Forbidden),
+    /// No such account, or not one the caller may see.
+    #[error("no such account")]
+    AccountNotFound,
 }
 
 impl From<LoadError> for QueryError {
@@ -77,20 +84,49 @@ impl QueryService {
     }
 
     /// A transfer from its own events (strongly consistent); `None` if it does not exist.
+    /// (An owner key sees only transfers touching one of its accounts.)
     pub async fn transfer(
         &self,
+        who: &Principal,
         id: &ledger_domain::TransferId,
     ) -> Result<Option<TransferView>, QueryError> {
+        who.require(Capability::Query)?;
         let t = self
             .repo
             .load_fresh::<ledger_domain::Transfer>(&crate::transfers::transfer_stream(id))
             .await?;
-        Ok(t.state.details().map(TransferView::of))
+        let Some(view) = t.state.details().map(TransferView::of) else {
+            return Ok(None);
+        };
+        let seen = self.in_scope(who, &view.from_account_id).await?
+            || self.in_scope(who, &view.to_account_id).await?;
+        Ok(seen.then_some(view))
     }
 
-    /// Transfers from the transfers view, newest first.
-    pub async fn transfers(&self, filter: TransferFilter) -> Result<Vec<TransferRow>, QueryError> {
+    /// Transfers from the transfers view, newest first (an owner key's: those touching
+    /// its accounts).
+    pub async fn transfers(
+        &self,
+        who: &Principal,
+        mut filter: TransferFilter,
+    ) -> Result<Vec<TransferRow>, QueryError> {
+        who.require(Capability::Query)?;
+        filter.owner = who.scope().map(|o| o.to_string());
         Ok(self.views.transfers(filter).await?)
+    }
+
+    /// Whether the caller sees this account: any principal without a scope does; an
+    /// owner key only its owner's, by the account's own events (an owner never changes).
+    async fn in_scope(&self, who: &Principal, account_id: &str) -> Result<bool, QueryError> {
+        if who.scope().is_none() {
+            return Ok(true);
+        }
+        let mut account = self.repo.load::<Account>(account_id).await?;
+        if account.state.details().is_none() {
+            // Opened on another instance since this one cached "no such account".
+            account = self.repo.load_fresh::<Account>(account_id).await?;
+        }
+        Ok(who.sees(&account.state))
     }
 
     /// The current-state view of an account (eventually consistent). An account the
@@ -100,7 +136,17 @@ impl QueryService {
     /// A view behind the stream version this instance knows (its cache, else the store)
     /// is brought forward with the newer events by the same fold, so a client reads its
     /// own writes and gets an ETag its next `If-Match` can use.
-    pub async fn current(&self, account_id: &str) -> Result<Option<AccountView>, QueryError> {
+    pub async fn current(
+        &self,
+        who: &Principal,
+        account_id: &str,
+    ) -> Result<Option<AccountView>, QueryError> {
+        who.require(Capability::Query)?;
+        let row = self.fresh_view(account_id).await?;
+        Ok(row.filter(|v| who.sees_owner(&v.owner)))
+    }
+
+    async fn fresh_view(&self, account_id: &str) -> Result<Option<AccountView>, QueryError> {
         let view = self.views.account(account_id).await?;
         let known = self.repo.load::<Account>(account_id).await?.version;
         if let Some(view) = &view {
@@ -132,49 +178,117 @@ impl QueryService {
     }
 
     /// Accounts of the current-state view, keyset-paginated by id.
-    pub async fn accounts(&self, filter: AccountFilter) -> Result<Vec<AccountView>, QueryError> {
+    /// (An owner key's own only: asking for another owner's is an empty list.)
+    pub async fn accounts(
+        &self,
+        who: &Principal,
+        mut filter: AccountFilter,
+    ) -> Result<Vec<AccountView>, QueryError> {
+        who.require(Capability::Query)?;
+        if let Some(own) = who.scope() {
+            if filter.owner.as_ref().is_some_and(|o| o != own.as_str()) {
+                return Ok(Vec::new());
+            }
+            filter.owner = Some(own.to_string());
+        }
         Ok(self.views.accounts(filter).await?)
     }
 
-    /// Audit entries, newest first.
-    pub async fn audit(&self, filter: AuditFilter) -> Result<Vec<AuditEntry>, QueryError> {
+    /// Audit entries, newest first (an owner key's: its own accounts' streams).
+    pub async fn audit(
+        &self,
+        who: &Principal,
+        mut filter: AuditFilter,
+    ) -> Result<Vec<AuditEntry>, QueryError> {
+        who.require(Capability::Query)?;
+        filter.owner = who.scope().map(|o| o.to_string());
         Ok(self.views.audit(filter).await?)
     }
 
     /// Per-currency analytics.
-    pub async fn summary(&self) -> Result<Vec<CurrencySummary>, QueryError> {
+    pub async fn summary(&self, who: &Principal) -> Result<Vec<CurrencySummary>, QueryError> {
+        who.require(Capability::Ledger)?;
         Ok(self.views.summary().await?)
     }
 
     /// Per-day analytics.
     pub async fn daily(
         &self,
+        who: &Principal,
         currency: Option<ledger_domain::Currency>,
         from: Option<chrono::NaiveDate>,
         to: Option<chrono::NaiveDate>,
     ) -> Result<Vec<DailyVolume>, QueryError> {
+        who.require(Capability::Ledger)?;
         Ok(self.views.daily(currency, from, to).await?)
     }
 
     /// The account as of a version or instant; `None` if it did not exist yet.
     pub async fn state_at(
         &self,
+        who: &Principal,
         account_id: &str,
         bound: StreamBound,
     ) -> Result<Option<HistoricAccount>, QueryError> {
+        who.require(Capability::Query)?;
         let historic = self.repo.load_until::<Account>(account_id, bound).await?;
         Ok(
             match (historic.state.state.details(), historic.last_recorded_at) {
-                (Some(_), Some(as_of)) => Some(HistoricAccount {
-                    account: historic.state,
-                    as_of,
-                }),
+                (Some(d), Some(as_of)) if who.sees_owner(d.owner.as_str()) => {
+                    Some(HistoricAccount {
+                        account: historic.state,
+                        as_of,
+                    })
+                }
                 _ => None,
             },
         )
     }
 
-    /// A page of one stream's events after a version, oldest first.
+    /// A page of an account's events after a version, oldest first; 404 for an account
+    /// that does not exist (or that the caller may not see).
+    pub async fn account_events(
+        &self,
+        who: &Principal,
+        account_id: &str,
+        after_version: u64,
+        limit: usize,
+    ) -> Result<DecodedEvents, QueryError> {
+        who.require(Capability::Query)?;
+        if !self.in_scope(who, account_id).await? {
+            return Err(QueryError::AccountNotFound);
+        }
+        let page = self.history(account_id, after_version, limit).await?;
+        if page.is_empty() && self.history(account_id, 0, 1).await?.is_empty() {
+            return Err(QueryError::AccountNotFound);
+        }
+        Ok(page)
+    }
+
+    /// `Ok` when the account exists (as far as the caller may know) and the caller may
+    /// read it: what following an account's events live needs.
+    pub async fn visible_account(
+        &self,
+        who: &Principal,
+        account_id: &str,
+    ) -> Result<(), QueryError> {
+        who.require(Capability::Query)?;
+        if !self.in_scope(who, account_id).await? {
+            return Err(QueryError::AccountNotFound);
+        }
+        if self.history(account_id, 0, 1).await?.is_empty() {
+            return Err(QueryError::AccountNotFound);
+        }
+        Ok(())
+    }
+
+    /// Whether the caller may read the whole ledger's feed.
+    pub fn may_follow_feed(&self, who: &Principal) -> Result<(), QueryError> {
+        Ok(who.require(Capability::Ledger)?)
+    }
+
+    /// A page of one stream's events after a version, oldest first (no access check:
+    /// for the use cases above and for tests).
     pub async fn history(
         &self,
         stream_id: &str,
@@ -196,9 +310,11 @@ impl QueryService {
     /// A page of the global feed after a cursor, and the cursor to continue from.
     pub async fn feed(
         &self,
+        who: &Principal,
         after: FeedCursor,
         limit: usize,
     ) -> Result<(DecodedEvents, FeedCursor), QueryError> {
+        who.require(Capability::Ledger)?;
         let page = self.store.read_feed(after, limit).await?;
         Ok((self.decode(page.events).await?, page.next))
     }

@@ -77,7 +77,13 @@ impl<'a> TransferUnit<'a> {
             .idempotency_key
             .as_ref()
             .filter(|_| err.is_final())
-            .map(|k| record_refusal(scoped_key(&self.ctx.actor, k), self.fp.to_owned(), &err));
+            .map(|k| {
+                record_refusal(
+                    scoped_key(&self.ctx.principal.actor, k),
+                    self.fp.to_owned(),
+                    &err,
+                )
+            });
         Decision {
             request: AppendRequest {
                 streams: vec![],
@@ -102,6 +108,10 @@ impl<'a> TransferUnit<'a> {
                 if order.from == order.to {
                     return Err(DomainError::SameAccount.into());
                 }
+                // An owner key moves money only out of its own accounts.
+                if !self.ctx.principal.sees(&from.state) {
+                    return Err(DomainError::AccountNotFound.into());
+                }
                 if let Some(pre) = &self.ctx.if_match {
                     if !pre.holds_at(from.version) {
                         return Err(precondition_failed(from.version, false));
@@ -110,6 +120,11 @@ impl<'a> TransferUnit<'a> {
                 Ok(plan_transfer(order, &from.state, &to.state, &record.state)?)
             }
             What::Settle(_, settlement, at) => {
+                // A transfer touching none of an owner key's accounts does not exist for it.
+                let who = &self.ctx.principal;
+                if !who.sees(&from.state) && !who.sees(&to.state) {
+                    return Err(DomainError::TransferNotFound.into());
+                }
                 let now = at.unwrap_or_else(|| p.clock.now());
                 Ok(plan_settlement(
                     settlement,
@@ -176,11 +191,13 @@ impl Unit for TransferUnit<'_> {
             },
             _ => return self.refused(CommandError::Internal("transfer on no account".into())),
         };
-        let idempotency = self
-            .ctx
-            .idempotency_key
-            .as_ref()
-            .map(|k| record_ok(scoped_key(&self.ctx.actor, k), self.fp.to_owned(), &reply));
+        let idempotency = self.ctx.idempotency_key.as_ref().map(|k| {
+            record_ok(
+                scoped_key(&self.ctx.principal.actor, k),
+                self.fp.to_owned(),
+                &reply,
+            )
+        });
         Decision {
             request: AppendRequest {
                 streams: vec![

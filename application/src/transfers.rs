@@ -10,7 +10,7 @@ use ledger_domain::{
 use serde::{Deserialize, Serialize};
 
 use crate::commands::CommandService;
-use crate::commands::{keyed_fingerprint, text, AccountReply, CommandContext, CommandError};
+use crate::commands::{admit, keyed_fingerprint, text, AccountReply, CommandContext, CommandError};
 use crate::idempotency::replay;
 use crate::transfer_unit::{TransferUnit, What};
 use crate::transfer_views::TransferView;
@@ -93,6 +93,7 @@ impl CommandService {
         req: TransferRequest,
         ctx: &CommandContext,
     ) -> Result<TransferReply, CommandError> {
+        admit(ctx)?;
         let chosen = req.transfer_id.as_ref().map_or("\u{0}", |t| t.as_str());
         let if_match = ctx
             .if_match
@@ -138,6 +139,7 @@ impl CommandService {
         amount: Option<Decimal>,
         ctx: &CommandContext,
     ) -> Result<TransferReply, CommandError> {
+        admit(ctx)?;
         let canonical = amount.map(|a| a.canonical());
         let fp = keyed_fingerprint(
             ctx,
@@ -153,6 +155,7 @@ impl CommandService {
         reason: Option<Note>,
         ctx: &CommandContext,
     ) -> Result<TransferReply, CommandError> {
+        admit(ctx)?;
         let fp = keyed_fingerprint(ctx, &["void", id.as_str(), text(&reason)]);
         self.settle(id, Settlement::Void(reason), ctx, fp).await
     }

@@ -78,7 +78,7 @@ fn deposit(amount: &str) -> AccountAction {
 
 fn ctx() -> CommandContext {
     CommandContext {
-        actor: "tester".into(),
+        principal: ledger_application::access::Principal::new("tester", Default::default()),
         ..Default::default()
     }
 }

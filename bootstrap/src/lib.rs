@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod access;
 pub mod expirer;
 pub mod integrity;
 pub mod projectors;
@@ -26,7 +27,7 @@ use ledger_application::repository::Repository;
 use ledger_application::CommandService;
 use ledger_http::metrics::Metrics;
 use ledger_http::timed_store::TimedEventStore;
-use ledger_http::{Access, AppState, Secret};
+use ledger_http::AppState;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
 
@@ -114,26 +115,7 @@ impl Application {
             repo.clone(),
             stores.read.clone(),
         ));
-        let access = Access {
-            admin_token: settings
-                .auth
-                .admin_token
-                .clone()
-                .filter(|t| !t.expose().is_empty()),
-            // `LEDGER__AUTH__API_TOKENS="t1, t2,,t3 "` is t1, t2 and t3: entries are
-            // trimmed and empty ones ignored.
-            api_tokens: settings
-                .auth
-                .api_tokens
-                .iter()
-                .map(|t| t.expose().trim())
-                .filter(|t| !t.is_empty())
-                .map(Secret::new)
-                .collect(),
-        };
-        if access.api_tokens.is_empty() {
-            tracing::warn!("auth.api_tokens is empty: the API is open to anyone who can reach it (fine for local use)");
-        }
+        let access = access::tokens(&settings.auth);
         let wake = Arc::new(Notify::new());
         let reader = feed_reader(stores.events.clone());
         let relay = relay::build(
@@ -161,6 +143,8 @@ impl Application {
             wake,
             relay,
             public_key,
+            keys: access::api_keys(&stores, spawner.clone()),
+            limiter: ledger_http::auth::rate_limiter(settings.auth.rate_limit_per_second),
         });
         let listener = TcpListener::bind(&settings.server.address)
             .await

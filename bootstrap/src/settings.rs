@@ -125,8 +125,10 @@ pub struct Snapshots {
 pub struct Auth {
     /// Admin token; admin endpoints are disabled without one.
     pub admin_token: Option<Secret>,
-    /// API tokens; empty means open.
+    /// API tokens (operator keys); with none and no API key, the API is open.
     pub api_tokens: Vec<Secret>,
+    /// Requests per second each key or token may make (burst: twice that); 0: no limit.
+    pub rate_limit_per_second: u32,
 }
 
 /// `log.*`.
@@ -154,6 +156,7 @@ impl Settings {
             .set_default("snapshots.prefix", "ledger:")?
             .set_default("projections.enabled", true)?
             .set_default("auth.api_tokens", Vec::<String>::new())?
+            .set_default("auth.rate_limit_per_second", 0)?
             .set_default("log.format", "text")?
             .set_default("log.level", "info")?
             .set_default("relay.nats.stream", "LEDGER")?

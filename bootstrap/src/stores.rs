@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use ledger_application::ports::keys::KeyStore;
 use ledger_application::ports::readmodel::{ProjectionStore, ReadModels};
 use ledger_application::ports::snapshot::SnapshotStore;
 use ledger_application::ports::store::EventStore;
@@ -22,6 +23,8 @@ pub struct Stores {
     pub read: Arc<dyn ReadModels>,
     /// Snapshots.
     pub snapshots: Arc<dyn SnapshotStore>,
+    /// API keys.
+    pub keys: Arc<dyn KeyStore>,
     /// For PostgreSQL: the pool, whose NOTIFYs wake projectors of other instances.
     pub pg_pool: Option<sqlx::PgPool>,
 }
@@ -30,6 +33,7 @@ type StoreSet = (
     Arc<dyn EventStore>,
     Arc<dyn ProjectionStore>,
     Arc<dyn ReadModels>,
+    Arc<dyn KeyStore>,
     Option<sqlx::PgPool>,
 );
 
@@ -47,7 +51,7 @@ pub async fn open_unchanged(settings: &Settings) -> anyhow::Result<Stores> {
 async fn open_with(settings: &Settings, migrate: bool) -> anyhow::Result<Stores> {
     let url = settings.storage.url.expose();
     let shown = redacted(url);
-    let (events, projections, read, pg_pool): StoreSet = if url.starts_with("sqlite:") {
+    let (events, projections, read, keys, pg_pool): StoreSet = if url.starts_with("sqlite:") {
         let store = match migrate {
             true => ledger_sqlite::open(url).await,
             false => ledger_sqlite::open_existing(url).await,
@@ -58,7 +62,16 @@ async fn open_with(settings: &Settings, migrate: bool) -> anyhow::Result<Stores>
             store.reader().clone(),
         );
         let read = ledger_sqlite::SqliteReadModels::new(store.reader().clone());
-        (Arc::new(store), Arc::new(projections), Arc::new(read), None)
+        let keys =
+            ledger_sqlite::SqliteKeyStore::new(store.writer().clone(), store.reader().clone());
+        let store = Arc::new(store);
+        (
+            store,
+            Arc::new(projections),
+            Arc::new(read),
+            Arc::new(keys),
+            None,
+        )
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let pool = ledger_postgres::pool(url, settings.storage.max_connections)
             .with_context(|| format!("invalid storage.url {shown}"))?;
@@ -77,6 +90,7 @@ async fn open_with(settings: &Settings, migrate: bool) -> anyhow::Result<Stores>
             )),
             Arc::new(ledger_postgres::PgProjectionStore::new(pool.clone())),
             Arc::new(ledger_postgres::PgReadModels::new(pool.clone())),
+            Arc::new(ledger_postgres::PgKeyStore::new(pool.clone())),
             Some(pool),
         )
     } else {
@@ -108,6 +122,7 @@ async fn open_with(settings: &Settings, migrate: bool) -> anyhow::Result<Stores>
         projections,
         read,
         snapshots,
+        keys,
         pg_pool,
     })
 }

@@ -3,6 +3,7 @@
 //! stores. A dev-dependency of the adapters; nothing in production links it.
 #![forbid(unsafe_code)]
 
+pub mod keys;
 pub mod pending;
 pub mod projections;
 pub mod rebuild;

@@ -30,7 +30,7 @@ impl Clock for Later {
 
 fn ctx() -> CommandContext {
     CommandContext {
-        actor: "pending-suite".into(),
+        principal: ledger_application::access::Principal::new("pending-suite", Default::default()),
         ..Default::default()
     }
 }

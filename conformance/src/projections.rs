@@ -76,7 +76,10 @@ impl Harness {
 
 fn ctx(i: usize) -> CommandContext {
     CommandContext {
-        actor: format!("worker-{i}"),
+        principal: ledger_application::access::Principal::new(
+            format!("worker-{i}"),
+            Default::default(),
+        ),
         request_id: Some(format!("req-{i}")),
         ..Default::default()
     }

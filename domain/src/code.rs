@@ -64,6 +64,8 @@ pub enum ErrorCode {
     LimitBelowDebt,
     /// An idempotency key reused with another request.
     IdempotencyKeyReused,
+    /// The key or token made more requests than its rate allows.
+    RateLimited,
     /// A failure whose cause is in the log.
     Internal,
     /// The event store cannot be reached.
@@ -72,7 +74,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in the order of the API's table.
-    pub const ALL: [ErrorCode; 30] = [
+    pub const ALL: [ErrorCode; 31] = [
         Self::MalformedRequest,
         Self::Unauthorized,
         Self::Forbidden,
@@ -101,6 +103,7 @@ impl ErrorCode {
         Self::AmountExceedsPending,
         Self::LimitBelowDebt,
         Self::IdempotencyKeyReused,
+        Self::RateLimited,
         Self::Internal,
         Self::ServiceUnavailable,
     ];
@@ -136,6 +139,7 @@ impl ErrorCode {
             Self::AmountExceedsPending => "amount_exceeds_pending",
             Self::LimitBelowDebt => "limit_below_debt",
             Self::IdempotencyKeyReused => "idempotency_key_reused",
+            Self::RateLimited => "rate_limited",
             Self::Internal => "internal",
             Self::ServiceUnavailable => "service_unavailable",
         }

@@ -63,6 +63,8 @@ pub struct Options {
     pub no_projectors: bool,
     /// `relay.nats.*` (none: no relay).
     pub relay: Option<ledger_bootstrap::settings::Nats>,
+    /// `auth.rate_limit_per_second` (0: none).
+    pub rate_limit_per_second: u32,
     /// `integrity.signing_key` (a PEM file's path), sealing every second.
     pub signing_key: Option<String>,
 }
@@ -110,6 +112,7 @@ pub fn settings(storage_url: String, snapshots_url: String, options: &Options) -
         auth: Auth {
             admin_token: (!options.no_admin).then(|| Secret::new(ADMIN)),
             api_tokens: options.api_tokens.iter().map(Secret::new).collect(),
+            rate_limit_per_second: options.rate_limit_per_second,
         },
         log: Log {
             format: "text".into(),

@@ -33,7 +33,7 @@ pub(crate) fn context(
     headers: &HeaderMap,
 ) -> Result<CommandContext, ApiError> {
     Ok(CommandContext {
-        actor: rc.actor.clone(),
+        principal: rc.principal.clone(),
         request_id: Some(rc.request_id.clone()),
         idempotency_key: body::idempotency_key(headers)?,
         if_match: body::if_match(headers)?,

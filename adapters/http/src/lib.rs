@@ -8,6 +8,8 @@
 #![warn(missing_docs)]
 
 mod admin;
+pub mod api_keys;
+pub mod auth;
 mod batches;
 pub mod body;
 mod commands;
@@ -69,7 +71,7 @@ impl std::fmt::Debug for Secret {
 pub struct Access {
     /// The admin token; admin endpoints answer 403 without one.
     pub admin_token: Option<Secret>,
-    /// API tokens; empty means open.
+    /// API tokens, each an operator; with none and no API key, the API is open.
     pub api_tokens: Vec<Secret>,
 }
 
@@ -101,6 +103,10 @@ pub struct AppState {
     pub relay: Option<Arc<ledger_application::relay::Relay>>,
     /// The PEM of the public key that signs seals (`None`: signing is off).
     pub public_key: Option<String>,
+    /// The API keys (made, revoked, and resolved on every request).
+    pub keys: Arc<ledger_application::api_keys::ApiKeys>,
+    /// Each key's or token's request rate (`None`: unlimited).
+    pub limiter: Option<auth::Limiter>,
 }
 
 /// Shared state.
@@ -115,6 +121,7 @@ pub fn router(state: State) -> Router {
         .merge(batches::router())
         .merge(sse::router())
         .merge(admin::router())
+        .merge(api_keys::router())
         .merge(integrity::router())
         .merge(openapi::router())
         .fallback(middleware::not_found)

@@ -4,14 +4,13 @@
 use std::time::Instant;
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, Method};
+use axum::http::{HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use subtle::ConstantTimeEq;
+use ledger_application::access::Principal;
 use tracing::Instrument;
 
 use crate::problem::ApiError;
-use crate::Secret;
 use ledger_domain::ErrorCode;
 
 /// Who is calling, under which request id. Set on every request.
@@ -19,24 +18,8 @@ use ledger_domain::ErrorCode;
 pub struct RequestContext {
     /// From `X-Request-ID`, or generated.
     pub request_id: String,
-    /// The principal: `admin`, `api-token-N`, or `anonymous`.
-    pub actor: String,
-}
-
-const OPEN_PATHS: [&str; 5] = [
-    "/health",
-    "/ready",
-    "/metrics",
-    "/openapi.json",
-    "/integrity/public-key",
-];
-
-fn is_admin_path(path: &str) -> bool {
-    path.starts_with("/admin/") || path == "/admin"
-}
-
-fn matches(given: &str, secret: &Secret) -> bool {
-    bool::from(given.as_bytes().ct_eq(secret.expose().as_bytes()))
+    /// The caller (`admin`, `api-token-N`, `key:<key_id>`, or `anonymous`) and its role.
+    pub principal: Principal,
 }
 
 fn request_id(req: &Request) -> String {
@@ -47,66 +30,11 @@ fn request_id(req: &Request) -> String {
         .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
 }
 
-fn bearer(req: &Request) -> Option<&str> {
-    let v = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = v.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then_some(token.trim())
-}
-
-/// Decides who the caller is, or refuses.
-fn authenticate(state: &crate::AppState, req: &Request) -> Result<String, ApiError> {
-    let path = req.uri().path();
-    if OPEN_PATHS.contains(&path) {
-        return Ok("anonymous".into());
-    }
-    let token = bearer(req);
-    let access = &state.access;
-    let is_admin = |t: &str| access.admin_token.as_ref().is_some_and(|a| matches(t, a));
-    let api_index = |t: &str| access.api_tokens.iter().position(|s| matches(t, s));
-    if is_admin_path(path) {
-        if access.admin_token.is_none() {
-            return Err(ApiError::new(
-                ErrorCode::Forbidden,
-                "admin endpoints are disabled: set auth.admin_token (LEDGER__AUTH__ADMIN_TOKEN)",
-            ));
-        }
-        return match token {
-            Some(t) if is_admin(t) => Ok("admin".into()),
-            Some(t) if api_index(t).is_some() => Err(ApiError::new(
-                ErrorCode::Forbidden,
-                "this token is not an admin token",
-            )),
-            _ => Err(ApiError::new(
-                ErrorCode::Unauthorized,
-                "a valid admin bearer token is required",
-            )),
-        };
-    }
-    if access.api_tokens.is_empty() {
-        return Ok(match token {
-            Some(t) if is_admin(t) => "admin".into(),
-            _ => "anonymous".into(),
-        });
-    }
-    match token {
-        Some(t) if is_admin(t) => Ok("admin".into()),
-        Some(t) => api_index(t)
-            .map(|i| format!("api-token-{}", i + 1))
-            .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "unknown bearer token")),
-        None => Err(ApiError::new(
-            ErrorCode::Unauthorized,
-            "a bearer token is required",
-        )),
-    }
-}
-
 /// A route label without ids, for metrics.
 fn route_label(method: &Method, path: &str) -> String {
     // Labels from a fixed set: a path or method a client makes up (a 404, an unknown
     // method) must not grow the metrics without bound.
-    const ROUTES: [&str; 14] = [
+    const ROUTES: [&str; 15] = [
         "/accounts",
         "/transfers",
         "/audit",
@@ -120,6 +48,7 @@ fn route_label(method: &Method, path: &str) -> String {
         "/openapi.json",
         "/admin/projections",
         "/admin/rebuild-projections",
+        "/admin/api-keys",
         "/integrity/public-key",
     ];
     const TAILS: [&str; 4] = ["deposit", "withdraw", "close", "events"];
@@ -127,6 +56,7 @@ fn route_label(method: &Method, path: &str) -> String {
     let shape = match parts.as_slice() {
         ["", "accounts", _] => "/accounts/{id}".to_owned(),
         ["", "accounts", _, "events", "stream"] => "/accounts/{id}/events/stream".to_owned(),
+        ["", "admin", "api-keys", _] => "/admin/api-keys/{key_id}".to_owned(),
         ["", "accounts", _, tail] if TAILS.contains(tail) => format!("/accounts/{{id}}/{tail}"),
         _ => ROUTES
             .iter()
@@ -159,13 +89,18 @@ pub async fn context(State(state): State<crate::State>, mut req: Request, next: 
             let detail = format!("the path and query exceed {MAX_URI_BYTES} bytes");
             return ApiError::new(ErrorCode::UriTooLong, detail).into_response();
         }
-        let actor = match authenticate(&state, &req) {
-            Ok(actor) => actor,
+        let path = req.uri().path().to_owned();
+        let token = crate::auth::bearer(&req).map(str::to_owned);
+        let principal = match crate::auth::authenticate(&state, &path, token.as_deref()).await {
+            Ok(principal) => principal,
             Err(e) => return e.into_response(),
         };
+        if let Err(refused) = crate::auth::within_rate(&state, &principal) {
+            return refused;
+        }
         req.extensions_mut().insert(RequestContext {
             request_id: id.clone(),
-            actor,
+            principal,
         });
         match tokio::time::timeout(state.request_timeout, next.run(req)).await {
             Ok(r) => r,

@@ -45,6 +45,9 @@ use crate::problem::Problem;
         crate::admin::metrics,
         crate::admin::projections,
         crate::admin::rebuild,
+        crate::api_keys::create,
+        crate::api_keys::list,
+        crate::api_keys::revoke,
         crate::integrity::public_key,
     ),
     components(schemas(
@@ -70,7 +73,11 @@ use crate::problem::Problem;
         DayBody,
         DailyBody,
         ProjectionBody,
-        ProjectionsBody
+        ProjectionsBody,
+        crate::api_keys::NewKeyBody,
+        crate::api_keys::ApiKeyBody,
+        crate::api_keys::CreatedKeyBody,
+        crate::api_keys::ApiKeysBody
     ))
 )]
 pub struct ApiDoc;
@@ -119,7 +126,16 @@ fn complete(doc: &mut Value) {
         for (status, codes) in errors {
             o["responses"][status.to_string()] = problem(codes);
         }
+        if !op.open {
+            o["security"] = json!([{"bearer": []}]);
+            o["responses"]["429"]["headers"] = json!({"Retry-After": {
+                "description": "Seconds to wait before the next request",
+                "schema": {"type": "integer", "minimum": 1}}});
+        }
     }
+    doc["components"]["securitySchemes"] = json!({"bearer": {
+        "type": "http", "scheme": "bearer",
+        "description": "The admin token, an `auth.api_tokens` entry (an operator), or an API key's secret (`ledger_sk_...`) made with POST /admin/api-keys. With none configured and no key ever made, the API is open (except /admin)."}});
     let paths = &mut doc["paths"];
     paths["/health"]["get"]["responses"]["200"] = object("The process runs");
     paths["/ready"]["get"]["responses"]["200"] = object("The event store answers");
@@ -182,5 +198,6 @@ fn complete(doc: &mut Value) {
         {"name": "history", "description": "Events, the audit log and the global feed"},
         {"name": "views", "description": "Analytics read models"},
         {"name": "operations", "description": "Health, readiness, metrics, projections, this document"},
+        {"name": "access", "description": "API keys with roles and owner scopes (admin token only)"},
     ]);
 }

@@ -72,6 +72,7 @@ pub fn status(code: ErrorCode) -> StatusCode {
         | C::CurrencyMismatch
         | C::SameAccount
         | C::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+        C::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         C::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         C::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
     }
@@ -164,6 +165,8 @@ impl From<QueryError> for ApiError {
             QueryError::ReadModel(
                 ledger_application::ports::readmodel::ReadModelError::Unavailable(m),
             ) => Self::unavailable(m),
+            QueryError::Forbidden(f) => Self::new(ErrorCode::Forbidden, f.to_string()),
+            QueryError::AccountNotFound => Self::account_not_found(),
             other => Self::internal(other),
         }
     }

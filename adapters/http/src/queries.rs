@@ -43,6 +43,7 @@ fn date(v: &str, name: &str) -> Result<NaiveDate, ApiError> {
     responses((status = 200, body = AccountViewBody), (status = 404, body = crate::problem::Problem)))]
 pub(crate) async fn account(
     State(state): State<crate::State>,
+    Extension(rc): Extension<RequestContext>,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
@@ -61,7 +62,7 @@ pub(crate) async fn account(
     if let Some(bound) = bound {
         let historic = state
             .queries
-            .state_at(id.as_str(), bound)
+            .state_at(&rc.principal, id.as_str(), bound)
             .await?
             .and_then(|h| HistoricAccountBody::new(&h.account.state, h.account.version, h.as_of))
             .ok_or_else(ApiError::account_not_found)?;
@@ -69,7 +70,7 @@ pub(crate) async fn account(
     }
     let view = state
         .queries
-        .current(id.as_str())
+        .current(&rc.principal, id.as_str())
         .await?
         .ok_or_else(ApiError::account_not_found)?;
     let mut response = Json(AccountViewBody::from(&view)).into_response();
@@ -84,6 +85,7 @@ pub(crate) async fn account(
     responses((status = 200, body = EventsPage)))]
 pub(crate) async fn account_events(
     State(state): State<crate::State>,
+    Extension(rc): Extension<RequestContext>,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<EventsPage>, ApiError> {
@@ -96,10 +98,10 @@ pub(crate) async fn account_events(
             .map_err(|_| ApiError::validation("after_version must be a non-negative integer"))?,
     };
     let limit = body::limit(&q, 100, 1000)?;
-    let page = state.queries.history(id.as_str(), after, limit).await?;
-    if page.is_empty() && state.queries.history(id.as_str(), 0, 1).await?.is_empty() {
-        return Err(ApiError::account_not_found());
-    }
+    let page = state
+        .queries
+        .account_events(&rc.principal, id.as_str(), after, limit)
+        .await?;
     let next_after_version = page.last().map_or(after, |(r, _)| r.version);
     Ok(Json(EventsPage {
         events: page.iter().map(|(r, e)| EventBody::new(r, e)).collect(),
@@ -112,6 +114,7 @@ pub(crate) async fn account_events(
     responses((status = 200, body = AccountsPage)))]
 pub(crate) async fn list_accounts(
     State(state): State<crate::State>,
+    Extension(rc): Extension<RequestContext>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<AccountsPage>, ApiError> {
     let q = body::query(raw.as_deref())?;
@@ -129,7 +132,7 @@ pub(crate) async fn list_accounts(
         after: q.get("cursor").cloned(),
         limit,
     };
-    let accounts = state.queries.accounts(filter).await?;
+    let accounts = state.queries.accounts(&rc.principal, filter).await?;
     let next_cursor = (accounts.len() == limit)
         .then(|| accounts.last().map(|a| a.account_id.clone()))
         .flatten();
@@ -142,6 +145,7 @@ pub(crate) async fn list_accounts(
 #[utoipa::path(get, path = "/audit", responses((status = 200, body = AuditPage)))]
 pub(crate) async fn audit(
     State(state): State<crate::State>,
+    Extension(rc): Extension<RequestContext>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<AuditPage>, ApiError> {
     let q = body::query(raw.as_deref())?;
@@ -153,10 +157,11 @@ pub(crate) async fn audit(
         from: q.get("from").map(|v| instant(v, "from")).transpose()?,
         to: q.get("to").map(|v| instant(v, "to")).transpose()?,
         request_id: q.get("request_id").cloned(),
+        owner: None,
         before,
         limit,
     };
-    let entries = state.queries.audit(filter).await?;
+    let entries = state.queries.audit(&rc.principal, filter).await?;
     let next_cursor = (entries.len() == limit)
         .then(|| entries.last().map(|e| e.position.to_string()))
         .flatten();
@@ -169,8 +174,9 @@ pub(crate) async fn audit(
 #[utoipa::path(get, path = "/analytics/summary", responses((status = 200, body = SummaryBody)))]
 pub(crate) async fn summary(
     State(state): State<crate::State>,
+    Extension(rc): Extension<RequestContext>,
 ) -> Result<Json<SummaryBody>, ApiError> {
-    let rows = state.queries.summary().await?;
+    let rows = state.queries.summary(&rc.principal).await?;
     Ok(Json(SummaryBody {
         currencies: rows.iter().map(CurrencyBody::from).collect(),
     }))
@@ -179,6 +185,7 @@ pub(crate) async fn summary(
 #[utoipa::path(get, path = "/analytics/daily", responses((status = 200, body = DailyBody)))]
 pub(crate) async fn daily(
     State(state): State<crate::State>,
+    Extension(rc): Extension<RequestContext>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<DailyBody>, ApiError> {
     let q = body::query(raw.as_deref())?;
@@ -190,7 +197,10 @@ pub(crate) async fn daily(
         .transpose()?;
     let from = q.get("from").map(|v| date(v, "from")).transpose()?;
     let to = q.get("to").map(|v| date(v, "to")).transpose()?;
-    let rows = state.queries.daily(currency, from, to).await?;
+    let rows = state
+        .queries
+        .daily(&rc.principal, currency, from, to)
+        .await?;
     Ok(Json(DailyBody {
         days: rows.iter().map(DayBody::from).collect(),
     }))
@@ -201,7 +211,7 @@ pub(crate) async fn daily(
     responses((status = 200, body = FeedBody)))]
 pub(crate) async fn feed(
     State(state): State<crate::State>,
-    Extension(_rc): Extension<RequestContext>,
+    Extension(rc): Extension<RequestContext>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<FeedBody>, ApiError> {
     let q = body::query(raw.as_deref())?;
@@ -212,7 +222,7 @@ pub(crate) async fn feed(
             .parse()
             .map_err(|_| ApiError::validation("unreadable cursor"))?,
     };
-    let (events, next) = state.queries.feed(after, limit).await?;
+    let (events, next) = state.queries.feed(&rc.principal, after, limit).await?;
     Ok(Json(FeedBody {
         events: events.iter().map(|(r, e)| EventBody::new(r, e)).collect(),
         next: next.to_string(),

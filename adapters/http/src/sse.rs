@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Extension, Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -19,6 +19,7 @@ use ledger_application::ports::store::FeedCursor;
 use ledger_domain::{AccountId, EVENT_TYPES};
 
 use crate::body;
+use crate::middleware::RequestContext;
 use crate::problem::ApiError;
 
 /// Idle connections get a comment line this often (API.md: at least every 15 s).
@@ -62,9 +63,11 @@ fn resume_point<'a>(
         description = "per event `id: <cursor>`, `event: <event_type>`, `data: <event JSON>`")))]
 pub(crate) async fn feed_stream(
     State(state): State<crate::State>,
+    Extension(rc): Extension<RequestContext>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
+    state.queries.may_follow_feed(&rc.principal)?;
     let q = body::query(raw.as_deref())?;
     only(&q, &["after", "stream_id", "event_type"])?;
     let after = match resume_point(&headers, q.get("after"))? {
@@ -102,6 +105,7 @@ pub(crate) async fn feed_stream(
         description = "per event `id: <version>`, `event: <event_type>`, `data: <event JSON>`")))]
 pub(crate) async fn account_stream(
     State(state): State<crate::State>,
+    Extension(rc): Extension<RequestContext>,
     Path(id): Path<String>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
@@ -115,9 +119,10 @@ pub(crate) async fn account_stream(
             ApiError::validation("after_version (or Last-Event-ID) must be a non-negative integer")
         })?,
     };
-    if state.queries.history(id.as_str(), 0, 1).await?.is_empty() {
-        return Err(ApiError::account_not_found());
-    }
+    state
+        .queries
+        .visible_account(&rc.principal, id.as_str())
+        .await?;
     let subscription = state.feed.subscribe_stream(id.as_str(), after);
     Ok(events(subscription, |item| item.version.to_string()))
 }

@@ -109,10 +109,11 @@ pub(crate) async fn void_transfer(
     responses((status = 200, body = TransferViewBody)))]
 pub(crate) async fn get_transfer(
     State(state): State<crate::State>,
+    Extension(rc): Extension<RequestContext>,
     Path(id): Path<String>,
 ) -> Result<Json<TransferViewBody>, ApiError> {
     let id = path_transfer(&id)?;
-    match state.queries.transfer(&id).await? {
+    match state.queries.transfer(&rc.principal, &id).await? {
         Some(t) => Ok(Json(TransferViewBody::from(&t))),
         None => Err(not_found()),
     }
@@ -121,6 +122,7 @@ pub(crate) async fn get_transfer(
 #[utoipa::path(get, path = "/transfers", responses((status = 200, body = TransfersPage)))]
 pub(crate) async fn list_transfers(
     State(state): State<crate::State>,
+    Extension(rc): Extension<RequestContext>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<TransfersPage>, ApiError> {
     let q = body::query(raw.as_deref())?;
@@ -135,10 +137,11 @@ pub(crate) async fn list_transfers(
     let filter = TransferFilter {
         account_id: q.get("account_id").cloned(),
         status,
+        owner: None,
         before,
         limit,
     };
-    let rows = state.queries.transfers(filter).await?;
+    let rows = state.queries.transfers(&rc.principal, filter).await?;
     let next_cursor = (rows.len() == limit)
         .then(|| rows.last().map(|r| r.created_position.to_string()))
         .flatten();

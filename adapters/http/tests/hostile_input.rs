@@ -49,6 +49,13 @@ fn state() -> Arc<AppState> {
         ),
         relay: None,
         public_key: None,
+        keys: Arc::new(ledger_application::api_keys::ApiKeys::new(
+            Arc::new(ledger_memory::MemoryKeyStore::new()),
+            Arc::new(SystemClock),
+            Arc::new(UuidV7Ids),
+            test_spawner(),
+        )),
+        limiter: None,
         store,
         snapshots,
         metrics: Arc::new(Metrics::default()),

@@ -7,11 +7,13 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 #![warn(missing_docs)]
 
+mod keys;
 mod readmodel_queries;
 mod readmodels;
 mod snapshots;
 mod store;
 
+pub use keys::MemoryKeyStore;
 pub use readmodels::MemoryReadModels;
 pub use snapshots::MemorySnapshotStore;
 pub use store::MemoryEventStore;

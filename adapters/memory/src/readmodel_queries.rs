@@ -11,6 +11,11 @@ use ledger_domain::{Currency, TransferStatus};
 
 use crate::readmodels::MemoryReadModels;
 
+/// Whether the current-state view has this account under this owner.
+fn owned(t: &crate::readmodels::Tables, account_id: &str, owner: &str) -> bool {
+    t.accounts.get(account_id).is_some_and(|a| a.owner == owner)
+}
+
 #[async_trait]
 impl ReadModels for MemoryReadModels {
     async fn account(&self, account_id: &str) -> Result<Option<AccountView>, ReadModelError> {
@@ -33,12 +38,24 @@ impl ReadModels for MemoryReadModels {
     }
 
     async fn audit(&self, f: AuditFilter) -> Result<Vec<AuditEntry>, ReadModelError> {
+        // The owners of accounts are in the current-state view's tables.
+        let mine: Option<std::collections::HashSet<String>> = match &f.owner {
+            Some(o) => Some(self.live(Projection::CurrentState, |t| {
+                t.accounts
+                    .values()
+                    .filter(|a| a.owner == *o)
+                    .map(|a| a.account_id.clone())
+                    .collect()
+            })?),
+            None => None,
+        };
         self.live(Projection::AuditLog, |t| {
             t.audit
                 .values()
                 .rev()
                 .filter(|e| f.before.is_none_or(|b| e.position < b))
                 .filter(|e| f.account_id.as_ref().is_none_or(|a| e.stream_id == *a))
+                .filter(|e| mine.as_ref().is_none_or(|m| m.contains(&e.stream_id)))
                 .filter(|e| f.event_type.as_ref().is_none_or(|x| e.event_type == *x))
                 .filter(|e| {
                     f.request_id
@@ -60,6 +77,11 @@ impl ReadModels for MemoryReadModels {
                 .values()
                 .filter(|r| f.before.is_none_or(|b| r.created_position < b))
                 .filter(|r| f.status.is_none_or(|s| r.view.status == s))
+                .filter(|r| {
+                    f.owner.as_ref().is_none_or(|o| {
+                        owned(t, &r.view.from_account_id, o) || owned(t, &r.view.to_account_id, o)
+                    })
+                })
                 .filter(|r| {
                     f.account_id
                         .as_ref()

@@ -75,7 +75,7 @@ fn service() -> (Arc<SlowCounting>, Arc<CommandService>) {
 
 fn ctx(request: usize, key: Option<String>) -> CommandContext {
     CommandContext {
-        actor: "batcher".into(),
+        principal: ledger_application::access::Principal::new("batcher", Default::default()),
         request_id: Some(format!("req-{request}")),
         idempotency_key: key,
         if_match: None,

@@ -50,3 +50,9 @@ async fn feed_tail_sees_every_event_once() {
 async fn seed_format_events_read_back_upcast() {
     suite::seed_format_events_read_back_upcast(store()).await;
 }
+
+#[tokio::test]
+async fn the_key_store_contract() {
+    let keys = Arc::new(ledger_memory::MemoryKeyStore::new());
+    ledger_conformance::keys::the_key_store_contract(keys).await;
+}

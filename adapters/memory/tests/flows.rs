@@ -1,5 +1,6 @@
 //! Full command/query/projection flows on the in-memory adapters.
 
+use ledger_application::access::Principal;
 use std::sync::Arc;
 
 use ledger_application::ports::readmodel::Projection;
@@ -48,7 +49,7 @@ fn app(snapshot_every: u64, attempts: u32) -> App {
 
 fn ctx() -> CommandContext {
     CommandContext {
-        actor: "anonymous".into(),
+        principal: ledger_application::access::Principal::new("anonymous", Default::default()),
         ..Default::default()
     }
 }
@@ -120,7 +121,7 @@ async fn a_full_life_of_an_account_projects_into_the_current_view() {
     app.runner.catch_up(Projection::CurrentState).await.unwrap();
     let a = app
         .queries
-        .current("a")
+        .current(&Principal::anonymous(), "a")
         .await
         .unwrap()
         .expect("a is projected");
@@ -130,7 +131,7 @@ async fn a_full_life_of_an_account_projects_into_the_current_view() {
     assert_eq!(a.transaction_count, 2);
     let b = app
         .queries
-        .current("b")
+        .current(&Principal::anonymous(), "b")
         .await
         .unwrap()
         .expect("b is projected");
@@ -279,7 +280,7 @@ async fn an_account_can_be_shown_as_it_was_at_a_version_or_instant() {
     deposit(&app, "a", "2").await.unwrap();
     let at_two = app
         .queries
-        .state_at("a", StreamBound::Version(2))
+        .state_at(&Principal::anonymous(), "a", StreamBound::Version(2))
         .await
         .unwrap()
         .expect("existed");
@@ -291,7 +292,11 @@ async fn an_account_can_be_shown_as_it_was_at_a_version_or_instant() {
     let instant = at_two.as_of;
     let by_time = app
         .queries
-        .state_at("a", StreamBound::RecordedAt(instant))
+        .state_at(
+            &Principal::anonymous(),
+            "a",
+            StreamBound::RecordedAt(instant),
+        )
         .await
         .unwrap()
         .expect("existed");
@@ -299,7 +304,11 @@ async fn an_account_can_be_shown_as_it_was_at_a_version_or_instant() {
     let before = instant - chrono::Duration::days(1);
     assert!(app
         .queries
-        .state_at("a", StreamBound::RecordedAt(before))
+        .state_at(
+            &Principal::anonymous(),
+            "a",
+            StreamBound::RecordedAt(before)
+        )
         .await
         .unwrap()
         .is_none());

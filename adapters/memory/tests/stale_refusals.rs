@@ -34,7 +34,7 @@ fn instance(store: &Arc<dyn EventStore>) -> CommandService {
 
 fn ctx(key: Option<&str>, if_match: Option<IfMatch>) -> CommandContext {
     CommandContext {
-        actor: "tester".into(),
+        principal: ledger_application::access::Principal::new("tester", Default::default()),
         idempotency_key: key.map(str::to_owned),
         if_match,
         ..Default::default()

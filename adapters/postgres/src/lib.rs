@@ -13,6 +13,7 @@ mod backfill;
 mod claim;
 mod copy;
 mod errors;
+mod keys;
 mod notify;
 mod projections;
 mod queries;
@@ -32,6 +33,7 @@ use sqlx::PgPool;
 
 pub use backfill::backfill_hashes;
 pub use errors::{is_unavailable, STREAM_VERSION_KEY};
+pub use keys::PgKeyStore;
 pub use projections::PgProjectionStore;
 pub use queries::PgReadModels;
 pub use store::{PgEventStore, NOTIFY_CHANNEL};

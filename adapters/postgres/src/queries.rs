@@ -121,6 +121,8 @@ impl ReadModels for PgReadModels {
              AND ($4::timestamptz IS NULL OR recorded_at <= $4) \
              AND ($5::text IS NULL OR (hashtext(request_id) = hashtext($5) AND request_id = $5)) \
              AND ($6::bigint IS NULL OR position < $6) \
+             AND ($8::text IS NULL OR stream_id IN \
+                (SELECT account_id FROM current_state WHERE owner = $8)) \
              ORDER BY position DESC LIMIT $7",
         )
         .bind(f.account_id)
@@ -130,6 +132,7 @@ impl ReadModels for PgReadModels {
         .bind(f.request_id)
         .bind(f.before.map(i64_of))
         .bind(limit(f.limit))
+        .bind(f.owner)
         .fetch_all(&self.pool)
         .await
         .map_err(rm_error)?;
@@ -141,12 +144,16 @@ impl ReadModels for PgReadModels {
             "SELECT view FROM transfers WHERE ($1::text IS NULL OR from_account_id = $1 \
                 OR to_account_id = $1) AND ($2::text IS NULL OR status = $2) \
              AND ($3::bigint IS NULL OR created_position < $3) \
+             AND ($5::text IS NULL OR from_account_id IN (SELECT account_id FROM current_state \
+                WHERE owner = $5) OR to_account_id IN (SELECT account_id FROM current_state \
+                WHERE owner = $5)) \
              ORDER BY created_position DESC LIMIT $4",
         )
         .bind(f.account_id)
         .bind(f.status.map(TransferStatus::as_str))
         .bind(f.before.map(i64_of))
         .bind(limit(f.limit))
+        .bind(f.owner)
         .fetch_all(&self.pool)
         .await
         .map_err(rm_error)?;

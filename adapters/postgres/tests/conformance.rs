@@ -327,3 +327,10 @@ async fn a_writer_replaces_a_connection_the_server_dropped() {
         .await
         .expect("an idle dead connection is replaced before use");
 }
+
+#[tokio::test]
+async fn the_key_store_contract() {
+    let (_db, _, pool) = store().await;
+    let keys = ledger_postgres::PgKeyStore::new(pool);
+    ledger_conformance::keys::the_key_store_contract(Arc::new(keys)).await;
+}

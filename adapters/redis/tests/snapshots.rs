@@ -93,7 +93,7 @@ async fn racing_writers_leave_the_newest_snapshot() {
 
 fn ctx() -> CommandContext {
     CommandContext {
-        actor: "test".into(),
+        principal: ledger_application::access::Principal::new("test", Default::default()),
         ..Default::default()
     }
 }

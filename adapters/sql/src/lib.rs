@@ -6,7 +6,10 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod keys;
 mod rows;
+
+pub use keys::{api_key, role_columns, KEY_COLUMNS};
 
 pub use rows::{
     account_view, audit_entry, currency_summary, currency_totals, daily_volume, day_totals,

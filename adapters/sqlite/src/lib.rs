@@ -10,6 +10,7 @@ mod backfill;
 mod claim;
 mod group_commit;
 mod group_rows;
+mod keys;
 mod projections;
 mod queries;
 mod relay;
@@ -23,6 +24,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{ConnectOptions, Connection, Sqlite, SqlitePool, Transaction};
 
 pub use backfill::backfill_hashes;
+pub use keys::SqliteKeyStore;
 pub use projections::SqliteProjectionStore;
 pub use queries::SqliteReadModels;
 pub use store::SqliteEventStore;

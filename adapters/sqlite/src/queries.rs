@@ -136,7 +136,9 @@ impl ReadModels for SqliteReadModels {
             "SELECT * FROM audit_log WHERE (?1 IS NULL OR stream_id = ?1) \
              AND (?2 IS NULL OR event_type = ?2) AND (?3 IS NULL OR recorded_at >= ?3) \
              AND (?4 IS NULL OR recorded_at <= ?4) AND (?5 IS NULL OR request_id = ?5) \
-             AND (?6 IS NULL OR position < ?6) ORDER BY position DESC LIMIT ?7",
+             AND (?6 IS NULL OR position < ?6) \
+             AND (?8 IS NULL OR stream_id IN (SELECT account_id FROM current_state WHERE owner = ?8)) \
+             ORDER BY position DESC LIMIT ?7",
         )
         .bind(f.account_id)
         .bind(f.event_type)
@@ -145,6 +147,7 @@ impl ReadModels for SqliteReadModels {
         .bind(f.request_id)
         .bind(f.before.map(i64_of))
         .bind(limit(f.limit))
+        .bind(f.owner)
         .fetch_all(&self.reader)
         .await
         .map_err(rm_error)?;
@@ -156,12 +159,16 @@ impl ReadModels for SqliteReadModels {
             "SELECT view FROM transfers WHERE (?1 IS NULL OR from_account_id = ?1 \
                 OR to_account_id = ?1) AND (?2 IS NULL OR status = ?2) \
              AND (?3 IS NULL OR created_position < ?3) \
+             AND (?5 IS NULL OR from_account_id IN (SELECT account_id FROM current_state \
+                WHERE owner = ?5) OR to_account_id IN (SELECT account_id FROM current_state \
+                WHERE owner = ?5)) \
              ORDER BY created_position DESC LIMIT ?4",
         )
         .bind(f.account_id)
         .bind(f.status.map(TransferStatus::as_str))
         .bind(f.before.map(i64_of))
         .bind(limit(f.limit))
+        .bind(f.owner)
         .fetch_all(&self.reader)
         .await
         .map_err(rm_error)?;

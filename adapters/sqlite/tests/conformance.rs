@@ -117,3 +117,10 @@ async fn the_stream_and_feed_reads_use_indexes() {
     .await;
     assert!(feed.contains("INTEGER PRIMARY KEY"), "{feed}");
 }
+
+#[tokio::test]
+async fn the_key_store_contract() {
+    let (_t, _, store) = store().await;
+    let keys = ledger_sqlite::SqliteKeyStore::new(store.writer().clone(), store.reader().clone());
+    ledger_conformance::keys::the_key_store_contract(Arc::new(keys)).await;
+}

@@ -29,6 +29,8 @@ pub struct AuditFilter {
     pub to: Option<DateTime<Utc>>,
     /// One request.
     pub request_id: Option<String>,
+    /// Only the streams of this owner's accounts (an owner key's scope).
+    pub owner: Option<String>,
     /// Entries with a position below this one (keyset cursor).
     pub before: Option<u64>,
     /// At most this many.
@@ -42,6 +44,8 @@ pub struct TransferFilter {
     pub account_id: Option<String>,
     /// Pending, posted, voided or expired.
     pub status: Option<ledger_domain::TransferStatus>,
+    /// Only transfers from or to an account of this owner (an owner key's scope).
+    pub owner: Option<String>,
     /// Transfers created before this feed position (keyset cursor).
     pub before: Option<u64>,
     /// At most this many.

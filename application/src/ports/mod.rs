@@ -1,6 +1,7 @@
 //! Ports: what the application needs from the outside world, as traits.
 
 pub mod filters;
+pub mod keys;
 pub mod readmodel;
 pub mod relay;
 pub mod snapshot;

@@ -264,6 +264,33 @@ const OPERATIONS: &[Operation] = &[
         open: false,
     },
     Operation {
+        method: "post",
+        path: "/admin/api-keys",
+        id: "createApiKey",
+        tag: "access",
+        params: none,
+        errors: &[BODY_400, BODY_413, BODY_415, (422, &[C::ValidationFailed])],
+        open: false,
+    },
+    Operation {
+        method: "get",
+        path: "/admin/api-keys",
+        id: "listApiKeys",
+        tag: "access",
+        params: none,
+        errors: &[],
+        open: false,
+    },
+    Operation {
+        method: "delete",
+        path: "/admin/api-keys/{key_id}",
+        id: "revokeApiKey",
+        tag: "access",
+        params: key_id,
+        errors: &[(404, &[C::NotFound])],
+        open: false,
+    },
+    Operation {
         method: "get",
         path: "/health",
         id: "health",
@@ -312,6 +339,7 @@ pub fn common_errors(open: bool) -> Vec<(u16, &'static [C])> {
     if !open {
         e.push((401, &[C::Unauthorized]));
         e.push((403, &[C::Forbidden]));
+        e.push((429, &[C::RateLimited]));
     }
     e
 }

@@ -53,6 +53,11 @@ pub(crate) fn command_headers() -> Vec<Value> {
     ]
 }
 
+pub(crate) fn key_id() -> Vec<Value> {
+    vec![json!({"name": "key_id", "in": "path", "required": true,
+                "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"}})]
+}
+
 pub(crate) fn none() -> Vec<Value> {
     Vec::new()
 }

@@ -1,0 +1,161 @@
+//! Who is calling: the bearer token or API key of a request resolved to its
+//! [`Principal`], and each principal's request rate. What a principal may then do is
+//! decided by the use cases (`ledger_application::access`), not here.
+
+use std::num::NonZeroU32;
+
+use axum::extract::Request;
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use governor::clock::Clock;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use ledger_application::access::{Principal, Role};
+use ledger_application::ports::store::StoreError;
+use ledger_domain::ErrorCode;
+use subtle::ConstantTimeEq;
+
+use crate::problem::ApiError;
+use crate::{AppState, Secret};
+
+/// Requests per second per principal (its actor name).
+pub type Limiter = DefaultKeyedRateLimiter<String>;
+
+/// A limiter allowing `per_second` requests a second to each key or token, in bursts of
+/// up to twice that; `None` for 0 (no limit).
+pub fn rate_limiter(per_second: u32) -> Option<Limiter> {
+    let rate = NonZeroU32::new(per_second)?;
+    let burst = rate.saturating_mul(NonZeroU32::MIN.saturating_add(1));
+    Some(RateLimiter::keyed(
+        Quota::per_second(rate).allow_burst(burst),
+    ))
+}
+
+/// Paths served to anyone.
+pub(crate) const OPEN_PATHS: [&str; 5] = [
+    "/health",
+    "/ready",
+    "/metrics",
+    "/openapi.json",
+    "/integrity/public-key",
+];
+
+fn is_admin_path(path: &str) -> bool {
+    path.starts_with("/admin/") || path == "/admin"
+}
+
+fn matches(given: &str, secret: &Secret) -> bool {
+    bool::from(given.as_bytes().ct_eq(secret.expose().as_bytes()))
+}
+
+/// The token of an `Authorization: Bearer` header.
+pub(crate) fn bearer(req: &Request) -> Option<&str> {
+    let v = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+}
+
+fn store_failure(e: StoreError) -> ApiError {
+    match e {
+        StoreError::Unavailable(m) => ApiError::unavailable(m),
+        StoreError::Failed(m) => ApiError::internal(m),
+    }
+}
+
+/// The principal a token or key names: the admin token, an `auth.api_tokens` entry
+/// (an operator, `api-token-N`), or an active API key (`key:<key_id>`). Tokens are
+/// compared in constant time; a key is found by its secret's SHA-256, so the time a
+/// lookup takes says nothing about the secret.
+async fn resolve(state: &AppState, token: &str) -> Result<Option<Principal>, ApiError> {
+    let access = &state.access;
+    if access
+        .admin_token
+        .as_ref()
+        .is_some_and(|a| matches(token, a))
+    {
+        return Ok(Some(Principal::admin()));
+    }
+    if let Some(i) = access.api_tokens.iter().position(|s| matches(token, s)) {
+        return Ok(Some(Principal::new(
+            format!("api-token-{}", i + 1),
+            Role::Operator,
+        )));
+    }
+    state.keys.principal(token).await.map_err(store_failure)
+}
+
+/// Decides who the caller of `path` with this bearer token is, or refuses (401, or
+/// 403 for an admin path).
+pub(crate) async fn authenticate(
+    state: &AppState,
+    path: &str,
+    token: Option<&str>,
+) -> Result<Principal, ApiError> {
+    if OPEN_PATHS.contains(&path) {
+        return Ok(Principal::anonymous());
+    }
+    let known = match token {
+        Some(t) => resolve(state, t).await?,
+        None => None,
+    };
+    if is_admin_path(path) {
+        if state.access.admin_token.is_none() {
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                "admin endpoints are disabled: set auth.admin_token (LEDGER__AUTH__ADMIN_TOKEN)",
+            ));
+        }
+        return match known {
+            Some(p) if p.role == Role::Admin => Ok(p),
+            Some(_) => Err(ApiError::new(
+                ErrorCode::Forbidden,
+                "this endpoint needs the admin token",
+            )),
+            None => Err(ApiError::new(
+                ErrorCode::Unauthorized,
+                "a valid admin bearer token is required",
+            )),
+        };
+    }
+    if let Some(p) = known {
+        return Ok(p);
+    }
+    let closed =
+        !state.access.api_tokens.is_empty() || state.keys.any().await.map_err(store_failure)?;
+    match (closed, token) {
+        (false, _) => Ok(Principal::anonymous()),
+        (true, Some(_)) => Err(ApiError::new(
+            ErrorCode::Unauthorized,
+            "unknown or revoked bearer token",
+        )),
+        (true, None) => Err(ApiError::new(
+            ErrorCode::Unauthorized,
+            "a bearer token is required",
+        )),
+    }
+}
+
+/// 429 `rate_limited` with `Retry-After` when the principal is past its rate. The open
+/// API's anonymous caller is not limited (there is no key to limit).
+pub(crate) fn within_rate(state: &AppState, who: &Principal) -> Result<(), Response> {
+    let Some(limiter) = &state.limiter else {
+        return Ok(());
+    };
+    if who.actor == Principal::anonymous().actor {
+        return Ok(());
+    }
+    limiter.check_key(&who.actor).map_err(|not_until| {
+        let wait = not_until.wait_time_from(limiter.clock().now());
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let mut response = ApiError::new(
+            ErrorCode::RateLimited,
+            format!("past this key's rate of requests; retry in {seconds} s"),
+        )
+        .into_response();
+        if let Ok(v) = HeaderValue::from_str(&seconds.max(1).to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        response
+    })
+}

@@ -1,0 +1,104 @@
+//! API keys on PostgreSQL (`api_keys`, migration 0011).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ledger_application::ports::keys::{ApiKey, KeyStore, SecretHash};
+use ledger_application::ports::store::StoreError;
+use ledger_sql::{api_key, role_columns, KEY_COLUMNS};
+use sqlx::PgPool;
+
+use crate::errors::store_error;
+use crate::queries::PgColumns;
+
+/// API keys on PostgreSQL.
+#[derive(Clone)]
+pub struct PgKeyStore {
+    pool: PgPool,
+}
+
+impl PgKeyStore {
+    /// Keys in a migrated database.
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+}
+
+#[async_trait]
+impl KeyStore for PgKeyStore {
+    async fn insert(&self, key: &ApiKey, secret_hash: &SecretHash) -> Result<(), StoreError> {
+        let (role, owner) = role_columns(&key.role);
+        sqlx::query(
+            "INSERT INTO api_keys (key_id, secret_hash, name, role, owner, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&key.key_id)
+        .bind(&secret_hash[..])
+        .bind(&key.name)
+        .bind(role)
+        .bind(owner)
+        .bind(key.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn active(&self) -> Result<Vec<ApiKey>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys WHERE revoked_at IS NULL \
+             ORDER BY created_at, key_id"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        rows.iter()
+            .map(|r| api_key(&PgColumns(r)))
+            .collect::<Result<_, _>>()
+            .map_err(store_error)
+    }
+
+    async fn by_secret(&self, secret_hash: &SecretHash) -> Result<Option<ApiKey>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys WHERE secret_hash = $1"
+        ))
+        .bind(&secret_hash[..])
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        row.map(|r| api_key(&PgColumns(&r)))
+            .transpose()
+            .map_err(store_error)
+    }
+
+    async fn revoke(&self, key_id: &str, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE api_keys SET revoked_at = $2 WHERE key_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(key_id)
+        .bind(at)
+        .execute(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn any(&self) -> Result<bool, StoreError> {
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM api_keys)")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(store_error)
+    }
+
+    async fn touch(&self, key_id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE api_keys SET last_used_at = $2 WHERE key_id = $1 \
+             AND (last_used_at IS NULL OR last_used_at <= $2 - interval '1 minute')",
+        )
+        .bind(key_id)
+        .bind(at)
+        .execute(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(())
+    }
+}

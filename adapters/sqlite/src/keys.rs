@@ -1,0 +1,110 @@
+//! API keys on SQLite (`api_keys`, migration 0008): written through the one writer
+//! connection, read from the readers.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ledger_application::ports::keys::{ApiKey, KeyStore, SecretHash};
+use ledger_application::ports::store::StoreError;
+use ledger_sql::{api_key, role_columns, KEY_COLUMNS};
+use sqlx::SqlitePool;
+
+use crate::queries::{micros, SqliteColumns};
+use crate::store::unavailable;
+
+fn store_error(e: sqlx::Error) -> StoreError {
+    ledger_sql::store_error(e, unavailable)
+}
+
+/// API keys on SQLite.
+#[derive(Clone)]
+pub struct SqliteKeyStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl SqliteKeyStore {
+    /// Keys in an opened store (its writer and reader pools).
+    pub fn new(writer: SqlitePool, reader: SqlitePool) -> Self {
+        Self { writer, reader }
+    }
+}
+
+#[async_trait]
+impl KeyStore for SqliteKeyStore {
+    async fn insert(&self, key: &ApiKey, secret_hash: &SecretHash) -> Result<(), StoreError> {
+        let (role, owner) = role_columns(&key.role);
+        sqlx::query(
+            "INSERT INTO api_keys (key_id, secret_hash, name, role, owner, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .bind(&key.key_id)
+        .bind(&secret_hash[..])
+        .bind(&key.name)
+        .bind(role)
+        .bind(owner)
+        .bind(micros(key.created_at))
+        .execute(&self.writer)
+        .await
+        .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn active(&self) -> Result<Vec<ApiKey>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys WHERE revoked_at IS NULL \
+             ORDER BY created_at, key_id"
+        ))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(store_error)?;
+        rows.iter()
+            .map(|r| api_key(&SqliteColumns(r)))
+            .collect::<Result<_, _>>()
+            .map_err(store_error)
+    }
+
+    async fn by_secret(&self, secret_hash: &SecretHash) -> Result<Option<ApiKey>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys WHERE secret_hash = ?1"
+        ))
+        .bind(&secret_hash[..])
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(store_error)?;
+        row.map(|r| api_key(&SqliteColumns(&r)))
+            .transpose()
+            .map_err(store_error)
+    }
+
+    async fn revoke(&self, key_id: &str, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE api_keys SET revoked_at = ?2 WHERE key_id = ?1 AND revoked_at IS NULL",
+        )
+        .bind(key_id)
+        .bind(micros(at))
+        .execute(&self.writer)
+        .await
+        .map_err(store_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn any(&self) -> Result<bool, StoreError> {
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM api_keys)")
+            .fetch_one(&self.reader)
+            .await
+            .map_err(store_error)
+    }
+
+    async fn touch(&self, key_id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE api_keys SET last_used_at = ?2 WHERE key_id = ?1 \
+             AND (last_used_at IS NULL OR last_used_at <= ?2 - 60000000)",
+        )
+        .bind(key_id)
+        .bind(micros(at))
+        .execute(&self.writer)
+        .await
+        .map_err(store_error)?;
+        Ok(())
+    }
+}

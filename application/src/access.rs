@@ -1,0 +1,186 @@
+//! Who may do what. A driving adapter resolves the caller's [`Principal`] (from a token
+//! or an API key); every use case receives it and applies these rules, so no handler
+//! decides access on its own.
+//!
+//! | role | commands | account queries | whole-ledger reads (analytics, feed) | admin |
+//! |---|---|---|---|---|
+//! | admin | yes | yes | yes | yes |
+//! | operator | yes | yes | yes | no |
+//! | reader | no | yes | yes | no |
+//! | owner | its owner's accounts | its owner's accounts | no | no |
+//!
+//! An owner key meets another owner's account, or a transfer touching none of its
+//! accounts, as if it did not exist.
+
+use ledger_domain::{Account, Owner};
+
+/// A role, and for an owner key whose accounts it acts on.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Role {
+    /// Everything (the admin token).
+    Admin,
+    /// Every command and query, the feed; not the admin endpoints.
+    #[default]
+    Operator,
+    /// Queries and the feed.
+    Reader,
+    /// Commands and queries on the accounts of this owner only.
+    Owner(Owner),
+}
+
+impl Role {
+    /// Its name in the API: `admin`, `operator`, `reader`, `owner`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::Operator => "operator",
+            Self::Reader => "reader",
+            Self::Owner(_) => "owner",
+        }
+    }
+
+    /// The owner an owner key is scoped to.
+    pub fn owner(&self) -> Option<&Owner> {
+        match self {
+            Self::Owner(o) => Some(o),
+            _ => None,
+        }
+    }
+}
+
+/// What a use case needs of its caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Capability {
+    /// Change accounts and transfers (in scope).
+    Command,
+    /// Read accounts and transfers (in scope).
+    Query,
+    /// Read across every owner: analytics, the global feed and its stream.
+    Ledger,
+    /// Administer: projections, API keys.
+    Admin,
+}
+
+/// A refusal for the caller's role: 403 `forbidden`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Forbidden(pub String);
+
+/// The caller: the name its events record as their actor, and its role.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Principal {
+    /// `admin`, `api-token-N`, `key:<key_id>`, `anonymous` (an open API), or a
+    /// background role's name (`expirer`).
+    pub actor: String,
+    /// What it may do.
+    pub role: Role,
+}
+
+impl Principal {
+    /// A principal with this actor name and role.
+    pub fn new(actor: impl Into<String>, role: Role) -> Self {
+        Self {
+            actor: actor.into(),
+            role,
+        }
+    }
+
+    /// The admin token's principal.
+    pub fn admin() -> Self {
+        Self::new("admin", Role::Admin)
+    }
+
+    /// The caller of an open API (no token or key configured): an operator.
+    pub fn anonymous() -> Self {
+        Self::new("anonymous", Role::Operator)
+    }
+
+    /// Whether it may do this; 403 `forbidden` otherwise.
+    pub fn require(&self, what: Capability) -> Result<(), Forbidden> {
+        let allowed = match (&self.role, what) {
+            (Role::Admin, _) => true,
+            (_, Capability::Admin) => false,
+            (Role::Operator, _) => true,
+            (Role::Reader, c) => c != Capability::Command,
+            (Role::Owner(_), c) => c != Capability::Ledger,
+        };
+        if allowed {
+            return Ok(());
+        }
+        Err(Forbidden(match what {
+            Capability::Admin => "this endpoint needs the admin token".into(),
+            Capability::Command => format!("a {} key cannot change anything", self.role.name()),
+            _ => format!("a {} key reads only its own accounts", self.role.name()),
+        }))
+    }
+
+    /// The owner whose accounts alone it sees (`None`: every account).
+    pub fn scope(&self) -> Option<&Owner> {
+        self.role.owner()
+    }
+
+    /// Whether it sees accounts of `owner`.
+    pub fn sees_owner(&self, owner: &str) -> bool {
+        self.scope().is_none_or(|o| o.as_str() == owner)
+    }
+
+    /// Whether it sees this account (one that does not exist is seen only by a
+    /// principal with no scope; for an owner key it stays "not found").
+    pub fn sees(&self, account: &Account) -> bool {
+        match (self.scope(), account.details()) {
+            (None, _) => true,
+            (Some(o), Some(d)) => d.owner == *o,
+            (Some(_), None) => false,
+        }
+    }
+
+    /// Whether it may open an account for `owner` (an owner key: only for its own).
+    pub fn may_open_for(&self, owner: &Owner) -> Result<(), Forbidden> {
+        match self.scope() {
+            Some(o) if o != owner => Err(Forbidden(format!(
+                "this key opens accounts only for owner {o}"
+            ))),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owner(o: &str) -> Principal {
+        Principal::new("key:k", Role::Owner(Owner::parse(o).expect("owner")))
+    }
+
+    #[test]
+    fn each_role_has_exactly_its_capabilities() {
+        use Capability::*;
+        let table = [
+            (Principal::admin(), [true, true, true, true]),
+            (Principal::anonymous(), [true, true, true, false]),
+            (
+                Principal::new("r", Role::Reader),
+                [false, true, true, false],
+            ),
+            (owner("alice"), [true, true, false, false]),
+        ];
+        for (who, expected) in table {
+            let got = [Command, Query, Ledger, Admin].map(|c| who.require(c).is_ok());
+            assert_eq!(got, expected, "{who:?}");
+        }
+    }
+
+    #[test]
+    fn an_owner_key_opens_only_for_its_owner() {
+        let alice = Owner::parse("alice").expect("owner");
+        let bob = Owner::parse("bob").expect("owner");
+        assert!(owner("alice").may_open_for(&alice).is_ok());
+        assert!(owner("alice").may_open_for(&bob).is_err());
+        assert!(Principal::anonymous().may_open_for(&bob).is_ok());
+        assert!(owner("alice").sees_owner("alice"));
+        assert!(!owner("alice").sees_owner("bob"));
+        assert!(!owner("alice").sees(&Account::default()));
+        assert!(Principal::anonymous().sees(&Account::default()));
+    }
+}

@@ -1,0 +1,244 @@
+//! API keys: made, listed and revoked by the admin; a secret resolved to its
+//! [`Principal`] on every request, from a short per-instance cache.
+//!
+//! A secret is `ledger_sk_` and 64 hex digits (256 random bits from the OS); the store
+//! keeps only its SHA-256. Each instance caches what a secret resolved to for at most
+//! [`CACHE_TTL`], so a key revoked on one instance is refused by every other within that
+//! time (the contract allows 2 s); the revoking instance forgets its cache at once.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use lru::LruCache;
+use sha2::{Digest, Sha256};
+use tokio::time::Instant;
+
+use crate::access::{Capability, Forbidden, Principal, Role};
+use crate::ports::keys::{ApiKey, KeyStore, SecretHash};
+use crate::ports::store::StoreError;
+use crate::ports::system::{Clock, IdGenerator, Spawner};
+
+/// How long an instance trusts what a secret resolved to.
+pub const CACHE_TTL: Duration = Duration::from_secs(1);
+
+/// How often a key's `last_used_at` is written at most.
+pub const TOUCH_EVERY: Duration = Duration::from_secs(60);
+
+/// What every secret starts with (so scanners and people recognise one).
+pub const SECRET_PREFIX: &str = "ledger_sk_";
+
+/// How many secrets an instance remembers.
+const CACHE_CAPACITY: usize = 10_000;
+
+/// Why a key operation failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum KeyError {
+    /// The caller is not the admin.
+    #[error(transparent)]
+    Forbidden(#[from] Forbidden),
+    /// A name or owner outside its limits.
+    #[error("{0}")]
+    Invalid(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A key just made, with its secret: the only time the secret is shown.
+#[derive(Debug, Clone)]
+pub struct CreatedKey {
+    /// The key.
+    pub key: ApiKey,
+    /// `ledger_sk_...`.
+    pub secret: String,
+}
+
+struct Cached {
+    key: Option<ApiKey>,
+    fetched: Instant,
+    touched: Option<Instant>,
+}
+
+/// The API keys of the ledger.
+pub struct ApiKeys {
+    store: Arc<dyn KeyStore>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
+    spawner: Arc<dyn Spawner>,
+    cache: Mutex<LruCache<SecretHash, Cached>>,
+    any: Mutex<Option<(bool, Instant)>>,
+}
+
+/// The hash a store keeps of a secret.
+pub fn secret_hash(secret: &str) -> SecretHash {
+    Sha256::digest(secret.as_bytes()).into()
+}
+
+fn valid_name(name: &str) -> Result<String, KeyError> {
+    let trimmed = name.trim();
+    if trimmed.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(KeyError::Invalid(
+            "name must be 1-200 characters, not blank, without control characters".into(),
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+impl ApiKeys {
+    /// The keys of this store.
+    pub fn new(
+        store: Arc<dyn KeyStore>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGenerator>,
+        spawner: Arc<dyn Spawner>,
+    ) -> Self {
+        let capacity =
+            std::num::NonZeroUsize::new(CACHE_CAPACITY).unwrap_or(std::num::NonZeroUsize::MIN);
+        Self {
+            store,
+            clock,
+            ids,
+            spawner,
+            cache: Mutex::new(LruCache::new(capacity)),
+            any: Mutex::new(None),
+        }
+    }
+
+    /// Makes a key (admin only); its secret is in the answer and nowhere else.
+    pub async fn create(
+        &self,
+        who: &Principal,
+        name: &str,
+        role: Role,
+    ) -> Result<CreatedKey, KeyError> {
+        who.require(Capability::Admin)?;
+        if role == Role::Admin {
+            return Err(KeyError::Invalid(
+                "role must be operator, reader or owner".into(),
+            ));
+        }
+        let mut random = [0u8; 32];
+        getrandom::fill(&mut random)
+            .map_err(|e| StoreError::Failed(format!("no randomness for a secret: {e}")))?;
+        let secret = format!("{SECRET_PREFIX}{}", hex(&random));
+        let key = ApiKey {
+            key_id: self.ids.new_id().simple().to_string(),
+            name: valid_name(name)?,
+            role,
+            created_at: chrono::SubsecRound::trunc_subsecs(self.clock.now(), 6),
+            last_used_at: None,
+            revoked_at: None,
+        };
+        self.store.insert(&key, &secret_hash(&secret)).await?;
+        *self.lock_any() = Some((true, Instant::now()));
+        Ok(CreatedKey { key, secret })
+    }
+
+    /// The keys not revoked (admin only), without secrets.
+    pub async fn list(&self, who: &Principal) -> Result<Vec<ApiKey>, KeyError> {
+        who.require(Capability::Admin)?;
+        Ok(self.store.active().await?)
+    }
+
+    /// Revokes a key (admin only); `false` when no active key has that id.
+    pub async fn revoke(&self, who: &Principal, key_id: &str) -> Result<bool, KeyError> {
+        who.require(Capability::Admin)?;
+        let revoked = self.store.revoke(key_id, self.clock.now()).await?;
+        self.lock_cache().clear();
+        Ok(revoked)
+    }
+
+    /// Whether any key was ever made (cached for [`CACHE_TTL`]).
+    pub async fn any(&self) -> Result<bool, StoreError> {
+        if let Some((any, at)) = *self.lock_any() {
+            if any || at.elapsed() < CACHE_TTL {
+                return Ok(any);
+            }
+        }
+        let any = self.store.any().await?;
+        *self.lock_any() = Some((any, Instant::now()));
+        Ok(any)
+    }
+
+    /// The principal of an active key's secret; `None` for any other text.
+    pub async fn principal(&self, secret: &str) -> Result<Option<Principal>, StoreError> {
+        if !secret.starts_with(SECRET_PREFIX) {
+            return Ok(None);
+        }
+        let hash = secret_hash(secret);
+        let cached = self
+            .lock_cache()
+            .get(&hash)
+            .and_then(|c| (c.fetched.elapsed() < CACHE_TTL).then(|| c.key.clone()));
+        let key = match cached {
+            Some(key) => key,
+            None => {
+                let key = self.store.by_secret(&hash).await?;
+                let mut cache = self.lock_cache();
+                let touched = cache.peek(&hash).and_then(|c| c.touched);
+                cache.put(
+                    hash,
+                    Cached {
+                        key: key.clone(),
+                        fetched: Instant::now(),
+                        touched,
+                    },
+                );
+                key
+            }
+        };
+        let Some(key) = key.filter(|k| k.revoked_at.is_none()) else {
+            return Ok(None);
+        };
+        self.touch(&hash, &key.key_id);
+        Ok(Some(Principal::new(
+            format!("key:{}", key.key_id),
+            key.role,
+        )))
+    }
+
+    /// Writes `last_used_at` off the request path, at most once a minute per key here
+    /// (and the store's condition makes it once a minute across instances).
+    fn touch(&self, hash: &SecretHash, key_id: &str) {
+        {
+            let mut cache = self.lock_cache();
+            let Some(entry) = cache.get_mut(hash) else {
+                return;
+            };
+            if entry.touched.is_some_and(|t| t.elapsed() < TOUCH_EVERY) {
+                return;
+            }
+            entry.touched = Some(Instant::now());
+        }
+        let (store, key_id, now): (_, String, DateTime<Utc>) =
+            (self.store.clone(), key_id.to_owned(), self.clock.now());
+        self.spawner.spawn(Box::pin(async move {
+            if let Err(e) = store.touch(&key_id, now).await {
+                tracing::warn!(key_id, error = %e, "could not record the key's last use");
+            }
+        }));
+    }
+
+    fn lock_cache(&self) -> std::sync::MutexGuard<'_, LruCache<SecretHash, Cached>> {
+        self.cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn lock_any(&self) -> std::sync::MutexGuard<'_, Option<(bool, Instant)>> {
+        self.any
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}

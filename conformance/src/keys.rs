@@ -1,0 +1,69 @@
+//! The API-key store's contract: found by the hash of its secret, listed while active,
+//! revoked once, counted forever, touched at most once a minute.
+
+use std::sync::Arc;
+
+use chrono::{Duration, TimeZone, Utc};
+use ledger_application::access::Role;
+use ledger_application::ports::keys::{ApiKey, KeyStore};
+use ledger_domain::Owner;
+
+fn key(id: &str, role: Role, second: i64) -> ApiKey {
+    ApiKey {
+        key_id: id.into(),
+        name: format!("key {id}"),
+        role,
+        created_at: Utc.timestamp_opt(1_700_000_000 + second, 0).unwrap(),
+        last_used_at: None,
+        revoked_at: None,
+    }
+}
+
+/// Runs the whole contract on an empty store.
+pub async fn the_key_store_contract(store: Arc<dyn KeyStore>) {
+    assert!(!store.any().await.unwrap(), "a new store has no key");
+    let alice = Role::Owner(Owner::parse("alice").unwrap());
+    let (a, b) = (key("a1", alice.clone(), 0), key("b2", Role::Reader, 1));
+    store.insert(&a, &[1; 32]).await.unwrap();
+    store.insert(&b, &[2; 32]).await.unwrap();
+    assert!(store.any().await.unwrap());
+    // Both the id and the secret's hash are unique.
+    assert!(store
+        .insert(&key("a1", Role::Operator, 2), &[3; 32])
+        .await
+        .is_err());
+    assert!(store
+        .insert(&key("c3", Role::Operator, 2), &[1; 32])
+        .await
+        .is_err());
+
+    assert_eq!(store.by_secret(&[1; 32]).await.unwrap(), Some(a.clone()));
+    assert_eq!(store.by_secret(&[9; 32]).await.unwrap(), None);
+    assert_eq!(store.active().await.unwrap(), vec![a.clone(), b.clone()]);
+
+    let at = Utc.timestamp_opt(1_700_000_100, 0).unwrap();
+    assert!(store.revoke("a1", at).await.unwrap());
+    assert!(!store.revoke("a1", at).await.unwrap(), "revoked once");
+    assert!(!store.revoke("zz", at).await.unwrap(), "no such key");
+    let revoked = store.by_secret(&[1; 32]).await.unwrap().unwrap();
+    assert_eq!(
+        revoked.revoked_at,
+        Some(at),
+        "a revoked key is still found, as revoked"
+    );
+    assert_eq!(revoked.role, alice);
+    assert_eq!(store.active().await.unwrap(), vec![b]);
+    assert!(store.any().await.unwrap(), "revoked keys still count");
+
+    store.touch("b2", at).await.unwrap();
+    store.touch("b2", at + Duration::seconds(59)).await.unwrap();
+    let used = |k: Option<ApiKey>| k.unwrap().last_used_at;
+    assert_eq!(
+        used(store.by_secret(&[2; 32]).await.unwrap()),
+        Some(at),
+        "once a minute"
+    );
+    let later = at + Duration::seconds(60);
+    store.touch("b2", later).await.unwrap();
+    assert_eq!(used(store.by_secret(&[2; 32]).await.unwrap()), Some(later));
+}
