@@ -109,8 +109,8 @@ impl Principal {
         }
         Err(Forbidden(match what {
             Capability::Admin => "this endpoint needs the admin token".into(),
-            Capability::Command => format!("a {} key cannot change anything", self.role.name()),
-            _ => format!("a {} key reads only its own accounts", self.role.name()),
+            Capability::Command => "a reader key cannot change anything".into(),
+            _ => "an owner key reads only its own accounts, not the whole ledger".into(),
         }))
     }
 
