@@ -49,6 +49,10 @@ pub(crate) struct Args {
     /// Bytes added to each row the baseline writes (a control for row width).
     #[arg(long, default_value_t = 0)]
     pub(crate) pad_baseline: usize,
+    /// Runs only the access measurement: the spread with an owner key per client
+    /// against the same spread with the API open.
+    #[arg(long)]
+    pub(crate) only_access: bool,
     /// Events `ledger verify` reads in `--only-integrity` (0: none).
     #[arg(long, default_value_t = 1_000_000)]
     pub(crate) verify_events: usize,

@@ -66,11 +66,20 @@ pub type Make = Arc<dyn Fn(usize, usize) -> (String, Bytes) + Send + Sync>;
 
 type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
 
-async fn send(sender: &mut Sender, host: &str, path: &str, body: Bytes) -> anyhow::Result<u16> {
-    let request = Request::post(path)
+async fn send(
+    sender: &mut Sender,
+    host: &str,
+    path: &str,
+    body: Bytes,
+    auth: Option<&str>,
+) -> anyhow::Result<u16> {
+    let mut request = Request::post(path)
         .header("host", host)
-        .header("content-type", "application/json")
-        .body(Full::new(body))?;
+        .header("content-type", "application/json");
+    if let Some(a) = auth {
+        request = request.header("authorization", a);
+    }
+    let request = request.body(Full::new(body))?;
     sender.ready().await?;
     let response = sender.send_request(request).await?;
     let status = response.status().as_u16();
@@ -94,7 +103,7 @@ impl Seen {
 
 /// One client: a keep-alive connection whose I/O is driven by the same task that sends
 /// the requests (as wrk's event loop does), reconnecting after a failure.
-async fn client(addr: &str, c: usize, deadline: Instant, make: &Make) -> Seen {
+async fn client(addr: &str, c: usize, deadline: Instant, make: &Make, auth: Option<&str>) -> Seen {
     let mut seen = Seen::default();
     let mut i = 0;
     while Instant::now() < deadline {
@@ -114,7 +123,7 @@ async fn client(addr: &str, c: usize, deadline: Instant, make: &Make) -> Seen {
                 let (path, body) = make(c, i);
                 i += 1;
                 in_flight = Instant::now();
-                match send(&mut sender, addr, &path, body).await {
+                match send(&mut sender, addr, &path, body, auth).await {
                     Ok(status) => seen.record(in_flight, status),
                     Err(_) => return false,
                 }
@@ -136,13 +145,26 @@ async fn client(addr: &str, c: usize, deadline: Instant, make: &Make) -> Seen {
 /// Runs `clients` concurrent clients against `addr` (`host:port`) for `duration`, each
 /// sending `make(client, i)`.
 pub async fn run(addr: &str, clients: usize, duration: Duration, make: Make) -> Outcome {
+    run_as(addr, clients, duration, make, Arc::new(Vec::new())).await
+}
+
+/// [`run`] with client `c` sending `Authorization: Bearer <tokens[c]>` (none when
+/// `tokens` is empty).
+pub async fn run_as(
+    addr: &str,
+    clients: usize,
+    duration: Duration,
+    make: Make,
+    tokens: Arc<Vec<String>>,
+) -> Outcome {
     let start = Instant::now();
     let deadline = start + duration;
     let mut tasks = Vec::new();
     for c in 0..clients {
-        let (addr, make) = (addr.to_owned(), make.clone());
+        let (addr, make, tokens) = (addr.to_owned(), make.clone(), tokens.clone());
         tasks.push(tokio::spawn(async move {
-            client(&addr, c, deadline, &make).await
+            let auth = tokens.get(c).map(|t| format!("Bearer {t}"));
+            client(&addr, c, deadline, &make, auth.as_deref()).await
         }));
     }
     let mut out = Outcome::default();

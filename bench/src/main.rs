@@ -3,6 +3,7 @@
 //! database floor in the same run, and prints one table (see BENCHMARKS.md).
 #![forbid(unsafe_code)]
 
+mod access;
 mod args;
 mod batches;
 mod feed;
@@ -56,6 +57,10 @@ async fn main() -> anyhow::Result<()> {
             .await?;
         }
         return integrity::verify(&binary, args.verify_events).await;
+    }
+    if args.only_access {
+        println!("## access (API keys)");
+        return access::owner_keys_cost(&binary, args.clients, secs, args.rounds).await;
     }
     if args.only_feed {
         println!("## the feed for outside consumers");

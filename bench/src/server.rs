@@ -12,7 +12,7 @@ use serde_json::json;
 use crate::load;
 
 /// The admin token of the server the bench starts (to read projection lag).
-const BENCH_ADMIN_TOKEN: &str = "ledger-bench-admin";
+pub(crate) const BENCH_ADMIN_TOKEN: &str = "ledger-bench-admin";
 
 fn redis_url() -> String {
     std::env::var("LEDGER_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())

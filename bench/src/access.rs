@@ -1,0 +1,144 @@
+//! What access control costs: the spread with an owner key per client (each client's
+//! accounts owned by its key's owner) against the same spread with the API open, on
+//! two servers of the same binary, alternating in one run.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ledger_postgres::testing::TestDatabase;
+use serde_json::json;
+
+use crate::load;
+use crate::server::{row, start_server, wait_up, BENCH_ADMIN_TOKEN};
+
+/// Accounts in all, split among the clients.
+const ACCOUNTS: usize = 1000;
+
+/// Client `c`'s account on its `i`-th request: one of those it owns (`j % clients == c`),
+/// stepping through them as the spread does.
+fn owned_account(c: usize, i: usize, clients: usize) -> usize {
+    let per_client = ACCOUNTS / clients;
+    c + clients * ((i * 31) % per_client)
+}
+
+/// A server on a fresh database whose account `s-j` belongs to `owner-<j % clients>`,
+/// and, when `keys`, an owner key per client: (server, address, database, secrets).
+async fn server(
+    binary: &PathBuf,
+    clients: usize,
+    keys: bool,
+) -> anyhow::Result<(std::process::Child, String, TestDatabase, Vec<String>)> {
+    let db = TestDatabase::create().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let child = start_server(binary, &db.url, port, clients + 8, true)?;
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    wait_up(&http, &base).await?;
+    for j in 0..ACCOUNTS {
+        let body = json!({"account_id": format!("s-{j}"), "owner": format!("owner-{}", j % clients),
+                          "currency": "USD"});
+        http.post(format!("{base}/accounts"))
+            .bearer_auth(BENCH_ADMIN_TOKEN)
+            .json(&body)
+            .send()
+            .await?;
+    }
+    let mut secrets = Vec::new();
+    for c in 0..clients {
+        if !keys {
+            break;
+        }
+        let body =
+            json!({"name": format!("client {c}"), "role": "owner", "owner": format!("owner-{c}")});
+        let made: serde_json::Value = http
+            .post(format!("{base}/admin/api-keys"))
+            .bearer_auth(BENCH_ADMIN_TOKEN)
+            .json(&body)
+            .send()
+            .await?
+            .json()
+            .await?;
+        let secret = made["secret"]
+            .as_str()
+            .ok_or_else(|| anyhow::anyhow!("no secret: {made}"))?;
+        secrets.push(secret.to_owned());
+    }
+    Ok((child, format!("127.0.0.1:{port}"), db, secrets))
+}
+
+fn deposits(clients: usize) -> load::Make {
+    Arc::new(move |c, i| {
+        (
+            format!("/accounts/s-{}/deposit", owned_account(c, i, clients)),
+            bytes::Bytes::from_static(br#"{"amount":"1.00"}"#),
+        )
+    })
+}
+
+/// The spread with owner keys against the open spread, alternating which goes first.
+pub(crate) async fn owner_keys_cost(
+    binary: &PathBuf,
+    clients: usize,
+    secs: Duration,
+    rounds: usize,
+) -> anyhow::Result<()> {
+    let (mut keyed_server, keyed_addr, _keyed_db, secrets) = server(binary, clients, true).await?;
+    let (mut open_server, open_addr, _open_db, _) = server(binary, clients, false).await?;
+    let secrets = Arc::new(secrets);
+    let keyed = || {
+        load::run_as(
+            &keyed_addr,
+            clients,
+            secs,
+            deposits(clients),
+            secrets.clone(),
+        )
+    };
+    let open = || load::run(&open_addr, clients, secs, deposits(clients));
+    let (mut with, mut without) = (load::Outcome::default(), load::Outcome::default());
+    let mut ratios = Vec::new();
+    for round in 0..rounds.max(1) {
+        let (a, b) = if round % 2 == 0 {
+            let a = keyed().await;
+            (a, open().await)
+        } else {
+            let b = open().await;
+            (keyed().await, b)
+        };
+        println!(
+            "(round {}: owner keys {:.0} req/s {:?}; open {:.0} req/s {:?})",
+            round + 1,
+            a.throughput(),
+            a.statuses,
+            b.throughput(),
+            b.statuses
+        );
+        ratios.push(a.throughput() / b.throughput());
+        with.merge(a);
+        without.merge(b);
+    }
+    row(
+        &format!("spread, an owner key per client ({clients} clients)"),
+        &with,
+        None,
+    );
+    row(
+        &format!("spread, API open ({clients} clients)"),
+        &without,
+        None,
+    );
+    let shown: Vec<String> = ratios.iter().map(|r| format!("{r:.3}")).collect();
+    println!(
+        "| spread with owner keys / open (rounds: {}) | {:.3} |",
+        shown.join(", "),
+        with.throughput() / without.throughput()
+    );
+    for s in [&mut keyed_server, &mut open_server] {
+        let _ = s.kill();
+        let _ = s.wait();
+    }
+    Ok(())
+}
