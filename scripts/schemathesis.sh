@@ -4,6 +4,8 @@
 # The two live feeds (Server-Sent Events) are left out: a valid request opens a stream
 # that never ends, which schemathesis can only report as a timeout; their answers and
 # refusals are tested in tests/tests/feed.rs.
+# The API is closed (an API token is set), so every secured operation refuses a request
+# without a token, as its `security` says; schemathesis sends the admin token.
 # Installs schemathesis with pip when absent. Needs LEDGER_TEST_DATABASE_URL (set by
 # scripts/test.sh) for the PostgreSQL run.
 set -euo pipefail
@@ -34,7 +36,8 @@ run_against() {
   local name=$1 url=$2 port
   port=$(free_port)
   LEDGER__SERVER__ADDRESS="127.0.0.1:$port" LEDGER__STORAGE__URL="$url" \
-    LEDGER__AUTH__ADMIN_TOKEN=schemathesis-admin LEDGER__LOG__LEVEL=error \
+    LEDGER__AUTH__ADMIN_TOKEN=schemathesis-admin LEDGER__AUTH__API_TOKENS=schemathesis-operator \
+    LEDGER__LOG__LEVEL=error \
     "$bin" serve >"$work/$name.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 1 100); do

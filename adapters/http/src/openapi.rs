@@ -179,6 +179,14 @@ fn complete(doc: &mut Value) {
         schemas[schema]["properties"][field] = rule;
     }
     schemas["BatchBody"]["properties"]["operations"] = crate::contract::batch_operations();
+    let owner = json!({"type": "string", "minLength": 1, "maxLength": 200, "pattern": OWNER_PATTERN});
+    schemas["NewKeyBody"]["properties"] = json!({
+        "name": owner.clone(),
+        "role": {"type": "string", "enum": ["operator", "reader", "owner"]},
+        "owner": {"anyOf": [owner, {"type": "null"}],
+                  "description": "Required for role `owner`, and only for it (422 otherwise)."},
+    });
+    schemas["NewKeyBody"]["required"] = json!(["name", "role"]);
     for schema in ["MoneyBody", "TransferBody"] {
         let required = &mut schemas[schema]["required"];
         if let Some(list) = required.as_array_mut() {
