@@ -136,26 +136,24 @@ pub(crate) async fn authenticate(
     }
 }
 
-/// 429 `rate_limited` with `Retry-After` when the principal is past its rate. The open
-/// API's anonymous caller is not limited (there is no key to limit).
-pub(crate) fn within_rate(state: &AppState, who: &Principal) -> Result<(), Response> {
-    let Some(limiter) = &state.limiter else {
-        return Ok(());
-    };
+/// The 429 `rate_limited` answer (with `Retry-After`) when the principal is past its
+/// rate; `None` when it may go on. The open API's anonymous caller is not limited
+/// (there is no key to limit).
+pub(crate) fn past_rate(state: &AppState, who: &Principal) -> Option<Response> {
+    let limiter = state.limiter.as_ref()?;
     if who.actor == Principal::anonymous().actor {
-        return Ok(());
+        return None;
     }
-    limiter.check_key(&who.actor).map_err(|not_until| {
-        let wait = not_until.wait_time_from(limiter.clock().now());
-        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        let mut response = ApiError::new(
-            ErrorCode::RateLimited,
-            format!("past this key's rate of requests; retry in {seconds} s"),
-        )
-        .into_response();
-        if let Ok(v) = HeaderValue::from_str(&seconds.max(1).to_string()) {
-            response.headers_mut().insert(header::RETRY_AFTER, v);
-        }
-        response
-    })
+    let not_until = limiter.check_key(&who.actor).err()?;
+    let wait = not_until.wait_time_from(limiter.clock().now());
+    let seconds = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
+    let mut response = ApiError::new(
+        ErrorCode::RateLimited,
+        format!("past this key's rate of requests; retry in {seconds} s"),
+    )
+    .into_response();
+    if let Ok(v) = HeaderValue::from_str(&seconds.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    Some(response)
 }

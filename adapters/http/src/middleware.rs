@@ -95,7 +95,7 @@ pub async fn context(State(state): State<crate::State>, mut req: Request, next: 
             Ok(principal) => principal,
             Err(e) => return e.into_response(),
         };
-        if let Err(refused) = crate::auth::within_rate(&state, &principal) {
+        if let Some(refused) = crate::auth::past_rate(&state, &principal) {
             return refused;
         }
         req.extensions_mut().insert(RequestContext {
