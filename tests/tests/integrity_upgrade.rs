@@ -32,10 +32,13 @@ const SEED: [(&str, &str); 3] = [
 
 const METADATA: &str = r#"{"actor":"seed-import"}"#;
 
-/// The migrations the previous version had: all but the hash chain's (the last).
+/// The migrations the previous version had: those before the hash chain's.
 fn previous(current: &Migrator) -> Migrator {
-    let n = current.migrations.len() - 1;
-    assert!(current.migrations[n].description.contains("hash chain"));
+    let n = current
+        .migrations
+        .iter()
+        .position(|m| m.description.contains("hash chain"))
+        .expect("the hash chain's migration");
     Migrator {
         migrations: Cow::Owned(current.migrations[..n].to_vec()),
         ..Migrator::DEFAULT
