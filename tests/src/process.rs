@@ -45,6 +45,23 @@ pub fn start_with(db_url: &str, port: u16, env: &[(&str, &str)]) -> Child {
         .expect("the binary starts")
 }
 
+/// `ledger serve` on a SQLite file in `dir`, with more settings (`LEDGER__...`), its
+/// stdout and stderr captured (read them with `wait_with_output`).
+pub fn serve_on_sqlite(dir: &std::path::Path, port: u16, env: &[(&str, &str)]) -> Child {
+    Command::new(ledger_binary())
+        .arg("serve")
+        .env("LEDGER__SERVER__ADDRESS", format!("127.0.0.1:{port}"))
+        .env(
+            "LEDGER__STORAGE__URL",
+            format!("sqlite://{}/ledger.db", dir.display()),
+        )
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts")
+}
+
 /// Waits until it answers `/health`.
 pub async fn wait_up(client: &reqwest::Client, base: &str) {
     for _ in 0..150 {

@@ -2,11 +2,11 @@
 //! scopes on lists and in events, rate limits, and secrets kept out of every answer
 //! but the creating one and out of the logs.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use ledger_tests::process::{free_port, wait_up};
-use ledger_tests::{json, ledger_binary, Backend, Options, TestApp, ADMIN};
+use ledger_tests::process::{free_port, serve_on_sqlite, wait_up};
+use ledger_tests::{json, Backend, Options, TestApp, ADMIN};
 use reqwest::{Method, Response};
 use serde_json::{json, Value};
 
@@ -20,6 +20,14 @@ ledger_tests::on_both_backends!(
 async fn send(app: &TestApp, m: Method, path: &str, body: Option<Value>, token: &str) -> Response {
     let auth = format!("Bearer {token}");
     app.send(m, path, body, &[("authorization", &auth)]).await
+}
+
+async fn revoke(app: &TestApp, key_id: &str) -> u16 {
+    let path = format!("/admin/api-keys/{key_id}");
+    send(app, Method::DELETE, &path, None, ADMIN)
+        .await
+        .status()
+        .as_u16()
 }
 
 async fn make_key(app: &TestApp, body: Value) -> (String, String) {
@@ -44,15 +52,7 @@ async fn a_revoked_key_is_refused_by_a_second_instance_within_two_seconds(backen
             200
         );
     }
-    let r = send(
-        &a,
-        Method::DELETE,
-        &format!("/admin/api-keys/{id}"),
-        None,
-        ADMIN,
-    )
-    .await;
-    assert_eq!(r.status(), 204);
+    assert_eq!(revoke(&a, &id).await, 204);
     assert_eq!(
         send(&a, Method::GET, "/accounts", None, &secret)
             .await
@@ -66,15 +66,7 @@ async fn a_revoked_key_is_refused_by_a_second_instance_within_two_seconds(backen
         (401, json!("unauthorized")),
         "{body}"
     );
-    let again = send(
-        &a,
-        Method::DELETE,
-        &format!("/admin/api-keys/{id}"),
-        None,
-        ADMIN,
-    )
-    .await;
-    assert_eq!(again.status(), 404, "a key is revoked once");
+    assert_eq!(revoke(&a, &id).await, 404, "a key is revoked once");
     // Revoking every key never opens the API again.
     assert_eq!(a.get("/accounts").await.status(), 401);
 }
@@ -289,15 +281,7 @@ async fn bad_key_requests_are_refused_clearly(backend: Backend) {
     .await;
     assert_eq!(s, 400);
     for id in ["nope", "0123456789abcdef0123456789abcdef"] {
-        let r = send(
-            &app,
-            Method::DELETE,
-            &format!("/admin/api-keys/{id}"),
-            None,
-            ADMIN,
-        )
-        .await;
-        assert_eq!(r.status(), 404);
+        assert_eq!(revoke(&app, id).await, 404);
     }
     assert_eq!(
         app.get("/accounts").await.status(),
@@ -310,19 +294,11 @@ async fn bad_key_requests_are_refused_clearly(backend: Backend) {
 async fn secrets_never_reach_the_debug_log() {
     let dir = std::env::temp_dir().join(format!("ledger-keys-{}", uuid::Uuid::new_v4()));
     let port = free_port();
-    let child = Command::new(ledger_binary())
-        .arg("serve")
-        .env("LEDGER__SERVER__ADDRESS", format!("127.0.0.1:{port}"))
-        .env(
-            "LEDGER__STORAGE__URL",
-            format!("sqlite://{}/ledger.db", dir.display()),
-        )
-        .env("LEDGER__AUTH__ADMIN_TOKEN", "keys-admin")
-        .env("LEDGER__LOG__LEVEL", "debug")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary starts");
+    let env = [
+        ("LEDGER__AUTH__ADMIN_TOKEN", "keys-admin"),
+        ("LEDGER__LOG__LEVEL", "debug"),
+    ];
+    let child = serve_on_sqlite(&dir, port, &env);
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     wait_up(&client, &base).await;

@@ -1,7 +1,7 @@
 //! The compiled `ledger` binary as a child process: configured by the environment,
 //! serving, and stopping cleanly on SIGTERM.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use ledger_tests::process::free_port;
@@ -12,25 +12,17 @@ use serde_json::json;
 async fn the_binary_serves_on_sqlite_and_stops_on_sigterm() {
     let dir = std::env::temp_dir().join(format!("ledger-bin-{}", uuid::Uuid::new_v4()));
     let port = free_port();
-    let child = Command::new(ledger_binary())
-        .arg("serve")
-        .env("LEDGER__SERVER__ADDRESS", format!("127.0.0.1:{port}"))
-        .env(
-            "LEDGER__STORAGE__URL",
-            format!("sqlite://{}/ledger.db", dir.display()),
-        )
-        .env("LEDGER__AUTH__ADMIN_TOKEN", "bin-admin")
+    let env = [
+        ("LEDGER__AUTH__ADMIN_TOKEN", "bin-admin"),
         // Spaces around entries and empty entries, as people write lists.
-        .env(
+        (
             "LEDGER__AUTH__API_TOKENS",
             "bin-api-1, bin-api-2,,bin-api-3 ",
-        )
-        .env("LEDGER__LOG__LEVEL", "debug")
-        .env("LEDGER__LOG__FORMAT", "json")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary starts");
+        ),
+        ("LEDGER__LOG__LEVEL", "debug"),
+        ("LEDGER__LOG__FORMAT", "json"),
+    ];
+    let child = ledger_tests::process::serve_on_sqlite(&dir, port, &env);
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     let mut up = false;

@@ -179,7 +179,8 @@ fn complete(doc: &mut Value) {
         schemas[schema]["properties"][field] = rule;
     }
     schemas["BatchBody"]["properties"]["operations"] = crate::contract::batch_operations();
-    let owner = json!({"type": "string", "minLength": 1, "maxLength": 200, "pattern": OWNER_PATTERN});
+    let owner =
+        json!({"type": "string", "minLength": 1, "maxLength": 200, "pattern": OWNER_PATTERN});
     schemas["NewKeyBody"]["properties"] = json!({
         "name": owner.clone(),
         "role": {"type": "string", "enum": ["operator", "reader", "owner"]},
