@@ -134,6 +134,13 @@ impl Principal {
         }
     }
 
+    /// Whether it may settle a pending transfer between these accounts: posting moves
+    /// the payer's money, so an owner key posts only from its own accounts; voiding only
+    /// gives the payer its reservation back, so either side's owner may.
+    pub fn may_settle(&self, posting: bool, payer: &Account, payee: &Account) -> bool {
+        self.sees(payer) || (!posting && self.sees(payee))
+    }
+
     /// Whether it may open an account for `owner` (an owner key: only for its own).
     pub fn may_open_for(&self, owner: &Owner) -> Result<(), Forbidden> {
         match self.scope() {

@@ -46,9 +46,13 @@ impl Pipeline {
             let opening = matches!(job.command, AccountCommand::Open { .. });
             // Another owner's account is, to an owner key, one that does not exist:
             // decided before anything else about it (its version, its state).
-            let out_of_scope = !opening && !job.ctx.principal.sees(&state.state);
+            // (Opening one that exists is `account_exists`, whatever its version.)
+            let unseen = !job.ctx.principal.sees(&state.state);
             let decision = match precondition.filter(|p| !p.holds_at(state.version)) {
-                _ if out_of_scope => Err(CommandError::Refused(DomainError::AccountNotFound)),
+                _ if unseen && !opening => Err(CommandError::Refused(DomainError::AccountNotFound)),
+                _ if unseen && state.version > 0 => {
+                    Err(CommandError::Refused(DomainError::AccountExists))
+                }
                 Some(_) => Err(precondition_failed(state.version, opening)),
                 None => state
                     .state

@@ -46,7 +46,7 @@ pub enum KeyError {
 }
 
 /// A key just made, with its secret: the only time the secret is shown.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CreatedKey {
     /// The key.
     pub key: ApiKey,
@@ -54,8 +54,17 @@ pub struct CreatedKey {
     pub secret: String,
 }
 
+impl std::fmt::Debug for CreatedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedKey")
+            .field("key", &self.key)
+            .field("secret", &"***")
+            .finish()
+    }
+}
+
 struct Cached {
-    key: Option<ApiKey>,
+    key: ApiKey,
     fetched: Instant,
     touched: Option<Instant>,
 }
@@ -66,8 +75,22 @@ pub struct ApiKeys {
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
     spawner: Arc<dyn Spawner>,
+    /// What secrets of active or revoked keys resolved to.
     cache: Mutex<LruCache<SecretHash, Cached>>,
+    /// Well-formed secrets no key has, apart: a flood of them never evicts a real key.
+    unknown: Mutex<LruCache<SecretHash, Instant>>,
     any: Mutex<Option<(bool, Instant)>>,
+    /// Moved by every revocation: a lookup that began before one is not cached.
+    revocations: std::sync::atomic::AtomicU64,
+}
+
+/// Whether a text can be a secret at all: the prefix and 64 lower-case hex digits.
+fn well_formed(secret: &str) -> bool {
+    secret.strip_prefix(SECRET_PREFIX).is_some_and(|h| {
+        h.len() == 64
+            && h.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
 }
 
 /// The hash a store keeps of a secret.
@@ -101,7 +124,9 @@ impl ApiKeys {
             ids,
             spawner,
             cache: Mutex::new(LruCache::new(capacity)),
+            unknown: Mutex::new(LruCache::new(capacity)),
             any: Mutex::new(None),
+            revocations: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -145,6 +170,8 @@ impl ApiKeys {
     pub async fn revoke(&self, who: &Principal, key_id: &str) -> Result<bool, KeyError> {
         who.require(Capability::Admin)?;
         let revoked = self.store.revoke(key_id, self.clock.now()).await?;
+        self.revocations
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.lock_cache().clear();
         Ok(revoked)
     }
@@ -161,41 +188,69 @@ impl ApiKeys {
         Ok(any)
     }
 
-    /// The principal of an active key's secret; `None` for any other text.
+    /// The principal of an active key's secret; `None` for any other text (one that
+    /// cannot be a secret is never looked up).
     pub async fn principal(&self, secret: &str) -> Result<Option<Principal>, StoreError> {
-        if !secret.starts_with(SECRET_PREFIX) {
+        if !well_formed(secret) {
             return Ok(None);
         }
-        let hash = secret_hash(secret);
+        self.principal_by_hash(&secret_hash(secret)).await
+    }
+
+    /// The principal of the active key whose secret has this hash (what a live stream
+    /// asks again, to end when its key is revoked).
+    pub async fn principal_by_hash(
+        &self,
+        hash: &SecretHash,
+    ) -> Result<Option<Principal>, StoreError> {
+        let fresh = |at: &Instant| at.elapsed() < CACHE_TTL;
+        if self.lock_unknown().get(hash).is_some_and(fresh) {
+            return Ok(None);
+        }
         let cached = self
             .lock_cache()
-            .get(&hash)
-            .and_then(|c| (c.fetched.elapsed() < CACHE_TTL).then(|| c.key.clone()));
+            .get(hash)
+            .and_then(|c| fresh(&c.fetched).then(|| c.key.clone()));
         let key = match cached {
-            Some(key) => key,
-            None => {
-                let key = self.store.by_secret(&hash).await?;
-                let mut cache = self.lock_cache();
-                let touched = cache.peek(&hash).and_then(|c| c.touched);
-                cache.put(
-                    hash,
-                    Cached {
-                        key: key.clone(),
-                        fetched: Instant::now(),
-                        touched,
-                    },
-                );
-                key
-            }
+            Some(key) => Some(key),
+            None => self.look_up(hash).await?,
         };
         let Some(key) = key.filter(|k| k.revoked_at.is_none()) else {
             return Ok(None);
         };
-        self.touch(&hash, &key.key_id);
+        self.touch(hash, &key.key_id);
         Ok(Some(Principal::new(
             format!("key:{}", key.key_id),
             key.role,
         )))
+    }
+
+    /// Reads the key from the store and caches what it found, unless a revocation
+    /// happened meanwhile. The time is taken before the read: an entry is never trusted
+    /// for longer than [`CACHE_TTL`] after the read began.
+    async fn look_up(&self, hash: &SecretHash) -> Result<Option<ApiKey>, StoreError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let (began, generation) = (Instant::now(), self.revocations.load(SeqCst));
+        let key = self.store.by_secret(hash).await?;
+        if self.revocations.load(SeqCst) != generation {
+            return Ok(key);
+        }
+        match &key {
+            None => {
+                self.lock_unknown().put(*hash, began);
+            }
+            Some(k) => {
+                let mut cache = self.lock_cache();
+                let touched = cache.peek(hash).and_then(|c| c.touched);
+                let entry = Cached {
+                    key: k.clone(),
+                    fetched: began,
+                    touched,
+                };
+                cache.put(*hash, entry);
+            }
+        }
+        Ok(key)
     }
 
     /// Writes `last_used_at` off the request path, at most once a minute per key here
@@ -222,6 +277,12 @@ impl ApiKeys {
 
     fn lock_cache(&self) -> std::sync::MutexGuard<'_, LruCache<SecretHash, Cached>> {
         self.cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn lock_unknown(&self) -> std::sync::MutexGuard<'_, LruCache<SecretHash, Instant>> {
+        self.unknown
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }

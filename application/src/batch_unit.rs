@@ -116,7 +116,13 @@ impl<'a> BatchUnit<'a> {
                 })
             }
             BatchOperation::Open(o) => {
-                self.ctx.principal.may_open_for(&o.owner)?;
+                // A final refusal of this operation (the batch names it), as any other.
+                if let Err(f) = self.ctx.principal.may_open_for(&o.owner) {
+                    return Err(CommandError::Rejected {
+                        code: ledger_domain::ErrorCode::Forbidden,
+                        detail: f.to_string(),
+                    });
+                }
                 let id = o
                     .account_id
                     .clone()
@@ -182,9 +188,13 @@ impl<'a> BatchUnit<'a> {
                     BatchOperation::Void(_, reason) => Settlement::Void(reason.clone()),
                     _ => return Err(CommandError::Internal("not a settlement".into())),
                 };
-                let who = &self.ctx.principal;
                 let (payer, payee) = (w.account(from.as_str())?, w.account(to.as_str())?);
-                if !who.sees(&payer.state) && !who.sees(&payee.state) {
+                let posting = matches!(settlement, Settlement::Post(_));
+                if !self
+                    .ctx
+                    .principal
+                    .may_settle(posting, &payer.state, &payee.state)
+                {
                     return Err(unknown_transfer());
                 }
                 let plan = plan_settlement(

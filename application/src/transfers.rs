@@ -190,6 +190,21 @@ impl CommandService {
             return stored;
         }
         let (from, to) = self.parties(&id).await?;
+        // Out of an owner key's scope, the transfer does not exist: answered as for one
+        // that does not (nothing stored under the key), before anything is decided.
+        // An account's owner never changes, so this check cannot go stale.
+        if ctx.principal.scope().is_some() {
+            let repo = &self.pipeline.repo;
+            let payer = repo.load::<ledger_domain::Account>(from.as_str()).await?;
+            let payee = repo.load::<ledger_domain::Account>(to.as_str()).await?;
+            let posting = matches!(settlement, Settlement::Post(_));
+            if !ctx
+                .principal
+                .may_settle(posting, &payer.state, &payee.state)
+            {
+                return Err(DomainError::TransferNotFound.into());
+            }
+        }
         self.run_transfer(What::Settle(id, settlement, None), from, to, ctx, &fp)
             .await
     }

@@ -19,6 +19,7 @@ use crate::dto::{AccountBody, TransferAnswer, TransferBody};
 use crate::dto_batches::*;
 use crate::middleware::RequestContext;
 use crate::problem::ApiError;
+use ledger_application::access::Principal;
 
 /// The body limit of this route (64 KiB everywhere else).
 pub const BATCH_BODY_LIMIT: usize = 1024 * 1024;
@@ -174,8 +175,8 @@ fn transfer(b: TransferBody) -> Result<BatchOperation, ApiError> {
     }))
 }
 
-/// An operation's answer as the single command would give it.
-fn result(reply: &BatchReply) -> BatchResult {
+/// An operation's answer as the single command would give it to `who`.
+fn result(reply: &BatchReply, who: &Principal) -> BatchResult {
     let (status, body) = match reply {
         BatchReply::Account { opened, account } => (
             if *opened { 201 } else { 200 },
@@ -183,7 +184,7 @@ fn result(reply: &BatchReply) -> BatchResult {
         ),
         BatchReply::Transfer { created, transfer } => (
             if *created { 201 } else { 200 },
-            serde_json::value::to_raw_value(&TransferAnswer::from(transfer.as_ref())),
+            serde_json::value::to_raw_value(&TransferAnswer::seen_by(transfer, who)),
         ),
     };
     BatchResult {
@@ -238,7 +239,7 @@ pub(crate) async fn batch(
         return match outcome {
             Ok(replies) => Ok(Json(BatchAnswer {
                 atomic: true,
-                results: replies.iter().map(result).collect(),
+                results: replies.iter().map(|r| result(r, &rc.principal)).collect(),
             })),
             Err(r) => Err(ApiError::new(r.code, r.detail).at(r.operation)),
         };
@@ -260,7 +261,7 @@ pub(crate) async fn batch(
         results.push(match op {
             Err(e) => refused(e),
             Ok(_) => match outcomes.next() {
-                Some(Ok(reply)) => result(&reply),
+                Some(Ok(reply)) => result(&reply, &rc.principal),
                 Some(Err(CommandError::IdempotencyKeyReused)) => {
                     return Err(CommandError::IdempotencyKeyReused.into())
                 }

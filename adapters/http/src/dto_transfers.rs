@@ -2,6 +2,7 @@
 //! of an account's balances and overdraft limit.
 
 use chrono::{DateTime, Utc};
+use ledger_application::access::Principal;
 use ledger_application::transfer_views::TransferView;
 use ledger_application::TransferReply;
 use ledger_domain::Money;
@@ -159,17 +160,43 @@ pub struct TransferAnswer {
     #[serde(flatten)]
     pub transfer: TransferViewBody,
     /// The debited account after.
-    pub from: AccountBody,
+    pub from: AccountSide,
     /// The credited account after.
-    pub to: AccountBody,
+    pub to: AccountSide,
 }
 
-impl From<&TransferReply> for TransferAnswer {
-    fn from(t: &TransferReply) -> Self {
+/// One side of a transfer in its answer: the account, or for an owner key, an account
+/// of another owner, only its id.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum AccountSide {
+    /// The account right after the command.
+    Account(AccountBody),
+    /// Another owner's account, which an owner key does not see.
+    Hidden(HiddenAccount),
+}
+
+/// An account the caller may not see: its id only.
+#[derive(Serialize, ToSchema)]
+pub struct HiddenAccount {
+    /// Its id.
+    pub account_id: String,
+}
+
+impl TransferAnswer {
+    /// The answer as `who` may see it: a side whose account `who` does not see (another
+    /// owner's, for an owner key) shows only its id.
+    pub fn seen_by(t: &TransferReply, who: &Principal) -> Self {
+        let side = |a: &ledger_application::AccountReply| match who.sees_owner(&a.owner) {
+            true => AccountSide::Account(a.into()),
+            false => AccountSide::Hidden(HiddenAccount {
+                account_id: a.account_id.clone(),
+            }),
+        };
         Self {
             transfer: (&t.transfer).into(),
-            from: (&t.from).into(),
-            to: (&t.to).into(),
+            from: side(&t.from),
+            to: side(&t.to),
         }
     }
 }

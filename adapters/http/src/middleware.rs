@@ -20,6 +20,9 @@ pub struct RequestContext {
     pub request_id: String,
     /// The caller (`admin`, `api-token-N`, `key:<key_id>`, or `anonymous`) and its role.
     pub principal: Principal,
+    /// For an API key, the hash of its secret (a live stream asks again whether the key
+    /// is still active).
+    pub key: Option<ledger_application::ports::keys::SecretHash>,
 }
 
 fn request_id(req: &Request) -> String {
@@ -98,9 +101,13 @@ pub async fn context(State(state): State<crate::State>, mut req: Request, next: 
         if let Some(refused) = crate::auth::past_rate(&state, &principal) {
             return refused;
         }
+        let key = token
+            .filter(|_| principal.actor.starts_with("key:"))
+            .map(|t| ledger_application::api_keys::secret_hash(&t));
         req.extensions_mut().insert(RequestContext {
             request_id: id.clone(),
             principal,
+            key,
         });
         match tokio::time::timeout(state.request_timeout, next.run(req)).await {
             Ok(r) => r,

@@ -54,6 +54,8 @@ use crate::problem::Problem;
         Problem,
         AccountBody,
         TransferAnswer,
+        crate::dto_transfers::AccountSide,
+        crate::dto_transfers::HiddenAccount,
         TransferViewBody,
         TransfersPage,
         Balances,

@@ -13,8 +13,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use futures_util::stream;
+use std::sync::Arc;
+
+use ledger_application::api_keys::ApiKeys;
 use ledger_application::feed::FeedItem;
 use ledger_application::feed_hub::{Delivery, FeedEnd, FeedFilter, Subscription};
+use ledger_application::ports::keys::SecretHash;
 use ledger_application::ports::store::FeedCursor;
 use ledger_domain::{AccountId, EVENT_TYPES};
 
@@ -96,7 +100,8 @@ pub(crate) async fn feed_stream(
         event_type,
     };
     let subscription = state.feed.subscribe(after, filter);
-    Ok(events(subscription, |item| item.cursor.to_string()))
+    let key = watch_key(&state, &rc);
+    Ok(events(subscription, key, |item| item.cursor.to_string()))
 }
 
 #[utoipa::path(get, path = "/accounts/{id}/events/stream", params(("id" = String, Path),
@@ -124,21 +129,44 @@ pub(crate) async fn account_stream(
         .visible_account(&rc.principal, id.as_str())
         .await?;
     let subscription = state.feed.subscribe_stream(id.as_str(), after);
-    Ok(events(subscription, |item| item.version.to_string()))
+    let key = watch_key(&state, &rc);
+    Ok(events(subscription, key, |item| item.version.to_string()))
+}
+
+/// The API key a stream was opened with, to ask again before each event.
+type WatchedKey = Option<(Arc<ApiKeys>, SecretHash)>;
+
+fn watch_key(state: &crate::State, rc: &RequestContext) -> WatchedKey {
+    rc.key.map(|hash| (state.keys.clone(), hash))
+}
+
+/// Whether the stream's key (if it was opened with one) is still active: a revoked key
+/// gets no event past its revocation's reach (one second per instance).
+async fn still_allowed(key: &WatchedKey) -> bool {
+    match key {
+        None => true,
+        Some((keys, hash)) => matches!(keys.principal_by_hash(hash).await, Ok(Some(_))),
+    }
 }
 
 /// The subscription as an SSE body: each event with its id, a closing comment at the
-/// end, heartbeats while idle.
-fn events(subscription: Subscription, id_of: fn(&FeedItem) -> String) -> Response {
-    let body = stream::unfold(subscription, move |mut sub| async move {
+/// end, heartbeats while idle. A stream opened with an API key ends when the key is
+/// revoked (or cannot be checked).
+fn events(subscription: Subscription, key: WatchedKey, id_of: fn(&FeedItem) -> String) -> Response {
+    let body = stream::unfold(Some((subscription, key)), move |state| async move {
+        let (mut sub, key) = state?;
         let event = match sub.next().await? {
+            Delivery::Event(_) if !still_allowed(&key).await => {
+                let closing = Event::default().comment("closed: the key is revoked");
+                return Some((Ok::<_, Infallible>(closing), None));
+            }
             Delivery::Event(item) => Event::default()
                 .id(id_of(&item))
                 .event(item.event_type.as_str())
                 .data(item.text.as_str()),
             Delivery::End(why) => Event::default().comment(closing(&why)),
         };
-        Some((Ok::<_, Infallible>(event), sub))
+        Some((Ok::<_, Infallible>(event), Some((sub, key))))
     });
     Sse::new(body)
         .keep_alive(KeepAlive::new().interval(HEARTBEAT).text("heartbeat"))

@@ -64,7 +64,11 @@ pub(crate) async fn transfer(
         expires_in_seconds,
     };
     let reply = finish(&state, "transfer", state.commands.transfer(req, &ctx).await)?;
-    Ok((StatusCode::CREATED, Json(TransferAnswer::from(&reply))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(TransferAnswer::seen_by(&reply, &rc.principal)),
+    )
+        .into_response())
 }
 
 #[utoipa::path(post, path = "/transfers/{id}/post", request_body = PostBody,
@@ -85,7 +89,10 @@ pub(crate) async fn post_transfer(
         .map(|a| body::amount(Some(a)))
         .transpose()?;
     let r = state.commands.post_transfer(id, amount, &ctx).await;
-    Ok(Json(TransferAnswer::from(&finish(&state, "post", r)?)))
+    Ok(Json(TransferAnswer::seen_by(
+        &finish(&state, "post", r)?,
+        &rc.principal,
+    )))
 }
 
 #[utoipa::path(post, path = "/transfers/{id}/void", request_body = VoidBody,
@@ -102,7 +109,10 @@ pub(crate) async fn void_transfer(
     let b: VoidBody = body::json(&headers, body).await?;
     let reason = body::note(b.reason)?;
     let r = state.commands.void_transfer(id, reason, &ctx).await;
-    Ok(Json(TransferAnswer::from(&finish(&state, "void", r)?)))
+    Ok(Json(TransferAnswer::seen_by(
+        &finish(&state, "void", r)?,
+        &rc.principal,
+    )))
 }
 
 #[utoipa::path(get, path = "/transfers/{id}", params(("id" = String, Path)),
