@@ -53,6 +53,16 @@ pub(crate) struct Args {
     /// against the same spread with the API open.
     #[arg(long)]
     pub(crate) only_access: bool,
+    /// Runs only the cold-load measurement: the first command after a restart on long
+    /// accounts against fresh ones.
+    #[arg(long)]
+    pub(crate) only_cold: bool,
+    /// Long (and fresh) accounts of `--only-cold`.
+    #[arg(long, default_value_t = 9)]
+    pub(crate) cold_accounts: usize,
+    /// Events in each long account of `--only-cold`.
+    #[arg(long, default_value_t = 100_000)]
+    pub(crate) cold_events: usize,
     /// Events `ledger verify` reads in `--only-integrity` (0: none).
     #[arg(long, default_value_t = 1_000_000)]
     pub(crate) verify_events: usize,

@@ -6,6 +6,7 @@
 mod access;
 mod args;
 mod batches;
+mod cold;
 mod feed;
 mod floor;
 mod integrity;
@@ -57,6 +58,11 @@ async fn main() -> anyhow::Result<()> {
             .await?;
         }
         return integrity::verify(&binary, args.verify_events).await;
+    }
+    if args.only_cold {
+        println!("## cold loads");
+        let (k, n) = (args.cold_accounts, args.cold_events);
+        return cold::measure(&binary, k, n, args.rounds).await;
     }
     if args.only_access {
         println!("## access (API keys)");
