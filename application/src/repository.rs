@@ -126,9 +126,26 @@ impl Repository {
         &self,
         stream_id: &str,
     ) -> Result<Versioned<A>, LoadError> {
-        let start = self.usable_snapshot::<A>(stream_id).await;
-        let from_snapshot = start.version > 0;
-        let loaded = self.fold_from(stream_id, start, None).await?;
+        // A snapshot is checked against the store in the same read that brings the
+        // events after it: one query, as for a stream without one.
+        let (start, anchor) = match self.snapshot::<A>(stream_id).await {
+            Some((state, event_id)) => (state, Some(event_id)),
+            None => (Versioned::default(), None),
+        };
+        let at = start.version;
+        let (loaded, from_snapshot) = match self.fold_from(stream_id, start, None, anchor).await? {
+            Some(loaded) => (loaded, anchor.is_some()),
+            None => {
+                // The snapshot's own event is not in the store (a lost or foreign
+                // store's snapshot would otherwise hide events): replay instead.
+                self.stats.snapshot_errors.fetch_add(1, Ordering::Relaxed);
+                let why = format!("{stream_id} has no event {anchor:?} at version {at}");
+                self.errors
+                    .warn("snapshot of another history ignored", &why);
+                (self.replay_all(stream_id, None).await?, false)
+            }
+        };
+
         if loaded.state.version > 0 && loaded.state.head == ChainHash::ZERO {
             // An event without a hash (written by an older version after the upgrade's
             // backfill): chaining to zeros would break the chain for good.
@@ -156,34 +173,63 @@ impl Repository {
         stream_id: &str,
         bound: StreamBound,
     ) -> Result<HistoricState<A>, LoadError> {
-        self.fold_from(stream_id, Versioned::default(), Some(bound))
-            .await
+        self.replay_all(stream_id, Some(bound)).await
     }
 
+    /// The state folded from the first event.
+    async fn replay_all<A: Aggregate>(
+        &self,
+        stream_id: &str,
+        until: Option<StreamBound>,
+    ) -> Result<HistoricState<A>, LoadError> {
+        let folded = self
+            .fold_from(stream_id, Versioned::default(), until, None)
+            .await?;
+        // Without an anchor there is nothing to find missing: always `Some`.
+        folded.ok_or_else(|| LoadError::Store(StoreError::Failed("unanchored fold refused".into())))
+    }
+
+    /// `start` folded forward with the events after it. With an `anchor`, `start` is a
+    /// snapshot taken at the event with that id: the first read starts one version
+    /// earlier, so that it brings that event too; `None` when the store does not hold
+    /// it there (the head the next event chains to is that event's hash).
     async fn fold_from<A: Aggregate>(
         &self,
         stream_id: &str,
         start: Versioned<A>,
         until: Option<StreamBound>,
-    ) -> Result<HistoricState<A>, LoadError> {
+        anchor: Option<uuid::Uuid>,
+    ) -> Result<Option<HistoricState<A>>, LoadError> {
         let Versioned {
             mut state,
             mut version,
             mut head,
         } = start;
         let mut last_recorded_at = None;
+        let mut anchor = anchor;
         loop {
+            let after_version = match anchor {
+                Some(_) => version - 1,
+                None => version,
+            };
             let page = self
                 .store
                 .read_stream(StreamQuery {
                     stream_id,
-                    after_version: version,
+                    after_version,
                     until,
                     limit: self.batch,
                 })
                 .await?;
             let n = page.len();
-            for e in &page {
+            let mut events = page.iter();
+            if let Some(id) = anchor.take() {
+                match events.next() {
+                    Some(e) if e.version == version && e.event_id == id => head = e.hash,
+                    _ => return Ok(None),
+                }
+            }
+            for e in events {
                 if e.version != version + 1 {
                     // Never fold past a hole: a state missing events would be wrong.
                     return Err(LoadError::Store(StoreError::Failed(format!(
@@ -204,68 +250,44 @@ impl Repository {
                 .events_replayed
                 .fetch_add(n as u64, Ordering::Relaxed);
             if n < self.batch {
-                return Ok(HistoricState {
+                return Ok(Some(HistoricState {
                     state: Versioned {
                         state,
                         version,
                         head,
                     },
                     last_recorded_at,
-                });
+                }));
             }
         }
     }
 
-    /// A snapshot only if it can be read, has the current format, and its version exists
-    /// in the store; otherwise the default state at version 0.
-    async fn usable_snapshot<A: Aggregate>(&self, stream_id: &str) -> Versioned<A> {
+    /// A snapshot if it can be read and has the current format, with the id of the
+    /// event it was taken at (the caller checks that the store holds that event).
+    async fn snapshot<A: Aggregate>(&self, stream_id: &str) -> Option<(Versioned<A>, uuid::Uuid)> {
         let snapshot = match self.snapshots.load(stream_id).await {
             Ok(Some(s)) if s.format == A::SNAPSHOT_FORMAT && s.version > 0 => s,
-            Ok(_) => return Versioned::default(),
+            Ok(_) => return None,
             Err(e) => {
                 self.stats.snapshot_errors.fetch_add(1, Ordering::Relaxed);
                 self.errors.warn("snapshot load failed, replaying", &e);
-                return Versioned::default();
+                return None;
             }
         };
-        let state = match serde_json::from_str::<A>(&snapshot.state) {
-            Ok(state) => state,
+        match serde_json::from_str::<A>(&snapshot.state) {
+            Ok(state) => {
+                let at = Versioned {
+                    state,
+                    version: snapshot.version,
+                    head: ChainHash::ZERO,
+                };
+                Some((at, snapshot.event_id))
+            }
             Err(e) => {
                 self.stats.snapshot_errors.fetch_add(1, Ordering::Relaxed);
                 self.errors.warn("unreadable snapshot ignored", &e);
-                return Versioned::default();
+                None
             }
-        };
-        // The snapshot's own version must exist: a snapshot from a lost or foreign
-        // store would otherwise hide events.
-        // That event's hash is the head the next event chains to.
-        let head = self
-            .store
-            .read_stream(StreamQuery {
-                stream_id,
-                after_version: snapshot.version - 1,
-                until: Some(StreamBound::Version(snapshot.version)),
-                limit: 1,
-            })
-            .await
-            .ok()
-            .and_then(|page| page.into_iter().next())
-            .filter(|e| e.event_id == snapshot.event_id)
-            .map(|e| e.hash);
-        let Some(head) = head else {
-            self.stats.snapshot_errors.fetch_add(1, Ordering::Relaxed);
-            let why = format!(
-                "{stream_id} has no event {} at version {}",
-                snapshot.event_id, snapshot.version
-            );
-            self.errors
-                .warn("snapshot of another history ignored", &why);
-            return Versioned::default();
-        };
-        Versioned {
-            state,
-            version: snapshot.version,
-            head,
         }
     }
 

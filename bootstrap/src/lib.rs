@@ -83,6 +83,7 @@ impl Application {
     /// Opens the stores (migrating them), wires everything and binds the address.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let Core { runner, stores } = core(&settings).await?;
+        stores::warm_up(&stores).await;
         let spawner = tokio_spawner();
         let metrics = Arc::new(Metrics::default());
         // Commands append through this one: their latency lands in the metrics.

@@ -126,3 +126,25 @@ async fn open_with(settings: &Settings, migrate: bool) -> anyhow::Result<Stores>
         pg_pool,
     })
 }
+
+/// Connections the first requests would otherwise open: a few pooled event-store
+/// connections (each preparing the stream read every aggregate load runs), and the
+/// snapshot store's. Failures are ignored: the stores connect again on demand.
+pub async fn warm_up(stores: &Stores) {
+    let probe = || {
+        stores
+            .events
+            .read_stream(ledger_application::ports::store::StreamQuery {
+                stream_id: "__warm_up__",
+                after_version: 0,
+                until: None,
+                limit: 1,
+            })
+    };
+    let probes: Vec<_> = (0..WARM_CONNECTIONS).map(|_| probe()).collect();
+    let _ = futures_util::future::join_all(probes).await;
+    let _ = stores.snapshots.load("__warm_up__").await;
+}
+
+/// Event-store connections opened before the first request.
+const WARM_CONNECTIONS: usize = 4;
