@@ -238,7 +238,9 @@ async fn secrets_never_reach_the_debug_log() {
             .await
             .unwrap();
     }
-    let wrong = format!("{}0", &secret[..secret.len() - 1]);
+    // The secret with its last digit changed (never to itself).
+    let last = if secret.ends_with('0') { '1' } else { '0' };
+    let wrong = format!("{}{last}", &secret[..secret.len() - 1]);
     let r = client
         .get(format!("{base}/accounts"))
         .bearer_auth(&wrong)
