@@ -23,12 +23,20 @@ pub(crate) fn tokens(auth: &Auth) -> Access {
             .map(Secret::new)
             .collect(),
     };
-    if access.api_tokens.is_empty() {
-        tracing::warn!(
-            "auth.api_tokens is empty: until an API key is made (POST /admin/api-keys), the API is open to anyone who can reach it (fine for local use)"
-        );
-    }
     access
+}
+
+/// Says in the log when the API is open: no API token configured and no API key made.
+pub(crate) async fn say_if_open(access: &Access, keys: &ApiKeys) {
+    if !access.api_tokens.is_empty() {
+        return;
+    }
+    match keys.any().await {
+        Ok(true) => tracing::info!("API keys exist: every request but the open paths needs one"),
+        _ => tracing::warn!(
+            "auth.api_tokens is empty and no API key exists: until one is made (POST /admin/api-keys), the API is open to anyone who can reach it (fine for local use)"
+        ),
+    }
 }
 
 /// The API keys of the event store's database.

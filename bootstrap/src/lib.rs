@@ -117,6 +117,8 @@ impl Application {
             stores.read.clone(),
         ));
         let access = access::tokens(&settings.auth);
+        let keys = access::api_keys(&stores, spawner.clone());
+        access::say_if_open(&access, &keys).await;
         let wake = Arc::new(Notify::new());
         let reader = feed_reader(stores.events.clone());
         let relay = relay::build(
@@ -144,7 +146,7 @@ impl Application {
             wake,
             relay,
             public_key,
-            keys: access::api_keys(&stores, spawner.clone()),
+            keys,
             limiter: ledger_http::auth::rate_limiter(settings.auth.rate_limit_per_second),
         });
         let listener = TcpListener::bind(&settings.server.address)
