@@ -84,18 +84,20 @@ pub struct ApiKeys {
     revocations: std::sync::atomic::AtomicU64,
 }
 
-/// Whether a text can be a secret at all: the prefix and 64 lower-case hex digits.
-fn well_formed(secret: &str) -> bool {
-    secret.strip_prefix(SECRET_PREFIX).is_some_and(|h| {
+/// The hash a store keeps of a secret.
+fn secret_hash(secret: &str) -> SecretHash {
+    Sha256::digest(secret.as_bytes()).into()
+}
+
+/// The hash of a text that can be a secret (the prefix and 64 lower-case hex digits);
+/// `None` for any other text, which is then never looked up.
+pub fn hash_of(secret: &str) -> Option<SecretHash> {
+    let well_formed = secret.strip_prefix(SECRET_PREFIX).is_some_and(|h| {
         h.len() == 64
             && h.bytes()
                 .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    })
-}
-
-/// The hash a store keeps of a secret.
-pub fn secret_hash(secret: &str) -> SecretHash {
-    Sha256::digest(secret.as_bytes()).into()
+    });
+    well_formed.then(|| secret_hash(secret))
 }
 
 fn valid_name(name: &str) -> Result<String, KeyError> {
@@ -188,17 +190,8 @@ impl ApiKeys {
         Ok(any)
     }
 
-    /// The principal of an active key's secret; `None` for any other text (one that
-    /// cannot be a secret is never looked up).
-    pub async fn principal(&self, secret: &str) -> Result<Option<Principal>, StoreError> {
-        if !well_formed(secret) {
-            return Ok(None);
-        }
-        self.principal_by_hash(&secret_hash(secret)).await
-    }
-
-    /// The principal of the active key whose secret has this hash (what a live stream
-    /// asks again, to end when its key is revoked).
+    /// The principal of the active key whose secret has this hash ([`hash_of`]): what
+    /// each request asks, and a live stream again before each event.
     pub async fn principal_by_hash(
         &self,
         hash: &SecretHash,

@@ -161,12 +161,13 @@ impl<'a> BatchUnit<'a> {
                 if order.from == order.to {
                     return Err(DomainError::SameAccount.into());
                 }
-                if !self.ctx.principal.sees(&w.account(t.from.as_str())?.state) {
+                let from = &w.account(t.from.as_str())?.state;
+                if !self.ctx.principal.sees(from) {
                     return Err(DomainError::AccountNotFound.into());
                 }
                 let plan = plan_transfer(
                     &order,
-                    &w.account(t.from.as_str())?.state,
+                    from,
                     &w.account(t.to.as_str())?.state,
                     &w.transfer(&transfer_stream(&id))?.state,
                 )?;
@@ -201,8 +202,8 @@ impl<'a> BatchUnit<'a> {
                     &settlement,
                     now,
                     &w.transfer(&transfer_stream(id))?.state,
-                    &w.account(from.as_str())?.state,
-                    &w.account(to.as_str())?.state,
+                    &payer.state,
+                    &payee.state,
                 )?;
                 BatchReply::Transfer {
                     created: false,

@@ -254,10 +254,7 @@ impl QueryService {
         after_version: u64,
         limit: usize,
     ) -> Result<DecodedEvents, QueryError> {
-        who.require(Capability::Query)?;
-        if !self.in_scope(who, account_id).await? {
-            return Err(QueryError::AccountNotFound);
-        }
+        self.readable(who, account_id).await?;
         let page = self.history(account_id, after_version, limit).await?;
         if page.is_empty() && self.history(account_id, 0, 1).await?.is_empty() {
             return Err(QueryError::AccountNotFound);
@@ -272,14 +269,20 @@ impl QueryService {
         who: &Principal,
         account_id: &str,
     ) -> Result<(), QueryError> {
-        who.require(Capability::Query)?;
-        if !self.in_scope(who, account_id).await? {
-            return Err(QueryError::AccountNotFound);
-        }
+        self.readable(who, account_id).await?;
         if self.history(account_id, 0, 1).await?.is_empty() {
             return Err(QueryError::AccountNotFound);
         }
         Ok(())
+    }
+
+    /// `Ok` when the caller may read this account's events (404 otherwise).
+    async fn readable(&self, who: &Principal, account_id: &str) -> Result<(), QueryError> {
+        who.require(Capability::Query)?;
+        match self.in_scope(who, account_id).await? {
+            true => Ok(()),
+            false => Err(QueryError::AccountNotFound),
+        }
     }
 
     /// Whether the caller may read the whole ledger's feed.

@@ -10,7 +10,7 @@ use ledger_postgres::testing::TestDatabase;
 use serde_json::json;
 
 use crate::load;
-use crate::server::{row, settle, start_server, wait_up, BENCH_ADMIN_TOKEN};
+use crate::server::{row, settle, spread_server_with, BENCH_ADMIN_TOKEN};
 
 /// Accounts in all, split among the clients.
 const ACCOUNTS: usize = 1000;
@@ -29,34 +29,18 @@ async fn server(
     clients: usize,
     keys: bool,
 ) -> anyhow::Result<(std::process::Child, String, TestDatabase, Vec<String>)> {
-    let db = TestDatabase::create().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
     // No projectors: each run measures commands alone, with no projector of the other
     // server catching up (the stricter test: the check is a larger share of less work).
-    let child = start_server(binary, &db.url, port, clients + 8, false)?;
-    let base = format!("http://127.0.0.1:{port}");
+    let owner = |j: usize| format!("owner-{}", j % clients);
+    let (child, addr, db) = spread_server_with(binary, clients, false, owner).await?;
     let http = reqwest::Client::new();
-    wait_up(&http, &base).await?;
-    for j in 0..ACCOUNTS {
-        let body = json!({"account_id": format!("s-{j}"), "owner": format!("owner-{}", j % clients),
-                          "currency": "USD"});
-        http.post(format!("{base}/accounts"))
-            .bearer_auth(BENCH_ADMIN_TOKEN)
-            .json(&body)
-            .send()
-            .await?;
-    }
     let mut secrets = Vec::new();
-    for c in 0..clients {
-        if !keys {
-            break;
-        }
+    let wanted = if keys { clients } else { 0 };
+    for c in 0..wanted {
         let body =
             json!({"name": format!("client {c}"), "role": "owner", "owner": format!("owner-{c}")});
         let made: serde_json::Value = http
-            .post(format!("{base}/admin/api-keys"))
+            .post(format!("http://{addr}/admin/api-keys"))
             .bearer_auth(BENCH_ADMIN_TOKEN)
             .json(&body)
             .send()
@@ -68,7 +52,7 @@ async fn server(
             .ok_or_else(|| anyhow::anyhow!("no secret: {made}"))?;
         secrets.push(secret.to_owned());
     }
-    Ok((child, format!("127.0.0.1:{port}"), db, secrets))
+    Ok((child, addr, db, secrets))
 }
 
 fn deposits(clients: usize) -> load::Make {

@@ -182,11 +182,22 @@ pub(crate) async fn spread_server(
     binary: &PathBuf,
     clients: usize,
 ) -> anyhow::Result<(Child, String, TestDatabase)> {
+    spread_server_with(binary, clients, true, |_| "Bench".to_owned()).await
+}
+
+/// [`spread_server`] with the projectors on or off, and account `s-j` owned by
+/// `owner(j)`.
+pub(crate) async fn spread_server_with(
+    binary: &PathBuf,
+    clients: usize,
+    projectors: bool,
+    owner: impl Fn(usize) -> String,
+) -> anyhow::Result<(Child, String, TestDatabase)> {
     let db = TestDatabase::create().await;
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
-    let server = start_server(binary, &db.url, port, clients + 8, true)?;
+    let server = start_server(binary, &db.url, port, clients + 8, projectors)?;
     let (addr, base) = (
         format!("127.0.0.1:{port}"),
         format!("http://127.0.0.1:{port}"),
@@ -194,7 +205,7 @@ pub(crate) async fn spread_server(
     let http = reqwest::Client::new();
     wait_up(&http, &base).await?;
     for i in 0..1000 {
-        let body = json!({"account_id": format!("s-{i}"), "owner": "Bench", "currency": "USD"});
+        let body = json!({"account_id": format!("s-{i}"), "owner": owner(i), "currency": "USD"});
         http.post(format!("{base}/accounts"))
             .json(&body)
             .send()

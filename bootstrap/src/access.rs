@@ -11,7 +11,7 @@ use crate::stores::Stores;
 
 /// The admin token and API tokens of the settings.
 pub(crate) fn tokens(auth: &Auth) -> Access {
-    let access = Access {
+    Access {
         admin_token: auth.admin_token.clone().filter(|t| !t.expose().is_empty()),
         // `LEDGER__AUTH__API_TOKENS="t1, t2,,t3 "` is t1, t2 and t3: entries are
         // trimmed and empty ones ignored.
@@ -22,8 +22,7 @@ pub(crate) fn tokens(auth: &Auth) -> Access {
             .filter(|t| !t.is_empty())
             .map(Secret::new)
             .collect(),
-    };
-    access
+    }
 }
 
 /// Says in the log when the API is open: no API token configured and no API key made.

@@ -10,6 +10,8 @@ use axum::response::{IntoResponse, Response};
 use governor::clock::Clock;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use ledger_application::access::{Principal, Role};
+use ledger_application::api_keys::hash_of;
+use ledger_application::ports::keys::SecretHash;
 use ledger_application::ports::store::StoreError;
 use ledger_domain::ErrorCode;
 use subtle::ConstantTimeEq;
@@ -63,26 +65,32 @@ fn store_failure(e: StoreError) -> ApiError {
     }
 }
 
-/// The principal a token or key names: the admin token, an `auth.api_tokens` entry
-/// (an operator, `api-token-N`), or an active API key (`key:<key_id>`). Tokens are
+/// Who is calling: the principal, and for an API key the hash of its secret (a live
+/// stream asks again with it whether the key is still active).
+pub(crate) type Caller = (Principal, Option<SecretHash>);
+
+/// The caller a token or key names: the admin token, an `auth.api_tokens` entry (an
+/// operator, `api-token-N`), or an active API key (`key:<key_id>`). Tokens are
 /// compared in constant time; a key is found by its secret's SHA-256, so the time a
 /// lookup takes says nothing about the secret.
-async fn resolve(state: &AppState, token: &str) -> Result<Option<Principal>, ApiError> {
+async fn resolve(state: &AppState, token: &str) -> Result<Option<Caller>, ApiError> {
     let access = &state.access;
     if access
         .admin_token
         .as_ref()
         .is_some_and(|a| matches(token, a))
     {
-        return Ok(Some(Principal::admin()));
+        return Ok(Some((Principal::admin(), None)));
     }
     if let Some(i) = access.api_tokens.iter().position(|s| matches(token, s)) {
-        return Ok(Some(Principal::new(
-            format!("api-token-{}", i + 1),
-            Role::Operator,
-        )));
+        let operator = Principal::new(format!("api-token-{}", i + 1), Role::Operator);
+        return Ok(Some((operator, None)));
     }
-    state.keys.principal(token).await.map_err(store_failure)
+    let Some(hash) = hash_of(token) else {
+        return Ok(None);
+    };
+    let principal = state.keys.principal_by_hash(&hash).await;
+    Ok(principal.map_err(store_failure)?.map(|p| (p, Some(hash))))
 }
 
 /// Decides who the caller of `path` with this bearer token is, or refuses (401, or
@@ -91,9 +99,9 @@ pub(crate) async fn authenticate(
     state: &AppState,
     path: &str,
     token: Option<&str>,
-) -> Result<Principal, ApiError> {
+) -> Result<Caller, ApiError> {
     if OPEN_PATHS.contains(&path) {
-        return Ok(Principal::anonymous());
+        return Ok((Principal::anonymous(), None));
     }
     let known = match token {
         Some(t) => resolve(state, t).await?,
@@ -107,7 +115,7 @@ pub(crate) async fn authenticate(
             ));
         }
         return match known {
-            Some(p) if p.role == Role::Admin => Ok(p),
+            Some(caller) if caller.0.role == Role::Admin => Ok(caller),
             Some(_) => Err(ApiError::new(
                 ErrorCode::Forbidden,
                 "this endpoint needs the admin token",
@@ -118,13 +126,13 @@ pub(crate) async fn authenticate(
             )),
         };
     }
-    if let Some(p) = known {
-        return Ok(p);
+    if let Some(caller) = known {
+        return Ok(caller);
     }
     let closed =
         !state.access.api_tokens.is_empty() || state.keys.any().await.map_err(store_failure)?;
     match (closed, token) {
-        (false, _) => Ok(Principal::anonymous()),
+        (false, _) => Ok((Principal::anonymous(), None)),
         (true, Some(_)) => Err(ApiError::new(
             ErrorCode::Unauthorized,
             "unknown or revoked bearer token",

@@ -94,16 +94,14 @@ pub async fn context(State(state): State<crate::State>, mut req: Request, next: 
         }
         let path = req.uri().path().to_owned();
         let token = crate::auth::bearer(&req).map(str::to_owned);
-        let principal = match crate::auth::authenticate(&state, &path, token.as_deref()).await {
-            Ok(principal) => principal,
-            Err(e) => return e.into_response(),
-        };
+        let (principal, key) =
+            match crate::auth::authenticate(&state, &path, token.as_deref()).await {
+                Ok(caller) => caller,
+                Err(e) => return e.into_response(),
+            };
         if let Some(refused) = crate::auth::past_rate(&state, &principal) {
             return refused;
         }
-        let key = token
-            .filter(|_| principal.actor.starts_with("key:"))
-            .map(|t| ledger_application::api_keys::secret_hash(&t));
         req.extensions_mut().insert(RequestContext {
             request_id: id.clone(),
             principal,
