@@ -161,6 +161,7 @@ impl Verifier {
                 self.models.as_ref(),
                 self.checkpoints.as_ref(),
                 &mut findings,
+                stream.is_none(),
             )
             .await?;
         findings.sort_by_key(|f| (f.pass, f.position.unwrap_or(u64::MAX)));

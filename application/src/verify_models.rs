@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use ledger_domain::{Account, Aggregate};
 
 use crate::decode::{FeedDecodeError, FeedDecoder, LedgerEvent};
+use crate::ports::filters::AccountFilter;
 use crate::ports::readmodel::{Projection, ProjectionStore, ReadModels};
 use crate::ports::store::{EventStore, FeedCursor, RecordedEvent};
 use crate::queries::QueryError;
@@ -81,33 +82,70 @@ impl AccountsFold {
     }
 
     /// Compares each folded account with its row; returns how many were compared.
+    /// With `whole_feed`, the view is read a page at a time (one query per page, not
+    /// per account) and a row no event opened is a finding too; otherwise (one
+    /// stream's check) each folded account's row is read by its id.
     pub(crate) async fn compare(
-        self,
+        mut self,
         models: &dyn ReadModels,
         checkpoints: &dyn ProjectionStore,
         findings: &mut Vec<Finding>,
+        whole_feed: bool,
     ) -> Result<u64, QueryError> {
         let moved = checkpoint(checkpoints).await? != self.until;
-        let mut ids: Vec<&String> = self.rows.keys().collect();
-        ids.sort();
-        for id in ids {
-            let expected = &self.rows[id];
-            let stored = models.account(id).await?;
-            let detail = match &stored {
-                Some(row) if row == expected => continue,
-                Some(row) if moved && row.version > expected.version => continue,
-                Some(row) => differences(row, expected),
-                None => "the account is missing from the accounts view".to_owned(),
+        let folded = self.rows.len() as u64;
+        let check = |row: &AccountView, expected: Option<AccountView>| {
+            let detail = match expected {
+                Some(expected) if *row == expected => return None,
+                Some(expected) if moved && row.version > expected.version => return None,
+                Some(expected) => differences(row, &expected),
+                // Opened after the checkpoint verification started from.
+                None if moved => return None,
+                None => "the accounts view holds an account no event opened".into(),
             };
-            findings.push(Finding {
-                pass: Pass::ReadModels,
-                stream_id: Some(id.clone()),
-                version: stored.map(|r| r.version),
-                position: None,
-                detail,
-            });
+            Some(finding(&row.account_id, Some(row.version), detail))
+        };
+        let (mut after, mut more) = (None, whole_feed);
+        while more {
+            let page = models
+                .accounts(AccountFilter {
+                    after: after.take(),
+                    limit: VIEW_PAGE,
+                    ..AccountFilter::default()
+                })
+                .await?;
+            more = page.len() == VIEW_PAGE;
+            for row in page {
+                findings.extend(check(&row, self.rows.remove(&row.account_id)));
+                after = Some(row.account_id);
+            }
         }
-        Ok(self.rows.len() as u64)
+        let mut rest: Vec<(String, AccountView)> = self.rows.into_iter().collect();
+        rest.sort_by(|a, b| a.0.cmp(&b.0));
+        for (id, expected) in rest {
+            match models.account(&id).await? {
+                // Read after the pages: it may have been opened since (a ledger in use).
+                Some(row) => findings.extend(check(&row, Some(expected))),
+                None => {
+                    let detail = "the account is missing from the accounts view".to_owned();
+                    findings.push(finding(&id, None, detail));
+                }
+            }
+        }
+        Ok(folded)
+    }
+}
+
+/// Accounts read from the view per query.
+const VIEW_PAGE: usize = 1_000;
+
+fn finding(account_id: &str, version: Option<u64>, detail: String) -> Finding {
+    Finding {
+        pass: Pass::ReadModels,
+        stream_id: Some(account_id.to_owned()),
+        version,
+        position: None,
+        detail,
     }
 }
 

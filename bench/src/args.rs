@@ -66,4 +66,13 @@ pub(crate) struct Args {
     /// Events `ledger verify` reads in `--only-integrity` (0: none).
     #[arg(long, default_value_t = 1_000_000)]
     pub(crate) verify_events: usize,
+    /// Runs only the scale measurement: the service at growing sizes of the store.
+    #[arg(long)]
+    pub(crate) only_scale: bool,
+    /// The sizes (events in the store) `--only-scale` measures at, in order.
+    #[arg(long, value_delimiter = ',', default_value = "0,1000000,10000000")]
+    pub(crate) scale_marks: Vec<u64>,
+    /// Where `--only-scale` draws its curve (PNG).
+    #[arg(long)]
+    pub(crate) plot: Option<PathBuf>,
 }

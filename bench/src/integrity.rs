@@ -140,10 +140,24 @@ pub(crate) async fn verify(binary: &Path, events: usize) -> anyhow::Result<()> {
         String::from_utf8_lossy(&rebuilt.stderr)
     );
     let _ = sqlx::query("CHECKPOINT").execute(&pool).await;
+    let (seconds, peak, out) = timed_verify(binary, &db.url).await?;
+    let verified = per_stream * 1000;
+    println!("({})", out.trim().replace('\n', "; "));
+    println!(
+        "| ledger verify, {verified} events in 1,000 streams (PostgreSQL, all four passes) | {:.0} events/s ({seconds:.1} s), peak RSS {peak:.1} MB |",
+        verified as f64 / seconds
+    );
+    Ok(())
+}
+
+/// Runs `ledger verify` on the database at `url` as a process of its own, its peak RSS
+/// sampled from `/proc` every 20 ms: (seconds, peak RSS in MB, its report). Fails when
+/// the store does not verify.
+pub(crate) async fn timed_verify(binary: &Path, url: &str) -> anyhow::Result<(f64, f64, String)> {
     let started = Instant::now();
     let mut child = std::process::Command::new(binary)
         .arg("verify")
-        .env("LEDGER__STORAGE__URL", &db.url)
+        .env("LEDGER__STORAGE__URL", url)
         .env("LEDGER__LOG__LEVEL", "warn")
         .stdout(std::process::Stdio::piped())
         .spawn()?;
@@ -161,11 +175,5 @@ pub(crate) async fn verify(binary: &Path, events: usize) -> anyhow::Result<()> {
         std::io::Read::read_to_string(&mut stdout, &mut out)?;
     }
     anyhow::ensure!(status.success(), "verify did not pass: {out}");
-    let verified = per_stream * 1000;
-    println!("({})", out.trim().replace('\n', "; "));
-    println!(
-        "| ledger verify, {verified} events in 1,000 streams (PostgreSQL, all four passes) | {:.0} events/s ({seconds:.1} s), peak RSS {peak:.1} MB |",
-        verified as f64 / seconds
-    );
-    Ok(())
+    Ok((seconds, peak, out))
 }

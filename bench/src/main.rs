@@ -12,6 +12,7 @@ mod floor;
 mod integrity;
 mod load;
 mod pending;
+mod scale;
 mod server;
 mod sqlite;
 mod stores;
@@ -63,6 +64,17 @@ async fn main() -> anyhow::Result<()> {
         println!("## cold loads");
         let (k, n) = (args.cold_accounts, args.cold_events);
         return cold::measure(&binary, k, n, args.rounds).await;
+    }
+    if args.only_scale {
+        println!("## scale");
+        let plan = scale::Plan {
+            marks: args.scale_marks.clone(),
+            clients: args.clients,
+            secs,
+            rounds: args.rounds,
+            plot: args.plot.clone(),
+        };
+        return scale::measure(&binary, plan).await;
     }
     if args.only_access {
         println!("## access (API keys)");

@@ -216,6 +216,24 @@ async fn a_changed_read_model_row_is_found(backend: Backend) {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+async fn a_renamed_read_model_row_is_found_both_ways(backend: Backend) {
+    let (_app, url, dir, key) = sealed_ledger(backend).await;
+    Store::at(&url)
+        .exec("UPDATE current_state SET account_id = 'ghost-1' WHERE account_id = 'acc-2'")
+        .await;
+    let (code, out) = verify(&url, Some(&key)).await;
+    assert_caught(code, &out, "pass 4 (read models), stream");
+    assert!(
+        out.contains("stream acc-2") && out.contains("missing from the accounts view"),
+        "{out}"
+    );
+    assert!(
+        out.contains("stream ghost-1") && out.contains("no event opened"),
+        "{out}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 async fn without_a_key_there_is_no_public_key_and_no_seal(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let body = json!({"account_id": "k-1", "owner": "Ada", "currency": "USD"});
@@ -235,6 +253,7 @@ async fn without_a_key_there_is_no_public_key_and_no_seal(backend: Backend) {
 on_both_backends!(
     without_a_key_there_is_no_public_key_and_no_seal,
     a_sealed_ledger_verifies_clean,
+    a_renamed_read_model_row_is_found_both_ways,
     a_changed_amount_breaks_the_chain,
     a_deleted_event_leaves_a_hole,
     swapped_data_breaks_the_chain,

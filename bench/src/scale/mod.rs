@@ -1,0 +1,257 @@
+//! Issue 22, parts 2 and 4: the service measured at growing sizes of one PostgreSQL
+//! store (by default the empty store, 1 M and 10 M events), filled through the service
+//! with atomic batches. At each size: the spread, the single client, four reads, the
+//! rebuild of every projection (with the server's peak RSS), `ledger verify` and the
+//! bytes on disk; then the ratios against the first size and a plot of the curve.
+
+mod fill;
+mod probes;
+mod report;
+
+use std::path::{Path, PathBuf};
+use std::process::Child;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ledger_postgres::testing::TestDatabase;
+use serde_json::{json, Value};
+
+use crate::load;
+use crate::server::{lag, peak_rss_mb, settle, spread_deposits, start_server, wait_up};
+use crate::server::{row, BENCH_ADMIN_TOKEN};
+
+/// What was measured at one size of the store.
+pub(crate) struct Mark {
+    pub(crate) events: u64,
+    pub(crate) spread: f64,
+    pub(crate) floor_empty: f64,
+    pub(crate) single_p50: f64,
+    pub(crate) reads: Vec<(&'static str, f64, usize)>,
+    pub(crate) rebuild_rate: f64,
+    pub(crate) rebuild_rss: f64,
+    pub(crate) verify_rate: f64,
+    pub(crate) verify_rss: f64,
+}
+
+/// Run parameters.
+pub(crate) struct Plan {
+    pub(crate) marks: Vec<u64>,
+    pub(crate) clients: usize,
+    pub(crate) secs: Duration,
+    pub(crate) rounds: usize,
+    pub(crate) plot: Option<PathBuf>,
+}
+
+struct Service<'a> {
+    binary: &'a Path,
+    db: &'a TestDatabase,
+    port: u16,
+    pool: usize,
+    child: Option<Child>,
+    base: String,
+}
+
+impl Service<'_> {
+    async fn restart(&mut self) -> anyhow::Result<()> {
+        self.stop();
+        let child = start_server(
+            &self.binary.to_path_buf(),
+            &self.db.url,
+            self.port,
+            self.pool,
+            true,
+        )?;
+        self.child = Some(child);
+        wait_up(&reqwest::Client::new(), &self.base).await
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+}
+
+/// Waits (up to an hour) until no read model lags.
+async fn caught_up(http: &reqwest::Client, base: &str) -> anyhow::Result<()> {
+    for _ in 0..18_000 {
+        if lag(http, base).await? == 0 {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    anyhow::bail!("the projections did not catch up within an hour")
+}
+
+/// `POST /admin/rebuild-projections` (all of them), then polls until none is
+/// rebuilding: (events per second, seconds).
+async fn rebuild(http: &reqwest::Client, base: &str, events: u64) -> anyhow::Result<(f64, f64)> {
+    let started = Instant::now();
+    let r = http
+        .post(format!("{base}/admin/rebuild-projections"))
+        .bearer_auth(BENCH_ADMIN_TOKEN)
+        .send()
+        .await?;
+    anyhow::ensure!(r.status() == 202, "rebuild: {}", r.status());
+    loop {
+        let status: Value = http
+            .get(format!("{base}/admin/projections"))
+            .bearer_auth(BENCH_ADMIN_TOKEN)
+            .send()
+            .await?
+            .json()
+            .await?;
+        let all = status["projections"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        anyhow::ensure!(
+            all.iter().all(|p| p["state"] != "failed"),
+            "rebuild failed: {status}"
+        );
+        if all.iter().all(|p| p["state"] != "rebuilding") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let s = started.elapsed().as_secs_f64();
+    Ok((events as f64 / s, s))
+}
+
+/// Opens `prefix-0 .. prefix-{n-1}` in batches of 1,000.
+async fn open(http: &reqwest::Client, base: &str, prefix: &str, n: usize) -> anyhow::Result<()> {
+    for chunk in (0..n).collect::<Vec<_>>().chunks(1000) {
+        let ops: Vec<Value> = chunk
+            .iter()
+            .map(|i| json!({"op": "open_account", "account_id": format!("{prefix}-{i}"), "owner": "Bench", "currency": "USD"}))
+            .collect();
+        fill::post(http, base, "/batches", &json!({"operations": ops})).await?;
+    }
+    Ok(())
+}
+
+/// The whole measurement.
+pub(crate) async fn measure(binary: &Path, plan: Plan) -> anyhow::Result<()> {
+    let db = TestDatabase::create().await;
+    let pool = ledger_postgres::pool_with(db.options.clone(), plan.clients as u32 + 2);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let addr = format!("127.0.0.1:{port}");
+    let mut service = Service {
+        binary,
+        db: &db,
+        port,
+        pool: plan.clients + 8,
+        child: None,
+        base: base.clone(),
+    };
+    service.restart().await?;
+    let http = reqwest::Client::new();
+    open(&http, &base, "s", 1000).await?;
+    open(&http, &base, "f", 2000).await?;
+    fill::open_fill_accounts(&http, &base).await?;
+    let probes = probes::write(&http, &base).await?;
+    let mut next_batch = 0;
+    let mut marks = Vec::new();
+    for &target in &plan.marks {
+        let started = Instant::now();
+        fill::fill_to(&base, &pool, target, &mut next_batch).await?;
+        let filled = started.elapsed().as_secs_f64();
+        caught_up(&http, &base).await?;
+        let events = fill::events_in(&pool).await?;
+        println!(
+            "\n## {events} events (filled in {filled:.0} s, projections caught up after {:.0} s)",
+            started.elapsed().as_secs_f64()
+        );
+        println!("| scenario | throughput | p50 | p99 | errors | server peak RSS |");
+        println!("|---|---|---|---|---|---|");
+        settle(&pool).await;
+        let floor_empty = crate::floor::rate(
+            &pool,
+            plan.clients,
+            plan.secs,
+            crate::floor::Streams::PerConnection,
+        )
+        .await?;
+        let mut spread = load::Outcome::default();
+        for _ in 0..plan.rounds.max(1) {
+            caught_up(&http, &base).await?;
+            settle(&pool).await;
+            spread.merge(load::run(&addr, plan.clients, plan.secs, spread_deposits()).await);
+        }
+        row(
+            &format!(
+                "spread ({} clients, 1,000 accounts, {} rounds)",
+                plan.clients, plan.rounds
+            ),
+            &spread,
+            None,
+        );
+        caught_up(&http, &base).await?;
+        settle(&pool).await;
+        let single = load::run(
+            &addr,
+            1,
+            plan.secs,
+            Arc::new(|_, i| {
+                (
+                    format!("/accounts/f-{}/deposit", i % 2000),
+                    bytes::Bytes::from_static(br#"{"amount":"1"}"#),
+                )
+            }),
+        )
+        .await;
+        row(
+            "single client (2,000 short streams)",
+            &single,
+            Some(peak_rss_mb(service.pid())),
+        );
+        caught_up(&http, &base).await?;
+        let reads = probes::time_reads(&base, &probes, plan.secs).await?;
+        for (name, p50, n) in &reads {
+            println!(
+                "| {name} (one client, 20 probe accounts) | {n} requests | {p50:.2} ms | | | |"
+            );
+        }
+        // A fresh process, so that its peak RSS is the rebuild's.
+        service.restart().await?;
+        settle(&pool).await;
+        let events = fill::events_in(&pool).await?;
+        let (rebuild_rate, rebuild_secs) = rebuild(&http, &base, events).await?;
+        let rebuild_rss = peak_rss_mb(service.pid());
+        println!("| rebuild of all projections (POST /admin/rebuild-projections, fresh server) over {events} events | {rebuild_rate:.0} events/s ({rebuild_secs:.1} s), server peak RSS {rebuild_rss:.1} MB |");
+        service.stop();
+        settle(&pool).await;
+        let (verify_secs, verify_rss, _) = crate::integrity::timed_verify(binary, &db.url).await?;
+        let verify_rate = events as f64 / verify_secs;
+        println!("| ledger verify over {events} events | {verify_rate:.0} events/s ({verify_secs:.1} s), peak RSS {verify_rss:.1} MB |");
+        println!("| floor: single-row INSERT commits into an empty copy of the events table (the machine's drift) | {floor_empty:.0} commits/s |");
+        report::disk(&pool, events).await?;
+        marks.push(Mark {
+            events,
+            spread: spread.throughput(),
+            floor_empty,
+            single_p50: single.pct(0.5),
+            reads,
+            rebuild_rate,
+            rebuild_rss,
+            verify_rate,
+            verify_rss,
+        });
+        service.restart().await?;
+    }
+    service.stop();
+    report::summary(&marks);
+    if let Some(path) = &plan.plot {
+        report::draw(&marks, path)?;
+        println!("\n(plot written to {})", path.display());
+    }
+    Ok(())
+}
