@@ -212,7 +212,8 @@ impl Verifier {
                 None => break cursor,
             }
         };
-        self.hidden_events(heads, cursor, findings).await?;
+        self.hidden_events(heads, cursor, report.events, findings)
+            .await?;
         for (at, seal) in seals {
             report.seals += 1;
             findings.push(Finding {

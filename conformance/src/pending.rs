@@ -168,6 +168,9 @@ pub async fn pending_views_match_the_aggregates(h: Harness) {
         let want = TransferView::of(state.state.details().expect("exists"));
         assert_eq!(row.view, want);
     }
+    for account in accounts.keys() {
+        one_account_s_transfers(&h, account, &transfers).await;
+    }
     let runner = h.runner(5);
     runner
         .rebuild_many(&PROJECTIONS, &|_| {})
@@ -175,4 +178,43 @@ pub async fn pending_views_match_the_aggregates(h: Harness) {
         .expect("rebuild");
     assert_eq!(shown(&h).await, (accounts, transfers, pending_volume));
     assert!(h.store.count_after(FeedCursor::START).await.expect("count") > 100);
+}
+
+/// `transfers` filtered by one account, by status and paged two at a time are the
+/// whole list's rows from or to it, newest first.
+async fn one_account_s_transfers(h: &Harness, account: &str, all: &[TransferRow]) {
+    let of =
+        |r: &&TransferRow| r.view.from_account_id == account || r.view.to_account_id == account;
+    let want: Vec<&TransferRow> = all.iter().filter(of).collect();
+    let filter = |before, status| TransferFilter {
+        account_id: Some(account.to_owned()),
+        status,
+        before,
+        limit: 2,
+        ..Default::default()
+    };
+    let (mut paged, mut before) = (Vec::new(), None);
+    loop {
+        let page = h.read.transfers(filter(before, None)).await.expect("page");
+        before = page.last().map(|r| r.created_position);
+        let last = page.len() < 2;
+        paged.extend(page);
+        if last {
+            break;
+        }
+    }
+    assert_eq!(paged.iter().collect::<Vec<_>>(), want, "{account}, paged");
+    let pending = Some(ledger_domain::TransferStatus::Pending);
+    let mut only = filter(None, pending);
+    only.limit = 1000;
+    let shown = h.read.transfers(only).await.expect("by status");
+    let want_pending: Vec<&TransferRow> = want
+        .into_iter()
+        .filter(|r| r.view.status == ledger_domain::TransferStatus::Pending)
+        .collect();
+    assert_eq!(
+        shown.iter().collect::<Vec<_>>(),
+        want_pending,
+        "{account}, pending"
+    );
 }

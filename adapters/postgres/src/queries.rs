@@ -140,23 +140,22 @@ impl ReadModels for PgReadModels {
     }
 
     async fn transfers(&self, f: TransferFilter) -> Result<Vec<TransferRow>, ReadModelError> {
-        let rows = sqlx::query(
-            "SELECT view FROM transfers WHERE ($1::text IS NULL OR from_account_id = $1 \
-                OR to_account_id = $1) AND ($2::text IS NULL OR status = $2) \
-             AND ($3::bigint IS NULL OR created_position < $3) \
-             AND ($5::text IS NULL OR from_account_id IN (SELECT account_id FROM current_state \
-                WHERE owner = $5) OR to_account_id IN (SELECT account_id FROM current_state \
-                WHERE owner = $5)) \
-             ORDER BY created_position DESC LIMIT $4",
-        )
-        .bind(f.account_id)
-        .bind(f.status.map(TransferStatus::as_str))
-        .bind(f.before.map(i64_of))
-        .bind(limit(f.limit))
-        .bind(f.owner)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(rm_error)?;
+        // One account's: its transfers out and in, each read newest first from its own
+        // index, then merged (an OR over both columns lets the planner walk the whole
+        // table by position, looking for an old account's rows).
+        let sql = match f.account_id {
+            Some(_) => TRANSFERS_OF_ACCOUNT,
+            None => TRANSFERS,
+        };
+        let rows = sqlx::query(sql)
+            .bind(f.account_id)
+            .bind(f.status.map(TransferStatus::as_str))
+            .bind(f.before.map(i64_of))
+            .bind(limit(f.limit))
+            .bind(f.owner)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(rm_error)?;
         all(&rows, transfer_row)
     }
 
@@ -213,3 +212,28 @@ impl ReadModels for PgReadModels {
         all(&rows, daily_volume)
     }
 }
+
+/// `GET /transfers` without an account: newest first over the whole view.
+const TRANSFERS: &str = "SELECT view FROM transfers WHERE $1::text IS NULL \
+    AND ($2::text IS NULL OR status = $2) \
+      AND ($3::bigint IS NULL OR created_position < $3) \
+      AND ($5::text IS NULL OR from_account_id IN (SELECT account_id FROM current_state WHERE owner = $5) \
+        OR to_account_id IN (SELECT account_id FROM current_state WHERE owner = $5)) \
+      ORDER BY created_position DESC LIMIT $4";
+
+/// `GET /transfers?account_id=`: the newest of its transfers out and of its transfers in.
+const TRANSFERS_OF_ACCOUNT: &str = "SELECT view FROM ( \
+    SELECT * FROM (SELECT view, created_position FROM transfers WHERE from_account_id = $1 \
+      AND ($2::text IS NULL OR status = $2) \
+      AND ($3::bigint IS NULL OR created_position < $3) \
+      AND ($5::text IS NULL OR from_account_id IN (SELECT account_id FROM current_state WHERE owner = $5) \
+        OR to_account_id IN (SELECT account_id FROM current_state WHERE owner = $5)) \
+      ORDER BY created_position DESC LIMIT $4) AS outgoing \
+    UNION ALL \
+    SELECT * FROM (SELECT view, created_position FROM transfers WHERE to_account_id = $1 \
+      AND from_account_id <> $1 AND ($2::text IS NULL OR status = $2) \
+      AND ($3::bigint IS NULL OR created_position < $3) \
+      AND ($5::text IS NULL OR from_account_id IN (SELECT account_id FROM current_state WHERE owner = $5) \
+        OR to_account_id IN (SELECT account_id FROM current_state WHERE owner = $5)) \
+      ORDER BY created_position DESC LIMIT $4) AS incoming \
+    ) AS both_ways ORDER BY created_position DESC LIMIT $4";
