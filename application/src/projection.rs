@@ -283,7 +283,7 @@ impl ProjectionRunner {
             .await
             .map_err(|e| ProjectionError::Unavailable(e.to_string()))?;
         for status in statuses.into_iter().chain(relay) {
-            let lag_events = self.store.count_after(status.position).await?;
+            let lag_events = self.store.lag_after(status.position).await?;
             out.push(ProjectionReport { status, lag_events });
         }
         Ok(out)

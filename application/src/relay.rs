@@ -86,7 +86,7 @@ impl Relay {
         let lag = self
             .reader
             .store()
-            .count_after(status.position)
+            .lag_after(status.position)
             .await
             .map_err(|e| RelayError::Store(e.to_string()))?;
         Ok(Some((status, lag)))

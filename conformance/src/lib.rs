@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod keys;
+pub mod lag;
 pub mod pending;
 pub mod projections;
 pub mod rebuild;

@@ -131,8 +131,12 @@ pub(crate) async fn metrics(State(state): State<crate::State>) -> Response {
         "Open live-feed (SSE) subscriptions",
         state.feed.subscribers() as u64,
     );
-    if let Ok(n) = state.store.count_after(FeedCursor::START).await {
-        g("ledger_event_store_events", "Events in the store", n);
+    if let Ok(n) = state.store.lag_after(FeedCursor::START).await {
+        g(
+            "ledger_event_store_events",
+            "Events in the store (exact up to 10,000, from positions beyond)",
+            n,
+        );
     }
     if let Ok(bytes) = state.store.size_bytes().await {
         g(

@@ -68,6 +68,10 @@ impl EventStore for TimedEventStore {
         self.inner.count_after(after).await
     }
 
+    async fn lag_after(&self, after: FeedCursor) -> Result<u64, StoreError> {
+        self.inner.lag_after(after).await
+    }
+
     async fn size_bytes(&self) -> Result<u64, StoreError> {
         self.inner.size_bytes().await
     }

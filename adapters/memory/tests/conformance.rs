@@ -56,3 +56,8 @@ async fn the_key_store_contract() {
     let keys = Arc::new(ledger_memory::MemoryKeyStore::new());
     ledger_conformance::keys::the_key_store_contract(keys).await;
 }
+
+#[tokio::test]
+async fn lag_is_exact_up_to_its_bound_and_bounded_below_beyond() {
+    ledger_conformance::lag::lag_is_exact_up_to_its_bound_and_bounded_below_beyond(store()).await;
+}

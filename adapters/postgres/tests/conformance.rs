@@ -334,3 +334,9 @@ async fn the_key_store_contract() {
     let keys = ledger_postgres::PgKeyStore::new(pool);
     ledger_conformance::keys::the_key_store_contract(Arc::new(keys)).await;
 }
+
+#[tokio::test]
+async fn lag_is_exact_up_to_its_bound_and_bounded_below_beyond() {
+    let (_db, s, _) = store().await;
+    ledger_conformance::lag::lag_is_exact_up_to_its_bound_and_bounded_below_beyond(s).await;
+}

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::DateTime;
 use ledger_application::ports::store::{
     AppendError, AppendRequest, EventMetadata, EventStore, FeedCursor, FeedPage, IdempotencyRecord,
-    RecordedEvent, StoreError, StreamBound, StreamQuery,
+    RecordedEvent, StoreError, StreamBound, StreamQuery, EXACT_LAG,
 };
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqlitePool};
@@ -262,6 +262,28 @@ impl EventStore for SqliteEventStore {
             .await
             .map_err(store_error)?;
         Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn lag_after(&self, after: FeedCursor) -> Result<u64, StoreError> {
+        let counted: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM (SELECT 1 FROM events WHERE position > ?1 ORDER BY position LIMIT ?2)",
+        )
+        .bind(i64_of(after.position))
+        .bind(i64_of(EXACT_LAG + 1))
+        .fetch_one(&self.reader)
+        .await
+        .map_err(store_error)?;
+        let counted = u64::try_from(counted).unwrap_or(0);
+        if counted <= EXACT_LAG {
+            return Ok(counted);
+        }
+        // Beyond: the positions after the cursor's (an aborted append leaves a gap).
+        let last: Option<i64> = sqlx::query_scalar("SELECT max(position) FROM events")
+            .fetch_one(&self.reader)
+            .await
+            .map_err(store_error)?;
+        let last = u64::try_from(last.unwrap_or(0)).unwrap_or(0);
+        Ok(last.saturating_sub(after.position).max(EXACT_LAG + 1))
     }
 
     async fn size_bytes(&self) -> Result<u64, StoreError> {

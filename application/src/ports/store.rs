@@ -262,6 +262,9 @@ pub enum StoreError {
     Failed(String),
 }
 
+/// Up to this many events behind, [`EventStore::lag_after`] is an exact count.
+pub const EXACT_LAG: u64 = 10_000;
+
 /// The append-only event store.
 ///
 /// Adapters must: append all of a request's streams and its idempotency record in one
@@ -292,8 +295,16 @@ pub trait EventStore: Send + Sync + 'static {
     /// later than this call.
     async fn feed_end(&self) -> Result<FeedCursor, StoreError>;
 
-    /// How many events the feed holds after a cursor (a projection's lag).
+    /// How many events the feed holds after a cursor, exactly (one read of them all).
     async fn count_after(&self, after: FeedCursor) -> Result<u64, StoreError>;
+
+    /// A reader's lag behind the feed: the events after a cursor, exact up to
+    /// [`EXACT_LAG`] and estimated from positions beyond it, so that a status page or a
+    /// metrics scrape costs the same at ten million events behind as at ten. Defaults to
+    /// [`Self::count_after`].
+    async fn lag_after(&self, after: FeedCursor) -> Result<u64, StoreError> {
+        self.count_after(after).await
+    }
 
     /// The bytes the events take in the store (their table with its indexes, on a
     /// database; their stored texts, in memory).

@@ -99,17 +99,23 @@ async fn rebuild(http: &reqwest::Client, base: &str, events: u64) -> anyhow::Res
         .await?;
     anyhow::ensure!(r.status() == 202, "rebuild: {}", r.status());
     loop {
-        let status: Value = http
+        let r = http
             .get(format!("{base}/admin/projections"))
             .bearer_auth(BENCH_ADMIN_TOKEN)
             .send()
-            .await?
-            .json()
             .await?;
+        // An error answer says nothing about the rebuild: it must not end the wait.
+        anyhow::ensure!(
+            r.status() == 200,
+            "status during the rebuild: {}",
+            r.status()
+        );
+        let status: Value = r.json().await?;
         let all = status["projections"]
             .as_array()
             .cloned()
             .unwrap_or_default();
+        anyhow::ensure!(!all.is_empty(), "no projection status: {status}");
         anyhow::ensure!(
             all.iter().all(|p| p["state"] != "failed"),
             "rebuild failed: {status}"
@@ -117,7 +123,7 @@ async fn rebuild(http: &reqwest::Client, base: &str, events: u64) -> anyhow::Res
         if all.iter().all(|p| p["state"] != "rebuilding") {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let s = started.elapsed().as_secs_f64();
     Ok((events as f64 / s, s))
@@ -181,6 +187,7 @@ pub(crate) async fn measure(binary: &Path, plan: Plan) -> anyhow::Result<()> {
         )
         .await?;
         let mut spread = load::Outcome::default();
+        let at_start = report::buffers(&pool).await?;
         for _ in 0..plan.rounds.max(1) {
             caught_up(&http, &base).await?;
             settle(&pool).await;
@@ -194,8 +201,10 @@ pub(crate) async fn measure(binary: &Path, plan: Plan) -> anyhow::Result<()> {
             &spread,
             None,
         );
+        let after_spread = report::buffers(&pool).await?;
         caught_up(&http, &base).await?;
         settle(&pool).await;
+        let before_single = report::buffers(&pool).await?;
         let single = load::run(
             &addr,
             1,
@@ -213,8 +222,17 @@ pub(crate) async fn measure(binary: &Path, plan: Plan) -> anyhow::Result<()> {
             &single,
             Some(peak_rss_mb(service.pid())),
         );
+        let after_single = report::buffers(&pool).await?;
         caught_up(&http, &base).await?;
+        let before_reads = report::buffers(&pool).await?;
         let reads = probes::time_reads(&base, &probes, plan.secs).await?;
+        let after_reads = report::buffers(&pool).await?;
+        println!(
+            "| shared-buffer hit ratio during the spread / the single client / the reads | {:.4} / {:.4} / {:.4} | | | | |",
+            report::hit_ratio(at_start, after_spread),
+            report::hit_ratio(before_single, after_single),
+            report::hit_ratio(before_reads, after_reads),
+        );
         for (name, p50, n) in &reads {
             println!(
                 "| {name} (one client, 20 probe accounts) | {n} requests | {p50:.2} ms | | | |"

@@ -38,6 +38,24 @@ pub(crate) async fn disk(pool: &sqlx::PgPool, events: u64) -> anyhow::Result<()>
     Ok(())
 }
 
+/// PostgreSQL's shared-buffer counters of this database: (blocks found in shared
+/// buffers, blocks read from the kernel). Read after a pause, so that the server's
+/// sessions have reported their counts.
+pub(crate) async fn buffers(pool: &sqlx::PgPool) -> anyhow::Result<(i64, i64)> {
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    Ok(sqlx::query_as(
+        "SELECT blks_hit, blks_read FROM pg_stat_database WHERE datname = current_database()",
+    )
+    .fetch_one(pool)
+    .await?)
+}
+
+/// The share of block reads shared buffers answered between two [`buffers`] readings.
+pub(crate) fn hit_ratio(before: (i64, i64), after: (i64, i64)) -> f64 {
+    let (hit, read) = (after.0 - before.0, after.1 - before.1);
+    hit as f64 / (hit + read).max(1) as f64
+}
+
 /// Prints the curve and each target's ratio against the first size.
 pub(crate) fn summary(marks: &[Mark]) {
     let Some(first) = marks.first() else { return };
