@@ -76,3 +76,13 @@ pub(crate) struct Args {
     #[arg(long)]
     pub(crate) plot: Option<PathBuf>,
 }
+
+impl Args {
+    /// The `ledger` binary to start: `--binary`, or the one beside this executable.
+    pub(crate) fn ledger_binary(&self) -> PathBuf {
+        self.binary.clone().unwrap_or_else(|| {
+            let exe = std::env::current_exe().unwrap_or_default();
+            exe.parent().map(|d| d.join("ledger")).unwrap_or_default()
+        })
+    }
+}

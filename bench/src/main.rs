@@ -11,6 +11,7 @@ mod feed;
 mod floor;
 mod integrity;
 mod load;
+mod parts;
 mod pending;
 mod scale;
 mod server;
@@ -32,58 +33,11 @@ use server::{
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    if args.only_rebuild {
-        println!("## rebuild");
-        return stores::rebuild(args.rebuild_events).await;
+    if let Some(done) = parts::run_one(&args).await {
+        return done;
     }
     let secs = Duration::from_secs(args.seconds);
-    let binary = args.binary.clone().unwrap_or_else(|| {
-        let exe = std::env::current_exe().unwrap_or_default();
-        exe.parent().map(|d| d.join("ledger")).unwrap_or_default()
-    });
-    if args.only_sqlite {
-        println!("## the embedded default (SQLite)");
-        return sqlite::measure(&binary, args.clients, secs, args.rounds).await;
-    }
-    if args.only_integrity {
-        println!("## tamper evidence");
-        if let Some(baseline) = &args.baseline {
-            integrity::hashing_cost(
-                &binary,
-                baseline,
-                args.clients,
-                secs,
-                args.rounds,
-                args.pad_baseline,
-            )
-            .await?;
-        }
-        return integrity::verify(&binary, args.verify_events).await;
-    }
-    if args.only_cold {
-        println!("## cold loads");
-        let (k, n) = (args.cold_accounts, args.cold_events);
-        return cold::measure(&binary, k, n, args.rounds).await;
-    }
-    if args.only_scale {
-        println!("## scale");
-        let plan = scale::Plan {
-            marks: args.scale_marks.clone(),
-            clients: args.clients,
-            secs,
-            rounds: args.rounds,
-            plot: args.plot.clone(),
-        };
-        return scale::measure(&binary, plan).await;
-    }
-    if args.only_access {
-        println!("## access (API keys)");
-        return access::owner_keys_cost(&binary, args.clients, secs, args.rounds).await;
-    }
-    if args.only_feed {
-        println!("## the feed for outside consumers");
-        return feed::measure(&binary, args.clients, secs, args.rounds, args.feed_events).await;
-    }
+    let binary = args.ledger_binary();
     let db = TestDatabase::create().await;
     let pool = ledger_postgres::pool_with(db.options.clone(), args.clients as u32 + 2);
     ledger_postgres::migrate(&pool).await?;

@@ -33,12 +33,19 @@ pub(crate) async fn post(
     Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
-/// Opens the fill accounts (batches of 1,000 `open_account` operations).
-pub(crate) async fn open_fill_accounts(http: &reqwest::Client, base: &str) -> anyhow::Result<()> {
-    for chunk in (0..FILL_ACCOUNTS).collect::<Vec<_>>().chunks(1000) {
+/// Opens `prefix-0 .. prefix-{n-1}` of `owner` (batches of 1,000 `open_account`
+/// operations).
+pub(crate) async fn open_accounts(
+    http: &reqwest::Client,
+    base: &str,
+    prefix: &str,
+    n: usize,
+    owner: &str,
+) -> anyhow::Result<()> {
+    for chunk in (0..n).collect::<Vec<_>>().chunks(1000) {
         let ops: Vec<Value> = chunk
             .iter()
-            .map(|i| json!({"op": "open_account", "account_id": format!("x-{i}"), "owner": "Fill", "currency": "USD"}))
+            .map(|i| json!({"op": "open_account", "account_id": format!("{prefix}-{i}"), "owner": owner, "currency": "USD"}))
             .collect();
         post(http, base, "/batches", &json!({"operations": ops})).await?;
     }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ledger_postgres::testing::TestDatabase;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::load;
 use crate::server::{lag, peak_rss_mb, settle, spread_deposits, start_server, wait_up};
@@ -129,18 +129,6 @@ async fn rebuild(http: &reqwest::Client, base: &str, events: u64) -> anyhow::Res
     Ok((events as f64 / s, s))
 }
 
-/// Opens `prefix-0 .. prefix-{n-1}` in batches of 1,000.
-async fn open(http: &reqwest::Client, base: &str, prefix: &str, n: usize) -> anyhow::Result<()> {
-    for chunk in (0..n).collect::<Vec<_>>().chunks(1000) {
-        let ops: Vec<Value> = chunk
-            .iter()
-            .map(|i| json!({"op": "open_account", "account_id": format!("{prefix}-{i}"), "owner": "Bench", "currency": "USD"}))
-            .collect();
-        fill::post(http, base, "/batches", &json!({"operations": ops})).await?;
-    }
-    Ok(())
-}
-
 /// The whole measurement.
 pub(crate) async fn measure(binary: &Path, plan: Plan) -> anyhow::Result<()> {
     let db = TestDatabase::create().await;
@@ -160,9 +148,10 @@ pub(crate) async fn measure(binary: &Path, plan: Plan) -> anyhow::Result<()> {
     };
     service.restart().await?;
     let http = reqwest::Client::new();
-    open(&http, &base, "s", 1000).await?;
-    open(&http, &base, "f", 2000).await?;
-    fill::open_fill_accounts(&http, &base).await?;
+    fill::open_accounts(&http, &base, "s", 1000, "Bench").await?;
+    fill::open_accounts(&http, &base, "f", 2000, "Bench").await?;
+    let x = fill::FILL_ACCOUNTS;
+    fill::open_accounts(&http, &base, "x", x, "Fill").await?;
     let probes = probes::write(&http, &base).await?;
     let mut next_batch = 0;
     let mut marks = Vec::new();
