@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace against real PostgreSQL, Redis and NATS (JetStream),
-# then schemathesis against the served OpenAPI document.
+# then schemathesis against the served OpenAPI document. Installs Chromium and ChromeDriver
+# for the console tests when absent.
 # Starts them when they are not running, installing them with apt-get when absent.
 # Tests that need a database fail loudly when it is missing; none skips silently.
 set -euo pipefail
@@ -82,9 +83,18 @@ ensure_nats() {
   nats_up
 }
 
+ensure_chromium() {
+  if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then
+    return
+  fi
+  echo "test.sh: installing Chromium and ChromeDriver (the console tests) with apt-get" >&2
+  apt_install chromium chromium-driver
+}
+
 ensure_postgres
 ensure_redis
 ensure_nats
+ensure_chromium
 # The relay tests start private nats-server processes as well.
 command -v nats-server >/dev/null || apt_install nats-server
 cargo test --workspace --locked "$@"

@@ -38,6 +38,7 @@ pub mod rebuild;
 pub mod relay;
 pub mod repository;
 pub mod seal;
+pub mod seal_latest;
 mod transfer_unit;
 pub mod transfer_views;
 pub mod transfers;

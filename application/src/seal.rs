@@ -17,7 +17,7 @@ use tokio::sync::Mutex;
 
 use crate::ports::store::{
     AppendError, AppendRequest, EventMetadata, EventStore, FeedCursor, NewEvent, StoreError,
-    StreamQuery, StreamWrite,
+    StreamWrite,
 };
 use crate::ports::system::{Clock, IdGenerator};
 
@@ -158,27 +158,7 @@ impl Sealer {
 
     /// Where the last seal in the store left off (nothing sealed: the start).
     async fn load(&self) -> Result<Sealed, SealError> {
-        let mut last = None;
-        let mut version = 0;
-        loop {
-            let page = self
-                .store
-                .read_stream(StreamQuery {
-                    stream_id: SEAL_STREAM,
-                    after_version: version,
-                    until: None,
-                    limit: PAGE,
-                })
-                .await?;
-            let n = page.len();
-            if let Some(e) = page.into_iter().last() {
-                version = e.version;
-                last = Some(e);
-            }
-            if n < PAGE {
-                break;
-            }
-        }
+        let last = crate::seal_latest::last_seal_event(self.store.as_ref()).await?;
         let Some(last) = last else {
             return Ok(Sealed::default());
         };

@@ -2,12 +2,12 @@
 
 use std::collections::BTreeMap;
 
-use ed25519_dalek::{Signature, Verifier as _};
-use ledger_domain::integrity::{seal_message, Seal, SEAL_STREAM};
+use ledger_domain::integrity::{Seal, SEAL_STREAM};
 use ledger_domain::ChainHash;
 
 use crate::ports::store::{FeedCursor, StreamQuery};
 use crate::queries::QueryError;
+use crate::seal_latest::signature_holds;
 use crate::verify::{Finding, Pass, Verifier, PAGE};
 
 impl Verifier {
@@ -93,12 +93,7 @@ impl Verifier {
             ));
         }
         if let Some(key) = &self.public_key {
-            let signed = s.seal.digest.parse::<ChainHash>().ok().and_then(|d| {
-                let signature = Signature::from_slice(&unhex(&s.seal.signature)?).ok()?;
-                let message = seal_message(&s.seal.cursor, s.seal.events, d);
-                Some(key.verify(&message, &signature).is_ok())
-            });
-            if signed != Some(true) {
+            if !signature_holds(&s.seal, key) {
                 wrong("the seal's signature does not verify with the public key".into());
             }
         }
@@ -109,14 +104,4 @@ pub(crate) struct StoredSeal {
     pub(crate) seal: Seal,
     pub(crate) version: u64,
     pub(crate) position: u64,
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
 }

@@ -36,6 +36,10 @@ pub(crate) struct Args {
     /// Runs only the feed measurements (relay, SSE latency, idle subscribers).
     #[arg(long)]
     pub(crate) only_feed: bool,
+    /// Runs only the console measurement: the chart of an account with 10,000 events in
+    /// headless Chromium, and the first load's size.
+    #[arg(long)]
+    pub(crate) only_console: bool,
     /// Runs only the embedded default (SQLite) against its floor.
     #[arg(long)]
     pub(crate) only_sqlite: bool,

@@ -7,6 +7,7 @@ mod access;
 mod args;
 mod batches;
 mod cold;
+mod console;
 mod feed;
 mod floor;
 mod integrity;

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::args::Args;
-use crate::{access, cold, feed, integrity, scale, sqlite, stores};
+use crate::{access, cold, console, feed, integrity, scale, sqlite, stores};
 
 /// Runs the part `args` asks for alone; `None` when it asks for the full run.
 pub(crate) async fn run_one(args: &Args) -> Option<anyhow::Result<()>> {
@@ -51,6 +51,10 @@ pub(crate) async fn run_one(args: &Args) -> Option<anyhow::Result<()>> {
             plot: args.plot.clone(),
         };
         return Some(scale::measure(&binary, plan).await);
+    }
+    if args.only_console {
+        println!("## the console");
+        return Some(console::measure(&binary, args.rounds).await);
     }
     if args.only_access {
         println!("## access (API keys)");

@@ -2,6 +2,7 @@
 //! database and the real Redis, or on a fresh SQLite file; and the compiled binary.
 #![forbid(unsafe_code)]
 
+pub mod browser;
 pub mod nats;
 pub mod process;
 pub mod sse;

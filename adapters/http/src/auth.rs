@@ -12,7 +12,6 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use ledger_application::access::{Principal, Role};
 use ledger_application::api_keys::hash_of;
 use ledger_application::ports::keys::SecretHash;
-use ledger_application::ports::store::StoreError;
 use ledger_domain::ErrorCode;
 use subtle::ConstantTimeEq;
 
@@ -41,6 +40,11 @@ pub(crate) const OPEN_PATHS: [&str; 5] = [
     "/integrity/public-key",
 ];
 
+/// The console's page and files: served to anyone (it signs in with a key itself).
+fn is_console_path(path: &str) -> bool {
+    path == "/console" || path.starts_with("/console/")
+}
+
 fn is_admin_path(path: &str) -> bool {
     path.starts_with("/admin/") || path == "/admin"
 }
@@ -56,13 +60,6 @@ pub(crate) fn bearer(req: &Request) -> Option<&str> {
     scheme
         .eq_ignore_ascii_case("bearer")
         .then_some(token.trim())
-}
-
-fn store_failure(e: StoreError) -> ApiError {
-    match e {
-        StoreError::Unavailable(m) => ApiError::unavailable(m),
-        StoreError::Failed(m) => ApiError::internal(m),
-    }
 }
 
 /// Who is calling: the principal, and for an API key the hash of its secret (a live
@@ -90,7 +87,7 @@ async fn resolve(state: &AppState, token: &str) -> Result<Option<Caller>, ApiErr
         return Ok(None);
     };
     let principal = state.keys.principal_by_hash(&hash).await;
-    Ok(principal.map_err(store_failure)?.map(|p| (p, Some(hash))))
+    Ok(principal.map_err(ApiError::from)?.map(|p| (p, Some(hash))))
 }
 
 /// Decides who the caller of `path` with this bearer token is, or refuses (401, or
@@ -100,7 +97,7 @@ pub(crate) async fn authenticate(
     path: &str,
     token: Option<&str>,
 ) -> Result<Caller, ApiError> {
-    if OPEN_PATHS.contains(&path) {
+    if OPEN_PATHS.contains(&path) || is_console_path(path) {
         return Ok((Principal::anonymous(), None));
     }
     let known = match token {
@@ -130,7 +127,7 @@ pub(crate) async fn authenticate(
         return Ok(caller);
     }
     let closed =
-        !state.access.api_tokens.is_empty() || state.keys.any().await.map_err(store_failure)?;
+        !state.access.api_tokens.is_empty() || state.keys.any().await.map_err(ApiError::from)?;
     match (closed, token) {
         (false, _) => Ok((Principal::anonymous(), None)),
         (true, Some(_)) => Err(ApiError::new(

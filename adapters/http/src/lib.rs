@@ -13,6 +13,7 @@ pub mod auth;
 mod batches;
 pub mod body;
 mod commands;
+pub mod console;
 pub mod contract;
 pub mod dto;
 pub mod dto_analytics;
@@ -124,6 +125,7 @@ pub fn router(state: State) -> Router {
         .merge(api_keys::router())
         .merge(integrity::router())
         .merge(openapi::router())
+        .merge(console::router())
         .fallback(middleware::not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

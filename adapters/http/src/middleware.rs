@@ -37,7 +37,7 @@ fn request_id(req: &Request) -> String {
 fn route_label(method: &Method, path: &str) -> String {
     // Labels from a fixed set: a path or method a client makes up (a 404, an unknown
     // method) must not grow the metrics without bound.
-    const ROUTES: [&str; 15] = [
+    const ROUTES: [&str; 18] = [
         "/accounts",
         "/transfers",
         "/audit",
@@ -53,6 +53,9 @@ fn route_label(method: &Method, path: &str) -> String {
         "/admin/rebuild-projections",
         "/admin/api-keys",
         "/integrity/public-key",
+        "/admin/seals/latest",
+        "/console",
+        "/whoami",
     ];
     const TAILS: [&str; 4] = ["deposit", "withdraw", "close", "events"];
     let parts: Vec<&str> = path.split('/').collect();
@@ -60,6 +63,7 @@ fn route_label(method: &Method, path: &str) -> String {
         ["", "accounts", _] => "/accounts/{id}".to_owned(),
         ["", "accounts", _, "events", "stream"] => "/accounts/{id}/events/stream".to_owned(),
         ["", "admin", "api-keys", _] => "/admin/api-keys/{key_id}".to_owned(),
+        ["", "console", _] => "/console/{file}".to_owned(),
         ["", "accounts", _, tail] if TAILS.contains(tail) => format!("/accounts/{{id}}/{tail}"),
         _ => ROUTES
             .iter()

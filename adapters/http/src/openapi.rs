@@ -49,6 +49,10 @@ use crate::problem::Problem;
         crate::api_keys::list,
         crate::api_keys::revoke,
         crate::integrity::public_key,
+        crate::integrity::latest,
+        crate::console::page,
+        crate::console::file,
+        crate::console::whoami,
     ),
     components(schemas(
         Problem,
@@ -79,7 +83,9 @@ use crate::problem::Problem;
         crate::api_keys::NewKeyBody,
         crate::api_keys::ApiKeyBody,
         crate::api_keys::CreatedKeyBody,
-        crate::api_keys::ApiKeysBody
+        crate::api_keys::ApiKeysBody,
+        crate::integrity::LatestSealBody,
+        crate::console::WhoAmIBody
     ))
 )]
 pub struct ApiDoc;
@@ -145,6 +151,11 @@ fn complete(doc: &mut Value) {
     paths["/metrics"]["get"]["responses"]["200"] = json!({"description": "Prometheus text",
         "content": {"text/plain": {"schema": {"type": "string"}}}});
     paths["/accounts/{id}/close"]["post"]["requestBody"]["required"] = json!(false);
+    let text = json!({"schema": {"type": "string"}});
+    let files: serde_json::Map<String, Value> = crate::console::media_types()
+        .map(|t| (t.to_owned(), text.clone()))
+        .collect();
+    paths["/console/{file}"]["get"]["responses"]["200"]["content"] = Value::Object(files);
     // The current-state view, or with `version`/`as_of` the state rebuilt at that point.
     paths["/accounts/{id}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"] = json!({
         "anyOf": [

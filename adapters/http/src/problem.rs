@@ -3,6 +3,7 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use ledger_application::ports::store::StoreError;
 use ledger_application::queries::QueryError;
 use ledger_application::CommandError;
 use ledger_domain::ErrorCode;
@@ -156,12 +157,19 @@ impl From<CommandError> for ApiError {
     }
 }
 
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(m) => Self::unavailable(m),
+            StoreError::Failed(m) => Self::internal(m),
+        }
+    }
+}
+
 impl From<QueryError> for ApiError {
     fn from(e: QueryError) -> Self {
         match e {
-            QueryError::Store(ledger_application::ports::store::StoreError::Unavailable(m)) => {
-                Self::unavailable(m)
-            }
+            QueryError::Store(e @ StoreError::Unavailable(_)) => Self::from(e),
             QueryError::ReadModel(
                 ledger_application::ports::readmodel::ReadModelError::Unavailable(m),
             ) => Self::unavailable(m),

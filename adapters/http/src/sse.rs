@@ -76,8 +76,12 @@ pub(crate) async fn feed_stream(
     only(&q, &["after", "stream_id", "event_type"])?;
     let after = match resume_point(&headers, q.get("after"))? {
         None => FeedCursor::START,
+        // Only what commits from now on (a console following the ledger live).
+        Some("end") => state.store.feed_end().await?,
         Some(c) => c.parse().map_err(|_| {
-            ApiError::validation("unreadable cursor: give a `next` of /events or an event's `id`")
+            ApiError::validation(
+                "unreadable cursor: give `end`, a `next` of /events or an event's `id`",
+            )
         })?,
     };
     let event_type = q.get("event_type").cloned();

@@ -14,13 +14,14 @@ fn last_event_id(description: &str, pattern: &str) -> Value {
 }
 
 const CURSOR: &str = "^[0-9]{1,19}-[0-9]{1,19}$";
+const AFTER: &str = "^([0-9]{1,19}-[0-9]{1,19}|end)$";
 
 fn feed_stream() -> Vec<Value> {
     vec![
         query(
             "after",
-            json!({"type": "string", "pattern": CURSOR}),
-            "Start after this cursor (a `next` of /events or an event's `id`); default: the first event.",
+            json!({"type": "string", "pattern": AFTER}),
+            "Start after this cursor (a `next` of /events or an event's `id`), or `end`: only events that commit from now on; default: the first event.",
         ),
         query(
             "stream_id",
@@ -83,4 +84,46 @@ pub(super) const OPERATIONS: &[Operation] = &[
         errors: &[(404, &[C::NotFound])],
         open: true,
     },
+    Operation {
+        method: "get",
+        path: "/admin/seals/latest",
+        id: "latestSeal",
+        tag: "operations",
+        params: super::params::none,
+        errors: &[(404, &[C::NotFound])],
+        open: false,
+    },
+    Operation {
+        method: "get",
+        path: "/whoami",
+        id: "whoAmI",
+        tag: "access",
+        params: super::params::none,
+        errors: &[],
+        open: false,
+    },
+    Operation {
+        method: "get",
+        path: "/console",
+        id: "console",
+        tag: "operations",
+        params: super::params::none,
+        errors: &[],
+        open: true,
+    },
+    Operation {
+        method: "get",
+        path: "/console/{file}",
+        id: "consoleFile",
+        tag: "operations",
+        params: console_file,
+        errors: &[(404, &[C::NotFound])],
+        open: true,
+    },
 ];
+
+fn console_file() -> Vec<Value> {
+    vec![json!({"name": "file", "in": "path", "required": true,
+        "description": "A file of the console (`app.js`, `console.css`, ...)",
+        "schema": {"type": "string", "minLength": 1, "maxLength": 100}})]
+}

@@ -1,0 +1,129 @@
+// One account: its state now, the balance over time, time travel (`?version=`), its
+// pending transfers with post and void, and its events; all following its live stream.
+
+import { api, withQuery } from "./api.js";
+import { cards, el, showError, status, table, when } from "./ui.js";
+import { follow } from "./live.js";
+import { balanceChart } from "./chart.js";
+import { transfersTable } from "./transfers.js";
+
+const SHOWN = 100;
+
+async function allEvents(path) {
+  const events = [];
+  let after = 0;
+  for (;;) {
+    const page = await api(withQuery(`${path}/events`, { after_version: after, limit: 1000 }));
+    events.push(...page.events);
+    if (page.events.length < 1000) return events;
+    after = page.events[page.events.length - 1].version;
+  }
+}
+
+function stateCards(a) {
+  return cards([
+    ["Balance", a.balance, "balance"], ["Available", a.available, "available"],
+    ["Pending out", a.pending_out, "pending_out"], ["Pending in", a.pending_in, "pending_in"],
+    ["Overdraft limit", a.overdraft_limit, "overdraft_limit"], ["Version", a.version, "version"],
+    ["Status", status(a.status), "status"], ["Currency", a.currency, "currency"],
+    ["Owner", a.owner, "owner"],
+  ]);
+}
+
+function eventsTable(events, shown) {
+  const newest = events.slice(-shown).reverse();
+  return table(`Events, newest first (${newest.length} of ${events.length})`, [
+    { title: "Version", cell: (e) => e.version, num: true },
+    { title: "Event", cell: (e) => e.event_type },
+    { title: "Amount", cell: (e) => e.data?.amount ?? "", num: true },
+    { title: "Balance after", cell: (e) => e.data?.balance ?? "", num: true },
+    { title: "Recorded", cell: (e) => when(e.recorded_at) },
+    { title: "Actor", cell: (e) => e.metadata?.actor ?? "" },
+    { title: "Request id", cell: (e) => e.metadata?.request_id ?? "" },
+    { title: "Hash", cell: (e) => el("span", { title: e.hash }, e.hash.slice(0, 16) + "…"), cls: "hash" },
+  ], newest, { id: "events-table", "data-rows": events.length });
+}
+
+export async function accountPage(main, id, { can, signal }) {
+  const path = `/accounts/${encodeURIComponent(id)}`;
+  const account = await api(path);
+  const started = performance.now();
+  const events = await allEvents(path);
+  if (signal.aborted) return;
+  const now = el("div", { id: "state" }, stateCards(account));
+  const chartBox = el("div", { id: "chart", role: "img" });
+  const range = el("input", { id: "version-range", type: "range", min: 1, max: account.version, value: account.version, "aria-label": "Version to show" });
+  const number = el("input", { id: "version-input", type: "number", min: 1, max: account.version, value: account.version, "aria-label": "Version number" });
+  const asOf = el("div", { id: "as-of", "aria-live": "polite" });
+  const pending = el("div", { id: "pending" });
+  const history = el("div", { id: "events" });
+  let shown = SHOWN;
+  const more = el("button", { type: "button", onclick: () => { shown += SHOWN; drawEvents(); } }, `Show ${SHOWN} older`);
+  main.replaceChildren(
+    el("h1", {}, `Account ${id} `, status(account.status)),
+    el("section", { "aria-labelledby": "h-now" }, el("h2", { id: "h-now" }, "Now"), now),
+    el("section", { "aria-labelledby": "h-chart" }, el("h2", { id: "h-chart" }, "Balance over time"), chartBox),
+    el("section", { "aria-labelledby": "h-travel" }, el("h2", { id: "h-travel" }, "Time travel"),
+      el("div", { class: "travel" }, range, el("label", { for: "version-input" }, "Version", number)), asOf),
+    el("section", { "aria-labelledby": "h-pending" }, el("h2", { id: "h-pending" }, "Pending transfers"), pending),
+    el("section", { "aria-labelledby": "h-events" }, el("h2", { id: "h-events" }, "Events"), history, more));
+
+  const chart = balanceChart(chartBox, events, account.currency);
+  window.ledgerConsole.chart = { points: chart.points(), ms: performance.now() - started, events: events.length };
+  signal.addEventListener("abort", () => chart.destroy());
+
+  function drawEvents() {
+    history.replaceChildren(eventsTable(events, shown));
+    more.hidden = shown >= events.length;
+  }
+  drawEvents();
+
+  let asked = 0;
+  async function travel(version) {
+    const v = Math.max(1, Math.min(Number(version) || 1, Number(range.max)));
+    range.value = number.value = v;
+    const ask = ++asked;
+    try {
+      const then = await api(withQuery(path, { version: v }));
+      if (ask !== asked || signal.aborted) return;
+      asOf.replaceChildren(el("p", { class: "muted" }, `As of version ${then.version}, recorded ${when(then.as_of)}:`), stateCards(then));
+    } catch (e) {
+      showError(e);
+    }
+  }
+  range.addEventListener("input", () => travel(range.value));
+  number.addEventListener("change", () => travel(number.value));
+  await travel(account.version);
+
+  async function drawPending() {
+    const page = await api(withQuery("/transfers", { account_id: id, status: "pending", limit: 100 }));
+    if (!signal.aborted) pending.replaceChildren(transfersTable("This account's pending transfers", page.transfers, can, refresh));
+  }
+  async function drawState(version) {
+    for (let i = 0; i < 20 && !signal.aborted; i++) {
+      const a = await api(path);
+      if (a.version >= version) {
+        now.replaceChildren(stateCards(a));
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  async function refresh() {
+    await Promise.all([drawState(events.length ? events[events.length - 1].version : 0), drawPending()]);
+  }
+  await drawPending();
+
+  const following = events.length ? events[events.length - 1].version : 0;
+  follow(`${path}/events/stream?after_version=${following}`, (e) => {
+    if (e.data.version <= events[events.length - 1]?.version) return;
+    events.push(e.data);
+    chart.append(e.data);
+    const follows = Number(range.value) === Number(range.max);
+    range.max = number.max = e.data.version;
+    if (follows) range.value = number.value = e.data.version;
+    window.ledgerConsole.chart.points = chart.points();
+    drawEvents();
+    refresh().catch(showError);
+  }, signal);
+}

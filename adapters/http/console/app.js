@@ -1,0 +1,116 @@
+// The console: signs in with a key, then routes `#/...` to its pages. Each page gets
+// the caller's abilities and an abort signal that ends its live updates on leaving.
+
+import { abilities, api, ApiError, signIn, signOut, token } from "./api.js";
+import { clearError, el, showError } from "./ui.js";
+import { accountsPage } from "./accounts.js";
+import { accountPage } from "./account.js";
+import { transfersPage } from "./transfers.js";
+import { adminPage } from "./admin.js";
+
+// What tests and benchmarks read (the chart's timing and size).
+window.ledgerConsole = { ready: false };
+
+const session = { me: null, can: abilities(null), leaving: null };
+
+async function whoami() {
+  try {
+    session.me = await api("/whoami");
+  } catch (e) {
+    if (!(e instanceof ApiError) || e.status !== 401) throw e;
+    session.me = null;
+  }
+  session.can = abilities(session.me);
+  const who = document.getElementById("who");
+  const me = session.me;
+  who.textContent = !me
+    ? "Not signed in"
+    : me.actor === "anonymous"
+      ? "Open API: no key needed (anonymous operator)"
+      : `Signed in as ${me.actor}, ${me.role}${me.owner ? ` of ${me.owner}` : ""}`;
+  document.getElementById("sign-out").hidden = !token();
+  document.querySelector('[data-nav="admin"]').hidden = !session.can.admin;
+}
+
+function signInPage(main, note) {
+  const input = el("input", {
+    id: "token", name: "token", type: "password", autocomplete: "off", required: true,
+    "aria-describedby": "token-help",
+  });
+  const form = el("form", { class: "signin", id: "signin" },
+    el("h1", {}, "Sign in"),
+    el("label", { for: "token" }, "API key secret or admin token", input),
+    el("p", { id: "token-help", class: "muted" },
+      "Kept in this tab's session storage only, and sent to this service alone."),
+    el("button", { class: "primary", type: "submit" }, "Sign in"),
+  );
+  if (note) form.append(el("p", { class: "muted" }, note));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    clearError();
+    signIn(input.value.trim());
+    try {
+      await whoami();
+    } catch (err) {
+      showError(err);
+      return;
+    }
+    if (!session.me) {
+      signOut();
+      showError("That key is unknown or revoked.");
+      return;
+    }
+    location.hash = "#/accounts";
+    route();
+  });
+  main.replaceChildren(form);
+  input.focus();
+}
+
+function parseHash() {
+  const raw = location.hash.replace(/^#/, "") || "/accounts";
+  const [path, query = ""] = raw.split("?");
+  return { parts: path.split("/").filter(Boolean).map(decodeURIComponent), params: new URLSearchParams(query) };
+}
+
+async function route() {
+  session.leaving?.abort();
+  const leaving = new AbortController();
+  session.leaving = leaving;
+  clearError();
+  window.ledgerConsole.ready = false;
+  const main = document.getElementById("main");
+  const { parts, params } = parseHash();
+  for (const a of document.querySelectorAll("nav a")) {
+    a.toggleAttribute("aria-current", a.dataset.nav === parts[0]);
+    if (a.dataset.nav === parts[0]) a.setAttribute("aria-current", "page");
+  }
+  if (parts[0] === "signin" || !session.me) {
+    signInPage(main, session.me ? null : "This service needs a key.");
+    return;
+  }
+  const ctx = { me: session.me, can: session.can, params, signal: leaving.signal };
+  try {
+    if (parts[0] === "accounts" && parts[1]) await accountPage(main, parts[1], ctx);
+    else if (parts[0] === "transfers") await transfersPage(main, ctx);
+    else if (parts[0] === "admin" && session.can.admin) await adminPage(main, ctx);
+    else if (parts[0] === "admin") main.replaceChildren(el("p", {}, "The admin page needs the admin token."));
+    else await accountsPage(main, ctx);
+    if (!leaving.signal.aborted) window.ledgerConsole.ready = true;
+  } catch (e) {
+    if (!leaving.signal.aborted) showError(e);
+  }
+}
+
+document.getElementById("sign-out").addEventListener("click", async () => {
+  signOut();
+  await whoami().catch(showError);
+  location.hash = "#/signin";
+  route();
+});
+window.addEventListener("hashchange", route);
+
+whoami().then(route, (e) => {
+  showError(e);
+  signInPage(document.getElementById("main"));
+});

@@ -1,0 +1,62 @@
+// The balance-over-time chart (uPlot, vendored): one point per event, at the time it
+// was recorded, at the balance right after it (`data.balance`; events that move no
+// balance keep the one before). Amounts become numbers here for drawing only; every
+// figure the console shows as text is the API's exact decimal string.
+
+export function balanceAfter(events, start = 0) {
+  const xs = [], ys = [];
+  let balance = start;
+  for (const e of events) {
+    if (e.data && e.data.balance !== undefined) balance = Number(e.data.balance);
+    xs.push(Date.parse(e.recorded_at) / 1000);
+    ys.push(balance);
+  }
+  return [xs, ys];
+}
+
+// Draws `events` into `box`; returns what appends live events and how many points
+// the chart holds.
+export function balanceChart(box, events, currency) {
+  const [xs, ys] = balanceAfter(events);
+  const width = () => Math.max(280, box.clientWidth || 800);
+  const options = {
+    width: width(),
+    height: 260,
+    scales: { x: { time: true } },
+    series: [
+      {},
+      {
+        label: `Balance (${currency})`,
+        stroke: "#0b5cad",
+        width: 2,
+        fill: "rgba(11, 92, 173, 0.08)",
+        points: { show: xs.length <= 200 },
+      },
+    ],
+    axes: [{}, { size: 80 }],
+  };
+  const plot = new window.uPlot(options, [xs, ys], box);
+  const describe = () => {
+    box.dataset.points = String(xs.length);
+    const last = ys.length ? ys[ys.length - 1] : 0;
+    box.setAttribute("aria-label",
+      `Balance over time: ${xs.length} events; the latest balance is ${last} ${currency}.`);
+  };
+  describe();
+  const resize = () => plot.setSize({ width: width(), height: 260 });
+  window.addEventListener("resize", resize);
+  return {
+    points: () => xs.length,
+    append(event) {
+      const [x, y] = balanceAfter([event], ys.length ? ys[ys.length - 1] : 0);
+      xs.push(x[0]);
+      ys.push(y[0]);
+      plot.setData([xs, ys]);
+      describe();
+    },
+    destroy() {
+      window.removeEventListener("resize", resize);
+      plot.destroy();
+    },
+  };
+}

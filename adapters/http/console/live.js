@@ -1,0 +1,72 @@
+// Server-Sent Events read with fetch (an EventSource cannot send the key), resumed
+// after a cut with `Last-Event-ID`, until the page that opened it goes away.
+
+import { authHeaders } from "./api.js";
+
+// Calls `onEvent({id, type, data})` for each event of `path` until `signal` aborts.
+export async function follow(path, onEvent, signal) {
+  let lastId = null;
+  while (!signal.aborted) {
+    try {
+      const headers = { Accept: "text/event-stream", ...authHeaders() };
+      if (lastId !== null) headers["Last-Event-ID"] = lastId;
+      const answer = await fetch(path, { headers, signal });
+      if (!answer.ok || !answer.body) throw new Error(`stream answered ${answer.status}`);
+      const reader = answer.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += value;
+        let cut;
+        while ((cut = buffer.indexOf("\n\n")) >= 0) {
+          const block = buffer.slice(0, cut);
+          buffer = buffer.slice(cut + 2);
+          const event = parse(block);
+          if (event) {
+            lastId = event.id ?? lastId;
+            onEvent(event);
+          }
+        }
+      }
+    } catch (e) {
+      if (signal.aborted) return;
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+function parse(block) {
+  let id = null, type = "message";
+  const data = [];
+  for (const line of block.split("\n")) {
+    if (line.startsWith(":")) continue;
+    const colon = line.indexOf(":");
+    const field = colon < 0 ? line : line.slice(0, colon);
+    const value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+    if (field === "id") id = value;
+    else if (field === "event") type = value;
+    else if (field === "data") data.push(value);
+  }
+  if (data.length === 0) return null;
+  try {
+    return { id, type, data: JSON.parse(data.join("\n")) };
+  } catch {
+    return null;
+  }
+}
+
+// Calls `refresh` when the ledger changes: from the global feed when the key may
+// follow it, otherwise every few seconds; `only(type)` picks the event types that matter.
+export function onChange(can, refresh, signal, only = () => true) {
+  let timer = null;
+  const soon = () => {
+    if (timer) return;
+    timer = setTimeout(() => { timer = null; if (!signal.aborted) refresh(); }, 150);
+  };
+  if (can.feed) {
+    follow("/events/stream?after=end", (e) => { if (only(e.type)) soon(); }, signal);
+  } else {
+    const every = setInterval(() => (signal.aborted ? clearInterval(every) : refresh()), 3000);
+  }
+}

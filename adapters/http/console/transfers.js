@@ -1,0 +1,75 @@
+// Transfers: the list (status filter, keyset paging, live) and the post and void
+// actions, offered only to a key that may send commands.
+
+import { api, command, withQuery } from "./api.js";
+import { accountLink, el, showError, status, table, when } from "./ui.js";
+import { onChange } from "./live.js";
+
+const PAGE = 25;
+
+// Post (all that remains, or the amount typed) and void, for a pending transfer.
+export function transferActions(t, can, done) {
+  if (t.status !== "pending" || !can.command) return "";
+  const id = t.transfer_id;
+  const amount = el("input", {
+    name: "amount", inputmode: "decimal", size: 8, placeholder: t.remaining,
+    "aria-label": `Amount to post of transfer ${id} (empty: all that remains)`,
+  });
+  const run = (what) => async (e) => {
+    e.target.disabled = true;
+    try {
+      const body = what === "post" && amount.value.trim() ? { amount: amount.value.trim() } : {};
+      await command(`/transfers/${encodeURIComponent(id)}/${what}`, body);
+      await done();
+    } catch (err) {
+      showError(err);
+      e.target.disabled = false;
+    }
+  };
+  return el("span", { class: "row" }, amount,
+    el("button", { type: "button", "data-action": "post", "aria-label": `Post transfer ${id}`, onclick: run("post") }, "Post"),
+    el("button", { type: "button", class: "danger", "data-action": "void", "aria-label": `Void transfer ${id}`, onclick: run("void") }, "Void"));
+}
+
+export function transfersTable(caption, transfers, can, done) {
+  return table(caption, [
+    { title: "Transfer", cell: (t) => t.transfer_id },
+    { title: "Status", cell: (t) => status(t.status) },
+    { title: "From", cell: (t) => accountLink(t.from_account_id) },
+    { title: "To", cell: (t) => accountLink(t.to_account_id) },
+    { title: "Amount", cell: (t) => `${t.amount} ${t.currency}`, num: true },
+    { title: "Posted", cell: (t) => t.posted_amount, num: true },
+    { title: "Remaining", cell: (t) => t.remaining, num: true },
+    { title: "Expires", cell: (t) => when(t.expires_at) },
+    { title: "Actions", cell: (t) => transferActions(t, can, done) },
+  ], transfers, { "data-rows": transfers.length });
+}
+
+export async function transfersPage(main, { can, params, signal }) {
+  const state = params.get("status") ?? "";
+  const cursor = params.get("cursor") ?? "";
+  const statusSelect = el("select", { id: "transfer-status", name: "status" },
+    ["", "pending", "posted", "voided", "expired"].map((s) =>
+      el("option", { value: s, selected: s === state }, s || "any")));
+  const form = el("form", { class: "filters", "aria-label": "Filter transfers" },
+    el("label", { for: "transfer-status" }, "Status", statusSelect),
+    el("button", { type: "submit", class: "primary" }, "Show"));
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    location.hash = "#" + withQuery("/transfers", { status: statusSelect.value });
+  });
+  const list = el("div", { id: "transfers", "aria-live": "polite" });
+  main.replaceChildren(el("h1", {}, "Transfers"), form, list);
+  const load = async () => {
+    const page = await api(withQuery("/transfers", { status: state, cursor, limit: PAGE }));
+    if (signal.aborted) return;
+    const pager = el("div", { class: "pager" },
+      cursor ? el("a", { href: "#" + withQuery("/transfers", { status: state }) }, "First page") : null,
+      page.next_cursor
+        ? el("a", { href: "#" + withQuery("/transfers", { status: state, cursor: page.next_cursor }) }, "Next page")
+        : null);
+    list.replaceChildren(transfersTable("Transfers, newest first", page.transfers, can, load), pager);
+  };
+  await load();
+  onChange(can, () => load().catch(() => {}), signal, (t) => t.startsWith("Transfer") || t.startsWith("Pending"));
+}

@@ -1,0 +1,64 @@
+// Small DOM helpers: elements, tables, the error banner, formatting.
+
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else if (k === "text") node.textContent = v;
+    else node.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return node;
+}
+
+// `columns`: [{title, cell(row) -> Node|string, num?}]
+export function table(caption, columns, rows, attrs = {}) {
+  const head = el("tr", {}, columns.map((c) => el("th", { scope: "col", class: c.num ? "num" : null }, c.title)));
+  const body = rows.map((r) =>
+    el("tr", {}, columns.map((c) => el("td", { class: c.num ? "num" : c.cls ?? null }, c.cell(r)))),
+  );
+  const empty = rows.length === 0
+    ? el("tr", {}, el("td", { colspan: columns.length, class: "muted" }, "Nothing here."))
+    : null;
+  return el("div", { class: "table-wrap" },
+    el("table", attrs, el("caption", {}, caption), el("thead", {}, head), el("tbody", {}, body, empty)));
+}
+
+export function cards(pairs) {
+  return el("dl", { class: "cards" },
+    pairs.map(([term, value, field]) => el("div", {}, el("dt", {}, term), el("dd", { "data-field": field }, value ?? "—"))));
+}
+
+export function showError(e) {
+  const box = document.getElementById("error");
+  box.textContent = e instanceof Error ? e.message : String(e);
+  box.hidden = false;
+}
+
+export function clearError() {
+  const box = document.getElementById("error");
+  box.hidden = true;
+  box.textContent = "";
+}
+
+export function when(iso) {
+  if (!iso) return "—";
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString();
+}
+
+export function status(s) {
+  return el("span", { class: `status-${s}` }, s);
+}
+
+export function link(href, text) {
+  return el("a", { href }, text);
+}
+
+export function accountLink(id) {
+  return link(`#/accounts/${encodeURIComponent(id)}`, id);
+}
