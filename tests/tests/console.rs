@@ -193,6 +193,18 @@ async fn the_console_in_a_browser() {
         "the deposit appears live"
     );
     browser.screenshot("account-1280").await;
+    // The whole page at once (the README's picture).
+    browser
+        .client
+        .set_window_size(1280, 1560)
+        .await
+        .expect("resize");
+    browser.screenshot("account-page").await;
+    browser
+        .client
+        .set_window_size(1280, 800)
+        .await
+        .expect("resize");
 
     // Posting part of the pending transfer from the console.
     browser

@@ -3,7 +3,7 @@
 
 import { api, withQuery } from "./api.js";
 import { cards, el, showError, status, table, when } from "./ui.js";
-import { follow } from "./live.js";
+import { coalesced, follow } from "./live.js";
 import { balanceChart } from "./chart.js";
 import { transfersTable } from "./transfers.js";
 
@@ -109,9 +109,8 @@ export async function accountPage(main, id, { can, signal }) {
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  async function refresh() {
-    await Promise.all([drawState(events.length ? events[events.length - 1].version : 0), drawPending()]);
-  }
+  const refresh = coalesced(() =>
+    Promise.all([drawState(events.length ? events[events.length - 1].version : 0), drawPending()]));
   await drawPending();
 
   const following = events.length ? events[events.length - 1].version : 0;

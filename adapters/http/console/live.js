@@ -11,6 +11,8 @@ export async function follow(path, onEvent, signal) {
       const headers = { Accept: "text/event-stream", ...authHeaders() };
       if (lastId !== null) headers["Last-Event-ID"] = lastId;
       const answer = await fetch(path, { headers, signal });
+      // Refused (a revoked key, an account gone from view): asking again will not help.
+      if ([401, 403, 404, 422].includes(answer.status)) return;
       if (!answer.ok || !answer.body) throw new Error(`stream answered ${answer.status}`);
       const reader = answer.body.pipeThrough(new TextDecoderStream()).getReader();
       let buffer = "";
@@ -60,13 +62,37 @@ function parse(block) {
 // follow it, otherwise every few seconds; `only(type)` picks the event types that matter.
 export function onChange(can, refresh, signal, only = () => true) {
   let timer = null;
+  const once = coalesced(refresh);
   const soon = () => {
     if (timer) return;
-    timer = setTimeout(() => { timer = null; if (!signal.aborted) refresh(); }, 150);
+    timer = setTimeout(() => { timer = null; if (!signal.aborted) once(); }, 150);
   };
   if (can.feed) {
     follow("/events/stream?after=end", (e) => { if (only(e.type)) soon(); }, signal);
   } else {
-    const every = setInterval(() => (signal.aborted ? clearInterval(every) : refresh()), 3000);
+    const every = setInterval(() => (signal.aborted ? clearInterval(every) : once()), 3000);
   }
+}
+
+// `run` at most once at a time: calls made while it runs fold into one more run after.
+export function coalesced(run) {
+  let running = null, again = false;
+  const go = async () => {
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = (async () => {
+      do {
+        again = false;
+        await run();
+      } while (again);
+    })();
+    try {
+      await running;
+    } finally {
+      running = null;
+    }
+  };
+  return go;
 }
