@@ -8,6 +8,7 @@ pub mod expirer;
 pub mod integrity;
 pub mod projectors;
 pub mod relay;
+pub mod serve;
 pub mod settings;
 pub mod stores;
 
@@ -41,6 +42,8 @@ const FEED_BUFFER: usize = 64;
 pub struct Application {
     listener: TcpListener,
     port: u16,
+    /// How long a request's line and headers may take to arrive.
+    head_timeout: Duration,
     state: Arc<AppState>,
     pg_pool: Option<sqlx::PgPool>,
     projections: bool,
@@ -156,6 +159,7 @@ impl Application {
         Ok(Self {
             listener,
             port,
+            head_timeout: Duration::from_millis(settings.server.header_read_timeout_ms),
             state,
             pg_pool: stores.pg_pool,
             projections: settings.projections.enabled,
@@ -229,17 +233,7 @@ impl Application {
         };
         tracing::info!(port = self.port, "ledger listening");
         let router = ledger_http::router(self.state.clone());
-        // Answers go out as soon as they are written (no Nagle delay waiting on the
-        // client's acknowledgement when an answer spans more than one write).
-        let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "TCP_NODELAY refused on a connection");
-            }
-        });
-        axum::serve(listener, router)
-            .with_graceful_shutdown(signal)
-            .await
-            .context("serving HTTP")?;
+        serve::serve(self.listener, router, self.head_timeout, signal).await;
         let _ = stop_tx.send(true);
         for t in tasks {
             let _ = tokio::time::timeout(Duration::from_secs(10), t).await;

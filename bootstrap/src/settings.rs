@@ -83,6 +83,9 @@ pub struct Server {
     pub address: String,
     /// Bound on each request, in milliseconds.
     pub request_timeout_ms: u64,
+    /// Bound on receiving a request's line and headers, in milliseconds (a client
+    /// sending them slower is disconnected).
+    pub header_read_timeout_ms: u64,
 }
 
 /// `storage.*`.
@@ -146,6 +149,7 @@ impl Settings {
         let mut builder = config::Config::builder()
             .set_default("server.address", "127.0.0.1:8080")?
             .set_default("server.request_timeout_ms", 10_000)?
+            .set_default("server.header_read_timeout_ms", 10_000)?
             .set_default("storage.url", "sqlite://data/ledger.db")?
             .set_default("storage.max_connections", 16)?
             .set_default("storage.group_commit_writers", 1)?

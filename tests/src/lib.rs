@@ -68,6 +68,8 @@ pub struct Options {
     pub rate_limit_per_second: u32,
     /// `integrity.signing_key` (a PEM file's path), sealing every second.
     pub signing_key: Option<String>,
+    /// `server.header_read_timeout_ms` (0: the default, 10 s).
+    pub header_read_timeout_ms: u64,
 }
 
 /// A running application; stops and cleans up when dropped.
@@ -94,6 +96,10 @@ pub fn settings(storage_url: String, snapshots_url: String, options: &Options) -
         server: Server {
             address: "127.0.0.1:0".into(),
             request_timeout_ms: 10_000,
+            header_read_timeout_ms: match options.header_read_timeout_ms {
+                0 => 10_000,
+                ms => ms,
+            },
         },
         storage: Storage {
             url: Secret::new(storage_url),

@@ -68,6 +68,10 @@ fn table() -> Vec<Row> {
         ("get", "/metrics", "/metrics", none(), anyone(200)),
         ("get", "/openapi.json", "/openapi.json", none(), anyone(200)),
         ("get", "/integrity/public-key", "/integrity/public-key", none(), anyone(404)),
+        ("get", "/admin/seals/latest", "/admin/seals/latest", none(), admin(404)),
+        ("get", "/whoami", "/whoami", none(), listed),
+        ("get", "/console", "/console", none(), anyone(200)),
+        ("get", "/console/{file}", "/console/app.js", none(), anyone(200)),
     ]
 }
 

@@ -33,6 +33,23 @@ fn request_id(req: &Request) -> String {
         .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
 }
 
+/// The 404 a path that is not UTF-8 once percent-decoded gets (no route or id is), as
+/// an id that does not match does; otherwise axum's path extractor would answer a
+/// plain-text 400.
+fn undecodable(path: &str) -> Option<ApiError> {
+    if percent_encoding::percent_decode_str(path)
+        .decode_utf8()
+        .is_ok()
+    {
+        return None;
+    }
+    Some(match path.split('/').nth(1) {
+        Some("accounts") => ApiError::account_not_found(),
+        Some("transfers") => ApiError::new(ErrorCode::TransferNotFound, "no such transfer"),
+        _ => ApiError::new(ErrorCode::NotFound, "no such route"),
+    })
+}
+
 /// A route label without ids, for metrics.
 fn route_label(method: &Method, path: &str) -> String {
     // Labels from a fixed set: a path or method a client makes up (a 404, an unknown
@@ -97,6 +114,9 @@ pub async fn context(State(state): State<crate::State>, mut req: Request, next: 
             return ApiError::new(ErrorCode::UriTooLong, detail).into_response();
         }
         let path = req.uri().path().to_owned();
+        if let Some(refused) = undecodable(&path) {
+            return refused.into_response();
+        }
         let token = crate::auth::bearer(&req).map(str::to_owned);
         let (principal, key) =
             match crate::auth::authenticate(&state, &path, token.as_deref()).await {

