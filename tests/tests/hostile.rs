@@ -56,9 +56,9 @@ async fn a_thousand_slow_heads_do_not_stop_others_and_are_cut_off() {
                     return true;
                 }
                 let mut byte = [0u8; 1];
-                match tokio::time::timeout(Duration::from_secs(1), tcp.read(&mut byte)).await {
-                    Ok(Ok(0) | Err(_)) => return true,
-                    _ => {}
+                let read = tokio::time::timeout(Duration::from_secs(1), tcp.read(&mut byte));
+                if let Ok(Ok(0) | Err(_)) = read.await {
+                    return true;
                 }
             }
             false
