@@ -158,7 +158,7 @@ impl Sealer {
 
     /// Where the last seal in the store left off (nothing sealed: the start).
     async fn load(&self) -> Result<Sealed, SealError> {
-        let last = crate::seal_latest::last_seal_event(self.store.as_ref()).await?;
+        let last = crate::seal_latest::last_seal_event(self.store.as_ref(), 0).await?;
         let Some(last) = last else {
             return Ok(Sealed::default());
         };

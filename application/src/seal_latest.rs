@@ -57,11 +57,12 @@ pub fn signature_holds(seal: &Seal, key: &VerifyingKey) -> bool {
     checked == Some(true)
 }
 
-/// The last event of the `$seals` stream, if any.
+/// The last event of the `$seals` stream after version `after`, if any.
 pub(crate) async fn last_seal_event(
     store: &dyn EventStore,
+    after: u64,
 ) -> Result<Option<RecordedEvent>, StoreError> {
-    let (mut last, mut version) = (None, 0);
+    let (mut last, mut version) = (None, after);
     loop {
         let page = store
             .read_stream(StreamQuery {
@@ -82,15 +83,37 @@ pub(crate) async fn last_seal_event(
     }
 }
 
-/// The last seal, its signature checked with `public_key_pem` (the service's own key;
-/// `None`: signing is off). `None` when nothing was sealed yet.
-pub async fn latest_seal(
-    store: &dyn EventStore,
+/// Where the last seal was, so that each look reads only from there on (the stream
+/// grows by one seal a minute at most; a year of them is half a million events).
+#[derive(Debug, Default)]
+pub struct LatestSeals {
+    version: tokio::sync::Mutex<u64>,
+}
+
+impl LatestSeals {
+    /// The last seal, its signature checked with `public_key_pem` (the service's own
+    /// key; `None`: signing is off). `None` when nothing was sealed yet. The seal is
+    /// read from the store each time (as it is now, not as it was remembered).
+    pub async fn latest(
+        &self,
+        store: &dyn EventStore,
+        public_key_pem: Option<&str>,
+    ) -> Result<Option<LatestSeal>, LatestSealError> {
+        let mut version = self.version.lock().await;
+        let found = last_seal_event(store, version.saturating_sub(1)).await?;
+        let Some(event) = found else {
+            return Ok(None);
+        };
+        *version = event.version;
+        drop(version);
+        check(event, public_key_pem)
+    }
+}
+
+fn check(
+    event: RecordedEvent,
     public_key_pem: Option<&str>,
 ) -> Result<Option<LatestSeal>, LatestSealError> {
-    let Some(event) = last_seal_event(store).await? else {
-        return Ok(None);
-    };
     let key = public_key_pem
         .map(VerifyingKey::from_public_key_pem)
         .transpose()

@@ -42,8 +42,8 @@ const FEED_BUFFER: usize = 64;
 pub struct Application {
     listener: TcpListener,
     port: u16,
-    /// How long a request's line and headers may take to arrive.
-    head_timeout: Duration,
+    /// How long a request's head may take to arrive, and a write may wait.
+    deadlines: serve::Deadlines,
     state: Arc<AppState>,
     pg_pool: Option<sqlx::PgPool>,
     projections: bool,
@@ -151,6 +151,7 @@ impl Application {
             public_key,
             keys,
             limiter: ledger_http::auth::rate_limiter(settings.auth.rate_limit_per_second),
+            latest_seal: Default::default(),
         });
         let listener = TcpListener::bind(&settings.server.address)
             .await
@@ -159,7 +160,10 @@ impl Application {
         Ok(Self {
             listener,
             port,
-            head_timeout: Duration::from_millis(settings.server.header_read_timeout_ms),
+            deadlines: serve::Deadlines {
+                head: Duration::from_millis(settings.server.header_read_timeout_ms),
+                write: Duration::from_millis(settings.server.write_timeout_ms),
+            },
             state,
             pg_pool: stores.pg_pool,
             projections: settings.projections.enabled,
@@ -233,7 +237,7 @@ impl Application {
         };
         tracing::info!(port = self.port, "ledger listening");
         let router = ledger_http::router(self.state.clone());
-        serve::serve(self.listener, router, self.head_timeout, signal).await;
+        serve::serve(self.listener, router, self.deadlines, signal).await;
         let _ = stop_tx.send(true);
         for t in tasks {
             let _ = tokio::time::timeout(Duration::from_secs(10), t).await;

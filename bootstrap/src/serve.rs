@@ -3,8 +3,9 @@
 //! reading a request's head never fires there: a client sending its headers a byte at a
 //! time would hold a connection (and its buffer) for ever. Here each head must arrive
 //! within `server.header_read_timeout_ms`, a head larger than [`MAX_HEAD_BYTES`] is
-//! refused (431), and a failed `accept` (out of file descriptors) waits and goes on
-//! instead of ending the server.
+//! refused (431), a connection whose client stops reading (an SSE subscriber that never
+//! reads) is closed once a write has waited `server.write_timeout_ms`, and a failed
+//! `accept` (out of file descriptors) waits and goes on instead of ending the server.
 
 use std::future::Future;
 use std::time::Duration;
@@ -15,6 +16,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tokio_io_timeout::TimeoutStream;
 
 /// The read buffer a connection may grow to while its request's line and headers
 /// arrive: past it hyper answers 431. (It checks as it reads, so a head of up to about
@@ -24,17 +26,26 @@ pub const MAX_HEAD_BYTES: usize = 16 * 1024;
 /// How long open connections get to finish their requests after the shutdown signal.
 const DRAIN: Duration = Duration::from_secs(10);
 
+/// How long a connection may take: to send a request's head, to take an answer's bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadlines {
+    /// A request's line and headers must arrive within this.
+    pub head: Duration,
+    /// A write that waits this long (the client reads nothing) closes the connection.
+    pub write: Duration,
+}
+
 /// Serves `router` on `listener` until `shutdown` completes, then lets open
 /// connections finish (at most [`DRAIN`]).
 pub async fn serve(
     listener: TcpListener,
     router: Router,
-    head_timeout: Duration,
+    deadlines: Deadlines,
     shutdown: impl Future<Output = ()>,
 ) {
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(head_timeout)
+        .header_read_timeout(deadlines.head)
         .max_buf_size(MAX_HEAD_BYTES);
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
@@ -57,8 +68,12 @@ pub async fn serve(
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!(error = %e, "TCP_NODELAY refused on a connection");
         }
+        // No read deadline: a live stream's client sends nothing after its request.
+        let mut io = TimeoutStream::new(tcp);
+        io.set_write_timeout(Some(deadlines.write));
         let service = TowerToHyperService::new(router.clone());
-        let connection = graceful.watch(http.serve_connection(TokioIo::new(tcp), service));
+        let io = TokioIo::new(Box::pin(io));
+        let connection = graceful.watch(http.serve_connection(io, service));
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, "connection ended with an error");

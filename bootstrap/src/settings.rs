@@ -86,6 +86,9 @@ pub struct Server {
     /// Bound on receiving a request's line and headers, in milliseconds (a client
     /// sending them slower is disconnected).
     pub header_read_timeout_ms: u64,
+    /// How long one write to a client may wait, in milliseconds, before the connection
+    /// is closed (a client that reads nothing, e.g. a stalled live-feed subscriber).
+    pub write_timeout_ms: u64,
 }
 
 /// `storage.*`.
@@ -150,6 +153,7 @@ impl Settings {
             .set_default("server.address", "127.0.0.1:8080")?
             .set_default("server.request_timeout_ms", 10_000)?
             .set_default("server.header_read_timeout_ms", 10_000)?
+            .set_default("server.write_timeout_ms", 30_000)?
             .set_default("storage.url", "sqlite://data/ledger.db")?
             .set_default("storage.max_connections", 16)?
             .set_default("storage.group_commit_writers", 1)?

@@ -2,6 +2,7 @@
 //! (Debian's `chromium` and `chromium-driver`; `scripts/test.sh` installs them), and a
 //! WebDriver session on it through fantoccini. Missing browser: the test fails loudly.
 
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -24,7 +25,9 @@ impl Browser {
     /// Starts chromedriver and a headless Chromium window of 1280×800.
     pub async fn start() -> Self {
         let port = free_port();
+        // Its own process group, so that ending it ends the browsers it started too.
         let driver = Command::new("chromedriver")
+            .process_group(0)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -110,16 +113,17 @@ impl Browser {
         path
     }
 
-    /// Ends the session and the driver.
-    pub async fn close(mut self) {
+    /// Ends the session, then the driver and what it started.
+    pub async fn close(self) {
         let _ = self.client.clone().close().await;
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
     }
 }
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        let _ = self.driver.kill();
+        // The whole group: chromedriver and any Chromium left by a failing test.
+        let group = format!("-{}", self.driver.id());
+        let _ = Command::new("kill").args(["-9", "--", &group]).status();
+        let _ = self.driver.wait();
     }
 }

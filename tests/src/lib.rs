@@ -70,6 +70,8 @@ pub struct Options {
     pub signing_key: Option<String>,
     /// `server.header_read_timeout_ms` (0: the default, 10 s).
     pub header_read_timeout_ms: u64,
+    /// `server.write_timeout_ms` (0: the default, 30 s).
+    pub write_timeout_ms: u64,
 }
 
 /// A running application; stops and cleans up when dropped.
@@ -98,6 +100,10 @@ pub fn settings(storage_url: String, snapshots_url: String, options: &Options) -
             request_timeout_ms: 10_000,
             header_read_timeout_ms: match options.header_read_timeout_ms {
                 0 => 10_000,
+                ms => ms,
+            },
+            write_timeout_ms: match options.write_timeout_ms {
+                0 => 30_000,
                 ms => ms,
             },
         },

@@ -50,10 +50,12 @@ export async function accountPage(main, id, { can, signal }) {
   const started = performance.now();
   const events = await allEvents(path);
   if (signal.aborted) return;
+  // The view may trail the events read after it: time travel reaches the last event.
+  const newest = events.length ? events[events.length - 1].version : account.version;
   const now = el("div", { id: "state" }, stateCards(account));
   const chartBox = el("div", { id: "chart", role: "img" });
-  const range = el("input", { id: "version-range", type: "range", min: 1, max: account.version, value: account.version, "aria-label": "Version to show" });
-  const number = el("input", { id: "version-input", type: "number", min: 1, max: account.version, value: account.version, "aria-label": "Version number" });
+  const range = el("input", { id: "version-range", type: "range", min: 1, max: newest, value: newest, "aria-label": "Version to show" });
+  const number = el("input", { id: "version-input", type: "number", min: 1, max: newest, value: newest, "aria-label": "Version number" });
   const asOf = el("div", { id: "as-of", "aria-live": "polite" });
   const pending = el("div", { id: "pending" });
   const history = el("div", { id: "events" });
@@ -93,7 +95,7 @@ export async function accountPage(main, id, { can, signal }) {
   }
   range.addEventListener("input", () => travel(range.value));
   number.addEventListener("change", () => travel(number.value));
-  await travel(account.version);
+  await travel(newest);
 
   async function drawPending() {
     const page = await api(withQuery("/transfers", { account_id: id, status: "pending", limit: 100 }));
@@ -109,9 +111,14 @@ export async function accountPage(main, id, { can, signal }) {
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  const refresh = coalesced(() =>
-    Promise.all([drawState(events.length ? events[events.length - 1].version : 0), drawPending()]));
-  await drawPending();
+  // The state first: the transfers view is written with it, so once the state has
+  // caught up with the last event, so has the list of pending transfers.
+  const refresh = coalesced(async () => {
+    await drawState(events.length ? events[events.length - 1].version : 0);
+    await drawPending();
+  });
+  if (account.version < newest) refresh().catch(showError);
+  else await drawPending();
 
   const following = events.length ? events[events.length - 1].version : 0;
   follow(`${path}/events/stream?after_version=${following}`, (e) => {

@@ -2,7 +2,7 @@
 
 import { api, withQuery } from "./api.js";
 import { accountLink, el, status, table } from "./ui.js";
-import { onChange } from "./live.js";
+import { coalesced, onChange } from "./live.js";
 
 const PAGE = 25;
 
@@ -21,10 +21,10 @@ export async function accountsPage(main, { can, params, signal }) {
     e.preventDefault();
     location.hash = "#" + withQuery("/accounts", { owner: ownerInput.value.trim(), status: statusSelect.value });
   });
-  const list = el("div", { id: "accounts", "aria-live": "polite" });
+  const list = el("div", { id: "accounts" });
   main.replaceChildren(el("h1", {}, "Accounts"), form, list);
 
-  const load = async () => {
+  const load = coalesced(async () => {
     const page = await api(withQuery("/accounts", { owner, status: state, cursor, limit: PAGE }));
     if (signal.aborted) return;
     const rows = table("Accounts, in the order of their ids", [
@@ -42,7 +42,7 @@ export async function accountsPage(main, { can, params, signal }) {
         ? el("a", { href: "#" + withQuery("/accounts", { owner, status: state, cursor: page.next_cursor }) }, "Next page")
         : null);
     list.replaceChildren(rows, pager);
-  };
+  });
   await load();
   onChange(can, () => load().catch(() => {}), signal,
     (t) => t === "AccountOpened" || t === "AccountClosed" || !t.startsWith("Ledger"));

@@ -2,12 +2,13 @@
 // seal with its signature checked by the service.
 
 import { api, ApiError, withQuery } from "./api.js";
-import { cards, el, showError, status, table, when } from "./ui.js";
+import { cards, clearError, el, showError, status, table, when } from "./ui.js";
+import { coalesced } from "./live.js";
 
 const REBUILDABLE = ["current_state", "analytics", "audit_log"];
 
 export async function adminPage(main, { signal }) {
-  const projections = el("div", { id: "projections", "aria-live": "polite" });
+  const projections = el("div", { id: "projections" });
   const notice = el("p", { id: "rebuild-notice", role: "status" });
   const seal = el("div", { id: "seal" });
   const rebuild = (name) => async (e) => {
@@ -58,9 +59,17 @@ export async function adminPage(main, { signal }) {
       notice),
     el("section", { "aria-labelledby": "h-seal" }, el("h2", { id: "h-seal" }, "Latest seal"), seal));
   await Promise.all([drawProjections(), drawSeal()]);
-  const every = setInterval(() => {
-    if (signal.aborted) return clearInterval(every);
-    drawProjections().catch(showError);
-    drawSeal().catch(showError);
-  }, 2000);
+  // A failing poll is said once, and unsaid when one succeeds again.
+  let failing = false;
+  const poll = coalesced(async () => {
+    try {
+      await Promise.all([drawProjections(), drawSeal()]);
+      if (failing) clearError();
+      failing = false;
+    } catch (e) {
+      if (!failing) showError(e);
+      failing = true;
+    }
+  });
+  const every = setInterval(() => (signal.aborted ? clearInterval(every) : poll()), 2000);
 }

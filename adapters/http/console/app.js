@@ -70,7 +70,14 @@ function signInPage(main, note) {
 function parseHash() {
   const raw = location.hash.replace(/^#/, "") || "/accounts";
   const [path, query = ""] = raw.split("?");
-  return { parts: path.split("/").filter(Boolean).map(decodeURIComponent), params: new URLSearchParams(query) };
+  const decode = (part) => {
+    try {
+      return decodeURIComponent(part);
+    } catch {
+      return part;
+    }
+  };
+  return { parts: path.split("/").filter(Boolean).map(decode), params: new URLSearchParams(query) };
 }
 
 async function route() {
@@ -96,7 +103,11 @@ async function route() {
     else if (parts[0] === "admin" && session.can.admin) await adminPage(main, ctx);
     else if (parts[0] === "admin") main.replaceChildren(el("p", {}, "The admin page needs the admin token."));
     else await accountsPage(main, ctx);
-    if (!leaving.signal.aborted) window.ledgerConsole.ready = true;
+    if (!leaving.signal.aborted) {
+      window.ledgerConsole.ready = true;
+      // Screen readers hear that the page changed.
+      main.focus({ preventScroll: true });
+    }
   } catch (e) {
     if (!leaving.signal.aborted) showError(e);
   }

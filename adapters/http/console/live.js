@@ -2,9 +2,12 @@
 // after a cut with `Last-Event-ID`, until the page that opened it goes away.
 
 import { authHeaders } from "./api.js";
+import { showError } from "./ui.js";
 
-// Calls `onEvent({id, type, data})` for each event of `path` until `signal` aborts.
-export async function follow(path, onEvent, signal) {
+// Calls `onEvent({id, type, data})` for each event of `path` until `signal` aborts, and
+// `onOpen()` each time the stream (re)connects: what committed while it was not
+// connected arrives through the caller's own refresh, not the stream.
+export async function follow(path, onEvent, signal, onOpen = () => {}) {
   let lastId = null;
   while (!signal.aborted) {
     try {
@@ -12,14 +15,18 @@ export async function follow(path, onEvent, signal) {
       if (lastId !== null) headers["Last-Event-ID"] = lastId;
       const answer = await fetch(path, { headers, signal });
       // Refused (a revoked key, an account gone from view): asking again will not help.
-      if ([401, 403, 404, 422].includes(answer.status)) return;
+      if ([401, 403, 404, 422].includes(answer.status)) {
+        showError(`Live updates stopped: the service answered ${answer.status}. Reload to try again.`);
+        return;
+      }
       if (!answer.ok || !answer.body) throw new Error(`stream answered ${answer.status}`);
+      onOpen();
       const reader = answer.body.pipeThrough(new TextDecoderStream()).getReader();
       let buffer = "";
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
-        buffer += value;
+        buffer += value.replace(/\r\n?/g, "\n");
         let cut;
         while ((cut = buffer.indexOf("\n\n")) >= 0) {
           const block = buffer.slice(0, cut);
@@ -68,7 +75,7 @@ export function onChange(can, refresh, signal, only = () => true) {
     timer = setTimeout(() => { timer = null; if (!signal.aborted) once(); }, 150);
   };
   if (can.feed) {
-    follow("/events/stream?after=end", (e) => { if (only(e.type)) soon(); }, signal);
+    follow("/events/stream?after=end", (e) => { if (only(e.type)) soon(); }, signal, soon);
   } else {
     const every = setInterval(() => (signal.aborted ? clearInterval(every) : once()), 3000);
   }
@@ -77,22 +84,21 @@ export function onChange(can, refresh, signal, only = () => true) {
 // `run` at most once at a time: calls made while it runs fold into one more run after.
 export function coalesced(run) {
   let running = null, again = false;
-  const go = async () => {
+  return () => {
     if (running) {
       again = true;
       return running;
     }
     running = (async () => {
-      do {
-        again = false;
-        await run();
-      } while (again);
+      try {
+        do {
+          again = false;
+          await run();
+        } while (again);
+      } finally {
+        running = null;
+      }
     })();
-    try {
-      await running;
-    } finally {
-      running = null;
-    }
+    return running;
   };
-  return go;
 }

@@ -3,7 +3,7 @@
 
 import { api, command, withQuery } from "./api.js";
 import { accountLink, el, showError, status, table, when } from "./ui.js";
-import { onChange } from "./live.js";
+import { coalesced, onChange } from "./live.js";
 
 const PAGE = 25;
 
@@ -58,9 +58,9 @@ export async function transfersPage(main, { can, params, signal }) {
     e.preventDefault();
     location.hash = "#" + withQuery("/transfers", { status: statusSelect.value });
   });
-  const list = el("div", { id: "transfers", "aria-live": "polite" });
+  const list = el("div", { id: "transfers" });
   main.replaceChildren(el("h1", {}, "Transfers"), form, list);
-  const load = async () => {
+  const load = coalesced(async () => {
     const page = await api(withQuery("/transfers", { status: state, cursor, limit: PAGE }));
     if (signal.aborted) return;
     const pager = el("div", { class: "pager" },
@@ -69,7 +69,7 @@ export async function transfersPage(main, { can, params, signal }) {
         ? el("a", { href: "#" + withQuery("/transfers", { status: state, cursor: page.next_cursor }) }, "Next page")
         : null);
     list.replaceChildren(transfersTable("Transfers, newest first", page.transfers, can, load), pager);
-  };
+  });
   await load();
   onChange(can, () => load().catch(() => {}), signal, (t) => t.startsWith("Transfer") || t.startsWith("Pending"));
 }

@@ -8,7 +8,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use ledger_application::access::Capability;
-use ledger_application::seal_latest::{latest_seal, LatestSealError, SignatureCheck};
+use ledger_application::seal_latest::{LatestSealError, SignatureCheck};
 use ledger_domain::ErrorCode;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -72,7 +72,10 @@ pub(crate) async fn latest(
     rc.principal
         .require(Capability::Admin)
         .map_err(|f| ApiError::new(ErrorCode::Forbidden, f.to_string()))?;
-    let found = latest_seal(state.store.as_ref(), state.public_key.as_deref()).await;
+    let found = state
+        .latest_seal
+        .latest(state.store.as_ref(), state.public_key.as_deref())
+        .await;
     let latest = match found {
         Ok(Some(latest)) => latest,
         Ok(None) => return Err(ApiError::new(ErrorCode::NotFound, "nothing is sealed yet")),

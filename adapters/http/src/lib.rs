@@ -108,6 +108,8 @@ pub struct AppState {
     pub keys: Arc<ledger_application::api_keys::ApiKeys>,
     /// Each key's or token's request rate (`None`: unlimited).
     pub limiter: Option<auth::Limiter>,
+    /// Where the last seal is (`GET /admin/seals/latest` reads from there on).
+    pub latest_seal: ledger_application::seal_latest::LatestSeals,
 }
 
 /// Shared state.

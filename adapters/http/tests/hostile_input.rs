@@ -56,6 +56,7 @@ fn state() -> Arc<AppState> {
             test_spawner(),
         )),
         limiter: None,
+        latest_seal: Default::default(),
         store,
         snapshots,
         metrics: Arc::new(Metrics::default()),
