@@ -27,13 +27,25 @@ pub struct SqliteEventStore {
 }
 
 /// Whether an error is an outage to retry later (no connection, a full pool, the file
-/// locked past the busy timeout) rather than a fault: the one classification of the
-/// SQLite adapter, for events and read models alike.
+/// locked past the busy timeout, the disk full or failing) rather than a fault: the one
+/// classification of the SQLite adapter, for events and read models alike. A full disk
+/// rolls the statement back, so nothing was written and a retry after space returns
+/// is safe; a projection meeting it retries instead of stopping as failed.
 pub(crate) fn unavailable(e: &sqlx::Error) -> bool {
+    // Primary result codes (the low byte of an extended one): SQLITE_BUSY, SQLITE_LOCKED,
+    // SQLITE_IOERR, SQLITE_FULL.
+    const OUTAGES: [i32; 4] = [5, 6, 10, 13];
+    let code = |db: &dyn sqlx::error::DatabaseError| {
+        db.code()
+            .and_then(|c| c.parse::<i32>().ok())
+            .map(|c| c & 0xff)
+    };
     matches!(
         e,
         sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
-    ) || matches!(e, sqlx::Error::Database(db) if db.message().contains("database is locked"))
+    ) || matches!(e, sqlx::Error::Database(db)
+        if db.message().contains("database is locked")
+            || code(db.as_ref()).is_some_and(|c| OUTAGES.contains(&c)))
 }
 
 fn store_error(e: sqlx::Error) -> StoreError {

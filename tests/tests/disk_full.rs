@@ -1,0 +1,152 @@
+//! Resource faults (issue 23, part 3), first half: the SQLite file's disk fills. The
+//! real binary keeps its ledger on a 16 MiB tmpfs the test mounts (it runs as root, as
+//! `scripts/test.sh` does; a mount that fails fails the test). A file then takes every
+//! free byte: commands answer 503 (never 500) and the process keeps answering; the
+//! file is removed:
+//! commands succeed again with no operator, the views hold exactly the acknowledged
+//! deposits, and `ledger verify` finds nothing.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use ledger_tests::process::{free_port, serve_on_sqlite, wait_up};
+use ledger_tests::tamper::verify;
+use serde_json::{json, Value};
+
+/// A tmpfs of 16 MiB mounted for the test's life.
+struct SmallDisk(PathBuf);
+
+impl SmallDisk {
+    fn mount() -> Self {
+        let dir = std::env::temp_dir().join(format!("ledger-full-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=16m", "tmpfs"])
+            .arg(&dir)
+            .status()
+            .expect("mount runs");
+        assert!(
+            mounted.success(),
+            "mounting a tmpfs needs root (scripts/test.sh runs as root)"
+        );
+        Self(dir)
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Fills the disk: a file grown until the filesystem refuses a byte more.
+fn fill(dir: &Path) -> PathBuf {
+    use std::io::Write;
+    let path = dir.join("filler");
+    let mut f = std::fs::File::create(&path).expect("filler");
+    let block = vec![0u8; 64 * 1024];
+    while f.write_all(&block).is_ok() {}
+    while f.write_all(&[0]).is_ok() {}
+    let _ = f.sync_all();
+    path
+}
+
+async fn deposit(http: &reqwest::Client, base: &str, amount: &str) -> u16 {
+    let url = format!("{base}/accounts/acc/deposit");
+    let r = http
+        .post(url)
+        .json(&json!({"amount": amount}))
+        .send()
+        .await
+        .expect("answered");
+    r.status().as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_answers_503_and_the_ledger_resumes_when_space_returns() {
+    let disk = SmallDisk::mount();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut server = serve_on_sqlite(&disk.0, port, &[("LEDGER__LOG__LEVEL", "error")]);
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client");
+    wait_up(&http, &base).await;
+    let open = json!({"account_id": "acc", "owner": "Ada", "currency": "USD"});
+    let r = http
+        .post(format!("{base}/accounts"))
+        .json(&open)
+        .send()
+        .await
+        .expect("open");
+    assert_eq!(r.status(), 201);
+    let mut acknowledged = 0u64; // cents
+    for _ in 0..20 {
+        assert_eq!(deposit(&http, &base, "1.00").await, 200);
+        acknowledged += 100;
+    }
+
+    let filler = fill(&disk.0);
+    let mut refused = 0;
+    for i in 0..200 {
+        match deposit(&http, &base, "0.01").await {
+            200 => acknowledged += 1,
+            503 => refused += 1,
+            other => panic!("deposit {i} on a full disk answered {other}, not 200 or 503"),
+        }
+    }
+    assert!(refused > 0, "a full disk refuses commands");
+    let health = http
+        .get(format!("{base}/health"))
+        .send()
+        .await
+        .expect("health");
+    assert_eq!(health.status(), 200, "the process still answers");
+
+    std::fs::remove_file(filler).expect("space returns");
+    let mut resumed = false;
+    for _ in 0..100 {
+        if deposit(&http, &base, "1.00").await == 200 {
+            acknowledged += 100;
+            resumed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        resumed,
+        "commands succeed again once space returns, with no operator"
+    );
+    let want = format!("{}.{:02}", acknowledged / 100, acknowledged % 100);
+    let mut seen = Value::Null;
+    for _ in 0..200 {
+        let r = http
+            .get(format!("{base}/accounts/acc"))
+            .send()
+            .await
+            .expect("read");
+        seen = r.json().await.unwrap_or(Value::Null);
+        if seen["balance"] == json!(want) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        seen["balance"],
+        json!(want),
+        "the view holds every acknowledged deposit and no other"
+    );
+    let ready = http
+        .get(format!("{base}/ready"))
+        .send()
+        .await
+        .expect("ready");
+    assert_eq!(ready.status(), 200);
+    let _ = server.kill();
+    let _ = server.wait();
+    let (code, out) = verify(&format!("sqlite://{}/ledger.db", disk.0.display()), None).await;
+    assert_eq!(code, 0, "{out}");
+}
