@@ -1,0 +1,113 @@
+//! Resource faults (issue 23, part 3), second half: PostgreSQL stops answering the
+//! service's queries (a lock held on the events table, as a stuck migration or a slow
+//! query would). Every connection of the pool waits; requests answer 503 within the
+//! configured bound, `/health` still answers, and when the lock goes the ledger goes on
+//! by itself. Deposits were sent with idempotency keys: each retried key answers its
+//! first outcome and exists exactly once, whether or not its first try wrote it.
+
+use std::time::{Duration, Instant};
+
+use ledger_bootstrap::Application;
+use ledger_postgres::testing::TestDatabase;
+use ledger_tests::{redis_url, settings, Options};
+use serde_json::{json, Value};
+use sqlx::{Connection, Executor, PgConnection};
+
+const BOUND: Duration = Duration::from_secs(2);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stalled_database_answers_503_in_bound_and_recovers() {
+    let db = TestDatabase::create().await;
+    let mut s = settings(db.url.clone(), redis_url(), &Options::default());
+    s.server.request_timeout_ms = u64::try_from(BOUND.as_millis()).expect("ms");
+    s.storage.max_connections = 4;
+    let app = Application::build(s).await.expect("builds");
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(app.run_until(async move {
+        let _ = stopped.await;
+    }));
+    let http = reqwest::Client::new();
+    let open = json!({"account_id": "acc", "owner": "Ada", "currency": "USD"});
+    let r = http
+        .post(format!("{base}/accounts"))
+        .json(&open)
+        .send()
+        .await
+        .expect("open");
+    assert_eq!(r.status(), 201);
+    let deposit = |key: String| {
+        http.post(format!("{base}/accounts/acc/deposit"))
+            .header("Idempotency-Key", key)
+            .json(&json!({"amount": "1.00"}))
+            .send()
+    };
+    assert_eq!(
+        deposit("before".into()).await.expect("deposit").status(),
+        200
+    );
+
+    // Hold every query on the events table.
+    let mut locker = PgConnection::connect(&db.url).await.expect("connect");
+    locker
+        .execute("BEGIN; LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
+        .await
+        .expect("lock");
+    let started = Instant::now();
+    let tries: Vec<_> = (0..12).map(|i| deposit(format!("stalled-{i}"))).collect();
+    let answers = futures_util::future::join_all(tries).await;
+    let waited = started.elapsed();
+    for a in &answers {
+        let status = a.as_ref().expect("answered").status().as_u16();
+        assert!(
+            status == 503 || status == 200,
+            "a stalled database answered {status}"
+        );
+    }
+    assert!(
+        answers
+            .iter()
+            .any(|a| a.as_ref().is_ok_and(|r| r.status() == 503)),
+        "a stalled database refuses commands"
+    );
+    assert!(waited < BOUND * 4, "answered within the bound ({waited:?})");
+    let health = tokio::time::timeout(BOUND, http.get(format!("{base}/health")).send()).await;
+    assert_eq!(health.expect("in time").expect("answered").status(), 200);
+
+    locker.execute("COMMIT").await.expect("unlock");
+    // Every key again: its first outcome if it had one, written once either way.
+    for i in 0..12 {
+        let mut status = 0;
+        for _ in 0..50 {
+            status = deposit(format!("stalled-{i}"))
+                .await
+                .expect("retry")
+                .status()
+                .as_u16();
+            if status == 200 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(
+            status, 200,
+            "key stalled-{i} succeeds once the database answers"
+        );
+    }
+    let mut seen = Value::Null;
+    for _ in 0..100 {
+        let r = http
+            .get(format!("{base}/accounts/acc"))
+            .send()
+            .await
+            .expect("read");
+        seen = r.json().await.unwrap_or(Value::Null);
+        if seen["balance"] == "13.00" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(seen["balance"], "13.00", "13 keys, 13 deposits: {seen}");
+    assert_eq!(seen["version"], 14, "{seen}");
+    let _ = stop.send(());
+}
