@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod browser;
+pub mod model;
 pub mod nats;
 pub mod process;
 pub mod sse;
