@@ -33,6 +33,9 @@ pub enum Op {
     Close(usize),
     /// The previous command again, with its idempotency key.
     Retry,
+    /// `POST /batches`: these commands, atomic or not (the runner decides them one by
+    /// one with [`Model::apply`]; no `If-Match`, no retry inside).
+    Batch(Vec<Op>, bool),
 }
 
 /// An account as the model holds it.
@@ -122,7 +125,7 @@ impl Model {
     pub fn apply(&mut self, op: &Op) -> Expected {
         let mut no = Vec::new();
         match *op {
-            Op::Retry => return Ok(()),
+            Op::Retry | Op::Batch(..) => return Ok(()),
             Op::Open(i) => {
                 if self.accounts.contains_key(&i) {
                     return Err(vec![(409, "account_exists")]);

@@ -21,6 +21,30 @@ const ACCOUNTS: usize = 4;
 const TRANSFERS: usize = 8;
 
 fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        12 => single(),
+        2 => (proptest::collection::vec(single(), 1..=4), any::<bool>())
+            .prop_map(|(ops, atomic)| {
+                // A non-atomic batch runs its operations concurrently, each on its own:
+                // the model can say its outcome only when no two share an account, so
+                // such a batch holds account operations, one per account.
+                let mut seen = std::collections::BTreeSet::new();
+                let plain = ops.into_iter().filter_map(|o| match o {
+                    Op::Retry => None,
+                    Op::Deposit(a, m, _) if atomic || seen.insert(a) => Some(Op::Deposit(a, m, None)),
+                    Op::Open(a) | Op::Withdraw(a, _) | Op::Limit(a, _) | Op::Close(a)
+                        if !atomic && !seen.insert(a) => None,
+                    Op::Transfer { .. } | Op::Post(..) | Op::Void(_) if !atomic => None,
+                    Op::Deposit(..) => None,
+                    o => Some(o),
+                });
+                Op::Batch(plain.collect(), atomic)
+            })
+            .prop_filter("a batch holds an operation", |b| matches!(b, Op::Batch(ops, _) if !ops.is_empty())),
+    ]
+}
+
+fn single() -> impl Strategy<Value = Op> {
     let acc = || 0..ACCOUNTS;
     let cents = || 1i64..4_000;
     let tid = || 0..TRANSFERS;
@@ -90,8 +114,120 @@ fn request(op: &Op, model: &Model) -> (String, Value, Option<String>) {
             None,
         ),
         Op::Close(i) => (format!("/accounts/{}/close", a(i)), json!({}), None),
+        Op::Batch(ref ops, atomic) => {
+            let operations: Vec<Value> = ops.iter().map(batch_op).collect();
+            (
+                "/batches".into(),
+                json!({"atomic": atomic, "operations": operations}),
+                None,
+            )
+        }
         Op::Retry => unreachable!("a retry resends the previous request"),
     }
+}
+
+/// One operation of a batch, as `POST /batches` takes it.
+fn batch_op(op: &Op) -> Value {
+    let a = |i: usize| format!("a{i}");
+    match *op {
+        Op::Open(i) => {
+            json!({"op": "open_account", "account_id": a(i), "owner": "Ada", "currency": "USD"})
+        }
+        Op::Deposit(i, m, _) => json!({"op": "deposit", "account_id": a(i), "amount": usd(m)}),
+        Op::Withdraw(i, m) => json!({"op": "withdraw", "account_id": a(i), "amount": usd(m)}),
+        Op::Transfer {
+            from,
+            to,
+            amount,
+            id,
+            pending,
+        } => json!({"op": "transfer",
+            "transfer_id": format!("t{id}"), "from_account_id": a(from), "to_account_id": a(to),
+            "amount": usd(amount), "pending": pending}),
+        Op::Post(t, m) => match m {
+            Some(m) => {
+                json!({"op": "post_transfer", "transfer_id": format!("t{t}"), "amount": usd(m)})
+            }
+            None => json!({"op": "post_transfer", "transfer_id": format!("t{t}")}),
+        },
+        Op::Void(t) => json!({"op": "void_transfer", "transfer_id": format!("t{t}")}),
+        Op::Limit(i, l) => {
+            json!({"op": "set_limits", "account_id": a(i), "overdraft_limit": usd(l)})
+        }
+        Op::Close(i) => json!({"op": "close_account", "account_id": a(i)}),
+        Op::Retry | Op::Batch(..) => unreachable!("batches hold single commands"),
+    }
+}
+
+/// A success answer (an account, or a transfer with both accounts) against the model.
+fn same_answer(body: &Value, op: &Op, model: &Model) -> Result<(), TestCaseError> {
+    let (accounts, transfer) = touched(op, model);
+    match transfer {
+        Some(t) => {
+            same_transfer(body, model, t)?;
+            same_account(&body["from"], model, accounts[0])?;
+            same_account(&body["to"], model, accounts[1])
+        }
+        None => same_account(body, model, accounts[0]),
+    }
+}
+
+/// One refusal against the codes the model allows.
+fn allowed(status: u16, problem: &Value, no: &[(u16, &str)]) -> bool {
+    let code = problem["code"].as_str().unwrap_or_default();
+    no.iter().any(|(s, c)| *s == status && *c == code)
+}
+
+/// A batch's answer against the model, which it moves on when the service did.
+fn check_batch(
+    ops: &[Op],
+    atomic: bool,
+    answer: &(u16, Value),
+    model: &mut Model,
+) -> Result<(), TestCaseError> {
+    let results = answer.1["results"].as_array().cloned().unwrap_or_default();
+    if atomic {
+        // The first operation the model refuses decides the answer; nothing is written.
+        let mut dry = model.clone();
+        for (k, op) in ops.iter().enumerate() {
+            if let Err(no) = dry.apply(op) {
+                if !allowed(answer.0, &answer.1, &no) || answer.1["operation"] != json!(k) {
+                    let why = format!("atomic batch op {k} {op:?}: answered {answer:?}, the model expects one of {no:?}");
+                    return Err(fail(why));
+                }
+                return Ok(());
+            }
+        }
+    }
+    let mut trial = model.clone();
+    for (k, op) in ops.iter().enumerate() {
+        let result = results.get(k);
+        match trial.apply(op) {
+            Ok(()) => {
+                let ok = answer.0 == 200
+                    && result.is_some_and(|r| r["status"].as_u64().is_some_and(|s| s < 300));
+                if !ok {
+                    return Err(fail(format!("batch op {k} {op:?}: the model accepts it, the service answered {answer:?}")));
+                }
+                same_answer(&results[k]["body"], op, &trial)?;
+            }
+            Err(no) => {
+                let r =
+                    result.ok_or_else(|| fail(format!("batch op {k}: no result in {answer:?}")))?;
+                let status = r["status"]
+                    .as_u64()
+                    .and_then(|s| u16::try_from(s).ok())
+                    .unwrap_or(0);
+                if !allowed(status, &r["problem"], &no) {
+                    return Err(fail(format!(
+                        "batch op {k} {op:?}: answered {r}, the model expects one of {no:?}"
+                    )));
+                }
+            }
+        }
+    }
+    *model = trial;
+    Ok(())
 }
 
 fn same_account(body: &Value, model: &Model, i: usize) -> Result<(), TestCaseError> {
@@ -139,7 +275,7 @@ fn touched(op: &Op, model: &Model) -> (Vec<usize>, Option<usize>) {
             let t = &model.transfers[&id];
             (vec![t.from, t.to], Some(id))
         }
-        Op::Retry => (vec![], None),
+        Op::Retry | Op::Batch(..) => (vec![], None),
     }
 }
 
@@ -167,28 +303,24 @@ async fn case(backend: Backend, ops: Vec<Op>, steps: &AtomicUsize) -> Result<(),
         let (path, body, tag) = request(op, &model);
         let key = format!("k-{n}");
         let answer = send(&app, &path, &body, tag.as_deref(), &key).await;
+        if let Op::Batch(ops, atomic) = op {
+            steps.fetch_add(ops.len() - 1, Ordering::Relaxed);
+            check_batch(ops, *atomic, &answer, &mut model)?;
+            last = Some((path, body, tag, key, answer));
+            continue;
+        }
         match model.apply(op) {
-            Ok(()) if answer.0 < 300 => {
-                let (accounts, transfer) = touched(op, &model);
-                match transfer {
-                    Some(t) => {
-                        same_transfer(&answer.1, &model, t)?;
-                        same_account(&answer.1["from"], &model, accounts[0])?;
-                        same_account(&answer.1["to"], &model, accounts[1])?;
-                    }
-                    None => same_account(&answer.1, &model, accounts[0])?,
-                }
-            }
+            Ok(()) if answer.0 < 300 => same_answer(&answer.1, op, &model)?,
             Ok(()) => {
-                return Err(fail(format!(
-                    "step {n} {op:?}: refused {answer:?}, the model accepts it"
-                )))
+                let why = format!("step {n} {op:?}: refused {answer:?}, the model accepts it");
+                return Err(fail(why));
             }
-            Err(allowed) => {
-                let code = answer.1["code"].as_str().unwrap_or_default();
-                if !allowed.iter().any(|(s, c)| *s == answer.0 && *c == code) {
-                    return Err(fail(format!("step {n} {op:?}: answered {answer:?}, the model expects one of {allowed:?}")));
-                }
+            Err(no) if allowed(answer.0, &answer.1, &no) => {}
+            Err(no) => {
+                let why = format!(
+                    "step {n} {op:?}: answered {answer:?}, the model expects one of {no:?}"
+                );
+                return Err(fail(why));
             }
         }
         last = Some((path, body, tag, key, answer));
