@@ -8,7 +8,7 @@
 //! caught up with no operator, and `ledger verify` finds nothing.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -28,7 +28,7 @@ struct Cluster {
     bin: PathBuf,
 }
 
-fn as_postgres(bin: &PathBuf, tool: &str, args: &[&str]) -> bool {
+fn as_postgres(bin: &Path, tool: &str, args: &[&str]) -> bool {
     let tool = bin.join(tool);
     Command::new("runuser")
         .args(["-u", "postgres", "--"])
