@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod model;
+pub mod model_http;
 pub mod nats;
 pub mod process;
 pub mod sse;
