@@ -6,10 +6,10 @@
 use std::path::Path;
 use std::time::Duration;
 
-use ledger_tests::browser::Browser;
+use ledger_tests::browser::{console_first_load, Browser};
 use serde_json::{json, Value};
 
-use crate::server::wait_up;
+use crate::server::{start_sqlite_server, wait_up};
 
 const EVENTS: usize = 10_000;
 
@@ -37,23 +37,6 @@ async fn long_account(http: &reqwest::Client, base: &str) -> anyhow::Result<()> 
     Ok(())
 }
 
-/// Bytes of the page and every console file, gzip-compressed as served.
-async fn first_load(http: &reqwest::Client, base: &str) -> anyhow::Result<usize> {
-    let mut total = 0;
-    let paths = std::iter::once("/console".to_owned())
-        .chain(ledger_http::console::asset_names().map(|n| format!("/console/{n}")));
-    for path in paths {
-        let r = http
-            .get(format!("{base}{path}"))
-            .header("accept-encoding", "gzip")
-            .send()
-            .await?
-            .error_for_status()?;
-        total += r.bytes().await?.len();
-    }
-    Ok(total)
-}
-
 /// Opens the long account's page `rounds` times and prints each chart's time.
 pub(crate) async fn measure(binary: &Path, rounds: usize) -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("ledger-bench-console-{}", uuid::Uuid::new_v4()));
@@ -62,21 +45,14 @@ pub(crate) async fn measure(binary: &Path, rounds: usize) -> anyhow::Result<()> 
         .local_addr()?
         .port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut server = std::process::Command::new(binary)
-        .env("LEDGER__SERVER__ADDRESS", format!("127.0.0.1:{port}"))
-        .env(
-            "LEDGER__STORAGE__URL",
-            format!("sqlite://{}/ledger.db", dir.display()),
-        )
-        .env("LEDGER__LOG__LEVEL", "warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()?;
+    let mut server = start_sqlite_server(binary, &dir, port)?;
     let http = reqwest::Client::new();
     let outcome = async {
         wait_up(&http, &base).await?;
         long_account(&http, &base).await?;
-        let bytes = first_load(&http, &base).await?;
+        let bytes = console_first_load(&http, &base)
+            .await
+            .map_err(anyhow::Error::msg)?;
         let browser = Browser::start().await;
         let mut times = Vec::new();
         for _ in 0..rounds.max(1) {

@@ -39,6 +39,25 @@ pub(crate) fn current_rss_mb(pid: u32) -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
+/// The release binary on a fresh SQLite file in `dir` (the embedded default:
+/// in-process snapshots), on `port`.
+pub(crate) fn start_sqlite_server(
+    binary: &std::path::Path,
+    dir: &std::path::Path,
+    port: u16,
+) -> std::io::Result<Child> {
+    Command::new(binary)
+        .env("LEDGER__SERVER__ADDRESS", format!("127.0.0.1:{port}"))
+        .env(
+            "LEDGER__STORAGE__URL",
+            format!("sqlite://{}/ledger.db", dir.display()),
+        )
+        .env("LEDGER__LOG__LEVEL", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+}
+
 pub(crate) fn start_server(
     binary: &PathBuf,
     db_url: &str,

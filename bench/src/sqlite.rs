@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::load;
-use crate::server::{row, spread_deposits, wait_up};
+use crate::server::{row, spread_deposits, start_sqlite_server, wait_up};
 
 /// The floor: `clients` tasks inserting one row per autocommit over 1,000 streams
 /// through the store's one writer connection, for `secs`.
@@ -72,16 +72,7 @@ pub(crate) async fn measure(
         format!("127.0.0.1:{port}"),
         format!("http://127.0.0.1:{port}"),
     );
-    let mut server = std::process::Command::new(binary)
-        .env("LEDGER__SERVER__ADDRESS", &addr)
-        .env(
-            "LEDGER__STORAGE__URL",
-            format!("sqlite://{}/ledger.db", dir.display()),
-        )
-        .env("LEDGER__LOG__LEVEL", "warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()?;
+    let mut server = start_sqlite_server(binary, &dir, port)?;
     let http = reqwest::Client::new();
     wait_up(&http, &base).await?;
     for id in (0..1000)

@@ -127,3 +127,30 @@ impl Drop for Browser {
         let _ = self.driver.wait();
     }
 }
+
+/// The console's first load: the page and every file it has, gzip-compressed as
+/// served, in bytes. Refused when one is not served (200) or not compressed.
+pub async fn console_first_load(http: &reqwest::Client, base: &str) -> Result<usize, String> {
+    let mut total = 0;
+    let names = ledger_http::console::asset_names();
+    for path in std::iter::once("/console".to_owned()).chain(names.map(|n| format!("/console/{n}")))
+    {
+        let r = http
+            .get(format!("{base}{path}"))
+            .header("accept-encoding", "gzip")
+            .send()
+            .await
+            .map_err(|e| format!("{path}: {e}"))?;
+        if r.status() != 200 {
+            return Err(format!("{path}: {}", r.status()));
+        }
+        if r.headers()
+            .get("content-encoding")
+            .is_none_or(|v| v != "gzip")
+        {
+            return Err(format!("{path} is not served compressed"));
+        }
+        total += r.bytes().await.map_err(|e| format!("{path}: {e}"))?.len();
+    }
+    Ok(total)
+}

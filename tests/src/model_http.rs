@@ -11,29 +11,19 @@ pub fn fail(why: String) -> TestCaseError {
     TestCaseError::fail(why)
 }
 
-/// The request an op sends (always a POST): path, body, `If-Match`.
-pub fn request(op: &Op, model: &Model) -> (String, Value, Option<String>) {
-    let a = |i: usize| format!("a{i}");
+/// A single command: its operation name in a batch, the id its path names (the field
+/// a batch operation gives it in), and its body.
+fn command(op: &Op) -> (&'static str, Option<(&'static str, String)>, Value) {
+    let account = |i: usize| Some(("account_id", format!("a{i}")));
+    let transfer = |t: usize| Some(("transfer_id", format!("t{t}")));
     match *op {
         Op::Open(i) => (
-            "/accounts".into(),
-            json!({"account_id": a(i), "owner": "Ada", "currency": "USD"}),
+            "open_account",
             None,
+            json!({"account_id": format!("a{i}"), "owner": "Ada", "currency": "USD"}),
         ),
-        Op::Deposit(i, m, if_match) => {
-            let version = model.accounts.get(&i).map_or(0, |x| x.version);
-            let tag = if_match.map(|stale| format!("\"{}\"", version.saturating_sub(stale)));
-            (
-                format!("/accounts/{}/deposit", a(i)),
-                json!({"amount": usd(m)}),
-                tag,
-            )
-        }
-        Op::Withdraw(i, m) => (
-            format!("/accounts/{}/withdraw", a(i)),
-            json!({"amount": usd(m)}),
-            None,
-        ),
+        Op::Deposit(i, m, _) => ("deposit", account(i), json!({"amount": usd(m)})),
+        Op::Withdraw(i, m) => ("withdraw", account(i), json!({"amount": usd(m)})),
         Op::Transfer {
             from,
             to,
@@ -41,66 +31,60 @@ pub fn request(op: &Op, model: &Model) -> (String, Value, Option<String>) {
             id,
             pending,
         } => (
-            "/transfers".into(),
-            json!({"transfer_id": format!("t{id}"), "from_account_id": a(from), "to_account_id": a(to),
-                   "amount": usd(amount), "pending": pending}),
+            "transfer",
             None,
+            json!({"transfer_id": format!("t{id}"), "from_account_id": format!("a{from}"),
+                   "to_account_id": format!("a{to}"), "amount": usd(amount), "pending": pending}),
         ),
         Op::Post(t, m) => (
-            format!("/transfers/t{t}/post"),
+            "post_transfer",
+            transfer(t),
             m.map_or(json!({}), |m| json!({"amount": usd(m)})),
-            None,
         ),
-        Op::Void(t) => (format!("/transfers/t{t}/void"), json!({}), None),
-        Op::Limit(i, l) => (
-            format!("/accounts/{}/limits", a(i)),
-            json!({"overdraft_limit": usd(l)}),
-            None,
-        ),
-        Op::Close(i) => (format!("/accounts/{}/close", a(i)), json!({}), None),
-        Op::Batch(ref ops, atomic) => {
-            let operations: Vec<Value> = ops.iter().map(batch_op).collect();
-            (
-                "/batches".into(),
-                json!({"atomic": atomic, "operations": operations}),
-                None,
-            )
-        }
-        Op::Retry => unreachable!("a retry resends the previous request"),
+        Op::Void(t) => ("void_transfer", transfer(t), json!({})),
+        Op::Limit(i, l) => ("set_limits", account(i), json!({"overdraft_limit": usd(l)})),
+        Op::Close(i) => ("close_account", account(i), json!({})),
+        Op::Retry | Op::Batch(..) => unreachable!("not a single command"),
     }
 }
 
-/// One operation of a batch, as `POST /batches` takes it.
-pub fn batch_op(op: &Op) -> Value {
-    let a = |i: usize| format!("a{i}");
-    match *op {
-        Op::Open(i) => {
-            json!({"op": "open_account", "account_id": a(i), "owner": "Ada", "currency": "USD"})
-        }
-        Op::Deposit(i, m, _) => json!({"op": "deposit", "account_id": a(i), "amount": usd(m)}),
-        Op::Withdraw(i, m) => json!({"op": "withdraw", "account_id": a(i), "amount": usd(m)}),
-        Op::Transfer {
-            from,
-            to,
-            amount,
-            id,
-            pending,
-        } => json!({"op": "transfer",
-            "transfer_id": format!("t{id}"), "from_account_id": a(from), "to_account_id": a(to),
-            "amount": usd(amount), "pending": pending}),
-        Op::Post(t, m) => match m {
-            Some(m) => {
-                json!({"op": "post_transfer", "transfer_id": format!("t{t}"), "amount": usd(m)})
-            }
-            None => json!({"op": "post_transfer", "transfer_id": format!("t{t}")}),
-        },
-        Op::Void(t) => json!({"op": "void_transfer", "transfer_id": format!("t{t}")}),
-        Op::Limit(i, l) => {
-            json!({"op": "set_limits", "account_id": a(i), "overdraft_limit": usd(l)})
-        }
-        Op::Close(i) => json!({"op": "close_account", "account_id": a(i)}),
-        Op::Retry | Op::Batch(..) => unreachable!("batches hold single commands"),
+/// The request an op sends (always a POST): path, body, `If-Match`.
+pub fn request(op: &Op, model: &Model) -> (String, Value, Option<String>) {
+    if let Op::Batch(ref ops, atomic) = *op {
+        let operations: Vec<Value> = ops.iter().map(batch_op).collect();
+        let body = json!({"atomic": atomic, "operations": operations});
+        return ("/batches".into(), body, None);
     }
+    let (name, id, body) = command(op);
+    let path = match (name, id) {
+        ("open_account", _) => "/accounts".to_owned(),
+        ("transfer", _) => "/transfers".to_owned(),
+        ("set_limits", Some((_, a))) => format!("/accounts/{a}/limits"),
+        ("close_account", Some((_, a))) => format!("/accounts/{a}/close"),
+        ("post_transfer", Some((_, t))) => format!("/transfers/{t}/post"),
+        ("void_transfer", Some((_, t))) => format!("/transfers/{t}/void"),
+        (verb, Some((_, a))) => format!("/accounts/{a}/{verb}"),
+        (verb, None) => unreachable!("{verb} names an id in its path"),
+    };
+    let tag = match *op {
+        Op::Deposit(i, _, Some(stale)) => {
+            let version = model.accounts.get(&i).map_or(0, |x| x.version);
+            Some(format!("\"{}\"", version.saturating_sub(stale)))
+        }
+        _ => None,
+    };
+    (path, body, tag)
+}
+
+/// One operation of a batch, as `POST /batches` takes it: the single command's body,
+/// its operation name, and the id its path names.
+pub fn batch_op(op: &Op) -> Value {
+    let (name, id, mut body) = command(op);
+    body["op"] = json!(name);
+    if let Some((field, value)) = id {
+        body[field] = json!(value);
+    }
+    body
 }
 
 /// A success answer (an account, or a transfer with both accounts) against the model.
@@ -184,15 +168,7 @@ pub fn same_account(body: &Value, model: &Model, i: usize) -> Result<(), TestCas
         "pending_out": usd(m.pending_out), "pending_in": usd(m.pending_in),
         "overdraft_limit": usd(m.limit), "status": if m.closed { "closed" } else { "open" },
         "version": m.version});
-    for (k, v) in want.as_object().into_iter().flatten() {
-        if &body[k] != v {
-            return Err(fail(format!(
-                "a{i}.{k}: service {} model {v} in {body}",
-                body[k]
-            )));
-        }
-    }
-    Ok(())
+    same_fields(&format!("a{i}"), body, &want)
 }
 
 /// A transfer as the service shows it against the model's.
@@ -200,10 +176,15 @@ pub fn same_transfer(body: &Value, model: &Model, t: usize) -> Result<(), TestCa
     let m = &model.transfers[&t];
     let want = json!({"status": m.status, "amount": usd(m.amount), "posted_amount": usd(m.posted),
         "remaining": usd(m.remaining())});
+    same_fields(&format!("t{t}"), body, &want)
+}
+
+/// Each field of `want` as `body` has it (`what` names the thing in the failure).
+fn same_fields(what: &str, body: &Value, want: &Value) -> Result<(), TestCaseError> {
     for (k, v) in want.as_object().into_iter().flatten() {
         if &body[k] != v {
             return Err(fail(format!(
-                "t{t}.{k}: service {} model {v} in {body}",
+                "{what}.{k}: service {} model {v} in {body}",
                 body[k]
             )));
         }

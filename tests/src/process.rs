@@ -20,10 +20,10 @@ pub fn start(db_url: &str, port: u16) -> Child {
     start_with(db_url, port, &[])
 }
 
-/// [`start`] with more settings (`LEDGER__...` variables).
+/// [`start`] with more settings (`LEDGER__...` variables; they win over the ones
+/// above, e.g. another `LEDGER__SNAPSHOTS__URL`).
 pub fn start_with(db_url: &str, port: u16, env: &[(&str, &str)]) -> Child {
     Command::new(ledger_binary())
-        .envs(env.iter().copied())
         .env("LEDGER__SERVER__ADDRESS", format!("127.0.0.1:{port}"))
         .env("LEDGER__STORAGE__URL", db_url)
         .env("LEDGER__SNAPSHOTS__URL", redis_url())
@@ -39,6 +39,7 @@ pub fn start_with(db_url: &str, port: u16, env: &[(&str, &str)]) -> Child {
         .env("LEDGER__SNAPSHOTS__EVERY", "3")
         .env("LEDGER__AUTH__ADMIN_TOKEN", "crash-admin")
         .env("LEDGER__LOG__LEVEL", "error")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

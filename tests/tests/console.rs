@@ -7,7 +7,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use ledger_tests::browser::Browser;
+use ledger_tests::browser::{console_first_load, Browser};
 use ledger_tests::{json, ledger_binary, Backend, Options, TestApp, ADMIN};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -297,21 +297,9 @@ async fn the_console_in_a_browser() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_first_load_is_small() {
     let app = TestApp::spawn(Backend::Sqlite).await;
-    let mut total = 0;
-    let names = ledger_http::console::asset_names();
-    for path in std::iter::once("/console".to_owned()).chain(names.map(|n| format!("/console/{n}")))
-    {
-        let r = app
-            .send(Method::GET, &path, None, &[("accept-encoding", "gzip")])
-            .await;
-        assert_eq!(r.status(), 200, "{path}");
-        let zipped = r
-            .headers()
-            .get("content-encoding")
-            .is_some_and(|v| v == "gzip");
-        assert!(zipped, "{path} is served compressed");
-        total += r.bytes().await.expect("body").len();
-    }
+    let total = console_first_load(&app.client, &app.base)
+        .await
+        .expect("every file served, compressed");
     assert!(total <= 200 * 1024, "first load {total} bytes");
     println!("console first load: {total} bytes (gzip)");
 }

@@ -13,8 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ledger_tests::ledger_binary;
-use ledger_tests::process::{free_port, wait_up};
+use ledger_tests::process::{free_port, start_with, wait_up};
 use ledger_tests::tamper::verify;
 use serde_json::{json, Value};
 
@@ -138,23 +137,15 @@ impl Drop for Redis {
     }
 }
 
+/// `ledger serve` (the admin token `crash-admin`) with snapshots in the private Redis
+/// and requests bounded at 3 s.
 fn serve(db: &str, redis: u16, port: u16) -> Child {
-    Command::new(ledger_binary())
-        .arg("serve")
-        .env("LEDGER__SERVER__ADDRESS", format!("127.0.0.1:{port}"))
-        .env("LEDGER__STORAGE__URL", db)
-        .env(
-            "LEDGER__SNAPSHOTS__URL",
-            format!("redis://127.0.0.1:{redis}"),
-        )
-        .env("LEDGER__SNAPSHOTS__EVERY", "3")
-        .env("LEDGER__SERVER__REQUEST_TIMEOUT_MS", "3000")
-        .env("LEDGER__AUTH__ADMIN_TOKEN", "two-admin")
-        .env("LEDGER__LOG__LEVEL", "error")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the binary starts")
+    let redis = format!("redis://127.0.0.1:{redis}");
+    let env = [
+        ("LEDGER__SNAPSHOTS__URL", redis.as_str()),
+        ("LEDGER__SERVER__REQUEST_TIMEOUT_MS", "3000"),
+    ];
+    start_with(db, port, &env)
 }
 
 /// Each key's request and first definite answer, and the keys that ever got a 500.
@@ -304,7 +295,7 @@ async fn two_instances_survive_kills_and_restarts_with_nothing_lost_or_doubled()
     for _ in 0..300 {
         let r = http
             .get(format!("{}/admin/projections", bases[0]))
-            .bearer_auth("two-admin")
+            .bearer_auth("crash-admin")
             .send()
             .await;
         if let Ok(r) = r {
