@@ -232,6 +232,11 @@ async fn two_instances_survive_kills_and_restarts_with_nothing_lost_or_doubled()
                     let base = &bases[(c + i + attempt) % 2];
                     match send(&http, base, &key, &body).await {
                         Some((500, _)) => outcomes.lock().unwrap().internal.push(key.clone()),
+                        // 409 concurrency_conflict: the server's own retries ran out and
+                        // nothing was written (API.md); not an outcome the key stores.
+                        Some((409, a)) if a["code"] == "concurrency_conflict" => {
+                            outcomes.lock().unwrap().retried += 1;
+                        }
                         Some((503, _)) | None => outcomes.lock().unwrap().retried += 1,
                         Some((status, answer)) => {
                             let first = (body.clone(), status, answer);
