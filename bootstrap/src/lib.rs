@@ -21,7 +21,7 @@ use ledger_application::feed::FeedReader;
 use ledger_application::feed_hub::FeedHub;
 use ledger_application::ports::store::EventStore;
 use ledger_application::ports::system::Spawner;
-use ledger_application::ports::system::{SystemClock, UuidV7Ids};
+use ledger_application::ports::system::{Clock, SystemClock, UuidV7Ids};
 use ledger_application::projection::ProjectionRunner;
 use ledger_application::queries::QueryService;
 use ledger_application::repository::Repository;
@@ -85,6 +85,15 @@ pub async fn core(settings: &Settings) -> anyhow::Result<Core> {
 impl Application {
     /// Opens the stores (migrating them), wires everything and binds the address.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with_clock(settings, Arc::new(SystemClock)).await
+    }
+
+    /// [`Application::build`] with the clock commands and the expirer read (a test
+    /// drives expiries with a `ManualClock`); seals and leases keep the system's time.
+    pub async fn build_with_clock(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
         let Core { runner, stores } = core(&settings).await?;
         stores::warm_up(&stores).await;
         let spawner = tokio_spawner();
@@ -104,7 +113,7 @@ impl Application {
         let commands = Arc::new(CommandService::new(
             timed,
             repo.clone(),
-            Arc::new(SystemClock),
+            clock.clone(),
             Arc::new(UuidV7Ids),
             spawner.clone(),
             10,
@@ -112,7 +121,7 @@ impl Application {
         let expirer = Arc::new(ledger_application::expirer::Expirer::new(
             commands.clone(),
             stores.read.clone(),
-            Arc::new(SystemClock),
+            clock,
         ));
         let queries = Arc::new(QueryService::new(
             stores.events.clone(),
@@ -175,6 +184,11 @@ impl Application {
     /// The bound port.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The expirer `serve` runs about once a second (a test may run a step at once).
+    pub fn expirer(&self) -> Arc<ledger_application::expirer::Expirer> {
+        self.expirer.clone()
     }
 
     /// Serves until SIGINT or SIGTERM.

@@ -2,19 +2,26 @@
 //! database and the real Redis, or on a fresh SQLite file; and the compiled binary.
 #![forbid(unsafe_code)]
 
+mod app_settings;
 pub mod browser;
 pub mod model;
+pub mod model_checks;
 pub mod model_http;
 pub mod nats;
+pub mod private;
 pub mod process;
 pub mod sse;
 pub mod tamper;
+pub use app_settings::{redis_url, settings, Options};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
-use ledger_bootstrap::settings::{Auth, Log, Projections, Server, Settings, Snapshots, Storage};
+use ledger_application::expirer::Expirer;
+use ledger_application::ports::system::{Clock, SystemClock};
+
+use ledger_bootstrap::settings::Settings;
 use ledger_bootstrap::Application;
-use ledger_http::Secret;
 use ledger_postgres::testing::TestDatabase;
 use reqwest::{Client, Method, Response};
 use serde_json::Value;
@@ -55,27 +62,6 @@ pub enum Backend {
 /// The admin token the test applications use.
 pub const ADMIN: &str = "test-admin-token";
 
-/// Access options of a test application.
-#[derive(Debug, Clone, Default)]
-pub struct Options {
-    /// API tokens (empty: open).
-    pub api_tokens: Vec<String>,
-    /// Whether the admin token is set.
-    pub no_admin: bool,
-    /// `projections.enabled = false`.
-    pub no_projectors: bool,
-    /// `relay.nats.*` (none: no relay).
-    pub relay: Option<ledger_bootstrap::settings::Nats>,
-    /// `auth.rate_limit_per_second` (0: none).
-    pub rate_limit_per_second: u32,
-    /// `integrity.signing_key` (a PEM file's path), sealing every second.
-    pub signing_key: Option<String>,
-    /// `server.header_read_timeout_ms` (0: the default, 10 s).
-    pub header_read_timeout_ms: u64,
-    /// `server.write_timeout_ms` (0: the default, 30 s).
-    pub write_timeout_ms: u64,
-}
-
 /// A running application; stops and cleans up when dropped.
 pub struct TestApp {
     /// `http://127.0.0.1:<port>`.
@@ -87,60 +73,9 @@ pub struct TestApp {
     /// The settings it runs with (a second instance on the same store reuses them).
     settings: Settings,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-/// The Redis the tests use.
-pub fn redis_url() -> String {
-    std::env::var("LEDGER_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-}
-
-/// Settings for a backend; the storage URL is filled in by the caller.
-pub fn settings(storage_url: String, snapshots_url: String, options: &Options) -> Settings {
-    Settings {
-        server: Server {
-            address: "127.0.0.1:0".into(),
-            request_timeout_ms: 10_000,
-            header_read_timeout_ms: match options.header_read_timeout_ms {
-                0 => 10_000,
-                ms => ms,
-            },
-            write_timeout_ms: match options.write_timeout_ms {
-                0 => 30_000,
-                ms => ms,
-            },
-        },
-        storage: Storage {
-            url: Secret::new(storage_url),
-            max_connections: 10,
-            group_commit_writers: 2,
-        },
-        snapshots: Snapshots {
-            url: Secret::new(snapshots_url),
-            every: 5,
-            ttl_seconds: 600,
-            cache_capacity: 1000,
-            prefix: format!("ledger-test-{}:", uuid::Uuid::new_v4()),
-        },
-        projections: Projections {
-            enabled: !options.no_projectors,
-        },
-        auth: Auth {
-            admin_token: (!options.no_admin).then(|| Secret::new(ADMIN)),
-            api_tokens: options.api_tokens.iter().map(Secret::new).collect(),
-            rate_limit_per_second: options.rate_limit_per_second,
-        },
-        log: Log {
-            format: "text".into(),
-            level: "warn".into(),
-        },
-        relay: ledger_bootstrap::settings::Relay {
-            nats: options.relay.clone().unwrap_or_default(),
-        },
-        integrity: ledger_bootstrap::settings::Integrity {
-            signing_key: options.signing_key.as_ref().map(Secret::new),
-            seal_interval_seconds: 1,
-        },
-    }
+    /// Its expirer (a test driving a `ManualClock` runs a step at once).
+    pub expirer: Arc<Expirer>,
+    clock: Arc<dyn Clock>,
 }
 
 impl TestApp {
@@ -168,7 +103,11 @@ impl TestApp {
                 (None, Some(dir), settings(url, "memory".into(), &options))
             }
         };
-        Self::start(settings, db, dir).await
+        let clock: Arc<dyn Clock> = match options.clock {
+            Some(c) => c,
+            None => Arc::new(SystemClock),
+        };
+        Self::start(settings, clock, db, dir).await
     }
 
     /// The storage URL it runs on (for the binary's commands on the same store).
@@ -179,13 +118,19 @@ impl TestApp {
     /// A second instance on the same store (database or file) as this one; the store
     /// is cleaned up by the first.
     pub async fn spawn_beside(&self) -> Self {
-        Self::start(self.settings.clone(), None, None).await
+        Self::start(self.settings.clone(), self.clock.clone(), None, None).await
     }
 
-    async fn start(settings: Settings, db: Option<TestDatabase>, dir: Option<PathBuf>) -> Self {
-        let app = Application::build(settings.clone())
+    async fn start(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+        db: Option<TestDatabase>,
+        dir: Option<PathBuf>,
+    ) -> Self {
+        let app = Application::build_with_clock(settings.clone(), clock.clone())
             .await
             .expect("the application builds");
+        let expirer = app.expirer();
         let base = format!("http://127.0.0.1:{}", app.port());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(app.run_until(async move {
@@ -201,6 +146,8 @@ impl TestApp {
             dir,
             settings,
             stop: Some(tx),
+            expirer,
+            clock,
         }
     }
 

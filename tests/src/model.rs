@@ -15,13 +15,15 @@ pub enum Op {
     Deposit(usize, i64, Option<u64>),
     /// `POST /accounts/{id}/withdraw`.
     Withdraw(usize, i64),
-    /// `POST /transfers` (posted at once, or pending).
+    /// `POST /transfers` (posted at once, or pending, then maybe with
+    /// `expires_in_seconds`).
     Transfer {
         from: usize,
         to: usize,
         amount: i64,
         id: usize,
         pending: bool,
+        expires: Option<i64>,
     },
     /// `POST /transfers/{id}/post` (all that remains, or this much).
     Post(usize, Option<i64>),
@@ -33,6 +35,9 @@ pub enum Op {
     Close(usize),
     /// The previous command again, with its idempotency key.
     Retry,
+    /// The service's clock moves this many seconds on; the expirer records every
+    /// pending transfer now due (the runner waits for it).
+    Advance(i64),
     /// `POST /batches`: these commands, atomic or not (the runner decides them one by
     /// one with [`Model::apply`]; no `If-Match`, no retry inside).
     Batch(Vec<Op>, bool),
@@ -73,8 +78,10 @@ pub struct Transfer {
     pub amount: i64,
     /// Posted so far.
     pub posted: i64,
-    /// `pending`, `posted` or `voided`.
+    /// `pending`, `posted`, `voided` or `expired`.
     pub status: &'static str,
+    /// When it expires, in seconds on the model's clock.
+    pub expires_at: Option<i64>,
 }
 
 impl Transfer {
@@ -98,6 +105,8 @@ pub struct Model {
     pub transfers: BTreeMap<usize, Transfer>,
     /// Each account's state after each of its versions (index 0 = version 1).
     pub history: BTreeMap<usize, Vec<Account>>,
+    /// Seconds the service's clock has moved since the start.
+    pub now: i64,
 }
 
 /// The outcome the model expects: success, or one of these (status, code) refusals.
@@ -126,6 +135,10 @@ impl Model {
         let mut no = Vec::new();
         match *op {
             Op::Retry | Op::Batch(..) => return Ok(()),
+            Op::Advance(seconds) => {
+                self.now += seconds;
+                self.expire_due();
+            }
             Op::Open(i) => {
                 if self.accounts.contains_key(&i) {
                     return Err(vec![(409, "account_exists")]);
@@ -158,6 +171,7 @@ impl Model {
                 amount,
                 id,
                 pending,
+                expires,
             } => {
                 if from == to {
                     no.push((422, "same_account"));
@@ -182,6 +196,7 @@ impl Model {
                             amount,
                             posted,
                             status,
+                            expires_at: expires.map(|e| self.now + e),
                         },
                     );
                     if pending {
@@ -197,9 +212,7 @@ impl Model {
                 let Some(t) = self.transfers.get(&id).cloned() else {
                     return Err(vec![(404, "transfer_not_found")]);
                 };
-                if t.status != "pending" {
-                    return Err(vec![(409, "transfer_not_pending")]);
-                }
+                self.still_pending(&t)?;
                 let amount = amount.unwrap_or(t.remaining());
                 if amount > t.remaining() {
                     return Err(vec![(422, "amount_exceeds_pending")]);
@@ -223,9 +236,7 @@ impl Model {
                 let Some(t) = self.transfers.get(&id).cloned() else {
                     return Err(vec![(404, "transfer_not_found")]);
                 };
-                if t.status != "pending" {
-                    return Err(vec![(409, "transfer_not_pending")]);
-                }
+                self.still_pending(&t)?;
                 let left = t.remaining();
                 if let Some(t) = self.transfers.get_mut(&id) {
                     t.status = "voided";
@@ -261,6 +272,45 @@ impl Model {
             Ok(())
         } else {
             Err(no)
+        }
+    }
+}
+
+impl Model {
+    /// A post or void on `t` is refused: expired (recorded or only due), or no longer pending.
+    fn still_pending(&self, t: &Transfer) -> Expected {
+        let due = t.expires_at.is_some_and(|at| self.now >= at);
+        match t.status {
+            "expired" => Err(vec![(409, "transfer_expired")]),
+            "pending" if due => Err(vec![(409, "transfer_expired")]),
+            "pending" => Ok(()),
+            _ => Err(vec![(409, "transfer_not_pending")]),
+        }
+    }
+
+    /// Records the expiry of every pending transfer due now, in the expirer's order
+    /// (`expires_at`, then the id as text): each releases what remained on both sides.
+    fn expire_due(&mut self) {
+        let mut due: Vec<(i64, String, usize)> = self
+            .transfers
+            .iter()
+            .filter(|(_, t)| t.status == "pending")
+            .filter_map(|(&id, t)| {
+                t.expires_at
+                    .filter(|&at| at <= self.now)
+                    .map(|at| (at, format!("t{id}"), id))
+            })
+            .collect();
+        due.sort();
+        for (_, _, id) in due {
+            let Some(t) = self.transfers.get_mut(&id) else {
+                continue;
+            };
+            let left = t.remaining();
+            t.status = "expired";
+            let (from, to) = (t.from, t.to);
+            self.record(from, |a| a.pending_out -= left);
+            self.record(to, |a| a.pending_in -= left);
         }
     }
 }

@@ -30,12 +30,15 @@ fn command(op: &Op) -> (&'static str, Option<(&'static str, String)>, Value) {
             amount,
             id,
             pending,
-        } => (
-            "transfer",
-            None,
-            json!({"transfer_id": format!("t{id}"), "from_account_id": format!("a{from}"),
-                   "to_account_id": format!("a{to}"), "amount": usd(amount), "pending": pending}),
-        ),
+            expires,
+        } => {
+            let mut body = json!({"transfer_id": format!("t{id}"), "from_account_id": format!("a{from}"),
+                   "to_account_id": format!("a{to}"), "amount": usd(amount), "pending": pending});
+            if let Some(e) = expires {
+                body["expires_in_seconds"] = json!(e);
+            }
+            ("transfer", None, body)
+        }
         Op::Post(t, m) => (
             "post_transfer",
             transfer(t),
@@ -44,7 +47,7 @@ fn command(op: &Op) -> (&'static str, Option<(&'static str, String)>, Value) {
         Op::Void(t) => ("void_transfer", transfer(t), json!({})),
         Op::Limit(i, l) => ("set_limits", account(i), json!({"overdraft_limit": usd(l)})),
         Op::Close(i) => ("close_account", account(i), json!({})),
-        Op::Retry | Op::Batch(..) => unreachable!("not a single command"),
+        Op::Retry | Op::Batch(..) | Op::Advance(_) => unreachable!("not a single command"),
     }
 }
 
@@ -202,6 +205,6 @@ pub fn touched(op: &Op, model: &Model) -> (Vec<usize>, Option<usize>) {
             let t = &model.transfers[&id];
             (vec![t.from, t.to], Some(id))
         }
-        Op::Retry | Op::Batch(..) => (vec![], None),
+        Op::Retry | Op::Batch(..) | Op::Advance(_) => (vec![], None),
     }
 }

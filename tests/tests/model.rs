@@ -1,20 +1,26 @@
-//! A model-checked API (issue 23, part 1, so far): random sequences of commands (open,
-//! deposit with and without `If-Match`, withdraw, transfers posted at once and pending,
-//! post in part or whole, void, limits, close, idempotent retries) sent over HTTP to the
-//! real service on both backends, each answer checked against the pure model
-//! (`ledger_tests::model`); after each sequence every account's view, every version's
-//! temporal query and every transfer equal the model's, and `ledger verify` finds
-//! nothing. A failure shrinks to a minimal sequence. `LEDGER_MODEL_CASES` scales it
-//! (25 sequences of 80-100 commands by default: at least 2,000 commands a backend).
+//! A model-checked API (issue 23, part 1): random sequences of commands (open, deposit
+//! with and without `If-Match`, withdraw, transfers posted at once and pending with or
+//! without an expiry, post in part or whole, void, limits, close, atomic and non-atomic
+//! batches, idempotent retries, and the service's clock moved on so that the expirer
+//! records what is due) sent over HTTP to the real service on both backends, each answer
+//! checked against the pure model (`ledger_tests::model`). After every step the views
+//! of the accounts it changed, the temporal query of each new version, their transfers
+//! view and every changed transfer equal the model's (`ledger_tests::model_checks`);
+//! `ledger verify` runs every `LEDGER_MODEL_VERIFY_EVERY` steps (10 by default) and
+//! after each sequence, and finds nothing. A failure shrinks to a minimal sequence.
+//! `LEDGER_MODEL_CASES` scales it (25 sequences of 80-100 commands by default: at least
+//! 2,000 commands a backend).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use std::sync::Arc;
+
+use ledger_application::ports::system::ManualClock;
 use ledger_tests::model::{Model, Op};
-use ledger_tests::model_http::{
-    allowed, check_batch, fail, request, same_account, same_answer, same_transfer,
-};
+use ledger_tests::model_checks::{changes, expiries_recorded, Seen};
+use ledger_tests::model_http::{allowed, check_batch, fail, request, same_answer};
 use ledger_tests::tamper::verify;
-use ledger_tests::{json, Backend, TestApp};
+use ledger_tests::{json, Backend, Options, TestApp};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use reqwest::Method;
@@ -33,7 +39,7 @@ fn op() -> impl Strategy<Value = Op> {
                 // such a batch holds account operations, one per account.
                 let mut seen = std::collections::BTreeSet::new();
                 let plain = ops.into_iter().filter_map(|o| match o {
-                    Op::Retry => None,
+                    Op::Retry | Op::Advance(_) => None,
                     Op::Deposit(a, m, _) if atomic || seen.insert(a) => Some(Op::Deposit(a, m, None)),
                     Op::Open(a) | Op::Withdraw(a, _) | Op::Limit(a, _) | Op::Close(a)
                         if !atomic && !seen.insert(a) => None,
@@ -56,48 +62,124 @@ fn single() -> impl Strategy<Value = Op> {
         2 => acc().prop_map(Op::Open),
         4 => (acc(), cents(), if_match).prop_map(|(a, m, i)| Op::Deposit(a, m, i)),
         2 => (acc(), cents()).prop_map(|(a, m)| Op::Withdraw(a, m)),
-        4 => (acc(), acc(), cents(), tid(), any::<bool>())
-            .prop_map(|(from, to, amount, id, pending)| Op::Transfer { from, to, amount, id, pending }),
+        4 => (acc(), acc(), cents(), tid(), any::<bool>(), prop_oneof![Just(None), Just(Some(60)), Just(Some(300))])
+            .prop_map(|(from, to, amount, id, pending, expires)| {
+                let expires = expires.filter(|_| pending);
+                Op::Transfer { from, to, amount, id, pending, expires }
+            }),
         3 => (tid(), proptest::option::of(1i64..3_000)).prop_map(|(t, m)| Op::Post(t, m)),
         1 => tid().prop_map(Op::Void),
         1 => (acc(), 0i64..3_000).prop_map(|(a, l)| Op::Limit(a, l)),
         1 => acc().prop_map(Op::Close),
         1 => Just(Op::Retry),
+        1 => prop_oneof![Just(30i64), Just(61), Just(400)].prop_map(Op::Advance),
     ]
 }
 
 /// A request sent (path, body, `If-Match`, idempotency key) and its answer.
 type Sent = (String, Value, Option<String>, String, (u16, Value));
 
-async fn case(backend: Backend, ops: Vec<Op>, steps: &AtomicUsize) -> Result<(), TestCaseError> {
-    let app = TestApp::spawn(backend).await;
+/// Commands checked and expiries recorded, over all sequences of a run.
+#[derive(Default)]
+struct Counts {
+    steps: AtomicUsize,
+    expired: AtomicUsize,
+}
+
+async fn case(backend: Backend, ops: Vec<Op>, counts: &Counts) -> Result<(), TestCaseError> {
+    let steps = &counts.steps;
+    let start = chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 0);
+    let clock = Arc::new(ManualClock::new(start));
+    let options = Options {
+        clock: Some(clock.clone()),
+        ..Options::default()
+    };
+    let app = TestApp::spawn_with(backend, options).await;
+    let verify_every = std::env::var("LEDGER_MODEL_VERIFY_EVERY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10usize)
+        .max(1);
     let mut model = Model::default();
+    let mut seen = Seen::default();
     let mut last: Option<Sent> = None;
     for (n, op) in ops.iter().enumerate() {
         steps.fetch_add(1, Ordering::Relaxed);
-        if let Op::Retry = op {
-            let Some((path, body, tag, key, first)) = &last else {
-                continue;
-            };
-            let again = send(&app, path, body, tag.as_deref(), key).await;
-            if &again != first {
-                return Err(fail(format!(
-                    "step {n}: a retry of {path} answered {again:?}, first {first:?}"
-                )));
+        step(&app, &clock, op, n, &mut model, &mut last).await?;
+        changes(&app, &model, &mut seen).await?;
+        if (n + 1) % verify_every == 0 || n + 1 == ops.len() {
+            let (code, out) = verify(&app.storage_url(), None).await;
+            if code != 0 {
+                return Err(fail(format!("step {n}: ledger verify: {out}")));
             }
-            continue;
         }
-        let (path, body, tag) = request(op, &model);
-        let key = format!("k-{n}");
-        let answer = send(&app, &path, &body, tag.as_deref(), &key).await;
-        if let Op::Batch(ops, atomic) = op {
+        if let Op::Batch(ops, _) = op {
             steps.fetch_add(ops.len() - 1, Ordering::Relaxed);
-            check_batch(ops, *atomic, &answer, &mut model)?;
-            last = Some((path, body, tag, key, answer));
-            continue;
         }
+    }
+    let expired = model.transfers.values().filter(|t| t.status == "expired");
+    counts.expired.fetch_add(expired.count(), Ordering::Relaxed);
+    Ok(())
+}
+
+/// Sends one step's request (or moves the clock) and checks the answer; the model
+/// moves on as the service must have.
+async fn step(
+    app: &TestApp,
+    clock: &ManualClock,
+    op: &Op,
+    n: usize,
+    model: &mut Model,
+    last: &mut Option<Sent>,
+) -> Result<(), TestCaseError> {
+    match op {
+        Op::Retry => {
+            let Some((path, body, tag, key, first)) = last.as_ref() else {
+                return Ok(());
+            };
+            let again = send(app, path, body, tag.as_deref(), key).await;
+            if &again != first {
+                let why =
+                    format!("step {n}: a retry of {path} answered {again:?}, first {first:?}");
+                return Err(fail(why));
+            }
+            return Ok(());
+        }
+        Op::Advance(seconds) => {
+            let pending: Vec<usize> = model
+                .transfers
+                .iter()
+                .filter(|(_, t)| t.status == "pending")
+                .map(|(&t, _)| t)
+                .collect();
+            clock.advance(chrono::Duration::seconds(*seconds));
+            let _ = model.apply(op);
+            // Due now: a void is refused at once, whether or not the expirer has
+            // recorded the expiry yet.
+            for t in pending
+                .into_iter()
+                .filter(|t| model.transfers[t].status == "expired")
+            {
+                let path = format!("/transfers/t{t}/void");
+                let answer = send(app, &path, &json!({}), None, &format!("k-{n}-{t}")).await;
+                if !allowed(answer.0, &answer.1, &[(409, "transfer_expired")]) {
+                    return Err(fail(format!(
+                        "step {n}: a void of due t{t} answered {answer:?}"
+                    )));
+                }
+            }
+            return expiries_recorded(app, model).await;
+        }
+        _ => {}
+    }
+    let (path, body, tag) = request(op, model);
+    let key = format!("k-{n}");
+    let answer = send(app, &path, &body, tag.as_deref(), &key).await;
+    if let Op::Batch(ops, atomic) = op {
+        check_batch(ops, *atomic, &answer, model)?;
+    } else {
         match model.apply(op) {
-            Ok(()) if answer.0 < 300 => same_answer(&answer.1, op, &model)?,
+            Ok(()) if answer.0 < 300 => same_answer(&answer.1, op, model)?,
             Ok(()) => {
                 let why = format!("step {n} {op:?}: refused {answer:?}, the model accepts it");
                 return Err(fail(why));
@@ -110,13 +192,8 @@ async fn case(backend: Backend, ops: Vec<Op>, steps: &AtomicUsize) -> Result<(),
                 return Err(fail(why));
             }
         }
-        last = Some((path, body, tag, key, answer));
     }
-    check_reads(&app, &model).await?;
-    let (code, out) = verify(&app.storage_url(), None).await;
-    if code != 0 {
-        return Err(fail(format!("ledger verify: {out}")));
-    }
+    *last = Some((path, body, tag, key, answer));
     Ok(())
 }
 
@@ -138,29 +215,6 @@ async fn send(
     .await
 }
 
-/// The views (eventually), every version's temporal query and every transfer.
-async fn check_reads(app: &TestApp, model: &Model) -> Result<(), TestCaseError> {
-    for (&i, m) in &model.accounts {
-        let done = |b: &Value| b["version"] == json!(m.version);
-        let view = app.eventually(&format!("/accounts/a{i}"), done).await;
-        same_account(&view, model, i)?;
-        for (v, then) in model.history[&i].iter().enumerate() {
-            let (s, b) = json(app.get(&format!("/accounts/a{i}?version={}", v + 1)).await).await;
-            let mut at = Model::default();
-            at.accounts.insert(i, then.clone());
-            if s != 200 {
-                return Err(fail(format!("a{i} at version {}: {s} {b}", v + 1)));
-            }
-            same_account(&b, &at, i)?;
-        }
-    }
-    for &t in model.transfers.keys() {
-        let (_, b) = json(app.get(&format!("/transfers/t{t}")).await).await;
-        same_transfer(&b, model, t)?;
-    }
-    Ok(())
-}
-
 fn run(backend: Backend) {
     let cases = std::env::var("LEDGER_MODEL_CASES")
         .ok()
@@ -176,17 +230,19 @@ fn run(backend: Backend) {
         .enable_all()
         .build()
         .expect("runtime");
-    let steps = AtomicUsize::new(0);
+    let counts = Counts::default();
     let mut runner = TestRunner::new(config);
     let outcome = runner.run(&proptest::collection::vec(op(), 80..=100), |ops| {
-        rt.block_on(case(backend, ops, &steps))
+        rt.block_on(case(backend, ops, &counts))
     });
     if let Err(e) = outcome {
         panic!("{e}");
     }
-    let n = steps.load(Ordering::Relaxed);
-    println!("{backend:?}: {n} commands checked against the model");
+    let n = counts.steps.load(Ordering::Relaxed);
+    let expired = counts.expired.load(Ordering::Relaxed);
+    println!("{backend:?}: {n} commands checked against the model, {expired} expiries among them");
     assert!(n >= 2_000 || cases < 25, "{n} commands");
+    assert!(expired > 0 || cases < 25, "no transfer expired");
 }
 
 #[test]

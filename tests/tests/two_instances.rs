@@ -1,151 +1,54 @@
-//! Two instances under real faults (issue 23, part 2, first part): two `ledger serve`
-//! on one PostgreSQL cluster the test creates itself (`initdb`, `pg_ctl`, a free port,
-//! so it may restart it) and a private Redis; 16 clients spread over both instances send
-//! transfers with idempotency keys while the test kills one instance with SIGKILL and
-//! starts it again, restarts PostgreSQL (fast, then immediate shutdown) and restarts
-//! Redis. Afterwards: money is conserved, every acknowledged transfer exists exactly
-//! once, every key retried answers its first outcome, no answer was 500, the views
-//! caught up with no operator, and `ledger verify` finds nothing.
+//! Two instances under real faults (issue 23, part 2): two `ledger serve` on one
+//! PostgreSQL cluster the test creates itself (so it may restart it), a private Redis
+//! and a private NATS (JetStream) that both relay to, sealing every second. 16 clients
+//! spread over both instances send transfers (one in four pending with a one-second
+//! expiry, left to expire) with idempotency keys while the test, once per cycle
+//! (`LEDGER_TWO_INSTANCES_CYCLES`, 1 by default), kills one instance with SIGKILL and
+//! starts it again, restarts PostgreSQL (fast, then immediate shutdown), restarts Redis
+//! and kills and restarts NATS. Afterwards: money is conserved, every acknowledged
+//! transfer exists exactly once, every key retried answers its first outcome, no answer
+//! was 500, the views and the relay caught up with no operator, every pending transfer
+//! expired exactly once, the stream holds every event exactly once, and `ledger verify`
+//! with the seals' public key finds nothing.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use ledger_tests::ledger_binary;
+use ledger_tests::nats::{stored, PrivateNats};
+use ledger_tests::private::{PrivatePostgres, PrivateRedis};
 use ledger_tests::process::{free_port, start_with, wait_up};
 use ledger_tests::tamper::verify;
 use serde_json::{json, Value};
+use sqlx::Row;
 
 const ACCOUNTS: usize = 10;
 const CLIENTS: usize = 16;
 
-/// A PostgreSQL cluster of the test's own, run as the `postgres` user.
-struct Cluster {
-    dir: PathBuf,
-    port: u16,
-    bin: PathBuf,
+/// What every instance shares: the stores, NATS, the signing key.
+struct Shared {
+    db: String,
+    redis: u16,
+    nats: String,
+    key: String,
 }
 
-fn as_postgres(bin: &Path, tool: &str, args: &[&str]) -> bool {
-    let tool = bin.join(tool);
-    Command::new("runuser")
-        .args(["-u", "postgres", "--"])
-        .arg(tool)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-impl Cluster {
-    fn start() -> Self {
-        let bin = std::fs::read_dir("/usr/lib/postgresql")
-            .expect("PostgreSQL's server binaries (Debian package postgresql)")
-            .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
-            .filter(|p| p.join("initdb").exists())
-            .max()
-            .expect("initdb");
-        let dir = std::env::temp_dir().join(format!("ledger-pg-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let owned = Command::new("chown")
-            .args(["-R", "postgres:postgres"])
-            .arg(&dir)
-            .status();
-        assert!(
-            owned.is_ok_and(|s| s.success()),
-            "chown (the suite runs as root)"
-        );
-        let data = dir.display().to_string();
-        assert!(as_postgres(
-            &bin,
-            "initdb",
-            &["-D", &data, "-A", "trust", "-U", "postgres", "--no-sync"]
-        ));
-        let cluster = Self {
-            dir,
-            port: free_port(),
-            bin,
-        };
-        cluster.ctl(&["start"]);
-        cluster
-    }
-
-    fn ctl(&self, action: &[&str]) {
-        let data = self.dir.display().to_string();
-        let options = format!("-p {} -k /tmp -c listen_addresses=127.0.0.1", self.port);
-        let log = self.dir.join("log").display().to_string();
-        let mut args = vec!["-D", &data, "-o", &options, "-l", &log, "-w"];
-        args.extend_from_slice(action);
-        assert!(as_postgres(&self.bin, "pg_ctl", &args), "pg_ctl {action:?}");
-    }
-
-    fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let data = self.dir.display().to_string();
-        as_postgres(
-            &self.bin,
-            "pg_ctl",
-            &["-D", &data, "-m", "immediate", "stop"],
-        );
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// A Redis of the test's own.
-struct Redis {
-    port: u16,
-    child: Child,
-}
-
-impl Redis {
-    fn start(port: u16) -> Self {
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server (Debian package redis-server)");
-        Self { port, child }
-    }
-
-    fn restart(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        *self = Self::start(self.port);
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `ledger serve` (the admin token `crash-admin`) with snapshots in the private Redis
-/// and requests bounded at 3 s.
-fn serve(db: &str, redis: u16, port: u16) -> Child {
-    let redis = format!("redis://127.0.0.1:{redis}");
+/// `ledger serve` (the admin token `crash-admin`) with snapshots in the private Redis,
+/// the relay to the private NATS, seals every second, requests bounded at 3 s.
+fn serve(s: &Shared, port: u16) -> std::process::Child {
+    let redis = format!("redis://127.0.0.1:{}", s.redis);
     let env = [
         ("LEDGER__SNAPSHOTS__URL", redis.as_str()),
         ("LEDGER__SERVER__REQUEST_TIMEOUT_MS", "3000"),
+        ("LEDGER__RELAY__NATS__URL", s.nats.as_str()),
+        ("LEDGER__RELAY__NATS__STREAM", "FAULTS"),
+        ("LEDGER__RELAY__NATS__SUBJECT_PREFIX", "faults.events"),
+        ("LEDGER__INTEGRITY__SIGNING_KEY", s.key.as_str()),
+        ("LEDGER__INTEGRITY__SEAL_INTERVAL_SECONDS", "1"),
     ];
-    start_with(db, port, &env)
+    start_with(&s.db, port, &env)
 }
 
 /// Each key's request and first definite answer, and the keys that ever got a 500.
@@ -153,7 +56,7 @@ fn serve(db: &str, redis: u16, port: u16) -> Child {
 struct Outcomes {
     first: HashMap<String, (Value, u16, Value)>,
     internal: Vec<String>,
-    /// Answers that said "try again": 503, or no answer (a killed instance, a cut).
+    /// Answers that said "try again": 503, 409 `concurrency_conflict`, or no answer.
     retried: usize,
 }
 
@@ -169,19 +72,100 @@ async fn send(http: &reqwest::Client, base: &str, key: &str, body: &Value) -> Op
     Some((status, r.json().await.unwrap_or(Value::Null)))
 }
 
+/// One client: transfers until `stop`, each retried (on either instance) until a
+/// definite answer.
+async fn client(
+    c: usize,
+    http: reqwest::Client,
+    bases: Vec<String>,
+    out: Arc<Mutex<Outcomes>>,
+    stop: Arc<AtomicBool>,
+) {
+    let mut i = 0usize;
+    while !stop.load(Ordering::Relaxed) {
+        i += 1;
+        let key = format!("c{c}-{i}");
+        let (from, to) = ((c + i) % ACCOUNTS, (c + 2 * i + 1) % ACCOUNTS);
+        if from == to {
+            continue;
+        }
+        let mut body = json!({"transfer_id": key, "from_account_id": format!("b{from}"),
+            "to_account_id": format!("b{to}"), "amount": "0.25"});
+        if i.is_multiple_of(4) {
+            body["pending"] = json!(true);
+            body["expires_in_seconds"] = json!(1);
+        }
+        for attempt in 0..300 {
+            let base = &bases[(c + i + attempt) % 2];
+            match send(&http, base, &key, &body).await {
+                Some((500, _)) => out.lock().unwrap().internal.push(key.clone()),
+                // The server's own retries ran out and nothing was written (API.md).
+                Some((409, a)) if a["code"] == "concurrency_conflict" => {
+                    out.lock().unwrap().retried += 1;
+                }
+                Some((503, _)) | None => out.lock().unwrap().retried += 1,
+                Some((status, answer)) => {
+                    let first = (body.clone(), status, answer);
+                    out.lock().unwrap().first.insert(key.clone(), first);
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// Polls `/admin/projections` until every projection and the relay are live at lag 0.
+async fn caught_up(http: &reqwest::Client, base: &str) -> bool {
+    for _ in 0..600 {
+        if let Ok(r) = http
+            .get(format!("{base}/admin/projections"))
+            .bearer_auth("crash-admin")
+            .send()
+            .await
+        {
+            let all: Value = r.json().await.unwrap_or(Value::Null);
+            let list = all["projections"].as_array().cloned().unwrap_or_default();
+            let done = |p: &Value| p["lag_events"] == 0 && p["state"] == "live";
+            if list.iter().any(|p| p["name"] == "relay") && list.iter().all(done) {
+                return true;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_instances_survive_kills_and_restarts_with_nothing_lost_or_doubled() {
-    let cluster = Cluster::start();
-    let mut redis = Redis::start(free_port());
+    let cycles: usize = std::env::var("LEDGER_TWO_INSTANCES_CYCLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    let cluster = PrivatePostgres::start();
+    let mut redis = PrivateRedis::start(free_port());
+    let mut nats = PrivateNats::start().await;
+    let dir = std::env::temp_dir().join(format!("ledger-two-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let key = dir.join("seal.pem");
+    let made = std::process::Command::new(ledger_binary())
+        .args(["keys", "generate", "--out"])
+        .arg(&key)
+        .output()
+        .expect("ledger keys generate");
+    assert!(made.status.success());
+    let shared = Shared {
+        db: cluster.url(),
+        redis: redis.port,
+        nats: nats.url(),
+        key: key.display().to_string(),
+    };
     let ports = [free_port(), free_port()];
     let bases: Vec<String> = ports
         .iter()
         .map(|p| format!("http://127.0.0.1:{p}"))
         .collect();
-    let mut servers: Vec<Child> = ports
-        .iter()
-        .map(|&p| serve(&cluster.url(), redis.port, p))
-        .collect();
+    let mut servers: Vec<_> = ports.iter().map(|&p| serve(&shared, p)).collect();
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .build()
@@ -191,15 +175,13 @@ async fn two_instances_survive_kills_and_restarts_with_nothing_lost_or_doubled()
     }
     for a in 0..ACCOUNTS {
         let open = json!({"account_id": format!("b{a}"), "owner": "Bank", "currency": "USD"});
-        assert_eq!(
-            http.post(format!("{}/accounts", bases[0]))
-                .json(&open)
-                .send()
-                .await
-                .expect("open")
-                .status(),
-            201
-        );
+        let r = http
+            .post(format!("{}/accounts", bases[0]))
+            .json(&open)
+            .send()
+            .await
+            .expect("open");
+        assert_eq!(r.status(), 201);
         let fund = json!({"amount": "100.00"});
         let r = http
             .post(format!("{}/accounts/b{a}/deposit", bases[0]))
@@ -211,57 +193,40 @@ async fn two_instances_survive_kills_and_restarts_with_nothing_lost_or_doubled()
     }
 
     let outcomes = Arc::new(Mutex::new(Outcomes::default()));
-    let stop = Instant::now() + Duration::from_secs(14);
-    let mut clients = Vec::new();
-    for c in 0..CLIENTS {
-        let (http, bases, outcomes) = (http.clone(), bases.clone(), outcomes.clone());
-        clients.push(tokio::spawn(async move {
-            let mut i = 0usize;
-            while Instant::now() < stop {
-                i += 1;
-                let key = format!("c{c}-{i}");
-                let (from, to) = ((c + i) % ACCOUNTS, (c + 2 * i + 1) % ACCOUNTS);
-                if from == to {
-                    continue;
-                }
-                let body = json!({"transfer_id": key, "from_account_id": format!("b{from}"),
-                    "to_account_id": format!("b{to}"), "amount": "0.25"});
-                // Retried (on either instance) until a definite answer: 503 and a dropped
-                // connection mean "try again".
-                for attempt in 0..200 {
-                    let base = &bases[(c + i + attempt) % 2];
-                    match send(&http, base, &key, &body).await {
-                        Some((500, _)) => outcomes.lock().unwrap().internal.push(key.clone()),
-                        // 409 concurrency_conflict: the server's own retries ran out and
-                        // nothing was written (API.md); not an outcome the key stores.
-                        Some((409, a)) if a["code"] == "concurrency_conflict" => {
-                            outcomes.lock().unwrap().retried += 1;
-                        }
-                        Some((503, _)) | None => outcomes.lock().unwrap().retried += 1,
-                        Some((status, answer)) => {
-                            let first = (body.clone(), status, answer);
-                            outcomes.lock().unwrap().first.insert(key.clone(), first);
-                            break;
-                        }
-                    }
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            }
-        }));
-    }
-
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|c| {
+            tokio::spawn(client(
+                c,
+                http.clone(),
+                bases.clone(),
+                outcomes.clone(),
+                stop.clone(),
+            ))
+        })
+        .collect();
     // The faults, one after another, while the clients run.
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let _ = servers[0].kill(); // SIGKILL
-    let _ = servers[0].wait();
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    servers[0] = serve(&cluster.url(), redis.port, ports[0]);
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    cluster.ctl(&["-m", "fast", "restart"]);
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    cluster.ctl(&["-m", "immediate", "restart"]);
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    redis.restart();
+    let pause = || tokio::time::sleep(Duration::from_secs(2));
+    for cycle in 0..cycles {
+        pause().await;
+        let victim = cycle % 2;
+        let _ = servers[victim].kill(); // SIGKILL
+        let _ = servers[victim].wait();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        servers[victim] = serve(&shared, ports[victim]);
+        pause().await;
+        cluster.ctl(&["-m", "fast", "restart"]);
+        pause().await;
+        cluster.ctl(&["-m", "immediate", "restart"]);
+        pause().await;
+        redis.restart();
+        pause().await;
+        nats.kill();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        nats.restart().await;
+    }
+    pause().await;
+    stop.store(true, Ordering::Relaxed);
     for c in clients {
         c.await.expect("client");
     }
@@ -294,30 +259,36 @@ async fn two_instances_survive_kills_and_restarts_with_nothing_lost_or_doubled()
         }
     }
     let acknowledged = outcomes.first.values().filter(|f| f.1 == 201).count();
+    let pending: Vec<&String> = outcomes
+        .first
+        .iter()
+        .filter(|(_, f)| f.1 == 201 && f.2["status"] == "pending")
+        .map(|(k, _)| k)
+        .collect();
 
-    // The views caught up by themselves; the money is all there.
-    let mut caught_up = false;
-    for _ in 0..300 {
-        let r = http
-            .get(format!("{}/admin/projections", bases[0]))
-            .bearer_auth("crash-admin")
-            .send()
-            .await;
-        if let Ok(r) = r {
-            let all: Value = r.json().await.unwrap_or(Value::Null);
-            let list = all["projections"].as_array().cloned().unwrap_or_default();
-            if !list.is_empty()
-                && list
-                    .iter()
-                    .all(|p| p["lag_events"] == 0 && p["state"] == "live")
-            {
-                caught_up = true;
-                break;
+    // Every pending transfer expires (each once: the store is asked below).
+    for id in &pending {
+        let mut status = Value::Null;
+        for _ in 0..300 {
+            let r = http
+                .get(format!("{}/transfers/{id}", bases[1]))
+                .send()
+                .await;
+            if let Ok(r) = r {
+                status = r.json::<Value>().await.unwrap_or(Value::Null)["status"].clone();
+                if status == "expired" {
+                    break;
+                }
             }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(status, "expired", "{id} expired with no operator");
     }
-    assert!(caught_up, "the projections caught up with no operator");
+    assert!(
+        caught_up(&http, &bases[0]).await,
+        "the projections and the relay caught up with no operator"
+    );
+
     let mut total = 0i64;
     for a in 0..ACCOUNTS {
         let view: Value = http
@@ -328,19 +299,65 @@ async fn two_instances_survive_kills_and_restarts_with_nothing_lost_or_doubled()
             .json()
             .await
             .expect("json");
+        assert_eq!(view["pending_out"], "0.00", "b{a}: {view}");
         let cents = view["balance"].as_str().unwrap_or("x").replace('.', "");
         total += cents.parse::<i64>().expect("a balance");
     }
     assert_eq!(total, ACCOUNTS as i64 * 10_000, "money is conserved");
-    let (code, out) = verify(&cluster.url(), None).await;
+
+    // The store: one expiry per pending transfer; every event in the stream once.
+    let pool = sqlx::PgPool::connect(&cluster.url())
+        .await
+        .expect("the cluster");
+    let expiries: Vec<(String, i64)> = sqlx::query("SELECT stream_id, count(*) FROM events WHERE event_type = 'TransferExpired' GROUP BY stream_id")
+        .fetch_all(&pool).await.expect("expiries").iter().map(|r| (r.get(0), r.get(1))).collect();
+    assert!(
+        expiries.iter().all(|(_, n)| *n == 1),
+        "an expiry recorded twice: {expiries:?}"
+    );
+    assert_eq!(
+        expiries.len(),
+        pending.len(),
+        "one expiry per pending transfer"
+    );
+    let ids: HashSet<String> = sqlx::query("SELECT event_id::text FROM events")
+        .fetch_all(&pool)
+        .await
+        .expect("ids")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let relayed = stored(&nats.url(), "FAULTS").await;
+    let relayed_ids: HashSet<String> = relayed.iter().map(|m| m.msg_id.clone()).collect();
+    assert_eq!(relayed.len(), relayed_ids.len(), "an event relayed twice");
+    assert!(
+        relayed_ids == ids,
+        "the stream holds every event: {} relayed, {} stored",
+        relayed_ids.len(),
+        ids.len()
+    );
+
+    let public = dir.join("public.pem");
+    let pem = http
+        .get(format!("{}/integrity/public-key", bases[0]))
+        .send()
+        .await
+        .expect("key")
+        .text()
+        .await
+        .expect("pem");
+    std::fs::write(&public, pem).expect("write");
+    let (code, out) = verify(&cluster.url(), Some(&public)).await;
     assert_eq!(code, 0, "{out}");
+    assert!(!out.contains(" 0 seals"), "seals were written: {out}");
     println!(
-        "two instances: {acknowledged} transfers acknowledged, {} answers to retry, through a kill -9, two PostgreSQL restarts and a Redis restart",
-        outcomes.retried
+        "two instances, {cycles} fault cycles: {acknowledged} transfers acknowledged ({} pending, each expired once), {} events relayed once each, {} answers to retry, through kill -9, PostgreSQL fast and immediate restarts, Redis and NATS restarts",
+        pending.len(), relayed.len(), outcomes.retried
     );
     assert!(outcomes.retried > 0, "the faults were felt");
     for mut s in servers {
         let _ = s.kill();
         let _ = s.wait();
     }
+    let _ = std::fs::remove_dir_all(&dir);
 }

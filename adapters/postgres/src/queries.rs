@@ -166,7 +166,7 @@ impl ReadModels for PgReadModels {
     ) -> Result<Vec<String>, ReadModelError> {
         sqlx::query_scalar(
             "SELECT transfer_id FROM transfers WHERE status = 'pending' AND expires_at <= $1 \
-             ORDER BY expires_at LIMIT $2",
+             ORDER BY expires_at, transfer_id LIMIT $2",
         )
         .bind(now)
         .bind(limit(max))

@@ -181,7 +181,7 @@ impl ReadModels for SqliteReadModels {
     ) -> Result<Vec<String>, ReadModelError> {
         sqlx::query_scalar(
             "SELECT transfer_id FROM transfers WHERE status = 'pending' AND expires_at <= ?1 \
-             ORDER BY expires_at LIMIT ?2",
+             ORDER BY expires_at, transfer_id LIMIT ?2",
         )
         .bind(micros(now))
         .bind(limit(max))

@@ -27,6 +27,42 @@ impl Clock for SystemClock {
     }
 }
 
+/// A clock that stands still until it is moved: for tests that drive time (expiries)
+/// through the real service. Shared by reference; every holder sees each move.
+#[derive(Debug)]
+pub struct ManualClock {
+    now: std::sync::Mutex<DateTime<Utc>>,
+}
+
+impl ManualClock {
+    /// A clock showing `start`.
+    pub fn new(start: DateTime<Utc>) -> Self {
+        Self {
+            now: std::sync::Mutex::new(start),
+        }
+    }
+
+    /// Moves the clock forward by `by` (a negative `by` is ignored: time never runs back).
+    pub fn advance(&self, by: chrono::Duration) {
+        let mut now = self
+            .now
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if by > chrono::Duration::zero() {
+            *now += by;
+        }
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self
+            .now
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 /// Time-ordered random UUIDs (v7).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct UuidV7Ids;
