@@ -76,6 +76,8 @@ pub struct TestApp {
     /// Its expirer (a test driving a `ManualClock` runs a step at once).
     pub expirer: Arc<Expirer>,
     clock: Arc<dyn Clock>,
+    /// The store opened as `ledger verify` opens it, once (see [`TestApp::verify_here`]).
+    verifier_stores: tokio::sync::OnceCell<ledger_bootstrap::stores::Stores>,
 }
 
 impl TestApp {
@@ -108,6 +110,24 @@ impl TestApp {
             None => Arc::new(SystemClock),
         };
         Self::start(settings, clock, db, dir).await
+    }
+
+    /// `ledger verify`'s four passes (`ledger_bootstrap::integrity::verify`, the code
+    /// the binary runs, seals' signatures unchecked) in this process on this store:
+    /// the findings, none when it verifies. Cheap enough to run after every command.
+    pub async fn verify_here(&self) -> Vec<String> {
+        let stores = self
+            .verifier_stores
+            .get_or_init(|| async {
+                ledger_bootstrap::stores::open_unchanged(&self.settings)
+                    .await
+                    .expect("the store opens for verification")
+            })
+            .await;
+        let report = ledger_bootstrap::integrity::verify(stores, None, None)
+            .await
+            .expect("the store is readable");
+        report.findings.iter().map(|f| format!("{f:?}")).collect()
     }
 
     /// The storage URL it runs on (for the binary's commands on the same store).
@@ -148,6 +168,7 @@ impl TestApp {
             stop: Some(tx),
             expirer,
             clock,
+            verifier_stores: tokio::sync::OnceCell::new(),
         }
     }
 

@@ -6,9 +6,9 @@
 //! records what is due) sent over HTTP to the real service on both backends, each answer
 //! checked against the pure model (`ledger_tests::model`). After every step the views
 //! of the accounts it changed, the temporal query of each new version, their transfers
-//! view and every changed transfer equal the model's (`ledger_tests::model_checks`);
-//! `ledger verify` runs every `LEDGER_MODEL_VERIFY_EVERY` steps (10 by default) and
-//! after each sequence, and finds nothing. A failure shrinks to a minimal sequence.
+//! view and every changed transfer equal the model's (`ledger_tests::model_checks`),
+//! and `ledger verify`'s four passes find nothing (run in this process after every
+//! step, and as the binary after every sequence). A failure shrinks to a minimal sequence.
 //! `LEDGER_MODEL_CASES` scales it (25 sequences of 80-100 commands by default: at least
 //! 2,000 commands a backend).
 
@@ -100,11 +100,6 @@ async fn case(backend: Backend, ops: Vec<Op>, counts: &Counts) -> Result<(), Tes
         ..Options::default()
     };
     let app = TestApp::spawn_with(backend, options).await;
-    let verify_every = std::env::var("LEDGER_MODEL_VERIFY_EVERY")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10usize)
-        .max(1);
     let mut model = Model::default();
     let mut seen = Seen::default();
     let mut last: Option<Sent> = None;
@@ -112,15 +107,18 @@ async fn case(backend: Backend, ops: Vec<Op>, counts: &Counts) -> Result<(), Tes
         steps.fetch_add(1, Ordering::Relaxed);
         step(&app, &clock, op, n, &mut model, &mut last).await?;
         changes(&app, &model, &mut seen).await?;
-        if (n + 1) % verify_every == 0 || n + 1 == ops.len() {
-            let (code, out) = verify(&app.storage_url(), None).await;
-            if code != 0 {
-                return Err(fail(format!("step {n}: ledger verify: {out}")));
-            }
+        let findings = app.verify_here().await;
+        if !findings.is_empty() {
+            return Err(fail(format!("step {n}: verification found {findings:?}")));
         }
         if let Op::Batch(ops, _) = op {
             steps.fetch_add(ops.len() - 1, Ordering::Relaxed);
         }
+    }
+    // And the binary itself, once a sequence.
+    let (code, out) = verify(&app.storage_url(), None).await;
+    if code != 0 {
+        return Err(fail(format!("ledger verify: {out}")));
     }
     let expired = model.transfers.values().filter(|t| t.status == "expired");
     counts.expired.fetch_add(expired.count(), Ordering::Relaxed);
