@@ -116,18 +116,15 @@ impl TestApp {
     /// the binary runs, seals' signatures unchecked) in this process on this store:
     /// the findings, none when it verifies. Cheap enough to run after every command.
     pub async fn verify_here(&self) -> Vec<String> {
-        let stores = self
-            .verifier_stores
-            .get_or_init(|| async {
-                ledger_bootstrap::stores::open_unchanged(&self.settings)
-                    .await
-                    .expect("the store opens for verification")
-            })
-            .await;
-        let report = ledger_bootstrap::integrity::verify(stores, None, None)
-            .await
-            .expect("the store is readable");
-        report.findings.iter().map(|f| format!("{f:?}")).collect()
+        let open = || ledger_bootstrap::stores::open_unchanged(&self.settings);
+        let stores = match self.verifier_stores.get_or_try_init(open).await {
+            Ok(s) => s,
+            Err(e) => return vec![format!("the store does not open: {e:#}")],
+        };
+        match ledger_bootstrap::integrity::verify(stores, None, None).await {
+            Ok(report) => report.findings.iter().map(|f| format!("{f:?}")).collect(),
+            Err(e) => vec![format!("the store is not readable: {e:#}")],
+        }
     }
 
     /// The storage URL it runs on (for the binary's commands on the same store).

@@ -3,6 +3,7 @@
 //! `nats-server -js` on a free port that the test may kill and restart; and what a
 //! stream holds, read back message by message.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -65,6 +66,37 @@ pub async fn stored(url: &str, stream: &str) -> Vec<Relayed> {
         });
     }
     out
+}
+
+/// Asserts that `stream` holds every event of the PostgreSQL store at `pool` exactly
+/// once (by `Nats-Msg-Id`, the event id), waiting up to 20 s for the two to hold still
+/// (a sealer may still add a seal, and the relay publish it); how many it holds.
+pub async fn every_event_once(pool: &sqlx::PgPool, url: &str, stream: &str) -> usize {
+    use sqlx::Row;
+    let (mut ids, mut relayed) = (HashSet::new(), Vec::new());
+    for _ in 0..100 {
+        ids = sqlx::query("SELECT event_id::text FROM events")
+            .fetch_all(pool)
+            .await
+            .expect("ids")
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        relayed = stored(url, stream).await;
+        if relayed.len() == ids.len() && relayed.iter().all(|m| ids.contains(&m.msg_id)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let relayed_ids: HashSet<String> = relayed.iter().map(|m| m.msg_id.clone()).collect();
+    assert_eq!(relayed.len(), relayed_ids.len(), "an event relayed twice");
+    assert!(
+        relayed_ids == ids,
+        "the stream holds every event: {} relayed, {} stored",
+        relayed_ids.len(),
+        ids.len()
+    );
+    relayed.len()
 }
 
 /// Deletes the test's stream.

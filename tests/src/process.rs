@@ -4,6 +4,8 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use serde_json::Value;
+
 use crate::{ledger_binary, redis_url};
 
 /// A port nothing listens on.
@@ -72,4 +74,26 @@ pub async fn wait_up(client: &reqwest::Client, base: &str) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("the binary never came up");
+}
+
+/// Polls `/admin/projections` (admin token `crash-admin`) for up to a minute until every
+/// projection and the relay are live at lag 0.
+pub async fn caught_up(http: &reqwest::Client, base: &str) -> bool {
+    for _ in 0..600 {
+        if let Ok(r) = http
+            .get(format!("{base}/admin/projections"))
+            .bearer_auth("crash-admin")
+            .send()
+            .await
+        {
+            let all: Value = r.json().await.unwrap_or(Value::Null);
+            let list = all["projections"].as_array().cloned().unwrap_or_default();
+            let done = |p: &Value| p["lag_events"] == 0 && p["state"] == "live";
+            if list.iter().any(|p| p["name"] == "relay") && list.iter().all(done) {
+                return true;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
 }

@@ -11,15 +11,15 @@
 //! expired exactly once, the stream holds every event exactly once, and `ledger verify`
 //! with the seals' public key finds nothing.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ledger_tests::ledger_binary;
-use ledger_tests::nats::{stored, PrivateNats};
+use ledger_tests::nats::{every_event_once, PrivateNats};
 use ledger_tests::private::{PrivatePostgres, PrivateRedis};
-use ledger_tests::process::{free_port, start_with, wait_up};
+use ledger_tests::process::{caught_up, free_port, start_with, wait_up};
 use ledger_tests::tamper::verify;
 use serde_json::{json, Value};
 use sqlx::Row;
@@ -113,27 +113,6 @@ async fn client(
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-}
-
-/// Polls `/admin/projections` until every projection and the relay are live at lag 0.
-async fn caught_up(http: &reqwest::Client, base: &str) -> bool {
-    for _ in 0..600 {
-        if let Ok(r) = http
-            .get(format!("{base}/admin/projections"))
-            .bearer_auth("crash-admin")
-            .send()
-            .await
-        {
-            let all: Value = r.json().await.unwrap_or(Value::Null);
-            let list = all["projections"].as_array().cloned().unwrap_or_default();
-            let done = |p: &Value| p["lag_events"] == 0 && p["state"] == "live";
-            if list.iter().any(|p| p["name"] == "relay") && list.iter().all(done) {
-                return true;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    false
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -320,22 +299,7 @@ async fn two_instances_survive_kills_and_restarts_with_nothing_lost_or_doubled()
         pending.len(),
         "one expiry per pending transfer"
     );
-    let ids: HashSet<String> = sqlx::query("SELECT event_id::text FROM events")
-        .fetch_all(&pool)
-        .await
-        .expect("ids")
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    let relayed = stored(&nats.url(), "FAULTS").await;
-    let relayed_ids: HashSet<String> = relayed.iter().map(|m| m.msg_id.clone()).collect();
-    assert_eq!(relayed.len(), relayed_ids.len(), "an event relayed twice");
-    assert!(
-        relayed_ids == ids,
-        "the stream holds every event: {} relayed, {} stored",
-        relayed_ids.len(),
-        ids.len()
-    );
+    let relayed = every_event_once(&pool, &nats.url(), "FAULTS").await;
 
     let public = dir.join("public.pem");
     let pem = http
@@ -352,7 +316,7 @@ async fn two_instances_survive_kills_and_restarts_with_nothing_lost_or_doubled()
     assert!(!out.contains(" 0 seals"), "seals were written: {out}");
     println!(
         "two instances, {cycles} fault cycles: {acknowledged} transfers acknowledged ({} pending, each expired once), {} events relayed once each, {} answers to retry, through kill -9, PostgreSQL fast and immediate restarts, Redis and NATS restarts",
-        pending.len(), relayed.len(), outcomes.retried
+        pending.len(), relayed, outcomes.retried
     );
     assert!(outcomes.retried > 0, "the faults were felt");
     for mut s in servers {

@@ -42,14 +42,17 @@ impl ManualClock {
         }
     }
 
-    /// Moves the clock forward by `by` (a negative `by` is ignored: time never runs back).
+    /// Moves the clock forward by `by`. A negative `by`, or one past the end of the
+    /// calendar, leaves it where it is: time never runs back.
     pub fn advance(&self, by: chrono::Duration) {
         let mut now = self
             .now
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if by > chrono::Duration::zero() {
-            *now += by;
+            if let Some(later) = now.checked_add_signed(by) {
+                *now = later;
+            }
         }
     }
 }
