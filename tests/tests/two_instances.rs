@@ -7,7 +7,8 @@
 //! starts it again, restarts PostgreSQL (fast, then immediate shutdown), restarts Redis
 //! and kills and restarts NATS. Afterwards: money is conserved, every acknowledged
 //! transfer exists exactly once, every key retried answers its first outcome, no answer
-//! was 500, the views and the relay caught up with no operator, every pending transfer
+//! was 500, every acknowledged transfer moved the accounts exactly once and no other
+//! did, the views and the relay caught up with no operator, every pending transfer
 //! expired exactly once, the stream holds every event exactly once, and `ledger verify`
 //! with the seals' public key finds nothing.
 
@@ -298,6 +299,28 @@ async fn two_instances_survive_kills_and_restarts_with_nothing_lost_or_doubled()
         expiries.len(),
         pending.len(),
         "one expiry per pending transfer"
+    );
+    // Each acknowledged transfer moved the accounts once: a debit and a credit, and for a
+    // pending one a reserve on each side and its release; no other transfer is stored.
+    let legs: HashMap<String, i64> = sqlx::query(
+        "SELECT data->>'transfer_id', count(*) FROM events \
+         WHERE stream_type = 'account' AND data->>'transfer_id' IS NOT NULL GROUP BY 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("legs")
+    .iter()
+    .map(|r| (r.get(0), r.get(1)))
+    .collect();
+    let want: HashMap<String, i64> = outcomes
+        .first
+        .iter()
+        .filter(|(_, f)| f.1 == 201)
+        .map(|(k, f)| (k.clone(), if f.2["status"] == "pending" { 4 } else { 2 }))
+        .collect();
+    assert!(
+        legs == want,
+        "every acknowledged transfer exists exactly once"
     );
     let relayed = every_event_once(&pool, &nats.url(), "FAULTS").await;
 
