@@ -97,3 +97,20 @@ pub async fn caught_up(http: &reqwest::Client, base: &str) -> bool {
     }
     false
 }
+
+/// Sends SIGTERM and waits up to 30 s for the process to end: its exit status, or
+/// `None` when it is still running (then it is killed).
+pub async fn terminate(child: &mut Child) -> Option<std::process::ExitStatus> {
+    let pid = child.id().to_string();
+    let sent = Command::new("kill").args(["-TERM", &pid]).status();
+    assert!(sent.is_ok_and(|s| s.success()), "kill -TERM {pid}");
+    for _ in 0..300 {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}

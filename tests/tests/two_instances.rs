@@ -4,8 +4,9 @@
 //! spread over both instances send transfers (one in four pending with a one-second
 //! expiry, left to expire) with idempotency keys while the test, once per cycle
 //! (`LEDGER_TWO_INSTANCES_CYCLES`, 1 by default), kills one instance with SIGKILL and
-//! starts it again, restarts PostgreSQL (fast, then immediate shutdown), restarts Redis
-//! and kills and restarts NATS. Afterwards: money is conserved, every acknowledged
+//! starts it again, restarts PostgreSQL (fast, then immediate shutdown), restarts Redis,
+//! kills and restarts NATS, and stops the other instance with SIGTERM (it must exit 0)
+//! and starts it again. Afterwards: money is conserved, every acknowledged
 //! transfer exists exactly once, every key retried answers its first outcome, no answer
 //! was 500, every acknowledged transfer moved the accounts exactly once and no other
 //! did, the views and the relay caught up with no operator, every pending transfer
@@ -20,7 +21,7 @@ use std::time::Duration;
 use ledger_tests::ledger_binary;
 use ledger_tests::nats::{every_event_once, PrivateNats};
 use ledger_tests::private::{PrivatePostgres, PrivateRedis};
-use ledger_tests::process::{caught_up, free_port, start_with, wait_up};
+use ledger_tests::process::{caught_up, free_port, start_with, terminate, wait_up};
 use ledger_tests::tamper::verify;
 use serde_json::{json, Value};
 use sqlx::Row;
@@ -204,6 +205,12 @@ async fn two_instances_survive_kills_and_restarts_with_nothing_lost_or_doubled()
         nats.kill();
         tokio::time::sleep(Duration::from_millis(500)).await;
         nats.restart().await;
+        pause().await;
+        // A rolling restart: the other instance stops gracefully and comes back.
+        let other = 1 - victim;
+        let exit = terminate(&mut servers[other]).await;
+        assert!(exit.is_some_and(|s| s.success()), "SIGTERM: {exit:?}");
+        servers[other] = serve(&shared, ports[other]);
     }
     pause().await;
     stop.store(true, Ordering::Relaxed);
@@ -338,7 +345,7 @@ async fn two_instances_survive_kills_and_restarts_with_nothing_lost_or_doubled()
     assert_eq!(code, 0, "{out}");
     assert!(!out.contains(" 0 seals"), "seals were written: {out}");
     println!(
-        "two instances, {cycles} fault cycles: {acknowledged} transfers acknowledged ({} pending, each expired once), {} events relayed once each, {} answers to retry, through kill -9, PostgreSQL fast and immediate restarts, Redis and NATS restarts",
+        "two instances, {cycles} fault cycles: {acknowledged} transfers acknowledged ({} pending, each expired once), {} events relayed once each, {} answers to retry, through kill -9, PostgreSQL fast and immediate restarts, Redis and NATS restarts, a SIGTERM restart",
         pending.len(), relayed, outcomes.retried
     );
     assert!(outcomes.retried > 0, "the faults were felt");
