@@ -1,6 +1,6 @@
 //! Hostile clients (issue 23, part 4) against the real server loop: a thousand
-//! connections sending their headers a byte a second do not stop others being served
-//! and are cut off; an oversized head is refused; bytes that are not UTF-8 get clear
+//! connections sending their headers a byte a second, and 200 sending their bodies so,
+//! do not stop others being served and are cut off; an oversized head is refused; bytes that are not UTF-8 get clear
 //! answers; pipelined requests are answered in order; a request with both
 //! `Transfer-Encoding` and `Content-Length` cannot smuggle a second one; an SSE client
 //! that never reads is dropped from the feed instead of growing memory.
@@ -76,6 +76,57 @@ async fn a_thousand_slow_heads_do_not_stop_others_and_are_cut_off() {
     }
     assert_eq!(cut, 1_000, "every slow head is disconnected");
     assert_eq!(app.get("/health").await.status(), 200);
+}
+
+/// Slow bodies: 200 connections whose head arrives at once and whose body then comes a
+/// byte a second are answered (the request's time bound, `server.request_timeout_ms`,
+/// 10 s here) and hung up on, others being served meanwhile; none of them writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_bodies_do_not_stop_others_and_are_cut_off() {
+    let app = app().await;
+    let mut slow = Vec::new();
+    for i in 0..200 {
+        let mut tcp = TcpStream::connect(address(&app)).await.expect("connects");
+        let head = format!(
+            "POST /accounts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+             Content-Length: 200\r\n\r\n{{\"account_id\": \"slow-{i}\", "
+        );
+        tcp.write_all(head.as_bytes()).await.expect("sends");
+        slow.push(tokio::spawn(async move {
+            // A byte a second until the server answers or hangs up (or 40 s).
+            let mut answer = Vec::new();
+            for _ in 0..40 {
+                if tcp.write_all(b" ").await.is_err() {
+                    break;
+                }
+                let mut buf = [0u8; 512];
+                match tokio::time::timeout(Duration::from_secs(1), tcp.read(&mut buf)).await {
+                    Ok(Ok(0) | Err(_)) => break,
+                    Ok(Ok(n)) => answer.extend_from_slice(&buf[..n]),
+                    Err(_) => {}
+                }
+            }
+            let cut = tcp.read(&mut [0u8; 64]).await.map_or(true, |n| n == 0);
+            (String::from_utf8_lossy(&answer).into_owned(), cut)
+        }));
+    }
+    for i in 0..50 {
+        let body = json!({"account_id": format!("ok-{i}"), "owner": "Ada", "currency": "USD"});
+        let (status, b) = json(app.post("/accounts", body).await).await;
+        assert_eq!(status, 201, "{b}");
+    }
+    for s in slow {
+        let (answer, cut) = s.await.expect("task");
+        let status = statuses(&answer);
+        assert!(
+            status.first() == Some(&"503"),
+            "a slow body is answered: {answer:?}"
+        );
+        assert!(cut, "and hung up on");
+    }
+    let (_, page) = json(app.get("/accounts?limit=500").await).await;
+    let n = page["accounts"].as_array().map_or(0, Vec::len);
+    assert_eq!(n, 50, "no slow body wrote anything");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
