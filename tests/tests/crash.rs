@@ -1,5 +1,6 @@
-//! kill -9 under load: every command that got a 2xx is present exactly once after a
-//! restart, and idempotent retries of the in-flight ones apply at most once.
+//! kill -9 under load, on PostgreSQL + Redis and on the embedded SQLite default: every
+//! command that got a 2xx is present exactly once after a restart, and idempotent
+//! retries of the in-flight ones apply at most once.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -7,19 +8,34 @@ use std::time::Duration;
 
 use ledger_postgres::testing::TestDatabase;
 use ledger_tests::json;
-use ledger_tests::process::{free_port, start, wait_up};
+use ledger_tests::process::{free_port, start_with, wait_up};
 use serde_json::{json, Value};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_kill_9_under_load_loses_no_acknowledged_command() {
     let db = TestDatabase::create().await;
+    kill_9_under_load(&db.url, &[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_kill_9_under_load_loses_no_acknowledged_command_on_sqlite() {
+    let dir = std::env::temp_dir().join(format!("ledger-crash-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let url = format!("sqlite://{}/ledger.db", dir.display());
+    kill_9_under_load(&url, &[("LEDGER__SNAPSHOTS__URL", "memory")]).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The binary on `url` (with `env`) killed with SIGKILL under six clients' deposits,
+/// started again, every key retried.
+async fn kill_9_under_load(url: &str, env: &[(&str, &str)]) {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .build()
         .unwrap();
-    let mut server = start(&db.url, port);
+    let mut server = start_with(url, port, env);
     wait_up(&client, &base).await;
     for a in 0..4 {
         let r = client
@@ -64,7 +80,7 @@ async fn a_kill_9_under_load_loses_no_acknowledged_command() {
     for w in workers {
         let _ = w.await;
     }
-    let mut server = start(&db.url, port);
+    let mut server = start_with(url, port, env);
     wait_up(&client, &base).await;
     // Retry everything that was sent, acknowledged or not, with its key.
     let sent = sent.lock().unwrap().clone();
