@@ -114,3 +114,13 @@ pub async fn terminate(child: &mut Child) -> Option<std::process::ExitStatus> {
     let _ = child.wait();
     None
 }
+
+/// A new Ed25519 signing key at `path` (PKCS#8 PEM), made by `ledger keys generate`.
+pub fn generate_signing_key(path: &std::path::Path) {
+    let made = Command::new(ledger_binary())
+        .args(["keys", "generate", "--out"])
+        .arg(path)
+        .output()
+        .expect("ledger keys generate runs");
+    assert!(made.status.success(), "ledger keys generate: {made:?}");
+}

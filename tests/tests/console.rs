@@ -4,11 +4,11 @@
 //! reload; a reader is offered no post or void; the admin rebuilds a projection. Also
 //! the first load's size. Screenshots go to `target/console/`.
 
-use std::process::Command;
 use std::time::Duration;
 
 use ledger_tests::browser::{console_first_load, Browser};
-use ledger_tests::{json, ledger_binary, Backend, Options, TestApp, ADMIN};
+use ledger_tests::process::generate_signing_key;
+use ledger_tests::{json, Backend, Options, TestApp, ADMIN};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -36,12 +36,7 @@ async fn ledger() -> TestApp {
     let dir = std::env::temp_dir().join(format!("ledger-console-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).expect("dir");
     let key = dir.join("seal.pem");
-    let made = Command::new(ledger_binary())
-        .args(["keys", "generate", "--out"])
-        .arg(&key)
-        .output()
-        .expect("ledger keys generate runs");
-    assert!(made.status.success());
+    generate_signing_key(&key);
     let options = Options {
         signing_key: Some(key.display().to_string()),
         ..Options::default()

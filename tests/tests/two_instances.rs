@@ -18,10 +18,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ledger_tests::ledger_binary;
 use ledger_tests::nats::{every_event_once, PrivateNats};
 use ledger_tests::private::{PrivatePostgres, PrivateRedis};
-use ledger_tests::process::{caught_up, free_port, start_with, terminate, wait_up};
+use ledger_tests::process::{
+    caught_up, free_port, generate_signing_key, start_with, terminate, wait_up,
+};
 use ledger_tests::tamper::verify;
 use serde_json::{json, Value};
 use sqlx::Row;
@@ -129,12 +130,7 @@ async fn two_instances_survive_kills_and_restarts_with_nothing_lost_or_doubled()
     let dir = std::env::temp_dir().join(format!("ledger-two-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).expect("dir");
     let key = dir.join("seal.pem");
-    let made = std::process::Command::new(ledger_binary())
-        .args(["keys", "generate", "--out"])
-        .arg(&key)
-        .output()
-        .expect("ledger keys generate");
-    assert!(made.status.success());
+    generate_signing_key(&key);
     let shared = Shared {
         db: cluster.url(),
         redis: redis.port,
