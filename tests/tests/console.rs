@@ -42,6 +42,8 @@ async fn ledger() -> TestApp {
         ..Options::default()
     };
     let app = TestApp::spawn_with(Backend::Sqlite, options).await;
+    // The key was read when the application was built: nothing is left behind.
+    let _ = std::fs::remove_dir_all(&dir);
     for (id, owner) in [("alice-1", "Alice"), ("alice-2", "Alice"), ("bob-1", "Bob")] {
         let body = json!({"account_id": id, "owner": owner, "currency": "USD"});
         admin(&app, Method::POST, "/accounts", Some(body)).await;
