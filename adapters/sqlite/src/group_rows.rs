@@ -96,17 +96,25 @@ async fn heads<'a>(
 ) -> Result<HashMap<&'a str, u64>, sqlx::Error> {
     let mut out = HashMap::new();
     for chunk in streams.chunks(MAX_PARAMS) {
+        // One `max(version)` per stream, each answered from the (stream_id, version)
+        // index's last entry; a `GROUP BY` over `IN (...)` would read every event of
+        // every stream named (a long stream's append cost grew with its length).
         let mut q = QueryBuilder::<Sqlite>::new(
-            "SELECT stream_id, max(version) AS head FROM events WHERE stream_id IN (",
+            "SELECT column1 AS stream_id, \
+             (SELECT max(version) FROM events WHERE stream_id = column1) AS head FROM (VALUES ",
         );
         let mut list = q.separated(", ");
         for s in chunk {
-            list.push_bind(*s);
+            list.push("(");
+            list.push_bind_unseparated(*s);
+            list.push_unseparated(")");
         }
-        q.push(") GROUP BY stream_id");
+        q.push(")");
         for row in q.build().fetch_all(&mut **tx).await? {
             let id: String = row.try_get("stream_id")?;
-            let head: i64 = row.try_get("head")?;
+            let Some(head) = row.try_get::<Option<i64>, _>("head")? else {
+                continue;
+            };
             if let Some(s) = chunk.iter().find(|s| **s == id) {
                 out.insert(*s, u64::try_from(head).unwrap_or(0));
             }
