@@ -53,6 +53,10 @@ pub(crate) struct Args {
     /// Bytes added to each row the baseline writes (a control for row width).
     #[arg(long, default_value_t = 0)]
     pub(crate) pad_baseline: usize,
+    /// Runs only issues 16 and 17's scenarios: the floor, the spread, the reserve +
+    /// post pairs and the batches.
+    #[arg(long)]
+    pub(crate) only_writes: bool,
     /// Runs only the access measurement: the spread with an owner key per client
     /// against the same spread with the API open.
     #[arg(long)]

@@ -18,6 +18,7 @@ mod scale;
 mod server;
 mod sqlite;
 mod stores;
+mod writes;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::args::Args;
-use crate::{access, cold, console, feed, integrity, scale, sqlite, stores};
+use crate::{access, cold, console, feed, integrity, scale, sqlite, stores, writes};
 
 /// Runs the part `args` asks for alone; `None` when it asks for the full run.
 pub(crate) async fn run_one(args: &Args) -> Option<anyhow::Result<()>> {
@@ -55,6 +55,10 @@ pub(crate) async fn run_one(args: &Args) -> Option<anyhow::Result<()>> {
     if args.only_console {
         println!("## the console");
         return Some(console::measure(&binary, args.rounds).await);
+    }
+    if args.only_writes {
+        println!("## writes: pairs and batches");
+        return Some(writes::measure(&binary, args.clients, secs).await);
     }
     if args.only_access {
         println!("## access (API keys)");

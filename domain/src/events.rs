@@ -161,11 +161,13 @@ pub enum AccountEvent {
     },
 }
 
+// Fields in byte order of their names: the stored JSON is then canonical as written,
+// and hashing copies it instead of sorting it (`canonical_json.rs`).
 #[derive(Serialize, Deserialize)]
 struct OpenedV2 {
     account_id: AccountId,
-    owner: Owner,
     currency: Currency,
+    owner: Owner,
 }
 
 #[derive(Serialize, Deserialize)]

@@ -16,9 +16,6 @@ use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use std::collections::BTreeMap;
-
-use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
 /// A SHA-256 value: an event's hash, or a feed digest.
@@ -106,7 +103,7 @@ impl ChainedEvent<'_> {
     }
 
     /// The canonical encoding's bytes: the keys written in their sorted order, `data`
-    /// and `metadata` through [`canonical_json`].
+    /// and `metadata` through `canonical_json::write`.
     pub fn canonical_bytes(&self) -> Vec<u8> {
         fn put<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, key: &[u8], value: &T) {
             out.extend_from_slice(key);
@@ -115,11 +112,11 @@ impl ChainedEvent<'_> {
         }
         let mut out = Vec::with_capacity(160 + self.data.len() + self.metadata.len());
         out.extend_from_slice(b"{\"data\":");
-        canonical_json(self.data, &mut out);
+        crate::canonical_json::write(self.data, &mut out);
         put(&mut out, b",\"event_id\":", self.event_id);
         put(&mut out, b",\"event_type\":", self.event_type);
         out.extend_from_slice(b",\"metadata\":");
-        canonical_json(self.metadata, &mut out);
+        crate::canonical_json::write(self.metadata, &mut out);
         put(&mut out, b",\"prev_hash\":", &self.prev_hash.to_string());
         let at = self
             .recorded_at
@@ -136,54 +133,6 @@ impl ChainedEvent<'_> {
     pub fn hash(&self) -> ChainHash {
         ChainHash(Sha256::digest(self.canonical_bytes()).into())
     }
-}
-
-/// Writes JSON text canonically: objects with their keys sorted (by bytes), no
-/// whitespace, strings escaped only where JSON requires it, and numbers exactly as
-/// written (never through a float, so `10.125` and `10.1250000000000001` differ).
-/// Text that is not JSON is written as one JSON string.
-fn canonical_json(text: &str, out: &mut Vec<u8>) {
-    let mut canonical = Vec::with_capacity(text.len());
-    match serde_json::from_str::<&RawValue>(text).map(|raw| write_raw(raw, &mut canonical)) {
-        Ok(Ok(())) => out.extend_from_slice(&canonical),
-        _ => {
-            let _ = serde_json::to_writer(&mut *out, text);
-        }
-    }
-}
-
-fn write_raw(raw: &RawValue, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
-    let text = raw.get().trim();
-    match text.as_bytes().first() {
-        Some(b'{') => {
-            let fields: BTreeMap<String, &RawValue> = serde_json::from_str(text)?;
-            out.push(b'{');
-            for (i, (key, value)) in fields.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                serde_json::to_writer(&mut *out, key)?;
-                out.push(b':');
-                write_raw(value, out)?;
-            }
-            out.push(b'}');
-        }
-        Some(b'[') => {
-            let items: Vec<&RawValue> = serde_json::from_str(text)?;
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_raw(item, out)?;
-            }
-            out.push(b']');
-        }
-        Some(b'"') => serde_json::to_writer(&mut *out, &serde_json::from_str::<String>(text)?)?,
-        // Numbers, `true`, `false`, `null`: their text as written.
-        _ => out.extend_from_slice(text.as_bytes()),
-    }
-    Ok(())
 }
 
 /// The feed digest after one more event: SHA-256 of the digest so far (32 bytes)

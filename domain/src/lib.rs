@@ -21,6 +21,7 @@
 mod account;
 mod account_command;
 mod aggregate;
+mod canonical_json;
 mod code;
 mod decimal;
 mod error;

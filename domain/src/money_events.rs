@@ -10,16 +10,18 @@ use crate::values::{AccountId, Note, TransferId};
 
 #[derive(Serialize, Deserialize)]
 pub(crate) struct MovedV2 {
+    // Fields in byte order of their names: the stored JSON is then canonical as
+    // written, and hashing copies it instead of sorting it (`canonical_json.rs`).
     pub(crate) account_id: AccountId,
-    pub(crate) currency: Currency,
     pub(crate) amount: String,
     pub(crate) balance: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) transfer_id: Option<TransferId>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) counterparty: Option<AccountId>,
+    pub(crate) currency: Currency,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) description: Option<Note>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) transfer_id: Option<TransferId>,
 }
 
 /// Reads a money movement of schema version 2.

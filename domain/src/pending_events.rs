@@ -26,21 +26,23 @@ struct LimitV2 {
     overdraft_limit: String,
 }
 
+// Fields in byte order of their names: the stored JSON is then canonical as written,
+// and hashing copies it instead of sorting it (`canonical_json.rs`).
 #[derive(Serialize, Deserialize)]
 struct PendingV2 {
     account_id: AccountId,
-    currency: Currency,
-    transfer_id: TransferId,
-    counterparty: AccountId,
-    leg: Leg,
     amount: String,
-    pending: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     balance: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    reason: Option<Release>,
+    counterparty: AccountId,
+    currency: Currency,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     description: Option<Note>,
+    leg: Leg,
+    pending: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reason: Option<Release>,
+    transfer_id: TransferId,
 }
 
 /// The data of a pending or limit event (`AccountEvent::encode` calls this for those).

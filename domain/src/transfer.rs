@@ -58,17 +58,19 @@ impl TransferStatus {
 /// The transfer happened (posted at once, or created pending).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TransferRecorded {
-    /// The transfer.
-    pub transfer_id: TransferId,
-    /// Debited account.
-    pub from: AccountId,
-    /// Credited account.
-    pub to: AccountId,
+    // Fields in byte order of their names: the stored JSON is then canonical as
+    // written, and hashing copies it instead of sorting it (`canonical_json.rs`).
     /// How much (in the accounts' shared currency).
     pub amount: Money,
     /// Optional note.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<Note>,
+    /// Debited account.
+    pub from: AccountId,
+    /// Credited account.
+    pub to: AccountId,
+    /// The transfer.
+    pub transfer_id: TransferId,
 }
 
 /// Something that happened to a transfer.

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::aggregate::{DecodeError, EncodedEvent, RawEvent};
 use crate::money::Money;
 use crate::transfer::{TransferEvent, TransferRecorded, TRANSFER_SCHEMA_VERSION};
-use crate::values::{Note, TransferId};
+use crate::values::{AccountId, Note, TransferId};
 
 #[derive(Serialize, Deserialize)]
 struct PendingCreatedV1 {
@@ -15,19 +15,34 @@ struct PendingCreatedV1 {
     expires_at: Option<DateTime<Utc>>,
 }
 
+/// What `PendingCreatedV1` writes, its fields in byte order of their names (the JSON is
+/// then canonical as written; `flatten` would put `expires_at` last).
+#[derive(Serialize)]
+struct PendingCreatedV1Out<'a> {
+    amount: &'a Money,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: &'a Option<Note>,
+    expires_at: &'a Option<DateTime<Utc>>,
+    from: &'a AccountId,
+    to: &'a AccountId,
+    transfer_id: &'a TransferId,
+}
+
 #[derive(Serialize, Deserialize)]
 struct PostedV1 {
-    transfer_id: TransferId,
+    // Fields in byte order of their names (canonical as written).
     amount: Money,
     remaining: Money,
+    transfer_id: TransferId,
 }
 
 #[derive(Serialize, Deserialize)]
 struct ReleasedV1 {
-    transfer_id: TransferId,
-    released: Money,
+    // Fields in byte order of their names (canonical as written).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     reason: Option<Note>,
+    released: Money,
+    transfer_id: TransferId,
 }
 
 /// The stored form of a transfer event.
@@ -39,9 +54,13 @@ pub(crate) fn encode(event: &TransferEvent) -> EncodedEvent {
             expires_at,
         } => (
             "PendingTransferCreated",
-            serde_json::to_string(&PendingCreatedV1 {
-                transfer: transfer.clone(),
-                expires_at: *expires_at,
+            serde_json::to_string(&PendingCreatedV1Out {
+                amount: &transfer.amount,
+                description: &transfer.description,
+                expires_at,
+                from: &transfer.from,
+                to: &transfer.to,
+                transfer_id: &transfer.transfer_id,
             }),
         ),
         TransferEvent::Posted {

@@ -16,15 +16,17 @@ use uuid::Uuid;
 pub struct EventMetadata {
     /// The authenticated principal, or `anonymous`.
     pub actor: String,
-    /// The request that produced the event.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_id: Option<String>,
+    // Fields in byte order of their names: the JSON is then canonical as written, and
+    // hashing copies it instead of sorting it.
     /// The command (or event) that caused it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub causation_id: Option<String>,
     /// Groups the events of one business operation (the legs of a transfer).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub correlation_id: Option<String>,
+    /// The request that produced the event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 /// An event about to be appended.
