@@ -57,6 +57,10 @@ pub(crate) struct Args {
     /// post pairs and the batches.
     #[arg(long)]
     pub(crate) only_writes: bool,
+    /// Runs only the single client on the directly written long stream against fresh
+    /// accounts (`--long-stream` events).
+    #[arg(long)]
+    pub(crate) only_long: bool,
     /// Runs only the access measurement: the spread with an owner key per client
     /// against the same spread with the API open.
     #[arg(long)]

@@ -12,6 +12,7 @@ mod feed;
 mod floor;
 mod integrity;
 mod load;
+mod long;
 mod parts;
 mod pending;
 mod scale;

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::args::Args;
-use crate::{access, cold, console, feed, integrity, scale, sqlite, stores, writes};
+use crate::{access, cold, console, feed, integrity, long, scale, sqlite, stores, writes};
 
 /// Runs the part `args` asks for alone; `None` when it asks for the full run.
 pub(crate) async fn run_one(args: &Args) -> Option<anyhow::Result<()>> {
@@ -55,6 +55,10 @@ pub(crate) async fn run_one(args: &Args) -> Option<anyhow::Result<()>> {
     if args.only_console {
         println!("## the console");
         return Some(console::measure(&binary, args.rounds).await);
+    }
+    if args.only_long {
+        println!("## a long stream written directly");
+        return Some(long::measure(&binary, args.long_stream, secs, args.rounds).await);
     }
     if args.only_writes {
         println!("## writes: pairs and batches");
