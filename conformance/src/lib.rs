@@ -7,5 +7,6 @@ pub mod keys;
 pub mod lag;
 pub mod pending;
 pub mod projections;
+pub mod projections_wide;
 pub mod rebuild;
 pub mod store;

@@ -74,7 +74,7 @@ impl Harness {
     }
 }
 
-fn ctx(i: usize) -> CommandContext {
+pub(crate) fn ctx(i: usize) -> CommandContext {
     CommandContext {
         principal: ledger_application::access::Principal::new(
             format!("worker-{i}"),
@@ -85,11 +85,11 @@ fn ctx(i: usize) -> CommandContext {
     }
 }
 
-fn id(s: &str) -> AccountId {
+pub(crate) fn id(s: &str) -> AccountId {
     AccountId::parse(s).expect("valid id")
 }
 
-fn dec(s: &str) -> Decimal {
+pub(crate) fn dec(s: &str) -> Decimal {
     Decimal::parse(s).expect("valid amount")
 }
 
@@ -194,14 +194,14 @@ pub async fn workload(h: &Harness, operations_per_worker: usize) {
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
-struct Expected {
+pub(crate) struct Expected {
     balances: BTreeMap<String, (i128, u64, AccountStatus, i128, i128, u64)>,
     per_currency: BTreeMap<String, (i128, i64, i128, i128, i128, i64)>,
-    events: usize,
+    pub(crate) events: usize,
 }
 
 /// Folds every event of the feed, independently of the projections.
-async fn expected(h: &Harness) -> Expected {
+pub(crate) async fn expected(h: &Harness) -> Expected {
     let total = h.store.count_after(FeedCursor::START).await.expect("count");
     for _ in 0..2000 {
         let e = expected_once(h).await;
@@ -297,7 +297,7 @@ async fn expected_once(h: &Harness) -> Expected {
 }
 
 /// What the read models show, in the shape of [`Expected`].
-async fn observed(h: &Harness) -> Expected {
+pub(crate) async fn observed(h: &Harness) -> Expected {
     let mut o = Expected::default();
     let accounts = h
         .read

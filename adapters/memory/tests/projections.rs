@@ -69,3 +69,8 @@ async fn a_rebuild_claim_is_exclusive() {
 async fn pending_views_match_the_aggregates() {
     ledger_conformance::pending::pending_views_match_the_aggregates(harness()).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn batches_of_many_accounts_equal_a_fold() {
+    ledger_conformance::projections_wide::batches_of_many_accounts_equal_a_fold(harness()).await;
+}

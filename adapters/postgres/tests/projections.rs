@@ -226,3 +226,9 @@ async fn pending_views_match_the_aggregates() {
     let (_d, h) = harness().await;
     ledger_conformance::pending::pending_views_match_the_aggregates(h).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn batches_of_many_accounts_equal_a_fold() {
+    let (_db, h) = harness().await;
+    ledger_conformance::projections_wide::batches_of_many_accounts_equal_a_fold(h).await;
+}

@@ -46,59 +46,88 @@ pub(crate) async fn apply_in(
     Ok(true)
 }
 
+/// Rows per multi-row statement (15 values a row at most: well under SQLite's 32,766
+/// variables). Each statement is a round trip to the connection's worker thread that
+/// holds the one writer, so a batch takes a few of them, not a few per event.
+const ROWS_PER_STATEMENT: usize = 200;
+
+/// `(?, ?, ...)` repeated `rows` times, `width` values each, comma-separated.
+fn values(rows: usize, width: usize) -> String {
+    let row = format!("({})", vec!["?"; width].join(", "));
+    vec![row; rows].join(", ")
+}
+
 async fn apply_current_state(
     tx: &mut Tx<'_>,
     sfx: &str,
     batch: &[ProjectedEvent],
 ) -> Result<(), ReadModelError> {
-    let mut touched = std::collections::HashMap::new();
+    let mut ids: Vec<&str> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for p in batch {
+        if matches!(p.event, LedgerEvent::Account(_)) && seen.insert(p.recorded.stream_id.as_str())
+        {
+            ids.push(p.recorded.stream_id.as_str());
+        }
+    }
+    // Every row the batch touches, read in a few statements.
+    let mut touched = std::collections::HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "SELECT * FROM current_state{sfx} WHERE account_id IN ({})",
+            vec!["?"; chunk.len()].join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        for row in query.fetch_all(&mut **tx).await.map_err(rm_error)? {
+            if let Some(v) = one(Some(&row), account_view)? {
+                touched.insert(v.account_id.clone(), Some(v));
+            }
+        }
+    }
     for p in batch {
         let LedgerEvent::Account(e) = &p.event else {
             continue;
         };
         let id = p.recorded.stream_id.as_str();
-        let row = match touched.remove(id) {
-            Some(row) => row,
-            None => {
-                let row = sqlx::query(&format!(
-                    "SELECT * FROM current_state{sfx} WHERE account_id = ?1"
-                ))
-                .bind(id)
-                .fetch_optional(&mut **tx)
-                .await
-                .map_err(rm_error)?;
-                one(row.as_ref(), account_view)?
-            }
-        };
+        let row = touched.remove(id).flatten();
         let next = project_account(row, e, p.recorded.version, p.recorded.recorded_at)
             .map_err(ReadModelError::cannot_apply)?;
-        touched.insert(id, next);
+        touched.insert(id.to_owned(), next);
     }
-    for v in touched.into_values().flatten() {
-        sqlx::query(&format!(
+    let rows: Vec<_> = ids
+        .iter()
+        .filter_map(|id| touched.get(*id).and_then(Option::as_ref))
+        .collect();
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
             "INSERT OR REPLACE INTO current_state{sfx} (account_id, owner, currency, balance, status, \
                 version, total_deposits, total_withdrawals, transaction_count, opened_at, updated_at, \
-                closed_at, pending_out, pending_in, overdraft_limit) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
-        ))
-        .bind(&v.account_id)
-        .bind(&v.owner)
-        .bind(v.currency.code())
-        .bind(v.balance.minor_units())
-        .bind(v.status.as_str())
-        .bind(i64_of(v.version))
-        .bind(v.total_deposits.minor_units().to_string())
-        .bind(v.total_withdrawals.minor_units().to_string())
-        .bind(i64_of(v.transaction_count))
-        .bind(micros(v.opened_at))
-        .bind(micros(v.updated_at))
-        .bind(v.closed_at.map(micros))
-        .bind(v.pending_out.minor_units())
-        .bind(v.pending_in.minor_units())
-        .bind(v.overdraft_limit.minor_units())
-        .execute(&mut **tx)
-        .await
-        .map_err(rm_error)?;
+                closed_at, pending_out, pending_in, overdraft_limit) VALUES {}",
+            values(chunk.len(), 15)
+        );
+        let mut query = sqlx::query(&sql);
+        for v in chunk {
+            query = query
+                .bind(&v.account_id)
+                .bind(&v.owner)
+                .bind(v.currency.code())
+                .bind(v.balance.minor_units())
+                .bind(v.status.as_str())
+                .bind(i64_of(v.version))
+                .bind(v.total_deposits.minor_units().to_string())
+                .bind(v.total_withdrawals.minor_units().to_string())
+                .bind(i64_of(v.transaction_count))
+                .bind(micros(v.opened_at))
+                .bind(micros(v.updated_at))
+                .bind(v.closed_at.map(micros))
+                .bind(v.pending_out.minor_units())
+                .bind(v.pending_in.minor_units())
+                .bind(v.overdraft_limit.minor_units());
+        }
+        query.execute(&mut **tx).await.map_err(rm_error)?;
     }
     apply_transfers(tx, sfx, batch).await
 }
@@ -178,25 +207,28 @@ async fn apply_audit(
     sfx: &str,
     batch: &[ProjectedEvent],
 ) -> Result<(), ReadModelError> {
-    for e in batch.iter().map(AuditEntry::of) {
-        sqlx::query(&format!(
+    let entries: Vec<AuditEntry> = batch.iter().map(AuditEntry::of).collect();
+    for chunk in entries.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
             "INSERT INTO audit_log{sfx} (position, event_id, event_type, stream_id, version, \
-                actor, request_id, recorded_at, amount, currency) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
-        ))
-        .bind(i64_of(e.position))
-        .bind(e.event_id.to_string())
-        .bind(&e.event_type)
-        .bind(&e.stream_id)
-        .bind(i64_of(e.version))
-        .bind(&e.actor)
-        .bind(&e.request_id)
-        .bind(micros(e.recorded_at))
-        .bind(e.amount.map(|m| m.minor_units()))
-        .bind(e.currency.map(|c| c.code()))
-        .execute(&mut **tx)
-        .await
-        .map_err(rm_error)?;
+                actor, request_id, recorded_at, amount, currency) VALUES {}",
+            values(chunk.len(), 10)
+        );
+        let mut query = sqlx::query(&sql);
+        for e in chunk {
+            query = query
+                .bind(i64_of(e.position))
+                .bind(e.event_id.to_string())
+                .bind(&e.event_type)
+                .bind(&e.stream_id)
+                .bind(i64_of(e.version))
+                .bind(&e.actor)
+                .bind(&e.request_id)
+                .bind(micros(e.recorded_at))
+                .bind(e.amount.map(|m| m.minor_units()))
+                .bind(e.currency.map(|c| c.code()));
+        }
+        query.execute(&mut **tx).await.map_err(rm_error)?;
     }
     Ok(())
 }
