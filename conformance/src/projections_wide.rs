@@ -3,23 +3,37 @@
 //! what they write must still equal a fold of every event.
 
 use ledger_application::commands::{AccountAction, OpenAccount};
+use ledger_application::ports::readmodel::AccountFilter;
 use ledger_domain::{Currency, Owner};
 
 use crate::projections::{catch_up_all, ctx, dec, expected, id, observed, Harness};
 
-/// 450 accounts opened and each deposited into, projected in batches of 2,000 events:
-/// every view, total and audit entry as the fold says.
+const ACCOUNTS: usize = 450;
+
+fn currency(a: usize) -> &'static str {
+    if a % 2 == 0 {
+        "EUR"
+    } else {
+        "USD"
+    }
+}
+
+/// 450 accounts opened and projected, then each deposited into and projected again, in
+/// batches of 2,000 events (so the second batch reads 450 existing rows): every view,
+/// total and audit entry as the fold says, and each row's owner and currency as opened.
 pub async fn batches_of_many_accounts_equal_a_fold(h: Harness) {
     let commands = h.commands();
-    for a in 0..450 {
-        let currency = if a % 2 == 0 { "EUR" } else { "USD" };
+    for a in 0..ACCOUNTS {
         let req = OpenAccount {
             overdraft_limit: None,
             account_id: Some(id(&format!("wide-{a}"))),
-            owner: Owner::parse("Wide").expect("owner"),
-            currency: Currency::parse(currency).expect("currency"),
+            owner: Owner::parse(format!("owner-{}", a % 7)).expect("owner"),
+            currency: Currency::parse(currency(a)).expect("currency"),
         };
         commands.open_account(req, &ctx(0)).await.expect("open");
+    }
+    catch_up_all(&h.runner(2000)).await;
+    for a in 0..ACCOUNTS {
         let deposit = AccountAction::Deposit {
             amount: dec(&format!("{}.{:02}", 1 + a % 40, a % 100)),
             description: None,
@@ -31,6 +45,20 @@ pub async fn batches_of_many_accounts_equal_a_fold(h: Harness) {
     }
     catch_up_all(&h.runner(2000)).await;
     let (want, got) = (expected(&h).await, observed(&h).await);
-    assert_eq!(want.events, 900, "every event was projected");
+    assert_eq!(want.events, 2 * ACCOUNTS, "every event was projected");
     assert_eq!(got, want);
+    let rows = h
+        .read
+        .accounts(AccountFilter {
+            limit: 10_000,
+            ..Default::default()
+        })
+        .await
+        .expect("accounts");
+    assert_eq!(rows.len(), ACCOUNTS);
+    for row in rows {
+        let a: usize = row.account_id["wide-".len()..].parse().expect("index");
+        assert_eq!(row.owner, format!("owner-{}", a % 7), "{}", row.account_id);
+        assert_eq!(row.currency.code(), currency(a), "{}", row.account_id);
+    }
 }
