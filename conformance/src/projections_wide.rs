@@ -11,7 +11,7 @@ use crate::projections::{catch_up_all, ctx, dec, expected, id, observed, Harness
 const ACCOUNTS: usize = 450;
 
 fn currency(a: usize) -> &'static str {
-    if a % 2 == 0 {
+    if a.is_multiple_of(2) {
         "EUR"
     } else {
         "USD"
