@@ -9,6 +9,8 @@ use ledger_application::ports::readmodel::{
 use ledger_application::ports::store::FeedCursor;
 use ledger_application::views::{project_account, AnalyticsDelta, AuditEntry};
 
+use sqlx::{QueryBuilder, Sqlite};
+
 use crate::projections::{checkpoint_in, cols, rm_error, Tx};
 use ledger_sql::{account_view, currency_totals, day_totals, i64_of};
 
@@ -51,12 +53,6 @@ pub(crate) async fn apply_in(
 /// holds the one writer, so a batch takes a few of them, not a few per event.
 const ROWS_PER_STATEMENT: usize = 200;
 
-/// `(?, ?, ...)` repeated `rows` times, `width` values each, comma-separated.
-fn values(rows: usize, width: usize) -> String {
-    let row = format!("({})", vec!["?"; width].join(", "));
-    vec![row; rows].join(", ")
-}
-
 async fn apply_current_state(
     tx: &mut Tx<'_>,
     sfx: &str,
@@ -73,15 +69,15 @@ async fn apply_current_state(
     // Every row the batch touches, read in a few statements.
     let mut touched = std::collections::HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(ROWS_PER_STATEMENT) {
-        let sql = format!(
-            "SELECT * FROM current_state{sfx} WHERE account_id IN ({})",
-            vec!["?"; chunk.len()].join(", ")
-        );
-        let mut query = sqlx::query(&sql);
+        let mut q = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT * FROM current_state{sfx} WHERE account_id IN ("
+        ));
+        let mut list = q.separated(", ");
         for id in chunk {
-            query = query.bind(*id);
+            list.push_bind(*id);
         }
-        for row in query.fetch_all(&mut **tx).await.map_err(rm_error)? {
+        q.push(")");
+        for row in q.build().fetch_all(&mut **tx).await.map_err(rm_error)? {
             if let Some(v) = one(Some(&row), account_view)? {
                 touched.insert(v.account_id.clone(), Some(v));
             }
@@ -102,32 +98,29 @@ async fn apply_current_state(
         .filter_map(|id| touched.get(*id).and_then(Option::as_ref))
         .collect();
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let sql = format!(
+        let mut q = QueryBuilder::<Sqlite>::new(format!(
             "INSERT OR REPLACE INTO current_state{sfx} (account_id, owner, currency, balance, status, \
                 version, total_deposits, total_withdrawals, transaction_count, opened_at, updated_at, \
-                closed_at, pending_out, pending_in, overdraft_limit) VALUES {}",
-            values(chunk.len(), 15)
-        );
-        let mut query = sqlx::query(&sql);
-        for v in chunk {
-            query = query
-                .bind(&v.account_id)
-                .bind(&v.owner)
-                .bind(v.currency.code())
-                .bind(v.balance.minor_units())
-                .bind(v.status.as_str())
-                .bind(i64_of(v.version))
-                .bind(v.total_deposits.minor_units().to_string())
-                .bind(v.total_withdrawals.minor_units().to_string())
-                .bind(i64_of(v.transaction_count))
-                .bind(micros(v.opened_at))
-                .bind(micros(v.updated_at))
-                .bind(v.closed_at.map(micros))
-                .bind(v.pending_out.minor_units())
-                .bind(v.pending_in.minor_units())
-                .bind(v.overdraft_limit.minor_units());
-        }
-        query.execute(&mut **tx).await.map_err(rm_error)?;
+                closed_at, pending_out, pending_in, overdraft_limit) "
+        ));
+        q.push_values(chunk, |mut b, v| {
+            b.push_bind(&v.account_id)
+                .push_bind(&v.owner)
+                .push_bind(v.currency.code())
+                .push_bind(v.balance.minor_units())
+                .push_bind(v.status.as_str())
+                .push_bind(i64_of(v.version))
+                .push_bind(v.total_deposits.minor_units().to_string())
+                .push_bind(v.total_withdrawals.minor_units().to_string())
+                .push_bind(i64_of(v.transaction_count))
+                .push_bind(micros(v.opened_at))
+                .push_bind(micros(v.updated_at))
+                .push_bind(v.closed_at.map(micros))
+                .push_bind(v.pending_out.minor_units())
+                .push_bind(v.pending_in.minor_units())
+                .push_bind(v.overdraft_limit.minor_units());
+        });
+        q.build().execute(&mut **tx).await.map_err(rm_error)?;
     }
     apply_transfers(tx, sfx, batch).await
 }
@@ -209,26 +202,23 @@ async fn apply_audit(
 ) -> Result<(), ReadModelError> {
     let entries: Vec<AuditEntry> = batch.iter().map(AuditEntry::of).collect();
     for chunk in entries.chunks(ROWS_PER_STATEMENT) {
-        let sql = format!(
+        let mut q = QueryBuilder::<Sqlite>::new(format!(
             "INSERT INTO audit_log{sfx} (position, event_id, event_type, stream_id, version, \
-                actor, request_id, recorded_at, amount, currency) VALUES {}",
-            values(chunk.len(), 10)
-        );
-        let mut query = sqlx::query(&sql);
-        for e in chunk {
-            query = query
-                .bind(i64_of(e.position))
-                .bind(e.event_id.to_string())
-                .bind(&e.event_type)
-                .bind(&e.stream_id)
-                .bind(i64_of(e.version))
-                .bind(&e.actor)
-                .bind(&e.request_id)
-                .bind(micros(e.recorded_at))
-                .bind(e.amount.map(|m| m.minor_units()))
-                .bind(e.currency.map(|c| c.code()));
-        }
-        query.execute(&mut **tx).await.map_err(rm_error)?;
+                actor, request_id, recorded_at, amount, currency) "
+        ));
+        q.push_values(chunk, |mut b, e| {
+            b.push_bind(i64_of(e.position))
+                .push_bind(e.event_id.to_string())
+                .push_bind(&e.event_type)
+                .push_bind(&e.stream_id)
+                .push_bind(i64_of(e.version))
+                .push_bind(&e.actor)
+                .push_bind(&e.request_id)
+                .push_bind(micros(e.recorded_at))
+                .push_bind(e.amount.map(|m| m.minor_units()))
+                .push_bind(e.currency.map(|c| c.code()));
+        });
+        q.build().execute(&mut **tx).await.map_err(rm_error)?;
     }
     Ok(())
 }
