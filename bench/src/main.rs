@@ -77,20 +77,8 @@ async fn main() -> anyhow::Result<()> {
     for i in 0..1000 {
         open(format!("s-{i}")).await?;
     }
-    for i in 0..100 {
-        open(format!("t-{i}")).await?;
-        let body = json!({"amount": "1000000"});
-        http.post(format!("{base}/accounts/t-{i}/deposit"))
-            .json(&body)
-            .send()
-            .await?;
-    }
+    writes::fund(&http, &base).await?;
     open("hot".into()).await?;
-    open("hot-pending".into()).await?;
-    http.post(format!("{base}/accounts/hot-pending/deposit"))
-        .json(&json!({"amount": "1000000"}))
-        .send()
-        .await?;
     // Short streams for the single client: it cycles over them, so each stays a few
     // events long however fast the run goes.
     let fresh = 2000;

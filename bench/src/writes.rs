@@ -12,7 +12,7 @@ use crate::server::{
 use crate::{batches, floor, load, pending};
 
 /// Opens and funds what the pair scenarios use (`t-0..99`, `hot-pending`).
-async fn fund(http: &reqwest::Client, base: &str) -> anyhow::Result<()> {
+pub(crate) async fn fund(http: &reqwest::Client, base: &str) -> anyhow::Result<()> {
     let ids = (0..100)
         .map(|i| format!("t-{i}"))
         .chain(["hot-pending".into()]);

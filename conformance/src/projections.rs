@@ -296,18 +296,21 @@ async fn expected_once(h: &Harness) -> Expected {
     e
 }
 
-/// What the read models show, in the shape of [`Expected`].
-pub(crate) async fn observed(h: &Harness) -> Expected {
-    let mut o = Expected::default();
-    let accounts = h
-        .read
+/// Every account row of the current-state view.
+pub(crate) async fn all_accounts(h: &Harness) -> Vec<ledger_application::views::AccountView> {
+    h.read
         .accounts(AccountFilter {
             limit: 10_000,
             ..Default::default()
         })
         .await
-        .expect("accounts");
-    for a in accounts {
+        .expect("accounts")
+}
+
+/// What the read models show, in the shape of [`Expected`].
+pub(crate) async fn observed(h: &Harness) -> Expected {
+    let mut o = Expected::default();
+    for a in all_accounts(h).await {
         o.balances.insert(
             a.account_id.clone(),
             (
