@@ -57,11 +57,13 @@ async fn open_with(settings: &Settings, migrate: bool) -> anyhow::Result<Stores>
             false => ledger_sqlite::open_existing(url).await,
         }
         .with_context(|| format!("cannot open the SQLite event store at {shown}"))?;
-        let projections = ledger_sqlite::SqliteProjectionStore::new(
-            store.writer().clone(),
-            store.reader().clone(),
-        );
-        let read = ledger_sqlite::SqliteReadModels::new(store.reader().clone());
+        let read_models = match migrate {
+            true => ledger_sqlite::open_read_models(&store).await,
+            false => ledger_sqlite::open_read_models_existing(&store).await,
+        }
+        .with_context(|| format!("cannot open the SQLite read models beside {shown}"))?;
+        let projections = ledger_sqlite::SqliteProjectionStore::new(&read_models, &store);
+        let read = ledger_sqlite::SqliteReadModels::new(&read_models);
         let keys =
             ledger_sqlite::SqliteKeyStore::new(store.writer().clone(), store.reader().clone());
         let store = Arc::new(store);

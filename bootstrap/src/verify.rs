@@ -17,7 +17,9 @@ pub(crate) async fn run(
         Some(path) => Some(integrity::read_public_key(path)?),
         None => integrity::signing_key(&settings.integrity)?.map(|k| k.verifying_key()),
     };
-    let stores = stores::open_unchanged(settings).await?;
+    let stores = stores::open_unchanged(settings).await.context(
+        "opening the store as it is (one written by an older version needs `ledger migrate` first)",
+    )?;
     let started = std::time::Instant::now();
     let report = integrity::verify(&stores, key, stream).await.context(
         "verifying the store as it is (one written by an older version needs `ledger migrate` first)",

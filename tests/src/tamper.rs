@@ -60,6 +60,21 @@ impl Store {
         }
     }
 
+    /// Runs statements on the read models (SQLite: their own file beside the events').
+    pub async fn exec_read_models(&self, sql: &str) {
+        match self {
+            Self::Pg(_) => self.exec(sql).await,
+            Self::Sqlite(url) => {
+                let events = url.trim_start_matches("sqlite://");
+                let path = ledger_sqlite::read_models_path(std::path::Path::new(events));
+                let mut c = SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+                    .await
+                    .expect("connect");
+                c.execute(sql).await.expect("tampering");
+            }
+        }
+    }
+
     /// A stream's events as stored.
     pub async fn events(&self, stream: &str) -> Vec<RecordedEvent> {
         let store: Arc<dyn EventStore> = match self {

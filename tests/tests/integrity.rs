@@ -208,7 +208,9 @@ async fn a_recomputed_chain_is_caught_by_the_seal(backend: Backend) {
 async fn a_changed_read_model_row_is_found(backend: Backend) {
     let (_app, url, dir, key) = sealed_ledger(backend).await;
     Store::at(&url)
-        .exec("UPDATE current_state SET balance = balance + 100000 WHERE account_id = 'acc-2'")
+        .exec_read_models(
+            "UPDATE current_state SET balance = balance + 100000 WHERE account_id = 'acc-2'",
+        )
         .await;
     let (code, out) = verify(&url, Some(&key)).await;
     assert_caught(code, &out, "pass 4 (read models), stream acc-2");
@@ -219,7 +221,9 @@ async fn a_changed_read_model_row_is_found(backend: Backend) {
 async fn a_renamed_read_model_row_is_found_both_ways(backend: Backend) {
     let (_app, url, dir, key) = sealed_ledger(backend).await;
     Store::at(&url)
-        .exec("UPDATE current_state SET account_id = 'ghost-1' WHERE account_id = 'acc-2'")
+        .exec_read_models(
+            "UPDATE current_state SET account_id = 'ghost-1' WHERE account_id = 'acc-2'",
+        )
         .await;
     let (code, out) = verify(&url, Some(&key)).await;
     assert_caught(code, &out, "pass 4 (read models), stream");

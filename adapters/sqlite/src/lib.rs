@@ -1,5 +1,6 @@
-//! The embedded default store: the event-store port on one SQLite file (WAL, busy
-//! timeout, one writer connection), so the service runs with no server installed.
+//! The embedded default store: the event-store port on one SQLite file and the read
+//! models on a second one beside it (WAL, busy timeout, one writer connection each), so
+//! the service runs with no server installed.
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 #![warn(missing_docs)]
@@ -13,6 +14,7 @@ mod group_rows;
 mod keys;
 mod projections;
 mod queries;
+mod read_model_file;
 mod relay;
 mod store;
 
@@ -27,6 +29,9 @@ pub use backfill::backfill_hashes;
 pub use keys::SqliteKeyStore;
 pub use projections::SqliteProjectionStore;
 pub use queries::SqliteReadModels;
+pub use read_model_file::{
+    open_read_models, open_read_models_existing, read_models_path, ReadModelFile,
+};
 pub use store::SqliteEventStore;
 
 /// The connection of one write transaction, taken from the one-connection writer pool.
@@ -72,48 +77,61 @@ impl Drop for WriterConnection {
     }
 }
 
-/// The embedded migrations.
+/// The migrations of the events' file.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-/// Opens (creating if needed) the file behind a `sqlite://path` URL, migrates it, and
-/// returns the store. Parent directories are created.
+/// The migrations of the read models' file.
+pub static READ_MODEL_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./read_models");
+
+/// Opens (creating if needed) the events' file behind a `sqlite://path` URL, migrates
+/// it, and returns the store. Parent directories are created.
 pub async fn open(url: &str) -> Result<SqliteEventStore, sqlx::Error> {
-    connect(url, true).await
+    let (writer, reader) = pools(options(url, true)?, Some(&MIGRATOR)).await?;
+    backfill_hashes(&writer).await?;
+    Ok(SqliteEventStore::new(writer, reader))
 }
 
-/// Opens an existing, migrated file without changing it (no migration, no hash
+/// Opens an existing, migrated events' file without changing it (no migration, no hash
 /// backfill): for `ledger verify`, which must not write what it checks.
 pub async fn open_existing(url: &str) -> Result<SqliteEventStore, sqlx::Error> {
-    connect(url, false).await
+    let (writer, reader) = pools(options(url, false)?, None).await?;
+    Ok(SqliteEventStore::new(writer, reader))
 }
 
-async fn connect(url: &str, migrate: bool) -> Result<SqliteEventStore, sqlx::Error> {
+pub(crate) fn options(url: &str, create: bool) -> Result<SqliteConnectOptions, sqlx::Error> {
     let options = SqliteConnectOptions::from_str(url)?
-        .create_if_missing(migrate)
+        .create_if_missing(create)
         .journal_mode(SqliteJournalMode::Wal)
         // FULL: an answer is only sent once its events are durable.
         .synchronous(SqliteSynchronous::Full)
         .busy_timeout(Duration::from_secs(5))
         // Expected work (a rebuild's statements) is not a warning.
         .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
-    if let Some(parent) = options.get_filename().parent().filter(|_| migrate) {
+    if let Some(parent) = options.get_filename().parent().filter(|_| create) {
         if !parent.as_os_str().is_empty() {
             std::fs::create_dir_all(parent)?;
         }
     }
+    Ok(options)
+}
+
+/// A one-connection writer pool (migrated by `migrator` when given) and a reader pool.
+pub(crate) async fn pools(
+    options: SqliteConnectOptions,
+    migrator: Option<&sqlx::migrate::Migrator>,
+) -> Result<(SqlitePool, SqlitePool), sqlx::Error> {
     let writer = SqlitePoolOptions::new()
         .max_connections(1)
         .acquire_timeout(Duration::from_secs(10))
         .connect_with(options.clone())
         .await?;
-    if migrate {
-        MIGRATOR.run(&writer).await?;
-        backfill_hashes(&writer).await?;
+    if let Some(migrator) = migrator {
+        migrator.run(&writer).await?;
     }
     let reader = SqlitePoolOptions::new()
         .max_connections(4)
         .acquire_timeout(Duration::from_secs(10))
         .connect_with(options.read_only(true))
         .await?;
-    Ok(SqliteEventStore::new(writer, reader))
+    Ok((writer, reader))
 }

@@ -12,7 +12,7 @@ use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 use ledger_sql::{suffix, tables};
 
 use crate::apply::apply_in;
-use crate::WriterConnection;
+use crate::{ReadModelFile, SqliteEventStore, WriterConnection};
 
 pub(crate) fn rm_error(e: sqlx::Error) -> ReadModelError {
     ledger_sql::read_model_error(e, crate::store::unavailable)
@@ -30,11 +30,14 @@ pub(crate) fn cols(g: Generation) -> (&'static str, &'static str, &'static str) 
     }
 }
 
-/// Read models on the SQLite file (shares the store's single writer connection).
+/// Read models on their own SQLite file (its own writer connection); the relay's
+/// checkpoint on the events' file.
 #[derive(Clone)]
 pub struct SqliteProjectionStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    /// The events' writer: the relay's checkpoint is kept with the events.
+    events: SqlitePool,
 }
 
 pub(crate) type Tx<'a> = Transaction<'a, Sqlite>;
@@ -67,9 +70,13 @@ fn renamed(sql: &str, head: &str) -> Option<String> {
 }
 
 impl SqliteProjectionStore {
-    /// Read models on the store's pools (the file must be migrated).
-    pub fn new(writer: SqlitePool, reader: SqlitePool) -> Self {
-        Self { writer, reader }
+    /// Read models on `read_models` (migrated), the relay's checkpoint on `events`.
+    pub fn new(read_models: &ReadModelFile, events: &SqliteEventStore) -> Self {
+        Self {
+            writer: read_models.writer().clone(),
+            reader: read_models.reader().clone(),
+            events: events.writer().clone(),
+        }
     }
 
     async fn writer(&self) -> Result<WriterConnection, ReadModelError> {
@@ -234,7 +241,7 @@ impl ProjectionStore for SqliteProjectionStore {
     }
 
     async fn relay_status(&self) -> Result<Option<ProjectionStatus>, ReadModelError> {
-        crate::relay::status(&self.writer).await
+        crate::relay::status(&self.events).await
     }
 
     async fn move_relay(
@@ -243,7 +250,7 @@ impl ProjectionStore for SqliteProjectionStore {
         to: FeedCursor,
         error: Option<String>,
     ) -> Result<bool, ReadModelError> {
-        crate::relay::move_to(&self.writer, from, to, error).await
+        crate::relay::move_to(&self.events, from, to, error).await
     }
 
     async fn set_failed(&self, name: Projection, error: &str) -> Result<(), ReadModelError> {

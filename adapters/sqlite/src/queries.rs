@@ -98,9 +98,11 @@ pub struct SqliteReadModels {
 }
 
 impl SqliteReadModels {
-    /// Queries on the store's reader pool.
-    pub fn new(reader: SqlitePool) -> Self {
-        Self { reader }
+    /// Queries on the read models' file.
+    pub fn new(read_models: &crate::ReadModelFile) -> Self {
+        Self {
+            reader: read_models.reader().clone(),
+        }
     }
 }
 

@@ -14,15 +14,15 @@ impl Drop for TempDir {
 
 async fn harness() -> (TempDir, suite::Harness) {
     let dir = std::env::temp_dir().join(format!("ledger-sqlite-{}", uuid::Uuid::new_v4()));
-    let store = ledger_sqlite::open(&format!("sqlite://{}/ledger.db", dir.display()))
-        .await
-        .expect("open");
+    let url = format!("sqlite://{}/ledger.db", dir.display());
+    let store = ledger_sqlite::open(&url).await.expect("open");
+    let read_models = ledger_sqlite::open_read_models(&store).await.expect("open");
     let h = suite::Harness {
         projections: Arc::new(ledger_sqlite::SqliteProjectionStore::new(
-            store.writer().clone(),
-            store.reader().clone(),
+            &read_models,
+            &store,
         )),
-        read: Arc::new(ledger_sqlite::SqliteReadModels::new(store.reader().clone())),
+        read: Arc::new(ledger_sqlite::SqliteReadModels::new(&read_models)),
         store: Arc::new(store),
     };
     (TempDir(dir), h)
@@ -92,21 +92,18 @@ async fn a_rebuild_claim_is_exclusive() {
     let _d = TempDir(dir.clone());
     let url = format!("sqlite://{}/ledger.db", dir.display());
     // Two opens of one file, as two processes have.
-    let (a, b) = (
-        ledger_sqlite::open(&url).await.expect("open"),
-        ledger_sqlite::open(&url).await.expect("open"),
-    );
-    ledger_conformance::rebuild::a_rebuild_claim_is_exclusive(
+    let open = || async {
+        let events = ledger_sqlite::open(&url).await.expect("open");
+        let read_models = ledger_sqlite::open_read_models(&events)
+            .await
+            .expect("open");
         Arc::new(ledger_sqlite::SqliteProjectionStore::new(
-            a.writer().clone(),
-            a.reader().clone(),
-        )),
-        Arc::new(ledger_sqlite::SqliteProjectionStore::new(
-            b.writer().clone(),
-            b.reader().clone(),
-        )),
-    )
-    .await;
+            &read_models,
+            &events,
+        ))
+    };
+    let (a, b) = (open().await, open().await);
+    ledger_conformance::rebuild::a_rebuild_claim_is_exclusive(a, b).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

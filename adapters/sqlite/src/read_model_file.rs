@@ -1,0 +1,97 @@
+//! The read models' own SQLite file, beside the events' file (`ledger.db` →
+//! `ledger-read-models.db`): the projections write it through a writer connection of
+//! its own, so that appends and projections never wait for each other's write lock.
+//! Everything in it is made from the events: removed, it is created again and the
+//! projections fill it from the start of the feed.
+
+use std::path::{Path, PathBuf};
+
+use sqlx::SqlitePool;
+
+use crate::{pools, SqliteEventStore, READ_MODEL_MIGRATOR};
+
+/// The pools of the read models' file: a writer of its own (one connection) and readers.
+#[derive(Clone, Debug)]
+pub struct ReadModelFile {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl ReadModelFile {
+    /// The read models' writer (one connection).
+    pub fn writer(&self) -> &SqlitePool {
+        &self.writer
+    }
+
+    /// The read models' readers.
+    pub fn reader(&self) -> &SqlitePool {
+        &self.reader
+    }
+}
+
+/// `<stem>-read-models.<extension>` beside the events' file.
+pub fn read_models_path(events: &Path) -> PathBuf {
+    let stem = events.file_stem().unwrap_or_default().to_string_lossy();
+    let name = match events.extension() {
+        Some(ext) => format!("{stem}-read-models.{}", ext.to_string_lossy()),
+        None => format!("{stem}-read-models"),
+    };
+    events.with_file_name(name)
+}
+
+/// The read models of `events`, their file created if needed and migrated.
+pub async fn open_read_models(events: &SqliteEventStore) -> Result<ReadModelFile, sqlx::Error> {
+    open_beside(events, true).await
+}
+
+/// The existing read models of `events`, unchanged: for `ledger verify`.
+pub async fn open_read_models_existing(
+    events: &SqliteEventStore,
+) -> Result<ReadModelFile, sqlx::Error> {
+    open_beside(events, false).await
+}
+
+async fn open_beside(
+    events: &SqliteEventStore,
+    create: bool,
+) -> Result<ReadModelFile, sqlx::Error> {
+    let options = events.writer().connect_options().as_ref().clone();
+    let path = read_models_path(options.get_filename());
+    let options = options.create_if_missing(create).filename(&path);
+    let migrator = create.then_some(&READ_MODEL_MIGRATOR);
+    let (writer, reader) = pools(options, migrator).await?;
+    let file = ReadModelFile { writer, reader };
+    not_ahead(&file, events, &path).await?;
+    Ok(file)
+}
+
+/// Refuses read models that have seen events the events' file does not hold (the two
+/// files restored from different moments): new events would take positions the
+/// projections believe they have applied, and the views would silently miss them.
+async fn not_ahead(
+    file: &ReadModelFile,
+    events: &SqliteEventStore,
+    path: &Path,
+) -> Result<(), sqlx::Error> {
+    let applied: i64 = sqlx::query_scalar(
+        "SELECT coalesce(max(max(position, coalesce(rebuild_position, 0))), 0) FROM projections",
+    )
+    .fetch_one(&file.reader)
+    .await?;
+    let stored: i64 = sqlx::query_scalar("SELECT coalesce(max(position), 0) FROM events")
+        .fetch_one(events.reader())
+        .await?;
+    if applied > stored {
+        return Err(sqlx::Error::Configuration(
+            format!(
+                "the read models in {} have applied events up to position {applied}, but the \
+                 events' file ends at {stored} (were the two files restored from different \
+                 moments?); remove that file and start again: the projections make it anew \
+                 from the events",
+                path.display()
+            )
+            .into(),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,174 @@
+//! The read models' own file: made beside the events' file, refused when it has seen
+//! more of the feed than the events' file holds, and an older events' file loses its
+//! read-model tables when it is migrated.
+
+use ledger_application::ports::store::{
+    AppendRequest, ChainHash, EventMetadata, EventStore, NewEvent, StreamWrite,
+};
+use sqlx::{Connection, SqliteConnection};
+
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn temp_dir() -> TempDir {
+    TempDir(std::env::temp_dir().join(format!("ledger-sqlite-rm-{}", uuid::Uuid::new_v4())))
+}
+
+fn one_event(stream: &str) -> AppendRequest {
+    AppendRequest {
+        streams: vec![StreamWrite {
+            stream_id: stream.into(),
+            stream_type: "account".into(),
+            expected_version: 0,
+            events: vec![NewEvent {
+                event_id: uuid::Uuid::new_v4(),
+                event_type: "Noted".into(),
+                schema_version: 1,
+                data: "{}".into(),
+                metadata: EventMetadata::default(),
+                recorded_at: chrono::Utc::now(),
+                prev_hash: ChainHash::ZERO,
+                hash: ChainHash::ZERO,
+            }],
+        }],
+        idempotency: vec![],
+    }
+}
+
+async fn tables(url: &str) -> Vec<String> {
+    let mut c = SqliteConnection::connect(url).await.expect("connect");
+    sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .fetch_all(&mut c)
+        .await
+        .expect("tables")
+}
+
+#[test]
+fn the_read_models_file_is_named_after_the_events_file() {
+    let named = |p: &str| ledger_sqlite::read_models_path(std::path::Path::new(p));
+    assert_eq!(
+        named("data/ledger.db"),
+        std::path::Path::new("data/ledger-read-models.db")
+    );
+    assert_eq!(
+        named("/x/y/books"),
+        std::path::Path::new("/x/y/books-read-models")
+    );
+}
+
+#[tokio::test]
+async fn read_models_live_in_their_own_file_and_events_in_theirs() {
+    let dir = temp_dir();
+    let url = format!("sqlite://{}/ledger.db", dir.0.display());
+    let events = ledger_sqlite::open(&url).await.expect("open");
+    let file = ledger_sqlite::open_read_models(&events)
+        .await
+        .expect("open");
+    let path = ledger_sqlite::read_models_path(&dir.0.join("ledger.db"));
+    assert!(path.exists(), "{} was made", path.display());
+    let read_models = tables(&format!("sqlite://{}", path.display())).await;
+    for table in [
+        "projections",
+        "current_state",
+        "transfers",
+        "audit_log",
+        "analytics_daily",
+    ] {
+        assert!(read_models.contains(&table.to_owned()), "{read_models:?}");
+    }
+    assert!(
+        !read_models.contains(&"events".to_owned()),
+        "{read_models:?}"
+    );
+    let stored = tables(&url).await;
+    assert!(stored.contains(&"events".to_owned()), "{stored:?}");
+    assert!(!stored.contains(&"current_state".to_owned()), "{stored:?}");
+    assert!(!stored.contains(&"projections".to_owned()), "{stored:?}");
+    // The relay's checkpoint stays with the events.
+    assert!(
+        stored.contains(&"relay_checkpoints".to_owned()),
+        "{stored:?}"
+    );
+    drop(file);
+}
+
+#[tokio::test]
+async fn read_models_ahead_of_the_events_are_refused_with_the_way_out() {
+    let dir = temp_dir();
+    let url = format!("sqlite://{}/ledger.db", dir.0.display());
+    let events = ledger_sqlite::open(&url).await.expect("open");
+    events.append(one_event("a")).await.expect("append");
+    let file = ledger_sqlite::open_read_models(&events)
+        .await
+        .expect("open");
+    // Caught up with the one event: accepted.
+    sqlx::query("UPDATE projections SET position = 1, tx = 1")
+        .execute(file.writer())
+        .await
+        .expect("move");
+    ledger_sqlite::open_read_models(&events)
+        .await
+        .expect("caught up is fine");
+    // As if the events' file were restored from before its second event.
+    sqlx::query("UPDATE projections SET position = 2, tx = 2 WHERE name = 'audit_log'")
+        .execute(file.writer())
+        .await
+        .expect("move");
+    for opened in [
+        ledger_sqlite::open_read_models(&events).await,
+        ledger_sqlite::open_read_models_existing(&events).await,
+    ] {
+        let e = opened.expect_err("ahead of the events");
+        let text = e.to_string();
+        assert!(
+            text.contains("up to position 2") && text.contains("ends at 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("ledger-read-models.db") && text.contains("remove"),
+            "{text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_older_events_file_drops_its_read_model_tables_when_migrated() {
+    let dir = temp_dir();
+    std::fs::create_dir_all(&dir.0).expect("dir");
+    let url = format!("sqlite://{}/ledger.db?mode=rwc", dir.0.display());
+    let before = ledger_sqlite::MIGRATOR
+        .iter()
+        .position(|m| m.description.contains("read models own file"))
+        .expect("the migration that moves the read models");
+    let previous = sqlx::migrate::Migrator {
+        migrations: std::borrow::Cow::Owned(ledger_sqlite::MIGRATOR.migrations[..before].to_vec()),
+        ..sqlx::migrate::Migrator::DEFAULT
+    };
+    {
+        let mut c = SqliteConnection::connect(&url).await.expect("connect");
+        previous.run(&mut c).await.expect("previous migrations");
+        assert!(tables(&url).await.contains(&"current_state".to_owned()));
+    }
+    let events = ledger_sqlite::open(&url).await.expect("migrated");
+    let stored = tables(&url).await;
+    for gone in [
+        "current_state",
+        "transfers",
+        "audit_log",
+        "analytics_currency",
+        "projections",
+    ] {
+        assert!(
+            !stored.contains(&gone.to_owned()),
+            "{gone} is still there: {stored:?}"
+        );
+    }
+    ledger_sqlite::open_read_models(&events)
+        .await
+        .expect("made anew");
+}
