@@ -105,6 +105,9 @@ pub(crate) fn options(url: &str, create: bool) -> Result<SqliteConnectOptions, s
         // FULL: an answer is only sent once its events are durable.
         .synchronous(SqliteSynchronous::Full)
         .busy_timeout(Duration::from_secs(5))
+        // Statement journals and sorts in memory: a temporary file created, written and
+        // deleted per statement cost more than its work.
+        .pragma("temp_store", "memory")
         // Expected work (a rebuild's statements) is not a warning.
         .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
     if let Some(parent) = options.get_filename().parent().filter(|_| create) {
