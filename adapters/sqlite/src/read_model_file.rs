@@ -57,6 +57,16 @@ async fn open_beside(
 ) -> Result<ReadModelFile, sqlx::Error> {
     let options = events.writer().connect_options().as_ref().clone();
     let path = read_models_path(options.get_filename());
+    if !create && !path.exists() {
+        return Err(sqlx::Error::Configuration(
+            format!(
+                "the read models' file {} does not exist: `ledger serve` (or `ledger migrate`) \
+                 makes it, and the projections fill it from the events",
+                path.display()
+            )
+            .into(),
+        ));
+    }
     let options = options.create_if_missing(create).filename(&path);
     let migrator = create.then_some(&READ_MODEL_MIGRATOR);
     let (writer, reader) = pools(options, migrator).await?;

@@ -172,3 +172,20 @@ async fn an_older_events_file_drops_its_read_model_tables_when_migrated() {
         .await
         .expect("made anew");
 }
+
+#[tokio::test]
+async fn verify_without_a_read_models_file_is_told_how_it_is_made() {
+    let dir = temp_dir();
+    let url = format!("sqlite://{}/ledger.db", dir.0.display());
+    let events = ledger_sqlite::open(&url).await.expect("open");
+    let e = ledger_sqlite::open_read_models_existing(&events)
+        .await
+        .expect_err("no file yet");
+    let text = e.to_string();
+    assert!(
+        text.contains("does not exist") && text.contains("ledger serve"),
+        "{text}"
+    );
+    let path = ledger_sqlite::read_models_path(&dir.0.join("ledger.db"));
+    assert!(!path.exists(), "opening it as it is made nothing");
+}
