@@ -108,6 +108,10 @@ pub(crate) fn options(url: &str, create: bool) -> Result<SqliteConnectOptions, s
         // Statement journals and sorts in memory: a temporary file created, written and
         // deleted per statement cost more than its work.
         .pragma("temp_store", "memory")
+        // A checkpoint (run by the committing writer, fsync of the database file) once
+        // the WAL holds 10,000 pages (about 40 MB) rather than 1,000: a commit of a group
+        // changes pages all over the indexes, and each checkpoint held the writer.
+        .pragma("wal_autocheckpoint", "10000")
         // Expected work (a rebuild's statements) is not a warning.
         .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
     if let Some(parent) = options.get_filename().parent().filter(|_| create) {
