@@ -8,6 +8,10 @@ use anyhow::Context;
 
 use ledger_bootstrap::{integrity, stores, Settings};
 
+/// What an error of `ledger verify` on a store it cannot read adds: verify changes
+/// nothing, so a store of an older version must be migrated first.
+const OLDER_NEEDS_MIGRATE: &str = "(one written by an older version needs `ledger migrate` first)";
+
 pub(crate) async fn run(
     settings: &Settings,
     public_key: Option<&Path>,
@@ -17,13 +21,13 @@ pub(crate) async fn run(
         Some(path) => Some(integrity::read_public_key(path)?),
         None => integrity::signing_key(&settings.integrity)?.map(|k| k.verifying_key()),
     };
-    let stores = stores::open_unchanged(settings).await.context(
-        "opening the store as it is (one written by an older version needs `ledger migrate` first)",
-    )?;
+    let stores = stores::open_unchanged(settings)
+        .await
+        .with_context(|| format!("opening the store as it is {OLDER_NEEDS_MIGRATE}"))?;
     let started = std::time::Instant::now();
-    let report = integrity::verify(&stores, key, stream).await.context(
-        "verifying the store as it is (one written by an older version needs `ledger migrate` first)",
-    )?;
+    let report = integrity::verify(&stores, key, stream)
+        .await
+        .with_context(|| format!("verifying the store as it is {OLDER_NEEDS_MIGRATE}"))?;
     let seconds = started.elapsed().as_secs_f64();
     let signatures = if stream.is_some() {
         "seals not checked for one stream"

@@ -65,12 +65,11 @@ impl Store {
         match self {
             Self::Pg(_) => self.exec(sql).await,
             Self::Sqlite(url) => {
-                let events = url.trim_start_matches("sqlite://");
-                let path = ledger_sqlite::read_models_path(std::path::Path::new(events));
-                let mut c = SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+                let events = ledger_sqlite::open_existing(url).await.expect("open");
+                let read_models = ledger_sqlite::open_read_models_existing(&events)
                     .await
-                    .expect("connect");
-                c.execute(sql).await.expect("tampering");
+                    .expect("open the read models");
+                read_models.writer().execute(sql).await.expect("tampering");
             }
         }
     }

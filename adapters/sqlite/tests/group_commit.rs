@@ -4,38 +4,10 @@
 
 use std::sync::Arc;
 
-use ledger_application::ports::store::{
-    AppendError, AppendRequest, ChainHash, EventMetadata, EventStore, IdempotencyRecord, NewEvent,
-    StreamQuery, StreamWrite,
-};
+use ledger_application::ports::store::{AppendError, EventStore, StreamQuery};
 
-fn request(stream: &str, expected: u64, key: Option<&str>) -> AppendRequest {
-    AppendRequest {
-        streams: vec![StreamWrite {
-            stream_id: stream.into(),
-            stream_type: "account".into(),
-            expected_version: expected,
-            events: vec![NewEvent {
-                event_id: uuid::Uuid::new_v4(),
-                event_type: "Noted".into(),
-                schema_version: 1,
-                data: "{}".into(),
-                metadata: EventMetadata::default(),
-                recorded_at: chrono::Utc::now(),
-                prev_hash: ChainHash::ZERO,
-                hash: ChainHash::ZERO,
-            }],
-        }],
-        idempotency: key
-            .map(|k| IdempotencyRecord {
-                key: k.into(),
-                fingerprint: "f".into(),
-                outcome: format!("{{\"by\":\"{stream}\"}}"),
-            })
-            .into_iter()
-            .collect(),
-    }
-}
+mod common;
+use common::request;
 
 async fn events_of(store: &ledger_sqlite::SqliteEventStore, stream: &str) -> usize {
     let q = StreamQuery {

@@ -4,13 +4,8 @@ use std::sync::Arc;
 
 use ledger_conformance::projections as suite;
 
-struct TempDir(std::path::PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+mod common;
+use common::TempDir;
 
 async fn harness() -> (TempDir, suite::Harness) {
     let dir = std::env::temp_dir().join(format!("ledger-sqlite-{}", uuid::Uuid::new_v4()));

@@ -2,43 +2,11 @@
 //! more of the feed than the events' file holds, and an older events' file loses its
 //! read-model tables when it is migrated.
 
-use ledger_application::ports::store::{
-    AppendRequest, ChainHash, EventMetadata, EventStore, NewEvent, StreamWrite,
-};
+use ledger_application::ports::store::EventStore;
 use sqlx::{Connection, SqliteConnection};
 
-struct TempDir(std::path::PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn temp_dir() -> TempDir {
-    TempDir(std::env::temp_dir().join(format!("ledger-sqlite-rm-{}", uuid::Uuid::new_v4())))
-}
-
-fn one_event(stream: &str) -> AppendRequest {
-    AppendRequest {
-        streams: vec![StreamWrite {
-            stream_id: stream.into(),
-            stream_type: "account".into(),
-            expected_version: 0,
-            events: vec![NewEvent {
-                event_id: uuid::Uuid::new_v4(),
-                event_type: "Noted".into(),
-                schema_version: 1,
-                data: "{}".into(),
-                metadata: EventMetadata::default(),
-                recorded_at: chrono::Utc::now(),
-                prev_hash: ChainHash::ZERO,
-                hash: ChainHash::ZERO,
-            }],
-        }],
-        idempotency: vec![],
-    }
-}
+mod common;
+use common::{request, TempDir};
 
 async fn tables(url: &str) -> Vec<String> {
     let mut c = SqliteConnection::connect(url).await.expect("connect");
@@ -63,7 +31,7 @@ fn the_read_models_file_is_named_after_the_events_file() {
 
 #[tokio::test]
 async fn read_models_live_in_their_own_file_and_events_in_theirs() {
-    let dir = temp_dir();
+    let dir = TempDir::new();
     let url = format!("sqlite://{}/ledger.db", dir.0.display());
     let events = ledger_sqlite::open(&url).await.expect("open");
     let file = ledger_sqlite::open_read_models(&events)
@@ -99,10 +67,10 @@ async fn read_models_live_in_their_own_file_and_events_in_theirs() {
 
 #[tokio::test]
 async fn read_models_ahead_of_the_events_are_refused_with_the_way_out() {
-    let dir = temp_dir();
+    let dir = TempDir::new();
     let url = format!("sqlite://{}/ledger.db", dir.0.display());
     let events = ledger_sqlite::open(&url).await.expect("open");
-    events.append(one_event("a")).await.expect("append");
+    events.append(request("a", 0, None)).await.expect("append");
     let file = ledger_sqlite::open_read_models(&events)
         .await
         .expect("open");
@@ -138,7 +106,7 @@ async fn read_models_ahead_of_the_events_are_refused_with_the_way_out() {
 
 #[tokio::test]
 async fn an_older_events_file_drops_its_read_model_tables_when_migrated() {
-    let dir = temp_dir();
+    let dir = TempDir::new();
     std::fs::create_dir_all(&dir.0).expect("dir");
     let url = format!("sqlite://{}/ledger.db?mode=rwc", dir.0.display());
     let before = ledger_sqlite::MIGRATOR
@@ -175,7 +143,7 @@ async fn an_older_events_file_drops_its_read_model_tables_when_migrated() {
 
 #[tokio::test]
 async fn verify_without_a_read_models_file_is_told_how_it_is_made() {
-    let dir = temp_dir();
+    let dir = TempDir::new();
     let url = format!("sqlite://{}/ledger.db", dir.0.display());
     let events = ledger_sqlite::open(&url).await.expect("open");
     let e = ledger_sqlite::open_read_models_existing(&events)
