@@ -109,6 +109,20 @@ pub async fn append_and_read_back(store: Store) {
         .await
         .expect("read until an instant");
     assert_eq!(until_time.len(), 2);
+    // A page that reaches past the instant ends there: shorter than its limit, so a
+    // reader paging through stops.
+    for (after_version, want) in [(1, vec![2]), (2, vec![])] {
+        let page = store
+            .read_stream(StreamQuery {
+                stream_id: "s-1",
+                after_version,
+                until: Some(StreamBound::RecordedAt(event(2).recorded_at)),
+                limit: 2,
+            })
+            .await
+            .expect("a page until an instant");
+        assert_eq!(page.iter().map(|e| e.version).collect::<Vec<_>>(), want);
+    }
     assert!(all(&store, "missing").await.is_empty());
 }
 

@@ -7,7 +7,7 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 use ledger_application::ports::store::{
     AppendError, AppendRequest, EventStore, FeedCursor, FeedPage, IdempotencyRecord, RecordedEvent,
-    StoreError, StreamBound, StreamQuery,
+    StoreError, StreamQuery,
 };
 
 #[derive(Default)]
@@ -126,11 +126,7 @@ impl EventStore for MemoryEventStore {
             .iter()
             .skip(start)
             .map(|i| &inner.events[*i])
-            .take_while(|e| match query.until {
-                None => true,
-                Some(StreamBound::Version(v)) => e.version <= v,
-                Some(StreamBound::RecordedAt(t)) => e.recorded_at <= t,
-            })
+            .take_while(|e| query.until.is_none_or(|b| b.admits(e)))
             .take(query.limit)
             .cloned()
             .collect())

@@ -128,48 +128,26 @@ impl EventStore for PgEventStore {
         // bitmap scan of the whole rest of the stream plus a sort: 30 ms per page of a
         // 100,000-event stream instead of 0.6 ms).
         let limit = limit.min(i64::MAX - after);
-        let rows = match query.until {
-            None => {
-                sqlx::query(&format!(
-                    "SELECT {COLUMNS} FROM events WHERE stream_id = $1 AND version > $2 \
-                     AND version <= $2 + $3 ORDER BY version LIMIT $3"
-                ))
-                .bind(query.stream_id)
-                .bind(after)
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await
-            }
-            Some(StreamBound::Version(v)) => {
-                sqlx::query(&format!(
-                    "SELECT {COLUMNS} FROM events WHERE stream_id = $1 AND version > $2 \
-                     AND version <= $2 + $3 AND version <= $4 ORDER BY version LIMIT $3"
-                ))
-                .bind(query.stream_id)
-                .bind(after)
-                .bind(limit)
-                .bind(i64_of(v))
-                .fetch_all(&self.pool)
-                .await
-            }
-            Some(StreamBound::RecordedAt(t)) => {
-                // The stream's prefix before its first event recorded after `t`.
-                sqlx::query(&format!(
-                    "SELECT {COLUMNS} FROM events WHERE stream_id = $1 AND version > $2 \
-                     AND version <= $2 + $3 AND version < COALESCE((SELECT min(version) FROM events \
-                        WHERE stream_id = $1 AND recorded_at > $4), 9223372036854775807) \
-                     ORDER BY version LIMIT $3"
-                ))
-                .bind(query.stream_id)
-                .bind(after)
-                .bind(limit)
-                .bind(t)
-                .fetch_all(&self.pool)
-                .await
-            }
-        }
+        // A time bound is applied after the read (`StreamBound::cut`): no index on
+        // `recorded_at` is kept for it.
+        let last = match query.until {
+            Some(StreamBound::Version(v)) => i64_of(v),
+            None | Some(StreamBound::RecordedAt(_)) => i64::MAX,
+        };
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM events WHERE stream_id = $1 AND version > $2 \
+             AND version <= $2 + $3 AND version <= $4 ORDER BY version LIMIT $3"
+        ))
+        .bind(query.stream_id)
+        .bind(after)
+        .bind(limit)
+        .bind(last)
+        .fetch_all(&self.pool)
+        .await
         .map_err(store_error)?;
-        events_of(&rows)
+        let mut events = events_of(&rows)?;
+        StreamBound::cut(query.until, &mut events);
+        Ok(events)
     }
 
     async fn read_feed(&self, after: FeedCursor, limit: usize) -> Result<FeedPage, StoreError> {

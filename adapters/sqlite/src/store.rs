@@ -205,29 +205,26 @@ impl EventStore for SqliteEventStore {
         &self,
         query: StreamQuery<'a>,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let (bound_sql, version_bound, time_bound) = match query.until {
-            None => ("", i64::MAX, 0),
-            Some(StreamBound::Version(v)) => ("AND version <= ?4", i64_of(v), 0),
-            Some(StreamBound::RecordedAt(t)) => (
-                "AND version < COALESCE((SELECT min(version) FROM events \
-                    WHERE stream_id = ?1 AND recorded_at > ?5), 9223372036854775807)",
-                i64::MAX,
-                t.timestamp_micros(),
-            ),
+        // A time bound is applied after the read (`StreamBound::cut`): no index on
+        // `recorded_at` is kept for it.
+        let last = match query.until {
+            Some(StreamBound::Version(v)) => i64_of(v),
+            None | Some(StreamBound::RecordedAt(_)) => i64::MAX,
         };
         let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM events WHERE stream_id = ?1 AND version > ?2 {bound_sql} \
-             ORDER BY version LIMIT ?3"
+            "SELECT {COLUMNS} FROM events WHERE stream_id = ?1 AND version > ?2 \
+             AND version <= ?4 ORDER BY version LIMIT ?3"
         ))
         .bind(query.stream_id)
         .bind(i64_of(query.after_version))
         .bind(i64::try_from(query.limit).unwrap_or(i64::MAX))
-        .bind(version_bound)
-        .bind(time_bound)
+        .bind(last)
         .fetch_all(&self.reader)
         .await
         .map_err(store_error)?;
-        events_of(&rows)
+        let mut events = events_of(&rows)?;
+        StreamBound::cut(query.until, &mut events);
+        Ok(events)
     }
 
     async fn read_feed(&self, after: FeedCursor, limit: usize) -> Result<FeedPage, StoreError> {

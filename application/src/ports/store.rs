@@ -214,8 +214,31 @@ pub struct FeedPage {
 pub enum StreamBound {
     /// Up to and including this version.
     Version(u64),
-    /// Events recorded at or before this instant.
+    /// The stream's prefix before its first event recorded after this instant.
     RecordedAt(DateTime<Utc>),
+}
+
+impl StreamBound {
+    /// Whether `event` is inside the bound; a read stops at the first event that is not
+    /// (the stream's prefix, whatever the later events hold).
+    #[must_use]
+    pub fn admits(&self, event: &RecordedEvent) -> bool {
+        match *self {
+            Self::Version(v) => event.version <= v,
+            Self::RecordedAt(t) => event.recorded_at <= t,
+        }
+    }
+
+    /// `events` (a page in version order) cut at the first event outside the bound.
+    /// Stores apply the time bound this way, after reading by version: no index on
+    /// `recorded_at` is then kept for it (one fewer index written per event), and a
+    /// page ends early only where the bound does, so the reader stops there.
+    pub fn cut(bound: Option<Self>, events: &mut Vec<RecordedEvent>) {
+        if let Some(b) = bound {
+            let keep = events.iter().take_while(|e| b.admits(e)).count();
+            events.truncate(keep);
+        }
+    }
 }
 
 /// A slice of one stream: versions after `after_version`, at most `limit`, up to `until`.
