@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A private PostgreSQL 15 sized for a ten-million-event store, for ledger-bench's scale
 # run (BENCHMARKS.md, issue 22): shared_buffers 4 GB (the events table's indexes at ten
-# million events are about 1.9 GB), autovacuum on, max_wal_size 8 GB. Everything else is
+# million events are about 1.5 GB), autovacuum on, max_wal_size 8 GB. Everything else is
 # PostgreSQL's default, as on the machine's own server.
 #   bash bench/postgres/tuned.sh start   # prints the URL for LEDGER_TEST_DATABASE_URL
 #   bash bench/postgres/tuned.sh stop
