@@ -7,6 +7,8 @@ pub mod keys;
 pub mod lag;
 pub mod pending;
 pub mod projections;
+pub mod projections_failures;
 pub mod projections_wide;
 pub mod rebuild;
 pub mod store;
+pub mod store_concurrency;

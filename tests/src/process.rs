@@ -1,7 +1,9 @@
 //! The compiled binary as a process a test can kill: on a free port, against a test
 //! database and the real Redis, with the admin token `crash-admin`.
 
-use std::process::{Child, Command, Stdio};
+use std::io::Read;
+use std::process::{Child, Command, Output, Stdio};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -49,9 +51,10 @@ pub fn start_with(db_url: &str, port: u16, env: &[(&str, &str)]) -> Child {
 }
 
 /// `ledger serve` on a SQLite file in `dir`, with more settings (`LEDGER__...`), its
-/// stdout and stderr captured (read them with `wait_with_output`).
-pub fn serve_on_sqlite(dir: &std::path::Path, port: u16, env: &[(&str, &str)]) -> Child {
-    Command::new(ledger_binary())
+/// stdout and stderr read as it writes them (a pipe nobody reads fills at 64 KiB and
+/// then stalls the server at its next log line); [`Served::finish`] gives them.
+pub fn serve_on_sqlite(dir: &std::path::Path, port: u16, env: &[(&str, &str)]) -> Served {
+    let mut child = Command::new(ledger_binary())
         .arg("serve")
         .env("LEDGER__SERVER__ADDRESS", format!("127.0.0.1:{port}"))
         .env(
@@ -62,7 +65,43 @@ pub fn serve_on_sqlite(dir: &std::path::Path, port: u16, env: &[(&str, &str)]) -
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("the binary starts")
+        .expect("the binary starts");
+    let out = drain(child.stdout.take());
+    let err = drain(child.stderr.take());
+    Served { child, out, err }
+}
+
+/// Reads a pipe to its end on a thread of its own.
+fn drain(pipe: Option<impl Read + Send + 'static>) -> JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        if let Some(mut pipe) = pipe {
+            // A read error ends the capture; what was read is kept.
+            let _ = pipe.read_to_end(&mut bytes);
+        }
+        bytes
+    })
+}
+
+/// A running `ledger serve` whose output is being captured.
+pub struct Served {
+    /// The process.
+    pub child: Child,
+    out: JoinHandle<Vec<u8>>,
+    err: JoinHandle<Vec<u8>>,
+}
+
+impl Served {
+    /// Waits for the process to exit; its status and everything it wrote.
+    pub fn finish(mut self) -> std::io::Result<Output> {
+        let status = self.child.wait()?;
+        let join = |h: JoinHandle<Vec<u8>>| h.join().unwrap_or_default();
+        Ok(Output {
+            status,
+            stdout: join(self.out),
+            stderr: join(self.err),
+        })
+    }
 }
 
 /// Waits until it answers `/health`.

@@ -229,13 +229,13 @@ async fn secrets_never_reach_the_debug_log() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
-    let pid = child.id().to_string();
+    let pid = child.child.id().to_string();
     assert!(Command::new("kill")
         .args(["-TERM", &pid])
         .status()
         .unwrap()
         .success());
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+    let out = tokio::task::spawn_blocking(move || child.finish())
         .await
         .unwrap()
         .unwrap();

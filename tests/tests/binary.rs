@@ -81,10 +81,10 @@ async fn the_binary_serves_on_sqlite_and_stops_on_sigterm() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let pid = child.id().to_string();
+    let pid = child.child.id().to_string();
     let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     assert!(status.success());
-    let exit = tokio::task::spawn_blocking(move || child.wait_with_output())
+    let exit = tokio::task::spawn_blocking(move || child.finish())
         .await
         .unwrap()
         .unwrap();

@@ -145,8 +145,8 @@ async fn a_full_disk_answers_503_and_the_ledger_resumes_when_space_returns() {
         .await
         .expect("ready");
     assert_eq!(ready.status(), 200);
-    let _ = server.kill();
-    let _ = server.wait();
+    let _ = server.child.kill();
+    let _ = server.finish();
     let (code, out) = verify(&format!("sqlite://{}/ledger.db", disk.0.display()), None).await;
     assert_eq!(code, 0, "{out}");
 }

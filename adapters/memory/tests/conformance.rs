@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use ledger_conformance::store as suite;
+use ledger_conformance::store_concurrency as concurrency;
 use ledger_memory::MemoryEventStore;
 
 fn store() -> suite::Store {
@@ -31,18 +32,18 @@ async fn idempotency_records_are_stored_with_the_events() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_appends_keep_streams_contiguous() {
-    suite::concurrent_appends_keep_streams_contiguous(store()).await;
+    concurrency::concurrent_appends_keep_streams_contiguous(store()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn mixed_concurrent_appends_each_get_their_own_answer() {
-    suite::concurrent_mixed_appends_each_get_their_own_answer(store()).await;
+    concurrency::concurrent_mixed_appends_each_get_their_own_answer(store()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn feed_tail_sees_every_event_once() {
     for _ in 0..5 {
-        suite::feed_tail_sees_every_event_once(store()).await;
+        concurrency::feed_tail_sees_every_event_once(store()).await;
     }
 }
 

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use ledger_conformance::projections as suite;
+use ledger_conformance::projections_failures as failures;
 use ledger_memory::{MemoryEventStore, MemoryReadModels};
 
 fn harness() -> suite::Harness {
@@ -31,27 +32,27 @@ async fn rebuilds_are_complete_and_never_partial() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_failing_projection_stops_alone() {
-    suite::a_failing_projection_stops_alone(harness()).await;
+    failures::a_failing_projection_stops_alone(harness()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_rebuild_step_without_a_rebuild_is_an_error() {
-    suite::a_rebuild_step_without_a_rebuild_is_an_error(harness()).await;
+    failures::a_rebuild_step_without_a_rebuild_is_an_error(harness()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn stepping_together_equals_a_fold() {
-    suite::stepping_together_equals_a_fold(harness()).await;
+    failures::stepping_together_equals_a_fold(harness()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn stepping_together_isolates_a_failing_projection() {
-    suite::stepping_together_isolates_a_failing_projection(harness()).await;
+    failures::stepping_together_isolates_a_failing_projection(harness()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_rebuild_behind_the_live_view_is_not_swapped_in() {
-    suite::a_rebuild_behind_the_live_view_is_not_swapped_in(harness()).await;
+    failures::a_rebuild_behind_the_live_view_is_not_swapped_in(harness()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use ledger_conformance::store as suite;
+use ledger_conformance::store_concurrency as concurrency;
 use ledger_postgres::testing::{plan_without_seqscan as plan, TestDatabase};
 use ledger_postgres::{GroupCommitConfig, PgEventStore};
 
@@ -47,14 +48,14 @@ async fn idempotency_records_are_stored_with_the_events() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_appends_keep_streams_contiguous() {
     let (_db, s, _) = store().await;
-    suite::concurrent_appends_keep_streams_contiguous(s).await;
+    concurrency::concurrent_appends_keep_streams_contiguous(s).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn feed_tail_sees_every_event_once() {
     for _ in 0..3 {
         let (_db, s, _) = store().await;
-        suite::feed_tail_sees_every_event_once(s).await;
+        concurrency::feed_tail_sees_every_event_once(s).await;
     }
 }
 
@@ -107,7 +108,7 @@ async fn the_stream_and_feed_reads_use_indexes() {
 async fn mixed_concurrent_appends_each_get_their_own_answer() {
     for _ in 0..3 {
         let (_db, s, _) = store().await;
-        suite::concurrent_mixed_appends_each_get_their_own_answer(s).await;
+        concurrency::concurrent_mixed_appends_each_get_their_own_answer(s).await;
     }
 }
 

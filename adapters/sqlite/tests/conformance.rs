@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use ledger_conformance::store as suite;
+use ledger_conformance::store_concurrency as concurrency;
 
 /// A fresh file in a temporary directory, removed afterwards.
 struct TempDb {
@@ -49,20 +50,20 @@ async fn idempotency_records_are_stored_with_the_events() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_appends_keep_streams_contiguous() {
     let (_t, s, _) = store().await;
-    suite::concurrent_appends_keep_streams_contiguous(s).await;
+    concurrency::concurrent_appends_keep_streams_contiguous(s).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn mixed_concurrent_appends_each_get_their_own_answer() {
     let (_t, s, _) = store().await;
-    suite::concurrent_mixed_appends_each_get_their_own_answer(s).await;
+    concurrency::concurrent_mixed_appends_each_get_their_own_answer(s).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn feed_tail_sees_every_event_once() {
     for _ in 0..3 {
         let (_t, s, _) = store().await;
-        suite::feed_tail_sees_every_event_once(s).await;
+        concurrency::feed_tail_sees_every_event_once(s).await;
     }
 }
 

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use ledger_conformance::projections as suite;
+use ledger_conformance::projections_failures as failures;
 
 mod common;
 use common::TempDir;
@@ -44,31 +45,31 @@ async fn rebuilds_are_complete_and_never_partial() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_failing_projection_stops_alone() {
     let (_d, h) = harness().await;
-    suite::a_failing_projection_stops_alone(h).await;
+    failures::a_failing_projection_stops_alone(h).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_rebuild_step_without_a_rebuild_is_an_error() {
     let (_d, h) = harness().await;
-    suite::a_rebuild_step_without_a_rebuild_is_an_error(h).await;
+    failures::a_rebuild_step_without_a_rebuild_is_an_error(h).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn stepping_together_equals_a_fold() {
     let (_d, h) = harness().await;
-    suite::stepping_together_equals_a_fold(h).await;
+    failures::stepping_together_equals_a_fold(h).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn stepping_together_isolates_a_failing_projection() {
     let (_d, h) = harness().await;
-    suite::stepping_together_isolates_a_failing_projection(h).await;
+    failures::stepping_together_isolates_a_failing_projection(h).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_rebuild_behind_the_live_view_is_not_swapped_in() {
     let (_d, h) = harness().await;
-    suite::a_rebuild_behind_the_live_view_is_not_swapped_in(h).await;
+    failures::a_rebuild_behind_the_live_view_is_not_swapped_in(h).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
