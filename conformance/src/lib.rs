@@ -8,6 +8,7 @@ pub mod lag;
 pub mod pending;
 pub mod projections;
 pub mod projections_failures;
+pub mod projections_interrupted;
 pub mod projections_wide;
 pub mod rebuild;
 pub mod store;

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use ledger_conformance::projections as suite;
 use ledger_conformance::projections_failures as failures;
+use ledger_conformance::projections_interrupted as interrupted;
 use ledger_memory::{MemoryEventStore, MemoryReadModels};
 
 fn harness() -> suite::Harness {
@@ -22,12 +23,12 @@ async fn views_equal_a_fold_of_all_events() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn aborted_runs_count_nothing_twice() {
-    suite::aborted_runs_count_nothing_twice(harness()).await;
+    interrupted::aborted_runs_count_nothing_twice(harness()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn rebuilds_are_complete_and_never_partial() {
-    suite::rebuilds_are_complete_and_never_partial(harness()).await;
+    interrupted::rebuilds_are_complete_and_never_partial(harness()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -57,7 +58,7 @@ async fn a_rebuild_behind_the_live_view_is_not_swapped_in() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_step_cut_off_anywhere_leaves_the_store_usable() {
-    suite::a_step_cut_off_anywhere_leaves_the_store_usable(harness(), 20).await;
+    interrupted::a_step_cut_off_anywhere_leaves_the_store_usable(harness(), 20).await;
 }
 
 #[tokio::test]

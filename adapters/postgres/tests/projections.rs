@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use ledger_conformance::projections as suite;
 use ledger_conformance::projections_failures as failures;
+use ledger_conformance::projections_interrupted as interrupted;
 use ledger_postgres::testing::TestDatabase;
 use ledger_postgres::{PgEventStore, PgProjectionStore, PgReadModels};
 
@@ -30,7 +31,7 @@ async fn views_equal_a_fold_of_all_events() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn aborted_runs_count_nothing_twice() {
     let (_db, h) = harness().await;
-    suite::aborted_runs_count_nothing_twice(h).await;
+    interrupted::aborted_runs_count_nothing_twice(h).await;
 }
 
 /// Two connections, so that the calls after a cut-off step get the connection that
@@ -41,7 +42,7 @@ async fn aborted_runs_count_nothing_twice() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_step_cut_off_anywhere_leaves_the_store_usable() {
     let (_db, h) = harness_with(2).await;
-    let cut_offs = suite::a_step_cut_off_anywhere_leaves_the_store_usable(h, 300).await;
+    let cut_offs = interrupted::a_step_cut_off_anywhere_leaves_the_store_usable(h, 300).await;
     assert!(
         cut_offs.values().all(|&n| n > 0),
         "every step was cut off at least once: {cut_offs:?}"
@@ -51,7 +52,7 @@ async fn a_step_cut_off_anywhere_leaves_the_store_usable() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn rebuilds_are_complete_and_never_partial() {
     let (_db, h) = harness().await;
-    suite::rebuilds_are_complete_and_never_partial(h).await;
+    interrupted::rebuilds_are_complete_and_never_partial(h).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use ledger_conformance::projections as suite;
 use ledger_conformance::projections_failures as failures;
+use ledger_conformance::projections_interrupted as interrupted;
 
 mod common;
 use common::TempDir;
@@ -33,13 +34,13 @@ async fn views_equal_a_fold_of_all_events() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn aborted_runs_count_nothing_twice() {
     let (_d, h) = harness().await;
-    suite::aborted_runs_count_nothing_twice(h).await;
+    interrupted::aborted_runs_count_nothing_twice(h).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn rebuilds_are_complete_and_never_partial() {
     let (_d, h) = harness().await;
-    suite::rebuilds_are_complete_and_never_partial(h).await;
+    interrupted::rebuilds_are_complete_and_never_partial(h).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -75,7 +76,7 @@ async fn a_rebuild_behind_the_live_view_is_not_swapped_in() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_step_cut_off_anywhere_leaves_the_store_usable() {
     let (_d, h) = harness().await;
-    let cut_offs = suite::a_step_cut_off_anywhere_leaves_the_store_usable(h, 20).await;
+    let cut_offs = interrupted::a_step_cut_off_anywhere_leaves_the_store_usable(h, 20).await;
     assert!(
         cut_offs.values().all(|&n| n > 0),
         "every step was cut off at least once: {cut_offs:?}"
