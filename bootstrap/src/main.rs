@@ -12,6 +12,12 @@ use ledger_bootstrap::{core, init_tracing, integrity, relay_until_stopped, Appli
 
 mod verify;
 
+/// mimalloc instead of the system allocator: every request, event and feed page
+/// allocates and frees small buffers on every worker thread, and glibc's malloc and
+/// free took 14 % of `ledger verify`'s CPU in a profile (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "ledger",
