@@ -3,6 +3,7 @@
 //! stores. A dev-dependency of the adapters; nothing in production links it.
 #![forbid(unsafe_code)]
 
+pub mod audit_paging;
 pub mod keys;
 pub mod lag;
 pub mod pending;

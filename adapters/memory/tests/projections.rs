@@ -76,3 +76,8 @@ async fn pending_views_match_the_aggregates() {
 async fn batches_of_many_accounts_equal_a_fold() {
     ledger_conformance::projections_wide::batches_of_many_accounts_equal_a_fold(harness()).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn filtered_audit_pages_equal_the_full_log() {
+    ledger_conformance::audit_paging::filtered_audit_pages_equal_the_full_log(harness()).await;
+}

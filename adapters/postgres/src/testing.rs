@@ -88,6 +88,31 @@ pub async fn plan_without_seqscan(pool: &PgPool, sql: &str) -> String {
     rows.join("\n")
 }
 
+/// The generic plan PostgreSQL would choose for the prepared statement `sql` executed
+/// with `args` (SQL literals, comma-separated), sequential scans discouraged as above.
+pub async fn plan_of_prepared(pool: &PgPool, sql: &str, args: &str) -> String {
+    let mut tx = pool.begin().await.expect("begin");
+    for setup in [
+        "SET LOCAL enable_seqscan = off".to_owned(),
+        "SET LOCAL plan_cache_mode = force_generic_plan".to_owned(),
+        format!("PREPARE planned AS {sql}"),
+    ] {
+        sqlx::query(&setup).execute(&mut *tx).await.expect("set up");
+    }
+    let rows: Vec<String> = sqlx::query_scalar(&format!("EXPLAIN EXECUTE planned({args})"))
+        .fetch_all(&mut *tx)
+        .await
+        .expect("explain");
+    sqlx::query("DEALLOCATE planned")
+        .execute(&mut *tx)
+        .await
+        .expect("deallocate");
+    rows.join("\n")
+}
+
+/// The audit log's queries by stream and by owner, for plan tests.
+pub use crate::queries::{AUDIT_OF_OWNER, AUDIT_OF_STREAM};
+
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         let admin = self.admin.clone();

@@ -234,3 +234,42 @@ async fn batches_of_many_accounts_equal_a_fold() {
     let (_db, h) = harness().await;
     ledger_conformance::projections_wide::batches_of_many_accounts_equal_a_fold(h).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn filtered_audit_pages_equal_the_full_log() {
+    let (_d, h) = harness().await;
+    ledger_conformance::audit_paging::filtered_audit_pages_equal_the_full_log(h).await;
+}
+
+/// One stream's audit entries (and an owner's) are read from the events' own
+/// `(stream_id, version)` index and the log's primary key, even as a generic plan: the
+/// log keeps no index by stream, and nothing sorts a whole stream.
+#[tokio::test]
+async fn audit_of_a_stream_reads_the_events_index() {
+    use ledger_postgres::testing::{plan_of_prepared, AUDIT_OF_OWNER, AUDIT_OF_STREAM};
+    let (_db, pool) = TestDatabase::migrated(4).await;
+    let audit_indexes: Vec<String> = sqlx::query_scalar(
+        "SELECT indexname::text FROM pg_indexes WHERE tablename = 'audit_log' ORDER BY 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("indexes");
+    assert!(
+        !audit_indexes.iter().any(|i| i == "audit_log_stream_idx"),
+        "{audit_indexes:?}"
+    );
+    let args = [
+        "'acc-1', NULL, NULL, NULL, NULL, NULL, 100, NULL",
+        "'acc-1', 'MoneyDeposited', NULL, NULL, NULL, 1234, 100, 'owner-1'",
+    ];
+    for a in args {
+        let plan = plan_of_prepared(&pool, AUDIT_OF_STREAM, a).await;
+        assert!(plan.contains("events_stream_version_key"), "{plan}");
+        assert!(plan.contains("audit_log_pkey"), "{plan}");
+        assert!(!plan.contains("Sort"), "{plan}");
+    }
+    let by_owner = "NULL, NULL, NULL, NULL, NULL, 1234, 100, 'owner-1'";
+    let plan = plan_of_prepared(&pool, AUDIT_OF_OWNER, by_owner).await;
+    assert!(plan.contains("events_stream_version_key"), "{plan}");
+    assert!(plan.contains("audit_log_pkey"), "{plan}");
+}

@@ -114,3 +114,9 @@ async fn batches_of_many_accounts_equal_a_fold() {
     let (_d, h) = harness().await;
     ledger_conformance::projections_wide::batches_of_many_accounts_equal_a_fold(h).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn filtered_audit_pages_equal_the_full_log() {
+    let (_d, h) = harness().await;
+    ledger_conformance::audit_paging::filtered_audit_pages_equal_the_full_log(h).await;
+}
