@@ -13,7 +13,7 @@ use crate::projection::{decode_page, ProjectionError, ProjectionRunner};
 #[derive(Debug)]
 pub struct StartedRebuild {
     projections: Vec<Projection>,
-    _claim: RebuildClaim,
+    claim: RebuildClaim,
 }
 
 impl StartedRebuild {
@@ -47,7 +47,7 @@ impl ProjectionRunner {
         }
         Ok(Some(StartedRebuild {
             projections: projections.to_vec(),
-            _claim: claim,
+            claim,
         }))
     }
 
@@ -128,7 +128,8 @@ impl ProjectionRunner {
         started: StartedRebuild,
         progress: &(dyn Fn(usize) + Send + Sync),
     ) -> Result<usize, ProjectionError> {
-        let projections = started.projections.as_slice();
+        let StartedRebuild { projections, claim } = started;
+        let projections = projections.as_slice();
         let mut going: Vec<Projection> = projections.to_vec();
         // Those that met an event they cannot apply during this rebuild.
         let mut failed_here: Vec<Projection> = Vec::new();
@@ -195,6 +196,9 @@ impl ProjectionRunner {
                 first_error.get_or_insert(e);
             }
         }
+        // Released before answering: a rebuild asked for right after this one ends
+        // must find the claim free.
+        claim.release().await;
         match first_error {
             Some(e) => Err(e),
             None => Ok(total),

@@ -60,5 +60,9 @@ pub async fn a_rebuild_claim_is_exclusive(
         "a rebuild nobody runs is not reported as running"
     );
     let again = second.claim_rebuild().await.expect("claim");
-    assert!(again.is_some(), "the claim is released with its holder");
+    let again = again.expect("the claim is released with its holder");
+    // Released explicitly, as a finished rebuild releases it: free at once, anywhere.
+    again.release().await;
+    let next = first.claim_rebuild().await.expect("claim");
+    assert!(next.is_some(), "a released claim is free at once");
 }

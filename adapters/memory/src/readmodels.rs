@@ -48,6 +48,8 @@ pub struct MemoryReadModels {
 /// Releases the memory store's rebuild claim when dropped.
 struct ClaimFlag(Arc<AtomicBool>);
 
+impl ledger_application::ports::readmodel::ClaimGuard for ClaimFlag {}
+
 impl Drop for ClaimFlag {
     fn drop(&mut self) {
         self.0.store(false, Ordering::SeqCst);

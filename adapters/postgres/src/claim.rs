@@ -2,7 +2,7 @@
 //! held as long as the claim; the server releases it when that session ends, whatever
 //! ended the holder (a crash included).
 
-use ledger_application::ports::readmodel::{ReadModelError, RebuildClaim};
+use ledger_application::ports::readmodel::{ClaimGuard, ReadModelError, RebuildClaim};
 use sqlx::{Connection, PgConnection, PgPool};
 
 use crate::projections::rm_error;
@@ -22,6 +22,21 @@ impl Drop for ClaimConnection {
             rt.spawn(async move {
                 let _ = conn.close().await;
             });
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl ClaimGuard for ClaimConnection {
+    /// Unlocks (the answer means the lock is free), then ends the session.
+    async fn release(mut self: Box<Self>) {
+        if let Some(mut conn) = self.0.take() {
+            let _ = sqlx::query("SELECT pg_advisory_unlock($1, $2)")
+                .bind(REBUILD_LOCK.0)
+                .bind(REBUILD_LOCK.1)
+                .execute(&mut conn)
+                .await;
+            let _ = conn.close().await;
         }
     }
 }

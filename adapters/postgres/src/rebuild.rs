@@ -24,8 +24,17 @@ impl PgProjectionStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(rm_error)?;
+            // A copy the rebuild only appends to is left alone by autovacuum while it
+            // fills (a vacuum of millions of new rows would take a core from the
+            // rebuild to set bits the next one sets again); the swap analyzes it and
+            // hands it back. Copies with upserts keep autovacuum for their dead rows.
+            let options = if appended_only(table) {
+                " WITH (autovacuum_enabled = false)"
+            } else {
+                ""
+            };
             sqlx::query(&format!(
-                "CREATE TABLE {table}__rebuild (LIKE {table} INCLUDING ALL)"
+                "CREATE TABLE {table}__rebuild (LIKE {table} INCLUDING ALL){options}"
             ))
             .execute(&mut *tx)
             .await
@@ -125,6 +134,12 @@ impl PgProjectionStore {
             for built in futures_util::future::join_all(builds).await {
                 built.map_err(rm_error)?;
             }
+            // Statistics before it serves: a swapped-in table would otherwise wait for
+            // autovacuum's first analyze with the planner guessing.
+            sqlx::query(&format!("ANALYZE {table}__rebuild"))
+                .execute(&self.pool)
+                .await
+                .map_err(rm_error)?;
             for (index, _, primary, _) in &indexes {
                 renames.push(if *primary {
                     // Run after the copy took the table's name: takes the unique index
@@ -140,6 +155,7 @@ impl PgProjectionStore {
             renames.push(format!(
                 "ALTER INDEX IF EXISTS \"{table}__rebuild_pkey\" RENAME TO \"{table}_pkey\""
             ));
+            renames.push(format!("ALTER TABLE {table} RESET (autovacuum_enabled)"));
         }
         let mut tx = self.pool.begin().await.map_err(rm_error)?;
         // Locks the projection row: the live runner's next batch waits, then finds the

@@ -28,6 +28,11 @@ fn open(pool: &SqlitePool) -> Result<File, ReadModelError> {
         .map_err(io)
 }
 
+/// The lock file, locked: closing it (dropping it) releases the lock at once.
+struct ClaimFile(#[allow(dead_code)] File);
+
+impl ledger_application::ports::readmodel::ClaimGuard for ClaimFile {}
+
 /// Claims the right to rebuild, for as long as the claim lives: the exclusive lock, or
 /// `None` when a claim holds it. A status probe holds a shared lock for an instant, so
 /// a refusal is retried for a moment before it is believed.
@@ -35,7 +40,7 @@ pub(crate) async fn claim(pool: &SqlitePool) -> Result<Option<RebuildClaim>, Rea
     let file = open(pool)?;
     for _ in 0..20 {
         match file.try_lock() {
-            Ok(()) => return Ok(Some(RebuildClaim::new(file))),
+            Ok(()) => return Ok(Some(RebuildClaim::new(ClaimFile(file)))),
             Err(TryLockError::WouldBlock) => {
                 futures_timer::Delay::new(std::time::Duration::from_millis(5)).await;
             }

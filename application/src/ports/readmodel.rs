@@ -142,13 +142,28 @@ pub struct ProjectionStatus {
 }
 
 /// The right to run rebuilds, held by one rebuild at a time across every instance on a
-/// store; dropping it releases it (so does the end of the process that held it).
-pub struct RebuildClaim(#[allow(dead_code)] Box<dyn Send + Sync>);
+/// store; dropping it releases it (so does the end of the process that held it), and
+/// [`RebuildClaim::release`] releases it before it returns.
+pub struct RebuildClaim(Box<dyn ClaimGuard>);
+
+/// What holds a [`RebuildClaim`] in a store: dropping it releases the claim, at once or
+/// soon after (a server notices a closed connection); `release` returns only once the
+/// claim is free, so that the next claim, anywhere, gets it.
+#[async_trait::async_trait]
+pub trait ClaimGuard: Send + Sync {
+    /// Releases the claim now (by default: drops the guard, which releases it at once).
+    async fn release(self: Box<Self>) {}
+}
 
 impl RebuildClaim {
-    /// A claim whose `guard` releases the right when dropped.
-    pub fn new(guard: impl Send + Sync + 'static) -> Self {
+    /// A claim held by `guard`.
+    pub fn new(guard: impl ClaimGuard + 'static) -> Self {
         Self(Box::new(guard))
+    }
+
+    /// Releases the claim; once this returns, a new claim finds it free.
+    pub async fn release(self) {
+        self.0.release().await;
     }
 }
 
