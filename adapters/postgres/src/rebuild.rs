@@ -24,17 +24,8 @@ impl PgProjectionStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(rm_error)?;
-            // A copy the rebuild only appends to is left alone by autovacuum while it
-            // fills (a vacuum of millions of new rows would take a core from the
-            // rebuild to set bits the next one sets again); the swap analyzes it and
-            // hands it back. Copies with upserts keep autovacuum for their dead rows.
-            let options = if appended_only(table) {
-                " WITH (autovacuum_enabled = false)"
-            } else {
-                ""
-            };
             sqlx::query(&format!(
-                "CREATE TABLE {table}__rebuild (LIKE {table} INCLUDING ALL){options}"
+                "CREATE TABLE {table}__rebuild (LIKE {table} INCLUDING ALL)"
             ))
             .execute(&mut *tx)
             .await
@@ -155,7 +146,6 @@ impl PgProjectionStore {
             renames.push(format!(
                 "ALTER INDEX IF EXISTS \"{table}__rebuild_pkey\" RENAME TO \"{table}_pkey\""
             ));
-            renames.push(format!("ALTER TABLE {table} RESET (autovacuum_enabled)"));
         }
         let mut tx = self.pool.begin().await.map_err(rm_error)?;
         // Locks the projection row: the live runner's next batch waits, then finds the

@@ -176,45 +176,28 @@ async fn rebuilt_tables_keep_every_index() {
         Arc::new(PgProjectionStore::new(pool.clone())),
         100,
     );
-    // The tables' storage options, and whether each was ever analyzed (reltuples -1).
-    let options = || async {
-        sqlx::query_as::<_, (String, Option<Vec<String>>, bool)>(
-            "SELECT relname::text, reloptions::text[], reltuples >= 0 FROM pg_class \
-             WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace \
-               AND relname IN ('current_state', 'analytics_currency', 'analytics_daily', \
-                   'audit_log', 'transfers', 'audit_log__rebuild', 'current_state__rebuild') \
-             ORDER BY 1",
+    // Whether each live table was analyzed (autovacuum is not fast enough to have).
+    let analyzed = || async {
+        sqlx::query_as::<_, (String, bool)>(
+            "SELECT relname::text, last_analyze IS NOT NULL FROM pg_stat_user_tables \
+             WHERE relname IN ('current_state', 'analytics_currency', 'analytics_daily', \
+                   'audit_log', 'transfers') AND schemaname = 'public' ORDER BY 1",
         )
         .fetch_all(&pool)
         .await
         .unwrap()
     };
     for _ in 0..2 {
-        let started = runner
-            .begin_rebuild(&PROJECTIONS)
+        runner
+            .rebuild_many(&PROJECTIONS, &|_| {})
             .await
-            .expect("begin")
-            .expect("claim");
-        // While filling, autovacuum leaves the appended-only copy alone.
-        let filling = options().await;
-        let autovacuum = |t: &str| filling.iter().find(|o| o.0 == t).map(|o| o.1.clone());
-        let off = Some(Some(vec!["autovacuum_enabled=false".to_owned()]));
-        assert_eq!(autovacuum("audit_log__rebuild"), off, "{filling:?}");
-        assert_eq!(
-            autovacuum("current_state__rebuild"),
-            Some(None),
-            "{filling:?}"
-        );
-        runner.run_rebuild(started, &|_| {}).await.expect("rebuild");
+            .expect("rebuild");
         assert_eq!(indexes().await, before);
         assert_eq!(constraints().await, constraints_before);
-        // Swapped in with the table's own options, and analyzed.
-        let live = options().await;
+        // Swapped in analyzed: the planner has statistics at once.
+        let live = analyzed().await;
         assert_eq!(live.len(), 5, "{live:?}");
-        assert!(
-            live.iter().all(|(_, o, analyzed)| o.is_none() && *analyzed),
-            "{live:?}"
-        );
+        assert!(live.iter().all(|(_, yes)| *yes), "{live:?}");
     }
     drop(db);
 }
