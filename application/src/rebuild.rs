@@ -129,7 +129,18 @@ impl ProjectionRunner {
         progress: &(dyn Fn(usize) + Send + Sync),
     ) -> Result<usize, ProjectionError> {
         let StartedRebuild { projections, claim } = started;
-        let projections = projections.as_slice();
+        let outcome = self.run_claimed(&projections, progress).await;
+        // Released before answering, however it ended: a rebuild asked for right
+        // after this one must find the claim free.
+        claim.release().await;
+        outcome
+    }
+
+    async fn run_claimed(
+        &self,
+        projections: &[Projection],
+        progress: &(dyn Fn(usize) + Send + Sync),
+    ) -> Result<usize, ProjectionError> {
         let mut going: Vec<Projection> = projections.to_vec();
         // Those that met an event they cannot apply during this rebuild.
         let mut failed_here: Vec<Projection> = Vec::new();
@@ -196,9 +207,6 @@ impl ProjectionRunner {
                 first_error.get_or_insert(e);
             }
         }
-        // Released before answering: a rebuild asked for right after this one ends
-        // must find the claim free.
-        claim.release().await;
         match first_error {
             Some(e) => Err(e),
             None => Ok(total),

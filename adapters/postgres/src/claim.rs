@@ -11,6 +11,9 @@ use crate::projections::rm_error;
 /// ("ledg", 1: a key space of its own, apart from the projections' one-key leases).
 pub(crate) const REBUILD_LOCK: (i32, i32) = (0x6c65_6467, 1);
 
+/// How long a release waits for each of the server's answers.
+const RELEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The connection holding the rebuild lock. Dropped, it ends its session at once (a
 /// Terminate sent from a task, when there is a runtime) rather than leave the server
 /// to notice the closed socket: the next claim, anywhere, finds the lock free.
@@ -28,15 +31,21 @@ impl Drop for ClaimConnection {
 
 #[async_trait::async_trait]
 impl ClaimGuard for ClaimConnection {
-    /// Unlocks (the answer means the lock is free), then ends the session.
+    /// Unlocks (the answer means the lock is free), then ends the session. A
+    /// connection that does not answer within a few seconds is dropped instead: the
+    /// server frees the lock when it notices.
     async fn release(mut self: Box<Self>) {
         if let Some(mut conn) = self.0.take() {
-            let _ = sqlx::query("SELECT pg_advisory_unlock($1, $2)")
-                .bind(REBUILD_LOCK.0)
-                .bind(REBUILD_LOCK.1)
-                .execute(&mut conn)
-                .await;
-            let _ = conn.close().await;
+            let unlock = async {
+                sqlx::query("SELECT pg_advisory_unlock($1, $2)")
+                    .bind(REBUILD_LOCK.0)
+                    .bind(REBUILD_LOCK.1)
+                    .execute(&mut conn)
+                    .await
+            };
+            if let Ok(Ok(_)) = tokio::time::timeout(RELEASE_WAIT, unlock).await {
+                let _ = tokio::time::timeout(RELEASE_WAIT, conn.close()).await;
+            }
         }
     }
 }

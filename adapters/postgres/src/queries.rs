@@ -245,14 +245,11 @@ const AUDIT: &str = "SELECT * FROM audit_log a WHERE $1::text IS NULL AND $8::te
 /// One stream's entries, newest first, read from the events' own `(stream_id, version)`
 /// index and joined to the log by position (the log keeps no index by stream: one
 /// fewer written per event). A stream's positions grow with its versions, so the
-/// cursor's position, when it is this stream's, is a version bound the index seeks to;
-/// any other cursor still cuts by position.
+/// cursor becomes a version bound the index seeks to (`ledger_stream_version_before`,
+/// a binary search: every page costs the same however deep).
 pub const AUDIT_OF_STREAM: &str = "SELECT a.* FROM events e \
     JOIN audit_log a ON a.position = e.position \
-    WHERE e.stream_id = $1 \
-    AND e.version < COALESCE((SELECT c.version FROM events c \
-        WHERE c.position = $6 AND c.stream_id = $1), 9223372036854775807) \
-    AND ($6::bigint IS NULL OR e.position < $6) \
+    WHERE e.stream_id = $1 AND e.version <= ledger_stream_version_before($1, $6) \
     AND ($2::text IS NULL OR a.event_type = $2) \
     AND ($3::timestamptz IS NULL OR a.recorded_at >= $3) \
     AND ($4::timestamptz IS NULL OR a.recorded_at <= $4) \
@@ -265,9 +262,7 @@ pub const AUDIT_OF_STREAM: &str = "SELECT a.* FROM events e \
 pub const AUDIT_OF_OWNER: &str = "SELECT x.* FROM current_state s CROSS JOIN LATERAL ( \
     SELECT a.* FROM events e JOIN audit_log a ON a.position = e.position \
     WHERE e.stream_id = s.account_id \
-    AND e.version < COALESCE((SELECT c.version FROM events c \
-        WHERE c.position = $6 AND c.stream_id = s.account_id), 9223372036854775807) \
-    AND ($6::bigint IS NULL OR e.position < $6) \
+    AND e.version <= ledger_stream_version_before(s.account_id, $6::bigint) \
     AND ($2::text IS NULL OR a.event_type = $2) \
     AND ($3::timestamptz IS NULL OR a.recorded_at >= $3) \
     AND ($4::timestamptz IS NULL OR a.recorded_at <= $4) \

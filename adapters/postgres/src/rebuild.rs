@@ -126,11 +126,22 @@ impl PgProjectionStore {
                 built.map_err(rm_error)?;
             }
             // Statistics before it serves: a swapped-in table would otherwise wait for
-            // autovacuum's first analyze with the planner guessing.
-            sqlx::query(&format!("ANALYZE {table}__rebuild"))
-                .execute(&self.pool)
-                .await
-                .map_err(rm_error)?;
+            // autovacuum's first analyze with the planner guessing. Once: a swap
+            // refused (the live view got ahead) is tried again at once.
+            let analyzed: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM pg_stat_user_tables \
+                 WHERE relid = $1::text::regclass AND last_analyze IS NOT NULL)",
+            )
+            .bind(format!("{table}__rebuild"))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(rm_error)?;
+            if !analyzed {
+                sqlx::query(&format!("ANALYZE {table}__rebuild"))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(rm_error)?;
+            }
             for (index, _, primary, _) in &indexes {
                 renames.push(if *primary {
                     // Run after the copy took the table's name: takes the unique index

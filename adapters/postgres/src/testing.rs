@@ -88,23 +88,20 @@ pub async fn plan_without_seqscan(pool: &PgPool, sql: &str) -> String {
     rows.join("\n")
 }
 
-/// The generic plan PostgreSQL would choose for the prepared statement `sql` executed
-/// with `args` (SQL literals, comma-separated), sequential scans discouraged as above.
+/// The plan PostgreSQL chooses for the first execution of the prepared statement `sql`
+/// with `args` (SQL literals, comma-separated), as a server's first executions run it.
 pub async fn plan_of_prepared(pool: &PgPool, sql: &str, args: &str) -> String {
-    let mut tx = pool.begin().await.expect("begin");
-    for setup in [
-        "SET LOCAL enable_seqscan = off".to_owned(),
-        "SET LOCAL plan_cache_mode = force_generic_plan".to_owned(),
-        format!("PREPARE planned AS {sql}"),
-    ] {
-        sqlx::query(&setup).execute(&mut *tx).await.expect("set up");
-    }
+    let mut conn = pool.acquire().await.expect("connection");
+    sqlx::query(&format!("PREPARE planned AS {sql}"))
+        .execute(&mut *conn)
+        .await
+        .expect("prepare");
     let rows: Vec<String> = sqlx::query_scalar(&format!("EXPLAIN EXECUTE planned({args})"))
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut *conn)
         .await
         .expect("explain");
     sqlx::query("DEALLOCATE planned")
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await
         .expect("deallocate");
     rows.join("\n")

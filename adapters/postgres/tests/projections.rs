@@ -257,8 +257,9 @@ async fn filtered_audit_pages_equal_the_full_log() {
 }
 
 /// One stream's audit entries (and an owner's) are read from the events' own
-/// `(stream_id, version)` index and the log's primary key, even as a generic plan: the
-/// log keeps no index by stream, and nothing sorts a whole stream.
+/// `(stream_id, version)` index, backwards from the cursor's version, and the log's
+/// primary key, on a table with statistics: the log keeps no index by stream, and
+/// nothing sorts a stream. The cursor's version is found by a binary search.
 #[tokio::test]
 async fn audit_of_a_stream_reads_the_events_index() {
     use ledger_postgres::testing::{plan_of_prepared, AUDIT_OF_OWNER, AUDIT_OF_STREAM};
@@ -273,18 +274,62 @@ async fn audit_of_a_stream_reads_the_events_index() {
         !audit_indexes.iter().any(|i| i == "audit_log_stream_idx"),
         "{audit_indexes:?}"
     );
-    let args = [
-        "'acc-1', NULL, NULL, NULL, NULL, NULL, 100, NULL",
-        "'acc-1', 'MoneyDeposited', NULL, NULL, NULL, 1234, 100, 'owner-1'",
-    ];
-    for a in args {
-        let plan = plan_of_prepared(&pool, AUDIT_OF_STREAM, a).await;
-        assert!(plan.contains("events_stream_version_key"), "{plan}");
+    // 20 streams of 1,000 events each, interleaved, and their audit rows.
+    for sql in [
+        "INSERT INTO events (stream_id, stream_type, version, event_id, event_type, \
+            schema_version, data, metadata, recorded_at) \
+         SELECT 'acc-' || (i % 20), 'account', i / 20 + 1, gen_random_uuid(), \
+            'MoneyDeposited', 1, '{}', '{}', now() FROM generate_series(0, 19999) i \
+         ORDER BY i",
+        "INSERT INTO audit_log (position, event_id, event_type, stream_id, version, actor, \
+            recorded_at) SELECT position, event_id, event_type, stream_id, version, 'a', \
+            recorded_at FROM events",
+        "INSERT INTO current_state (account_id, owner, currency, balance, status, version, \
+            total_deposits, total_withdrawals, transaction_count, opened_at, updated_at) \
+         SELECT 'acc-' || i, 'owner-' || (i % 10), 'EUR', 0, 'open', 1000, 0, 0, 0, now(), \
+            now() FROM generate_series(0, 19) i",
+        "ANALYZE",
+    ] {
+        sqlx::query(sql).execute(&pool).await.expect(sql);
+    }
+    let version_before = |p: Option<i64>| {
+        sqlx::query_scalar::<_, i64>("SELECT ledger_stream_version_before('acc-7', $1)")
+            .bind(p)
+            .fetch_one(&pool)
+    };
+    let position_of = |v: i64| {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT position FROM events WHERE stream_id = 'acc-7' AND version = $1",
+        )
+        .bind(v)
+        .fetch_one(&pool)
+    };
+    for v in [1, 2, 57, 999, 1000] {
+        let p = position_of(v).await.expect("position");
+        assert_eq!(version_before(Some(p)).await.expect("before"), v - 1);
+        assert_eq!(version_before(Some(p + 1)).await.expect("before"), v);
+    }
+    assert_eq!(version_before(None).await.expect("all"), i64::MAX);
+    assert_eq!(version_before(Some(i64::MAX)).await.expect("end"), 1000);
+
+    let cursor = position_of(750).await.expect("position");
+    for args in [
+        "'acc-1', NULL, NULL, NULL, NULL, NULL, 100, NULL".to_owned(),
+        format!("'acc-7', 'MoneyDeposited', NULL, NULL, NULL, {cursor}, 100, 'owner-7'"),
+    ] {
+        let plan = plan_of_prepared(&pool, AUDIT_OF_STREAM, &args).await;
+        assert!(
+            plan.contains("Index Scan Backward using events_stream_version_key on events e"),
+            "{plan}"
+        );
         assert!(plan.contains("audit_log_pkey"), "{plan}");
         assert!(!plan.contains("Sort"), "{plan}");
     }
-    let by_owner = "NULL, NULL, NULL, NULL, NULL, 1234, 100, 'owner-1'";
-    let plan = plan_of_prepared(&pool, AUDIT_OF_OWNER, by_owner).await;
-    assert!(plan.contains("events_stream_version_key"), "{plan}");
+    let by_owner = format!("NULL, NULL, NULL, NULL, NULL, {cursor}, 100, 'owner-7'");
+    let plan = plan_of_prepared(&pool, AUDIT_OF_OWNER, &by_owner).await;
+    assert!(
+        plan.contains("Index Scan Backward using events_stream_version_key on events e"),
+        "{plan}"
+    );
     assert!(plan.contains("audit_log_pkey"), "{plan}");
 }
