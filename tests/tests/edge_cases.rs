@@ -15,6 +15,7 @@ ledger_tests::on_both_backends!(
     a_body_of_the_wrong_shape_names_no_rust_type,
     audit_entries_of_every_event_carry_the_currency,
     a_control_character_in_a_query_is_refused_not_an_error,
+    generated_request_ids_are_time_ordered_and_find_their_entries,
 );
 
 async fn open(app: &TestApp, id: &str) {
@@ -268,6 +269,43 @@ async fn a_control_character_in_a_query_is_refused_not_an_error(backend: Backend
             (s, b["code"].clone()),
             (422, json!("validation_failed")),
             "{path}: {b}"
+        );
+    }
+}
+
+/// A request id the service makes up is a UUIDv7, later ids sorting after earlier ones
+/// (the audit log's index by request id takes them at its right edge, BENCHMARKS.md),
+/// and `GET /audit?request_id=` finds the entries of the request it names.
+async fn generated_request_ids_are_time_ordered_and_find_their_entries(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    open(&app, "rid").await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let r = app
+            .post("/accounts/rid/deposit", json!({"amount": "1.00"}))
+            .await;
+        assert_eq!(r.status(), 200);
+        let id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+        assert_eq!(
+            (id.len(), id.as_bytes()[14]),
+            (36, b'7'),
+            "not a UUIDv7: {id}"
+        );
+        ids.push(id);
+    }
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    for id in &ids {
+        let b = app
+            .eventually(&format!("/audit?request_id={id}"), |b| {
+                b["entries"].as_array().is_some_and(|e| !e.is_empty())
+            })
+            .await;
+        let entries = b["entries"].as_array().unwrap();
+        assert_eq!(entries.len(), 1, "{b}");
+        assert_eq!(
+            (&entries[0]["request_id"], &entries[0]["event_type"]),
+            (&json!(id), &json!("MoneyDeposited")),
+            "{b}"
         );
     }
 }

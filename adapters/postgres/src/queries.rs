@@ -238,7 +238,7 @@ const AUDIT: &str = "SELECT * FROM audit_log a WHERE $1::text IS NULL AND $8::te
     AND ($2::text IS NULL OR a.event_type = $2) \
     AND ($3::timestamptz IS NULL OR a.recorded_at >= $3) \
     AND ($4::timestamptz IS NULL OR a.recorded_at <= $4) \
-    AND ($5::text IS NULL OR (hashtext(a.request_id) = hashtext($5) AND a.request_id = $5)) \
+    AND ($5::text IS NULL OR a.request_id = $5) \
     AND ($6::bigint IS NULL OR a.position < $6) \
     ORDER BY a.position DESC LIMIT $7";
 

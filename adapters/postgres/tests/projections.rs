@@ -203,16 +203,12 @@ async fn rebuilt_tables_keep_every_index() {
 }
 
 /// The audit log's filters by request id and by time use their indexes (a B-tree on the
-/// id's hash, matched as `GET /audit` matches it, and BRIN).
+/// id, and BRIN).
 #[tokio::test]
 async fn audit_filters_use_their_indexes() {
     let (_db, pool) = TestDatabase::migrated(4).await;
     let plan = |sql: &'static str| ledger_postgres::testing::plan_without_seqscan(&pool, sql);
-    let by_request = plan(
-        "SELECT * FROM audit_log WHERE hashtext(request_id) = hashtext('r-1') \
-         AND request_id = 'r-1'",
-    )
-    .await;
+    let by_request = plan("SELECT * FROM audit_log WHERE request_id = 'r-1'").await;
     assert!(by_request.contains("audit_log_request_idx"), "{by_request}");
     let by_time = plan(
         "SELECT * FROM audit_log WHERE recorded_at >= '2026-01-01' \

@@ -185,10 +185,19 @@ pub(crate) async fn measure(binary: &Path, plan: Plan) -> anyhow::Result<()> {
         .await?;
         let mut spread = load::Outcome::default();
         let at_start = report::buffers(&pool).await?;
+        let mut wal = (0, 0);
+        let mut images = std::collections::BTreeMap::<String, (i64, i64)>::new();
         for _ in 0..plan.rounds.max(1) {
             caught_up(&http, &base).await?;
             settle(&pool).await;
+            let lsn = report::wal_lsn(&pool).await?;
             spread.merge(load::run(&addr, plan.clients, plan.secs, spread_deposits()).await);
+            let round = report::wal_since(&pool, &lsn).await?;
+            wal = (wal.0 + round.0, wal.1 + round.1);
+            for (relation, n, bytes) in report::page_images_since(&pool, &lsn).await? {
+                let sum = images.entry(relation).or_insert((0, 0));
+                *sum = (sum.0 + n, sum.1 + bytes);
+            }
         }
         row(
             &format!(
@@ -199,6 +208,21 @@ pub(crate) async fn measure(binary: &Path, plan: Plan) -> anyhow::Result<()> {
             None,
         );
         let after_spread = report::buffers(&pool).await?;
+        let requests = spread.requests.max(1) as f64;
+        println!(
+            "| WAL during the spread per request (each round from its checkpoint) | {:.0} bytes, of which full-page images {:.0} | | | | |",
+            wal.0 as f64 / requests,
+            wal.1 as f64 / requests,
+        );
+        let mut images: Vec<_> = images.into_iter().collect();
+        images.sort_by_key(|(_, (_, bytes))| -bytes);
+        for (relation, (n, bytes)) in images.iter().take(6) {
+            println!(
+                "| full-page images during the spread: `{relation}` | {:.3} per request, {:.0} bytes per request | | | | |",
+                *n as f64 / requests,
+                *bytes as f64 / requests
+            );
+        }
         caught_up(&http, &base).await?;
         settle(&pool).await;
         let before_single = report::buffers(&pool).await?;

@@ -50,6 +50,53 @@ pub(crate) async fn buffers(pool: &sqlx::PgPool) -> anyhow::Result<(i64, i64)> {
     .await?)
 }
 
+/// The write-ahead log's position now, for [`wal_since`].
+pub(crate) async fn wal_lsn(pool: &sqlx::PgPool) -> anyhow::Result<String> {
+    Ok(sqlx::query_scalar("SELECT pg_current_wal_lsn()::text")
+        .fetch_one(pool)
+        .await?)
+}
+
+/// The WAL written since `start` (every session of the server, the projections'
+/// included), read from the log itself (`pg_walinspect`): (bytes, bytes of full-page
+/// images). A page's first change after a checkpoint is logged whole, so an index
+/// whose inserts land all over it pays a page per insert once it outgrows the changes
+/// between checkpoints.
+pub(crate) async fn wal_since(pool: &sqlx::PgPool, start: &str) -> anyhow::Result<(i64, i64)> {
+    sqlx::query("CREATE EXTENSION IF NOT EXISTS pg_walinspect")
+        .execute(pool)
+        .await?;
+    Ok(sqlx::query_as(
+        "WITH flushed AS (SELECT pg_current_wal_flush_lsn() AS lsn) \
+         SELECT (lsn - $1::pg_lsn)::bigint, (SELECT COALESCE(sum(fpi_size), 0)::bigint \
+             FROM pg_get_wal_stats($1::pg_lsn, lsn)) FROM flushed",
+    )
+    .bind(start)
+    .fetch_one(pool)
+    .await?)
+}
+
+/// The full-page images logged since `start`, by relation: (relation, images, bytes),
+/// read from the records' block references (`pg_walinspect`).
+pub(crate) async fn page_images_since(
+    pool: &sqlx::PgPool,
+    start: &str,
+) -> anyhow::Result<Vec<(String, i64, i64)>> {
+    Ok(sqlx::query_as(
+        "WITH flushed AS (SELECT pg_current_wal_flush_lsn() AS lsn), \
+         images AS (SELECT m[1]::oid AS node, 8192 - COALESCE(m[2]::int, 0) AS bytes \
+             FROM flushed, pg_get_wal_records_info($1::pg_lsn, flushed.lsn) r, \
+             regexp_matches(r.block_ref, \
+                 'rel \\d+/\\d+/(\\d+) fork \\w+ blk \\d+ \\(FPW\\)(?:; hole: offset: \\d+, length: (\\d+))?', \
+                 'g') m) \
+         SELECT COALESCE(pg_filenode_relation(0, node)::text, node::text), count(*), \
+             sum(bytes)::bigint FROM images GROUP BY node ORDER BY 3 DESC",
+    )
+    .bind(start)
+    .fetch_all(pool)
+    .await?)
+}
+
 /// The share of block reads shared buffers answered between two [`buffers`] readings.
 pub(crate) fn hit_ratio(before: (i64, i64), after: (i64, i64)) -> f64 {
     let (hit, read) = (after.0 - before.0, after.1 - before.1);
