@@ -76,18 +76,20 @@ pub(crate) async fn wal_since(pool: &sqlx::PgPool, start: &str) -> anyhow::Resul
     .await?)
 }
 
-/// The full-page images logged since `start`, by relation: (relation, images, bytes),
-/// read from the records' block references (`pg_walinspect`).
+/// The full-page images logged since `start`, by relation: (relation, images, bytes as
+/// logged, less the page's hole and what `wal_compression` saved), read from the
+/// records' block references (`pg_walinspect`).
 pub(crate) async fn page_images_since(
     pool: &sqlx::PgPool,
     start: &str,
 ) -> anyhow::Result<Vec<(String, i64, i64)>> {
     Ok(sqlx::query_as(
         "WITH flushed AS (SELECT pg_current_wal_flush_lsn() AS lsn), \
-         images AS (SELECT m[1]::oid AS node, 8192 - COALESCE(m[2]::int, 0) AS bytes \
+         images AS (SELECT m[1]::oid AS node, \
+                 8192 - COALESCE(m[2]::int, 0) - COALESCE(m[3]::int, 0) AS bytes \
              FROM flushed, pg_get_wal_records_info($1::pg_lsn, flushed.lsn) r, \
              regexp_matches(r.block_ref, \
-                 'rel \\d+/\\d+/(\\d+) fork \\w+ blk \\d+ \\(FPW\\)(?:; hole: offset: \\d+, length: (\\d+))?', \
+                 'rel \\d+/\\d+/(\\d+) fork \\w+ blk \\d+ \\(FPW\\)(?:; hole: offset: \\d+, length: (\\d+))?(?:, compression saved: (\\d+))?', \
                  'g') m) \
          SELECT COALESCE(pg_filenode_relation(0, node)::text, node::text), count(*), \
              sum(bytes)::bigint FROM images GROUP BY node ORDER BY 3 DESC",
