@@ -187,17 +187,30 @@ pub(crate) async fn measure(binary: &Path, plan: Plan) -> anyhow::Result<()> {
         let at_start = report::buffers(&pool).await?;
         let mut wal = (0, 0);
         let mut images = std::collections::BTreeMap::<String, (i64, i64)>::new();
-        for _ in 0..plan.rounds.max(1) {
+        for i in 1..=plan.rounds.max(1) {
             caught_up(&http, &base).await?;
             settle(&pool).await;
             let lsn = report::wal_lsn(&pool).await?;
-            spread.merge(load::run(&addr, plan.clients, plan.secs, spread_deposits()).await);
+            let outcome = load::run(&addr, plan.clients, plan.secs, spread_deposits()).await;
             let round = report::wal_since(&pool, &lsn).await?;
             wal = (wal.0 + round.0, wal.1 + round.1);
+            let mut heap_images = 0;
             for (relation, n, bytes) in report::page_images_since(&pool, &lsn).await? {
+                if relation == "events" {
+                    heap_images = n;
+                }
                 let sum = images.entry(relation).or_insert((0, 0));
                 *sum = (sum.0 + n, sum.1 + bytes);
             }
+            // Round by round: whether the old pages' gaps run out as the spread fills them.
+            let requests = outcome.requests.max(1) as f64;
+            println!(
+                "| spread, round {i} | {:.0} req/s | WAL {:.0} bytes per request, {:.3} images of `events` pages per request | | | |",
+                outcome.throughput(),
+                round.0 as f64 / requests,
+                heap_images as f64 / requests,
+            );
+            spread.merge(outcome);
         }
         row(
             &format!(
