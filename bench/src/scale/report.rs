@@ -57,46 +57,66 @@ pub(crate) async fn wal_lsn(pool: &sqlx::PgPool) -> anyhow::Result<String> {
         .await?)
 }
 
-/// The WAL written since `start` (every session of the server, the projections'
-/// included), read from the log itself (`pg_walinspect`): (bytes, bytes of full-page
-/// images). A page's first change after a checkpoint is logged whole, so an index
-/// whose inserts land all over it pays a page per insert once it outgrows the changes
-/// between checkpoints.
-pub(crate) async fn wal_since(pool: &sqlx::PgPool, start: &str) -> anyhow::Result<(i64, i64)> {
+/// The WAL one spread round wrote (every session of the server, the projections'
+/// included), read from the log itself (`pg_walinspect`, which needs a superuser).
+#[derive(Default)]
+pub(crate) struct RoundWal {
+    /// Bytes of WAL.
+    pub(crate) bytes: i64,
+    /// Bytes of full-page images in it (as logged: compressed, if `wal_compression` is on).
+    pub(crate) image_bytes: i64,
+    /// Full-page images by relation of this database: (relation, images, bytes).
+    pub(crate) images: Vec<(String, i64, i64)>,
+}
+
+/// The WAL written from `start` to the end flushed now, both readings over the same
+/// range. A page's first change after a checkpoint is logged whole (up to 8 kB), so a
+/// table or index whose inserts land all over it pays a page per insert once it
+/// outgrows the changes between checkpoints.
+pub(crate) async fn wal_since(pool: &sqlx::PgPool, start: &str) -> anyhow::Result<RoundWal> {
     sqlx::query("CREATE EXTENSION IF NOT EXISTS pg_walinspect")
         .execute(pool)
         .await?;
-    Ok(sqlx::query_as(
-        "WITH flushed AS (SELECT pg_current_wal_flush_lsn() AS lsn) \
-         SELECT (lsn - $1::pg_lsn)::bigint, (SELECT COALESCE(sum(fpi_size), 0)::bigint \
-             FROM pg_get_wal_stats($1::pg_lsn, lsn)) FROM flushed",
+    let (end, bytes): (String, i64) = sqlx::query_as(
+        "SELECT pg_current_wal_flush_lsn()::text, \
+             (pg_current_wal_flush_lsn() - $1::pg_lsn)::bigint",
     )
     .bind(start)
     .fetch_one(pool)
-    .await?)
-}
-
-/// The full-page images logged since `start`, by relation: (relation, images, bytes as
-/// logged, less the page's hole and what `wal_compression` saved), read from the
-/// records' block references (`pg_walinspect`).
-pub(crate) async fn page_images_since(
-    pool: &sqlx::PgPool,
-    start: &str,
-) -> anyhow::Result<Vec<(String, i64, i64)>> {
-    Ok(sqlx::query_as(
-        "WITH flushed AS (SELECT pg_current_wal_flush_lsn() AS lsn), \
-         images AS (SELECT m[1]::oid AS node, \
-                 8192 - COALESCE(m[2]::int, 0) - COALESCE(m[3]::int, 0) AS bytes \
-             FROM flushed, pg_get_wal_records_info($1::pg_lsn, flushed.lsn) r, \
+    .await?;
+    // The functions refuse an empty range.
+    if bytes <= 0 {
+        return Ok(RoundWal::default());
+    }
+    let image_bytes = sqlx::query_scalar(
+        "SELECT COALESCE(sum(fpi_size), 0)::bigint FROM pg_get_wal_stats($1::pg_lsn, $2::pg_lsn)",
+    )
+    .bind(start)
+    .bind(&end)
+    .fetch_one(pool)
+    .await?;
+    // Each block reference with an image: its database, relation and the bytes logged
+    // (the page less its hole and what compression saved).
+    let images = sqlx::query_as(
+        "WITH images AS (SELECT m[2]::oid AS node, \
+                 8192 - COALESCE(m[3]::int, 0) - COALESCE(m[4]::int, 0) AS bytes \
+             FROM pg_get_wal_records_info($1::pg_lsn, $2::pg_lsn) r, \
              regexp_matches(r.block_ref, \
-                 'rel \\d+/\\d+/(\\d+) fork \\w+ blk \\d+ \\(FPW\\)(?:; hole: offset: \\d+, length: (\\d+))?(?:, compression saved: (\\d+))?', \
-                 'g') m) \
+                 'rel \\d+/(\\d+)/(\\d+) fork \\w+ blk \\d+ \\(FPW\\)(?:; hole: offset: \\d+, length: (\\d+))?(?:, compression saved: (\\d+))?', \
+                 'g') m \
+             WHERE m[1]::oid = (SELECT oid FROM pg_database WHERE datname = current_database())) \
          SELECT COALESCE(pg_filenode_relation(0, node)::text, node::text), count(*), \
              sum(bytes)::bigint FROM images GROUP BY node ORDER BY 3 DESC",
     )
     .bind(start)
+    .bind(&end)
     .fetch_all(pool)
-    .await?)
+    .await?;
+    Ok(RoundWal {
+        bytes,
+        image_bytes,
+        images,
+    })
 }
 
 /// The share of block reads shared buffers answered between two [`buffers`] readings.
