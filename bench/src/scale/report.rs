@@ -69,8 +69,8 @@ pub(crate) struct RoundWal {
     pub(crate) images: Vec<(String, i64, i64)>,
 }
 
-/// The WAL written from `start` to the end flushed now, both readings over the same
-/// range. A page's first change after a checkpoint is logged whole (up to 8 kB), so a
+/// The WAL written from `start` to the end flushed now, its images read in one pass
+/// over the range's records. A page's first change after a checkpoint is logged whole (up to 8 kB), so a
 /// table or index whose inserts land all over it pays a page per insert once it
 /// outgrows the changes between checkpoints.
 pub(crate) async fn wal_since(pool: &sqlx::PgPool, start: &str) -> anyhow::Result<RoundWal> {
@@ -78,35 +78,31 @@ pub(crate) async fn wal_since(pool: &sqlx::PgPool, start: &str) -> anyhow::Resul
         .execute(pool)
         .await?;
     let (end, bytes): (String, i64) = sqlx::query_as(
-        "SELECT pg_current_wal_flush_lsn()::text, \
-             (pg_current_wal_flush_lsn() - $1::pg_lsn)::bigint",
+        "SELECT lsn::text, (lsn - $1::pg_lsn)::bigint FROM pg_current_wal_flush_lsn() AS lsn",
     )
     .bind(start)
     .fetch_one(pool)
     .await?;
-    // The functions refuse an empty range.
+    // The function refuses an empty range.
     if bytes <= 0 {
         return Ok(RoundWal::default());
     }
-    let image_bytes = sqlx::query_scalar(
-        "SELECT COALESCE(sum(fpi_size), 0)::bigint FROM pg_get_wal_stats($1::pg_lsn, $2::pg_lsn)",
-    )
-    .bind(start)
-    .bind(&end)
-    .fetch_one(pool)
-    .await?;
-    // Each block reference with an image: its database, relation and the bytes logged
-    // (the page less its hole and what compression saved).
-    let images = sqlx::query_as(
-        "WITH images AS (SELECT m[2]::oid AS node, \
+    // One pass over the range's records: each block reference with an image, whether
+    // it is this database's, its relation and the bytes logged (the page less its hole
+    // and what compression saved).
+    let rows: Vec<(bool, String, i64, i64)> = sqlx::query_as(
+        "WITH images AS (SELECT \
+                 m[1]::oid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+                     AS here, \
+                 m[2]::oid AS node, \
                  8192 - COALESCE(m[3]::int, 0) - COALESCE(m[4]::int, 0) AS bytes \
              FROM pg_get_wal_records_info($1::pg_lsn, $2::pg_lsn) r, \
              regexp_matches(r.block_ref, \
                  'rel \\d+/(\\d+)/(\\d+) fork \\w+ blk \\d+ \\(FPW\\)(?:; hole: offset: \\d+, length: (\\d+))?(?:, compression saved: (\\d+))?', \
-                 'g') m \
-             WHERE m[1]::oid = (SELECT oid FROM pg_database WHERE datname = current_database())) \
-         SELECT COALESCE(pg_filenode_relation(0, node)::text, node::text), count(*), \
-             sum(bytes)::bigint FROM images GROUP BY node ORDER BY 3 DESC",
+                 'g') m) \
+         SELECT here, COALESCE(CASE WHEN here THEN pg_filenode_relation(0, node)::text END, \
+                 node::text), count(*), sum(bytes)::bigint \
+         FROM images GROUP BY here, node ORDER BY 4 DESC",
     )
     .bind(start)
     .bind(&end)
@@ -114,8 +110,12 @@ pub(crate) async fn wal_since(pool: &sqlx::PgPool, start: &str) -> anyhow::Resul
     .await?;
     Ok(RoundWal {
         bytes,
-        image_bytes,
-        images,
+        image_bytes: rows.iter().map(|(_, _, _, b)| b).sum(),
+        images: rows
+            .into_iter()
+            .filter(|(here, ..)| *here)
+            .map(|(_, relation, n, b)| (relation, n, b))
+            .collect(),
     })
 }
 
