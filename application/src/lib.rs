@@ -35,6 +35,7 @@ pub mod ports;
 pub mod projection;
 pub mod queries;
 pub mod rebuild;
+mod rebuild_read;
 pub mod relay;
 pub mod repository;
 pub mod seal;

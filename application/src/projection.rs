@@ -90,9 +90,9 @@ impl ProjectionRunner {
         }
     }
 
-    /// Runs a rebuild's reading and decoding of the next page as a task of its own, so
-    /// that it can use another core than the applying of the current one (without a
-    /// spawner the two still overlap, but on one thread).
+    /// Runs a rebuild's reading and its decoding of the pages ahead as tasks of their
+    /// own, so that they can use other cores than the applying of the current page
+    /// (without a spawner the three still overlap, but on one thread).
     #[must_use]
     pub fn with_spawner(mut self, spawner: Arc<dyn Spawner>) -> Self {
         self.spawner = Some(spawner);

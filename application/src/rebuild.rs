@@ -1,12 +1,11 @@
 //! Rebuilding projections: from the first event into fresh tables that replace the
 //! live ones at once, one projection or several in one pass over the feed.
 
-use std::sync::Arc;
-
 use crate::decode::FeedDecodeError;
-use crate::ports::readmodel::{Generation, ProjectedEvent, Projection, RebuildClaim};
-use crate::ports::store::{EventStore, FeedCursor, StoreError};
-use crate::projection::{decode_page, ProjectionError, ProjectionRunner};
+use crate::ports::readmodel::{Generation, Projection, RebuildClaim};
+use crate::ports::store::{FeedCursor, StoreError};
+use crate::projection::{ProjectionError, ProjectionRunner};
+use crate::rebuild_read::{read_ahead, Pages};
 
 /// A rebuild that has its claim (exclusive across instances) and its fresh tables; run
 /// it with [`ProjectionRunner::run_rebuild`]. The claim is released when it ends.
@@ -141,17 +140,54 @@ impl ProjectionRunner {
         projections: &[Projection],
         progress: &(dyn Fn(usize) + Send + Sync),
     ) -> Result<usize, ProjectionError> {
+        // The pages are read and decoded ahead while the one before them is applied.
+        let (pages, read_ahead) = read_ahead(
+            self.store.clone(),
+            FeedCursor::START,
+            self.rebuild_batch,
+            self.spawner.as_ref(),
+        );
+        let (_, pass) =
+            futures_util::future::join(read_ahead, self.apply_pages(projections, pages, progress))
+                .await;
+        let Pass {
+            total,
+            failed_here,
+            mut first_error,
+        } = pass?;
+        // Every other one is swapped in (which also makes it live again, as a rebuild
+        // after a fix should), even if another failed or its finish fails.
+        for p in projections {
+            if failed_here.contains(p) {
+                continue;
+            }
+            if let Err(e) = self.finish(*p, &|_| {}).await {
+                first_error.get_or_insert(e);
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(total),
+        }
+    }
+
+    /// Applies each page to every rebuild still going, in feed order.
+    async fn apply_pages(
+        &self,
+        projections: &[Projection],
+        mut pages: Pages,
+        progress: &(dyn Fn(usize) + Send + Sync),
+    ) -> Result<Pass, ProjectionError> {
         let mut going: Vec<Projection> = projections.to_vec();
-        // Those that met an event they cannot apply during this rebuild.
-        let mut failed_here: Vec<Projection> = Vec::new();
-        let mut first_error = None;
+        let mut pass = Pass::default();
         let mut from = FeedCursor::START;
-        let mut total = 0;
-        // The next page is read and decoded while the current one is applied: the two
-        // use different connections (and, on a database server, different processes).
-        let mut next_page = read_decoded(self.store.clone(), from, self.rebuild_batch).await;
         while !going.is_empty() {
-            let (batch, next) = match next_page {
+            let page = pages.recv().await.unwrap_or_else(|| {
+                Err(FeedDecodeError::Store(StoreError::Unavailable(
+                    "the rebuild's read-ahead ended without an answer".into(),
+                )))
+            });
+            let (batch, next) = match page {
                 Ok(Some(page)) => page,
                 Ok(None) => break,
                 Err(FeedDecodeError::Store(e)) => return Err(e.into()),
@@ -169,13 +205,11 @@ impl ProjectionRunner {
                     });
                 }
             };
-            let apply = futures_util::future::join_all(going.iter().map(|p| {
+            let applied = futures_util::future::join_all(going.iter().map(|p| {
                 self.target
                     .apply_batch(*p, Generation::Rebuild, from, &batch, next)
-            }));
-            let (applied, prefetched) =
-                futures_util::future::join(apply, self.prefetch(next)).await;
-            next_page = prefetched;
+            }))
+            .await;
             let mut still = Vec::with_capacity(going.len());
             for (p, outcome) in going.iter().zip(applied) {
                 match outcome {
@@ -186,72 +220,27 @@ impl ProjectionRunner {
                         Ok(transient) => return Err(transient),
                         Err(reason) => {
                             let failure = self.fail(*p, reason).await;
-                            first_error.get_or_insert(failure);
-                            failed_here.push(*p);
+                            pass.first_error.get_or_insert(failure);
+                            pass.failed_here.push(*p);
                         }
                     },
                 }
             }
             going = still;
-            total += batch.len();
+            pass.total += batch.len();
             from = next;
-            progress(total);
+            progress(pass.total);
         }
-        // Every other one is swapped in (which also makes it live again, as a rebuild
-        // after a fix should), even if another failed or its finish fails.
-        for p in projections {
-            if failed_here.contains(p) {
-                continue;
-            }
-            if let Err(e) = self.finish(*p, &|_| {}).await {
-                first_error.get_or_insert(e);
-            }
-        }
-        match first_error {
-            Some(e) => Err(e),
-            None => Ok(total),
-        }
-    }
-
-    /// Reads and decodes the page after `from`, as a task of its own if there is a
-    /// spawner.
-    async fn prefetch(&self, from: FeedCursor) -> Result<Option<DecodedPage>, FeedDecodeError> {
-        let read = read_decoded(self.store.clone(), from, self.rebuild_batch);
-        let Some(spawner) = &self.spawner else {
-            return read.await;
-        };
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        spawner.spawn(Box::pin(async move {
-            // The receiver is gone only if the rebuild itself was dropped.
-            let _ = tx.send(read.await);
-        }));
-        rx.await.unwrap_or_else(|_| {
-            Err(FeedDecodeError::Store(StoreError::Unavailable(
-                "the task reading the feed ended without an answer".into(),
-            )))
-        })
+        Ok(pass)
     }
 }
 
-/// A decoded page of the feed and the cursor after it.
-type DecodedPage = (Vec<ProjectedEvent>, FeedCursor);
-
-/// Reads and decodes the page of the feed after `from`, or `None` at its end.
-async fn read_decoded(
-    store: Arc<dyn EventStore>,
-    from: FeedCursor,
-    limit: usize,
-) -> Result<Option<DecodedPage>, FeedDecodeError> {
-    let page = store
-        .read_feed(from, limit)
-        .await
-        .map_err(FeedDecodeError::Store)?;
-    if page.events.is_empty() {
-        return Ok(None);
-    }
-    let next = page.next;
-    Ok(Some((
-        decode_page(store.as_ref(), page.events).await?,
-        next,
-    )))
+/// What one pass over the feed did.
+#[derive(Default)]
+struct Pass {
+    /// Events read.
+    total: usize,
+    /// Those that met an event they cannot apply during this rebuild.
+    failed_here: Vec<Projection>,
+    first_error: Option<ProjectionError>,
 }

@@ -66,9 +66,14 @@ impl Harness {
         let spawner: Arc<dyn ledger_application::ports::system::Spawner> = Arc::new(|task| {
             tokio::spawn(task);
         });
+        self.runner_in_place(batch).with_spawner(spawner)
+    }
+
+    /// [`Self::runner`] without a spawner: a rebuild's read-ahead runs in the
+    /// rebuild's own task.
+    pub(crate) fn runner_in_place(&self, batch: usize) -> ProjectionRunner {
         ProjectionRunner::new(self.store.clone(), self.projections.clone(), batch)
             .with_rebuild_batch(batch)
-            .with_spawner(spawner)
     }
 }
 

@@ -157,6 +157,17 @@ pub async fn rebuilds_are_complete_and_never_partial(h: Harness) {
         before,
         "rebuilding all in one pass gives identical views"
     );
+    let read_in_place = h
+        .runner_in_place(25)
+        .rebuild_many(&PROJECTIONS, &|_| {})
+        .await
+        .expect("rebuild all in one pass, reading ahead in the same task");
+    assert_eq!(read_in_place, read);
+    assert_eq!(
+        observed(&h).await,
+        before,
+        "rebuilding with the read-ahead in the rebuild's task gives identical views"
+    );
 
     let stop = Arc::new(AtomicBool::new(false));
     let reader = {

@@ -2,6 +2,7 @@
 //! database and the real Redis, with the admin token `crash-admin`.
 
 use std::io::Read;
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -27,7 +28,30 @@ pub fn start(db_url: &str, port: u16) -> Child {
 /// [`start`] with more settings (`LEDGER__...` variables; they win over the ones
 /// above, e.g. another `LEDGER__SNAPSHOTS__URL`).
 pub fn start_with(db_url: &str, port: u16, env: &[(&str, &str)]) -> Child {
-    Command::new(ledger_binary())
+    command(db_url, port, env)
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the binary starts")
+}
+
+/// [`start_with`], its log (warnings, and the relay's and projections' steps) appended
+/// to the file `log`, for a test to show when it fails.
+pub fn start_logging(db_url: &str, port: u16, env: &[(&str, &str)], log: &Path) -> Child {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("the log file");
+    command(db_url, port, env)
+        .env("LEDGER__LOG__LEVEL", "warn,ledger_bootstrap=info")
+        .stderr(file)
+        .spawn()
+        .expect("the binary starts")
+}
+
+fn command(db_url: &str, port: u16, env: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(ledger_binary());
+    command
         .env("LEDGER__SERVER__ADDRESS", format!("127.0.0.1:{port}"))
         .env("LEDGER__STORAGE__URL", db_url)
         .env("LEDGER__SNAPSHOTS__URL", redis_url())
@@ -44,10 +68,8 @@ pub fn start_with(db_url: &str, port: u16, env: &[(&str, &str)]) -> Child {
         .env("LEDGER__AUTH__ADMIN_TOKEN", "crash-admin")
         .env("LEDGER__LOG__LEVEL", "error")
         .envs(env.iter().copied())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the binary starts")
+        .stdout(Stdio::null());
+    command
 }
 
 /// `ledger serve` on a SQLite file in `dir`, with more settings (`LEDGER__...`), its

@@ -2,11 +2,12 @@
 //! event on JetStream exactly once in feed order, through NATS restarts, a kill -9 of
 //! the relaying service, and a second instance taking over.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ledger_postgres::testing::TestDatabase;
 use ledger_tests::nats::{delete_stream, nats_url, relay_to, stored, PrivateNats, Relayed};
-use ledger_tests::process::{free_port, start_with, wait_up};
+use ledger_tests::process::{free_port, start_logging, start_with, wait_up};
 use ledger_tests::{Backend, Options, TestApp, ADMIN};
 use serde_json::{json, Value};
 
@@ -86,8 +87,15 @@ async fn relay_row(client: &reqwest::Client, base: &str, admin: &str) -> Option<
         .cloned()
 }
 
-/// Waits until the relay has caught up with `events` events.
-async fn wait_relayed(client: &reqwest::Client, base: &str, admin: &str, last_position: u64) {
+/// Waits until the relay has caught up with `events` events; on a timeout, shows the
+/// `logs` of the instances.
+async fn wait_relayed(
+    client: &reqwest::Client,
+    base: &str,
+    admin: &str,
+    last_position: u64,
+    logs: &[PathBuf],
+) {
     let mut row = None;
     for _ in 0..600 {
         row = relay_row(client, base, admin).await;
@@ -98,7 +106,24 @@ async fn wait_relayed(client: &reqwest::Client, base: &str, admin: &str, last_po
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("the relay never caught up with {last_position}: {row:?}");
+    let logs: Vec<String> = logs
+        .iter()
+        .map(|l| format!("{}:\n{}", l.display(), tail(l)))
+        .collect();
+    panic!(
+        "the relay never caught up with {last_position}: {row:?}\n{}",
+        logs.join("\n")
+    );
+}
+
+/// The last 8 KiB of a log file.
+fn tail(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_else(|e| format!("(unreadable: {e})"));
+    let start = text.len().saturating_sub(8 * 1024);
+    let start = (start..text.len())
+        .find(|i| text.is_char_boundary(*i))
+        .unwrap_or(text.len());
+    text[start..].to_owned()
 }
 
 /// JetStream holds exactly the feed: each event once, in feed order, on its subject,
@@ -161,7 +186,14 @@ async fn ten_thousand_events_reach_jetstream_once_in_feed_order() {
     }
     let feed = feed(&client, &app.base, ADMIN).await;
     assert_eq!(feed.len(), 4 * (1 + 2_500));
-    wait_relayed(&client, &app.base, ADMIN, feed.last().expect("events").0).await;
+    wait_relayed(
+        &client,
+        &app.base,
+        ADMIN,
+        feed.last().expect("events").0,
+        &[],
+    )
+    .await;
     let relayed = stored(&url, &nats.stream).await;
     assert_exactly_the_feed(&feed, &relayed, &nats.subject_prefix);
     delete_stream(&url, &nats.stream).await;
@@ -208,7 +240,14 @@ async fn nats_killed_and_restarted_mid_run_loses_nothing() {
     server.restart().await;
     writer.await.expect("writer");
     let feed = feed(&client, &app.base, ADMIN).await;
-    wait_relayed(&client, &app.base, ADMIN, feed.last().expect("events").0).await;
+    wait_relayed(
+        &client,
+        &app.base,
+        ADMIN,
+        feed.last().expect("events").0,
+        &[],
+    )
+    .await;
     assert_exactly_the_feed(
         &feed,
         &stored(&server.url(), &nats.stream).await,
@@ -252,7 +291,14 @@ async fn service_killed_mid_relay_resumes_exactly() {
     wait_up(&client, &base).await;
     write(&client, &base, "k.2", 5, 100).await;
     let feed = feed(&client, &base, CRASH_ADMIN).await;
-    wait_relayed(&client, &base, CRASH_ADMIN, feed.last().expect("events").0).await;
+    wait_relayed(
+        &client,
+        &base,
+        CRASH_ADMIN,
+        feed.last().expect("events").0,
+        &[],
+    )
+    .await;
     assert_exactly_the_feed(
         &feed,
         &stored(&url, &nats.stream).await,
@@ -277,9 +323,14 @@ async fn a_second_instance_takes_over_the_relay() {
         .iter()
         .map(|p| format!("http://127.0.0.1:{p}"))
         .collect();
+    let logs: Vec<PathBuf> = ports
+        .iter()
+        .map(|_| std::env::temp_dir().join(format!("ledger-relay-{}.log", uuid::Uuid::new_v4())))
+        .collect();
     let mut children: Vec<_> = ports
         .iter()
-        .map(|p| Some(start_with(&db.url, *p, &vars)))
+        .zip(&logs)
+        .map(|(p, log)| Some(start_logging(&db.url, *p, &vars, log)))
         .collect();
     for b in &bases {
         wait_up(&client, b).await;
@@ -291,6 +342,7 @@ async fn a_second_instance_takes_over_the_relay() {
         &bases[0],
         CRASH_ADMIN,
         feed1.last().expect("events").0,
+        &logs,
     )
     .await;
     let published = |base: String| {
@@ -331,6 +383,7 @@ async fn a_second_instance_takes_over_the_relay() {
         survivor,
         CRASH_ADMIN,
         feed.last().expect("events").0,
+        &logs,
     )
     .await;
     assert!(
@@ -345,6 +398,9 @@ async fn a_second_instance_takes_over_the_relay() {
     for c in children.iter_mut().flatten() {
         let _ = c.kill();
         let _ = c.wait();
+    }
+    for log in &logs {
+        let _ = std::fs::remove_file(log);
     }
     delete_stream(&url, &nats.stream).await;
 }
