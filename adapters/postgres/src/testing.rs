@@ -91,11 +91,29 @@ pub async fn plan_without_seqscan(pool: &PgPool, sql: &str) -> String {
 /// The plan PostgreSQL chooses for the first execution of the prepared statement `sql`
 /// with `args` (SQL literals, comma-separated), as a server's first executions run it.
 pub async fn plan_of_prepared(pool: &PgPool, sql: &str, args: &str) -> String {
+    plan_after_executions(pool, sql, args, 0).await
+}
+
+/// The plan PostgreSQL uses for `sql` prepared on one connection after `executions`
+/// runs of it with `args` (it may have switched from a custom plan per call to a
+/// generic one, whose conditions show `$1`).
+pub async fn plan_after_executions(
+    pool: &PgPool,
+    sql: &str,
+    args: &str,
+    executions: usize,
+) -> String {
     let mut conn = pool.acquire().await.expect("connection");
     sqlx::query(&format!("PREPARE planned AS {sql}"))
         .execute(&mut *conn)
         .await
         .expect("prepare");
+    for _ in 0..executions {
+        sqlx::query(&format!("EXECUTE planned({args})"))
+            .execute(&mut *conn)
+            .await
+            .expect("execute");
+    }
     let rows: Vec<String> = sqlx::query_scalar(&format!("EXPLAIN EXECUTE planned({args})"))
         .fetch_all(&mut *conn)
         .await
@@ -107,8 +125,11 @@ pub async fn plan_of_prepared(pool: &PgPool, sql: &str, args: &str) -> String {
     rows.join("\n")
 }
 
-/// The audit log's queries by stream and by owner, for plan tests.
-pub use crate::queries::{AUDIT_OF_OWNER, AUDIT_OF_STREAM};
+/// The audit log's queries by stream and by owner, and the transfers view's by
+/// account, for plan tests.
+pub use crate::queries::{
+    AUDIT_OF_OWNER, AUDIT_OF_STREAM, AUDIT_OF_STREAM_ALONE, TRANSFERS_OF_ACCOUNT_ALONE,
+};
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {

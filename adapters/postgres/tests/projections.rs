@@ -258,7 +258,10 @@ async fn filtered_audit_pages_equal_the_full_log() {
 /// nothing sorts a stream. The cursor's version is found by a binary search.
 #[tokio::test]
 async fn audit_of_a_stream_reads_the_events_index() {
-    use ledger_postgres::testing::{plan_of_prepared, AUDIT_OF_OWNER, AUDIT_OF_STREAM};
+    use ledger_postgres::testing::{
+        plan_after_executions, plan_of_prepared, AUDIT_OF_OWNER, AUDIT_OF_STREAM,
+        AUDIT_OF_STREAM_ALONE,
+    };
     let (_db, pool) = TestDatabase::migrated(4).await;
     let audit_indexes: Vec<String> = sqlx::query_scalar(
         "SELECT indexname::text FROM pg_indexes WHERE tablename = 'audit_log' ORDER BY 1",
@@ -321,6 +324,25 @@ async fn audit_of_a_stream_reads_the_events_index() {
         assert!(plan.contains("audit_log_pkey"), "{plan}");
         assert!(!plan.contains("Sort"), "{plan}");
     }
+    // A stream's page without other filters: the same plan, and after PostgreSQL's
+    // five custom plans a generic one (`$1` in its conditions), kept without planning.
+    for args in [
+        "'acc-1', NULL, 100".to_owned(),
+        format!("'acc-7', {cursor}, 100"),
+    ] {
+        let first = plan_of_prepared(&pool, AUDIT_OF_STREAM_ALONE, &args).await;
+        let later = plan_after_executions(&pool, AUDIT_OF_STREAM_ALONE, &args, 6).await;
+        for plan in [&first, &later] {
+            assert!(
+                plan.contains("Index Scan Backward using events_stream_version_key on events e"),
+                "{plan}"
+            );
+            assert!(plan.contains("audit_log_pkey"), "{plan}");
+            assert!(!plan.contains("Sort"), "{plan}");
+        }
+        assert!(!first.contains("$1"), "the first plans are custom: {first}");
+        assert!(later.contains("stream_id = $1"), "then generic: {later}");
+    }
     let by_owner = format!("NULL, NULL, NULL, NULL, NULL, {cursor}, 100, 'owner-7'");
     let plan = plan_of_prepared(&pool, AUDIT_OF_OWNER, &by_owner).await;
     assert!(
@@ -328,4 +350,40 @@ async fn audit_of_a_stream_reads_the_events_index() {
         "{plan}"
     );
     assert!(plan.contains("audit_log_pkey"), "{plan}");
+}
+
+/// One account's transfers without a status or an owner are read from the two
+/// indexes by account, newest first from the cursor, and after PostgreSQL's five
+/// custom plans the connection keeps a generic one (`$1` in its conditions) instead of
+/// planning every call.
+#[tokio::test]
+async fn transfers_of_an_account_keep_one_plan() {
+    use ledger_postgres::testing::{
+        plan_after_executions, plan_of_prepared, TRANSFERS_OF_ACCOUNT_ALONE,
+    };
+    let (_db, pool) = TestDatabase::migrated(4).await;
+    // 20,000 transfers among 200 accounts, with statistics.
+    for sql in [
+        "INSERT INTO transfers (transfer_id, from_account_id, to_account_id, status, \
+            created_position, view) \
+         SELECT 't-' || i, 'acc-' || (i % 200), 'acc-' || ((i * 7 + 1) % 200), 'posted', \
+            i, '{}' FROM generate_series(1, 20000) i",
+        "ANALYZE transfers",
+    ] {
+        sqlx::query(sql).execute(&pool).await.expect(sql);
+    }
+    for args in ["'acc-3', NULL, 50", "'acc-3', 10000, 50"] {
+        let first = plan_of_prepared(&pool, TRANSFERS_OF_ACCOUNT_ALONE, args).await;
+        let later = plan_after_executions(&pool, TRANSFERS_OF_ACCOUNT_ALONE, args, 6).await;
+        for plan in [&first, &later] {
+            assert!(plan.contains("using transfers_from_idx"), "{plan}");
+            assert!(plan.contains("using transfers_to_idx"), "{plan}");
+            assert!(!plan.contains("Seq Scan"), "{plan}");
+        }
+        assert!(!first.contains("$1"), "the first plans are custom: {first}");
+        assert!(
+            later.contains("from_account_id = $1"),
+            "then generic: {later}"
+        );
+    }
 }
