@@ -58,7 +58,7 @@ async fn read_pages(
     limit: usize,
     out: mpsc::Sender<Result<Option<FeedPage>, StoreError>>,
 ) {
-    loop {
+    while !out.is_closed() {
         let page = match store.read_feed(from, limit).await {
             Ok(page) if page.events.is_empty() => Ok(None),
             Ok(page) => Ok(Some(page)),
@@ -84,6 +84,10 @@ async fn decode_pages(
     out: mpsc::Sender<Result<Option<DecodedPage>, FeedDecodeError>>,
 ) {
     while let Some(page) = pages.recv().await {
+        if out.is_closed() {
+            // The pass stopped: nothing more to decode.
+            return;
+        }
         let decoded = match page {
             Ok(Some(page)) => decode_page(store.as_ref(), page.events)
                 .await

@@ -42,8 +42,12 @@ pub fn start_logging(db_url: &str, port: u16, env: &[(&str, &str)], log: &Path) 
         .append(true)
         .open(log)
         .expect("the log file");
-    command(db_url, port, env)
-        .env("LEDGER__LOG__LEVEL", "warn,ledger_bootstrap=info")
+    // Before the caller's settings, which win over it.
+    let env: Vec<(&str, &str)> = [("LEDGER__LOG__LEVEL", "warn,ledger_bootstrap=info")]
+        .into_iter()
+        .chain(env.iter().copied())
+        .collect();
+    command(db_url, port, &env)
         .stderr(file)
         .spawn()
         .expect("the binary starts")

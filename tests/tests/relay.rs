@@ -118,7 +118,10 @@ async fn wait_relayed(
 
 /// The last 8 KiB of a log file.
 fn tail(log: &Path) -> String {
-    let text = std::fs::read_to_string(log).unwrap_or_else(|e| format!("(unreadable: {e})"));
+    let text = match std::fs::read(log) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(e) => format!("(unreadable: {e})"),
+    };
     let start = text.len().saturating_sub(8 * 1024);
     let start = (start..text.len())
         .find(|i| text.is_char_boundary(*i))
