@@ -81,6 +81,24 @@ impl PgReadModels {
     pub fn new(pool: PgPool) -> Self {
         Self { pool }
     }
+
+    /// A page of one account's rows by `sql`, whose parameters are the account, the
+    /// cursor and the limit ([`AUDIT_OF_STREAM_ALONE`], [`TRANSFERS_OF_ACCOUNT_ALONE`]).
+    async fn page_of_account(
+        &self,
+        sql: &'static str,
+        account: &str,
+        before: Option<u64>,
+        max: usize,
+    ) -> Result<Vec<PgRow>, ReadModelError> {
+        sqlx::query(sql)
+            .bind(account)
+            .bind(before.map(i64_of))
+            .bind(limit(max))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(rm_error)
+    }
 }
 
 #[async_trait]
@@ -120,13 +138,9 @@ impl ReadModels for PgReadModels {
             && f.request_id.is_none()
             && f.owner.is_none();
         if let (Some(account), true) = (&f.account_id, only_a_stream) {
-            let rows = sqlx::query(AUDIT_OF_STREAM_ALONE)
-                .bind(account)
-                .bind(f.before.map(i64_of))
-                .bind(limit(f.limit))
-                .fetch_all(&self.pool)
-                .await
-                .map_err(rm_error)?;
+            let rows = self
+                .page_of_account(AUDIT_OF_STREAM_ALONE, account, f.before, f.limit)
+                .await?;
             return all(&rows, audit_entry);
         }
         let sql = match (&f.account_id, &f.owner) {
@@ -154,13 +168,9 @@ impl ReadModels for PgReadModels {
         // index, then merged (an OR over both columns lets the planner walk the whole
         // table by position, looking for an old account's rows).
         if let (Some(account), None, None) = (&f.account_id, f.status, &f.owner) {
-            let rows = sqlx::query(TRANSFERS_OF_ACCOUNT_ALONE)
-                .bind(account)
-                .bind(f.before.map(i64_of))
-                .bind(limit(f.limit))
-                .fetch_all(&self.pool)
-                .await
-                .map_err(rm_error)?;
+            let rows = self
+                .page_of_account(TRANSFERS_OF_ACCOUNT_ALONE, account, f.before, f.limit)
+                .await?;
             return all(&rows, transfer_row);
         }
         let sql = match f.account_id {
