@@ -1,0 +1,192 @@
+//! Every read and write of API.md, once, in the order a user meets them.
+
+use crate::open;
+use ledger_tests::{json, Backend, TestApp};
+use serde_json::json;
+
+pub(crate) async fn a_walkthrough_of_every_read_and_write(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let r = app
+        .post(
+            "/accounts",
+            json!({"owner": "Ada Lovelace", "currency": "USD"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    let (_, created) = json(r).await;
+    let id = created["account_id"].as_str().unwrap().to_owned();
+    assert_eq!(location, format!("/accounts/{id}"));
+    assert_eq!(created["balance"], "0.00");
+    assert_eq!(created["status"], "open");
+    assert_eq!(created["version"], 1);
+
+    let (s, dep) = json(
+        app.post(
+            &format!("/accounts/{id}/deposit"),
+            json!({"amount": 12.5, "description": "pay"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!((s, dep["balance"].clone()), (200, json!("12.50")));
+    let (s, dep) = json(
+        app.post(
+            &format!("/accounts/{id}/deposit"),
+            json!({"amount": "0.10"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s, dep["balance"].clone(), dep["version"].clone()),
+        (200, json!("12.60"), json!(3))
+    );
+    let (s, wd) = json(
+        app.post(
+            &format!("/accounts/{id}/withdraw"),
+            json!({"amount": "2.60"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!((s, wd["balance"].clone()), (200, json!("10.00")));
+
+    open(&app, "bob", "USD").await;
+    let (s, t) = json(app.post("/transfers", json!({"transfer_id": "t-1", "from_account_id": id, "to_account_id": "bob", "amount": "4.25"})).await).await;
+    assert_eq!(s, 201, "{t}");
+    assert_eq!(t["transfer_id"], "t-1");
+    assert_eq!(t["from"]["balance"], "5.75");
+    assert_eq!(t["to"]["balance"], "4.25");
+
+    let yen = open(&app, "yen", "JPY").await;
+    assert_eq!(yen["balance"], "0");
+    let (_, y) = json(
+        app.post("/accounts/yen/deposit", json!({"amount": 1200}))
+            .await,
+    )
+    .await;
+    assert_eq!(y["balance"], "1200");
+    let bhd = open(&app, "dinar", "BHD").await;
+    assert_eq!(bhd["balance"], "0.000");
+    let (_, b) = json(
+        app.post("/accounts/dinar/deposit", json!({"amount": "1.25"}))
+            .await,
+    )
+    .await;
+    assert_eq!(b["balance"], "1.250");
+
+    let view = app
+        .eventually(&format!("/accounts/{id}"), |v| v["version"] == 5)
+        .await;
+    assert_eq!(view["balance"], "5.75");
+    assert_eq!(view["total_deposits"], "12.60");
+    assert_eq!(view["total_withdrawals"], "6.85");
+    assert_eq!(view["transaction_count"], 4);
+    assert!(view["closed_at"].is_null());
+    let r = app.get(&format!("/accounts/{id}")).await;
+    assert_eq!(r.headers()["etag"], "\"5\"");
+
+    let (s, events) = json(
+        app.get(&format!("/accounts/{id}/events?after_version=1&limit=2"))
+            .await,
+    )
+    .await;
+    assert_eq!(s, 200);
+    let list = events["events"].as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[0]["event_type"], "MoneyDeposited");
+    assert_eq!(list[0]["data"]["amount"], "12.50");
+    assert_eq!(list[0]["version"], 2);
+    assert!(list[0]["metadata"]["request_id"].is_string());
+    assert_eq!(list[0]["metadata"]["actor"], "anonymous");
+    assert_eq!(events["next_after_version"], 3);
+
+    app.eventually("/accounts?owner=Ada", |v| {
+        v["accounts"].as_array().is_some_and(|a| a.len() == 3)
+    })
+    .await;
+    let (_, page) = json(app.get("/accounts?owner=Ada&limit=2").await).await;
+    assert_eq!(page["accounts"].as_array().unwrap().len(), 2);
+    let cursor = page["next_cursor"].as_str().unwrap().to_owned();
+    let (_, rest) = json(
+        app.get(&format!("/accounts?owner=Ada&limit=2&cursor={cursor}"))
+            .await,
+    )
+    .await;
+    assert_eq!(rest["accounts"].as_array().unwrap().len(), 1);
+    assert!(rest["next_cursor"].is_null());
+
+    let summary = app
+        .eventually("/analytics/summary", |v| {
+            v["currencies"].as_array().is_some_and(|c| {
+                c.iter()
+                    .any(|x| x["currency"] == "USD" && x["transfer_volume"] == "4.25")
+            })
+        })
+        .await;
+    let usd = summary["currencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["currency"] == "USD")
+        .unwrap()
+        .clone();
+    assert_eq!(usd["total_balance"], "10.00");
+    assert_eq!(usd["open_accounts"], 2);
+    let (s, daily) = json(app.get("/analytics/daily?currency=USD").await).await;
+    assert_eq!(s, 200);
+    assert_eq!(daily["days"][0]["deposit_volume"], "12.60");
+    assert_eq!(daily["days"][0]["transfer_count"], 1);
+
+    let audit = app
+        .eventually(&format!("/audit?account_id={id}&limit=2"), |v| {
+            v["entries"].as_array().is_some_and(|e| e.len() == 2)
+        })
+        .await;
+    assert_eq!(audit["entries"][0]["event_type"], "TransferDebited");
+    assert_eq!(audit["entries"][0]["amount"], "4.25");
+    assert!(audit["next_cursor"].is_string());
+
+    let (s, feed) = json(app.admin_get("/events?limit=3").await).await;
+    assert_eq!(s, 200);
+    assert_eq!(feed["events"].as_array().unwrap().len(), 3);
+    let next = feed["next"].as_str().unwrap().to_owned();
+    let (_, more) = json(
+        app.admin_get(&format!("/events?after={next}&limit=1000"))
+            .await,
+    )
+    .await;
+    assert_eq!(more["events"].as_array().unwrap().len() + 3, 12);
+
+    assert_eq!(app.get("/health").await.status(), 200);
+    let (s, ready) = json(app.get("/ready").await).await;
+    assert_eq!((s, ready["snapshots"].clone()), (200, json!("ok")));
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    for series in [
+        "ledger_commands_total",
+        "ledger_http_requests_total",
+        "ledger_aggregate_loads_total",
+        "ledger_projection_lag_events",
+        "ledger_event_store_events",
+    ] {
+        assert!(metrics.contains(series), "{series} missing from /metrics");
+    }
+    let (s, api) = json(app.get("/openapi.json").await).await;
+    assert_eq!(s, 200);
+    assert!(api["openapi"].as_str().unwrap().starts_with("3.1"));
+    assert!(api["paths"]["/transfers"]["post"].is_object());
+
+    let (s, closed) = json(
+        app.post("/accounts/bob/withdraw", json!({"amount": "4.25"}))
+            .await,
+    )
+    .await;
+    assert_eq!(s, 200, "{closed}");
+    let (s, closed) = json(
+        app.post("/accounts/bob/close", json!({"reason": "moving away"}))
+            .await,
+    )
+    .await;
+    assert_eq!((s, closed["status"].clone()), (200, json!("closed")));
+}
