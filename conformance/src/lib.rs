@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod audit_paging;
+mod fold;
 pub mod keys;
 pub mod lag;
 pub mod pending;

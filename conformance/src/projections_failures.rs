@@ -12,7 +12,8 @@ use ledger_application::ports::readmodel::{AuditFilter, Projection, ProjectionSt
 use ledger_application::ports::store::{ChainHash, FeedCursor};
 use ledger_application::projection::{ProjectionError, ProjectionRunner};
 
-use crate::projections::{catch_up_all, ctx, dec, expected, id, observed, workload, Harness};
+use crate::fold::{expected, observed};
+use crate::projections::{catch_up_all, ctx, dec, id, workload, Harness};
 
 /// Two JPY accounts with a deposit each, then, written straight to the store (no
 /// command would decide it), a deposit of US dollars into `big-1`: the current-state

@@ -11,7 +11,8 @@ use ledger_application::commands::AccountAction;
 use ledger_application::ports::readmodel::{AccountFilter, ProjectionState, PROJECTIONS};
 use ledger_application::projection::ProjectionRunner;
 
-use crate::projections::{catch_up_all, ctx, dec, expected, id, observed, workload, Harness};
+use crate::fold::{expected, observed};
+use crate::projections::{catch_up_all, ctx, dec, id, workload, Harness};
 
 /// Runs aborted at random points, then a full run: nothing is counted twice.
 pub async fn aborted_runs_count_nothing_twice(h: Harness) {

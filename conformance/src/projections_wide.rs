@@ -5,7 +5,8 @@
 use ledger_application::commands::{AccountAction, OpenAccount};
 use ledger_domain::{Currency, Owner};
 
-use crate::projections::{all_accounts, catch_up_all, ctx, dec, expected, id, observed, Harness};
+use crate::fold::{all_accounts, expected, observed};
+use crate::projections::{catch_up_all, ctx, dec, id, Harness};
 
 const ACCOUNTS: usize = 450;
 
