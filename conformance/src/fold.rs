@@ -14,7 +14,7 @@ use crate::projections::Harness;
 
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Expected {
-    pub(crate) balances: BTreeMap<String, (i128, u64, AccountStatus, i128, i128, u64)>,
+    balances: BTreeMap<String, (i128, u64, AccountStatus, i128, i128, u64)>,
     pub(crate) per_currency: BTreeMap<String, (i128, i64, i128, i128, i128, i64)>,
     pub(crate) events: usize,
 }
