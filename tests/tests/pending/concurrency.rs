@@ -1,0 +1,226 @@
+//! Racing posts, voids and withdrawals; expiries recorded once by two instances;
+//! overdraft limits; a transfer settled on another instance than the one that made it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ledger_tests::{json, Backend, TestApp};
+use serde_json::{json, Value};
+
+use crate::{deposit, open, reserve};
+
+pub(crate) async fn racing_posts_voids_and_withdrawals_never_overdo_anything(backend: Backend) {
+    let app = Arc::new(TestApp::spawn(backend).await);
+    open(&app, "a", json!({})).await;
+    open(&app, "b", json!({})).await;
+    deposit(&app, "a", "100").await;
+    for i in 0..8 {
+        let (s, b) = reserve(&app, &format!("p{i}"), "10", None).await;
+        assert_eq!(s, 201, "{b}");
+    }
+    // 16 clients: posts of 3.00 and voids on every pending transfer, and withdrawals
+    // of 5.00 from a, all at once.
+    let mut tasks = Vec::new();
+    for c in 0..16 {
+        let app = app.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut codes = Vec::new();
+            for i in 0..8 {
+                let path = match (c + i) % 4 {
+                    0 => format!("/transfers/p{i}/void"),
+                    3 => "/accounts/a/withdraw".to_owned(),
+                    _ => format!("/transfers/p{i}/post"),
+                };
+                let body = if path.ends_with("withdraw") {
+                    json!({"amount": "5"})
+                } else if path.ends_with("post") {
+                    json!({"amount": "3"})
+                } else {
+                    json!({})
+                };
+                let (s, b) = json(app.post(&path, body).await).await;
+                assert!(s == 200 || s == 409 || s == 422, "{path}: {s} {b}");
+                codes.push(b["code"].as_str().unwrap_or("ok").to_owned());
+            }
+            codes
+        }));
+    }
+    for t in tasks {
+        for code in t.await.unwrap() {
+            assert!(
+                [
+                    "ok",
+                    "transfer_not_pending",
+                    "amount_exceeds_pending",
+                    "insufficient_funds"
+                ]
+                .contains(&code.as_str()),
+                "{code}"
+            );
+        }
+    }
+    let mut posted = 0i64;
+    for i in 0..8 {
+        let (_, t) = json(app.get(&format!("/transfers/p{i}")).await).await;
+        let cents =
+            |v: &Value| (v.as_str().unwrap().parse::<f64>().unwrap() * 100.0).round() as i64;
+        let (p, r) = (cents(&t["posted_amount"]), cents(&t["remaining"]));
+        assert!(p + r <= 1000 && p % 300 == 0, "{t}");
+        if t["status"] != json!("pending") {
+            assert_eq!(r, 0, "{t}");
+        }
+        posted += p;
+    }
+    let (_, a) = json(app.get("/accounts/a?version=999999").await).await;
+    let (_, b) = json(app.get("/accounts/b?version=999999").await).await;
+    let cents = |v: &Value| (v.as_str().unwrap().parse::<f64>().unwrap() * 100.0).round() as i64;
+    assert!(cents(&a["available"]) >= 0, "{a}");
+    assert_eq!(cents(&b["balance"]), posted);
+    let withdrawn = 10_000 - cents(&a["balance"]) - posted;
+    assert!(withdrawn >= 0 && withdrawn % 500 == 0, "{a}");
+}
+
+pub(crate) async fn expiries_are_recorded_once_by_two_instances(backend: Backend) {
+    let first = TestApp::spawn(backend).await;
+    let second = first.spawn_beside().await;
+    open(&first, "a", json!({})).await;
+    open(&first, "b", json!({})).await;
+    deposit(&first, "a", "50").await;
+    for i in 0..5 {
+        let (s, b) = reserve(&first, &format!("e{i}"), "10", Some(1)).await;
+        assert_eq!(s, 201, "{b}");
+        assert!(b["expires_at"].is_string());
+    }
+    // Past expires_at a post is refused even before the expiry is recorded.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (s, b) = json(second.post("/transfers/e0/post", json!({})).await).await;
+    assert!(
+        s == 409 && b["code"] == json!("transfer_expired"),
+        "{s} {b}"
+    );
+    let mut expired = false;
+    for _ in 0..150 {
+        let (_, a) = json(first.get("/accounts/a?version=999999").await).await;
+        if a["available"] == json!("50.00") {
+            expired = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(expired, "the expiries were recorded");
+    // Each exactly once: one TransferExpired per transfer stream, one release per leg.
+    // The feed shows a commit once every older transaction has ended: read it until the
+    // five expiries are there (each must then be there once).
+    let mut events = Vec::new();
+    for _ in 0..100 {
+        let (s, feed) = json(first.admin_get("/events?limit=1000").await).await;
+        assert_eq!(s, 200, "{feed}");
+        events = feed["events"].as_array().cloned().unwrap_or_default();
+        let expired = events
+            .iter()
+            .filter(|e| e["event_type"] == json!("TransferExpired"))
+            .count();
+        if expired >= 5 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for i in 0..5 {
+        let stream = format!("transfer/e{i}");
+        let n = events
+            .iter()
+            .filter(|e| {
+                e["stream_id"] == json!(stream) && e["event_type"] == json!("TransferExpired")
+            })
+            .count();
+        assert_eq!(n, 1, "{stream}");
+        let (_, t) = json(second.get(&format!("/transfers/e{i}")).await).await;
+        assert_eq!(t["status"], json!("expired"));
+    }
+    let releases = events
+        .iter()
+        .filter(|e| e["event_type"] == json!("PendingTransferReleased"))
+        .count();
+    assert_eq!(releases, 10);
+    let actor = events
+        .iter()
+        .find(|e| e["event_type"] == json!("TransferExpired"))
+        .map(|e| e["metadata"]["actor"].clone());
+    assert_eq!(actor, Some(json!("system:expirer")));
+}
+
+pub(crate) async fn limits_let_an_account_go_below_zero_as_far_as_they_allow(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let a = open(&app, "a", json!({"overdraft_limit": "50"})).await;
+    assert_eq!(
+        (&a["overdraft_limit"], &a["version"]),
+        (&json!("50.00"), &json!(2))
+    );
+    open(&app, "b", json!({})).await;
+    let (s, b) = json(
+        app.post("/accounts/a/withdraw", json!({"amount": "30"}))
+            .await,
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(
+        (&b["balance"], &b["available"]),
+        (&json!("-30.00"), &json!("-30.00"))
+    );
+    let (s, b) = reserve(&app, "x", "20.01", None).await;
+    assert_eq!((s, &b["code"]), (422, &json!("insufficient_funds")));
+    let (s, _) = reserve(&app, "x", "20", None).await;
+    assert_eq!(s, 201);
+    let (s, b) = json(
+        app.post("/accounts/a/limits", json!({"overdraft_limit": "49.99"}))
+            .await,
+    )
+    .await;
+    assert_eq!((s, &b["code"]), (422, &json!("limit_below_debt")), "{b}");
+    for bad in [json!("-1"), json!("0.001"), json!("x")] {
+        let (s, b) = json(
+            app.post("/accounts/a/limits", json!({"overdraft_limit": bad}))
+                .await,
+        )
+        .await;
+        assert_eq!((s, &b["code"]), (422, &json!("invalid_amount")), "{bad}");
+    }
+    let (s, b) = json(
+        app.post("/accounts/a/limits", json!({"overdraft_limit": 80}))
+            .await,
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(
+        (&b["overdraft_limit"], &b["available"]),
+        (&json!("80.00"), &json!("-50.00"))
+    );
+    let view = app
+        .eventually("/accounts/a", |v| v["overdraft_limit"] == json!("80.00"))
+        .await;
+    assert_eq!(view["pending_out"], json!("20.00"));
+}
+
+pub(crate) async fn a_transfer_made_on_another_instance_can_be_settled_here(backend: Backend) {
+    let here = TestApp::spawn(backend).await;
+    let there = here.spawn_beside().await;
+    open(&here, "a", json!({})).await;
+    open(&here, "b", json!({})).await;
+    deposit(&here, "a", "10").await;
+    // This instance learns that "late" does not exist yet...
+    let (s, _) = json(here.post("/transfers/late/post", json!({})).await).await;
+    assert_eq!(s, 404);
+    let (s, _) = json(here.get("/transfers/late").await).await;
+    assert_eq!(s, 404);
+    // ...then the other instance makes it.
+    let (s, b) = reserve(&there, "late", "4", None).await;
+    assert_eq!(s, 201, "{b}");
+    let (s, b) = json(
+        here.post("/transfers/late/post", json!({"amount": "1"}))
+            .await,
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = json(here.post("/transfers/late/void", json!({})).await).await;
+    assert_eq!((s, &b["status"]), (200, &json!("voided")), "{b}");
+}
