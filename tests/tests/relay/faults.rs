@@ -9,14 +9,7 @@ use super::*;
 async fn nats_killed_and_restarted_mid_run_loses_nothing() {
     let mut server = PrivateNats::start().await;
     let nats = relay_to(&server.url());
-    let app = TestApp::spawn_with(
-        Backend::PostgresRedis,
-        Options {
-            relay: Some(nats.clone()),
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = relaying_app(&nats).await;
     let client = reqwest::Client::new();
     write(&client, &app.base, "n.1", 10, 100).await;
     let writer = {

@@ -152,6 +152,18 @@ fn assert_exactly_the_feed(feed: &[(u64, String)], relayed: &[Relayed], prefix: 
     }
 }
 
+/// The application in process on PostgreSQL + Redis, relaying to `nats`.
+async fn relaying_app(nats: &ledger_bootstrap::settings::Nats) -> TestApp {
+    TestApp::spawn_with(
+        Backend::PostgresRedis,
+        Options {
+            relay: Some(nats.clone()),
+            ..Options::default()
+        },
+    )
+    .await
+}
+
 fn env(nats: &ledger_bootstrap::settings::Nats) -> Vec<(&'static str, String)> {
     vec![
         (
@@ -170,14 +182,7 @@ fn env(nats: &ledger_bootstrap::settings::Nats) -> Vec<(&'static str, String)> {
 async fn ten_thousand_events_reach_jetstream_once_in_feed_order() {
     let url = nats_url();
     let nats = relay_to(&url);
-    let app = TestApp::spawn_with(
-        Backend::PostgresRedis,
-        Options {
-            relay: Some(nats.clone()),
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = relaying_app(&nats).await;
     let client = reqwest::Client::new();
     let mut writers = Vec::new();
     for w in 0..4 {
