@@ -172,9 +172,12 @@ impl ApiKeys {
     pub async fn revoke(&self, who: &Principal, key_id: &str) -> Result<bool, KeyError> {
         who.require(Capability::Admin)?;
         let revoked = self.store.revoke(key_id, self.clock.now()).await?;
+        // Under the cache's lock, which `look_up` holds while it checks the count and
+        // caches: no read that began before the revocation is cached after it.
+        let mut cache = self.lock_cache();
         self.revocations
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        self.lock_cache().clear();
+        cache.clear();
         Ok(revoked)
     }
 
@@ -225,15 +228,15 @@ impl ApiKeys {
         use std::sync::atomic::Ordering::SeqCst;
         let (began, generation) = (Instant::now(), self.revocations.load(SeqCst));
         let key = self.store.by_secret(hash).await?;
-        if self.revocations.load(SeqCst) != generation {
-            return Ok(key);
-        }
         match &key {
             None => {
                 self.lock_unknown().put(*hash, began);
             }
             Some(k) => {
                 let mut cache = self.lock_cache();
+                if self.revocations.load(SeqCst) != generation {
+                    return Ok(key);
+                }
                 let touched = cache.peek(hash).and_then(|c| c.touched);
                 let entry = Cached {
                     key: k.clone(),

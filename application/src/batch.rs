@@ -187,20 +187,23 @@ impl CommandService {
     /// batch gets every operation's first outcome back.
     ///
     /// The batch's key itself is stored first, alone, with the fingerprint of the whole
-    /// request (its operations, and those refused before they ran by their index), so
-    /// the same key with another batch, atomic or not, is refused before anything runs.
-    /// `ops` are the operations to run with their index in the request.
+    /// request (its operations, and those refused before they ran by their index and
+    /// content), so the same key with another batch, atomic or not, is refused before
+    /// anything runs. `If-Match` does not apply: each operation decides on the state the
+    /// ones before it left.
+    /// `ops` are the operations to run with their index in the request, `invalid` the
+    /// others' index and content as sent.
     pub async fn batch(
         &self,
         ops: Vec<(usize, BatchOperation)>,
-        invalid: &[usize],
+        invalid: &[(usize, String)],
         ctx: &CommandContext,
     ) -> Result<Vec<Result<BatchReply, CommandError>>, CommandError> {
         crate::commands::admit(ctx)?;
         if let Some(key) = &ctx.idempotency_key {
             let mut parts = vec!["non-atomic-batch".to_owned()];
             parts.extend(ops.iter().map(|(i, op)| format!("{i}:{}", op.canonical())));
-            parts.extend(invalid.iter().map(|i| format!("{i}:invalid")));
+            parts.extend(invalid.iter().map(|(i, why)| format!("{i}:invalid:{why}")));
             let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
             let fp = crate::idempotency::fingerprint(&parts);
             let record = crate::idempotency::record_ok(
@@ -228,6 +231,7 @@ impl CommandService {
         let runs = ops.into_iter().map(|(i, op)| {
             let mut ctx = ctx.clone();
             ctx.idempotency_key = ctx.idempotency_key.map(|k| format!("{k}#{i}"));
+            ctx.if_match = None;
             async move { self.run_one(op, &ctx).await }
         });
         Ok(futures_util::future::join_all(runs).await)

@@ -47,6 +47,7 @@ pub mod verify;
 mod verify_chain;
 mod verify_models;
 mod verify_seals;
+mod verify_transfers;
 pub mod views;
 mod write;
 

@@ -121,11 +121,7 @@ impl QueryService {
         if who.scope().is_none() {
             return Ok(true);
         }
-        let mut account = self.repo.load::<Account>(account_id).await?;
-        if account.state.details().is_none() {
-            // Opened on another instance since this one cached "no such account".
-            account = self.repo.load_fresh::<Account>(account_id).await?;
-        }
+        let account = self.repo.load_existing::<Account>(account_id).await?;
         Ok(who.sees(&account.state))
     }
 

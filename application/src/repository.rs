@@ -121,6 +121,20 @@ impl Repository {
         self.load_fresh(stream_id).await
     }
 
+    /// As [`Self::load`], but a stream the cache holds as empty is read from the store:
+    /// the cache may hold "no such stream" from before another instance wrote it. For
+    /// decisions that an absent stream ends (a scope check, a not-found answer).
+    pub async fn load_existing<A: Aggregate>(
+        &self,
+        stream_id: &str,
+    ) -> Result<Versioned<A>, LoadError> {
+        let cached = self.load::<A>(stream_id).await?;
+        if cached.version > 0 {
+            return Ok(cached);
+        }
+        self.load_fresh(stream_id).await
+    }
+
     /// The current state from the stores, bypassing (and refreshing) the cache.
     pub async fn load_fresh<A: Aggregate>(
         &self,

@@ -83,6 +83,11 @@ pub struct TransferReply {
 
 /// The stream of a transfer. `/` cannot occur in an account id, so the two never collide.
 pub fn transfer_stream(id: &TransferId) -> String {
+    transfer_stream_of(id.as_str())
+}
+
+/// The stream of the transfer with this id, given as text (as a read model keeps it).
+pub(crate) fn transfer_stream_of(id: &str) -> String {
     format!("transfer/{id}")
 }
 
@@ -195,8 +200,13 @@ impl CommandService {
         // An account's owner never changes, so this check cannot go stale.
         if ctx.principal.scope().is_some() {
             let repo = &self.pipeline.repo;
-            let payer = repo.load::<ledger_domain::Account>(from.as_str()).await?;
-            let payee = repo.load::<ledger_domain::Account>(to.as_str()).await?;
+            // From the store if the cache holds "no such account" (opened elsewhere).
+            let payer = repo
+                .load_existing::<ledger_domain::Account>(from.as_str())
+                .await?;
+            let payee = repo
+                .load_existing::<ledger_domain::Account>(to.as_str())
+                .await?;
             let posting = matches!(settlement, Settlement::Post(_));
             if !ctx
                 .principal
@@ -216,12 +226,8 @@ impl CommandService {
     ) -> Result<(AccountId, AccountId), CommandError> {
         let stream = transfer_stream(id);
         let repo = &self.pipeline.repo;
-        let mut t = repo.load::<Transfer>(&stream).await?;
-        if t.state.recorded().is_none() {
-            // The cache may hold "no such transfer" from before it was made (on another
-            // instance): only the store can say it does not exist.
-            t = repo.load_fresh::<Transfer>(&stream).await?;
-        }
+        // Only the store can say a transfer does not exist.
+        let t = repo.load_existing::<Transfer>(&stream).await?;
         match t.state.recorded() {
             Some(r) => Ok((r.from.clone(), r.to.clone())),
             None => Err(DomainError::TransferNotFound.into()),

@@ -20,6 +20,7 @@ use crate::ports::system::Spawner;
 use crate::queries::QueryError;
 use crate::verify_chain::check_event;
 use crate::verify_models::AccountsFold;
+use crate::verify_transfers::TransfersFold;
 
 pub(crate) const PAGE: usize = 2_000;
 
@@ -92,6 +93,8 @@ pub struct Report {
     pub signatures_checked: bool,
     /// Accounts compared with the read model.
     pub accounts: u64,
+    /// Transfers compared with the read model (the whole feed's check only).
+    pub transfers: u64,
     /// Findings, in the order of the passes, then of the feed.
     pub findings: Vec<Finding>,
 }
@@ -131,6 +134,7 @@ impl Verifier {
         };
         let mut findings = Vec::new();
         let mut accounts = AccountsFold::start(self.checkpoints.as_ref()).await?;
+        let mut transfers = TransfersFold::until(accounts.until());
         let mut heads = Heads::new();
         match stream {
             Some(s) => {
@@ -147,7 +151,7 @@ impl Verifier {
             None => {
                 self.whole_feed(
                     &mut heads,
-                    &mut accounts,
+                    (&mut accounts, &mut transfers),
                     &mut findings,
                     &mut report,
                     progress,
@@ -164,6 +168,17 @@ impl Verifier {
                 stream.is_none(),
             )
             .await?;
+        // One stream's check compares its account alone; the whole feed's, every
+        // transfer too.
+        if stream.is_none() {
+            report.transfers = transfers
+                .compare(
+                    self.models.as_ref(),
+                    self.checkpoints.as_ref(),
+                    &mut findings,
+                )
+                .await?;
+        }
         findings.sort_by_key(|f| (f.pass, f.position.unwrap_or(u64::MAX)));
         findings.truncate(MAX_FINDINGS);
         report.findings = findings;
@@ -173,7 +188,7 @@ impl Verifier {
     async fn whole_feed(
         &self,
         heads: &mut Heads,
-        accounts: &mut AccountsFold,
+        (accounts, transfers): (&mut AccountsFold, &mut TransfersFold),
         findings: &mut Vec<Finding>,
         report: &mut Report,
         progress: &(dyn Fn(u64) + Sync),
@@ -201,6 +216,7 @@ impl Verifier {
                         self.check_seal(&seal, report.events, digest, findings);
                     }
                     accounts.apply(self.store.as_ref(), e, findings).await?;
+                    transfers.apply(e, findings);
                 }
                 Ok::<_, QueryError>(())
             };

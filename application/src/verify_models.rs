@@ -1,4 +1,5 @@
-//! Pass 4 of `ledger verify`: the accounts view against a fresh fold of the events.
+//! Pass 4 of `ledger verify`: the accounts view against a fresh fold of the events
+//! (the transfers view: `verify_transfers.rs`).
 //!
 //! The fold takes the events up to the current-state projection's checkpoint as it
 //! was when verification started, through the projection's own function
@@ -24,7 +25,9 @@ pub(crate) struct AccountsFold {
     decoder: FeedDecoder,
 }
 
-async fn checkpoint(checkpoints: &dyn ProjectionStore) -> Result<FeedCursor, QueryError> {
+pub(crate) async fn checkpoint(
+    checkpoints: &dyn ProjectionStore,
+) -> Result<FeedCursor, QueryError> {
     let name = Projection::CurrentState.as_str();
     Ok(checkpoints
         .statuses()
@@ -42,6 +45,11 @@ impl AccountsFold {
             rows: HashMap::new(),
             decoder: FeedDecoder::default(),
         })
+    }
+
+    /// The checkpoint the fold stops at.
+    pub(crate) fn until(&self) -> FeedCursor {
+        self.until
     }
 
     /// Folds one event (if it is an account's, up to the checkpoint).

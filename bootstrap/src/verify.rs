@@ -37,8 +37,8 @@ pub(crate) async fn run(
         "signatures NOT checked: give --public-key or set integrity.signing_key"
     };
     println!(
-        "read {} events of {} streams in {seconds:.1} s; {} seals ({signatures}); {} accounts compared with the read model",
-        report.events, report.streams, report.seals, report.accounts
+        "read {} events of {} streams in {seconds:.1} s; {} seals ({signatures}); {} accounts and {} transfers compared with the read models",
+        report.events, report.streams, report.seals, report.accounts, report.transfers
     );
     let Some(first) = report.findings.first() else {
         println!("verified: no finding");

@@ -113,9 +113,13 @@ impl Account {
         Ok(Money::from_decimal(amount, d.currency)?)
     }
 
+    /// A credit leaves room for what is held for the account: `balance + pending_in`
+    /// always fits, so every pending credit can be posted.
     fn credit(d: &AccountDetails, amount: Decimal) -> Result<(Money, Money), DomainError> {
         let amount = Self::amount_in(d, amount)?;
-        Ok((amount, d.balance.checked_add(amount)?))
+        let balance = d.balance.checked_add(amount)?;
+        balance.checked_add(d.pending(crate::Leg::Credit))?;
+        Ok((amount, balance))
     }
 
     fn debit(d: &AccountDetails, amount: Decimal) -> Result<(Money, Money), DomainError> {

@@ -125,8 +125,13 @@ impl Account {
             return Err(DomainError::SameAccount);
         }
         let amount = Account::amount_in(d, amount)?;
-        if leg == Leg::Debit {
-            d.ensure_covers(amount)?;
+        let pending = d.pending(leg).checked_add(amount)?;
+        match leg {
+            Leg::Debit => d.ensure_covers(amount)?,
+            // Posted in full, it must still fit the balance.
+            Leg::Credit => {
+                d.balance.checked_add(pending)?;
+            }
         }
         Ok(AccountEvent::PendingReserved {
             account_id: d.id.clone(),
@@ -134,7 +139,7 @@ impl Account {
             leg,
             counterparty: counterparty.clone(),
             amount,
-            pending: d.pending(leg).checked_add(amount)?,
+            pending,
             description: description.clone(),
         })
     }

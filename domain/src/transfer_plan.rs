@@ -57,8 +57,9 @@ pub struct TransferPlan {
 /// Decides a new transfer (posted at once, or pending) from the two accounts' and the
 /// transfer's states.
 ///
-/// Checks, in order: two different accounts, both exist and are open, equal
-/// currencies, the amount, the funds, and that the transfer id is new.
+/// Checks, in order: two different accounts, that the transfer id is new (a retry of a
+/// transfer that was made is told so, whatever its accounts hold now), both accounts
+/// exist and are open, equal currencies, the amount, the funds.
 pub fn plan_transfer(
     order: &TransferOrder,
     from: &Account,
@@ -67,6 +68,9 @@ pub fn plan_transfer(
 ) -> Result<TransferPlan, DomainError> {
     if order.from == order.to {
         return Err(DomainError::SameAccount);
+    }
+    if transfer.details().is_some() {
+        return Err(DomainError::TransferExists);
     }
     let (Some(f), Some(t)) = (from.details(), to.details()) else {
         return Err(DomainError::AccountNotFound);

@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 ledger_tests::on_both_backends!(
     an_owner_key_sees_nothing_of_the_other_side,
     a_live_stream_ends_when_its_key_is_revoked,
+    an_owner_key_settles_where_its_account_was_cached_as_absent,
 );
 
 async fn call(
@@ -141,6 +142,42 @@ async fn an_owner_key_sees_nothing_of_the_other_side(backend: Backend) {
         (json!("100.00"), json!("99.00")),
         "{bob}"
     );
+}
+
+/// An instance that cached "no such account" before the account was opened on another
+/// instance still lets the account's owner key post a transfer from it.
+async fn an_owner_key_settles_where_its_account_was_cached_as_absent(backend: Backend) {
+    let here = TestApp::spawn(backend).await;
+    let there = here.spawn_beside().await;
+    let (_, alice) = setup(&here).await;
+    let deposit = json!({"amount": "10"});
+    let (s, _) = call(
+        &here,
+        "/accounts/al-9/deposit",
+        Some(deposit.clone()),
+        ADMIN,
+        &[],
+    )
+    .await;
+    assert_eq!(s, 404);
+    let body = json!({"account_id": "al-9", "owner": "alice", "currency": "EUR"});
+    assert_eq!(
+        call(&there, "/accounts", Some(body), ADMIN, &[]).await.0,
+        201
+    );
+    let (s, _) = call(&there, "/accounts/al-9/deposit", Some(deposit), ADMIN, &[]).await;
+    assert_eq!(s, 200);
+    let (s, t) = call(
+        &there,
+        "/transfers",
+        Some(hold("h-9", "al-9", "bob-1")),
+        ADMIN,
+        &[],
+    )
+    .await;
+    assert_eq!(s, 201, "{t}");
+    let (s, t) = call(&here, "/transfers/h-9/post", Some(json!({})), &alice, &[]).await;
+    assert_eq!((s, &t["status"]), (200, &json!("posted")), "{t}");
 }
 
 async fn a_live_stream_ends_when_its_key_is_revoked(backend: Backend) {

@@ -218,6 +218,27 @@ async fn a_changed_read_model_row_is_found(backend: Backend) {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// The transfers view is compared too: a transfer shown voided that the events posted,
+/// and then one the view lost.
+async fn changed_and_deleted_transfer_rows_are_found(backend: Backend) {
+    let (_app, url, dir, key) = sealed_ledger(backend).await;
+    let store = Store::at(&url);
+    store
+        .exec_read_models(r#"UPDATE transfers SET view = replace(view, '"posted"', '"voided"')"#)
+        .await;
+    let (code, out) = verify(&url, Some(&key)).await;
+    assert_caught(code, &out, "pass 4 (read models), stream transfer/");
+    assert!(
+        out.contains("status: view \"voided\", events \"posted\""),
+        "{out}"
+    );
+    store.exec_read_models("DELETE FROM transfers").await;
+    let (code, out) = verify(&url, Some(&key)).await;
+    assert_caught(code, &out, "pass 4 (read models), stream transfer/");
+    assert!(out.contains("missing from the transfers view"), "{out}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 async fn a_renamed_read_model_row_is_found_both_ways(backend: Backend) {
     let (_app, url, dir, key) = sealed_ledger(backend).await;
     Store::at(&url)
@@ -265,4 +286,5 @@ on_both_backends!(
     an_event_the_feed_never_shows_is_found,
     a_recomputed_chain_is_caught_by_the_seal,
     a_changed_read_model_row_is_found,
+    changed_and_deleted_transfer_rows_are_found,
 );

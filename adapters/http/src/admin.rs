@@ -3,11 +3,12 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use axum::extract::{RawQuery, State};
-use axum::http::{header, StatusCode};
+use axum::extract::{Extension, RawQuery, State};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use ledger_application::access::Capability;
 use ledger_application::ports::readmodel::{Projection, ProjectionState, PROJECTIONS};
 use ledger_application::ports::store::{FeedCursor, StreamQuery};
 use ledger_application::projection::ProjectionError;
@@ -15,7 +16,16 @@ use serde_json::json;
 
 use crate::body;
 use crate::dto::{ProjectionBody, ProjectionsBody};
+use crate::middleware::RequestContext;
 use crate::problem::ApiError;
+
+/// Refuses anyone but the admin (403): each admin operation checks it itself, besides
+/// the middleware's check of the `/admin` prefix.
+pub(crate) fn admin_only(rc: &RequestContext) -> Result<(), ApiError> {
+    rc.principal
+        .require(Capability::Admin)
+        .map_err(|f| ApiError::new(ledger_domain::ErrorCode::Forbidden, f.to_string()))
+}
 
 pub(crate) fn router() -> Router<crate::State> {
     Router::new()
@@ -191,7 +201,9 @@ async fn statuses(state: &crate::State) -> Result<ProjectionsBody, ApiError> {
 #[utoipa::path(get, path = "/admin/projections", responses((status = 200, body = ProjectionsBody)))]
 pub(crate) async fn projections(
     State(state): State<crate::State>,
+    Extension(rc): Extension<RequestContext>,
 ) -> Result<Json<ProjectionsBody>, ApiError> {
+    admin_only(&rc)?;
     Ok(Json(statuses(&state).await?))
 }
 
@@ -199,8 +211,14 @@ pub(crate) async fn projections(
     responses((status = 202, body = ProjectionsBody)))]
 pub(crate) async fn rebuild(
     State(state): State<crate::State>,
+    Extension(rc): Extension<RequestContext>,
+    headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
+    admin_only(&rc)?;
+    // Checked as on every POST, not replayed: a retry answers the running rebuild's
+    // status, or rebuilds again (docs/API.md, Access).
+    body::idempotency_key(&headers)?;
     let q = body::query(raw.as_deref())?;
     let names: Vec<Projection> = match q.get("projection") {
         None => PROJECTIONS.to_vec(),

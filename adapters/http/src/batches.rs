@@ -249,7 +249,12 @@ pub(crate) async fn batch(
         .enumerate()
         .filter_map(|(i, o)| o.as_ref().ok().map(|op| (i, op.clone())))
         .collect();
-    let invalid: Vec<usize> = (0..ops.len()).filter(|i| ops[*i].is_err()).collect();
+    // A refused operation is fingerprinted by what was sent (parsed, so spacing does
+    // not count): the same key with another refused value is another request.
+    let invalid: Vec<(usize, String)> = (0..ops.len())
+        .filter(|i| ops[*i].is_err())
+        .map(|i| (i, sent(&b.operations[i])))
+        .collect();
     let mut outcomes = state
         .commands
         .batch(valid, &invalid, &ctx)
@@ -275,4 +280,10 @@ pub(crate) async fn batch(
         atomic: false,
         results,
     }))
+}
+
+/// An operation as sent, in a form that does not depend on its spacing.
+fn sent(raw: &RawValue) -> String {
+    serde_json::from_str::<serde_json::Value>(raw.get())
+        .map_or_else(|_| raw.get().to_owned(), |v| v.to_string())
 }

@@ -170,9 +170,8 @@ pub fn query(raw: Option<&str>) -> Result<HashMap<String, String>, ApiError> {
 pub fn limit(q: &HashMap<String, String>, default: usize, max: usize) -> Result<usize, ApiError> {
     match q.get("limit") {
         None => Ok(default),
-        Some(v) => v
-            .parse::<usize>()
-            .ok()
+        Some(v) => whole_number(v)
+            .and_then(|n| usize::try_from(n).ok())
             .filter(|n| (1..=max).contains(n))
             .ok_or_else(|| ApiError::validation(format!("limit must be 1-{max}"))),
     }
@@ -181,11 +180,18 @@ pub fn limit(q: &HashMap<String, String>, default: usize, max: usize) -> Result<
 /// A numeric keyset `cursor` (a `next_cursor` of the previous page), if given.
 pub fn position_cursor(q: &HashMap<String, String>) -> Result<Option<u64>, ApiError> {
     q.get("cursor")
-        .map(|c| {
-            c.parse::<u64>()
-                .map_err(|_| ApiError::validation("unreadable cursor"))
-        })
+        .map(|c| whole_number(c).ok_or_else(|| ApiError::validation("unreadable cursor")))
         .transpose()
+}
+
+/// 1-19 ASCII digits (no sign, no spaces), as the contract's patterns say: a number
+/// that fits a signed 64-bit column.
+pub fn whole_number(v: &str) -> Option<u64> {
+    let plain = (1..=19).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_digit());
+    plain
+        .then(|| v.parse::<u64>().ok())
+        .flatten()
+        .filter(|n| i64::try_from(*n).is_ok())
 }
 
 /// The `Idempotency-Key` header: 1-255 visible ASCII characters.

@@ -7,7 +7,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use ledger_application::access::Capability;
 use ledger_application::seal_latest::{LatestSealError, SignatureCheck};
 use ledger_domain::ErrorCode;
 use serde::Serialize;
@@ -69,9 +68,7 @@ pub(crate) async fn latest(
     State(state): State<crate::State>,
     Extension(rc): Extension<RequestContext>,
 ) -> Result<Json<LatestSealBody>, ApiError> {
-    rc.principal
-        .require(Capability::Admin)
-        .map_err(|f| ApiError::new(ErrorCode::Forbidden, f.to_string()))?;
+    crate::admin::admin_only(&rc)?;
     let found = state
         .latest_seal
         .latest(state.store.as_ref(), state.public_key.as_deref())

@@ -10,7 +10,8 @@ use serde_json::{json, Value};
 use utoipa::OpenApi;
 
 use crate::contract::{
-    common_errors, currencies, operations, AMOUNT_PATTERN, ID_PATTERN, OWNER_PATTERN, TEXT_PATTERN,
+    common_errors, currencies, operations, AMOUNT_PATTERN, ID_PATTERN, LIMIT_PATTERN,
+    OWNER_PATTERN, TEXT_PATTERN,
 };
 use crate::dto::*;
 use crate::problem::Problem;
@@ -150,7 +151,14 @@ fn complete(doc: &mut Value) {
     paths["/ready"]["get"]["responses"]["503"] = object("The event store does not answer");
     paths["/metrics"]["get"]["responses"]["200"] = json!({"description": "Prometheus text",
         "content": {"text/plain": {"schema": {"type": "string"}}}});
-    paths["/accounts/{id}/close"]["post"]["requestBody"]["required"] = json!(false);
+    // An empty body is `{}` on these (no reason; all that remains).
+    for path in [
+        "/accounts/{id}/close",
+        "/transfers/{id}/post",
+        "/transfers/{id}/void",
+    ] {
+        paths[path]["post"]["requestBody"]["required"] = json!(false);
+    }
     let text = json!({"schema": {"type": "string"}});
     let files: serde_json::Map<String, Value> = crate::console::media_types()
         .map(|t| (t.to_owned(), text.clone()))
@@ -171,6 +179,22 @@ fn complete(doc: &mut Value) {
         {"type": "number", "exclusiveMinimum": 0},
         {"type": "string", "pattern": AMOUNT_PATTERN},
     ], "description": "Positive, with at most the currency's minor digits (422 `invalid_amount`)."});
+    let post_amount = json!({"oneOf": [
+        {"type": "number", "exclusiveMinimum": 0},
+        {"type": "string", "pattern": AMOUNT_PATTERN},
+        {"type": "null"},
+    ], "description": "Positive, at most what remains (422 `amount_exceeds_pending`); absent: all that remains."});
+    let limit = |or_null: bool| {
+        let mut kinds = vec![
+            json!({"type": "number", "minimum": 0}),
+            json!({"type": "string", "pattern": LIMIT_PATTERN}),
+        ];
+        if or_null {
+            kinds.push(json!({"type": "null"}));
+        }
+        json!({"oneOf": kinds,
+               "description": "Zero or more, with at most the currency's minor digits (422 `invalid_amount`)."})
+    };
     let fields = [
         ("OpenAccountBody", "account_id", id.clone()),
         (
@@ -182,6 +206,10 @@ fn complete(doc: &mut Value) {
         ("MoneyBody", "amount", amount.clone()),
         ("MoneyBody", "description", text.clone()),
         ("CloseBody", "reason", text.clone()),
+        ("OpenAccountBody", "overdraft_limit", limit(true)),
+        ("LimitsBody", "overdraft_limit", limit(false)),
+        ("PostBody", "amount", post_amount),
+        ("VoidBody", "reason", text.clone()),
         ("TransferBody", "transfer_id", id),
         ("TransferBody", "from_account_id", account.clone()),
         ("TransferBody", "to_account_id", account),
@@ -201,14 +229,18 @@ fn complete(doc: &mut Value) {
                   "description": "Required for role `owner`, and only for it (422 otherwise)."},
     });
     schemas["NewKeyBody"]["required"] = json!(["name", "role"]);
-    for schema in ["MoneyBody", "TransferBody"] {
+    for (schema, field) in [
+        ("MoneyBody", "amount"),
+        ("TransferBody", "amount"),
+        ("LimitsBody", "overdraft_limit"),
+    ] {
         let required = &mut schemas[schema]["required"];
         if let Some(list) = required.as_array_mut() {
-            if !list.contains(&json!("amount")) {
-                list.push(json!("amount"));
+            if !list.contains(&json!(field)) {
+                list.push(json!(field));
             }
         } else {
-            *required = json!(["amount"]);
+            *required = json!([field]);
         }
     }
     let codes: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();

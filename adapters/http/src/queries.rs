@@ -51,11 +51,9 @@ pub(crate) async fn account(
     let q = body::query(raw.as_deref())?;
     let bound = match (q.get("version"), q.get("as_of")) {
         (Some(_), Some(_)) => return Err(ApiError::validation("give version or as_of, not both")),
-        (Some(v), None) => {
-            Some(StreamBound::Version(v.parse::<u64>().map_err(|_| {
-                ApiError::validation("version must be a non-negative integer")
-            })?))
-        }
+        (Some(v), None) => Some(StreamBound::Version(body::whole_number(v).ok_or_else(
+            || ApiError::validation("version must be a non-negative integer"),
+        )?)),
         (None, Some(t)) => Some(StreamBound::RecordedAt(instant(t, "as_of")?)),
         (None, None) => None,
     };
@@ -93,9 +91,8 @@ pub(crate) async fn account_events(
     let q = body::query(raw.as_deref())?;
     let after = match q.get("after_version") {
         None => 0,
-        Some(v) => v
-            .parse::<u64>()
-            .map_err(|_| ApiError::validation("after_version must be a non-negative integer"))?,
+        Some(v) => body::whole_number(v)
+            .ok_or_else(|| ApiError::validation("after_version must be a non-negative integer"))?,
     };
     let limit = body::limit(&q, 100, 1000)?;
     let page = state

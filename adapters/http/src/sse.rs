@@ -124,7 +124,7 @@ pub(crate) async fn account_stream(
     only(&q, &["after_version"])?;
     let after = match resume_point(&headers, q.get("after_version"))? {
         None => 0,
-        Some(v) => v.parse::<u64>().map_err(|_| {
+        Some(v) => body::whole_number(v).ok_or_else(|| {
             ApiError::validation("after_version (or Last-Event-ID) must be a non-negative integer")
         })?,
     };

@@ -15,7 +15,8 @@ use serde_json::Value;
 
 use params::*;
 pub use params::{
-    currencies, AMOUNT_PATTERN, ID_PATTERN, IF_MATCH_PATTERN, OWNER_PATTERN, TEXT_PATTERN,
+    currencies, AMOUNT_PATTERN, ID_PATTERN, IF_MATCH_PATTERN, LIMIT_PATTERN, OWNER_PATTERN,
+    TEXT_PATTERN,
 };
 
 /// One operation: its name, tag, parameters and error answers.

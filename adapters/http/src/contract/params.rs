@@ -23,6 +23,8 @@ pub fn currencies() -> Value {
 /// A positive decimal string (how many decimals the currency allows is the server's:
 /// 422 `invalid_amount`).
 pub const AMOUNT_PATTERN: &str = r"^(?=.*[1-9])[0-9]{1,20}(\.[0-9]{1,20})?$";
+/// An overdraft limit as a decimal string: zero or more.
+pub const LIMIT_PATTERN: &str = r"^[0-9]{1,20}(\.[0-9]{1,20})?$";
 
 pub(crate) fn path_id() -> Value {
     json!({"name": "id", "in": "path", "required": true,

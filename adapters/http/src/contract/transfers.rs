@@ -14,9 +14,10 @@ fn path_transfer() -> Value {
            "schema": {"type": "string", "pattern": ID_PATTERN}})
 }
 
+/// A post or void: `If-Match` does not apply (a transfer is not an account).
 fn settle() -> Vec<Value> {
     let mut p = vec![path_transfer()];
-    p.extend(command_headers());
+    p.extend(idempotency_only());
     p
 }
 

@@ -1,0 +1,161 @@
+//! Pass 4 of `ledger verify`, continued: the transfers view against a fresh fold of the
+//! transfers' events.
+//!
+//! As for the accounts (`verify_models.rs`): the fold takes the events up to the
+//! current-state projection's checkpoint (the projection that keeps both views) as it
+//! was when verification started, through the projection's own function
+//! (`project_transfer`); a row the projection moved past that point meanwhile is
+//! skipped, any other difference is a finding.
+
+use std::collections::HashMap;
+
+use ledger_domain::{Aggregate, Transfer};
+
+use crate::ports::filters::TransferFilter;
+use crate::ports::readmodel::{ProjectionStore, ReadModels};
+use crate::ports::store::{FeedCursor, RecordedEvent};
+use crate::queries::QueryError;
+use crate::transfer_views::{project_transfer, TransferRow};
+use crate::verify::{Finding, Pass};
+
+/// The transfers as the events up to a checkpoint give them, by transfer id.
+pub(crate) struct TransfersFold {
+    until: FeedCursor,
+    rows: HashMap<String, TransferRow>,
+}
+
+/// Rows read from the view per query.
+const VIEW_PAGE: usize = 1_000;
+
+impl TransfersFold {
+    /// A fold up to `until` (the current-state projection's checkpoint).
+    pub(crate) fn until(until: FeedCursor) -> Self {
+        Self {
+            until,
+            rows: HashMap::new(),
+        }
+    }
+
+    /// Folds one event (if it is a transfer's, up to the checkpoint).
+    pub(crate) fn apply(&mut self, e: &RecordedEvent, findings: &mut Vec<Finding>) {
+        if e.cursor > self.until || e.stream_type != Transfer::STREAM_TYPE {
+            return;
+        }
+        let event = match Transfer::default().decode(e.raw()) {
+            Ok(event) => event,
+            Err(why) => {
+                findings.push(Finding {
+                    pass: Pass::ReadModels,
+                    stream_id: Some(e.stream_id.clone()),
+                    version: Some(e.version),
+                    position: Some(e.cursor.position),
+                    detail: format!("the event cannot be read: {why}"),
+                });
+                return;
+            }
+        };
+        let id = event.transfer_id().to_string();
+        let row = self.rows.remove(&id);
+        if let Some(row) = project_transfer(row, &event, e.cursor.position, e.recorded_at) {
+            self.rows.insert(id, row);
+        }
+    }
+
+    /// Compares the whole view with the fold, a page at a time (newest first): a
+    /// differing row, one no event made and a folded transfer the view lacks are
+    /// findings. `moved`, asked after every row is read, says whether the projection
+    /// went past the checkpoint meanwhile. Returns how many transfers were folded.
+    pub(crate) async fn compare(
+        mut self,
+        models: &dyn ReadModels,
+        checkpoints: &dyn ProjectionStore,
+        findings: &mut Vec<Finding>,
+    ) -> Result<u64, QueryError> {
+        let folded = self.rows.len() as u64;
+        // Each difference, and whether the projection moving on would explain it.
+        let mut found: Vec<(Finding, bool)> = Vec::new();
+        let mut before = None;
+        loop {
+            let page = models
+                .transfers(TransferFilter {
+                    before,
+                    limit: VIEW_PAGE,
+                    ..TransferFilter::default()
+                })
+                .await?;
+            for row in &page {
+                let (detail, newer) = match self.rows.remove(&row.view.transfer_id) {
+                    Some(expected) if *row == expected => continue,
+                    Some(expected) => (
+                        differences(row, &expected),
+                        row.updated_at > expected.updated_at,
+                    ),
+                    None => (
+                        "the transfers view holds a transfer no event made".to_owned(),
+                        row.created_position > self.until.position,
+                    ),
+                };
+                found.push((finding(&row.view.transfer_id, detail), newer));
+            }
+            if page.len() < VIEW_PAGE {
+                break;
+            }
+            before = page.last().map(|r| r.created_position);
+        }
+        let mut missing: Vec<String> = self.rows.into_keys().collect();
+        missing.sort();
+        for id in missing {
+            let detail = "the transfer is missing from the transfers view".to_owned();
+            found.push((finding(&id, detail), false));
+        }
+        let moved = crate::verify_models::checkpoint(checkpoints).await? != self.until;
+        findings.extend(
+            found
+                .into_iter()
+                .filter(|(_, newer)| !(moved && *newer))
+                .map(|(f, _)| f),
+        );
+        Ok(folded)
+    }
+}
+
+fn finding(transfer_id: &str, detail: String) -> Finding {
+    Finding {
+        pass: Pass::ReadModels,
+        stream_id: Some(crate::transfers::transfer_stream_of(transfer_id)),
+        version: None,
+        position: None,
+        detail,
+    }
+}
+
+/// The fields that differ, as "field: view ... vs events ...".
+fn differences(row: &TransferRow, expected: &TransferRow) -> String {
+    let (Ok(serde_json::Value::Object(a)), Ok(serde_json::Value::Object(b))) =
+        (serde_json::to_value(row), serde_json::to_value(expected))
+    else {
+        return "the transfers view differs from the events".into();
+    };
+    let flat = |m: &serde_json::Map<String, serde_json::Value>| {
+        let mut out = m.clone();
+        if let Some(serde_json::Value::Object(view)) = out.remove("view") {
+            out.extend(view);
+        }
+        out
+    };
+    let (a, b) = (flat(&a), flat(&b));
+    let fields: Vec<String> = a
+        .iter()
+        .filter(|(k, v)| b.get(*k) != Some(v))
+        .map(|(k, v)| {
+            format!(
+                "{k}: view {v}, events {}",
+                b.get(k).unwrap_or(&serde_json::Value::Null)
+            )
+        })
+        .collect();
+    format!(
+        "the transfers view differs from the events ({})",
+        fields.join("; ")
+    )
+}

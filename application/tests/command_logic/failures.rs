@@ -1,0 +1,73 @@
+//! Failing ports and refused commands: what reaches the caller, what is written.
+
+use super::*;
+
+#[tokio::test]
+async fn snapshot_store_errors_never_fail_a_command() {
+    let mut store = store_with_account();
+    store.expect_append().returning(|_| Ok(()));
+    let mut snapshots = MockSnapshotStore::new();
+    snapshots
+        .expect_load()
+        .returning(|_| Err(SnapshotError::Unavailable("down".into())));
+    snapshots
+        .expect_save()
+        .times(1)
+        .returning(|_| Err(SnapshotError::Unavailable("down".into())));
+    let reply = service(store, snapshots, 1)
+        .act(a(), deposit("1.25"), &ctx())
+        .await
+        .expect("still succeeds");
+    assert_eq!(reply.balance.to_string(), "1.25");
+}
+
+#[tokio::test]
+async fn an_unreachable_store_is_reported_as_unavailable() {
+    let mut store = MockEventStore::new();
+    store.expect_idempotency_record().returning(|_| Ok(None));
+    store
+        .expect_read_stream()
+        .returning(|_| Err(StoreError::Unavailable("connection refused".into())));
+    let err = service(store, no_snapshots(), 0)
+        .act(a(), deposit("1"), &ctx())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "service_unavailable");
+}
+
+#[tokio::test]
+async fn a_domain_refusal_writes_no_events() {
+    let mut store = store_with_account();
+    store.expect_append().never();
+    let action = AccountAction::Withdraw {
+        amount: Decimal::parse("1").unwrap(),
+        description: None,
+    };
+    let err = service(store, no_snapshots(), 0)
+        .act(a(), action, &ctx())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "insufficient_funds");
+}
+
+#[tokio::test]
+async fn a_stream_with_a_hole_is_never_folded() {
+    let mut store = MockEventStore::new();
+    store.expect_read_stream().returning(|q| {
+        let mut events = opened_stream();
+        let mut deposit = events[0].clone();
+        deposit.version = 3; // version 2 is missing
+        events.push(deposit);
+        Ok(if q.after_version == 0 { events } else { vec![] })
+    });
+    store.expect_idempotency_record().returning(|_| Ok(None));
+    store.expect_append().never();
+    let err = service(store, no_snapshots(), 0)
+        .act(a(), deposit("5"), &ctx())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, CommandError::Internal(m) if m.contains("jumps from version 1 to 3")),
+        "{err:?}"
+    );
+}

@@ -1,0 +1,76 @@
+//! Idempotency keys: stored in the same append as the events, replayed, raced.
+
+use super::*;
+
+#[tokio::test]
+async fn the_events_and_the_idempotency_record_go_in_one_append() {
+    let mut store = store_with_account();
+    store
+        .expect_append()
+        .withf(|req| {
+            req.streams.len() == 1
+                && req.streams[0].expected_version == 1
+                && req.streams[0].events[0].metadata.actor == "tester"
+                && req.streams[0].events[0].metadata.request_id.as_deref() == Some("req-1")
+                && req.idempotency.len() == 1
+                && req.idempotency[0].key.ends_with("key-1")
+        })
+        .times(1)
+        .returning(|_| Ok(()));
+    let ctx = CommandContext {
+        idempotency_key: Some("key-1".into()),
+        request_id: Some("req-1".into()),
+        ..ctx()
+    };
+    service(store, no_snapshots(), 0)
+        .act(a(), deposit("5"), &ctx)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_stored_key_with_another_request_is_refused_without_writing() {
+    let mut store = MockEventStore::new();
+    store.expect_idempotency_record().returning(|key| {
+        Ok(Some(IdempotencyRecord {
+            key: key.to_owned(),
+            fingerprint: "another request".into(),
+            outcome: "{}".into(),
+        }))
+    });
+    store.expect_append().never();
+    store.expect_read_stream().never();
+    let ctx = CommandContext {
+        idempotency_key: Some("k".into()),
+        ..ctx()
+    };
+    let err = service(store, no_snapshots(), 0)
+        .act(a(), deposit("5"), &ctx)
+        .await
+        .unwrap_err();
+    assert_eq!(err, CommandError::IdempotencyKeyReused);
+}
+
+#[tokio::test]
+async fn losing_the_race_for_a_key_returns_the_winners_outcome() {
+    let mut store = store_with_account();
+    let winner = Arc::new(Mutex::new(None::<IdempotencyRecord>));
+    let seen = winner.clone();
+    store.expect_append().times(1).returning(move |req| {
+        // The winner had the same request but stored a refusal.
+        let mut record = req.idempotency[0].clone();
+        record.outcome = r#"{"refused":{"code":"insufficient_funds","detail":"stored"}}"#.into();
+        *seen.lock().unwrap() = Some(record.clone());
+        Err(AppendError::IdempotencyKeyExists(record))
+    });
+    let ctx = CommandContext {
+        idempotency_key: Some("k".into()),
+        ..ctx()
+    };
+    let err = service(store, no_snapshots(), 0)
+        .act(a(), deposit("5"), &ctx)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "insufficient_funds");
+    assert!(winner.lock().unwrap().is_some());
+}

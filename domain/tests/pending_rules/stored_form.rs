@@ -1,0 +1,71 @@
+//! Pending and limit events round trip through their stored form.
+
+use super::*;
+
+#[test]
+fn pending_and_limit_events_round_trip_through_their_stored_form() {
+    let (a, _, t) = reserved("4", Some(t0()));
+    let plan = plan_settlement(
+        &Settlement::Post(Some(dec("1"))),
+        t0() - Duration::seconds(1),
+        &t,
+        &a,
+        &account(&[opened("b")]),
+    );
+    assert!(plan.is_err(), "b has no pending_in, so its leg refuses");
+    let (a, b, t) = reserved("4", Some(t0()));
+    let plan = plan_settlement(
+        &Settlement::Post(Some(dec("1"))),
+        t0() - Duration::seconds(1),
+        &t,
+        &a,
+        &b,
+    )
+    .unwrap();
+    let void = plan_settlement(
+        &Settlement::Void(None),
+        t0() - Duration::seconds(1),
+        &t,
+        &a,
+        &b,
+    )
+    .unwrap();
+    let account_events = plan
+        .debit
+        .iter()
+        .chain(&plan.credit)
+        .chain(&void.debit)
+        .cloned()
+        .chain([AccountEvent::OverdraftLimitSet {
+            account_id: id("a"),
+            limit: m(1),
+        }]);
+    for e in account_events {
+        let stored = e.encode();
+        let raw = RawEvent {
+            event_type: stored.event_type,
+            schema_version: stored.schema_version,
+            data: &stored.data,
+        };
+        assert_eq!(AccountEvent::decode(raw, None).unwrap(), e);
+    }
+    let (_, _, t0state) = reserved("4", Some(t0()));
+    let created = fold(Transfer::default(), &[]).decide(&TransferCommand::CreatePending(
+        t0state.recorded().unwrap().clone(),
+        Some(t0()),
+    ));
+    for e in created
+        .unwrap()
+        .iter()
+        .chain(&plan.record)
+        .chain(&void.record)
+    {
+        let stored = Transfer::encode(e);
+        let raw = RawEvent {
+            event_type: stored.event_type,
+            schema_version: stored.schema_version,
+            data: &stored.data,
+        };
+        assert_eq!(&Transfer::default().decode(raw).unwrap(), e);
+    }
+}

@@ -1,0 +1,241 @@
+//! Non-atomic batches, malformed and oversized requests, one idempotency key per batch.
+
+use super::*;
+
+pub(crate) async fn a_non_atomic_batch_answers_each_operation(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    open_funded(&app, &["a"], "10").await;
+    let (s, b) = batch(
+        &app,
+        json!({"atomic": false, "operations": [
+            {"op": "deposit", "account_id": "a", "amount": "1"},
+            {"op": "withdraw", "account_id": "a", "amount": "100"},
+            {"op": "deposit", "account_id": "nobody", "amount": "1"},
+            {"op": "deposit", "account_id": "a", "amount": "0.001"},
+            {"op": "open_account", "account_id": "c", "owner": "C", "currency": "USD"},
+        ]}),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let r = b["results"].as_array().unwrap();
+    assert_eq!(r[0]["status"], json!(200));
+    assert_eq!(
+        (&r[1]["status"], &r[1]["problem"]["code"]),
+        (&json!(422), &json!("insufficient_funds"))
+    );
+    assert_eq!(
+        (&r[2]["status"], &r[2]["problem"]["code"]),
+        (&json!(404), &json!("account_not_found"))
+    );
+    assert_eq!(
+        (&r[3]["status"], &r[3]["problem"]["code"]),
+        (&json!(422), &json!("invalid_amount"))
+    );
+    assert_eq!(r[4]["status"], json!(201));
+    assert_eq!(b["atomic"], json!(false));
+}
+
+pub(crate) async fn malformed_and_oversized_batches_are_refused_whole(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    open_funded(&app, &["a"], "10").await;
+    let v = version(&app, "a").await;
+    let (s, b) = batch(
+        &app,
+        json!({"operations": [
+            {"op": "deposit", "account_id": "a", "amount": "1"},
+            {"op": "teleport", "account_id": "a"},
+        ]}),
+    )
+    .await;
+    assert_eq!(
+        (s, &b["code"], &b["operation"]),
+        (400, &json!("malformed_request"), &json!(1))
+    );
+    let (s, b) = batch(
+        &app,
+        json!({"atomic": false, "operations": [
+            {"op": "deposit", "account_id": "a", "amount": "1"},
+            {"op": "deposit", "amount": "1"},
+        ]}),
+    )
+    .await;
+    assert_eq!(
+        (s, &b["code"], &b["operation"]),
+        (400, &json!("malformed_request"), &json!(1))
+    );
+    let (s, b) = batch(
+        &app,
+        json!({"atomic": false, "operations": [
+            {"op": "set_limits", "account_id": "a"},
+        ]}),
+    )
+    .await;
+    assert_eq!(
+        (s, &b["code"], &b["operation"]),
+        (400, &json!("malformed_request"), &json!(0))
+    );
+    let ops: Vec<Value> = (0..1001)
+        .map(|_| json!({"op": "deposit", "account_id": "a", "amount": "1"}))
+        .collect();
+    let (s, b) = batch(&app, json!({"operations": ops})).await;
+    assert_eq!((s, &b["code"]), (422, &json!("validation_failed")));
+    let (s, b) = batch(&app, json!({"operations": []})).await;
+    assert_eq!((s, &b["code"]), (422, &json!("validation_failed")));
+    // Over 1 MiB: 413; but a batch over 64 KiB (the limit elsewhere) is fine.
+    let big = "x".repeat(400);
+    let ops: Vec<Value> = (0..1000)
+        .map(|i| json!({"op": "deposit", "account_id": "a", "amount": "0.01", "description": format!("{i}{}", &big[..300])}))
+        .collect();
+    let (s, b) = batch(&app, json!({"atomic": false, "operations": ops})).await;
+    assert_eq!(s, 200, "{b}");
+    let huge = "y".repeat(2000);
+    let ops: Vec<Value> = (0..1000)
+        .map(|_| json!({"op": "deposit", "account_id": "a", "amount": "1", "description": huge}))
+        .collect();
+    let (s, b) = batch(&app, json!({"operations": ops})).await;
+    assert_eq!((s, &b["code"]), (413, &json!("payload_too_large")));
+    assert_eq!(version(&app, "a").await, json!(v.as_u64().unwrap() + 1000));
+}
+
+pub(crate) async fn one_idempotency_key_covers_the_whole_batch(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    open_funded(&app, &["a", "b"], "10").await;
+    let body = json!({"operations": [
+        {"op": "deposit", "account_id": "a", "amount": "1"},
+        {"op": "transfer", "from_account_id": "a", "to_account_id": "b", "amount": "2"},
+    ]});
+    let send = |body: Value, key: &'static str| {
+        let app = &app;
+        async move {
+            json(
+                app.send(
+                    Method::POST,
+                    "/batches",
+                    Some(body),
+                    &[("idempotency-key", key)],
+                )
+                .await,
+            )
+            .await
+        }
+    };
+    let (s1, first) = send(body.clone(), "batch-1").await;
+    let (s2, again) = send(body.clone(), "batch-1").await;
+    assert_eq!((s1, s2), (200, 200));
+    assert_eq!(first, again, "the stored outcome is the whole answer");
+    assert_eq!(version(&app, "a").await, json!(4));
+    let (s, b) = send(
+        json!({"operations": [{"op": "deposit", "account_id": "a", "amount": "9"}]}),
+        "batch-1",
+    )
+    .await;
+    assert_eq!((s, &b["code"]), (422, &json!("idempotency_key_reused")));
+    let refused = json!({"operations": [{"op": "withdraw", "account_id": "a", "amount": "99"}]});
+    let (s1, r1) = send(refused.clone(), "batch-2").await;
+    let (s2, r2) = send(refused, "batch-2").await;
+    assert_eq!((s1, s2), (422, 422));
+    assert_eq!((&r1["operation"], &r2["operation"]), (&json!(0), &json!(0)));
+    let nonatomic = json!({"atomic": false, "operations": [
+        {"op": "deposit", "account_id": "b", "amount": "1"},
+        {"op": "withdraw", "account_id": "b", "amount": "999"},
+    ]});
+    let (_, n1) = send(nonatomic.clone(), "batch-3").await;
+    let (_, n2) = send(nonatomic, "batch-3").await;
+    assert_eq!(n1["results"][0]["body"], n2["results"][0]["body"]);
+    assert_eq!(version(&app, "b").await, json!(4));
+    // The same key with another batch, non-atomic or atomic: refused whole, nothing runs.
+    let other = json!({"atomic": false, "operations": [
+        {"op": "deposit", "account_id": "b", "amount": "1"},
+        {"op": "deposit", "account_id": "b", "amount": "1"},
+    ]});
+    let (s, b) = send(other, "batch-3").await;
+    assert_eq!(
+        (s, &b["code"]),
+        (422, &json!("idempotency_key_reused")),
+        "{b}"
+    );
+    let atomic = json!({"operations": [
+        {"op": "deposit", "account_id": "b", "amount": "1"},
+        {"op": "withdraw", "account_id": "b", "amount": "999"},
+    ]});
+    let (s, b) = send(atomic, "batch-3").await;
+    assert_eq!(
+        (s, &b["code"]),
+        (422, &json!("idempotency_key_reused")),
+        "{b}"
+    );
+    assert_eq!(version(&app, "b").await, json!(4));
+    // An amount written another way is the same request.
+    let (s1, a1) = send(
+        json!({"operations": [{"op": "deposit", "account_id": "a", "amount": 12.5}]}),
+        "batch-4",
+    )
+    .await;
+    let (s2, a2) = send(
+        json!({"operations": [{"op": "deposit", "account_id": "a", "amount": "12.50"}]}),
+        "batch-4",
+    )
+    .await;
+    assert_eq!((s1, s2), (200, 200), "{a2}");
+    assert_eq!(a1, a2);
+}
+
+/// `If-Match` does not apply to a batch: each operation decides on the state the ones
+/// before it left, an opening included. And a retried key with another refused value
+/// at the same index is another request.
+pub(crate) async fn non_atomic_batches_ignore_if_match_and_keep_refusals_apart(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    open_funded(&app, &["a"], "10").await;
+    let ops = json!({"atomic": false, "operations": [
+        {"op": "open_account", "account_id": "n", "owner": "N", "currency": "USD"},
+        {"op": "deposit", "account_id": "a", "amount": "1"},
+        {"op": "deposit", "account_id": "a", "amount": "1"},
+    ]});
+    let (s, b) = json(
+        app.send(
+            Method::POST,
+            "/batches",
+            Some(ops),
+            &[("if-match", "\"1\"")],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let statuses: Vec<&Value> = b["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["status"])
+        .collect();
+    assert_eq!(statuses, [&json!(201), &json!(200), &json!(200)], "{b}");
+    assert_eq!(version(&app, "a").await, json!(4));
+    let with_amount = |amount: &str| {
+        json!({"atomic": false, "operations": [
+            {"op": "deposit", "account_id": "a", "amount": "1"},
+            {"op": "deposit", "account_id": "a", "amount": amount},
+        ]})
+    };
+    let key = [("idempotency-key", "refusals")];
+    let (s, b) = json(
+        app.send(Method::POST, "/batches", Some(with_amount("abc")), &key)
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (s, &b["results"][1]["problem"]["code"]),
+        (200, &json!("invalid_amount")),
+        "{b}"
+    );
+    let (s, b) = json(
+        app.send(Method::POST, "/batches", Some(with_amount("xyz")), &key)
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (s, &b["code"]),
+        (422, &json!("idempotency_key_reused")),
+        "{b}"
+    );
+    assert_eq!(version(&app, "a").await, json!(5));
+}
