@@ -172,12 +172,13 @@ impl FeedHub {
             let full = match head {
                 None if listeners > 0 => match self.reader.store().feed_end().await {
                     Ok(end) => {
+                        self.failures.store(0, Ordering::Relaxed);
                         self.lock_head().head = Some(end);
                         self.head_ready.notify_waiters();
                         continue;
                     }
                     Err(e) => {
-                        tracing::warn!(error = %e, "live feed cannot find the feed's end");
+                        self.read_failed("live feed cannot find the feed's end", e);
                         false
                     }
                 },
@@ -222,13 +223,19 @@ impl FeedHub {
                 read == PAGE
             }
             Err(e) => {
-                let failures = self.failures.fetch_add(1, Ordering::Relaxed) + 1;
-                tracing::warn!(error = %e, failures, "live feed read failed; retrying");
-                if failures >= MAX_FAILURES {
-                    self.fail(e.to_string());
-                }
+                self.read_failed("live feed read failed; retrying", e);
                 false
             }
+        }
+    }
+
+    /// Counts a failed read (of a page or of the feed's end); the [`MAX_FAILURES`]th in
+    /// a row ends every subscription.
+    fn read_failed(&self, what: &str, e: impl std::fmt::Display) {
+        let failures = self.failures.fetch_add(1, Ordering::Relaxed) + 1;
+        tracing::warn!(error = %e, failures, "{what}");
+        if failures >= MAX_FAILURES {
+            self.fail(e.to_string());
         }
     }
 

@@ -155,15 +155,20 @@ impl Subscription {
                     return Some(self.end(FeedEnd::TooSlow))
                 }
                 Err(broadcast::error::RecvError::Closed) => {
-                    let failed = self.hub.failed.lock().unwrap_or_else(|p| p.into_inner());
-                    let why = match failed.clone() {
-                        Some(e) if !*self.closed.borrow() => FeedEnd::StoreFailed(e),
-                        _ => FeedEnd::ShuttingDown,
-                    };
-                    drop(failed);
+                    let why = self.why_closed();
                     return Some(self.end(why));
                 }
             }
+        }
+    }
+
+    /// Why the hub closed this subscription's channel: it gave up on the store, or
+    /// the server shuts down.
+    fn why_closed(&self) -> FeedEnd {
+        let failed = self.hub.failed.lock().unwrap_or_else(|p| p.into_inner());
+        match failed.clone() {
+            Some(e) if !*self.closed.borrow() => FeedEnd::StoreFailed(e),
+            _ => FeedEnd::ShuttingDown,
         }
     }
 
@@ -239,6 +244,11 @@ impl Subscription {
             _ = ready => {}
             _ = tokio::time::sleep(POLL) => {}
             _ = self.closed.changed() => return Err(FeedEnd::ShuttingDown),
+        }
+        // The hub gave up finding the feed's end (the store fails): it closed the
+        // channel, and this subscriber ends instead of waiting on.
+        if self.rx.is_closed() {
+            return Err(self.why_closed());
         }
         Ok(self.hub.lock_head().head)
     }

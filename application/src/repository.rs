@@ -128,9 +128,12 @@ impl Repository {
         &self,
         stream_id: &str,
     ) -> Result<Versioned<A>, LoadError> {
-        let cached = self.load::<A>(stream_id).await?;
-        if cached.version > 0 {
-            return Ok(cached);
+        let cache = self.cache.as_ref();
+        if let Some(hit) = cache.and_then(|c| c.get::<A>(stream_id)) {
+            if hit.version > 0 {
+                self.stats.from_cache.fetch_add(1, Ordering::Relaxed);
+                return Ok(hit);
+            }
         }
         self.load_fresh(stream_id).await
     }

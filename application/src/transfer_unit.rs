@@ -112,6 +112,12 @@ impl<'a> TransferUnit<'a> {
                 if !self.ctx.principal.sees(&from.state) {
                     return Err(DomainError::AccountNotFound.into());
                 }
+                // A retry of a transfer that was made is told so, with or without
+                // `If-Match` (the first one moved the account past it). The record is
+                // read only on the reload a refusal brings.
+                if record.state.details().is_some() {
+                    return Err(DomainError::TransferExists.into());
+                }
                 if let Some(pre) = &self.ctx.if_match {
                     if !pre.holds_at(from.version) {
                         return Err(precondition_failed(from.version, false));

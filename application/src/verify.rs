@@ -171,13 +171,12 @@ impl Verifier {
         // One stream's check compares its account alone; the whole feed's, every
         // transfer too.
         if stream.is_none() {
-            report.transfers = transfers
-                .compare(
-                    self.models.as_ref(),
-                    self.checkpoints.as_ref(),
-                    &mut findings,
-                )
-                .await?;
+            let stores = (
+                self.store.as_ref(),
+                self.models.as_ref(),
+                self.checkpoints.as_ref(),
+            );
+            report.transfers = transfers.compare(stores, &mut findings).await?;
         }
         findings.sort_by_key(|f| (f.pass, f.position.unwrap_or(u64::MAX)));
         findings.truncate(MAX_FINDINGS);

@@ -13,7 +13,7 @@ use ledger_domain::{Aggregate, Transfer};
 
 use crate::ports::filters::TransferFilter;
 use crate::ports::readmodel::{ProjectionStore, ReadModels};
-use crate::ports::store::{FeedCursor, RecordedEvent};
+use crate::ports::store::{EventStore, FeedCursor, RecordedEvent, StreamQuery};
 use crate::queries::QueryError;
 use crate::transfer_views::{project_transfer, TransferRow};
 use crate::verify::{Finding, Pass};
@@ -63,17 +63,18 @@ impl TransfersFold {
 
     /// Compares the whole view with the fold, a page at a time (newest first): a
     /// differing row, one no event made and a folded transfer the view lacks are
-    /// findings. `moved`, asked after every row is read, says whether the projection
-    /// went past the checkpoint meanwhile. Returns how many transfers were folded.
+    /// findings. Whether the projection went past the checkpoint meanwhile is asked
+    /// after every row is read; if it did, a row no event made is skipped (made since),
+    /// and so is a differing one whose stream has an event after the checkpoint.
+    /// Returns how many transfers were folded.
     pub(crate) async fn compare(
         mut self,
-        models: &dyn ReadModels,
-        checkpoints: &dyn ProjectionStore,
+        (store, models, checkpoints): (&dyn EventStore, &dyn ReadModels, &dyn ProjectionStore),
         findings: &mut Vec<Finding>,
     ) -> Result<u64, QueryError> {
         let folded = self.rows.len() as u64;
-        // Each difference, and whether the projection moving on would explain it.
-        let mut found: Vec<(Finding, bool)> = Vec::new();
+        // Each difference, and what could explain it on a ledger in use.
+        let mut found: Vec<(Finding, Explained)> = Vec::new();
         let mut before = None;
         loop {
             let page = models
@@ -84,39 +85,79 @@ impl TransfersFold {
                 })
                 .await?;
             for row in &page {
-                let (detail, newer) = match self.rows.remove(&row.view.transfer_id) {
+                let (detail, explained) = match self.rows.remove(&row.view.transfer_id) {
                     Some(expected) if *row == expected => continue,
-                    Some(expected) => (
-                        differences(row, &expected),
-                        row.updated_at > expected.updated_at,
-                    ),
+                    Some(expected) => (differences(row, &expected), Explained::IfStreamMoved),
                     None => (
                         "the transfers view holds a transfer no event made".to_owned(),
-                        row.created_position > self.until.position,
+                        Explained::IfMoved,
                     ),
                 };
-                found.push((finding(&row.view.transfer_id, detail), newer));
+                found.push((finding(&row.view.transfer_id, detail), explained));
             }
             if page.len() < VIEW_PAGE {
                 break;
             }
             before = page.last().map(|r| r.created_position);
         }
-        let mut missing: Vec<String> = self.rows.into_keys().collect();
+        let mut missing: Vec<String> = std::mem::take(&mut self.rows).into_keys().collect();
         missing.sort();
         for id in missing {
-            let detail = "the transfer is missing from the transfers view".to_owned();
-            found.push((finding(&id, detail), false));
+            let detail = "the transfer is missing from the transfers view (one made before \
+                the view existed appears after `ledger projections rebuild --name current_state`)"
+                .to_owned();
+            found.push((finding(&id, detail), Explained::Never));
         }
         let moved = crate::verify_models::checkpoint(checkpoints).await? != self.until;
-        findings.extend(
-            found
-                .into_iter()
-                .filter(|(_, newer)| !(moved && *newer))
-                .map(|(f, _)| f),
-        );
+        for (f, explained) in found {
+            let skip = moved
+                && match explained {
+                    Explained::Never => false,
+                    Explained::IfMoved => true,
+                    Explained::IfStreamMoved => self.stream_moved(store, &f).await?,
+                };
+            if !skip {
+                findings.push(f);
+            }
+        }
         Ok(folded)
     }
+
+    /// Whether the finding's transfer stream has an event after the checkpoint.
+    async fn stream_moved(&self, store: &dyn EventStore, f: &Finding) -> Result<bool, QueryError> {
+        let Some(stream_id) = &f.stream_id else {
+            return Ok(false);
+        };
+        let mut after_version = 0;
+        loop {
+            let page = store
+                .read_stream(StreamQuery {
+                    stream_id,
+                    after_version,
+                    until: None,
+                    limit: VIEW_PAGE,
+                })
+                .await?;
+            if page.iter().any(|e| e.cursor > self.until) {
+                return Ok(true);
+            }
+            match page.last() {
+                Some(e) if page.len() == VIEW_PAGE => after_version = e.version,
+                _ => return Ok(false),
+            }
+        }
+    }
+}
+
+/// What could explain a difference on a ledger in use, once the projection has moved
+/// past the checkpoint the fold stopped at.
+enum Explained {
+    /// Nothing: a projection never deletes a row.
+    Never,
+    /// The projection moving at all (a transfer made since).
+    IfMoved,
+    /// An event of the transfer's stream after the checkpoint.
+    IfStreamMoved,
 }
 
 fn finding(transfer_id: &str, detail: String) -> Finding {

@@ -184,14 +184,15 @@ pub fn position_cursor(q: &HashMap<String, String>) -> Result<Option<u64>, ApiEr
         .transpose()
 }
 
-/// 1-19 ASCII digits (no sign, no spaces), as the contract's patterns say: a number
-/// that fits a signed 64-bit column.
+/// 1-19 ASCII digits (no sign, no spaces), as the contract's patterns say; above the
+/// largest signed 64-bit number (what a column holds) it is that number: a cursor or
+/// version past every one there is.
 pub fn whole_number(v: &str) -> Option<u64> {
     let plain = (1..=19).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_digit());
     plain
         .then(|| v.parse::<u64>().ok())
         .flatten()
-        .filter(|n| i64::try_from(*n).is_ok())
+        .map(|n| n.min(i64::MAX.unsigned_abs()))
 }
 
 /// The `Idempotency-Key` header: 1-255 visible ASCII characters.
@@ -268,4 +269,15 @@ pub fn if_match(headers: &HeaderMap) -> Result<Option<IfMatch>, ApiError> {
     } else {
         IfMatch::Versions(versions)
     }))
+}
+
+/// Refuses parameters the route does not take: a misspelt filter must not silently
+/// deliver everything.
+pub fn only(q: &HashMap<String, String>, known: &[&str]) -> Result<(), ApiError> {
+    match q.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(k) => Err(ApiError::validation(format!(
+            "unknown query parameter `{k}`; this route takes {known:?}"
+        ))),
+        None => Ok(()),
+    }
 }

@@ -212,6 +212,7 @@ pub(crate) async fn feed(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<FeedBody>, ApiError> {
     let q = body::query(raw.as_deref())?;
+    body::only(&q, &["after", "limit"])?;
     let limit = body::limit(&q, 100, 1000)?;
     let after = match q.get("after") {
         None => ledger_application::ports::store::FeedCursor::START,

@@ -2,7 +2,6 @@
 //! account's events (`/accounts/{id}/events/stream`), both served by the instance's one
 //! feed reader (`FeedHub`).
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::time::Duration;
 
@@ -35,17 +34,6 @@ pub(crate) fn router() -> Router<crate::State> {
         .route("/accounts/{id}/events/stream", get(account_stream))
 }
 
-/// Refuses parameters the route does not take: a misspelt filter must not silently
-/// deliver everything.
-fn only(q: &HashMap<String, String>, known: &[&str]) -> Result<(), ApiError> {
-    match q.keys().find(|k| !known.contains(&k.as_str())) {
-        Some(k) => Err(ApiError::validation(format!(
-            "unknown query parameter `{k}`; this route takes {known:?}"
-        ))),
-        None => Ok(()),
-    }
-}
-
 /// `Last-Event-ID` (a reconnect) wins over the query's resume point.
 fn resume_point<'a>(
     headers: &'a HeaderMap,
@@ -73,7 +61,7 @@ pub(crate) async fn feed_stream(
 ) -> Result<Response, ApiError> {
     state.queries.may_follow_feed(&rc.principal)?;
     let q = body::query(raw.as_deref())?;
-    only(&q, &["after", "stream_id", "event_type"])?;
+    body::only(&q, &["after", "stream_id", "event_type"])?;
     let after = match resume_point(&headers, q.get("after"))? {
         None => FeedCursor::START,
         // Only what commits from now on (a console following the ledger live).
@@ -121,7 +109,7 @@ pub(crate) async fn account_stream(
 ) -> Result<Response, ApiError> {
     let id: AccountId = body::path_account(&id)?;
     let q = body::query(raw.as_deref())?;
-    only(&q, &["after_version"])?;
+    body::only(&q, &["after_version"])?;
     let after = match resume_point(&headers, q.get("after_version"))? {
         None => 0,
         Some(v) => body::whole_number(v).ok_or_else(|| {
@@ -144,14 +132,24 @@ fn watch_key(state: &crate::State, rc: &RequestContext) -> WatchedKey {
     rc.key.map(|hash| (state.keys.clone(), hash))
 }
 
-/// Whether the stream's key (if it was opened with one) is still active: a revoked key
-/// gets no event past its revocation's reach (one second per instance).
-async fn still_allowed(key: &WatchedKey) -> bool {
-    match key {
-        None => true,
-        Some((keys, hash)) => matches!(keys.principal_by_hash(hash).await, Ok(Some(_))),
+/// Why the stream must end before its next event, if it must: its key (if it was
+/// opened with one) is revoked (no event past the revocation's reach, one second per
+/// instance), or cannot be checked now (a store failure, not a revocation: the client
+/// may reconnect).
+async fn key_refusal(key: &WatchedKey) -> Option<&'static str> {
+    let (keys, hash) = key.as_ref()?;
+    match keys.principal_by_hash(hash).await {
+        Ok(Some(_)) => None,
+        Ok(None) => Some("closed: the key is revoked"),
+        Err(e) => {
+            tracing::warn!(error = %e, "live feed subscription ended: its key cannot be checked");
+            Some(STORE_FAILED)
+        }
     }
 }
+
+const STORE_FAILED: &str =
+    "closed: the event store cannot be read now; reconnect with Last-Event-ID to resume";
 
 /// The subscription as an SSE body: each event with its id, a closing comment at the
 /// end, heartbeats while idle. A stream opened with an API key ends when the key is
@@ -160,14 +158,15 @@ fn events(subscription: Subscription, key: WatchedKey, id_of: fn(&FeedItem) -> S
     let body = stream::unfold(Some((subscription, key)), move |state| async move {
         let (mut sub, key) = state?;
         let event = match sub.next().await? {
-            Delivery::Event(_) if !still_allowed(&key).await => {
-                let closing = Event::default().comment("closed: the key is revoked");
-                return Some((Ok::<_, Infallible>(closing), None));
+            Delivery::Event(item) => {
+                if let Some(why) = key_refusal(&key).await {
+                    return Some((Ok::<_, Infallible>(Event::default().comment(why)), None));
+                }
+                Event::default()
+                    .id(id_of(&item))
+                    .event(item.event_type.as_str())
+                    .data(item.text.as_str())
             }
-            Delivery::Event(item) => Event::default()
-                .id(id_of(&item))
-                .event(item.event_type.as_str())
-                .data(item.text.as_str()),
             Delivery::End(why) => Event::default().comment(closing(&why)),
         };
         Some((Ok::<_, Infallible>(event), Some((sub, key))))
@@ -187,7 +186,7 @@ fn closing(why: &FeedEnd) -> &'static str {
         }
         FeedEnd::StoreFailed(e) => {
             tracing::warn!(error = %e, "live feed subscription ended on a store error");
-            "closed: the event store cannot be read now; reconnect with Last-Event-ID to resume"
+            STORE_FAILED
         }
     }
 }

@@ -1,7 +1,8 @@
 //! The live feed's reader renders only what someone listens to. These tests make its
 //! reads slow so subscribers join while a read is under way: each must still see every
 //! event of its stream, in order, without a gap. And a store that keeps failing ends
-//! the live subscriptions with `StoreFailed` instead of leaving them waiting forever.
+//! the live subscriptions with `StoreFailed` instead of leaving them waiting forever,
+//! a first subscriber's wait for the feed's end included.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -39,6 +40,9 @@ impl EventStore for SlowFeed {
         self.inner.read_feed(after, limit).await
     }
     async fn feed_end(&self) -> Result<FeedCursor, StoreError> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(StoreError::Unavailable("the store is down".into()));
+        }
         self.inner.feed_end().await
     }
     async fn count_after(&self, after: FeedCursor) -> Result<u64, StoreError> {
@@ -205,4 +209,23 @@ async fn a_store_that_keeps_failing_ends_live_subscriptions() {
     let mut again = hub.subscribe(FeedCursor::START, FeedFilter::default());
     assert!(matches!(again.next().await, Some(Delivery::Event(_))));
     assert!(matches!(again.next().await, Some(Delivery::Event(_))));
+}
+
+/// The first subscriber arrives while the store is down: the hub cannot even find the
+/// feed's end, and the subscription ends instead of waiting with heartbeats for ever.
+#[tokio::test(start_paused = true)]
+async fn a_first_subscriber_while_the_store_is_down_is_ended() {
+    let store = Arc::new(SlowFeed {
+        inner: MemoryEventStore::new(),
+        failing: AtomicBool::new(true),
+    });
+    let hub = hub_on(&store);
+    let mut sub = hub.subscribe(FeedCursor::START, FeedFilter::default());
+    let end = tokio::time::timeout(Duration::from_secs(60), sub.next())
+        .await
+        .expect("the subscription ends");
+    assert!(
+        matches!(end, Some(Delivery::End(FeedEnd::StoreFailed(_)))),
+        "{end:?}"
+    );
 }

@@ -1,7 +1,7 @@
 //! Every error code of API.md, each a problem document.
 
 use crate::{expect_problem, open};
-use ledger_tests::{Backend, TestApp};
+use ledger_tests::{json, Backend, TestApp};
 use reqwest::Method;
 use serde_json::json;
 
@@ -211,7 +211,16 @@ pub(crate) async fn every_error_code_is_a_problem_document(backend: Backend) {
     let t =
         json!({"transfer_id": "dup", "from_account_id": "a", "to_account_id": "b", "amount": "1"});
     assert_eq!(app.post("/transfers", t.clone()).await.status(), 201);
-    expect_problem(app.post("/transfers", t).await, 409, "transfer_exists").await;
+    expect_problem(
+        app.post("/transfers", t.clone()).await,
+        409,
+        "transfer_exists",
+    )
+    .await;
+    // With an `If-Match` the first transfer made stale: still the transfer's answer.
+    let stale = [("if-match", "\"1\"")];
+    let retry = app.send(Method::POST, "/transfers", Some(t), &stale).await;
+    expect_problem(retry, 409, "transfer_exists").await;
     open(&app, "c", "USD").await;
     assert_eq!(app.post("/accounts/c/close", json!({})).await.status(), 200);
     expect_problem(
@@ -262,6 +271,17 @@ pub(crate) async fn every_error_code_is_a_problem_document(backend: Backend) {
         "validation_failed",
     )
     .await;
+    // Numbers in a query are plain digits, as the contract's patterns say; one past
+    // the largest a column holds reads as that largest.
+    for path in [
+        "/transfers?limit=%2B5",
+        "/transfers?cursor=%2B5",
+        "/accounts/a?version=%2B5",
+    ] {
+        expect_problem(app.get(path).await, 422, "validation_failed").await;
+    }
+    let (s, page) = json(app.get("/transfers?cursor=9999999999999999999").await).await;
+    assert_eq!(s, 200, "{page}");
     expect_problem(
         app.get("/accounts/a?version=abc").await,
         422,

@@ -55,6 +55,14 @@ pub(crate) fn command_headers() -> Vec<Value> {
     ]
 }
 
+/// The `Idempotency-Key` header alone (where `If-Match` does not apply).
+pub(crate) fn idempotency_only() -> Vec<Value> {
+    command_headers()
+        .into_iter()
+        .filter(|h| h["name"] == "Idempotency-Key")
+        .collect()
+}
+
 pub(crate) fn key_id() -> Vec<Value> {
     vec![json!({"name": "key_id", "in": "path", "required": true,
                 "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"}})]
@@ -169,10 +177,12 @@ pub(crate) fn feed() -> Vec<Value> {
 }
 
 pub(crate) fn rebuild() -> Vec<Value> {
-    vec![query(
+    let mut p = vec![query(
         "projection",
         json!({"type": "string", "enum": ledger_application::ports::readmodel::PROJECTIONS
             .map(|p| p.as_str())}),
         "Rebuild only this one.",
-    )]
+    )];
+    p.extend(idempotency_only());
+    p
 }

@@ -3,7 +3,7 @@
 use ledger_domain::ErrorCode as C;
 use serde_json::{json, Value};
 
-use super::params::{command_headers, limit, query, ID_PATTERN, TEXT_PATTERN};
+use super::params::{command_headers, idempotency_only, limit, query, ID_PATTERN, TEXT_PATTERN};
 use super::{Operation, BODY_400, BODY_413, BODY_415, PRECONDITION, QUERY_422};
 
 const TRANSFER_NOT_FOUND: (u16, &[C]) = (404, &[C::TransferNotFound]);
@@ -19,13 +19,6 @@ fn settle() -> Vec<Value> {
     let mut p = vec![path_transfer()];
     p.extend(idempotency_only());
     p
-}
-
-fn idempotency_only() -> Vec<Value> {
-    command_headers()
-        .into_iter()
-        .filter(|h| h["name"] == "Idempotency-Key")
-        .collect()
 }
 
 fn get_one() -> Vec<Value> {
