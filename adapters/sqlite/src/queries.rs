@@ -224,7 +224,7 @@ impl ReadModels for SqliteReadModels {
 /// `GET /transfers` without an account: newest first over the whole view.
 const TRANSFERS: &str = "SELECT view FROM transfers WHERE ?1 IS NULL \
     AND (?2 IS NULL OR status = ?2) \
-      AND (?3 IS NULL OR created_position < ?3) \
+      AND created_position < COALESCE(?3, 9223372036854775807) \
       AND (?5 IS NULL OR from_account_id IN (SELECT account_id FROM current_state WHERE owner = ?5) \
         OR to_account_id IN (SELECT account_id FROM current_state WHERE owner = ?5)) \
       ORDER BY created_position DESC LIMIT ?4";
@@ -233,14 +233,14 @@ const TRANSFERS: &str = "SELECT view FROM transfers WHERE ?1 IS NULL \
 const TRANSFERS_OF_ACCOUNT: &str = "SELECT view FROM ( \
     SELECT * FROM (SELECT view, created_position FROM transfers WHERE from_account_id = ?1 \
       AND (?2 IS NULL OR status = ?2) \
-      AND (?3 IS NULL OR created_position < ?3) \
+      AND created_position < COALESCE(?3, 9223372036854775807) \
       AND (?5 IS NULL OR from_account_id IN (SELECT account_id FROM current_state WHERE owner = ?5) \
         OR to_account_id IN (SELECT account_id FROM current_state WHERE owner = ?5)) \
       ORDER BY created_position DESC LIMIT ?4) AS outgoing \
     UNION ALL \
     SELECT * FROM (SELECT view, created_position FROM transfers WHERE to_account_id = ?1 \
       AND from_account_id <> ?1 AND (?2 IS NULL OR status = ?2) \
-      AND (?3 IS NULL OR created_position < ?3) \
+      AND created_position < COALESCE(?3, 9223372036854775807) \
       AND (?5 IS NULL OR from_account_id IN (SELECT account_id FROM current_state WHERE owner = ?5) \
         OR to_account_id IN (SELECT account_id FROM current_state WHERE owner = ?5)) \
       ORDER BY created_position DESC LIMIT ?4) AS incoming \
