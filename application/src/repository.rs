@@ -114,11 +114,21 @@ impl Repository {
     /// The current state of a stream (version 0 and the default state if it has no
     /// events): from the in-process cache, else a snapshot plus newer events, else replay.
     pub async fn load<A: Aggregate>(&self, stream_id: &str) -> Result<Versioned<A>, LoadError> {
-        if let Some(hit) = self.cache.as_ref().and_then(|c| c.get::<A>(stream_id)) {
-            self.stats.from_cache.fetch_add(1, Ordering::Relaxed);
-            return Ok(hit);
+        match self.cached(stream_id, |_| true) {
+            Some(hit) => Ok(hit),
+            None => self.load_fresh(stream_id).await,
         }
-        self.load_fresh(stream_id).await
+    }
+
+    /// The cache's state of a stream, if it holds one that `usable` accepts (counted).
+    fn cached<A: Aggregate>(
+        &self,
+        stream_id: &str,
+        usable: impl Fn(&Versioned<A>) -> bool,
+    ) -> Option<Versioned<A>> {
+        let hit = self.cache.as_ref()?.get::<A>(stream_id).filter(usable)?;
+        self.stats.from_cache.fetch_add(1, Ordering::Relaxed);
+        Some(hit)
     }
 
     /// As [`Self::load`], but a stream the cache holds as empty is read from the store:
@@ -128,14 +138,10 @@ impl Repository {
         &self,
         stream_id: &str,
     ) -> Result<Versioned<A>, LoadError> {
-        let cache = self.cache.as_ref();
-        if let Some(hit) = cache.and_then(|c| c.get::<A>(stream_id)) {
-            if hit.version > 0 {
-                self.stats.from_cache.fetch_add(1, Ordering::Relaxed);
-                return Ok(hit);
-            }
+        match self.cached(stream_id, |hit: &Versioned<A>| hit.version > 0) {
+            Some(hit) => Ok(hit),
+            None => self.load_fresh(stream_id).await,
         }
-        self.load_fresh(stream_id).await
     }
 
     /// The current state from the stores, bypassing (and refreshing) the cache.

@@ -109,7 +109,10 @@ impl AccountsFold {
         let check = |row: &AccountView, expected: Option<AccountView>| {
             let (detail, newer) = match expected {
                 Some(expected) if *row == expected => return None,
-                Some(expected) => (differences(row, &expected), row.version > expected.version),
+                Some(expected) => (
+                    differences("accounts", row, &expected),
+                    row.version > expected.version,
+                ),
                 None => (
                     "the accounts view holds an account no event opened".into(),
                     true,
@@ -158,22 +161,33 @@ impl AccountsFold {
 /// Accounts read from the view per query.
 const VIEW_PAGE: usize = 1_000;
 
-fn finding(account_id: &str, version: Option<u64>, detail: String) -> Finding {
+pub(crate) fn finding(stream_id: &str, version: Option<u64>, detail: String) -> Finding {
     Finding {
         pass: Pass::ReadModels,
-        stream_id: Some(account_id.to_owned()),
+        stream_id: Some(stream_id.to_owned()),
         version,
         position: None,
         detail,
     }
 }
 
-/// The fields that differ, as "field: stored (view) vs folded (events)".
-fn differences(row: &AccountView, expected: &AccountView) -> String {
-    let (Ok(serde_json::Value::Object(a)), Ok(serde_json::Value::Object(b))) =
-        (serde_json::to_value(row), serde_json::to_value(expected))
-    else {
-        return "the accounts view differs from the events".into();
+/// The fields that differ, as "field: view ... , events ..." (a row's nested `view`
+/// object, as a transfer row has, is read field by field).
+pub(crate) fn differences<T: serde::Serialize>(name: &str, row: &T, expected: &T) -> String {
+    let flat = |v: serde_json::Result<serde_json::Value>| match v {
+        Ok(serde_json::Value::Object(mut m)) => {
+            if let Some(serde_json::Value::Object(view)) = m.remove("view") {
+                m.extend(view);
+            }
+            Some(m)
+        }
+        _ => None,
+    };
+    let (Some(a), Some(b)) = (
+        flat(serde_json::to_value(row)),
+        flat(serde_json::to_value(expected)),
+    ) else {
+        return format!("the {name} view differs from the events");
     };
     let fields: Vec<String> = a
         .iter()
@@ -186,7 +200,7 @@ fn differences(row: &AccountView, expected: &AccountView) -> String {
         })
         .collect();
     format!(
-        "the accounts view differs from the events ({})",
+        "the {name} view differs from the events ({})",
         fields.join("; ")
     )
 }

@@ -17,6 +17,7 @@ use crate::ports::store::{EventStore, FeedCursor, RecordedEvent, StreamQuery};
 use crate::queries::QueryError;
 use crate::transfer_views::{project_transfer, TransferRow};
 use crate::verify::{Finding, Pass};
+use crate::verify_models::differences;
 
 /// The transfers as the events up to a checkpoint give them, by transfer id.
 pub(crate) struct TransfersFold {
@@ -87,7 +88,10 @@ impl TransfersFold {
             for row in &page {
                 let (detail, explained) = match self.rows.remove(&row.view.transfer_id) {
                     Some(expected) if *row == expected => continue,
-                    Some(expected) => (differences(row, &expected), Explained::IfStreamMoved),
+                    Some(expected) => (
+                        differences("transfers", row, &expected),
+                        Explained::IfStreamMoved,
+                    ),
                     None => (
                         "the transfers view holds a transfer no event made".to_owned(),
                         Explained::IfMoved,
@@ -161,42 +165,6 @@ enum Explained {
 }
 
 fn finding(transfer_id: &str, detail: String) -> Finding {
-    Finding {
-        pass: Pass::ReadModels,
-        stream_id: Some(crate::transfers::transfer_stream_of(transfer_id)),
-        version: None,
-        position: None,
-        detail,
-    }
-}
-
-/// The fields that differ, as "field: view ... vs events ...".
-fn differences(row: &TransferRow, expected: &TransferRow) -> String {
-    let (Ok(serde_json::Value::Object(a)), Ok(serde_json::Value::Object(b))) =
-        (serde_json::to_value(row), serde_json::to_value(expected))
-    else {
-        return "the transfers view differs from the events".into();
-    };
-    let flat = |m: &serde_json::Map<String, serde_json::Value>| {
-        let mut out = m.clone();
-        if let Some(serde_json::Value::Object(view)) = out.remove("view") {
-            out.extend(view);
-        }
-        out
-    };
-    let (a, b) = (flat(&a), flat(&b));
-    let fields: Vec<String> = a
-        .iter()
-        .filter(|(k, v)| b.get(*k) != Some(v))
-        .map(|(k, v)| {
-            format!(
-                "{k}: view {v}, events {}",
-                b.get(k).unwrap_or(&serde_json::Value::Null)
-            )
-        })
-        .collect();
-    format!(
-        "the transfers view differs from the events ({})",
-        fields.join("; ")
-    )
+    let stream = crate::transfers::transfer_stream_of(transfer_id);
+    crate::verify_models::finding(&stream, None, detail)
 }
