@@ -6,7 +6,7 @@ use ledger_domain::{Currency, Money, TransferDetails, TransferEvent, TransferSta
 use serde::{Deserialize, Serialize};
 
 /// A transfer's state.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct TransferView {
     /// Its id.
     pub transfer_id: String,
@@ -51,7 +51,7 @@ impl TransferView {
 
 /// A row of the transfers view: the transfer, when it was created (the feed position
 /// of its first event: the keyset order, newest first) and last changed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct TransferRow {
     /// The transfer.
     pub view: TransferView,

@@ -15,3 +15,4 @@ pub mod projections_wide;
 pub mod rebuild;
 pub mod store;
 pub mod store_concurrency;
+pub mod verify;

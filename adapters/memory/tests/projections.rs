@@ -73,6 +73,11 @@ async fn pending_views_match_the_aggregates() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn verify_folds_transfers_as_the_projection_does() {
+    ledger_conformance::verify::verify_folds_transfers_as_the_projection_does(harness()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn batches_of_many_accounts_equal_a_fold() {
     ledger_conformance::projections_wide::batches_of_many_accounts_equal_a_fold(harness()).await;
 }

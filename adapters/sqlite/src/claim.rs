@@ -1,31 +1,72 @@
-//! The rebuild claim on SQLite: an exclusive lock (`flock`) on a file beside the
-//! database, so that every process on the file sees it; the operating system releases
-//! it when its holder closes it or dies.
+//! Roles one process at a time plays on a SQLite file: the rebuild claim and the
+//! relay's lease. Each is an exclusive lock (`flock`) on a file beside the database,
+//! so that every process on the file sees it; the operating system releases it when its
+//! holder closes it or dies.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use ledger_application::ports::readmodel::{ReadModelError, RebuildClaim};
 use sqlx::SqlitePool;
 
-/// `<database file>-rebuild.lock`.
-fn lock_path(pool: &SqlitePool) -> PathBuf {
+/// The rebuild claim's lock file, beside the read models' file.
+const REBUILD: &str = "-rebuild.lock";
+/// The relay lease's lock file, beside the events' file.
+const RELAY: &str = "-relay.lock";
+
+/// `<database file><suffix>`.
+fn lock_path(pool: &SqlitePool, suffix: &str) -> PathBuf {
     let mut name = pool.connect_options().get_filename().as_os_str().to_owned();
-    name.push("-rebuild.lock");
+    name.push(suffix);
     PathBuf::from(name)
 }
 
 fn io(e: std::io::Error) -> ReadModelError {
-    ReadModelError::Unavailable(format!("the rebuild lock file: {e}"))
+    ReadModelError::Unavailable(format!("a lock file beside the database: {e}"))
 }
 
-fn open(pool: &SqlitePool) -> Result<File, ReadModelError> {
+fn open(pool: &SqlitePool, suffix: &str) -> Result<File, ReadModelError> {
     OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
-        .open(lock_path(pool))
+        .open(lock_path(pool, suffix))
         .map_err(io)
+}
+
+/// The relay's lease: once taken, held for as long as the store (and its clones) lives.
+#[derive(Clone)]
+pub(crate) struct RelayLease {
+    events: SqlitePool,
+    held: Arc<Mutex<Option<File>>>,
+}
+
+impl RelayLease {
+    /// The lease on the events' file of `events`.
+    pub(crate) fn on(events: SqlitePool) -> Self {
+        Self {
+            events,
+            held: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// Whether this store holds the lease (taking it when no process does).
+    pub(crate) fn try_hold(&self) -> Result<bool, ReadModelError> {
+        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        if held.is_some() {
+            return Ok(true);
+        }
+        let file = open(&self.events, RELAY)?;
+        match file.try_lock() {
+            Ok(()) => {
+                *held = Some(file);
+                Ok(true)
+            }
+            Err(TryLockError::WouldBlock) => Ok(false),
+            Err(TryLockError::Error(e)) => Err(io(e)),
+        }
+    }
 }
 
 /// The lock file, locked: closing it (dropping it) releases the lock at once.
@@ -37,7 +78,7 @@ impl ledger_application::ports::readmodel::ClaimGuard for ClaimFile {}
 /// `None` when a claim holds it. A status probe holds a shared lock for an instant, so
 /// a refusal is retried for a moment before it is believed.
 pub(crate) async fn claim(pool: &SqlitePool) -> Result<Option<RebuildClaim>, ReadModelError> {
-    let file = open(pool)?;
+    let file = open(pool, REBUILD)?;
     for _ in 0..20 {
         match file.try_lock() {
             Ok(()) => return Ok(Some(RebuildClaim::new(ClaimFile(file)))),
@@ -53,7 +94,7 @@ pub(crate) async fn claim(pool: &SqlitePool) -> Result<Option<RebuildClaim>, Rea
 /// Whether a claim is held (by this process or another): a shared lock cannot be had.
 /// (Probes take it shared, so they never stand in each other's way.)
 pub(crate) fn is_claimed(pool: &SqlitePool) -> Result<bool, ReadModelError> {
-    let file = open(pool)?;
+    let file = open(pool, REBUILD)?;
     match file.try_lock_shared() {
         // Released when the file is closed, at the end of this call.
         Ok(()) => Ok(false),

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use ledger_application::ports::readmodel::{
-    interrupted_if_unclaimed, Generation, ProjectedEvent, Projection, ProjectionState,
+    interrupted_if_unclaimed, Generation, Lease, ProjectedEvent, Projection, ProjectionState,
     ProjectionStatus, ProjectionStore, ReadModelError, RebuildClaim,
 };
 use ledger_application::ports::store::FeedCursor;
@@ -38,6 +38,7 @@ pub struct SqliteProjectionStore {
     reader: SqlitePool,
     /// The events' writer: the relay's checkpoint is kept with the events.
     events: SqlitePool,
+    relay_lease: crate::claim::RelayLease,
 }
 
 pub(crate) type Tx<'a> = Transaction<'a, Sqlite>;
@@ -76,6 +77,7 @@ impl SqliteProjectionStore {
             writer: read_models.writer().clone(),
             reader: read_models.reader().clone(),
             events: events.writer().clone(),
+            relay_lease: crate::claim::RelayLease::on(events.writer().clone()),
         }
     }
 
@@ -238,6 +240,15 @@ impl ProjectionStore for SqliteProjectionStore {
         tx.commit().await.map_err(rm_error)?;
         conn.clean();
         Ok(true)
+    }
+
+    /// The relay is led by one process per file (a lock file); the other roles run in
+    /// every process, each guarded by its checkpoint or its stream's version.
+    async fn try_lead(&self, lease: Lease) -> Result<bool, ReadModelError> {
+        match lease {
+            Lease::Relay => self.relay_lease.try_hold(),
+            Lease::Projection(_) | Lease::Expirer | Lease::Sealer => Ok(true),
+        }
     }
 
     async fn relay_status(&self) -> Result<Option<ProjectionStatus>, ReadModelError> {

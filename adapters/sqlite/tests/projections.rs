@@ -110,6 +110,12 @@ async fn pending_views_match_the_aggregates() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn verify_folds_transfers_as_the_projection_does() {
+    let (_d, h) = harness().await;
+    ledger_conformance::verify::verify_folds_transfers_as_the_projection_does(h).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn batches_of_many_accounts_equal_a_fold() {
     let (_d, h) = harness().await;
     ledger_conformance::projections_wide::batches_of_many_accounts_equal_a_fold(h).await;
@@ -119,4 +125,33 @@ async fn batches_of_many_accounts_equal_a_fold() {
 async fn filtered_audit_pages_equal_the_full_log() {
     let (_d, h) = harness().await;
     ledger_conformance::audit_paging::filtered_audit_pages_equal_the_full_log(h).await;
+}
+
+/// One process relays per file: a second open of the file is refused the relay's lease
+/// while the first holds it, and takes it once the first is gone; other roles run in
+/// both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_relay_lease_is_held_by_one_open_of_the_file() {
+    use ledger_application::ports::readmodel::{Lease, Projection, ProjectionStore};
+    let dir = std::env::temp_dir().join(format!("ledger-sqlite-{}", uuid::Uuid::new_v4()));
+    let _cleanup = TempDir(dir.clone());
+    let url = format!("sqlite://{}/ledger.db", dir.display());
+    let open = || async {
+        let events = ledger_sqlite::open(&url).await.expect("open");
+        let read_models = ledger_sqlite::open_read_models(&events)
+            .await
+            .expect("open");
+        ledger_sqlite::SqliteProjectionStore::new(&read_models, &events)
+    };
+    let (a, b) = (open().await, open().await);
+    assert!(a.try_lead(Lease::Relay).await.expect("lease"));
+    assert!(
+        a.clone().try_lead(Lease::Relay).await.expect("lease"),
+        "held"
+    );
+    assert!(!b.try_lead(Lease::Relay).await.expect("lease"), "exclusive");
+    let other = Lease::Projection(Projection::CurrentState);
+    assert!(b.try_lead(other).await.expect("lease"));
+    drop(a);
+    assert!(b.try_lead(Lease::Relay).await.expect("lease"), "taken over");
 }

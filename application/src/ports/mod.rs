@@ -1,5 +1,6 @@
 //! Ports: what the application needs from the outside world, as traits.
 
+pub mod feed_cursor;
 pub mod filters;
 pub mod keys;
 pub mod readmodel;

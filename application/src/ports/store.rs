@@ -1,15 +1,14 @@
 //! The event-store port: atomic multi-stream appends with idempotency records,
 //! stream reads (whole, from a version, up to a version or instant) and the global feed.
 
-use std::fmt;
-use std::str::FromStr;
-
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ledger_domain::integrity::ChainedEvent;
 pub use ledger_domain::ChainHash;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+pub use crate::ports::feed_cursor::FeedCursor;
 
 /// Who, why and under which request an event was recorded.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -163,46 +162,6 @@ impl RecordedEvent {
             schema_version: self.schema_version,
             data: &self.data,
         }
-    }
-}
-
-/// A position in the global feed: the writing transaction, then the event's position.
-///
-/// Readers ask for events strictly after a cursor; `FeedCursor::START` is before all.
-/// Its text form is `"<tx>-<position>"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct FeedCursor {
-    /// The writing transaction's commit-ordering id.
-    pub tx: u64,
-    /// The global position.
-    pub position: u64,
-}
-
-impl FeedCursor {
-    /// Before the first event.
-    pub const START: FeedCursor = FeedCursor { tx: 0, position: 0 };
-}
-
-impl fmt::Display for FeedCursor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-{}", self.tx, self.position)
-    }
-}
-
-impl FromStr for FeedCursor {
-    type Err = ();
-    fn from_str(s: &str) -> Result<Self, ()> {
-        // Each part 1-19 plain digits within a signed 64-bit column, as the ids given.
-        let part = |p: &str| {
-            let plain = (1..=19).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit());
-            let n: u64 = p.parse().ok().filter(|_| plain).ok_or(())?;
-            i64::try_from(n).map(|_| n).map_err(|_| ())
-        };
-        let (tx, pos) = s.split_once('-').ok_or(())?;
-        Ok(Self {
-            tx: part(tx)?,
-            position: part(pos)?,
-        })
     }
 }
 

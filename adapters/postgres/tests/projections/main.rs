@@ -152,6 +152,12 @@ async fn pending_views_match_the_aggregates() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn verify_folds_transfers_as_the_projection_does() {
+    let (_d, h) = harness().await;
+    ledger_conformance::verify::verify_folds_transfers_as_the_projection_does(h).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn batches_of_many_accounts_equal_a_fold() {
     let (_db, h) = harness().await;
     ledger_conformance::projections_wide::batches_of_many_accounts_equal_a_fold(h).await;
