@@ -51,11 +51,16 @@ impl RelayLease {
         }
     }
 
-    /// Whether this store holds the lease (taking it when no process does).
+    /// Whether this store holds the lease (taking it when no process does). A held
+    /// lock whose file was removed or replaced at its path (another process could lock
+    /// the new one) is let go and taken again.
     pub(crate) fn try_hold(&self) -> Result<bool, ReadModelError> {
         let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
-        if held.is_some() {
-            return Ok(true);
+        if let Some(file) = held.as_ref() {
+            if same_file(file, &lock_path(&self.events, RELAY)) {
+                return Ok(true);
+            }
+            *held = None;
         }
         let file = open(&self.events, RELAY)?;
         match file.try_lock() {
@@ -66,6 +71,15 @@ impl RelayLease {
             Err(TryLockError::WouldBlock) => Ok(false),
             Err(TryLockError::Error(e)) => Err(io(e)),
         }
+    }
+}
+
+/// Whether `file` is the file at `path` now.
+fn same_file(file: &File, path: &std::path::Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
     }
 }
 

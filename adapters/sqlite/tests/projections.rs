@@ -83,23 +83,31 @@ async fn a_step_cut_off_anywhere_leaves_the_store_usable() {
     );
 }
 
+/// A store on the file in `dir` (an open of it, as a process has).
+async fn open_at(dir: &TempDir) -> ledger_sqlite::SqliteProjectionStore {
+    let url = format!("sqlite://{}/ledger.db", dir.0.display());
+    let events = ledger_sqlite::open(&url).await.expect("open");
+    let read_models = ledger_sqlite::open_read_models(&events)
+        .await
+        .expect("open");
+    ledger_sqlite::SqliteProjectionStore::new(&read_models, &events)
+}
+
+/// Two opens of one fresh file, as two processes have.
+async fn two_opens() -> (
+    TempDir,
+    ledger_sqlite::SqliteProjectionStore,
+    ledger_sqlite::SqliteProjectionStore,
+) {
+    let dir = TempDir::new();
+    let (a, b) = (open_at(&dir).await, open_at(&dir).await);
+    (dir, a, b)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rebuild_claim_is_exclusive() {
-    let dir = std::env::temp_dir().join(format!("ledger-sqlite-{}", uuid::Uuid::new_v4()));
-    let _d = TempDir(dir.clone());
-    let url = format!("sqlite://{}/ledger.db", dir.display());
-    // Two opens of one file, as two processes have.
-    let open = || async {
-        let events = ledger_sqlite::open(&url).await.expect("open");
-        let read_models = ledger_sqlite::open_read_models(&events)
-            .await
-            .expect("open");
-        Arc::new(ledger_sqlite::SqliteProjectionStore::new(
-            &read_models,
-            &events,
-        ))
-    };
-    let (a, b) = (open().await, open().await);
+    let (_d, a, b) = two_opens().await;
+    let (a, b) = (Arc::new(a), Arc::new(b));
     ledger_conformance::rebuild::a_rebuild_claim_is_exclusive(a, b).await;
 }
 
@@ -133,17 +141,7 @@ async fn filtered_audit_pages_equal_the_full_log() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_relay_lease_is_held_by_one_open_of_the_file() {
     use ledger_application::ports::readmodel::{Lease, Projection, ProjectionStore};
-    let dir = std::env::temp_dir().join(format!("ledger-sqlite-{}", uuid::Uuid::new_v4()));
-    let _cleanup = TempDir(dir.clone());
-    let url = format!("sqlite://{}/ledger.db", dir.display());
-    let open = || async {
-        let events = ledger_sqlite::open(&url).await.expect("open");
-        let read_models = ledger_sqlite::open_read_models(&events)
-            .await
-            .expect("open");
-        ledger_sqlite::SqliteProjectionStore::new(&read_models, &events)
-    };
-    let (a, b) = (open().await, open().await);
+    let (dir, a, b) = two_opens().await;
     assert!(a.try_lead(Lease::Relay).await.expect("lease"));
     assert!(
         a.clone().try_lead(Lease::Relay).await.expect("lease"),
@@ -154,4 +152,16 @@ async fn the_relay_lease_is_held_by_one_open_of_the_file() {
     assert!(b.try_lead(other).await.expect("lease"));
     drop(a);
     assert!(b.try_lead(Lease::Relay).await.expect("lease"), "taken over");
+    // A lock file removed under its holder: the holder takes the new one, so no other
+    // open can lock it beside it.
+    std::fs::remove_file(dir.0.join("ledger.db-relay.lock")).expect("remove");
+    assert!(
+        b.try_lead(Lease::Relay).await.expect("lease"),
+        "taken again"
+    );
+    let c = open_at(&dir).await;
+    assert!(
+        !c.try_lead(Lease::Relay).await.expect("lease"),
+        "still exclusive"
+    );
 }
