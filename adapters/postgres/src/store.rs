@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use futures_util::TryStreamExt;
 use ledger_application::ports::store::{
     AppendError, AppendRequest, EventMetadata, EventStore, FeedCursor, FeedPage, IdempotencyRecord,
     RecordedEvent, StoreError, StreamBound, StreamQuery, EXACT_LAG,
@@ -162,10 +163,13 @@ impl EventStore for PgEventStore {
         .bind(i64_of(after.tx))
         .bind(i64_of(after.position))
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&self.pool)
+        // Each row is decoded as it arrives, while the server still sends the next.
+        .fetch(&self.pool)
+        .and_then(|row| futures_util::future::ready(recorded(&row)))
+        .try_collect::<Vec<_>>()
         .await
         .map_err(store_error)?;
-        let events = events_of(&rows)?;
+        let events = rows;
         let next = events.last().map_or(after, |e| e.cursor);
         Ok(FeedPage { events, next })
     }
