@@ -154,7 +154,7 @@ impl EventStore for PgEventStore {
     async fn read_feed(&self, after: FeedCursor, limit: usize) -> Result<FeedPage, StoreError> {
         // Only transactions older than every running one are visible: an event whose
         // transaction commits late can then never be passed over.
-        let rows = sqlx::query(&format!(
+        let events: Vec<RecordedEvent> = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM events \
              WHERE (tx_id, position) > ($1, $2) \
                AND tx_id < pg_snapshot_xmin(pg_current_snapshot())::text::bigint \
@@ -166,10 +166,9 @@ impl EventStore for PgEventStore {
         // Each row is decoded as it arrives, while the server still sends the next.
         .fetch(&self.pool)
         .and_then(|row| futures_util::future::ready(recorded(&row)))
-        .try_collect::<Vec<_>>()
+        .try_collect()
         .await
         .map_err(store_error)?;
-        let events = rows;
         let next = events.last().map_or(after, |e| e.cursor);
         Ok(FeedPage { events, next })
     }
