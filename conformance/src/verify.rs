@@ -7,7 +7,7 @@ use ledger_application::commands::{AccountAction, OpenAccount};
 use ledger_application::ports::store::{
     AppendRequest, ChainHash, EventMetadata, NewEvent, StreamQuery, StreamWrite,
 };
-use ledger_application::transfers::TransferRequest;
+use ledger_application::transfers::{transfer_stream, TransferRequest};
 use ledger_application::verify::{Report, Verifier};
 use ledger_domain::{
     AccountId, Aggregate, Currency, Decimal, Money, Owner, Transfer, TransferEvent, TransferId,
@@ -73,7 +73,8 @@ pub async fn verify_folds_transfers_as_the_projection_does(h: Harness) {
     assert_eq!((report.accounts, report.transfers), (2, 3));
 
     // A `Posted` after the void, chained properly: the projection shows it posted.
-    let stream_id = "transfer/vt-void";
+    let stream = transfer_stream(&voided);
+    let stream_id = stream.as_str();
     let stored = h
         .store
         .read_stream(StreamQuery {

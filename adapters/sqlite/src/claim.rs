@@ -35,34 +35,26 @@ fn open(pool: &SqlitePool, suffix: &str) -> Result<File, ReadModelError> {
         .map_err(io)
 }
 
-/// The relay's lease: once taken, held for as long as the store (and its clones) lives.
-#[derive(Clone)]
+/// The relay's lease on an events' file: once taken, held for as long as the store
+/// (and its clones) lives.
+#[derive(Clone, Default)]
 pub(crate) struct RelayLease {
-    events: SqlitePool,
     held: Arc<Mutex<Option<File>>>,
 }
 
 impl RelayLease {
-    /// The lease on the events' file of `events`.
-    pub(crate) fn on(events: SqlitePool) -> Self {
-        Self {
-            events,
-            held: Arc::new(Mutex::new(None)),
-        }
-    }
-
-    /// Whether this store holds the lease (taking it when no process does). A held
-    /// lock whose file was removed or replaced at its path (another process could lock
-    /// the new one) is let go and taken again.
-    pub(crate) fn try_hold(&self) -> Result<bool, ReadModelError> {
+    /// Whether this store holds the lease on the file of `events` (taking it when no
+    /// process does). A held lock whose file was removed or replaced at its path
+    /// (another process could lock the new one) is let go and taken again.
+    pub(crate) fn try_hold(&self, events: &SqlitePool) -> Result<bool, ReadModelError> {
         let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(file) = held.as_ref() {
-            if same_file(file, &lock_path(&self.events, RELAY)) {
+            if same_file(file, &lock_path(events, RELAY)) {
                 return Ok(true);
             }
             *held = None;
         }
-        let file = open(&self.events, RELAY)?;
+        let file = open(events, RELAY)?;
         match file.try_lock() {
             Ok(()) => {
                 *held = Some(file);

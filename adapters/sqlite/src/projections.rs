@@ -38,6 +38,7 @@ pub struct SqliteProjectionStore {
     reader: SqlitePool,
     /// The events' writer: the relay's checkpoint is kept with the events.
     events: SqlitePool,
+    /// The relay's lease on the events' file.
     relay_lease: crate::claim::RelayLease,
 }
 
@@ -77,7 +78,7 @@ impl SqliteProjectionStore {
             writer: read_models.writer().clone(),
             reader: read_models.reader().clone(),
             events: events.writer().clone(),
-            relay_lease: crate::claim::RelayLease::on(events.writer().clone()),
+            relay_lease: crate::claim::RelayLease::default(),
         }
     }
 
@@ -246,7 +247,7 @@ impl ProjectionStore for SqliteProjectionStore {
     /// every process, each guarded by its checkpoint or its stream's version.
     async fn try_lead(&self, lease: Lease) -> Result<bool, ReadModelError> {
         match lease {
-            Lease::Relay => self.relay_lease.try_hold(),
+            Lease::Relay => self.relay_lease.try_hold(&self.events),
             Lease::Projection(_) | Lease::Expirer | Lease::Sealer => Ok(true),
         }
     }
