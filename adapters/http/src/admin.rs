@@ -252,3 +252,31 @@ pub(crate) async fn rebuild(
     let body = statuses(&state).await?;
     Ok((StatusCode::ACCEPTED, Json(body)).into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    use ledger_application::access::{Principal, Role};
+    use ledger_domain::Owner;
+
+    use super::*;
+
+    fn called_by(actor: &str, role: Role) -> RequestContext {
+        RequestContext {
+            request_id: "r".into(),
+            principal: Principal::new(actor, role),
+            key: None,
+        }
+    }
+
+    /// The handlers' own check, which holds whatever the middleware lets through.
+    #[test]
+    fn admin_operations_refuse_every_role_but_the_admin() {
+        assert!(admin_only(&called_by("admin", Role::Admin)).is_ok());
+        let owner = Role::Owner(Owner::parse("Ada").unwrap());
+        for role in [Role::Operator, Role::Reader, owner] {
+            let refused = admin_only(&called_by("key:k", role.clone())).unwrap_err();
+            assert_eq!(refused.status, StatusCode::FORBIDDEN, "{role:?}");
+            assert_eq!(refused.code, ledger_domain::ErrorCode::Forbidden);
+        }
+    }
+}
