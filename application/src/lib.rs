@@ -46,6 +46,7 @@ pub mod transfers;
 pub mod verify;
 mod verify_chain;
 mod verify_models;
+mod verify_read;
 mod verify_seals;
 mod verify_transfers;
 pub mod views;

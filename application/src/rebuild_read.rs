@@ -51,8 +51,9 @@ pub(crate) fn read_ahead(
     })
 }
 
-/// Reads page after page, each as soon as the one before it is read.
-async fn read_pages(
+/// Reads page after page, each as soon as the one before it is read (`ledger verify`'s
+/// read-ahead reads with it too).
+pub(crate) async fn read_pages(
     store: Arc<dyn EventStore>,
     mut from: FeedCursor,
     limit: usize,

@@ -15,11 +15,12 @@ use ledger_domain::integrity::{feed_digest, SEAL_STREAM};
 use ledger_domain::ChainHash;
 
 use crate::ports::readmodel::{ProjectionStore, ReadModels};
-use crate::ports::store::{EventStore, FeedCursor, FeedPage, StoreError, StreamQuery};
+use crate::ports::store::{EventStore, FeedCursor, StoreError, StreamQuery};
 use crate::ports::system::Spawner;
 use crate::queries::QueryError;
 use crate::verify_chain::check_event;
 use crate::verify_models::AccountsFold;
+use crate::verify_read::read_ahead;
 use crate::verify_transfers::TransfersFold;
 
 pub(crate) const PAGE: usize = 2_000;
@@ -112,8 +113,8 @@ pub struct Verifier {
     pub checkpoints: Arc<dyn ProjectionStore>,
     /// The key seals must be signed with (`None`: signatures are not checked).
     pub public_key: Option<VerifyingKey>,
-    /// Reads the next page on a task of its own while a page is checked (`None`: in
-    /// turn, on the caller's task).
+    /// Reads and hashes the next pages on tasks of their own while a page is checked
+    /// (`None`: beside the checks, on the caller's task).
     pub spawner: Option<Arc<dyn Spawner>>,
 }
 
@@ -194,20 +195,30 @@ impl Verifier {
     ) -> Result<(), QueryError> {
         let mut seals = self.seals(findings).await?;
         let mut digest = ChainHash::ZERO;
-        let mut page = self.store.read_feed(FeedCursor::START, PAGE).await?;
-        let cursor = loop {
-            // The next page is read (on a task of its own, with a spawner) while this
-            // one is checked.
-            let (cursor, full) = (page.next, page.events.len() == PAGE);
-            let ahead = async {
-                match full {
-                    true => Some(self.read_ahead(cursor).await),
-                    false => None,
-                }
-            };
-            let check = async {
-                for e in &page.events {
-                    check_event(e, heads, findings);
+        // The next pages are read and hashed (on tasks of their own, with a spawner)
+        // while this one is checked.
+        let (pages, stages) = read_ahead(
+            self.store.clone(),
+            FeedCursor::START,
+            PAGE,
+            self.spawner.as_ref(),
+        );
+        let check = async {
+            // Owned here: dropped as the checks end (an error included), which stops
+            // the stages.
+            let mut pages = pages;
+            let mut cursor = FeedCursor::START;
+            loop {
+                let page = pages.recv().await.unwrap_or_else(|| {
+                    Err(StoreError::Unavailable(
+                        "the feed's read-ahead ended without an answer".into(),
+                    ))
+                });
+                let Some(page) = page? else {
+                    return Ok::<_, QueryError>(cursor);
+                };
+                for (e, computed) in page.events.iter().zip(&page.computed) {
+                    check_event(e, *computed, heads, findings);
                     digest = feed_digest(digest, e.hash);
                     report.events += 1;
                     if let Some(seal) = seals.remove(&e.cursor) {
@@ -217,16 +228,12 @@ impl Verifier {
                     accounts.apply(self.store.as_ref(), e, findings).await?;
                     transfers.apply(e, findings);
                 }
-                Ok::<_, QueryError>(())
-            };
-            let (ahead, checked) = futures_util::future::join(ahead, check).await;
-            checked?;
-            progress(report.events);
-            match ahead {
-                Some(next) => page = next?,
-                None => break cursor,
+                cursor = page.next;
+                progress(report.events);
             }
         };
+        let (_, checked) = futures_util::future::join(stages, check).await;
+        let cursor = checked?;
         self.hidden_events(heads, cursor, report.events, findings)
             .await?;
         for (at, seal) in seals {
@@ -243,25 +250,6 @@ impl Verifier {
             });
         }
         Ok(())
-    }
-
-    /// The feed page after `from`, read as a task of its own if there is a spawner.
-    async fn read_ahead(&self, from: FeedCursor) -> Result<FeedPage, StoreError> {
-        let store = self.store.clone();
-        let read = async move { store.read_feed(from, PAGE).await };
-        let Some(spawner) = &self.spawner else {
-            return read.await;
-        };
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        spawner.spawn(Box::pin(async move {
-            // The receiver is gone only if verification itself was dropped.
-            let _ = tx.send(read.await);
-        }));
-        rx.await.unwrap_or_else(|_| {
-            Err(StoreError::Unavailable(
-                "the task reading the feed ended without an answer".into(),
-            ))
-        })
     }
 
     async fn one_stream(
@@ -286,7 +274,7 @@ impl Verifier {
                 .await?;
             let n = page.len();
             for e in &page {
-                check_event(e, heads, findings);
+                check_event(e, e.computed_hash(e.prev_hash), heads, findings);
                 accounts.apply(self.store.as_ref(), e, findings).await?;
                 after = e.version;
                 report.events += 1;

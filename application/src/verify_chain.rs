@@ -87,8 +87,14 @@ impl Verifier {
     }
 }
 
-/// Passes 1 and 2 for one event, after its stream's previous one.
-pub(crate) fn check_event(e: &RecordedEvent, heads: &mut Heads, findings: &mut Vec<Finding>) {
+/// Passes 1 and 2 for one event, after its stream's previous one; `computed` is
+/// [`RecordedEvent::computed_hash`] after the event's own `prev_hash`.
+pub(crate) fn check_event(
+    e: &RecordedEvent,
+    computed: ChainHash,
+    heads: &mut Heads,
+    findings: &mut Vec<Finding>,
+) {
     let (last, head) = heads
         .get(&e.stream_id)
         .copied()
@@ -115,7 +121,6 @@ pub(crate) fn check_event(e: &RecordedEvent, heads: &mut Heads, findings: &mut V
             ),
         ));
     }
-    let computed = e.computed_hash(e.prev_hash);
     if e.hash != computed {
         findings.push(at(
             Pass::Hashes,
