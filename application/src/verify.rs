@@ -23,7 +23,8 @@ use crate::verify_models::AccountsFold;
 use crate::verify_read::read_ahead;
 use crate::verify_transfers::TransfersFold;
 
-pub(crate) const PAGE: usize = 2_000;
+/// Events a page of the feed `ledger verify` reads holds (a shorter page is the end).
+pub const PAGE: usize = 2_000;
 
 /// One of the four checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -230,6 +231,11 @@ impl Verifier {
                 }
                 cursor = page.next;
                 progress(report.events);
+                // A short page is the feed's end as it was a moment ago: what was
+                // written since is not waited for (dropping the pages stops the stages).
+                if page.events.len() < PAGE {
+                    return Ok(cursor);
+                }
             }
         };
         let (_, checked) = futures_util::future::join(stages, check).await;

@@ -3,10 +3,13 @@
 //! store the service did not write, which the projection folds all the same) is folded
 //! as the projection folds it, not taken for a difference.
 
+use std::sync::Arc;
+
 use ledger_application::commands::{AccountAction, OpenAccount};
 use ledger_application::ports::store::{
     AppendRequest, ChainHash, EventMetadata, NewEvent, StreamQuery, StreamWrite,
 };
+use ledger_application::ports::system::Spawner;
 use ledger_application::transfers::{transfer_stream, TransferRequest};
 use ledger_application::verify::{Report, Verifier};
 use ledger_domain::{
@@ -19,15 +22,35 @@ fn id(s: &str) -> AccountId {
     AccountId::parse(s).expect("id")
 }
 
+/// Verifies twice, its read-ahead polled beside the checks and on tasks of its own:
+/// both must give the same report.
 async fn verify(h: &Harness) -> Report {
-    let verifier = Verifier {
-        store: h.store.clone(),
-        models: h.read.clone(),
-        checkpoints: h.projections.clone(),
-        public_key: None,
-        spawner: None,
-    };
-    verifier.run(None, &|_| {}).await.expect("verify runs")
+    let spawner: Arc<dyn Spawner> = Arc::new(|task| {
+        tokio::spawn(task);
+    });
+    let mut reports = Vec::new();
+    for spawner in [None, Some(spawner)] {
+        let verifier = Verifier {
+            store: h.store.clone(),
+            models: h.read.clone(),
+            checkpoints: h.projections.clone(),
+            public_key: None,
+            spawner,
+        };
+        reports.push(verifier.run(None, &|_| {}).await.expect("verify runs"));
+    }
+    let (beside, apart) = (&reports[0], &reports[1]);
+    assert_eq!(
+        (
+            beside.events,
+            beside.streams,
+            beside.accounts,
+            beside.transfers
+        ),
+        (apart.events, apart.streams, apart.accounts, apart.transfers)
+    );
+    assert_eq!(beside.findings, apart.findings);
+    reports.swap_remove(0)
 }
 
 /// The workload, verify, an event after an end, verify again.
