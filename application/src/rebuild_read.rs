@@ -36,19 +36,30 @@ pub(crate) fn read_ahead(
     let (decoded_tx, decoded_rx) = mpsc::channel(1);
     let reading = read_pages(store.clone(), from, limit, raw_tx);
     let decoding = decode_pages(store, raw_rx, decoded_tx);
+    (decoded_rx, start_stages(reading, decoding, spawner))
+}
+
+/// Starts two stages: as tasks of their own with a spawner (the returned future is then
+/// already done), or joined in the returned future, for the caller to poll beside its
+/// use of what they give (`ledger verify`'s read-ahead starts its stages with it too).
+pub(crate) fn start_stages(
+    first: impl Future<Output = ()> + Send + 'static,
+    second: impl Future<Output = ()> + Send + 'static,
+    spawner: Option<&Arc<dyn Spawner>>,
+) -> impl Future<Output = ()> + Send {
     let stages = match spawner {
         Some(spawner) => {
-            spawner.spawn(Box::pin(reading));
-            spawner.spawn(Box::pin(decoding));
+            spawner.spawn(Box::pin(first));
+            spawner.spawn(Box::pin(second));
             None
         }
-        None => Some(futures_util::future::join(reading, decoding)),
+        None => Some(futures_util::future::join(first, second)),
     };
-    (decoded_rx, async move {
+    async move {
         if let Some(stages) = stages {
             stages.await;
         }
-    })
+    }
 }
 
 /// Reads page after page, each as soon as the one before it is read (`ledger verify`'s

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 
 use crate::ports::store::{EventStore, FeedCursor, FeedPage, RecordedEvent, StoreError};
 use crate::ports::system::Spawner;
-use crate::rebuild_read::read_pages;
+use crate::rebuild_read::{read_pages, start_stages};
 
 /// A page of the feed with the hash each event's fields give after its own
 /// `prev_hash` ([`RecordedEvent::computed_hash`]), in the same order.
@@ -42,19 +42,7 @@ pub(crate) fn read_ahead(
     let (hashed_tx, hashed_rx) = mpsc::channel(1);
     let reading = read_pages(store, from, limit, raw_tx);
     let hashing = hash_pages(raw_rx, hashed_tx);
-    let stages = match spawner {
-        Some(spawner) => {
-            spawner.spawn(Box::pin(reading));
-            spawner.spawn(Box::pin(hashing));
-            None
-        }
-        None => Some(futures_util::future::join(reading, hashing)),
-    };
-    (hashed_rx, async move {
-        if let Some(stages) = stages {
-            stages.await;
-        }
-    })
+    (hashed_rx, start_stages(reading, hashing, spawner))
 }
 
 /// Computes the hashes of each page read, in order.
