@@ -1,8 +1,9 @@
 //! Roles one process at a time plays on a SQLite file: the rebuild claim and the
-//! relay's lease. Each is an exclusive lock (`flock`) on a file beside the database,
-//! so that every process on the file sees it; the operating system releases it when its
-//! holder closes it or dies.
+//! leases of the relay, the expirer and the sealer. Each is an exclusive lock (`flock`)
+//! on a file beside the database, so that every process on the file sees it; the
+//! operating system releases it when its holder closes it or dies.
 
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -12,8 +13,6 @@ use sqlx::SqlitePool;
 
 /// The rebuild claim's lock file, beside the read models' file.
 const REBUILD: &str = "-rebuild.lock";
-/// The relay lease's lock file, beside the events' file.
-const RELAY: &str = "-relay.lock";
 
 /// `<database file><suffix>`.
 fn lock_path(pool: &SqlitePool, suffix: &str) -> PathBuf {
@@ -35,29 +34,35 @@ fn open(pool: &SqlitePool, suffix: &str) -> Result<File, ReadModelError> {
         .map_err(io)
 }
 
-/// The relay's lease on an events' file: once taken, held for as long as the store
-/// (and its clones) lives.
+/// The leases of the roles that write to an events' file (the relay, the expirer, the
+/// sealer), each a lock on `<events file>-<role>.lock`: once taken, held for as long as
+/// the store (and its clones) lives.
 #[derive(Clone, Default)]
-pub(crate) struct RelayLease {
-    held: Arc<Mutex<Option<File>>>,
+pub(crate) struct RoleLeases {
+    held: Arc<Mutex<HashMap<&'static str, File>>>,
 }
 
-impl RelayLease {
-    /// Whether this store holds the lease on the file of `events` (taking it when no
-    /// process does). A held lock whose file was removed or replaced at its path
+impl RoleLeases {
+    /// Whether this store holds `role`'s lease on the file of `events` (taking it when
+    /// no process does). A held lock whose file was removed or replaced at its path
     /// (another process could lock the new one) is let go and taken again.
-    pub(crate) fn try_hold(&self, events: &SqlitePool) -> Result<bool, ReadModelError> {
+    pub(crate) fn try_hold(
+        &self,
+        events: &SqlitePool,
+        role: &'static str,
+    ) -> Result<bool, ReadModelError> {
+        let suffix = format!("-{role}.lock");
         let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(file) = held.as_ref() {
-            if same_file(file, &lock_path(events, RELAY)) {
+        if let Some(file) = held.get(role) {
+            if same_file(file, &lock_path(events, &suffix)) {
                 return Ok(true);
             }
-            *held = None;
+            held.remove(role);
         }
-        let file = open(events, RELAY)?;
+        let file = open(events, &suffix)?;
         match file.try_lock() {
             Ok(()) => {
-                *held = Some(file);
+                held.insert(role, file);
                 Ok(true)
             }
             Err(TryLockError::WouldBlock) => Ok(false),

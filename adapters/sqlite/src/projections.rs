@@ -38,8 +38,8 @@ pub struct SqliteProjectionStore {
     reader: SqlitePool,
     /// The events' writer: the relay's checkpoint is kept with the events.
     events: SqlitePool,
-    /// The relay's lease on the events' file.
-    relay_lease: crate::claim::RelayLease,
+    /// The relay's, the expirer's and the sealer's leases on the events' file.
+    role_leases: crate::claim::RoleLeases,
 }
 
 pub(crate) type Tx<'a> = Transaction<'a, Sqlite>;
@@ -78,7 +78,7 @@ impl SqliteProjectionStore {
             writer: read_models.writer().clone(),
             reader: read_models.reader().clone(),
             events: events.writer().clone(),
-            relay_lease: crate::claim::RelayLease::default(),
+            role_leases: crate::claim::RoleLeases::default(),
         }
     }
 
@@ -243,12 +243,16 @@ impl ProjectionStore for SqliteProjectionStore {
         Ok(true)
     }
 
-    /// The relay is led by one process per file (a lock file); the other roles run in
-    /// every process, each guarded by its checkpoint or its stream's version.
+    /// The relay, the expirer and the sealer are each led by one process per file (a
+    /// lock file). The projections run in every process, guarded by their checkpoints:
+    /// SQLite has nothing like PostgreSQL's NOTIFY to wake a leader in another process,
+    /// so a standby's own commands would wait for the leader's poll to be projected.
     async fn try_lead(&self, lease: Lease) -> Result<bool, ReadModelError> {
         match lease {
-            Lease::Relay => self.relay_lease.try_hold(&self.events),
-            Lease::Projection(_) | Lease::Expirer | Lease::Sealer => Ok(true),
+            Lease::Relay | Lease::Expirer | Lease::Sealer => {
+                self.role_leases.try_hold(&self.events, lease.name())
+            }
+            Lease::Projection(_) => Ok(true),
         }
     }
 

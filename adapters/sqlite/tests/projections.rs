@@ -135,11 +135,11 @@ async fn filtered_audit_pages_equal_the_full_log() {
     ledger_conformance::audit_paging::filtered_audit_pages_equal_the_full_log(h).await;
 }
 
-/// One process relays per file: a second open of the file is refused the relay's lease
-/// while the first holds it, and takes it once the first is gone; other roles run in
-/// both.
+/// One process per file relays, expires and seals: a second open of the file is
+/// refused each of those leases while the first holds it, and takes it once the first
+/// is gone; each role's lease is apart from the others'; projections run in both.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn the_relay_lease_is_held_by_one_open_of_the_file() {
+async fn the_writing_roles_are_each_held_by_one_open_of_the_file() {
     use ledger_application::ports::readmodel::{Lease, Projection, ProjectionStore};
     let (dir, a, b) = two_opens().await;
     assert!(a.try_lead(Lease::Relay).await.expect("lease"));
@@ -148,10 +148,26 @@ async fn the_relay_lease_is_held_by_one_open_of_the_file() {
         "held"
     );
     assert!(!b.try_lead(Lease::Relay).await.expect("lease"), "exclusive");
-    let other = Lease::Projection(Projection::CurrentState);
-    assert!(b.try_lead(other).await.expect("lease"));
+    // Apart: the second open takes the expirer's while the first keeps the relay's.
+    assert!(b.try_lead(Lease::Expirer).await.expect("lease"));
+    assert!(
+        !a.try_lead(Lease::Expirer).await.expect("lease"),
+        "exclusive"
+    );
+    assert!(a.try_lead(Lease::Sealer).await.expect("lease"));
+    assert!(
+        !b.try_lead(Lease::Sealer).await.expect("lease"),
+        "exclusive"
+    );
+    let projection = Lease::Projection(Projection::CurrentState);
+    assert!(a.try_lead(projection).await.expect("lease"));
+    assert!(b.try_lead(projection).await.expect("lease"));
     drop(a);
     assert!(b.try_lead(Lease::Relay).await.expect("lease"), "taken over");
+    assert!(
+        b.try_lead(Lease::Sealer).await.expect("lease"),
+        "taken over"
+    );
     // A lock file removed under its holder: the holder takes the new one, so no other
     // open can lock it beside it.
     std::fs::remove_file(dir.0.join("ledger.db-relay.lock")).expect("remove");
@@ -160,8 +176,10 @@ async fn the_relay_lease_is_held_by_one_open_of_the_file() {
         "taken again"
     );
     let c = open_at(&dir).await;
-    assert!(
-        !c.try_lead(Lease::Relay).await.expect("lease"),
-        "still exclusive"
-    );
+    for lease in [Lease::Relay, Lease::Expirer, Lease::Sealer] {
+        assert!(
+            !c.try_lead(lease).await.expect("lease"),
+            "{lease:?} still exclusive"
+        );
+    }
 }
