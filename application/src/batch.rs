@@ -183,8 +183,8 @@ impl CommandService {
     }
 
     /// Runs each operation on its own, concurrently; results in the order given. With
-    /// an idempotency key, operation `i` runs under the key `<key>#<i>`, so a retried
-    /// batch gets every operation's first outcome back.
+    /// an idempotency key, operation `i` runs under [`crate::idempotency::operation_key`]`(key, i)`, so a
+    /// retried batch gets every operation's first outcome back.
     ///
     /// The batch's key itself is stored first, alone, with the fingerprint of the whole
     /// request (its operations, and those refused before they ran by their index and
@@ -200,6 +200,7 @@ impl CommandService {
         ctx: &CommandContext,
     ) -> Result<Vec<Result<BatchReply, CommandError>>, CommandError> {
         crate::commands::admit(ctx)?;
+        let mut legacy = false;
         if let Some(key) = &ctx.idempotency_key {
             let mut parts = vec!["non-atomic-batch".to_owned()];
             parts.extend(ops.iter().map(|(i, op)| format!("{i}:{}", op.canonical())));
@@ -209,7 +210,7 @@ impl CommandService {
             let record = crate::idempotency::record_ok(
                 crate::idempotency::scoped_key(&ctx.principal.actor, key),
                 fp.clone(),
-                &"non-atomic batch: each operation under <key>#<index>",
+                &crate::idempotency::OPERATION_KEYS,
             );
             let request = crate::ports::store::AppendRequest {
                 streams: vec![],
@@ -218,7 +219,13 @@ impl CommandService {
             match self.pipeline.store.append(request).await {
                 Ok(()) => {}
                 Err(crate::ports::store::AppendError::IdempotencyKeyExists(stored))
-                    if stored.fingerprint == fp => {}
+                    if stored.fingerprint == fp =>
+                {
+                    // A batch first sent to an earlier version: its operations are
+                    // stored under that version's keys.
+                    legacy = crate::idempotency::replay::<String>(&stored, &fp)
+                        .is_ok_and(|said| said == crate::idempotency::LEGACY_OPERATION_KEYS);
+                }
                 Err(crate::ports::store::AppendError::IdempotencyKeyExists(_)) => {
                     return Err(CommandError::IdempotencyKeyReused)
                 }
@@ -230,7 +237,10 @@ impl CommandService {
         }
         let runs = ops.into_iter().map(|(i, op)| {
             let mut ctx = ctx.clone();
-            ctx.idempotency_key = ctx.idempotency_key.map(|k| format!("{k}#{i}"));
+            ctx.idempotency_key = ctx.idempotency_key.map(|k| match legacy {
+                false => crate::idempotency::operation_key(&k, i),
+                true => format!("{k}#{i}"),
+            });
             ctx.if_match = None;
             async move { self.run_one(op, &ctx).await }
         });

@@ -35,6 +35,22 @@ pub fn scoped_key(actor: &str, key: &str) -> String {
     format!("{actor}\u{1f}{key}")
 }
 
+/// The key operation `index` of a non-atomic batch sent with `key` runs under: the
+/// batch's key, U+001F and the index. No key a client can send holds a control
+/// character (the HTTP API admits only visible ASCII), so it is never a key of its own
+/// (`order-7#0` could be, and was: a deposit sent with it was taken for the first
+/// operation of a batch sent with `order-7`, and the other way round).
+pub fn operation_key(key: &str, index: usize) -> String {
+    format!("{key}\u{1f}{index}")
+}
+
+/// What a non-atomic batch's own record says, so that a retry knows its operations'
+/// keys: [`operation_key`] ...
+pub const OPERATION_KEYS: &str = "non-atomic batch: each operation under <key>, U+001F, <index>";
+
+/// ... or, for a batch first sent to a version before it, `<key>#<index>`.
+pub const LEGACY_OPERATION_KEYS: &str = "non-atomic batch: each operation under <key>#<index>";
+
 /// A record of a successful reply.
 pub fn record_ok<R: Serialize>(key: String, fingerprint: String, reply: &R) -> IdempotencyRecord {
     IdempotencyRecord {

@@ -74,3 +74,43 @@ async fn losing_the_race_for_a_key_returns_the_winners_outcome() {
     assert_eq!(err.code(), "insufficient_funds");
     assert!(winner.lock().unwrap().is_some());
 }
+
+/// A non-atomic batch runs its operations under keys no client can send (U+001F before
+/// the index), so a deposit sent with `k#0` is never taken for the batch `k`'s first
+/// operation. A batch first sent to an earlier version, which stored its operations
+/// under `<key>#<index>` (its own record says so), is retried under those keys.
+#[tokio::test]
+async fn a_non_atomic_batch_runs_its_operations_under_keys_no_client_sends() {
+    for (first_sent_before, operation_key) in [(false, "tester\u{1f}k\u{1f}0"), (true, "tester\u{1f}k#0")] {
+        let mut store = store_with_account();
+        let keys = Arc::new(Mutex::new(Vec::new()));
+        let seen = keys.clone();
+        store.expect_append().returning(move |req| {
+            let record = req.idempotency[0].clone();
+            seen.lock().unwrap().push(record.key.clone());
+            if req.streams.is_empty() && first_sent_before {
+                // As the earlier version wrote it.
+                return Err(AppendError::IdempotencyKeyExists(IdempotencyRecord {
+                    outcome: r#"{"ok":"non-atomic batch: each operation under <key>#<index>"}"#
+                        .into(),
+                    ..record
+                }));
+            }
+            Ok(())
+        });
+        let ctx = CommandContext {
+            idempotency_key: Some("k".into()),
+            ..ctx()
+        };
+        let results = service(store, no_snapshots(), 0)
+            .batch(vec![(0, batch::BatchOperation::Act(a(), deposit("5")))], &[], &ctx)
+            .await
+            .unwrap();
+        assert!(results[0].is_ok(), "{results:?}");
+        assert_eq!(
+            *keys.lock().unwrap(),
+            ["tester\u{1f}k", operation_key],
+            "first sent before: {first_sent_before}"
+        );
+    }
+}

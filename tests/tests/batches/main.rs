@@ -21,6 +21,7 @@ ledger_tests::on_both_backends!(
     concurrent_atomic_batches_in_both_directions_keep_the_bank_invariant,
     one_idempotency_key_covers_the_whole_batch,
     non_atomic_batches_ignore_if_match_and_keep_refusals_apart,
+    a_key_with_a_hash_is_not_a_batch_operations_key,
 );
 
 async fn batch(app: &TestApp, body: Value) -> (u16, Value) {

@@ -239,3 +239,42 @@ pub(crate) async fn non_atomic_batches_ignore_if_match_and_keep_refusals_apart(b
     );
     assert_eq!(version(&app, "a").await, json!(5));
 }
+
+/// A client key holding `#` is a key of its own: a deposit sent with `order-7#0` and a
+/// non-atomic batch sent with `order-7` are three deposits, in either order (the batch's
+/// operations once ran under `<key>#<index>` and took the single deposit's outcome for
+/// their own: found by black-box testing).
+pub(crate) async fn a_key_with_a_hash_is_not_a_batch_operations_key(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    open_funded(&app, &["a"], "10").await;
+    let send = |path: &'static str, body: Value, key: &'static str| {
+        let app = &app;
+        async move {
+            json(
+                app.send(Method::POST, path, Some(body), &[("idempotency-key", key)])
+                    .await,
+            )
+            .await
+        }
+    };
+    let deposit = json!({"amount": "5"});
+    let two = json!({"atomic": false, "operations": [
+        {"op": "deposit", "account_id": "a", "amount": "5"},
+        {"op": "deposit", "account_id": "a", "amount": "5"},
+    ]});
+    let (s, b) = send("/accounts/a/deposit", deposit.clone(), "order-7#0").await;
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = send("/batches", two.clone(), "order-7").await;
+    assert_eq!(s, 200, "{b}");
+    let statuses = (&b["results"][0]["status"], &b["results"][1]["status"]);
+    assert_eq!(statuses, (&json!(200), &json!(200)), "{b}");
+    assert_eq!(version(&app, "a").await, json!(5), "both operations ran");
+    let (s, b) = send("/batches", two, "order-8").await;
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = send("/accounts/a/deposit", deposit, "order-8#0").await;
+    assert_eq!((s, &b["balance"]), (200, &json!("40.00")), "{b}");
+    // Each key still replays its own first outcome.
+    let (s, b) = send("/accounts/a/deposit", json!({"amount": "5"}), "order-7#0").await;
+    assert_eq!((s, &b["balance"]), (200, &json!("15.00")), "{b}");
+    assert_eq!(version(&app, "a").await, json!(8));
+}
