@@ -52,10 +52,12 @@ impl Decimal {
                     return Err(bad());
                 }
                 let trimmed = body.trim_start_matches('0');
-                if trimmed.len() > 4 {
-                    return Err(MoneyError::Overflow);
-                }
-                let magnitude: i32 = trimmed.parse().unwrap_or(0);
+                // Out of range: stands for any magnitude past the bound (no i32 parse
+                // of a thousand digits).
+                let magnitude: i32 = match trimmed.len() {
+                    0..=4 => trimmed.parse().unwrap_or(0),
+                    _ => MAX_EXPONENT + 1,
+                };
                 if e.starts_with('-') {
                     -magnitude
                 } else {
@@ -63,10 +65,21 @@ impl Decimal {
                 }
             }
         };
-        if exp.abs() > MAX_EXPONENT {
-            return Err(MoneyError::Overflow);
-        }
         let frac = frac_part.unwrap_or("");
+        let zero = int_part.bytes().chain(frac.bytes()).all(|b| b == b'0');
+        if exp.abs() > MAX_EXPONENT {
+            // Zero times any power of ten is zero; a value that is not says which end
+            // of the range it fell off.
+            return match (zero, exp < 0) {
+                (true, _) => Ok(Self {
+                    negative: false,
+                    unscaled: 0,
+                    scale: 0,
+                }),
+                (false, true) => Err(MoneyError::TooFine),
+                (false, false) => Err(MoneyError::Overflow),
+            };
+        }
         let all = int_part
             .bytes()
             .chain(frac.bytes())

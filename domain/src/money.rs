@@ -30,6 +30,9 @@ pub enum MoneyError {
         /// Its minor-unit digits.
         allowed: u32,
     },
+    /// Finer than any currency's minor unit can hold (an exponent below -64).
+    #[error("the amount has more decimal places than any currency allows")]
+    TooFine,
     /// The value or the result does not fit in the ledger's range.
     #[error("the amount is too large")]
     Overflow,

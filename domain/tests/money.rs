@@ -72,6 +72,30 @@ fn huge_values_overflow_instead_of_wrapping() {
     );
 }
 
+/// An exponent past the range says which end it fell off, and zero stays zero however
+/// it is written (black-box testing found `1e-400` and `0e9999999999` called "too
+/// large").
+#[test]
+fn exponents_out_of_range_say_which_way() {
+    for fine in ["1e-400", "1e-9999999999", "5.5E-65"] {
+        assert_eq!(Decimal::parse(fine), Err(MoneyError::TooFine), "{fine}");
+    }
+    for large in ["1e65", "1e9999999999", "-2E+70"] {
+        assert_eq!(Decimal::parse(large), Err(MoneyError::Overflow), "{large}");
+    }
+    for zero in ["0e9999999999", "0.000e-400", "-0E70"] {
+        let d = Decimal::parse(zero).unwrap();
+        assert!(!d.is_positive() && !d.is_negative(), "{zero}");
+    }
+    assert_eq!(
+        Money::parse("1e-64", cur("USD")),
+        Err(MoneyError::TooManyDecimals {
+            currency: "USD",
+            allowed: 2
+        })
+    );
+}
+
 #[test]
 fn mixing_currencies_is_refused() {
     let a = Money::from_minor(1, cur("USD"));

@@ -30,9 +30,8 @@ pub(crate) fn router() -> Router<crate::State> {
 
 /// Reads operation `i` as `T`; a shape error is 400 naming the operation.
 fn shape<T: DeserializeOwned>(raw: &RawValue, i: usize) -> Result<T, ApiError> {
-    serde_json::from_str(raw.get()).map_err(|e| {
-        ApiError::malformed(format!("operation {i}: {}", body::json_problem(&e))).at(i)
-    })
+    body::object(raw.get().as_bytes())
+        .map_err(|e| ApiError::malformed(format!("operation {i}: {}", e.detail)).at(i))
 }
 
 /// An operation: `Err(Err(problem))` for a malformed one (the whole batch is 400),

@@ -40,11 +40,7 @@ pub async fn json_up_to<T: DeserializeOwned>(
         let is_json = headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .map(|v| v.trim().to_ascii_lowercase())
-            .is_some_and(|v| {
-                v == "application/json" || (v.starts_with("application/") && v.ends_with("+json"))
-            });
+            .is_some_and(is_json);
         if !is_json {
             return Err(ApiError::new(
                 ErrorCode::UnsupportedMediaType,
@@ -53,7 +49,47 @@ pub async fn json_up_to<T: DeserializeOwned>(
         }
         &bytes
     };
-    serde_json::from_slice(text).map_err(|e| ApiError::malformed(json_problem(&e)))
+    object(text)
+}
+
+/// `application/json`, with no parameter but a `charset` of UTF-8 (JSON's only
+/// encoding, RFC 8259): any other type, `application/problem+json` included, is not a
+/// request body this API reads.
+fn is_json(content_type: &str) -> bool {
+    let mut parts = content_type.split(';').map(str::trim);
+    let media = parts.next().unwrap_or_default();
+    media.eq_ignore_ascii_case("application/json")
+        && parts.all(|p| {
+            p.split_once('=').is_some_and(|(name, value)| {
+                name.trim().eq_ignore_ascii_case("charset")
+                    && value.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
+            })
+        })
+}
+
+/// A JSON object read as `T`. Only an object: serde would also fill a struct from an
+/// array, field by field in order (`["5", null]` as a deposit), which no body is.
+pub fn object<T: DeserializeOwned>(text: &[u8]) -> Result<T, ApiError> {
+    let first = text.iter().position(|b| !b.is_ascii_whitespace());
+    match first.map(|i| (i, text[i])) {
+        Some((_, b'{')) | None => {
+            serde_json::from_slice(text).map_err(|e| ApiError::malformed(json_problem(&e)))
+        }
+        Some((i, _)) => {
+            // Invalid JSON is said as such; valid JSON of another kind is the wrong shape.
+            serde_json::from_slice::<serde::de::IgnoredAny>(text)
+                .map_err(|e| ApiError::malformed(json_problem(&e)))?;
+            let line = 1 + text[..i].iter().filter(|&&b| b == b'\n').count();
+            let column = 1 + i
+                - text[..i]
+                    .iter()
+                    .rposition(|&b| b == b'\n')
+                    .map_or(0, |n| n + 1);
+            Err(ApiError::malformed(format!(
+                "the body is not the expected JSON: expected a JSON object (line {line}, column {column})"
+            )))
+        }
+    }
 }
 
 /// What is wrong with a body, in the API's words: serde names the Rust type it wanted
@@ -109,6 +145,13 @@ fn number(raw: Option<&RawValue>, field: &str, positive: bool) -> Result<Decimal
     let text = raw.get().trim();
     let d = if text.starts_with('"') {
         let s: String = serde_json::from_str(text).map_err(|_| invalid_amount("not a decimal"))?;
+        // As the contract's pattern says: digits and a point, no exponent (a JSON
+        // number may have one, by JSON's own grammar).
+        if s.contains(['e', 'E']) {
+            return Err(invalid_amount(&format!(
+                "`{field}` as a string is digits with an optional point, no exponent"
+            )));
+        }
         Decimal::parse(&s)
     } else if text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
         Decimal::parse(text)

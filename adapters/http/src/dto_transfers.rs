@@ -176,8 +176,10 @@ pub enum AccountSide {
     Hidden(HiddenAccount),
 }
 
-/// An account the caller may not see: its id only.
+/// An account the caller may not see: its id only, and nothing else (so a full account
+/// matches only the other side of the choice).
 #[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct HiddenAccount {
     /// Its id.
     pub account_id: String,

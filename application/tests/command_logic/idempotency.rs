@@ -81,7 +81,9 @@ async fn losing_the_race_for_a_key_returns_the_winners_outcome() {
 /// under `<key>#<index>` (its own record says so), is retried under those keys.
 #[tokio::test]
 async fn a_non_atomic_batch_runs_its_operations_under_keys_no_client_sends() {
-    for (first_sent_before, operation_key) in [(false, "tester\u{1f}k\u{1f}0"), (true, "tester\u{1f}k#0")] {
+    for (first_sent_before, operation_key) in
+        [(false, "tester\u{1f}k\u{1f}0"), (true, "tester\u{1f}k#0")]
+    {
         let mut store = store_with_account();
         let keys = Arc::new(Mutex::new(Vec::new()));
         let seen = keys.clone();
@@ -103,7 +105,11 @@ async fn a_non_atomic_batch_runs_its_operations_under_keys_no_client_sends() {
             ..ctx()
         };
         let results = service(store, no_snapshots(), 0)
-            .batch(vec![(0, batch::BatchOperation::Act(a(), deposit("5")))], &[], &ctx)
+            .batch(
+                vec![(0, batch::BatchOperation::Act(a(), deposit("5")))],
+                &[],
+                &ctx,
+            )
             .await
             .unwrap();
         assert!(results[0].is_ok(), "{results:?}");

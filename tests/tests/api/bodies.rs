@@ -1,0 +1,70 @@
+//! What a body must be: a JSON object (never an array read field by field), sent as
+//! `application/json` (charset UTF-8 at most), an amount string without an exponent.
+//! Found by black-box testing; each refusal writes nothing.
+
+use crate::{expect_problem, open};
+use ledger_tests::{json, Backend, TestApp};
+use serde_json::json;
+
+pub(crate) async fn only_json_objects_of_the_json_type_are_bodies(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    open(&app, "a", "USD").await;
+    open(&app, "b", "USD").await;
+    let raw = |path: &str, ct: &str, body: &str| {
+        app.client
+            .post(format!("{}{path}", app.base))
+            .header("content-type", ct.to_owned())
+            .body(body.to_owned())
+            .send()
+    };
+    let ct = "application/json";
+    // Arrays of exactly the fields a struct has were once read as that struct.
+    for (path, body) in [
+        ("/accounts/a/deposit", r#"["5", null]"#),
+        ("/accounts/a/limits", r#"["7"]"#),
+        ("/accounts", r#"[null, "Ada", "USD", null]"#),
+        ("/transfers", r#"[null, "a", "b", "1", null, null, null]"#),
+        ("/accounts/a/deposit", r#"  "5" "#),
+    ] {
+        let r = raw(path, ct, body).await.unwrap();
+        expect_problem(r, 400, "malformed_request").await;
+    }
+    let ops = r#"{"atomic": false, "operations": [["deposit", "a", "5"]]}"#;
+    let (s, b) = json(raw("/batches", ct, ops).await.unwrap()).await;
+    assert_eq!(
+        (s, &b["code"], &b["operation"]),
+        (400, &json!("malformed_request"), &json!(0)),
+        "{b}"
+    );
+    for ct in [
+        "application/problem+json",
+        "application/vnd.api+json",
+        "application/json; charset=latin1",
+        "application/json; version=2",
+    ] {
+        let r = raw("/accounts/a/deposit", ct, r#"{"amount": "5"}"#)
+            .await
+            .unwrap();
+        expect_problem(r, 415, "unsupported_media_type").await;
+    }
+    for amount in [r#""1e2""#, r#""100e-2""#, r#""1.00E1""#] {
+        let body = format!(r#"{{"amount": {amount}}}"#);
+        let r = raw("/accounts/a/deposit", ct, &body).await.unwrap();
+        expect_problem(r, 422, "invalid_amount").await;
+    }
+    let (_, a) = json(app.get("/accounts/a").await).await;
+    assert_eq!(
+        (&a["version"], &a["balance"]),
+        (&json!(1), &json!("0.00")),
+        "nothing written"
+    );
+    // What is accepted: the type in any case with a UTF-8 charset, and an exponent in
+    // a JSON number (JSON's own grammar).
+    for (ct, amount) in [("Application/JSON; charset=\"UTF-8\"", "1"), (ct, "1e1")] {
+        let body = format!(r#"{{"amount": {amount}}}"#);
+        let (s, b) = json(raw("/accounts/a/deposit", ct, &body).await.unwrap()).await;
+        assert_eq!(s, 200, "{ct}: {b}");
+    }
+    let (_, a) = json(app.get("/accounts/a").await).await;
+    assert_eq!(a["balance"], json!("11.00"));
+}
