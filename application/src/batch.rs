@@ -183,8 +183,9 @@ impl CommandService {
     }
 
     /// Runs each operation on its own, concurrently; results in the order given. With
-    /// an idempotency key, operation `i` runs under [`crate::idempotency::operation_key`]`(key, i)`, so a
-    /// retried batch gets every operation's first outcome back.
+    /// an idempotency key, operation `i` runs under a key of its own
+    /// ([`crate::idempotency::operation_key`]), so a retried batch gets every
+    /// operation's first outcome back.
     ///
     /// The batch's key itself is stored first, alone, with the fingerprint of the whole
     /// request (its operations, and those refused before they ran by their index and

@@ -60,10 +60,11 @@ fn is_json(content_type: &str) -> bool {
     let media = parts.next().unwrap_or_default();
     media.eq_ignore_ascii_case("application/json")
         && parts.all(|p| {
-            p.split_once('=').is_some_and(|(name, value)| {
-                name.trim().eq_ignore_ascii_case("charset")
-                    && value.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
-            })
+            p.is_empty()
+                || p.split_once('=').is_some_and(|(name, value)| {
+                    name.trim().eq_ignore_ascii_case("charset")
+                        && value.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
+                })
         })
 }
 
