@@ -5,7 +5,8 @@ use ledger_application::ports::store::{AppendError, StoreError};
 /// The unique constraint that makes a stream's versions race-free.
 pub const STREAM_VERSION_KEY: &str = "events_stream_version_key";
 
-/// True when the database cannot be reached (connection, pool, shutdown).
+/// True when the database cannot be reached (connection, pool, shutdown, or a server
+/// that refuses the connection).
 pub fn is_unavailable(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Io(_)
@@ -15,10 +16,18 @@ pub fn is_unavailable(e: &sqlx::Error) -> bool {
         | sqlx::Error::WorkerCrashed => true,
         sqlx::Error::Database(db) => db.code().is_some_and(|c| {
             // Class 08: connection exception; 57P0x: shutdown / cannot connect now.
-            c.starts_with("08") || c.starts_with("57P")
+            c.starts_with("08") || c.starts_with("57P") || refused_login(e, &c)
         }),
         _ => false,
     }
+}
+
+/// A connection the server refused at login (FATAL): the database does not exist
+/// (3D000) or accepts no connections now (55000, `ALLOW_CONNECTIONS false`), too many
+/// clients (53300), the login refused (28000, 28P01). Black-box testing found these
+/// answered 500 instead of 503.
+fn refused_login(e: &sqlx::Error, code: &str) -> bool {
+    matches!(code, "3D000" | "55000" | "53300" | "28000" | "28P01") && ends_session(e)
 }
 
 /// Whether the server ended the session with this error (severity FATAL or PANIC):

@@ -20,7 +20,8 @@ pub struct TestDatabase {
     pub url: String,
 }
 
-fn admin_url() -> String {
+/// The server the test databases are made on (`LEDGER_TEST_DATABASE_URL`).
+pub fn admin_url() -> String {
     std::env::var("LEDGER_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_URL.to_owned())
 }
 
