@@ -167,7 +167,7 @@ impl Verifier {
                 self.models.as_ref(),
                 self.checkpoints.as_ref(),
                 &mut findings,
-                stream.is_none(),
+                stream,
             )
             .await?;
         // One stream's check compares its account alone; the whole feed's, every

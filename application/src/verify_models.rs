@@ -16,11 +16,14 @@ use crate::ports::readmodel::{Projection, ProjectionStore, ReadModels};
 use crate::ports::store::{EventStore, FeedCursor, RecordedEvent};
 use crate::queries::QueryError;
 use crate::verify::{Finding, Pass};
+use crate::verify_arithmetic::unexplained;
 use crate::views::{project_account, AccountView};
 
 /// The accounts as the events up to a checkpoint give them.
 pub(crate) struct AccountsFold {
     until: FeedCursor,
+    /// The last event read, of any stream.
+    read_up_to: FeedCursor,
     rows: HashMap<String, AccountView>,
     decoder: FeedDecoder,
 }
@@ -42,6 +45,7 @@ impl AccountsFold {
     pub(crate) async fn start(checkpoints: &dyn ProjectionStore) -> Result<Self, QueryError> {
         Ok(Self {
             until: checkpoint(checkpoints).await?,
+            read_up_to: FeedCursor::START,
             rows: HashMap::new(),
             decoder: FeedDecoder::default(),
         })
@@ -59,6 +63,7 @@ impl AccountsFold {
         e: &RecordedEvent,
         findings: &mut Vec<Finding>,
     ) -> Result<(), QueryError> {
+        self.read_up_to = self.read_up_to.max(e.cursor);
         if e.cursor > self.until || e.stream_type != Account::STREAM_TYPE {
             return Ok(());
         }
@@ -79,6 +84,9 @@ impl AccountsFold {
             }
         };
         let row = self.rows.remove(&e.stream_id);
+        if let Some(why) = row.as_ref().and_then(|r| unexplained(r, &event)) {
+            findings.push(finding(why));
+        }
         match project_account(row, &event, e.version, e.recorded_at) {
             Ok(Some(row)) => {
                 self.rows.insert(e.stream_id.clone(), row);
@@ -90,17 +98,34 @@ impl AccountsFold {
     }
 
     /// Compares each folded account with its row; returns how many were compared.
-    /// With `whole_feed`, the view is read a page at a time (one query per page, not
-    /// per account) and a row no event opened is a finding too; otherwise (one
-    /// stream's check) each folded account's row is read by its id.
+    /// Over the whole feed (`stream` None), the view is read a page at a time (one
+    /// query per page, not per account), a row no event opened is a finding too, and
+    /// so is a checkpoint past the last event (events removed from the store's end);
+    /// for one stream's check, its row is read by its id, a row whose stream holds no
+    /// event a finding.
     pub(crate) async fn compare(
         mut self,
         models: &dyn ReadModels,
         checkpoints: &dyn ProjectionStore,
         findings: &mut Vec<Finding>,
-        whole_feed: bool,
+        stream: Option<&str>,
     ) -> Result<u64, QueryError> {
         let folded = self.rows.len() as u64;
+        let whole_feed = stream.is_none();
+        if whole_feed && self.until > self.read_up_to {
+            findings.push(Finding {
+                pass: Pass::ReadModels,
+                stream_id: None,
+                version: None,
+                position: Some(self.until.position),
+                detail: format!(
+                    "the current-state projection has applied events up to position {}, \
+                     but the store's events end at position {}: events were removed \
+                     from the store, or the read models come from a later moment",
+                    self.until.position, self.read_up_to.position
+                ),
+            });
+        }
         // Each difference, and whether the projection moving past the checkpoint since
         // the fold started would explain it (a newer row, or one opened since). Whether
         // it moved is asked after every row is read: a row read after a projector's
@@ -133,6 +158,13 @@ impl AccountsFold {
             for row in page {
                 found.extend(check(&row, self.rows.remove(&row.account_id)));
                 after = Some(row.account_id);
+            }
+        }
+        if let Some(id) = stream.filter(|id| !self.rows.contains_key(*id)) {
+            // No event of the stream folded (none left, or not an account's): its row,
+            // if any, has no events behind it.
+            if let Some(row) = models.account(id).await? {
+                found.extend(check(&row, None));
             }
         }
         let mut rest: Vec<(String, AccountView)> = self.rows.into_iter().collect();

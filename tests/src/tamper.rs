@@ -206,8 +206,14 @@ pub fn rechain(events: &mut [RecordedEvent]) {
 
 /// Runs `ledger verify` on a store: its exit code and its output.
 pub async fn verify(url: &str, public_key: Option<&Path>) -> (i32, String) {
+    verify_with(url, public_key, &[]).await
+}
+
+/// `ledger verify` with more arguments (`--stream ID`).
+pub async fn verify_with(url: &str, public_key: Option<&Path>, args: &[&str]) -> (i32, String) {
     let mut cmd = Command::new(ledger_binary());
     cmd.arg("verify")
+        .args(args)
         .env("LEDGER__STORAGE__URL", url)
         .env("LEDGER__LOG__LEVEL", "error");
     if let Some(key) = public_key {

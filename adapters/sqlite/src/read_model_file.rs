@@ -71,13 +71,18 @@ async fn open_beside(
     let migrator = create.then_some(&READ_MODEL_MIGRATOR);
     let (writer, reader) = pools(options, migrator).await?;
     let file = ReadModelFile { writer, reader };
-    not_ahead(&file, events, &path).await?;
+    // `ledger verify` opens them as they are: a checkpoint past the events' end is one
+    // of its findings (events removed), not a reason to stop before checking.
+    if create {
+        not_ahead(&file, events, &path).await?;
+    }
     Ok(file)
 }
 
-/// Refuses read models that have seen events the events' file does not hold (the two
-/// files restored from different moments): new events would take positions the
-/// projections believe they have applied, and the views would silently miss them.
+/// Refuses read models that have seen events the events' file does not hold (events
+/// removed from it, or the two files restored from different moments): new events
+/// would take positions the projections believe they have applied, and the views would
+/// silently miss them.
 async fn not_ahead(
     file: &ReadModelFile,
     events: &SqliteEventStore,
@@ -95,9 +100,11 @@ async fn not_ahead(
         return Err(sqlx::Error::Configuration(
             format!(
                 "the read models in {} have applied events up to position {applied}, but the \
-                 events' file ends at {stored} (were the two files restored from different \
-                 moments?); remove that file and start again: the projections make it anew \
-                 from the events",
+                 events' file ends at {stored}: events were removed from it, or the two files \
+                 were restored from different moments. Run `ledger verify` first (it names \
+                 what differs); only if the files come from different moments, remove the \
+                 read models' file and start again: the projections make it anew from the \
+                 events",
                 path.display()
             )
             .into(),

@@ -1,0 +1,89 @@
+//! Pass 4's arithmetic: an account event records the balance (or the amount held) it
+//! leaves, and the projection takes that figure as written. Each one must follow from
+//! the account before it and the event's amount; one that does not was not written by
+//! the service (black-box testing appended a copy of an older deposit, its recorded
+//! balance now wrong, and verify found nothing).
+
+use ledger_domain::{AccountEvent, Leg, Money};
+
+use crate::views::AccountView;
+
+/// What the event records that the account before it and its amount do not give, if
+/// anything.
+pub(crate) fn unexplained(before: &AccountView, event: &AccountEvent) -> Option<String> {
+    use AccountEvent as E;
+    let held = |leg: &Leg| match leg {
+        Leg::Debit => ("pending_out", before.pending_out),
+        Leg::Credit => ("pending_in", before.pending_in),
+    };
+    // (field, recorded, before, amount, whether the amount adds)
+    let mut moves: Vec<(&str, Money, Money, Money, bool)> = Vec::new();
+    match event {
+        E::Deposited {
+            amount, balance, ..
+        }
+        | E::TransferCredited {
+            amount, balance, ..
+        } => moves.push(("balance", *balance, before.balance, *amount, true)),
+        E::Withdrawn {
+            amount, balance, ..
+        }
+        | E::TransferDebited {
+            amount, balance, ..
+        } => moves.push(("balance", *balance, before.balance, *amount, false)),
+        E::PendingReserved {
+            leg,
+            amount,
+            pending,
+            ..
+        } => {
+            let (field, was) = held(leg);
+            moves.push((field, *pending, was, *amount, true));
+        }
+        E::PendingReleased {
+            leg,
+            amount,
+            pending,
+            ..
+        } => {
+            let (field, was) = held(leg);
+            moves.push((field, *pending, was, *amount, false));
+        }
+        E::PendingPosted {
+            leg,
+            amount,
+            balance,
+            pending,
+            ..
+        } => {
+            let (field, was) = held(leg);
+            moves.push((field, *pending, was, *amount, false));
+            let credit = matches!(leg, Leg::Credit);
+            moves.push(("balance", *balance, before.balance, *amount, credit));
+        }
+        E::Opened { .. } | E::Closed { .. } | E::OverdraftLimitSet { .. } => {}
+    }
+    let wrong: Vec<String> = moves
+        .into_iter()
+        .filter_map(|(field, recorded, was, amount, adds)| {
+            let given = match adds {
+                true => was.checked_add(amount),
+                false => was.checked_sub(amount),
+            };
+            let sign = if adds { '+' } else { '-' };
+            match given {
+                Ok(given) if given == recorded => None,
+                Ok(given) => Some(format!(
+                    "{field}: recorded {recorded}, but {was} {sign} {amount} is {given}"
+                )),
+                Err(e) => Some(format!("{field}: {was} {sign} {amount}: {e}")),
+            }
+        })
+        .collect();
+    (!wrong.is_empty()).then(|| {
+        format!(
+            "the event's figures do not follow from the account before it: {}",
+            wrong.join("; ")
+        )
+    })
+}
