@@ -1,5 +1,6 @@
 //! Typed settings: built-in defaults, an optional file, then `LEDGER__SECTION__KEY`
-//! environment overrides. Secrets (tokens, the storage URL) never print.
+//! environment overrides. Secrets (tokens, the storage URL) never print. A key no
+//! setting has (a misspelt `auth.api_token` would leave the API open) is an error.
 
 use std::path::Path;
 
@@ -9,6 +10,7 @@ use serde::Deserialize;
 
 /// All settings.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Settings {
     /// HTTP server.
     pub server: Server,
@@ -31,6 +33,7 @@ pub struct Settings {
 
 /// `integrity.*`: seals are written when `signing_key` is set.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Integrity {
     /// An Ed25519 private key in PKCS#8 PEM: a file's path, or the PEM text itself
     /// (`ledger keys generate --out FILE` makes one).
@@ -50,6 +53,7 @@ impl Default for Integrity {
 
 /// `relay.*`.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Relay {
     /// `relay.nats.*`.
     pub nats: Nats,
@@ -57,6 +61,7 @@ pub struct Relay {
 
 /// `relay.nats.*`: the relay to NATS JetStream runs when `url` is set.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Nats {
     /// `nats://host:port`; none: no relay.
     pub url: Option<String>,
@@ -78,6 +83,7 @@ impl Default for Nats {
 
 /// `server.*`.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Server {
     /// Listen address (`127.0.0.1:8080`; port 0 picks a free one).
     pub address: String,
@@ -93,6 +99,7 @@ pub struct Server {
 
 /// `storage.*`.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Storage {
     /// `sqlite://path` or `postgres://...`: the scheme picks the adapter.
     pub url: Secret,
@@ -104,6 +111,7 @@ pub struct Storage {
 
 /// `projections.*`.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Projections {
     /// Whether `serve` runs the projectors. Off: a command-and-query instance whose
     /// read models are kept by another instance.
@@ -112,6 +120,7 @@ pub struct Projections {
 
 /// `snapshots.*`.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Snapshots {
     /// `memory` or `redis://...`.
     pub url: Secret,
@@ -128,6 +137,7 @@ pub struct Snapshots {
 
 /// `auth.*`.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Auth {
     /// Admin token; admin endpoints are disabled without one.
     pub admin_token: Option<Secret>,
@@ -139,6 +149,7 @@ pub struct Auth {
 
 /// `log.*`.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Log {
     /// `text` or `json`.
     pub format: String,
@@ -186,6 +197,12 @@ impl Settings {
             .context("reading the configuration")?
             .try_deserialize()
             .context("the configuration is invalid")?;
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&settings.log.level) {
+            anyhow::bail!(
+                "log.level `{}` is not a log filter: {e}",
+                settings.log.level
+            );
+        }
         if !["text", "json"].contains(&settings.log.format.as_str()) {
             anyhow::bail!("log.format must be `text` or `json`");
         }

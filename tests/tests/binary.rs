@@ -117,6 +117,44 @@ fn a_bad_configuration_is_one_clear_line_and_a_failure() {
     assert!(err.contains("storage.url"), "{err}");
 }
 
+/// A key no setting has is refused, not ignored: a misspelt `auth.api_token` once left
+/// the API open, `server.adress` served on the default address (black-box testing).
+/// So is a log filter that cannot be read.
+#[test]
+fn an_unknown_setting_is_an_error_not_ignored() {
+    let dir = std::env::temp_dir().join(format!("ledger-conf-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("ledger.toml");
+    std::fs::write(&file, "[auth]\napi_token = \"s3cret\"\n").expect("file");
+    let sqlite = format!("sqlite://{}/l.db", dir.display());
+    let runs: [(&[&str], (&str, &str), &str); 3] = [
+        (
+            &["--config", file.to_str().unwrap(), "migrate"],
+            ("LEDGER__LOG__LEVEL", "info"),
+            "api_token",
+        ),
+        (
+            &["migrate"],
+            ("LEDGER__SERVER__ADRESS", "127.0.0.1:1"),
+            "adress",
+        ),
+        (&["migrate"], ("LEDGER__LOG__LEVEL", "[[["), "log.level"),
+    ];
+    for (args, (name, value), named) in runs {
+        let out = Command::new(ledger_binary())
+            .args(args)
+            .env("LEDGER__STORAGE__URL", &sqlite)
+            .env(name, value)
+            .output()
+            .expect("runs");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} {name}: {err}");
+        assert!(err.starts_with("error: ") && err.contains(named), "{err}");
+    }
+    assert!(!dir.join("l.db").exists(), "nothing was made");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn an_unreachable_store_is_one_clear_line_and_a_failure() {
     let out = Command::new(ledger_binary())
