@@ -49,6 +49,7 @@ pub(crate) async fn account(
 ) -> Result<Response, ApiError> {
     let id = body::path_account(&id)?;
     let q = body::query(raw.as_deref())?;
+    body::only(&q, &["version", "as_of"])?;
     let bound = match (q.get("version"), q.get("as_of")) {
         (Some(_), Some(_)) => return Err(ApiError::validation("give version or as_of, not both")),
         (Some(v), None) => Some(StreamBound::Version(body::whole_number(v).ok_or_else(
@@ -89,6 +90,7 @@ pub(crate) async fn account_events(
 ) -> Result<Json<EventsPage>, ApiError> {
     let id = body::path_account(&id)?;
     let q = body::query(raw.as_deref())?;
+    body::only(&q, &["after_version", "limit"])?;
     let after = match q.get("after_version") {
         None => 0,
         Some(v) => body::whole_number(v)
@@ -115,6 +117,7 @@ pub(crate) async fn list_accounts(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<AccountsPage>, ApiError> {
     let q = body::query(raw.as_deref())?;
+    body::only(&q, &["owner", "status", "limit", "cursor"])?;
     let limit = body::limit(&q, 50, 1000)?;
     let status = match q.get("status") {
         None => None,
@@ -146,6 +149,18 @@ pub(crate) async fn audit(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<AuditPage>, ApiError> {
     let q = body::query(raw.as_deref())?;
+    body::only(
+        &q,
+        &[
+            "account_id",
+            "event_type",
+            "from",
+            "to",
+            "request_id",
+            "limit",
+            "cursor",
+        ],
+    )?;
     let limit = body::limit(&q, 100, 1000)?;
     let before = body::position_cursor(&q)?;
     let filter = AuditFilter {
@@ -186,6 +201,7 @@ pub(crate) async fn daily(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<DailyBody>, ApiError> {
     let q = body::query(raw.as_deref())?;
+    body::only(&q, &["currency", "from", "to"])?;
     let currency = q
         .get("currency")
         .map(|c| {

@@ -136,6 +136,7 @@ pub(crate) async fn list_transfers(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<TransfersPage>, ApiError> {
     let q = body::query(raw.as_deref())?;
+    body::only(&q, &["account_id", "status", "limit", "cursor"])?;
     let limit = body::limit(&q, 50, 1000)?;
     let status = match q.get("status") {
         None => None,

@@ -68,3 +68,32 @@ pub(crate) async fn only_json_objects_of_the_json_type_are_bodies(backend: Backe
     let (_, a) = json(app.get("/accounts/a").await).await;
     assert_eq!(a["balance"], json!("11.00"));
 }
+
+/// A misspelt query parameter is refused on every route that takes parameters: once,
+/// `?asof=` answered today's state with 200 (black-box testing).
+pub(crate) async fn a_misspelt_query_parameter_is_refused(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    open(&app, "a", "USD").await;
+    for path in [
+        "/accounts/a?asof=2020-01-01T00:00:00Z",
+        "/accounts/a?verson=1",
+        "/accounts/a/events?after=0",
+        "/accounts?stauts=open",
+        "/audit?account=a",
+        "/analytics/daily?form=2020-01-01",
+        "/transfers?account=a",
+    ] {
+        expect_problem(app.get(path).await, 422, "validation_failed").await;
+    }
+    for path in [
+        "/accounts/a?version=1",
+        "/accounts/a/events?after_version=0&limit=5",
+        "/accounts?status=open&limit=5",
+        "/audit?account_id=a&limit=5",
+        "/analytics/daily?from=2020-01-01",
+        "/transfers?account_id=a&limit=5",
+    ] {
+        let (s, b) = json(app.get(path).await).await;
+        assert_eq!(s, 200, "{path}: {b}");
+    }
+}

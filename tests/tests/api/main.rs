@@ -8,7 +8,9 @@ mod errors;
 mod semantics;
 mod walkthrough;
 
-use bodies::only_json_objects_of_the_json_type_are_bodies;
+use bodies::{
+    a_misspelt_query_parameter_is_refused, only_json_objects_of_the_json_type_are_bodies,
+};
 use errors::every_error_code_is_a_problem_document;
 use ledger_tests::{json, TestApp};
 use semantics::{
@@ -24,6 +26,7 @@ ledger_tests::on_both_backends!(
     a_walkthrough_of_every_read_and_write,
     every_error_code_is_a_problem_document,
     only_json_objects_of_the_json_type_are_bodies,
+    a_misspelt_query_parameter_is_refused,
     an_idempotent_retry_returns_the_first_outcome,
     if_match_guards_against_lost_updates,
     temporal_queries_show_the_past,
