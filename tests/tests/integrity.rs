@@ -230,6 +230,17 @@ async fn a_changed_read_model_row_is_found(backend: Backend) {
 async fn changed_and_deleted_transfer_rows_are_found(backend: Backend) {
     let (_app, url, dir, key) = sealed_ledger(backend).await;
     let store = Store::at(&url);
+    // The filter columns alone (what `GET /transfers?status=` selects by).
+    store
+        .exec_read_models("UPDATE transfers SET status = 'voided', from_account_id = 'acc-9'")
+        .await;
+    let (code, out) = verify(&url, Some(&key)).await;
+    assert_caught(code, &out, "pass 4 (read models), stream transfer/");
+    assert!(
+        out.contains(r#"status: column "voided", view "posted""#)
+            && out.contains(r#"from_account_id: column "acc-9", view "acc-1""#),
+        "{out}"
+    );
     store
         .exec_read_models(r#"UPDATE transfers SET view = replace(view, '"posted"', '"voided"')"#)
         .await;

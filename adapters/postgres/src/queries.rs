@@ -11,7 +11,8 @@ use ledger_application::views::{AccountView, AuditEntry, CurrencySummary, DailyV
 use ledger_domain::TransferStatus;
 use ledger_domain::{AccountStatus, Currency};
 use ledger_sql::{
-    account_view, audit_entry, currency_summary, daily_volume, i64_of, limit, transfer_row, Columns,
+    account_view, audit_entry, currency_summary, daily_volume, i64_of, limit, transfer_columns,
+    transfer_row, Columns,
 };
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
@@ -187,6 +188,24 @@ impl ReadModels for PgReadModels {
             .await
             .map_err(rm_error)?;
         all(&rows, transfer_row)
+    }
+
+    async fn transfer_columns(
+        &self,
+        after: Option<String>,
+        max: usize,
+    ) -> Result<Vec<(String, Option<String>)>, ReadModelError> {
+        let rows = sqlx::query(
+            "SELECT transfer_id, status, from_account_id, to_account_id, expires_at, \
+             created_position, view FROM transfers \
+             WHERE $1::text IS NULL OR transfer_id > $1::text ORDER BY transfer_id LIMIT $2",
+        )
+        .bind(after)
+        .bind(limit(max))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(rm_error)?;
+        all(&rows, transfer_columns)
     }
 
     async fn due_transfers(

@@ -95,6 +95,44 @@ pub fn transfer_row(r: &impl Columns) -> Result<TransferRow, sqlx::Error> {
     serde_json::from_str(&r.text("view")?).map_err(decode_error)
 }
 
+/// A `transfers` row's id, and what its filter columns (what `GET /transfers` and the
+/// expirer select by) say that its `view` does not, if anything.
+pub fn transfer_columns(r: &impl Columns) -> Result<(String, Option<String>), sqlx::Error> {
+    let row = transfer_row(r)?;
+    let id = r.text("transfer_id")?;
+    let micros = |t: Option<DateTime<Utc>>| t.map(|t| t.timestamp_micros());
+    let pairs = [
+        ("transfer_id", id.clone(), row.view.transfer_id.clone()),
+        ("status", r.text("status")?, row.view.status.as_str().into()),
+        (
+            "from_account_id",
+            r.text("from_account_id")?,
+            row.view.from_account_id.clone(),
+        ),
+        (
+            "to_account_id",
+            r.text("to_account_id")?,
+            row.view.to_account_id.clone(),
+        ),
+        (
+            "expires_at",
+            format!("{:?}", micros(r.opt_time("expires_at")?)),
+            format!("{:?}", micros(row.view.expires_at)),
+        ),
+        (
+            "created_position",
+            r.int("created_position")?.to_string(),
+            row.created_position.to_string(),
+        ),
+    ];
+    let apart: Vec<String> = pairs
+        .into_iter()
+        .filter(|(_, column, view)| column != view)
+        .map(|(name, column, view)| format!("{name}: column {column:?}, view {view:?}"))
+        .collect();
+    Ok((id, (!apart.is_empty()).then(|| apart.join("; "))))
+}
+
 /// A transfers row's `view` column.
 pub fn transfer_json(row: &TransferRow) -> String {
     // A struct of strings, numbers and options: serializing cannot fail.

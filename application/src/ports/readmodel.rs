@@ -323,6 +323,17 @@ pub trait ReadModels: Send + Sync + 'static {
         filter: TransferFilter,
     ) -> Result<Vec<crate::transfer_views::TransferRow>, ReadModelError>;
 
+    /// Verify's pass 4: after the id `after`, up to `limit` transfers rows in id order,
+    /// each with what its filter columns (status, accounts, expiry) say that its own view
+    /// does not, or `None`. A store without such columns has no rows.
+    async fn transfer_columns(
+        &self,
+        _after: Option<String>,
+        _limit: usize,
+    ) -> Result<Vec<(String, Option<String>)>, ReadModelError> {
+        Ok(Vec::new())
+    }
+
     /// Ids of pending transfers whose `expires_at` is at or before `now`, soonest
     /// first, at most `limit`.
     async fn due_transfers(
