@@ -93,11 +93,26 @@ async fn main() -> ExitCode {
     match run(cli).await {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", causes(&e));
             // `verify` keeps 1 for "tampering found".
             ExitCode::from(if verifying { 2 } else { 1 })
         }
     }
+}
+
+/// The error and its causes on one line, each cause said once: a database error's own
+/// text already holds its source's (`unable to open database file` came twice).
+fn causes(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain().map(ToString::to_string) {
+        if !line.contains(&cause) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&cause);
+        }
+    }
+    line
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
