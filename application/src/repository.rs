@@ -16,6 +16,8 @@ use crate::ports::system::Spawner;
 
 mod snapshots;
 
+pub use snapshots::{seal_snapshot, snapshot_secret};
+
 /// Why an aggregate could not be loaded.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum LoadError {
@@ -59,6 +61,8 @@ pub struct Repository {
     cache: Option<AggregateCache>,
     spawner: Option<Arc<dyn Spawner>>,
     errors: Arc<RateLimitedLog>,
+    /// The secret snapshots are sealed with (`snapshots.rs`).
+    snapshot_key: [u8; 32],
 }
 
 /// An aggregate as of a bound, with the instant of its last event.
@@ -86,7 +90,16 @@ impl Repository {
             cache: None,
             spawner: None,
             errors: Arc::new(RateLimitedLog::new(Duration::from_secs(10))),
+            snapshot_key: snapshots::random_key(),
         }
+    }
+
+    /// Seals and checks snapshots with `key`, shared by every instance on the store
+    /// ([`snapshot_secret`]); without it, a key of this process's own, so that no
+    /// snapshot another process wrote is trusted.
+    pub fn with_snapshot_key(mut self, key: [u8; 32]) -> Self {
+        self.snapshot_key = key;
+        self
     }
 
     /// Keeps up to `capacity` recently used aggregates in memory (0: no cache).

@@ -179,7 +179,6 @@ impl Verifier {
                 self.checkpoints.as_ref(),
             );
             report.transfers = transfers.compare(stores, &mut findings).await?;
-            crate::verify_transfers::compare_columns(self.models.as_ref(), &mut findings).await?;
         }
         findings.sort_by_key(|f| (f.pass, f.position.unwrap_or(u64::MAX)));
         findings.truncate(MAX_FINDINGS);

@@ -101,6 +101,10 @@ impl Application {
         // Commands append through this one: their latency lands in the metrics.
         let timed: Arc<dyn EventStore> =
             Arc::new(TimedEventStore::new(stores.events.clone(), metrics.clone()));
+        // Snapshots are sealed with a secret every instance on the store shares.
+        let snapshot_key = ledger_application::repository::snapshot_secret(stores.events.as_ref())
+            .await
+            .context("reading the snapshots' secret from the event store")?;
         let repo = Arc::new(
             Repository::new(
                 timed.clone(),
@@ -108,7 +112,8 @@ impl Application {
                 settings.snapshots.every,
             )
             .with_cache(settings.snapshots.cache_capacity)
-            .with_spawner(spawner.clone()),
+            .with_spawner(spawner.clone())
+            .with_snapshot_key(snapshot_key),
         );
         let commands = Arc::new(CommandService::new(
             timed,

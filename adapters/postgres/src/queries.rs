@@ -11,7 +11,7 @@ use ledger_application::views::{AccountView, AuditEntry, CurrencySummary, DailyV
 use ledger_domain::TransferStatus;
 use ledger_domain::{AccountStatus, Currency};
 use ledger_sql::{
-    account_view, audit_entry, currency_summary, daily_volume, i64_of, limit, transfer_columns,
+    account_view, audit_entry, currency_summary, daily_volume, i64_of, limit, transfer_checked,
     transfer_row, Columns,
 };
 use sqlx::postgres::PgRow;
@@ -190,22 +190,23 @@ impl ReadModels for PgReadModels {
         all(&rows, transfer_row)
     }
 
-    async fn transfer_columns(
+    async fn transfers_checked(
         &self,
-        after: Option<String>,
+        before: Option<u64>,
         max: usize,
-    ) -> Result<Vec<(String, Option<String>)>, ReadModelError> {
+    ) -> Result<Vec<(TransferRow, Option<String>)>, ReadModelError> {
         let rows = sqlx::query(
             "SELECT transfer_id, status, from_account_id, to_account_id, expires_at, \
              created_position, view FROM transfers \
-             WHERE $1::text IS NULL OR transfer_id > $1::text ORDER BY transfer_id LIMIT $2",
+             WHERE created_position < COALESCE($1, 9223372036854775807) \
+             ORDER BY created_position DESC LIMIT $2",
         )
-        .bind(after)
+        .bind(before.map(i64_of))
         .bind(limit(max))
         .fetch_all(&self.pool)
         .await
         .map_err(rm_error)?;
-        all(&rows, transfer_columns)
+        all(&rows, transfer_checked)
     }
 
     async fn due_transfers(

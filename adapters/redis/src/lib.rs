@@ -54,6 +54,10 @@ struct Stored {
     event_id: Option<uuid::Uuid>,
     format: u32,
     state: String,
+    /// The writer's seal; absent in values written before snapshots were sealed, which
+    /// are then not used (and replaced by the next snapshot).
+    #[serde(default)]
+    mac: String,
 }
 
 const SAVE_FORWARD: &str = r"
@@ -191,6 +195,7 @@ impl SnapshotStore for RedisSnapshotStore {
             event_id,
             format: stored.format,
             state: stored.state,
+            mac: stored.mac,
         }))
     }
 
@@ -201,6 +206,7 @@ impl SnapshotStore for RedisSnapshotStore {
             event_id: Some(snapshot.event_id),
             format: snapshot.format,
             state: snapshot.state,
+            mac: snapshot.mac,
         })
         .map_err(|e| SnapshotError::Corrupt(e.to_string()))?;
         let ttl_ms = self.config.ttl.map_or(0, |t| t.as_millis());

@@ -13,7 +13,7 @@ pub use keys::{api_key, role_columns, KEY_COLUMNS};
 
 pub use rows::{
     account_view, audit_entry, currency_summary, currency_totals, daily_volume, day_totals,
-    transfer_columns, transfer_json, transfer_row, Columns,
+    transfer_checked, transfer_json, transfer_row, Columns,
 };
 
 use ledger_application::ports::readmodel::{Generation, Projection, ReadModelError};

@@ -95,14 +95,14 @@ pub fn transfer_row(r: &impl Columns) -> Result<TransferRow, sqlx::Error> {
     serde_json::from_str(&r.text("view")?).map_err(decode_error)
 }
 
-/// A `transfers` row's id, and what its filter columns (what `GET /transfers` and the
+/// A `transfers` row, and what its filter columns (what `GET /transfers` and the
 /// expirer select by) say that its `view` does not, if anything.
-pub fn transfer_columns(r: &impl Columns) -> Result<(String, Option<String>), sqlx::Error> {
+pub fn transfer_checked(r: &impl Columns) -> Result<(TransferRow, Option<String>), sqlx::Error> {
     let row = transfer_row(r)?;
     let id = r.text("transfer_id")?;
     let micros = |t: Option<DateTime<Utc>>| t.map(|t| t.timestamp_micros());
     let pairs = [
-        ("transfer_id", id.clone(), row.view.transfer_id.clone()),
+        ("transfer_id", id, row.view.transfer_id.clone()),
         ("status", r.text("status")?, row.view.status.as_str().into()),
         (
             "from_account_id",
@@ -130,7 +130,7 @@ pub fn transfer_columns(r: &impl Columns) -> Result<(String, Option<String>), sq
         .filter(|(_, column, view)| column != view)
         .map(|(name, column, view)| format!("{name}: column {column:?}, view {view:?}"))
         .collect();
-    Ok((id, (!apart.is_empty()).then(|| apart.join("; "))))
+    Ok((row, (!apart.is_empty()).then(|| apart.join("; "))))
 }
 
 /// A transfers row's `view` column.

@@ -323,15 +323,25 @@ pub trait ReadModels: Send + Sync + 'static {
         filter: TransferFilter,
     ) -> Result<Vec<crate::transfer_views::TransferRow>, ReadModelError>;
 
-    /// Verify's pass 4: after the id `after`, up to `limit` transfers rows in id order,
-    /// each with what its filter columns (status, accounts, expiry) say that its own view
-    /// does not, or `None`. A store without such columns has no rows.
-    async fn transfer_columns(
+    /// Verify's pass 4: the transfers view newest first, `limit` rows created before
+    /// `before`, each with what its filter columns (status, accounts, expiry, creation
+    /// position) say that its own view does not. A store without such columns: `None`.
+    async fn transfers_checked(
         &self,
-        _after: Option<String>,
-        _limit: usize,
-    ) -> Result<Vec<(String, Option<String>)>, ReadModelError> {
-        Ok(Vec::new())
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<(crate::transfer_views::TransferRow, Option<String>)>, ReadModelError> {
+        let filter = TransferFilter {
+            before,
+            limit,
+            ..Default::default()
+        };
+        Ok(self
+            .transfers(filter)
+            .await?
+            .into_iter()
+            .map(|r| (r, None))
+            .collect())
     }
 
     /// Ids of pending transfers whose `expires_at` is at or before `now`, soonest

@@ -17,6 +17,10 @@ pub struct Snapshot {
     pub format: u32,
     /// JSON text of the state.
     pub state: String,
+    /// The writer's seal over all the above (HMAC-SHA256, hex; see
+    /// `repository/snapshots.rs`): a snapshot store is a cache anyone with access to it
+    /// can change, and a state that does not carry the seal is never used.
+    pub mac: String,
 }
 
 /// Why a snapshot operation failed. Callers log it and carry on without snapshots.

@@ -104,23 +104,66 @@ async fn a_long_stream_with_a_snapshot_reads_at_most_n_events() {
     let snapshot_state = all[..at as usize]
         .iter()
         .fold(Account::default(), |s, e| s.evolve(e));
-    snapshots
-        .save(Snapshot {
-            stream_id: "long".into(),
-            version: at,
-            event_id: ids[at as usize - 1],
-            format: Account::SNAPSHOT_FORMAT,
-            state: serde_json::to_string(&snapshot_state).unwrap(),
-        })
-        .await
-        .unwrap();
+    let key = [7u8; 32];
+    let mut snapshot = Snapshot {
+        stream_id: "long".into(),
+        version: at,
+        event_id: ids[at as usize - 1],
+        format: Account::SNAPSHOT_FORMAT,
+        state: serde_json::to_string(&snapshot_state).unwrap(),
+        mac: String::new(),
+    };
+    ledger_application::repository::seal_snapshot(&mut snapshot, &key);
+    snapshots.save(snapshot).await.unwrap();
     let store: Arc<dyn EventStore> = counting.clone();
-    let repo = Repository::new(store, snapshots.clone(), EVERY);
+    let repo = Repository::new(store, snapshots.clone(), EVERY).with_snapshot_key(key);
     let loaded = repo.load::<Account>("long").await.unwrap();
     assert_eq!(loaded.version, EVENTS);
     assert_eq!(loaded.state, state);
     let read = counting.events_read.load(Ordering::Relaxed);
     assert!(read <= EVERY, "read {read} events; at most {EVERY} allowed");
+    // Snapshots the repository did not write, newer each: another secret's seal, then
+    // a state changed after sealing (as someone with access to Redis could). Neither is
+    // used: the load replays and gets the true state (black-box testing found a balance
+    // edited in Redis decide a withdrawal).
+    let wrong = all[..10]
+        .iter()
+        .fold(Account::default(), |s, e| s.evolve(e));
+    let wrong = serde_json::to_string(&wrong).unwrap();
+    for (n, changed_after_sealing) in [false, true].into_iter().enumerate() {
+        let version = at + 10 * (n as u64 + 1);
+        let mut forged = Snapshot {
+            stream_id: "long".into(),
+            version,
+            event_id: ids[version as usize - 1],
+            format: Account::SNAPSHOT_FORMAT,
+            state: wrong.clone(),
+            mac: String::new(),
+        };
+        match changed_after_sealing {
+            false => ledger_application::repository::seal_snapshot(&mut forged, &[8u8; 32]),
+            true => {
+                let true_state = all[..version as usize]
+                    .iter()
+                    .fold(Account::default(), |s, e| s.evolve(e));
+                forged.state = serde_json::to_string(&true_state).unwrap();
+                ledger_application::repository::seal_snapshot(&mut forged, &key);
+                forged.state = wrong.clone();
+            }
+        }
+        snapshots.save(forged).await.unwrap();
+        let before = counting.events_read.load(Ordering::Relaxed);
+        let store: Arc<dyn EventStore> = counting.clone();
+        let repo = Repository::new(store, snapshots.clone(), EVERY).with_snapshot_key(key);
+        let loaded = repo.load::<Account>("long").await.unwrap();
+        assert_eq!(
+            (loaded.version, &loaded.state),
+            (EVENTS, &state),
+            "forged snapshot {n} used"
+        );
+        let read = counting.events_read.load(Ordering::Relaxed) - before;
+        assert_eq!(read, EVENTS, "a full replay instead");
+    }
     let mut conn = raw_connection().await;
     let _: () = redis::cmd("DEL")
         .arg(format!("{prefix}snapshot:long"))

@@ -57,6 +57,7 @@ fn snapshot(stream: &str, version: u64) -> Snapshot {
         event_id: uuid::Uuid::from_u128(u128::from(version)),
         format: 1,
         state: format!("{{\"v\":{version}}}"),
+        mac: String::new(),
     }
 }
 
@@ -162,7 +163,10 @@ async fn commands_keep_succeeding_while_redis_is_unreachable() {
 async fn snapshots_written_to_redis_are_used_and_bad_ones_ignored() {
     let (snapshots, prefix) = store().await;
     let events: Arc<dyn EventStore> = Arc::new(MemoryEventStore::new());
-    let repo = Arc::new(Repository::new(events.clone(), snapshots.clone(), 5));
+    // Every repository on the store shares the secret snapshots are sealed with.
+    let key = [3u8; 32];
+    let repo =
+        Arc::new(Repository::new(events.clone(), snapshots.clone(), 5).with_snapshot_key(key));
     open_and_deposit(&service(events.clone(), repo.clone()), "acc", 12).await;
     let stored = snapshots
         .load("acc")
@@ -172,7 +176,7 @@ async fn snapshots_written_to_redis_are_used_and_bad_ones_ignored() {
     assert_eq!(stored.version, 10);
 
     let expected = "12.12";
-    let fresh = || Repository::new(events.clone(), snapshots.clone(), 5);
+    let fresh = || Repository::new(events.clone(), snapshots.clone(), 5).with_snapshot_key(key);
     let check = |repo: &Repository| {
         let stats = repo.stats();
         (
