@@ -74,8 +74,14 @@ impl PgEventStore {
 /// index, not by name, as this runs for every event read).
 pub(crate) fn recorded(row: &PgRow) -> Result<RecordedEvent, sqlx::Error> {
     let actor: Option<String> = row.try_get(9)?;
-    let actor =
-        actor.ok_or_else(|| sqlx::Error::Decode("event metadata without an actor".into()))?;
+    let actor = actor.ok_or_else(|| {
+        // Said with the event's place, for an operator to find the row.
+        let position: i64 = row.try_get(0).unwrap_or_default();
+        sqlx::Error::Decode(
+            format!("the event at position {position} has metadata without an `actor` string")
+                .into(),
+        )
+    })?;
     Ok(RecordedEvent {
         cursor: FeedCursor {
             tx: u64_of(row.try_get(1)?),

@@ -83,8 +83,14 @@ pub(crate) fn recorded(row: &SqliteRow) -> Result<RecordedEvent, sqlx::Error> {
         event_type: row.try_get("event_type")?,
         schema_version: u32::try_from(row.try_get::<i64, _>("schema_version")?).unwrap_or(0),
         data: row.try_get("data")?,
-        metadata: serde_json::from_str::<EventMetadata>(&metadata)
-            .map_err(|e| decode(e.to_string()))?,
+        metadata: serde_json::from_str::<EventMetadata>(&metadata).map_err(|e| {
+            // Said with the event's place, for an operator to find the row (an import
+            // whose metadata lacks an actor, say).
+            decode(format!(
+                "the event at position {position} has metadata the service cannot read \
+                 (an object with at least an `actor` string): {e}"
+            ))
+        })?,
         recorded_at: DateTime::from_timestamp_micros(micros)
             .ok_or_else(|| decode(format!("bad recorded_at {micros}")))?,
         prev_hash: ledger_sql::chain_hash(row.try_get("prev_hash")?)?,
