@@ -203,11 +203,7 @@ impl CommandService {
         crate::commands::admit(ctx)?;
         let mut legacy = false;
         if let Some(key) = &ctx.idempotency_key {
-            let mut parts = vec!["non-atomic-batch".to_owned()];
-            parts.extend(ops.iter().map(|(i, op)| format!("{i}:{}", op.canonical())));
-            parts.extend(invalid.iter().map(|(i, why)| format!("{i}:invalid:{why}")));
-            let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
-            let fp = crate::idempotency::fingerprint(&parts);
+            let fp = non_atomic_fingerprint(false, &ops, invalid);
             let record = crate::idempotency::record_ok(
                 crate::idempotency::scoped_key(&ctx.principal.actor, key),
                 fp.clone(),
@@ -220,12 +216,15 @@ impl CommandService {
             match self.pipeline.store.append(request).await {
                 Ok(()) => {}
                 Err(crate::ports::store::AppendError::IdempotencyKeyExists(stored))
-                    if stored.fingerprint == fp =>
+                    if stored.fingerprint == fp => {}
+                // The same batch first sent to an earlier version: its operations are
+                // stored under that version's keys. (An earlier version finds this
+                // version's record under another fingerprint and refuses the key, so
+                // a retry during a rolling upgrade never runs a batch twice.)
+                Err(crate::ports::store::AppendError::IdempotencyKeyExists(stored))
+                    if stored.fingerprint == non_atomic_fingerprint(true, &ops, invalid) =>
                 {
-                    // A batch first sent to an earlier version: its operations are
-                    // stored under that version's keys.
-                    legacy = crate::idempotency::replay::<String>(&stored, &fp)
-                        .is_ok_and(|said| said == crate::idempotency::LEGACY_OPERATION_KEYS);
+                    legacy = true;
                 }
                 Err(crate::ports::store::AppendError::IdempotencyKeyExists(_)) => {
                     return Err(CommandError::IdempotencyKeyReused)
@@ -337,4 +336,24 @@ impl From<(usize, CommandError)> for BatchRefusal {
 /// A transfer a post or void names that does not exist (and the batch does not make).
 pub(crate) fn unknown_transfer() -> CommandError {
     DomainError::TransferNotFound.into()
+}
+
+/// The fingerprint a non-atomic batch's own record is stored with: of its operations,
+/// and those refused before they ran by their index and content. `legacy`: as versions
+/// that ran operation `i` under `<key>#<i>` wrote it.
+pub fn non_atomic_fingerprint(
+    legacy: bool,
+    ops: &[(usize, BatchOperation)],
+    invalid: &[(usize, String)],
+) -> String {
+    let tag = if legacy {
+        "non-atomic-batch"
+    } else {
+        "non-atomic-batch/2"
+    };
+    let mut parts = vec![tag.to_owned()];
+    parts.extend(ops.iter().map(|(i, op)| format!("{i}:{}", op.canonical())));
+    parts.extend(invalid.iter().map(|(i, why)| format!("{i}:invalid:{why}")));
+    let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+    crate::idempotency::fingerprint(&parts)
 }

@@ -44,12 +44,9 @@ pub fn operation_key(key: &str, index: usize) -> String {
     format!("{key}\u{1f}{index}")
 }
 
-/// What a non-atomic batch's own record says, so that a retry knows its operations'
-/// keys: [`operation_key`] ...
+/// What a non-atomic batch's own record says (its fingerprint says which keys its
+/// operations ran under: `batch::non_atomic_fingerprint`).
 pub const OPERATION_KEYS: &str = "non-atomic batch: each operation under <key>, U+001F, <index>";
-
-/// ... or, for a batch first sent to a version before it, `<key>#<index>`.
-pub const LEGACY_OPERATION_KEYS: &str = "non-atomic batch: each operation under <key>#<index>";
 
 /// A record of a successful reply.
 pub fn record_ok<R: Serialize>(key: String, fingerprint: String, reply: &R) -> IdempotencyRecord {

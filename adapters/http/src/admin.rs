@@ -220,6 +220,7 @@ pub(crate) async fn rebuild(
     // status, or rebuilds again (docs/API.md, Access).
     body::idempotency_key(&headers)?;
     let q = body::query(raw.as_deref())?;
+    body::only(&q, &["projection"])?;
     let names: Vec<Projection> = match q.get("projection") {
         None => PROJECTIONS.to_vec(),
         Some(n) => vec![Projection::parse(n).ok_or_else(|| {

@@ -75,12 +75,23 @@ async fn losing_the_race_for_a_key_returns_the_winners_outcome() {
     assert!(winner.lock().unwrap().is_some());
 }
 
+fn op() -> batch::BatchOperation {
+    batch::BatchOperation::Act(a(), deposit("5"))
+}
+
 /// A non-atomic batch runs its operations under keys no client can send (U+001F before
 /// the index), so a deposit sent with `k#0` is never taken for the batch `k`'s first
 /// operation. A batch first sent to an earlier version, which stored its operations
-/// under `<key>#<index>` (its own record says so), is retried under those keys.
+/// under `<key>#<index>` (its record's fingerprint says so), is retried under those
+/// keys; and an earlier version, finding this version's record, refuses the key (its
+/// fingerprint differs), so a retry during a rolling upgrade never runs a batch twice.
 #[tokio::test]
 async fn a_non_atomic_batch_runs_its_operations_under_keys_no_client_sends() {
+    assert_ne!(
+        batch::non_atomic_fingerprint(false, &[(0, op())], &[]),
+        batch::non_atomic_fingerprint(true, &[(0, op())], &[]),
+        "an earlier version must not take this version's record for its own"
+    );
     for (first_sent_before, operation_key) in
         [(false, "tester\u{1f}k\u{1f}0"), (true, "tester\u{1f}k#0")]
     {
@@ -93,6 +104,7 @@ async fn a_non_atomic_batch_runs_its_operations_under_keys_no_client_sends() {
             if req.streams.is_empty() && first_sent_before {
                 // As the earlier version wrote it.
                 return Err(AppendError::IdempotencyKeyExists(IdempotencyRecord {
+                    fingerprint: batch::non_atomic_fingerprint(true, &[(0, op())], &[]),
                     outcome: r#"{"ok":"non-atomic batch: each operation under <key>#<index>"}"#
                         .into(),
                     ..record
@@ -105,11 +117,7 @@ async fn a_non_atomic_batch_runs_its_operations_under_keys_no_client_sends() {
             ..ctx()
         };
         let results = service(store, no_snapshots(), 0)
-            .batch(
-                vec![(0, batch::BatchOperation::Act(a(), deposit("5")))],
-                &[],
-                &ctx,
-            )
+            .batch(vec![(0, op())], &[], &ctx)
             .await
             .unwrap();
         assert!(results[0].is_ok(), "{results:?}");
