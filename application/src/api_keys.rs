@@ -148,7 +148,7 @@ impl ApiKeys {
         let mut random = [0u8; 32];
         getrandom::fill(&mut random)
             .map_err(|e| StoreError::Failed(format!("no randomness for a secret: {e}")))?;
-        let secret = format!("{SECRET_PREFIX}{}", hex(&random));
+        let secret = format!("{SECRET_PREFIX}{}", hex::encode(random));
         let key = ApiKey {
             key_id: self.ids.new_id().simple().to_string(),
             name: valid_name(name)?,
@@ -288,14 +288,4 @@ impl ApiKeys {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
 }

@@ -2,7 +2,6 @@
 
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::fmt::Write as _;
 
 use crate::commands::CommandError;
 use crate::ports::store::IdempotencyRecord;
@@ -23,11 +22,7 @@ pub fn fingerprint(parts: &[&str]) -> String {
         h.update((p.len() as u64).to_be_bytes());
         h.update(p.as_bytes());
     }
-    let mut hex = String::with_capacity(64);
-    for b in h.finalize() {
-        let _ = write!(hex, "{b:02x}");
-    }
-    hex
+    hex::encode(h.finalize())
 }
 
 /// The key as stored: scoped by the caller, so two principals never share one.

@@ -135,7 +135,7 @@ impl Sealer {
             events: now.events,
             digest: now.digest.to_string(),
             public_key: ChainHash(self.key.verifying_key().to_bytes()).to_string(),
-            signature: hex(&self.key.sign(&message).to_bytes()),
+            signature: hex::encode(self.key.sign(&message).to_bytes()),
         }
     }
 
@@ -178,9 +178,4 @@ impl Sealer {
                 .map_err(|e| unreadable(format!("digest: {e}")))?,
         })
     }
-}
-
-/// Lower-case hex.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

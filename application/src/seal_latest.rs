@@ -50,7 +50,7 @@ pub enum LatestSealError {
 /// Whether `seal`'s signature of [`seal_message`] verifies with `key`.
 pub fn signature_holds(seal: &Seal, key: &VerifyingKey) -> bool {
     let checked = seal.digest.parse::<ChainHash>().ok().and_then(|digest| {
-        let signature = Signature::from_slice(&unhex(&seal.signature)?).ok()?;
+        let signature = Signature::from_slice(&hex::decode(&seal.signature).ok()?).ok()?;
         let message = seal_message(&seal.cursor, seal.events, digest);
         Some(key.verify(&message, &signature).is_ok())
     });
@@ -146,15 +146,4 @@ fn check(
         recorded_at: event.recorded_at,
         signature,
     }))
-}
-
-/// Lower-case hex to bytes (`None` if it is not hex).
-pub(crate) fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
 }

@@ -30,7 +30,7 @@ pub async fn snapshot_secret(store: &dyn EventStore) -> Result<[u8; 32], StoreEr
     let record = IdempotencyRecord {
         key: SECRET_RECORD.to_owned(),
         fingerprint: "snapshot-secret".to_owned(),
-        outcome: hex(&candidate),
+        outcome: hex::encode(candidate),
     };
     let stored = match store
         .append(AppendRequest {
@@ -44,15 +44,12 @@ pub async fn snapshot_secret(store: &dyn EventStore) -> Result<[u8; 32], StoreEr
         Err(AppendError::Unavailable(m)) => return Err(StoreError::Unavailable(m)),
         Err(e) => return Err(StoreError::Unavailable(e.to_string())),
     };
-    let mut key = [0u8; 32];
-    let bytes = unhex(&stored);
-    if bytes.len() != 32 {
-        return Err(StoreError::Unavailable(
-            "the stored snapshot secret is not 32 bytes of hex".into(),
-        ));
-    }
-    key.copy_from_slice(&bytes);
-    Ok(key)
+    hex::decode(&stored)
+        .ok()
+        .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+        .ok_or_else(|| {
+            StoreError::Unavailable("the stored snapshot secret is not 32 bytes of hex".into())
+        })
 }
 
 /// A fresh random key (two version-4 UUIDs: 244 random bits).
@@ -63,21 +60,6 @@ pub(super) fn random_key() -> [u8; 32] {
     key
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Hex to bytes; anything that is not even-length hex gives fewer bytes than asked.
-fn unhex(text: &str) -> Vec<u8> {
-    (0..text.len())
-        .step_by(2)
-        .map_while(|i| {
-            text.get(i..i + 2)
-                .and_then(|b| u8::from_str_radix(b, 16).ok())
-        })
-        .collect()
-}
-
 /// Seals a snapshot with `key` (as a repository with that key writes it).
 pub fn seal_snapshot(snapshot: &mut Snapshot, key: &[u8; 32]) {
     snapshot.mac = seal(key, snapshot);
@@ -85,13 +67,13 @@ pub fn seal_snapshot(snapshot: &mut Snapshot, key: &[u8; 32]) {
 
 /// The seal of a snapshot's fields.
 fn seal(key: &[u8; 32], s: &Snapshot) -> String {
-    hex(&sealer(key, s).finalize().into_bytes())
+    hex::encode(sealer(key, s).finalize().into_bytes())
 }
 
 /// Whether a snapshot carries its seal (compared in constant time).
 fn sealed(key: &[u8; 32], s: &Snapshot) -> bool {
-    let bytes = unhex(&s.mac);
-    bytes.len() == 32 && sealer(key, s).verify_slice(&bytes).is_ok()
+    hex::decode(&s.mac)
+        .is_ok_and(|bytes| bytes.len() == 32 && sealer(key, s).verify_slice(&bytes).is_ok())
 }
 
 /// An HMAC-SHA256 fed with a snapshot's fields, each length-prefixed, so that no two
