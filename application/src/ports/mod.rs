@@ -3,6 +3,7 @@
 pub mod feed_cursor;
 pub mod filters;
 pub mod keys;
+pub mod read_views;
 pub mod readmodel;
 pub mod relay;
 pub mod snapshot;

@@ -1,0 +1,69 @@
+//! The read-model query port: what the API and `ledger verify` read from the views.
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use ledger_domain::Currency;
+
+use crate::ports::filters::{AccountFilter, AuditFilter, TransferFilter};
+use crate::ports::readmodel::ReadModelError;
+use crate::views::{AccountView, AuditEntry, CurrencySummary, DailyVolume};
+
+/// Reads of the read models.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait ReadModels: Send + Sync + 'static {
+    /// One account's current-state row.
+    async fn account(&self, account_id: &str) -> Result<Option<AccountView>, ReadModelError>;
+
+    /// Accounts by id order.
+    async fn accounts(&self, filter: AccountFilter) -> Result<Vec<AccountView>, ReadModelError>;
+
+    /// Audit entries, newest first.
+    async fn audit(&self, filter: AuditFilter) -> Result<Vec<AuditEntry>, ReadModelError>;
+
+    /// Transfers, newest first.
+    async fn transfers(
+        &self,
+        filter: TransferFilter,
+    ) -> Result<Vec<crate::transfer_views::TransferRow>, ReadModelError>;
+
+    /// Verify's pass 4: the transfers view newest first, `limit` rows created before
+    /// `before`, each with what its filter columns (status, accounts, expiry, creation
+    /// position) say that its own view does not. A store without such columns: `None`.
+    async fn transfers_checked(
+        &self,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<(crate::transfer_views::TransferRow, Option<String>)>, ReadModelError> {
+        let filter = TransferFilter {
+            before,
+            limit,
+            ..Default::default()
+        };
+        Ok(self
+            .transfers(filter)
+            .await?
+            .into_iter()
+            .map(|r| (r, None))
+            .collect())
+    }
+
+    /// Ids of pending transfers whose `expires_at` is at or before `now`, soonest
+    /// first, at most `limit`.
+    async fn due_transfers(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<String>, ReadModelError>;
+
+    /// Per-currency totals.
+    async fn summary(&self) -> Result<Vec<CurrencySummary>, ReadModelError>;
+
+    /// Per-day volumes, oldest first.
+    async fn daily(
+        &self,
+        currency: Option<Currency>,
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+    ) -> Result<Vec<DailyVolume>, ReadModelError>;
+}
