@@ -18,6 +18,7 @@ mod account_batch;
 mod analytics;
 pub mod api_keys;
 pub mod batch;
+mod batch_non_atomic;
 mod batch_state;
 mod batch_unit;
 mod cache;
