@@ -16,21 +16,28 @@ pub(crate) fn unexplained(before: &AccountView, event: &AccountEvent) -> Option<
         Leg::Debit => ("pending_out", before.pending_out),
         Leg::Credit => ("pending_in", before.pending_in),
     };
-    // (field, recorded, before, amount, whether the amount adds)
-    let mut moves: Vec<(&str, Money, Money, Money, bool)> = Vec::new();
-    match event {
+    // (field, recorded, before, amount, whether the amount adds): at most two per
+    // event, kept on the stack (this runs for every account event verify reads).
+    type Move<'a> = Option<(&'a str, Money, Money, Money, bool)>;
+    let moves: [Move; 2] = match event {
         E::Deposited {
             amount, balance, ..
         }
         | E::TransferCredited {
             amount, balance, ..
-        } => moves.push(("balance", *balance, before.balance, *amount, true)),
+        } => [
+            Some(("balance", *balance, before.balance, *amount, true)),
+            None,
+        ],
         E::Withdrawn {
             amount, balance, ..
         }
         | E::TransferDebited {
             amount, balance, ..
-        } => moves.push(("balance", *balance, before.balance, *amount, false)),
+        } => [
+            Some(("balance", *balance, before.balance, *amount, false)),
+            None,
+        ],
         E::PendingReserved {
             leg,
             amount,
@@ -38,7 +45,7 @@ pub(crate) fn unexplained(before: &AccountView, event: &AccountEvent) -> Option<
             ..
         } => {
             let (field, was) = held(leg);
-            moves.push((field, *pending, was, *amount, true));
+            [Some((field, *pending, was, *amount, true)), None]
         }
         E::PendingReleased {
             leg,
@@ -47,7 +54,7 @@ pub(crate) fn unexplained(before: &AccountView, event: &AccountEvent) -> Option<
             ..
         } => {
             let (field, was) = held(leg);
-            moves.push((field, *pending, was, *amount, false));
+            [Some((field, *pending, was, *amount, false)), None]
         }
         E::PendingPosted {
             leg,
@@ -57,14 +64,17 @@ pub(crate) fn unexplained(before: &AccountView, event: &AccountEvent) -> Option<
             ..
         } => {
             let (field, was) = held(leg);
-            moves.push((field, *pending, was, *amount, false));
             let credit = matches!(leg, Leg::Credit);
-            moves.push(("balance", *balance, before.balance, *amount, credit));
+            [
+                Some((field, *pending, was, *amount, false)),
+                Some(("balance", *balance, before.balance, *amount, credit)),
+            ]
         }
-        E::Opened { .. } | E::Closed { .. } | E::OverdraftLimitSet { .. } => {}
-    }
+        E::Opened { .. } | E::Closed { .. } | E::OverdraftLimitSet { .. } => [None, None],
+    };
     let wrong: Vec<String> = moves
         .into_iter()
+        .flatten()
         .filter_map(|(field, recorded, was, amount, adds)| {
             let given = match adds {
                 true => was.checked_add(amount),
