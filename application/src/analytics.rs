@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use ledger_domain::{AccountEvent, Currency, Leg, Money, MoneyError, TransferEvent};
 use serde::{Deserialize, Serialize};
 
@@ -123,74 +123,88 @@ impl AnalyticsDelta {
     pub fn of(batch: &[ProjectedEvent]) -> Result<Self, MoneyError> {
         let mut d = Self::default();
         for p in batch {
-            let Some(currency) = p.currency else { continue };
-            let day_key = (p.recorded.recorded_at.date_naive(), currency);
-            let c = d.currencies.entry(currency).or_default();
-            count(&mut c.event_count, 1)?;
-            match &p.event {
-                LedgerEvent::Account(e) => {
-                    let amount = e.amount().map_or(0, Money::minor_units);
-                    match e {
-                        AccountEvent::Opened { .. } => count(&mut c.open_accounts, 1)?,
-                        AccountEvent::Closed { .. } => {
-                            count(&mut c.open_accounts, -1)?;
-                            count(&mut c.closed_accounts, 1)?;
-                        }
-                        AccountEvent::Deposited { .. } => {
-                            add(&mut c.total_deposited, amount)?;
-                            add(&mut c.total_balance, amount)?;
-                            let day = d.days.entry(day_key).or_default();
-                            count(&mut day.deposit_count, 1)?;
-                            add(&mut day.deposit_volume, amount)?;
-                        }
-                        AccountEvent::Withdrawn { .. } => {
-                            add(&mut c.total_withdrawn, amount)?;
-                            add(&mut c.total_balance, -amount)?;
-                            let day = d.days.entry(day_key).or_default();
-                            count(&mut day.withdrawal_count, 1)?;
-                            add(&mut day.withdrawal_volume, amount)?;
-                        }
-                        AccountEvent::TransferDebited { .. }
-                        | AccountEvent::PendingPosted {
-                            leg: Leg::Debit, ..
-                        } => add(&mut c.total_balance, -amount)?,
-                        AccountEvent::TransferCredited { .. }
-                        | AccountEvent::PendingPosted {
-                            leg: Leg::Credit, ..
-                        } => add(&mut c.total_balance, amount)?,
-                        // The debit leg counts what a pending transfer holds, once.
-                        AccountEvent::PendingReserved {
-                            leg: Leg::Debit, ..
-                        } => add(&mut c.pending_volume, amount)?,
-                        AccountEvent::PendingReleased {
-                            leg: Leg::Debit, ..
-                        } => add(&mut c.pending_volume, -amount)?,
-                        AccountEvent::PendingReserved { .. }
-                        | AccountEvent::PendingReleased { .. }
-                        | AccountEvent::OverdraftLimitSet { .. } => {}
-                    }
-                    if let AccountEvent::PendingPosted {
-                        leg: Leg::Debit, ..
-                    } = e
-                    {
-                        add(&mut c.pending_volume, -amount)?;
-                    }
-                }
-                LedgerEvent::Transfer(t) => {
-                    // Money moves when a transfer is recorded posted, or posted later.
-                    let moved = match t {
-                        TransferEvent::Recorded(r) => r.amount.minor_units(),
-                        TransferEvent::Posted { amount, .. } => amount.minor_units(),
-                        _ => continue,
-                    };
-                    add(&mut c.transfer_volume, moved)?;
-                    let day = d.days.entry(day_key).or_default();
-                    count(&mut day.transfer_count, 1)?;
-                    add(&mut day.transfer_volume, moved)?;
-                }
-                LedgerEvent::Sealed(_) => {}
-            }
+            d.add(&p.event, p.currency, p.recorded.recorded_at)?;
         }
         Ok(d)
+    }
+
+    /// Adds one event: `currency` is its account's (or transfer's), `at` when it was
+    /// recorded (its day's volumes).
+    pub fn add(
+        &mut self,
+        event: &LedgerEvent,
+        currency: Option<Currency>,
+        at: DateTime<Utc>,
+    ) -> Result<(), MoneyError> {
+        let Some(currency) = currency else {
+            return Ok(());
+        };
+        let day_key = (at.date_naive(), currency);
+        let c = self.currencies.entry(currency).or_default();
+        count(&mut c.event_count, 1)?;
+        match event {
+            LedgerEvent::Account(e) => {
+                let amount = e.amount().map_or(0, Money::minor_units);
+                match e {
+                    AccountEvent::Opened { .. } => count(&mut c.open_accounts, 1)?,
+                    AccountEvent::Closed { .. } => {
+                        count(&mut c.open_accounts, -1)?;
+                        count(&mut c.closed_accounts, 1)?;
+                    }
+                    AccountEvent::Deposited { .. } => {
+                        add(&mut c.total_deposited, amount)?;
+                        add(&mut c.total_balance, amount)?;
+                        let day = self.days.entry(day_key).or_default();
+                        count(&mut day.deposit_count, 1)?;
+                        add(&mut day.deposit_volume, amount)?;
+                    }
+                    AccountEvent::Withdrawn { .. } => {
+                        add(&mut c.total_withdrawn, amount)?;
+                        add(&mut c.total_balance, -amount)?;
+                        let day = self.days.entry(day_key).or_default();
+                        count(&mut day.withdrawal_count, 1)?;
+                        add(&mut day.withdrawal_volume, amount)?;
+                    }
+                    AccountEvent::TransferDebited { .. }
+                    | AccountEvent::PendingPosted {
+                        leg: Leg::Debit, ..
+                    } => add(&mut c.total_balance, -amount)?,
+                    AccountEvent::TransferCredited { .. }
+                    | AccountEvent::PendingPosted {
+                        leg: Leg::Credit, ..
+                    } => add(&mut c.total_balance, amount)?,
+                    // The debit leg counts what a pending transfer holds, once.
+                    AccountEvent::PendingReserved {
+                        leg: Leg::Debit, ..
+                    } => add(&mut c.pending_volume, amount)?,
+                    AccountEvent::PendingReleased {
+                        leg: Leg::Debit, ..
+                    } => add(&mut c.pending_volume, -amount)?,
+                    AccountEvent::PendingReserved { .. }
+                    | AccountEvent::PendingReleased { .. }
+                    | AccountEvent::OverdraftLimitSet { .. } => {}
+                }
+                if let AccountEvent::PendingPosted {
+                    leg: Leg::Debit, ..
+                } = e
+                {
+                    add(&mut c.pending_volume, -amount)?;
+                }
+            }
+            LedgerEvent::Transfer(t) => {
+                // Money moves when a transfer is recorded posted, or posted later.
+                let moved = match t {
+                    TransferEvent::Recorded(r) => r.amount.minor_units(),
+                    TransferEvent::Posted { amount, .. } => amount.minor_units(),
+                    _ => return Ok(()),
+                };
+                add(&mut c.transfer_volume, moved)?;
+                let day = self.days.entry(day_key).or_default();
+                count(&mut day.transfer_count, 1)?;
+                add(&mut day.transfer_volume, moved)?;
+            }
+            LedgerEvent::Sealed(_) => {}
+        }
+        Ok(())
     }
 }

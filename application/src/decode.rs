@@ -3,7 +3,9 @@
 use std::collections::HashMap;
 
 use ledger_domain::integrity::{Seal, SEAL_EVENT_TYPE, SEAL_STREAM_TYPE};
-use ledger_domain::{Account, AccountEvent, Aggregate, DecodeError, Transfer, TransferEvent};
+use ledger_domain::{
+    Account, AccountEvent, Aggregate, Currency, DecodeError, Transfer, TransferEvent,
+};
 
 use crate::ports::store::{EventStore, RecordedEvent, StoreError, StreamQuery};
 
@@ -109,13 +111,23 @@ impl FeedDecoder {
         }
     }
 
-    /// The currency of an account stream, from its opening event.
-    pub async fn stream_currency(
+    /// The currency of an event of stream `stream_id`: its account's (from the opening
+    /// event, when the event does not carry it) or its transfer's; none for a seal.
+    pub async fn currency_of(
         &mut self,
         store: &dyn EventStore,
         stream_id: &str,
-    ) -> Result<Option<ledger_domain::Currency>, FeedDecodeError> {
-        Ok(self.context(store, stream_id).await?.currency())
+        event: &LedgerEvent,
+    ) -> Result<Option<Currency>, FeedDecodeError> {
+        Ok(match event {
+            LedgerEvent::Transfer(t) => Some(t.amount().currency()),
+            LedgerEvent::Account(AccountEvent::Opened { currency, .. }) => Some(*currency),
+            LedgerEvent::Account(AccountEvent::Closed { .. }) => {
+                self.context(store, stream_id).await?.currency()
+            }
+            LedgerEvent::Account(e) => e.amount().map(|m| m.currency()),
+            LedgerEvent::Sealed(_) => None,
+        })
     }
 
     async fn context(

@@ -45,6 +45,7 @@ mod transfer_unit;
 pub mod transfer_views;
 pub mod transfers;
 pub mod verify;
+mod verify_analytics;
 mod verify_arithmetic;
 mod verify_chain;
 mod verify_models;

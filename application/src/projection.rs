@@ -3,9 +3,7 @@
 
 use std::sync::Arc;
 
-use ledger_domain::Currency;
-
-use crate::decode::{FeedDecodeError, FeedDecoder, LedgerEvent};
+use crate::decode::{FeedDecodeError, FeedDecoder};
 use crate::ports::readmodel::{
     Generation, ProjectedEvent, Projection, ProjectionStatus, ProjectionStore, ReadModelError,
 };
@@ -309,7 +307,9 @@ pub(crate) async fn decode_page(
             continue;
         }
         let event = decoder.decode(store, &recorded).await?;
-        let currency = currency(store, &mut decoder, &recorded.stream_id, &event).await?;
+        let currency = decoder
+            .currency_of(store, &recorded.stream_id, &event)
+            .await?;
         batch.push(ProjectedEvent {
             recorded,
             event,
@@ -317,20 +317,4 @@ pub(crate) async fn decode_page(
         });
     }
     Ok(batch)
-}
-
-async fn currency(
-    store: &dyn EventStore,
-    decoder: &mut FeedDecoder,
-    stream_id: &str,
-    event: &LedgerEvent,
-) -> Result<Option<Currency>, FeedDecodeError> {
-    use ledger_domain::AccountEvent as E;
-    Ok(match event {
-        LedgerEvent::Transfer(t) => Some(t.amount().currency()),
-        LedgerEvent::Account(E::Opened { currency, .. }) => Some(*currency),
-        LedgerEvent::Account(E::Closed { .. }) => decoder.stream_currency(store, stream_id).await?,
-        LedgerEvent::Account(e) => e.amount().map(|m| m.currency()),
-        LedgerEvent::Sealed(_) => None,
-    })
 }

@@ -3,8 +3,8 @@
 //! (1) every stream's versions run 1, 2, 3 … in feed order; (2) every event's
 //! `prev_hash` is its predecessor's `hash` and its `hash` is what its fields give;
 //! (3) every seal: the feed digest and event count up to its cursor, and its Ed25519
-//! signature; (4) the accounts view equals a fresh fold of the events
-//! (`verify_models`).
+//! signature; (4) the accounts, transfers and analytics views equal a fresh fold of
+//! the events (`verify_models`, `verify_transfers`, `verify_analytics`).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -14,13 +14,15 @@ use ed25519_dalek::VerifyingKey;
 use ledger_domain::integrity::{feed_digest, SEAL_STREAM};
 use ledger_domain::ChainHash;
 
+use crate::decode::FeedDecoder;
 use crate::ports::readmodel::{ProjectionStore, ReadModels};
 use crate::ports::store::{EventStore, FeedCursor, StoreError, StreamQuery};
 use crate::ports::system::Spawner;
 use crate::queries::QueryError;
+use crate::verify_analytics::AnalyticsFold;
 use crate::verify_chain::check_event;
 use crate::verify_models::AccountsFold;
-use crate::verify_read::read_ahead;
+use crate::verify_read::{decode_for_folds, read_ahead};
 use crate::verify_transfers::TransfersFold;
 
 /// Events a page of the feed `ledger verify` reads holds (a shorter page is the end).
@@ -97,6 +99,9 @@ pub struct Report {
     pub accounts: u64,
     /// Transfers compared with the read model (the whole feed's check only).
     pub transfers: u64,
+    /// Whether the analytics view was compared (the whole feed's check only, and not
+    /// when its projection moved on while the feed was read).
+    pub analytics: bool,
     /// Findings, in the order of the passes, then of the feed.
     pub findings: Vec<Finding>,
 }
@@ -137,6 +142,7 @@ impl Verifier {
         let mut findings = Vec::new();
         let mut accounts = AccountsFold::start(self.checkpoints.as_ref()).await?;
         let mut transfers = TransfersFold::until(accounts.until());
+        let mut analytics = AnalyticsFold::start(self.checkpoints.as_ref()).await?;
         let mut heads = Heads::new();
         match stream {
             Some(s) => {
@@ -153,7 +159,7 @@ impl Verifier {
             None => {
                 self.whole_feed(
                     &mut heads,
-                    (&mut accounts, &mut transfers),
+                    (&mut accounts, &mut transfers, &mut analytics),
                     &mut findings,
                     &mut report,
                     progress,
@@ -171,14 +177,14 @@ impl Verifier {
             )
             .await?;
         // One stream's check compares its account alone; the whole feed's, every
-        // transfer too.
+        // transfer and the analytics too.
         if stream.is_none() {
-            let stores = (
-                self.store.as_ref(),
-                self.models.as_ref(),
-                self.checkpoints.as_ref(),
-            );
+            let (models, checkpoints) = (self.models.as_ref(), self.checkpoints.as_ref());
+            let stores = (self.store.as_ref(), models, checkpoints);
             report.transfers = transfers.compare(stores, &mut findings).await?;
+            report.analytics = analytics
+                .compare(models, checkpoints, &mut findings)
+                .await?;
         }
         findings.sort_by_key(|f| (f.pass, f.position.unwrap_or(u64::MAX)));
         findings.truncate(MAX_FINDINGS);
@@ -189,15 +195,19 @@ impl Verifier {
     async fn whole_feed(
         &self,
         heads: &mut Heads,
-        (accounts, transfers): (&mut AccountsFold, &mut TransfersFold),
+        (accounts, transfers, analytics): (
+            &mut AccountsFold,
+            &mut TransfersFold,
+            &mut AnalyticsFold,
+        ),
         findings: &mut Vec<Finding>,
         report: &mut Report,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<(), QueryError> {
         let mut seals = self.seals(findings).await?;
         let mut digest = ChainHash::ZERO;
-        // The next pages are read and hashed (on tasks of their own, with a spawner)
-        // while this one is checked.
+        // The next pages are read, hashed and decoded (on tasks of their own, with a
+        // spawner) while this one is checked.
         let (pages, stages) = read_ahead(
             self.store.clone(),
             FeedCursor::START,
@@ -218,7 +228,8 @@ impl Verifier {
                 let Some(page) = page? else {
                     return Ok::<_, QueryError>(cursor);
                 };
-                for (e, computed) in page.events.iter().zip(&page.computed) {
+                let prepared = page.computed.iter().zip(&page.decoded);
+                for (e, (computed, decoded)) in page.events.iter().zip(prepared) {
                     check_event(e, *computed, heads, findings);
                     digest = feed_digest(digest, e.hash);
                     report.events += 1;
@@ -226,8 +237,9 @@ impl Verifier {
                         report.seals += 1;
                         self.check_seal(&seal, report.events, digest, findings);
                     }
-                    accounts.apply(self.store.as_ref(), e, findings).await?;
-                    transfers.apply(e, findings);
+                    accounts.apply(e, decoded, findings);
+                    transfers.apply(e, decoded, findings);
+                    analytics.apply(e, decoded);
                 }
                 cursor = page.next;
                 progress(report.events);
@@ -268,6 +280,7 @@ impl Verifier {
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<(), QueryError> {
         let mut after = 0;
+        let mut decoder = FeedDecoder::default();
         loop {
             let page = self
                 .store
@@ -281,7 +294,8 @@ impl Verifier {
             let n = page.len();
             for e in &page {
                 check_event(e, e.computed_hash(e.prev_hash), heads, findings);
-                accounts.apply(self.store.as_ref(), e, findings).await?;
+                let decoded = decode_for_folds(&mut decoder, self.store.as_ref(), e).await?;
+                accounts.apply(e, &decoded, findings);
                 after = e.version;
                 report.events += 1;
             }

@@ -10,13 +10,14 @@ use std::collections::HashMap;
 
 use ledger_domain::{Account, Aggregate};
 
-use crate::decode::{FeedDecodeError, FeedDecoder, LedgerEvent};
+use crate::decode::LedgerEvent;
 use crate::ports::filters::AccountFilter;
 use crate::ports::readmodel::{Projection, ProjectionStore, ReadModels};
-use crate::ports::store::{EventStore, FeedCursor, RecordedEvent};
+use crate::ports::store::{FeedCursor, RecordedEvent};
 use crate::queries::QueryError;
 use crate::verify::{Finding, Pass};
 use crate::verify_arithmetic::unexplained;
+use crate::verify_read::Decoded;
 use crate::views::{project_account, AccountView};
 
 /// The accounts as the events up to a checkpoint give them.
@@ -25,13 +26,14 @@ pub(crate) struct AccountsFold {
     /// The last event read, of any stream.
     read_up_to: FeedCursor,
     rows: HashMap<String, AccountView>,
-    decoder: FeedDecoder,
 }
 
+/// A projection's checkpoint now (the start when it has none).
 pub(crate) async fn checkpoint(
     checkpoints: &dyn ProjectionStore,
+    projection: Projection,
 ) -> Result<FeedCursor, QueryError> {
-    let name = Projection::CurrentState.as_str();
+    let name = projection.as_str();
     Ok(checkpoints
         .statuses()
         .await?
@@ -44,10 +46,9 @@ impl AccountsFold {
     /// A fold up to the current-state projection's checkpoint now.
     pub(crate) async fn start(checkpoints: &dyn ProjectionStore) -> Result<Self, QueryError> {
         Ok(Self {
-            until: checkpoint(checkpoints).await?,
+            until: checkpoint(checkpoints, Projection::CurrentState).await?,
             read_up_to: FeedCursor::START,
             rows: HashMap::new(),
-            decoder: FeedDecoder::default(),
         })
     }
 
@@ -57,15 +58,15 @@ impl AccountsFold {
     }
 
     /// Folds one event (if it is an account's, up to the checkpoint).
-    pub(crate) async fn apply(
+    pub(crate) fn apply(
         &mut self,
-        store: &dyn EventStore,
         e: &RecordedEvent,
+        decoded: &Decoded,
         findings: &mut Vec<Finding>,
-    ) -> Result<(), QueryError> {
+    ) {
         self.read_up_to = self.read_up_to.max(e.cursor);
         if e.cursor > self.until || e.stream_type != Account::STREAM_TYPE {
-            return Ok(());
+            return;
         }
         let finding = |detail: String| Finding {
             pass: Pass::ReadModels,
@@ -74,13 +75,12 @@ impl AccountsFold {
             position: Some(e.cursor.position),
             detail,
         };
-        let event = match self.decoder.decode(store, e).await {
-            Ok(LedgerEvent::Account(event)) => event,
-            Ok(_) => return Ok(()),
-            Err(FeedDecodeError::Store(s)) => return Err(s.into()),
+        let event = match decoded {
+            Ok((LedgerEvent::Account(event), _)) => event,
+            Ok(_) => return,
             Err(why) => {
                 findings.push(finding(format!("the event cannot be read: {why}")));
-                return Ok(());
+                return;
             }
         };
         let row = self.rows.remove(&e.stream_id);
@@ -88,17 +88,16 @@ impl AccountsFold {
         // rounded on its own: its amounts and balances need not add up exactly.
         let upcast = e.schema_version == 1;
         let checked = row.as_ref().filter(|_| !upcast);
-        if let Some(why) = checked.and_then(|r| unexplained(r, &event)) {
+        if let Some(why) = checked.and_then(|r| unexplained(r, event)) {
             findings.push(finding(why));
         }
-        match project_account(row, &event, e.version, e.recorded_at) {
+        match project_account(row, event, e.version, e.recorded_at) {
             Ok(Some(row)) => {
                 self.rows.insert(e.stream_id.clone(), row);
             }
             Ok(None) => {}
             Err(why) => findings.push(finding(format!("the event cannot be applied: {why}"))),
         }
-        Ok(())
     }
 
     /// Compares each folded account with its row; returns how many were compared.
@@ -183,7 +182,7 @@ impl AccountsFold {
                 }
             }
         }
-        let moved = checkpoint(checkpoints).await? != self.until;
+        let moved = checkpoint(checkpoints, Projection::CurrentState).await? != self.until;
         findings.extend(
             found
                 .into_iter()

@@ -12,12 +12,14 @@ use std::hash::{BuildHasher, RandomState};
 
 use ledger_domain::{Aggregate, Transfer, TransferStatus};
 
-use crate::ports::readmodel::{ProjectionStore, ReadModels};
+use crate::decode::LedgerEvent;
+use crate::ports::readmodel::{Projection, ProjectionStore, ReadModels};
 use crate::ports::store::{EventStore, FeedCursor, RecordedEvent, StreamQuery};
 use crate::queries::QueryError;
 use crate::transfer_views::{project_transfer, TransferRow};
 use crate::verify::{Finding, Pass};
-use crate::verify_models::differences;
+use crate::verify_models::{checkpoint, differences};
+use crate::verify_read::Decoded;
 
 /// The transfers as the events up to a checkpoint give them, by transfer id.
 ///
@@ -54,12 +56,18 @@ impl TransfersFold {
     }
 
     /// Folds one event (if it is a transfer's, up to the checkpoint).
-    pub(crate) fn apply(&mut self, e: &RecordedEvent, findings: &mut Vec<Finding>) {
+    pub(crate) fn apply(
+        &mut self,
+        e: &RecordedEvent,
+        decoded: &Decoded,
+        findings: &mut Vec<Finding>,
+    ) {
         if e.cursor > self.until || e.stream_type != Transfer::STREAM_TYPE {
             return;
         }
-        let event = match Transfer::default().decode(e.raw()) {
-            Ok(event) => event,
+        let event = match decoded {
+            Ok((LedgerEvent::Transfer(event), _)) => event,
+            Ok(_) => return,
             Err(why) => {
                 findings.push(Finding {
                     pass: Pass::ReadModels,
@@ -80,7 +88,7 @@ impl TransfersFold {
             return;
         }
         let row = self.open.remove(id);
-        if let Some(row) = project_transfer(row, &event, e.cursor.position, e.recorded_at) {
+        if let Some(row) = project_transfer(row, event, e.cursor.position, e.recorded_at) {
             if row.view.status == TransferStatus::Pending {
                 self.open.insert(id.to_owned(), row);
             } else {
@@ -154,7 +162,7 @@ impl TransfersFold {
                 .to_owned();
             found.push((finding(&id, detail), Explained::Never));
         }
-        let moved = crate::verify_models::checkpoint(checkpoints).await? != self.until;
+        let moved = checkpoint(checkpoints, Projection::CurrentState).await? != self.until;
         for (f, explained) in found {
             let skip = moved
                 && match explained {

@@ -45,9 +45,16 @@ async fn verify(h: &Harness) -> Report {
             beside.events,
             beside.streams,
             beside.accounts,
-            beside.transfers
+            beside.transfers,
+            beside.analytics
         ),
-        (apart.events, apart.streams, apart.accounts, apart.transfers)
+        (
+            apart.events,
+            apart.streams,
+            apart.accounts,
+            apart.transfers,
+            apart.analytics
+        )
     );
     assert_eq!(beside.findings, apart.findings);
     reports.swap_remove(0)
@@ -104,6 +111,7 @@ pub async fn verify_folds_transfers_as_the_projection_does(h: Harness) {
     let report = verify(&h).await;
     assert!(report.findings.is_empty(), "{:?}", report.findings);
     assert_eq!((report.accounts, report.transfers), (2, 3));
+    assert!(report.analytics, "the analytics were compared");
 
     // A `Posted` after the void, chained properly: the projection shows it posted.
     let stream = transfer_stream(&voided);
@@ -158,4 +166,5 @@ pub async fn verify_folds_transfers_as_the_projection_does(h: Harness) {
     let report = verify(&h).await;
     assert!(report.findings.is_empty(), "{:?}", report.findings);
     assert_eq!(report.transfers, 3);
+    assert!(report.analytics, "the analytics were compared");
 }

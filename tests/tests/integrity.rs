@@ -222,6 +222,21 @@ async fn a_changed_read_model_row_is_found(backend: Backend) {
     let (code, out) = verify(&url, Some(&key)).await;
     assert_caught(code, &out, "pass 4 (read models), stream acc-2");
     assert!(out.contains("balance"), "{out}");
+    // The analytics: a currency's totals and a day's volumes.
+    Store::at(&url)
+        .exec_read_models(
+            "UPDATE analytics_currency SET event_count = event_count + 1; \
+             UPDATE analytics_daily SET deposit_count = deposit_count - 1",
+        )
+        .await;
+    let (code, out) = verify(&url, Some(&key)).await;
+    assert_caught(code, &out, "pass 4 (read models), stream acc-2");
+    assert!(
+        out.contains("stream analytics/USD: the analytics view differs from the events (event_count: view 9, events 8)")
+            && out.contains("stream analytics/USD/")
+            && out.contains("deposit_count: view "),
+        "{out}"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 

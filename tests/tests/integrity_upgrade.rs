@@ -210,7 +210,10 @@ async fn concurrent_writers_leave_a_clean_chain(backend: Backend) {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let (code, out) = verify(&app.storage_url(), None).await;
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("4 accounts and "), "{out}");
+    assert!(
+        out.contains("4 accounts, ") && out.contains("and the analytics compared"),
+        "{out}"
+    );
 }
 
 on_both_backends!(concurrent_writers_leave_a_clean_chain);
