@@ -35,8 +35,11 @@ pub fn signing_key(settings: &Integrity) -> anyhow::Result<Option<SigningKey>> {
     let pem = if value.starts_with("-----BEGIN") {
         value
     } else {
-        std::fs::read_to_string(&value)
-            .with_context(|| format!("integrity.signing_key: cannot read the file {value}"))?
+        // Not echoed: a value meant as PEM text but mangled is the private key itself.
+        std::fs::read_to_string(&value).context(
+            "integrity.signing_key is neither PEM text (`-----BEGIN PRIVATE KEY-----` ...) \
+             nor the path of a readable file",
+        )?
     };
     SigningKey::from_pkcs8_pem(&pem).map(Some).map_err(|e| {
         anyhow::anyhow!("integrity.signing_key is not an Ed25519 private key in PKCS#8 PEM: {e}")

@@ -31,6 +31,7 @@ pub async fn build(
     let Some(url) = nats.url.clone().filter(|u| !u.trim().is_empty()) else {
         return Ok(None);
     };
+    let shown = crate::settings::redacted(&url);
     let sink = JetStreamSink::connect(NatsTarget {
         url,
         stream: nats.stream.clone(),
@@ -38,7 +39,7 @@ pub async fn build(
     })
     .await
     .map_err(anyhow::Error::msg)
-    .context("starting the NATS relay")?;
+    .with_context(|| format!("starting the NATS relay (relay.nats.url {shown})"))?;
     Ok(Some(Arc::new(Relay::new(
         reader,
         checkpoints,

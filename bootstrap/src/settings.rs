@@ -206,21 +206,63 @@ impl Settings {
         if !["text", "json"].contains(&settings.log.format.as_str()) {
             anyhow::bail!("log.format must be `text` or `json`");
         }
-        if settings.integrity.seal_interval_seconds == 0 {
-            anyhow::bail!("integrity.seal_interval_seconds must be at least 1");
+        let at_least = [
+            (
+                "integrity.seal_interval_seconds",
+                settings.integrity.seal_interval_seconds,
+                1,
+            ),
+            (
+                "server.request_timeout_ms",
+                settings.server.request_timeout_ms,
+                1,
+            ),
+            (
+                "server.header_read_timeout_ms",
+                settings.server.header_read_timeout_ms,
+                1,
+            ),
+            (
+                "server.write_timeout_ms",
+                settings.server.write_timeout_ms,
+                1,
+            ),
+            // PostgreSQL: the listener for other instances' appends keeps one.
+            (
+                "storage.max_connections",
+                u64::from(settings.storage.max_connections),
+                2,
+            ),
+        ];
+        for (key, value, least) in at_least {
+            if value < least {
+                anyhow::bail!("{key} must be at least {least} (it is {value})");
+            }
         }
         Ok(settings)
     }
 }
 
-/// A URL with its password replaced, for messages.
+/// A URL with its password replaced, for messages: the one in `user:password@` and a
+/// `password=` query parameter.
 pub fn redacted(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    let url = match (url.find("://"), url.rfind('@')) {
         (Some(s), Some(at)) if at > s => {
             let creds = &url[s + 3..at];
             let user = creds.split(':').next().unwrap_or("");
             format!("{}://{user}:***@{}", &url[..s], &url[at + 1..])
         }
         _ => url.to_owned(),
-    }
+    };
+    let Some((base, query)) = url.split_once('?') else {
+        return url;
+    };
+    let query: Vec<&str> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) if name.eq_ignore_ascii_case("password") => "password=***",
+            _ => pair,
+        })
+        .collect();
+    format!("{base}?{}", query.join("&"))
 }

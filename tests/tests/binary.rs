@@ -127,7 +127,7 @@ fn an_unknown_setting_is_an_error_not_ignored() {
     let file = dir.join("ledger.toml");
     std::fs::write(&file, "[auth]\napi_token = \"s3cret\"\n").expect("file");
     let sqlite = format!("sqlite://{}/l.db", dir.display());
-    let runs: [(&[&str], (&str, &str), &str); 3] = [
+    let runs: [(&[&str], (&str, &str), &str); 5] = [
         (
             &["--config", file.to_str().unwrap(), "migrate"],
             ("LEDGER__LOG__LEVEL", "info"),
@@ -139,6 +139,18 @@ fn an_unknown_setting_is_an_error_not_ignored() {
             "adress",
         ),
         (&["migrate"], ("LEDGER__LOG__LEVEL", "[[["), "log.level"),
+        // 0 once panicked in the pool; 1 left every request waiting for the listener's.
+        (
+            &["migrate"],
+            ("LEDGER__STORAGE__MAX_CONNECTIONS", "1"),
+            "storage.max_connections must be at least 2",
+        ),
+        // 0 once answered every request 503.
+        (
+            &["migrate"],
+            ("LEDGER__SERVER__REQUEST_TIMEOUT_MS", "0"),
+            "server.request_timeout_ms must be at least 1",
+        ),
     ];
     for (args, (name, value), named) in runs {
         let out = Command::new(ledger_binary())
@@ -169,6 +181,42 @@ fn an_unreachable_store_is_one_clear_line_and_a_failure() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("cannot reach"), "{err}");
     assert!(!err.contains("secret-pw"), "passwords never print: {err}");
+    // Nor a password given as a query parameter, one of the relay's URL, or a signing
+    // key's text that is not PEM (it was read as a path and printed).
+    let secrets = [
+        (
+            "LEDGER__STORAGE__URL",
+            "postgres://127.0.0.1:1/ledger?user=postgres&password=secret-pw",
+            "migrate",
+        ),
+        (
+            "LEDGER__RELAY__NATS__URL",
+            "nats://user:secret-pw@127.0.0.1:4222x",
+            "relay",
+        ),
+        (
+            "LEDGER__INTEGRITY__SIGNING_KEY",
+            "MC4CAQAwBQYDK2VwBCIEIsecret-pw",
+            "verify",
+        ),
+    ];
+    let dir = std::env::temp_dir().join(format!("ledger-secrets-{}", uuid::Uuid::new_v4()));
+    for (name, value, command) in secrets {
+        let out = Command::new(ledger_binary())
+            .arg(command)
+            .env(
+                "LEDGER__STORAGE__URL",
+                format!("sqlite://{}/l.db", dir.display()),
+            )
+            .env(name, value)
+            .output()
+            .expect("runs");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{name}: {err}");
+        assert!(err.starts_with("error: "), "{name}: {err}");
+        assert!(!err.contains("secret-pw"), "{name} never prints: {err}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

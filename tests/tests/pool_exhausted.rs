@@ -111,3 +111,53 @@ async fn a_stalled_database_answers_503_in_bound_and_recovers() {
     assert_eq!(seen["version"], 14, "{seen}");
     let _ = stop.send(());
 }
+
+/// A write handed to the event store that ends after the time bound answers its
+/// outcome, not a 503 saying to retry (the write lands all the same: a client retrying
+/// without a key would deposit twice). Here the events table is locked for 1.5 bounds:
+/// the deposit waits, is written when the lock goes, and is answered 200.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_write_that_ends_past_the_bound_answers_its_outcome() {
+    let db = TestDatabase::create().await;
+    let mut s = settings(db.url.clone(), redis_url(), &Options::default());
+    s.server.request_timeout_ms = u64::try_from(BOUND.as_millis()).expect("ms");
+    let app = Application::build(s).await.expect("builds");
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(app.run_until(async move {
+        let _ = stopped.await;
+    }));
+    let http = reqwest::Client::new();
+    let open = json!({"account_id": "acc", "owner": "Ada", "currency": "USD"});
+    let r = http.post(format!("{base}/accounts")).json(&open).send();
+    assert_eq!(r.await.expect("open").status(), 201);
+    // Loaded and cached: the deposit's only wait is its append.
+    let deposit = http
+        .post(format!("{base}/accounts/acc/deposit"))
+        .json(&json!({"amount": "1.00"}));
+    assert_eq!(
+        deposit
+            .try_clone()
+            .expect("clone")
+            .send()
+            .await
+            .expect("deposit")
+            .status(),
+        200
+    );
+
+    let mut locker = PgConnection::connect(&db.url).await.expect("connect");
+    locker
+        .execute("BEGIN; LOCK TABLE events IN SHARE MODE")
+        .await
+        .expect("lock");
+    let answer = tokio::spawn(deposit.send());
+    tokio::time::sleep(BOUND * 3 / 2).await;
+    locker.execute("COMMIT").await.expect("unlock");
+    let answer = answer.await.expect("task").expect("answered");
+    let status = answer.status();
+    let body: Value = answer.json().await.expect("json");
+    assert_eq!(status, 200, "the deposit was written: {body}");
+    assert_eq!(body["balance"], "2.00", "{body}");
+    let _ = stop.send(());
+}

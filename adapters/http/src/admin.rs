@@ -266,6 +266,7 @@ mod tests {
             request_id: "r".into(),
             principal: Principal::new(actor, role),
             key: None,
+            handed_over: Default::default(),
         }
     }
 

@@ -32,12 +32,15 @@ pub(crate) fn context(
     rc: &RequestContext,
     headers: &HeaderMap,
 ) -> Result<CommandContext, ApiError> {
-    Ok(CommandContext {
+    let ctx = CommandContext {
         principal: rc.principal.clone(),
         request_id: Some(rc.request_id.clone()),
         idempotency_key: body::idempotency_key(headers)?,
         if_match: body::if_match(headers)?,
-    })
+    };
+    // The command is run next.
+    rc.hand_over();
+    Ok(ctx)
 }
 
 /// Counts the command, wakes the projectors, and maps the error.

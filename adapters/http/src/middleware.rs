@@ -1,6 +1,8 @@
 //! Cross-cutting middleware: request id, access tokens, request timeout, metrics and
 //! the tracing span of each request.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{Request, State};
@@ -23,6 +25,19 @@ pub struct RequestContext {
     /// For an API key, the hash of its secret (a live stream asks again whether the key
     /// is still active).
     pub key: Option<ledger_application::ports::keys::SecretHash>,
+    /// Set once the request is handed to the command path (see [`Self::hand_over`]).
+    pub handed_over: Arc<AtomicBool>,
+}
+
+impl RequestContext {
+    /// Marks the request as handed to the command path: from here on its write may
+    /// happen whether or not anyone waits for it (account commands are written by a
+    /// task of their own), so past the time bound the answer waits for its outcome
+    /// once more before it says the outcome is unknown, instead of saying nothing was
+    /// written.
+    pub fn hand_over(&self) {
+        self.handed_over.store(true, Ordering::Release);
+    }
 }
 
 fn request_id(req: &Request) -> String {
@@ -126,14 +141,27 @@ pub async fn context(State(state): State<crate::State>, mut req: Request, next: 
         if let Some(refused) = crate::auth::past_rate(&state, &principal) {
             return refused;
         }
+        let handed_over = Arc::new(AtomicBool::new(false));
         req.extensions_mut().insert(RequestContext {
             request_id: id.clone(),
             principal,
             key,
+            handed_over: handed_over.clone(),
         });
-        match tokio::time::timeout(state.request_timeout, next.run(req)).await {
+        let answer = next.run(req);
+        tokio::pin!(answer);
+        let bound = state.request_timeout;
+        if let Ok(r) = tokio::time::timeout(bound, &mut answer).await {
+            return r;
+        }
+        if !handed_over.load(Ordering::Acquire) {
+            // Its body still arriving, or waiting to be handed over: dropped, unwritten.
+            return ApiError::timed_out().into_response();
+        }
+        // It may be written: its outcome, if it comes within one more bound.
+        match tokio::time::timeout(bound, answer).await {
             Ok(r) => r,
-            Err(_) => ApiError::unavailable("request timed out").into_response(),
+            Err(_) => ApiError::outcome_unknown().into_response(),
         }
     }
     .instrument(span)

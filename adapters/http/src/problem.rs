@@ -135,6 +135,29 @@ impl ApiError {
         )
     }
 
+    /// 503 `service_unavailable`: the request's time bound passed before it was handed
+    /// to the command path, so nothing of it is written.
+    pub fn timed_out() -> Self {
+        tracing::warn!("request timed out before it was handed over; nothing written");
+        Self::new(
+            ErrorCode::ServiceUnavailable,
+            "the request took longer than the server allows (server.request_timeout_ms); \
+             nothing of it was written; retry later",
+        )
+    }
+
+    /// 503 `service_unavailable`: a command handed over whose write did not end within
+    /// twice the time bound; it may yet be written.
+    pub fn outcome_unknown() -> Self {
+        tracing::warn!("a command's write did not end in time; its outcome is unknown");
+        Self::new(
+            ErrorCode::ServiceUnavailable,
+            "the request was handed to the event store but its write did not end in time: \
+             it may yet be written; retry it with the same Idempotency-Key to learn its \
+             outcome (without one, read the account before sending it again)",
+        )
+    }
+
     /// 503 `service_unavailable`; the cause goes to the log only.
     pub fn unavailable(cause: impl std::fmt::Display) -> Self {
         tracing::warn!(%cause, "event store unavailable");

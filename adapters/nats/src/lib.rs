@@ -62,7 +62,9 @@ impl JetStreamSink {
             .max_reconnects(None)
             .connect(target.url.as_str())
             .await
-            .map_err(|e| format!("relay.nats.url {}: {e}", target.url))?;
+            // The URL is not repeated: it may carry a password (the caller names it
+            // with the password hidden).
+            .map_err(|e| format!("cannot connect: {e}"))?;
         let context = ContextBuilder::new()
             .timeout(Duration::from_secs(5))
             .max_ack_inflight(20_000)
