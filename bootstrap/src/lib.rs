@@ -268,6 +268,7 @@ impl Application {
 
 /// `ledger relay`: only the relay, until SIGINT or SIGTERM.
 pub async fn relay_until_stopped(settings: Settings) -> anyhow::Result<()> {
+    stores::require_ledger(&settings).await?;
     let Core { runner, stores } = core(&settings).await?;
     let reader = feed_reader(stores.events.clone());
     let Some(relay) =

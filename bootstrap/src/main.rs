@@ -8,7 +8,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use ledger_application::ports::readmodel::{Projection, PROJECTIONS};
-use ledger_bootstrap::{core, init_tracing, integrity, relay_until_stopped, Application, Settings};
+use ledger_bootstrap::{
+    core, init_tracing, integrity, relay_until_stopped, stores, Application, Settings,
+};
 
 mod verify;
 
@@ -158,6 +160,7 @@ async fn run_service(command: Command, settings: Settings) -> anyhow::Result<()>
         Command::Projections {
             action: ProjectionsCommand::Status,
         } => {
+            stores::require_ledger(&settings).await?;
             let core = core(&settings).await?;
             for r in core.runner.reports().await? {
                 println!(
@@ -184,6 +187,7 @@ async fn run_service(command: Command, settings: Settings) -> anyhow::Result<()>
                     ),
                 },
             };
+            stores::require_ledger(&settings).await?;
             let core = core(&settings).await?;
             let total = core.runner.lag_of(Default::default()).await?;
             // One pass over the feed for all of them.

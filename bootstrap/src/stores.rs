@@ -37,6 +37,30 @@ type StoreSet = (
     Option<sqlx::PgPool>,
 );
 
+/// Refuses a storage URL that holds no ledger yet, for the commands that only read or
+/// rebuild what is there: opening would make a mistyped path a new, empty ledger.
+pub async fn require_ledger(settings: &Settings) -> anyhow::Result<()> {
+    let url = settings.storage.url.expose();
+    let shown = redacted(url);
+    let exists = if url.starts_with("sqlite:") {
+        ledger_sqlite::file_exists(url).with_context(|| format!("invalid storage.url {shown}"))?
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let pool = ledger_postgres::pool(url, 2)
+            .with_context(|| format!("invalid storage.url {shown}"))?;
+        sqlx::query_scalar::<_, bool>("SELECT to_regclass('events') IS NOT NULL")
+            .fetch_one(&pool)
+            .await
+            .with_context(|| format!("cannot reach the event store at {shown}"))?
+    } else {
+        // The opening names what is wrong with it.
+        true
+    };
+    if !exists {
+        anyhow::bail!("no ledger at {shown}: `ledger migrate` (or `ledger serve`) makes one");
+    }
+    Ok(())
+}
+
 /// Opens the event store and read models (migrating them) and the snapshot store.
 pub async fn open(settings: &Settings) -> anyhow::Result<Stores> {
     open_with(settings, true).await

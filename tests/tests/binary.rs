@@ -164,7 +164,64 @@ fn an_unknown_setting_is_an_error_not_ignored() {
         assert!(err.starts_with("error: ") && err.contains(named), "{err}");
     }
     assert!(!dir.join("l.db").exists(), "nothing was made");
+    // A directory once became a file named like it, beside which no lock could be
+    // taken (pending transfers never expired); in memory, every event is lost at exit.
+    let urls = [
+        (format!("sqlite://{}/", dir.display()), "names a directory"),
+        ("sqlite://:memory:".to_owned(), "in-memory"),
+    ];
+    for (url, named) in urls {
+        let out = Command::new(ledger_binary())
+            .arg("migrate")
+            .env("LEDGER__STORAGE__URL", &url)
+            .output()
+            .expect("runs");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(named), "{url}: {err}");
+    }
+    // Commands that read or rebuild what is there once made a mistyped path a ledger.
+    let typo = format!("sqlite://{}/typo/l.db", dir.display());
+    for args in [&["projections", "status"][..], &["projections", "rebuild"]] {
+        let out = Command::new(ledger_binary())
+            .args(args)
+            .env("LEDGER__STORAGE__URL", &typo)
+            .output()
+            .expect("runs");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains("no ledger at"),
+            "{args:?}: {err}"
+        );
+    }
+    assert!(!dir.join("typo").exists(), "nothing was made");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Processes starting together on a new SQLite file: each migrates it in turn (one
+/// used to stop at the tables the other had just made).
+#[test]
+fn processes_starting_together_on_a_new_file_all_start() {
+    for round in 0..4 {
+        let dir = std::env::temp_dir().join(format!("ledger-race-{}", uuid::Uuid::new_v4()));
+        let url = format!("sqlite://{}/l.db", dir.display());
+        let started: Vec<_> = (0..3)
+            .map(|_| {
+                Command::new(ledger_binary())
+                    .arg("migrate")
+                    .env("LEDGER__STORAGE__URL", &url)
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .expect("runs")
+            })
+            .collect();
+        for child in started {
+            let out = child.wait_with_output().expect("ends");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "round {round}: {err}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
 
 #[test]
@@ -188,32 +245,42 @@ fn an_unreachable_store_is_one_clear_line_and_a_failure() {
             "LEDGER__STORAGE__URL",
             "postgres://127.0.0.1:1/ledger?user=postgres&password=secret-pw",
             "migrate",
+            "event store",
         ),
         (
             "LEDGER__RELAY__NATS__URL",
             "nats://user:secret-pw@127.0.0.1:4222x",
             "relay",
+            "relay.nats.url",
         ),
         (
             "LEDGER__INTEGRITY__SIGNING_KEY",
             "MC4CAQAwBQYDK2VwBCIEIsecret-pw",
             "verify",
+            "integrity.signing_key",
         ),
     ];
     let dir = std::env::temp_dir().join(format!("ledger-secrets-{}", uuid::Uuid::new_v4()));
-    for (name, value, command) in secrets {
+    let sqlite = format!("sqlite://{}/l.db", dir.display());
+    let made = Command::new(ledger_binary())
+        .arg("migrate")
+        .env("LEDGER__STORAGE__URL", &sqlite)
+        .output()
+        .expect("runs");
+    assert!(made.status.success(), "a ledger for the relay and verify");
+    for (name, value, command, named) in secrets {
         let out = Command::new(ledger_binary())
             .arg(command)
-            .env(
-                "LEDGER__STORAGE__URL",
-                format!("sqlite://{}/l.db", dir.display()),
-            )
+            .env("LEDGER__STORAGE__URL", &sqlite)
             .env(name, value)
             .output()
             .expect("runs");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{name}: {err}");
-        assert!(err.starts_with("error: "), "{name}: {err}");
+        assert!(
+            err.starts_with("error: ") && err.contains(named),
+            "{name}: {err}"
+        );
         assert!(!err.contains("secret-pw"), "{name} never prints: {err}");
     }
     let _ = std::fs::remove_dir_all(&dir);

@@ -21,6 +21,27 @@ fn lock_path(pool: &SqlitePool, suffix: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// Waits for, and takes, the lock of migrating the database of `options`
+/// (`<file>-migrate.lock`); held until the returned file is dropped.
+pub(crate) async fn migration_lock(
+    options: &sqlx::sqlite::SqliteConnectOptions,
+) -> Result<File, sqlx::Error> {
+    let mut name = options.get_filename().as_os_str().to_owned();
+    name.push("-migrate.lock");
+    tokio::task::spawn_blocking(move || {
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(PathBuf::from(name))?;
+        file.lock()?;
+        Ok(file)
+    })
+    .await
+    .map_err(|e| sqlx::Error::Io(std::io::Error::other(e)))?
+    .map_err(sqlx::Error::Io)
+}
+
 fn io(e: std::io::Error) -> ReadModelError {
     ReadModelError::Unavailable(format!("a lock file beside the database: {e}"))
 }

@@ -98,7 +98,18 @@ pub async fn open_existing(url: &str) -> Result<SqliteEventStore, sqlx::Error> {
     Ok(SqliteEventStore::new(writer, reader))
 }
 
+/// Whether the events' file behind a `sqlite://path` URL exists.
+pub fn file_exists(url: &str) -> Result<bool, sqlx::Error> {
+    Ok(options(url, false)?.get_filename().is_file())
+}
+
 pub(crate) fn options(url: &str, create: bool) -> Result<SqliteConnectOptions, sqlx::Error> {
+    let refused = |why: &str| sqlx::Error::Configuration(format!("{url}: {why}").into());
+    if url.contains(":memory:") || url.contains("mode=memory") {
+        return Err(refused(
+            "an in-memory database loses every event when the process ends; name a file",
+        ));
+    }
     let options = SqliteConnectOptions::from_str(url)?
         .create_if_missing(create)
         .journal_mode(SqliteJournalMode::Wal)
@@ -114,7 +125,11 @@ pub(crate) fn options(url: &str, create: bool) -> Result<SqliteConnectOptions, s
         .pragma("wal_autocheckpoint", "10000")
         // Expected work (a rebuild's statements) is not a warning.
         .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
-    if let Some(parent) = options.get_filename().parent().filter(|_| create) {
+    let file = options.get_filename();
+    if file.as_os_str().is_empty() || url.ends_with('/') || file.is_dir() {
+        return Err(refused("names a directory, not a database file"));
+    }
+    if let Some(parent) = file.parent().filter(|_| create) {
         if !parent.as_os_str().is_empty() {
             std::fs::create_dir_all(parent)?;
         }
@@ -133,6 +148,9 @@ pub(crate) async fn pools(
         .connect_with(options.clone())
         .await?;
     if let Some(migrator) = migrator {
+        // One process at a time: two starting together on a new file would both
+        // create its tables, and one would stop at the other's.
+        let _held = claim::migration_lock(&options).await?;
         migrator.run(&writer).await?;
     }
     let reader = SqlitePoolOptions::new()
