@@ -105,12 +105,12 @@ pub struct AnalyticsDelta {
 }
 
 fn count(field: &mut i64, by: i64) -> Result<(), MoneyError> {
-    *field = field.checked_add(by).ok_or(MoneyError::Overflow)?;
+    *field = field.checked_add(by).ok_or(MoneyError::OutOfRange)?;
     Ok(())
 }
 
 fn sum(field: &mut i128, by: i128) -> Result<(), MoneyError> {
-    *field = field.checked_add(by).ok_or(MoneyError::Overflow)?;
+    *field = field.checked_add(by).ok_or(MoneyError::OutOfRange)?;
     Ok(())
 }
 

@@ -33,9 +33,12 @@ pub enum MoneyError {
     /// Finer than any currency's minor unit can hold (an exponent below -64).
     #[error("the amount has more decimal places than any currency allows")]
     TooFine,
-    /// The value or the result does not fit in the ledger's range.
+    /// The value does not fit in the ledger's range.
     #[error("the amount is too large")]
     Overflow,
+    /// The value fits, but what it makes (a balance, a held total) would not.
+    #[error("the result would be out of the ledger's range")]
+    OutOfRange,
     /// Two amounts of different currencies were combined.
     #[error("currencies differ: {0} and {1}")]
     CurrencyMismatch(&'static str, &'static str),
@@ -179,7 +182,7 @@ impl Money {
         let minor = self
             .minor
             .checked_add(other.minor)
-            .ok_or(MoneyError::Overflow)?;
+            .ok_or(MoneyError::OutOfRange)?;
         Ok(Self { minor, ..self })
     }
 
@@ -189,7 +192,7 @@ impl Money {
         let minor = self
             .minor
             .checked_sub(other.minor)
-            .ok_or(MoneyError::Overflow)?;
+            .ok_or(MoneyError::OutOfRange)?;
         Ok(Self { minor, ..self })
     }
 

@@ -57,7 +57,7 @@ impl MoneyTotal {
         let minor = self
             .minor
             .checked_add(i128::from(amount.minor_units()))
-            .ok_or(MoneyError::Overflow)?;
+            .ok_or(MoneyError::OutOfRange)?;
         Ok(Self { minor, ..self })
     }
 }

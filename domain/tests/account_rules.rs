@@ -132,7 +132,7 @@ fn a_deposit_that_would_overflow_the_balance_is_refused() {
     let near_max = i64::MAX - 5;
     given::<Account>([opened("a"), deposited("a", near_max, near_max)])
         .when(deposit("0.06"))
-        .then_error(DomainError::InvalidAmount(MoneyError::Overflow));
+        .then_error(DomainError::InvalidAmount(MoneyError::OutOfRange));
 }
 
 #[test]

@@ -68,7 +68,12 @@ fn huge_values_overflow_instead_of_wrapping() {
     let max = Money::from_minor(i64::MAX, cur("USD"));
     assert_eq!(
         max.checked_add(Money::from_minor(1, cur("USD"))),
-        Err(MoneyError::Overflow)
+        Err(MoneyError::OutOfRange)
+    );
+    // Said as the result, not the amount (0.01 is not "too large").
+    assert_eq!(
+        MoneyError::OutOfRange.to_string(),
+        "the result would be out of the ledger's range"
     );
 }
 
@@ -156,7 +161,7 @@ proptest! {
         let sum = Money::from_minor(a, usd).checked_add(Money::from_minor(b, usd));
         match i64::try_from(wide) {
             Ok(w) => prop_assert_eq!(sum.map(Money::minor_units), Ok(w)),
-            Err(_) => prop_assert_eq!(sum, Err(MoneyError::Overflow)),
+            Err(_) => prop_assert_eq!(sum, Err(MoneyError::OutOfRange)),
         }
     }
 

@@ -48,11 +48,10 @@ fn read(raw: &RawValue, i: usize) -> Read {
     // value is that operation's refusal.
     let value = |r: Result<BatchOperation, ApiError>| {
         r.map_err(|e| {
-            let e = e.at(i);
             if e.code == ErrorCode::MalformedRequest {
-                Err(e)
+                Err(ApiError::malformed(format!("operation {i}: {}", e.detail)).at(i))
             } else {
-                Ok(e)
+                Ok(e.at(i))
             }
         })
     };

@@ -28,6 +28,12 @@ pub async fn json_up_to<T: DeserializeOwned>(
     body: Body,
     limit: usize,
 ) -> Result<T, ApiError> {
+    if let Some(coded) = coded(headers) {
+        return Err(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            format!("bodies are read as sent: {coded} is not supported"),
+        ));
+    }
     let bytes = to_bytes(body, limit).await.map_err(|_| {
         ApiError::new(
             ErrorCode::PayloadTooLarge,
@@ -50,6 +56,24 @@ pub async fn json_up_to<T: DeserializeOwned>(
         &bytes
     };
     object(text)
+}
+
+/// A content coding on the body (`Content-Encoding` other than `identity`, or a
+/// `Transfer-Encoding` other than `chunked`), named: its bytes would be read as JSON
+/// as they are.
+fn coded(headers: &HeaderMap) -> Option<String> {
+    let named = |name: header::HeaderName, plain: &'static str| {
+        headers.get_all(&name).iter().find_map(move |v| {
+            let codings = v.to_str().unwrap_or("?");
+            codings
+                .split(',')
+                .map(str::trim)
+                .any(|c| !c.is_empty() && !c.eq_ignore_ascii_case(plain))
+                .then(|| format!("{name}: {codings}"))
+        })
+    };
+    named(header::CONTENT_ENCODING, "identity")
+        .or_else(|| named(header::TRANSFER_ENCODING, "chunked"))
 }
 
 /// `application/json`, with no parameter but a `charset` of UTF-8 (JSON's only
@@ -241,9 +265,16 @@ pub fn whole_number(v: &str) -> Option<u64> {
 
 /// The `Idempotency-Key` header: 1-255 visible ASCII characters.
 pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
-    let Some(v) = headers.get("idempotency-key") else {
+    let mut keys = headers.get_all("idempotency-key").iter();
+    let Some(v) = keys.next() else {
         return Ok(None);
     };
+    if keys.next().is_some() {
+        // Which one a retry carries is unknowable (a proxy may keep either).
+        return Err(ApiError::validation(
+            "send one Idempotency-Key header, not several",
+        ));
+    }
     let ok = v.as_bytes();
     if ok.is_empty() || ok.len() > 255 || !ok.iter().all(u8::is_ascii_graphic) {
         return Err(ApiError::validation(

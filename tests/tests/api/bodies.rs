@@ -97,3 +97,66 @@ pub(crate) async fn a_misspelt_query_parameter_is_refused(backend: Backend) {
         assert_eq!(s, 200, "{path}: {b}");
     }
 }
+
+/// Found by black-box testing: a coded body was read as if plain (a body labelled
+/// `br` was applied; a gzipped one was "not JSON"); of two `Idempotency-Key` fields the
+/// first was used and the other dropped (a proxy keeping the other would apply the
+/// money twice); a batch's missing amount did not name its operation; an overflowing
+/// result called a 0.01 deposit "too large". Each refusal writes nothing.
+pub(crate) async fn coded_bodies_and_doubled_keys_are_refused(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    open(&app, "a", "USD").await;
+    let deposit = || {
+        app.client
+            .post(format!("{}/accounts/a/deposit", app.base))
+            .header("content-type", "application/json")
+            .body(r#"{"amount": "1"}"#)
+    };
+    for (name, value) in [
+        ("content-encoding", "br"),
+        ("content-encoding", "gzip"),
+        ("content-encoding", "identity, gzip"),
+        ("transfer-encoding", "gzip, chunked"),
+    ] {
+        let r = deposit().header(name, value).send().await.unwrap();
+        expect_problem(r, 415, "unsupported_media_type").await;
+    }
+    let r = deposit()
+        .header("idempotency-key", "k1")
+        .header("idempotency-key", "k2")
+        .send()
+        .await
+        .unwrap();
+    expect_problem(r, 422, "validation_failed").await;
+    let ops = json!({"operations": [
+        {"op": "deposit", "account_id": "a", "amount": "1"},
+        {"op": "deposit", "account_id": "a"}
+    ]});
+    let (s, b) = json(app.post("/batches", ops).await).await;
+    assert_eq!((s, &b["operation"]), (400, &json!(1)), "{b}");
+    assert_eq!(b["detail"], "operation 1: `amount` is required", "{b}");
+    let (_, a) = json(app.get("/accounts/a").await).await;
+    assert_eq!((&a["version"], &a["balance"]), (&json!(1), &json!("0.00")));
+    // What is accepted: `identity`, and one key.
+    let r = deposit()
+        .header("content-encoding", "identity")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let max = json!({"amount": "92233720368547757.07"});
+    let (s, b) = json(app.post("/accounts/a/deposit", max).await).await;
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = json(
+        app.post("/accounts/a/deposit", json!({"amount": "0.01"}))
+            .await,
+    )
+    .await;
+    assert_eq!((s, &b["code"]), (422, &json!("invalid_amount")), "{b}");
+    assert!(
+        b["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("result would be out of")),
+        "{b}"
+    );
+}
