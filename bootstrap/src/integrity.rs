@@ -65,10 +65,21 @@ pub fn generate(out: &Path) -> anyhow::Result<String> {
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(out)
-        .with_context(|| format!("cannot create {} (it must not exist yet)", out.display()))?;
-    std::io::Write::write_all(&mut file, pem.as_bytes())?;
+    let mut file = options.open(out).map_err(|e| {
+        let never_overwritten = match e.kind() {
+            std::io::ErrorKind::AlreadyExists => " (a key file is never overwritten)",
+            _ => "",
+        };
+        anyhow::anyhow!("cannot create {}{never_overwritten}: {e}", out.display())
+    })?;
+    let written =
+        std::io::Write::write_all(&mut file, pem.as_bytes()).and_then(|()| file.sync_all());
+    if let Err(e) = written {
+        // Not left half-written (a retry would then find it taken).
+        drop(file);
+        let _ = std::fs::remove_file(out);
+        anyhow::bail!("cannot write {}: {e}", out.display());
+    }
     public_key_pem(&key.verifying_key())
 }
 

@@ -85,7 +85,15 @@ async fn open_with(settings: &Settings, migrate: bool) -> anyhow::Result<Stores>
             true => ledger_sqlite::open_read_models(&store).await,
             false => ledger_sqlite::open_read_models_existing(&store).await,
         }
-        .with_context(|| format!("cannot open the SQLite read models beside {shown}"))?;
+        .with_context(|| {
+            let file =
+                ledger_sqlite::read_models_path(store.writer().connect_options().get_filename());
+            format!(
+                "cannot open the SQLite read models in {} (beside {shown}; that file, \
+                 removed, is made anew from the events)",
+                file.display()
+            )
+        })?;
         let projections = ledger_sqlite::SqliteProjectionStore::new(&read_models, &store);
         let read = ledger_sqlite::SqliteReadModels::new(&read_models);
         let keys =

@@ -4,13 +4,26 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::Context;
-
 use ledger_bootstrap::{integrity, stores, Settings};
 
 /// What an error of `ledger verify` on a store it cannot read adds: verify changes
 /// nothing, so a store of an older version must be migrated first.
 const OLDER_NEEDS_MIGRATE: &str = "(one written by an older version needs `ledger migrate` first)";
+
+/// The error with what was being done, and the advice to migrate only when what is
+/// missing is a table or a column (an older store's schema), not for any error.
+fn in_context(e: anyhow::Error, doing: &str) -> anyhow::Error {
+    let text = format!("{e:#}");
+    let older = ["no such table", "no such column"]
+        .iter()
+        .any(|m| text.contains(m))
+        || ((text.contains("relation \"") || text.contains("column \""))
+            && text.contains("does not exist"));
+    match older {
+        true => e.context(format!("{doing} {OLDER_NEEDS_MIGRATE}")),
+        false => e.context(doing.to_owned()),
+    }
+}
 
 pub(crate) async fn run(
     settings: &Settings,
@@ -23,11 +36,18 @@ pub(crate) async fn run(
     };
     let stores = stores::open_unchanged(settings)
         .await
-        .with_context(|| format!("opening the store as it is {OLDER_NEEDS_MIGRATE}"))?;
+        .map_err(|e| in_context(e, "opening the store as it is"))?;
     let started = std::time::Instant::now();
     let report = integrity::verify(&stores, key, stream)
         .await
-        .with_context(|| format!("verifying the store as it is {OLDER_NEEDS_MIGRATE}"))?;
+        .map_err(|e| in_context(e.into(), "verifying the store as it is"))?;
+    if let Some(s) = stream.filter(|_| report.events == 0 && report.findings.is_empty()) {
+        // A mistyped id would otherwise read as a clean check.
+        anyhow::bail!(
+            "no event of stream {s} in the store: nothing to verify (stream ids are as \
+             GET /events shows them, such as acc-1 or transfer/t-1)"
+        );
+    }
     let seconds = started.elapsed().as_secs_f64();
     let signatures = if stream.is_some() {
         "seals not checked for one stream"

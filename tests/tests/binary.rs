@@ -326,3 +326,28 @@ async fn the_rebuild_command_prints_its_progress_and_a_summary_only() {
         assert!(!text.contains(noise), "{noise} in the output: {text}");
     }
 }
+
+/// `keys generate` says why it cannot write a key: "it must not exist yet" was said of
+/// a missing directory too.
+#[test]
+fn a_key_file_is_never_overwritten_and_a_missing_directory_is_said() {
+    let dir = std::env::temp_dir().join(format!("ledger-keygen-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let taken = dir.join("k.pem");
+    std::fs::write(&taken, "mine").expect("file");
+    for (out, said) in [
+        (taken.clone(), "never overwritten"),
+        (dir.join("no/such/k.pem"), "No such file"),
+    ] {
+        let run = Command::new(ledger_binary())
+            .args(["keys", "generate", "--out"])
+            .arg(&out)
+            .output()
+            .expect("runs");
+        let err = String::from_utf8_lossy(&run.stderr);
+        assert!(!run.status.success() && err.contains(said), "{err}");
+        assert!(!err.contains("must not exist yet"), "{err}");
+    }
+    assert_eq!(std::fs::read_to_string(&taken).expect("kept"), "mine");
+    let _ = std::fs::remove_dir_all(&dir);
+}

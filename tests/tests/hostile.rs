@@ -171,6 +171,17 @@ async fn oversized_heads_bad_bytes_and_pipelining_get_clear_answers() {
     let answer = exchange(&app, &body).await;
     assert_eq!(statuses(&answer), ["400"], "{answer}");
 
+    // Host: an HTTP/1.1 request carries exactly one (RFC 9112); HTTP/1.0 may have none.
+    for raw in [
+        "GET /health HTTP/1.1\r\nConnection: close\r\n\r\n",
+        "GET /health HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n",
+    ] {
+        let answer = exchange(&app, raw.as_bytes()).await;
+        assert_eq!(statuses(&answer), ["400"], "{answer}");
+    }
+    let old = exchange(&app, b"GET /health HTTP/1.0\r\n\r\n").await;
+    assert!(old.contains(" 200 OK"), "{old}");
+
     // Pipelining: three requests in one write, three answers in order.
     let pipelined =
         "GET /health HTTP/1.1\r\nHost: x\r\n\r\nGET /nothing HTTP/1.1\r\nHost: x\r\n\r\n\

@@ -316,6 +316,12 @@ async fn one_streams_check_finds_a_row_whose_events_are_gone(backend: Backend) {
     let (_app, url, dir, key) = sealed_ledger(backend).await;
     let (code, out) = verify_with(&url, Some(&key), &["--stream", "acc-2"]).await;
     assert_eq!(code, 0, "{out}");
+    // A stream the store never held is not a clean check (it once said "verified").
+    let (code, out) = verify_with(&url, Some(&key), &["--stream", "acc-9"]).await;
+    assert!(
+        code == 2 && out.contains("no event of stream acc-9"),
+        "{out}"
+    );
     Store::at(&url)
         .exec("DELETE FROM events WHERE stream_id = 'acc-2'")
         .await;

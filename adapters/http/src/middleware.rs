@@ -116,6 +116,19 @@ fn route_label(method: &Method, path: &str) -> String {
 /// (Past 64 KiB the HTTP parser itself answers 414, before any of this runs.)
 pub const MAX_URI_BYTES: usize = 8 * 1024;
 
+/// An HTTP/1.1 request without exactly one `Host` field: 400, as RFC 9112 (section
+/// 3.2) requires (HTTP/1.0 may leave it out).
+fn hostless(req: &Request) -> Option<ApiError> {
+    let hosts = req
+        .headers()
+        .get_all(axum::http::header::HOST)
+        .iter()
+        .count();
+    let required = req.version() == axum::http::Version::HTTP_11;
+    (hosts > 1 || (required && hosts == 0))
+        .then(|| ApiError::malformed("exactly one Host header is required (RFC 9112, section 3.2)"))
+}
+
 /// Request id, access, timeout, metrics and tracing around every request.
 pub async fn context(State(state): State<crate::State>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
@@ -127,6 +140,9 @@ pub async fn context(State(state): State<crate::State>, mut req: Request, next: 
         if uri_len > MAX_URI_BYTES {
             let detail = format!("the path and query exceed {MAX_URI_BYTES} bytes");
             return ApiError::new(ErrorCode::UriTooLong, detail).into_response();
+        }
+        if let Some(refused) = hostless(&req) {
+            return refused.into_response();
         }
         let path = req.uri().path().to_owned();
         if let Some(refused) = undecodable(&path) {
