@@ -40,7 +40,7 @@ pub(crate) async fn run(
     let started = std::time::Instant::now();
     let report = integrity::verify(&stores, key, stream)
         .await
-        .map_err(|e| in_context(e.into(), "verifying the store as it is"))?;
+        .map_err(|e| in_context(e, "verifying the store as it is"))?;
     if let Some(s) = stream.filter(|_| report.events == 0 && report.findings.is_empty()) {
         // A mistyped id would otherwise read as a clean check.
         anyhow::bail!(
