@@ -7,13 +7,35 @@
 //! projection that moved past that point meanwhile (a ledger in use) leaves nothing to
 //! compare them with: they are compared only when the checkpoint is where it was.
 
-use crate::analytics::{AnalyticsDelta, CurrencyTotals, DayTotals};
+use std::collections::HashSet;
+
+use crate::analytics::{AnalyticsDelta, CurrencyTotals, DailyVolume, DayTotals};
 use crate::ports::readmodel::{Projection, ProjectionStore, ReadModels};
 use crate::ports::store::{FeedCursor, RecordedEvent};
 use crate::queries::QueryError;
 use crate::verify::{Finding, Pass};
 use crate::verify_models::{checkpoint, differences};
 use crate::verify_read::Decoded;
+
+/// Every line of the daily view, oldest first. A read answers a bounded number of
+/// lines, so the next starts at the last day read (whose lines already read are
+/// skipped): a read with nothing new is the end.
+async fn all_days(models: &dyn ReadModels) -> Result<Vec<DailyVolume>, QueryError> {
+    let mut all: Vec<DailyVolume> = Vec::new();
+    let mut read = HashSet::new();
+    loop {
+        let from = all.last().map(|l| l.date);
+        let page = models.daily(None, from, None).await?;
+        let before = all.len();
+        all.extend(
+            page.into_iter()
+                .filter(|l| read.insert((l.date, l.currency))),
+        );
+        if all.len() == before {
+            return Ok(all);
+        }
+    }
+}
 
 /// The analytics as the events up to a checkpoint give them.
 pub(crate) struct AnalyticsFold {
@@ -57,8 +79,8 @@ impl AnalyticsFold {
     }
 
     /// Compares the view with the fold: each currency's totals and each day's volumes.
-    /// Returns whether they were compared (not when the projection moved on meanwhile,
-    /// nor past the store's last event: the accounts' fold reports that).
+    /// Returns whether they were compared (not when the projection moved on meanwhile;
+    /// a checkpoint past the store's last event is a finding).
     pub(crate) async fn compare(
         self,
         models: &dyn ReadModels,
@@ -70,10 +92,22 @@ impl AnalyticsFold {
             return Ok(true);
         }
         if self.until > self.read_up_to {
-            return Ok(false);
+            findings.push(Finding {
+                pass: Pass::ReadModels,
+                stream_id: None,
+                version: None,
+                position: Some(self.until.position),
+                detail: format!(
+                    "the analytics projection has applied events up to position {}, but \
+                     the store's events end at position {}: events were removed from the \
+                     store, or the read models come from a later moment",
+                    self.until.position, self.read_up_to.position
+                ),
+            });
+            return Ok(true);
         }
         let summary = models.summary().await?;
-        let daily = models.daily(None, None, None).await?;
+        let daily = all_days(models).await?;
         if checkpoint(checkpoints, Projection::Analytics).await? != self.until {
             return Ok(false);
         }
@@ -114,5 +148,37 @@ impl AnalyticsFold {
             findings.push(finding(row, format!("{detail}: the day is missing")));
         }
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+    use ledger_domain::Currency;
+
+    use super::*;
+    use crate::ports::read_views::MockReadModels;
+
+    /// The stores answer at most 10,000 lines a read: every line is read all the same,
+    /// once (here three a read, over days of two currencies).
+    #[tokio::test]
+    async fn every_day_is_read_past_the_bound_of_a_read() {
+        let lines: Vec<DailyVolume> = (1..=5)
+            .flat_map(|d| {
+                ["EUR", "USD"].map(|c| DailyVolume {
+                    date: NaiveDate::from_ymd_opt(2026, 1, d).expect("date"),
+                    currency: Currency::parse(c).expect("currency"),
+                    totals: DayTotals::default(),
+                })
+            })
+            .collect();
+        let stored = lines.clone();
+        let mut models = MockReadModels::new();
+        models.expect_daily().returning(move |_, from, _| {
+            let after = stored.iter().filter(|l| from.is_none_or(|f| l.date >= f));
+            Ok(after.take(3).cloned().collect())
+        });
+        let read = all_days(&models).await.expect("read");
+        assert_eq!(read, lines);
     }
 }

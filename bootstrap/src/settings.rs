@@ -182,6 +182,9 @@ impl Settings {
             .set_default("relay.nats.subject_prefix", "ledger.events")?
             .set_default("integrity.seal_interval_seconds", 60)?;
         if let Some(path) = file {
+            if path.is_dir() {
+                anyhow::bail!("--config {}: a directory, not a TOML file", path.display());
+            }
             builder = builder.add_source(config::File::from(path).required(true));
         }
         builder = builder.add_source(
@@ -194,6 +197,7 @@ impl Settings {
         );
         let settings: Settings = builder
             .build()
+            .map_err(without_the_line)
             .context("reading the configuration")?
             .try_deserialize()
             .context("the configuration is invalid")?;
@@ -206,40 +210,52 @@ impl Settings {
         if !["text", "json"].contains(&settings.log.format.as_str()) {
             anyhow::bail!("log.format must be `text` or `json`");
         }
-        let at_least = [
+        let positive = [
             (
                 "integrity.seal_interval_seconds",
                 settings.integrity.seal_interval_seconds,
-                1,
             ),
             (
                 "server.request_timeout_ms",
                 settings.server.request_timeout_ms,
-                1,
             ),
             (
                 "server.header_read_timeout_ms",
                 settings.server.header_read_timeout_ms,
-                1,
             ),
-            (
-                "server.write_timeout_ms",
-                settings.server.write_timeout_ms,
-                1,
-            ),
-            // PostgreSQL: the listener for other instances' appends keeps one.
-            (
-                "storage.max_connections",
-                u64::from(settings.storage.max_connections),
-                2,
-            ),
+            ("server.write_timeout_ms", settings.server.write_timeout_ms),
         ];
-        for (key, value, least) in at_least {
-            if value < least {
-                anyhow::bail!("{key} must be at least {least} (it is {value})");
-            }
+        if let Some((key, _)) = positive.iter().find(|(_, value)| *value == 0) {
+            anyhow::bail!("{key} must be at least 1 (it is 0)");
+        }
+        // PostgreSQL's pool (SQLite's is its own): the listener for other instances'
+        // appends keeps one connection.
+        let postgres = settings.storage.url.expose().starts_with("postgres");
+        if postgres && settings.storage.max_connections < 2 {
+            anyhow::bail!(
+                "storage.max_connections must be at least 2 on PostgreSQL (it is {})",
+                settings.storage.max_connections
+            );
         }
         Ok(settings)
+    }
+}
+
+/// A file's syntax error without the line it quotes (which may hold a secret): where
+/// it is and what was expected.
+fn without_the_line(e: config::ConfigError) -> anyhow::Error {
+    match e {
+        config::ConfigError::FileParse { uri, cause } => {
+            let text = cause.to_string();
+            let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+            let (at, what) = (
+                lines.next().unwrap_or_default(),
+                lines.next_back().unwrap_or_default(),
+            );
+            let file = uri.unwrap_or_default();
+            anyhow::anyhow!("{file}: {at}: {what} (the line is not shown: it may hold a secret)")
+        }
+        other => other.into(),
     }
 }
 

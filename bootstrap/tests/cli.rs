@@ -64,6 +64,13 @@ fn migrate_then_status_on_a_fresh_sqlite_file() {
 fn relay_needs_a_nats_url_and_a_valid_prefix() {
     let dir = std::env::temp_dir().join(format!("ledger-cli-relay-{}", std::process::id()));
     let url = format!("sqlite://{}/ledger.db", dir.display());
+    // On a ledger (on none, the relay refuses before its settings are read).
+    let made = ledger()
+        .arg("migrate")
+        .env("LEDGER__STORAGE__URL", &url)
+        .output()
+        .expect("runs");
+    assert!(made.status.success());
     let out = ledger()
         .arg("relay")
         .env("LEDGER__STORAGE__URL", &url)

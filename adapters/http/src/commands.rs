@@ -32,15 +32,12 @@ pub(crate) fn context(
     rc: &RequestContext,
     headers: &HeaderMap,
 ) -> Result<CommandContext, ApiError> {
-    let ctx = CommandContext {
+    Ok(CommandContext {
         principal: rc.principal.clone(),
         request_id: Some(rc.request_id.clone()),
         idempotency_key: body::idempotency_key(headers)?,
         if_match: body::if_match(headers)?,
-    };
-    // The command is run next.
-    rc.hand_over();
-    Ok(ctx)
+    })
 }
 
 /// Counts the command, wakes the projectors, and maps the error.
@@ -91,6 +88,7 @@ pub(crate) async fn open_account(
             .map(|l| body::overdraft_limit(Some(l)))
             .transpose()?,
     };
+    rc.hand_over();
     let reply = finish(&state, "open", state.commands.open_account(req, &ctx).await)?;
     let mut response = (StatusCode::CREATED, Json(AccountBody::from(&reply))).into_response();
     if let Ok(v) = HeaderValue::from_str(&format!("/accounts/{}", reply.account_id)) {
@@ -100,13 +98,14 @@ pub(crate) async fn open_account(
 }
 
 async fn act(
-    state: &crate::State,
+    (state, rc): (&crate::State, &RequestContext),
     command: &str,
     id: &str,
     ctx: CommandContext,
     action: AccountAction,
 ) -> Result<Json<AccountBody>, ApiError> {
     let id = body::path_account(id)?;
+    rc.hand_over();
     let reply = finish(state, command, state.commands.act(id, action, &ctx).await)?;
     Ok(Json(AccountBody::from(&reply)))
 }
@@ -135,7 +134,7 @@ pub(crate) async fn deposit(
         amount,
         description,
     };
-    act(&state, "deposit", &id, ctx, action).await
+    act((&state, &rc), "deposit", &id, ctx, action).await
 }
 
 #[utoipa::path(post, path = "/accounts/{id}/withdraw", request_body = MoneyBody,
@@ -153,7 +152,7 @@ pub(crate) async fn withdraw(
         amount,
         description,
     };
-    act(&state, "withdraw", &id, ctx, action).await
+    act((&state, &rc), "withdraw", &id, ctx, action).await
 }
 
 #[utoipa::path(post, path = "/accounts/{id}/close", request_body = CloseBody,
@@ -170,7 +169,7 @@ pub(crate) async fn close(
     let action = AccountAction::Close {
         reason: body::note(b.reason)?,
     };
-    act(&state, "close", &id, ctx, action).await
+    act((&state, &rc), "close", &id, ctx, action).await
 }
 
 #[utoipa::path(post, path = "/accounts/{id}/limits", request_body = LimitsBody,
@@ -187,5 +186,5 @@ pub(crate) async fn limits(
     let action = AccountAction::SetLimit {
         overdraft_limit: body::overdraft_limit(b.overdraft_limit.as_deref())?,
     };
-    act(&state, "limits", &id, ctx, action).await
+    act((&state, &rc), "limits", &id, ctx, action).await
 }

@@ -146,15 +146,16 @@ impl ApiError {
         )
     }
 
-    /// 503 `service_unavailable`: a command handed over whose write did not end within
-    /// twice the time bound; it may yet be written.
+    /// 503 `service_unavailable`: a request handed over whose work did not end within
+    /// twice the time bound; it may yet take effect.
     pub fn outcome_unknown() -> Self {
-        tracing::warn!("a command's write did not end in time; its outcome is unknown");
+        tracing::warn!("a request's write did not end in time; its outcome is unknown");
         Self::new(
             ErrorCode::ServiceUnavailable,
-            "the request was handed to the event store but its write did not end in time: \
-             it may yet be written; retry it with the same Idempotency-Key to learn its \
-             outcome (without one, read the account before sending it again)",
+            "the request was being carried out but did not end in time: it may yet take \
+             effect. A command sent with an Idempotency-Key: send it again with the same \
+             key to learn its outcome; otherwise read what it changes before sending it \
+             again",
         )
     }
 

@@ -63,6 +63,7 @@ pub(crate) async fn transfer(
         pending,
         expires_in_seconds,
     };
+    rc.hand_over();
     let reply = finish(&state, "transfer", state.commands.transfer(req, &ctx).await)?;
     Ok((
         StatusCode::CREATED,
@@ -88,6 +89,7 @@ pub(crate) async fn post_transfer(
         .as_deref()
         .map(|a| body::amount(Some(a)))
         .transpose()?;
+    rc.hand_over();
     let r = state.commands.post_transfer(id, amount, &ctx).await;
     Ok(Json(TransferAnswer::seen_by(
         &finish(&state, "post", r)?,
@@ -108,6 +110,7 @@ pub(crate) async fn void_transfer(
     let id = path_transfer(&id)?;
     let b: VoidBody = body::json(&headers, body).await?;
     let reason = body::note(b.reason)?;
+    rc.hand_over();
     let r = state.commands.void_transfer(id, reason, &ctx).await;
     Ok(Json(TransferAnswer::seen_by(
         &finish(&state, "void", r)?,

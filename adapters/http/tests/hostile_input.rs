@@ -197,7 +197,10 @@ async fn check(
     headers: &[(String, String)],
     body: Vec<u8>,
 ) -> Result<(), TestCaseError> {
-    let mut req = Request::builder().method(method).uri(path);
+    let mut req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "ledger.test");
     for (k, v) in headers {
         req = req.header(k, v);
     }
