@@ -206,8 +206,10 @@ impl Verifier {
     ) -> Result<(), QueryError> {
         let mut seals = self.seals(findings).await?;
         let mut digest = ChainHash::ZERO;
-        // The next pages are read, hashed and decoded (on tasks of their own, with a
-        // spawner) while this one is checked.
+        // The next pages are read and hashed (on tasks of their own, with a spawner)
+        // while this one is checked; each event is decoded here, once for the three
+        // folds (decoded on another task, its memory freed here cost more than it saved).
+        let mut decoder = FeedDecoder::default();
         let (pages, stages) = read_ahead(
             self.store.clone(),
             FeedCursor::START,
@@ -228,8 +230,7 @@ impl Verifier {
                 let Some(page) = page? else {
                     return Ok::<_, QueryError>(cursor);
                 };
-                let prepared = page.computed.iter().zip(&page.decoded);
-                for (e, (computed, decoded)) in page.events.iter().zip(prepared) {
+                for (e, computed) in page.events.iter().zip(&page.computed) {
                     check_event(e, *computed, heads, findings);
                     digest = feed_digest(digest, e.hash);
                     report.events += 1;
@@ -237,9 +238,10 @@ impl Verifier {
                         report.seals += 1;
                         self.check_seal(&seal, report.events, digest, findings);
                     }
-                    accounts.apply(e, decoded, findings);
-                    transfers.apply(e, decoded, findings);
-                    analytics.apply(e, decoded);
+                    let decoded = decode_for_folds(&mut decoder, self.store.as_ref(), e).await?;
+                    accounts.apply(e, &decoded, findings);
+                    transfers.apply(e, &decoded, findings);
+                    analytics.apply(e, &decoded);
                 }
                 cursor = page.next;
                 progress(report.events);

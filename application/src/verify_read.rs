@@ -1,12 +1,10 @@
 //! `ledger verify`'s read-ahead: the feed read page after page by one stage (the
-//! rebuild's, [`read_pages`]) and prepared by another, each a page ahead of the next:
-//! each event's hash computed from its fields, and the event decoded (with its
-//! currency) for the read-model folds. So the database's read of a page, the
-//! preparing of the page before it and the checks of the one before that run at the
-//! same time (on different cores when there is a spawner). Both are pure functions of
-//! the stored events (a decoding reads a stream's opening event where an old event
-//! needs it), so preparing them apart changes nothing the checks see; memory stays a
-//! few pages whatever the feed's length.
+//! rebuild's, [`read_pages`]) and each event's hash computed from its fields by
+//! another, each a page ahead of the next, so that the database's read of a page, the
+//! hashing of the page before it and the checks of the one before that run at the
+//! same time (on different cores when there is a spawner). The hash is a pure function
+//! of the stored event, so computing it apart changes nothing the checks see; memory
+//! stays a few pages whatever the feed's length.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -44,20 +42,19 @@ pub(crate) async fn decode_for_folds(
     }
 }
 
-/// A page of the feed with, in the same order, the hash each event's fields give after
-/// its own `prev_hash` ([`RecordedEvent::computed_hash`]) and the event decoded.
-pub(crate) struct PreparedPage {
+/// A page of the feed with the hash each event's fields give after its own
+/// `prev_hash` ([`RecordedEvent::computed_hash`]), in the same order.
+pub(crate) struct HashedPage {
     pub(crate) events: Vec<RecordedEvent>,
     pub(crate) computed: Vec<ChainHash>,
-    pub(crate) decoded: Vec<Decoded>,
     pub(crate) next: FeedCursor,
 }
 
 /// What the read-ahead gives, in feed order: pages, then `Ok(None)` at the feed's end
 /// or an error (after either, nothing more).
-pub(crate) type PreparedPages = mpsc::Receiver<Result<Option<PreparedPage>, StoreError>>;
+pub(crate) type HashedPages = mpsc::Receiver<Result<Option<HashedPage>, StoreError>>;
 
-/// Starts reading and preparing the feed after `from`, `limit` events a page. With a
+/// Starts reading and hashing the feed after `from`, `limit` events a page. With a
 /// spawner both stages run as tasks of their own and the returned future is already
 /// done; without one, the caller polls it beside its use of the pages. Either way the
 /// stages stop at the feed's end, at an error, or once the pages are dropped.
@@ -66,56 +63,38 @@ pub(crate) fn read_ahead(
     from: FeedCursor,
     limit: usize,
     spawner: Option<&Arc<dyn Spawner>>,
-) -> (PreparedPages, impl Future<Output = ()> + Send) {
+) -> (HashedPages, impl Future<Output = ()> + Send) {
     let (raw_tx, raw_rx) = mpsc::channel(1);
-    let (prepared_tx, prepared_rx) = mpsc::channel(1);
-    let reading = read_pages(store.clone(), from, limit, raw_tx);
-    let preparing = prepare_pages(store, raw_rx, prepared_tx);
-    (prepared_rx, start_stages(reading, preparing, spawner))
+    let (hashed_tx, hashed_rx) = mpsc::channel(1);
+    let reading = read_pages(store, from, limit, raw_tx);
+    let hashing = hash_pages(raw_rx, hashed_tx);
+    (hashed_rx, start_stages(reading, hashing, spawner))
 }
 
-/// Hashes and decodes each page read, in order.
-async fn prepare_pages(
-    store: Arc<dyn EventStore>,
+/// Computes the hashes of each page read, in order.
+async fn hash_pages(
     mut pages: mpsc::Receiver<Result<Option<FeedPage>, StoreError>>,
-    out: mpsc::Sender<Result<Option<PreparedPage>, StoreError>>,
+    out: mpsc::Sender<Result<Option<HashedPage>, StoreError>>,
 ) {
-    // One decoder for the whole feed: a stream's opening event is read once.
-    let mut decoder = FeedDecoder::default();
     while let Some(page) = pages.recv().await {
         if out.is_closed() {
-            // Verification stopped: nothing more to prepare.
+            // Verification stopped: nothing more to hash.
             return;
         }
-        let prepared = match page {
-            Ok(Some(page)) => prepare(&mut decoder, store.as_ref(), page).await.map(Some),
-            Ok(None) => Ok(None),
-            Err(e) => Err(e),
-        };
-        let more = matches!(prepared, Ok(Some(_)));
-        if out.send(prepared).await.is_err() || !more {
+        let hashed = page.map(|page| {
+            page.map(|page| HashedPage {
+                computed: page
+                    .events
+                    .iter()
+                    .map(|e| e.computed_hash(e.prev_hash))
+                    .collect(),
+                events: page.events,
+                next: page.next,
+            })
+        });
+        let more = matches!(hashed, Ok(Some(_)));
+        if out.send(hashed).await.is_err() || !more {
             return;
         }
     }
-}
-
-async fn prepare(
-    decoder: &mut FeedDecoder,
-    store: &dyn EventStore,
-    page: FeedPage,
-) -> Result<PreparedPage, StoreError> {
-    let mut decoded = Vec::with_capacity(page.events.len());
-    for e in &page.events {
-        decoded.push(decode_for_folds(decoder, store, e).await?);
-    }
-    Ok(PreparedPage {
-        computed: page
-            .events
-            .iter()
-            .map(|e| e.computed_hash(e.prev_hash))
-            .collect(),
-        decoded,
-        events: page.events,
-        next: page.next,
-    })
 }
