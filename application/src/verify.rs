@@ -21,8 +21,8 @@ use crate::ports::system::Spawner;
 use crate::queries::QueryError;
 use crate::verify_analytics::AnalyticsFold;
 use crate::verify_chain::check_event;
-use crate::verify_models::AccountsFold;
-use crate::verify_read::{decode_for_folds, read_ahead};
+use crate::verify_models::{decode_for_folds, AccountsFold};
+use crate::verify_read::read_ahead;
 use crate::verify_transfers::TransfersFold;
 
 /// Events a page of the feed `ledger verify` reads holds (a shorter page is the end).
@@ -208,7 +208,7 @@ impl Verifier {
         let mut digest = ChainHash::ZERO;
         // The next pages are read and hashed (on tasks of their own, with a spawner)
         // while this one is checked; each event is decoded here, once for the three
-        // folds (decoded on another task, its memory freed here cost more than it saved).
+        // folds (decoded in the read-ahead instead, it measured slower: BENCHMARKS.md).
         let mut decoder = FeedDecoder::default();
         let (pages, stages) = read_ahead(
             self.store.clone(),

@@ -14,8 +14,7 @@ use crate::ports::readmodel::{Projection, ProjectionStore, ReadModels};
 use crate::ports::store::{FeedCursor, RecordedEvent};
 use crate::queries::QueryError;
 use crate::verify::{Finding, Pass};
-use crate::verify_models::{checkpoint, differences};
-use crate::verify_read::Decoded;
+use crate::verify_models::{checkpoint, differences, Decoded};
 
 /// Every line of the daily view, oldest first. A read answers a bounded number of
 /// lines, so the next starts at the last day read (whose lines already read are

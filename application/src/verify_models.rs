@@ -1,5 +1,6 @@
 //! Pass 4 of `ledger verify`: the accounts view against a fresh fold of the events
-//! (the transfers view: `verify_transfers.rs`).
+//! (the transfers view: `verify_transfers.rs`; the analytics: `verify_analytics.rs`;
+//! each event decoded once for the three folds: [`decode_for_folds`]).
 //!
 //! The fold takes the events up to the current-state projection's checkpoint as it
 //! was when verification started, through the projection's own function
@@ -8,17 +9,41 @@
 
 use std::collections::HashMap;
 
-use ledger_domain::{Account, Aggregate};
+use ledger_domain::{Account, Aggregate, Currency};
 
-use crate::decode::LedgerEvent;
+use crate::decode::{FeedDecodeError, FeedDecoder, LedgerEvent};
 use crate::ports::filters::AccountFilter;
 use crate::ports::readmodel::{Projection, ProjectionStore, ReadModels};
-use crate::ports::store::{FeedCursor, RecordedEvent};
+use crate::ports::store::{EventStore, FeedCursor, RecordedEvent, StoreError};
 use crate::queries::QueryError;
 use crate::verify::{Finding, Pass};
 use crate::verify_arithmetic::unexplained;
-use crate::verify_read::Decoded;
 use crate::views::{project_account, AccountView};
+
+/// An event as the read-model folds take it: decoded, with its account's (or
+/// transfer's) currency; or why it cannot be read.
+pub(crate) type Decoded = Result<(LedgerEvent, Option<Currency>), String>;
+
+/// Decodes one event for the folds; only the store failing (reading a stream's opening
+/// event) is an error.
+pub(crate) async fn decode_for_folds(
+    decoder: &mut FeedDecoder,
+    store: &dyn EventStore,
+    e: &RecordedEvent,
+) -> Result<Decoded, StoreError> {
+    let decoded = match decoder.decode(store, e).await {
+        Ok(event) => match decoder.currency_of(store, &e.stream_id, &event).await {
+            Ok(currency) => Ok((event, currency)),
+            Err(why) => Err(why),
+        },
+        Err(why) => Err(why),
+    };
+    match decoded {
+        Ok(decoded) => Ok(Ok(decoded)),
+        Err(FeedDecodeError::Store(s)) => Err(s),
+        Err(why) => Ok(Err(why.to_string())),
+    }
+}
 
 /// The accounts as the events up to a checkpoint give them.
 pub(crate) struct AccountsFold {

@@ -9,38 +9,12 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use ledger_domain::{ChainHash, Currency};
+use ledger_domain::ChainHash;
 use tokio::sync::mpsc;
 
-use crate::decode::{FeedDecodeError, FeedDecoder, LedgerEvent};
 use crate::ports::store::{EventStore, FeedCursor, FeedPage, RecordedEvent, StoreError};
 use crate::ports::system::Spawner;
 use crate::rebuild_read::{read_pages, start_stages};
-
-/// An event as the read-model folds take it: decoded, with its account's (or
-/// transfer's) currency; or why it cannot be read.
-pub(crate) type Decoded = Result<(LedgerEvent, Option<Currency>), String>;
-
-/// Decodes one event for the folds; only the store failing (reading a stream's opening
-/// event) is an error.
-pub(crate) async fn decode_for_folds(
-    decoder: &mut FeedDecoder,
-    store: &dyn EventStore,
-    e: &RecordedEvent,
-) -> Result<Decoded, StoreError> {
-    let decoded = match decoder.decode(store, e).await {
-        Ok(event) => match decoder.currency_of(store, &e.stream_id, &event).await {
-            Ok(currency) => Ok((event, currency)),
-            Err(why) => Err(why),
-        },
-        Err(why) => Err(why),
-    };
-    match decoded {
-        Ok(decoded) => Ok(Ok(decoded)),
-        Err(FeedDecodeError::Store(s)) => Err(s),
-        Err(why) => Ok(Err(why.to_string())),
-    }
-}
 
 /// A page of the feed with the hash each event's fields give after its own
 /// `prev_hash` ([`RecordedEvent::computed_hash`]), in the same order.

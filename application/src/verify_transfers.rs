@@ -18,8 +18,7 @@ use crate::ports::store::{EventStore, FeedCursor, RecordedEvent, StreamQuery};
 use crate::queries::QueryError;
 use crate::transfer_views::{project_transfer, TransferRow};
 use crate::verify::{Finding, Pass};
-use crate::verify_models::{checkpoint, differences};
-use crate::verify_read::Decoded;
+use crate::verify_models::{checkpoint, differences, Decoded};
 
 /// The transfers as the events up to a checkpoint give them, by transfer id.
 ///
