@@ -14,7 +14,7 @@ use crate::ports::readmodel::{Projection, ProjectionStore, ReadModels};
 use crate::ports::store::{FeedCursor, RecordedEvent};
 use crate::queries::QueryError;
 use crate::verify::{Finding, Pass};
-use crate::verify_models::{checkpoint, differences, Decoded};
+use crate::verify_models::{ahead_of_the_store, checkpoint, differences, Decoded};
 
 /// Every line of the daily view, oldest first. A read answers a bounded number of
 /// lines, so the next starts at the last day read (whose lines already read are
@@ -91,18 +91,8 @@ impl AnalyticsFold {
             return Ok(true);
         }
         if self.until > self.read_up_to {
-            findings.push(Finding {
-                pass: Pass::ReadModels,
-                stream_id: None,
-                version: None,
-                position: Some(self.until.position),
-                detail: format!(
-                    "the analytics projection has applied events up to position {}, but \
-                     the store's events end at position {}: events were removed from the \
-                     store, or the read models come from a later moment",
-                    self.until.position, self.read_up_to.position
-                ),
-            });
+            let found = ahead_of_the_store(Projection::Analytics, self.until, self.read_up_to);
+            findings.push(found);
             return Ok(true);
         }
         let summary = models.summary().await?;

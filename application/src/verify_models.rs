@@ -141,18 +141,11 @@ impl AccountsFold {
         let folded = self.rows.len() as u64;
         let whole_feed = stream.is_none();
         if whole_feed && self.until > self.read_up_to {
-            findings.push(Finding {
-                pass: Pass::ReadModels,
-                stream_id: None,
-                version: None,
-                position: Some(self.until.position),
-                detail: format!(
-                    "the current-state projection has applied events up to position {}, \
-                     but the store's events end at position {}: events were removed \
-                     from the store, or the read models come from a later moment",
-                    self.until.position, self.read_up_to.position
-                ),
-            });
+            findings.push(ahead_of_the_store(
+                Projection::CurrentState,
+                self.until,
+                self.read_up_to,
+            ));
         }
         // Each difference, and whether the projection moving past the checkpoint since
         // the fold started would explain it (a newer row, or one opened since). Whether
@@ -215,6 +208,29 @@ impl AccountsFold {
                 .map(|(f, _)| f),
         );
         Ok(folded)
+    }
+}
+
+/// A projection's checkpoint past the last event the store holds: events removed from
+/// the store's end (or read models from a later moment).
+pub(crate) fn ahead_of_the_store(
+    projection: Projection,
+    until: FeedCursor,
+    read_up_to: FeedCursor,
+) -> Finding {
+    Finding {
+        pass: Pass::ReadModels,
+        stream_id: None,
+        version: None,
+        position: Some(until.position),
+        detail: format!(
+            "the {} projection has applied events up to position {}, but the store's \
+             events end at position {}: events were removed from the store, or the read \
+             models come from a later moment",
+            projection.as_str(),
+            until.position,
+            read_up_to.position
+        ),
     }
 }
 

@@ -12,21 +12,29 @@ use ledger_postgres::testing::TestDatabase;
 use ledger_tests::{redis_url, settings, Options};
 use serde_json::{json, Value};
 use sqlx::{Connection, Executor, PgConnection};
+use tokio::sync::oneshot;
 
 const BOUND: Duration = Duration::from_secs(2);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_stalled_database_answers_503_in_bound_and_recovers() {
+/// A served application on a fresh database whose requests are bounded by [`BOUND`]:
+/// the database, its base URL and what stops it.
+async fn bounded(max_connections: u32) -> (TestDatabase, String, oneshot::Sender<()>) {
     let db = TestDatabase::create().await;
     let mut s = settings(db.url.clone(), redis_url(), &Options::default());
     s.server.request_timeout_ms = u64::try_from(BOUND.as_millis()).expect("ms");
-    s.storage.max_connections = 4;
+    s.storage.max_connections = max_connections;
     let app = Application::build(s).await.expect("builds");
     let base = format!("http://127.0.0.1:{}", app.port());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(app.run_until(async move {
         let _ = stopped.await;
     }));
+    (db, base, stop)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stalled_database_answers_503_in_bound_and_recovers() {
+    let (db, base, stop) = bounded(4).await;
     let http = reqwest::Client::new();
     let open = json!({"account_id": "acc", "owner": "Ada", "currency": "USD"});
     let r = http
@@ -118,15 +126,7 @@ async fn a_stalled_database_answers_503_in_bound_and_recovers() {
 /// the deposit waits, is written when the lock goes, and is answered 200.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_write_that_ends_past_the_bound_answers_its_outcome() {
-    let db = TestDatabase::create().await;
-    let mut s = settings(db.url.clone(), redis_url(), &Options::default());
-    s.server.request_timeout_ms = u64::try_from(BOUND.as_millis()).expect("ms");
-    let app = Application::build(s).await.expect("builds");
-    let base = format!("http://127.0.0.1:{}", app.port());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(app.run_until(async move {
-        let _ = stopped.await;
-    }));
+    let (db, base, stop) = bounded(16).await;
     let http = reqwest::Client::new();
     let open = json!({"account_id": "acc", "owner": "Ada", "currency": "USD"});
     let r = http.post(format!("{base}/accounts")).json(&open).send();
