@@ -321,6 +321,12 @@ async fn shutdown_signal() {
 pub fn init_tracing(settings: &Settings) {
     let filter = tracing_subscriber::EnvFilter::try_new(&settings.log.level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // sqlx warns of a storage URL parameter it does not know with its value, which may
+    // be a misspelt password: never logged, whatever the level.
+    let filter = match "sqlx_postgres::options::parse=off".parse() {
+        Ok(quiet) => filter.add_directive(quiet),
+        Err(_) => filter,
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

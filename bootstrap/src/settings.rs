@@ -259,26 +259,25 @@ fn without_the_line(e: config::ConfigError) -> anyhow::Error {
     }
 }
 
-/// A URL with its password replaced, for messages: the one in `user:password@` and a
-/// `password=` query parameter.
+/// A URL with its password replaced, for messages: the one in `user:password@`, and
+/// the value of every query parameter (a `password=`, or a misspelt one).
 pub fn redacted(url: &str) -> String {
     let url = match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            let user = creds.split(':').next().unwrap_or("");
-            format!("{}://{user}:***@{}", &url[..s], &url[at + 1..])
-        }
+        (Some(s), Some(at)) if at > s => match url[s + 3..at].split_once(':') {
+            Some((user, _)) => format!("{}://{user}:***@{}", &url[..s], &url[at + 1..]),
+            None => url.to_owned(),
+        },
         _ => url.to_owned(),
     };
     let Some((base, query)) = url.split_once('?') else {
         return url;
     };
-    let query: Vec<&str> = query
+    let names: Vec<String> = query
         .split('&')
         .map(|pair| match pair.split_once('=') {
-            Some((name, _)) if name.eq_ignore_ascii_case("password") => "password=***",
-            _ => pair,
+            Some((name, _)) => format!("{name}=***"),
+            None => pair.to_owned(),
         })
         .collect();
-    format!("{base}?{}", query.join("&"))
+    format!("{base}?{}", names.join("&"))
 }

@@ -43,7 +43,9 @@ pub async fn require_ledger(settings: &Settings) -> anyhow::Result<()> {
     let url = settings.storage.url.expose();
     let shown = redacted(url);
     let exists = if url.starts_with("sqlite:") {
-        ledger_sqlite::file_exists(url).with_context(|| format!("invalid storage.url {shown}"))?
+        ledger_sqlite::holds_ledger(url)
+            .await
+            .with_context(|| format!("cannot read the SQLite file at {shown}"))?
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let pool = ledger_postgres::pool(url, 2)
             .with_context(|| format!("invalid storage.url {shown}"))?;
@@ -128,7 +130,9 @@ async fn open_with(settings: &Settings, migrate: bool) -> anyhow::Result<Stores>
             Some(pool),
         )
     } else {
-        anyhow::bail!("storage.url must start with sqlite:// or postgres://, not {shown}");
+        // Not echoed: a value of another form (a libpq key=value string) may hold a
+        // password that `redacted` does not know where to find.
+        anyhow::bail!("storage.url must start with sqlite:// or postgres://");
     };
     let snapshot_url = settings.snapshots.url.expose();
     let snapshots: Arc<dyn SnapshotStore> = if snapshot_url == "memory" {

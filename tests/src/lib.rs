@@ -216,10 +216,12 @@ impl TestApp {
             .await
     }
 
-    /// Polls a GET until `done` holds for its JSON body (projections are asynchronous).
+    /// Polls a GET until `done` holds for its JSON body (projections are asynchronous),
+    /// for up to about 15 s: a machine running the whole suite at once can take seconds
+    /// for what takes milliseconds alone (a seal due every second once missed 5 s).
     pub async fn eventually(&self, path: &str, done: impl Fn(&Value) -> bool) -> Value {
         let mut last = Value::Null;
-        for _ in 0..200 {
+        for _ in 0..600 {
             let r = self.get(path).await;
             if r.status().is_success() {
                 last = r.json().await.unwrap_or(Value::Null);

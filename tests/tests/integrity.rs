@@ -226,7 +226,8 @@ async fn a_changed_read_model_row_is_found(backend: Backend) {
     Store::at(&url)
         .exec_read_models(
             "UPDATE analytics_currency SET event_count = event_count + 1; \
-             UPDATE analytics_daily SET deposit_count = deposit_count - 1",
+             UPDATE analytics_daily SET deposit_count = deposit_count - 1; \
+             INSERT INTO analytics_daily (day, currency) VALUES ('2020-01-01', 'USD')",
         )
         .await;
     let (code, out) = verify(&url, Some(&key)).await;
@@ -234,7 +235,9 @@ async fn a_changed_read_model_row_is_found(backend: Backend) {
     assert!(
         out.contains("stream analytics/USD: the analytics view differs from the events (event_count: view 9, events 8)")
             && out.contains("stream analytics/USD/")
-            && out.contains("deposit_count: view "),
+            && out.contains("deposit_count: view ")
+            && out.contains("analytics/USD/2020-01-01")
+            && out.contains("the view holds a line no event made"),
         "{out}"
     );
     let _ = std::fs::remove_dir_all(dir);

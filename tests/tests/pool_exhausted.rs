@@ -161,3 +161,63 @@ async fn a_write_that_ends_past_the_bound_answers_its_outcome() {
     assert_eq!(body["balance"], "2.00", "{body}");
     let _ = stop.send(());
 }
+
+/// The bound covers the caller's authentication: a key whose lookup waits on a locked
+/// table is answered 503 "nothing written" within the bound, and nothing is written (it
+/// once waited for the lock, seconds past the bound, and then wrote).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stalled_key_lookup_is_answered_within_the_bound() {
+    let (db, base, stop) = bounded(16).await;
+    let http = reqwest::Client::new();
+    let made: Value = http
+        .post(format!("{base}/admin/api-keys"))
+        .bearer_auth(ledger_tests::ADMIN)
+        .json(&json!({"name": "op", "role": "operator"}))
+        .send()
+        .await
+        .expect("key")
+        .json()
+        .await
+        .expect("json");
+    let secret = made["secret"].as_str().expect("secret").to_owned();
+    let open = json!({"account_id": "acc", "owner": "Ada", "currency": "USD"});
+    let r = http
+        .post(format!("{base}/accounts"))
+        .bearer_auth(&secret)
+        .json(&open);
+    assert_eq!(r.send().await.expect("open").status(), 201);
+    // Past the key cache's life: the next request looks the key up in the store.
+    tokio::time::sleep(ledger_application::api_keys::CACHE_TTL * 2).await;
+    let mut locker = PgConnection::connect(&db.url).await.expect("connect");
+    locker
+        .execute("BEGIN; LOCK TABLE api_keys IN ACCESS EXCLUSIVE MODE")
+        .await
+        .expect("lock");
+    let deposit = http
+        .post(format!("{base}/accounts/acc/deposit"))
+        .bearer_auth(&secret)
+        .json(&json!({"amount": "1.00"}))
+        .send();
+    let answer = tokio::time::timeout(BOUND * 5, deposit).await;
+    locker.execute("COMMIT").await.expect("unlock");
+    let answer = answer
+        .expect("answered within the bound")
+        .expect("answered");
+    let status = answer.status();
+    let body: Value = answer.json().await.expect("json");
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("nothing of it was written")),
+        "{body}"
+    );
+    tokio::time::sleep(BOUND).await;
+    let r = http
+        .get(format!("{base}/accounts/acc"))
+        .bearer_auth(&secret)
+        .send();
+    let account: Value = r.await.expect("read").json().await.expect("json");
+    assert_eq!(account["balance"], "0.00", "nothing written: {account}");
+    let _ = stop.send(());
+}

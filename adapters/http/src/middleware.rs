@@ -148,12 +148,20 @@ pub async fn context(State(state): State<crate::State>, mut req: Request, next: 
         if let Some(refused) = undecodable(&path) {
             return refused.into_response();
         }
+        // The bound covers the whole request, its caller's authentication included (a
+        // key's lookup waits on the store too).
+        let bound = state.request_timeout;
+        let deadline = tokio::time::Instant::now() + bound;
         let token = crate::auth::bearer(&req).map(str::to_owned);
-        let (principal, key) =
-            match crate::auth::authenticate(&state, &path, token.as_deref()).await {
-                Ok(caller) => caller,
-                Err(e) => return e.into_response(),
-            };
+        let authenticated = tokio::time::timeout_at(
+            deadline,
+            crate::auth::authenticate(&state, &path, token.as_deref()),
+        );
+        let (principal, key) = match authenticated.await {
+            Ok(Ok(caller)) => caller,
+            Ok(Err(e)) => return e.into_response(),
+            Err(_) => return ApiError::timed_out().into_response(),
+        };
         if let Some(refused) = crate::auth::past_rate(&state, &principal) {
             return refused;
         }
@@ -166,8 +174,7 @@ pub async fn context(State(state): State<crate::State>, mut req: Request, next: 
         });
         let answer = next.run(req);
         tokio::pin!(answer);
-        let bound = state.request_timeout;
-        if let Ok(r) = tokio::time::timeout(bound, &mut answer).await {
+        if let Ok(r) = tokio::time::timeout_at(deadline, &mut answer).await {
             return r;
         }
         if !handed_over.load(Ordering::Acquire) {

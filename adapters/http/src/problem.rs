@@ -153,9 +153,9 @@ impl ApiError {
         Self::new(
             ErrorCode::ServiceUnavailable,
             "the request was being carried out but did not end in time: it may yet take \
-             effect. A command sent with an Idempotency-Key: send it again with the same \
-             key to learn its outcome; otherwise read what it changes before sending it \
-             again",
+             effect. Read what it changes before sending it again (a command whose \
+             Idempotency-Key is replayed answers its outcome when sent again with the \
+             same key)",
         )
     }
 

@@ -98,9 +98,25 @@ pub async fn open_existing(url: &str) -> Result<SqliteEventStore, sqlx::Error> {
     Ok(SqliteEventStore::new(writer, reader))
 }
 
-/// Whether the events' file behind a `sqlite://path` URL exists.
-pub fn file_exists(url: &str) -> Result<bool, sqlx::Error> {
-    Ok(options(url, false)?.get_filename().is_file())
+/// Whether the file behind a `sqlite://path` URL holds a ledger (its events table),
+/// read without changing it: a missing file, an empty one or another program's
+/// database does not.
+pub async fn holds_ledger(url: &str) -> Result<bool, sqlx::Error> {
+    use sqlx::Connection;
+    let file = options(url, false)?.get_filename().to_owned();
+    if !file.is_file() {
+        return Ok(false);
+    }
+    // Only read: none of the pragmas a store sets (WAL would be a write).
+    let read = SqliteConnectOptions::new().filename(file).read_only(true);
+    let mut conn = sqlx::SqliteConnection::connect_with(&read).await?;
+    let tables: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'events'",
+    )
+    .fetch_one(&mut conn)
+    .await?;
+    conn.close().await?;
+    Ok(tables > 0)
 }
 
 pub(crate) fn options(url: &str, create: bool) -> Result<SqliteConnectOptions, sqlx::Error> {
