@@ -7,7 +7,12 @@
 //! projection that moved past that point meanwhile (a ledger in use) leaves nothing to
 //! compare them with: they are compared only when the checkpoint is where it was.
 
-use crate::analytics::{AnalyticsDelta, CurrencyTotals, DailyVolume, DayTotals};
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use ledger_domain::Currency;
+
+use crate::analytics::{AnalyticsDelta, DailyVolume};
 use crate::ports::readmodel::{Projection, ProjectionStore, ReadModels};
 use crate::ports::store::{FeedCursor, RecordedEvent};
 use crate::queries::QueryError;
@@ -102,58 +107,51 @@ impl AnalyticsFold {
         if checkpoint(checkpoints, Projection::Analytics).await? != self.until {
             return Ok(false);
         }
-        let finding = |row: String, detail: String| Finding {
+        let expected = self.delta;
+        let currencies = summary.into_iter().map(|l| (l.currency, l.totals));
+        let named = |c: &Currency| format!("analytics/{}", c.code());
+        compare_lines(currencies, expected.currencies, named, findings);
+        let days = daily.into_iter().map(|l| ((l.date, l.currency), l.totals));
+        let named = |(d, c): &(NaiveDate, Currency)| format!("analytics/{}/{d}", c.code());
+        compare_lines(days, expected.days, named, findings);
+        Ok(true)
+    }
+}
+
+/// Each line of the view against the line the events make (removed from `folded` as
+/// it is met); a line no event made, and one the view lacks, say so (figures all zero
+/// would show no difference of fields).
+fn compare_lines<K: Ord, T: PartialEq + Default + serde::Serialize>(
+    view: impl Iterator<Item = (K, T)>,
+    mut folded: BTreeMap<K, T>,
+    named: impl Fn(&K) -> String,
+    findings: &mut Vec<Finding>,
+) {
+    let mut found = |key: &K, detail: String| {
+        findings.push(Finding {
             pass: Pass::ReadModels,
-            stream_id: Some(row),
+            stream_id: Some(named(key)),
             version: None,
             position: None,
             detail,
-        };
-        // A line no event made says so: its figures may all be zero, which no
-        // difference of fields would show.
-        let unmade = |detail: String| format!("{detail}: the view holds a line no event made");
-        let mut expected = self.delta;
-        for line in summary {
-            let folded = expected.currencies.remove(&line.currency);
-            if folded != Some(line.totals) {
-                let row = format!("analytics/{}", line.currency.code());
-                let detail = differences("analytics", &line.totals, &folded.unwrap_or_default());
-                findings.push(finding(
-                    row,
-                    if folded.is_none() {
-                        unmade(detail)
-                    } else {
-                        detail
-                    },
-                ));
+        });
+    };
+    for (key, line) in view {
+        match folded.remove(&key) {
+            Some(expected) if expected == line => {}
+            Some(expected) => found(&key, differences("analytics", &line, &expected)),
+            None => {
+                let detail = differences("analytics", &line, &T::default());
+                found(
+                    &key,
+                    format!("{detail}: the view holds a line no event made"),
+                );
             }
         }
-        for (currency, folded) in expected.currencies {
-            let row = format!("analytics/{}", currency.code());
-            let detail = differences("analytics", &CurrencyTotals::default(), &folded);
-            findings.push(finding(row, format!("{detail}: the currency is missing")));
-        }
-        for line in daily {
-            let folded = expected.days.remove(&(line.date, line.currency));
-            if folded != Some(line.totals) {
-                let row = format!("analytics/{}/{}", line.currency.code(), line.date);
-                let detail = differences("analytics", &line.totals, &folded.unwrap_or_default());
-                findings.push(finding(
-                    row,
-                    if folded.is_none() {
-                        unmade(detail)
-                    } else {
-                        detail
-                    },
-                ));
-            }
-        }
-        for ((date, currency), folded) in expected.days {
-            let row = format!("analytics/{}/{date}", currency.code());
-            let detail = differences("analytics", &DayTotals::default(), &folded);
-            findings.push(finding(row, format!("{detail}: the day is missing")));
-        }
-        Ok(true)
+    }
+    for (key, expected) in folded {
+        let detail = differences("analytics", &T::default(), &expected);
+        found(&key, format!("{detail}: the line is missing from the view"));
     }
 }
 
@@ -163,6 +161,7 @@ mod tests {
     use ledger_domain::Currency;
 
     use super::*;
+    use crate::analytics::DayTotals;
     use crate::ports::read_views::MockReadModels;
 
     /// The stores answer at most 10,000 lines a read: every line is read all the same,

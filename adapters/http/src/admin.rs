@@ -226,7 +226,7 @@ pub(crate) async fn rebuild(
     admin_only(&rc)?;
     // Checked as on every POST, not replayed: a retry answers the running rebuild's
     // status, or rebuilds again (docs/API.md, Access).
-    body::idempotency_key(&headers)?;
+    crate::headers::idempotency_key(&headers)?;
     let q = body::query(raw.as_deref())?;
     body::only(&q, &["projection"])?;
     let names: Vec<Projection> = match q.get("projection") {

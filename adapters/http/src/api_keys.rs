@@ -129,7 +129,7 @@ pub(crate) async fn create(
 ) -> Result<Response, ApiError> {
     // Checked as on every POST, but a key is not made again from a stored answer: its
     // secret is shown once and never kept (docs/API.md, "API keys").
-    body::idempotency_key(&headers)?;
+    crate::headers::idempotency_key(&headers)?;
     let b: NewKeyBody = body::json(&headers, body).await?;
     let name = b
         .name

@@ -1,11 +1,11 @@
 //! Turning request parts into domain values: JSON bodies (415/413/400), exact amounts,
-//! validated texts, query strings and headers. Parse, don't validate.
+//! validated texts and query strings (the command headers: `headers.rs`). Parse, don't
+//! validate.
 
 use std::collections::HashMap;
 
 use axum::body::{to_bytes, Body};
 use axum::http::{header, HeaderMap};
-use ledger_application::IfMatch;
 use ledger_domain::{AccountId, Decimal, MoneyError, Note, ValueError};
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
@@ -261,89 +261,6 @@ pub fn whole_number(v: &str) -> Option<u64> {
         .then(|| v.parse::<u64>().ok())
         .flatten()
         .map(|n| n.min(i64::MAX.unsigned_abs()))
-}
-
-/// The `Idempotency-Key` header: 1-255 visible ASCII characters.
-pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
-    let mut keys = headers.get_all("idempotency-key").iter();
-    let Some(v) = keys.next() else {
-        return Ok(None);
-    };
-    if keys.next().is_some() {
-        // Which one a retry carries is unknowable (a proxy may keep either).
-        return Err(ApiError::validation(
-            "send one Idempotency-Key header, not several",
-        ));
-    }
-    let ok = v.as_bytes();
-    if ok.is_empty() || ok.len() > 255 || !ok.iter().all(u8::is_ascii_graphic) {
-        return Err(ApiError::validation(
-            "Idempotency-Key must be 1-255 visible ASCII characters (no spaces or control characters)",
-        ));
-    }
-    Ok(Some(String::from_utf8_lossy(ok).into_owned()))
-}
-
-/// The `If-Match` header: `*`, or a comma-separated list of entity tags (RFC 9110:
-/// `"opaque"` or `W/"opaque"`, where the opaque part may hold any visible character but
-/// `"`, commas included; empty list elements are allowed). Comparison is strong and
-/// exact: only `"<version>"` written canonically names a version; weak tags (`W/"5"`) and
-/// other spellings (`"05"`, `"+7"`) are valid tags that never match. Anything else: 400.
-pub fn if_match(headers: &HeaderMap) -> Result<Option<IfMatch>, ApiError> {
-    let values = headers.get_all(header::IF_MATCH);
-    if values.iter().next().is_none() {
-        return Ok(None);
-    }
-    let malformed =
-        || ApiError::malformed("If-Match must be * or a list of ETags such as \"3\", \"4\"");
-    let mut versions = Vec::new();
-    let mut any = false;
-    for value in values {
-        let text = value.as_bytes();
-        if text.trim_ascii() == b"*" {
-            any = true;
-            continue;
-        }
-        let mut rest = text;
-        loop {
-            rest = rest.trim_ascii_start();
-            while let Some(r) = rest.strip_prefix(b",") {
-                rest = r.trim_ascii_start();
-            }
-            if rest.is_empty() {
-                break;
-            }
-            let (weak, quoted) = match rest.strip_prefix(b"W/") {
-                Some(r) => (true, r),
-                None => (false, rest),
-            };
-            let body = quoted.strip_prefix(b"\"").ok_or_else(malformed)?;
-            let end = body.iter().position(|b| *b == b'"').ok_or_else(malformed)?;
-            let opaque = &body[..end];
-            if !opaque
-                .iter()
-                .all(|b| *b == 0x21 || (0x23..=0x7E).contains(b) || *b >= 0x80)
-            {
-                return Err(malformed());
-            }
-            let after = body[end + 1..].trim_ascii_start();
-            if !(after.is_empty() || after.starts_with(b",")) {
-                return Err(malformed());
-            }
-            rest = after;
-            let canonical = std::str::from_utf8(opaque)
-                .ok()
-                .and_then(|t| t.parse::<u64>().ok().filter(|v| v.to_string() == t));
-            if let (false, Some(v)) = (weak, canonical) {
-                versions.push(v);
-            }
-        }
-    }
-    Ok(Some(if any {
-        IfMatch::Any
-    } else {
-        IfMatch::Versions(versions)
-    }))
 }
 
 /// Refuses parameters the route does not take: a misspelt filter must not silently

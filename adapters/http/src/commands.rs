@@ -35,8 +35,8 @@ pub(crate) fn context(
     Ok(CommandContext {
         principal: rc.principal.clone(),
         request_id: Some(rc.request_id.clone()),
-        idempotency_key: body::idempotency_key(headers)?,
-        if_match: body::if_match(headers)?,
+        idempotency_key: crate::headers::idempotency_key(headers)?,
+        if_match: crate::headers::if_match(headers)?,
     })
 }
 

@@ -19,6 +19,7 @@ pub mod dto;
 pub mod dto_analytics;
 pub mod dto_batches;
 pub mod dto_transfers;
+pub mod headers;
 mod integrity;
 pub mod metrics;
 mod middleware;
