@@ -47,6 +47,7 @@ pub mod transfers;
 pub mod verify;
 mod verify_analytics;
 mod verify_arithmetic;
+mod verify_audit;
 mod verify_chain;
 mod verify_models;
 mod verify_read;

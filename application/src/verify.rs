@@ -3,8 +3,9 @@
 //! (1) every stream's versions run 1, 2, 3 … in feed order; (2) every event's
 //! `prev_hash` is its predecessor's `hash` and its `hash` is what its fields give;
 //! (3) every seal: the feed digest and event count up to its cursor, and its Ed25519
-//! signature; (4) the accounts, transfers and analytics views equal a fresh fold of
-//! the events (`verify_models`, `verify_transfers`, `verify_analytics`).
+//! signature; (4) the accounts, transfers and analytics views and the audit log equal
+//! a fresh fold of the events (`verify_models`, `verify_transfers`, `verify_analytics`,
+//! `verify_audit`).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -20,6 +21,7 @@ use crate::ports::store::{EventStore, FeedCursor, StoreError, StreamQuery};
 use crate::ports::system::Spawner;
 use crate::queries::QueryError;
 use crate::verify_analytics::AnalyticsFold;
+use crate::verify_audit::{entries_at, AuditFold};
 use crate::verify_chain::check_event;
 use crate::verify_models::{decode_for_folds, AccountsFold};
 use crate::verify_read::read_ahead;
@@ -99,6 +101,8 @@ pub struct Report {
     pub accounts: u64,
     /// Transfers compared with the read model (the whole feed's check only).
     pub transfers: u64,
+    /// Audit entries compared with their events (the whole feed's check only).
+    pub audit_entries: u64,
     /// Whether the analytics view was compared (the whole feed's check only, and not
     /// when its projection moved on while the feed was read).
     pub analytics: bool,
@@ -143,6 +147,7 @@ impl Verifier {
         let mut accounts = AccountsFold::start(self.checkpoints.as_ref()).await?;
         let mut transfers = TransfersFold::until(accounts.until());
         let mut analytics = AnalyticsFold::start(self.checkpoints.as_ref()).await?;
+        let mut audit = AuditFold::start(self.checkpoints.as_ref()).await?;
         let mut heads = Heads::new();
         match stream {
             Some(s) => {
@@ -159,7 +164,7 @@ impl Verifier {
             None => {
                 self.whole_feed(
                     &mut heads,
-                    (&mut accounts, &mut transfers, &mut analytics),
+                    (&mut accounts, &mut transfers, &mut analytics, &mut audit),
                     &mut findings,
                     &mut report,
                     progress,
@@ -177,7 +182,7 @@ impl Verifier {
             )
             .await?;
         // One stream's check compares its account alone; the whole feed's, every
-        // transfer and the analytics too.
+        // transfer, the analytics and the audit log too.
         if stream.is_none() {
             let (models, checkpoints) = (self.models.as_ref(), self.checkpoints.as_ref());
             let stores = (self.store.as_ref(), models, checkpoints);
@@ -185,6 +190,7 @@ impl Verifier {
             report.analytics = analytics
                 .compare(models, checkpoints, &mut findings)
                 .await?;
+            report.audit_entries = audit.finish(models, checkpoints, &mut findings).await?;
         }
         findings.sort_by_key(|f| (f.pass, f.position.unwrap_or(u64::MAX)));
         findings.truncate(MAX_FINDINGS);
@@ -195,10 +201,11 @@ impl Verifier {
     async fn whole_feed(
         &self,
         heads: &mut Heads,
-        (accounts, transfers, analytics): (
+        (accounts, transfers, analytics, audit): (
             &mut AccountsFold,
             &mut TransfersFold,
             &mut AnalyticsFold,
+            &mut AuditFold,
         ),
         findings: &mut Vec<Finding>,
         report: &mut Report,
@@ -230,19 +237,30 @@ impl Verifier {
                 let Some(page) = page? else {
                     return Ok::<_, QueryError>(cursor);
                 };
-                for (e, computed) in page.events.iter().zip(&page.computed) {
-                    check_event(e, *computed, heads, findings);
-                    digest = feed_digest(digest, e.hash);
-                    report.events += 1;
-                    if let Some(seal) = seals.remove(&e.cursor) {
-                        report.seals += 1;
-                        self.check_seal(&seal, report.events, digest, findings);
+                // The audit log's entries of the page's positions are read while the
+                // page is checked.
+                let entries = entries_at(self.models.as_ref(), audit.positions(&page.events));
+                let checks = async {
+                    for (e, computed) in page.events.iter().zip(&page.computed) {
+                        check_event(e, *computed, heads, findings);
+                        digest = feed_digest(digest, e.hash);
+                        report.events += 1;
+                        if let Some(seal) = seals.remove(&e.cursor) {
+                            report.seals += 1;
+                            self.check_seal(&seal, report.events, digest, findings);
+                        }
+                        let store = self.store.as_ref();
+                        let decoded = decode_for_folds(&mut decoder, store, e).await?;
+                        accounts.apply(e, &decoded, findings);
+                        transfers.apply(e, &decoded, findings);
+                        analytics.apply(e, &decoded);
+                        audit.apply(e, &decoded);
                     }
-                    let decoded = decode_for_folds(&mut decoder, self.store.as_ref(), e).await?;
-                    accounts.apply(e, &decoded, findings);
-                    transfers.apply(e, &decoded, findings);
-                    analytics.apply(e, &decoded);
-                }
+                    Ok::<_, QueryError>(())
+                };
+                let (entries, checked) = futures_util::future::join(entries, checks).await;
+                checked?;
+                audit.compare_page(entries?, findings);
                 cursor = page.next;
                 progress(report.events);
                 // A short page is the feed's end as it was a moment ago: what was

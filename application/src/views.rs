@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::decode::LedgerEvent;
 use crate::ports::readmodel::ProjectedEvent;
+use crate::ports::store::RecordedEvent;
 
 pub use crate::analytics::{
     AnalyticsDelta, CurrencySummary, CurrencyTotals, DailyVolume, DayTotals,
@@ -184,22 +185,32 @@ pub struct AuditEntry {
 impl AuditEntry {
     /// The audit row of a projected event.
     pub fn of(p: &ProjectedEvent) -> Self {
-        let amount = match &p.event {
+        Self::from_parts(&p.recorded, &p.event, p.currency)
+    }
+
+    /// The audit row of an event as stored, decoded, with its account's (or
+    /// transfer's) currency: what the projection writes and `ledger verify` expects.
+    pub fn from_parts(
+        recorded: &RecordedEvent,
+        event: &LedgerEvent,
+        currency: Option<Currency>,
+    ) -> Self {
+        let amount = match event {
             LedgerEvent::Account(e) => e.amount(),
             LedgerEvent::Transfer(t) => Some(t.amount()),
             LedgerEvent::Sealed(_) => None,
         };
         Self {
-            position: p.recorded.cursor.position,
-            event_id: p.recorded.event_id,
-            event_type: p.event.current_data().0.to_owned(),
-            stream_id: p.recorded.stream_id.clone(),
-            version: p.recorded.version,
-            actor: p.recorded.metadata.actor.clone(),
-            request_id: p.recorded.metadata.request_id.clone(),
-            recorded_at: p.recorded.recorded_at,
+            position: recorded.cursor.position,
+            event_id: recorded.event_id,
+            event_type: event.current_data().0.to_owned(),
+            stream_id: recorded.stream_id.clone(),
+            version: recorded.version,
+            actor: recorded.metadata.actor.clone(),
+            request_id: recorded.metadata.request_id.clone(),
+            recorded_at: recorded.recorded_at,
             amount,
-            currency: p.currency,
+            currency,
         }
     }
 }

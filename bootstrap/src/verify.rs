@@ -58,13 +58,14 @@ pub(crate) async fn run(
     };
     let compared = match (stream, report.analytics) {
         (None, true) => format!(
-            "{} accounts, {} transfers and the analytics compared with the read models",
-            report.accounts, report.transfers
+            "{} accounts, {} transfers, {} audit entries and the analytics compared with \
+             the read models",
+            report.accounts, report.transfers, report.audit_entries
         ),
         (None, false) => format!(
-            "{} accounts and {} transfers compared with the read models (not the analytics: \
-             their projection moved on while the feed was read)",
-            report.accounts, report.transfers
+            "{} accounts, {} transfers and {} audit entries compared with the read models \
+             (not the analytics: their projection moved on while the feed was read)",
+            report.accounts, report.transfers, report.audit_entries
         ),
         (Some(_), _) => format!("{} accounts compared with the read models", report.accounts),
     };

@@ -49,7 +49,7 @@ pub use events::{AccountEvent, ACCOUNT_SCHEMA_VERSION};
 pub use integrity::ChainHash;
 
 /// Every event type the ledger records, as the API names them (after upcasting).
-pub const EVENT_TYPES: [&str; 15] = [
+pub const EVENT_TYPES: [&str; 16] = [
     "AccountOpened",
     "MoneyDeposited",
     "MoneyWithdrawn",
@@ -61,6 +61,7 @@ pub const EVENT_TYPES: [&str; 15] = [
     "PendingTransferPosted",
     "PendingTransferReleased",
     "TransferRecorded",
+    "PendingTransferCreated",
     "TransferPosted",
     "TransferVoided",
     "TransferExpired",

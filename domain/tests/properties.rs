@@ -92,6 +92,8 @@ proptest! {
     fn replaying_the_stored_form_rebuilds_the_same_state(commands in prop::collection::vec(command(), 0..60)) {
         let (events, states) = run(&commands);
         let encoded: Vec<EncodedEvent> = events.iter().map(Account::encode).collect();
+        // Every type stored is one the API's `event_type` filters take.
+        prop_assert!(encoded.iter().all(|e| ledger_domain::EVENT_TYPES.contains(&e.event_type)));
         let raws = encoded.iter().map(|e| RawEvent { event_type: e.event_type, schema_version: e.schema_version, data: &e.data });
         let replayed = replay(Account::default(), raws).unwrap();
         prop_assert_eq!(Some(&replayed), states.last());

@@ -1,14 +1,16 @@
 //! Changing a store's rows as a database superuser would (the immutability triggers
 //! switched off), and running `ledger verify` on it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
+use std::time::Duration;
 
 use ledger_application::ports::store::{ChainHash, EventStore, RecordedEvent, StreamQuery};
 use sqlx::{Connection, Executor, PgConnection, SqliteConnection};
 
-use crate::ledger_binary;
+use crate::{json, ledger_binary, Backend, Options, TestApp};
+use serde_json::{json, Value};
 
 /// A connection to a PostgreSQL database with its triggers off (replica mode), as a
 /// superuser would open it.
@@ -228,4 +230,82 @@ pub async fn verify_with(url: &str, public_key: Option<&Path>, args: &[&str]) ->
         String::from_utf8_lossy(&out.stderr)
     );
     (out.status.code().unwrap_or(-1), text)
+}
+
+/// A new signing key in a fresh directory: (directory, key file).
+pub fn new_key() -> (PathBuf, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("ledger-keys-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let key = dir.join("seal.pem");
+    let out = Command::new(ledger_binary())
+        .args(["keys", "generate", "--out"])
+        .arg(&key)
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("BEGIN PUBLIC KEY"));
+    (dir, key)
+}
+
+/// A ledger with two accounts, deposits and a transfer, sealed after its last
+/// command, its projections caught up, stopped. Returns it (the store lives until it
+/// is dropped), its storage URL and the key directory.
+pub async fn sealed_ledger(backend: Backend) -> (TestApp, String, PathBuf, PathBuf) {
+    let (dir, key) = new_key();
+    let options = Options {
+        signing_key: Some(key.display().to_string()),
+        ..Options::default()
+    };
+    let mut app = TestApp::spawn_with(backend, options).await;
+    for id in ["acc-1", "acc-2"] {
+        let (s, b) = json(
+            app.post(
+                "/accounts",
+                json!({"account_id": id, "owner": "Ada", "currency": "USD"}),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(s, 201, "{b}");
+    }
+    for amount in ["10.00", "20.00", "30.00"] {
+        let (s, b) = json(
+            app.post("/accounts/acc-1/deposit", json!({"amount": amount}))
+                .await,
+        )
+        .await;
+        assert_eq!(s, 200, "{b}");
+    }
+    let t = json!({"from_account_id": "acc-1", "to_account_id": "acc-2", "amount": "5.00"});
+    let (s, b) = json(app.post("/transfers", t).await).await;
+    assert_eq!(s, 201, "{b}");
+    // The seal covers everything once it is the feed's last event.
+    app.eventually("/events?limit=1000", |b: &Value| {
+        b["events"]
+            .as_array()
+            .and_then(|e| e.last())
+            .is_some_and(|e| e["event_type"] == "LedgerSealed")
+    })
+    .await;
+    app.eventually("/accounts/acc-2", |b: &Value| b["balance"] == "5.00")
+        .await;
+    app.eventually("/accounts/acc-1", |b: &Value| b["balance"] == "55.00")
+        .await;
+    app.stop();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let url = app.storage_url();
+    (app, url, dir, key)
+}
+
+/// `ledger verify` exited 1 with `pass` as its first finding.
+pub fn assert_caught(code: i32, out: &str, pass: &str) {
+    assert_eq!(code, 1, "verify exits 1 on tampering: {out}");
+    assert!(
+        out.contains(&format!("FAILED: {pass}")),
+        "the first finding is {pass}: {out}"
+    );
 }

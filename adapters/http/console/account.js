@@ -99,7 +99,8 @@ export async function accountPage(main, id, { can, signal }) {
 
   async function drawPending() {
     const page = await api(withQuery("/transfers", { account_id: id, status: "pending", limit: 100 }));
-    if (!signal.aborted) pending.replaceChildren(transfersTable("This account's pending transfers", page.transfers, can, refresh));
+    const rows = await transfersTable("This account's pending transfers", page.transfers, can, refresh);
+    if (!signal.aborted) pending.replaceChildren(rows);
   }
   async function drawState(version) {
     for (let i = 0; i < 20 && !signal.aborted; i++) {

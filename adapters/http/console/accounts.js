@@ -44,6 +44,6 @@ export async function accountsPage(main, { can, params, signal }) {
     list.replaceChildren(rows, pager);
   });
   await load();
-  onChange(can, () => load().catch(() => {}), signal,
+  onChange(can, load, signal,
     (t) => t === "AccountOpened" || t === "AccountClosed" || !t.startsWith("Ledger"));
 }

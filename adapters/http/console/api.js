@@ -81,5 +81,7 @@ export function abilities(me) {
     command: role === "admin" || role === "operator" || role === "owner",
     feed: role === "admin" || role === "operator" || role === "reader",
     admin: role === "admin",
+    // An owner key posts only transfers from its own accounts (voids either side's).
+    owner: role === "owner" ? me.owner : null,
   };
 }

@@ -2,7 +2,7 @@
 // the caller's abilities and an abort signal that ends its live updates on leaving.
 
 import { abilities, api, ApiError, signIn, signOut, token } from "./api.js";
-import { clearError, el, showError } from "./ui.js";
+import { clearError, el, showError, visible } from "./ui.js";
 import { accountsPage } from "./accounts.js";
 import { accountPage } from "./account.js";
 import { transfersPage } from "./transfers.js";
@@ -23,11 +23,11 @@ async function whoami() {
   session.can = abilities(session.me);
   const who = document.getElementById("who");
   const me = session.me;
-  who.textContent = !me
+  who.textContent = visible(!me
     ? "Not signed in"
     : me.actor === "anonymous"
       ? "Open API: no key needed (anonymous operator)"
-      : `Signed in as ${me.actor}, ${me.role}${me.owner ? ` of ${me.owner}` : ""}`;
+      : `Signed in as ${me.actor}, ${me.role}${me.owner ? ` of ${me.owner}` : ""}`);
   document.getElementById("sign-out").hidden = !token();
   document.querySelector('[data-nav="admin"]').hidden = !session.can.admin;
 }
@@ -96,6 +96,8 @@ async function route() {
     signInPage(main, session.me ? null : "This service needs a key.");
     return;
   }
+  // Nothing of the page before stays up under this one's address, should it fail.
+  main.replaceChildren(el("p", { class: "muted" }, "Loading…"));
   const ctx = { me: session.me, can: session.can, params, signal: leaving.signal };
   try {
     if (parts[0] === "accounts" && parts[1]) await accountPage(main, parts[1], ctx);

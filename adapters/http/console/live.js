@@ -67,17 +67,24 @@ function parse(block) {
 
 // Calls `refresh` when the ledger changes: from the global feed when the key may
 // follow it, otherwise every few seconds; `only(type)` picks the event types that matter.
+// A refresh that fails for a moment is tried again at the next change; one refused
+// (a revoked key) stops the updates and says so, instead of leaving stale rows up.
 export function onChange(can, refresh, signal, only = () => true) {
-  let timer = null;
+  let timer = null, every = null;
   const once = coalesced(refresh);
+  const run = () => once().catch((e) => {
+    if (signal.aborted || ![401, 403].includes(e.status)) return;
+    clearInterval(every);
+    showError(`Live updates stopped: the service answered ${e.status}. Sign in again.`);
+  });
   const soon = () => {
     if (timer) return;
-    timer = setTimeout(() => { timer = null; if (!signal.aborted) once(); }, 150);
+    timer = setTimeout(() => { timer = null; if (!signal.aborted) run(); }, 150);
   };
   if (can.feed) {
     follow("/events/stream?after=end", (e) => { if (only(e.type)) soon(); }, signal, soon);
   } else {
-    const every = setInterval(() => (signal.aborted ? clearInterval(every) : once()), 3000);
+    every = setInterval(() => (signal.aborted ? clearInterval(every) : run()), 3000);
   }
 }
 

@@ -7,8 +7,34 @@ import { coalesced, onChange } from "./live.js";
 
 const PAGE = 25;
 
-// Post (all that remains, or the amount typed) and void, for a pending transfer.
-export function transferActions(t, can, done) {
+// The accounts an owner key sees, asked once each (an account's owner never changes):
+// an owner key may post only a transfer from one of them.
+const seen = new Map();
+function sees(can, id) {
+  const key = `${can.owner}\u0000${id}`;
+  if (!seen.has(key)) {
+    seen.set(key, api(`/accounts/${encodeURIComponent(id)}`).then(() => true, (e) => {
+      seen.delete(key);
+      if (e.status === 404) return false;
+      throw e;
+    }));
+  }
+  return seen.get(key);
+}
+
+// Which of these transfers the key may post: all for a key that sends commands, for
+// an owner key those from its own accounts.
+export async function postable(transfers, can) {
+  if (!can.command) return new Set();
+  const pending = transfers.filter((t) => t.status === "pending");
+  if (can.owner === null) return new Set(pending.map((t) => t.transfer_id));
+  const mine = await Promise.all(pending.map((t) => sees(can, t.from_account_id)));
+  return new Set(pending.filter((_, i) => mine[i]).map((t) => t.transfer_id));
+}
+
+// Post (all that remains, or the amount typed) where `posts` allows, and void, for a
+// pending transfer.
+export function transferActions(t, can, posts, done) {
   if (t.status !== "pending" || !can.command) return "";
   const id = t.transfer_id;
   const amount = el("input", {
@@ -26,12 +52,14 @@ export function transferActions(t, can, done) {
       e.target.disabled = false;
     }
   };
-  return el("span", { class: "row" }, amount,
-    el("button", { type: "button", "data-action": "post", "aria-label": `Post transfer ${id}`, onclick: run("post") }, "Post"),
+  const post = posts.has(id) && [amount,
+    el("button", { type: "button", "data-action": "post", "aria-label": `Post transfer ${id}`, onclick: run("post") }, "Post")];
+  return el("span", { class: "row" }, post,
     el("button", { type: "button", class: "danger", "data-action": "void", "aria-label": `Void transfer ${id}`, onclick: run("void") }, "Void"));
 }
 
-export function transfersTable(caption, transfers, can, done) {
+export async function transfersTable(caption, transfers, can, done) {
+  const posts = await postable(transfers, can);
   return table(caption, [
     { title: "Transfer", cell: (t) => t.transfer_id },
     { title: "Status", cell: (t) => status(t.status) },
@@ -41,7 +69,7 @@ export function transfersTable(caption, transfers, can, done) {
     { title: "Posted", cell: (t) => t.posted_amount, num: true },
     { title: "Remaining", cell: (t) => t.remaining, num: true },
     { title: "Expires", cell: (t) => when(t.expires_at) },
-    { title: "Actions", cell: (t) => transferActions(t, can, done) },
+    { title: "Actions", cell: (t) => transferActions(t, can, posts, done) },
   ], transfers, { "data-rows": transfers.length });
 }
 
@@ -68,8 +96,9 @@ export async function transfersPage(main, { can, params, signal }) {
       page.next_cursor
         ? el("a", { href: "#" + withQuery("/transfers", { status: state, cursor: page.next_cursor }) }, "Next page")
         : null);
-    list.replaceChildren(transfersTable("Transfers, newest first", page.transfers, can, load), pager);
+    const rows = await transfersTable("Transfers, newest first", page.transfers, can, load);
+    if (!signal.aborted) list.replaceChildren(rows, pager);
   });
   await load();
-  onChange(can, () => load().catch(() => {}), signal, (t) => t.startsWith("Transfer") || t.startsWith("Pending"));
+  onChange(can, load, signal, (t) => t.startsWith("Transfer") || t.startsWith("Pending"));
 }

@@ -1,16 +1,25 @@
 // Small DOM helpers: elements, tables, the error banner, formatting.
 
+// Characters that are invisible or reorder the text around them (bidirectional
+// overrides, zero-width spaces): shown as their code points, so that a name holding
+// them cannot pass for another ("\u202EecilA" would read "Alice").
+const HIDDEN = /[\u061C\u200B\u200C\u200E\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\uFEFF]/g;
+
+export function visible(text) {
+  return String(text).replace(HIDDEN, (c) => `<U+${c.codePointAt(0).toString(16).toUpperCase().padStart(4, "0")}>`);
+}
+
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
     if (v === undefined || v === null || v === false) continue;
     if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-    else if (k === "text") node.textContent = v;
+    else if (k === "text") node.textContent = visible(v);
     else node.setAttribute(k, v === true ? "" : v);
   }
   for (const c of children.flat()) {
     if (c === null || c === undefined || c === false) continue;
-    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    node.append(c instanceof Node ? c : document.createTextNode(visible(c)));
   }
   return node;
 }
@@ -35,7 +44,7 @@ export function cards(pairs) {
 
 export function showError(e) {
   const box = document.getElementById("error");
-  box.textContent = e instanceof Error ? e.message : String(e);
+  box.textContent = visible(e instanceof Error ? e.message : String(e));
   box.hidden = false;
 }
 

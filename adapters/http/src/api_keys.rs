@@ -27,6 +27,7 @@ pub(crate) fn router() -> Router<crate::State> {
 
 /// A key to make.
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewKeyBody {
     /// A name for people (1-200 characters).
     pub name: Option<String>,

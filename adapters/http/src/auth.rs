@@ -53,13 +53,31 @@ fn matches(given: &str, secret: &Secret) -> bool {
     bool::from(given.as_bytes().ct_eq(secret.expose().as_bytes()))
 }
 
-/// The token of an `Authorization: Bearer` header.
-pub(crate) fn bearer(req: &Request) -> Option<&str> {
-    let v = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = v.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then_some(token.trim())
+/// Whether `path` is served to anyone (no caller is resolved for it).
+pub(crate) fn is_open(path: &str) -> bool {
+    OPEN_PATHS.contains(&path) || is_console_path(path)
+}
+
+/// The token of the request's `Authorization: Bearer` header. More than one
+/// `Authorization` header is 401: which caller they mean cannot be known (a proxy
+/// reading the last one would disagree with a service reading the first).
+pub(crate) fn bearer(req: &Request) -> Result<Option<&str>, ApiError> {
+    let mut fields = req.headers().get_all(header::AUTHORIZATION).iter();
+    let Some(v) = fields.next() else {
+        return Ok(None);
+    };
+    if fields.next().is_some() {
+        return Err(ApiError::new(
+            ErrorCode::Unauthorized,
+            "the request has more than one Authorization header; send one",
+        ));
+    }
+    let token = v.to_str().ok().and_then(|v| v.split_once(' '));
+    Ok(token.and_then(|(scheme, token)| {
+        scheme
+            .eq_ignore_ascii_case("bearer")
+            .then_some(token.trim())
+    }))
 }
 
 /// Who is calling: the principal, and for an API key the hash of its secret (a live
@@ -97,7 +115,7 @@ pub(crate) async fn authenticate(
     path: &str,
     token: Option<&str>,
 ) -> Result<Caller, ApiError> {
-    if OPEN_PATHS.contains(&path) || is_console_path(path) {
+    if is_open(path) {
         return Ok((Principal::anonymous(), None));
     }
     let known = match token {

@@ -118,8 +118,8 @@ fn read(raw: &RawValue, i: usize) -> Read {
             })())
         }
         "transfer" => {
-            let b: TransferBody = shape(raw, i).map_err(Err)?;
-            value(transfer(b))
+            let b: TransferOp = shape(raw, i).map_err(Err)?;
+            value(transfer(b.into()))
         }
         "post_transfer" => {
             let b: PostOp = shape(raw, i).map_err(Err)?;

@@ -273,3 +273,17 @@ pub fn only(q: &HashMap<String, String>, known: &[&str]) -> Result<(), ApiError>
         None => Ok(()),
     }
 }
+
+/// The `event_type` filter: one of the event types there are (an unknown one, a typo
+/// most likely, is 422 rather than an empty answer).
+pub fn event_type(q: &HashMap<String, String>) -> Result<Option<String>, ApiError> {
+    match q.get("event_type") {
+        Some(t) if !ledger_domain::EVENT_TYPES.contains(&t.as_str()) => {
+            Err(ApiError::validation(format!(
+                "unknown event_type; one of {:?}",
+                ledger_domain::EVENT_TYPES
+            )))
+        }
+        t => Ok(t.cloned()),
+    }
+}

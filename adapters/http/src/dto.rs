@@ -23,6 +23,7 @@ fn status(s: AccountStatus) -> &'static str {
 
 /// `POST /accounts`.
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct OpenAccountBody {
     /// 1-64 of `[A-Za-z0-9._:-]`; a UUID is chosen when absent.
     pub account_id: Option<String>,
@@ -37,6 +38,7 @@ pub struct OpenAccountBody {
 
 /// `POST /accounts/{id}/deposit` and `/withdraw`.
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct MoneyBody {
     /// A JSON number or a decimal string, positive, at most the currency's decimals.
     #[schema(value_type = String, example = "12.50")]
@@ -47,6 +49,7 @@ pub struct MoneyBody {
 
 /// `POST /accounts/{id}/close`.
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CloseBody {
     /// At most 500 characters.
     pub reason: Option<String>,

@@ -1,14 +1,17 @@
 //! The JSON shapes of `POST /batches`: the body, each operation (read one by one, so a
 //! malformed one is named by its index), and the answers.
 
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use utoipa::ToSchema;
 
+use crate::dto::TransferBody;
 use crate::problem::Problem;
 
 /// `POST /batches`.
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct BatchBody {
     /// All or nothing (default true).
     pub atomic: Option<bool>,
@@ -26,7 +29,10 @@ pub struct OpName {
 
 /// `{"op": "open_account", ...}`.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct OpenOp {
+    /// Its `op` (read first, by [`OpName`]).
+    pub op: IgnoredAny,
     /// Chosen id (a UUID when absent).
     pub account_id: Option<String>,
     /// Owner.
@@ -39,7 +45,10 @@ pub struct OpenOp {
 
 /// `{"op": "deposit" | "withdraw", ...}`.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MoneyOp {
+    /// Its `op` (read first, by [`OpName`]).
+    pub op: IgnoredAny,
     /// The account.
     pub account_id: String,
     /// The amount.
@@ -48,9 +57,48 @@ pub struct MoneyOp {
     pub description: Option<String>,
 }
 
+/// `{"op": "transfer", ...}`: a transfer's body ([`TransferBody`]) with its `op`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferOp {
+    /// Its `op` (read first, by [`OpName`]).
+    pub op: IgnoredAny,
+    /// Chosen id (a UUID when absent).
+    pub transfer_id: Option<String>,
+    /// Debited account.
+    pub from_account_id: String,
+    /// Credited account.
+    pub to_account_id: String,
+    /// The amount.
+    pub amount: Option<Box<RawValue>>,
+    /// Optional note.
+    pub description: Option<String>,
+    /// Reserve now, post or void later.
+    pub pending: Option<bool>,
+    /// Seconds until a pending transfer expires.
+    pub expires_in_seconds: Option<serde_json::Number>,
+}
+
+impl From<TransferOp> for TransferBody {
+    fn from(t: TransferOp) -> Self {
+        Self {
+            transfer_id: t.transfer_id,
+            from_account_id: t.from_account_id,
+            to_account_id: t.to_account_id,
+            amount: t.amount,
+            description: t.description,
+            pending: t.pending,
+            expires_in_seconds: t.expires_in_seconds,
+        }
+    }
+}
+
 /// `{"op": "close_account", ...}`.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CloseOp {
+    /// Its `op` (read first, by [`OpName`]).
+    pub op: IgnoredAny,
     /// The account.
     pub account_id: String,
     /// Optional reason.
@@ -59,7 +107,10 @@ pub struct CloseOp {
 
 /// `{"op": "set_limits", ...}`.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LimitsOp {
+    /// Its `op` (read first, by [`OpName`]).
+    pub op: IgnoredAny,
     /// The account.
     pub account_id: String,
     /// The new limit.
@@ -68,7 +119,10 @@ pub struct LimitsOp {
 
 /// `{"op": "post_transfer", ...}`.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PostOp {
+    /// Its `op` (read first, by [`OpName`]).
+    pub op: IgnoredAny,
     /// The pending transfer.
     pub transfer_id: String,
     /// How much (default: all that remains).
@@ -77,7 +131,10 @@ pub struct PostOp {
 
 /// `{"op": "void_transfer", ...}`.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct VoidOp {
+    /// Its `op` (read first, by [`OpName`]).
+    pub op: IgnoredAny,
     /// The pending transfer.
     pub transfer_id: String,
     /// Optional reason.

@@ -43,6 +43,7 @@ impl Balances {
 
 /// `POST /transfers`.
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TransferBody {
     /// 1-64 of `[A-Za-z0-9._:-]`; a UUID is chosen when absent.
     pub transfer_id: Option<String>,
@@ -89,6 +90,7 @@ impl TransferBody {
 
 /// `POST /transfers/{id}/post`.
 #[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
 pub struct PostBody {
     /// How much to post (default: all that remains), a JSON number or decimal string.
     #[schema(value_type = Option<String>, example = "12.50")]
@@ -97,6 +99,7 @@ pub struct PostBody {
 
 /// `POST /transfers/{id}/void`.
 #[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
 pub struct VoidBody {
     /// At most 500 characters.
     pub reason: Option<String>,
@@ -104,6 +107,7 @@ pub struct VoidBody {
 
 /// `POST /accounts/{id}/limits`.
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LimitsBody {
     /// Zero or more, a JSON number or decimal string.
     #[schema(value_type = String, example = "100.00")]

@@ -152,7 +152,11 @@ pub async fn context(State(state): State<crate::State>, mut req: Request, next: 
         // key's lookup waits on the store too).
         let bound = state.request_timeout;
         let deadline = tokio::time::Instant::now() + bound;
-        let token = crate::auth::bearer(&req).map(str::to_owned);
+        let token = match crate::auth::bearer(&req) {
+            Ok(token) => token.map(str::to_owned),
+            Err(refused) if !crate::auth::is_open(&path) => return refused.into_response(),
+            Err(_) => None,
+        };
         let authenticated = tokio::time::timeout_at(
             deadline,
             crate::auth::authenticate(&state, &path, token.as_deref()),
@@ -192,6 +196,12 @@ pub async fn context(State(state): State<crate::State>, mut req: Request, next: 
     if let Ok(v) = HeaderValue::from_str(&id) {
         response.headers_mut().insert("x-request-id", v);
     }
+    // Answers hold account data and a new key's secret: no cache keeps them (the
+    // console's files say what they allow themselves).
+    response
+        .headers_mut()
+        .entry(axum::http::header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
     let status = response.status().as_u16().to_string();
     state.metrics.count(
         "ledger_http_requests_total",

@@ -165,7 +165,7 @@ pub(crate) async fn audit(
     let before = body::position_cursor(&q)?;
     let filter = AuditFilter {
         account_id: q.get("account_id").cloned(),
-        event_type: q.get("event_type").cloned(),
+        event_type: body::event_type(&q)?,
         from: q.get("from").map(|v| instant(v, "from")).transpose()?,
         to: q.get("to").map(|v| instant(v, "to")).transpose()?,
         request_id: q.get("request_id").cloned(),

@@ -19,7 +19,7 @@ use ledger_application::feed::FeedItem;
 use ledger_application::feed_hub::{Delivery, FeedEnd, FeedFilter, Subscription};
 use ledger_application::ports::keys::SecretHash;
 use ledger_application::ports::store::FeedCursor;
-use ledger_domain::{AccountId, EVENT_TYPES};
+use ledger_domain::AccountId;
 
 use crate::body;
 use crate::middleware::RequestContext;
@@ -72,14 +72,7 @@ pub(crate) async fn feed_stream(
             )
         })?,
     };
-    let event_type = q.get("event_type").cloned();
-    if let Some(t) = &event_type {
-        if !EVENT_TYPES.contains(&t.as_str()) {
-            return Err(ApiError::validation(format!(
-                "unknown event_type; one of {EVENT_TYPES:?}"
-            )));
-        }
-    }
+    let event_type = body::event_type(&q)?;
     let stream_id = q.get("stream_id").cloned();
     if stream_id
         .as_ref()

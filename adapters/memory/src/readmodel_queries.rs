@@ -70,6 +70,19 @@ impl ReadModels for MemoryReadModels {
         })
     }
 
+    async fn audit_at(&self, positions: &[u64]) -> Result<Vec<AuditEntry>, ReadModelError> {
+        self.live(Projection::AuditLog, |t| {
+            positions
+                .iter()
+                .filter_map(|p| t.audit.get(p).cloned())
+                .collect()
+        })
+    }
+
+    async fn audit_count(&self) -> Result<u64, ReadModelError> {
+        self.live(Projection::AuditLog, |t| t.audit.len() as u64)
+    }
+
     async fn transfers(&self, f: TransferFilter) -> Result<Vec<TransferRow>, ReadModelError> {
         self.live(Projection::CurrentState, |t| {
             let mut rows: Vec<&TransferRow> = t

@@ -36,6 +36,14 @@ pub struct NatsTarget {
 /// dropped when its first copy is younger than this.
 pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(600);
 
+/// A name JetStream takes for a stream (as its documentation gives the rule).
+fn valid_stream_name(name: &str) -> bool {
+    (1..=255).contains(&name.len())
+        && !name.chars().any(|c| {
+            c.is_whitespace() || c.is_control() || matches!(c, '.' | '*' | '>' | '/' | '\\')
+        })
+}
+
 /// Publishes feed pages to a JetStream stream.
 pub struct JetStreamSink {
     context: jetstream::Context,
@@ -54,6 +62,13 @@ impl JetStreamSink {
             return Err(format!(
                 "relay.nats.subject_prefix {:?} is not a NATS subject: dot-separated tokens without spaces, `*` or `>`",
                 target.subject_prefix
+            ));
+        }
+        if !valid_stream_name(&target.stream) {
+            return Err(format!(
+                "relay.nats.stream {:?} is not a JetStream stream name: 1 to 255 characters \
+                 without spaces, `.`, `*`, `>`, `/`, `\\` or control characters",
+                target.stream
             ));
         }
         let client = async_nats::ConnectOptions::new()
@@ -212,5 +227,14 @@ mod tests {
         assert!(!"ledger..events".split('.').all(valid_token));
         assert!(!"ledger.>".split('.').all(valid_token));
         assert!(!"led ger".split('.').all(valid_token));
+    }
+
+    #[test]
+    fn stream_names_are_what_jetstream_takes() {
+        assert!(valid_stream_name("LEDGER") && valid_stream_name("ledger-events_2"));
+        for bad in ["", "BB.X", "BB FEED", "BB*", "a>b", "a/b", "a\\b", "a\tb"] {
+            assert!(!valid_stream_name(bad), "{bad:?}");
+        }
+        assert!(!valid_stream_name(&"x".repeat(256)));
     }
 }

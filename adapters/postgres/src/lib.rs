@@ -22,6 +22,7 @@ mod relay;
 mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod view_sql;
 mod write;
 
 use std::str::FromStr;

@@ -156,6 +156,28 @@ impl ReadModels for SqliteReadModels {
         all(&rows, audit_entry)
     }
 
+    async fn audit_at(&self, positions: &[u64]) -> Result<Vec<AuditEntry>, ReadModelError> {
+        // A JSON array of numbers, which `json_each` reads: one bound parameter.
+        let list: Vec<String> = positions.iter().map(u64::to_string).collect();
+        let list = format!("[{}]", list.join(","));
+        let rows = sqlx::query(
+            "SELECT * FROM audit_log WHERE position IN (SELECT value FROM json_each(?1))",
+        )
+        .bind(list)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(rm_error)?;
+        all(&rows, audit_entry)
+    }
+
+    async fn audit_count(&self) -> Result<u64, ReadModelError> {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log")
+            .fetch_one(&self.reader)
+            .await
+            .map_err(rm_error)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     async fn transfers(&self, f: TransferFilter) -> Result<Vec<TransferRow>, ReadModelError> {
         // One account's: its transfers out and in, each read newest first from its own
         // index, then merged (an OR over both columns lets the planner walk the whole

@@ -160,3 +160,92 @@ pub(crate) async fn coded_bodies_and_doubled_keys_are_refused(backend: Backend) 
         "{b}"
     );
 }
+
+/// Found by black-box testing: a field a body does not have was ignored, so a misspelt
+/// `pending` moved the money at once, a misspelt post `amount` posted everything, a
+/// misspelt `expires_in_seconds` held it for ever. Each is 400 naming the field, and
+/// nothing is written; `/audit` refuses an event type there is not; two
+/// `Authorization` headers are refused; no answer may be cached.
+pub(crate) async fn unknown_fields_are_refused_not_ignored(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    open(&app, "a", "USD").await;
+    open(&app, "b", "USD").await;
+    let (s, _) = json(
+        app.post("/accounts/a/deposit", json!({"amount": "10"}))
+            .await,
+    )
+    .await;
+    assert_eq!(s, 200);
+    let t = json!({"transfer_id": "t1", "from_account_id": "a", "to_account_id": "b",
+        "amount": "4", "pending": true});
+    assert_eq!(json(app.post("/transfers", t).await).await.0, 201);
+    let mut misspelt = json!({"from_account_id": "a", "to_account_id": "b", "amount": "5",
+        "pendng": true});
+    let refused = [
+        ("/transfers", misspelt.clone(), "pendng"),
+        ("/transfers/t1/post", json!({"amout": "0.50"}), "amout"),
+        (
+            "/accounts/a/deposit",
+            json!({"amount": "1", "memo": "x"}),
+            "memo",
+        ),
+        (
+            "/accounts/a/limits",
+            json!({"overdraft_limt": "5"}),
+            "overdraft_limt",
+        ),
+        (
+            "/accounts",
+            json!({"owner": "o", "currency": "USD", "limit": "1"}),
+            "limit",
+        ),
+    ];
+    for (path, body, field) in refused {
+        let (s, b) = json(app.post(path, body).await).await;
+        assert_eq!(
+            (s, &b["code"]),
+            (400, &json!("malformed_request")),
+            "{path}: {b}"
+        );
+        let detail = b["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains(&format!("unknown field `{field}`")), "{b}");
+    }
+    misspelt["op"] = json!("transfer");
+    let ops = json!({"operations": [{"op": "deposit", "account_id": "a", "amount": "1"},
+        misspelt]});
+    let (s, b) = json(app.post("/batches", ops).await).await;
+    assert_eq!((s, &b["operation"]), (400, &json!(1)), "{b}");
+    let ops = json!({"atomc": false, "operations": [{"op": "deposit", "account_id": "a",
+        "amount": "1"}]});
+    assert_eq!(json(app.post("/batches", ops).await).await.0, 400);
+    // Nothing of it written: the hold is whole, a's balance and version as they were.
+    let (_, a) = json(app.get("/accounts/a").await).await;
+    assert_eq!(
+        (&a["version"], &a["balance"]),
+        (&json!(3), &json!("10.00")),
+        "{a}"
+    );
+    let (_, t1) = json(app.get("/transfers/t1").await).await;
+    assert_eq!(
+        (&t1["status"], &t1["remaining"]),
+        (&json!("pending"), &json!("4.00"))
+    );
+    // The fields there are still work, `op` in a batch included.
+    let ops = json!({"atomic": true, "operations": [{"op": "post_transfer",
+        "transfer_id": "t1", "amount": "1"}]});
+    assert_eq!(json(app.post("/batches", ops).await).await.0, 200);
+    let (s, b) = json(app.get("/audit?event_type=Bogus").await).await;
+    assert_eq!((s, &b["code"]), (422, &json!("validation_failed")), "{b}");
+    let r = app
+        .client
+        .get(format!("{}/accounts/a", app.base))
+        .header("authorization", "Bearer one")
+        .header("authorization", "Bearer two")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    expect_problem(r, 401, "unauthorized").await;
+    let r = app.get("/accounts/a").await;
+    assert_eq!(r.headers()["cache-control"], "no-store");
+}

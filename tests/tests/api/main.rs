@@ -10,7 +10,7 @@ mod walkthrough;
 
 use bodies::{
     a_misspelt_query_parameter_is_refused, coded_bodies_and_doubled_keys_are_refused,
-    only_json_objects_of_the_json_type_are_bodies,
+    only_json_objects_of_the_json_type_are_bodies, unknown_fields_are_refused_not_ignored,
 };
 use errors::every_error_code_is_a_problem_document;
 use ledger_tests::{json, TestApp};
@@ -29,6 +29,7 @@ ledger_tests::on_both_backends!(
     only_json_objects_of_the_json_type_are_bodies,
     a_misspelt_query_parameter_is_refused,
     coded_bodies_and_doubled_keys_are_refused,
+    unknown_fields_are_refused_not_ignored,
     an_idempotent_retry_returns_the_first_outcome,
     if_match_guards_against_lost_updates,
     temporal_queries_show_the_past,

@@ -137,7 +137,7 @@ pub(crate) fn audit() -> Vec<Value> {
         ),
         query(
             "event_type",
-            json!({"type": "string", "pattern": TEXT_PATTERN}),
+            json!({"type": "string", "enum": ledger_domain::EVENT_TYPES}),
             "One event type.",
         ),
         query("from", instant.clone(), "Recorded at or after."),
