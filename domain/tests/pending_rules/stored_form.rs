@@ -42,7 +42,10 @@ fn pending_and_limit_events_round_trip_through_their_stored_form() {
         }]);
     for e in account_events {
         let stored = e.encode();
-        assert!(ledger_domain::EVENT_TYPES.contains(&stored.event_type), "{stored:?}");
+        assert!(
+            ledger_domain::EVENT_TYPES.contains(&stored.event_type),
+            "{stored:?}"
+        );
         let raw = RawEvent {
             event_type: stored.event_type,
             schema_version: stored.schema_version,
@@ -62,7 +65,10 @@ fn pending_and_limit_events_round_trip_through_their_stored_form() {
         .chain(&void.record)
     {
         let stored = Transfer::encode(e);
-        assert!(ledger_domain::EVENT_TYPES.contains(&stored.event_type), "{stored:?}");
+        assert!(
+            ledger_domain::EVENT_TYPES.contains(&stored.event_type),
+            "{stored:?}"
+        );
         let raw = RawEvent {
             event_type: stored.event_type,
             schema_version: stored.schema_version,
