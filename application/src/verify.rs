@@ -214,7 +214,7 @@ impl Verifier {
         let mut seals = self.seals(findings).await?;
         let mut digest = ChainHash::ZERO;
         // The next pages are read and hashed (on tasks of their own, with a spawner)
-        // while this one is checked; each event is decoded here, once for the three
+        // while this one is checked; each event is decoded here, once for the four
         // folds (decoded in the read-ahead instead, it measured slower: BENCHMARKS.md).
         let mut decoder = FeedDecoder::default();
         let (pages, stages) = read_ahead(

@@ -1,6 +1,7 @@
 //! Pass 4 of `ledger verify`: the accounts view against a fresh fold of the events
 //! (the transfers view: `verify_transfers.rs`; the analytics: `verify_analytics.rs`;
-//! each event decoded once for the three folds: [`decode_for_folds`]).
+//! the audit log: `verify_audit.rs`; each event decoded once for the four folds:
+//! [`decode_for_folds`]).
 //!
 //! The fold takes the events up to the current-state projection's checkpoint as it
 //! was when verification started, through the projection's own function
