@@ -56,18 +56,35 @@ pub(crate) async fn run(
     } else {
         "signatures NOT checked: give --public-key or set integrity.signing_key"
     };
-    let compared = match (stream, report.analytics) {
-        (None, true) => format!(
-            "{} accounts, {} transfers, {} audit entries and the analytics compared with \
-             the read models",
-            report.accounts, report.transfers, report.audit_entries
-        ),
-        (None, false) => format!(
-            "{} accounts, {} transfers and {} audit entries compared with the read models \
-             (not the analytics: their projection moved on while the feed was read)",
-            report.accounts, report.transfers, report.audit_entries
-        ),
-        (Some(_), _) => format!("{} accounts compared with the read models", report.accounts),
+    let compared = match stream {
+        None => {
+            let mut not = Vec::new();
+            if !report.analytics {
+                not.push("the analytics");
+            }
+            if !report.audit_counted {
+                not.push("the audit log's size");
+            }
+            let also = if report.analytics {
+                " and the analytics"
+            } else {
+                ""
+            };
+            let moved = if not.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " (not {}: their projections moved on while the feed was read)",
+                    not.join(" nor ")
+                )
+            };
+            format!(
+                "{} accounts, {} transfers, {} audit entries{also} compared with the read \
+                 models{moved}",
+                report.accounts, report.transfers, report.audit_entries
+            )
+        }
+        Some(_) => format!("{} accounts compared with the read models", report.accounts),
     };
     println!(
         "read {} events of {} streams in {seconds:.1} s; {} seals ({signatures}); {compared}",

@@ -112,6 +112,9 @@ pub async fn verify_folds_transfers_as_the_projection_does(h: Harness) {
     assert!(report.findings.is_empty(), "{:?}", report.findings);
     assert_eq!((report.accounts, report.transfers), (2, 3));
     assert!(report.analytics, "the analytics were compared");
+    // Every event has its audit entry (no seals here), and the log's size was compared.
+    assert_eq!(report.audit_entries, report.events);
+    assert!(report.audit_counted, "the audit log's size was compared");
 
     // A `Posted` after the void, chained properly: the projection shows it posted.
     let stream = transfer_stream(&voided);

@@ -1,5 +1,6 @@
 //! `ledger verify` compares the audit log with the events, on both backends: an entry
-//! changed, one removed and one no event made are each found, naming the entry.
+//! changed and one removed are each found, named by the event; one no event made is
+//! found by the log's size.
 
 use ledger_tests::tamper::{assert_caught, sealed_ledger, verify, Store};
 use ledger_tests::{on_both_backends, Backend};

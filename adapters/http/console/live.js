@@ -70,15 +70,16 @@ function parse(block) {
 // A refresh that fails for a moment is tried again at the next change; one refused
 // (a revoked key) stops the updates and says so, instead of leaving stale rows up.
 export function onChange(can, refresh, signal, only = () => true) {
-  let timer = null, every = null;
+  let timer = null, every = null, refused = false;
   const once = coalesced(refresh);
   const run = () => once().catch((e) => {
-    if (signal.aborted || ![401, 403].includes(e.status)) return;
+    if (signal.aborted || refused || ![401, 403].includes(e.status)) return;
+    refused = true;
     clearInterval(every);
     showError(`Live updates stopped: the service answered ${e.status}. Sign in again.`);
   });
   const soon = () => {
-    if (timer) return;
+    if (timer || refused) return;
     timer = setTimeout(() => { timer = null; if (!signal.aborted) run(); }, 150);
   };
   if (can.feed) {

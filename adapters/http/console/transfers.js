@@ -8,16 +8,18 @@ import { coalesced, onChange } from "./live.js";
 const PAGE = 25;
 
 // The accounts an owner key sees, asked once each (an account's owner never changes):
-// an owner key may post only a transfer from one of them.
+// an owner key may post only a transfer from one of them. An answer other than the
+// account or 404 (a moment's 429 or 503) is not kept, and offers no Post this time.
 const seen = new Map();
 function sees(can, id) {
   const key = `${can.owner}\u0000${id}`;
   if (!seen.has(key)) {
-    seen.set(key, api(`/accounts/${encodeURIComponent(id)}`).then(() => true, (e) => {
-      seen.delete(key);
+    const asked = api(`/accounts/${encodeURIComponent(id)}`).then(() => true, (e) => {
       if (e.status === 404) return false;
-      throw e;
-    }));
+      seen.delete(key);
+      return false;
+    });
+    seen.set(key, asked);
   }
   return seen.get(key);
 }

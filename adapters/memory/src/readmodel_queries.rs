@@ -70,11 +70,18 @@ impl ReadModels for MemoryReadModels {
         })
     }
 
-    async fn audit_at(&self, positions: &[u64]) -> Result<Vec<AuditEntry>, ReadModelError> {
+    async fn audit_between(
+        &self,
+        first: u64,
+        last: u64,
+    ) -> Result<Vec<AuditEntry>, ReadModelError> {
+        if first > last {
+            return Ok(Vec::new());
+        }
         self.live(Projection::AuditLog, |t| {
-            positions
-                .iter()
-                .filter_map(|p| t.audit.get(p).cloned())
+            t.audit
+                .range(first..=last)
+                .map(|(_, e)| e.clone())
                 .collect()
         })
     }

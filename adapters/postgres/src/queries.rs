@@ -20,7 +20,8 @@ use sqlx::{PgPool, Row};
 use crate::projections::rm_error;
 use crate::view_sql::{AUDIT, TRANSFERS, TRANSFERS_OF_ACCOUNT};
 pub use crate::view_sql::{
-    AUDIT_AT, AUDIT_OF_OWNER, AUDIT_OF_STREAM, AUDIT_OF_STREAM_ALONE, TRANSFERS_OF_ACCOUNT_ALONE,
+    AUDIT_BETWEEN, AUDIT_OF_OWNER, AUDIT_OF_STREAM, AUDIT_OF_STREAM_ALONE,
+    TRANSFERS_OF_ACCOUNT_ALONE,
 };
 
 /// The columns of a `current_state` row, its wide sums (NUMERIC) read as text.
@@ -168,10 +169,14 @@ impl ReadModels for PgReadModels {
         all(&rows, audit_entry)
     }
 
-    async fn audit_at(&self, positions: &[u64]) -> Result<Vec<AuditEntry>, ReadModelError> {
-        let positions: Vec<i64> = positions.iter().map(|p| i64_of(*p)).collect();
-        let rows = sqlx::query(AUDIT_AT)
-            .bind(positions)
+    async fn audit_between(
+        &self,
+        first: u64,
+        last: u64,
+    ) -> Result<Vec<AuditEntry>, ReadModelError> {
+        let rows = sqlx::query(AUDIT_BETWEEN)
+            .bind(i64_of(first))
+            .bind(i64_of(last))
             .fetch_all(&self.pool)
             .await
             .map_err(rm_error)?;

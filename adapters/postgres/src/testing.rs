@@ -129,7 +129,8 @@ pub async fn plan_after_executions(
 /// The audit log's queries by stream, by owner and by positions, and the transfers
 /// view's by account, for plan tests.
 pub use crate::queries::{
-    AUDIT_AT, AUDIT_OF_OWNER, AUDIT_OF_STREAM, AUDIT_OF_STREAM_ALONE, TRANSFERS_OF_ACCOUNT_ALONE,
+    AUDIT_BETWEEN, AUDIT_OF_OWNER, AUDIT_OF_STREAM, AUDIT_OF_STREAM_ALONE,
+    TRANSFERS_OF_ACCOUNT_ALONE,
 };
 
 impl Drop for TestDatabase {

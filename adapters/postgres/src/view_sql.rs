@@ -87,5 +87,6 @@ pub const AUDIT_OF_OWNER: &str = "SELECT x.* FROM current_state s CROSS JOIN LAT
     WHERE $1::text IS NULL AND s.owner = $8 \
     ORDER BY x.position DESC LIMIT $7";
 
-/// Verify's read of the audit log: the entries at a page's positions, from its key.
-pub const AUDIT_AT: &str = "SELECT * FROM audit_log WHERE position = ANY($1)";
+/// Verify's read of the audit log: a run of positions, oldest first, from its key.
+pub const AUDIT_BETWEEN: &str =
+    "SELECT * FROM audit_log WHERE position BETWEEN $1 AND $2 ORDER BY position";

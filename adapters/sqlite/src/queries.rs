@@ -156,14 +156,16 @@ impl ReadModels for SqliteReadModels {
         all(&rows, audit_entry)
     }
 
-    async fn audit_at(&self, positions: &[u64]) -> Result<Vec<AuditEntry>, ReadModelError> {
-        // A JSON array of numbers, which `json_each` reads: one bound parameter.
-        let list: Vec<String> = positions.iter().map(u64::to_string).collect();
-        let list = format!("[{}]", list.join(","));
+    async fn audit_between(
+        &self,
+        first: u64,
+        last: u64,
+    ) -> Result<Vec<AuditEntry>, ReadModelError> {
         let rows = sqlx::query(
-            "SELECT * FROM audit_log WHERE position IN (SELECT value FROM json_each(?1))",
+            "SELECT * FROM audit_log WHERE position BETWEEN ?1 AND ?2 ORDER BY position",
         )
-        .bind(list)
+        .bind(i64_of(first))
+        .bind(i64_of(last))
         .fetch_all(&self.reader)
         .await
         .map_err(rm_error)?;

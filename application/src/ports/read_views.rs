@@ -21,9 +21,10 @@ pub trait ReadModels: Send + Sync + 'static {
     /// Audit entries, newest first.
     async fn audit(&self, filter: AuditFilter) -> Result<Vec<AuditEntry>, ReadModelError>;
 
-    /// Verify's pass 4: the audit entries at these positions (those there are, in any
-    /// order).
-    async fn audit_at(&self, positions: &[u64]) -> Result<Vec<AuditEntry>, ReadModelError>;
+    /// Verify's pass 4: the audit entries from position `first` to `last`, both
+    /// included, oldest first.
+    async fn audit_between(&self, first: u64, last: u64)
+        -> Result<Vec<AuditEntry>, ReadModelError>;
 
     /// Verify's pass 4: how many entries the audit log holds.
     async fn audit_count(&self) -> Result<u64, ReadModelError>;
