@@ -39,6 +39,11 @@ pub fn operation_key(key: &str, index: usize) -> String {
     format!("{key}\u{1f}{index}")
 }
 
+/// Whether `key` is a non-atomic batch operation's ([`operation_key`]).
+pub fn is_operation_key(key: &str) -> bool {
+    key.contains('\u{1f}')
+}
+
 /// What a non-atomic batch's own record says (its fingerprint says which keys its
 /// operations ran under: `batch::non_atomic_fingerprint`).
 pub const OPERATION_KEYS: &str = "non-atomic batch: each operation under <key>, U+001F, <index>";

@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::commands::CommandService;
 use crate::commands::{admit, keyed_fingerprint, text, AccountReply, CommandContext, CommandError};
-use crate::idempotency::replay;
+use crate::idempotency::{is_operation_key, record_refusal, replay, scoped_key};
+use crate::ports::store::{AppendError, AppendRequest};
 use crate::transfer_unit::{TransferUnit, What};
 use crate::transfer_views::TransferView;
 use crate::write::Written;
@@ -194,7 +195,10 @@ impl CommandService {
         if let Some(stored) = self.stored_outcome(ctx, &fp).await? {
             return stored;
         }
-        let (from, to) = self.parties(&id).await?;
+        let (from, to) = match self.parties(&id).await {
+            Ok(parties) => parties,
+            Err(e) => return self.unsettled(ctx, &fp, e).await,
+        };
         // Out of an owner key's scope, the transfer does not exist: answered as for one
         // that does not (nothing stored under the key), before anything is decided.
         // An account's owner never changes, so this check cannot go stale.
@@ -212,11 +216,43 @@ impl CommandService {
                 .principal
                 .may_settle(posting, &payer.state, &payee.state)
             {
-                return Err(DomainError::TransferNotFound.into());
+                return self
+                    .unsettled(ctx, &fp, DomainError::TransferNotFound.into())
+                    .await;
             }
         }
         self.run_transfer(What::Settle(id, settlement, None), from, to, ctx, &fp)
             .await
+    }
+
+    /// A post or void refused before it is decided (no such transfer, or none in an
+    /// owner key's scope). Not stored under a client's key, which may be used again
+    /// once the transfer exists; stored under a non-atomic batch operation's key, since
+    /// a retried batch gets its whole first answer (a transfer made meanwhile must not
+    /// be posted by the retry). A concurrent retry's stored outcome wins.
+    async fn unsettled(
+        &self,
+        ctx: &CommandContext,
+        fp: &str,
+        err: CommandError,
+    ) -> Result<TransferReply, CommandError> {
+        let batched = ctx.idempotency_key.as_ref().filter(|k| is_operation_key(k));
+        let Some(key) = batched.filter(|_| err.is_final()) else {
+            return Err(err);
+        };
+        let record = record_refusal(scoped_key(&ctx.principal.actor, key), fp.into(), &err);
+        let request = AppendRequest {
+            streams: vec![],
+            idempotency: vec![record],
+        };
+        match self.pipeline.store.append(request).await {
+            Ok(()) => Err(err),
+            Err(AppendError::IdempotencyKeyExists(_)) => {
+                self.stored_outcome(ctx, fp).await?.unwrap_or(Err(err))
+            }
+            Err(AppendError::Unavailable(m)) => Err(CommandError::Unavailable(m)),
+            Err(e) => Err(CommandError::Internal(e.to_string())),
+        }
     }
 
     /// The two accounts of an existing transfer (they never change).

@@ -291,6 +291,18 @@ async fn refusals(backend: Backend) {
             "validation_failed",
         ),
         (
+            "/events/stream",
+            vec![auth[0], ("last-event-id", "1-1"), ("last-event-id", "1-2")],
+            422,
+            "validation_failed",
+        ),
+        (
+            "/events/stream",
+            vec![auth[0], ("authorization", "Bearer reader-token")],
+            401,
+            "unauthorized",
+        ),
+        (
             "/accounts/nobody/events/stream",
             auth.to_vec(),
             404,

@@ -111,7 +111,9 @@ async function route() {
       main.focus({ preventScroll: true });
     }
   } catch (e) {
-    if (!leaving.signal.aborted) showError(e);
+    if (leaving.signal.aborted) return;
+    main.replaceChildren();
+    showError(e);
   }
 }
 

@@ -76,6 +76,8 @@ export function onChange(can, refresh, signal, only = () => true) {
     if (signal.aborted || refused || ![401, 403].includes(e.status)) return;
     refused = true;
     clearInterval(every);
+    // What the key may no longer read does not stay up, nor its buttons.
+    document.getElementById("main").replaceChildren();
     showError(`Live updates stopped: the service answered ${e.status}. Sign in again.`);
   });
   const soon = () => {

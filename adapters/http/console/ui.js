@@ -1,10 +1,11 @@
 // Small DOM helpers: elements, tables, the error banner, formatting.
 
-// Characters that are invisible, blank or reorder the text around them (bidirectional
-// overrides, zero-width and filler characters, the soft hyphen, tags): shown as their
-// code points, so that a name holding them cannot pass for another ("\u202EecilA"
-// would read "Alice", "Ali\u00ADce" would too).
-const HIDDEN = /[\u00AD\u034F\u061C\u115F\u1160\u180E\u200B\u200C\u200E\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\u3164\uFEFF\uFFA0\u{E0000}-\u{E007F}]/gu;
+// Characters that are invisible, blank or reorder the text around them (Unicode's
+// default-ignorable code points: bidirectional controls, zero-width characters and
+// joiners, fillers, the soft hyphen, variation selectors, tags; and the line and
+// paragraph separators): shown as their code points, so that a name holding them
+// cannot pass for another ("\u202EecilA" would read "Alice", "Ali\u200Dce" too).
+const HIDDEN = /[\p{Default_Ignorable_Code_Point}\u2028\u2029]/gu;
 
 export function visible(text) {
   return String(text).replace(HIDDEN, (c) => `<U+${c.codePointAt(0).toString(16).toUpperCase().padStart(4, "0")}>`);

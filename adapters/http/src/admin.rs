@@ -222,8 +222,16 @@ pub(crate) async fn rebuild(
     Extension(rc): Extension<RequestContext>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
+    bytes: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     admin_only(&rc)?;
+    // It takes no body: one sent (`{"projection": ...}`, say) would otherwise be
+    // ignored and every projection rebuilt.
+    if !bytes.is_empty() {
+        return Err(ApiError::malformed(
+            "this route takes no body: name a projection with ?projection=",
+        ));
+    }
     // Checked as on every POST, not replayed: a retry answers the running rebuild's
     // status, or rebuilds again (docs/API.md, Access).
     crate::headers::idempotency_key(&headers)?;

@@ -135,6 +135,7 @@ pub async fn context(State(state): State<crate::State>, mut req: Request, next: 
     let id = request_id(&req);
     let route = route_label(req.method(), req.uri().path());
     let span = tracing::info_span!("request", request_id = %id, route = %route);
+    let console = req.uri().path() == "/console" || req.uri().path().starts_with("/console/");
     let mut response = async {
         let uri_len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
         if uri_len > MAX_URI_BYTES {
@@ -196,12 +197,14 @@ pub async fn context(State(state): State<crate::State>, mut req: Request, next: 
     if let Ok(v) = HeaderValue::from_str(&id) {
         response.headers_mut().insert("x-request-id", v);
     }
-    // Answers hold account data and a new key's secret: no cache keeps them (the
-    // console's files say what they allow themselves).
-    response
-        .headers_mut()
-        .entry(axum::http::header::CACHE_CONTROL)
-        .or_insert(HeaderValue::from_static("no-store"));
+    // Answers hold account data and a new key's secret: no cache keeps them, live
+    // streams included (the console's files say what they allow themselves).
+    if !console {
+        response.headers_mut().insert(
+            axum::http::header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        );
+    }
     let status = response.status().as_u16().to_string();
     state.metrics.count(
         "ledger_http_requests_total",

@@ -32,10 +32,22 @@ fn instant(v: &str, name: &str) -> Result<DateTime<Utc>, ApiError> {
         .map_err(|_| ApiError::validation(format!("{name} must be an RFC 3339 instant")))
 }
 
+/// A calendar date written exactly `YYYY-MM-DD` (chrono alone also reads `2026-1-5`,
+/// signs and spaces).
 fn date(v: &str, name: &str) -> Result<NaiveDate, ApiError> {
-    NaiveDate::parse_from_str(v, "%Y-%m-%d")
-        .or_else(|_| instant(v, name).map(|t| t.date_naive()))
-        .map_err(|_| ApiError::validation(format!("{name} must be a date (YYYY-MM-DD)")))
+    let b = v.as_bytes();
+    let shaped = b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                *c == b'-'
+            } else {
+                c.is_ascii_digit()
+            }
+        });
+    shaped
+        .then(|| NaiveDate::parse_from_str(v, "%Y-%m-%d").ok())
+        .flatten()
+        .ok_or_else(|| ApiError::validation(format!("{name} must be a date (YYYY-MM-DD)")))
 }
 
 #[utoipa::path(get, path = "/accounts/{id}", params(("id" = String, Path),

@@ -39,6 +39,12 @@ fn resume_point<'a>(
     headers: &'a HeaderMap,
     query: Option<&'a String>,
 ) -> Result<Option<&'a str>, ApiError> {
+    if headers.get_all("last-event-id").iter().nth(1).is_some() {
+        // Which one a proxy passes on is unknowable: the stream would resume elsewhere.
+        return Err(ApiError::validation(
+            "send one Last-Event-ID header, not several",
+        ));
+    }
     match headers.get("last-event-id") {
         Some(v) => v
             .to_str()

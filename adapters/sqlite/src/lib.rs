@@ -158,17 +158,22 @@ pub(crate) async fn pools(
     options: SqliteConnectOptions,
     migrator: Option<&sqlx::migrate::Migrator>,
 ) -> Result<(SqlitePool, SqlitePool), sqlx::Error> {
+    // One process at a time opens and migrates: two starting together on a new file
+    // would both create its tables (one stopping at the other's), and its first
+    // connection's switch to WAL can answer "database is locked" to another's at once.
+    let held = match migrator {
+        Some(_) => Some(claim::migration_lock(&options).await?),
+        None => None,
+    };
     let writer = SqlitePoolOptions::new()
         .max_connections(1)
         .acquire_timeout(Duration::from_secs(10))
         .connect_with(options.clone())
         .await?;
     if let Some(migrator) = migrator {
-        // One process at a time: two starting together on a new file would both
-        // create its tables, and one would stop at the other's.
-        let _held = claim::migration_lock(&options).await?;
         migrator.run(&writer).await?;
     }
+    drop(held);
     let reader = SqlitePoolOptions::new()
         .max_connections(4)
         .acquire_timeout(Duration::from_secs(10))

@@ -3,7 +3,8 @@
 //! Found by black-box testing; each refusal writes nothing.
 
 use crate::{expect_problem, open};
-use ledger_tests::{json, Backend, TestApp};
+use ledger_tests::{json, Backend, TestApp, ADMIN};
+use reqwest::Method;
 use serde_json::json;
 
 pub(crate) async fn only_json_objects_of_the_json_type_are_bodies(backend: Backend) {
@@ -82,6 +83,10 @@ pub(crate) async fn a_misspelt_query_parameter_is_refused(backend: Backend) {
         "/audit?account=a",
         "/analytics/daily?form=2020-01-01",
         "/transfers?account=a",
+        // A date is written exactly YYYY-MM-DD (chrono alone read these).
+        "/analytics/daily?from=2020-1-1",
+        "/analytics/daily?from=+2020-01-01",
+        "/analytics/daily?to=2020-01-01T00:00:00Z",
     ] {
         expect_problem(app.get(path).await, 422, "validation_failed").await;
     }
@@ -248,4 +253,10 @@ pub(crate) async fn unknown_fields_are_refused_not_ignored(backend: Backend) {
     expect_problem(r, 401, "unauthorized").await;
     let r = app.get("/accounts/a").await;
     assert_eq!(r.headers()["cache-control"], "no-store");
+    // The rebuild takes no body: one naming a projection was ignored and all rebuilt.
+    let bearer = format!("Bearer {ADMIN}");
+    let auth = [("authorization", bearer.as_str())];
+    let one = json!({"projection": "analytics"});
+    let r = app.send(Method::POST, "/admin/rebuild-projections", Some(one), &auth);
+    expect_problem(r.await, 400, "malformed_request").await;
 }

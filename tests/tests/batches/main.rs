@@ -22,6 +22,7 @@ ledger_tests::on_both_backends!(
     one_idempotency_key_covers_the_whole_batch,
     non_atomic_batches_ignore_if_match_and_keep_refusals_apart,
     a_key_with_a_hash_is_not_a_batch_operations_key,
+    a_retried_batch_never_settles_a_transfer_made_since,
 );
 
 async fn batch(app: &TestApp, body: Value) -> (u16, Value) {

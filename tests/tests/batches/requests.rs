@@ -278,3 +278,45 @@ pub(crate) async fn a_key_with_a_hash_is_not_a_batch_operations_key(backend: Bac
     assert_eq!((s, &b["balance"]), (200, &json!("15.00")), "{b}");
     assert_eq!(version(&app, "a").await, json!(8));
 }
+
+/// Found by black-box testing: a post or void of a transfer that did not exist, inside
+/// a non-atomic batch, was not stored under the batch's key (as for a single command),
+/// so a retry once the transfer existed posted it: money moved on a request whose
+/// answer had been a refusal. The retry now gets the whole first answer.
+pub(crate) async fn a_retried_batch_never_settles_a_transfer_made_since(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    open_funded(&app, &["x", "y"], "10").await;
+    let body = json!({"atomic": false, "operations": [
+        {"op": "deposit", "account_id": "x", "amount": "1"},
+        {"op": "post_transfer", "transfer_id": "z1"},
+        {"op": "void_transfer", "transfer_id": "z2"},
+    ]});
+    let send = || {
+        app.send(
+            Method::POST,
+            "/batches",
+            Some(body.clone()),
+            &[("idempotency-key", "k1")],
+        )
+    };
+    let (s, first) = json(send().await).await;
+    assert_eq!(s, 200, "{first}");
+    for i in [1, 2] {
+        assert_eq!(first["results"][i]["status"], 404, "{first}");
+    }
+    for t in ["z1", "z2"] {
+        let hold = json!({"transfer_id": t, "from_account_id": "x", "to_account_id": "y",
+            "amount": "2", "pending": true});
+        assert_eq!(json(app.post("/transfers", hold).await).await.0, 201);
+    }
+    let (s, again) = json(send().await).await;
+    assert_eq!(
+        (s, &again),
+        (200, &first),
+        "the retry gets the first answer whole"
+    );
+    for t in ["z1", "z2"] {
+        let (_, t) = json(app.get(&format!("/transfers/{t}")).await).await;
+        assert_eq!(t["status"], "pending", "{t}");
+    }
+}

@@ -12,7 +12,8 @@ fn op(name: &str, required: &[&str], properties: Value) -> Value {
     props["op"] = json!({"const": name});
     let mut req = vec!["op"];
     req.extend_from_slice(required);
-    json!({"type": "object", "required": req, "properties": props})
+    json!({"type": "object", "required": req, "properties": props,
+           "additionalProperties": false})
 }
 
 /// `operations`: 1-1,000 of the eight shapes.
