@@ -1,7 +1,8 @@
 //! The console in headless Chromium, what black-box testing found: an owner key is
 //! offered Post only for a transfer from its own account (Void for both sides), text
 //! that reorders itself is shown as code points, a page that fails leaves nothing of
-//! the page before, and a revoked key's polling stops and says so.
+//! the page before, and a revoked key's page (polling or following the feed) is
+//! emptied with the reason.
 
 use std::time::Duration;
 
@@ -87,6 +88,28 @@ async fn the_console_offers_an_owner_what_it_may_do_and_shows_text_as_it_is() {
     assert!(
         browser.until(Duration::from_secs(10), stopped).await,
         "the refusal is said"
+    );
+
+    // An operator's page follows the feed: revoked, its stream is refused on the next
+    // event, and the page is emptied too (it once kept its rows and buttons).
+    let body = json!({"name": "console operator", "role": "operator"});
+    let made = admin(&app, Method::POST, "/admin/api-keys", Some(body)).await;
+    sign_in(&browser, &base, &text(made["secret"].clone())).await;
+    open(&browser, &base, "/transfers").await;
+    let revoke = format!("/admin/api-keys/{}", text(made["key_id"].clone()));
+    admin(&app, Method::DELETE, &revoke, None).await;
+    admin(
+        &app,
+        Method::POST,
+        "/accounts/bob-1/deposit",
+        Some(json!({"amount": "1.00"})),
+    )
+    .await;
+    let emptied = "document.getElementById('error').textContent.includes('Live updates stopped') \
+        && document.querySelector('#main table') === null";
+    assert!(
+        browser.until(Duration::from_secs(10), emptied).await,
+        "the operator's page is emptied"
     );
 
     // An owner spelt with a right-to-left override does not read as "Alice".

@@ -16,6 +16,8 @@ export async function follow(path, onEvent, signal, onOpen = () => {}) {
       const answer = await fetch(path, { headers, signal });
       // Refused (a revoked key, an account gone from view): asking again will not help.
       if ([401, 403, 404, 422].includes(answer.status)) {
+        // A key refused (revoked): what it may no longer read does not stay up.
+        if ([401, 403].includes(answer.status)) document.getElementById("main").replaceChildren();
         showError(`Live updates stopped: the service answered ${answer.status}. Reload to try again.`);
         return;
       }
