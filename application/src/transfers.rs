@@ -200,7 +200,7 @@ impl CommandService {
             Err(e) => return self.unsettled(ctx, &fp, e).await,
         };
         // Out of an owner key's scope, the transfer does not exist: answered as for one
-        // that does not (nothing stored under the key), before anything is decided.
+        // that does not (`unsettled`), before anything is decided.
         // An account's owner never changes, so this check cannot go stale.
         if ctx.principal.scope().is_some() {
             let repo = &self.pipeline.repo;
