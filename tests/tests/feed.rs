@@ -1,11 +1,12 @@
 //! The live feed over Server-Sent Events, against the real application on both
 //! backends: complete and in order under concurrent writers, resumable, one shared
-//! reader for many subscribers, and the documented refusals.
+//! reader for many subscribers, heartbeats and a graceful end (the refusals:
+//! `feed_refusals.rs`).
 
 use std::time::Duration;
 
-use ledger_tests::sse::{open, Frame, SseReader};
-use ledger_tests::{json, on_both_backends, Backend, Options, TestApp, ADMIN};
+use ledger_tests::sse::{Frame, SseReader};
+use ledger_tests::{json, on_both_backends, Backend, TestApp};
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -238,104 +239,6 @@ async fn filters_select_events(backend: Backend) {
     ));
 }
 
-async fn refusals(backend: Backend) {
-    let app = TestApp::spawn_with(
-        backend,
-        Options {
-            api_tokens: vec!["reader-token".into()],
-            ..Options::default()
-        },
-    )
-    .await;
-    let auth = [("authorization", "Bearer reader-token")];
-    let status = |path: &'static str, headers: Vec<(&'static str, &'static str)>| {
-        let url = format!("{}{path}", app.base);
-        async move {
-            let r = open(&url, &headers).await;
-            let s = r.status().as_u16();
-            let body: Value = r.json().await.unwrap_or(Value::Null);
-            (s, body["code"].as_str().unwrap_or_default().to_owned())
-        }
-    };
-    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, u16, &'a str);
-    let cases: Vec<Case> = vec![
-        ("/events/stream", vec![], 401, "unauthorized"),
-        (
-            "/events/stream",
-            vec![("authorization", "Bearer wrong")],
-            401,
-            "unauthorized",
-        ),
-        (
-            "/events/stream?after=bogus",
-            auth.to_vec(),
-            422,
-            "validation_failed",
-        ),
-        (
-            "/events/stream?event_type=Nope",
-            auth.to_vec(),
-            422,
-            "validation_failed",
-        ),
-        (
-            "/events/stream?stram_id=x",
-            auth.to_vec(),
-            422,
-            "validation_failed",
-        ),
-        (
-            "/events/stream",
-            vec![auth[0], ("last-event-id", "1-x")],
-            422,
-            "validation_failed",
-        ),
-        (
-            "/events/stream",
-            vec![auth[0], ("last-event-id", "1-1"), ("last-event-id", "1-2")],
-            422,
-            "validation_failed",
-        ),
-        (
-            "/events/stream",
-            vec![auth[0], ("authorization", "Bearer reader-token")],
-            401,
-            "unauthorized",
-        ),
-        (
-            "/accounts/nobody/events/stream",
-            auth.to_vec(),
-            404,
-            "account_not_found",
-        ),
-        (
-            "/accounts/a%20b/events/stream",
-            auth.to_vec(),
-            404,
-            "account_not_found",
-        ),
-        (
-            "/accounts/nobody/events/stream?after_version=-1",
-            auth.to_vec(),
-            422,
-            "validation_failed",
-        ),
-    ];
-    for (path, headers, want, code) in cases {
-        assert_eq!(
-            status(path, headers.clone()).await,
-            (want, code.to_owned()),
-            "{path} {headers:?}"
-        );
-    }
-    let r = open(
-        &format!("{}/events/stream", app.base),
-        &[("authorization", &format!("Bearer {ADMIN}"))],
-    )
-    .await;
-    assert_eq!(r.status().as_u16(), 200, "the admin reads the feed too");
-}
-
 /// An idle stream gets heartbeats; a shutdown ends it with a closing comment.
 async fn heartbeats_and_a_graceful_end(backend: Backend) {
     let mut app = TestApp::spawn(backend).await;
@@ -360,6 +263,5 @@ on_both_backends!(
     many_subscribers_share_one_reader,
     account_stream_resumes_by_version,
     filters_select_events,
-    refusals,
     heartbeats_and_a_graceful_end,
 );
