@@ -4,6 +4,13 @@
 import { authHeaders } from "./api.js";
 import { showError } from "./ui.js";
 
+// Live updates refused: said, and for a key refused (401, 403: revoked) the page is
+// emptied, since what the key may no longer read does not stay up, nor its buttons.
+function stopped(status, advice) {
+  if ([401, 403].includes(status)) document.getElementById("main").replaceChildren();
+  showError(`Live updates stopped: the service answered ${status}. ${advice}`);
+}
+
 // Calls `onEvent({id, type, data})` for each event of `path` until `signal` aborts, and
 // `onOpen()` each time the stream (re)connects: what committed while it was not
 // connected arrives through the caller's own refresh, not the stream.
@@ -16,9 +23,7 @@ export async function follow(path, onEvent, signal, onOpen = () => {}) {
       const answer = await fetch(path, { headers, signal });
       // Refused (a revoked key, an account gone from view): asking again will not help.
       if ([401, 403, 404, 422].includes(answer.status)) {
-        // A key refused (revoked): what it may no longer read does not stay up.
-        if ([401, 403].includes(answer.status)) document.getElementById("main").replaceChildren();
-        showError(`Live updates stopped: the service answered ${answer.status}. Reload to try again.`);
+        stopped(answer.status, "Reload to try again.");
         return;
       }
       if (!answer.ok || !answer.body) throw new Error(`stream answered ${answer.status}`);
@@ -78,9 +83,7 @@ export function onChange(can, refresh, signal, only = () => true) {
     if (signal.aborted || refused || ![401, 403].includes(e.status)) return;
     refused = true;
     clearInterval(every);
-    // What the key may no longer read does not stay up, nor its buttons.
-    document.getElementById("main").replaceChildren();
-    showError(`Live updates stopped: the service answered ${e.status}. Sign in again.`);
+    stopped(e.status, "Sign in again.");
   });
   const soon = () => {
     if (timer || refused) return;

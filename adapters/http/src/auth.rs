@@ -41,7 +41,7 @@ pub(crate) const OPEN_PATHS: [&str; 5] = [
 ];
 
 /// The console's page and files: served to anyone (it signs in with a key itself).
-fn is_console_path(path: &str) -> bool {
+pub(crate) fn is_console_path(path: &str) -> bool {
     path == "/console" || path.starts_with("/console/")
 }
 

@@ -135,7 +135,7 @@ pub async fn context(State(state): State<crate::State>, mut req: Request, next: 
     let id = request_id(&req);
     let route = route_label(req.method(), req.uri().path());
     let span = tracing::info_span!("request", request_id = %id, route = %route);
-    let console = req.uri().path() == "/console" || req.uri().path().starts_with("/console/");
+    let console = crate::auth::is_console_path(req.uri().path());
     let mut response = async {
         let uri_len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
         if uri_len > MAX_URI_BYTES {
