@@ -23,7 +23,7 @@ use crate::queries::QueryError;
 use crate::verify_analytics::AnalyticsFold;
 use crate::verify_audit::{entries_at, AuditFold};
 use crate::verify_chain::check_event;
-use crate::verify_models::{decode_for_folds, AccountsFold};
+use crate::verify_models::{decode_for_folds, unreadable, AccountsFold};
 use crate::verify_read::read_ahead;
 use crate::verify_transfers::TransfersFold;
 
@@ -255,8 +255,9 @@ impl Verifier {
                         }
                         let store = self.store.as_ref();
                         let decoded = decode_for_folds(&mut decoder, store, e).await?;
+                        findings.extend(unreadable(e, &decoded));
                         accounts.apply(e, &decoded, findings);
-                        transfers.apply(e, &decoded, findings);
+                        transfers.apply(e, &decoded);
                         analytics.apply(e, &decoded);
                         audit.apply(e, &decoded);
                     }
@@ -319,6 +320,7 @@ impl Verifier {
             for e in &page {
                 check_event(e, e.computed_hash(e.prev_hash), heads, findings);
                 let decoded = decode_for_folds(&mut decoder, self.store.as_ref(), e).await?;
+                findings.extend(unreadable(e, &decoded));
                 accounts.apply(e, &decoded, findings);
                 after = e.version;
                 report.events += 1;

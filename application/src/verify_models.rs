@@ -46,6 +46,19 @@ pub(crate) async fn decode_for_folds(
     }
 }
 
+/// An event this version cannot read: a finding wherever it is in the feed (a
+/// projection stops at it, so it may lie past every checkpoint the folds compare up to).
+pub(crate) fn unreadable(e: &RecordedEvent, decoded: &Decoded) -> Option<Finding> {
+    let why = decoded.as_ref().err()?;
+    Some(Finding {
+        pass: Pass::ReadModels,
+        stream_id: Some(e.stream_id.clone()),
+        version: Some(e.version),
+        position: Some(e.cursor.position),
+        detail: format!("the event cannot be read: {why}"),
+    })
+}
+
 /// The accounts as the events up to a checkpoint give them.
 pub(crate) struct AccountsFold {
     until: FeedCursor,
@@ -101,13 +114,9 @@ impl AccountsFold {
             position: Some(e.cursor.position),
             detail,
         };
-        let event = match decoded {
-            Ok((LedgerEvent::Account(event), _)) => event,
-            Ok(_) => return,
-            Err(why) => {
-                findings.push(finding(format!("the event cannot be read: {why}")));
-                return;
-            }
+        // One that cannot be read is a finding of its own ([`unreadable`]).
+        let Ok((LedgerEvent::Account(event), _)) = decoded else {
+            return;
         };
         let row = self.rows.remove(&e.stream_id);
         // Schema version 1 (the Go design's floats) is upcast figure by figure, each

@@ -17,7 +17,7 @@ use crate::ports::readmodel::{Projection, ProjectionStore, ReadModels};
 use crate::ports::store::{EventStore, FeedCursor, RecordedEvent, StreamQuery};
 use crate::queries::QueryError;
 use crate::transfer_views::{project_transfer, TransferRow};
-use crate::verify::{Finding, Pass};
+use crate::verify::Finding;
 use crate::verify_models::{checkpoint, differences, Decoded};
 
 /// The transfers as the events up to a checkpoint give them, by transfer id.
@@ -55,28 +55,13 @@ impl TransfersFold {
     }
 
     /// Folds one event (if it is a transfer's, up to the checkpoint).
-    pub(crate) fn apply(
-        &mut self,
-        e: &RecordedEvent,
-        decoded: &Decoded,
-        findings: &mut Vec<Finding>,
-    ) {
+    pub(crate) fn apply(&mut self, e: &RecordedEvent, decoded: &Decoded) {
         if e.cursor > self.until || e.stream_type != Transfer::STREAM_TYPE {
             return;
         }
-        let event = match decoded {
-            Ok((LedgerEvent::Transfer(event), _)) => event,
-            Ok(_) => return,
-            Err(why) => {
-                findings.push(Finding {
-                    pass: Pass::ReadModels,
-                    stream_id: Some(e.stream_id.clone()),
-                    version: Some(e.version),
-                    position: Some(e.cursor.position),
-                    detail: format!("the event cannot be read: {why}"),
-                });
-                return;
-            }
+        // One that cannot be read is a finding of its own (`verify_models::unreadable`).
+        let Ok((LedgerEvent::Transfer(event), _)) = decoded else {
+            return;
         };
         let id = event.transfer_id().as_str();
         if self.refold.contains(id) {

@@ -79,16 +79,22 @@ pub(crate) async fn run(
                 )
             };
             format!(
-                "{} accounts, {} transfers, {} audit entries{also} compared with the read \
-                 models{moved}",
-                report.accounts, report.transfers, report.audit_entries
+                "{}, {}, {}{also} compared with the read models{moved}",
+                counted(report.accounts, "account", "accounts"),
+                counted(report.transfers, "transfer", "transfers"),
+                counted(report.audit_entries, "audit entry", "audit entries"),
             )
         }
-        Some(_) => format!("{} accounts compared with the read models", report.accounts),
+        Some(_) => format!(
+            "{} compared with the read models",
+            counted(report.accounts, "account", "accounts")
+        ),
     };
     println!(
-        "read {} events of {} streams in {seconds:.1} s; {} seals ({signatures}); {compared}",
-        report.events, report.streams, report.seals
+        "read {} of {} in {seconds:.1} s; {} ({signatures}); {compared}",
+        counted(report.events, "event", "events"),
+        counted(report.streams, "stream", "streams"),
+        counted(report.seals, "seal", "seals"),
     );
     let Some(first) = report.findings.first() else {
         println!("verified: no finding");
@@ -99,4 +105,9 @@ pub(crate) async fn run(
         println!("  also: {more}");
     }
     Ok(ExitCode::from(1))
+}
+
+/// `1 account`, `2 accounts`: a count with its noun.
+fn counted(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }

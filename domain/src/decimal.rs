@@ -148,6 +148,34 @@ impl Decimal {
         }
     }
 
+    /// The exact sum (used only by upcasters of float-era data); past the range an
+    /// overflow.
+    pub(crate) fn checked_add(self, other: Self) -> Result<Self, MoneyError> {
+        let scale = self.scale.max(other.scale);
+        let signed = |d: Self| -> Option<i128> {
+            let up = 10i128.checked_pow(u32::try_from(scale - d.scale).ok()?)?;
+            let v = i128::try_from(d.unscaled).ok()?.checked_mul(up)?;
+            Some(if d.negative { -v } else { v })
+        };
+        let sum = signed(self)
+            .zip(signed(other))
+            .and_then(|(a, b)| a.checked_add(b))
+            .ok_or(MoneyError::Overflow)?;
+        Ok(Self {
+            negative: sum < 0,
+            unscaled: sum.unsigned_abs(),
+            scale,
+        })
+    }
+
+    /// The value with its sign turned.
+    pub(crate) fn negated(self) -> Self {
+        Self {
+            negative: !self.negative && self.unscaled != 0,
+            ..self
+        }
+    }
+
     /// This value in minor units of `currency`, refusing more decimals than it has
     /// minor digits.
     pub(crate) fn minor_units_in(self, currency: Currency) -> Result<i128, MoneyError> {

@@ -8,7 +8,12 @@
 //! half-to-even to the currency's minor unit: a float64 written by Go's shortest
 //! round-trip encoder is within half a minor unit of the decimal the user typed for any
 //! amount below 2^53 minor units, so rounding recovers exactly what was meant.
-//! Balances are taken as recorded (rounded the same way), as the Go code did.
+//! Balances are taken as recorded (rounded the same way), as the Go code did, and each
+//! amount is what its event moved the rounded balance by (the balance before it is the
+//! recorded one less the amount, exactly). For amounts of whole minor units that is the
+//! amount rounded; the Go design took finer ones (0.001 USD), and those become what
+//! they moved the rounded balance by: a stream's amounts always add up to its balance,
+//! and an amount may be zero.
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -74,19 +79,31 @@ pub(crate) fn decode_moved_v1(
         schema_version: raw.schema_version,
     })?;
     let d: MovedV1<'_> = parse(raw)?;
-    let float_era = |v: &RawValue| -> Result<Money, DecodeError> {
-        let text = v.get();
-        let exact = Decimal::parse(text).map_err(|e| malformed(raw, e))?;
-        Money::from_decimal(exact.round_to(currency.minor_digits()), currency)
-            .map_err(|e| malformed(raw, e))
-    };
-    let (amount, balance) = (float_era(d.amount)?, float_era(d.balance)?);
-    if !amount.is_positive() || balance.minor_units() < 0 {
+    let exact = |v: &RawValue| Decimal::parse(v.get()).map_err(|e| malformed(raw, e));
+    let (moved, after) = (exact(d.amount)?, exact(d.balance)?);
+    if !moved.is_positive() || after.is_negative() {
         return Err(malformed(
             raw,
             "amount must be positive and balance not negative",
         ));
     }
+    let deposit = raw.event_type == "MoneyDeposited";
+    let change = if deposit { moved.negated() } else { moved };
+    let before = after.checked_add(change).map_err(|e| malformed(raw, e))?;
+    let in_minor_units = |d: Decimal| {
+        Money::from_decimal(d.round_to(currency.minor_digits()), currency)
+            .map_err(|e| malformed(raw, e))
+    };
+    let (before, balance) = (in_minor_units(before)?, in_minor_units(after)?);
+    // The amount is what the rounded balance moved by: the amounts then add up to the
+    // balance, and one finer than the currency (the Go design took any) moves it by
+    // what rounding gives, zero included.
+    let amount = if deposit {
+        balance.checked_sub(before)
+    } else {
+        before.checked_sub(balance)
+    }
+    .map_err(|e| malformed(raw, e))?;
     let account_id = d.account_id;
     Ok(if raw.event_type == "MoneyDeposited" {
         AccountEvent::Deposited {

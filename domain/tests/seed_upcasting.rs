@@ -85,6 +85,87 @@ fn float_drift_in_a_v1_balance_rounds_to_the_intended_cents() {
     }
 }
 
+/// The amounts and balances a v1 account's money events read as, in minor units.
+fn upcast_moves(currency: &str, events: &[(&str, &str)]) -> Vec<(i64, i64)> {
+    let mut account = Account::default().evolve(&AccountEvent::Opened {
+        account_id: AccountId::parse("a").unwrap(),
+        owner: Owner::parse("o").unwrap(),
+        currency: Currency::parse(currency).unwrap(),
+    });
+    let mut moves = Vec::new();
+    for (event_type, data) in events {
+        let raw = RawEvent {
+            event_type,
+            schema_version: 1,
+            data,
+        };
+        let event = account.decode(raw).expect("readable");
+        let (amount, balance) = match &event {
+            AccountEvent::Deposited {
+                amount, balance, ..
+            }
+            | AccountEvent::Withdrawn {
+                amount, balance, ..
+            } => (amount.minor_units(), balance.minor_units()),
+            other => panic!("unexpected {other:?}"),
+        };
+        moves.push((amount, balance));
+        account = account.evolve(&event);
+    }
+    moves
+}
+
+/// The Go design took amounts finer than the currency: each reads as what it moved the
+/// rounded balance by, so the amounts add up to the balance (zero allowed).
+#[test]
+fn v1_amounts_finer_than_the_currency_add_up_to_the_balance() {
+    let moves = upcast_moves(
+        "USD",
+        &[
+            (
+                "MoneyDeposited",
+                r#"{"account_id":"a","amount":0.001,"balance":0.001}"#,
+            ),
+            (
+                "MoneyDeposited",
+                r#"{"account_id":"a","amount":1.005,"balance":1.006}"#,
+            ),
+            (
+                "MoneyWithdrawn",
+                r#"{"account_id":"a","amount":0.002,"balance":1.004}"#,
+            ),
+            (
+                "MoneyDeposited",
+                r#"{"account_id":"a","amount":1.005,"balance":2.009}"#,
+            ),
+        ],
+    );
+    assert_eq!(moves, [(0, 0), (101, 101), (1, 100), (101, 201)]);
+    // Rounded one by one, 1.005 twice would read 1.00 and 1.00 beside a balance of 2.01.
+    let moves = upcast_moves(
+        "USD",
+        &[
+            (
+                "MoneyDeposited",
+                r#"{"account_id":"a","amount":1.005,"balance":1.005}"#,
+            ),
+            (
+                "MoneyDeposited",
+                r#"{"account_id":"a","amount":1.005,"balance":2.01}"#,
+            ),
+        ],
+    );
+    assert_eq!(moves, [(100, 100), (101, 201)]);
+    let moves = upcast_moves(
+        "BHD",
+        &[(
+            "MoneyDeposited",
+            r#"{"account_id":"a","amount":0.0004,"balance":0.0004}"#,
+        )],
+    );
+    assert_eq!(moves, [(0, 0)]);
+}
+
 #[test]
 fn large_v1_amounts_are_read_from_their_digits_not_through_f64() {
     // 9007199254740993 is not representable as f64; its text must survive.

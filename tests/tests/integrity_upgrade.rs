@@ -14,19 +14,45 @@ use serde_json::{json, Value};
 use sqlx::migrate::Migrator;
 use sqlx::{Connection, PgConnection, SqliteConnection};
 
-/// The seed's events (schema version 1, float amounts), as the previous version stored them.
-const SEED: [(&str, &str); 3] = [
+/// The seed's events (schema version 1, float amounts), as the previous version stored
+/// them: stream, version, type, data. `dust` has amounts finer than its currency, which
+/// the Go design took: they read as what they moved the rounded balance by.
+const SEED: [(&str, i64, &str, &str); 6] = [
     (
+        "legacy",
+        1,
         "AccountCreated",
         r#"{"type":"AccountCreated","aggregate_id":"legacy","version":1,"account_id":"legacy","owner":"Old","currency":"USD"}"#,
     ),
     (
+        "legacy",
+        2,
         "MoneyDeposited",
         r#"{"type":"MoneyDeposited","aggregate_id":"legacy","version":2,"account_id":"legacy","amount":0.1,"balance":0.1}"#,
     ),
     (
+        "legacy",
+        3,
         "MoneyDeposited",
         r#"{"type":"MoneyDeposited","aggregate_id":"legacy","version":3,"account_id":"legacy","amount":0.2,"balance":0.30000000000000004}"#,
+    ),
+    (
+        "dust",
+        1,
+        "AccountCreated",
+        r#"{"type":"AccountCreated","aggregate_id":"dust","version":1,"account_id":"dust","owner":"Old","currency":"USD"}"#,
+    ),
+    (
+        "dust",
+        2,
+        "MoneyDeposited",
+        r#"{"type":"MoneyDeposited","aggregate_id":"dust","version":2,"account_id":"dust","amount":0.001,"balance":0.001}"#,
+    ),
+    (
+        "dust",
+        3,
+        "MoneyWithdrawn",
+        r#"{"type":"MoneyWithdrawn","aggregate_id":"dust","version":3,"account_id":"dust","amount":0.0005,"balance":0.0005}"#,
     ),
 ];
 
@@ -52,17 +78,18 @@ async fn old_postgres() -> TestDatabase {
         .run(&mut c)
         .await
         .expect("old schema");
-    for (i, (kind, data)) in SEED.iter().enumerate() {
+    for (stream, version, kind, data) in SEED {
         sqlx::query(
             "INSERT INTO events (stream_id, stream_type, version, event_id, event_type, \
              schema_version, data, metadata, recorded_at) \
-             VALUES ('legacy', 'account', $1, $2, $3, 1, $4::json, $5::jsonb, now())",
+             VALUES ($6, 'account', $1, $2, $3, 1, $4::json, $5::jsonb, now())",
         )
-        .bind(i as i64 + 1)
+        .bind(version)
         .bind(uuid::Uuid::new_v4())
         .bind(kind)
         .bind(data)
         .bind(METADATA)
+        .bind(stream)
         .execute(&mut c)
         .await
         .expect("seed event");
@@ -80,22 +107,39 @@ async fn old_sqlite(url: &str) {
         .run(&mut c)
         .await
         .expect("old schema");
-    for (i, (kind, data)) in SEED.iter().enumerate() {
+    for (stream, version, kind, data) in SEED {
         sqlx::query(
             "INSERT INTO events (stream_id, stream_type, version, event_id, event_type, \
              schema_version, data, metadata, recorded_at) \
-             VALUES ('legacy', 'account', ?1, ?2, ?3, 1, ?4, ?5, ?6)",
+             VALUES (?7, 'account', ?1, ?2, ?3, 1, ?4, ?5, ?6)",
         )
-        .bind(i as i64 + 1)
+        .bind(version)
         .bind(uuid::Uuid::new_v4().to_string())
         .bind(kind)
         .bind(data)
         .bind(METADATA)
         .bind(chrono_free_micros())
+        .bind(stream)
         .execute(&mut c)
         .await
         .expect("seed event");
     }
+}
+
+/// Runs `ledger <args>` on the store; it must succeed.
+async fn ledger(url: &str, args: &[&str]) {
+    let mut cmd = std::process::Command::new(ledger_tests::ledger_binary());
+    cmd.args(args)
+        .env("LEDGER__STORAGE__URL", url)
+        .env("LEDGER__LOG__LEVEL", "error");
+    let out = tokio::task::spawn_blocking(move || cmd.output().expect("runs"))
+        .await
+        .expect("joined");
+    assert!(
+        out.status.success(),
+        "ledger {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn chrono_free_micros() -> i64 {
@@ -111,24 +155,17 @@ async fn upgrade_then_verify(url: &str) {
     assert!(out.contains("ledger migrate"), "{out}");
     // Opening the store to serve (here: `ledger migrate`) migrates it and fills in the
     // hashes.
-    let url_owned = url.to_owned();
-    let migrated = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(ledger_tests::ledger_binary())
-            .arg("migrate")
-            .env("LEDGER__STORAGE__URL", url_owned)
-            .env("LEDGER__LOG__LEVEL", "error")
-            .output()
-            .expect("runs")
-    })
-    .await
-    .expect("joined");
-    assert!(
-        migrated.status.success(),
-        "{}",
-        String::from_utf8_lossy(&migrated.stderr)
-    );
+    ledger(url, &["migrate"]).await;
     let (code, out) = verify(url, None).await;
     assert_eq!(code, 0, "{out}");
+    // Every event reads, so the projections fold them all and verify compares them.
+    ledger(url, &["projections", "rebuild"]).await;
+    let (code, out) = verify(url, None).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("2 accounts, 0 transfers, 6 audit entries"),
+        "{out}"
+    );
     let events = Store::at(url).events("legacy").await;
     assert_eq!(events.len(), 3);
     assert_eq!(events[0].prev_hash, ledger_domain::ChainHash::ZERO);

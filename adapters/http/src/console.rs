@@ -52,6 +52,7 @@ const ASSETS: &[Asset] = &[
     asset!("uPlot.iife.min.js", JS),
     asset!("uPlot.min.css", "text/css; charset=utf-8"),
     asset!("uPlot.LICENSE", "text/plain; charset=utf-8"),
+    asset!("favicon.svg", "image/svg+xml"),
 ];
 
 /// Scripts, styles and requests from this origin only (uPlot styles its elements

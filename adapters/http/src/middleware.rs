@@ -198,8 +198,13 @@ pub async fn context(State(state): State<crate::State>, mut req: Request, next: 
         response.headers_mut().insert("x-request-id", v);
     }
     // Answers hold account data and a new key's secret: no cache keeps them, live
-    // streams included (the console's files say what they allow themselves).
-    if !console {
+    // streams included (the console's files say what they allow themselves; its
+    // refusals, a 404 or a 405, say nothing and get this too).
+    if !console
+        || !response
+            .headers()
+            .contains_key(axum::http::header::CACHE_CONTROL)
+    {
         response.headers_mut().insert(
             axum::http::header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),

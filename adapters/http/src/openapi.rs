@@ -159,6 +159,9 @@ fn complete(doc: &mut Value) {
     ] {
         paths[path]["post"]["requestBody"]["required"] = json!(false);
     }
+    // It takes no body, or `{}` (a field is 400: it would be ignored).
+    paths["/admin/rebuild-projections"]["post"]["requestBody"] = json!({"required": false,
+        "content": {"application/json": {"schema": {"type": "object", "maxProperties": 0}}}});
     let text = json!({"schema": {"type": "string"}});
     let files: serde_json::Map<String, Value> = crate::console::media_types()
         .map(|t| (t.to_owned(), text.clone()))

@@ -65,7 +65,7 @@ pub(crate) async fn account(
     let bound = match (q.get("version"), q.get("as_of")) {
         (Some(_), Some(_)) => return Err(ApiError::validation("give version or as_of, not both")),
         (Some(v), None) => Some(StreamBound::Version(body::whole_number(v).ok_or_else(
-            || ApiError::validation("version must be a non-negative integer"),
+            || ApiError::validation("version must be a whole number of at most 19 digits"),
         )?)),
         (None, Some(t)) => Some(StreamBound::RecordedAt(instant(t, "as_of")?)),
         (None, None) => None,
@@ -105,8 +105,9 @@ pub(crate) async fn account_events(
     body::only(&q, &["after_version", "limit"])?;
     let after = match q.get("after_version") {
         None => 0,
-        Some(v) => body::whole_number(v)
-            .ok_or_else(|| ApiError::validation("after_version must be a non-negative integer"))?,
+        Some(v) => body::whole_number(v).ok_or_else(|| {
+            ApiError::validation("after_version must be a whole number of at most 19 digits")
+        })?,
     };
     let limit = body::limit(&q, 100, 1000)?;
     let page = state

@@ -112,7 +112,9 @@ pub(crate) async fn account_stream(
     let after = match resume_point(&headers, q.get("after_version"))? {
         None => 0,
         Some(v) => body::whole_number(v).ok_or_else(|| {
-            ApiError::validation("after_version (or Last-Event-ID) must be a non-negative integer")
+            ApiError::validation(
+                "after_version (or Last-Event-ID) must be a whole number of at most 19 digits",
+            )
         })?,
     };
     state

@@ -253,6 +253,12 @@ pub(crate) async fn unknown_fields_are_refused_not_ignored(backend: Backend) {
     expect_problem(r, 401, "unauthorized").await;
     let r = app.get("/accounts/a").await;
     assert_eq!(r.headers()["cache-control"], "no-store");
+    // The console's files say their own; its refusals are no-store like any other.
+    let r = app.get("/console/app.js").await;
+    assert_eq!(r.headers()["cache-control"], "no-cache");
+    let r = app.get("/console/missing.js").await;
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    expect_problem(r, 404, "not_found").await;
     // The rebuild takes no body: one naming a projection was ignored and all rebuilt.
     let bearer = format!("Bearer {ADMIN}");
     let auth = [("authorization", bearer.as_str())];

@@ -59,6 +59,24 @@ pub(crate) async fn an_idempotent_retry_returns_the_first_outcome(backend: Backe
     )
     .await;
     assert_eq!((s, &a["account_id"]), (201, &b["account_id"]));
+    // A request refused for its own form is not stored: corrected, it runs under the
+    // same key. One refused against the account (here its currency's digits) is.
+    let app = &app;
+    let deposit = |amount: &str, key: &'static str| {
+        let body = json!({"amount": amount});
+        async move {
+            let headers = [("idempotency-key", key)];
+            app.send(Method::POST, "/accounts/a/deposit", Some(body), &headers)
+                .await
+        }
+    };
+    expect_problem(deposit("-1", "fix-1").await, 422, "invalid_amount").await;
+    assert_eq!(json(deposit("2", "fix-1").await).await.0, 200);
+    expect_problem(deposit("0.001", "fix-2").await, 422, "invalid_amount").await;
+    let r = deposit("2", "fix-2").await;
+    expect_problem(r, 422, "idempotency_key_reused").await;
+    let (_, a) = json(app.get("/accounts/a").await).await;
+    assert_eq!(a["balance"], "7.00", "{a}");
 }
 
 pub(crate) async fn if_match_guards_against_lost_updates(backend: Backend) {

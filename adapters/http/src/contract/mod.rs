@@ -261,7 +261,7 @@ const OPERATIONS: &[Operation] = &[
         id: "rebuildProjections",
         tag: "operations",
         params: rebuild,
-        errors: &[QUERY_422],
+        errors: &[BODY_400, BODY_413, BODY_415, QUERY_422],
         open: false,
     },
     Operation {

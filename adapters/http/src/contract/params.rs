@@ -22,9 +22,11 @@ pub fn currencies() -> Value {
 }
 /// A positive decimal string (how many decimals the currency allows is the server's:
 /// 422 `invalid_amount`).
-pub const AMOUNT_PATTERN: &str = r"^(?=.*[1-9])[0-9]{1,20}(\.[0-9]{1,20})?$";
+pub const AMOUNT_PATTERN: &str = r"^(?=.*[1-9])0*[0-9]{1,20}(\.[0-9]{1,20})?$";
 /// An overdraft limit as a decimal string: zero or more.
-pub const LIMIT_PATTERN: &str = r"^[0-9]{1,20}(\.[0-9]{1,20})?$";
+pub const LIMIT_PATTERN: &str = r"^0*[0-9]{1,20}(\.[0-9]{1,20})?$";
+/// The largest version or cursor a query takes: 19 digits (`body::whole_number`).
+pub const WHOLE_MAX: u64 = 9_999_999_999_999_999_999;
 
 pub(crate) fn path_id() -> Value {
     json!({"name": "id", "in": "path", "required": true,
@@ -83,7 +85,7 @@ pub(crate) fn account_query() -> Vec<Value> {
         path_id(),
         query(
             "version",
-            json!({"type": "integer", "minimum": 0}),
+            json!({"type": "integer", "minimum": 0, "maximum": WHOLE_MAX}),
             "The state after this version (temporal query).",
         ),
         query(
@@ -99,7 +101,7 @@ pub(crate) fn account_events() -> Vec<Value> {
         path_id(),
         query(
             "after_version",
-            json!({"type": "integer", "minimum": 0, "default": 0}),
+            json!({"type": "integer", "minimum": 0, "maximum": WHOLE_MAX, "default": 0}),
             "Events after this version.",
         ),
         limit(100),

@@ -45,7 +45,7 @@ fn account_stream() -> Vec<Value> {
         path_id(),
         query(
             "after_version",
-            json!({"type": "integer", "minimum": 0, "default": 0}),
+            json!({"type": "integer", "minimum": 0, "maximum": super::params::WHOLE_MAX, "default": 0}),
             "Start after this version.",
         ),
         last_event_id(
