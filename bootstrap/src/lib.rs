@@ -10,6 +10,7 @@ pub mod projectors;
 pub mod relay;
 pub mod serve;
 pub mod settings;
+mod settings_checks;
 pub mod stores;
 
 use std::future::Future;
@@ -46,6 +47,8 @@ pub struct Application {
     deadlines: serve::Deadlines,
     state: Arc<AppState>,
     pg_pool: Option<sqlx::PgPool>,
+    /// Closes the stores after the last request and task.
+    closer: stores::Closer,
     projections: bool,
     expirer: Arc<ledger_application::expirer::Expirer>,
     /// The sealer and its interval in seconds, when a signing key is set.
@@ -94,6 +97,12 @@ impl Application {
         settings: Settings,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Self> {
+        // What the settings can be wrong about is said before a store is opened (or
+        // made, at a mistyped path): the signing key, and the address, bound now.
+        integrity::signing_key(&settings.integrity)?;
+        let listener = TcpListener::bind(&settings.server.address)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.server.address))?;
         let Core { runner, stores } = core(&settings).await?;
         stores::warm_up(&stores).await;
         let spawner = tokio_spawner();
@@ -167,9 +176,6 @@ impl Application {
             limiter: ledger_http::auth::rate_limiter(settings.auth.rate_limit_per_second),
             latest_seal: Default::default(),
         });
-        let listener = TcpListener::bind(&settings.server.address)
-            .await
-            .with_context(|| format!("cannot listen on {}", settings.server.address))?;
         let port = listener.local_addr()?.port();
         Ok(Self {
             listener,
@@ -179,6 +185,7 @@ impl Application {
                 write: Duration::from_millis(settings.server.write_timeout_ms),
             },
             state,
+            closer: stores.closer(),
             pg_pool: stores.pg_pool,
             projections: settings.projections.enabled,
             expirer,
@@ -261,6 +268,12 @@ impl Application {
         for t in tasks {
             let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
         }
+        if tokio::time::timeout(Duration::from_secs(10), self.closer.close())
+            .await
+            .is_err()
+        {
+            tracing::warn!("the stores did not close within 10 s");
+        }
         tracing::info!("ledger stopped");
         Ok(())
     }
@@ -268,6 +281,7 @@ impl Application {
 
 /// `ledger relay`: only the relay, until SIGINT or SIGTERM.
 pub async fn relay_until_stopped(settings: Settings) -> anyhow::Result<()> {
+    let stop = shutdown_signal();
     stores::require_ledger(&settings).await?;
     let Core { runner, stores } = core(&settings).await?;
     let reader = feed_reader(stores.events.clone());
@@ -288,7 +302,7 @@ pub async fn relay_until_stopped(settings: Settings) -> anyhow::Result<()> {
         tasks.push(projectors::listen(pool, wake, stop_rx));
     }
     tracing::info!(stream = %settings.relay.nats.stream, "relaying the feed to NATS JetStream");
-    shutdown_signal().await;
+    stop.await;
     let _ = stop_tx.send(true);
     for t in tasks {
         let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
@@ -296,24 +310,27 @@ pub async fn relay_until_stopped(settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// SIGINT or SIGTERM, listened for from this call on: one that comes while the service
+/// is still starting is kept (the process no longer dies of it) and stops it cleanly.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
+    let signals = {
+        use tokio::signal::unix::{signal, SignalKind};
+        (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        )
     };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
+    async move {
+        #[cfg(unix)]
+        if let (Ok(mut term), Ok(mut int)) = signals {
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = int.recv() => {},
+            }
+            return;
+        }
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 
@@ -323,10 +340,15 @@ pub fn init_tracing(settings: &Settings) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // sqlx warns of a storage URL parameter it does not know with its value, which may
     // be a misspelt password: never logged, whatever the level.
-    let filter = match "sqlx_postgres::options::parse=off".parse() {
-        Ok(quiet) => filter.add_directive(quiet),
-        Err(_) => filter,
-    };
+    // async_nats's connector prints its options, password and token included, at the
+    // debug level.
+    let filter = [
+        "sqlx_postgres::options::parse=off",
+        "async_nats::connector=info",
+    ]
+    .into_iter()
+    .filter_map(|d| d.parse().ok())
+    .fold(filter, |f, quiet| f.add_directive(quiet));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

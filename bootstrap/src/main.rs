@@ -9,7 +9,8 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use ledger_application::ports::readmodel::{Projection, PROJECTIONS};
 use ledger_bootstrap::{
-    core, init_tracing, integrity, relay_until_stopped, stores, Application, Settings,
+    core, init_tracing, integrity, relay_until_stopped, shutdown_signal, stores, Application,
+    Settings,
 };
 
 mod verify;
@@ -146,14 +147,21 @@ async fn run_service(command: Command, settings: Settings) -> anyhow::Result<()>
     match command {
         Command::Verify { .. } | Command::Keys { .. } => Ok(()),
         Command::Serve => {
-            Application::build(settings)
-                .await?
-                .run_until_stopped()
-                .await
+            // Listened for before the stores open: a stop while the service starts is
+            // clean. (Only here: the other commands keep the signals' default, to end.)
+            let mut stop = Box::pin(shutdown_signal());
+            let app = tokio::select! {
+                app = Application::build(settings) => app?,
+                () = &mut stop => {
+                    tracing::info!("stopped while starting");
+                    return Ok(());
+                }
+            };
+            app.run_until(stop).await
         }
         Command::Relay => relay_until_stopped(settings).await,
         Command::Migrate => {
-            core(&settings).await?;
+            core(&settings).await?.stores.closer().close().await;
             println!("migrations applied");
             Ok(())
         }
@@ -212,6 +220,7 @@ async fn run_service(command: Command, settings: Settings) -> anyhow::Result<()>
                 listed,
                 started.elapsed().as_secs_f64()
             );
+            core.stores.closer().close().await;
             Ok(())
         }
     }

@@ -185,7 +185,14 @@ impl Settings {
             if path.is_dir() {
                 anyhow::bail!("--config {}: a directory, not a TOML file", path.display());
             }
-            builder = builder.add_source(config::File::from(path).required(true));
+            if !path.exists() {
+                anyhow::bail!("--config {}: no such file", path.display());
+            }
+            // TOML whatever the file's name (`ledger.conf`), and that file only: the
+            // reader would otherwise take `y.toml` for `--config y`.
+            let name = path.to_string_lossy();
+            let file = config::File::new(&name, config::FileFormat::Toml).required(true);
+            builder = builder.add_source(file);
         }
         builder = builder.add_source(
             config::Environment::with_prefix("LEDGER")
@@ -195,48 +202,15 @@ impl Settings {
                 .with_list_parse_key("auth.api_tokens")
                 .try_parsing(true),
         );
-        let settings: Settings = builder
+        let built = builder
             .build()
             .map_err(without_the_line)
-            .context("reading the configuration")?
+            .context("reading the configuration")?;
+        crate::settings_checks::whole_numbers(&built)?;
+        let settings: Settings = built
             .try_deserialize()
             .context("the configuration is invalid")?;
-        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&settings.log.level) {
-            anyhow::bail!(
-                "log.level `{}` is not a log filter: {e}",
-                settings.log.level
-            );
-        }
-        if !["text", "json"].contains(&settings.log.format.as_str()) {
-            anyhow::bail!("log.format must be `text` or `json`");
-        }
-        let positive = [
-            (
-                "integrity.seal_interval_seconds",
-                settings.integrity.seal_interval_seconds,
-            ),
-            (
-                "server.request_timeout_ms",
-                settings.server.request_timeout_ms,
-            ),
-            (
-                "server.header_read_timeout_ms",
-                settings.server.header_read_timeout_ms,
-            ),
-            ("server.write_timeout_ms", settings.server.write_timeout_ms),
-        ];
-        if let Some((key, _)) = positive.iter().find(|(_, value)| *value == 0) {
-            anyhow::bail!("{key} must be at least 1 (it is 0)");
-        }
-        // PostgreSQL's pool (SQLite's is its own): the listener for other instances'
-        // appends keeps one connection.
-        let postgres = settings.storage.url.expose().starts_with("postgres");
-        if postgres && settings.storage.max_connections < 2 {
-            anyhow::bail!(
-                "storage.max_connections must be at least 2 on PostgreSQL (it is {})",
-                settings.storage.max_connections
-            );
-        }
+        crate::settings_checks::values(&settings)?;
         Ok(settings)
     }
 }
@@ -265,7 +239,8 @@ pub fn redacted(url: &str) -> String {
     let url = match (url.find("://"), url.rfind('@')) {
         (Some(s), Some(at)) if at > s => match url[s + 3..at].split_once(':') {
             Some((user, _)) => format!("{}://{user}:***@{}", &url[..s], &url[at + 1..]),
-            None => url.to_owned(),
+            // A name alone may be a token (`nats://TOKEN@host`).
+            None => format!("{}://***@{}", &url[..s], &url[at + 1..]),
         },
         _ => url.to_owned(),
     };

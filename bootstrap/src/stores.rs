@@ -10,6 +10,7 @@ use ledger_application::ports::snapshot::SnapshotStore;
 use ledger_application::ports::store::EventStore;
 use ledger_memory::MemorySnapshotStore;
 use ledger_redis::{RedisSnapshotConfig, RedisSnapshotStore};
+use sqlx::SqlitePool;
 
 use crate::settings::{redacted, Settings};
 
@@ -27,6 +28,39 @@ pub struct Stores {
     pub keys: Arc<dyn KeyStore>,
     /// For PostgreSQL: the pool, whose NOTIFYs wake projectors of other instances.
     pub pg_pool: Option<sqlx::PgPool>,
+    /// For SQLite: each file's writer and readers (the events', the read models').
+    pub sqlite_files: Vec<(SqlitePool, SqlitePool)>,
+}
+
+impl Stores {
+    /// What closes the stores at the end of a clean stop ([`Closer::close`]).
+    pub fn closer(&self) -> Closer {
+        Closer {
+            pg_pool: self.pg_pool.clone(),
+            sqlite_files: self.sqlite_files.clone(),
+        }
+    }
+}
+
+/// The stores' pools, to close at the end of a clean stop.
+pub struct Closer {
+    pg_pool: Option<sqlx::PgPool>,
+    sqlite_files: Vec<(SqlitePool, SqlitePool)>,
+}
+
+impl Closer {
+    /// Closes the pools; each SQLite file's write-ahead log is folded into it first, so
+    /// that the events' file alone is a whole backup.
+    pub async fn close(self) {
+        for (writer, reader) in &self.sqlite_files {
+            if let Err(e) = ledger_sqlite::close_file(writer, reader).await {
+                tracing::warn!(error = %e, "the SQLite write-ahead log stays beside its file");
+            }
+        }
+        if let Some(pool) = &self.pg_pool {
+            pool.close().await;
+        }
+    }
 }
 
 type StoreSet = (
@@ -35,6 +69,7 @@ type StoreSet = (
     Arc<dyn ReadModels>,
     Arc<dyn KeyStore>,
     Option<sqlx::PgPool>,
+    Vec<(SqlitePool, SqlitePool)>,
 );
 
 /// Refuses a storage URL that holds no ledger yet, for the commands that only read or
@@ -75,9 +110,33 @@ pub async fn open_unchanged(settings: &Settings) -> anyhow::Result<Stores> {
 }
 
 async fn open_with(settings: &Settings, migrate: bool) -> anyhow::Result<Stores> {
+    // First: a snapshots.url it cannot take is said before a ledger file is made.
+    let snapshot_url = settings.snapshots.url.expose();
+    let snapshots: Arc<dyn SnapshotStore> = if snapshot_url == "memory" {
+        Arc::new(MemorySnapshotStore::new(
+            settings.snapshots.cache_capacity.max(1),
+        ))
+    } else if snapshot_url.starts_with("redis://") || snapshot_url.starts_with("rediss://") {
+        let config = RedisSnapshotConfig {
+            prefix: settings.snapshots.prefix.clone(),
+            ttl: (settings.snapshots.ttl_seconds > 0)
+                .then(|| Duration::from_secs(settings.snapshots.ttl_seconds)),
+            ..Default::default()
+        };
+        Arc::new(RedisSnapshotStore::new(snapshot_url, config).map_err(|e| {
+            anyhow::anyhow!("invalid snapshots.url {}: {e}", redacted(snapshot_url))
+        })?)
+    } else {
+        anyhow::bail!(
+            "snapshots.url must be `memory` or redis://..., not {}",
+            redacted(snapshot_url)
+        );
+    };
     let url = settings.storage.url.expose();
     let shown = redacted(url);
-    let (events, projections, read, keys, pg_pool): StoreSet = if url.starts_with("sqlite:") {
+    let (events, projections, read, keys, pg_pool, sqlite_files): StoreSet = if url
+        .starts_with("sqlite:")
+    {
         let store = match migrate {
             true => ledger_sqlite::open(url).await,
             false => ledger_sqlite::open_existing(url).await,
@@ -100,6 +159,10 @@ async fn open_with(settings: &Settings, migrate: bool) -> anyhow::Result<Stores>
         let read = ledger_sqlite::SqliteReadModels::new(&read_models);
         let keys =
             ledger_sqlite::SqliteKeyStore::new(store.writer().clone(), store.reader().clone());
+        let files = vec![
+            (store.writer().clone(), store.reader().clone()),
+            (read_models.writer().clone(), read_models.reader().clone()),
+        ];
         let store = Arc::new(store);
         (
             store,
@@ -107,6 +170,7 @@ async fn open_with(settings: &Settings, migrate: bool) -> anyhow::Result<Stores>
             Arc::new(read),
             Arc::new(keys),
             None,
+            files,
         )
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let pool = ledger_postgres::pool(url, settings.storage.max_connections)
@@ -128,32 +192,12 @@ async fn open_with(settings: &Settings, migrate: bool) -> anyhow::Result<Stores>
             Arc::new(ledger_postgres::PgReadModels::new(pool.clone())),
             Arc::new(ledger_postgres::PgKeyStore::new(pool.clone())),
             Some(pool),
+            Vec::new(),
         )
     } else {
         // Not echoed: a value of another form (a libpq key=value string) may hold a
         // password that `redacted` does not know where to find.
         anyhow::bail!("storage.url must start with sqlite:// or postgres://");
-    };
-    let snapshot_url = settings.snapshots.url.expose();
-    let snapshots: Arc<dyn SnapshotStore> = if snapshot_url == "memory" {
-        Arc::new(MemorySnapshotStore::new(
-            settings.snapshots.cache_capacity.max(1),
-        ))
-    } else if snapshot_url.starts_with("redis://") || snapshot_url.starts_with("rediss://") {
-        let config = RedisSnapshotConfig {
-            prefix: settings.snapshots.prefix.clone(),
-            ttl: (settings.snapshots.ttl_seconds > 0)
-                .then(|| Duration::from_secs(settings.snapshots.ttl_seconds)),
-            ..Default::default()
-        };
-        Arc::new(RedisSnapshotStore::new(snapshot_url, config).map_err(|e| {
-            anyhow::anyhow!("invalid snapshots.url {}: {e}", redacted(snapshot_url))
-        })?)
-    } else {
-        anyhow::bail!(
-            "snapshots.url must be `memory` or redis://..., not {}",
-            redacted(snapshot_url)
-        );
     };
     Ok(Stores {
         events,
@@ -162,6 +206,7 @@ async fn open_with(settings: &Settings, migrate: bool) -> anyhow::Result<Stores>
         snapshots,
         keys,
         pg_pool,
+        sqlite_files,
     })
 }
 

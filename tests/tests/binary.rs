@@ -7,6 +7,7 @@ use std::time::Duration;
 use ledger_tests::process::free_port;
 use ledger_tests::{json, ledger_binary};
 use serde_json::json;
+use sqlx::Connection;
 
 #[tokio::test]
 async fn the_binary_serves_on_sqlite_and_stops_on_sigterm() {
@@ -101,6 +102,23 @@ async fn the_binary_serves_on_sqlite_and_stops_on_sigterm() {
     for token in ["bin-admin", "bin-api-1", "bin-api-2", "bin-api-3"] {
         assert!(!logs.contains(token), "tokens never reach the logs");
     }
+    // After a clean stop the events' file alone is the whole ledger (its write-ahead
+    // log folded in): a copy of it is a backup (it once held none of the events).
+    let wal = dir.join("ledger.db-wal");
+    assert!(
+        std::fs::metadata(&wal).map_or(true, |m| m.len() == 0),
+        "the write-ahead log is folded into the file"
+    );
+    let copy = dir.join("backup.db");
+    std::fs::copy(dir.join("ledger.db"), &copy).expect("copied");
+    let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", copy.display()))
+        .await
+        .expect("the copy opens");
+    let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE stream_id = 'bin'")
+        .fetch_one(&mut c)
+        .await
+        .expect("the copy holds the events");
+    assert_eq!(events, 2, "the opening and the deposit");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

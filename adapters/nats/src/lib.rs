@@ -44,6 +44,23 @@ fn valid_stream_name(name: &str) -> bool {
         })
 }
 
+/// Refuses a stream name JetStream would refuse and a subject prefix that is not a
+/// NATS subject (checked before anything is opened: the settings are wrong).
+pub fn check_names(stream: &str, subject_prefix: &str) -> Result<(), String> {
+    if !subject_prefix.split('.').all(valid_token) {
+        return Err(format!(
+            "relay.nats.subject_prefix {subject_prefix:?} is not a NATS subject: dot-separated tokens without spaces, `*` or `>`"
+        ));
+    }
+    if !valid_stream_name(stream) {
+        return Err(format!(
+            "relay.nats.stream {stream:?} is not a JetStream stream name: 1 to 255 characters \
+             without spaces, `.`, `*`, `>`, `/`, `\\` or control characters"
+        ));
+    }
+    Ok(())
+}
+
 /// Publishes feed pages to a JetStream stream.
 pub struct JetStreamSink {
     context: jetstream::Context,
@@ -58,19 +75,7 @@ impl JetStreamSink {
     /// A sink on `target`. Never fails for NATS being down: the client connects (and
     /// reconnects) in the background, and publishes fail until it is up.
     pub async fn connect(target: NatsTarget) -> Result<Self, String> {
-        if !target.subject_prefix.split('.').all(valid_token) {
-            return Err(format!(
-                "relay.nats.subject_prefix {:?} is not a NATS subject: dot-separated tokens without spaces, `*` or `>`",
-                target.subject_prefix
-            ));
-        }
-        if !valid_stream_name(&target.stream) {
-            return Err(format!(
-                "relay.nats.stream {:?} is not a JetStream stream name: 1 to 255 characters \
-                 without spaces, `.`, `*`, `>`, `/`, `\\` or control characters",
-                target.stream
-            ));
-        }
+        check_names(&target.stream, &target.subject_prefix)?;
         let client = async_nats::ConnectOptions::new()
             .retry_on_initial_connect()
             .connection_timeout(Duration::from_secs(2))

@@ -153,6 +153,38 @@ pub(crate) fn options(url: &str, create: bool) -> Result<SqliteConnectOptions, s
     Ok(options)
 }
 
+/// Closes a file's pools, its readers first, after folding its write-ahead log into
+/// it: after a clean stop the file alone holds everything (a copy of it is a whole
+/// backup). A failed fold leaves the log beside the file, as a crash would.
+pub async fn close_file(writer: &SqlitePool, reader: &SqlitePool) -> Result<(), sqlx::Error> {
+    reader.close().await;
+    let folded = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(writer)
+        .await
+        .map(drop);
+    writer.close().await;
+    folded
+}
+
+/// Whether an existing file holds tables but none this service's migrations made (an
+/// application's database given by mistake), read without changing it.
+async fn holds_something_else(file: &std::path::Path) -> Result<bool, sqlx::Error> {
+    use sqlx::Connection;
+    if !file.is_file() || std::fs::metadata(file)?.len() == 0 {
+        return Ok(false);
+    }
+    let read = SqliteConnectOptions::new().filename(file).read_only(true);
+    let mut conn = sqlx::SqliteConnection::connect_with(&read).await?;
+    let (tables, migrated): (i64, i64) = sqlx::query_as(
+        "SELECT count(*), count(*) FILTER (WHERE name = '_sqlx_migrations') FROM sqlite_master \
+         WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+    )
+    .fetch_one(&mut conn)
+    .await?;
+    conn.close().await?;
+    Ok(tables > 0 && migrated == 0)
+}
+
 /// A one-connection writer pool (migrated by `migrator` when given) and a reader pool.
 pub(crate) async fn pools(
     options: SqliteConnectOptions,
@@ -161,6 +193,11 @@ pub(crate) async fn pools(
     // One process at a time opens and migrates: two starting together on a new file
     // would both create its tables (one stopping at the other's), and its first
     // connection's switch to WAL can answer "database is locked" to another's at once.
+    if migrator.is_some() && holds_something_else(options.get_filename()).await? {
+        return Err(sqlx::Error::Configuration(
+            "the file holds tables of something else and no ledger: it is not made into one".into(),
+        ));
+    }
     let held = match migrator {
         Some(_) => Some(claim::migration_lock(&options).await?),
         None => None,

@@ -1,0 +1,115 @@
+//! Settings are checked before anything is opened or made: a wrong one is one error
+//! line naming its key, and no ledger appears at the path. Black-box testing found each
+//! of these making a ledger first, panicking (a cache of 2^64 slots), quietly rounding
+//! (`0.4` requests a second turned the limit off) or turning another application's
+//! SQLite database into a ledger.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use ledger_tests::ledger_binary;
+
+/// `ledger <command>` on a SQLite file in `dir`, bounded (a check that no longer holds
+/// would leave `serve` running).
+fn ledger(dir: &Path, command: &str, env: &[(&str, &str)]) -> Output {
+    Command::new("timeout")
+        .arg("30")
+        .arg(ledger_binary())
+        .arg(command)
+        .env(
+            "LEDGER__STORAGE__URL",
+            format!("sqlite://{}/l.db", dir.display()),
+        )
+        .env("LEDGER__SERVER__ADDRESS", "127.0.0.1:0")
+        .envs(env.iter().copied())
+        .output()
+        .expect("runs")
+}
+
+#[test]
+fn every_setting_is_checked_before_a_ledger_is_made() {
+    let dir = std::env::temp_dir().join(format!("ledger-settings-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let nats = ("LEDGER__RELAY__NATS__URL", "nats://token@127.0.0.1:1");
+    let runs: [(&[(&str, &str)], &str); 9] = [
+        (
+            &[("LEDGER__AUTH__RATE_LIMIT_PER_SECOND", "0.4")],
+            "auth.rate_limit_per_second must be a whole number",
+        ),
+        (
+            &[("LEDGER__SERVER__REQUEST_TIMEOUT_MS", "inf")],
+            "server.request_timeout_ms must be a whole number",
+        ),
+        (
+            &[("LEDGER__SNAPSHOTS__CACHE_CAPACITY", "1000000000000")],
+            "snapshots.cache_capacity must be at most 10000000",
+        ),
+        (
+            &[("LEDGER__SNAPSHOTS__TTL_SECONDS", "9223372036854775807")],
+            "snapshots.ttl_seconds must be at most",
+        ),
+        (
+            &[("LEDGER__SNAPSHOTS__URL", "memcache://x")],
+            "snapshots.url must be",
+        ),
+        (
+            &[("LEDGER__SERVER__ADDRESS", "nonsense")],
+            "server.address \"nonsense\"",
+        ),
+        (
+            &[("LEDGER__INTEGRITY__SIGNING_KEY", "garbage")],
+            "integrity.signing_key",
+        ),
+        (
+            &[("LEDGER__AUTH__ADMIN_TOKEN", " ")],
+            "auth.admin_token must not be blank",
+        ),
+        (
+            &[nats, ("LEDGER__RELAY__NATS__STREAM", "BB x")],
+            "relay.nats.stream \"BB x\"",
+        ),
+    ];
+    for (env, said) in runs {
+        let out = ledger(&dir, "serve", env);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{env:?}: {err}");
+        assert!(
+            err.starts_with("error: ") && err.contains(said),
+            "{env:?}: {err}"
+        );
+        assert!(
+            !err.contains("token@"),
+            "a NATS token is never shown: {err}"
+        );
+        let made: Vec<_> = std::fs::read_dir(&dir).expect("dir").collect();
+        assert!(made.is_empty(), "{env:?} made {made:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn another_applications_sqlite_database_is_not_made_a_ledger() {
+    let dir = std::env::temp_dir().join(format!("ledger-foreign-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("l.db");
+    let made = Command::new("python3")
+        .arg("-c")
+        .arg(format!(
+            "import sqlite3; c = sqlite3.connect({:?}); c.execute('CREATE TABLE users (id INT)'); c.commit()",
+            file.display().to_string()
+        ))
+        .status()
+        .expect("python3 runs");
+    assert!(made.success());
+    let before = std::fs::read(&file).expect("read");
+    for command in ["migrate", "serve"] {
+        let out = ledger(&dir, command, &[]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{command}: {err}");
+        assert!(err.contains("holds tables of something else"), "{err}");
+    }
+    assert_eq!(std::fs::read(&file).expect("read"), before, "unchanged");
+    let beside: Vec<_> = std::fs::read_dir(&dir).expect("dir").collect();
+    assert_eq!(beside.len(), 1, "nothing made beside it: {beside:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
