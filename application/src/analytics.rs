@@ -118,6 +118,11 @@ fn add(field: &mut i128, by: i64) -> Result<(), MoneyError> {
     sum(field, i128::from(by))
 }
 
+/// `field - by`, negated in 128 bits (`-i64::MIN` does not fit 64).
+fn take(field: &mut i128, by: i64) -> Result<(), MoneyError> {
+    sum(field, -i128::from(by))
+}
+
 impl AnalyticsDelta {
     /// Folds a batch into additive changes.
     pub fn of(batch: &[ProjectedEvent]) -> Result<Self, MoneyError> {
@@ -160,7 +165,7 @@ impl AnalyticsDelta {
                     }
                     AccountEvent::Withdrawn { .. } => {
                         add(&mut c.total_withdrawn, amount)?;
-                        add(&mut c.total_balance, -amount)?;
+                        take(&mut c.total_balance, amount)?;
                         let day = self.days.entry(day_key).or_default();
                         count(&mut day.withdrawal_count, 1)?;
                         add(&mut day.withdrawal_volume, amount)?;
@@ -168,7 +173,7 @@ impl AnalyticsDelta {
                     AccountEvent::TransferDebited { .. }
                     | AccountEvent::PendingPosted {
                         leg: Leg::Debit, ..
-                    } => add(&mut c.total_balance, -amount)?,
+                    } => take(&mut c.total_balance, amount)?,
                     AccountEvent::TransferCredited { .. }
                     | AccountEvent::PendingPosted {
                         leg: Leg::Credit, ..
@@ -179,7 +184,7 @@ impl AnalyticsDelta {
                     } => add(&mut c.pending_volume, amount)?,
                     AccountEvent::PendingReleased {
                         leg: Leg::Debit, ..
-                    } => add(&mut c.pending_volume, -amount)?,
+                    } => take(&mut c.pending_volume, amount)?,
                     AccountEvent::PendingReserved { .. }
                     | AccountEvent::PendingReleased { .. }
                     | AccountEvent::OverdraftLimitSet { .. } => {}
@@ -188,7 +193,7 @@ impl AnalyticsDelta {
                     leg: Leg::Debit, ..
                 } = e
                 {
-                    add(&mut c.pending_volume, -amount)?;
+                    take(&mut c.pending_volume, amount)?;
                 }
             }
             LedgerEvent::Transfer(t) => {

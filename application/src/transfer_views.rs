@@ -109,8 +109,12 @@ pub fn project_transfer(
         TransferEvent::Posted {
             amount, remaining, ..
         } => {
+            // Never past the amount with events the domain wrote; saturating, not
+            // wrapping, on rows or events changed by hand (verify names those).
             v.posted_amount = Money::from_minor(
-                v.posted_amount.minor_units() + amount.minor_units(),
+                v.posted_amount
+                    .minor_units()
+                    .saturating_add(amount.minor_units()),
                 v.currency,
             );
             v.remaining = *remaining;

@@ -25,6 +25,9 @@ const WHOLE: [&str; 10] = [
 /// about 40 bytes each).
 pub const MAX_CACHE_CAPACITY: usize = 10_000_000;
 
+/// The most group-commit writers on PostgreSQL.
+pub const MAX_GROUP_COMMIT_WRITERS: usize = 64;
+
 /// The longest snapshot expiry, in seconds (about 31 years; Redis refuses far longer).
 pub const MAX_TTL_SECONDS: u64 = 1_000_000_000;
 
@@ -82,6 +85,12 @@ pub(crate) fn values(settings: &Settings) -> anyhow::Result<()> {
         anyhow::bail!(
             "storage.max_connections must be at least 2 on PostgreSQL (it is {})",
             settings.storage.max_connections
+        );
+    }
+    if settings.storage.group_commit_writers > MAX_GROUP_COMMIT_WRITERS {
+        anyhow::bail!(
+            "storage.group_commit_writers must be at most {MAX_GROUP_COMMIT_WRITERS} (each \
+             is a task and a connection)"
         );
     }
     let s = &settings.snapshots;

@@ -75,8 +75,52 @@ async fn open_beside(
     // of its findings (events removed), not a reason to stop before checking.
     if create {
         not_ahead(&file, events, &path).await?;
+        same_ledger(&file, events, &path).await?;
     }
     Ok(file)
+}
+
+/// Refuses read models made from another ledger's events (a file copied from
+/// elsewhere, behind this ledger's end, which [`not_ahead`] lets through): they would
+/// show its accounts and money as this one's. A ledger is known by its first event's
+/// id, recorded the first time the two files open together.
+async fn same_ledger(
+    file: &ReadModelFile,
+    events: &SqliteEventStore,
+    path: &Path,
+) -> Result<(), sqlx::Error> {
+    let first: Option<String> =
+        sqlx::query_scalar("SELECT event_id FROM events ORDER BY position LIMIT 1")
+            .fetch_optional(events.reader())
+            .await?;
+    let Some(first) = first else {
+        return Ok(());
+    };
+    let known: Option<String> = sqlx::query_scalar("SELECT first_event_id FROM ledger_identity")
+        .fetch_optional(&file.reader)
+        .await?;
+    match known {
+        Some(known) if known != first => Err(sqlx::Error::Configuration(
+            format!(
+                "the read models in {} were made from another ledger's events (its first \
+                 event is not this one's): remove that file and start again; the \
+                 projections make it anew from these events",
+                path.display()
+            )
+            .into(),
+        )),
+        Some(_) => Ok(()),
+        None => {
+            sqlx::query(
+                "INSERT INTO ledger_identity (first_event_id) SELECT ?1 \
+                 WHERE NOT EXISTS (SELECT 1 FROM ledger_identity)",
+            )
+            .bind(first)
+            .execute(&file.writer)
+            .await?;
+            Ok(())
+        }
+    }
 }
 
 /// Refuses read models that have seen events the events' file does not hold (events

@@ -108,6 +108,44 @@ async fn read_models_ahead_of_the_events_are_refused_with_the_way_out() {
         .expect("verify reads them");
 }
 
+/// Another ledger's read models, behind this one's end (so not refused as ahead), once
+/// showed that ledger's accounts and money (black-box testing).
+#[tokio::test]
+async fn another_ledgers_read_models_are_refused() {
+    let (mine, theirs) = (TempDir::new(), TempDir::new());
+    let ledger = |dir: &TempDir| format!("sqlite://{}/ledger.db", dir.0.display());
+    let events = ledger_sqlite::open(&ledger(&mine)).await.expect("open");
+    for id in ["a", "b"] {
+        events.append(request(id, 0, None)).await.expect("append");
+    }
+    let other = ledger_sqlite::open(&ledger(&theirs)).await.expect("open");
+    other.append(request("x", 0, None)).await.expect("append");
+    // Each closed (its write-ahead log folded into the file), as after a clean stop.
+    for store in [&other, &events] {
+        let file = ledger_sqlite::open_read_models(store).await.expect("open");
+        ledger_sqlite::close_file(file.writer(), file.reader())
+            .await
+            .expect("closed");
+    }
+    // Their read models copied over mine (one event seen: behind my two).
+    let path = |dir: &TempDir| ledger_sqlite::read_models_path(&dir.0.join("ledger.db"));
+    std::fs::copy(path(&theirs), path(&mine)).expect("copied");
+    let e = ledger_sqlite::open_read_models(&events)
+        .await
+        .expect_err("another ledger's");
+    assert!(e.to_string().contains("another ledger's events"), "{e}");
+    // Removed, they are made anew, and known as mine from then on.
+    std::fs::remove_file(path(&mine)).expect("removed");
+    drop(
+        ledger_sqlite::open_read_models(&events)
+            .await
+            .expect("anew"),
+    );
+    ledger_sqlite::open_read_models(&events)
+        .await
+        .expect("mine");
+}
+
 #[tokio::test]
 async fn an_older_events_file_drops_its_read_model_tables_when_migrated() {
     let dir = TempDir::new();
