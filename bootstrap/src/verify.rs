@@ -34,6 +34,9 @@ pub(crate) async fn run(
         Some(path) => Some(integrity::read_public_key(path)?),
         None => integrity::signing_key(&settings.integrity)?.map(|k| k.verifying_key()),
     };
+    // Read-only first: an empty or missing file is said to hold no ledger, and is not
+    // made a database by opening it.
+    stores::require_ledger(settings).await?;
     let stores = stores::open_unchanged(settings)
         .await
         .map_err(|e| in_context(e, "opening the store as it is"))?;

@@ -29,8 +29,8 @@ pub enum SnapshotError {
     /// The store cannot be reached or timed out.
     #[error("snapshot store unavailable: {0}")]
     Unavailable(String),
-    /// A stored value could not be read.
-    #[error("snapshot unreadable: {0}")]
+    /// A stored value could not be read, or the store refused the call.
+    #[error("snapshot unreadable or refused: {0}")]
     Corrupt(String),
 }
 
