@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use futures_util::{stream, StreamExt};
 use ledger_domain::{DomainError, TransferId};
 
 use crate::commands::{CommandContext, CommandError, CommandService};
@@ -18,6 +19,9 @@ pub const EXPIRER_ACTOR: &str = "system:expirer";
 
 /// How many due transfers one step expires at most.
 pub const EXPIRER_BATCH: usize = 500;
+
+/// How many of them are expired at the same time.
+const CONCURRENT_EXPIRIES: usize = 32;
 
 /// Why a step stopped.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -61,13 +65,24 @@ impl Expirer {
             principal: crate::access::Principal::new(EXPIRER_ACTOR, Default::default()),
             ..CommandContext::default()
         };
+        let ids = due
+            .into_iter()
+            .filter_map(|id| TransferId::from_stored(id).ok());
+        // Many at once: each is a command of its own, and concurrent commands share
+        // commits (one after another, a burst of a few thousand due in the same second
+        // took longer than the five seconds an expiry is promised within).
+        let outcomes: Vec<_> = stream::iter(ids)
+            .map(|id| async {
+                let outcome = self.commands.expire_transfer(id.clone(), now, &ctx).await;
+                (id, outcome)
+            })
+            .buffer_unordered(CONCURRENT_EXPIRIES)
+            .collect()
+            .await;
         let mut recorded = 0;
-        for id in due {
-            let id_text = id.clone();
-            let Ok(id) = TransferId::from_stored(id) else {
-                continue;
-            };
-            match self.commands.expire_transfer(id, now, &ctx).await {
+        let mut unavailable = None;
+        for (id, outcome) in outcomes {
+            match outcome {
                 Ok(_) => recorded += 1,
                 Err(CommandError::Refused(
                     DomainError::TransferNotPending(_)
@@ -75,14 +90,17 @@ impl Expirer {
                     | DomainError::TransferNotDue(_),
                 )) => {}
                 // The store is down: the next pass tries again.
-                Err(e @ CommandError::Unavailable(_)) => return Err(e.into()),
+                Err(e @ CommandError::Unavailable(_)) => unavailable = Some(e),
                 // Anything else is about this transfer (a conflict that outlasted the
                 // retries, an unreadable stream): the others are not held up by it.
                 Err(e) => {
-                    tracing::warn!(transfer = %id_text, error = %e, "expiry not recorded; retried next pass")
+                    tracing::warn!(transfer = %id.as_str(), error = %e, "expiry not recorded; retried next pass")
                 }
             }
         }
-        Ok(recorded)
+        match unavailable {
+            Some(e) => Err(e.into()),
+            None => Ok(recorded),
+        }
     }
 }

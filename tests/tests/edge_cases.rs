@@ -111,7 +111,8 @@ async fn if_match_is_strong_exact_and_takes_star_and_lists(backend: Backend) {
     );
     let (s, b) = deposit_if(&app, "im", "\"7\", W/\"4\"").await;
     assert_eq!(s, 412, "{b}");
-    for tag in ["4", "\"4", "abc"] {
+    // An empty value (a client's unset variable) and commas alone name nothing.
+    for tag in ["4", "\"4", "abc", "", " , ,"] {
         let (s, b) = deposit_if(&app, "im", tag).await;
         assert_eq!(
             (s, b["code"].clone()),

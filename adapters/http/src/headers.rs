@@ -31,7 +31,8 @@ pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> 
 /// `"opaque"` or `W/"opaque"`, where the opaque part may hold any visible character but
 /// `"`, commas included; empty list elements are allowed). Comparison is strong and
 /// exact: only `"<version>"` written canonically names a version; weak tags (`W/"5"`) and
-/// other spellings (`"05"`, `"+7"`) are valid tags that never match. Anything else: 400.
+/// other spellings (`"05"`, `"+7"`) are valid tags that never match. Anything else, an
+/// empty value included: 400.
 pub fn if_match(headers: &HeaderMap) -> Result<Option<IfMatch>, ApiError> {
     let values = headers.get_all(header::IF_MATCH);
     if values.iter().next().is_none() {
@@ -41,6 +42,7 @@ pub fn if_match(headers: &HeaderMap) -> Result<Option<IfMatch>, ApiError> {
         || ApiError::malformed("If-Match must be * or a list of ETags such as \"3\", \"4\"");
     let mut versions = Vec::new();
     let mut any = false;
+    let mut tags = 0;
     for value in values {
         let text = value.as_bytes();
         if text.trim_ascii() == b"*" {
@@ -74,6 +76,7 @@ pub fn if_match(headers: &HeaderMap) -> Result<Option<IfMatch>, ApiError> {
                 return Err(malformed());
             }
             rest = after;
+            tags += 1;
             let canonical = std::str::from_utf8(opaque)
                 .ok()
                 .and_then(|t| t.parse::<u64>().ok().filter(|v| v.to_string() == t));
@@ -81,6 +84,11 @@ pub fn if_match(headers: &HeaderMap) -> Result<Option<IfMatch>, ApiError> {
                 versions.push(v);
             }
         }
+    }
+    // An empty value names nothing a request could mean (a client's unset variable,
+    // most likely): said, not answered 412 as a precondition that failed.
+    if !any && tags == 0 {
+        return Err(malformed());
     }
     Ok(Some(if any {
         IfMatch::Any

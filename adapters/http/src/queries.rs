@@ -200,7 +200,11 @@ pub(crate) async fn audit(
 pub(crate) async fn summary(
     State(state): State<crate::State>,
     Extension(rc): Extension<RequestContext>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Json<SummaryBody>, ApiError> {
+    // It takes none: a `?currency=` filter would otherwise be ignored, every
+    // currency answered.
+    body::only(&body::query(raw.as_deref())?, &[])?;
     let rows = state.queries.summary(&rc.principal).await?;
     Ok(Json(SummaryBody {
         currencies: rows.iter().map(CurrencyBody::from).collect(),

@@ -14,6 +14,7 @@ mod claim;
 mod copy;
 mod errors;
 mod keys;
+mod leases;
 mod notify;
 mod projections;
 mod queries;

@@ -2,8 +2,6 @@
 //! optimistic on the checkpoint; rebuild tables swapped in by one transaction; one
 //! runner per projection among instances through a session advisory lock.
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 use ledger_application::ports::readmodel::{
     interrupted_if_unclaimed, Generation, Lease, ProjectedEvent, Projection, ProjectionState,
@@ -11,12 +9,12 @@ use ledger_application::ports::readmodel::{
 };
 use ledger_application::ports::store::FeedCursor;
 use sqlx::pool::PoolConnection;
-use sqlx::{Connection, PgConnection, PgPool, Postgres, Row, Transaction};
-use tokio::sync::Mutex;
+use sqlx::{Connection, PgPool, Postgres, Row, Transaction};
 
 use ledger_sql::{i64_of, suffix, tables};
 
 use crate::errors::is_unavailable;
+use crate::leases::Leases;
 
 /// A pooled connection for a batch that writes by COPY: closed, not returned to the
 /// pool, unless the batch's transaction ended cleanly ([`Self::done`]). sqlx's COPY is
@@ -59,25 +57,15 @@ pub(crate) fn failed(e: impl std::fmt::Display) -> ReadModelError {
 /// Read models in PostgreSQL.
 pub struct PgProjectionStore {
     pub(crate) pool: PgPool,
-    leases: Mutex<HashMap<String, HeldLease>>,
+    leases: Leases,
 }
-
-/// A projection's lease: the session holding its advisory lock, and when that session
-/// was last seen alive.
-struct HeldLease {
-    conn: PgConnection,
-    checked: std::time::Instant,
-}
-
-/// How often a held lease's connection is pinged.
-const LEASE_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl PgProjectionStore {
     /// A store on a migrated database.
     pub fn new(pool: PgPool) -> Self {
         Self {
             pool,
-            leases: Mutex::new(HashMap::new()),
+            leases: Leases::new(),
         }
     }
 
@@ -282,41 +270,6 @@ impl ProjectionStore for PgProjectionStore {
     }
 
     async fn try_lead(&self, lease: Lease) -> Result<bool, ReadModelError> {
-        let name = lease.name();
-        let mut leases = self.leases.lock().await;
-        if let Some(lease) = leases.get_mut(name) {
-            // The projector asks before every step; its lease's connection is checked
-            // at most once per LEASE_CHECK (a lost one is noticed that much later, and
-            // meanwhile the checkpoint guard still keeps two runners from both
-            // applying a batch).
-            if lease.checked.elapsed() < LEASE_CHECK {
-                return Ok(true);
-            }
-            if lease.conn.ping().await.is_ok() {
-                lease.checked = std::time::Instant::now();
-                return Ok(true);
-            }
-            leases.remove(name);
-        }
-        let options = self.pool.connect_options();
-        let mut conn = PgConnection::connect_with(&options)
-            .await
-            .map_err(rm_error)?;
-        let got: bool =
-            sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext('ledger:projection:' || $1))")
-                .bind(name)
-                .fetch_one(&mut conn)
-                .await
-                .map_err(rm_error)?;
-        if got {
-            leases.insert(
-                name.to_owned(),
-                HeldLease {
-                    conn,
-                    checked: std::time::Instant::now(),
-                },
-            );
-        }
-        Ok(got)
+        self.leases.try_lead(&self.pool, lease.name()).await
     }
 }

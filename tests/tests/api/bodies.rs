@@ -87,6 +87,11 @@ pub(crate) async fn a_misspelt_query_parameter_is_refused(backend: Backend) {
         "/analytics/daily?from=2020-1-1",
         "/analytics/daily?from=+2020-01-01",
         "/analytics/daily?to=2020-01-01T00:00:00Z",
+        // Routes that take none: this day's transfer, every currency, once answered.
+        "/transfers/t?as_of=2000-01-01T00:00:00Z",
+        "/analytics/summary?currency=EUR",
+        // A version of more than 19 digits, said as such.
+        "/accounts/a?version=10000000000000000000",
     ] {
         expect_problem(app.get(path).await, 422, "validation_failed").await;
     }
@@ -97,6 +102,8 @@ pub(crate) async fn a_misspelt_query_parameter_is_refused(backend: Backend) {
         "/audit?account_id=a&limit=5",
         "/analytics/daily?from=2020-01-01",
         "/transfers?account_id=a&limit=5",
+        "/analytics/summary",
+        "/accounts/a?version=9999999999999999999",
     ] {
         let (s, b) = json(app.get(path).await).await;
         assert_eq!(s, 200, "{path}: {b}");

@@ -234,7 +234,7 @@ const OPERATIONS: &[Operation] = &[
         id: "getSummary",
         tag: "views",
         params: none,
-        errors: &[],
+        errors: &[QUERY_422],
         open: false,
     },
     Operation {

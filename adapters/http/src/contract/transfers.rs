@@ -138,7 +138,7 @@ pub(super) const OPERATIONS: &[Operation] = &[
         id: "getTransfer",
         tag: "transfers",
         params: get_one,
-        errors: &[TRANSFER_NOT_FOUND],
+        errors: &[TRANSFER_NOT_FOUND, QUERY_422],
         open: false,
     },
     Operation {

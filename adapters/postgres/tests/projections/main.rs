@@ -1,7 +1,9 @@
 //! The read-model conformance suite on a real PostgreSQL.
-//! `indexes.rs`: the indexes rebuilds keep and the plans the filtered reads use.
+//! `indexes.rs`: the indexes rebuilds keep and the plans the filtered reads use;
+//! `stopped_holder.rs`: a lease holder that stops without dying loses its leases.
 
 mod indexes;
+mod stopped_holder;
 
 use std::sync::Arc;
 
