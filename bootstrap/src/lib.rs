@@ -33,6 +33,7 @@ use ledger_http::AppState;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
 
+pub use relay::relay_until_stopped;
 pub use settings::Settings;
 
 /// Pages of the feed (each one read, at most 500 events) a live subscriber may fall
@@ -277,37 +278,6 @@ impl Application {
         tracing::info!("ledger stopped");
         Ok(())
     }
-}
-
-/// `ledger relay`: only the relay, until SIGINT or SIGTERM.
-pub async fn relay_until_stopped(settings: Settings) -> anyhow::Result<()> {
-    let stop = shutdown_signal();
-    stores::require_ledger(&settings).await?;
-    let Core { runner, stores } = core(&settings).await?;
-    let reader = feed_reader(stores.events.clone());
-    let Some(relay) =
-        relay::build(&settings.relay.nats, reader, stores.projections.clone()).await?
-    else {
-        anyhow::bail!("set relay.nats.url (LEDGER__RELAY__NATS__URL) to relay the feed to NATS");
-    };
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let wake = Arc::new(Notify::new());
-    let mut tasks = vec![relay::spawn(
-        relay,
-        runner.target().clone(),
-        wake.clone(),
-        stop_rx.clone(),
-    )];
-    if let Some(pool) = stores.pg_pool.clone() {
-        tasks.push(projectors::listen(pool, wake, stop_rx));
-    }
-    tracing::info!(stream = %settings.relay.nats.stream, "relaying the feed to NATS JetStream");
-    stop.await;
-    let _ = stop_tx.send(true);
-    for t in tasks {
-        let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
-    }
-    Ok(())
 }
 
 /// SIGINT or SIGTERM, listened for from this call on: one that comes while the service

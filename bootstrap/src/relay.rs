@@ -15,7 +15,8 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
 use crate::projectors::pause;
-use crate::settings::Nats;
+use crate::settings::{Nats, Settings};
+use crate::{core, feed_reader, shutdown_signal, stores, Core};
 
 /// Events per page published (pipelined) before the checkpoint moves.
 const BATCH: usize = 2_000;
@@ -100,4 +101,33 @@ pub fn spawn(
             }
         }
     })
+}
+
+/// `ledger relay`: only the relay, until SIGINT or SIGTERM.
+pub async fn relay_until_stopped(settings: Settings) -> anyhow::Result<()> {
+    let stop = shutdown_signal();
+    stores::require_ledger(&settings).await?;
+    let Core { runner, stores } = core(&settings).await?;
+    let reader = feed_reader(stores.events.clone());
+    let Some(relay) = build(&settings.relay.nats, reader, stores.projections.clone()).await? else {
+        anyhow::bail!("set relay.nats.url (LEDGER__RELAY__NATS__URL) to relay the feed to NATS");
+    };
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let wake = Arc::new(Notify::new());
+    let mut tasks = vec![spawn(
+        relay,
+        runner.target().clone(),
+        wake.clone(),
+        stop_rx.clone(),
+    )];
+    if let Some(pool) = stores.pg_pool.clone() {
+        tasks.push(crate::projectors::listen(pool, wake, stop_rx));
+    }
+    tracing::info!(stream = %settings.relay.nats.stream, "relaying the feed to NATS JetStream");
+    stop.await;
+    let _ = stop_tx.send(true);
+    for t in tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
+    }
+    Ok(())
 }
