@@ -29,6 +29,10 @@ use crate::write::Written;
 /// The most commands decided into one append.
 const MAX_BATCH: usize = 64;
 
+/// Commands that may wait on one account; past it a command is refused as unavailable
+/// (503, nothing written), and its client retries.
+const MAX_WAITING: usize = 10_000;
+
 type Reply = Result<AccountReply, CommandError>;
 
 /// A command waiting for its stream.
@@ -133,6 +137,14 @@ impl Pipeline {
         let start = {
             let mut queues = self.queues.lock().unwrap_or_else(|p| p.into_inner());
             match queues.get_mut(&stream) {
+                // Each waiting command holds a request, or one its client gave up on
+                // (past its time bound it is still run): a flood on one account must
+                // not grow the queue without end.
+                Some(waiting) if waiting.len() >= MAX_WAITING => {
+                    return Err(CommandError::Unavailable(format!(
+                        "{MAX_WAITING} commands are already waiting on this account; retry later"
+                    )));
+                }
                 Some(waiting) => {
                     waiting.push(job);
                     false
