@@ -5,6 +5,7 @@
 //! the expired state and refuses). The bootstrap runs it about every second, on the one
 //! instance that holds the expirer's lease.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use futures_util::{stream, StreamExt};
@@ -71,9 +72,15 @@ impl Expirer {
         // Many at once: each is a command of its own, and concurrent commands share
         // commits (one after another, a burst of a few thousand due in the same second
         // took longer than the five seconds an expiry is promised within).
+        // Once the store is found down the rest are not tried: the next pass does.
+        let down = AtomicBool::new(false);
         let outcomes: Vec<_> = stream::iter(ids)
+            .filter(|_| std::future::ready(!down.load(Ordering::Relaxed)))
             .map(|id| async {
                 let outcome = self.commands.expire_transfer(id.clone(), now, &ctx).await;
+                if matches!(outcome, Err(CommandError::Unavailable(_))) {
+                    down.store(true, Ordering::Relaxed);
+                }
                 (id, outcome)
             })
             .buffer_unordered(CONCURRENT_EXPIRIES)

@@ -99,10 +99,11 @@ impl Application {
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Self> {
         // What the settings can be wrong about is said before a store is opened (or
-        // made, at a mistyped path): the signing key, and the address, bound now.
+        // made, at a mistyped path): the signing key, and the address, bound now (taken,
+        // but not listening until the stores are open: until then a client is refused,
+        // rather than left waiting on a service that cannot answer yet).
         integrity::signing_key(&settings.integrity)?;
-        let listener = TcpListener::bind(&settings.server.address)
-            .await
+        let socket = serve::bind(&settings.server.address)
             .with_context(|| format!("cannot listen on {}", settings.server.address))?;
         let Core { runner, stores } = core(&settings).await?;
         stores::warm_up(&stores).await;
@@ -177,6 +178,9 @@ impl Application {
             limiter: ledger_http::auth::rate_limiter(settings.auth.rate_limit_per_second),
             latest_seal: Default::default(),
         });
+        let listener = socket
+            .listen(1024)
+            .with_context(|| format!("cannot listen on {}", settings.server.address))?;
         let port = listener.local_addr()?.port();
         Ok(Self {
             listener,

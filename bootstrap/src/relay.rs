@@ -105,7 +105,6 @@ pub fn spawn(
 
 /// `ledger relay`: only the relay, until SIGINT or SIGTERM.
 pub async fn relay_until_stopped(settings: Settings) -> anyhow::Result<()> {
-    let stop = shutdown_signal();
     stores::require_ledger(&settings).await?;
     let Core { runner, stores } = core(&settings).await?;
     let reader = feed_reader(stores.events.clone());
@@ -124,10 +123,11 @@ pub async fn relay_until_stopped(settings: Settings) -> anyhow::Result<()> {
         tasks.push(crate::projectors::listen(pool, wake, stop_rx));
     }
     tracing::info!(stream = %settings.relay.nats.stream, "relaying the feed to NATS JetStream");
-    stop.await;
+    shutdown_signal().await;
     let _ = stop_tx.send(true);
     for t in tasks {
         let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
     }
+    stores.closer().close().await;
     Ok(())
 }

@@ -15,7 +15,7 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio_io_timeout::TimeoutStream;
 
 /// The read buffer a connection may grow to while its request's line and headers
@@ -33,6 +33,23 @@ pub struct Deadlines {
     pub head: Duration,
     /// A write that waits this long (the client reads nothing) closes the connection.
     pub write: Duration,
+}
+
+/// A socket bound to `address` (the first address it resolves to), not yet listening.
+pub fn bind(address: &str) -> std::io::Result<TcpSocket> {
+    let addr = std::net::ToSocketAddrs::to_socket_addrs(address)?
+        .next()
+        .ok_or_else(|| std::io::Error::other("the address resolves to nothing"))?;
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    // As a listener bound the usual way: a restart need not wait out TIME_WAIT.
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    Ok(socket)
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then lets open

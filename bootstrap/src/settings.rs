@@ -236,13 +236,24 @@ fn without_the_line(e: config::ConfigError) -> anyhow::Error {
 /// A URL with its password replaced, for messages: the one in `user:password@`, and
 /// the value of every query parameter (a `password=`, or a misspelt one).
 pub fn redacted(url: &str) -> String {
-    let url = match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => match url[s + 3..at].split_once(':') {
+    // The user information is in the authority, before the path's first `/` (an `@` in
+    // a SQLite path is not one).
+    let authority_end = |s: usize| url[s + 3..].find('/').map_or(url.len(), |i| s + 3 + i);
+    let at = url.find("://").and_then(|s| {
+        url[..authority_end(s)]
+            .rfind('@')
+            .filter(|&at| at > s + 2)
+            .map(|at| (s, at))
+    });
+    let url = match at {
+        Some((s, at)) => match url[s + 3..at].split_once(':') {
             Some((user, _)) => format!("{}://{user}:***@{}", &url[..s], &url[at + 1..]),
-            // A name alone may be a token (`nats://TOKEN@host`).
+            // A database's user alone is shown; a name alone elsewhere may be a token
+            // (`nats://TOKEN@host`).
+            None if url.starts_with("postgres") => url.to_owned(),
             None => format!("{}://***@{}", &url[..s], &url[at + 1..]),
         },
-        _ => url.to_owned(),
+        None => url.to_owned(),
     };
     let Some((base, query)) = url.split_once('?') else {
         return url;
@@ -255,4 +266,29 @@ pub fn redacted(url: &str) -> String {
         })
         .collect();
     format!("{base}?{}", names.join("&"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redacted;
+
+    #[test]
+    fn passwords_and_tokens_are_hidden_and_nothing_else() {
+        let cases = [
+            ("postgres://app:s3cret@db/x", "postgres://app:***@db/x"),
+            // A database's user alone says which role failed.
+            ("postgres://app@db/x", "postgres://app@db/x"),
+            ("nats://T0KEN@127.0.0.1:4222", "nats://***@127.0.0.1:4222"),
+            ("redis://:pw@127.0.0.1:6379", "redis://:***@127.0.0.1:6379"),
+            // An `@` in a path is not user information.
+            ("sqlite:///srv/a@b/l.db", "sqlite:///srv/a@b/l.db"),
+            (
+                "postgres://db/x?password=pw&sslmode=require",
+                "postgres://db/x?password=***&sslmode=***",
+            ),
+        ];
+        for (url, shown) in cases {
+            assert_eq!(redacted(url), shown, "{url}");
+        }
+    }
 }

@@ -107,14 +107,15 @@ pub(crate) fn values(settings: &Settings) -> anyhow::Result<()> {
             crate::settings::redacted(url)
         );
     }
-    // A token a client cannot send as it is (blank, or with spaces or control
-    // characters) would refuse every request made with it.
+    // A token a client cannot send as it is (with spaces or control characters) would
+    // refuse every request made with it. (An empty one is none: admin is off.)
     if let Some(token) = &settings.auth.admin_token {
-        let t = token.expose();
-        if t.is_empty() || t.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            anyhow::bail!(
-                "auth.admin_token must not be blank nor hold spaces or control characters"
-            );
+        if token
+            .expose()
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
+        {
+            anyhow::bail!("auth.admin_token must not hold spaces or control characters");
         }
     }
     if std::net::ToSocketAddrs::to_socket_addrs(settings.server.address.as_str()).is_err() {

@@ -36,29 +36,33 @@ impl Stores {
     /// What closes the stores at the end of a clean stop ([`Closer::close`]).
     pub fn closer(&self) -> Closer {
         Closer {
-            pg_pool: self.pg_pool.clone(),
             sqlite_files: self.sqlite_files.clone(),
         }
     }
 }
 
-/// The stores' pools, to close at the end of a clean stop.
+/// The SQLite files' pools, to close at the end of a clean stop. (PostgreSQL's pool
+/// needs no closing: its connections end with the process, and nothing is left to
+/// fold.)
 pub struct Closer {
-    pg_pool: Option<sqlx::PgPool>,
     sqlite_files: Vec<(SqlitePool, SqlitePool)>,
 }
 
 impl Closer {
-    /// Closes the pools; each SQLite file's write-ahead log is folded into it first, so
+    /// Closes each SQLite file's pools, its write-ahead log folded into it first, so
     /// that the events' file alone is a whole backup.
     pub async fn close(self) {
         for (writer, reader) in &self.sqlite_files {
-            if let Err(e) = ledger_sqlite::close_file(writer, reader).await {
-                tracing::warn!(error = %e, "the SQLite write-ahead log stays beside its file");
+            match ledger_sqlite::close_file(writer, reader).await {
+                Ok(true) => {}
+                Ok(false) => tracing::warn!(
+                    "another process reads the SQLite file: its write-ahead log stays beside it \
+                     until the last one stops"
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the SQLite write-ahead log stays beside its file")
+                }
             }
-        }
-        if let Some(pool) = &self.pg_pool {
-            pool.close().await;
         }
     }
 }

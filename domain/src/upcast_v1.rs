@@ -12,8 +12,11 @@
 //! amount is what its event moved the rounded balance by (the balance before it is the
 //! recorded one less the amount, exactly). For amounts of whole minor units that is the
 //! amount rounded; the Go design took finer ones (0.001 USD), and those become what
-//! they moved the rounded balance by: a stream's amounts always add up to its balance,
-//! and an amount may be zero.
+//! they moved the rounded balance by, zero included: a stream's amounts add up to its
+//! balance wherever its recorded balances chain (each the one before it plus or minus
+//! its amount). Float drift that lands a recorded balance on the other side of half a
+//! minor unit from the exact sum can leave a minor unit between them; the balance, as
+//! recorded, is what the account holds.
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -81,11 +84,8 @@ pub(crate) fn decode_moved_v1(
     let d: MovedV1<'_> = parse(raw)?;
     let exact = |v: &RawValue| Decimal::parse(v.get()).map_err(|e| malformed(raw, e));
     let (moved, after) = (exact(d.amount)?, exact(d.balance)?);
-    if !moved.is_positive() || after.is_negative() {
-        return Err(malformed(
-            raw,
-            "amount must be positive and balance not negative",
-        ));
+    if !moved.is_positive() {
+        return Err(malformed(raw, "amount must be positive"));
     }
     let deposit = raw.event_type == "MoneyDeposited";
     let change = if deposit { moved.negated() } else { moved };
@@ -95,6 +95,10 @@ pub(crate) fn decode_moved_v1(
             .map_err(|e| malformed(raw, e))
     };
     let (before, balance) = (in_minor_units(before)?, in_minor_units(after)?);
+    // Float dust below zero (`-2.7e-17`) rounds to zero.
+    if balance.minor_units() < 0 {
+        return Err(malformed(raw, "balance must not be negative"));
+    }
     // The amount is what the rounded balance moved by: the amounts then add up to the
     // balance, and one finer than the currency (the Go design took any) moves it by
     // what rounding gives, zero included.

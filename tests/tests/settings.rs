@@ -62,7 +62,7 @@ fn every_setting_is_checked_before_a_ledger_is_made() {
         ),
         (
             &[("LEDGER__AUTH__ADMIN_TOKEN", " ")],
-            "auth.admin_token must not be blank",
+            "auth.admin_token must not hold spaces",
         ),
         (
             &[nats, ("LEDGER__RELAY__NATS__STREAM", "BB x")],

@@ -155,13 +155,15 @@ pub(crate) fn options(url: &str, create: bool) -> Result<SqliteConnectOptions, s
 
 /// Closes a file's pools, its readers first, after folding its write-ahead log into
 /// it: after a clean stop the file alone holds everything (a copy of it is a whole
-/// backup). A failed fold leaves the log beside the file, as a crash would.
-pub async fn close_file(writer: &SqlitePool, reader: &SqlitePool) -> Result<(), sqlx::Error> {
+/// backup). `false`: another process's readers kept part of the log from being folded
+/// (the last process to close the file folds the rest). A failed fold leaves the log
+/// beside the file, as a crash would.
+pub async fn close_file(writer: &SqlitePool, reader: &SqlitePool) -> Result<bool, sqlx::Error> {
     reader.close().await;
-    let folded = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-        .execute(writer)
+    let folded = sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(TRUNCATE)")
+        .fetch_one(writer)
         .await
-        .map(drop);
+        .map(|(busy, _, _)| busy == 0);
     writer.close().await;
     folded
 }
