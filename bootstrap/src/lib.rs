@@ -132,7 +132,9 @@ impl Application {
             clock.clone(),
             Arc::new(UuidV7Ids),
             spawner.clone(),
-            10,
+            // Conflicts in a row before a 409 (the waits between them add up to about
+            // 0.2-0.4 s): enough for two instances' hot accounts.
+            20,
         ));
         let expirer = Arc::new(ledger_application::expirer::Expirer::new(
             commands.clone(),

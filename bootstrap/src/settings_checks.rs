@@ -34,6 +34,13 @@ pub const MAX_TTL_SECONDS: u64 = 1_000_000_000;
 /// Refuses a number with a fraction (or not a number) where a whole one is asked for.
 pub(crate) fn whole_numbers(built: &Config) -> anyhow::Result<()> {
     for key in WHOLE {
+        // As written in the environment: the reader takes `+5` and `-0` for numbers.
+        let variable = format!("LEDGER__{}", key.to_uppercase().replace('.', "__"));
+        if let Ok(raw) = std::env::var(&variable) {
+            if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
+                anyhow::bail!("{key} must be a whole number, digits only (it is {raw:?})");
+            }
+        }
         let Ok(value) = built.get::<config::Value>(key) else {
             continue;
         };
@@ -43,7 +50,7 @@ pub(crate) fn whole_numbers(built: &Config) -> anyhow::Result<()> {
             _ => false,
         };
         if !whole {
-            anyhow::bail!("{key} must be a whole number (it is {value})");
+            anyhow::bail!("{key} must be a whole number within its range (it is {value})");
         }
     }
     Ok(())
@@ -125,7 +132,8 @@ pub(crate) fn values(settings: &Settings) -> anyhow::Result<()> {
         );
     }
     let nats = &settings.relay.nats;
-    if nats.url.as_deref().is_some_and(|u| !u.trim().is_empty()) {
+    if let Some(url) = nats.url.as_deref().filter(|u| !u.trim().is_empty()) {
+        ledger_nats::check_url(url).map_err(anyhow::Error::msg)?;
         ledger_nats::check_names(&nats.stream, &nats.subject_prefix).map_err(anyhow::Error::msg)?;
     }
     Ok(())

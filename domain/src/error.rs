@@ -30,8 +30,10 @@ pub enum DomainError {
     /// Closing an account that still holds money.
     #[error("the balance must be zero to close the account; it is {0}")]
     BalanceNotZero(String),
-    /// A transfer between accounts of different currencies.
-    #[error("currencies differ: {from} and {to}")]
+    /// A transfer between accounts of different currencies. (What is said names the
+    /// payer's only: an owner key's payee may be another owner's account, of which it
+    /// learns nothing but the id.)
+    #[error("the payee's account does not hold {from}, the payer's currency")]
     CurrencyMismatch {
         /// Debited account's currency.
         from: String,

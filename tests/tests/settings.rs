@@ -31,7 +31,7 @@ fn every_setting_is_checked_before_a_ledger_is_made() {
     let dir = std::env::temp_dir().join(format!("ledger-settings-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).expect("dir");
     let nats = ("LEDGER__RELAY__NATS__URL", "nats://token@127.0.0.1:1");
-    let runs: [(&[(&str, &str)], &str); 9] = [
+    let runs: [(&[(&str, &str)], &str); 11] = [
         (
             &[("LEDGER__AUTH__RATE_LIMIT_PER_SECOND", "0.4")],
             "auth.rate_limit_per_second must be a whole number",
@@ -39,6 +39,14 @@ fn every_setting_is_checked_before_a_ledger_is_made() {
         (
             &[("LEDGER__SERVER__REQUEST_TIMEOUT_MS", "inf")],
             "server.request_timeout_ms must be a whole number",
+        ),
+        (
+            &[("LEDGER__SNAPSHOTS__EVERY", "+5")],
+            "snapshots.every must be a whole number, digits only",
+        ),
+        (
+            &[nats, ("LEDGER__RELAY__NATS__URL", "http://x")],
+            "relay.nats.url is not a NATS server's address",
         ),
         (
             &[("LEDGER__SNAPSHOTS__CACHE_CAPACITY", "1000000000000")],

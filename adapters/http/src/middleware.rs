@@ -116,6 +116,19 @@ fn route_label(method: &Method, path: &str) -> String {
 /// (Past 64 KiB the HTTP parser itself answers 414, before any of this runs.)
 pub const MAX_URI_BYTES: usize = 8 * 1024;
 
+/// A command takes its fields in its JSON body: one sent in the query string
+/// (`POST /transfers?pending=true`) was ignored, and the money moved at once. The
+/// rebuild's `?projection=` is the one parameter a `POST` takes.
+fn query_on_command(req: &Request) -> Option<ApiError> {
+    let given = req.uri().query().is_some_and(|q| !q.is_empty());
+    let takes_one = req.uri().path() == "/admin/rebuild-projections";
+    (req.method() == axum::http::Method::POST && given && !takes_one).then(|| {
+        ApiError::validation(
+            "this route takes no query parameters: a command's fields go in its JSON body",
+        )
+    })
+}
+
 /// An HTTP/1.1 request without exactly one `Host` field: 400, as RFC 9112 (section
 /// 3.2) requires (HTTP/1.0 may leave it out).
 fn hostless(req: &Request) -> Option<ApiError> {
@@ -169,6 +182,9 @@ pub async fn context(State(state): State<crate::State>, mut req: Request, next: 
         };
         if let Some(refused) = crate::auth::past_rate(&state, &principal) {
             return refused;
+        }
+        if let Some(refused) = query_on_command(&req) {
+            return refused.into_response();
         }
         let handed_over = Arc::new(AtomicBool::new(false));
         req.extensions_mut().insert(RequestContext {

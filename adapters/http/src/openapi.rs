@@ -137,6 +137,9 @@ fn complete(doc: &mut Value) {
         }
         if !op.open {
             o["security"] = json!([{"bearer": []}]);
+            o["responses"]["401"]["headers"] = json!({"WWW-Authenticate": {
+                "description": "The scheme a request needs: `Bearer realm=\"ledger\"`",
+                "schema": {"type": "string"}}});
             o["responses"]["429"]["headers"] = json!({"Retry-After": {
                 "description": "Seconds to wait before the next request",
                 "schema": {"type": "integer", "minimum": 1}}});

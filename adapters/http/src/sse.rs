@@ -14,6 +14,7 @@ use axum::Router;
 use futures_util::stream;
 use std::sync::Arc;
 
+use ledger_application::access::Principal;
 use ledger_application::api_keys::ApiKeys;
 use ledger_application::feed::FeedItem;
 use ledger_application::feed_hub::{Delivery, FeedEnd, FeedFilter, Subscription};
@@ -126,36 +127,55 @@ pub(crate) async fn account_stream(
     Ok(events(subscription, key, |item| item.version.to_string()))
 }
 
-/// The API key a stream was opened with, to ask again before each event.
-type WatchedKey = Option<(Arc<ApiKeys>, SecretHash)>;
+/// What a stream's access is asked again about before each event: the API key it was
+/// opened with, or, opened with no credential on an open API, whether the API is still
+/// open (a stream opened during the set-up once went on after the first key closed it).
+enum Watched {
+    /// The admin token or an `auth.api_tokens` entry: fixed for the process's life.
+    Nothing,
+    /// An API key, which may be revoked.
+    Key(Arc<ApiKeys>, SecretHash),
+    /// No credential: the API may close.
+    OpenApi(Arc<ApiKeys>),
+}
 
-fn watch_key(state: &crate::State, rc: &RequestContext) -> WatchedKey {
-    rc.key.map(|hash| (state.keys.clone(), hash))
+fn watch_key(state: &crate::State, rc: &RequestContext) -> Watched {
+    match rc.key {
+        Some(hash) => Watched::Key(state.keys.clone(), hash),
+        None if rc.principal == Principal::anonymous() => Watched::OpenApi(state.keys.clone()),
+        None => Watched::Nothing,
+    }
 }
 
 /// Why the stream must end before its next event, if it must: its key (if it was
 /// opened with one) is revoked (no event past the revocation's reach, one second per
-/// instance), or cannot be checked now (a store failure, not a revocation: the client
-/// may reconnect).
-async fn key_refusal(key: &WatchedKey) -> Option<&'static str> {
-    let (keys, hash) = key.as_ref()?;
-    match keys.principal_by_hash(hash).await {
-        Ok(Some(_)) => None,
-        Ok(None) => Some("closed: the key is revoked"),
-        Err(e) => {
-            tracing::warn!(error = %e, "live feed subscription ended: its key cannot be checked");
-            Some(STORE_FAILED)
-        }
-    }
+/// instance), the open API it was opened on has closed, or either cannot be checked
+/// now (a store failure, not a refusal: the client may reconnect).
+async fn key_refusal(key: &Watched) -> Option<&'static str> {
+    let checked = match key {
+        Watched::Nothing => return None,
+        Watched::Key(keys, hash) => keys
+            .principal_by_hash(hash)
+            .await
+            .map(|p| p.is_none().then_some("closed: the key is revoked")),
+        Watched::OpenApi(keys) => keys.any().await.map(|any| {
+            any.then_some("closed: the API is no longer open: an API key or token is needed")
+        }),
+    };
+    checked.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "live feed subscription ended: its access cannot be checked");
+        Some(STORE_FAILED)
+    })
 }
 
-const STORE_FAILED: &str =
-    "closed: the event store cannot be read now; reconnect with Last-Event-ID to resume";
+const STORE_FAILED: &str = "closed: the feed cannot be read past this point now (the \
+    event store failed, or an event cannot be read: the server's log says which); \
+    reconnect with Last-Event-ID to resume";
 
 /// The subscription as an SSE body: each event with its id, a closing comment at the
 /// end, heartbeats while idle. A stream opened with an API key ends when the key is
 /// revoked (or cannot be checked).
-fn events(subscription: Subscription, key: WatchedKey, id_of: fn(&FeedItem) -> String) -> Response {
+fn events(subscription: Subscription, key: Watched, id_of: fn(&FeedItem) -> String) -> Response {
     let body = stream::unfold(Some((subscription, key)), move |state| async move {
         let (mut sub, key) = state?;
         let event = match sub.next().await? {

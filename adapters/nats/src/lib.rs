@@ -61,6 +61,16 @@ pub fn check_names(stream: &str, subject_prefix: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Refuses a URL the NATS client would refuse (another scheme, no host), its text not
+/// repeated: it may hold a token or a password.
+pub fn check_url(url: &str) -> Result<(), String> {
+    url.parse::<async_nats::ServerAddr>()
+        .map(drop)
+        .map_err(|e| {
+            format!("relay.nats.url is not a NATS server's address (nats://host:port): {e}")
+        })
+}
+
 /// Publishes feed pages to a JetStream stream.
 pub struct JetStreamSink {
     context: jetstream::Context,

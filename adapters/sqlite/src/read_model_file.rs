@@ -82,29 +82,25 @@ async fn open_beside(
 
 /// Refuses read models made from another ledger's events (a file copied from
 /// elsewhere, behind this ledger's end, which [`not_ahead`] lets through): they would
-/// show its accounts and money as this one's. A ledger is known by its first event's
-/// id, recorded the first time the two files open together.
+/// show its accounts and money as this one's. A ledger is known by the random id its
+/// events' file is made with, recorded in the read models the first time the two open
+/// together (a new ledger's first start included).
 async fn same_ledger(
     file: &ReadModelFile,
     events: &SqliteEventStore,
     path: &Path,
 ) -> Result<(), sqlx::Error> {
-    let first: Option<String> =
-        sqlx::query_scalar("SELECT event_id FROM events ORDER BY position LIMIT 1")
-            .fetch_optional(events.reader())
-            .await?;
-    let Some(first) = first else {
-        return Ok(());
-    };
-    let known: Option<String> = sqlx::query_scalar("SELECT first_event_id FROM ledger_identity")
+    let ledger: String = sqlx::query_scalar("SELECT ledger_id FROM ledger_identity")
+        .fetch_one(events.reader())
+        .await?;
+    let known: Option<String> = sqlx::query_scalar("SELECT ledger_id FROM ledger_identity")
         .fetch_optional(&file.reader)
         .await?;
     match known {
-        Some(known) if known != first => Err(sqlx::Error::Configuration(
+        Some(known) if known != ledger => Err(sqlx::Error::Configuration(
             format!(
-                "the read models in {} were made from another ledger's events (its first \
-                 event is not this one's): remove that file and start again; the \
-                 projections make it anew from these events",
+                "the read models in {} were made from another ledger's events: remove \
+                 that file and start again; the projections make it anew from these events",
                 path.display()
             )
             .into(),
@@ -112,10 +108,10 @@ async fn same_ledger(
         Some(_) => Ok(()),
         None => {
             sqlx::query(
-                "INSERT INTO ledger_identity (first_event_id) SELECT ?1 \
+                "INSERT INTO ledger_identity (ledger_id) SELECT ?1 \
                  WHERE NOT EXISTS (SELECT 1 FROM ledger_identity)",
             )
-            .bind(first)
+            .bind(ledger)
             .execute(&file.writer)
             .await?;
             Ok(())

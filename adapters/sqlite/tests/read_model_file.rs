@@ -114,19 +114,20 @@ async fn read_models_ahead_of_the_events_are_refused_with_the_way_out() {
 async fn another_ledgers_read_models_are_refused() {
     let (mine, theirs) = (TempDir::new(), TempDir::new());
     let ledger = |dir: &TempDir| format!("sqlite://{}/ledger.db", dir.0.display());
+    // Each opened once, empty (a new ledger's first start), then closed (its
+    // write-ahead log folded into the file), as after a clean stop.
     let events = ledger_sqlite::open(&ledger(&mine)).await.expect("open");
-    for id in ["a", "b"] {
-        events.append(request(id, 0, None)).await.expect("append");
-    }
     let other = ledger_sqlite::open(&ledger(&theirs)).await.expect("open");
-    other.append(request("x", 0, None)).await.expect("append");
-    // Each closed (its write-ahead log folded into the file), as after a clean stop.
     for store in [&other, &events] {
         let file = ledger_sqlite::open_read_models(store).await.expect("open");
         ledger_sqlite::close_file(file.writer(), file.reader())
             .await
             .expect("closed");
     }
+    for id in ["a", "b"] {
+        events.append(request(id, 0, None)).await.expect("append");
+    }
+    other.append(request("x", 0, None)).await.expect("append");
     // Their read models copied over mine (one event seen: behind my two).
     let path = |dir: &TempDir| ledger_sqlite::read_models_path(&dir.0.join("ledger.db"));
     std::fs::copy(path(&theirs), path(&mine)).expect("copied");

@@ -29,11 +29,13 @@ impl fmt::Display for FeedCursor {
 impl FromStr for FeedCursor {
     type Err = ();
     fn from_str(s: &str) -> Result<Self, ()> {
-        // Each part 1-19 plain digits within a signed 64-bit column, as the ids given.
+        // Each part 1-19 plain digits (the OpenAPI pattern's); past the largest signed
+        // 64-bit number (what a column holds) it is that number: a cursor past every
+        // event there is.
         let part = |p: &str| {
             let plain = (1..=19).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit());
             let n: u64 = p.parse().ok().filter(|_| plain).ok_or(())?;
-            i64::try_from(n).map(|_| n).map_err(|_| ())
+            Ok::<_, ()>(n.min(i64::MAX.unsigned_abs()))
         };
         let (tx, pos) = s.split_once('-').ok_or(())?;
         Ok(Self {

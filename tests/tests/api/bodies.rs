@@ -104,10 +104,28 @@ pub(crate) async fn a_misspelt_query_parameter_is_refused(backend: Backend) {
         "/transfers?account_id=a&limit=5",
         "/analytics/summary",
         "/accounts/a?version=9999999999999999999",
+        // 19 digits each, as the pattern says: past every event there is.
+        "/events?after=9999999999999999999-9999999999999999999",
     ] {
         let (s, b) = json(app.get(path).await).await;
         assert_eq!(s, 200, "{path}: {b}");
     }
+    // A command's field in the query string was ignored: `?pending=true` moved the
+    // money at once. Refused, nothing written.
+    open(&app, "b", "USD").await;
+    let r = app
+        .post("/accounts/a/deposit", json!({"amount": "9"}))
+        .await;
+    assert_eq!(r.status(), 200);
+    let t = json!({"from_account_id": "a", "to_account_id": "b", "amount": "1"});
+    let r = app.post("/transfers?pending=true", t).await;
+    expect_problem(r, 422, "validation_failed").await;
+    let (_, a) = json(app.get("/accounts/a").await).await;
+    assert_eq!(
+        (&a["balance"], &a["version"]),
+        (&json!("9.00"), &json!(2)),
+        "{a}"
+    );
 }
 
 /// Found by black-box testing: a coded body was read as if plain (a body labelled
