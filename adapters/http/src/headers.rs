@@ -31,8 +31,8 @@ pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> 
 /// `"opaque"` or `W/"opaque"`, where the opaque part may hold any visible character but
 /// `"`, commas included; empty list elements are allowed). Comparison is strong and
 /// exact: only `"<version>"` written canonically names a version; weak tags (`W/"5"`) and
-/// other spellings (`"05"`, `"+7"`) are valid tags that never match. Anything else, an
-/// empty value included: 400.
+/// other spellings (`"05"`, `"+7"`) are valid tags that never match. An empty value
+/// (or commas alone): 422; anything else: 400.
 pub fn if_match(headers: &HeaderMap) -> Result<Option<IfMatch>, ApiError> {
     let values = headers.get_all(header::IF_MATCH);
     if values.iter().next().is_none() {
@@ -86,9 +86,12 @@ pub fn if_match(headers: &HeaderMap) -> Result<Option<IfMatch>, ApiError> {
         }
     }
     // An empty value names nothing a request could mean (a client's unset variable,
-    // most likely): said, not answered 412 as a precondition that failed.
+    // most likely): said, not answered 412 as a precondition that failed. Well formed
+    // as a list (of nothing), so a validation refusal, not a malformed header.
     if !any && tags == 0 {
-        return Err(malformed());
+        return Err(ApiError::validation(
+            "If-Match is empty: give * or the ETags the account may be at, such as \"3\"",
+        ));
     }
     Ok(Some(if any {
         IfMatch::Any

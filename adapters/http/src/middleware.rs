@@ -121,8 +121,18 @@ pub const MAX_URI_BYTES: usize = 8 * 1024;
 /// rebuild's `?projection=` is the one parameter a `POST` takes.
 fn query_on_command(req: &Request) -> Option<ApiError> {
     let given = req.uri().query().is_some_and(|q| !q.is_empty());
-    let takes_one = req.uri().path() == "/admin/rebuild-projections";
-    (req.method() == axum::http::Method::POST && given && !takes_one).then(|| {
+    if req.method() != axum::http::Method::POST || !given {
+        return None;
+    }
+    // Only a route that takes a POST: another answers 405 as it would.
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()?
+        .as_str();
+    let command = crate::contract::operations().any(|op| {
+        op.method == "post" && op.path == route && (op.params)().iter().all(|p| p["in"] != "query")
+    });
+    command.then(|| {
         ApiError::validation(
             "this route takes no query parameters: a command's fields go in its JSON body",
         )
