@@ -12,7 +12,7 @@
 //! An owner key meets another owner's account, or a transfer touching none of its
 //! accounts, as if it did not exist.
 
-use ledger_domain::{Account, Decimal, Owner};
+use ledger_domain::{Account, Owner};
 
 /// A role, and for an owner key whose accounts it acts on.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -147,18 +147,6 @@ impl Principal {
             Some(o) if o != owner => Err(Forbidden(format!(
                 "this key opens accounts only for owner {o}"
             ))),
-            _ => Ok(()),
-        }
-    }
-
-    /// Whether it may give an account this overdraft limit: credit is an operator's to
-    /// grant, so an owner key sets none above zero (a customer's key once gave itself
-    /// unlimited credit and paid it out, and probed other owners' balances with it).
-    pub fn may_grant(&self, limit: Option<&Decimal>) -> Result<(), Forbidden> {
-        match (self.scope(), limit) {
-            (Some(_), Some(l)) if l.is_positive() => Err(Forbidden(
-                "an owner key sets no overdraft limit above zero: an operator grants credit".into(),
-            )),
             _ => Ok(()),
         }
     }

@@ -117,9 +117,7 @@ impl<'a> BatchUnit<'a> {
             }
             BatchOperation::Open(o) => {
                 // A final refusal of this operation (the batch names it), as any other.
-                let may = (self.ctx.principal.may_open_for(&o.owner))
-                    .and_then(|()| self.ctx.principal.may_grant(o.overdraft_limit.as_ref()));
-                if let Err(f) = may {
+                if let Err(f) = self.ctx.principal.may_open_for(&o.owner) {
                     return Err(CommandError::Rejected {
                         code: ledger_domain::ErrorCode::Forbidden,
                         detail: f.to_string(),
@@ -147,14 +145,6 @@ impl<'a> BatchUnit<'a> {
                 let account = &w.account(id.as_str())?.state;
                 if !self.ctx.principal.sees(account) {
                     return Err(DomainError::AccountNotFound.into());
-                }
-                if let crate::AccountAction::SetLimit { overdraft_limit } = action {
-                    if let Err(f) = self.ctx.principal.may_grant(Some(overdraft_limit)) {
-                        return Err(CommandError::Rejected {
-                            code: ledger_domain::ErrorCode::Forbidden,
-                            detail: f.to_string(),
-                        });
-                    }
                 }
                 let events = account.decide(&action.command())?;
                 BatchReply::Account {

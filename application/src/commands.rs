@@ -127,7 +127,6 @@ impl CommandService {
     ) -> Result<AccountReply, CommandError> {
         admit(ctx)?;
         ctx.principal.may_open_for(&req.owner)?;
-        ctx.principal.may_grant(req.overdraft_limit.as_ref())?;
         let chosen = req.account_id.as_ref().map_or("\u{0}", |a| a.as_str());
         // A precondition is part of the request (it cannot hold on an open: 412); with
         // none the parts are what they always were, so stored keys still match.
@@ -165,9 +164,6 @@ impl CommandService {
         ctx: &CommandContext,
     ) -> Result<AccountReply, CommandError> {
         admit(ctx)?;
-        if let AccountAction::SetLimit { overdraft_limit } = &action {
-            ctx.principal.may_grant(Some(overdraft_limit))?;
-        }
         let if_match = ctx
             .if_match
             .as_ref()
