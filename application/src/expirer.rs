@@ -5,10 +5,8 @@
 //! the expired state and refuses). The bootstrap runs it about every second, on the one
 //! instance that holds the expirer's lease.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use futures_util::{stream, StreamExt};
 use ledger_domain::{DomainError, TransferId};
 
 use crate::commands::{CommandContext, CommandError, CommandService};
@@ -20,9 +18,6 @@ pub const EXPIRER_ACTOR: &str = "system:expirer";
 
 /// How many due transfers one step expires at most.
 pub const EXPIRER_BATCH: usize = 500;
-
-/// How many of them are expired at the same time.
-const CONCURRENT_EXPIRIES: usize = 32;
 
 /// Why a step stopped.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -66,30 +61,13 @@ impl Expirer {
             principal: crate::access::Principal::new(EXPIRER_ACTOR, Default::default()),
             ..CommandContext::default()
         };
-        let ids = due
-            .into_iter()
-            .filter_map(|id| TransferId::from_stored(id).ok());
-        // Many at once: each is a command of its own, and concurrent commands share
-        // commits (one after another, a burst of a few thousand due in the same second
-        // took longer than the five seconds an expiry is promised within).
-        // Once the store is found down the rest are not tried: the next pass does.
-        let down = AtomicBool::new(false);
-        let outcomes: Vec<_> = stream::iter(ids)
-            .filter(|_| std::future::ready(!down.load(Ordering::Relaxed)))
-            .map(|id| async {
-                let outcome = self.commands.expire_transfer(id.clone(), now, &ctx).await;
-                if matches!(outcome, Err(CommandError::Unavailable(_))) {
-                    down.store(true, Ordering::Relaxed);
-                }
-                (id, outcome)
-            })
-            .buffer_unordered(CONCURRENT_EXPIRIES)
-            .collect()
-            .await;
         let mut recorded = 0;
-        let mut unavailable = None;
-        for (id, outcome) in outcomes {
-            match outcome {
+        for id in due {
+            let id_text = id.clone();
+            let Ok(id) = TransferId::from_stored(id) else {
+                continue;
+            };
+            match self.commands.expire_transfer(id, now, &ctx).await {
                 Ok(_) => recorded += 1,
                 Err(CommandError::Refused(
                     DomainError::TransferNotPending(_)
@@ -97,17 +75,14 @@ impl Expirer {
                     | DomainError::TransferNotDue(_),
                 )) => {}
                 // The store is down: the next pass tries again.
-                Err(e @ CommandError::Unavailable(_)) => unavailable = Some(e),
+                Err(e @ CommandError::Unavailable(_)) => return Err(e.into()),
                 // Anything else is about this transfer (a conflict that outlasted the
                 // retries, an unreadable stream): the others are not held up by it.
                 Err(e) => {
-                    tracing::warn!(transfer = %id.as_str(), error = %e, "expiry not recorded; retried next pass")
+                    tracing::warn!(transfer = %id_text, error = %e, "expiry not recorded; retried next pass")
                 }
             }
         }
-        match unavailable {
-            Some(e) => Err(e.into()),
-            None => Ok(recorded),
-        }
+        Ok(recorded)
     }
 }
