@@ -96,16 +96,14 @@ pub fn read_public_key(path: &Path) -> anyhow::Result<VerifyingKey> {
         .map_err(|_| anyhow::anyhow!("{} holds no Ed25519 public key in PEM", path.display()))
 }
 
-/// The sealer, when a signing key is set.
-pub fn sealer(settings: &Integrity, stores: &Stores) -> anyhow::Result<Option<Arc<Sealer>>> {
-    Ok(signing_key(settings)?.map(|key| {
-        Arc::new(Sealer::new(
-            stores.events.clone(),
-            key,
-            Arc::new(SystemClock),
-            Arc::new(UuidV7Ids),
-        ))
-    }))
+/// The sealer writing seals signed with `key`.
+pub fn sealer(key: SigningKey, stores: &Stores) -> Arc<Sealer> {
+    Arc::new(Sealer::new(
+        stores.events.clone(),
+        key,
+        Arc::new(SystemClock),
+        Arc::new(UuidV7Ids),
+    ))
 }
 
 /// Seals every `interval` while this instance holds the sealer lease, until `stop`.

@@ -102,7 +102,7 @@ impl Application {
         // made, at a mistyped path): the signing key, and the address, bound now (taken,
         // but not listening until the stores are open: until then a client is refused,
         // rather than left waiting on a service that cannot answer yet).
-        integrity::signing_key(&settings.integrity)?;
+        let signing_key = integrity::signing_key(&settings.integrity)?;
         let socket = serve::bind(&settings.server.address)
             .with_context(|| format!("cannot listen on {}", settings.server.address))?;
         let Core { runner, stores } = core(&settings).await?;
@@ -157,11 +157,11 @@ impl Application {
             stores.projections.clone(),
         )
         .await?;
-        let sealer = integrity::sealer(&settings.integrity, &stores)?;
-        let public_key = match integrity::signing_key(&settings.integrity)? {
+        let public_key = match &signing_key {
             Some(key) => Some(integrity::public_key_pem(&key.verifying_key())?),
             None => None,
         };
+        let sealer = signing_key.map(|key| integrity::sealer(key, &stores));
         let state = Arc::new(AppState {
             commands,
             queries,

@@ -92,7 +92,7 @@ pub(crate) async fn feed_stream(
         event_type,
     };
     let subscription = state.feed.subscribe(after, filter);
-    let key = watch_key(&state, &rc);
+    let key = watched(&state, &rc);
     Ok(events(subscription, key, |item| item.cursor.to_string()))
 }
 
@@ -123,7 +123,7 @@ pub(crate) async fn account_stream(
         .visible_account(&rc.principal, id.as_str())
         .await?;
     let subscription = state.feed.subscribe_stream(id.as_str(), after);
-    let key = watch_key(&state, &rc);
+    let key = watched(&state, &rc);
     Ok(events(subscription, key, |item| item.version.to_string()))
 }
 
@@ -139,7 +139,7 @@ enum Watched {
     OpenApi(Arc<ApiKeys>),
 }
 
-fn watch_key(state: &crate::State, rc: &RequestContext) -> Watched {
+fn watched(state: &crate::State, rc: &RequestContext) -> Watched {
     match rc.key {
         Some(hash) => Watched::Key(state.keys.clone(), hash),
         None if rc.principal == Principal::anonymous() => Watched::OpenApi(state.keys.clone()),
@@ -151,7 +151,7 @@ fn watch_key(state: &crate::State, rc: &RequestContext) -> Watched {
 /// opened with one) is revoked (no event past the revocation's reach, one second per
 /// instance), the open API it was opened on has closed, or either cannot be checked
 /// now (a store failure, not a refusal: the client may reconnect).
-async fn key_refusal(key: &Watched) -> Option<&'static str> {
+async fn access_refusal(key: &Watched) -> Option<&'static str> {
     let checked = match key {
         Watched::Nothing => return None,
         Watched::Key(keys, hash) => keys
@@ -180,7 +180,7 @@ fn events(subscription: Subscription, key: Watched, id_of: fn(&FeedItem) -> Stri
         let (mut sub, key) = state?;
         let event = match sub.next().await? {
             Delivery::Event(item) => {
-                if let Some(why) = key_refusal(&key).await {
+                if let Some(why) = access_refusal(&key).await {
                     return Some((Ok::<_, Infallible>(Event::default().comment(why)), None));
                 }
                 Event::default()
