@@ -166,15 +166,16 @@ impl CommandService {
         self.settle(id, Settlement::Void(reason), ctx, fp).await
     }
 
-    /// Records the expiry of a pending transfer whose `expires_at` is at or before
-    /// `now` (the expirer's command): written once, however many instances ask.
-    pub async fn expire_transfer(
+    /// Records the expiry of a pending transfer between `parties` (its payer and payee,
+    /// as [`Self::parties`] gives them) whose `expires_at` is at or before `now` (the
+    /// expirer's command): written once, however many instances ask.
+    pub(crate) async fn expire_transfer(
         &self,
         id: TransferId,
+        (from, to): (AccountId, AccountId),
         now: DateTime<Utc>,
         ctx: &CommandContext,
     ) -> Result<TransferReply, CommandError> {
-        let (from, to) = self.parties(&id).await?;
         self.run_transfer(
             What::Settle(id, Settlement::Expire, Some(now)),
             from,
