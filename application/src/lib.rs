@@ -49,6 +49,7 @@ mod verify_analytics;
 mod verify_arithmetic;
 mod verify_audit;
 mod verify_chain;
+mod verify_legs;
 mod verify_models;
 mod verify_read;
 mod verify_seals;

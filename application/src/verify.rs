@@ -5,7 +5,7 @@
 //! (3) every seal: the feed digest and event count up to its cursor, and its Ed25519
 //! signature; (4) the accounts, transfers and analytics views and the audit log equal
 //! a fresh fold of the events (`verify_models`, `verify_transfers`, `verify_analytics`,
-//! `verify_audit`).
+//! `verify_audit`), and each transfer's legs agree with its record (`verify_legs`).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -23,6 +23,7 @@ use crate::queries::QueryError;
 use crate::verify_analytics::AnalyticsFold;
 use crate::verify_audit::{entries_at, AuditFold};
 use crate::verify_chain::check_event;
+use crate::verify_legs::LegsFold;
 use crate::verify_models::{decode_for_folds, unreadable, AccountsFold};
 use crate::verify_read::read_ahead;
 use crate::verify_transfers::TransfersFold;
@@ -221,6 +222,7 @@ impl Verifier {
         // while this one is checked; each event is decoded here, once for the four
         // folds (decoded in the read-ahead instead, it measured slower: BENCHMARKS.md).
         let mut decoder = FeedDecoder::default();
+        let mut legs = LegsFold::default();
         let (pages, stages) = read_ahead(
             self.store.clone(),
             FeedCursor::START,
@@ -260,6 +262,7 @@ impl Verifier {
                         transfers.apply(e, &decoded);
                         analytics.apply(e, &decoded);
                         audit.apply(e, &decoded);
+                        legs.apply(e, &decoded);
                     }
                     Ok::<_, QueryError>(())
                 };
@@ -277,6 +280,7 @@ impl Verifier {
         };
         let (_, checked) = futures_util::future::join(stages, check).await;
         let cursor = checked?;
+        legs.finish(findings);
         self.hidden_events(heads, cursor, report.events, findings)
             .await?;
         for (at, seal) in seals {

@@ -135,6 +135,29 @@ async fn a_recomputed_chain_is_caught_by_the_seal(backend: Backend) {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// The credit leg of the transfer made bigger than its debit leg and its record, and
+/// chained again: each account's figures still add up, yet money was made.
+async fn legs_that_disagree_with_their_transfer_are_found(backend: Backend) {
+    let (_app, url, dir, key) = sealed_ledger(backend).await;
+    let store = Store::at(&url);
+    let mut events = store.events("acc-2").await;
+    let credit = events.last_mut().expect("the credit leg");
+    assert_eq!(credit.event_type, "TransferCredited");
+    credit.data = credit.data.replace("\"5.00\"", "\"1000.00\"");
+    rechain(&mut events);
+    store.rewrite(events.last().expect("the credit leg")).await;
+    let (code, out) = verify(&url, Some(&key)).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(
+            "the transfer's legs and record disagree: moved: 5.00 on its record, \
+             5.00 on its debit leg, 1000.00 on its credit leg"
+        ),
+        "{out}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 async fn a_changed_read_model_row_is_found(backend: Backend) {
     let (_app, url, dir, key) = sealed_ledger(backend).await;
     Store::at(&url)
@@ -281,6 +304,7 @@ on_both_backends!(
     a_deleted_event_leaves_a_hole,
     swapped_data_breaks_the_chain,
     a_forged_event_is_found,
+    legs_that_disagree_with_their_transfer_are_found,
     an_event_the_feed_never_shows_is_found,
     a_recomputed_chain_is_caught_by_the_seal,
     a_changed_read_model_row_is_found,
