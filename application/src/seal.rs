@@ -164,6 +164,16 @@ impl Sealer {
         };
         let unreadable = |why: String| SealError::Unreadable(why);
         let seal: Seal = serde_json::from_str(&last.data).map_err(|e| unreadable(e.to_string()))?;
+        let own = ChainHash(self.key.verifying_key().to_bytes()).to_string();
+        if seal.public_key != own {
+            // Not refused (a key is changed on purpose), but said: from here on the
+            // seals verify only with both public keys given to `ledger verify`.
+            tracing::warn!(
+                last_seal_key = %seal.public_key,
+                signing_key = %own,
+                "the signing key differs from the last seal's: give ledger verify both public keys (--public-key twice)"
+            );
+        }
         Ok(Sealed {
             version: last.version,
             head: last.hash,

@@ -125,8 +125,10 @@ pub struct Verifier {
     pub models: Arc<dyn ReadModels>,
     /// The projections' checkpoints.
     pub checkpoints: Arc<dyn ProjectionStore>,
-    /// The key seals must be signed with (`None`: signatures are not checked).
-    pub public_key: Option<VerifyingKey>,
+    /// The keys seals may be signed with (more than one after a change of signing
+    /// key); each seal must name one of them and verify with it. None: signatures are
+    /// not checked.
+    pub public_keys: Vec<VerifyingKey>,
     /// Reads and hashes the next pages on tasks of their own while a page is checked
     /// (`None`: beside the checks, on the caller's task).
     pub spawner: Option<Arc<dyn Spawner>>,
@@ -144,7 +146,7 @@ impl Verifier {
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<Report, QueryError> {
         let mut report = Report {
-            signatures_checked: self.public_key.is_some(),
+            signatures_checked: !self.public_keys.is_empty(),
             ..Report::default()
         };
         let mut findings = Vec::new();

@@ -92,10 +92,21 @@ impl Verifier {
                 s.seal.cursor, s.seal.digest
             ));
         }
-        if let Some(key) = &self.public_key {
-            if !signature_holds(&s.seal, key) {
-                wrong("the seal's signature does not verify with the public key".into());
-            }
+        if self.public_keys.is_empty() {
+            return;
+        }
+        let named = self
+            .public_keys
+            .iter()
+            .find(|k| ChainHash(k.to_bytes()).to_string() == s.seal.public_key);
+        match named {
+            Some(key) if signature_holds(&s.seal, key) => {}
+            Some(_) => wrong("the seal's signature does not verify with the public key".into()),
+            None => wrong(format!(
+                "the seal names the public key {}, not one given: its signature is not \
+                 one of the keys' (after a change of signing key, give both)",
+                s.seal.public_key
+            )),
         }
     }
 }

@@ -79,7 +79,7 @@ fn verifier(store: MockEventStore, spawner: Option<Arc<dyn Spawner>>) -> Verifie
         store: Arc::new(store),
         models: Arc::new(MockReadModels::new()),
         checkpoints: Arc::new(checkpoints),
-        public_key: None,
+        public_keys: Vec::new(),
         spawner,
     }
 }

@@ -140,14 +140,14 @@ pub fn spawn(
 /// `ledger verify`: the report, with a progress bar on a terminal.
 pub async fn verify(
     stores: &Stores,
-    public_key: Option<VerifyingKey>,
+    public_keys: Vec<VerifyingKey>,
     stream: Option<&str>,
 ) -> anyhow::Result<Report> {
     let verifier = Verifier {
         store: stores.events.clone(),
         models: stores.read.clone(),
         checkpoints: stores.projections.clone(),
-        public_key,
+        public_keys,
         spawner: Some(Arc::new(|task| {
             tokio::spawn(task);
         })),

@@ -52,10 +52,12 @@ enum Command {
     /// Check the ledger for tampering: versions, hash chains, seals, read models.
     /// Exits 0 when all holds, 1 naming the first finding, 2 when it cannot check.
     Verify {
-        /// The PEM public key seals must be signed with (default: the one of
-        /// integrity.signing_key; with neither, signatures are not checked).
+        /// A PEM public key seals may be signed with (default: the one of
+        /// integrity.signing_key; with neither, signatures are not checked). Give it
+        /// more than once after a change of signing key: each seal must name one of
+        /// them and verify with it.
         #[arg(long)]
-        public_key: Option<PathBuf>,
+        public_key: Vec<PathBuf>,
         /// Check only this stream (versions, hashes, and its read-model row).
         #[arg(long)]
         stream: Option<String>,
@@ -124,7 +126,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let command = cli.command.unwrap_or(Command::Serve);
     match command {
         Command::Verify { public_key, stream } => {
-            return verify::run(&settings, public_key.as_deref(), stream.as_deref()).await
+            return verify::run(&settings, &public_key, stream.as_deref()).await
         }
         Command::Keys {
             action: KeysCommand::Generate { out },

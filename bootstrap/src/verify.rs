@@ -1,7 +1,7 @@
 //! `ledger verify`: runs the checks and prints the summary (the exit code says the
 //! outcome: 0 clean, 1 a finding).
 
-use std::path::Path;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use ledger_bootstrap::{integrity, stores, Settings};
@@ -27,12 +27,18 @@ fn in_context(e: anyhow::Error, doing: &str) -> anyhow::Error {
 
 pub(crate) async fn run(
     settings: &Settings,
-    public_key: Option<&Path>,
+    public_keys: &[PathBuf],
     stream: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
-    let key = match public_key {
-        Some(path) => Some(integrity::read_public_key(path)?),
-        None => integrity::signing_key(&settings.integrity)?.map(|k| k.verifying_key()),
+    let keys = match public_keys {
+        [] => integrity::signing_key(&settings.integrity)?
+            .map(|k| k.verifying_key())
+            .into_iter()
+            .collect(),
+        paths => paths
+            .iter()
+            .map(|p| integrity::read_public_key(p))
+            .collect::<anyhow::Result<Vec<_>>>()?,
     };
     // Read-only first: an empty or missing file is said to hold no ledger, and is not
     // made a database by opening it.
@@ -41,7 +47,7 @@ pub(crate) async fn run(
         .await
         .map_err(|e| in_context(e, "opening the store as it is"))?;
     let started = std::time::Instant::now();
-    let report = integrity::verify(&stores, key, stream)
+    let report = integrity::verify(&stores, keys, stream)
         .await
         .map_err(|e| in_context(e, "verifying the store as it is"))?;
     if let Some(s) = stream.filter(|_| report.events == 0 && report.findings.is_empty()) {

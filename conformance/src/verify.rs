@@ -34,7 +34,7 @@ async fn verify(h: &Harness) -> Report {
             store: h.store.clone(),
             models: h.read.clone(),
             checkpoints: h.projections.clone(),
-            public_key: None,
+            public_keys: Vec::new(),
             spawner,
         };
         reports.push(verifier.run(None, &|_| {}).await.expect("verify runs"));

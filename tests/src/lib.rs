@@ -122,7 +122,7 @@ impl TestApp {
             Ok(s) => s,
             Err(e) => return vec![format!("the store does not open: {e:#}")],
         };
-        match ledger_bootstrap::integrity::verify(stores, None, None).await {
+        match ledger_bootstrap::integrity::verify(stores, Vec::new(), None).await {
             Ok(report) => report.findings.iter().map(|f| format!("{f:?}")).collect(),
             Err(e) => vec![format!("the store is not readable: {e:#}")],
         }
@@ -137,6 +137,14 @@ impl TestApp {
     /// is cleaned up by the first.
     pub async fn spawn_beside(&self) -> Self {
         Self::start(self.settings.clone(), self.clock.clone(), None, None).await
+    }
+
+    /// As [`Self::spawn_beside`], sealing with another signing key (a PEM file).
+    pub async fn spawn_beside_signing_with(&self, key: &std::path::Path) -> Self {
+        let mut settings = self.settings.clone();
+        let key = key.display().to_string();
+        settings.integrity.signing_key = Some(ledger_http::Secret::new(&key));
+        Self::start(settings, self.clock.clone(), None, None).await
     }
 
     async fn start(

@@ -134,6 +134,32 @@ async fn if_match_is_strong_exact_and_takes_star_and_lists(backend: Backend) {
             "{tag}"
         );
     }
+    // Lines of their own are one list: `*` beside a stale tag is as malformed as on
+    // one line (taken as `*`, the stale tag was ignored and the deposit made).
+    for lines in [["\"1\"", "*"], ["*", "\"1\""]] {
+        let headers = [("if-match", lines[0]), ("if-match", lines[1])];
+        let path = "/accounts/im/deposit";
+        let answer = app.send(Method::POST, path, Some(json!({"amount": "1"})), &headers);
+        let (s, b) = json(answer.await).await;
+        assert_eq!(
+            (s, b["code"].clone()),
+            (400, json!("malformed_request")),
+            "{lines:?}"
+        );
+    }
+    // A second Content-Type line makes the body's type not JSON alone.
+    let headers = [("content-type", "text/plain")];
+    let answer = app.send(
+        Method::POST,
+        "/accounts/im/deposit",
+        Some(json!({"amount": "1"})),
+        &headers,
+    );
+    let (s, b) = json(answer.await).await;
+    assert_eq!(
+        (s, b["code"].clone()),
+        (415, json!("unsupported_media_type"))
+    );
     let (_, view) = json(app.get("/accounts/im").await).await;
     assert_eq!(
         view["balance"], "3.00",

@@ -43,10 +43,12 @@ pub async fn json_up_to<T: DeserializeOwned>(
     let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
         b"{}"
     } else {
-        let is_json = headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(is_json);
+        // Exactly one: a second line (HTTP reads both as one list) is not JSON alone.
+        let mut types = headers.get_all(header::CONTENT_TYPE).iter();
+        let is_json = match (types.next(), types.next()) {
+            (Some(v), None) => v.to_str().is_ok_and(is_json),
+            _ => false,
+        };
         if !is_json {
             return Err(ApiError::new(
                 ErrorCode::UnsupportedMediaType,

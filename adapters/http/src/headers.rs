@@ -88,6 +88,11 @@ pub fn if_match(headers: &HeaderMap) -> Result<Option<IfMatch>, ApiError> {
     // An empty value names nothing a request could mean (a client's unset variable,
     // most likely): said, not answered 412 as a precondition that failed. Well formed
     // as a list (of nothing), so a validation refusal, not a malformed header.
+    // `*` beside tags (on lines of their own, which HTTP reads as one list) is as
+    // malformed as on one line: taken as `*`, a stale tag would be ignored.
+    if any && tags > 0 {
+        return Err(malformed());
+    }
     if !any && tags == 0 {
         return Err(ApiError::validation(
             "If-Match is empty: give * or the ETags the account may be at, such as \"3\"",
