@@ -102,7 +102,12 @@ impl Transfer {
             return Some(stray.clone());
         }
         let Some((from, to, currency, _)) = &self.record else {
-            return Some("its legs have no record of the transfer".into());
+            // Met after the transfer ended (and was let go), or with no transfer made.
+            let on_record = self.flows.iter().any(|f| f[RECORD] != 0);
+            return Some(match on_record {
+                true => "an event of its stream after it ended, or with no transfer made".into(),
+                false => "its legs have no record of the transfer".into(),
+            });
         };
         for (on, named, side) in [
             (&self.legs[0], from, "debit"),

@@ -1,5 +1,5 @@
 //! The live feeds' refusals, on both backends: no or a wrong token, unreadable or
-//! doubled cursors and `Last-Event-ID`s, misspelt parameters, accounts that do not
+//! doubled cursors and `Last-Event-ID`s, misspelt or repeated parameters, accounts that do not
 //! exist, doubled `Authorization` headers; the admin reads the feed too.
 
 use ledger_tests::sse::open;
@@ -42,6 +42,25 @@ async fn refusals(backend: Backend) {
         ),
         (
             "/events/stream?event_type=Nope",
+            auth.to_vec(),
+            422,
+            "validation_failed",
+        ),
+        // A parameter takes one value: "A or B" must not deliver B alone.
+        (
+            "/events/stream?event_type=AccountOpened&event_type=MoneyDeposited",
+            auth.to_vec(),
+            422,
+            "validation_failed",
+        ),
+        (
+            "/events?after=1-1&after=5-5",
+            auth.to_vec(),
+            422,
+            "validation_failed",
+        ),
+        (
+            "/audit?event_type=AccountOpened&event_type=MoneyDeposited",
             auth.to_vec(),
             422,
             "validation_failed",

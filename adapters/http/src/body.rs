@@ -222,9 +222,10 @@ pub fn path_account(id: &str) -> Result<AccountId, ApiError> {
     AccountId::parse(id).map_err(|_| ApiError::account_not_found())
 }
 
-/// The query string as a map; repeated keys keep the last value.
-/// No parameter takes a control character (a NUL cannot even be stored as PostgreSQL
-/// text): 422, never a store error.
+/// The query string as a map. No parameter takes a control character (a NUL cannot
+/// even be stored as PostgreSQL text), and none is given twice (no parameter takes a
+/// list: `event_type=A&event_type=B` meant as "A or B" must not deliver B alone): 422,
+/// never a store error.
 pub fn query(raw: Option<&str>) -> Result<HashMap<String, String>, ApiError> {
     let pairs = serde_urlencoded::from_str::<Vec<(String, String)>>(raw.unwrap_or(""))
         .map_err(|e| ApiError::validation(format!("unreadable query string: {e}")))?;
@@ -233,7 +234,16 @@ pub fn query(raw: Option<&str>) -> Result<HashMap<String, String>, ApiError> {
             "query parameter `{name}` holds a control character"
         )));
     }
-    Ok(pairs.into_iter().collect())
+    let mut map = HashMap::with_capacity(pairs.len());
+    for (name, value) in pairs {
+        if map.contains_key(&name) {
+            return Err(ApiError::validation(format!(
+                "query parameter `{name}` is given more than once; it takes one value"
+            )));
+        }
+        map.insert(name, value);
+    }
+    Ok(map)
 }
 
 /// A `limit` parameter within bounds.
