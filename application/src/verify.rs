@@ -26,6 +26,8 @@ use crate::verify_chain::check_event;
 use crate::verify_legs::LegsFold;
 use crate::verify_models::{decode_for_folds, unreadable, AccountsFold};
 use crate::verify_read::read_ahead;
+use crate::verify_seals::check_kept;
+pub use crate::verify_seals::KeptSeal;
 use crate::verify_transfers::TransfersFold;
 
 /// Events a page of the feed `ledger verify` reads holds (a shorter page is the end).
@@ -96,6 +98,8 @@ pub struct Report {
     pub streams: u64,
     /// Seals checked.
     pub seals: u64,
+    /// Whether a seal kept outside the store was met in the feed and compared.
+    pub kept_seal_compared: bool,
     /// Whether seal signatures were checked (a public key was given).
     pub signatures_checked: bool,
     /// Accounts compared with the read model.
@@ -129,6 +133,9 @@ pub struct Verifier {
     /// key); each seal must name one of them and verify with it. None: signatures are
     /// not checked.
     pub public_keys: Vec<VerifyingKey>,
+    /// A seal kept outside the store (the whole feed's check only): the feed up to its
+    /// cursor must still give its count and digest, even with every stored seal gone.
+    pub kept_seal: Option<KeptSeal>,
     /// Reads and hashes the next pages on tasks of their own while a page is checked
     /// (`None`: beside the checks, on the caller's task).
     pub spawner: Option<Arc<dyn Spawner>>,
@@ -253,6 +260,10 @@ impl Verifier {
                         check_event(e, *computed, heads, findings);
                         digest = feed_digest(digest, e.hash);
                         report.events += 1;
+                        if let Some(kept) = self.kept_seal.filter(|k| k.cursor == e.cursor) {
+                            report.kept_seal_compared = true;
+                            check_kept(&kept, report.events, digest, findings);
+                        }
                         if let Some(seal) = seals.remove(&e.cursor) {
                             report.seals += 1;
                             self.check_seal(&seal, report.events, digest, findings);
@@ -283,6 +294,13 @@ impl Verifier {
         let (_, checked) = futures_util::future::join(stages, check).await;
         let cursor = checked?;
         legs.finish(findings);
+        if let Some(kept) = self.kept_seal.filter(|_| !report.kept_seal_compared) {
+            findings.push(kept.finding(format!(
+                "the seal kept outside the store names cursor {}, which is no event of the \
+                 feed: the history it sealed is gone",
+                kept.cursor
+            )));
+        }
         self.hidden_events(heads, cursor, report.events, findings)
             .await?;
         for (at, seal) in seals {

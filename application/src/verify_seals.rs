@@ -111,6 +111,48 @@ impl Verifier {
     }
 }
 
+/// A seal kept outside the store (`GET /admin/seals/latest`, or the relay's copy): what
+/// the feed up to its cursor held when it was made. Deleting every stored seal and
+/// changing events leaves the service to seal the changed history with the real key;
+/// only a seal kept elsewhere contradicts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeptSeal {
+    /// The cursor of the last event it covers.
+    pub cursor: FeedCursor,
+    /// How many events it covers.
+    pub events: u64,
+    /// The feed digest up to its cursor.
+    pub digest: ChainHash,
+}
+
+impl KeptSeal {
+    pub(crate) fn finding(&self, detail: String) -> Finding {
+        Finding {
+            pass: Pass::Seals,
+            stream_id: None,
+            version: None,
+            position: Some(self.cursor.position),
+            detail,
+        }
+    }
+}
+
+/// The kept seal against the feed up to its cursor: `events` events with `digest`.
+pub(crate) fn check_kept(
+    kept: &KeptSeal,
+    events: u64,
+    digest: ChainHash,
+    findings: &mut Vec<Finding>,
+) {
+    if kept.events != events || kept.digest != digest {
+        findings.push(kept.finding(format!(
+            "the seal kept outside the store covers {} events up to {} with digest {}; the \
+             feed now holds {events} with digest {digest}: the history it sealed was changed",
+            kept.events, kept.cursor, kept.digest
+        )));
+    }
+}
+
 pub(crate) struct StoredSeal {
     pub(crate) seal: Seal,
     pub(crate) version: u64,

@@ -80,6 +80,7 @@ fn verifier(store: MockEventStore, spawner: Option<Arc<dyn Spawner>>) -> Verifie
         models: Arc::new(MockReadModels::new()),
         checkpoints: Arc::new(checkpoints),
         public_keys: Vec::new(),
+        kept_seal: None,
         spawner,
     }
 }

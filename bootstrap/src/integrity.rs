@@ -13,7 +13,7 @@ use ed25519_dalek::{SigningKey, VerifyingKey};
 use ledger_application::ports::readmodel::{Lease, ProjectionStore};
 use ledger_application::ports::system::{SystemClock, UuidV7Ids};
 use ledger_application::seal::{SealError, Sealer};
-use ledger_application::verify::{Report, Verifier};
+use ledger_application::verify::{KeptSeal, Report, Verifier};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -141,6 +141,7 @@ pub fn spawn(
 pub async fn verify(
     stores: &Stores,
     public_keys: Vec<VerifyingKey>,
+    kept_seal: Option<KeptSeal>,
     stream: Option<&str>,
 ) -> anyhow::Result<Report> {
     let verifier = Verifier {
@@ -148,6 +149,7 @@ pub async fn verify(
         models: stores.read.clone(),
         checkpoints: stores.projections.clone(),
         public_keys,
+        kept_seal,
         spawner: Some(Arc::new(|task| {
             tokio::spawn(task);
         })),

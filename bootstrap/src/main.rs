@@ -58,6 +58,11 @@ enum Command {
         /// them and verify with it.
         #[arg(long)]
         public_key: Vec<PathBuf>,
+        /// A seal kept outside the store (the JSON of GET /admin/seals/latest, or any
+        /// object with its `cursor`, `events` and `digest`): the feed up to its cursor
+        /// must still give them, even if every stored seal was deleted.
+        #[arg(long)]
+        seal: Option<PathBuf>,
         /// Check only this stream (versions, hashes, and its read-model row).
         #[arg(long)]
         stream: Option<String>,
@@ -125,9 +130,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     init_tracing(&settings);
     let command = cli.command.unwrap_or(Command::Serve);
     match command {
-        Command::Verify { public_key, stream } => {
-            return verify::run(&settings, &public_key, stream.as_deref()).await
-        }
+        Command::Verify {
+            public_key,
+            seal,
+            stream,
+        } => return verify::run(&settings, &public_key, seal.as_deref(), stream.as_deref()).await,
         Command::Keys {
             action: KeysCommand::Generate { out },
         } => {

@@ -1,9 +1,10 @@
 //! `ledger verify`: runs the checks and prints the summary (the exit code says the
 //! outcome: 0 clean, 1 a finding).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use ledger_application::verify::KeptSeal;
 use ledger_bootstrap::{integrity, stores, Settings};
 
 /// What an error of `ledger verify` on a store it cannot read adds: verify changes
@@ -25,11 +26,43 @@ fn in_context(e: anyhow::Error, doing: &str) -> anyhow::Error {
     }
 }
 
+/// A seal kept outside the store, from its JSON (`cursor`, `events`, `digest`).
+fn read_kept_seal(path: &Path) -> anyhow::Result<KeptSeal> {
+    use anyhow::Context as _;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the kept seal {}", path.display()))?;
+    let bad = |what: &str| {
+        anyhow::anyhow!(
+            "the kept seal {} has no readable {what} (give the JSON of GET /admin/seals/latest)",
+            path.display()
+        )
+    };
+    let json: serde_json::Value = serde_json::from_str(&text).map_err(|_| bad("JSON"))?;
+    let field = |name: &str| json.get(name).and_then(|v| v.as_str());
+    Ok(KeptSeal {
+        cursor: field("cursor")
+            .and_then(|c| c.parse().ok())
+            .ok_or_else(|| bad("cursor"))?,
+        events: json
+            .get("events")
+            .and_then(serde_json::Value::as_u64)
+            .ok_or_else(|| bad("events"))?,
+        digest: field("digest")
+            .and_then(|d| d.parse().ok())
+            .ok_or_else(|| bad("digest"))?,
+    })
+}
+
 pub(crate) async fn run(
     settings: &Settings,
     public_keys: &[PathBuf],
+    kept_seal: Option<&Path>,
     stream: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
+    let kept = kept_seal.map(read_kept_seal).transpose()?;
+    if kept.is_some() && stream.is_some() {
+        anyhow::bail!("--seal checks the whole feed: it cannot be given with --stream");
+    }
     let keys = match public_keys {
         [] => integrity::signing_key(&settings.integrity)?
             .map(|k| k.verifying_key())
@@ -47,7 +80,7 @@ pub(crate) async fn run(
         .await
         .map_err(|e| in_context(e, "opening the store as it is"))?;
     let started = std::time::Instant::now();
-    let report = integrity::verify(&stores, keys, stream)
+    let report = integrity::verify(&stores, keys, kept, stream)
         .await
         .map_err(|e| in_context(e, "verifying the store as it is"))?;
     if let Some(s) = stream.filter(|_| report.events == 0 && report.findings.is_empty()) {
@@ -65,6 +98,12 @@ pub(crate) async fn run(
     } else {
         "signatures NOT checked: give --public-key or set integrity.signing_key"
     };
+    let kept = if report.kept_seal_compared {
+        ", and the seal kept outside"
+    } else {
+        ""
+    };
+    let signatures = format!("{signatures}{kept}");
     let compared = match stream {
         None => {
             let mut not = Vec::new();

@@ -35,6 +35,7 @@ async fn verify(h: &Harness) -> Report {
             models: h.read.clone(),
             checkpoints: h.projections.clone(),
             public_keys: Vec::new(),
+            kept_seal: None,
             spawner,
         };
         reports.push(verifier.run(None, &|_| {}).await.expect("verify runs"));

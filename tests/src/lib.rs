@@ -122,7 +122,7 @@ impl TestApp {
             Ok(s) => s,
             Err(e) => return vec![format!("the store does not open: {e:#}")],
         };
-        match ledger_bootstrap::integrity::verify(stores, Vec::new(), None).await {
+        match ledger_bootstrap::integrity::verify(stores, Vec::new(), None, None).await {
             Ok(report) => report.findings.iter().map(|f| format!("{f:?}")).collect(),
             Err(e) => vec![format!("the store is not readable: {e:#}")],
         }
