@@ -294,13 +294,7 @@ impl Verifier {
         let (_, checked) = futures_util::future::join(stages, check).await;
         let cursor = checked?;
         legs.finish(findings);
-        if let Some(kept) = self.kept_seal.filter(|_| !report.kept_seal_compared) {
-            findings.push(kept.finding(format!(
-                "the seal kept outside the store names cursor {}, which is no event of the \
-                 feed: the history it sealed is gone",
-                kept.cursor
-            )));
-        }
+        self.kept_seal_unmet(report, findings);
         self.hidden_events(heads, cursor, report.events, findings)
             .await?;
         for (at, seal) in seals {

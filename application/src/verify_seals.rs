@@ -8,7 +8,7 @@ use ledger_domain::ChainHash;
 use crate::ports::store::{FeedCursor, StreamQuery};
 use crate::queries::QueryError;
 use crate::seal_latest::signature_holds;
-use crate::verify::{Finding, Pass, Verifier, PAGE};
+use crate::verify::{Finding, Pass, Report, Verifier, PAGE};
 
 impl Verifier {
     /// Every seal, by the cursor it names (a seal that cannot be read is a finding).
@@ -61,6 +61,17 @@ impl Verifier {
             if n < PAGE {
                 return Ok(seals);
             }
+        }
+    }
+
+    /// A kept seal whose cursor the feed never reached: a finding.
+    pub(crate) fn kept_seal_unmet(&self, report: &Report, findings: &mut Vec<Finding>) {
+        if let Some(kept) = self.kept_seal.filter(|_| !report.kept_seal_compared) {
+            findings.push(kept.finding(format!(
+                "the seal kept outside the store names cursor {}, which is no event of the \
+                 feed: the history it sealed is gone",
+                kept.cursor
+            )));
         }
     }
 
