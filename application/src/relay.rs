@@ -5,12 +5,12 @@
 //! sink's acknowledgement and the checkpoint's move); the sink drops a re-sent event by
 //! its id, so consumers see each event once.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::feed::FeedReader;
 use crate::ports::readmodel::{ProjectionStatus, ProjectionStore, ReadModelError};
-use crate::ports::relay::{RelaySink, StoredEnd};
+use crate::ports::relay::RelaySink;
 use crate::ports::store::FeedCursor;
 use crate::queries::QueryError;
 
@@ -48,9 +48,6 @@ pub struct Relay {
     sink: Arc<dyn RelaySink>,
     batch: usize,
     relayed: AtomicU64,
-    /// Whether the checkpoint was set to where the destination's copy ends since the
-    /// relay started or a publish failed.
-    matched: AtomicBool,
 }
 
 impl Relay {
@@ -68,7 +65,6 @@ impl Relay {
             sink,
             batch: batch.max(1),
             relayed: AtomicU64::new(0),
-            matched: AtomicBool::new(false),
         }
     }
 
@@ -100,9 +96,8 @@ impl Relay {
     /// sink acknowledged; returns how many events that was.
     pub async fn step(&self) -> Result<usize, RelayError> {
         let status = self.checkpoints.relay_status().await?;
-        let checkpoint = status.as_ref().map_or(FeedCursor::START, |s| s.position);
+        let from = status.as_ref().map_or(FeedCursor::START, |s| s.position);
         let last_error = status.and_then(|s| s.last_error);
-        let from = self.match_destination(checkpoint, &last_error).await?;
         let items = self.reader.page(from, self.batch).await?;
         if items.is_empty() {
             if last_error.is_some() {
@@ -122,49 +117,9 @@ impl Relay {
         self.relayed
             .fetch_add(acknowledged as u64, Ordering::Relaxed);
         match published.error {
-            Some(e) => {
-                self.matched.store(false, Ordering::Relaxed);
-                Err(RelayError::Destination(e))
-            }
+            Some(e) => Err(RelayError::Destination(e)),
             None => Ok(acknowledged),
         }
-    }
-
-    /// Where to go on from: the checkpoint, or (once after a start or a failed
-    /// publish) where the destination's copy ends, the checkpoint moved there. A copy
-    /// that ends before it (the stream deleted, its storage lost, a new stream) is sent
-    /// the rest again; one that ends past it already holds those events.
-    async fn match_destination(
-        &self,
-        checkpoint: FeedCursor,
-        last_error: &Option<String>,
-    ) -> Result<FeedCursor, RelayError> {
-        if self.matched.load(Ordering::Relaxed) {
-            return Ok(checkpoint);
-        }
-        let end = match self.sink.stored_end().await {
-            Ok(StoredEnd::Empty) => FeedCursor::START,
-            Ok(StoredEnd::At(cursor)) => cursor,
-            Ok(StoredEnd::Unknown) => checkpoint,
-            Err(e) => {
-                if last_error.as_ref() != Some(&e) {
-                    self.record(checkpoint, checkpoint, Some(e.clone())).await?;
-                }
-                return Err(RelayError::Destination(e));
-            }
-        };
-        if end < checkpoint {
-            tracing::warn!(
-                checkpoint = %checkpoint,
-                destination_end = %end,
-                "the destination lacks events the relay had sent (deleted, lost or new): sending them again"
-            );
-        }
-        if end != checkpoint {
-            self.record(checkpoint, end, last_error.clone()).await?;
-        }
-        self.matched.store(true, Ordering::Relaxed);
-        Ok(end)
     }
 
     async fn record(

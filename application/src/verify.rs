@@ -24,7 +24,7 @@ use crate::verify_analytics::AnalyticsFold;
 use crate::verify_audit::{entries_at, AuditFold};
 use crate::verify_chain::check_event;
 use crate::verify_legs::LegsFold;
-use crate::verify_models::{decode_for_folds, unreadable, AccountsFold};
+use crate::verify_models::{decode_for_folds, failed_projections, unreadable, AccountsFold};
 use crate::verify_read::read_ahead;
 use crate::verify_seals::check_kept;
 pub use crate::verify_seals::KeptSeal;
@@ -205,6 +205,7 @@ impl Verifier {
                 .await?;
             (report.audit_entries, report.audit_counted) =
                 audit.finish(models, checkpoints, &mut findings).await?;
+            failed_projections(checkpoints, &mut findings).await?;
         }
         findings.sort_by_key(|f| (f.pass, f.position.unwrap_or(u64::MAX)));
         findings.truncate(MAX_FINDINGS);

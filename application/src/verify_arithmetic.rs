@@ -8,6 +8,42 @@ use ledger_domain::{AccountEvent, Leg, Money};
 
 use crate::views::AccountView;
 
+/// An event that lowers what the account may spend and leaves it below its overdraft
+/// limit (`available + overdraft_limit < 0`), or holds a negative amount: the service
+/// refuses both (`insufficient_funds`, `limit_below_debt`), so such an event was not
+/// written by it, however its figures add up.
+pub(crate) fn overdrawn(after: &AccountView, event: &AccountEvent) -> Option<String> {
+    use AccountEvent as E;
+    let lowers = matches!(
+        event,
+        E::Withdrawn { .. }
+            | E::TransferDebited { .. }
+            | E::OverdraftLimitSet { .. }
+            | E::PendingReserved {
+                leg: Leg::Debit,
+                ..
+            }
+    );
+    let (balance, out, limit) = (
+        i128::from(after.balance.minor_units()),
+        i128::from(after.pending_out.minor_units()),
+        i128::from(after.overdraft_limit.minor_units()),
+    );
+    if after.pending_out.minor_units() < 0 || after.pending_in.minor_units() < 0 {
+        return Some(format!(
+            "the account holds a negative amount (pending_out {}, pending_in {})",
+            after.pending_out, after.pending_in
+        ));
+    }
+    (lowers && balance - out + limit < 0).then(|| {
+        format!(
+            "the event leaves balance {} with {} held, beyond the overdraft limit {}: the \
+             service refuses that",
+            after.balance, after.pending_out, after.overdraft_limit
+        )
+    })
+}
+
 /// What the event records that the account before it and its amount do not give, if
 /// anything.
 pub(crate) fn unexplained(before: &AccountView, event: &AccountEvent) -> Option<String> {

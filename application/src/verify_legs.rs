@@ -58,7 +58,16 @@ struct Transfer {
 }
 
 impl Transfer {
-    fn leg(&mut self, side: usize, account: &str, amount: Money) {
+    fn leg(&mut self, side: usize, account: &str, amount: Money, held_in: Option<Currency>) {
+        if let Some(c) = held_in.filter(|c| *c != amount.currency()) {
+            let why = format!(
+                "a leg of {} {} on {account}, an account in {}",
+                amount,
+                amount.currency().code(),
+                c.code()
+            );
+            self.stray.get_or_insert(why);
+        }
         let on = &mut self.legs[side - 1];
         match on {
             None => *on = Some((account.to_owned(), amount.currency())),
@@ -124,6 +133,19 @@ impl Transfer {
                 _ => {}
             }
         }
+        let [reserved, moved, released] = self.flows.map(|f| f[RECORD]);
+        if self.record.as_ref().is_some_and(|r| r.3) && moved + released > reserved {
+            let text = |minor: i128| match i64::try_from(minor) {
+                Ok(m) => Money::from_minor(m, *currency).to_string(),
+                Err(_) => format!("{minor} minor units"),
+            };
+            return Some(format!(
+                "{} posted and {} released of the {} reserved",
+                text(moved),
+                text(released),
+                text(reserved)
+            ));
+        }
         for (kind, name) in KINDS {
             let flow = self.flows[kind as usize];
             if flow[DEBIT] != flow[RECORD] || flow[CREDIT] != flow[RECORD] {
@@ -158,7 +180,7 @@ impl LegsFold {
             Leg::Debit => DEBIT,
             Leg::Credit => CREDIT,
         };
-        let Ok((event, _)) = decoded else {
+        let Ok((event, held_in)) = decoded else {
             return;
         };
         let (id, kind, at, amount) = match event {
@@ -224,7 +246,7 @@ impl LegsFold {
             LedgerEvent::Transfer(T::PendingCreated { transfer: r, .. }) => {
                 transfer.recorded(r.from.as_str(), r.to.as_str(), r.amount, true)
             }
-            LedgerEvent::Account(_) => transfer.leg(at, &e.stream_id, *amount),
+            LedgerEvent::Account(_) => transfer.leg(at, &e.stream_id, *amount, *held_in),
             _ => {}
         }
         transfer.add(kind, at, *amount);
@@ -267,9 +289,9 @@ mod tests {
             (Kind::Moved, 400),
             (Kind::Released, 600),
         ] {
-            t.leg(DEBIT, "a", usd(amount));
+            t.leg(DEBIT, "a", usd(amount), None);
             t.add(kind, DEBIT, usd(amount));
-            t.leg(CREDIT, "b", usd(amount));
+            t.leg(CREDIT, "b", usd(amount), None);
             t.add(kind, CREDIT, usd(amount));
             if matches!(kind, Kind::Reserved) {
                 t.recorded("a", "b", usd(amount), true);
@@ -299,18 +321,40 @@ mod tests {
     #[test]
     fn a_leg_on_another_account_and_legs_without_a_record_are_named() {
         let mut t = settled_pending();
-        t.leg(CREDIT, "c", usd(1));
+        t.leg(CREDIT, "c", usd(1), None);
         assert_eq!(
             t.disagreement().as_deref(),
             Some("one leg is on b in USD, another on c in USD")
         );
         let mut orphan = Transfer::default();
-        orphan.leg(DEBIT, "a", usd(100));
+        orphan.leg(DEBIT, "a", usd(100), None);
         orphan.add(Kind::Moved, DEBIT, usd(100));
         assert!(!orphan.ended());
         assert_eq!(
             orphan.disagreement().as_deref(),
             Some("its legs have no record of the transfer")
+        );
+    }
+
+    #[test]
+    fn more_posted_and_released_than_reserved_is_named() {
+        let mut t = settled_pending();
+        for side in [RECORD, DEBIT, CREDIT] {
+            t.add(Kind::Released, side, usd(9_100));
+        }
+        assert_eq!(
+            t.disagreement().as_deref(),
+            Some("4.00 posted and 97.00 released of the 10.00 reserved")
+        );
+    }
+
+    #[test]
+    fn a_leg_in_another_currency_than_its_account_is_named() {
+        let mut t = settled_pending();
+        t.leg(DEBIT, "a", usd(1), Currency::parse("EUR").ok());
+        assert_eq!(
+            t.disagreement().as_deref(),
+            Some("a leg of 0.01 USD on a, an account in EUR")
         );
     }
 

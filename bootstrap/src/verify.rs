@@ -38,6 +38,12 @@ fn read_kept_seal(path: &Path) -> anyhow::Result<KeptSeal> {
         )
     };
     let json: serde_json::Value = serde_json::from_str(&text).map_err(|_| bad("JSON"))?;
+    // The `$seals` event itself (as GET /events and the relay show it) holds the seal
+    // in its `data`.
+    let json = match json.get("data") {
+        Some(data) if data.is_object() => data.clone(),
+        _ => json,
+    };
     let field = |name: &str| json.get(name).and_then(|v| v.as_str());
     Ok(KeptSeal {
         cursor: field("cursor")

@@ -158,6 +158,43 @@ async fn legs_that_disagree_with_their_transfer_are_found(backend: Backend) {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// The transfer's debit leg rewritten to 100.00, its balance with it (its figures add
+/// up): the account is left 40.00 below an overdraft limit of zero, which the service
+/// refuses. And a projection marked failed is named.
+async fn an_overdrawn_account_and_a_failed_projection_are_found(backend: Backend) {
+    let (_app, url, dir, key) = sealed_ledger(backend).await;
+    let store = Store::at(&url);
+    let mut events = store.events("acc-1").await;
+    let debit = events.last_mut().expect("the debit leg");
+    assert_eq!(debit.event_type, "TransferDebited");
+    debit.data = debit
+        .data
+        .replace("\"5.00\"", "\"100.00\"")
+        .replace("\"55.00\"", "\"-40.00\"");
+    rechain(&mut events);
+    store.rewrite(events.last().expect("the debit leg")).await;
+    store
+        .exec_read_models(
+            "UPDATE projections SET state = 'failed', last_error = 'forged' \
+             WHERE name = 'audit_log'",
+        )
+        .await;
+    let (code, out) = verify(&url, Some(&key)).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("stream acc-1, version 5")
+            && out.contains(
+                "the event leaves balance -40.00 with 0.00 held, beyond the overdraft limit 0.00"
+            ),
+        "{out}"
+    );
+    assert!(
+        out.contains("the audit_log projection failed after this position: forged"),
+        "{out}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 async fn a_changed_read_model_row_is_found(backend: Backend) {
     let (_app, url, dir, key) = sealed_ledger(backend).await;
     Store::at(&url)
@@ -305,6 +342,7 @@ on_both_backends!(
     swapped_data_breaks_the_chain,
     a_forged_event_is_found,
     legs_that_disagree_with_their_transfer_are_found,
+    an_overdrawn_account_and_a_failed_projection_are_found,
     an_event_the_feed_never_shows_is_found,
     a_recomputed_chain_is_caught_by_the_seal,
     a_changed_read_model_row_is_found,

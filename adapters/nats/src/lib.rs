@@ -18,7 +18,7 @@ use async_nats::jetstream::{self, context::ContextBuilder, message::PublishMessa
 use async_trait::async_trait;
 use bytes::Bytes;
 use ledger_application::feed::FeedItem;
-use ledger_application::ports::relay::{Published, RelaySink, StoredEnd};
+use ledger_application::ports::relay::{Published, RelaySink};
 use tokio::sync::Mutex;
 
 /// Where and how to relay.
@@ -113,13 +113,6 @@ impl JetStreamSink {
         if *ready {
             return Ok(());
         }
-        self.stream().await?;
-        *ready = true;
-        Ok(())
-    }
-
-    /// The stream, created when absent.
-    async fn stream(&self) -> Result<jetstream::stream::Stream, String> {
         let config = jetstream::stream::Config {
             name: self.target.stream.clone(),
             subjects: vec![format!("{}.>", self.target.subject_prefix)],
@@ -129,7 +122,9 @@ impl JetStreamSink {
         self.context
             .get_or_create_stream(config)
             .await
-            .map_err(|e| format!("JetStream stream {}: {e}", self.target.stream))
+            .map_err(|e| format!("JetStream stream {}: {e}", self.target.stream))?;
+        *ready = true;
+        Ok(())
     }
 
     fn message(item: &FeedItem, previous: Option<String>) -> PublishMessage {
@@ -195,36 +190,6 @@ impl RelaySink for JetStreamSink {
         Published {
             acknowledged,
             error,
-        }
-    }
-
-    /// The stream's last message's `Ledger-Cursor`; the next message chains to its id.
-    async fn stored_end(&self) -> Result<StoredEnd, String> {
-        let mut stream = self.stream().await?;
-        let named =
-            |e: &dyn std::fmt::Display| format!("JetStream stream {}: {e}", self.target.stream);
-        let state = stream.info().await.map_err(|e| named(&e))?.state.clone();
-        let mut chained = self.last_acknowledged.lock().await;
-        *self.stream_ready.lock().await = true;
-        if state.messages == 0 {
-            *chained = None;
-            return Ok(StoredEnd::Empty);
-        }
-        let last = stream
-            .get_raw_message(state.last_sequence)
-            .await
-            .map_err(|e| named(&e))?;
-        let header = |name: &str| last.headers.get(name).map(|v| v.as_str().to_owned());
-        let cursor = header("Ledger-Cursor").and_then(|c| c.parse().ok());
-        match (cursor, header("Nats-Msg-Id")) {
-            (Some(cursor), Some(id)) => {
-                *chained = Some(id);
-                Ok(StoredEnd::At(cursor))
-            }
-            _ => {
-                *chained = None;
-                Ok(StoredEnd::Unknown)
-            }
         }
     }
 }

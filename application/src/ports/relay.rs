@@ -4,7 +4,6 @@
 use async_trait::async_trait;
 
 use crate::feed::FeedItem;
-use crate::ports::store::FeedCursor;
 
 /// How far a publish got.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,17 +12,6 @@ pub struct Published {
     pub acknowledged: usize,
     /// Why it stopped before the end (the message is for operators).
     pub error: Option<String>,
-}
-
-/// Where the destination's copy of the feed ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StoredEnd {
-    /// It holds none of the feed (new, emptied, or its storage lost).
-    Empty,
-    /// Its last item is the event at this cursor.
-    At(FeedCursor),
-    /// Its last item was not sent by a relay: where it ends is not known.
-    Unknown,
 }
 
 /// Where the relay sends the feed.
@@ -37,10 +25,4 @@ pub enum StoredEnd {
 pub trait RelaySink: Send + Sync + 'static {
     /// Publishes the items in order and waits for their acknowledgements.
     async fn publish(&self, items: &[FeedItem]) -> Published;
-
-    /// Where the destination's copy ends (an error: it cannot be reached). Asked when
-    /// the relay starts and after a failed publish: the relay goes on after that
-    /// point, not after its checkpoint, so a destination that lost items (or a new
-    /// one) is sent them again.
-    async fn stored_end(&self) -> Result<StoredEnd, String>;
 }

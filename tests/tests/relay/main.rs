@@ -208,31 +208,3 @@ async fn ten_thousand_events_reach_jetstream_once_in_feed_order() {
     assert_exactly_the_feed(&feed, &relayed, &nats.subject_prefix);
     delete_stream(&url, &nats.stream).await;
 }
-
-/// A stream deleted under a running relay (as NATS losing its storage, or a new stream
-/// name) is sent the whole feed again, not only what comes after the checkpoint.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_deleted_stream_is_sent_the_whole_feed_again() {
-    let url = nats_url();
-    let nats = relay_to(&url);
-    let app = relaying_app(&nats).await;
-    let client = reqwest::Client::new();
-    write(&client, &app.base, "lost.1", 2, 10).await;
-    let before = feed(&client, &app.base, ADMIN).await;
-    let last = before.last().expect("events").0;
-    wait_relayed(&client, &app.base, ADMIN, last, &[]).await;
-    delete_stream(&url, &nats.stream).await;
-    write(&client, &app.base, "lost.2", 1, 10).await;
-    let feed = feed(&client, &app.base, ADMIN).await;
-    wait_relayed(
-        &client,
-        &app.base,
-        ADMIN,
-        feed.last().expect("events").0,
-        &[],
-    )
-    .await;
-    let relayed = stored(&url, &nats.stream).await;
-    assert_exactly_the_feed(&feed, &relayed, &nats.subject_prefix);
-    delete_stream(&url, &nats.stream).await;
-}
