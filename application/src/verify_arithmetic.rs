@@ -24,18 +24,16 @@ pub(crate) fn overdrawn(after: &AccountView, event: &AccountEvent) -> Option<Str
                 ..
             }
     );
-    let (balance, out, limit) = (
-        i128::from(after.balance.minor_units()),
-        i128::from(after.pending_out.minor_units()),
-        i128::from(after.overdraft_limit.minor_units()),
-    );
     if after.pending_out.minor_units() < 0 || after.pending_in.minor_units() < 0 {
         return Some(format!(
             "the account holds a negative amount (pending_out {}, pending_in {})",
             after.pending_out, after.pending_in
         ));
     }
-    (lowers && balance - out + limit < 0).then(|| {
+    let room = i128::from(after.balance.minor_units())
+        - i128::from(after.pending_out.minor_units())
+        + i128::from(after.overdraft_limit.minor_units());
+    (lowers && room < 0).then(|| {
         format!(
             "the event leaves balance {} with {} held, beyond the overdraft limit {}: the \
              service refuses that",

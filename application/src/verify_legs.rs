@@ -110,7 +110,7 @@ impl Transfer {
         if let Some(stray) = &self.stray {
             return Some(stray.clone());
         }
-        let Some((from, to, currency, _)) = &self.record else {
+        let Some((from, to, currency, pending)) = &self.record else {
             // Met after the transfer ended (and was let go), or with no transfer made.
             let on_record = self.flows.iter().any(|f| f[RECORD] != 0);
             return Some(match on_record {
@@ -133,12 +133,12 @@ impl Transfer {
                 _ => {}
             }
         }
+        let text = |minor: i128| match i64::try_from(minor) {
+            Ok(m) => Money::from_minor(m, *currency).to_string(),
+            Err(_) => format!("{minor} minor units"),
+        };
         let [reserved, moved, released] = self.flows.map(|f| f[RECORD]);
-        if self.record.as_ref().is_some_and(|r| r.3) && moved + released > reserved {
-            let text = |minor: i128| match i64::try_from(minor) {
-                Ok(m) => Money::from_minor(m, *currency).to_string(),
-                Err(_) => format!("{minor} minor units"),
-            };
+        if *pending && moved + released > reserved {
             return Some(format!(
                 "{} posted and {} released of the {} reserved",
                 text(moved),
@@ -149,10 +149,6 @@ impl Transfer {
         for (kind, name) in KINDS {
             let flow = self.flows[kind as usize];
             if flow[DEBIT] != flow[RECORD] || flow[CREDIT] != flow[RECORD] {
-                let text = |minor: i128| match i64::try_from(minor) {
-                    Ok(m) => Money::from_minor(m, *currency).to_string(),
-                    Err(_) => format!("{minor} minor units"),
-                };
                 return Some(format!(
                     "{name}: {} on its record, {} on its debit leg, {} on its credit leg",
                     text(flow[RECORD]),
