@@ -135,8 +135,9 @@ async fn if_match_is_strong_exact_and_takes_star_and_lists(backend: Backend) {
         );
     }
     // Lines of their own are one list: `*` beside a stale tag is as malformed as on
-    // one line (taken as `*`, the stale tag was ignored and the deposit made).
-    for lines in [["\"1\"", "*"], ["*", "\"1\""]] {
+    // one line (taken as `*`, the stale tag was ignored and the deposit made); `*`
+    // twice is no list either, as `*, *` on one line is not.
+    for lines in [["\"1\"", "*"], ["*", "\"1\""], ["*", "*"]] {
         let headers = [("if-match", lines[0]), ("if-match", lines[1])];
         let path = "/accounts/im/deposit";
         let answer = app.send(Method::POST, path, Some(json!({"amount": "1"})), &headers);

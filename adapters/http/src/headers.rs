@@ -41,12 +41,12 @@ pub fn if_match(headers: &HeaderMap) -> Result<Option<IfMatch>, ApiError> {
     let malformed =
         || ApiError::malformed("If-Match must be * or a list of ETags such as \"3\", \"4\"");
     let mut versions = Vec::new();
-    let mut any = false;
+    let mut stars = 0;
     let mut tags = 0;
     for value in values {
         let text = value.as_bytes();
         if text.trim_ascii() == b"*" {
-            any = true;
+            stars += 1;
             continue;
         }
         let mut rest = text;
@@ -89,8 +89,10 @@ pub fn if_match(headers: &HeaderMap) -> Result<Option<IfMatch>, ApiError> {
     // most likely): said, not answered 412 as a precondition that failed. Well formed
     // as a list (of nothing), so a validation refusal, not a malformed header.
     // `*` beside tags (on lines of their own, which HTTP reads as one list) is as
-    // malformed as on one line: taken as `*`, a stale tag would be ignored.
-    if any && tags > 0 {
+    // malformed as on one line: taken as `*`, a stale tag would be ignored. So is `*`
+    // twice (`*, *` on one line is no list either).
+    let any = stars > 0;
+    if stars > 1 || (any && tags > 0) {
         return Err(malformed());
     }
     if !any && tags == 0 {
