@@ -1,0 +1,212 @@
+//! The compiled `ledger` binary's start-up: settings read from the environment and
+//! refused with one clear line, stores that cannot be reached, processes that start
+//! together on a new file.
+
+use std::process::Command;
+
+use ledger_tests::ledger_binary;
+
+#[test]
+fn a_bad_configuration_is_one_clear_line_and_a_failure() {
+    let out = Command::new(ledger_binary())
+        .arg("migrate")
+        .env("LEDGER__STORAGE__URL", "mysql://nope")
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("error: "), "{err}");
+    assert!(err.contains("storage.url"), "{err}");
+}
+
+/// A key no setting has is refused, not ignored: a misspelt `auth.api_token` once left
+/// the API open, `server.adress` served on the default address (black-box testing).
+/// So is a log filter that cannot be read.
+#[test]
+fn an_unknown_setting_is_an_error_not_ignored() {
+    let dir = std::env::temp_dir().join(format!("ledger-conf-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("ledger.toml");
+    std::fs::write(&file, "[auth]\napi_token = \"s3cret\"\n").expect("file");
+    let sqlite = format!("sqlite://{}/l.db", dir.display());
+    let runs: [(&[&str], (&str, &str), &str); 4] = [
+        (
+            &["--config", file.to_str().unwrap(), "migrate"],
+            ("LEDGER__LOG__LEVEL", "info"),
+            "api_token",
+        ),
+        (
+            &["migrate"],
+            ("LEDGER__SERVER__ADRESS", "127.0.0.1:1"),
+            "adress",
+        ),
+        (&["migrate"], ("LEDGER__LOG__LEVEL", "[[["), "log.level"),
+        // 0 once answered every request 503.
+        (
+            &["migrate"],
+            ("LEDGER__SERVER__REQUEST_TIMEOUT_MS", "0"),
+            "server.request_timeout_ms must be at least 1",
+        ),
+    ];
+    for (args, (name, value), named) in runs {
+        let out = Command::new(ledger_binary())
+            .args(args)
+            .env("LEDGER__STORAGE__URL", &sqlite)
+            .env(name, value)
+            .output()
+            .expect("runs");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} {name}: {err}");
+        assert!(err.starts_with("error: ") && err.contains(named), "{err}");
+    }
+    assert!(!dir.join("l.db").exists(), "nothing was made");
+    // A PostgreSQL pool of 0 once panicked; of 1, every request waited for the
+    // connection the listener keeps.
+    let out = Command::new(ledger_binary())
+        .arg("migrate")
+        .env(
+            "LEDGER__STORAGE__URL",
+            "postgres://postgres@127.0.0.1:1/ledger",
+        )
+        .env("LEDGER__STORAGE__MAX_CONNECTIONS", "1")
+        .output()
+        .expect("runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("at least 2 on PostgreSQL"),
+        "{err}"
+    );
+    // A directory once became a file named like it, beside which no lock could be
+    // taken (pending transfers never expired); in memory, every event is lost at exit.
+    let urls = [
+        (format!("sqlite://{}/", dir.display()), "names a directory"),
+        ("sqlite://:memory:".to_owned(), "in-memory"),
+    ];
+    for (url, named) in urls {
+        let out = Command::new(ledger_binary())
+            .arg("migrate")
+            .env("LEDGER__STORAGE__URL", &url)
+            .output()
+            .expect("runs");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(named), "{url}: {err}");
+    }
+    // Commands that read or rebuild what is there once made a mistyped path a ledger.
+    let typo = format!("sqlite://{}/typo/l.db", dir.display());
+    for args in [&["projections", "status"][..], &["projections", "rebuild"]] {
+        let out = Command::new(ledger_binary())
+            .args(args)
+            .env("LEDGER__STORAGE__URL", &typo)
+            .output()
+            .expect("runs");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains("no ledger at"),
+            "{args:?}: {err}"
+        );
+    }
+    assert!(!dir.join("typo").exists(), "nothing was made");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Processes starting together on a new SQLite file: each migrates it in turn (one
+/// used to stop at the tables the other had just made).
+#[test]
+fn processes_starting_together_on_a_new_file_all_start() {
+    for round in 0..4 {
+        let dir = std::env::temp_dir().join(format!("ledger-race-{}", uuid::Uuid::new_v4()));
+        let url = format!("sqlite://{}/l.db", dir.display());
+        let started: Vec<_> = (0..3)
+            .map(|_| {
+                Command::new(ledger_binary())
+                    .arg("migrate")
+                    .env("LEDGER__STORAGE__URL", &url)
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .expect("runs")
+            })
+            .collect();
+        for child in started {
+            let out = child.wait_with_output().expect("ends");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "round {round}: {err}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[test]
+fn an_unreachable_store_is_one_clear_line_and_a_failure() {
+    let out = Command::new(ledger_binary())
+        .arg("migrate")
+        .env(
+            "LEDGER__STORAGE__URL",
+            "postgres://postgres:secret-pw@127.0.0.1:1/ledger",
+        )
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot reach"), "{err}");
+    assert!(!err.contains("secret-pw"), "passwords never print: {err}");
+    // Nor a password given as a query parameter, one of the relay's URL, or a signing
+    // key's text that is not PEM (it was read as a path and printed).
+    let secrets = [
+        (
+            "LEDGER__STORAGE__URL",
+            "postgres://127.0.0.1:1/ledger?user=postgres&password=secret-pw",
+            "migrate",
+            "event store",
+        ),
+        (
+            "LEDGER__RELAY__NATS__URL",
+            "nats://user:secret-pw@127.0.0.1:4222x",
+            "relay",
+            "relay.nats.url",
+        ),
+        (
+            "LEDGER__INTEGRITY__SIGNING_KEY",
+            "MC4CAQAwBQYDK2VwBCIEIsecret-pw",
+            "verify",
+            "integrity.signing_key",
+        ),
+    ];
+    let dir = std::env::temp_dir().join(format!("ledger-secrets-{}", uuid::Uuid::new_v4()));
+    let sqlite = format!("sqlite://{}/l.db", dir.display());
+    let made = Command::new(ledger_binary())
+        .arg("migrate")
+        .env("LEDGER__STORAGE__URL", &sqlite)
+        .output()
+        .expect("runs");
+    assert!(made.status.success(), "a ledger for the relay and verify");
+    for (name, value, command, named) in secrets {
+        let out = Command::new(ledger_binary())
+            .arg(command)
+            .env("LEDGER__STORAGE__URL", &sqlite)
+            .env(name, value)
+            .output()
+            .expect("runs");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{name}: {err}");
+        assert!(
+            err.starts_with("error: ") && err.contains(named),
+            "{name}: {err}"
+        );
+        assert!(!err.contains("secret-pw"), "{name} never prints: {err}");
+    }
+    // A file's syntax error said where, quoting the line, secret and all.
+    let file = dir.join("ledger.toml");
+    std::fs::write(&file, "[auth]\nadmin_token = \"secret-pw\"x\"\n").expect("file");
+    let out = Command::new(ledger_binary())
+        .args(["--config", file.to_str().expect("path"), "migrate"])
+        .output()
+        .expect("runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("line 2"), "{err}");
+    assert!(
+        !err.contains("secret-pw"),
+        "the file's line never prints: {err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
