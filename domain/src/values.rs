@@ -15,6 +15,9 @@ pub enum ValueError {
         /// Which id.
         what: &'static str,
     },
+    /// An owner outside its length bounds, blank, or with control characters.
+    #[error("owner must be 1-200 characters, not blank, without control characters")]
+    BadOwner,
     /// A text field outside its length bounds or with control characters.
     #[error("{what} must be {min}-{max} characters without control characters")]
     BadText {
@@ -148,7 +151,7 @@ string_value!(
     Owner,
     |s| valid_text(s, 1, 200) && !s.trim().is_empty(),
     |s| stored_text(s, 1, 200) && !s.trim().is_empty(),
-    ValueError::BadText { what: "owner", min: 1, max: 200 }
+    ValueError::BadOwner
 );
 
 string_value!(

@@ -66,6 +66,25 @@ async fn refusals(backend: Backend) {
             "validation_failed",
         ),
         (
+            "/audit?account_id=transfer%2Ft1",
+            auth.to_vec(),
+            422,
+            "validation_failed",
+        ),
+        (
+            "/accounts?cursor=%FF%FF",
+            auth.to_vec(),
+            422,
+            "validation_failed",
+        ),
+        ("/accounts?cursor=", auth.to_vec(), 422, "validation_failed"),
+        (
+            "/transfers?account_id=..",
+            auth.to_vec(),
+            422,
+            "validation_failed",
+        ),
+        (
             "/events/stream?stram_id=x",
             auth.to_vec(),
             422,
@@ -74,6 +93,12 @@ async fn refusals(backend: Backend) {
         (
             "/events/stream",
             vec![auth[0], ("last-event-id", "1-x")],
+            422,
+            "validation_failed",
+        ),
+        (
+            "/events/stream?after=1-1",
+            vec![auth[0], ("last-event-id", "end")],
             422,
             "validation_failed",
         ),

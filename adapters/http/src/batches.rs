@@ -261,16 +261,18 @@ pub(crate) async fn batch(
         .map_err(ApiError::from)?
         .into_iter();
     let mut results = Vec::with_capacity(ops.len());
-    for op in ops {
+    // Every refusal names its operation, whatever refused it (its value, read here, or
+    // the rules, in the command service).
+    for (i, op) in ops.into_iter().enumerate() {
         results.push(match op {
-            Err(e) => refused(e),
+            Err(e) => refused(e.at(i)),
             Ok(_) => match outcomes.next() {
                 Some(Ok(reply)) => result(&reply, &rc.principal),
                 Some(Err(CommandError::IdempotencyKeyReused)) => {
                     return Err(CommandError::IdempotencyKeyReused.into())
                 }
-                Some(Err(e)) => refused(e.into()),
-                None => refused(ApiError::internal("a batch operation went unanswered")),
+                Some(Err(e)) => refused(ApiError::from(e).at(i)),
+                None => refused(ApiError::internal("a batch operation went unanswered").at(i)),
             },
         });
     }

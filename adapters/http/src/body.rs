@@ -170,6 +170,9 @@ pub fn overdraft_limit(raw: Option<&RawValue>) -> Result<Decimal, ApiError> {
 fn number(raw: Option<&RawValue>, field: &str, positive: bool) -> Result<Decimal, ApiError> {
     let raw = raw.ok_or_else(|| ApiError::malformed(format!("`{field}` is required")))?;
     let text = raw.get().trim();
+    // A minus sign on zero (`-0`, `"-0.00"`) is as refused as on any other limit: the
+    // contract's pattern has no sign.
+    let minus = text.trim_start_matches('"').trim_start().starts_with('-');
     let d = if text.starts_with('"') {
         let s: String = serde_json::from_str(text).map_err(|_| invalid_amount("not a decimal"))?;
         // As the contract's pattern says: digits and a point, no exponent (a JSON
@@ -191,7 +194,7 @@ fn number(raw: Option<&RawValue>, field: &str, positive: bool) -> Result<Decimal
     let refused = if positive {
         !d.is_positive()
     } else {
-        d.is_negative()
+        d.is_negative() || minus
     };
     if refused {
         return Err(invalid_amount(&if positive {
@@ -220,6 +223,18 @@ pub fn note(text: Option<String>) -> Result<Option<Note>, ApiError> {
 /// An account id from a path: one that cannot exist is simply not found.
 pub fn path_account(id: &str) -> Result<AccountId, ApiError> {
     AccountId::parse(id).map_err(|_| ApiError::account_not_found())
+}
+
+/// The `account_id` filter of a list: an account id, or 422 (`transfer/t1` once found
+/// a transfer's own entries in the audit log, as if it were an account).
+pub fn account_filter(q: &HashMap<String, String>) -> Result<Option<String>, ApiError> {
+    q.get("account_id")
+        .map(|id| {
+            AccountId::parse(id.clone())
+                .map(|a| a.as_str().to_owned())
+                .map_err(invalid)
+        })
+        .transpose()
 }
 
 /// The query string as a map. No parameter takes a control character (a NUL cannot

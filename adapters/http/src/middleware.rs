@@ -116,27 +116,34 @@ fn route_label(method: &Method, path: &str) -> String {
 /// (Past 64 KiB the HTTP parser itself answers 414, before any of this runs.)
 pub const MAX_URI_BYTES: usize = 8 * 1024;
 
-/// A command takes its fields in its JSON body: one sent in the query string
-/// (`POST /transfers?pending=true`) was ignored, and the money moved at once. The
-/// rebuild's `?projection=` is the one parameter a `POST` takes.
-fn query_on_command(req: &Request) -> Option<ApiError> {
+/// A route that takes no query parameters refuses any: a command takes its fields in
+/// its JSON body (`POST /transfers?pending=true` was ignored, and the money moved at
+/// once), and a read or a revocation would ignore a filter it was given. The open
+/// routes (health, readiness, metrics, the document, the public key) take whatever a
+/// probe adds.
+fn query_on_parameterless(req: &Request) -> Option<ApiError> {
     let given = req.uri().query().is_some_and(|q| !q.is_empty());
-    if req.method() != axum::http::Method::POST || !given {
+    if !given {
         return None;
     }
-    // Only a route that takes a POST: another answers 405 as it would.
+    // Only an operation the route has: another method answers 405 as it would.
     let route = req
         .extensions()
         .get::<axum::extract::MatchedPath>()?
         .as_str();
-    let command = crate::contract::operations().any(|op| {
-        op.method == "post" && op.path == route && (op.params)().iter().all(|p| p["in"] != "query")
+    let method = req.method().as_str().to_ascii_lowercase();
+    let takes_none = crate::contract::operations().any(|op| {
+        op.method == method
+            && op.path == route
+            && !op.open
+            && (op.params)().iter().all(|p| p["in"] != "query")
     });
-    command.then(|| {
-        ApiError::validation(
-            "this route takes no query parameters: a command's fields go in its JSON body",
-        )
-    })
+    let detail = if method == "post" {
+        "this route takes no query parameters: a command's fields go in its JSON body"
+    } else {
+        "this route takes no query parameters"
+    };
+    takes_none.then(|| ApiError::validation(detail))
 }
 
 /// An HTTP/1.1 request without exactly one `Host` field: 400, as RFC 9112 (section
@@ -193,7 +200,7 @@ pub async fn context(State(state): State<crate::State>, mut req: Request, next: 
         if let Some(refused) = crate::auth::past_rate(&state, &principal) {
             return refused;
         }
-        if let Some(refused) = query_on_command(&req) {
+        if let Some(refused) = query_on_parameterless(&req) {
             return refused.into_response();
         }
         let handed_over = Arc::new(AtomicBool::new(false));

@@ -1,6 +1,7 @@
 //! `GET /openapi.json`: the contract as OpenAPI 3.1, generated from the handlers' own
 //! types and annotations, so it cannot drift from the code.
 
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use axum::routing::get;
@@ -129,11 +130,25 @@ fn complete(doc: &mut Value) {
         o["operationId"] = json!(op.id);
         o["tags"] = json!([op.tag]);
         o["parameters"] = Value::Array((op.params)());
-        let errors = common_errors(op.open)
+        // A route that takes no query parameters refuses any (the middleware's
+        // `query_on_parameterless`).
+        let takes_none = !op.open && (op.params)().iter().all(|p| p["in"] != "query");
+        let refused_query: &[(u16, &[ErrorCode])] = &[(422, &[ErrorCode::ValidationFailed])];
+        let mut errors: BTreeMap<u16, Vec<ErrorCode>> = BTreeMap::new();
+        let all = common_errors(op.open)
             .into_iter()
-            .chain(op.errors.iter().copied());
+            .chain(op.errors.iter().copied())
+            .chain(refused_query.iter().copied().filter(|_| takes_none));
+        for (status, codes) in all {
+            let merged = errors.entry(status).or_default();
+            for code in codes {
+                if !merged.contains(code) {
+                    merged.push(*code);
+                }
+            }
+        }
         for (status, codes) in errors {
-            o["responses"][status.to_string()] = problem(codes);
+            o["responses"][status.to_string()] = problem(&codes);
         }
         if !op.open {
             o["security"] = json!([{"bearer": []}]);

@@ -8,7 +8,7 @@ use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
 use ledger_application::ports::readmodel::{AccountFilter, AuditFilter};
 use ledger_application::ports::store::StreamBound;
-use ledger_domain::{AccountStatus, Currency};
+use ledger_domain::{AccountId, AccountStatus, Currency};
 
 use crate::body;
 use crate::dto::*;
@@ -142,7 +142,14 @@ pub(crate) async fn list_accounts(
     let filter = AccountFilter {
         owner: q.get("owner").cloned(),
         status,
-        after: q.get("cursor").cloned(),
+        // A `next_cursor` is an account's id: anything else was not given by this list.
+        after: q
+            .get("cursor")
+            .map(|c| AccountId::parse(c.clone()).map(|a| a.as_str().to_owned()))
+            .transpose()
+            .map_err(|_| {
+                ApiError::validation("unreadable cursor: give a `next_cursor` of this list")
+            })?,
         limit,
     };
     let accounts = state.queries.accounts(&rc.principal, filter).await?;
@@ -177,7 +184,7 @@ pub(crate) async fn audit(
     let limit = body::limit(&q, 100, 1000)?;
     let before = body::position_cursor(&q)?;
     let filter = AuditFilter {
-        account_id: q.get("account_id").cloned(),
+        account_id: body::account_filter(&q)?,
         event_type: body::event_type(&q)?,
         from: q.get("from").map(|v| instant(v, "from")).transpose()?,
         to: q.get("to").map(|v| instant(v, "to")).transpose()?,
@@ -200,11 +207,7 @@ pub(crate) async fn audit(
 pub(crate) async fn summary(
     State(state): State<crate::State>,
     Extension(rc): Extension<RequestContext>,
-    RawQuery(raw): RawQuery,
 ) -> Result<Json<SummaryBody>, ApiError> {
-    // It takes none: a `?currency=` filter would otherwise be ignored, every
-    // currency answered.
-    body::only(&body::query(raw.as_deref())?, &[])?;
     let rows = state.queries.summary(&rc.principal).await?;
     Ok(Json(SummaryBody {
         currencies: rows.iter().map(CurrencyBody::from).collect(),

@@ -47,6 +47,10 @@ fn resume_point<'a>(
         ));
     }
     match headers.get("last-event-id") {
+        // An id this route gave: `end` is a place to start (`?after=end`), not one.
+        Some(v) if v.as_bytes().trim_ascii() == b"end" => Err(ApiError::validation(
+            "Last-Event-ID must be an event's `id` as this stream sent it (`?after=end` starts at the end)",
+        )),
         Some(v) => v
             .to_str()
             .map(|s| Some(s.trim()))

@@ -124,11 +124,7 @@ pub(crate) async fn get_transfer(
     State(state): State<crate::State>,
     Extension(rc): Extension<RequestContext>,
     Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
 ) -> Result<Json<TransferViewBody>, ApiError> {
-    // It takes none: `?as_of=` here would otherwise answer today's state as if it were
-    // that day's.
-    body::only(&body::query(raw.as_deref())?, &[])?;
     let id = path_transfer(&id)?;
     match state.queries.transfer(&rc.principal, &id).await? {
         Some(t) => Ok(Json(TransferViewBody::from(&t))),
@@ -153,7 +149,7 @@ pub(crate) async fn list_transfers(
     };
     let before = body::position_cursor(&q)?;
     let filter = TransferFilter {
-        account_id: q.get("account_id").cloned(),
+        account_id: body::account_filter(&q)?,
         status,
         owner: None,
         before,

@@ -126,6 +126,38 @@ pub(crate) async fn a_misspelt_query_parameter_is_refused(backend: Backend) {
         (&json!("9.00"), &json!(2)),
         "{a}"
     );
+    // Every route that takes no query parameters refuses any, reads and revocations
+    // too (a filter was ignored; `DELETE /admin/api-keys/{id}?x=1` revoked the key).
+    // The open routes take what a probe adds.
+    let admin = format!("Bearer {ADMIN}");
+    let auth = [("authorization", admin.as_str())];
+    let made = app.send(
+        Method::POST,
+        "/admin/api-keys",
+        Some(json!({"name": "k", "role": "reader"})),
+        &auth,
+    );
+    let (s, key) = json(made.await).await;
+    assert_eq!(s, 201, "{key}");
+    let revoke = format!("/admin/api-keys/{}", key["key_id"].as_str().unwrap());
+    for (method, path) in [
+        (Method::GET, "/whoami?x=1"),
+        (Method::GET, "/analytics/summary?currency=EUR"),
+        (Method::GET, "/transfers/t1?as_of=2020-01-01T00:00:00Z"),
+        (Method::GET, "/admin/projections?x=1"),
+        (Method::GET, "/admin/api-keys?role=reader"),
+        (Method::DELETE, &format!("{revoke}?x=1")),
+    ] {
+        let r = app.send(method, path, None, &auth).await;
+        expect_problem(r, 422, "validation_failed").await;
+    }
+    let secret = format!("Bearer {}", key["secret"].as_str().unwrap());
+    let as_key = [("authorization", secret.as_str())];
+    let whoami = app.send(Method::GET, "/whoami", None, &as_key).await;
+    assert_eq!(whoami.status(), 200, "the key still works");
+    for path in ["/health?probe=1", "/ready?probe=1"] {
+        assert_eq!(app.get(path).await.status(), 200, "{path}");
+    }
 }
 
 /// Found by black-box testing: a coded body was read as if plain (a body labelled

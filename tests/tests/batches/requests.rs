@@ -33,6 +33,12 @@ pub(crate) async fn a_non_atomic_batch_answers_each_operation(backend: Backend) 
     );
     assert_eq!(r[4]["status"], json!(201));
     assert_eq!(b["atomic"], json!(false));
+    // Each refusal names its operation, whether the rules (1), the store (2) or the
+    // value (3) refused it.
+    let named: Vec<_> = (1..4)
+        .map(|i| r[i]["problem"]["operation"].clone())
+        .collect();
+    assert_eq!(named, [json!(1), json!(2), json!(3)]);
 }
 
 pub(crate) async fn malformed_and_oversized_batches_are_refused_whole(backend: Backend) {

@@ -177,7 +177,12 @@ pub(crate) async fn limits_let_an_account_go_below_zero_as_far_as_they_allow(bac
     )
     .await;
     assert_eq!((s, &b["code"]), (422, &json!("limit_below_debt")), "{b}");
-    for bad in [json!("-1"), json!("0.001"), json!("x")] {
+    // A sign on zero is refused as on any other limit (`"-0"` was taken as 0).
+    let minus_zero = [json!("-0"), json!(" -0.00"), json!(-0.0)];
+    for bad in [json!("-1"), json!("0.001"), json!("x")]
+        .into_iter()
+        .chain(minus_zero)
+    {
         let (s, b) = json(
             app.post("/accounts/a/limits", json!({"overdraft_limit": bad}))
                 .await,

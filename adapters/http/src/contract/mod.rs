@@ -269,7 +269,7 @@ const OPERATIONS: &[Operation] = &[
         path: "/admin/api-keys",
         id: "createApiKey",
         tag: "access",
-        params: idempotency_only,
+        params: idempotency_unreplayed,
         errors: &[BODY_400, BODY_413, BODY_415, (422, &[C::ValidationFailed])],
         open: false,
     },
