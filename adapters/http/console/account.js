@@ -58,6 +58,9 @@ export async function accountPage(main, id, { can, signal }) {
   const number = el("input", { id: "version-input", type: "number", min: 1, max: newest, value: newest, "aria-label": "Version number" });
   const asOf = el("div", { id: "as-of", "aria-live": "polite" });
   const pending = el("div", { id: "pending" });
+  let pendingShown = SHOWN;
+  const morePending = el("button", { type: "button", id: "more-pending", hidden: true,
+    onclick: () => { pendingShown += SHOWN; refresh().catch(showError); } }, `Show ${SHOWN} more`);
   const history = el("div", { id: "events" });
   let shown = SHOWN;
   const more = el("button", { type: "button", onclick: () => { shown += SHOWN; drawEvents(); } }, `Show ${SHOWN} older`);
@@ -67,7 +70,7 @@ export async function accountPage(main, id, { can, signal }) {
     el("section", { "aria-labelledby": "h-chart" }, el("h2", { id: "h-chart" }, "Balance over time"), chartBox),
     el("section", { "aria-labelledby": "h-travel" }, el("h2", { id: "h-travel" }, "Time travel"),
       el("div", { class: "travel" }, range, el("label", { for: "version-input" }, "Version", number)), asOf),
-    el("section", { "aria-labelledby": "h-pending" }, el("h2", { id: "h-pending" }, "Pending transfers"), pending),
+    el("section", { "aria-labelledby": "h-pending" }, el("h2", { id: "h-pending" }, "Pending transfers"), pending, morePending),
     el("section", { "aria-labelledby": "h-events" }, el("h2", { id: "h-events" }, "Events"), history, more));
 
   const chart = balanceChart(chartBox, events, account.currency);
@@ -97,19 +100,32 @@ export async function accountPage(main, id, { can, signal }) {
   number.addEventListener("change", () => travel(number.value));
   await travel(newest);
 
+  // Newest first, as many pages as asked for: none left out without saying so.
   async function drawPending() {
-    const page = await api(withQuery("/transfers", { account_id: id, status: "pending", limit: 100 }));
-    const rows = await transfersTable("This account's pending transfers", page.transfers, can, refresh);
-    if (!signal.aborted) pending.replaceChildren(rows);
+    const listed = [];
+    let cursor;
+    do {
+      const page = await api(withQuery("/transfers", { account_id: id, status: "pending", limit: SHOWN, cursor }));
+      listed.push(...page.transfers);
+      cursor = page.next_cursor;
+    } while (cursor && listed.length < pendingShown);
+    const caption = `This account's pending transfers, newest first (${listed.length}${cursor ? " shown; there are more" : ""})`;
+    const rows = await transfersTable(caption, listed, can, refresh);
+    if (signal.aborted) return;
+    pending.replaceChildren(rows);
+    morePending.hidden = !cursor;
   }
+  // Waits for the view to reach `version` (about 20 s at most: a loaded server's
+  // views may trail by seconds; giving up sooner left the page showing older figures
+  // with nothing to redraw them).
   async function drawState(version) {
-    for (let i = 0; i < 20 && !signal.aborted; i++) {
+    for (let i = 0; i < 60 && !signal.aborted; i++) {
       const a = await api(path);
       if (a.version >= version) {
         now.replaceChildren(stateCards(a));
         return;
       }
-      await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, i < 20 ? 100 : 500));
     }
   }
   // The state first: the transfers view is written with it, so once the state has
@@ -128,7 +144,8 @@ export async function accountPage(main, id, { can, signal }) {
     chart.append(e.data);
     const follows = Number(range.value) === Number(range.max);
     range.max = number.max = e.data.version;
-    if (follows) range.value = number.value = e.data.version;
+    // Showing the newest version, it shows the new one: figures and slider agree.
+    if (follows) travel(e.data.version);
     window.ledgerConsole.chart.points = chart.points();
     drawEvents();
     refresh().catch(showError);

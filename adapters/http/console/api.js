@@ -54,14 +54,21 @@ export async function api(path, { method = "GET", body, headers = {} } = {}) {
   return json;
 }
 
-// A fresh Idempotency-Key, so a command retried by the browser happens once.
+// A fresh Idempotency-Key: a command sent again under it happens once.
 export function idempotencyKey() {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   return "console-" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-export function command(path, body) {
-  return api(path, { method: "POST", body, headers: { "Idempotency-Key": idempotencyKey() } });
+export function command(path, body, key = idempotencyKey()) {
+  return api(path, { method: "POST", body, headers: { "Idempotency-Key": key } });
+}
+
+// Whether an answer decided a command: a 4xx did (refused, nothing written), but not
+// 408 or 429 (not carried out yet); no answer, a 5xx or a timeout's 503 did not (it
+// may have taken effect).
+export function decided(e) {
+  return e instanceof ApiError && e.status >= 400 && e.status < 500 && e.status !== 408 && e.status !== 429;
 }
 
 // Builds `path?k=v&...`, leaving out empty values.

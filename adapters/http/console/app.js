@@ -48,7 +48,14 @@ function signInPage(main, note) {
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     clearError();
-    signIn(input.value.trim());
+    const secret = input.value.trim();
+    // An HTTP header holds visible ASCII only; anything else is no key (and the
+    // browser would refuse to send it, as if the service could not be reached).
+    if (!/^[\x21-\x7E]+$/.test(secret)) {
+      showError("A key's secret or a token is visible ASCII without spaces (API keys start with ledger_sk_).");
+      return;
+    }
+    signIn(secret);
     try {
       await whoami();
     } catch (err) {
@@ -57,6 +64,7 @@ function signInPage(main, note) {
     }
     if (!session.me) {
       signOut();
+      document.getElementById("sign-out").hidden = true;
       showError("That key is unknown or revoked.");
       return;
     }

@@ -3,21 +3,23 @@
 // balance keep the one before). Amounts become numbers here for drawing only; every
 // figure the console shows as text is the API's exact decimal string.
 
-export function balanceAfter(events, start = 0) {
-  const xs = [], ys = [];
+export function balanceAfter(events, start = "0") {
+  const xs = [], ys = [], texts = [];
   let balance = start;
   for (const e of events) {
-    if (e.data && e.data.balance !== undefined) balance = Number(e.data.balance);
+    if (e.data && e.data.balance !== undefined) balance = String(e.data.balance);
     xs.push(Date.parse(e.recorded_at) / 1000);
-    ys.push(balance);
+    ys.push(Number(balance));
+    texts.push(balance);
   }
-  return [xs, ys];
+  return [xs, ys, texts];
 }
 
 // Draws `events` into `box`; returns what appends live events and how many points
 // the chart holds.
 export function balanceChart(box, events, currency) {
-  const [xs, ys] = balanceAfter(events);
+  // `texts`: each point's balance as the API wrote it, for the legend and the label.
+  const [xs, ys, texts] = balanceAfter(events);
   const width = () => Math.max(280, box.clientWidth || 800);
   const options = {
     width: width(),
@@ -31,6 +33,9 @@ export function balanceChart(box, events, currency) {
         width: 2,
         fill: "rgba(11, 92, 173, 0.08)",
         points: { show: xs.length <= 200 },
+        // A balance holds from one event to the next: steps, not slopes.
+        paths: window.uPlot.paths.stepped({ align: 1 }),
+        value: (u, v, s, i) => (i === null || i === undefined ? "—" : texts[i]),
       },
     ],
     axes: [{}, { size: 80 }],
@@ -38,7 +43,7 @@ export function balanceChart(box, events, currency) {
   const plot = new window.uPlot(options, [xs, ys], box);
   const describe = () => {
     box.dataset.points = String(xs.length);
-    const last = ys.length ? ys[ys.length - 1] : 0;
+    const last = texts.length ? texts[texts.length - 1] : "0";
     box.setAttribute("aria-label",
       `Balance over time: ${xs.length} events; the latest balance is ${last} ${currency}.`);
   };
@@ -48,9 +53,10 @@ export function balanceChart(box, events, currency) {
   return {
     points: () => xs.length,
     append(event) {
-      const [x, y] = balanceAfter([event], ys.length ? ys[ys.length - 1] : 0);
+      const [x, y, text] = balanceAfter([event], texts.length ? texts[texts.length - 1] : "0");
       xs.push(x[0]);
       ys.push(y[0]);
+      texts.push(text[0]);
       plot.setData([xs, ys]);
       describe();
     },

@@ -1,8 +1,8 @@
 // Transfers: the list (status filter, keyset paging, live) and the post and void
 // actions, offered only to a key that may send commands.
 
-import { api, command, withQuery } from "./api.js";
-import { accountLink, el, showError, status, table, when } from "./ui.js";
+import { api, command, decided, idempotencyKey, withQuery } from "./api.js";
+import { accountLink, clearError, el, showError, showNotice, status, table, when } from "./ui.js";
 import { coalesced, onChange } from "./live.js";
 
 const PAGE = 25;
@@ -34,6 +34,12 @@ export async function postable(transfers, can) {
   return new Set(pending.filter((_, i) => mine[i]).map((t) => t.transfer_id));
 }
 
+// The command last sent on a transfer and its key, while its answer did not decide it
+// (none, or a timeout's 503 saying it may yet take effect). Sent again unchanged, even
+// from a row drawn anew since (a live event redraws the list), it goes under the same
+// key, so it happens once whatever the first one did.
+const undecided = new Map();
+
 // Post (all that remains, or the amount typed) where `posts` allows, and void, for a
 // pending transfer.
 export function transferActions(t, can, posts, done) {
@@ -44,18 +50,35 @@ export function transferActions(t, can, posts, done) {
     "aria-label": `Amount to post of transfer ${id} (empty: all that remains)`,
   });
   const run = (what) => async (e) => {
-    e.target.disabled = true;
+    const button = e.currentTarget;
+    button.disabled = true;
+    clearError();
+    const body = what === "post" && amount.value.trim() ? { amount: amount.value.trim() } : {};
+    const path = `/transfers/${encodeURIComponent(id)}/${what}`;
+    const sent = `${path} ${JSON.stringify(body)}`;
+    if (undecided.get(id)?.sent !== sent) undecided.set(id, { sent, key: idempotencyKey() });
     try {
-      const body = what === "post" && amount.value.trim() ? { amount: amount.value.trim() } : {};
-      await command(`/transfers/${encodeURIComponent(id)}/${what}`, body);
+      await command(path, body, undecided.get(id).key);
+    } catch (err) {
+      if (decided(err)) undecided.delete(id);
+      showError(err);
+      button.disabled = false;
+      return;
+    }
+    undecided.delete(id);
+    const outcome = `Transfer ${id} ${what === "post" ? "posted" : "voided"}.`;
+    showNotice(outcome);
+    try {
       await done();
     } catch (err) {
-      showError(err);
-      e.target.disabled = false;
+      showError(`${outcome} This page could not be brought up to date (${err.message}): reload it.`);
     }
   };
-  const post = posts.has(id) && [amount,
-    el("button", { type: "button", "data-action": "post", "aria-label": `Post transfer ${id}`, onclick: run("post") }, "Post")];
+  const postButton = el("button", { type: "button", "data-action": "post", "aria-label": `Post transfer ${id}`, onclick: run("post") }, "Post");
+  amount.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !postButton.disabled) postButton.click();
+  });
+  const post = posts.has(id) && [amount, postButton];
   return el("span", { class: "row" }, post,
     el("button", { type: "button", class: "danger", "data-action": "void", "aria-label": `Void transfer ${id}`, onclick: run("void") }, "Void"));
 }

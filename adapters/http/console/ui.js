@@ -44,16 +44,28 @@ export function cards(pairs) {
     pairs.map(([term, value, field]) => el("div", {}, el("dt", {}, term), el("dd", { "data-field": field }, value ?? "—"))));
 }
 
-export function showError(e) {
-  const box = document.getElementById("error");
-  box.textContent = visible(e instanceof Error ? e.message : String(e));
+// One outcome shown at a time: an error, or a notice that an action succeeded.
+function show(id, text) {
+  clearError();
+  const box = document.getElementById(id);
+  box.textContent = visible(text);
   box.hidden = false;
 }
 
+export function showError(e) {
+  show("error", e instanceof Error ? e.message : String(e));
+}
+
+export function showNotice(text) {
+  show("notice", text);
+}
+
 export function clearError() {
-  const box = document.getElementById("error");
-  box.hidden = true;
-  box.textContent = "";
+  for (const id of ["error", "notice"]) {
+    const box = document.getElementById(id);
+    box.hidden = true;
+    box.textContent = "";
+  }
 }
 
 export function when(iso) {
