@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{broadcast, watch, Notify};
+use tokio::sync::{broadcast, watch, Notify, Semaphore};
 
 use crate::feed::{FeedItem, FeedReader};
 use crate::feed_subscription::Position;
@@ -27,6 +27,11 @@ pub(crate) const POLL: Duration = Duration::from_millis(250);
 const COALESCE: Duration = Duration::from_millis(10);
 /// Failed feed reads in a row (one per poll) after which live subscribers are ended.
 const MAX_FAILURES: u32 = 20;
+/// Subscribers' catch-up reads of the store under way at once, at most. A crowd of
+/// subscribers starting from the beginning (or stalled ones whose sockets still take
+/// pages) took every connection of the store's pool, and commands, the expirer and
+/// this hub's own reads waited or failed; now they share these few.
+pub const CATCH_UP_READS: usize = 4;
 
 /// A page of the feed as broadcast.
 pub(crate) type Page = Arc<Vec<Arc<FeedItem>>>;
@@ -106,6 +111,8 @@ pub struct FeedHub {
     wake: Arc<Notify>,
     pub(crate) closed: watch::Sender<bool>,
     pub(crate) reads: AtomicU64,
+    /// Permits for catch-up reads ([`CATCH_UP_READS`]).
+    pub(crate) catch_up: Semaphore,
     failures: AtomicU32,
     /// Why the subscriptions were last ended by store failures.
     pub(crate) failed: Mutex<Option<String>>,
@@ -129,6 +136,7 @@ impl FeedHub {
             wake,
             closed: watch::channel(false).0,
             reads: AtomicU64::new(0),
+            catch_up: Semaphore::new(CATCH_UP_READS),
             failures: AtomicU32::new(0),
             failed: Mutex::new(None),
         })

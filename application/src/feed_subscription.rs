@@ -203,6 +203,10 @@ impl Subscription {
             self.head = self.wait_for_head().await?;
             return Ok(());
         }
+        let _reading = tokio::select! {
+            permit = self.hub.catch_up.acquire() => permit.map_err(|_| FeedEnd::ShuttingDown)?,
+            _ = self.closed.changed() => return Err(FeedEnd::ShuttingDown),
+        };
         self.hub.reads.fetch_add(1, Ordering::Relaxed);
         let reader = &self.hub.reader;
         let read = match &mut self.position {

@@ -2,24 +2,29 @@
 //! reads slow so subscribers join while a read is under way: each must still see every
 //! event of its stream, in order, without a gap. And a store that keeps failing ends
 //! the live subscriptions with `StoreFailed` instead of leaving them waiting forever,
-//! a first subscriber's wait for the feed's end included.
+//! a first subscriber's wait for the feed's end included. A crowd of subscribers
+//! catching up from the beginning reads a few pages at a time, not one each.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use ledger_application::feed::FeedReader;
-use ledger_application::feed_hub::{Delivery, FeedEnd, FeedFilter, FeedHub};
+use ledger_application::feed_hub::{Delivery, FeedEnd, FeedFilter, FeedHub, CATCH_UP_READS};
 use ledger_application::ports::store::*;
 use ledger_domain::{Account, AccountEvent, AccountId, Aggregate, Currency, Money, Owner};
 use ledger_memory::MemoryEventStore;
 use tokio::sync::Notify;
 
-/// Feed reads take a while (and fail while `failing`).
+/// Feed reads take a while (and fail while `failing`); how many run at once is
+/// counted.
+#[derive(Default)]
 struct SlowFeed {
     inner: MemoryEventStore,
     failing: AtomicBool,
+    reading: AtomicUsize,
+    most_reading: AtomicUsize,
 }
 
 #[async_trait]
@@ -36,7 +41,10 @@ impl EventStore for SlowFeed {
         }
         // Slow to start: the reader decides what to render before, and commits and
         // catch-ups happen meanwhile.
+        let now = self.reading.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most_reading.fetch_max(now, Ordering::SeqCst);
         tokio::time::sleep(Duration::from_millis(4)).await;
+        self.reading.fetch_sub(1, Ordering::SeqCst);
         self.inner.read_feed(after, limit).await
     }
     async fn feed_end(&self) -> Result<FeedCursor, StoreError> {
@@ -146,10 +154,7 @@ async fn version_of(store: &SlowFeed, stream: &str) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscribers_joining_during_a_read_miss_nothing() {
     for _round in 0..5 {
-        let store = Arc::new(SlowFeed {
-            inner: MemoryEventStore::new(),
-            failing: AtomicBool::new(false),
-        });
+        let store = Arc::new(SlowFeed::default());
         let hub = hub_on(&store);
         // Someone watches `a` only, so the reader leaves other streams out of its reads
         // until someone watches them (each follower below watches a stream of its own).
@@ -187,10 +192,7 @@ async fn subscribers_joining_during_a_read_miss_nothing() {
 
 #[tokio::test(start_paused = true)]
 async fn a_store_that_keeps_failing_ends_live_subscriptions() {
-    let store = Arc::new(SlowFeed {
-        inner: MemoryEventStore::new(),
-        failing: AtomicBool::new(false),
-    });
+    let store = Arc::new(SlowFeed::default());
     append(&store, "a", 0).await;
     let hub = hub_on(&store);
     let mut sub = hub.subscribe(FeedCursor::START, FeedFilter::default());
@@ -216,8 +218,8 @@ async fn a_store_that_keeps_failing_ends_live_subscriptions() {
 #[tokio::test(start_paused = true)]
 async fn a_first_subscriber_while_the_store_is_down_is_ended() {
     let store = Arc::new(SlowFeed {
-        inner: MemoryEventStore::new(),
         failing: AtomicBool::new(true),
+        ..SlowFeed::default()
     });
     let hub = hub_on(&store);
     let mut sub = hub.subscribe(FeedCursor::START, FeedFilter::default());
@@ -228,4 +230,30 @@ async fn a_first_subscriber_while_the_store_is_down_is_ended() {
         matches!(end, Some(Delivery::End(FeedEnd::StoreFailed(_)))),
         "{end:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crowd_catching_up_reads_a_few_pages_at_a_time() {
+    let store = Arc::new(SlowFeed::default());
+    // Three pages of the feed (500 events a page).
+    for v in 0..1_200 {
+        append(&store, "a", v).await;
+    }
+    let hub = hub_on(&store);
+    let crowd = (0..40).map(|_| {
+        let mut sub = hub.subscribe(FeedCursor::START, FeedFilter::default());
+        tokio::spawn(async move {
+            for _ in 0..1_200 {
+                let next = tokio::time::timeout(Duration::from_secs(30), sub.next()).await;
+                assert!(matches!(next, Ok(Some(Delivery::Event(_)))), "{next:?}");
+            }
+        })
+    });
+    for follower in crowd.collect::<Vec<_>>() {
+        follower.await.expect("every subscriber caught up");
+    }
+    // The catch-ups, and the hub's own read of the live feed.
+    let most = store.most_reading.load(Ordering::SeqCst);
+    assert!(most <= CATCH_UP_READS + 1, "{most} feed reads at once");
+    hub.close();
 }
