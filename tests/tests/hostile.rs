@@ -2,7 +2,8 @@
 //! connections sending their headers a byte a second, and 200 sending their bodies so,
 //! do not stop others being served and are cut off; an oversized head is refused; bytes that are not UTF-8 get clear
 //! answers; pipelined requests are answered in order; a request with both
-//! `Transfer-Encoding` and `Content-Length` cannot smuggle a second one; an SSE client
+//! `Transfer-Encoding` and `Content-Length` cannot smuggle a second one; a declared
+//! length past the limit is refused before the body; an SSE client
 //! that never reads is dropped from the feed instead of growing memory.
 
 use std::time::Duration;
@@ -208,6 +209,27 @@ async fn oversized_heads_bad_bytes_and_pipelining_get_clear_answers() {
         "{answer}"
     );
     assert_eq!(app.get("/health").await.status(), 200);
+}
+
+/// A declared length past the limit is answered 413 at once: not after the request's
+/// time runs out waiting for a body the client will not send, and without a `100
+/// Continue` that invites it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declared_length_past_the_limit_is_refused_before_the_body() {
+    let app = app().await;
+    for (path, length, expect) in [
+        ("/accounts/a/deposit", "10000000000", ""),
+        ("/accounts/a/deposit", "65537", "Expect: 100-continue\r\n"),
+        ("/batches", "1048577", "Expect: 100-continue\r\n"),
+    ] {
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+             Content-Length: {length}\r\n{expect}Connection: close\r\n\r\n"
+        );
+        let answer = exchange(&app, head.as_bytes()).await;
+        assert_eq!(statuses(&answer), ["413"], "{path} {length}: {answer}");
+        assert!(answer.contains("payload_too_large"), "{answer}");
+    }
 }
 
 async fn subscribers(app: &TestApp) -> u64 {

@@ -37,8 +37,16 @@ async fn metrics_have_append_latency_store_size_and_true_counters(backend: Backe
     // Paths and methods a client makes up never become labels (unbounded series).
     assert_eq!(app.get("/made-up-path-123").await.status(), 404);
     assert_eq!(app.get("/accounts/m/made-up-tail").await.status(), 404);
+    // Every route has a label of its own (batches and a transfer's reads were "other").
+    let batch = json!({"operations": [{"op": "deposit", "account_id": "nobody", "amount": "1"}]});
+    app.post("/batches", batch).await;
+    app.get("/transfers/t-1").await;
     let text = app.get("/metrics").await.text().await.unwrap();
     assert!(!text.contains("made-up"), "{text}");
+    for route in ["POST /batches", "GET /transfers/{id}", "GET other"] {
+        let label = format!("route=\"{route}\"");
+        assert!(text.contains(&label), "no {label}:\n{text}");
+    }
     // Four appends, each timed.
     assert_eq!(
         value(

@@ -1,7 +1,8 @@
 //! Resource faults (issue 23, part 3), second half: PostgreSQL stops answering the
 //! service's queries (a lock held on the events table, as a stuck migration or a slow
 //! query would). Every connection of the pool waits; requests answer 503 within the
-//! configured bound, `/health` still answers, and when the lock goes the ledger goes on
+//! configured bound, `/health` still answers, `/ready` says the event store is
+//! unavailable, and when the lock goes the ledger goes on
 //! by itself. Deposits were sent with idempotency keys: each retried key answers its
 //! first outcome and exists exactly once, whether or not its first try wrote it.
 
@@ -81,6 +82,16 @@ async fn a_stalled_database_answers_503_in_bound_and_recovers() {
     assert!(waited < BOUND * 4, "answered within the bound ({waited:?})");
     let health = tokio::time::timeout(BOUND, http.get(format!("{base}/health")).send()).await;
     assert_eq!(health.expect("in time").expect("answered").status(), 200);
+    // Readiness says what waits, in its own words (it was the request timeout's
+    // problem, saying nothing of the event store).
+    let ready = http
+        .get(format!("{base}/ready"))
+        .send()
+        .await
+        .expect("ready");
+    assert_eq!(ready.status(), 503);
+    let ready: Value = ready.json().await.expect("json");
+    assert_eq!(ready["event_store"], "unavailable", "{ready}");
 
     locker.execute("COMMIT").await.expect("unlock");
     // Every key again: its first outcome if it had one, written once either way.

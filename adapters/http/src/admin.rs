@@ -41,6 +41,10 @@ pub(crate) async fn health() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
 
+/// How long `/ready` waits for each of its checks at most (as the store's pools wait
+/// for a connection), and at most half the request's bound.
+const READY_BOUND: std::time::Duration = std::time::Duration::from_secs(3);
+
 #[utoipa::path(get, path = "/ready", responses((status = 200), (status = 503)))]
 pub(crate) async fn ready(State(state): State<crate::State>) -> Response {
     let probe = StreamQuery {
@@ -51,14 +55,21 @@ pub(crate) async fn ready(State(state): State<crate::State>) -> Response {
     };
     // Asked at once: a database that does not answer costs one wait, not three (a
     // probe with a short timeout would see a timeout instead of the 503).
+    // Each bounded: a query that waits (on a table lock, say) is an answer too, within
+    // the probe's time, not the request timeout's generic 503.
     let target = state.runner.target();
+    let bound = READY_BOUND.min(state.request_timeout / 2);
     let (store, snapshots, statuses) = futures_util::future::join3(
-        state.store.read_stream(probe),
-        state.snapshots.load("__ready__"),
-        target.statuses(),
+        tokio::time::timeout(bound, state.store.read_stream(probe)),
+        tokio::time::timeout(bound, state.snapshots.load("__ready__")),
+        tokio::time::timeout(bound, target.statuses()),
     )
     .await;
-    let (store_ok, snapshots_ok) = (store.is_ok(), snapshots.is_ok());
+    let (store_ok, snapshots_ok) = (
+        store.is_ok_and(|r| r.is_ok()),
+        snapshots.is_ok_and(|r| r.is_ok()),
+    );
+    let statuses = statuses.unwrap_or_else(|_| Ok(Vec::new()));
     // A projection stopped on an event it cannot apply leaves commands and the other
     // views working: still ready, but said here (and in `ledger_projection_failed`).
     let failed: Vec<String> = match statuses {

@@ -34,6 +34,19 @@ pub async fn json_up_to<T: DeserializeOwned>(
             format!("bodies are read as sent: {coded} is not supported"),
         ));
     }
+    // A declared length past the limit is refused before any of the body is asked for
+    // (no `100 Continue` invites it, and a client that waits to be invited is answered
+    // now, not after the request's time runs out).
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("the body exceeds {limit} bytes"),
+        ));
+    }
     let bytes = to_bytes(body, limit).await.map_err(|_| {
         ApiError::new(
             ErrorCode::PayloadTooLarge,

@@ -67,41 +67,22 @@ fn undecodable(path: &str) -> Option<ApiError> {
 
 /// A route label without ids, for metrics.
 fn route_label(method: &Method, path: &str) -> String {
-    // Labels from a fixed set: a path or method a client makes up (a 404, an unknown
-    // method) must not grow the metrics without bound.
-    const ROUTES: [&str; 18] = [
-        "/accounts",
-        "/transfers",
-        "/audit",
-        "/analytics/summary",
-        "/analytics/daily",
-        "/events",
-        "/events/stream",
-        "/health",
-        "/ready",
-        "/metrics",
-        "/openapi.json",
-        "/admin/projections",
-        "/admin/rebuild-projections",
-        "/admin/api-keys",
-        "/integrity/public-key",
-        "/admin/seals/latest",
-        "/console",
-        "/whoami",
-    ];
-    const TAILS: [&str; 4] = ["deposit", "withdraw", "close", "events"];
+    // Labels from a fixed set, the contract's path templates: a path or method a
+    // client makes up (a 404, an unknown method) must not grow the metrics without
+    // bound, and every route has its own (batches, a transfer's void were "other").
     let parts: Vec<&str> = path.split('/').collect();
-    let shape = match parts.as_slice() {
-        ["", "accounts", _] => "/accounts/{id}".to_owned(),
-        ["", "accounts", _, "events", "stream"] => "/accounts/{id}/events/stream".to_owned(),
-        ["", "admin", "api-keys", _] => "/admin/api-keys/{key_id}".to_owned(),
-        ["", "console", _] => "/console/{file}".to_owned(),
-        ["", "accounts", _, tail] if TAILS.contains(tail) => format!("/accounts/{{id}}/{tail}"),
-        _ => ROUTES
-            .iter()
-            .find(|r| **r == path)
-            .map_or_else(|| "other".to_owned(), |r| (*r).to_owned()),
+    let fits = |template: &&str| {
+        let t: Vec<&str> = template.split('/').collect();
+        t.len() == parts.len()
+            && t.iter()
+                .zip(&parts)
+                .all(|(t, p)| t == p || (t.starts_with('{') && !p.is_empty()))
     };
+    let shape = crate::contract::operations()
+        .map(|op| op.path)
+        .chain(["/openapi.json", "/console", "/console/{file}"])
+        .find(fits)
+        .unwrap_or("other");
     let method = match *method {
         Method::GET | Method::POST | Method::PUT | Method::DELETE | Method::PATCH => {
             method.as_str()
