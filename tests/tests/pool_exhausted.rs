@@ -79,6 +79,9 @@ async fn a_stalled_database_answers_503_in_bound_and_recovers() {
             .any(|a| a.as_ref().is_ok_and(|r| r.status() == 503)),
         "a stalled database refuses commands"
     );
+    for a in answers.iter().flatten().filter(|r| r.status() == 503) {
+        assert_eq!(a.headers()["retry-after"], "1", "a 503 says when to retry");
+    }
     assert!(waited < BOUND * 4, "answered within the bound ({waited:?})");
     let health = tokio::time::timeout(BOUND, http.get(format!("{base}/health")).send()).await;
     assert_eq!(health.expect("in time").expect("answered").status(), 200);

@@ -150,6 +150,9 @@ fn complete(doc: &mut Value) {
         for (status, codes) in errors {
             o["responses"][status.to_string()] = problem(&codes);
         }
+        o["responses"]["503"]["headers"] = json!({"Retry-After": {
+            "description": "Seconds to wait before trying again",
+            "schema": {"type": "integer", "minimum": 1}}});
         if !op.open {
             o["security"] = json!([{"bearer": []}]);
             o["responses"]["401"]["headers"] = json!({"WWW-Authenticate": {

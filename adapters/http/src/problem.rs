@@ -220,6 +220,13 @@ impl IntoResponse for ApiError {
                 HeaderValue::from_static("Bearer realm=\"ledger\""),
             );
         }
+        // RFC 9110, section 10.2.3: a 503 says when to try again (the store's bounds
+        // are seconds; a client backing off by itself may wait far longer).
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         response
     }
 }
