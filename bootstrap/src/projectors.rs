@@ -117,6 +117,8 @@ pub fn listen(
                 .await
                 .is_err()
             {
+                // As after a failed connect: not a new connection in a tight loop.
+                pause(&wake, &mut stop, Duration::from_secs(2)).await;
                 continue;
             }
             loop {

@@ -147,7 +147,8 @@ async fn the_latest_seal_shows_its_signature_checked(backend: Backend) {
     let open = json!({"account_id": "s-1", "owner": "Ada", "currency": "USD"});
     assert_eq!(json(app.post("/accounts", open).await).await.0, 201);
     let mut latest = Value::Null;
-    for _ in 0..100 {
+    // Up to about 20 s: a seal is made within a second or two, longer on a loaded machine.
+    for _ in 0..200 {
         let (s, b) = call(&app, Method::GET, "/admin/seals/latest", None, ADMIN).await;
         if s == 200 {
             latest = b;

@@ -79,7 +79,7 @@ async fn refusals(backend: Backend) {
         ),
         ("/accounts?cursor=", auth.to_vec(), 422, "validation_failed"),
         (
-            "/transfers?account_id=..",
+            "/transfers?account_id=a%2Fb",
             auth.to_vec(),
             422,
             "validation_failed",

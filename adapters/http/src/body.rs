@@ -238,12 +238,13 @@ pub fn path_account(id: &str) -> Result<AccountId, ApiError> {
     AccountId::parse(id).map_err(|_| ApiError::account_not_found())
 }
 
-/// The `account_id` filter of a list: an account id, or 422 (`transfer/t1` once found
-/// a transfer's own entries in the audit log, as if it were an account).
+/// The `account_id` filter of a list: an account id (as stored: earlier versions took
+/// `..`), or 422 (`transfer/t1` once found a transfer's own entries in the audit log,
+/// as if it were an account).
 pub fn account_filter(q: &HashMap<String, String>) -> Result<Option<String>, ApiError> {
     q.get("account_id")
         .map(|id| {
-            AccountId::parse(id.clone())
+            AccountId::from_stored(id.clone())
                 .map(|a| a.as_str().to_owned())
                 .map_err(invalid)
         })

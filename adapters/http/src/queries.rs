@@ -142,10 +142,11 @@ pub(crate) async fn list_accounts(
     let filter = AccountFilter {
         owner: q.get("owner").cloned(),
         status,
-        // A `next_cursor` is an account's id: anything else was not given by this list.
+        // A `next_cursor` is an account's id (as stored: earlier versions took `..`):
+        // anything else was not given by this list.
         after: q
             .get("cursor")
-            .map(|c| AccountId::parse(c.clone()).map(|a| a.as_str().to_owned()))
+            .map(|c| AccountId::from_stored(c.clone()).map(|a| a.as_str().to_owned()))
             .transpose()
             .map_err(|_| {
                 ApiError::validation("unreadable cursor: give a `next_cursor` of this list")
