@@ -101,8 +101,10 @@ pub fn hash_of(secret: &str) -> Option<SecretHash> {
 }
 
 fn valid_name(name: &str) -> Result<String, KeyError> {
-    let trimmed = name.trim();
-    if trimmed.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+    if ledger_domain::is_blank(name)
+        || name.chars().count() > 200
+        || name.chars().any(char::is_control)
+    {
         return Err(KeyError::Invalid(
             "name must be 1-200 characters, not blank, without control characters".into(),
         ));

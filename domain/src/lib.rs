@@ -75,4 +75,4 @@ pub use transfer::{
     TRANSFER_SCHEMA_VERSION,
 };
 pub use transfer_plan::{plan_settlement, plan_transfer, Settlement, TransferOrder, TransferPlan};
-pub use values::{AccountId, Note, Owner, TransferId, ValueError};
+pub use values::{is_blank, AccountId, Note, Owner, TransferId, ValueError};

@@ -146,10 +146,35 @@ string_value!(
     ValueError::BadId { what: "transfer_id" }
 );
 
+/// Whether `s` shows nothing: white space and characters that render as nothing
+/// (Unicode's default-ignorable code points: zero-width spaces and joiners,
+/// bidirectional marks, the byte-order mark, fillers, variation selectors, tags). A
+/// name made of them reads as no name.
+///
+/// ```
+/// use ledger_domain::{is_blank, Owner};
+/// assert!(is_blank(" \u{a0}\u{200b}\u{feff}\u{180e}"));
+/// assert!(!is_blank("Ada"));
+/// assert!(Owner::parse("\u{200b}").is_err());
+/// assert!(Owner::parse("Ada\u{200b}").is_ok());
+/// ```
+pub fn is_blank(s: &str) -> bool {
+    s.chars().all(|c| {
+        c.is_whitespace()
+            || matches!(c,
+                '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}'
+                | '\u{17B5}' | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{3164}'
+                | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}' | '\u{FFF0}'..='\u{FFF8}'
+                | '\u{1BCA0}'..='\u{1BCA3}' | '\u{1D173}'..='\u{1D17A}'
+                | '\u{E0000}'..='\u{E0FFF}')
+    })
+}
+
 string_value!(
-    /// The account owner's name: 1-200 characters.
+    /// The account owner's name: 1-200 characters, not blank ([`is_blank`]).
     Owner,
-    |s| valid_text(s, 1, 200) && !s.trim().is_empty(),
+    |s| valid_text(s, 1, 200) && !is_blank(s),
     |s| stored_text(s, 1, 200) && !s.trim().is_empty(),
     ValueError::BadOwner
 );

@@ -171,5 +171,10 @@ async fn every_pending_transfer_of_an_account_is_reachable() {
         browser.until(Duration::from_secs(5), all).await,
         "all 105 listed"
     );
+    // An account no event has moved the balance of: zero as the API writes it.
+    open(&browser, &app.base, "/accounts/bob-1").await;
+    let label = browser.find("#chart").await.attr("aria-label").await;
+    let label = label.expect("attr").expect("a label");
+    assert!(label.ends_with("is 0.00 USD."), "{label}");
     browser.close().await;
 }

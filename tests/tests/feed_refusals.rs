@@ -79,6 +79,12 @@ async fn refusals(backend: Backend) {
         ),
         ("/accounts?cursor=", auth.to_vec(), 422, "validation_failed"),
         (
+            "/accounts?owner=%20%20",
+            auth.to_vec(),
+            422,
+            "validation_failed",
+        ),
+        (
             "/transfers?account_id=a%2Fb",
             auth.to_vec(),
             422,

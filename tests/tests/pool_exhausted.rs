@@ -93,6 +93,7 @@ async fn a_stalled_database_answers_503_in_bound_and_recovers() {
         .await
         .expect("ready");
     assert_eq!(ready.status(), 503);
+    assert_eq!(ready.headers()["retry-after"], "1");
     let ready: Value = ready.json().await.expect("json");
     assert_eq!(ready["event_store"], "unavailable", "{ready}");
 

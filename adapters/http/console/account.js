@@ -73,7 +73,7 @@ export async function accountPage(main, id, { can, signal }) {
     el("section", { "aria-labelledby": "h-pending" }, el("h2", { id: "h-pending" }, "Pending transfers"), pending, morePending),
     el("section", { "aria-labelledby": "h-events" }, el("h2", { id: "h-events" }, "Events"), history, more));
 
-  const chart = balanceChart(chartBox, events, account.currency);
+  const chart = balanceChart(chartBox, events, account.currency, account.balance);
   window.ledgerConsole.chart = { points: chart.points(), ms: performance.now() - started, events: events.length };
   signal.addEventListener("abort", () => chart.destroy());
 

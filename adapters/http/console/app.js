@@ -28,6 +28,8 @@ async function whoami() {
     : me.actor === "anonymous"
       ? "Open API: no key needed (anonymous operator)"
       : `Signed in as ${me.actor}, ${me.role}${me.owner ? ` of ${me.owner}` : ""}`);
+  // On an open API every token reads as the anonymous operator: none is kept.
+  if (me?.actor === "anonymous" && token()) signOut();
   document.getElementById("sign-out").hidden = !token();
   document.querySelector('[data-nav="admin"]').hidden = !session.can.admin;
 }

@@ -15,11 +15,19 @@ export function balanceAfter(events, start = "0") {
   return [xs, ys, texts];
 }
 
+// Zero as the API writes amounts like `sample` ("12.50" gives "0.00", "1000" "0").
+export function zeroLike(sample) {
+  const digits = String(sample).split(".")[1];
+  return digits ? `0.${"0".repeat(digits.length)}` : "0";
+}
+
 // Draws `events` into `box`; returns what appends live events and how many points
-// the chart holds.
-export function balanceChart(box, events, currency) {
+// the chart holds. `sample`: an amount of the account's currency as the API writes it
+// (the opening balance, before any event gives one, is zero written so).
+export function balanceChart(box, events, currency, sample) {
   // `texts`: each point's balance as the API wrote it, for the legend and the label.
-  const [xs, ys, texts] = balanceAfter(events);
+  const zero = zeroLike(sample);
+  const [xs, ys, texts] = balanceAfter(events, zero);
   const width = () => Math.max(280, box.clientWidth || 800);
   const options = {
     width: width(),
@@ -43,7 +51,7 @@ export function balanceChart(box, events, currency) {
   const plot = new window.uPlot(options, [xs, ys], box);
   const describe = () => {
     box.dataset.points = String(xs.length);
-    const last = texts.length ? texts[texts.length - 1] : "0";
+    const last = texts.length ? texts[texts.length - 1] : zero;
     box.setAttribute("aria-label",
       `Balance over time: ${xs.length} events; the latest balance is ${last} ${currency}.`);
   };
@@ -53,7 +61,7 @@ export function balanceChart(box, events, currency) {
   return {
     points: () => xs.length,
     append(event) {
-      const [x, y, text] = balanceAfter([event], texts.length ? texts[texts.length - 1] : "0");
+      const [x, y, text] = balanceAfter([event], texts.length ? texts[texts.length - 1] : zero);
       xs.push(x[0]);
       ys.push(y[0]);
       texts.push(text[0]);

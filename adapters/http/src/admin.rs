@@ -87,12 +87,11 @@ pub(crate) async fn ready(State(state): State<crate::State>) -> Response {
         "projections": if failed.is_empty() { "ok" } else { "failed" },
         "failed_projections": failed,
     });
-    let status = if store_ok {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    (status, Json(body)).into_response()
+    if store_ok {
+        return (StatusCode::OK, Json(body)).into_response();
+    }
+    let retry = [(header::RETRY_AFTER, "1")];
+    (StatusCode::SERVICE_UNAVAILABLE, retry, Json(body)).into_response()
 }
 
 #[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text")))]

@@ -183,11 +183,12 @@ pub fn overdraft_limit(raw: Option<&RawValue>) -> Result<Decimal, ApiError> {
 fn number(raw: Option<&RawValue>, field: &str, positive: bool) -> Result<Decimal, ApiError> {
     let raw = raw.ok_or_else(|| ApiError::malformed(format!("`{field}` is required")))?;
     let text = raw.get().trim();
-    // A minus sign on zero (`-0`, `"-0.00"`) is as refused as on any other limit: the
-    // contract's pattern has no sign.
-    let minus = text.trim_start_matches('"').trim_start().starts_with('-');
+    // A minus sign on zero (`-0`, `"-0.00"`, `"\u002d0"`) is as refused as on any other
+    // limit: the contract's pattern has no sign. Read from the decoded text.
+    let mut minus = text.starts_with('-');
     let d = if text.starts_with('"') {
         let s: String = serde_json::from_str(text).map_err(|_| invalid_amount("not a decimal"))?;
+        minus = s.trim_start().starts_with('-');
         // As the contract's pattern says: digits and a point, no exponent (a JSON
         // number may have one, by JSON's own grammar).
         if s.contains(['e', 'E']) {

@@ -112,7 +112,11 @@ fn query_on_parameterless(req: &Request) -> Option<ApiError> {
         .extensions()
         .get::<axum::extract::MatchedPath>()?
         .as_str();
-    let method = req.method().as_str().to_ascii_lowercase();
+    // A HEAD answers as its GET would.
+    let method = match req.method() {
+        &Method::HEAD => "get".to_owned(),
+        m => m.as_str().to_ascii_lowercase(),
+    };
     let takes_none = crate::contract::operations().any(|op| {
         op.method == method
             && op.path == route

@@ -8,7 +8,7 @@ use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
 use ledger_application::ports::readmodel::{AccountFilter, AuditFilter};
 use ledger_application::ports::store::StreamBound;
-use ledger_domain::{AccountId, AccountStatus, Currency};
+use ledger_domain::{AccountId, AccountStatus, Currency, Owner};
 
 use crate::body;
 use crate::dto::*;
@@ -140,7 +140,13 @@ pub(crate) async fn list_accounts(
         ),
     };
     let filter = AccountFilter {
-        owner: q.get("owner").cloned(),
+        // An owner as stored (earlier versions took tab and newline): a blank one is
+        // no owner's, said rather than answered with an empty page.
+        owner: q
+            .get("owner")
+            .map(|o| Owner::from_stored(o.clone()).map(|o| o.as_str().to_owned()))
+            .transpose()
+            .map_err(body::invalid)?,
         status,
         // A `next_cursor` is an account's id (as stored: earlier versions took `..`):
         // anything else was not given by this list.

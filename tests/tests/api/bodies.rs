@@ -148,8 +148,13 @@ pub(crate) async fn a_misspelt_query_parameter_is_refused(backend: Backend) {
         (Method::GET, "/admin/api-keys?role=reader"),
         (Method::DELETE, &format!("{revoke}?x=1")),
     ] {
+        let head = method == Method::GET;
         let r = app.send(method, path, None, &auth).await;
         expect_problem(r, 422, "validation_failed").await;
+        if head {
+            let r = app.send(Method::HEAD, path, None, &auth).await;
+            assert_eq!(r.status(), 422, "HEAD {path} answers as its GET");
+        }
     }
     let secret = format!("Bearer {}", key["secret"].as_str().unwrap());
     let as_key = [("authorization", secret.as_str())];

@@ -190,6 +190,17 @@ pub(crate) async fn limits_let_an_account_go_below_zero_as_far_as_they_allow(bac
         .await;
         assert_eq!((s, &b["code"]), (422, &json!("invalid_amount")), "{bad}");
     }
+    // The sign escaped in the JSON text is a sign all the same.
+    let escaped = app
+        .client
+        .post(format!("{}/accounts/a/limits", app.base))
+        .header("content-type", "application/json")
+        .body(r#"{"overdraft_limit": "\u002d0"}"#)
+        .send()
+        .await
+        .expect("sent");
+    let (s, b) = json(escaped).await;
+    assert_eq!((s, &b["code"]), (422, &json!("invalid_amount")), "{b}");
     let (s, b) = json(
         app.post("/accounts/a/limits", json!({"overdraft_limit": 80}))
             .await,
