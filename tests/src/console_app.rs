@@ -59,6 +59,20 @@ pub async fn ledger() -> TestApp {
     app
 }
 
+/// Types `amount` into the (first) pending transfer's box on an account page, and
+/// clicks its Post.
+pub async fn post_from_console(browser: &Browser, amount: &str) {
+    let input = browser.find("#pending input[name=amount]").await;
+    input.clear().await.expect("clears");
+    input.send_keys(amount).await.expect("types");
+    browser
+        .find("#pending [data-action=post]")
+        .await
+        .click()
+        .await
+        .expect("posts");
+}
+
 /// Signs in to the console with `secret` and waits for the accounts page.
 pub async fn sign_in(browser: &Browser, base: &str, secret: &str) {
     browser

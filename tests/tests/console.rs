@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use ledger_tests::browser::{console_first_load, Browser};
-use ledger_tests::console_app::{admin, ledger, new_key, open, sign_in, text};
+use ledger_tests::console_app::{admin, ledger, new_key, open, post_from_console, sign_in, text};
 use ledger_tests::{Backend, TestApp, ADMIN};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -105,18 +105,7 @@ async fn the_console_in_a_browser() {
         .expect("resize");
 
     // Posting part of the pending transfer from the console.
-    browser
-        .find("#pending input[name=amount]")
-        .await
-        .send_keys("1.50")
-        .await
-        .expect("types");
-    browser
-        .find("#pending [data-action=post]")
-        .await
-        .click()
-        .await
-        .expect("posts");
+    post_from_console(&browser, "1.50").await;
     let posted = |t: &Value| t["posted_amount"] == json!("1.50");
     let mut t = Value::Null;
     for _ in 0..100 {

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use ledger_tests::browser::Browser;
-use ledger_tests::console_app::{admin, ledger, open, sign_in, text};
+use ledger_tests::console_app::{admin, ledger, open, post_from_console, sign_in, text};
 use ledger_tests::ADMIN;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -27,18 +27,6 @@ const LOSE_NEXT_ANSWER: &str = "
         return answer;
     };
     return true;";
-
-async fn post_from_console(browser: &Browser, amount: &str) {
-    let input = browser.find("#pending input[name=amount]").await;
-    input.clear().await.expect("clears");
-    input.send_keys(amount).await.expect("types");
-    browser
-        .find("#pending [data-action=post]")
-        .await
-        .click()
-        .await
-        .expect("posts");
-}
 
 async fn shown(browser: &Browser, id: &str) -> String {
     let script =
