@@ -251,9 +251,13 @@ pub(crate) fn admit(ctx: &CommandContext) -> Result<(), CommandError> {
 /// not exist, 404 (there is nothing to match), except when `opening` it, which needs no
 /// precondition (412).
 pub(crate) fn precondition_failed(version: u64, opening: bool) -> CommandError {
-    if version == 0 && !opening {
-        CommandError::Refused(DomainError::AccountNotFound)
-    } else {
-        CommandError::VersionMismatch { actual: version }
+    match (version, opening) {
+        (0, false) => CommandError::Refused(DomainError::AccountNotFound),
+        // `*` names every version but none of an account yet to be made.
+        (0, true) => CommandError::Rejected {
+            code: ledger_domain::ErrorCode::VersionMismatch,
+            detail: "If-Match cannot hold when opening an account: it must not exist yet".into(),
+        },
+        _ => CommandError::VersionMismatch { actual: version },
     }
 }

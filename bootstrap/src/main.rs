@@ -199,8 +199,8 @@ async fn run_service(command: Command, settings: Settings) -> anyhow::Result<()>
                 Some(n) => match Projection::parse(n) {
                     Some(p) => vec![p],
                     None => anyhow::bail!(
-                        "unknown projection {n}; one of {:?}",
-                        PROJECTIONS.map(|p| p.as_str())
+                        "unknown projection {n}; one of {}",
+                        PROJECTIONS.map(|p| p.as_str()).join(", ")
                     ),
                 },
             };

@@ -104,12 +104,13 @@ pub(crate) async fn run(
     } else {
         "signatures NOT checked: give --public-key or set integrity.signing_key"
     };
-    let kept = if report.kept_seal_compared {
-        ", and the seal kept outside"
-    } else {
-        ""
+    // A kept seal is named either way: compared, or not (its cursor no longer in the
+    // feed, a finding above).
+    let signatures = match (report.kept_seal_compared, kept_seal.is_some()) {
+        (true, _) => format!("{signatures}; the seal kept outside compared"),
+        (false, true) => format!("{signatures}; the seal kept outside NOT compared"),
+        (false, false) => signatures.to_owned(),
     };
-    let signatures = format!("{signatures}{kept}");
     let compared = match stream {
         None => {
             let mut not = Vec::new();

@@ -73,16 +73,18 @@ async fn open_beside(
     let file = ReadModelFile { writer, reader };
     // `ledger verify` opens them as they are: a checkpoint past the events' end is one
     // of its findings (events removed), not a reason to stop before checking.
+    // Another ledger's file first: told it is ahead of these events, an operator
+    // would look for deleted events instead.
     if create {
-        not_ahead(&file, events, &path).await?;
         same_ledger(&file, events, &path).await?;
+        not_ahead(&file, events, &path).await?;
     }
     Ok(file)
 }
 
 /// Refuses read models made from another ledger's events (a file copied from
-/// elsewhere, behind this ledger's end, which [`not_ahead`] lets through): they would
-/// show its accounts and money as this one's. A ledger is known by the random id its
+/// elsewhere, behind this ledger's end or ahead of it): they would show its accounts
+/// and money as this one's. A ledger is known by the random id its
 /// events' file is made with, recorded in the read models the first time the two open
 /// together (a new ledger's first start included).
 async fn same_ledger(

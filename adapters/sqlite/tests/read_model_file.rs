@@ -135,6 +135,19 @@ async fn another_ledgers_read_models_are_refused() {
         .await
         .expect_err("another ledger's");
     assert!(e.to_string().contains("another ledger's events"), "{e}");
+    // Theirs ahead of my events: still another ledger's, said as such (told it is
+    // ahead, an operator would look for deleted events).
+    let copy = format!("sqlite://{}", path(&mine).display());
+    let mut c = SqliteConnection::connect(&copy).await.expect("copy");
+    sqlx::query("UPDATE projections SET position = 99")
+        .execute(&mut c)
+        .await
+        .expect("ahead");
+    drop(c);
+    let e = ledger_sqlite::open_read_models(&events)
+        .await
+        .expect_err("another ledger's");
+    assert!(e.to_string().contains("another ledger's events"), "{e}");
     // Removed, they are made anew, and known as mine from then on.
     std::fs::remove_file(path(&mine)).expect("removed");
     drop(
