@@ -41,18 +41,16 @@ pub async fn json_up_to<T: DeserializeOwned>(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return Err(ApiError::new(
-            ErrorCode::PayloadTooLarge,
-            format!("the body exceeds {limit} bytes"),
-        ));
-    }
-    let bytes = to_bytes(body, limit).await.map_err(|_| {
+    let too_large = || {
         ApiError::new(
             ErrorCode::PayloadTooLarge,
             format!("the body exceeds {limit} bytes"),
         )
-    })?;
+    };
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let bytes = to_bytes(body, limit).await.map_err(|_| too_large())?;
     let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
         b"{}"
     } else {
