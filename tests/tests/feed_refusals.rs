@@ -85,6 +85,12 @@ async fn refusals(backend: Backend) {
             "validation_failed",
         ),
         (
+            "/audit?request_id=",
+            auth.to_vec(),
+            422,
+            "validation_failed",
+        ),
+        (
             "/transfers?account_id=a%2Fb",
             auth.to_vec(),
             422,

@@ -195,7 +195,16 @@ pub(crate) async fn audit(
         event_type: body::event_type(&q)?,
         from: q.get("from").map(|v| instant(v, "from")).transpose()?,
         to: q.get("to").map(|v| instant(v, "to")).transpose()?,
-        request_id: q.get("request_id").cloned(),
+        // Every request has an id: an empty one names none (an unset variable, most
+        // likely), said rather than answered with an empty page.
+        request_id: match q.get("request_id") {
+            Some(r) if r.is_empty() => {
+                return Err(ApiError::validation(
+                    "request_id is empty: give an X-Request-ID",
+                ))
+            }
+            r => r.cloned(),
+        },
         owner: None,
         before,
         limit,

@@ -79,7 +79,8 @@ pub(crate) async fn feed_stream(
         Some("end") => state.store.feed_end().await?,
         Some(c) => c.parse().map_err(|_| {
             ApiError::validation(
-                "unreadable cursor: give `end`, a `next` of /events or an event's `id`",
+                "unreadable cursor: give `after=end`, a `next` of /events or an event's `id` \
+                 (as Last-Event-ID: an event's `id` only)",
             )
         })?,
     };
