@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -65,24 +65,12 @@ fn undecodable(path: &str) -> Option<ApiError> {
     })
 }
 
-/// A route label without ids, for metrics.
-fn route_label(method: &Method, path: &str) -> String {
-    // Labels from a fixed set, the contract's path templates: a path or method a
-    // client makes up (a 404, an unknown method) must not grow the metrics without
-    // bound, and every route has its own (batches, a transfer's void were "other").
-    let parts: Vec<&str> = path.split('/').collect();
-    let fits = |template: &&str| {
-        let t: Vec<&str> = template.split('/').collect();
-        t.len() == parts.len()
-            && t.iter()
-                .zip(&parts)
-                .all(|(t, p)| t == p || (t.starts_with('{') && !p.is_empty()))
-    };
-    let shape = crate::contract::operations()
-        .map(|op| op.path)
-        .chain(["/openapi.json", "/console", "/console/{file}"])
-        .find(fits)
-        .unwrap_or("other");
+/// A route label without ids, for metrics: the route the router matched (its
+/// template), or "other". Labels come from the router's fixed set, so a path or method
+/// a client makes up (a 404, an unknown method) cannot grow the metrics without bound,
+/// and every route has its own.
+fn route_label(method: &Method, matched: Option<&MatchedPath>) -> String {
+    let shape = matched.map_or("other", MatchedPath::as_str);
     let method = match *method {
         Method::GET | Method::POST | Method::PUT | Method::DELETE | Method::PATCH => {
             method.as_str()
@@ -108,10 +96,7 @@ fn query_on_parameterless(req: &Request) -> Option<ApiError> {
         return None;
     }
     // Only an operation the route has: another method answers 405 as it would.
-    let route = req
-        .extensions()
-        .get::<axum::extract::MatchedPath>()?
-        .as_str();
+    let route = req.extensions().get::<MatchedPath>()?.as_str();
     // A HEAD answers as its GET would.
     let method = match req.method() {
         &Method::HEAD => "get".to_owned(),
@@ -148,7 +133,7 @@ fn hostless(req: &Request) -> Option<ApiError> {
 pub async fn context(State(state): State<crate::State>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     let id = request_id(&req);
-    let route = route_label(req.method(), req.uri().path());
+    let route = route_label(req.method(), req.extensions().get::<MatchedPath>());
     let span = tracing::info_span!("request", request_id = %id, route = %route);
     let console = crate::auth::is_console_path(req.uri().path());
     let mut response = async {
