@@ -28,8 +28,9 @@ async function whoami() {
     : me.actor === "anonymous"
       ? "Open API: no key needed (anonymous operator)"
       : `Signed in as ${me.actor}, ${me.role}${me.owner ? ` of ${me.owner}` : ""}`);
-  // On an open API every token reads as the anonymous operator: none is kept.
-  if (me?.actor === "anonymous" && token()) signOut();
+  // A token that reads as nobody (unknown or revoked) is not kept, nor one on an open
+  // API, where every token reads as the anonymous operator.
+  if (token() && (!me || me.actor === "anonymous")) signOut();
   document.getElementById("sign-out").hidden = !token();
   document.querySelector('[data-nav="admin"]').hidden = !session.can.admin;
 }
@@ -65,8 +66,6 @@ function signInPage(main, note) {
       return;
     }
     if (!session.me) {
-      signOut();
-      document.getElementById("sign-out").hidden = true;
       showError("That key is unknown or revoked.");
       return;
     }
