@@ -3,14 +3,76 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use futures_util::{stream, StreamExt, TryStreamExt};
 use ledger_domain::{Account, Aggregate, Transfer, TransferId, TransferPlan, Versioned};
 
-use crate::batch_unit::Loaded;
 use crate::commands::{AccountReply, CommandError};
 use crate::pipeline::Pipeline;
 use crate::ports::store::{EventMetadata, NewEvent, StreamWrite};
+use crate::repository::Repository;
 use crate::transfer_views::TransferView;
 use crate::transfers::{transfer_stream, TransferReply};
+
+/// How many streams a unit of many streams reads from the store at once.
+const CONCURRENT_LOADS: usize = 16;
+
+/// Every stream of a unit of many as loaded: accounts by id, transfers by stream.
+pub(crate) struct Loaded {
+    pub(crate) accounts: HashMap<String, Versioned<Account>>,
+    pub(crate) transfers: HashMap<String, Versioned<Transfer>>,
+}
+
+impl Loaded {
+    /// Loads these accounts and transfer streams, several at a time: from the store,
+    /// past the cache, when `fresh`. A stream in `made` (one the unit makes, almost
+    /// always new) is not read unless `fresh`.
+    pub(crate) async fn read(
+        repo: &Repository,
+        accounts: &[String],
+        transfers: &[String],
+        made: &std::collections::HashSet<String>,
+        fresh: bool,
+    ) -> Result<Self, CommandError> {
+        // Owned ids: a closure over borrowed ones is not `Send` for every lifetime.
+        let accounts = stream::iter(accounts.iter().cloned())
+            .map(|id| async move {
+                let v = match fresh {
+                    true => repo.load_fresh::<Account>(&id).await?,
+                    false => repo.load::<Account>(&id).await?,
+                };
+                Ok::<_, CommandError>((id, v))
+            })
+            .buffer_unordered(CONCURRENT_LOADS)
+            .try_collect()
+            .await?;
+        let transfers = stream::iter(transfers.iter().cloned())
+            .map(|s| async move {
+                let v = if fresh {
+                    repo.load_fresh::<Transfer>(&s).await?
+                } else if made.contains(&s) {
+                    Versioned::default()
+                } else {
+                    repo.load::<Transfer>(&s).await?
+                };
+                Ok::<_, CommandError>((s, v))
+            })
+            .buffer_unordered(CONCURRENT_LOADS)
+            .try_collect()
+            .await?;
+        Ok(Self {
+            accounts,
+            transfers,
+        })
+    }
+}
+
+/// What a unit of many streams writes once decided: every stream's events, and the
+/// `(stream, version before, state after)` of each account and each transfer written.
+pub(crate) struct Finished {
+    pub(crate) streams: Vec<StreamWrite>,
+    pub(crate) accounts: Vec<(String, u64, Versioned<Account>)>,
+    pub(crate) transfers: Vec<(String, u64, Versioned<Transfer>)>,
+}
 
 /// The states as the operations leave them, and the events so far, per stream.
 pub(crate) struct Working<'p> {
@@ -21,7 +83,44 @@ pub(crate) struct Working<'p> {
     pub(crate) writes: BTreeMap<String, StreamWrite>,
 }
 
-impl Working<'_> {
+impl<'p> Working<'p> {
+    /// Nothing decided yet: the states as loaded.
+    pub(crate) fn new(p: &'p Pipeline, loaded: &'p Loaded) -> Self {
+        Self {
+            p,
+            loaded,
+            accounts: loaded.accounts.clone(),
+            transfers: loaded.transfers.clone(),
+            writes: BTreeMap::new(),
+        }
+    }
+
+    /// The events decided, with the states they leave.
+    pub(crate) fn finish(self) -> Finished {
+        let loaded = self.loaded;
+        let accounts = self
+            .writes
+            .keys()
+            .filter_map(|s| {
+                let before = loaded.accounts.get(s)?.version;
+                Some((s.clone(), before, self.accounts.get(s)?.clone()))
+            })
+            .collect();
+        let transfers = self
+            .writes
+            .keys()
+            .filter_map(|s| {
+                let before = loaded.transfers.get(s)?.version;
+                Some((s.clone(), before, self.transfers.get(s)?.clone()))
+            })
+            .collect();
+        Finished {
+            streams: self.writes.into_values().collect(),
+            accounts,
+            transfers,
+        }
+    }
+
     pub(crate) fn account(&self, id: &str) -> Result<&Versioned<Account>, CommandError> {
         self.accounts
             .get(id)

@@ -3,16 +3,16 @@
 //! ones left), and all their events, with the batch's idempotency record, are one
 //! append (each stream at the version it was loaded at).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use ledger_domain::{
     plan_settlement, plan_transfer, Account, AccountCommand, AccountId, Aggregate, DomainError,
-    Settlement, Transfer, TransferId, Versioned,
+    Settlement, Transfer, TransferId,
 };
 
 use crate::batch::{unknown_transfer, AtomicOutcome, BatchOperation, BatchRefusal, BatchReply};
-use crate::batch_state::Working;
+use crate::batch_state::{Finished, Loaded, Working};
 use crate::commands::{metadata, CommandContext, CommandError};
 use crate::idempotency::{record_ok, scoped_key};
 use crate::pipeline::Pipeline;
@@ -33,12 +33,6 @@ pub(crate) struct BatchUnit<'a> {
     /// The transfer streams a transfer operation of the batch makes: almost always new,
     /// so not read unless the loop asks for fresh state (after a conflict).
     made: std::collections::HashSet<String>,
-}
-
-/// Every stream of the batch as loaded: accounts by id, transfers by stream.
-pub(crate) struct Loaded {
-    pub(crate) accounts: HashMap<String, Versioned<Account>>,
-    pub(crate) transfers: HashMap<String, Versioned<Transfer>>,
 }
 
 impl<'a> BatchUnit<'a> {
@@ -226,39 +220,11 @@ impl Unit for BatchUnit<'_> {
     type Outcome = Result<AtomicOutcome, CommandError>;
 
     async fn load(&self, repo: &Repository, fresh: bool) -> Result<Loaded, CommandError> {
-        let mut loaded = Loaded {
-            accounts: HashMap::with_capacity(self.accounts.len()),
-            transfers: HashMap::with_capacity(self.transfers.len()),
-        };
-        for id in &self.accounts {
-            let v = if fresh {
-                repo.load_fresh::<Account>(id).await?
-            } else {
-                repo.load::<Account>(id).await?
-            };
-            loaded.accounts.insert(id.clone(), v);
-        }
-        for stream in &self.transfers {
-            let v = if !fresh && self.made.contains(stream) {
-                Versioned::default()
-            } else if fresh {
-                repo.load_fresh::<Transfer>(stream).await?
-            } else {
-                repo.load::<Transfer>(stream).await?
-            };
-            loaded.transfers.insert(stream.clone(), v);
-        }
-        Ok(loaded)
+        Loaded::read(repo, &self.accounts, &self.transfers, &self.made, fresh).await
     }
 
     fn decide(&self, p: &Pipeline, loaded: &Loaded) -> Decision<Self::Outcome> {
-        let mut w = Working {
-            p,
-            loaded,
-            accounts: loaded.accounts.clone(),
-            transfers: loaded.transfers.clone(),
-            writes: BTreeMap::new(),
-        };
+        let mut w = Working::new(p, loaded);
         let batch_id = p.ids.new_id().to_string();
         // The clock is read when the batch is decided (after its locks), for each attempt.
         let now = chrono::SubsecRound::trunc_subsecs(p.clock.now(), 6);
@@ -292,25 +258,14 @@ impl Unit for BatchUnit<'_> {
             }
         }
         let outcome: AtomicOutcome = Ok(replies);
-        let accounts = w
-            .writes
-            .keys()
-            .filter_map(|s| {
-                let before = loaded.accounts.get(s)?.version;
-                Some((s.clone(), before, w.accounts.get(s)?.clone()))
-            })
-            .collect();
-        let transfers = w
-            .writes
-            .keys()
-            .filter_map(|s| {
-                let before = loaded.transfers.get(s)?.version;
-                Some((s.clone(), before, w.transfers.get(s)?.clone()))
-            })
-            .collect();
+        let Finished {
+            streams,
+            accounts,
+            transfers,
+        } = w.finish();
         Decision {
             request: AppendRequest {
-                streams: w.writes.into_values().collect(),
+                streams,
                 idempotency: self.record(&outcome),
             },
             accounts,

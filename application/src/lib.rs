@@ -26,6 +26,7 @@ mod command_types;
 pub mod commands;
 pub mod decode;
 pub mod expirer;
+mod expiry_unit;
 pub mod feed;
 pub mod feed_hub;
 mod feed_subscription;

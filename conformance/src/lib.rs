@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod audit_paging;
+pub mod expiry_burst;
 mod fold;
 pub mod keys;
 pub mod lag;

@@ -73,6 +73,12 @@ async fn pending_views_match_the_aggregates() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_burst_of_expiries_is_recorded_once_in_due_order() {
+    let h = harness();
+    ledger_conformance::expiry_burst::a_burst_of_expiries_is_recorded_once_in_due_order(h).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn verify_folds_transfers_as_the_projection_does() {
     ledger_conformance::verify::verify_folds_transfers_as_the_projection_does(harness()).await;
 }

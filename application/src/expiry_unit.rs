@@ -1,0 +1,158 @@
+//! A group of due transfers' expiries as one unit of the write loop: every stream they
+//! touch is loaded, the expiries are decided in the order they fell due (each against
+//! the state the earlier ones left, so each account records them in that order), and
+//! all their events are one append. A transfer that is no longer pending (posted,
+//! voided or expired meanwhile; the view the expirer reads lags) is passed over, not a
+//! refusal of the group. Each expiry's events are those one expiry alone writes (its
+//! own causation id, the transfer's id as correlation).
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use ledger_domain::{plan_settlement, Account, DomainError, Settlement, Transfer, TransferId};
+
+use crate::batch_state::{Finished, Loaded, Working};
+use crate::commands::{metadata, CommandContext, CommandError, CommandService};
+use crate::expirer::Due;
+use crate::pipeline::Pipeline;
+use crate::ports::store::AppendRequest;
+use crate::repository::Repository;
+use crate::transfers::transfer_stream;
+use crate::write::{Decision, Unit, Written};
+
+struct ExpiryUnit<'a> {
+    due: &'a [Due],
+    now: DateTime<Utc>,
+    ctx: &'a CommandContext,
+    accounts: Vec<String>,
+    transfers: Vec<String>,
+}
+
+impl<'a> ExpiryUnit<'a> {
+    fn new(due: &'a [Due], now: DateTime<Utc>, ctx: &'a CommandContext) -> Self {
+        let mut accounts: Vec<String> = due
+            .iter()
+            .flat_map(|(_, (from, to))| [from.to_string(), to.to_string()])
+            .collect();
+        accounts.sort();
+        accounts.dedup();
+        let mut transfers: Vec<String> = due.iter().map(|(id, _)| transfer_stream(id)).collect();
+        transfers.sort();
+        transfers.dedup();
+        Self {
+            due,
+            now,
+            ctx,
+            accounts,
+            transfers,
+        }
+    }
+
+    /// Decides each expiry in turn: the ids of those recorded.
+    fn decide_all(&self, w: &mut Working<'_>) -> Result<Vec<TransferId>, CommandError> {
+        let mut expired = Vec::with_capacity(self.due.len());
+        for (id, (from, to)) in self.due {
+            let stream = transfer_stream(id);
+            let plan = plan_settlement(
+                &Settlement::Expire,
+                self.now,
+                &w.transfer(&stream)?.state,
+                &w.account(from.as_str())?.state,
+                &w.account(to.as_str())?.state,
+            );
+            let plan = match plan {
+                Ok(plan) => plan,
+                Err(
+                    DomainError::TransferNotPending(_)
+                    | DomainError::TransferExpired(_)
+                    | DomainError::TransferNotDue(_),
+                ) => continue,
+                Err(e) => {
+                    tracing::warn!(transfer = %id.as_str(), error = %e, "expiry not recorded; retried next pass");
+                    continue;
+                }
+            };
+            let meta = metadata(self.ctx, &w.p.ids.new_id().to_string(), Some(id.as_str()));
+            w.apply_plan(id, from.as_str(), to.as_str(), &plan, &meta)?;
+            expired.push(id.clone());
+        }
+        Ok(expired)
+    }
+}
+
+#[async_trait::async_trait]
+impl Unit for ExpiryUnit<'_> {
+    type Loaded = Loaded;
+    type Outcome = Result<Vec<TransferId>, CommandError>;
+
+    async fn load(&self, repo: &Repository, fresh: bool) -> Result<Loaded, CommandError> {
+        Loaded::read(
+            repo,
+            &self.accounts,
+            &self.transfers,
+            &HashSet::new(),
+            fresh,
+        )
+        .await
+    }
+
+    fn decide(&self, p: &Pipeline, loaded: &Loaded) -> Decision<Self::Outcome> {
+        let mut w = Working::new(p, loaded);
+        let outcome = self.decide_all(&mut w);
+        let Finished {
+            streams,
+            accounts,
+            transfers,
+        } = match outcome {
+            Ok(_) => w.finish(),
+            Err(_) => Finished {
+                streams: vec![],
+                accounts: vec![],
+                transfers: vec![],
+            },
+        };
+        Decision {
+            request: AppendRequest {
+                streams,
+                idempotency: vec![],
+            },
+            accounts,
+            transfers,
+            refused: false,
+            outcome,
+        }
+    }
+
+    fn forget(&self, repo: &Repository) {
+        for id in &self.accounts {
+            repo.forget::<Account>(id);
+        }
+        for stream in &self.transfers {
+            repo.forget::<Transfer>(stream);
+        }
+    }
+}
+
+impl CommandService {
+    /// Expires these due transfers (in the order they fell due) in one append, under
+    /// their accounts' locks: the ids of those recorded (the others were no longer
+    /// pending).
+    pub(crate) async fn expire_group(
+        &self,
+        due: &[Due],
+        now: DateTime<Utc>,
+        ctx: &CommandContext,
+    ) -> Result<Vec<TransferId>, CommandError> {
+        let unit = ExpiryUnit::new(due, now, ctx);
+        let accounts: Vec<&str> = unit.accounts.iter().map(String::as_str).collect();
+        let _serialized = self.pipeline.locks.lock(&accounts).await;
+        match self.pipeline.write(&unit).await {
+            Written::Done(outcome) => outcome,
+            // The unit writes no idempotency record.
+            Written::KeyTaken(_) => Err(CommandError::Internal(
+                "an expiry group met an idempotency key".into(),
+            )),
+            Written::Failed(e) => Err(e),
+        }
+    }
+}
