@@ -5,7 +5,10 @@
 //! the expired state and refuses). The bootstrap runs it about every second, on the one
 //! instance that holds the expirer's lease.
 //!
-//! A pass writes the due transfers in groups of [`EXPIRY_GROUP`], one after another,
+//! A pass pages through the transfers due at its start in their order (a keyset on
+//! `(expires_at, id)`, so those it has just expired, which the lagging view still shows
+//! pending, are not read again), up to [`STEP_PAGES`] pages of [`EXPIRER_BATCH`]. It
+//! writes them in groups of [`EXPIRY_GROUP`], one after another,
 //! each group one append (`expiry_unit.rs`): each account sees its expiries in the order
 //! they fell due (`expires_at`, then the transfer's id), as one after another would
 //! record them, and a burst of thousands shares a few dozen commits. A group that cannot
@@ -25,8 +28,12 @@ use crate::ports::system::Clock;
 /// The actor recorded on expiry events.
 pub const EXPIRER_ACTOR: &str = "system:expirer";
 
-/// How many due transfers one step expires at most.
+/// How many due transfers one page of a step holds.
 pub const EXPIRER_BATCH: usize = 500;
+
+/// How many pages one step reads at most: a step that read them all stops, and the
+/// loop starts the next at once (from the soonest due again, at a new now).
+pub const STEP_PAGES: usize = 10;
 
 /// How many expiries one append records at most.
 pub const EXPIRY_GROUP: usize = 100;
@@ -47,6 +54,15 @@ pub enum ExpirerError {
 
 /// A due transfer with its payer and payee.
 pub(crate) type Due = (TransferId, (AccountId, AccountId));
+
+/// What one step did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stepped {
+    /// How many expiries it recorded.
+    pub recorded: usize,
+    /// Whether it stopped at [`STEP_PAGES`] full pages (more may be due).
+    pub more: bool,
+}
 
 /// Expires due pending transfers.
 pub struct Expirer {
@@ -69,27 +85,53 @@ impl Expirer {
         }
     }
 
-    /// One pass: expires the transfers due now (at most [`EXPIRER_BATCH`]); returns how
-    /// many expiries it recorded. A transfer posted, voided or expired meanwhile (the
-    /// view lags the events) is passed over.
-    pub async fn step(&self) -> Result<usize, ExpirerError> {
+    /// One pass: expires the transfers due now (at most [`STEP_PAGES`] pages of
+    /// [`EXPIRER_BATCH`]); returns how many expiries it recorded, and whether it read
+    /// every page it may (more may be due). A transfer posted, voided or expired
+    /// meanwhile (the view lags the events) is passed over.
+    pub async fn step(&self) -> Result<Stepped, ExpirerError> {
         let now = self.clock.now();
-        let due = self.views.due_transfers(now, EXPIRER_BATCH).await?;
         let ctx = CommandContext {
             principal: crate::access::Principal::new(EXPIRER_ACTOR, Default::default()),
             ..CommandContext::default()
         };
-        let due = self.with_parties(due).await?;
+        let mut stepped = Stepped::default();
+        let mut after = None;
+        for _ in 0..STEP_PAGES {
+            let page = self
+                .views
+                .due_transfers(now, after.as_ref(), EXPIRER_BATCH)
+                .await?;
+            let full = page.len() == EXPIRER_BATCH;
+            after = page.last().cloned();
+            let ids = page.into_iter().map(|d| d.transfer_id).collect();
+            stepped.recorded += self.expire_page(ids, now, &ctx).await?;
+            if !full {
+                return Ok(stepped);
+            }
+        }
+        stepped.more = true;
+        Ok(stepped)
+    }
+
+    /// Expires one page of due transfers (ids in the order they fell due).
+    async fn expire_page(
+        &self,
+        ids: Vec<String>,
+        now: DateTime<Utc>,
+        ctx: &CommandContext,
+    ) -> Result<usize, ExpirerError> {
+        let due = self.with_parties(ids).await?;
         let mut recorded = 0;
         // Once the store is found down the rest are not tried: the next pass does.
         for group in due.chunks(EXPIRY_GROUP) {
-            match self.commands.expire_group(group, now, &ctx).await {
+            match self.commands.expire_group(group, now, ctx).await {
                 Ok(expired) => recorded += expired.len(),
                 Err(e @ CommandError::Unavailable(_)) => return Err(e.into()),
                 Err(e) => {
                     tracing::warn!(error = %e, expiries = group.len(), "a group of expiries not written together; one at a time");
                     for (id, parties) in group {
-                        recorded += usize::from(self.expire(id, parties, now, &ctx).await?);
+                        recorded += usize::from(self.expire(id, parties, now, ctx).await?);
                     }
                 }
             }

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ledger_application::expirer::{Expirer, EXPIRER_BATCH};
+use ledger_application::expirer::Expirer;
 use ledger_application::ports::readmodel::{Lease, ProjectionStore};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -24,8 +24,8 @@ pub fn spawn(
             let mut pause = EVERY;
             match leases.try_lead(Lease::Expirer).await {
                 Ok(true) => match expirer.step().await {
-                    // A full step: more may be due, go on at once.
-                    Ok(n) if n >= EXPIRER_BATCH => pause = Duration::ZERO,
+                    // More may be due: go on at once.
+                    Ok(s) if s.more => pause = Duration::ZERO,
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "expiring transfers failed; retrying"),
                 },

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use ledger_application::ports::readmodel::{
-    AccountFilter, AuditFilter, Projection, ReadModelError, ReadModels, TransferFilter,
+    AccountFilter, AuditFilter, DueTransfer, Projection, ReadModelError, ReadModels, TransferFilter,
 };
 use ledger_application::transfer_views::TransferRow;
 use ledger_application::views::{AccountView, AuditEntry, CurrencySummary, DailyVolume};
@@ -113,13 +113,14 @@ impl ReadModels for MemoryReadModels {
         })
     }
 
-    async fn due_transfers(
+    async fn due_transfers<'a>(
         &self,
         now: DateTime<Utc>,
+        after: Option<&'a DueTransfer>,
         limit: usize,
-    ) -> Result<Vec<String>, ReadModelError> {
+    ) -> Result<Vec<DueTransfer>, ReadModelError> {
         self.live(Projection::CurrentState, |t| {
-            let mut due: Vec<(DateTime<Utc>, String)> = t
+            let mut due: Vec<DueTransfer> = t
                 .transfers
                 .values()
                 .filter(|r| r.view.status == TransferStatus::Pending)
@@ -127,11 +128,16 @@ impl ReadModels for MemoryReadModels {
                     r.view
                         .expires_at
                         .filter(|at| *at <= now)
-                        .map(|at| (at, r.view.transfer_id.clone()))
+                        .map(|expires_at| DueTransfer {
+                            expires_at,
+                            transfer_id: r.view.transfer_id.clone(),
+                        })
                 })
+                .filter(|d| after.is_none_or(|a| d > a))
                 .collect();
             due.sort();
-            due.into_iter().take(limit).map(|(_, id)| id).collect()
+            due.truncate(limit);
+            due
         })
     }
 

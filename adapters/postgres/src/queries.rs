@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use ledger_application::ports::readmodel::TransferFilter;
 use ledger_application::ports::readmodel::{
-    AccountFilter, AuditFilter, ReadModelError, ReadModels,
+    AccountFilter, AuditFilter, DueTransfer, ReadModelError, ReadModels,
 };
 use ledger_application::transfer_views::TransferRow;
 use ledger_application::views::{AccountView, AuditEntry, CurrencySummary, DailyVolume};
@@ -236,20 +236,32 @@ impl ReadModels for PgReadModels {
         all(&rows, transfer_checked)
     }
 
-    async fn due_transfers(
+    async fn due_transfers<'a>(
         &self,
         now: DateTime<Utc>,
+        after: Option<&'a DueTransfer>,
         max: usize,
-    ) -> Result<Vec<String>, ReadModelError> {
-        sqlx::query_scalar(
-            "SELECT transfer_id FROM transfers WHERE status = 'pending' AND expires_at <= $1 \
-             ORDER BY expires_at, transfer_id LIMIT $2",
+    ) -> Result<Vec<DueTransfer>, ReadModelError> {
+        let rows: Vec<(DateTime<Utc>, String)> = sqlx::query_as(
+            "SELECT expires_at, transfer_id FROM transfers \
+             WHERE status = 'pending' AND expires_at <= $1 \
+                AND ($2::timestamptz IS NULL OR (expires_at, transfer_id) > ($2, $3)) \
+             ORDER BY expires_at, transfer_id LIMIT $4",
         )
         .bind(now)
+        .bind(after.map(|a| a.expires_at))
+        .bind(after.map(|a| a.transfer_id.as_str()))
         .bind(limit(max))
         .fetch_all(&self.pool)
         .await
-        .map_err(rm_error)
+        .map_err(rm_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|(expires_at, transfer_id)| DueTransfer {
+                expires_at,
+                transfer_id,
+            })
+            .collect())
     }
 
     async fn summary(&self) -> Result<Vec<CurrencySummary>, ReadModelError> {

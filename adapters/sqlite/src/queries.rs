@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use ledger_application::ports::readmodel::TransferFilter;
 use ledger_application::ports::readmodel::{
-    AccountFilter, AuditFilter, ReadModelError, ReadModels,
+    AccountFilter, AuditFilter, DueTransfer, ReadModelError, ReadModels,
 };
 use ledger_application::transfer_views::TransferRow;
 use ledger_application::views::{AccountView, AuditEntry, CurrencySummary, DailyVolume};
@@ -219,20 +219,33 @@ impl ReadModels for SqliteReadModels {
         all(&rows, transfer_checked)
     }
 
-    async fn due_transfers(
+    async fn due_transfers<'a>(
         &self,
         now: DateTime<Utc>,
+        after: Option<&'a DueTransfer>,
         max: usize,
-    ) -> Result<Vec<String>, ReadModelError> {
-        sqlx::query_scalar(
-            "SELECT transfer_id FROM transfers WHERE status = 'pending' AND expires_at <= ?1 \
-             ORDER BY expires_at, transfer_id LIMIT ?2",
+    ) -> Result<Vec<DueTransfer>, ReadModelError> {
+        let rows: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT expires_at, transfer_id FROM transfers \
+             WHERE status = 'pending' AND expires_at <= ?1 \
+                AND (?2 IS NULL OR (expires_at, transfer_id) > (?2, ?3)) \
+             ORDER BY expires_at, transfer_id LIMIT ?4",
         )
         .bind(micros(now))
+        .bind(after.map(|a| micros(a.expires_at)))
+        .bind(after.map(|a| a.transfer_id.as_str()))
         .bind(limit(max))
         .fetch_all(&self.reader)
         .await
-        .map_err(rm_error)
+        .map_err(rm_error)?;
+        rows.into_iter()
+            .map(|(at, transfer_id)| {
+                Ok(DueTransfer {
+                    expires_at: time(at).map_err(rm_error)?,
+                    transfer_id,
+                })
+            })
+            .collect()
     }
 
     async fn summary(&self) -> Result<Vec<CurrencySummary>, ReadModelError> {

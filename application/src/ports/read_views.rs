@@ -8,6 +8,16 @@ use crate::ports::filters::{AccountFilter, AuditFilter, TransferFilter};
 use crate::ports::readmodel::ReadModelError;
 use crate::views::{AccountView, AuditEntry, CurrencySummary, DailyVolume};
 
+/// A pending transfer that is due: when, and which. The expirer takes them in this
+/// order (`expires_at`, then the id), and pages by it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DueTransfer {
+    /// When it fell due.
+    pub expires_at: DateTime<Utc>,
+    /// Its id.
+    pub transfer_id: String,
+}
+
 /// Reads of the read models.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
@@ -56,13 +66,14 @@ pub trait ReadModels: Send + Sync + 'static {
             .collect())
     }
 
-    /// Ids of pending transfers whose `expires_at` is at or before `now`, soonest
-    /// first, at most `limit`.
-    async fn due_transfers(
+    /// Pending transfers whose `expires_at` is at or before `now`, in their order
+    /// (soonest first, then by id), after `after` when given, at most `limit`.
+    async fn due_transfers<'a>(
         &self,
         now: DateTime<Utc>,
+        after: Option<&'a DueTransfer>,
         limit: usize,
-    ) -> Result<Vec<String>, ReadModelError>;
+    ) -> Result<Vec<DueTransfer>, ReadModelError>;
 
     /// Per-currency totals.
     async fn summary(&self) -> Result<Vec<CurrencySummary>, ReadModelError>;

@@ -8,6 +8,7 @@ use crate::decode::LedgerEvent;
 use crate::ports::store::{FeedCursor, RecordedEvent};
 
 pub use crate::ports::filters::{AccountFilter, AuditFilter, TransferFilter};
+pub use crate::ports::read_views::DueTransfer;
 #[cfg(any(test, feature = "mocks"))]
 pub use crate::ports::read_views::MockReadModels;
 pub use crate::ports::read_views::ReadModels;
