@@ -13,8 +13,9 @@ use crate::repository::Repository;
 use crate::transfer_views::TransferView;
 use crate::transfers::{transfer_stream, TransferReply};
 
-/// How many streams a unit of many streams reads from the store at once.
-const CONCURRENT_LOADS: usize = 16;
+/// How many streams a unit of many streams reads from the store at once (a few: the
+/// pool, 16 connections by default, serves every other request meanwhile).
+const CONCURRENT_LOADS: usize = 4;
 
 /// Every stream of a unit of many as loaded: accounts by id, transfers by stream.
 pub(crate) struct Loaded {

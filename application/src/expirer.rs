@@ -7,7 +7,10 @@
 //!
 //! A pass pages through the transfers due at its start in their order (a keyset on
 //! `(expires_at, id)`, so those it has just expired, which the lagging view still shows
-//! pending, are not read again), up to [`STEP_PAGES`] pages of [`EXPIRER_BATCH`]. It
+//! pending, are not read again), up to [`STEP_PAGES`] pages of [`EXPIRER_BATCH`]; a
+//! step that stops there leaves its place, and the next one (at once, at a new now)
+//! goes on from it, until a step reaches the end of what is due and the next starts
+//! from the soonest again. It
 //! writes them in groups of [`EXPIRY_GROUP`], one after another,
 //! each group one append (`expiry_unit.rs`): each account sees its expiries in the order
 //! they fell due (`expires_at`, then the transfer's id), as one after another would
@@ -15,14 +18,14 @@
 //! be written (a conflict that outlasted the retries, an unreadable stream) is written
 //! one expiry at a time, so one transfer never holds up the others.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use futures_util::{stream, StreamExt};
 use ledger_domain::{AccountId, DomainError, TransferId};
 
 use crate::commands::{CommandContext, CommandError, CommandService};
-use crate::ports::readmodel::{ReadModelError, ReadModels};
+use crate::ports::readmodel::{DueTransfer, ReadModelError, ReadModels};
 use crate::ports::system::Clock;
 
 /// The actor recorded on expiry events.
@@ -36,7 +39,7 @@ pub const EXPIRER_BATCH: usize = 500;
 pub const STEP_PAGES: usize = 10;
 
 /// How many expiries one append records at most.
-pub const EXPIRY_GROUP: usize = 100;
+pub const EXPIRY_GROUP: usize = 50;
 
 /// How many look-ups of a transfer's accounts run at the same time.
 const CONCURRENT: usize = 32;
@@ -69,6 +72,8 @@ pub struct Expirer {
     commands: Arc<CommandService>,
     views: Arc<dyn ReadModels>,
     clock: Arc<dyn Clock>,
+    /// Where the last step stopped when it read all its pages: the next goes on after.
+    resume: Mutex<Option<DueTransfer>>,
 }
 
 impl Expirer {
@@ -82,6 +87,7 @@ impl Expirer {
             commands,
             views,
             clock,
+            resume: Mutex::new(None),
         }
     }
 
@@ -96,7 +102,7 @@ impl Expirer {
             ..CommandContext::default()
         };
         let mut stepped = Stepped::default();
-        let mut after = None;
+        let mut after = self.resume.lock().ok().and_then(|mut r| r.take());
         for _ in 0..STEP_PAGES {
             let page = self
                 .views
@@ -111,6 +117,9 @@ impl Expirer {
             }
         }
         stepped.more = true;
+        if let Ok(mut resume) = self.resume.lock() {
+            *resume = after;
+        }
         Ok(stepped)
     }
 

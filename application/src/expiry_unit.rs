@@ -3,7 +3,9 @@
 //! the state the earlier ones left, so each account records them in that order), and
 //! all their events are one append. A transfer that is no longer pending (posted,
 //! voided or expired meanwhile; the view the expirer reads lags) is passed over, not a
-//! refusal of the group. Each expiry's events are those one expiry alone writes (its
+//! refusal of the group; one refused for another reason is a refusal decided on what
+//! may be cached state (an account another instance moved), so the loop decides the
+//! group again on the store's state, and only then passes it over. Each expiry's events are those one expiry alone writes (its
 //! own causation id, the transfer's id as correlation).
 
 use std::collections::HashSet;
@@ -48,9 +50,11 @@ impl<'a> ExpiryUnit<'a> {
         }
     }
 
-    /// Decides each expiry in turn: the ids of those recorded.
-    fn decide_all(&self, w: &mut Working<'_>) -> Result<Vec<TransferId>, CommandError> {
+    /// Decides each expiry in turn: the ids of those recorded, and whether one was
+    /// refused for a reason other than no longer being pending.
+    fn decide_all(&self, w: &mut Working<'_>) -> Result<(Vec<TransferId>, bool), CommandError> {
         let mut expired = Vec::with_capacity(self.due.len());
+        let mut refused = false;
         for (id, (from, to)) in self.due {
             let stream = transfer_stream(id);
             let plan = plan_settlement(
@@ -69,6 +73,7 @@ impl<'a> ExpiryUnit<'a> {
                 ) => continue,
                 Err(e) => {
                     tracing::warn!(transfer = %id.as_str(), error = %e, "expiry not recorded; retried next pass");
+                    refused = true;
                     continue;
                 }
             };
@@ -76,7 +81,7 @@ impl<'a> ExpiryUnit<'a> {
             w.apply_plan(id, from.as_str(), to.as_str(), &plan, &meta)?;
             expired.push(id.clone());
         }
-        Ok(expired)
+        Ok((expired, refused))
     }
 }
 
@@ -98,7 +103,10 @@ impl Unit for ExpiryUnit<'_> {
 
     fn decide(&self, p: &Pipeline, loaded: &Loaded) -> Decision<Self::Outcome> {
         let mut w = Working::new(p, loaded);
-        let outcome = self.decide_all(&mut w);
+        let (outcome, refused) = match self.decide_all(&mut w) {
+            Ok((expired, refused)) => (Ok(expired), refused),
+            Err(e) => (Err(e), false),
+        };
         let Finished {
             streams,
             accounts,
@@ -118,7 +126,8 @@ impl Unit for ExpiryUnit<'_> {
             },
             accounts,
             transfers,
-            refused: false,
+            // Decided again on the store's state before anything is written.
+            refused,
             outcome,
         }
     }

@@ -127,7 +127,8 @@ pub async fn pending_views_match_the_aggregates(h: Harness) {
     };
     let _ = commands.act(id("p-1"), limit, &ctx()).await;
     catch_up_all(&h.runner(7)).await;
-    // Two expirers at once, an hour later: every due transfer expires exactly once.
+    // Two expirers at once (two instances: each its own cache and locks), an hour later:
+    // every due transfer expires exactly once.
     let at = Utc::now() + Duration::hours(1);
     let due = h
         .read
@@ -141,7 +142,7 @@ pub async fn pending_views_match_the_aggregates(h: Harness) {
     let later: Arc<dyn Clock> = Arc::new(Later(at));
     let (one, two) = (
         Expirer::new(commands.clone(), h.read.clone(), later.clone()),
-        Expirer::new(commands.clone(), h.read.clone(), later),
+        Expirer::new(h.commands(), h.read.clone(), later),
     );
     let (a, b) = tokio::join!(one.step(), two.step());
     let recorded = a.expect("expirer").recorded + b.expect("expirer").recorded;

@@ -11,7 +11,7 @@ use ledger_application::commands::{AccountAction, CommandContext, CommandService
 use ledger_application::ports::readmodel::{ProjectionStore, ReadModels, PROJECTIONS};
 use ledger_application::ports::snapshot::{Snapshot, SnapshotError, SnapshotStore};
 use ledger_application::ports::store::EventStore;
-use ledger_application::ports::system::{SystemClock, UuidV7Ids};
+use ledger_application::ports::system::{Clock, SystemClock, UuidV7Ids};
 use ledger_application::projection::ProjectionRunner;
 use ledger_application::repository::Repository;
 use ledger_application::transfers::TransferRequest;
@@ -42,16 +42,33 @@ impl SnapshotStore for NoSnapshots {
 }
 
 impl Harness {
+    /// A command service of its own (its own locks, as another instance's) on the
+    /// store.
     pub(crate) fn commands(&self) -> Arc<CommandService> {
-        let repo = Arc::new(Repository::new(
-            self.store.clone(),
-            Arc::new(NoSnapshots),
-            0,
-        ));
+        let repo = Repository::new(self.store.clone(), Arc::new(NoSnapshots), 0);
+        Self::commands_on(self.store.clone(), repo, Arc::new(SystemClock))
+    }
+
+    /// A command service with an aggregate cache, as `serve` runs one, writing through
+    /// `store` and reading `clock`.
+    pub(crate) fn cached_commands_on(
+        store: Arc<dyn EventStore>,
+        clock: Arc<dyn Clock>,
+    ) -> Arc<CommandService> {
+        let repo = Repository::new(store.clone(), Arc::new(NoSnapshots), 0).with_cache(10_000);
+        Self::commands_on(store, repo, clock)
+    }
+
+    fn commands_on(
+        store: Arc<dyn EventStore>,
+        repo: Repository,
+        clock: Arc<dyn Clock>,
+    ) -> Arc<CommandService> {
+        let repo = Arc::new(repo);
         Arc::new(CommandService::new(
-            self.store.clone(),
+            store,
             repo,
-            Arc::new(SystemClock),
+            clock,
             Arc::new(UuidV7Ids),
             test_spawner(),
             50,

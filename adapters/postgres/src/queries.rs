@@ -242,19 +242,27 @@ impl ReadModels for PgReadModels {
         after: Option<&'a DueTransfer>,
         max: usize,
     ) -> Result<Vec<DueTransfer>, ReadModelError> {
-        let rows: Vec<(DateTime<Utc>, String)> = sqlx::query_as(
-            "SELECT expires_at, transfer_id FROM transfers \
-             WHERE status = 'pending' AND expires_at <= $1 \
-                AND ($2::timestamptz IS NULL OR (expires_at, transfer_id) > ($2, $3)) \
-             ORDER BY expires_at, transfer_id LIMIT $4",
-        )
-        .bind(now)
-        .bind(after.map(|a| a.expires_at))
-        .bind(after.map(|a| a.transfer_id.as_str()))
-        .bind(limit(max))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(rm_error)?;
+        // Two texts, so that each plan seeks the index (`transfers_due_idx`, whose ids
+        // are in byte order, as the other stores order them).
+        let text = match after {
+            None => {
+                "SELECT expires_at, transfer_id FROM transfers \
+                 WHERE status = 'pending' AND expires_at <= $1 \
+                 ORDER BY expires_at, transfer_id COLLATE \"C\" LIMIT $2"
+            }
+            Some(_) => {
+                "SELECT expires_at, transfer_id FROM transfers \
+                 WHERE status = 'pending' AND expires_at <= $1 \
+                    AND (expires_at, transfer_id COLLATE \"C\") > ($3, $4) \
+                 ORDER BY expires_at, transfer_id COLLATE \"C\" LIMIT $2"
+            }
+        };
+        let mut query = sqlx::query_as(text).bind(now).bind(limit(max));
+        if let Some(a) = after {
+            query = query.bind(a.expires_at).bind(a.transfer_id.as_str());
+        }
+        let rows: Vec<(DateTime<Utc>, String)> =
+            query.fetch_all(&self.pool).await.map_err(rm_error)?;
         Ok(rows
             .into_iter()
             .map(|(expires_at, transfer_id)| DueTransfer {

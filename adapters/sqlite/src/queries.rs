@@ -225,19 +225,27 @@ impl ReadModels for SqliteReadModels {
         after: Option<&'a DueTransfer>,
         max: usize,
     ) -> Result<Vec<DueTransfer>, ReadModelError> {
-        let rows: Vec<(i64, String)> = sqlx::query_as(
-            "SELECT expires_at, transfer_id FROM transfers \
-             WHERE status = 'pending' AND expires_at <= ?1 \
-                AND (?2 IS NULL OR (expires_at, transfer_id) > (?2, ?3)) \
-             ORDER BY expires_at, transfer_id LIMIT ?4",
-        )
-        .bind(micros(now))
-        .bind(after.map(|a| micros(a.expires_at)))
-        .bind(after.map(|a| a.transfer_id.as_str()))
-        .bind(limit(max))
-        .fetch_all(&self.reader)
-        .await
-        .map_err(rm_error)?;
+        // Two texts, so that each plan seeks the index (`transfers_due_idx`).
+        let text = match after {
+            None => {
+                "SELECT expires_at, transfer_id FROM transfers \
+                 WHERE status = 'pending' AND expires_at <= ?1 \
+                 ORDER BY expires_at, transfer_id LIMIT ?2"
+            }
+            Some(_) => {
+                "SELECT expires_at, transfer_id FROM transfers \
+                 WHERE status = 'pending' AND expires_at <= ?1 \
+                    AND (expires_at, transfer_id) > (?3, ?4) \
+                 ORDER BY expires_at, transfer_id LIMIT ?2"
+            }
+        };
+        let mut query = sqlx::query_as(text).bind(micros(now)).bind(limit(max));
+        if let Some(a) = after {
+            query = query
+                .bind(micros(a.expires_at))
+                .bind(a.transfer_id.as_str());
+        }
+        let rows: Vec<(i64, String)> = query.fetch_all(&self.reader).await.map_err(rm_error)?;
         rows.into_iter()
             .map(|(at, transfer_id)| {
                 Ok(DueTransfer {
