@@ -1,7 +1,7 @@
 //! An atomic batch's working state: each stream as the operations so far leave it, and
 //! the events they decided, per stream (`batch_unit.rs` drives it).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use futures_util::{stream, StreamExt, TryStreamExt};
 use ledger_domain::{Account, Aggregate, Transfer, TransferId, TransferPlan, Versioned};
@@ -23,19 +23,35 @@ pub(crate) struct Loaded {
     pub(crate) transfers: HashMap<String, Versioned<Transfer>>,
 }
 
-impl Loaded {
-    /// Loads these accounts and transfer streams, several at a time: from the store,
-    /// past the cache, when `fresh`. A stream in `made` (one the unit makes, almost
-    /// always new) is not read unless `fresh`.
-    pub(crate) async fn read(
+/// The streams a unit of many decides on: accounts by id and transfer streams, and the
+/// transfer streams it makes (almost always new, so not read unless the loop asks for
+/// fresh state, after a conflict).
+#[derive(Default)]
+pub(crate) struct Streams {
+    pub(crate) accounts: Vec<String>,
+    pub(crate) transfers: Vec<String>,
+    pub(crate) made: HashSet<String>,
+}
+
+impl Streams {
+    /// Each stream once, in order.
+    pub(crate) fn sorted(mut self) -> Self {
+        self.accounts.sort();
+        self.accounts.dedup();
+        self.transfers.sort();
+        self.transfers.dedup();
+        self
+    }
+
+    /// Loads them, several at a time: from the store, past the cache, when `fresh`.
+    pub(crate) async fn load(
+        &self,
         repo: &Repository,
-        accounts: &[String],
-        transfers: &[String],
-        made: &std::collections::HashSet<String>,
         fresh: bool,
-    ) -> Result<Self, CommandError> {
+    ) -> Result<Loaded, CommandError> {
+        let made = &self.made;
         // Owned ids: a closure over borrowed ones is not `Send` for every lifetime.
-        let accounts = stream::iter(accounts.iter().cloned())
+        let accounts = stream::iter(self.accounts.iter().cloned())
             .map(|id| async move {
                 let v = match fresh {
                     true => repo.load_fresh::<Account>(&id).await?,
@@ -46,7 +62,7 @@ impl Loaded {
             .buffer_unordered(CONCURRENT_LOADS)
             .try_collect()
             .await?;
-        let transfers = stream::iter(transfers.iter().cloned())
+        let transfers = stream::iter(self.transfers.iter().cloned())
             .map(|s| async move {
                 let v = if fresh {
                     repo.load_fresh::<Transfer>(&s).await?
@@ -60,10 +76,20 @@ impl Loaded {
             .buffer_unordered(CONCURRENT_LOADS)
             .try_collect()
             .await?;
-        Ok(Self {
+        Ok(Loaded {
             accounts,
             transfers,
         })
+    }
+
+    /// Drops their cached states (after a conflict).
+    pub(crate) fn forget(&self, repo: &Repository) {
+        for id in &self.accounts {
+            repo.forget::<Account>(id);
+        }
+        for stream in &self.transfers {
+            repo.forget::<Transfer>(stream);
+        }
     }
 }
 

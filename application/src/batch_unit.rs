@@ -7,12 +7,12 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use ledger_domain::{
-    plan_settlement, plan_transfer, Account, AccountCommand, AccountId, Aggregate, DomainError,
-    Settlement, Transfer, TransferId,
+    plan_settlement, plan_transfer, AccountCommand, AccountId, Aggregate, DomainError, Settlement,
+    TransferId,
 };
 
 use crate::batch::{unknown_transfer, AtomicOutcome, BatchOperation, BatchRefusal, BatchReply};
-use crate::batch_state::{Finished, Loaded, Working};
+use crate::batch_state::{Finished, Loaded, Streams, Working};
 use crate::commands::{metadata, CommandContext, CommandError};
 use crate::idempotency::{record_ok, scoped_key};
 use crate::pipeline::Pipeline;
@@ -28,11 +28,7 @@ pub(crate) struct BatchUnit<'a> {
     parties: &'a Parties,
     ctx: &'a CommandContext,
     fp: &'a str,
-    accounts: Vec<String>,
-    transfers: Vec<String>,
-    /// The transfer streams a transfer operation of the batch makes: almost always new,
-    /// so not read unless the loop asks for fresh state (after a conflict).
-    made: std::collections::HashSet<String>,
+    streams: Streams,
 }
 
 impl<'a> BatchUnit<'a> {
@@ -42,9 +38,8 @@ impl<'a> BatchUnit<'a> {
         ctx: &'a CommandContext,
         fp: &'a str,
     ) -> Self {
-        let mut accounts = Vec::new();
-        let mut transfers = Vec::new();
-        let mut made = std::collections::HashSet::new();
+        let mut s = Streams::default();
+        let (accounts, transfers) = (&mut s.accounts, &mut s.transfers);
         for op in ops {
             match op {
                 BatchOperation::Open(o) => {
@@ -54,7 +49,7 @@ impl<'a> BatchUnit<'a> {
                 BatchOperation::Transfer(t) => {
                     accounts.extend([t.from.to_string(), t.to.to_string()]);
                     transfers.extend(t.transfer_id.iter().map(transfer_stream));
-                    made.extend(t.transfer_id.iter().map(transfer_stream));
+                    s.made.extend(t.transfer_id.iter().map(transfer_stream));
                 }
                 BatchOperation::Rejected(..) => {}
                 BatchOperation::Post(id, _) | BatchOperation::Void(id, _) => {
@@ -65,18 +60,12 @@ impl<'a> BatchUnit<'a> {
                 }
             }
         }
-        accounts.sort();
-        accounts.dedup();
-        transfers.sort();
-        transfers.dedup();
         Self {
             ops,
             parties,
             ctx,
             fp,
-            accounts,
-            transfers,
-            made,
+            streams: s.sorted(),
         }
     }
 
@@ -220,7 +209,7 @@ impl Unit for BatchUnit<'_> {
     type Outcome = Result<AtomicOutcome, CommandError>;
 
     async fn load(&self, repo: &Repository, fresh: bool) -> Result<Loaded, CommandError> {
-        Loaded::read(repo, &self.accounts, &self.transfers, &self.made, fresh).await
+        self.streams.load(repo, fresh).await
     }
 
     fn decide(&self, p: &Pipeline, loaded: &Loaded) -> Decision<Self::Outcome> {
@@ -276,11 +265,6 @@ impl Unit for BatchUnit<'_> {
     }
 
     fn forget(&self, repo: &Repository) {
-        for id in &self.accounts {
-            repo.forget::<Account>(id);
-        }
-        for stream in &self.transfers {
-            repo.forget::<Transfer>(stream);
-        }
+        self.streams.forget(repo);
     }
 }

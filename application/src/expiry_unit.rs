@@ -11,9 +11,9 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
-use ledger_domain::{plan_settlement, Account, DomainError, Settlement, Transfer, TransferId};
+use ledger_domain::{plan_settlement, DomainError, Settlement, TransferId};
 
-use crate::batch_state::{Finished, Loaded, Working};
+use crate::batch_state::{Finished, Loaded, Streams, Working};
 use crate::commands::{metadata, CommandContext, CommandError, CommandService};
 use crate::expirer::Due;
 use crate::pipeline::Pipeline;
@@ -26,27 +26,24 @@ struct ExpiryUnit<'a> {
     due: &'a [Due],
     now: DateTime<Utc>,
     ctx: &'a CommandContext,
-    accounts: Vec<String>,
-    transfers: Vec<String>,
+    streams: Streams,
 }
 
 impl<'a> ExpiryUnit<'a> {
     fn new(due: &'a [Due], now: DateTime<Utc>, ctx: &'a CommandContext) -> Self {
-        let mut accounts: Vec<String> = due
-            .iter()
-            .flat_map(|(_, (from, to))| [from.to_string(), to.to_string()])
-            .collect();
-        accounts.sort();
-        accounts.dedup();
-        let mut transfers: Vec<String> = due.iter().map(|(id, _)| transfer_stream(id)).collect();
-        transfers.sort();
-        transfers.dedup();
+        let streams = Streams {
+            accounts: due
+                .iter()
+                .flat_map(|(_, (from, to))| [from.to_string(), to.to_string()])
+                .collect(),
+            transfers: due.iter().map(|(id, _)| transfer_stream(id)).collect(),
+            made: HashSet::new(),
+        };
         Self {
             due,
             now,
             ctx,
-            accounts,
-            transfers,
+            streams: streams.sorted(),
         }
     }
 
@@ -91,14 +88,7 @@ impl Unit for ExpiryUnit<'_> {
     type Outcome = Result<Vec<TransferId>, CommandError>;
 
     async fn load(&self, repo: &Repository, fresh: bool) -> Result<Loaded, CommandError> {
-        Loaded::read(
-            repo,
-            &self.accounts,
-            &self.transfers,
-            &HashSet::new(),
-            fresh,
-        )
-        .await
+        self.streams.load(repo, fresh).await
     }
 
     fn decide(&self, p: &Pipeline, loaded: &Loaded) -> Decision<Self::Outcome> {
@@ -133,12 +123,7 @@ impl Unit for ExpiryUnit<'_> {
     }
 
     fn forget(&self, repo: &Repository) {
-        for id in &self.accounts {
-            repo.forget::<Account>(id);
-        }
-        for stream in &self.transfers {
-            repo.forget::<Transfer>(stream);
-        }
+        self.streams.forget(repo);
     }
 }
 
@@ -153,7 +138,7 @@ impl CommandService {
         ctx: &CommandContext,
     ) -> Result<Vec<TransferId>, CommandError> {
         let unit = ExpiryUnit::new(due, now, ctx);
-        let accounts: Vec<&str> = unit.accounts.iter().map(String::as_str).collect();
+        let accounts: Vec<&str> = unit.streams.accounts.iter().map(String::as_str).collect();
         let _serialized = self.pipeline.locks.lock(&accounts).await;
         match self.pipeline.write(&unit).await {
             Written::Done(outcome) => outcome,
