@@ -95,6 +95,7 @@ impl Streams {
 
 /// What a unit of many streams writes once decided: every stream's events, and the
 /// `(stream, version before, state after)` of each account and each transfer written.
+#[derive(Default)]
 pub(crate) struct Finished {
     pub(crate) streams: Vec<StreamWrite>,
     pub(crate) accounts: Vec<(String, u64, Versioned<Account>)>,

@@ -10,13 +10,12 @@
 //! pending, are not read again), up to [`STEP_PAGES`] pages of [`EXPIRER_BATCH`]; a
 //! step that stops there leaves its place, and the next one (at once, at a new now)
 //! goes on from it, until a step reaches the end of what is due and the next starts
-//! from the soonest again. It
-//! writes them in groups of [`EXPIRY_GROUP`], one after another,
-//! each group one append (`expiry_unit.rs`): each account sees its expiries in the order
-//! they fell due (`expires_at`, then the transfer's id), as one after another would
-//! record them, and a burst of thousands shares a few dozen commits. A group that cannot
-//! be written (a conflict that outlasted the retries, an unreadable stream) is written
-//! one expiry at a time, so one transfer never holds up the others.
+//! from the soonest again. It writes them in groups of [`EXPIRY_GROUP`], one after
+//! another, each group one append (`expiry_unit.rs`): each account sees its expiries in
+//! the order they fell due (`expires_at`, then the transfer's id), as one after another
+//! would record them, and a burst of thousands shares a few dozen commits. A group that
+//! cannot be written (a conflict that outlasted the retries, an unreadable stream) is
+//! written one expiry at a time, so one transfer never holds up the others.
 
 use std::sync::{Arc, Mutex};
 
@@ -35,7 +34,7 @@ pub const EXPIRER_ACTOR: &str = "system:expirer";
 pub const EXPIRER_BATCH: usize = 500;
 
 /// How many pages one step reads at most: a step that read them all stops, and the
-/// loop starts the next at once (from the soonest due again, at a new now).
+/// loop starts the next at once, at a new now, from where it stopped.
 pub const STEP_PAGES: usize = 10;
 
 /// How many expiries one append records at most.

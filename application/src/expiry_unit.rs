@@ -5,8 +5,9 @@
 //! voided or expired meanwhile; the view the expirer reads lags) is passed over, not a
 //! refusal of the group; one refused for another reason is a refusal decided on what
 //! may be cached state (an account another instance moved), so the loop decides the
-//! group again on the store's state, and only then passes it over. Each expiry's events are those one expiry alone writes (its
-//! own causation id, the transfer's id as correlation).
+//! group again on the store's state, and only then passes it over. Each expiry's
+//! events are those one expiry alone writes (its own causation id, the transfer's id
+//! as correlation).
 
 use std::collections::HashSet;
 
@@ -93,22 +94,15 @@ impl Unit for ExpiryUnit<'_> {
 
     fn decide(&self, p: &Pipeline, loaded: &Loaded) -> Decision<Self::Outcome> {
         let mut w = Working::new(p, loaded);
-        let (outcome, refused) = match self.decide_all(&mut w) {
-            Ok((expired, refused)) => (Ok(expired), refused),
-            Err(e) => (Err(e), false),
+        let (outcome, refused, finished) = match self.decide_all(&mut w) {
+            Ok((expired, refused)) => (Ok(expired), refused, w.finish()),
+            Err(e) => (Err(e), false, Finished::default()),
         };
         let Finished {
             streams,
             accounts,
             transfers,
-        } = match outcome {
-            Ok(_) => w.finish(),
-            Err(_) => Finished {
-                streams: vec![],
-                accounts: vec![],
-                transfers: vec![],
-            },
-        };
+        } = finished;
         Decision {
             request: AppendRequest {
                 streams,
