@@ -11,8 +11,11 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
+use ledger_application::batch::BatchOperation;
 use ledger_application::commands::{AccountAction, CommandContext, OpenAccount};
-use ledger_application::expirer::{Expirer, EXPIRER_ACTOR, EXPIRER_BATCH, EXPIRY_GROUP};
+use ledger_application::expirer::{
+    Expirer, EXPIRER_ACTOR, EXPIRER_BATCH, EXPIRY_GROUP, STEP_PAGES,
+};
 use ledger_application::ports::store::{
     AppendError, AppendRequest, EventStore, FeedCursor, FeedPage, IdempotencyRecord, RecordedEvent,
     StoreError, StreamQuery,
@@ -190,4 +193,60 @@ pub async fn a_burst_of_expiries_is_recorded_once_in_due_order(h: Harness) {
         }
         assert_eq!(expired, want, "{id}: its expiries in due order");
     }
+}
+
+/// More due than one step reads, and a view that has not caught up with the first
+/// step's expiries: the next step goes on from where the first stopped (it does not
+/// read again what the view still shows pending), and records the rest. The expirer's
+/// own logic: one store suffices.
+pub async fn a_long_burst_goes_on_where_the_last_step_stopped(h: Harness) {
+    let commands = h.commands();
+    for a in 0..2 {
+        let open = OpenAccount {
+            account_id: Some(account(a)),
+            owner: Owner::parse("owner").expect("owner"),
+            currency: Currency::parse("USD").expect("USD"),
+            overdraft_limit: None,
+        };
+        commands.open_account(open, &ctx()).await.expect("open");
+        let deposit = AccountAction::Deposit {
+            amount: dec("100000"),
+            description: None,
+        };
+        commands
+            .act(account(a), deposit, &ctx())
+            .await
+            .expect("deposit");
+    }
+    let total = STEP_PAGES * EXPIRER_BATCH + 200;
+    for b in 0..total / 100 {
+        let ops = (0..100)
+            .map(|i| {
+                BatchOperation::Transfer(TransferRequest {
+                    transfer_id: Some(TransferId::parse(format!("lb-{b}-{i}")).expect("id")),
+                    from: account(i % 2),
+                    to: account(1 - i % 2),
+                    amount: dec("0.01"),
+                    description: None,
+                    pending: true,
+                    expires_in_seconds: Some(60),
+                })
+            })
+            .collect();
+        let made = commands.atomic_batch(ops, &ctx()).await.expect("batch");
+        made.expect("made");
+    }
+    catch_up_all(&h.runner(500)).await;
+    let later = Arc::new(Set(Mutex::new(Utc::now() + Duration::hours(1))));
+    let expirer = Expirer::new(commands, h.read.clone(), later);
+    let first = expirer.step().await.expect("first");
+    assert_eq!(first.recorded, STEP_PAGES * EXPIRER_BATCH);
+    assert!(first.more, "more is due");
+    // The view still shows all of them pending.
+    let second = expirer.step().await.expect("second");
+    assert_eq!(
+        second.recorded, 200,
+        "the rest, after where the first stopped"
+    );
+    assert!(!second.more);
 }

@@ -79,6 +79,12 @@ async fn a_burst_of_expiries_is_recorded_once_in_due_order() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_long_burst_goes_on_where_the_last_step_stopped() {
+    let h = harness();
+    ledger_conformance::expiry_burst::a_long_burst_goes_on_where_the_last_step_stopped(h).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn verify_folds_transfers_as_the_projection_does() {
     ledger_conformance::verify::verify_folds_transfers_as_the_projection_does(harness()).await;
 }
