@@ -54,8 +54,14 @@ async fn console_actions_happen_once_and_say_so() {
     // empty). Typed again there, it is the same command.
     let remaining = "document.querySelector('#pending table').innerText.includes('2.50')";
     let redrawn = browser.until(Duration::from_secs(20), remaining).await;
+    // What the page holds if not: its rows, its chart points (did the live event
+    // arrive?) and the figures it shows (did the view catch up?).
     let table = browser
-        .run("return document.querySelector('#pending').innerText;")
+        .run(
+            "return [document.querySelector('#pending').innerText, \
+             'chart points: ' + window.ledgerConsole.chart.points.length, \
+             document.getElementById('state').innerText].join('\\n');",
+        )
         .await;
     assert!(redrawn, "{table}");
     post_from_console(&browser, "1.50").await;
