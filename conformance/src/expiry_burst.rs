@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use ledger_application::batch::BatchOperation;
-use ledger_application::commands::{AccountAction, CommandContext, OpenAccount};
+use ledger_application::commands::{AccountAction, CommandContext, CommandService, OpenAccount};
 use ledger_application::expirer::{
     Expirer, EXPIRER_ACTOR, EXPIRER_BATCH, EXPIRY_GROUP, STEP_PAGES,
 };
@@ -85,27 +85,32 @@ fn dec(s: &str) -> Decimal {
     Decimal::parse(s).expect("amount")
 }
 
-/// The workload, then the checks.
-pub async fn a_burst_of_expiries_is_recorded_once_in_due_order(h: Harness) {
-    let counting = Arc::new(Counting(h.store.clone(), AtomicUsize::new(0)));
-    let later = Utc::now() + Duration::hours(1);
-    let expiring = Harness::cached_commands_on(counting.clone(), Arc::new(SystemClock));
-    // The expiring instance caches the accounts as they are before any transfer.
-    for a in 0..4 {
+/// Opens `eb-0` .. `eb-{n-1}`, each with `amount` deposited.
+async fn open_funded(commands: &CommandService, n: usize, amount: &str) {
+    for a in 0..n {
         let open = OpenAccount {
             account_id: Some(account(a)),
             owner: Owner::parse("owner").expect("owner"),
             currency: Currency::parse("USD").expect("USD"),
             overdraft_limit: None,
         };
-        expiring.open_account(open, &ctx()).await.expect("open");
+        commands.open_account(open, &ctx()).await.expect("open");
         let deposit = AccountAction::Deposit {
-            amount: dec("10000"),
+            amount: dec(amount),
             description: None,
         };
-        let deposited = expiring.act(account(a), deposit, &ctx()).await;
+        let deposited = commands.act(account(a), deposit, &ctx()).await;
         deposited.expect("deposit");
     }
+}
+
+/// The workload, then the checks.
+pub async fn a_burst_of_expiries_is_recorded_once_in_due_order(h: Harness) {
+    let counting = Arc::new(Counting(h.store.clone(), AtomicUsize::new(0)));
+    let later = Utc::now() + Duration::hours(1);
+    let expiring = Harness::cached_commands_on(counting.clone(), Arc::new(SystemClock));
+    // The expiring instance caches the accounts as they are before any transfer.
+    open_funded(&expiring, 4, "10000").await;
     let start = Utc::now();
     let clock = Arc::new(Set(Mutex::new(start)));
     let commands = Harness::cached_commands_on(h.store.clone(), clock.clone());
@@ -201,23 +206,7 @@ pub async fn a_burst_of_expiries_is_recorded_once_in_due_order(h: Harness) {
 /// own logic: one store suffices.
 pub async fn a_long_burst_goes_on_where_the_last_step_stopped(h: Harness) {
     let commands = h.commands();
-    for a in 0..2 {
-        let open = OpenAccount {
-            account_id: Some(account(a)),
-            owner: Owner::parse("owner").expect("owner"),
-            currency: Currency::parse("USD").expect("USD"),
-            overdraft_limit: None,
-        };
-        commands.open_account(open, &ctx()).await.expect("open");
-        let deposit = AccountAction::Deposit {
-            amount: dec("100000"),
-            description: None,
-        };
-        commands
-            .act(account(a), deposit, &ctx())
-            .await
-            .expect("deposit");
-    }
+    open_funded(&commands, 2, "100000").await;
     let total = STEP_PAGES * EXPIRER_BATCH + 200;
     for b in 0..total / 100 {
         let ops = (0..100)
