@@ -3,7 +3,8 @@
 //! the money twice); an error is cleared by the next action's success, and the success
 //! is said; time travel at the newest version follows a live event with its figures;
 //! an account's pending transfers are all reachable, a hundred at a time; the chart's
-//! label holds the balance as the API wrote it.
+//! label holds the balance as the API wrote it; a list read from a view that trails a
+//! post is drawn again once it agrees.
 
 use std::time::Duration;
 
@@ -120,6 +121,92 @@ async fn console_actions_happen_once_and_say_so() {
     let balance = now["balance"].as_str().expect("balance");
     let label = label.expect("attr").expect("a label");
     assert!(label.ends_with(&format!("is {balance} USD.")), "{label}");
+    browser.close().await;
+}
+
+/// Lists of transfers answer as a view that has not caught up would: the next `holds`
+/// reads of `/transfers?…` answer what `list` was when this ran.
+fn lists_trail(list: &str, holds: u32) -> String {
+    format!(
+        "return (async () => {{
+            const real = window.fetch;
+            const token = sessionStorage.getItem('ledger.console.token');
+            const before = await real('{list}', {{ headers: {{ Authorization: 'Bearer ' + token }} }});
+            const stale = await before.text();
+            window.staleLists = 0;
+            window.holdLists = {holds};
+            window.fetch = async (url, options) => {{
+                const read = !options || (options.method || 'GET') === 'GET';
+                if (read && String(url).startsWith('/transfers?') && window.holdLists > 0) {{
+                    window.holdLists--;
+                    window.staleLists++;
+                    return new Response(stale, {{ status: 200,
+                        headers: {{ 'Content-Type': 'application/json' }} }});
+                }}
+                return real(url, options);
+            }};
+            return true;
+        }})();"
+    )
+}
+
+/// A post whose list is read back from a view that trails it (as a loaded server's
+/// may, by seconds) is drawn again once the view agrees with the transfer: once, the
+/// row stayed at its old figures with no event left to redraw it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_that_trails_a_post_is_drawn_again() {
+    let app = ledger().await;
+    let browser = Browser::start().await;
+    sign_in(&browser, &app.base, ADMIN).await;
+    open(&browser, &app.base, "/accounts/alice-1").await;
+    let trail = lists_trail("/transfers?account_id=alice-1&status=pending&limit=100", 5);
+    assert_eq!(browser.run(&trail).await, json!(true));
+    post_from_console(&browser, "1.50").await;
+    let remaining = "document.querySelector('#pending table').innerText.includes('2.50')";
+    let redrawn = browser.until(Duration::from_secs(20), remaining).await;
+    let stale = browser.run("return window.staleLists;").await;
+    let table = text(
+        browser
+            .run("return document.querySelector('#pending').innerText;")
+            .await,
+    );
+    assert!(
+        redrawn,
+        "{stale} stale lists answered; the page shows {table}"
+    );
+    assert_eq!(stale, json!(5), "every trailing answer was read past");
+    browser.close().await;
+}
+
+/// A list page redrawn on a live event from a view that had not caught up with it is
+/// drawn again a moment later (1 s and 5 s after the last event).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_page_behind_its_event_is_drawn_again() {
+    let app = ledger().await;
+    let browser = Browser::start().await;
+    sign_in(&browser, &app.base, ADMIN).await;
+    open(&browser, &app.base, "/transfers").await;
+    let trail = lists_trail("/transfers?limit=25", 1);
+    assert_eq!(browser.run(&trail).await, json!(true));
+    let post = Some(json!({"amount": "1.50"}));
+    admin(&app, Method::POST, "/transfers/hold-1/post", post).await;
+    let posted = "document.getElementById('transfers').innerText.includes('1.50')";
+    let redrawn = browser.until(Duration::from_secs(10), posted).await;
+    let stale = browser.run("return window.staleLists;").await;
+    let table = text(
+        browser
+            .run("return document.getElementById('transfers').innerText;")
+            .await,
+    );
+    assert!(
+        redrawn,
+        "{stale} stale lists answered; the page shows {table}"
+    );
+    assert_eq!(
+        stale,
+        json!(1),
+        "the live event's redraw read the trailing list"
+    );
     browser.close().await;
 }
 

@@ -101,7 +101,7 @@ export async function accountPage(main, id, { can, signal }) {
   await travel(newest);
 
   // Newest first, as many pages as asked for: none left out without saying so.
-  async function drawPending() {
+  async function pendingPages() {
     const listed = [];
     let cursor;
     do {
@@ -109,29 +109,45 @@ export async function accountPage(main, id, { can, signal }) {
       listed.push(...page.transfers);
       cursor = page.next_cursor;
     } while (cursor && listed.length < pendingShown);
+    return { listed, cursor };
+  }
+  // The list (a view, which may trail by seconds) agrees with a transfer's own state
+  // (folded from its events): listed as it is while pending, gone once it ended. One
+  // beyond the pages shown, or that cannot be read, is not waited for.
+  async function agrees({ listed, cursor }, transferId) {
+    const t = await api(`/transfers/${encodeURIComponent(transferId)}`).catch(() => null);
+    const row = listed.find((r) => r.transfer_id === transferId);
+    if (!t) return true;
+    if (t.status !== "pending") return !row;
+    return row ? row.posted_amount === t.posted_amount : Boolean(cursor);
+  }
+  // The transfers live events named since the list was last drawn.
+  const named = new Set();
+  // Waits (about 20 s at most) for the list to agree with the transfers named since
+  // it was drawn: redrawn from a view that had not caught up, it showed a posted
+  // transfer's old figures with no event left to redraw it.
+  async function drawPending() {
+    const waited = [...named];
+    named.clear();
+    let found = await pendingPages();
+    for (let i = 0; i < 60 && !signal.aborted; i++) {
+      const ok = await Promise.all(waited.map((t) => agrees(found, t)));
+      if (ok.every(Boolean)) break;
+      await new Promise((r) => setTimeout(r, i < 20 ? 100 : 500));
+      found = await pendingPages();
+    }
+    const { listed, cursor } = found;
     const caption = `This account's pending transfers, newest first (${listed.length}${cursor ? " shown; there are more" : ""})`;
     const rows = await transfersTable(caption, listed, can, refresh);
     if (signal.aborted) return;
     pending.replaceChildren(rows);
     morePending.hidden = !cursor;
   }
-  // Waits for the view to reach `version` (about 20 s at most: a loaded server's
-  // views may trail by seconds; giving up sooner left the page showing older figures
-  // with nothing to redraw them).
-  async function drawState(version) {
-    for (let i = 0; i < 60 && !signal.aborted; i++) {
-      const a = await api(path);
-      if (a.version >= version) {
-        now.replaceChildren(stateCards(a));
-        return;
-      }
-      await new Promise((r) => setTimeout(r, i < 20 ? 100 : 500));
-    }
-  }
-  // The state first: the transfers view is written with it, so once the state has
-  // caught up with the last event, so has the list of pending transfers.
+  // The account as it is (read from its events when the view trails them), then the
+  // list of its pending transfers.
   const refresh = coalesced(async () => {
-    await drawState(events.length ? events[events.length - 1].version : 0);
+    const a = await api(path);
+    if (!signal.aborted) now.replaceChildren(stateCards(a));
     await drawPending();
   });
   if (account.version < newest) refresh().catch(showError);
@@ -148,6 +164,7 @@ export async function accountPage(main, id, { can, signal }) {
     if (follows) travel(e.data.version);
     window.ledgerConsole.chart.points = chart.points();
     drawEvents();
+    if (e.data.data?.transfer_id) named.add(e.data.data.transfer_id);
     refresh().catch(showError);
   }, signal);
 }

@@ -89,8 +89,16 @@ export function onChange(can, refresh, signal, only = () => true) {
     if (timer || refused) return;
     timer = setTimeout(() => { timer = null; if (!signal.aborted) run(); }, 150);
   };
+  // The views trail the feed (by seconds on a loaded server): drawn again 1 s and 5 s
+  // after the last change, so a view that had not caught up is not left on the page.
+  let trailing = [];
+  const changed = () => {
+    soon();
+    trailing.forEach(clearTimeout);
+    trailing = [1000, 5000].map((ms) => setTimeout(() => { if (!signal.aborted && !refused) run(); }, ms));
+  };
   if (can.feed) {
-    follow("/events/stream?after=end", (e) => { if (only(e.type)) soon(); }, signal, soon);
+    follow("/events/stream?after=end", (e) => { if (only(e.type)) changed(); }, signal, soon);
   } else {
     every = setInterval(() => (signal.aborted ? clearInterval(every) : run()), 3000);
   }
