@@ -95,6 +95,9 @@ pub struct Server {
     /// How long one write to a client may wait, in milliseconds, before the connection
     /// is closed (a client that reads nothing, e.g. a stalled live-feed subscriber).
     pub write_timeout_ms: u64,
+    /// Live streams (`/events/stream`, `/accounts/{id}/events/stream`) this instance
+    /// serves at once; one more is answered 503 until one ends.
+    pub max_live_streams: u64,
 }
 
 /// `storage.*`.
@@ -165,6 +168,7 @@ impl Settings {
             .set_default("server.request_timeout_ms", 10_000)?
             .set_default("server.header_read_timeout_ms", 10_000)?
             .set_default("server.write_timeout_ms", 30_000)?
+            .set_default("server.max_live_streams", 1_000)?
             .set_default("storage.url", "sqlite://data/ledger.db")?
             .set_default("storage.max_connections", 16)?
             .set_default("storage.group_commit_writers", 1)?

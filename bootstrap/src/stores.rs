@@ -180,9 +180,23 @@ async fn open_with(settings: &Settings, migrate: bool) -> anyhow::Result<Stores>
         let pool = ledger_postgres::pool(url, settings.storage.max_connections)
             .with_context(|| format!("invalid storage.url {shown}"))?;
         if migrate {
-            ledger_postgres::migrate(&pool)
-                .await
-                .with_context(|| format!("cannot reach or migrate the event store at {shown}"))?;
+            if let Err(e) = ledger_postgres::migrate(&pool).await {
+                // The pool says only that it timed out: a direct try says why.
+                let timed_out = matches!(
+                    e,
+                    sqlx::migrate::MigrateError::Execute(sqlx::Error::PoolTimedOut)
+                );
+                let why = if timed_out {
+                    ledger_postgres::connect_error(url).await
+                } else {
+                    None
+                };
+                let cause = match why {
+                    Some(why) => format!("{e} (connecting: {why})"),
+                    None => e.to_string(),
+                };
+                anyhow::bail!("cannot reach or migrate the event store at {shown}: {cause}");
+            }
         }
         (
             Arc::new(ledger_postgres::PgEventStore::with_group_commit(

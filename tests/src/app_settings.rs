@@ -27,6 +27,8 @@ pub struct Options {
     pub header_read_timeout_ms: u64,
     /// `server.write_timeout_ms` (0: the default, 30 s).
     pub write_timeout_ms: u64,
+    /// `server.max_live_streams` (0: the default, 1,000).
+    pub max_live_streams: u64,
     /// The clock commands and the expirer read (none: the system's).
     pub clock: Option<Arc<ManualClock>>,
 }
@@ -49,6 +51,10 @@ pub fn settings(storage_url: String, snapshots_url: String, options: &Options) -
             write_timeout_ms: match options.write_timeout_ms {
                 0 => 30_000,
                 ms => ms,
+            },
+            max_live_streams: match options.max_live_streams {
+                0 => 1_000,
+                n => n,
             },
         },
         storage: Storage {

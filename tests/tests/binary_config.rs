@@ -29,7 +29,7 @@ fn an_unknown_setting_is_an_error_not_ignored() {
     let file = dir.join("ledger.toml");
     std::fs::write(&file, "[auth]\napi_token = \"s3cret\"\n").expect("file");
     let sqlite = format!("sqlite://{}/l.db", dir.display());
-    let runs: [(&[&str], (&str, &str), &str); 4] = [
+    let runs: [(&[&str], (&str, &str), &str); 5] = [
         (
             &["--config", file.to_str().unwrap(), "migrate"],
             ("LEDGER__LOG__LEVEL", "info"),
@@ -46,6 +46,12 @@ fn an_unknown_setting_is_an_error_not_ignored() {
             &["migrate"],
             ("LEDGER__SERVER__REQUEST_TIMEOUT_MS", "0"),
             "server.request_timeout_ms must be at least 1",
+        ),
+        // 0 would refuse every live stream.
+        (
+            &["migrate"],
+            ("LEDGER__SERVER__MAX_LIVE_STREAMS", "0"),
+            "server.max_live_streams must be at least 1",
         ),
     ];
     for (args, (name, value), named) in runs {
@@ -149,6 +155,8 @@ fn an_unreachable_store_is_one_clear_line_and_a_failure() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("cannot reach"), "{err}");
+    // Why, not only that the pool's wait ran out.
+    assert!(err.contains("Connection refused"), "{err}");
     assert!(!err.contains("secret-pw"), "passwords never print: {err}");
     // Nor a password given as a query parameter, one of the relay's URL, or a signing
     // key's text that is not PEM (it was read as a path and printed).

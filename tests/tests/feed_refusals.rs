@@ -1,10 +1,13 @@
 //! The live feeds' refusals, on both backends: no or a wrong token, unreadable or
 //! doubled cursors and `Last-Event-ID`s, misspelt or repeated parameters, accounts that do not
-//! exist, doubled `Authorization` headers; the admin reads the feed too.
+//! exist, doubled `Authorization` headers; the admin reads the feed too. Past
+//! `server.max_live_streams` a stream waits for another to end.
 
-use ledger_tests::sse::open;
-use ledger_tests::{on_both_backends, Backend, Options, TestApp, ADMIN};
-use serde_json::Value;
+use std::time::Duration;
+
+use ledger_tests::sse::{open, SseReader};
+use ledger_tests::{json, on_both_backends, Backend, Options, TestApp, ADMIN};
+use serde_json::{json as body, Value};
 
 async fn refusals(backend: Backend) {
     let app = TestApp::spawn_with(
@@ -161,3 +164,47 @@ async fn refusals(backend: Backend) {
 }
 
 on_both_backends!(refusals);
+
+/// Past `server.max_live_streams` a live stream (either route) is answered 503 with
+/// `Retry-After`, other requests are served, and once a stream ends another opens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_streams_past_the_limit_wait_for_one_to_end() {
+    let options = Options {
+        max_live_streams: 2,
+        ..Options::default()
+    };
+    let app = TestApp::spawn_with(Backend::Sqlite, options).await;
+    let account = body!({"account_id": "a", "owner": "Ada", "currency": "USD"});
+    assert_eq!(json(app.post("/accounts", account).await).await.0, 201);
+    let feed = format!("{}/events/stream", app.base);
+    let account_feed = format!("{}/accounts/a/events/stream", app.base);
+    let mut first = SseReader::connect(&feed, &[]).await;
+    let _second = SseReader::connect(&account_feed, &[]).await;
+    for url in [&feed, &account_feed] {
+        let r = open(url, &[]).await;
+        assert_eq!(r.status().as_u16(), 503, "{url}");
+        assert_eq!(r.headers()["retry-after"], "1");
+        let refused: Value = r.json().await.expect("a problem");
+        assert_eq!(refused["code"], "service_unavailable", "{refused}");
+        let detail = refused["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains("server.max_live_streams"), "{refused}");
+    }
+    assert_eq!(json(app.get("/events").await).await.0, 200);
+    let deposit = || app.post("/accounts/a/deposit", body!({"amount": "1"}));
+    assert_eq!(json(deposit().await).await.0, 200);
+    let opened = first.next_event(Duration::from_secs(10)).await;
+    assert!(opened.is_some(), "the first stream still delivers");
+    // Its client goes: the server finds out at its next write (an event here).
+    drop(first);
+    let mut third = None;
+    for _ in 0..100 {
+        assert_eq!(json(deposit().await).await.0, 200);
+        let r = open(&feed, &[]).await;
+        if r.status().as_u16() == 200 {
+            third = Some(r);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(third.is_some(), "a stream opens once one has ended");
+}

@@ -26,7 +26,7 @@ mod middleware;
 pub mod openapi;
 pub mod problem;
 mod queries;
-mod sse;
+pub mod sse;
 pub mod timed_store;
 mod transfers;
 
@@ -101,6 +101,8 @@ pub struct AppState {
     pub wake: Arc<Notify>,
     /// The live feed's one reader and its subscribers.
     pub feed: Arc<ledger_application::feed_hub::FeedHub>,
+    /// Permits for the live streams served at once (`server.max_live_streams`).
+    pub live_streams: Arc<tokio::sync::Semaphore>,
     /// The event relay, when this instance runs it (its counts go to the metrics).
     pub relay: Option<Arc<ledger_application::relay::Relay>>,
     /// The PEM of the public key that signs seals (`None`: signing is off).

@@ -159,6 +159,15 @@ impl ApiError {
         )
     }
 
+    /// 503 `service_unavailable`: this instance serves its most live streams.
+    pub fn live_streams_full() -> Self {
+        tracing::warn!("a live stream was refused: server.max_live_streams are open");
+        Self::new(
+            ErrorCode::ServiceUnavailable,
+            "this instance already serves as many live streams as it may              (server.max_live_streams); retry later, or page through /events",
+        )
+    }
+
     /// 503 `service_unavailable`; the cause goes to the log only.
     pub fn unavailable(cause: impl std::fmt::Display) -> Self {
         tracing::warn!(%cause, "event store unavailable");

@@ -13,6 +13,7 @@ use axum::routing::get;
 use axum::Router;
 use futures_util::stream;
 use std::sync::Arc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use ledger_application::access::Principal;
 use ledger_application::api_keys::ApiKeys;
@@ -28,6 +29,23 @@ use crate::problem::ApiError;
 
 /// Idle connections get a comment line this often (API.md: at least every 15 s).
 pub const HEARTBEAT: Duration = Duration::from_secs(10);
+
+/// Permits for `max` live streams at once (at least one; past the semaphore's own
+/// bound, that bound).
+pub fn live_streams(max: u64) -> Arc<Semaphore> {
+    let max = usize::try_from(max).unwrap_or(usize::MAX);
+    Arc::new(Semaphore::new(max.clamp(1, Semaphore::MAX_PERMITS)))
+}
+
+/// A permit for one more live stream, held for as long as the stream is served; 503
+/// when the instance already serves its most.
+fn live_stream_permit(state: &crate::State) -> Result<OwnedSemaphorePermit, ApiError> {
+    state
+        .live_streams
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| ApiError::live_streams_full())
+}
 
 pub(crate) fn router() -> Router<crate::State> {
     Router::new()
@@ -96,9 +114,12 @@ pub(crate) async fn feed_stream(
         stream_id,
         event_type,
     };
+    let permit = live_stream_permit(&state)?;
     let subscription = state.feed.subscribe(after, filter);
     let key = watched(&state, &rc);
-    Ok(events(subscription, key, |item| item.cursor.to_string()))
+    Ok(events(subscription, key, permit, |item| {
+        item.cursor.to_string()
+    }))
 }
 
 #[utoipa::path(get, path = "/accounts/{id}/events/stream", params(("id" = String, Path),
@@ -127,9 +148,12 @@ pub(crate) async fn account_stream(
         .queries
         .visible_account(&rc.principal, id.as_str())
         .await?;
+    let permit = live_stream_permit(&state)?;
     let subscription = state.feed.subscribe_stream(id.as_str(), after);
     let key = watched(&state, &rc);
-    Ok(events(subscription, key, |item| item.version.to_string()))
+    Ok(events(subscription, key, permit, |item| {
+        item.version.to_string()
+    }))
 }
 
 /// What a stream's access is asked again about before each event: the API key it was
@@ -179,10 +203,15 @@ const STORE_FAILED: &str = "closed: the feed cannot be read past this point now 
 
 /// The subscription as an SSE body: each event with its id, a closing comment at the
 /// end, heartbeats while idle. A stream opened with an API key ends when the key is
-/// revoked (or cannot be checked).
-fn events(subscription: Subscription, key: Watched, id_of: fn(&FeedItem) -> String) -> Response {
-    let body = stream::unfold(Some((subscription, key)), move |state| async move {
-        let (mut sub, key) = state?;
+/// revoked (or cannot be checked). The permit goes when the body does.
+fn events(
+    subscription: Subscription,
+    key: Watched,
+    permit: OwnedSemaphorePermit,
+    id_of: fn(&FeedItem) -> String,
+) -> Response {
+    let body = stream::unfold(Some((subscription, key, permit)), move |state| async move {
+        let (mut sub, key, permit) = state?;
         let event = match sub.next().await? {
             Delivery::Event(item) => {
                 if let Some(why) = access_refusal(&key).await {
@@ -195,7 +224,7 @@ fn events(subscription: Subscription, key: Watched, id_of: fn(&FeedItem) -> Stri
             }
             Delivery::End(why) => Event::default().comment(closing(&why)),
         };
-        Some((Ok::<_, Infallible>(event), Some((sub, key))))
+        Some((Ok::<_, Infallible>(event), Some((sub, key, permit))))
     });
     Sse::new(body)
         .keep_alive(KeepAlive::new().interval(HEARTBEAT).text("heartbeat"))

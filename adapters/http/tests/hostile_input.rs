@@ -47,6 +47,7 @@ fn state() -> Arc<AppState> {
             Arc::new(tokio::sync::Notify::new()),
             16,
         ),
+        live_streams: ledger_http::sse::live_streams(1_000),
         relay: None,
         public_key: None,
         keys: Arc::new(ledger_application::api_keys::ApiKeys::new(

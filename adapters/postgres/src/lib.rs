@@ -80,6 +80,23 @@ pub fn pool_with(options: PgConnectOptions, max_connections: u32) -> PgPool {
         .connect_lazy_with(options)
 }
 
+/// Why a connection to `url` cannot be opened now (refused, unreachable, a login the
+/// server turns down), asked directly and for at most 5 s; `None` when it opens. The
+/// pool tries a refused connection again until its wait runs out and then says only
+/// that it timed out.
+pub async fn connect_error(url: &str) -> Option<String> {
+    let options = PgConnectOptions::from_str(url).ok()?;
+    let tried = tokio::time::timeout(Duration::from_secs(5), options.connect()).await;
+    match tried {
+        Ok(Ok(connection)) => {
+            let _ = sqlx::Connection::close(connection).await;
+            None
+        }
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(_) => Some("no answer within 5 s".to_owned()),
+    }
+}
+
 /// How long a pooled connection may sit idle before it is checked again.
 pub(crate) const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 
