@@ -187,7 +187,7 @@ async fn open_with(settings: &Settings, migrate: bool) -> anyhow::Result<Stores>
                     sqlx::migrate::MigrateError::Execute(sqlx::Error::PoolTimedOut)
                 );
                 let why = if timed_out {
-                    ledger_postgres::connect_error(url).await
+                    ledger_postgres::connect_error(&pool).await
                 } else {
                     None
                 };

@@ -13,6 +13,7 @@ pub mod private;
 pub mod process;
 pub mod sse;
 pub mod tamper;
+mod waits;
 pub use app_settings::{redis_url, settings, Options};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -223,24 +224,6 @@ impl TestApp {
         let auth = format!("Bearer {ADMIN}");
         self.send(Method::GET, path, None, &[("authorization", &auth)])
             .await
-    }
-
-    /// Polls a GET until `done` holds for its JSON body (projections are asynchronous),
-    /// for up to about 15 s: a machine running the whole suite at once can take seconds
-    /// for what takes milliseconds alone (a seal due every second once missed 5 s).
-    pub async fn eventually(&self, path: &str, done: impl Fn(&Value) -> bool) -> Value {
-        let mut last = Value::Null;
-        for _ in 0..600 {
-            let r = self.get(path).await;
-            if r.status().is_success() {
-                last = r.json().await.unwrap_or(Value::Null);
-                if done(&last) {
-                    return last;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("{path} never reached the expected state; last: {last}");
     }
 }
 

@@ -295,36 +295,13 @@ pub async fn sealed_ledger(backend: Backend) -> (TestApp, String, PathBuf, PathB
         .await;
     app.eventually("/accounts/acc-1", |b: &Value| b["balance"] == "55.00")
         .await;
-    // Every view, not only the accounts': the transfers view once lagged behind the
-    // accounts' and a tampering test then changed no row.
-    all_projections_caught_up(&app).await;
+    // Every view (the transfers view once trailed, and a tampering test then changed
+    // no row).
+    app.projections_caught_up().await;
     app.stop();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let url = app.storage_url();
     (app, url, dir, key)
-}
-
-/// Polls `/admin/projections` until every projection is live at lag 0 (about 15 s).
-async fn all_projections_caught_up(app: &TestApp) {
-    let mut last = Value::Null;
-    for _ in 0..600 {
-        last = app
-            .admin_get("/admin/projections")
-            .await
-            .json()
-            .await
-            .unwrap_or(Value::Null);
-        let list = last["projections"].as_array().cloned().unwrap_or_default();
-        if !list.is_empty()
-            && list
-                .iter()
-                .all(|p| p["lag_events"] == 0 && p["state"] == "live")
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("the projections never caught up: {last}");
 }
 
 /// `ledger verify` exited 1 with `pass` as its first finding.

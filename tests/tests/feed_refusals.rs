@@ -188,6 +188,7 @@ async fn live_streams_past_the_limit_wait_for_one_to_end() {
         assert_eq!(refused["code"], "service_unavailable", "{refused}");
         let detail = refused["detail"].as_str().unwrap_or_default();
         assert!(detail.contains("server.max_live_streams"), "{refused}");
+        assert!(!detail.contains("  "), "one sentence: {refused}");
     }
     assert_eq!(json(app.get("/events").await).await.0, 200);
     let deposit = || app.post("/accounts/a/deposit", body!({"amount": "1"}));

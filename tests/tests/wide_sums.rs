@@ -31,28 +31,6 @@ async fn open(app: &TestApp, id: &str) {
     .await;
 }
 
-async fn all_live(app: &TestApp) -> Value {
-    let mut last = Value::Null;
-    for _ in 0..400 {
-        let (s, st) = json(app.admin_get("/admin/projections").await).await;
-        assert_eq!(s, 200, "{st}");
-        let ps = st["projections"].as_array().expect("projections").clone();
-        assert!(
-            ps.iter().all(|p| p["state"] != "failed"),
-            "no projection fails: {st}"
-        );
-        if ps
-            .iter()
-            .all(|p| p["state"] == "live" && p["lag_events"] == 0)
-        {
-            return st;
-        }
-        last = st;
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("the projections never caught up: {last}");
-}
-
 async fn rebuild(app: &TestApp) {
     let auth = format!("Bearer {ADMIN}");
     let r = app
@@ -88,7 +66,7 @@ async fn an_account_cycling_the_maximum_keeps_its_view(backend: Backend) {
     // Another account moves afterwards: its view must follow.
     ok(&app, "/accounts/other/deposit", json!({"amount": "2.50"})).await;
     for round in ["live", "rebuilt"] {
-        all_live(&app).await;
+        app.projections_caught_up().await;
         let (s, view) = json(app.get("/accounts/cyc").await).await;
         assert_eq!(s, 200, "{round}: {view}");
         assert_eq!(view["balance"], "1.00", "{round}");
@@ -133,7 +111,7 @@ async fn two_accounts_at_the_maximum_add_up_in_the_analytics(backend: Backend) {
     )
     .await;
     for round in ["live", "rebuilt"] {
-        all_live(&app).await;
+        app.projections_caught_up().await;
         let (s, sum) = json(app.get("/analytics/summary").await).await;
         assert_eq!(s, 200, "{sum}");
         let usd = &sum["currencies"][0];

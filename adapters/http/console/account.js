@@ -113,7 +113,8 @@ export async function accountPage(main, id, { can, signal }) {
   }
   // The list (a view, which may trail by seconds) agrees with a transfer's own state
   // (folded from its events): listed as it is while pending, gone once it ended. One
-  // beyond the pages shown, or that cannot be read, is not waited for.
+  // that cannot be read is not waited for, nor, while more pages are not shown, a
+  // pending one missing from those shown (it may be on a later page).
   async function agrees({ listed, cursor }, transferId) {
     const t = await api(`/transfers/${encodeURIComponent(transferId)}`).catch(() => null);
     const row = listed.find((r) => r.transfer_id === transferId);
@@ -127,12 +128,13 @@ export async function accountPage(main, id, { can, signal }) {
   // it was drawn: redrawn from a view that had not caught up, it showed a posted
   // transfer's old figures with no event left to redraw it.
   async function drawPending() {
-    const waited = [...named];
+    let waited = [...named];
     named.clear();
     let found = await pendingPages();
     for (let i = 0; i < 60 && !signal.aborted; i++) {
       const ok = await Promise.all(waited.map((t) => agrees(found, t)));
-      if (ok.every(Boolean)) break;
+      waited = waited.filter((_, k) => !ok[k]);
+      if (waited.length === 0) break;
       await new Promise((r) => setTimeout(r, i < 20 ? 100 : 500));
       found = await pendingPages();
     }

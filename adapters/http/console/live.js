@@ -27,6 +27,7 @@ export async function follow(path, onEvent, signal, onOpen = () => {}) {
         return;
       }
       if (!answer.ok || !answer.body) throw new Error(`stream answered ${answer.status}`);
+      window.ledgerConsole.streamsOpened = (window.ledgerConsole.streamsOpened ?? 0) + 1;
       onOpen();
       const reader = answer.body.pipeThrough(new TextDecoderStream()).getReader();
       let buffer = "";
@@ -98,7 +99,8 @@ export function onChange(can, refresh, signal, only = () => true) {
     trailing = [1000, 5000].map((ms) => setTimeout(() => { if (!signal.aborted && !refused) run(); }, ms));
   };
   if (can.feed) {
-    follow("/events/stream?after=end", (e) => { if (only(e.type)) changed(); }, signal, soon);
+    // A (re)connection is a change too: what committed meanwhile may be in no view yet.
+    follow("/events/stream?after=end", (e) => { if (only(e.type)) changed(); }, signal, changed);
   } else {
     every = setInterval(() => (signal.aborted ? clearInterval(every) : run()), 3000);
   }

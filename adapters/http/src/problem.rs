@@ -161,10 +161,11 @@ impl ApiError {
 
     /// 503 `service_unavailable`: this instance serves its most live streams.
     pub fn live_streams_full() -> Self {
-        tracing::warn!("a live stream was refused: server.max_live_streams are open");
+        tracing::debug!("a live stream was refused: server.max_live_streams are open");
         Self::new(
             ErrorCode::ServiceUnavailable,
-            "this instance already serves as many live streams as it may              (server.max_live_streams); retry later, or page through /events",
+            "this instance already serves as many live streams as it may \
+             (server.max_live_streams); retry later, or page through /events",
         )
     }
 

@@ -38,13 +38,15 @@ pub fn live_streams(max: u64) -> Arc<Semaphore> {
 }
 
 /// A permit for one more live stream, held for as long as the stream is served; 503
-/// when the instance already serves its most.
+/// (counted in `ledger_sse_refused_total`) when the instance already serves its most.
 fn live_stream_permit(state: &crate::State) -> Result<OwnedSemaphorePermit, ApiError> {
-    state
-        .live_streams
-        .clone()
-        .try_acquire_owned()
-        .map_err(|_| ApiError::live_streams_full())
+    state.live_streams.clone().try_acquire_owned().map_err(|_| {
+        let help = "Live streams refused: server.max_live_streams were being served";
+        state
+            .metrics
+            .count("ledger_sse_refused_total", help, &[], 1);
+        ApiError::live_streams_full()
+    })
 }
 
 pub(crate) fn router() -> Router<crate::State> {

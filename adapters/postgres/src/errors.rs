@@ -42,9 +42,25 @@ pub fn ends_session(e: &sqlx::Error) -> bool {
     }
 }
 
+/// What a pool timeout likely means, for the log: sqlx tries a refused or unreachable
+/// server again until the pool's wait runs out and then says only that it timed out.
+pub(crate) fn pool_hint(e: &sqlx::Error) -> &'static str {
+    match e {
+        sqlx::Error::PoolTimedOut => {
+            " (PostgreSQL is down, refuses connections or cannot be reached, or every \
+             connection of storage.max_connections is busy)"
+        }
+        _ => "",
+    }
+}
+
 /// A read failure.
 pub fn store_error(e: sqlx::Error) -> StoreError {
-    ledger_sql::store_error(e, is_unavailable)
+    let hint = pool_hint(&e);
+    match ledger_sql::store_error(e, is_unavailable) {
+        StoreError::Unavailable(m) => StoreError::Unavailable(m + hint),
+        failed => failed,
+    }
 }
 
 /// A write failure; a violation of the stream-version key is a conflict, never a 500.
@@ -60,5 +76,9 @@ pub fn append_error(e: sqlx::Error, stream_id: Option<&str>, expected: u64) -> A
             };
         }
     }
-    ledger_sql::append_failure(e, is_unavailable)
+    let hint = pool_hint(&e);
+    match ledger_sql::append_failure(e, is_unavailable) {
+        AppendError::Unavailable(m) => AppendError::Unavailable(m + hint),
+        failed => failed,
+    }
 }

@@ -59,8 +59,10 @@ pub fn pool(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
 /// every group commit, projection batch and query (BENCHMARKS.md).
 ///
 /// Expected work is not a warning: a statement slower than a second (an index build of
-/// a rebuild, a large catch-up batch) is logged at debug level, and the server's
-/// notices below warnings ("relation ... does not exist, skipping") are not sent.
+/// a rebuild, a large catch-up batch) and a wait for a connection longer than sqlx's
+/// 2 s (load: at warning level a crowd of clients flooded the log; a wait that runs out
+/// is an error, logged as such) are logged at debug level, and the server's notices
+/// below warnings ("relation ... does not exist, skipping") are not sent.
 pub fn pool_with(options: PgConnectOptions, max_connections: u32) -> PgPool {
     let options = options
         .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1))
@@ -68,6 +70,7 @@ pub fn pool_with(options: PgConnectOptions, max_connections: u32) -> PgPool {
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(3))
+        .acquire_slow_level(log::LevelFilter::Debug)
         .test_before_acquire(false)
         .before_acquire(|conn, meta| {
             Box::pin(async move {
@@ -80,12 +83,12 @@ pub fn pool_with(options: PgConnectOptions, max_connections: u32) -> PgPool {
         .connect_lazy_with(options)
 }
 
-/// Why a connection to `url` cannot be opened now (refused, unreachable, a login the
-/// server turns down), asked directly and for at most 5 s; `None` when it opens. The
-/// pool tries a refused connection again until its wait runs out and then says only
-/// that it timed out.
-pub async fn connect_error(url: &str) -> Option<String> {
-    let options = PgConnectOptions::from_str(url).ok()?;
+/// Why the pool cannot open a connection now (refused, unreachable, a login the server
+/// turns down), asked directly with its options and for at most 5 s; `None` when one
+/// opens. The pool tries a refused connection again until its wait runs out and then
+/// says only that it timed out.
+pub async fn connect_error(pool: &PgPool) -> Option<String> {
+    let options = pool.connect_options();
     let tried = tokio::time::timeout(Duration::from_secs(5), options.connect()).await;
     match tried {
         Ok(Ok(connection)) => {

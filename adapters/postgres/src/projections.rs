@@ -47,7 +47,11 @@ impl Drop for BatchConnection {
 }
 
 pub(crate) fn rm_error(e: sqlx::Error) -> ReadModelError {
-    ledger_sql::read_model_error(e, is_unavailable)
+    let hint = crate::errors::pool_hint(&e);
+    match ledger_sql::read_model_error(e, is_unavailable) {
+        ReadModelError::Unavailable(m) => ReadModelError::Unavailable(m + hint),
+        failed => failed,
+    }
 }
 
 pub(crate) fn failed(e: impl std::fmt::Display) -> ReadModelError {

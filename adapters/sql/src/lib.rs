@@ -65,43 +65,30 @@ pub fn suffix(g: Generation) -> &'static str {
     }
 }
 
-/// What went wrong, for the log. sqlx tries a refused or unreachable server again until
-/// the pool's wait runs out and then says only "pool timed out": the operator is told
-/// the likely causes instead.
-pub fn described(e: &sqlx::Error) -> String {
-    match e {
-        sqlx::Error::PoolTimedOut => "no database connection within the pool's wait: the \
-            database is down, refuses connections or cannot be reached, or every pooled \
-            connection (storage.max_connections) is busy"
-            .to_owned(),
-        other => other.to_string(),
-    }
-}
-
 /// A read failure of the event store; `outage` is the dialect's test for "retry later".
 pub fn store_error(e: sqlx::Error, outage: fn(&sqlx::Error) -> bool) -> StoreError {
     if outage(&e) {
-        StoreError::Unavailable(described(&e))
+        StoreError::Unavailable(e.to_string())
     } else {
-        StoreError::Failed(described(&e))
+        StoreError::Failed(e.to_string())
     }
 }
 
 /// A read-model failure; `outage` is the dialect's test for "retry later".
 pub fn read_model_error(e: sqlx::Error, outage: fn(&sqlx::Error) -> bool) -> ReadModelError {
     if outage(&e) {
-        ReadModelError::Unavailable(described(&e))
+        ReadModelError::Unavailable(e.to_string())
     } else {
-        ReadModelError::Failed(described(&e))
+        ReadModelError::Failed(e.to_string())
     }
 }
 
 /// An append failure that is not a version conflict (the dialect recognises those).
 pub fn append_failure(e: sqlx::Error, outage: fn(&sqlx::Error) -> bool) -> AppendError {
     if outage(&e) {
-        AppendError::Unavailable(described(&e))
+        AppendError::Unavailable(e.to_string())
     } else {
-        AppendError::Failed(described(&e))
+        AppendError::Failed(e.to_string())
     }
 }
 

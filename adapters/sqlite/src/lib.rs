@@ -204,8 +204,11 @@ pub(crate) async fn pools(
         Some(_) => Some(claim::migration_lock(&options).await?),
         None => None,
     };
+    // A wait for a connection longer than sqlx's 2 s is load, logged at debug level as
+    // slow statements are: at warning level a crowd of clients flooded the log.
     let writer = SqlitePoolOptions::new()
         .max_connections(1)
+        .acquire_slow_level(log::LevelFilter::Debug)
         .acquire_timeout(Duration::from_secs(10))
         .connect_with(options.clone())
         .await?;
@@ -215,6 +218,7 @@ pub(crate) async fn pools(
     drop(held);
     let reader = SqlitePoolOptions::new()
         .max_connections(4)
+        .acquire_slow_level(log::LevelFilter::Debug)
         .acquire_timeout(Duration::from_secs(10))
         .connect_with(options.read_only(true))
         .await?;

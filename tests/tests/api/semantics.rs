@@ -169,18 +169,7 @@ pub(crate) async fn rebuilding_projections_keeps_the_views(backend: Backend) {
     assert_eq!(r.status(), 202);
     let (_, body) = json(r).await;
     assert_eq!(body["projections"].as_array().unwrap().len(), 3);
-    for _ in 0..200 {
-        let (_, st) = json(app.admin_get("/admin/projections").await).await;
-        if st["projections"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|p| p["state"] == "live" && p["lag_events"] == 0)
-        {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
+    app.projections_caught_up().await;
     let (_, after) = json(app.get("/analytics/summary").await).await;
     assert_eq!(after, before);
     let one = app
