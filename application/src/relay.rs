@@ -105,7 +105,7 @@ impl Relay {
             }
             return Ok(0);
         }
-        let published = self.sink.publish(&items).await;
+        let published = self.sink.publish(from, &items).await;
         let acknowledged = published.acknowledged.min(items.len());
         let to = match acknowledged {
             0 => from,
@@ -134,4 +134,54 @@ impl Relay {
             Err(RelayError::Overtaken)
         }
     }
+}
+
+/// Why the relay's checkpoint was not moved back.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RewindError {
+    /// The cursor is past the checkpoint: events not yet published would be skipped.
+    #[error(
+        "{to} is past the relay's checkpoint {at}: the relay only moves back (to publish \
+         again), never ahead (which would skip events it has not published)"
+    )]
+    Ahead {
+        /// The checkpoint.
+        at: FeedCursor,
+        /// The cursor asked for.
+        to: FeedCursor,
+    },
+    /// The checkpoint could not be read or written, or kept moving.
+    #[error("relay checkpoint: {0}")]
+    Store(String),
+}
+
+impl From<ReadModelError> for RewindError {
+    fn from(e: ReadModelError) -> Self {
+        Self::Store(e.to_string())
+    }
+}
+
+/// Moves the relay's checkpoint back to `to`, so that the relay (running or not)
+/// publishes every event after it again: what a destination that lost its messages
+/// needs to be refilled. Compare-and-set against a relay that moves it meanwhile (tried
+/// again a few times). Returns the checkpoint it moved from.
+pub async fn rewind(
+    checkpoints: &dyn ProjectionStore,
+    to: FeedCursor,
+) -> Result<FeedCursor, RewindError> {
+    for _ in 0..20 {
+        let at = checkpoints
+            .relay_status()
+            .await?
+            .map_or(FeedCursor::START, |s| s.position);
+        if to > at {
+            return Err(RewindError::Ahead { at, to });
+        }
+        if checkpoints.move_relay(at, to, None).await? {
+            return Ok(at);
+        }
+    }
+    Err(RewindError::Store(
+        "the checkpoint kept moving; try again".to_owned(),
+    ))
 }

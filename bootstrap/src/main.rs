@@ -1,5 +1,5 @@
-//! The `ledger` command line: `serve` (default), `migrate`, `relay`,
-//! `projections rebuild|status`.
+//! The `ledger` command line: `serve` (default), `migrate`, `relay [rewind]`,
+//! `projections rebuild|status`, `verify`, `keys generate`.
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
@@ -43,7 +43,10 @@ enum Command {
     Migrate,
     /// Relay the event feed to NATS JetStream (relay.nats.*) until stopped, without
     /// serving HTTP.
-    Relay,
+    Relay {
+        #[command(subcommand)]
+        action: Option<RelayCommand>,
+    },
     /// Read-model maintenance.
     Projections {
         #[command(subcommand)]
@@ -81,6 +84,17 @@ enum KeysCommand {
         /// The file to create (it must not exist).
         #[arg(long)]
         out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum RelayCommand {
+    /// Move the relay's checkpoint back, so that the relay (running or not) publishes
+    /// every event after it again: to refill a stream that lost its messages.
+    Rewind {
+        /// `start` (every event) or a `Ledger-Cursor` as the relay's messages carry it.
+        #[arg(long)]
+        after: String,
     },
 }
 
@@ -168,7 +182,16 @@ async fn run_service(command: Command, settings: Settings) -> anyhow::Result<()>
             };
             app.run_until(stop).await
         }
-        Command::Relay => relay_until_stopped(settings).await,
+        Command::Relay { action: None } => relay_until_stopped(settings).await,
+        Command::Relay {
+            action: Some(RelayCommand::Rewind { after }),
+        } => {
+            println!(
+                "{}",
+                ledger_bootstrap::relay::rewind(&settings, &after).await?
+            );
+            Ok(())
+        }
         Command::Migrate => {
             core(&settings).await?.stores.closer().close().await;
             println!("migrations applied");

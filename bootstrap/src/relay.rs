@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use ledger_application::feed::FeedReader;
 use ledger_application::ports::readmodel::{Lease, ProjectionStore};
+use ledger_application::ports::store::FeedCursor;
 use ledger_application::relay::{Relay, RelayError};
 use ledger_nats::{JetStreamSink, NatsTarget};
 use tokio::sync::{watch, Notify};
@@ -130,4 +131,34 @@ pub async fn relay_until_stopped(settings: Settings) -> anyhow::Result<()> {
     }
     stores.closer().close().await;
     Ok(())
+}
+
+/// `ledger relay rewind --after <start|cursor>`: moves the relay's checkpoint back to
+/// `after`, so that the relay (running or not) publishes every event after it again
+/// (a stream that lost its messages is refilled). Returns what it did, to print.
+pub async fn rewind(settings: &Settings, after: &str) -> anyhow::Result<String> {
+    let to = match after.trim() {
+        "start" => FeedCursor::START,
+        cursor => cursor.parse().map_err(|()| {
+            anyhow::anyhow!(
+                "--after takes `start` or a Ledger-Cursor as the relay's messages carry it \
+                 (`<tx>-<position>`), not {cursor:?}"
+            )
+        })?,
+    };
+    stores::require_ledger(settings).await?;
+    let Core { stores, .. } = core(settings).await?;
+    let moved = ledger_application::relay::rewind(stores.projections.as_ref(), to).await;
+    let again = stores.events.lag_after(to).await;
+    stores.closer().close().await;
+    let from = moved?;
+    let again = match again {
+        Ok(1) => "about 1 event".to_owned(),
+        Ok(n) => format!("about {n} events"),
+        Err(_) => "the events".to_owned(),
+    };
+    Ok(format!(
+        "relay checkpoint moved back from {from} to {to}: the relay publishes {again} \
+         after it again (JetStream drops those it still holds within its duplicate window)"
+    ))
 }

@@ -19,6 +19,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use ledger_application::feed::FeedItem;
 use ledger_application::ports::relay::{Published, RelaySink};
+use ledger_application::ports::store::FeedCursor;
 use tokio::sync::Mutex;
 
 /// Where and how to relay.
@@ -76,9 +77,10 @@ pub struct JetStreamSink {
     context: jetstream::Context,
     target: NatsTarget,
     stream_ready: Mutex<bool>,
-    /// The event id of the last message acknowledged, which the next page's first
-    /// message expects (`None` after a start or a failure).
-    last_acknowledged: Mutex<Option<String>>,
+    /// The cursor and event id of the last message acknowledged, which the next page's
+    /// first message expects when that page follows it (`None` after a start or a
+    /// failure).
+    last_acknowledged: Mutex<Option<(FeedCursor, String)>>,
 }
 
 impl JetStreamSink {
@@ -141,7 +143,7 @@ impl JetStreamSink {
 
 #[async_trait]
 impl RelaySink for JetStreamSink {
-    async fn publish(&self, items: &[FeedItem]) -> Published {
+    async fn publish(&self, after: FeedCursor, items: &[FeedItem]) -> Published {
         if let Err(error) = self.ensure_stream().await {
             return Published {
                 acknowledged: 0,
@@ -154,7 +156,12 @@ impl RelaySink for JetStreamSink {
         for (i, item) in items.iter().enumerate() {
             let previous = match i.checked_sub(1) {
                 Some(p) => Some(items[p].event_id.to_string()),
-                None => chained.clone(),
+                // Only right after the last acknowledged event (not after a rewind, or
+                // a checkpoint another relay moved).
+                None => chained
+                    .as_ref()
+                    .filter(|(cursor, _)| *cursor == after)
+                    .map(|(_, id)| id.clone()),
             };
             let subject = subject(&self.target.subject_prefix, item);
             match self
@@ -185,7 +192,7 @@ impl RelaySink for JetStreamSink {
             *self.stream_ready.lock().await = false;
             *chained = None;
         } else if let Some(last) = items.last() {
-            *chained = Some(last.event_id.to_string());
+            *chained = Some((last.cursor, last.event_id.to_string()));
         }
         Published {
             acknowledged,

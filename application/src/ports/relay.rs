@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 
 use crate::feed::FeedItem;
+use crate::ports::store::FeedCursor;
 
 /// How far a publish got.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,9 +21,13 @@ pub struct Published {
 /// (never one round trip per item), and count as acknowledged only a prefix each of
 /// which the destination has confirmed storing; let the destination drop a re-sent
 /// item by its `event_id`, so a retry after an unknown outcome never stores it twice.
+/// A destination that chains each message to the one before may chain the first item
+/// to the last it acknowledged only when that was the event at `after`: the relay's
+/// checkpoint can move back (`ledger relay rewind`) or be moved by another instance.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait RelaySink: Send + Sync + 'static {
-    /// Publishes the items in order and waits for their acknowledgements.
-    async fn publish(&self, items: &[FeedItem]) -> Published;
+    /// Publishes the items (the feed's events right after `after`) in order and waits
+    /// for their acknowledgements.
+    async fn publish(&self, after: FeedCursor, items: &[FeedItem]) -> Published;
 }

@@ -1,8 +1,10 @@
 //! The NATS JetStream relay against the real application, PostgreSQL and NATS: every
 //! event on JetStream exactly once in feed order, through NATS restarts, a kill -9 of
-//! the relaying service, and a second instance taking over (`faults.rs`: the last three).
+//! the relaying service, and a second instance taking over (`faults.rs`: the last three);
+//! a lost stream refilled by `ledger relay rewind` (`rewind.rs`).
 
 mod faults;
+mod rewind;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
