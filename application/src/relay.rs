@@ -11,7 +11,7 @@ use std::sync::Arc;
 use crate::feed::FeedReader;
 use crate::ports::readmodel::{ProjectionStatus, ProjectionStore, ReadModelError};
 use crate::ports::relay::RelaySink;
-use crate::ports::store::FeedCursor;
+use crate::ports::store::{EventStore, FeedCursor};
 use crate::queries::QueryError;
 
 /// Why a relay step did not finish.
@@ -150,7 +150,12 @@ pub enum RewindError {
         /// The cursor asked for.
         to: FeedCursor,
     },
-    /// The checkpoint could not be read or written, or kept moving.
+    /// The cursor is not `start` nor the cursor of an event the store holds (as this
+    /// store writes it): where it falls in the feed's order cannot be known.
+    #[error("{0} is not the cursor of an event in this store: give `start` or a Ledger-Cursor a relayed message carries")]
+    NoSuchEvent(FeedCursor),
+    /// The checkpoint or the feed could not be read or written, or the checkpoint kept
+    /// moving.
     #[error("relay checkpoint: {0}")]
     Store(String),
 }
@@ -163,12 +168,29 @@ impl From<ReadModelError> for RewindError {
 
 /// Moves the relay's checkpoint back to `to`, so that the relay (running or not)
 /// publishes every event after it again: what a destination that lost its messages
-/// needs to be refilled. Compare-and-set against a relay that moves it meanwhile (tried
-/// again a few times). Returns the checkpoint it moved from.
+/// needs to be refilled. `to` is `START` or an event's cursor as `events` writes it
+/// (so that cursors compare in the feed's order on every store). Compare-and-set
+/// against a relay that moves it meanwhile (tried again a few times); a checkpoint
+/// already at `to` (or none yet, for `START`) is left as it is. Returns the checkpoint
+/// it moved from.
 pub async fn rewind(
     checkpoints: &dyn ProjectionStore,
+    events: &dyn EventStore,
     to: FeedCursor,
 ) -> Result<FeedCursor, RewindError> {
+    if to != FeedCursor::START {
+        let before = FeedCursor {
+            tx: to.tx,
+            position: to.position.saturating_sub(1),
+        };
+        let page = events
+            .read_feed(before, 1)
+            .await
+            .map_err(|e| RewindError::Store(e.to_string()))?;
+        if page.events.first().map(|e| e.cursor) != Some(to) {
+            return Err(RewindError::NoSuchEvent(to));
+        }
+    }
     for _ in 0..20 {
         let at = checkpoints
             .relay_status()
@@ -177,7 +199,7 @@ pub async fn rewind(
         if to > at {
             return Err(RewindError::Ahead { at, to });
         }
-        if checkpoints.move_relay(at, to, None).await? {
+        if to == at || checkpoints.move_relay(at, to, None).await? {
             return Ok(at);
         }
     }

@@ -1,5 +1,6 @@
-//! `relay::rewind`'s own logic with a mock checkpoint store: it never moves the relay's
-//! checkpoint ahead, and a checkpoint a running relay moves meanwhile is read again.
+//! `relay::rewind`'s own logic with mock stores: it never moves the relay's checkpoint
+//! ahead, takes only `START` or an event's cursor, leaves a checkpoint already there as
+//! it is, and reads again a checkpoint a running relay moves meanwhile.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -7,7 +8,7 @@ use std::sync::Arc;
 use ledger_application::ports::readmodel::{
     MockProjectionStore, ProjectionState, ProjectionStatus,
 };
-use ledger_application::ports::store::FeedCursor;
+use ledger_application::ports::store::{FeedCursor, FeedPage, MockEventStore, RecordedEvent};
 use ledger_application::relay::{rewind, RewindError};
 
 fn at(position: u64) -> FeedCursor {
@@ -26,12 +27,37 @@ fn status(position: u64) -> Option<ProjectionStatus> {
     })
 }
 
+/// A feed whose event after any cursor is the one at `cursor`.
+fn feed_holding(cursor: FeedCursor) -> MockEventStore {
+    let mut events = MockEventStore::new();
+    events.expect_read_feed().returning(move |_, _| {
+        Ok(FeedPage {
+            events: vec![RecordedEvent {
+                cursor,
+                event_id: uuid::Uuid::nil(),
+                stream_id: "a".into(),
+                stream_type: "account".into(),
+                version: 1,
+                event_type: "AccountOpened".into(),
+                schema_version: 2,
+                data: "{}".into(),
+                metadata: Default::default(),
+                recorded_at: chrono::Utc::now(),
+                prev_hash: Default::default(),
+                hash: Default::default(),
+            }],
+            next: cursor,
+        })
+    });
+    events
+}
+
 #[tokio::test]
 async fn a_cursor_past_the_checkpoint_is_refused_and_moves_nothing() {
     let mut store = MockProjectionStore::new();
     store.expect_relay_status().returning(|| Ok(status(10)));
     store.expect_move_relay().never();
-    let refused = rewind(&store, at(11)).await;
+    let refused = rewind(&store, &feed_holding(at(11)), at(11)).await;
     assert_eq!(
         refused,
         Err(RewindError::Ahead {
@@ -39,6 +65,18 @@ async fn a_cursor_past_the_checkpoint_is_refused_and_moves_nothing() {
             to: at(11)
         })
     );
+}
+
+#[tokio::test]
+async fn a_cursor_no_event_has_is_refused() {
+    // On a store whose cursors are (n, n), `0-5` names no event: the event after 0-4
+    // is 5-5.
+    let mut store = MockProjectionStore::new();
+    store.expect_relay_status().never();
+    store.expect_move_relay().never();
+    let wrong = FeedCursor { tx: 0, position: 5 };
+    let refused = rewind(&store, &feed_holding(at(5)), wrong).await;
+    assert_eq!(refused, Err(RewindError::NoSuchEvent(wrong)));
 }
 
 #[tokio::test]
@@ -56,25 +94,31 @@ async fn a_checkpoint_moved_meanwhile_is_read_again_and_then_moved_back() {
         .expect_move_relay()
         .times(2)
         .returning(move |from, to, error| {
-            assert_eq!((to, error), (FeedCursor::START, None));
+            assert_eq!((to, error), (at(3), None));
             if moved.load(Ordering::SeqCst) == 10 {
                 moved.store(20, Ordering::SeqCst);
                 return Ok(false);
             }
             assert_eq!(from, at(20), "compare-and-set against what it read");
-            moved.store(0, Ordering::SeqCst);
+            moved.store(3, Ordering::SeqCst);
             Ok(true)
         });
-    assert_eq!(rewind(&store, FeedCursor::START).await, Ok(at(20)));
-    assert_eq!(checkpoint.load(Ordering::SeqCst), 0);
+    let rewound = rewind(&store, &feed_holding(at(3)), at(3)).await;
+    assert_eq!(rewound, Ok(at(20)));
+    assert_eq!(checkpoint.load(Ordering::SeqCst), 3);
 }
 
 #[tokio::test]
-async fn a_relay_that_never_ran_is_at_the_start() {
+async fn a_checkpoint_already_there_or_never_written_is_left_as_it_is() {
     let mut store = MockProjectionStore::new();
     store.expect_relay_status().returning(|| Ok(None));
     store.expect_move_relay().never();
-    let refused = rewind(&store, at(1)).await;
+    let events = MockEventStore::new();
+    assert_eq!(
+        rewind(&store, &events, FeedCursor::START).await,
+        Ok(FeedCursor::START)
+    );
+    let refused = rewind(&store, &feed_holding(at(1)), at(1)).await;
     assert_eq!(
         refused,
         Err(RewindError::Ahead {
@@ -82,4 +126,8 @@ async fn a_relay_that_never_ran_is_at_the_start() {
             to: at(1)
         })
     );
+    let mut store = MockProjectionStore::new();
+    store.expect_relay_status().returning(|| Ok(status(7)));
+    store.expect_move_relay().never();
+    assert_eq!(rewind(&store, &feed_holding(at(7)), at(7)).await, Ok(at(7)));
 }

@@ -88,7 +88,10 @@ pub fn spawn(
                     }
                 }
                 Err(RelayError::Overtaken) => {
-                    tracing::info!("another instance relays now; standing by");
+                    tracing::info!(
+                        "the relay's checkpoint moved under this step (another instance \
+                         relays now, or a rewind); standing by"
+                    );
                     pause(&wake, &mut stop, Duration::from_secs(2)).await;
                 }
                 Err(e) => {
@@ -148,17 +151,28 @@ pub async fn rewind(settings: &Settings, after: &str) -> anyhow::Result<String> 
     };
     stores::require_ledger(settings).await?;
     let Core { stores, .. } = core(settings).await?;
-    let moved = ledger_application::relay::rewind(stores.projections.as_ref(), to).await;
-    let again = stores.events.lag_after(to).await;
+    let (checkpoints, events) = (stores.projections.as_ref(), stores.events.as_ref());
+    let moved = ledger_application::relay::rewind(checkpoints, events, to).await;
+    let again = match &moved {
+        Ok(from) if *from != to => stores.events.lag_after(to).await.ok(),
+        _ => None,
+    };
     stores.closer().close().await;
     let from = moved?;
+    if from == to {
+        return Ok(format!(
+            "the relay's checkpoint is already at {to}: nothing moved"
+        ));
+    }
     let again = match again {
-        Ok(1) => "about 1 event".to_owned(),
-        Ok(n) => format!("about {n} events"),
-        Err(_) => "the events".to_owned(),
+        Some(1) => "about 1 event".to_owned(),
+        Some(n) => format!("about {n} events"),
+        None => "the events".to_owned(),
     };
     Ok(format!(
         "relay checkpoint moved back from {from} to {to}: the relay publishes {again} \
-         after it again (JetStream drops those it still holds within its duplicate window)"
+         after it again (JetStream drops a re-sent event whose id it saw within its \
+         duplicate window, 10 minutes, even in a purged stream: refill a deleted stream, \
+         not a purged one)"
     ))
 }
