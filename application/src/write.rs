@@ -11,7 +11,7 @@ use ledger_domain::{Account, Transfer, Versioned};
 
 use crate::commands::CommandError;
 use crate::pipeline::Pipeline;
-use crate::ports::store::{AppendError, AppendRequest, IdempotencyRecord};
+use crate::ports::store::{AppendError, AppendHold, AppendRequest, IdempotencyRecord};
 use crate::repository::Repository;
 
 /// What a unit decided: the one write, the accounts whose new state the cache and the
@@ -62,6 +62,10 @@ impl Pipeline {
     pub(crate) async fn write<U: Unit>(&self, unit: &U) -> Written<U::Outcome> {
         let mut fresh = false;
         let mut conflicts = 0;
+        // Asked for once, at the second conflict in a row, and held where the store can:
+        // another process that keeps writing these streams cannot move them between
+        // load and append. `None` until asked.
+        let mut hold: Option<Option<AppendHold>> = None;
         while conflicts < self.max_attempts {
             let loaded = match unit.load(&self.repo, fresh).await {
                 Ok(loaded) => loaded,
@@ -107,7 +111,12 @@ impl Pipeline {
                     conflicts += 1;
                     unit.forget(&self.repo);
                     fresh = true;
-                    if conflicts >= 2 && conflicts < self.max_attempts {
+                    if conflicts >= 2 && hold.is_none() {
+                        // A store that cannot hold (or fails to now) leaves the waits.
+                        hold = Some(self.store.hold_appends().await.ok().flatten());
+                    }
+                    let held = hold.as_ref().is_some_and(Option::is_some);
+                    if conflicts >= 2 && conflicts < self.max_attempts && !held {
                         futures_timer::Delay::new(backoff(conflicts)).await;
                     }
                 }

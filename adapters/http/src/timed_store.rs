@@ -8,8 +8,8 @@ use async_trait::async_trait;
 
 use crate::metrics::Metrics;
 use ledger_application::ports::store::{
-    AppendError, AppendRequest, EventStore, FeedCursor, FeedPage, IdempotencyRecord, RecordedEvent,
-    StoreError, StreamQuery,
+    AppendError, AppendHold, AppendRequest, EventStore, FeedCursor, FeedPage, IdempotencyRecord,
+    RecordedEvent, StoreError, StreamQuery,
 };
 
 /// Wraps a store; what it answers is the wrapped store's answer, unchanged.
@@ -78,5 +78,9 @@ impl EventStore for TimedEventStore {
 
     async fn idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
         self.inner.idempotency_record(key).await
+    }
+
+    async fn hold_appends(&self) -> Result<Option<AppendHold>, StoreError> {
+        self.inner.hold_appends().await
     }
 }

@@ -33,17 +33,19 @@ impl SqliteKeyStore {
 impl KeyStore for SqliteKeyStore {
     async fn insert(&self, key: &ApiKey, secret_hash: &SecretHash) -> Result<(), StoreError> {
         let (role, owner) = role_columns(&key.role);
-        sqlx::query(
-            "INSERT INTO api_keys (key_id, secret_hash, name, role, owner, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        crate::execute_in_turn(
+            &self.writer,
+            sqlx::query(
+                "INSERT INTO api_keys (key_id, secret_hash, name, role, owner, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .bind(&key.key_id)
+            .bind(&secret_hash[..])
+            .bind(&key.name)
+            .bind(role)
+            .bind(owner)
+            .bind(micros(key.created_at)),
         )
-        .bind(&key.key_id)
-        .bind(&secret_hash[..])
-        .bind(&key.name)
-        .bind(role)
-        .bind(owner)
-        .bind(micros(key.created_at))
-        .execute(&self.writer)
         .await
         .map_err(store_error)?;
         Ok(())
@@ -77,12 +79,14 @@ impl KeyStore for SqliteKeyStore {
     }
 
     async fn revoke(&self, key_id: &str, at: DateTime<Utc>) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE api_keys SET revoked_at = ?2 WHERE key_id = ?1 AND revoked_at IS NULL",
+        let done = crate::execute_in_turn(
+            &self.writer,
+            sqlx::query(
+                "UPDATE api_keys SET revoked_at = ?2 WHERE key_id = ?1 AND revoked_at IS NULL",
+            )
+            .bind(key_id)
+            .bind(micros(at)),
         )
-        .bind(key_id)
-        .bind(micros(at))
-        .execute(&self.writer)
         .await
         .map_err(store_error)?;
         Ok(done.rows_affected() == 1)
@@ -96,13 +100,15 @@ impl KeyStore for SqliteKeyStore {
     }
 
     async fn touch(&self, key_id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE api_keys SET last_used_at = ?2 WHERE key_id = ?1 \
-             AND (last_used_at IS NULL OR last_used_at <= ?2 - 60000000)",
+        crate::execute_in_turn(
+            &self.writer,
+            sqlx::query(
+                "UPDATE api_keys SET last_used_at = ?2 WHERE key_id = ?1 \
+                 AND (last_used_at IS NULL OR last_used_at <= ?2 - 60000000)",
+            )
+            .bind(key_id)
+            .bind(micros(at)),
         )
-        .bind(key_id)
-        .bind(micros(at))
-        .execute(&self.writer)
         .await
         .map_err(store_error)?;
         Ok(())

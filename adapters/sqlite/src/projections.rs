@@ -270,12 +270,14 @@ impl ProjectionStore for SqliteProjectionStore {
     }
 
     async fn set_failed(&self, name: Projection, error: &str) -> Result<(), ReadModelError> {
-        sqlx::query("UPDATE projections SET state = 'failed', last_error = ?2 WHERE name = ?1")
-            .bind(name.as_str())
-            .bind(error)
-            .execute(&self.writer)
-            .await
-            .map_err(rm_error)?;
+        crate::execute_in_turn(
+            &self.writer,
+            sqlx::query("UPDATE projections SET state = 'failed', last_error = ?2 WHERE name = ?1")
+                .bind(name.as_str())
+                .bind(error),
+        )
+        .await
+        .map_err(rm_error)?;
         Ok(())
     }
 

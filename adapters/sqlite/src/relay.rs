@@ -26,17 +26,19 @@ pub(crate) async fn move_to(
     to: FeedCursor,
     error: Option<String>,
 ) -> Result<bool, ReadModelError> {
-    let moved = sqlx::query(
-        "UPDATE relay_checkpoints SET tx_id = ?4, position = ?5, last_error = ?6 \
-         WHERE name = ?1 AND tx_id = ?2 AND position = ?3",
+    let moved = crate::execute_in_turn(
+        pool,
+        sqlx::query(
+            "UPDATE relay_checkpoints SET tx_id = ?4, position = ?5, last_error = ?6 \
+             WHERE name = ?1 AND tx_id = ?2 AND position = ?3",
+        )
+        .bind(NAME)
+        .bind(i64_of(from.tx))
+        .bind(i64_of(from.position))
+        .bind(i64_of(to.tx))
+        .bind(i64_of(to.position))
+        .bind(&error),
     )
-    .bind(NAME)
-    .bind(i64_of(from.tx))
-    .bind(i64_of(from.position))
-    .bind(i64_of(to.tx))
-    .bind(i64_of(to.position))
-    .bind(&error)
-    .execute(pool)
     .await
     .map_err(rm_error)?
     .rows_affected();
@@ -44,15 +46,17 @@ pub(crate) async fn move_to(
         return Ok(moved == 1);
     }
     // The first move: the row does not exist yet (or another relay made it first).
-    let inserted = sqlx::query(
-        "INSERT INTO relay_checkpoints (name, tx_id, position, last_error) \
-         VALUES (?1, ?2, ?3, ?4) ON CONFLICT (name) DO NOTHING",
+    let inserted = crate::execute_in_turn(
+        pool,
+        sqlx::query(
+            "INSERT INTO relay_checkpoints (name, tx_id, position, last_error) \
+             VALUES (?1, ?2, ?3, ?4) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(NAME)
+        .bind(i64_of(to.tx))
+        .bind(i64_of(to.position))
+        .bind(&error),
     )
-    .bind(NAME)
-    .bind(i64_of(to.tx))
-    .bind(i64_of(to.position))
-    .bind(&error)
-    .execute(pool)
     .await
     .map_err(rm_error)?
     .rows_affected();

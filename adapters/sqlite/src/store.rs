@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 use chrono::DateTime;
 use ledger_application::ports::store::{
-    AppendError, AppendRequest, EventMetadata, EventStore, FeedCursor, FeedPage, IdempotencyRecord,
-    RecordedEvent, StoreError, StreamBound, StreamQuery, EXACT_LAG,
+    AppendError, AppendHold, AppendRequest, EventMetadata, EventStore, FeedCursor, FeedPage,
+    IdempotencyRecord, RecordedEvent, StoreError, StreamBound, StreamQuery, EXACT_LAG,
 };
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqlitePool};
@@ -205,6 +205,16 @@ fn events_of(rows: &[SqliteRow]) -> Result<Vec<RecordedEvent>, StoreError> {
 impl EventStore for SqliteEventStore {
     async fn append(&self, request: AppendRequest) -> Result<(), AppendError> {
         self.group.append(request).await
+    }
+
+    /// This process's turn at writing the file, held: every other process's writes
+    /// wait for it (this process's go on, in the same turn).
+    async fn hold_appends(&self) -> Result<Option<AppendHold>, StoreError> {
+        let file = self.writer.connect_options().get_filename().to_owned();
+        let turn = crate::write_turn::take(&file)
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        Ok(Some(Box::new(turn)))
     }
 
     async fn read_stream<'a>(

@@ -252,6 +252,9 @@ pub enum StoreError {
     Failed(String),
 }
 
+/// What [`EventStore::hold_appends`] hands out: while it lives, no other process appends.
+pub type AppendHold = Box<dyn Send + Sync>;
+
 /// Up to this many events behind, [`EventStore::lag_after`] is an exact count.
 pub const EXACT_LAG: u64 = 10_000;
 
@@ -308,5 +311,14 @@ pub trait EventStore: Send + Sync + 'static {
     /// which only tampering makes. `ledger verify` reports each.
     async fn hidden_from_feed(&self, _limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
         Ok(Vec::new())
+    }
+
+    /// Keeps every other process from appending until the returned hold is dropped
+    /// (this process's appends go on), where the store works so (SQLite: its write
+    /// turn); `None` where it does not. A command that keeps meeting another process's
+    /// appends on its streams reads, decides and appends inside one, so it cannot meet
+    /// them again. Defaults to `None`.
+    async fn hold_appends(&self) -> Result<Option<AppendHold>, StoreError> {
+        Ok(None)
     }
 }

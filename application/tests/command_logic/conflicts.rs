@@ -29,12 +29,53 @@ async fn retries_are_bounded_and_end_in_a_conflict_error() {
         .expect_append()
         .times(3)
         .returning(|_| Err(conflict()));
+    // Asked once, from the second conflict: this store cannot hold other writers.
+    store.expect_hold_appends().times(1).returning(|| Ok(None));
     let err = service(store, no_snapshots(), 0)
         .act(a(), deposit("5"), &ctx())
         .await
         .unwrap_err();
     assert_eq!(err, CommandError::Conflict);
     assert_eq!(err.code(), "concurrency_conflict");
+}
+
+/// From the second conflict in a row, a store that can keep other processes from
+/// appending is asked to, once, and its hold lasts through the next load and append
+/// and ends with the command.
+#[tokio::test]
+async fn the_second_conflict_decides_again_holding_other_writers_off() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    struct Hold(Arc<AtomicBool>);
+    impl Drop for Hold {
+        fn drop(&mut self) {
+            self.0.store(false, Ordering::SeqCst);
+        }
+    }
+    let held = Arc::new(AtomicBool::new(false));
+    let mut store = store_with_account();
+    let (mut calls, seen) = (0, held.clone());
+    store.expect_append().times(3).returning(move |_| {
+        calls += 1;
+        match calls {
+            3 if seen.load(Ordering::SeqCst) => Ok(()),
+            3 => panic!("the third attempt was not held"),
+            _ => Err(conflict()),
+        }
+    });
+    let hold = held.clone();
+    store.expect_hold_appends().times(1).returning(move || {
+        hold.store(true, Ordering::SeqCst);
+        Ok(Some(Box::new(Hold(hold.clone())) as AppendHold))
+    });
+    let reply = service(store, no_snapshots(), 0)
+        .act(a(), deposit("5"), &ctx())
+        .await
+        .expect("the held attempt is written");
+    assert_eq!(reply.version, 2);
+    assert!(
+        !held.load(Ordering::SeqCst),
+        "the hold outlived its command"
+    );
 }
 
 /// After a conflict the account is reloaded from the store: another writer has taken it

@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 use chrono::{TimeZone, Utc};
 use ledger_application::ports::snapshot::{MockSnapshotStore, SnapshotError};
 use ledger_application::ports::store::{
-    AppendError, EventStore, FeedCursor, IdempotencyRecord, MockEventStore, RecordedEvent,
-    StoreError,
+    AppendError, AppendHold, EventStore, FeedCursor, IdempotencyRecord, MockEventStore,
+    RecordedEvent, StoreError,
 };
 use ledger_application::ports::system::{SystemClock, UuidV7Ids};
 use ledger_application::repository::Repository;

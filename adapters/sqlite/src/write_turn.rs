@@ -1,0 +1,185 @@
+//! Turns at writing one SQLite file, between the processes that share it.
+//!
+//! SQLite's own wait for its write lock polls: it sleeps 1, 2, 5 … then 100 ms between
+//! tries, so a process that commits back to back keeps the lock from another one that
+//! happens to poll while it is held (two `ledger serve` on one file, deposits spread over
+//! 16 accounts: p99 142-172 ms, the slowest 0.55-0.88 s). Writers take turns through two
+//! locks (`flock`) on files beside the database instead, where a waiter sleeps in the
+//! kernel until the lock is let go: the queue lock first, then the write lock, then the
+//! queue lock is let go. A writer that has just finished and wants to write again queues
+//! behind the one already waiting, so two busy processes alternate (the same run: p99
+//! 29-35 ms, the slowest 65-106 ms). SQLite's lock and its busy timeout stay as they
+//! were: the turn only decides who asks for it.
+//!
+//! A turn is this process's, not one connection's: while one is held (a write
+//! transaction, or a command holding it across its read and its append, see
+//! `EventStore::hold_appends`), this process's other writers of the file share it.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::Duration;
+
+/// How long a writer waits for its turn before the write is answered as unavailable
+/// (SQLite's own busy timeout, which the turn stands in front of).
+const WAIT: Duration = Duration::from_secs(5);
+
+/// A turn at writing the file: held until dropped (closing its lock file lets the next
+/// writer in, as the process ending does).
+pub(crate) struct WriteTurn {
+    _write: File,
+}
+
+/// This process's turn at each file it writes: the one held now (if any), behind a lock
+/// that one taker at a time holds while it waits for a new one.
+type Slot = Arc<tokio::sync::Mutex<Weak<WriteTurn>>>;
+static TURNS: Mutex<Vec<(PathBuf, Slot)>> = Mutex::new(Vec::new());
+
+/// This process's turn at writing `database`: the one it holds, or a new one waited for
+/// (at most [`WAIT`]). Held until every clone is dropped.
+///
+/// One taker of the process at a time waits for a new turn, and the others share what
+/// it gets: two waiting on their own could deadlock, one holding the turn while its
+/// append waits behind the other's wait for that same turn.
+pub(crate) async fn take(database: &Path) -> io::Result<Arc<WriteTurn>> {
+    let slot = {
+        let mut all = TURNS.lock().unwrap_or_else(PoisonError::into_inner);
+        match all.iter().find(|(file, _)| file == database) {
+            Some((_, slot)) => slot.clone(),
+            None => {
+                let slot = Slot::default();
+                all.push((database.to_owned(), slot.clone()));
+                slot
+            }
+        }
+    };
+    let mut held = tokio::time::timeout(WAIT, slot.lock())
+        .await
+        .map_err(|_| timed_out())?;
+    if let Some(turn) = held.upgrade() {
+        return Ok(turn);
+    }
+    let turn = Arc::new(wait_for_turn(database).await?);
+    *held = Arc::downgrade(&turn);
+    Ok(turn)
+}
+
+fn timed_out() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        format!(
+            "another process kept its turn at writing the SQLite file for {} s",
+            WAIT.as_secs()
+        ),
+    )
+}
+
+/// Waits for, and takes, a turn at writing `database` of its own (at most [`WAIT`]), as
+/// a process of its own would.
+async fn wait_for_turn(database: &Path) -> io::Result<WriteTurn> {
+    // Each wait opens its own lock files: a wait given up (past WAIT) goes on in its
+    // thread until it has the turn and then lets it go, and a lock taken through the
+    // same open file would count as this process's new turn.
+    let queue = open(database, "-queue.lock")?;
+    let write = open(database, "-write.lock")?;
+    // Nobody queued and nobody writing (the usual case): no thread to wait in.
+    let queued = match queue.try_lock() {
+        Ok(()) => match write.try_lock() {
+            Ok(()) => return Ok(WriteTurn { _write: write }),
+            Err(TryLockError::WouldBlock) => true,
+            Err(TryLockError::Error(e)) => return Err(e),
+        },
+        Err(TryLockError::WouldBlock) => false,
+        Err(TryLockError::Error(e)) => return Err(e),
+    };
+    let (answer, turn) = tokio::sync::oneshot::channel();
+    tokio::task::spawn_blocking(move || {
+        let taken = if queued { Ok(()) } else { queue.lock() };
+        let taken = taken.and_then(|()| write.lock());
+        drop(queue);
+        // A writer that stopped waiting is not there to take it: its turn, dropped
+        // here, passes on.
+        let _ = answer.send(taken.map(|()| WriteTurn { _write: write }));
+    });
+    match tokio::time::timeout(WAIT, turn).await {
+        Ok(Ok(taken)) => taken,
+        Ok(Err(_)) => Err(io::Error::other(
+            "the wait for the SQLite file's write turn stopped",
+        )),
+        Err(_) => Err(timed_out()),
+    }
+}
+
+/// `<database file><suffix>`, opened (made when missing).
+fn open(database: &Path, suffix: &str) -> io::Result<File> {
+    let mut name = database.as_os_str().to_owned();
+    name.push(suffix);
+    OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(PathBuf::from(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// Takes the turn, notes `who`, and holds it a little.
+    async fn write(database: PathBuf, who: &'static str, log: Arc<Mutex<Vec<&'static str>>>) {
+        let _turn = wait_for_turn(&database).await.unwrap();
+        log.lock().unwrap().push(who);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_writer_waiting_goes_before_one_that_just_wrote() {
+        let dir = std::env::temp_dir().join(format!("write-turn-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let database = dir.join("ledger.db");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        for _ in 0..20 {
+            let first = wait_for_turn(&database).await.unwrap();
+            // Another writer (as another process: its own lock files) waits meanwhile.
+            let waiting = tokio::spawn(write(database.clone(), "waiting", log.clone()));
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            assert!(
+                log.lock().unwrap().is_empty(),
+                "a turn was taken while held"
+            );
+            drop(first);
+            // The writer that just wrote, back at once, queues behind the waiting one.
+            write(database.clone(), "again", log.clone()).await;
+            waiting.await.unwrap();
+            assert_eq!(*log.lock().unwrap(), ["waiting", "again"]);
+            log.lock().unwrap().clear();
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_held_turn_is_shared_by_the_process_and_let_go_with_its_last_holder() {
+        let dir = std::env::temp_dir().join(format!("write-turn-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let database = dir.join("ledger.db");
+        let held = take(&database).await.unwrap();
+        let shared = take(&database).await.unwrap();
+        assert!(Arc::ptr_eq(&held, &shared), "a second turn was waited for");
+        drop(held);
+        let mut other = open(&database, "-write.lock").unwrap();
+        assert!(
+            other.try_lock().is_err(),
+            "the turn went with a holder left"
+        );
+        drop(shared);
+        other = open(&database, "-write.lock").unwrap();
+        other
+            .try_lock()
+            .expect("the turn stayed after its last holder");
+        drop(other);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
