@@ -62,10 +62,7 @@ impl Pipeline {
     pub(crate) async fn write<U: Unit>(&self, unit: &U) -> Written<U::Outcome> {
         let mut fresh = false;
         let mut conflicts = 0;
-        // Asked for once, at the second conflict in a row, and held where the store can:
-        // another process that keeps writing these streams cannot move them between
-        // load and append. `None` until asked.
-        let mut hold: Option<Option<AppendHold>> = None;
+        let mut hold = Hold::NotAsked;
         while conflicts < self.max_attempts {
             let loaded = match unit.load(&self.repo, fresh).await {
                 Ok(loaded) => loaded,
@@ -111,14 +108,19 @@ impl Pipeline {
                     conflicts += 1;
                     unit.forget(&self.repo);
                     fresh = true;
-                    if conflicts >= 2 && hold.is_none() {
-                        // A store that cannot hold (or fails to now) leaves the waits.
-                        hold = Some(self.store.hold_appends().await.ok().flatten());
+                    if conflicts < 2 || conflicts >= self.max_attempts {
+                        continue;
                     }
-                    let held = hold.as_ref().is_some_and(Option::is_some);
-                    if conflicts >= 2 && conflicts < self.max_attempts && !held {
-                        futures_timer::Delay::new(backoff(conflicts)).await;
+                    // The attempt right after the hold is taken goes at once; a held
+                    // attempt that conflicts (this process's own writers share the
+                    // hold) waits as an unheld one does.
+                    if matches!(hold, Hold::NotAsked) {
+                        hold = self.hold().await;
+                        if matches!(hold, Hold::Held { .. }) {
+                            continue;
+                        }
                     }
+                    futures_timer::Delay::new(backoff(conflicts)).await;
                 }
                 Err(AppendError::IdempotencyKeyExists(stored)) => return Written::KeyTaken(stored),
                 Err(AppendError::Unavailable(m)) => {
@@ -128,6 +130,32 @@ impl Pipeline {
             }
         }
         Written::Failed(CommandError::Conflict)
+    }
+}
+
+/// Other processes' appends held off for one command (`EventStore::hold_appends`):
+/// asked for once, at its second conflict in a row, and kept until the command ends,
+/// so another process that keeps writing its streams cannot move them between its load
+/// and its append.
+enum Hold {
+    /// Not asked for yet.
+    NotAsked,
+    /// The store does not hold (or could not now): the waits stay.
+    Unheld,
+    /// Held; let go when dropped.
+    Held { _hold: AppendHold },
+}
+
+impl Pipeline {
+    async fn hold(&self) -> Hold {
+        match self.store.hold_appends().await {
+            Ok(Some(held)) => Hold::Held { _hold: held },
+            Ok(None) => Hold::Unheld,
+            Err(e) => {
+                tracing::debug!(error = %e, "other processes' appends could not be held; waiting instead");
+                Hold::Unheld
+            }
+        }
     }
 }
 

@@ -173,7 +173,10 @@ impl Application {
             access,
             request_timeout: Duration::from_millis(settings.server.request_timeout_ms),
             feed: FeedHub::new(reader, wake.clone(), FEED_BUFFER),
-            live_streams: ledger_http::sse::live_streams(settings.server.max_live_streams),
+            live_streams: ledger_http::live_streams::LiveStreams::new(
+                settings.server.max_live_streams,
+                settings.server.max_live_streams_per_key,
+            ),
             wake,
             relay,
             public_key,

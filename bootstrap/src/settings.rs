@@ -98,6 +98,9 @@ pub struct Server {
     /// Live streams (`/events/stream`, `/accounts/{id}/events/stream`) this instance
     /// serves at once; one more is answered 503 until one ends.
     pub max_live_streams: u64,
+    /// Live streams one API key or token may have open on this instance at once; one
+    /// more is answered 429 until one ends (an open API's callers: the bound above).
+    pub max_live_streams_per_key: u64,
 }
 
 /// `storage.*`.
@@ -169,6 +172,7 @@ impl Settings {
             .set_default("server.header_read_timeout_ms", 10_000)?
             .set_default("server.write_timeout_ms", 30_000)?
             .set_default("server.max_live_streams", 1_000)?
+            .set_default("server.max_live_streams_per_key", 100)?
             .set_default("storage.url", "sqlite://data/ledger.db")?
             .set_default("storage.max_connections", 16)?
             .set_default("storage.group_commit_writers", 1)?

@@ -8,11 +8,12 @@ use crate::settings::Settings;
 
 /// Keys that take whole numbers. The reader rounds a fraction (`0.4` would be 0: an
 /// `auth.rate_limit_per_second` turned off) and reads `inf` as the largest number.
-const WHOLE: [&str; 11] = [
+const WHOLE: [&str; 12] = [
     "server.request_timeout_ms",
     "server.header_read_timeout_ms",
     "server.write_timeout_ms",
     "server.max_live_streams",
+    "server.max_live_streams_per_key",
     "storage.max_connections",
     "storage.group_commit_writers",
     "snapshots.every",
@@ -83,6 +84,10 @@ pub(crate) fn values(settings: &Settings) -> anyhow::Result<()> {
         ),
         ("server.write_timeout_ms", settings.server.write_timeout_ms),
         ("server.max_live_streams", settings.server.max_live_streams),
+        (
+            "server.max_live_streams_per_key",
+            settings.server.max_live_streams_per_key,
+        ),
     ];
     if let Some((key, _)) = positive.iter().find(|(_, value)| *value == 0) {
         anyhow::bail!("{key} must be at least 1 (it is 0)");

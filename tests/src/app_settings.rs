@@ -29,6 +29,8 @@ pub struct Options {
     pub write_timeout_ms: u64,
     /// `server.max_live_streams` (0: the default, 1,000).
     pub max_live_streams: u64,
+    /// `server.max_live_streams_per_key` (0: the default, 100).
+    pub max_live_streams_per_key: u64,
     /// The clock commands and the expirer read (none: the system's).
     pub clock: Option<Arc<ManualClock>>,
 }
@@ -54,6 +56,10 @@ pub fn settings(storage_url: String, snapshots_url: String, options: &Options) -
             },
             max_live_streams: match options.max_live_streams {
                 0 => 1_000,
+                n => n,
+            },
+            max_live_streams_per_key: match options.max_live_streams_per_key {
+                0 => 100,
                 n => n,
             },
         },

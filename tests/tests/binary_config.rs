@@ -29,7 +29,7 @@ fn an_unknown_setting_is_an_error_not_ignored() {
     let file = dir.join("ledger.toml");
     std::fs::write(&file, "[auth]\napi_token = \"s3cret\"\n").expect("file");
     let sqlite = format!("sqlite://{}/l.db", dir.display());
-    let runs: [(&[&str], (&str, &str), &str); 5] = [
+    let runs: [(&[&str], (&str, &str), &str); 6] = [
         (
             &["--config", file.to_str().unwrap(), "migrate"],
             ("LEDGER__LOG__LEVEL", "info"),
@@ -52,6 +52,11 @@ fn an_unknown_setting_is_an_error_not_ignored() {
             &["migrate"],
             ("LEDGER__SERVER__MAX_LIVE_STREAMS", "0"),
             "server.max_live_streams must be at least 1",
+        ),
+        (
+            &["migrate"],
+            ("LEDGER__SERVER__MAX_LIVE_STREAMS_PER_KEY", "0"),
+            "server.max_live_streams_per_key must be at least 1",
         ),
     ];
     for (args, (name, value), named) in runs {

@@ -1,9 +1,12 @@
 //! The live feeds' refusals, on both backends: no or a wrong token, unreadable or
 //! doubled cursors and `Last-Event-ID`s, misspelt or repeated parameters, accounts that do not
 //! exist, doubled `Authorization` headers; the admin reads the feed too. Past
-//! `server.max_live_streams` a stream waits for another to end.
+//! `server.max_live_streams` a stream waits for another to end, and past
+//! `server.max_live_streams_per_key` for another of its caller's.
 
 use std::time::Duration;
+
+use reqwest::Method;
 
 use ledger_tests::sse::{open, SseReader};
 use ledger_tests::{json, on_both_backends, Backend, Options, TestApp, ADMIN};
@@ -208,4 +211,66 @@ async fn live_streams_past_the_limit_wait_for_one_to_end() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(third.is_some(), "a stream opens once one has ended");
+}
+
+/// Past `server.max_live_streams_per_key` a caller's next live stream is answered 429
+/// with `Retry-After`, while another caller's opens and once one of its own ends,
+/// another opens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_past_its_share_of_live_streams_waits_for_one_of_its_own() {
+    let options = Options {
+        api_tokens: vec!["one-token".into(), "other-token".into()],
+        max_live_streams_per_key: 2,
+        ..Options::default()
+    };
+    let app = TestApp::spawn_with(Backend::Sqlite, options).await;
+    let (one, other) = (
+        [("authorization", "Bearer one-token")],
+        [("authorization", "Bearer other-token")],
+    );
+    let post = |path: &'static str, body: Value| app.send(Method::POST, path, Some(body), &one);
+    let account = body!({"account_id": "a", "owner": "Ada", "currency": "USD"});
+    assert_eq!(json(post("/accounts", account).await).await.0, 201);
+    let feed = format!("{}/events/stream", app.base);
+    let account_feed = format!("{}/accounts/a/events/stream", app.base);
+    let mut first = SseReader::connect(&feed, &one).await;
+    let _second = SseReader::connect(&account_feed, &one).await;
+    for url in [&feed, &account_feed] {
+        let r = open(url, &one).await;
+        assert_eq!(r.status().as_u16(), 429, "{url}");
+        assert_eq!(r.headers()["retry-after"], "1");
+        let refused: Value = r.json().await.expect("a problem");
+        assert_eq!(refused["code"], "rate_limited", "{refused}");
+        let detail = refused["detail"].as_str().unwrap_or_default();
+        assert!(
+            detail.contains("server.max_live_streams_per_key"),
+            "{refused}"
+        );
+        assert!(!detail.contains("  "), "one sentence: {refused}");
+    }
+    let others = open(&feed, &other).await;
+    assert_eq!(
+        others.status().as_u16(),
+        200,
+        "another caller is not held back"
+    );
+    let deposit = || post("/accounts/a/deposit", body!({"amount": "1"}));
+    assert_eq!(json(deposit().await).await.0, 200);
+    assert!(first.next_event(Duration::from_secs(10)).await.is_some());
+    // Its client goes: the server finds out at its next write (an event here).
+    drop(first);
+    let mut again = None;
+    for _ in 0..100 {
+        assert_eq!(json(deposit().await).await.0, 200);
+        let r = open(&feed, &one).await;
+        if r.status().as_u16() == 200 {
+            again = Some(r);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        again.is_some(),
+        "the key opens a stream once one of its own has ended"
+    );
 }

@@ -7,8 +7,19 @@
 
 use std::sync::Arc;
 
-use ledger_tests::process::{free_port, serve_on_sqlite, terminate, wait_up};
+use ledger_tests::process::{free_port, serve_on_sqlite, terminate, wait_up, Served};
 use serde_json::{json, Value};
+
+/// The processes, killed if the test stops before it stops them.
+struct Processes(Vec<Served>);
+
+impl Drop for Processes {
+    fn drop(&mut self) {
+        for process in &mut self.0 {
+            let _ = process.child.kill();
+        }
+    }
+}
 
 /// Clients per process, and the deposits each sends.
 const CLIENTS: usize = 8;
@@ -19,9 +30,9 @@ async fn two_processes_on_one_file_share_a_hot_account_without_conflicts() {
     let dir = std::env::temp_dir().join(format!("ledger-two-{}", uuid::Uuid::new_v4()));
     let ports = [free_port(), free_port()];
     let http = reqwest::Client::new();
-    let mut served = Vec::new();
+    let mut served = Processes(Vec::new());
     for port in ports {
-        served.push(serve_on_sqlite(&dir, port, &[]));
+        served.0.push(serve_on_sqlite(&dir, port, &[]));
         wait_up(&http, &format!("http://127.0.0.1:{port}")).await;
     }
     let bases: Arc<Vec<String>> = Arc::new(
@@ -97,7 +108,7 @@ async fn two_processes_on_one_file_share_a_hot_account_without_conflicts() {
             "as {base} reads it"
         );
     }
-    for mut process in served {
+    for mut process in std::mem::take(&mut served.0) {
         let status = terminate(&mut process.child).await;
         assert!(
             status.is_some_and(|s| s.success()),

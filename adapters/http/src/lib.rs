@@ -21,6 +21,7 @@ pub mod dto_batches;
 pub mod dto_transfers;
 pub mod headers;
 mod integrity;
+pub mod live_streams;
 pub mod metrics;
 mod middleware;
 pub mod openapi;
@@ -101,8 +102,9 @@ pub struct AppState {
     pub wake: Arc<Notify>,
     /// The live feed's one reader and its subscribers.
     pub feed: Arc<ledger_application::feed_hub::FeedHub>,
-    /// Permits for the live streams served at once (`server.max_live_streams`).
-    pub live_streams: Arc<tokio::sync::Semaphore>,
+    /// The live streams served at once (`server.max_live_streams`, and
+    /// `server.max_live_streams_per_key` of them by one caller).
+    pub live_streams: Arc<live_streams::LiveStreams>,
     /// The event relay, when this instance runs it (its counts go to the metrics).
     pub relay: Option<Arc<ledger_application::relay::Relay>>,
     /// The PEM of the public key that signs seals (`None`: signing is off).

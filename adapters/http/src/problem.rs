@@ -169,6 +169,21 @@ impl ApiError {
         )
     }
 
+    /// 429 `rate_limited`: the caller already has its most live streams open.
+    pub fn live_streams_of_key_full(per_key: usize) -> Self {
+        tracing::debug!(
+            "a live stream was refused: its key has server.max_live_streams_per_key open"
+        );
+        Self::new(
+            ErrorCode::RateLimited,
+            format!(
+                "this key already has {per_key} live streams open on this instance \
+                 (server.max_live_streams_per_key); close one, or follow several \
+                 accounts on /events/stream"
+            ),
+        )
+    }
+
     /// 503 `service_unavailable`; the cause goes to the log only.
     pub fn unavailable(cause: impl std::fmt::Display) -> Self {
         tracing::warn!(%cause, "event store unavailable");
@@ -232,7 +247,12 @@ impl IntoResponse for ApiError {
         }
         // RFC 9110, section 10.2.3: a 503 says when to try again (the store's bounds
         // are seconds; a client backing off by itself may wait far longer).
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+        // A 429 made here (a caller's bound on live streams) says it too; the rate
+        // limit's own 429 says how long.
+        if matches!(
+            self.status,
+            StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS
+        ) {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

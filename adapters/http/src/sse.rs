@@ -13,7 +13,6 @@ use axum::routing::get;
 use axum::Router;
 use futures_util::stream;
 use std::sync::Arc;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use ledger_application::access::Principal;
 use ledger_application::api_keys::ApiKeys;
@@ -24,30 +23,12 @@ use ledger_application::ports::store::FeedCursor;
 use ledger_domain::AccountId;
 
 use crate::body;
+use crate::live_streams::LiveStreamPermit;
 use crate::middleware::RequestContext;
 use crate::problem::ApiError;
 
 /// Idle connections get a comment line this often (API.md: at least every 15 s).
 pub const HEARTBEAT: Duration = Duration::from_secs(10);
-
-/// Permits for `max` live streams at once (at least one; past the semaphore's own
-/// bound, that bound).
-pub fn live_streams(max: u64) -> Arc<Semaphore> {
-    let max = usize::try_from(max).unwrap_or(usize::MAX);
-    Arc::new(Semaphore::new(max.clamp(1, Semaphore::MAX_PERMITS)))
-}
-
-/// A permit for one more live stream, held for as long as the stream is served; 503
-/// (counted in `ledger_sse_refused_total`) when the instance already serves its most.
-fn live_stream_permit(state: &crate::State) -> Result<OwnedSemaphorePermit, ApiError> {
-    state.live_streams.clone().try_acquire_owned().map_err(|_| {
-        let help = "Live streams refused: server.max_live_streams were being served";
-        state
-            .metrics
-            .count("ledger_sse_refused_total", help, &[], 1);
-        ApiError::live_streams_full()
-    })
-}
 
 pub(crate) fn router() -> Router<crate::State> {
     Router::new()
@@ -116,7 +97,7 @@ pub(crate) async fn feed_stream(
         stream_id,
         event_type,
     };
-    let permit = live_stream_permit(&state)?;
+    let permit = state.live_streams.permit(&rc.principal, &state.metrics)?;
     let subscription = state.feed.subscribe(after, filter);
     let key = watched(&state, &rc);
     Ok(events(subscription, key, permit, |item| {
@@ -150,7 +131,7 @@ pub(crate) async fn account_stream(
         .queries
         .visible_account(&rc.principal, id.as_str())
         .await?;
-    let permit = live_stream_permit(&state)?;
+    let permit = state.live_streams.permit(&rc.principal, &state.metrics)?;
     let subscription = state.feed.subscribe_stream(id.as_str(), after);
     let key = watched(&state, &rc);
     Ok(events(subscription, key, permit, |item| {
@@ -209,7 +190,7 @@ const STORE_FAILED: &str = "closed: the feed cannot be read past this point now 
 fn events(
     subscription: Subscription,
     key: Watched,
-    permit: OwnedSemaphorePermit,
+    permit: LiveStreamPermit,
     id_of: fn(&FeedItem) -> String,
 ) -> Response {
     let body = stream::unfold(Some((subscription, key, permit)), move |state| async move {

@@ -47,7 +47,7 @@ fn state() -> Arc<AppState> {
             Arc::new(tokio::sync::Notify::new()),
             16,
         ),
-        live_streams: ledger_http::sse::live_streams(1_000),
+        live_streams: ledger_http::live_streams::LiveStreams::new(1_000, 100),
         relay: None,
         public_key: None,
         keys: Arc::new(ledger_application::api_keys::ApiKeys::new(

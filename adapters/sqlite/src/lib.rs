@@ -60,8 +60,9 @@ impl WriterConnection {
             conn.close().await?;
             conn = pool.acquire().await?;
         }
-        // The connection first, then the turn: a turn is never held waiting for this
-        // process's own connection.
+        // The connection first, then the turn. A command holding the process's turn
+        // (`hold_appends`) does wait for this connection, which is safe because a turn
+        // is the process's: the writer then shares the held one instead of waiting.
         let turn = write_turn::take(pool.connect_options().get_filename())
             .await
             .map_err(sqlx::Error::Io)?;
@@ -104,9 +105,10 @@ pub(crate) async fn execute_in_turn<'q>(
     statement: sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
 ) -> Result<sqlx::sqlite::SqliteQueryResult, sqlx::Error> {
     let mut conn = WriterConnection::acquire(pool).await?;
-    let done = statement.execute(conn.connection()).await?;
+    let done = statement.execute(conn.connection()).await;
+    // Completed, refused or not: no transaction is left open on it.
     conn.clean();
-    Ok(done)
+    done
 }
 
 /// The migrations of the events' file.
