@@ -1,8 +1,10 @@
 //! The one decide-and-append loop every command runs through: load what it decides on,
 //! decide (events, idempotency records and the answer, refusals included), append it all
 //! in one atomic write with the expected versions, and on a version conflict forget the
-//! cached state and decide again, at most `max_attempts` times. Account commands come
-//! here as per-stream batches (`pipeline.rs`), transfers as one unit of three streams.
+//! cached state and decide again, at most `max_attempts` times (from the second conflict
+//! in a row inside a hold of other processes' appends, where the store has one, else
+//! after a wait). Account commands come here as per-stream batches (`pipeline.rs`),
+//! transfers as one unit of three streams.
 
 use std::collections::HashMap;
 

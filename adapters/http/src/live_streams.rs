@@ -114,7 +114,7 @@ mod tests {
         let _second = streams.permit(&ada, &metrics).unwrap();
         let third = streams.permit(&ada, &metrics).err().unwrap();
         assert_eq!(third.status, axum::http::StatusCode::TOO_MANY_REQUESTS);
-        let _bobs = streams.permit(&bob, &metrics).unwrap();
+        let bobs = streams.permit(&bob, &metrics).unwrap();
         drop(first);
         let _again = streams.permit(&ada, &metrics).unwrap();
         // The instance's bound (4) holds for everyone, the open API's callers included.
@@ -123,7 +123,7 @@ mod tests {
         let full = streams.permit(&anonymous, &metrics).err().unwrap();
         assert_eq!(full.status, axum::http::StatusCode::SERVICE_UNAVAILABLE);
         // A refusal by the instance gives back the caller's share it had taken.
-        drop(_bobs);
+        drop(bobs);
         let _bob_again = streams.permit(&bob, &metrics).unwrap();
         assert!(streams.permit(&bob, &metrics).is_err());
         assert_eq!(streams.by_key.lock().unwrap()["key:bob"], 1);
