@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions, TryLockError};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use ledger_application::ports::readmodel::{ReadModelError, RebuildClaim};
@@ -15,10 +15,24 @@ use sqlx::SqlitePool;
 const REBUILD: &str = "-rebuild.lock";
 
 /// `<database file><suffix>`.
-fn lock_path(pool: &SqlitePool, suffix: &str) -> PathBuf {
-    let mut name = pool.connect_options().get_filename().as_os_str().to_owned();
+fn path_beside(database: &Path, suffix: &str) -> PathBuf {
+    let mut name = database.as_os_str().to_owned();
     name.push(suffix);
     PathBuf::from(name)
+}
+
+/// The lock file `<database file><suffix>`, opened (made when missing); the one way
+/// every lock beside a database (roles, claims, migrations, write turns) is opened.
+pub(crate) fn lock_file(database: &Path, suffix: &str) -> std::io::Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path_beside(database, suffix))
+}
+
+fn lock_path(pool: &SqlitePool, suffix: &str) -> PathBuf {
+    path_beside(pool.connect_options().get_filename(), suffix)
 }
 
 /// Waits for, and takes, the lock of migrating the database of `options`
@@ -26,14 +40,9 @@ fn lock_path(pool: &SqlitePool, suffix: &str) -> PathBuf {
 pub(crate) async fn migration_lock(
     options: &sqlx::sqlite::SqliteConnectOptions,
 ) -> Result<File, sqlx::Error> {
-    let mut name = options.get_filename().as_os_str().to_owned();
-    name.push("-migrate.lock");
+    let database = options.get_filename().to_owned();
     tokio::task::spawn_blocking(move || {
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(PathBuf::from(name))?;
+        let file = lock_file(&database, "-migrate.lock")?;
         file.lock()?;
         Ok(file)
     })
@@ -47,12 +56,7 @@ fn io(e: std::io::Error) -> ReadModelError {
 }
 
 fn open(pool: &SqlitePool, suffix: &str) -> Result<File, ReadModelError> {
-    OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(lock_path(pool, suffix))
-        .map_err(io)
+    lock_file(pool.connect_options().get_filename(), suffix).map_err(io)
 }
 
 /// The leases of the roles that write to an events' file (the relay, the expirer, the

@@ -17,13 +17,15 @@
 //! transaction, or a command holding it across its read and its append, see
 //! `EventStore::hold_appends`), this process's other writers of the file share it.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 use tokio::time::{timeout_at, Instant};
+
+use crate::claim::lock_file;
 
 /// How long a writer waits for its turn, in all, before the write is answered as
 /// unavailable (SQLite's own busy timeout, which the turn stands in front of).
@@ -91,8 +93,8 @@ async fn wait_for_turn(database: &Path, deadline: Instant) -> io::Result<WriteTu
     // Each wait opens its own lock files: a wait given up (past WAIT) goes on in its
     // thread until it has the turn and then lets it go, and a lock taken through the
     // same open file would count as this process's new turn.
-    let queue = open(database, "-queue.lock")?;
-    let write = open(database, "-write.lock")?;
+    let queue = lock_file(database, "-queue.lock")?;
+    let write = lock_file(database, "-write.lock")?;
     // Nobody queued and nobody writing (the usual case): no thread to wait in.
     let queued = match queue.try_lock() {
         Ok(()) => match write.try_lock() {
@@ -119,17 +121,6 @@ async fn wait_for_turn(database: &Path, deadline: Instant) -> io::Result<WriteTu
         )),
         Err(_) => Err(timed_out()),
     }
-}
-
-/// `<database file><suffix>`, opened (made when missing).
-fn open(database: &Path, suffix: &str) -> io::Result<File> {
-    let mut name = database.as_os_str().to_owned();
-    name.push(suffix);
-    OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(PathBuf::from(name))
 }
 
 #[cfg(test)]
@@ -160,7 +151,11 @@ mod tests {
             // Another writer (as another process: its own lock files) waits meanwhile,
             // in the queue.
             let waiting = tokio::spawn(write(database.clone(), "waiting", log.clone()));
-            while open(&database, "-queue.lock").unwrap().try_lock().is_ok() {
+            while lock_file(&database, "-queue.lock")
+                .unwrap()
+                .try_lock()
+                .is_ok()
+            {
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
             assert!(
@@ -186,13 +181,13 @@ mod tests {
         let shared = take(&database).await.unwrap();
         assert!(Arc::ptr_eq(&held, &shared), "a second turn was waited for");
         drop(held);
-        let mut other = open(&database, "-write.lock").unwrap();
+        let mut other = lock_file(&database, "-write.lock").unwrap();
         assert!(
             other.try_lock().is_err(),
             "the turn went with a holder left"
         );
         drop(shared);
-        other = open(&database, "-write.lock").unwrap();
+        other = lock_file(&database, "-write.lock").unwrap();
         other
             .try_lock()
             .expect("the turn stayed after its last holder");
