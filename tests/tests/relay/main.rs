@@ -75,6 +75,26 @@ async fn feed(client: &reqwest::Client, base: &str, admin: &str) -> Vec<(u64, St
     }
 }
 
+/// The feed once it shows `n` events, for up to about 30 s. On PostgreSQL the feed
+/// shows an acknowledged event only once no transaction that began before its commit
+/// is still running, in any database of the cluster (a parallel test's included).
+async fn feed_of(
+    client: &reqwest::Client,
+    base: &str,
+    admin: &str,
+    n: usize,
+) -> Vec<(u64, String)> {
+    let mut events = Vec::new();
+    for _ in 0..300 {
+        events = feed(client, base, admin).await;
+        if events.len() >= n {
+            return events;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the feed shows {} events, not {n}", events.len());
+}
+
 /// The relay's row of `/admin/projections`.
 async fn relay_row(client: &reqwest::Client, base: &str, admin: &str) -> Option<Value> {
     let r = client
