@@ -37,11 +37,8 @@ impl Pipeline {
         let mut records = Vec::new();
         let mut decided = Vec::with_capacity(jobs.len());
         for job in jobs {
-            let key = job
-                .ctx
-                .idempotency_key
-                .as_ref()
-                .map(|k| scoped_key(&job.ctx.principal.actor, k));
+            let raw_key = job.ctx.idempotency_key.as_deref();
+            let key = raw_key.map(|k| scoped_key(&job.ctx.principal.actor, k));
             let precondition = job.ctx.if_match.as_ref();
             let opening = matches!(job.command, AccountCommand::Open { .. });
             // Another owner's account is, to an owner key, one that does not exist:
@@ -68,7 +65,9 @@ impl Pipeline {
                     continue;
                 }
                 Err(err) => {
-                    if let Some(key) = key {
+                    if let Some(key) =
+                        key.filter(|_| raw_key.is_some_and(|k| err.is_recorded_under(k)))
+                    {
                         records.push(record_refusal(key, job.fp.clone(), &err));
                     }
                     decided.push(Decided::Refused(err));

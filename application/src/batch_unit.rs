@@ -223,11 +223,19 @@ impl Unit for BatchUnit<'_> {
             match self.decide_op(&mut w, op, &meta, now) {
                 Ok(reply) => replies.push(reply),
                 Err(e) if e.is_final() => {
+                    let recorded = self
+                        .ctx
+                        .idempotency_key
+                        .as_ref()
+                        .is_some_and(|k| e.is_recorded_under(k));
                     let outcome: AtomicOutcome = Err(BatchRefusal::from((i, e)));
                     return Decision {
                         request: AppendRequest {
                             streams: vec![],
-                            idempotency: self.record(&outcome),
+                            idempotency: match recorded {
+                                true => self.record(&outcome),
+                                false => vec![],
+                            },
                         },
                         accounts: vec![],
                         transfers: vec![],

@@ -3,7 +3,7 @@
 
 use ledger_domain::{
     Account, AccountCommand, AccountId, AccountStatus, Currency, Decimal, DomainError, ErrorCode,
-    Money, Note, Owner, Versioned,
+    Money, MoneyError, Note, Owner, Versioned,
 };
 use serde::{Deserialize, Serialize};
 
@@ -168,6 +168,28 @@ impl CommandError {
         matches!(
             self,
             Self::Refused(_) | Self::VersionMismatch { .. } | Self::Rejected { .. }
+        )
+    }
+
+    /// Whether the outcome is stored under the caller's idempotency key `key`: a final
+    /// one, except an amount written with more decimals than the account's currency has
+    /// (`"10.000"` in USD) outside a non-atomic batch. A key's fingerprint holds the
+    /// amount's value, so `10.000` and `10.00` are one request; that refusal, stored,
+    /// would answer the corrected request too. Like any refusal of a request's own
+    /// values it is not stored: the same body is refused again, the corrected one runs.
+    /// A non-atomic batch's operation stores it, as every other outcome, so that a
+    /// retried batch gets its whole first answer.
+    pub(crate) fn is_recorded_under(&self, key: &str) -> bool {
+        self.is_final()
+            && (crate::idempotency::is_operation_key(key) || !self.is_of_written_decimals())
+    }
+
+    fn is_of_written_decimals(&self) -> bool {
+        matches!(
+            self,
+            Self::Refused(DomainError::InvalidAmount(
+                MoneyError::TooManyDecimals { .. }
+            ))
         )
     }
 }

@@ -53,6 +53,7 @@ mod verify_chain;
 mod verify_legs;
 mod verify_models;
 mod verify_read;
+mod verify_report;
 mod verify_seals;
 mod verify_transfers;
 pub mod views;

@@ -76,7 +76,7 @@ impl<'a> TransferUnit<'a> {
             .ctx
             .idempotency_key
             .as_ref()
-            .filter(|_| err.is_final())
+            .filter(|k| err.is_recorded_under(k))
             .map(|k| {
                 record_refusal(
                     scoped_key(&self.ctx.principal.actor, k),

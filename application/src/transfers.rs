@@ -238,7 +238,7 @@ impl CommandService {
         err: CommandError,
     ) -> Result<TransferReply, CommandError> {
         let batched = ctx.idempotency_key.as_ref().filter(|k| is_operation_key(k));
-        let Some(key) = batched.filter(|_| err.is_final()) else {
+        let Some(key) = batched.filter(|k| err.is_recorded_under(k)) else {
             return Err(err);
         };
         let record = record_refusal(scoped_key(&ctx.principal.actor, key), fp.into(), &err);

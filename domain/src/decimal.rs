@@ -92,6 +92,9 @@ impl Decimal {
             .iter()
             .fold(0u128, |acc, b| acc * 10 + u128::from(b - b'0'));
         let scale = i32::try_from(frac.len()).map_err(|_| MoneyError::Overflow)? - exp;
+        // Zero times a power of ten is zero, not a number too large (`0e40`); its
+        // decimals as written stay (`0.000` has three).
+        let scale = if unscaled == 0 { scale.max(0) } else { scale };
         Ok(Self {
             negative: negative && unscaled != 0,
             unscaled,
@@ -111,6 +114,22 @@ impl Decimal {
         }
         let sign = if self.negative { "-" } else { "" };
         format!("{sign}{unscaled}e{}", -scale)
+    }
+
+    /// The value when it is a whole number that fits (`60`, `60.0`, `6e1`), else `None`
+    /// (`59.99999999999999999` is not 60).
+    pub fn whole(&self) -> Option<i128> {
+        let (mut unscaled, mut scale) = (self.unscaled, self.scale);
+        while scale > 0 && unscaled % 10 == 0 && unscaled != 0 {
+            unscaled /= 10;
+            scale -= 1;
+        }
+        if scale > 0 && unscaled != 0 {
+            return None;
+        }
+        let up = 10u128.checked_pow(u32::try_from(-scale.min(0)).ok()?)?;
+        let magnitude = i128::try_from(unscaled.checked_mul(up)?).ok()?;
+        Some(if self.negative { -magnitude } else { magnitude })
     }
 
     /// True when the value is greater than zero.

@@ -92,6 +92,23 @@ fn exponents_out_of_range_say_which_way() {
         let d = Decimal::parse(zero).unwrap();
         assert!(!d.is_positive() && !d.is_negative(), "{zero}");
     }
+    // Within the exponent's range too: zero in minor units, not "too large".
+    for zero in ["0e40", "0e64", "0.0e60"] {
+        let d = Decimal::parse(zero).unwrap();
+        assert_eq!(
+            Money::from_decimal(d, cur("USD")).map(|m| m.minor_units()),
+            Ok(0),
+            "{zero}"
+        );
+    }
+    assert_eq!(Decimal::parse("6e1").unwrap().whole(), Some(60));
+    assert_eq!(Decimal::parse("60.000").unwrap().whole(), Some(60));
+    assert_eq!(Decimal::parse("-0.0").unwrap().whole(), Some(0));
+    assert_eq!(
+        Decimal::parse("59.99999999999999999").unwrap().whole(),
+        None
+    );
+    assert_eq!(Decimal::parse("1e64").unwrap().whole(), None, "past i128");
     assert_eq!(
         Money::parse("1e-64", cur("USD")),
         Err(MoneyError::TooManyDecimals {

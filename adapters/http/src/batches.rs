@@ -8,7 +8,7 @@ use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::{Json, Router};
 use ledger_application::batch::{BatchOperation, BatchReply, MAX_BATCH_OPERATIONS};
-use ledger_application::{AccountAction, CommandError, OpenAccount, TransferRequest};
+use ledger_application::{AccountAction, CommandError, OpenAccount};
 use ledger_domain::{AccountId, Currency, ErrorCode, Owner, TransferId};
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
@@ -154,23 +154,7 @@ fn transfer_id(s: String) -> Result<TransferId, ApiError> {
 }
 
 fn transfer(b: TransferBody) -> Result<BatchOperation, ApiError> {
-    // A missing amount is a malformed operation: read before any value is judged.
-    let amount = body::amount(b.amount.as_deref())?;
-    let pending = b.pending.unwrap_or(false);
-    let expires_in_seconds = b.expiry()?;
-    Ok(BatchOperation::Transfer(TransferRequest {
-        transfer_id: b
-            .transfer_id
-            .map(TransferId::parse)
-            .transpose()
-            .map_err(invalid)?,
-        from: account(b.from_account_id)?,
-        to: account(b.to_account_id)?,
-        amount,
-        description: body::note(b.description)?,
-        pending,
-        expires_in_seconds,
-    }))
+    Ok(BatchOperation::Transfer(b.request()?))
 }
 
 /// An operation's answer as the single command would give it to `who`.

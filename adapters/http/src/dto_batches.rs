@@ -76,7 +76,7 @@ pub struct TransferOp {
     /// Reserve now, post or void later.
     pub pending: Option<bool>,
     /// Seconds until a pending transfer expires.
-    pub expires_in_seconds: Option<serde_json::Number>,
+    pub expires_in_seconds: Option<Box<RawValue>>,
 }
 
 impl From<TransferOp> for TransferBody {

@@ -4,13 +4,15 @@
 use chrono::{DateTime, Utc};
 use ledger_application::access::Principal;
 use ledger_application::transfer_views::TransferView;
-use ledger_application::TransferReply;
-use ledger_domain::Money;
+use ledger_application::{TransferReply, TransferRequest};
+use ledger_domain::{AccountId, Money, TransferId};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use utoipa::ToSchema;
 
+use crate::body;
 use crate::dto::AccountBody;
+use crate::problem::ApiError;
 
 /// An account's money, each a decimal string: `available` = `balance` − `pending_out`,
 /// and money may leave only while `available` + `overdraft_limit` covers it.
@@ -61,27 +63,56 @@ pub struct TransferBody {
     /// A pending transfer expires this many seconds after it is made (1-2,592,000);
     /// without it, it never expires.
     #[schema(value_type = Option<i64>, minimum = 1, maximum = 2592000)]
-    pub expires_in_seconds: Option<serde_json::Number>,
+    pub expires_in_seconds: Option<Box<RawValue>>,
 }
 
 impl TransferBody {
+    /// The command this body asks for, read the same way for `POST /transfers` and a
+    /// batch's transfer: a missing or bad amount first (a malformed body before any of
+    /// its other values is judged), then the expiry, the ids and the description.
+    pub fn request(self) -> Result<TransferRequest, ApiError> {
+        // An id that cannot exist names no account.
+        let account = |s: String| AccountId::parse(s).map_err(|_| ApiError::account_not_found());
+        // A field of the wrong JSON type is a malformed body, as serde finds the others.
+        let seconds = self.expires_in_seconds.as_deref().map(RawValue::get);
+        if seconds.is_some_and(|s| !s.starts_with(|c: char| c == '-' || c.is_ascii_digit())) {
+            return Err(ApiError::malformed(
+                "`expires_in_seconds` must be a JSON number",
+            ));
+        }
+        let amount = body::amount(self.amount.as_deref())?;
+        let expires_in_seconds = self.expiry()?;
+        Ok(TransferRequest {
+            transfer_id: self
+                .transfer_id
+                .map(TransferId::parse)
+                .transpose()
+                .map_err(body::invalid)?,
+            from: account(self.from_account_id)?,
+            to: account(self.to_account_id)?,
+            amount,
+            description: body::note(self.description)?,
+            pending: self.pending.unwrap_or(false),
+            expires_in_seconds,
+        })
+    }
+
     /// `expires_in_seconds`, validated: 1-2,592,000 whole seconds, on a pending
-    /// transfer only (a JSON number such as `60.0` is a whole number too).
-    pub fn expiry(&self) -> Result<Option<u32>, crate::problem::ApiError> {
+    /// transfer only. A JSON number, read exactly from its text: `60.0` and `6e1` are
+    /// whole, `59.99999999999999999` is not (a float would have made it 60).
+    fn expiry(&self) -> Result<Option<u32>, ApiError> {
         let Some(n) = &self.expires_in_seconds else {
             return Ok(None);
         };
-        let whole = n.as_i64().or_else(|| {
-            n.as_f64()
-                .filter(|f| f.fract() == 0.0 && f.abs() < 1e15)
-                .map(|f| f as i64)
-        });
-        let max = i64::from(ledger_application::MAX_EXPIRES_IN_SECONDS);
+        let whole = ledger_domain::Decimal::parse(n.get().trim())
+            .ok()
+            .and_then(|d| d.whole());
+        let max = i128::from(ledger_application::MAX_EXPIRES_IN_SECONDS);
         match whole {
             Some(s) if self.pending == Some(true) && (1..=max).contains(&s) => {
                 Ok(u32::try_from(s).ok())
             }
-            _ => Err(crate::problem::ApiError::validation(
+            _ => Err(ApiError::validation(
                 "expires_in_seconds must be 1 to 2592000 whole seconds, on a pending transfer",
             )),
         }

@@ -26,8 +26,17 @@ pub(crate) fn router() -> Router<crate::State> {
         .route("/events", get(feed))
 }
 
+/// An RFC 3339 instant. A query string's `+` is read as a space (form encoding), so an
+/// offset sent unencoded (`?as_of=2026-01-01T10:00:00+02:00`) arrives as ` 02:00`: a
+/// space past the date is read back as the `+` it was (no instant has one there).
 fn instant(v: &str, name: &str) -> Result<DateTime<Utc>, ApiError> {
     DateTime::parse_from_rfc3339(v)
+        .or_else(|e| match v.rfind(' ') {
+            Some(i) if i > 10 => {
+                DateTime::parse_from_rfc3339(&format!("{}+{}", &v[..i], &v[i + 1..]))
+            }
+            _ => Err(e),
+        })
         .map(|t| t.with_timezone(&Utc))
         .map_err(|_| ApiError::validation(format!("{name} must be an RFC 3339 instant")))
 }

@@ -8,10 +8,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use ledger_application::ports::readmodel::TransferFilter;
-use ledger_application::TransferRequest;
-use ledger_domain::{AccountId, ErrorCode, TransferId, TransferStatus};
+use ledger_domain::{ErrorCode, TransferId, TransferStatus};
 
-use crate::body::{self, invalid};
+use crate::body;
 use crate::commands::{context, finish};
 use crate::dto::{
     PostBody, TransferAnswer, TransferBody, TransferViewBody, TransfersPage, VoidBody,
@@ -45,24 +44,9 @@ pub(crate) async fn transfer(
     body: Body,
 ) -> Result<Response, ApiError> {
     let ctx = context(&rc, &headers)?;
-    let b: TransferBody = body::json(&headers, body).await?;
-    // An id that cannot exist names no account.
-    let account = |s: String| AccountId::parse(s).map_err(|_| ApiError::account_not_found());
-    let pending = b.pending.unwrap_or(false);
-    let expires_in_seconds = b.expiry()?;
-    let req = TransferRequest {
-        transfer_id: b
-            .transfer_id
-            .map(TransferId::parse)
-            .transpose()
-            .map_err(invalid)?,
-        from: account(b.from_account_id)?,
-        to: account(b.to_account_id)?,
-        amount: body::amount(b.amount.as_deref())?,
-        description: body::note(b.description)?,
-        pending,
-        expires_in_seconds,
-    };
+    let req = body::json::<TransferBody>(&headers, body)
+        .await?
+        .request()?;
     rc.hand_over();
     let reply = finish(&state, "transfer", state.commands.transfer(req, &ctx).await)?;
     Ok((

@@ -59,8 +59,10 @@ pub(crate) async fn an_idempotent_retry_returns_the_first_outcome(backend: Backe
     )
     .await;
     assert_eq!((s, &a["account_id"]), (201, &b["account_id"]));
-    // A request refused for its own form is not stored: corrected, it runs under the
-    // same key. One refused against the account (here its currency's digits) is.
+    // A request refused for its own values is not stored: corrected, it runs under the
+    // same key. So is one with more decimals than the account's currency has, though
+    // only the account says so: the key's fingerprint holds the amount's value, so a
+    // stored refusal of "1.000" would answer the corrected "1.00" too.
     let app = &app;
     let deposit = |amount: &str, key: &'static str| {
         let body = json!({"amount": amount});
@@ -72,11 +74,28 @@ pub(crate) async fn an_idempotent_retry_returns_the_first_outcome(backend: Backe
     };
     expect_problem(deposit("-1", "fix-1").await, 422, "invalid_amount").await;
     assert_eq!(json(deposit("2", "fix-1").await).await.0, 200);
-    expect_problem(deposit("0.001", "fix-2").await, 422, "invalid_amount").await;
-    let r = deposit("2", "fix-2").await;
-    expect_problem(r, 422, "idempotency_key_reused").await;
+    expect_problem(deposit("1.000", "fix-2").await, 422, "invalid_amount").await;
+    expect_problem(deposit("1.000", "fix-2").await, 422, "invalid_amount").await;
+    assert_eq!(json(deposit("1.00", "fix-2").await).await.0, 200);
+    let (s, b) = json(deposit("1.000", "fix-2").await).await;
+    assert_eq!(
+        (s, &b["balance"]),
+        (200, &json!("8.00")),
+        "the same value: replayed {b}"
+    );
+    // One refused by the account's state is stored: a retry gets it back.
+    let withdraw = |amount: &str| {
+        let body = json!({"amount": amount});
+        async move {
+            let headers = [("idempotency-key", "fix-4")];
+            app.send(Method::POST, "/accounts/a/withdraw", Some(body), &headers)
+                .await
+        }
+    };
+    expect_problem(withdraw("100").await, 422, "insufficient_funds").await;
+    expect_problem(withdraw("1").await, 422, "idempotency_key_reused").await;
     let (_, a) = json(app.get("/accounts/a").await).await;
-    assert_eq!(a["balance"], "7.00", "{a}");
+    assert_eq!(a["balance"], "8.00", "{a}");
 }
 
 pub(crate) async fn if_match_guards_against_lost_updates(backend: Backend) {
@@ -126,6 +145,14 @@ pub(crate) async fn temporal_queries_show_the_past(backend: Backend) {
         (s, t["balance"].clone(), t["version"].clone()),
         (200, json!("1.00"), json!(2))
     );
+    // An offset's `+` sent unencoded (a query string reads it as a space) is an offset.
+    let offset = chrono::DateTime::parse_from_rfc3339(&as_of)
+        .unwrap()
+        .with_timezone(&chrono::FixedOffset::east_opt(2 * 3600).unwrap())
+        .to_rfc3339();
+    assert!(offset.ends_with("+02:00"), "{offset}");
+    let (s, t2) = json(app.get(&format!("/accounts/a?as_of={offset}")).await).await;
+    assert_eq!((s, &t2), (200, &t), "{offset}");
     let (_, now) = json(app.get("/accounts/a?version=99").await).await;
     assert_eq!(now["balance"], "3.00");
     expect_problem(

@@ -184,6 +184,31 @@ pub(crate) async fn one_idempotency_key_covers_the_whole_batch(backend: Backend)
     .await;
     assert_eq!((s1, s2), (200, 200), "{a2}");
     assert_eq!(a1, a2);
+    // An atomic batch refused for an amount finer than its currency is not stored (the
+    // key's request holds the value, so the corrected batch is the same request);
+    // a non-atomic batch stores every operation's outcome, that one too.
+    let fine = |amount: &str, atomic: bool| {
+        json!({"atomic": atomic, "operations": [
+            {"op": "deposit", "account_id": "b", "amount": amount}]})
+    };
+    let (s, b) = send(fine("1.000", true), "batch-5").await;
+    assert_eq!((s, &b["code"]), (422, &json!("invalid_amount")), "{b}");
+    let (s, b) = send(fine("1.00", true), "batch-5").await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(version(&app, "b").await, json!(5));
+    let (_, b) = send(fine("1.000", false), "batch-6").await;
+    assert_eq!(
+        b["results"][0]["problem"]["code"],
+        json!("invalid_amount"),
+        "{b}"
+    );
+    let (_, b) = send(fine("1.00", false), "batch-6").await;
+    assert_eq!(
+        b["results"][0]["problem"]["code"],
+        json!("invalid_amount"),
+        "{b}"
+    );
+    assert_eq!(version(&app, "b").await, json!(5));
 }
 
 /// `If-Match` does not apply to a batch: each operation decides on the state the ones

@@ -144,6 +144,50 @@ pub(crate) async fn refusals_write_nothing(backend: Backend) {
         let (s, b) = reserve_with(&app, "t2", json!({"expires_in_seconds": bad})).await;
         assert_eq!((s, &b["code"]), (422, &json!("validation_failed")), "{bad}");
     }
+    let (s, b) = reserve_with(&app, "t2", json!({"expires_in_seconds": "60"})).await;
+    assert_eq!((s, &b["code"]), (400, &json!("malformed_request")), "{b}");
+    // Read exactly from the number's text: a float would make the first 60, the second 1.
+    for (seconds, status) in [
+        ("59.99999999999999999", 422),
+        ("1.00000000000000001", 422),
+        ("6e1", 201),
+    ] {
+        let body = format!(
+            r#"{{"transfer_id": "t-exact", "from_account_id": "a", "to_account_id": "b",
+                "amount": "1", "pending": true, "expires_in_seconds": {seconds}}}"#
+        );
+        let r = app
+            .client
+            .post(format!("{}/transfers", app.base))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(json(r).await.0, status, "{seconds}");
+    }
+    let (s, _) = json(app.post("/transfers/t-exact/void", json!({})).await).await;
+    assert_eq!(s, 200);
+    // Two bad values: the amount is judged first, alone and in a batch alike.
+    let both = json!({"amount": "-1", "expires_in_seconds": 0});
+    let (s, b) = reserve_with(&app, "t2", both.clone()).await;
+    assert_eq!((s, &b["code"]), (422, &json!("invalid_amount")), "{b}");
+    let mut op = json!({"op": "transfer", "transfer_id": "t2", "from_account_id": "a",
+                        "to_account_id": "b", "pending": true});
+    op.as_object_mut()
+        .unwrap()
+        .extend(both.as_object().unwrap().clone());
+    let (s, b) = json(
+        app.post("/batches", json!({"atomic": false, "operations": [op]}))
+            .await,
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(
+        b["results"][0]["problem"]["code"],
+        json!("invalid_amount"),
+        "{b}"
+    );
     let (s, b) = reserve(&app, "t3", "6.01", None).await;
     assert_eq!((s, &b["code"]), (422, &json!("insufficient_funds")), "{b}");
     let (s, b) = json(app.post("/accounts/b/close", json!({})).await).await;
@@ -161,8 +205,8 @@ pub(crate) async fn refusals_write_nothing(backend: Backend) {
     let (s, b) = json(app.post("/transfers/t4/void", json!({})).await).await;
     assert_eq!((s, &b["code"]), (409, &json!("transfer_not_pending")));
     // Nothing of the refusals was written: a is at open, deposit, t1 reserve,
-    // t-whole reserve and void, t1 void, t4 reserve and post.
+    // t-whole reserve and void, t-exact reserve and void, t1 void, t4 reserve and post.
     let (_, a) = json(app.get("/accounts/a?version=999").await).await;
-    assert_eq!(a["version"], json!(8), "{a}");
+    assert_eq!(a["version"], json!(10), "{a}");
     assert_eq!(a["balance"], json!("9.00"));
 }
