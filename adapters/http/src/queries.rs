@@ -149,11 +149,15 @@ pub(crate) async fn list_accounts(
         ),
     };
     let filter = AccountFilter {
-        // An owner as stored (earlier versions took tab and newline): a blank one is
-        // no owner's, said rather than answered with an empty page.
+        // An owner by the rule of stored ones (earlier versions took more); a blank one
+        // (white space, or characters that show nothing) is no owner's, said rather
+        // than answered with an empty page.
         owner: q
             .get("owner")
-            .map(|o| Owner::from_stored(o.clone()).map(|o| o.as_str().to_owned()))
+            .map(|o| match ledger_domain::is_blank(o) {
+                true => Err(ledger_domain::ValueError::BadOwner),
+                false => Owner::from_stored(o.clone()).map(|o| o.as_str().to_owned()),
+            })
             .transpose()
             .map_err(body::invalid)?,
         status,
