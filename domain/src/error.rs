@@ -116,7 +116,9 @@ impl DomainError {
 impl From<MoneyError> for DomainError {
     fn from(e: MoneyError) -> Self {
         match e {
-            MoneyError::InvalidCurrency(_) => Self::InvalidCurrency(e),
+            MoneyError::InvalidCurrency(_) | MoneyError::WithdrawnCurrency(..) => {
+                Self::InvalidCurrency(e)
+            }
             MoneyError::CurrencyMismatch(from, to) => Self::CurrencyMismatch {
                 from: from.to_owned(),
                 to: to.to_owned(),

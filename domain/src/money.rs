@@ -39,6 +39,9 @@ pub enum MoneyError {
     /// The value fits, but what it makes (a balance, a held total) would not.
     #[error("the result would be out of the ledger's range")]
     OutOfRange,
+    /// A currency ISO 4217 has withdrawn, for a new account.
+    #[error("{0} has been withdrawn from ISO 4217 (replaced by {1}); accounts already held in it keep working")]
+    WithdrawnCurrency(&'static str, &'static str),
     /// Two amounts of different currencies were combined.
     #[error("currencies differ: {0} and {1}")]
     CurrencyMismatch(&'static str, &'static str),
@@ -66,6 +69,25 @@ impl Currency {
             .filter(|c| c.exponent().is_some())
             .ok_or_else(|| MoneyError::InvalidCurrency(truncate(code)))?;
         Ok(Self(currency))
+    }
+
+    /// A currency a new account may be opened in: [`Self::parse`], less the codes ISO
+    /// 4217 has withdrawn (the Croatian kuna, since the euro; the data of
+    /// `iso_currency`, whose one code marked so that ISO still lists, VES, is kept).
+    /// Accounts already held in one keep working: events are read with [`Self::parse`].
+    pub fn parse_for_new_account(code: &str) -> Result<Self, MoneyError> {
+        let currency = Self::parse(code)?;
+        match currency.0.is_superseded() {
+            Some(by) if currency.0 != iso_currency::Currency::VES => {
+                Err(MoneyError::WithdrawnCurrency(currency.code(), by.code()))
+            }
+            _ => Ok(currency),
+        }
+    }
+
+    /// Whether a new account may be opened in it ([`Self::parse_for_new_account`]).
+    pub fn is_current(self) -> bool {
+        Self::parse_for_new_account(self.code()).is_ok()
     }
 
     /// Every currency the ledger takes (ISO 4217 codes with minor units), by code.

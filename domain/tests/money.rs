@@ -134,6 +134,23 @@ fn currencies_are_upper_case_iso_codes_with_minor_units() {
     for bad in ["eur", "EURO", "ZZZ", "XAU", "", "U$D"] {
         assert!(Currency::parse(bad).is_err(), "{bad}");
     }
+    // Withdrawn codes: read from stored events, refused for a new account.
+    for withdrawn in ["HRK", "CUC", "SLL", "ZWL", "BGN"] {
+        assert!(Currency::parse(withdrawn).is_ok(), "{withdrawn}");
+        assert!(
+            matches!(
+                Currency::parse_for_new_account(withdrawn),
+                Err(MoneyError::WithdrawnCurrency(..))
+            ),
+            "{withdrawn}"
+        );
+    }
+    for current in ["EUR", "VES", "VED", "ZWG", "SLE", "JPY"] {
+        assert!(
+            Currency::parse_for_new_account(current).is_ok(),
+            "{current}"
+        );
+    }
 }
 
 #[test]

@@ -8,14 +8,14 @@ use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::{Json, Router};
 use ledger_application::batch::{BatchOperation, BatchReply, MAX_BATCH_OPERATIONS};
-use ledger_application::{AccountAction, CommandError, OpenAccount};
-use ledger_domain::{AccountId, Currency, ErrorCode, Owner, TransferId};
+use ledger_application::{AccountAction, CommandError};
+use ledger_domain::{AccountId, ErrorCode, TransferId};
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
-use crate::body::{self, invalid};
+use crate::body;
 use crate::commands::{context, finish};
-use crate::dto::{AccountBody, TransferAnswer, TransferBody};
+use crate::dto::{AccountBody, OpenAccountBody, TransferAnswer, TransferBody};
 use crate::dto_batches::*;
 use crate::middleware::RequestContext;
 use crate::problem::ApiError;
@@ -58,23 +58,7 @@ fn read(raw: &RawValue, i: usize) -> Read {
     match name.op.as_str() {
         "open_account" => {
             let b: OpenOp = shape(raw, i).map_err(Err)?;
-            value((|| {
-                Ok(BatchOperation::Open(OpenAccount {
-                    account_id: b
-                        .account_id
-                        .map(AccountId::parse)
-                        .transpose()
-                        .map_err(invalid)?,
-                    owner: Owner::parse(b.owner).map_err(invalid)?,
-                    currency: Currency::parse(&b.currency)
-                        .map_err(|e| ApiError::new(ErrorCode::InvalidCurrency, e.to_string()))?,
-                    overdraft_limit: b
-                        .overdraft_limit
-                        .as_deref()
-                        .map(|l| body::overdraft_limit(Some(l)))
-                        .transpose()?,
-                }))
-            })())
+            value(OpenAccountBody::from(b).request().map(BatchOperation::Open))
         }
         "deposit" | "withdraw" => {
             let b: MoneyOp = shape(raw, i).map_err(Err)?;

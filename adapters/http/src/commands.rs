@@ -7,14 +7,13 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use ledger_application::{AccountAction, CommandContext, CommandError, OpenAccount};
-use ledger_domain::{AccountId, Currency, Decimal, Note, Owner};
+use ledger_application::{AccountAction, CommandContext, CommandError};
+use ledger_domain::{Decimal, Note};
 
-use crate::body::{self, invalid};
+use crate::body;
 use crate::dto::{AccountBody, CloseBody, LimitsBody, MoneyBody, OpenAccountBody};
 use crate::middleware::RequestContext;
 use crate::problem::ApiError;
-use ledger_domain::ErrorCode;
 
 pub(crate) fn router() -> Router<crate::State> {
     Router::new()
@@ -72,22 +71,9 @@ pub(crate) async fn open_account(
     body: Body,
 ) -> Result<Response, ApiError> {
     let ctx = context(&rc, &headers)?;
-    let b: OpenAccountBody = body::json(&headers, body).await?;
-    let req = OpenAccount {
-        account_id: b
-            .account_id
-            .map(AccountId::parse)
-            .transpose()
-            .map_err(invalid)?,
-        owner: Owner::parse(b.owner).map_err(invalid)?,
-        currency: Currency::parse(&b.currency)
-            .map_err(|e| ApiError::new(ErrorCode::InvalidCurrency, e.to_string()))?,
-        overdraft_limit: b
-            .overdraft_limit
-            .as_deref()
-            .map(|l| body::overdraft_limit(Some(l)))
-            .transpose()?,
-    };
+    let req = body::json::<OpenAccountBody>(&headers, body)
+        .await?
+        .request()?;
     rc.hand_over();
     let reply = finish(&state, "open", state.commands.open_account(req, &ctx).await)?;
     let mut response = (StatusCode::CREATED, Json(AccountBody::from(&reply))).into_response();

@@ -2,20 +2,22 @@
 //! Amounts are decimal strings with exactly the currency's digits.
 
 use chrono::{DateTime, Utc};
-use ledger_application::decode::LedgerEvent;
-use ledger_application::ports::store::RecordedEvent;
-use ledger_application::views::{AccountView, AuditEntry};
-use ledger_application::AccountReply;
+use ledger_application::views::AccountView;
+use ledger_application::{AccountReply, OpenAccount};
 
 pub use crate::dto_analytics::{CurrencyBody, DailyBody, DayBody, SummaryBody};
+pub use crate::dto_events::{render_event, AuditBody, AuditPage, EventBody, EventsPage, FeedBody};
 pub use crate::dto_transfers::{
     Balances, LimitsBody, PostBody, TransferAnswer, TransferBody, TransferViewBody, TransfersPage,
     VoidBody,
 };
-use ledger_domain::{Account, AccountStatus};
+use ledger_domain::{Account, AccountId, AccountStatus, Currency, ErrorCode, Owner};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use utoipa::ToSchema;
+
+use crate::body;
+use crate::problem::ApiError;
 
 fn status(s: AccountStatus) -> &'static str {
     s.as_str()
@@ -34,6 +36,26 @@ pub struct OpenAccountBody {
     /// How far below zero `available` may go (zero or more; default 0).
     #[schema(value_type = Option<String>, example = "100.00")]
     pub overdraft_limit: Option<Box<RawValue>>,
+}
+
+impl OpenAccountBody {
+    /// The command this body asks for, read the same way for `POST /accounts` and a
+    /// batch's `open_account`. A currency ISO 4217 has withdrawn is refused here, for
+    /// new accounts only (`Currency::parse_for_new_account`).
+    pub fn request(self) -> Result<OpenAccount, ApiError> {
+        let id = self.account_id.map(AccountId::parse).transpose();
+        Ok(OpenAccount {
+            account_id: id.map_err(body::invalid)?,
+            owner: Owner::parse(self.owner).map_err(body::invalid)?,
+            currency: Currency::parse_for_new_account(&self.currency)
+                .map_err(|e| ApiError::new(ErrorCode::InvalidCurrency, e.to_string()))?,
+            overdraft_limit: self
+                .overdraft_limit
+                .as_deref()
+                .map(|l| body::overdraft_limit(Some(l)))
+                .transpose()?,
+        })
+    }
 }
 
 /// `POST /accounts/{id}/deposit` and `/withdraw`.
@@ -170,138 +192,11 @@ impl HistoricAccountBody {
     }
 }
 
-/// An event as the API shows it (data upcast to the current schema).
-#[derive(Serialize, ToSchema)]
-pub struct EventBody {
-    /// Unique id.
-    pub event_id: uuid::Uuid,
-    /// Type name.
-    pub event_type: String,
-    /// Schema version of `data`.
-    pub schema_version: u32,
-    /// Stream.
-    pub stream_id: String,
-    /// Version in the stream.
-    pub version: u64,
-    /// Global position.
-    pub position: u64,
-    /// When recorded.
-    pub recorded_at: DateTime<Utc>,
-    /// The data; amounts are decimal strings.
-    #[schema(value_type = Object)]
-    pub data: serde_json::Value,
-    /// Actor, request id, causation and correlation.
-    #[schema(value_type = Object)]
-    pub metadata: serde_json::Value,
-    /// The previous event's `hash` in the stream (64 zeros for version 1).
-    #[schema(
-        pattern = "^[0-9a-f]{64}$",
-        example = "0000000000000000000000000000000000000000000000000000000000000000"
-    )]
-    pub prev_hash: String,
-    /// Lower-case hex SHA-256 of the event's canonical encoding (README, "Tamper
-    /// evidence"), computed when it was decided, from the stored form of the event.
-    #[schema(pattern = "^[0-9a-f]{64}$")]
-    pub hash: String,
-}
-
-impl EventBody {
-    /// From a stored event and its decoded form.
-    pub fn new(recorded: &RecordedEvent, event: &LedgerEvent) -> Self {
-        let (event_type, schema_version, data) = event.current_data();
-        Self {
-            event_id: recorded.event_id,
-            event_type: event_type.to_owned(),
-            schema_version,
-            stream_id: recorded.stream_id.clone(),
-            version: recorded.version,
-            position: recorded.cursor.position,
-            recorded_at: recorded.recorded_at,
-            data: serde_json::from_str(&data).unwrap_or(serde_json::Value::Null),
-            metadata: serde_json::to_value(&recorded.metadata).unwrap_or_default(),
-            prev_hash: recorded.prev_hash.to_string(),
-            hash: recorded.hash.to_string(),
-        }
-    }
-}
-
-/// An event as consumers of the live feed and the relay receive it: the JSON of
-/// [`EventBody`].
-pub fn render_event(recorded: &RecordedEvent, event: &LedgerEvent) -> String {
-    serde_json::to_string(&EventBody::new(recorded, event)).unwrap_or_default()
-}
-
-/// A page of one account's events.
-#[derive(Serialize, ToSchema)]
-pub struct EventsPage {
-    /// Oldest first.
-    pub events: Vec<EventBody>,
-    /// The `after_version` of the next page.
-    pub next_after_version: u64,
-}
-
-/// A page of the global feed.
-#[derive(Serialize, ToSchema)]
-pub struct FeedBody {
-    /// In feed order.
-    pub events: Vec<EventBody>,
-    /// The `after` of the next page.
-    pub next: String,
-}
-
 /// A page of accounts.
 #[derive(Serialize, ToSchema)]
 pub struct AccountsPage {
     /// By id.
     pub accounts: Vec<AccountViewBody>,
-    /// The `cursor` of the next page, or null at the end.
-    pub next_cursor: Option<String>,
-}
-
-/// One audit entry.
-#[derive(Serialize, ToSchema)]
-pub struct AuditBody {
-    /// Event id.
-    pub event_id: uuid::Uuid,
-    /// Type name.
-    pub event_type: String,
-    /// Stream.
-    pub stream_id: String,
-    /// Version.
-    pub version: u64,
-    /// Who.
-    pub actor: String,
-    /// Which request.
-    pub request_id: Option<String>,
-    /// When.
-    pub recorded_at: DateTime<Utc>,
-    /// Decimal string, for money events.
-    pub amount: Option<String>,
-    /// Its currency.
-    pub currency: Option<String>,
-}
-
-impl From<&AuditEntry> for AuditBody {
-    fn from(e: &AuditEntry) -> Self {
-        Self {
-            event_id: e.event_id,
-            event_type: e.event_type.clone(),
-            stream_id: e.stream_id.clone(),
-            version: e.version,
-            actor: e.actor.clone(),
-            request_id: e.request_id.clone(),
-            recorded_at: e.recorded_at,
-            amount: e.amount.map(|m| m.to_string()),
-            currency: e.currency.map(|c| c.code().to_owned()),
-        }
-    }
-}
-
-/// A page of the audit log.
-#[derive(Serialize, ToSchema)]
-pub struct AuditPage {
-    /// Newest first.
-    pub entries: Vec<AuditBody>,
     /// The `cursor` of the next page, or null at the end.
     pub next_cursor: Option<String>,
 }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use utoipa::ToSchema;
 
-use crate::dto::TransferBody;
+use crate::dto::{OpenAccountBody, TransferBody};
 use crate::problem::Problem;
 
 /// `POST /batches`.
@@ -41,6 +41,17 @@ pub struct OpenOp {
     pub currency: String,
     /// Overdraft limit.
     pub overdraft_limit: Option<Box<RawValue>>,
+}
+
+impl From<OpenOp> for OpenAccountBody {
+    fn from(o: OpenOp) -> Self {
+        Self {
+            account_id: o.account_id,
+            owner: o.owner,
+            currency: o.currency,
+            overdraft_limit: o.overdraft_limit,
+        }
+    }
 }
 
 /// `{"op": "deposit" | "withdraw", ...}`.

@@ -18,6 +18,7 @@ pub mod contract;
 pub mod dto;
 pub mod dto_analytics;
 pub mod dto_batches;
+pub mod dto_events;
 pub mod dto_transfers;
 pub mod headers;
 mod integrity;

@@ -226,7 +226,7 @@ fn complete(doc: &mut Value) {
             "owner",
             json!({"type": "string", "minLength": 1, "maxLength": 200, "pattern": OWNER_PATTERN}),
         ),
-        ("OpenAccountBody", "currency", currencies()),
+        ("OpenAccountBody", "currency", currencies(true)),
         ("MoneyBody", "amount", amount.clone()),
         ("MoneyBody", "description", text.clone()),
         ("CloseBody", "reason", text.clone()),

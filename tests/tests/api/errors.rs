@@ -137,6 +137,17 @@ pub(crate) async fn every_error_code_is_a_problem_document(backend: Backend) {
         "invalid_currency",
     )
     .await;
+    // Withdrawn from ISO 4217: no new account, alone or in a batch.
+    expect_problem(
+        app.post("/accounts", json!({"owner": "X", "currency": "HRK"}))
+            .await,
+        422,
+        "invalid_currency",
+    )
+    .await;
+    let hrk = json!({"op": "open_account", "owner": "X", "currency": "HRK"});
+    let (s, b) = json(app.post("/batches", json!({"operations": [hrk]})).await).await;
+    assert_eq!((s, &b["code"]), (422, &json!("invalid_currency")), "{b}");
     for bad in [
         json!("1.001"),
         json!(0),

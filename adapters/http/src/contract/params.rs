@@ -12,10 +12,12 @@ pub const OWNER_PATTERN: &str = r"^(?=.*\S)[^\u0000-\u001F\u007F-\u009F]*$";
 /// `If-Match`: `*`, or entity tags separated by commas (empty elements allowed).
 pub const IF_MATCH_PATTERN: &str = r#"^[ \t]*(\*|[ \t,]*(W/)?"[\x21\x23-\x7E\x80-\xFF]*"([ \t]*,[ \t,]*(W/)?"[\x21\x23-\x7E\x80-\xFF]*")*[ \t,]*)[ \t]*$"#;
 
-/// Every currency code the ledger takes.
-pub fn currencies() -> Value {
+/// Every currency code the ledger takes; for a new account, less those ISO 4217 has
+/// withdrawn (`Currency::parse_for_new_account`).
+pub fn currencies(new_account: bool) -> Value {
     let codes: Vec<&str> = ledger_domain::Currency::all()
         .into_iter()
+        .filter(|c| !new_account || c.is_current())
         .map(|c| c.code())
         .collect();
     json!({"type": "string", "enum": codes})
@@ -170,7 +172,7 @@ pub(crate) fn audit() -> Vec<Value> {
 pub(crate) fn daily() -> Vec<Value> {
     let day = json!({"type": "string", "format": "date"});
     vec![
-        query("currency", currencies(), "One currency."),
+        query("currency", currencies(false), "One currency."),
         query("from", day.clone(), "From this UTC day."),
         query("to", day, "To this UTC day."),
     ]
