@@ -71,23 +71,22 @@ impl Currency {
         Ok(Self(currency))
     }
 
-    /// A currency a new account may be opened in: [`Self::parse`], less the codes ISO
-    /// 4217 has withdrawn (the Croatian kuna, since the euro; the data of
-    /// `iso_currency`, whose one code marked so that ISO still lists, VES, is kept).
-    /// Accounts already held in one keep working: events are read with [`Self::parse`].
-    pub fn parse_for_new_account(code: &str) -> Result<Self, MoneyError> {
-        let currency = Self::parse(code)?;
-        match currency.0.is_superseded() {
-            Some(by) if currency.0 != iso_currency::Currency::VES => {
-                Err(MoneyError::WithdrawnCurrency(currency.code(), by.code()))
+    /// The currency, if a new account may be opened in it: not a code ISO 4217 has
+    /// withdrawn (the Croatian kuna, since the euro; the data of `iso_currency`, less
+    /// VES, which it marks so and ISO still lists). Accounts already held in one keep
+    /// working: only opening asks.
+    pub fn current(self) -> Result<Self, MoneyError> {
+        match self.0.is_superseded() {
+            Some(by) if self.0 != iso_currency::Currency::VES => {
+                Err(MoneyError::WithdrawnCurrency(self.code(), by.code()))
             }
-            _ => Ok(currency),
+            _ => Ok(self),
         }
     }
 
-    /// Whether a new account may be opened in it ([`Self::parse_for_new_account`]).
+    /// Whether a new account may be opened in it ([`Self::current`]).
     pub fn is_current(self) -> bool {
-        Self::parse_for_new_account(self.code()).is_ok()
+        self.current().is_ok()
     }
 
     /// Every currency the ledger takes (ISO 4217 codes with minor units), by code.

@@ -81,6 +81,7 @@ impl Account {
         if self.details().is_some() {
             return Err(DomainError::AccountExists);
         }
+        let currency = currency.current()?;
         let limit = overdraft_limit.map(|l| limit_in(currency, l)).transpose()?;
         let mut events = vec![AccountEvent::Opened {
             account_id: id.clone(),

@@ -73,6 +73,23 @@ fn opening_an_existing_account_is_refused() {
         .then_error(DomainError::AccountExists);
 }
 
+/// Withdrawn from ISO 4217: refused for a new account only (events in it still read,
+/// as `money.rs` checks).
+#[test]
+fn opening_in_a_withdrawn_currency_is_refused() {
+    let hrk = Currency::parse("HRK").unwrap();
+    given_no_events::<Account>()
+        .when(AccountCommand::Open {
+            id: id("a"),
+            owner: Owner::parse("Ada").unwrap(),
+            currency: hrk,
+            overdraft_limit: None,
+        })
+        .then_error(DomainError::InvalidCurrency(MoneyError::WithdrawnCurrency(
+            "HRK", "EUR",
+        )));
+}
+
 #[test]
 fn commands_on_an_unopened_account_find_no_account() {
     given_no_events::<Account>()

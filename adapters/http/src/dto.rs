@@ -40,14 +40,14 @@ pub struct OpenAccountBody {
 
 impl OpenAccountBody {
     /// The command this body asks for, read the same way for `POST /accounts` and a
-    /// batch's `open_account`. A currency ISO 4217 has withdrawn is refused here, for
-    /// new accounts only (`Currency::parse_for_new_account`).
+    /// batch's `open_account`. (A currency ISO 4217 has withdrawn is refused where the
+    /// opening is decided, after a retry's stored answer is looked up.)
     pub fn request(self) -> Result<OpenAccount, ApiError> {
         let id = self.account_id.map(AccountId::parse).transpose();
         Ok(OpenAccount {
             account_id: id.map_err(body::invalid)?,
             owner: Owner::parse(self.owner).map_err(body::invalid)?,
-            currency: Currency::parse_for_new_account(&self.currency)
+            currency: Currency::parse(&self.currency)
                 .map_err(|e| ApiError::new(ErrorCode::InvalidCurrency, e.to_string()))?,
             overdraft_limit: self
                 .overdraft_limit

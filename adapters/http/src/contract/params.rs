@@ -13,7 +13,7 @@ pub const OWNER_PATTERN: &str = r"^(?=.*\S)[^\u0000-\u001F\u007F-\u009F]*$";
 pub const IF_MATCH_PATTERN: &str = r#"^[ \t]*(\*|[ \t,]*(W/)?"[\x21\x23-\x7E\x80-\xFF]*"([ \t]*,[ \t,]*(W/)?"[\x21\x23-\x7E\x80-\xFF]*")*[ \t,]*)[ \t]*$"#;
 
 /// Every currency code the ledger takes; for a new account, less those ISO 4217 has
-/// withdrawn (`Currency::parse_for_new_account`).
+/// withdrawn (`Currency::current`).
 pub fn currencies(new_account: bool) -> Value {
     let codes: Vec<&str> = ledger_domain::Currency::all()
         .into_iter()
