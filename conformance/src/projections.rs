@@ -211,6 +211,18 @@ pub async fn workload(h: &Harness, operations_per_worker: usize) {
         .await;
 }
 
+/// One deposit of 1 on `account` (one the workload opened and left open: `acc-0`).
+pub async fn deposit_one(h: &Harness, account: &str) {
+    let deposit = AccountAction::Deposit {
+        amount: dec("1"),
+        description: None,
+    };
+    h.commands()
+        .act(id(account), deposit, &ctx(0))
+        .await
+        .expect("deposit");
+}
+
 /// Catches every projection up with every committed event. On PostgreSQL the feed
 /// shows an event only once every older transaction (in any database of the cluster)
 /// has ended, so "nothing new right now" is retried until no lag remains.

@@ -112,18 +112,8 @@ impl PgProjectionStore {
             .fetch_all(&self.pool)
             .await
             .map_err(rm_error)?;
-            // Built at the same time, each on its own connection: the builds take
-            // turns on the cores rather than one after the other.
-            let builds = indexes.iter().map(|(index, unique, _, using)| {
-                let unique = if *unique { "UNIQUE " } else { "" };
-                let sql = format!(
-                    "CREATE {unique}INDEX IF NOT EXISTS \"{index}__rebuild\" \
-                     ON {table}__rebuild{using}"
-                );
-                async move { sqlx::query(&sql).execute(&self.pool).await }
-            });
-            for built in futures_util::future::join_all(builds).await {
-                built.map_err(rm_error)?;
+            for (index, unique, _, using) in &indexes {
+                self.build_index(table, index, *unique, using).await?;
             }
             // Statistics before it serves: a swapped-in table would otherwise wait for
             // autovacuum's first analyze with the planner guessing. Once: a swap
@@ -196,6 +186,53 @@ impl PgProjectionStore {
         .map_err(rm_error)?;
         tx.commit().await.map_err(rm_error)?;
         Ok(true)
+    }
+}
+
+impl PgProjectionStore {
+    /// Builds `<index>__rebuild` on `<table>__rebuild` as `using` says, unless a valid
+    /// one is there (a swap tried again). `CONCURRENTLY`: a plain build holds a
+    /// transaction id for as long as it runs, and the feed shows no event committed
+    /// after the oldest running transaction began (`PgEventStore::read_feed`), so the
+    /// live projections, the live streams and the relay would stand still for the whole
+    /// build (a 1,000,000-event store: the slowest probe 1,016 ms; BENCHMARKS.md). A
+    /// concurrent build holds none. Builds on one table take turns (each holds a lock
+    /// the next one waits for), and one that failed leaves an invalid index, dropped
+    /// here before it is built again.
+    async fn build_index(
+        &self,
+        table: &str,
+        index: &str,
+        unique: bool,
+        using: &str,
+    ) -> Result<(), ReadModelError> {
+        let name = format!("{index}__rebuild");
+        let valid: Option<bool> = sqlx::query_scalar(
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)",
+        )
+        .bind(format!("\"{name}\""))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(rm_error)?;
+        match valid {
+            Some(true) => return Ok(()),
+            Some(false) => {
+                sqlx::raw_sql(&format!("DROP INDEX \"{name}\""))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(rm_error)?;
+            }
+            None => {}
+        }
+        let unique = if unique { "UNIQUE " } else { "" };
+        // The simple protocol: no implicit transaction block around it.
+        sqlx::raw_sql(&format!(
+            "CREATE {unique}INDEX CONCURRENTLY \"{name}\" ON {table}__rebuild{using}"
+        ))
+        .execute(&self.pool)
+        .await
+        .map_err(rm_error)?;
+        Ok(())
     }
 }
 

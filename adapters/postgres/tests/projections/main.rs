@@ -1,8 +1,10 @@
 //! The read-model conformance suite on a real PostgreSQL.
 //! `indexes.rs`: the indexes rebuilds keep and the plans the filtered reads use;
-//! `stopped_holder.rs`: a lease holder that stops without dying loses its leases.
+//! `stopped_holder.rs`: a lease holder that stops without dying loses its leases;
+//! `rebuild_feed.rs`: a rebuild's index builds leave the feed moving.
 
 mod indexes;
+mod rebuild_feed;
 mod stopped_holder;
 
 use std::sync::Arc;
