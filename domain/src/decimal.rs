@@ -102,8 +102,9 @@ impl Decimal {
         })
     }
 
-    /// A canonical text of the value, equal for equal values (`12.5` and `12.50` agree).
-    pub fn canonical(&self) -> String {
+    /// The value as `(unscaled, scale)` without trailing zeros (zero with scale 0):
+    /// equal for equal values.
+    fn normalized(&self) -> (u128, i32) {
         let (mut unscaled, mut scale) = (self.unscaled, self.scale);
         while unscaled != 0 && unscaled % 10 == 0 {
             unscaled /= 10;
@@ -112,6 +113,12 @@ impl Decimal {
         if unscaled == 0 {
             scale = 0;
         }
+        (unscaled, scale)
+    }
+
+    /// A canonical text of the value, equal for equal values (`12.5` and `12.50` agree).
+    pub fn canonical(&self) -> String {
+        let (unscaled, scale) = self.normalized();
         let sign = if self.negative { "-" } else { "" };
         format!("{sign}{unscaled}e{}", -scale)
     }
@@ -119,15 +126,11 @@ impl Decimal {
     /// The value when it is a whole number that fits (`60`, `60.0`, `6e1`), else `None`
     /// (`59.99999999999999999` is not 60).
     pub fn whole(&self) -> Option<i128> {
-        let (mut unscaled, mut scale) = (self.unscaled, self.scale);
-        while scale > 0 && unscaled % 10 == 0 && unscaled != 0 {
-            unscaled /= 10;
-            scale -= 1;
-        }
-        if scale > 0 && unscaled != 0 {
+        let (unscaled, scale) = self.normalized();
+        if scale > 0 {
             return None;
         }
-        let up = 10u128.checked_pow(u32::try_from(-scale.min(0)).ok()?)?;
+        let up = 10u128.checked_pow(u32::try_from(-scale).ok()?)?;
         let magnitude = i128::try_from(unscaled.checked_mul(up)?).ok()?;
         Some(if self.negative { -magnitude } else { magnitude })
     }

@@ -187,15 +187,13 @@ impl PgProjectionStore {
         tx.commit().await.map_err(rm_error)?;
         Ok(true)
     }
-}
 
-impl PgProjectionStore {
     /// Builds `<index>__rebuild` on `<table>__rebuild` as `using` says, unless a valid
     /// one is there (a swap tried again). `CONCURRENTLY`: a plain build holds a
     /// transaction id for as long as it runs, and the feed shows no event committed
     /// after the oldest running transaction began (`PgEventStore::read_feed`), so the
     /// live projections, the live streams and the relay would stand still for the whole
-    /// build (a 1,000,000-event store: the slowest probe 1,016 ms; BENCHMARKS.md). A
+    /// build (about a second per million events stored; BENCHMARKS.md). A
     /// concurrent build holds none. Builds on one table take turns (each holds a lock
     /// the next one waits for), and one that failed leaves an invalid index, dropped
     /// here before it is built again.
