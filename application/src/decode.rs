@@ -21,6 +21,16 @@ pub enum LedgerEvent {
 }
 
 impl LedgerEvent {
+    /// The current type name (the one [`Self::current_data`] gives, without writing
+    /// the data).
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            Self::Account(e) => e.event_type(),
+            Self::Transfer(e) => e.event_type(),
+            Self::Sealed(_) => SEAL_EVENT_TYPE,
+        }
+    }
+
     /// The current stored form's JSON text (upcast data), for display.
     pub fn current_data(&self) -> (&'static str, u32, String) {
         let e = match self {

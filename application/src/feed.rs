@@ -99,7 +99,7 @@ impl FeedReader {
             items.push(FeedItem {
                 cursor: recorded.cursor,
                 event_id: recorded.event_id,
-                event_type: event.current_data().0.to_owned(),
+                event_type: event.event_type().to_owned(),
                 stream_id: recorded.stream_id,
                 stream_type: recorded.stream_type,
                 version: recorded.version,

@@ -203,7 +203,7 @@ impl AuditEntry {
         Self {
             position: recorded.cursor.position,
             event_id: recorded.event_id,
-            event_type: event.current_data().0.to_owned(),
+            event_type: event.event_type().to_owned(),
             stream_id: recorded.stream_id.clone(),
             version: recorded.version,
             actor: recorded.metadata.actor.clone(),

@@ -45,62 +45,63 @@ struct ReleasedV1 {
     transfer_id: TransferId,
 }
 
+impl TransferEvent {
+    /// The current type name (what [`encode`] writes, without writing the data).
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            Self::Recorded(_) => "TransferRecorded",
+            Self::PendingCreated { .. } => "PendingTransferCreated",
+            Self::Posted { .. } => "TransferPosted",
+            Self::Voided { .. } => "TransferVoided",
+            Self::Expired { .. } => "TransferExpired",
+        }
+    }
+}
+
 /// The stored form of a transfer event.
 pub(crate) fn encode(event: &TransferEvent) -> EncodedEvent {
-    let (event_type, data) = match event {
-        TransferEvent::Recorded(t) => ("TransferRecorded", serde_json::to_string(t)),
+    let data = match event {
+        TransferEvent::Recorded(t) => serde_json::to_string(t),
         TransferEvent::PendingCreated {
             transfer,
             expires_at,
-        } => (
-            "PendingTransferCreated",
-            serde_json::to_string(&PendingCreatedV1Out {
-                amount: &transfer.amount,
-                description: &transfer.description,
-                expires_at,
-                from: &transfer.from,
-                to: &transfer.to,
-                transfer_id: &transfer.transfer_id,
-            }),
-        ),
+        } => serde_json::to_string(&PendingCreatedV1Out {
+            amount: &transfer.amount,
+            description: &transfer.description,
+            expires_at,
+            from: &transfer.from,
+            to: &transfer.to,
+            transfer_id: &transfer.transfer_id,
+        }),
         TransferEvent::Posted {
             transfer_id,
             amount,
             remaining,
-        } => (
-            "TransferPosted",
-            serde_json::to_string(&PostedV1 {
-                transfer_id: transfer_id.clone(),
-                amount: *amount,
-                remaining: *remaining,
-            }),
-        ),
+        } => serde_json::to_string(&PostedV1 {
+            transfer_id: transfer_id.clone(),
+            amount: *amount,
+            remaining: *remaining,
+        }),
         TransferEvent::Voided {
             transfer_id,
             released,
             reason,
-        } => (
-            "TransferVoided",
-            serde_json::to_string(&ReleasedV1 {
-                transfer_id: transfer_id.clone(),
-                released: *released,
-                reason: reason.clone(),
-            }),
-        ),
+        } => serde_json::to_string(&ReleasedV1 {
+            transfer_id: transfer_id.clone(),
+            released: *released,
+            reason: reason.clone(),
+        }),
         TransferEvent::Expired {
             transfer_id,
             released,
-        } => (
-            "TransferExpired",
-            serde_json::to_string(&ReleasedV1 {
-                transfer_id: transfer_id.clone(),
-                released: *released,
-                reason: None,
-            }),
-        ),
+        } => serde_json::to_string(&ReleasedV1 {
+            transfer_id: transfer_id.clone(),
+            released: *released,
+            reason: None,
+        }),
     };
     EncodedEvent {
-        event_type,
+        event_type: event.event_type(),
         schema_version: TRANSFER_SCHEMA_VERSION,
         data: data.unwrap_or_default(),
     }
