@@ -4,7 +4,10 @@
 use ledger_tests::{json, Backend, TestApp};
 use serde_json::json;
 
-ledger_tests::on_both_backends!(metrics_have_append_latency_store_size_and_true_counters);
+ledger_tests::on_both_backends!(
+    metrics_have_append_latency_store_size_and_true_counters,
+    batches_are_counted_as_commands
+);
 
 /// The value of an unlabelled series, or of the first line starting with `prefix`.
 fn value(text: &str, prefix: &str) -> f64 {
@@ -91,4 +94,38 @@ async fn metrics_have_append_latency_store_size_and_true_counters(backend: Backe
     assert_eq!(s, 200);
     assert_eq!(ready["projections"], "ok", "{ready}");
     assert_eq!(ready["failed_projections"], json!([]));
+}
+
+/// An atomic batch is one command (counted once, as refused when an operation is); each
+/// operation of a non-atomic batch is a command of its own, counted as the single
+/// command is.
+async fn batches_are_counted_as_commands(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let open = json!({"account_id": "m", "owner": "O", "currency": "USD"});
+    assert_eq!(app.post("/accounts", open).await.status(), 201);
+    let refused = json!({"operations": [
+        {"op": "deposit", "account_id": "m", "amount": "1"},
+        {"op": "withdraw", "account_id": "m", "amount": "5"}]});
+    assert_eq!(app.post("/batches", refused).await.status(), 422);
+    let written = json!({"operations": [{"op": "deposit", "account_id": "m", "amount": "1"}]});
+    assert_eq!(app.post("/batches", written).await.status(), 200);
+    let each = json!({"atomic": false, "operations": [
+        {"op": "deposit", "account_id": "m", "amount": "1"},
+        {"op": "withdraw", "account_id": "m", "amount": "50"},
+        {"op": "deposit", "account_id": "nobody", "amount": "1"}]});
+    let (s, body) = json(app.post("/batches", each).await).await;
+    assert_eq!(s, 200, "{body}");
+    let text = app.get("/metrics").await.text().await.unwrap();
+    let counted = |command: &str, outcome: &str| {
+        value(
+            &text,
+            &format!("ledger_commands_total{{command=\"{command}\",outcome=\"{outcome}\"}}"),
+        )
+    };
+    assert_eq!(counted("open", "ok"), 1.0);
+    assert_eq!(counted("batch", "insufficient_funds"), 1.0);
+    assert_eq!(counted("batch", "ok"), 2.0);
+    assert_eq!(counted("deposit", "ok"), 1.0);
+    assert_eq!(counted("withdraw", "insufficient_funds"), 1.0);
+    assert_eq!(counted("deposit", "account_not_found"), 1.0);
 }

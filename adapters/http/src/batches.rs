@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
 use crate::body;
-use crate::commands::{context, finish};
+use crate::commands::{context, count, finish};
 use crate::dto::{AccountBody, OpenAccountBody, TransferAnswer, TransferBody};
 use crate::dto_batches::*;
 use crate::middleware::RequestContext;
@@ -198,18 +198,19 @@ pub(crate) async fn batch(
             .into_iter()
             .map(|op| op.unwrap_or_else(|e| BatchOperation::Rejected(e.code, e.detail)))
             .collect();
-        let outcome = finish(
-            &state,
-            "batch",
-            state.commands.atomic_batch(valid, &ctx).await,
-        )?;
-        return match outcome {
-            Ok(replies) => Ok(Json(BatchAnswer {
-                atomic: true,
-                results: replies.iter().map(|r| result(r, &rc.principal)).collect(),
-            })),
-            Err(r) => Err(ApiError::new(r.code, r.detail).at(r.operation)),
+        // One command: counted once, as refused when an operation is.
+        let replies = match state.commands.atomic_batch(valid, &ctx).await {
+            Ok(Err(refusal)) => {
+                count(&state, "batch", refusal.code.as_str());
+                return Err(ApiError::new(refusal.code, refusal.detail).at(refusal.operation));
+            }
+            Ok(Ok(replies)) => finish(&state, "batch", Ok(replies))?,
+            Err(e) => finish(&state, "batch", Err(e))?,
         };
+        return Ok(Json(BatchAnswer {
+            atomic: true,
+            results: replies.iter().map(|r| result(r, &rc.principal)).collect(),
+        }));
     }
     let valid: Vec<(usize, BatchOperation)> = ops
         .iter()
@@ -222,33 +223,54 @@ pub(crate) async fn batch(
         .filter(|i| ops[*i].is_err())
         .map(|i| (i, sent(&b.operations[i])))
         .collect();
-    let mut outcomes = state
-        .commands
-        .batch(valid, &invalid, &ctx)
-        .await
-        .map_err(ApiError::from)?
-        .into_iter();
+    let mut outcomes = finish(
+        &state,
+        "batch",
+        state.commands.batch(valid, &invalid, &ctx).await,
+    )?
+    .into_iter();
     let mut results = Vec::with_capacity(ops.len());
     // Every refusal names its operation, whatever refused it (its value, read here, or
-    // the rules, in the command service).
+    // the rules, in the command service). Each operation the service decided is a
+    // command of its own, counted as the single command is.
     for (i, op) in ops.into_iter().enumerate() {
         results.push(match op {
             Err(e) => refused(e.at(i)),
-            Ok(_) => match outcomes.next() {
-                Some(Ok(reply)) => result(&reply, &rc.principal),
+            Ok(op) => match outcomes.next() {
                 Some(Err(CommandError::IdempotencyKeyReused)) => {
                     return Err(CommandError::IdempotencyKeyReused.into())
                 }
-                Some(Err(e)) => refused(ApiError::from(e).at(i)),
+                Some(Ok(reply)) => {
+                    count(&state, command_name(&op), "ok");
+                    result(&reply, &rc.principal)
+                }
+                Some(Err(e)) => {
+                    count(&state, command_name(&op), e.code().as_str());
+                    refused(ApiError::from(e).at(i))
+                }
                 None => refused(ApiError::internal("a batch operation went unanswered").at(i)),
             },
         });
     }
-    state.wake.notify_waiters();
     Ok(Json(BatchAnswer {
         atomic: false,
         results,
     }))
+}
+
+/// The `command` label an operation is counted under: the single command's.
+fn command_name(op: &BatchOperation) -> &'static str {
+    match op {
+        BatchOperation::Open(_) => "open",
+        BatchOperation::Act(_, AccountAction::Deposit { .. }) => "deposit",
+        BatchOperation::Act(_, AccountAction::Withdraw { .. }) => "withdraw",
+        BatchOperation::Act(_, AccountAction::Close { .. }) => "close",
+        BatchOperation::Act(_, AccountAction::SetLimit { .. }) => "limits",
+        BatchOperation::Transfer(_) => "transfer",
+        BatchOperation::Post(..) => "post",
+        BatchOperation::Void(..) => "void",
+        BatchOperation::Rejected(..) => "rejected",
+    }
 }
 
 /// An operation as sent, in a form that does not depend on its spacing.

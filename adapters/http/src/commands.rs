@@ -39,21 +39,29 @@ pub(crate) fn context(
     })
 }
 
+/// Counts a command's outcome (`ok` or its error code) in `ledger_commands_total`.
+pub(crate) fn count(state: &crate::State, command: &str, outcome: &str) {
+    state.metrics.count(
+        "ledger_commands_total",
+        "Commands by type and outcome",
+        &[("command", command), ("outcome", outcome)],
+        1,
+    );
+}
+
 /// Counts the command, wakes the projectors, and maps the error.
 pub(crate) fn finish<T>(
     state: &crate::State,
     command: &str,
     r: Result<T, CommandError>,
 ) -> Result<T, ApiError> {
-    let outcome = match &r {
-        Ok(_) => "ok",
-        Err(e) => e.code().as_str(),
-    };
-    state.metrics.count(
-        "ledger_commands_total",
-        "Commands by type and outcome",
-        &[("command", command), ("outcome", outcome)],
-        1,
+    count(
+        state,
+        command,
+        match &r {
+            Ok(_) => "ok",
+            Err(e) => e.code().as_str(),
+        },
     );
     if r.is_ok() {
         state.wake.notify_waiters();
