@@ -85,13 +85,20 @@ impl Decimal {
             .chain(frac.bytes())
             .skip_while(|b| *b == b'0');
         let significant: Vec<u8> = all.collect();
+        let scale = i32::try_from(frac.len()).map_err(|_| MoneyError::Overflow)? - exp;
         if significant.len() > MAX_SIGNIFICANT_DIGITS {
-            return Err(MoneyError::Overflow);
+            // More digits than a value holds: too fine when the whole part alone would
+            // fit (`1.5` and forty zeros), too large when it would not.
+            let whole_digits = significant.len() as i64 - i64::from(scale);
+            return Err(if whole_digits <= MAX_SIGNIFICANT_DIGITS as i64 {
+                MoneyError::TooFine
+            } else {
+                MoneyError::Overflow
+            });
         }
         let unscaled = significant
             .iter()
             .fold(0u128, |acc, b| acc * 10 + u128::from(b - b'0'));
-        let scale = i32::try_from(frac.len()).map_err(|_| MoneyError::Overflow)? - exp;
         // Zero times a power of ten is zero, not a number too large (`0e40`); its
         // decimals as written stay (`0.000` has three).
         let scale = if unscaled == 0 { scale.max(0) } else { scale };

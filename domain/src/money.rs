@@ -30,7 +30,8 @@ pub enum MoneyError {
         /// Its minor-unit digits.
         allowed: u32,
     },
-    /// Finer than any currency's minor unit can hold (an exponent below -64).
+    /// Finer than any currency's minor unit can hold (an exponent below -64, or more
+    /// digits after the point than a value holds).
     #[error("the amount has more decimal places than any currency allows")]
     TooFine,
     /// The value does not fit in the ledger's range.

@@ -88,6 +88,22 @@ fn exponents_out_of_range_say_which_way() {
     for large in ["1e65", "1e9999999999", "-2E+70"] {
         assert_eq!(Decimal::parse(large), Err(MoneyError::Overflow), "{large}");
     }
+    // Too many digits: too fine when they run after the point (black-box testing found
+    // `1.5` and forty-four zeros called "too large"), too large before it.
+    let long_fraction = format!("1.5{}", "0".repeat(44));
+    for fine in [
+        long_fraction.as_str(),
+        "12.50000000000000000000000000000000000000e0",
+    ] {
+        assert_eq!(Decimal::parse(fine), Err(MoneyError::TooFine), "{fine}");
+    }
+    let long_whole = format!("1{}.5", "0".repeat(40));
+    for large in [
+        long_whole.as_str(),
+        "1234567890123456789012345678901234567.5e3",
+    ] {
+        assert_eq!(Decimal::parse(large), Err(MoneyError::Overflow), "{large}");
+    }
     for zero in ["0e9999999999", "0.000e-400", "-0E70"] {
         let d = Decimal::parse(zero).unwrap();
         assert!(!d.is_positive() && !d.is_negative(), "{zero}");
