@@ -36,6 +36,8 @@ impl Pipeline {
         };
         let mut records = Vec::new();
         let mut decided = Vec::with_capacity(jobs.len());
+        // One time for every event of the append.
+        let at = self.now();
         for job in jobs {
             let raw_key = job.ctx.idempotency_key.as_deref();
             let key = raw_key.map(|k| scoped_key(&job.ctx.principal.actor, k));
@@ -75,7 +77,7 @@ impl Pipeline {
                 }
             };
             let meta = metadata(&job.ctx, &job.causation, None);
-            let (next, new) = self.advance(stream, &state, &events, &meta);
+            let (next, new) = self.advance(stream, &state, &events, &meta, at);
             let Some(reply) = AccountReply::from_state(&next) else {
                 // Not written, so the state stays where it was.
                 decided.push(Decided::Refused(CommandError::Internal(

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use chrono::{DateTime, Utc};
 use futures_util::{stream, StreamExt, TryStreamExt};
 use ledger_domain::{Account, Aggregate, Transfer, TransferId, TransferPlan, Versioned};
 
@@ -109,17 +110,20 @@ pub(crate) struct Working<'p> {
     pub(crate) accounts: HashMap<String, Versioned<Account>>,
     pub(crate) transfers: HashMap<String, Versioned<Transfer>>,
     pub(crate) writes: BTreeMap<String, StreamWrite>,
+    /// When the write was decided: every event of its one append carries it.
+    pub(crate) at: DateTime<Utc>,
 }
 
 impl<'p> Working<'p> {
     /// Nothing decided yet: the states as loaded.
-    pub(crate) fn new(p: &'p Pipeline, loaded: &'p Loaded) -> Self {
+    pub(crate) fn new(p: &'p Pipeline, loaded: &'p Loaded, at: DateTime<Utc>) -> Self {
         Self {
             p,
             loaded,
             accounts: loaded.accounts.clone(),
             transfers: loaded.transfers.clone(),
             writes: BTreeMap::new(),
+            at,
         }
     }
 
@@ -175,7 +179,7 @@ impl<'p> Working<'p> {
         events: &[ledger_domain::AccountEvent],
         meta: &EventMetadata,
     ) -> Result<AccountReply, CommandError> {
-        let (next, new) = self.p.advance(id, self.account(id)?, events, meta);
+        let (next, new) = self.p.advance(id, self.account(id)?, events, meta, self.at);
         let before = self.loaded.accounts.get(id).map_or(0, |v| v.version);
         self.write::<Account>(id, before, new);
         let reply = AccountReply::from_state(&next)
@@ -195,9 +199,13 @@ impl<'p> Working<'p> {
         let from_reply = self.apply_account(from, &plan.debit, meta)?;
         let to_reply = self.apply_account(to, &plan.credit, meta)?;
         let stream = transfer_stream(id);
-        let (next, new) = self
-            .p
-            .advance(&stream, self.transfer(&stream)?, &plan.record, meta);
+        let (next, new) = self.p.advance(
+            &stream,
+            self.transfer(&stream)?,
+            &plan.record,
+            meta,
+            self.at,
+        );
         let before = self.loaded.transfers.get(&stream).map_or(0, |v| v.version);
         self.write::<Transfer>(&stream, before, new);
         let view = next

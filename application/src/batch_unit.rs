@@ -213,10 +213,11 @@ impl Unit for BatchUnit<'_> {
     }
 
     fn decide(&self, p: &Pipeline, loaded: &Loaded) -> Decision<Self::Outcome> {
-        let mut w = Working::new(p, loaded);
+        // The clock is read when the batch is decided (after its locks), for each
+        // attempt: the operations are decided at that time, and their events carry it.
+        let now = p.now();
+        let mut w = Working::new(p, loaded, now);
         let batch_id = p.ids.new_id().to_string();
-        // The clock is read when the batch is decided (after its locks), for each attempt.
-        let now = chrono::SubsecRound::trunc_subsecs(p.clock.now(), 6);
         let mut replies = Vec::with_capacity(self.ops.len());
         for (i, op) in self.ops.iter().enumerate() {
             let meta = metadata(self.ctx, &p.ids.new_id().to_string(), Some(&batch_id));

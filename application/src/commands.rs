@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
+
 use ledger_domain::{AccountCommand, AccountId, Aggregate, ChainHash, DomainError, Note};
 
 pub use crate::command_types::{
@@ -35,17 +37,16 @@ pub(crate) fn metadata(
     }
 }
 
-/// A command's events, encoded, with fresh ids and the clock's time, chained after
-/// `head` (the hash of the stream's event at `before`), which moves to the last one's.
+/// A command's events, encoded, with fresh ids and the time `at` the write was
+/// decided, chained after `head` (the hash of the stream's event at `before`), which
+/// moves to the last one's.
 pub(crate) fn new_events<A: Aggregate>(
-    clock: &dyn Clock,
     ids: &dyn IdGenerator,
     chain: Chain<'_>,
     events: &[A::Event],
     meta: &EventMetadata,
+    at: DateTime<Utc>,
 ) -> Vec<NewEvent> {
-    // Microseconds: what every store keeps, so a read-back time equals the written one.
-    let now = chrono::SubsecRound::trunc_subsecs(clock.now(), 6);
     let Chain {
         stream_id,
         before,
@@ -62,7 +63,7 @@ pub(crate) fn new_events<A: Aggregate>(
                 schema_version: enc.schema_version,
                 data: enc.data,
                 metadata: meta.clone(),
-                recorded_at: now,
+                recorded_at: at,
                 prev_hash: ChainHash::ZERO,
                 hash: ChainHash::ZERO,
             }

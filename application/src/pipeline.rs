@@ -13,6 +13,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use chrono::{DateTime, Utc};
 use ledger_domain::{fold, AccountCommand, AccountId, Aggregate, Versioned};
 use tokio::sync::oneshot;
 
@@ -79,14 +80,22 @@ impl Pipeline {
         }
     }
 
+    /// The clock's time in microseconds (what every store keeps of a time, so a
+    /// read-back time equals the written one): read once per decided write, so that
+    /// every event of one append carries the same `recorded_at`.
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        chrono::SubsecRound::trunc_subsecs(self.clock.now(), 6)
+    }
+
     /// `now` after `events`: the state folded, and the events encoded with fresh ids
-    /// and the time, chained after `now.head`.
+    /// and the write's time `at`, chained after `now.head`.
     pub(crate) fn advance<A: Aggregate>(
         &self,
         stream_id: &str,
         now: &Versioned<A>,
         events: &[A::Event],
         meta: &EventMetadata,
+        at: DateTime<Utc>,
     ) -> (Versioned<A>, Vec<NewEvent>) {
         let mut head = now.head;
         let chain = Chain {
@@ -94,7 +103,7 @@ impl Pipeline {
             before: now.version,
             head: &mut head,
         };
-        let new = new_events::<A>(self.clock.as_ref(), self.ids.as_ref(), chain, events, meta);
+        let new = new_events::<A>(self.ids.as_ref(), chain, events, meta, at);
         let next = Versioned {
             state: fold(now.state.clone(), events),
             version: now.version + events.len() as u64,

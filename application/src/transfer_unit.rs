@@ -98,8 +98,8 @@ impl<'a> TransferUnit<'a> {
 
     fn plan(
         &self,
-        p: &Pipeline,
         (from, to, record): &Loaded,
+        now: DateTime<Utc>,
     ) -> Result<TransferPlan, CommandError> {
         match &self.what {
             What::New(order) => {
@@ -125,16 +125,13 @@ impl<'a> TransferUnit<'a> {
                 }
                 Ok(plan_transfer(order, &from.state, &to.state, &record.state)?)
             }
-            What::Settle(_, settlement, at) => {
-                let now = at.unwrap_or_else(|| p.clock.now());
-                Ok(plan_settlement(
-                    settlement,
-                    now,
-                    &record.state,
-                    &from.state,
-                    &to.state,
-                )?)
-            }
+            What::Settle(_, settlement, at) => Ok(plan_settlement(
+                settlement,
+                at.unwrap_or(now),
+                &record.state,
+                &from.state,
+                &to.state,
+            )?),
         }
     }
 }
@@ -169,17 +166,19 @@ impl Unit for TransferUnit<'_> {
     }
 
     fn decide(&self, p: &Pipeline, loaded: &Loaded) -> Decision<Self::Outcome> {
-        let plan = match self.plan(p, loaded) {
+        // One time for the decision and for all three streams' events.
+        let now = p.now();
+        let plan = match self.plan(loaded, now) {
             Ok(plan) => plan,
             Err(e) => return self.refused(e),
         };
         let (from, to, record) = loaded;
         let meta = metadata(self.ctx, &self.causation, Some(self.transfer_id().as_str()));
         let (from_id, to_id) = (self.from.as_str(), self.to.as_str());
-        let (from_after, debit) = p.advance(from_id, from, &plan.debit, &meta);
-        let (to_after, credit) = p.advance(to_id, to, &plan.credit, &meta);
+        let (from_after, debit) = p.advance(from_id, from, &plan.debit, &meta, now);
+        let (to_after, credit) = p.advance(to_id, to, &plan.credit, &meta, now);
         let (transfer_after, recorded) =
-            p.advance(&self.record_stream, record, &plan.record, &meta);
+            p.advance(&self.record_stream, record, &plan.record, &meta, now);
         let reply = match (
             transfer_after.state.details(),
             AccountReply::from_state(&from_after),

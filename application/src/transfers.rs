@@ -130,8 +130,7 @@ impl CommandService {
             None => TransferId::parse(self.pipeline.ids.new_id().to_string())
                 .map_err(|e| CommandError::Internal(e.to_string()))?,
         };
-        // Microseconds: what every store keeps of a time.
-        let now = chrono::SubsecRound::trunc_subsecs(self.pipeline.clock.now(), 6);
+        let now = self.pipeline.now();
         let order = req.order(transfer_id, now)?;
         let (from, to) = (order.from.clone(), order.to.clone());
         self.run_transfer(What::New(order), from, to, ctx, &fp)

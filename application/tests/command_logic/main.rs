@@ -1,18 +1,19 @@
 //! The command service's own logic, against mocked ports.
 //! `conflicts.rs`: retries after a lost race; `idempotency.rs`: keys stored with the
-//! events; `failures.rs`: the ports failing and refusals; `chain.rs`: the hash chain.
+//! events; `failures.rs`: the ports failing and refusals; `chain.rs`: the hash chain; `times.rs`: one time per write.
 
 mod chain;
 mod conflicts;
 mod failures;
 mod idempotency;
+mod times;
 
 use std::sync::{Arc, Mutex};
 
 use chrono::{TimeZone, Utc};
 use ledger_application::ports::snapshot::{MockSnapshotStore, SnapshotError};
 use ledger_application::ports::store::{
-    AppendError, AppendHold, EventStore, FeedCursor, IdempotencyRecord, MockEventStore,
+    AppendError, AppendHold, EventStore, FeedCursor, IdempotencyRecord, MockEventStore, NewEvent,
     RecordedEvent, StoreError,
 };
 use ledger_application::ports::system::{SystemClock, UuidV7Ids};
