@@ -2,6 +2,7 @@
 //! naming a failed projection. On PostgreSQL + Redis and on the SQLite default.
 
 use ledger_tests::{json, Backend, TestApp};
+use reqwest::Method;
 use serde_json::json;
 
 ledger_tests::on_both_backends!(
@@ -113,8 +114,17 @@ async fn batches_are_counted_as_commands(backend: Backend) {
         {"op": "deposit", "account_id": "m", "amount": "1"},
         {"op": "withdraw", "account_id": "m", "amount": "50"},
         {"op": "deposit", "account_id": "nobody", "amount": "1"}]});
-    let (s, body) = json(app.post("/batches", each).await).await;
+    let key = [("idempotency-key", "k-1")];
+    let (s, body) = json(app.send(Method::POST, "/batches", Some(each), &key).await).await;
     assert_eq!(s, 200, "{body}");
+    // The same key with another batch: the whole batch is refused, and counted so.
+    let other = json!({"atomic": false, "operations": [
+        {"op": "deposit", "account_id": "m", "amount": "2"}]});
+    let (s, body) = json(app.send(Method::POST, "/batches", Some(other), &key).await).await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (422, Some("idempotency_key_reused"))
+    );
     let text = app.get("/metrics").await.text().await.unwrap();
     let counted = |command: &str, outcome: &str| {
         value(
@@ -128,4 +138,5 @@ async fn batches_are_counted_as_commands(backend: Backend) {
     assert_eq!(counted("deposit", "ok"), 1.0);
     assert_eq!(counted("withdraw", "insufficient_funds"), 1.0);
     assert_eq!(counted("deposit", "account_not_found"), 1.0);
+    assert_eq!(counted("batch", "idempotency_key_reused"), 1.0);
 }

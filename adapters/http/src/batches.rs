@@ -223,12 +223,21 @@ pub(crate) async fn batch(
         .filter(|i| ops[*i].is_err())
         .map(|i| (i, sent(&b.operations[i])))
         .collect();
-    let mut outcomes = finish(
-        &state,
-        "batch",
-        state.commands.batch(valid, &invalid, &ctx).await,
-    )?
-    .into_iter();
+    // A key reused with another request refuses the whole batch.
+    let outcomes = state
+        .commands
+        .batch(valid, &invalid, &ctx)
+        .await
+        .and_then(|o| {
+            match o
+                .iter()
+                .any(|o| matches!(o, Err(CommandError::IdempotencyKeyReused)))
+            {
+                true => Err(CommandError::IdempotencyKeyReused),
+                false => Ok(o),
+            }
+        });
+    let mut outcomes = finish(&state, "batch", outcomes)?.into_iter();
     let mut results = Vec::with_capacity(ops.len());
     // Every refusal names its operation, whatever refused it (its value, read here, or
     // the rules, in the command service). Each operation the service decided is a
@@ -237,9 +246,6 @@ pub(crate) async fn batch(
         results.push(match op {
             Err(e) => refused(e.at(i)),
             Ok(op) => match outcomes.next() {
-                Some(Err(CommandError::IdempotencyKeyReused)) => {
-                    return Err(CommandError::IdempotencyKeyReused.into())
-                }
                 Some(Ok(reply)) => {
                     count(&state, command_name(&op), "ok");
                     result(&reply, &rc.principal)
