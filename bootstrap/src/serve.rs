@@ -4,7 +4,8 @@
 //! time would hold a connection (and its buffer) for ever. Here each head must arrive
 //! within `server.header_read_timeout_ms`, a head larger than [`MAX_HEAD_BYTES`] is
 //! refused (431), a connection whose client stops reading (an SSE subscriber that never
-//! reads) is closed once a write has waited `server.write_timeout_ms`, and a failed
+//! reads) is closed once a write has waited `server.write_timeout_ms` (while one that
+//! reads slowly is not: the kernel holds little unsent for it), and a failed
 //! `accept` (out of file descriptors) waits and goes on instead of ending the server.
 
 use std::future::Future;
@@ -22,6 +23,10 @@ use tokio_io_timeout::TimeoutStream;
 /// arrive: past it hyper answers 431. (It checks as it reads, so a head of up to about
 /// twice this may pass; one of 64 KiB never does.) nginx allows 4 × 8 KiB by default.
 pub const MAX_HEAD_BYTES: usize = 16 * 1024;
+
+/// How many bytes the kernel may hold for a client that it has not yet sent
+/// (`TCP_NOTSENT_LOWAT`): past it a write waits until the client has taken more.
+pub const MAX_UNSENT_BYTES: u32 = 16 * 1024;
 
 /// How long open connections get to finish their requests after the shutdown signal.
 const DRAIN: Duration = Duration::from_secs(10);
@@ -85,6 +90,7 @@ pub async fn serve(
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!(error = %e, "TCP_NODELAY refused on a connection");
         }
+        unsent_bound(&tcp);
         // No read deadline: a live stream's client sends nothing after its request.
         let mut io = TimeoutStream::new(tcp);
         io.set_write_timeout(Some(deadlines.write));
@@ -103,5 +109,19 @@ pub async fn serve(
         .is_err()
     {
         tracing::warn!("connections still open after the shutdown drain; closing them");
+    }
+}
+
+/// Bounds what the kernel buffers unsent for this connection. Otherwise the send
+/// buffer grows to megabytes for a client that reads steadily but slower than a live
+/// feed grows, and the next write waits until half of it has drained: past
+/// `server.write_timeout_ms` for such a reader, which was then cut off in the middle
+/// of an event instead of being told, in the stream, that it fell too far behind.
+/// Bounded, each write waits only for the client's next reads, so the write timeout
+/// closes only a client that stops reading.
+fn unsent_bound(tcp: &tokio::net::TcpStream) {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    if let Err(e) = socket2::SockRef::from(tcp).set_tcp_notsent_lowat(MAX_UNSENT_BYTES) {
+        tracing::debug!(error = %e, "TCP_NOTSENT_LOWAT refused on a connection");
     }
 }

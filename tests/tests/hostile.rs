@@ -3,8 +3,8 @@
 //! do not stop others being served and are cut off; an oversized head is refused; bytes that are not UTF-8 get clear
 //! answers; pipelined requests are answered in order; a request with both
 //! `Transfer-Encoding` and `Content-Length` cannot smuggle a second one; a declared
-//! length past the limit is refused before the body; an SSE client
-//! that never reads is dropped from the feed instead of growing memory.
+//! length past the limit is refused before the body. (Slow SSE subscribers are in
+//! `slow_subscribers.rs`.)
 
 use std::time::Duration;
 
@@ -230,58 +230,4 @@ async fn a_declared_length_past_the_limit_is_refused_before_the_body() {
         assert_eq!(statuses(&answer), ["413"], "{path} {length}: {answer}");
         assert!(answer.contains("payload_too_large"), "{answer}");
     }
-}
-
-async fn subscribers(app: &TestApp) -> u64 {
-    let text = app.get("/metrics").await.text().await.expect("metrics");
-    text.lines()
-        .find_map(|l| l.strip_prefix("ledger_sse_subscribers "))
-        .and_then(|n| n.trim().parse::<f64>().ok())
-        .map_or(u64::MAX, |n| n as u64)
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_live_subscriber_that_never_reads_is_closed() {
-    let options = Options {
-        write_timeout_ms: 1_000,
-        ..Options::default()
-    };
-    let app = TestApp::spawn_with(Backend::Sqlite, options).await;
-    let open = json!({"account_id": "flood", "owner": "Ada", "currency": "USD"});
-    assert_eq!(json(app.post("/accounts", open).await).await.0, 201);
-    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
-    socket
-        .set_recv_buffer_size(4096)
-        .expect("a small receive buffer");
-    let mut tcp = socket
-        .connect(address(&app).parse().expect("address"))
-        .await
-        .expect("connects");
-    tcp.write_all(b"GET /events/stream HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .expect("sends");
-    for _ in 0..100 {
-        if subscribers(&app).await == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(subscribers(&app).await, 1, "the stream is open");
-    // It never reads: events pile up in the socket until a write waits past the
-    // deadline, and the server closes the connection and drops the subscription.
-    let deposits: Vec<_> = (0..500)
-        .map(|_| json!({"op": "deposit", "account_id": "flood", "amount": "0.01"}))
-        .collect();
-    let batch = json!({"atomic": false, "operations": deposits});
-    let mut gone = false;
-    for _ in 0..300 {
-        assert_eq!(json(app.post("/batches", batch.clone()).await).await.0, 200);
-        if subscribers(&app).await == 0 {
-            gone = true;
-            break;
-        }
-    }
-    assert!(gone, "a subscriber that never reads is dropped");
-    assert_eq!(app.get("/health").await.status(), 200);
-    drop(tcp);
 }
