@@ -15,7 +15,7 @@ pub struct Decimal {
 }
 
 const MAX_SIGNIFICANT_DIGITS: usize = 36;
-const MAX_EXPONENT: i32 = 64;
+const MAX_EXPONENT: i64 = 64;
 
 impl Decimal {
     /// Parses JSON-number grammar (`-12.50`, `1.25e2`) or a plain decimal string, exactly.
@@ -44,7 +44,7 @@ impl Decimal {
         if !digits_ok(int_part) || frac_part.is_some_and(|f| !digits_ok(f)) {
             return Err(bad());
         }
-        let exp: i32 = match exponent {
+        let exp: i64 = match exponent {
             None => 0,
             Some(e) => {
                 let body = e.strip_prefix(['+', '-']).unwrap_or(e);
@@ -52,11 +52,11 @@ impl Decimal {
                     return Err(bad());
                 }
                 let trimmed = body.trim_start_matches('0');
-                // Out of range: stands for any magnitude past the bound (no i32 parse
-                // of a thousand digits).
-                let magnitude: i32 = match trimmed.len() {
-                    0..=4 => trimmed.parse().unwrap_or(0),
-                    _ => MAX_EXPONENT + 1,
+                // Past twelve digits an exponent outweighs every digit a request can
+                // hold (no parse of a thousand digits).
+                let magnitude: i64 = match trimmed.len() {
+                    0..=12 => trimmed.parse().unwrap_or(0),
+                    _ => 10_i64.pow(13),
                 };
                 if e.starts_with('-') {
                     -magnitude
@@ -66,42 +66,47 @@ impl Decimal {
             }
         };
         let frac = frac_part.unwrap_or("");
-        let zero = int_part.bytes().chain(frac.bytes()).all(|b| b == b'0');
-        if exp.abs() > MAX_EXPONENT {
-            // Zero times any power of ten is zero; a value that is not says which end
-            // of the range it fell off.
-            return match (zero, exp < 0) {
-                (true, _) => Ok(Self {
-                    negative: false,
-                    unscaled: 0,
-                    scale: 0,
-                }),
-                (false, true) => Err(MoneyError::TooFine),
-                (false, false) => Err(MoneyError::Overflow),
-            };
-        }
-        let all = int_part
+        let significant: Vec<u8> = int_part
             .bytes()
             .chain(frac.bytes())
-            .skip_while(|b| *b == b'0');
-        let significant: Vec<u8> = all.collect();
-        let scale = i32::try_from(frac.len()).map_err(|_| MoneyError::Overflow)? - exp;
-        if significant.len() > MAX_SIGNIFICANT_DIGITS {
-            // More digits than a value holds: too fine when the whole part alone would
-            // fit (`1.5` and forty zeros), too large when it would not.
-            let whole_digits = significant.len() as i64 - i64::from(scale);
+            .skip_while(|b| *b == b'0')
+            .collect();
+        // Digits after the point once the exponent is applied (negative: zeros to add).
+        let scale = i64::try_from(frac.len()).map_err(|_| MoneyError::Overflow)? - exp;
+        if significant.is_empty() {
+            // Zero times any power of ten is zero, not a number too large (`0e40`); its
+            // decimals as written stay (`0.000` has three).
+            let scale = if exp.abs() > MAX_EXPONENT {
+                0
+            } else {
+                scale.max(0)
+            };
+            return Ok(Self {
+                negative: false,
+                unscaled: 0,
+                scale: i32::try_from(scale).map_err(|_| MoneyError::TooFine)?,
+            });
+        }
+        // The range is judged on the value, its digits and exponent together: `0.` and
+        // eighty-three zeros then `1e80` is 0.0001.
+        let whole_digits = significant.len() as i64 - scale;
+        if significant.len() > MAX_SIGNIFICANT_DIGITS || scale > MAX_EXPONENT {
+            // More digits than a value holds, or finer than any currency: too fine
+            // when the whole part alone would fit (`1.5` and forty zeros), too large
+            // when it would not.
             return Err(if whole_digits <= MAX_SIGNIFICANT_DIGITS as i64 {
                 MoneyError::TooFine
             } else {
                 MoneyError::Overflow
             });
         }
+        if scale < -MAX_EXPONENT {
+            return Err(MoneyError::Overflow);
+        }
         let unscaled = significant
             .iter()
             .fold(0u128, |acc, b| acc * 10 + u128::from(b - b'0'));
-        // Zero times a power of ten is zero, not a number too large (`0e40`); its
-        // decimals as written stay (`0.000` has three).
-        let scale = if unscaled == 0 { scale.max(0) } else { scale };
+        let scale = i32::try_from(scale).map_err(|_| MoneyError::Overflow)?;
         Ok(Self {
             negative: negative && unscaled != 0,
             unscaled,

@@ -104,6 +104,16 @@ fn exponents_out_of_range_say_which_way() {
     ] {
         assert_eq!(Decimal::parse(large), Err(MoneyError::Overflow), "{large}");
     }
+    // Digits and exponent are judged together (black-box testing found `0.`, eighty-three
+    // zeros, `1e80` called "too large": its exponent was judged first).
+    let shifted = format!("0.{}1e80", "0".repeat(83));
+    assert_eq!(Decimal::parse(&shifted), Decimal::parse("0.0001"));
+    let shifted = format!("{}e-80", "1".repeat(30));
+    assert_eq!(Decimal::parse(&shifted), Err(MoneyError::TooFine));
+    assert_eq!(
+        Money::parse(&format!("0.{}250e73", "0".repeat(70)), cur("USD")).map(|m| m.minor_units()),
+        Ok(25_000)
+    );
     for zero in ["0e9999999999", "0.000e-400", "-0E70"] {
         let d = Decimal::parse(zero).unwrap();
         assert!(!d.is_positive() && !d.is_negative(), "{zero}");
