@@ -140,7 +140,8 @@ impl<'a> BatchUnit<'a> {
                     .transfer_id
                     .clone()
                     .ok_or_else(|| CommandError::Internal("no transfer id".into()))?;
-                let order = t.order(id.clone(), now)?;
+                t.check()?;
+                let order = t.order(id.clone(), now);
                 if order.from == order.to {
                     return Err(DomainError::SameAccount.into());
                 }

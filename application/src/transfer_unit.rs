@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use ledger_domain::{
     plan_settlement, plan_transfer, Account, AccountId, DomainError, Settlement, Transfer,
-    TransferId, TransferOrder, TransferPlan, Versioned,
+    TransferId, TransferPlan, Versioned,
 };
 
 use crate::commands::{metadata, precondition_failed, AccountReply, CommandContext, CommandError};
@@ -13,13 +13,14 @@ use crate::pipeline::Pipeline;
 use crate::ports::store::AppendRequest;
 use crate::repository::Repository;
 use crate::transfer_views::TransferView;
-use crate::transfers::{transfer_stream, TransferReply};
+use crate::transfers::{transfer_stream, TransferReply, TransferRequest};
 use crate::write::{Decision, Unit};
 
 /// What the unit does.
 pub(crate) enum What {
-    /// A new transfer, posted at once or pending.
-    New(TransferOrder),
+    /// A new transfer, posted at once or pending, with its id (its order is made when
+    /// it is decided: a pending one's `expires_at` counts from its `recorded_at`).
+    New(TransferRequest, TransferId),
     /// A post, void or expiry of a pending transfer, at the clock's time when the
     /// command is decided (or at the given time: the expirer's).
     Settle(TransferId, Settlement, Option<DateTime<Utc>>),
@@ -48,7 +49,7 @@ impl<'a> TransferUnit<'a> {
         causation: uuid::Uuid,
     ) -> Self {
         let id = match &what {
-            What::New(order) => &order.transfer_id,
+            What::New(_, id) => id,
             What::Settle(id, ..) => id,
         };
         Self {
@@ -64,7 +65,7 @@ impl<'a> TransferUnit<'a> {
 
     fn transfer_id(&self) -> &TransferId {
         match &self.what {
-            What::New(order) => &order.transfer_id,
+            What::New(_, id) => id,
             What::Settle(id, ..) => id,
         }
     }
@@ -102,7 +103,8 @@ impl<'a> TransferUnit<'a> {
         now: DateTime<Utc>,
     ) -> Result<TransferPlan, CommandError> {
         match &self.what {
-            What::New(order) => {
+            What::New(request, id) => {
+                let order = request.order(id.clone(), now);
                 // Two different accounts is checked before any precondition, as the
                 // domain checks it before anything else.
                 if order.from == order.to {
@@ -123,7 +125,12 @@ impl<'a> TransferUnit<'a> {
                         return Err(precondition_failed(from.version, false));
                     }
                 }
-                Ok(plan_transfer(order, &from.state, &to.state, &record.state)?)
+                Ok(plan_transfer(
+                    &order,
+                    &from.state,
+                    &to.state,
+                    &record.state,
+                )?)
             }
             What::Settle(_, settlement, at) => Ok(plan_settlement(
                 settlement,
@@ -159,7 +166,7 @@ impl Unit for TransferUnit<'_> {
             // A new transfer's stream is almost always new: it is not read. If it exists
             // after all, the append (expecting version 0) conflicts, and the loop loads
             // everything fresh and refuses `transfer_exists`.
-            What::New(_) => Versioned::default(),
+            What::New(..) => Versioned::default(),
             What::Settle(..) => repo.load::<Transfer>(&self.record_stream).await?,
         };
         Ok((from, to, record))

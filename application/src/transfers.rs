@@ -40,23 +40,25 @@ pub struct TransferRequest {
 }
 
 impl TransferRequest {
-    /// The domain's order for it, as transfer `transfer_id` made at `now`; its life is
-    /// 1 to [`MAX_EXPIRES_IN_SECONDS`] seconds, and only a pending transfer has one.
-    pub(crate) fn order(
-        &self,
-        transfer_id: TransferId,
-        now: DateTime<Utc>,
-    ) -> Result<TransferOrder, CommandError> {
-        if let Some(s) = self.expires_in_seconds {
-            if !self.pending || !(1..=MAX_EXPIRES_IN_SECONDS).contains(&s) {
-                return Err(DomainError::Validation(ValueError::OutOfRange {
+    /// Refused unless its life is 1 to [`MAX_EXPIRES_IN_SECONDS`] seconds, on a
+    /// pending transfer only.
+    pub(crate) fn check(&self) -> Result<(), CommandError> {
+        match self.expires_in_seconds {
+            Some(s) if !self.pending || !(1..=MAX_EXPIRES_IN_SECONDS).contains(&s) => {
+                Err(DomainError::Validation(ValueError::OutOfRange {
                     what: "expires_in_seconds",
                     range: "1 to 2592000, on a pending transfer",
                 })
-                .into());
+                .into())
             }
+            _ => Ok(()),
         }
-        Ok(TransferOrder {
+    }
+
+    /// The domain's order for it (once [`Self::check`]ed), as transfer `transfer_id`
+    /// decided at `now`: a pending transfer's life runs from the time it is recorded.
+    pub(crate) fn order(&self, transfer_id: TransferId, now: DateTime<Utc>) -> TransferOrder {
+        TransferOrder {
             transfer_id,
             from: self.from.clone(),
             to: self.to.clone(),
@@ -66,7 +68,7 @@ impl TransferRequest {
             expires_at: self
                 .expires_in_seconds
                 .map(|s| now + Duration::seconds(i64::from(s))),
-        })
+        }
     }
 }
 
@@ -130,10 +132,9 @@ impl CommandService {
             None => TransferId::parse(self.pipeline.ids.new_id().to_string())
                 .map_err(|e| CommandError::Internal(e.to_string()))?,
         };
-        let now = self.pipeline.now();
-        let order = req.order(transfer_id, now)?;
-        let (from, to) = (order.from.clone(), order.to.clone());
-        self.run_transfer(What::New(order), from, to, ctx, &fp)
+        req.check()?;
+        let (from, to) = (req.from.clone(), req.to.clone());
+        self.run_transfer(What::New(req, transfer_id), from, to, ctx, &fp)
             .await
     }
 

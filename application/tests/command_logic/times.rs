@@ -123,3 +123,33 @@ async fn every_event_of_one_append_has_the_same_time() {
     // Each write read the clock afresh: later writes are later.
     assert!(times.windows(2).all(|w| w[0] < w[1]), "{times:?}");
 }
+
+/// A pending transfer's life runs from the time it is recorded: `expires_at` is its
+/// `recorded_at` plus `expires_in_seconds` exactly, however late the command is decided
+/// (it was counted from a reading taken before the accounts' locks, so a decide delayed
+/// by a wait could record a transfer whose life was partly, or wholly, spent).
+#[tokio::test]
+async fn a_pending_transfer_expires_its_life_after_it_is_recorded() {
+    let appends = Arc::new(Mutex::new(Vec::new()));
+    let service = two_accounts(appends.clone());
+    service
+        .act(a(), deposit("10"), &ctx())
+        .await
+        .expect("deposit");
+    let pending = service
+        .transfer(
+            TransferRequest {
+                expires_in_seconds: Some(60),
+                ..request("2", true)
+            },
+            &ctx(),
+        )
+        .await
+        .expect("pending");
+    let times = one_time_each(&appends);
+    let recorded_at = times[1];
+    assert_eq!(
+        pending.transfer.expires_at,
+        Some(recorded_at + Duration::seconds(60))
+    );
+}
