@@ -118,10 +118,14 @@ pub async fn serve(
 /// `server.write_timeout_ms` for such a reader, which was then cut off in the middle
 /// of an event instead of being told, in the stream, that it fell too far behind.
 /// Bounded, each write waits only for the client's next reads, so the write timeout
-/// closes only a client that stops reading.
+/// closes only a client that stops reading. (Linux only; elsewhere the kernel's own
+/// buffering stands.)
+#[cfg(any(target_os = "linux", target_os = "android"))]
 fn unsent_bound(tcp: &tokio::net::TcpStream) {
-    #[cfg(any(target_os = "linux", target_os = "android"))]
     if let Err(e) = socket2::SockRef::from(tcp).set_tcp_notsent_lowat(MAX_UNSENT_BYTES) {
         tracing::debug!(error = %e, "TCP_NOTSENT_LOWAT refused on a connection");
     }
 }
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn unsent_bound(_tcp: &tokio::net::TcpStream) {}

@@ -84,14 +84,20 @@ fn one_time_each(appends: &Mutex<Vec<Vec<NewEvent>>>) -> Vec<DateTime<Utc>> {
         .collect()
 }
 
-#[tokio::test]
-async fn every_event_of_one_append_has_the_same_time() {
-    let appends = Arc::new(Mutex::new(Vec::new()));
-    let service = two_accounts(appends.clone());
+/// [`two_accounts`] with 10 deposited into `a` (the first append).
+async fn funded(appends: Arc<Mutex<Vec<Vec<NewEvent>>>>) -> CommandService {
+    let service = two_accounts(appends);
     service
         .act(a(), deposit("10"), &ctx())
         .await
         .expect("deposit");
+    service
+}
+
+#[tokio::test]
+async fn every_event_of_one_append_has_the_same_time() {
+    let appends = Arc::new(Mutex::new(Vec::new()));
+    let service = funded(appends.clone()).await;
     // A transfer (three streams), a pending one, then its post.
     service
         .transfer(request("1", false), &ctx())
@@ -131,11 +137,7 @@ async fn every_event_of_one_append_has_the_same_time() {
 #[tokio::test]
 async fn a_pending_transfer_expires_its_life_after_it_is_recorded() {
     let appends = Arc::new(Mutex::new(Vec::new()));
-    let service = two_accounts(appends.clone());
-    service
-        .act(a(), deposit("10"), &ctx())
-        .await
-        .expect("deposit");
+    let service = funded(appends.clone()).await;
     let pending = service
         .transfer(
             TransferRequest {
