@@ -91,8 +91,15 @@ pub fn transfer_stream(id: &TransferId) -> String {
 
 /// The stream of the transfer with this id, given as text (as a read model keeps it).
 pub(crate) fn transfer_stream_of(id: &str) -> String {
-    format!("transfer/{id}")
+    format!("{TRANSFER_STREAM_PREFIX}{id}")
 }
+
+/// The transfer id a stream is the stream of, if it is a transfer's.
+pub fn transfer_id_of_stream(stream_id: &str) -> Option<&str> {
+    stream_id.strip_prefix(TRANSFER_STREAM_PREFIX)
+}
+
+const TRANSFER_STREAM_PREFIX: &str = "transfer/";
 
 impl CommandService {
     /// Runs a transfer: either both legs (and the transfer record) exist, or neither.

@@ -106,18 +106,24 @@ impl Verifier {
                 stream,
             )
             .await?;
-        // One stream's check compares its account alone; the whole feed's, every
-        // transfer, the analytics and the audit log too.
-        if stream.is_none() {
-            let (models, checkpoints) = (self.models.as_ref(), self.checkpoints.as_ref());
-            let stores = (self.store.as_ref(), models, checkpoints);
-            report.transfers = transfers.compare(stores, &mut findings).await?;
-            report.analytics = analytics
-                .compare(models, checkpoints, &mut findings)
-                .await?;
-            (report.audit_entries, report.audit_counted) =
-                audit.finish(models, checkpoints, &mut findings).await?;
-            failed_projections(checkpoints, &mut findings).await?;
+        // One stream's check compares its account or its transfer alone; the whole
+        // feed's, every account and transfer, the analytics and the audit log too.
+        let (models, checkpoints) = (self.models.as_ref(), self.checkpoints.as_ref());
+        let stores = (self.store.as_ref(), models, checkpoints);
+        match stream.map(crate::transfers::transfer_id_of_stream) {
+            Some(Some(id)) => {
+                report.transfers = transfers.compare_one(stores, id, &mut findings).await?;
+            }
+            Some(None) => {}
+            None => {
+                report.transfers = transfers.compare(stores, &mut findings).await?;
+                report.analytics = analytics
+                    .compare(models, checkpoints, &mut findings)
+                    .await?;
+                (report.audit_entries, report.audit_counted) =
+                    audit.finish(models, checkpoints, &mut findings).await?;
+                failed_projections(checkpoints, &mut findings).await?;
+            }
         }
         findings.sort_by_key(|f| (f.pass, f.position.unwrap_or(u64::MAX)));
         findings.truncate(MAX_FINDINGS);

@@ -105,14 +105,7 @@ impl TransfersFold {
         loop {
             let page = models.transfers_checked(before, VIEW_PAGE).await?;
             for (row, columns_apart) in &page {
-                // The filter columns against the row's own view (which the fold checks):
-                // changed alone they would move the transfer between the lists `GET
-                // /transfers` filters, and hide it from the expirer.
-                if let Some(apart) = columns_apart {
-                    let detail =
-                        format!("the transfers view's filter columns differ from its row: {apart}");
-                    found.push((finding(&row.view.transfer_id, detail), Explained::Never));
-                }
+                found.extend(filter_columns(row, columns_apart));
                 let (detail, explained) = match self.expected(store, row).await? {
                     Expected::Equal => continue,
                     Expected::Row(expected) => (
@@ -141,11 +134,51 @@ impl TransfersFold {
         missing.extend(self.ended.drain().map(|(id, _)| id));
         missing.sort();
         for id in missing {
-            let detail = "the transfer is missing from the transfers view (one made before \
-                the view existed appears after `ledger projections rebuild --name current_state`)"
-                .to_owned();
-            found.push((finding(&id, detail), Explained::Never));
+            found.push((finding(&id, MISSING.to_owned()), Explained::Never));
         }
+        self.keep_unexplained((store, checkpoints), found, findings)
+            .await?;
+        Ok(folded)
+    }
+
+    /// One transfer's check (`ledger verify --stream transfer/<id>`): its row, read by
+    /// the position that created it, against a fold of its stream's events up to the
+    /// checkpoint. Returns how many transfers were compared: none when the checkpoint
+    /// had not reached the transfer.
+    pub(crate) async fn compare_one(
+        self,
+        (store, models, checkpoints): (&dyn EventStore, &dyn ReadModels, &dyn ProjectionStore),
+        transfer_id: &str,
+        findings: &mut Vec<Finding>,
+    ) -> Result<u64, QueryError> {
+        let Some(expected) = self.fold_from_store(store, transfer_id).await? else {
+            return Ok(0);
+        };
+        let before = Some(expected.created_position + 1);
+        let page = models.transfers_checked(before, 1).await?;
+        let mut found = Vec::new();
+        match page.iter().find(|(r, _)| r.view.transfer_id == transfer_id) {
+            Some((row, columns_apart)) => {
+                found.extend(filter_columns(row, columns_apart));
+                if *row != expected {
+                    let detail = differences("transfers", row, &expected);
+                    found.push((finding(transfer_id, detail), Explained::IfStreamMoved));
+                }
+            }
+            None => found.push((finding(transfer_id, MISSING.to_owned()), Explained::Never)),
+        }
+        self.keep_unexplained((store, checkpoints), found, findings)
+            .await?;
+        Ok(1)
+    }
+
+    /// Keeps the differences that nothing since the fold's checkpoint explains.
+    async fn keep_unexplained(
+        &self,
+        (store, checkpoints): (&dyn EventStore, &dyn ProjectionStore),
+        found: Vec<(Finding, Explained)>,
+        findings: &mut Vec<Finding>,
+    ) -> Result<(), QueryError> {
         let moved = checkpoint(checkpoints, Projection::CurrentState).await? != self.until;
         for (f, explained) in found {
             let skip = moved
@@ -158,7 +191,7 @@ impl TransfersFold {
                 findings.push(f);
             }
         }
-        Ok(folded)
+        Ok(())
     }
 
     /// What the fold says of a row of the view (taking the transfer out of the fold).
@@ -272,6 +305,21 @@ enum Explained {
     IfMoved,
     /// An event of the transfer's stream after the checkpoint.
     IfStreamMoved,
+}
+
+const MISSING: &str = "the transfer is missing from the transfers view (one made before the \
+    view existed appears after `ledger projections rebuild --name current_state`)";
+
+/// The filter columns against the row's own view (which the fold checks): changed
+/// alone they would move the transfer between the lists `GET /transfers` filters, and
+/// hide it from the expirer.
+fn filter_columns(
+    row: &TransferRow,
+    columns_apart: &Option<String>,
+) -> Option<(Finding, Explained)> {
+    let apart = columns_apart.as_ref()?;
+    let detail = format!("the transfers view's filter columns differ from its row: {apart}");
+    Some((finding(&row.view.transfer_id, detail), Explained::Never))
 }
 
 fn finding(transfer_id: &str, detail: String) -> Finding {

@@ -66,7 +66,8 @@ enum Command {
         /// must still give them, even if every stored seal was deleted.
         #[arg(long)]
         seal: Option<PathBuf>,
-        /// Check only this stream (versions, hashes, and its read-model row).
+        /// Check only this stream (versions, hashes, and its account's or transfer's
+        /// read-model row).
         #[arg(long)]
         stream: Option<String>,
     },

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use ledger_application::transfers::transfer_id_of_stream;
 use ledger_application::verify::KeptSeal;
 use ledger_bootstrap::{integrity, stores, Settings};
 
@@ -140,6 +141,10 @@ pub(crate) async fn run(
                 counted(report.audit_entries, "audit entry", "audit entries"),
             )
         }
+        Some(s) if transfer_id_of_stream(s).is_some() => format!(
+            "{} compared with the read models",
+            counted(report.transfers, "transfer", "transfers")
+        ),
         Some(_) => format!(
             "{} compared with the read models",
             counted(report.accounts, "account", "accounts")

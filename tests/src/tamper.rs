@@ -280,7 +280,8 @@ pub async fn sealed_ledger(backend: Backend) -> (TestApp, String, PathBuf, PathB
         .await;
         assert_eq!(s, 200, "{b}");
     }
-    let t = json!({"from_account_id": "acc-1", "to_account_id": "acc-2", "amount": "5.00"});
+    let t = json!({"transfer_id": "t-1", "from_account_id": "acc-1", "to_account_id": "acc-2",
+        "amount": "5.00"});
     let (s, b) = json(app.post("/transfers", t).await).await;
     assert_eq!(s, 201, "{b}");
     // The seal covers everything once it is the feed's last event and counts every one

@@ -5,9 +5,7 @@
 use std::time::Duration;
 
 use ledger_application::ports::store::RecordedEvent;
-use ledger_tests::tamper::{
-    assert_caught, new_key, rechain, sealed_ledger, verify, verify_with, Store,
-};
+use ledger_tests::tamper::{assert_caught, new_key, rechain, sealed_ledger, verify, Store};
 use ledger_tests::{json, on_both_backends, Backend, TestApp};
 use serde_json::json;
 
@@ -296,27 +294,6 @@ async fn the_newest_events_removed_are_found(backend: Backend) {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-/// `--stream` on a stream whose every event was removed: its row in the accounts view
-/// has no events behind it (once "verified: no finding").
-async fn one_streams_check_finds_a_row_whose_events_are_gone(backend: Backend) {
-    let (_app, url, dir, key) = sealed_ledger(backend).await;
-    let (code, out) = verify_with(&url, Some(&key), &["--stream", "acc-2"]).await;
-    assert_eq!(code, 0, "{out}");
-    // A stream the store never held is not a clean check (it once said "verified").
-    let (code, out) = verify_with(&url, Some(&key), &["--stream", "acc-9"]).await;
-    assert!(
-        code == 2 && out.contains("no event of stream acc-9"),
-        "{out}"
-    );
-    Store::at(&url)
-        .exec("DELETE FROM events WHERE stream_id = 'acc-2'")
-        .await;
-    let (code, out) = verify_with(&url, Some(&key), &["--stream", "acc-2"]).await;
-    assert_caught(code, &out, "pass 4 (read models), stream acc-2");
-    assert!(out.contains("no event opened"), "{out}");
-    let _ = std::fs::remove_dir_all(dir);
-}
-
 async fn without_a_key_there_is_no_public_key_and_no_seal(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let body = json!({"account_id": "k-1", "owner": "Ada", "currency": "USD"});
@@ -348,5 +325,4 @@ on_both_backends!(
     a_changed_read_model_row_is_found,
     changed_and_deleted_transfer_rows_are_found,
     the_newest_events_removed_are_found,
-    one_streams_check_finds_a_row_whose_events_are_gone,
 );
