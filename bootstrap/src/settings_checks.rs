@@ -6,22 +6,26 @@ use config::{Config, ValueKind};
 
 use crate::settings::Settings;
 
-/// Keys that take whole numbers. The reader rounds a fraction (`0.4` would be 0: an
-/// `auth.rate_limit_per_second` turned off) and reads `inf` as the largest number.
-const WHOLE: [&str; 12] = [
-    "server.request_timeout_ms",
-    "server.header_read_timeout_ms",
-    "server.write_timeout_ms",
-    "server.max_live_streams",
-    "server.max_live_streams_per_key",
-    "storage.max_connections",
-    "storage.group_commit_writers",
-    "snapshots.every",
-    "snapshots.ttl_seconds",
-    "snapshots.cache_capacity",
-    "auth.rate_limit_per_second",
-    "integrity.seal_interval_seconds",
+/// Keys that take whole numbers, each with the largest it takes. The reader rounds a
+/// fraction (`0.4` would be 0: an `auth.rate_limit_per_second` turned off), reads `inf`
+/// as the largest number, and holds no whole number past a signed 64-bit one.
+const WHOLE: [(&str, u64); 12] = [
+    ("server.request_timeout_ms", I64),
+    ("server.header_read_timeout_ms", I64),
+    ("server.write_timeout_ms", I64),
+    ("server.max_live_streams", I64),
+    ("server.max_live_streams_per_key", I64),
+    ("storage.max_connections", U32),
+    ("storage.group_commit_writers", I64),
+    ("snapshots.every", I64),
+    ("snapshots.ttl_seconds", I64),
+    ("snapshots.cache_capacity", I64),
+    ("auth.rate_limit_per_second", U32),
+    ("integrity.seal_interval_seconds", I64),
 ];
+
+const I64: u64 = i64::MAX as u64;
+const U32: u64 = u32::MAX as u64;
 
 /// The most aggregates the in-process cache keeps (its slots are allocated at start,
 /// about 40 bytes each).
@@ -35,12 +39,16 @@ pub const MAX_TTL_SECONDS: u64 = 1_000_000_000;
 
 /// Refuses a number with a fraction (or not a number) where a whole one is asked for.
 pub(crate) fn whole_numbers(built: &Config) -> anyhow::Result<()> {
-    for key in WHOLE {
-        // As written in the environment: the reader takes `+5` and `-0` for numbers.
+    for (key, max) in WHOLE {
+        // As written in the environment: the reader takes `+5` and `-0` for numbers,
+        // and a number past its range for a float (which it would quote rounded).
         let variable = format!("LEDGER__{}", key.to_uppercase().replace('.', "__"));
         if let Ok(raw) = std::env::var(&variable) {
             if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
                 anyhow::bail!("{key} must be a whole number, digits only (it is {raw:?})");
+            }
+            if raw.parse::<u64>().map_or(true, |n| n > max) {
+                anyhow::bail!("{key} must be at most {max} (it is {raw})");
             }
         }
         let Ok(value) = built.get::<config::Value>(key) else {
@@ -95,6 +103,14 @@ pub(crate) fn values(settings: &Settings) -> anyhow::Result<()> {
     // PostgreSQL's pool (SQLite's is its own): the listener for other instances'
     // appends keeps one connection.
     let postgres = settings.storage.url.expose().starts_with("postgres");
+    if postgres && !names_a_database(settings.storage.url.expose()) {
+        anyhow::bail!(
+            "storage.url {} names no database: add one, as in postgres://user@host/ledger \
+             (PostgreSQL would take the user's own database, and `ledger migrate` would make a \
+             ledger there)",
+            crate::settings::redacted(settings.storage.url.expose())
+        );
+    }
     if postgres && settings.storage.max_connections < 2 {
         anyhow::bail!(
             "storage.max_connections must be at least 2 on PostgreSQL (it is {})",
@@ -122,15 +138,23 @@ pub(crate) fn values(settings: &Settings) -> anyhow::Result<()> {
         );
     }
     // A token a client cannot send as it is (with spaces or control characters) would
-    // refuse every request made with it. (An empty one is none: admin is off.)
+    // refuse every request made with it. (An empty one is none: admin is off; API
+    // tokens are trimmed, and empty entries between commas ignored.)
+    let unsendable = |t: &str| t.chars().any(|c| c.is_whitespace() || c.is_control());
     if let Some(token) = &settings.auth.admin_token {
-        if token
-            .expose()
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control())
-        {
+        if unsendable(token.expose()) {
             anyhow::bail!("auth.admin_token must not hold spaces or control characters");
         }
+    }
+    if settings
+        .auth
+        .api_tokens
+        .iter()
+        .any(|t| unsendable(t.expose().trim()))
+    {
+        anyhow::bail!(
+            "auth.api_tokens must not hold spaces or control characters (commas part them)"
+        );
     }
     if std::net::ToSocketAddrs::to_socket_addrs(settings.server.address.as_str()).is_err() {
         anyhow::bail!(
@@ -144,4 +168,19 @@ pub(crate) fn values(settings: &Settings) -> anyhow::Result<()> {
         ledger_nats::check_names(&nats.stream, &nats.subject_prefix).map_err(anyhow::Error::msg)?;
     }
     Ok(())
+}
+
+/// Whether a PostgreSQL URL names its database: a path after the host
+/// (`postgres://host/ledger`), a `dbname` parameter, or `PGDATABASE` in the environment.
+fn names_a_database(url: &str) -> bool {
+    if std::env::var("PGDATABASE").is_ok_and(|d| !d.is_empty()) {
+        return true;
+    }
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let (address, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let path = address.split_once('/').map_or("", |(_, path)| path);
+    !path.is_empty()
+        || query
+            .split('&')
+            .any(|p| p.starts_with("dbname=") && p.len() > 7)
 }

@@ -88,10 +88,17 @@ pub async fn require_ledger(settings: &Settings) -> anyhow::Result<()> {
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let pool = ledger_postgres::pool(url, 2)
             .with_context(|| format!("invalid storage.url {shown}"))?;
-        sqlx::query_scalar::<_, bool>("SELECT to_regclass('events') IS NOT NULL")
+        let found = sqlx::query_scalar::<_, bool>("SELECT to_regclass('events') IS NOT NULL")
             .fetch_one(&pool)
-            .await
-            .with_context(|| format!("cannot reach the event store at {shown}"))?
+            .await;
+        match found {
+            Ok(found) => found,
+            Err(e) => {
+                let timed_out = matches!(e, sqlx::Error::PoolTimedOut);
+                let cause = with_cause(&pool, e, timed_out).await;
+                anyhow::bail!("cannot reach the event store at {shown}: {cause}");
+            }
+        }
     } else {
         // The opening names what is wrong with it.
         true
@@ -186,15 +193,7 @@ async fn open_with(settings: &Settings, migrate: bool) -> anyhow::Result<Stores>
                     e,
                     sqlx::migrate::MigrateError::Execute(sqlx::Error::PoolTimedOut)
                 );
-                let why = if timed_out {
-                    ledger_postgres::connect_error(&pool).await
-                } else {
-                    None
-                };
-                let cause = match why {
-                    Some(why) => format!("{e} (connecting: {why})"),
-                    None => e.to_string(),
-                };
+                let cause = with_cause(&pool, e, timed_out).await;
                 anyhow::bail!("cannot reach or migrate the event store at {shown}: {cause}");
             }
         }
@@ -249,3 +248,17 @@ pub async fn warm_up(stores: &Stores) {
 
 /// Event-store connections opened before the first request.
 const WARM_CONNECTIONS: usize = 4;
+
+/// A failed use of `pool`, with why it could not connect when the pool only says it
+/// timed out (a direct try says why).
+async fn with_cause(pool: &sqlx::PgPool, e: impl std::fmt::Display, timed_out: bool) -> String {
+    let why = if timed_out {
+        ledger_postgres::connect_error(pool).await
+    } else {
+        None
+    };
+    match why {
+        Some(why) => format!("{e} (connecting: {why})"),
+        None => e.to_string(),
+    }
+}

@@ -31,7 +31,26 @@ fn every_setting_is_checked_before_a_ledger_is_made() {
     let dir = std::env::temp_dir().join(format!("ledger-settings-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).expect("dir");
     let nats = ("LEDGER__RELAY__NATS__URL", "nats://token@127.0.0.1:1");
-    let runs: [(&[(&str, &str)], &str); 11] = [
+    let runs: [(&[(&str, &str)], &str); 15] = [
+        // PostgreSQL would take the user's own database (a ledger made in `root`).
+        (
+            &[("LEDGER__STORAGE__URL", "postgres://postgres@127.0.0.1:1")],
+            "storage.url postgres://postgres@127.0.0.1:1 names no database",
+        ),
+        (
+            &[("LEDGER__AUTH__API_TOKENS", "good,with space")],
+            "auth.api_tokens must not hold spaces",
+        ),
+        // Quoted as written, with the bound (once quoted rounded through a float).
+        (
+            &[("LEDGER__SERVER__REQUEST_TIMEOUT_MS", "18446744073709551615")],
+            "server.request_timeout_ms must be at most 9223372036854775807 (it is \
+             18446744073709551615)",
+        ),
+        (
+            &[("LEDGER__AUTH__RATE_LIMIT_PER_SECOND", "9007199254740993")],
+            "auth.rate_limit_per_second must be at most 4294967295 (it is 9007199254740993)",
+        ),
         (
             &[("LEDGER__AUTH__RATE_LIMIT_PER_SECOND", "0.4")],
             "auth.rate_limit_per_second must be a whole number",
@@ -120,4 +139,34 @@ fn another_applications_sqlite_database_is_not_made_a_ledger() {
     let beside: Vec<_> = std::fs::read_dir(&dir).expect("dir").collect();
     assert_eq!(beside.len(), 1, "nothing made beside it: {beside:?}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Every command that opens PostgreSQL says why it could not: the pool alone says only
+/// that it timed out (black-box testing found `verify` and `projections status` saying
+/// just that, where `migrate` gave the cause).
+#[test]
+fn an_unreachable_postgres_is_named_with_its_cause() {
+    let url = (
+        "LEDGER__STORAGE__URL",
+        "postgres://postgres@127.0.0.1:1/ledger",
+    );
+    for args in [&["migrate"][..], &["verify"], &["projections", "status"]] {
+        let out = Command::new("timeout")
+            .arg("30")
+            .arg(ledger_binary())
+            .args(args)
+            .envs([url])
+            .output()
+            .expect("runs");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            matches!(out.status.code(), Some(1 | 2)),
+            "{args:?}: {:?} {err}",
+            out.status
+        );
+        assert!(
+            err.contains("cannot reach") && err.contains("Connection refused"),
+            "{args:?}: {err}"
+        );
+    }
 }
