@@ -92,6 +92,7 @@ fn an_unknown_setting_is_an_error_not_ignored() {
     let urls = [
         (format!("sqlite://{}/", dir.display()), "names a directory"),
         ("sqlite://:memory:".to_owned(), "in-memory"),
+        ("sqlite://".to_owned(), "names no file"),
     ];
     for (url, named) in urls {
         let out = Command::new(ledger_binary())

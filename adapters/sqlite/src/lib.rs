@@ -176,7 +176,12 @@ pub(crate) fn options(url: &str, create: bool) -> Result<SqliteConnectOptions, s
         // Expected work (a rebuild's statements) is not a warning.
         .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
     let file = options.get_filename();
-    if file.as_os_str().is_empty() || url.ends_with('/') || file.is_dir() {
+    if file.as_os_str().is_empty() || url.trim_end_matches('/') == "sqlite:" {
+        return Err(refused(
+            "names no file: give its path, as in sqlite://data/ledger.db",
+        ));
+    }
+    if url.ends_with('/') || file.is_dir() {
         return Err(refused("names a directory, not a database file"));
     }
     if let Some(parent) = file.parent().filter(|_| create) {
