@@ -72,11 +72,12 @@ async fn open_beside(
     let (writer, reader) = pools(options, migrator).await?;
     let file = ReadModelFile { writer, reader };
     // `ledger verify` opens them as they are: a checkpoint past the events' end is one
-    // of its findings (events removed), not a reason to stop before checking.
-    // Another ledger's file first: told it is ahead of these events, an operator
-    // would look for deleted events instead.
+    // of its findings (events removed), not a reason to stop before checking; another
+    // ledger's file is refused there too (every row would differ). Another ledger's
+    // file first: told it is ahead of these events, an operator would look for
+    // deleted events instead.
+    same_ledger(&file, events, &path, create).await?;
     if create {
-        same_ledger(&file, events, &path).await?;
         not_ahead(&file, events, &path).await?;
     }
     Ok(file)
@@ -85,19 +86,29 @@ async fn open_beside(
 /// Refuses read models made from another ledger's events (a file copied from
 /// elsewhere, behind this ledger's end or ahead of it): they would show its accounts
 /// and money as this one's. A ledger is known by the random id its
-/// events' file is made with, recorded in the read models the first time the two open
-/// together (a new ledger's first start included).
+/// events' file is made with, recorded in the read models (when `record`) the first
+/// time the two open together (a new ledger's first start included).
 async fn same_ledger(
     file: &ReadModelFile,
     events: &SqliteEventStore,
     path: &Path,
+    record: bool,
 ) -> Result<(), sqlx::Error> {
-    let ledger: String = sqlx::query_scalar("SELECT ledger_id FROM ledger_identity")
-        .fetch_one(events.reader())
-        .await?;
-    let known: Option<String> = sqlx::query_scalar("SELECT ledger_id FROM ledger_identity")
-        .fetch_optional(&file.reader)
-        .await?;
+    let identities = async {
+        let ledger: String = sqlx::query_scalar("SELECT ledger_id FROM ledger_identity")
+            .fetch_one(events.reader())
+            .await?;
+        let known: Option<String> = sqlx::query_scalar("SELECT ledger_id FROM ledger_identity")
+            .fetch_optional(&file.reader)
+            .await?;
+        Ok::<_, sqlx::Error>((ledger, known))
+    };
+    let (ledger, known) = match identities.await {
+        Ok(found) => found,
+        // Files as they are, of a version before the identity: nothing to compare.
+        Err(_) if !record => return Ok(()),
+        Err(e) => return Err(e),
+    };
     match known {
         Some(known) if known != ledger => Err(sqlx::Error::Configuration(
             format!(
@@ -108,6 +119,7 @@ async fn same_ledger(
             .into(),
         )),
         Some(_) => Ok(()),
+        None if !record => Ok(()),
         None => {
             sqlx::query(
                 "INSERT INTO ledger_identity (ledger_id) SELECT ?1 \

@@ -135,6 +135,11 @@ async fn another_ledgers_read_models_are_refused() {
         .await
         .expect_err("another ledger's");
     assert!(e.to_string().contains("another ledger's events"), "{e}");
+    // `ledger verify`'s opening, changing nothing, says so too (not a finding per row).
+    let e = ledger_sqlite::open_read_models_existing(&events)
+        .await
+        .expect_err("another ledger's");
+    assert!(e.to_string().contains("another ledger's events"), "{e}");
     // Theirs ahead of my events: still another ledger's, said as such (told it is
     // ahead, an operator would look for deleted events).
     let copy = format!("sqlite://{}", path(&mine).display());
