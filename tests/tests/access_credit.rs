@@ -1,9 +1,12 @@
-//! What an owner key may not learn, and an open API's streams once the API closes
-//! (black-box testing found each): a `currency_mismatch` named the other owner's
-//! currency; a stream opened with no credential while the API was open went on after
-//! the first key closed it; a 401 named no scheme.
+//! What an owner key may not learn, and a caller whose access ends while its request is
+//! under way (black-box testing found each): a `currency_mismatch` named the other
+//! owner's currency; a stream opened with no credential while the API was open went on
+//! after the first key closed it; a 401 named no scheme; a command whose body arrived
+//! after its key was revoked (or the open API closed) was written.
 
 use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use ledger_tests::sse::{Frame, SseReader};
 use ledger_tests::{json, Backend, TestApp, ADMIN};
@@ -13,6 +16,7 @@ use serde_json::{json, Value};
 ledger_tests::on_both_backends!(
     a_currency_mismatch_names_only_the_payers_currency,
     an_open_apis_stream_ends_when_the_api_closes,
+    a_command_whose_access_ends_before_its_body_writes_nothing,
 );
 
 async fn call(app: &TestApp, path: &str, body: Value, token: &str) -> (u16, Value) {
@@ -67,4 +71,80 @@ async fn an_open_apis_stream_ends_when_the_api_closes(backend: Backend) {
         frames.contains(&Frame::Comment(closed.into())),
         "{frames:?}"
     );
+}
+
+/// A deposit's head sent with `authorization` (if any), then `end_access`, then its
+/// body: the answer's status line and body.
+async fn deposit_around(
+    app: &TestApp,
+    authorization: &str,
+    end_access: impl std::future::Future,
+) -> String {
+    let body = r#"{"amount": "5"}"#;
+    let head = format!(
+        "POST /accounts/a/deposit HTTP/1.1\r\nHost: x\r\n{authorization}Content-Type: \
+         application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let address = app.base.trim_start_matches("http://");
+    let mut tcp = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connects");
+    tcp.write_all(head.as_bytes()).await.expect("head");
+    // The head is read and its caller admitted while the body has not come.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    end_access.await;
+    tcp.write_all(body.as_bytes()).await.expect("body");
+    let mut answer = Vec::new();
+    let read = tcp.read_to_end(&mut answer);
+    tokio::time::timeout(Duration::from_secs(20), read)
+        .await
+        .expect("answered")
+        .expect("read");
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+async fn a_command_whose_access_ends_before_its_body_writes_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let body = json!({"account_id": "a", "owner": "o", "currency": "USD"});
+    assert_eq!(call(&app, "/accounts", body, ADMIN).await.0, 201);
+    // An open API closed by its first key.
+    let first = json!({"name": "the first", "role": "operator"});
+    let answer = deposit_around(&app, "", async {
+        let (s, made) = call(&app, "/admin/api-keys", first, ADMIN).await;
+        assert_eq!(s, 201, "{made}");
+    })
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert!(answer.contains("no longer open"), "{answer}");
+    // A key revoked.
+    let key = json!({"name": "revoked", "role": "operator"});
+    let (s, made) = call(&app, "/admin/api-keys", key, ADMIN).await;
+    assert_eq!(s, 201, "{made}");
+    let bearer = format!(
+        "Authorization: Bearer {}\r\n",
+        made["secret"].as_str().unwrap()
+    );
+    let path = format!("/admin/api-keys/{}", made["key_id"].as_str().unwrap());
+    let answer = deposit_around(&app, &bearer, async {
+        let auth = format!("Bearer {ADMIN}");
+        let r = app
+            .send(Method::DELETE, &path, None, &[("authorization", &auth)])
+            .await;
+        assert_eq!(r.status(), 204);
+    })
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert!(answer.contains("unknown or revoked"), "{answer}");
+    let auth = format!("Bearer {ADMIN}");
+    let r = app
+        .send(
+            Method::GET,
+            "/accounts/a",
+            None,
+            &[("authorization", &auth)],
+        )
+        .await;
+    let (_, account) = json(r).await;
+    assert_eq!(account["balance"], "0.00", "nothing written: {account}");
 }

@@ -259,7 +259,7 @@ pub(crate) async fn rebuild(
     // One rebuild at a time across every instance: the claim is the store's (a session
     // lock on PostgreSQL, a file lock on SQLite). While another holds it, nothing starts
     // and the answer is the running rebuild's status, read from the store.
-    rc.hand_over();
+    rc.hand_over(&state.keys).await?;
     let started = state
         .runner
         .begin_rebuild(&names)

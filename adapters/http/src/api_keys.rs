@@ -137,7 +137,7 @@ pub(crate) async fn create(
         .as_deref()
         .ok_or_else(|| ApiError::validation("name is required"))?;
     let role = role(&b)?;
-    rc.hand_over();
+    rc.hand_over(&state.keys).await?;
     let made = state.keys.create(&rc.principal, name, role).await?;
     let answer = CreatedKeyBody {
         key_id: made.key.key_id.clone(),
@@ -169,7 +169,7 @@ pub(crate) async fn revoke(
     Path(key_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let well_formed = key_id.len() == 32 && key_id.bytes().all(|b| b.is_ascii_hexdigit());
-    rc.hand_over();
+    rc.hand_over(&state.keys).await?;
     if well_formed && state.keys.revoke(&rc.principal, &key_id).await? {
         return Ok(StatusCode::NO_CONTENT);
     }

@@ -10,11 +10,12 @@ use axum::response::{IntoResponse, Response};
 use governor::clock::Clock;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use ledger_application::access::{Principal, Role};
-use ledger_application::api_keys::hash_of;
+use ledger_application::api_keys::{hash_of, ApiKeys};
 use ledger_application::ports::keys::SecretHash;
 use ledger_domain::ErrorCode;
 use subtle::ConstantTimeEq;
 
+use crate::middleware::RequestContext;
 use crate::problem::ApiError;
 use crate::{AppState, Secret};
 
@@ -148,13 +149,31 @@ pub(crate) async fn authenticate(
         !state.access.api_tokens.is_empty() || state.keys.any().await.map_err(ApiError::from)?;
     match (closed, token) {
         (false, _) => Ok((Principal::anonymous(), None)),
-        (true, Some(_)) => Err(ApiError::new(
-            ErrorCode::Unauthorized,
-            "unknown or revoked bearer token",
-        )),
+        (true, Some(_)) => Err(ApiError::new(ErrorCode::Unauthorized, UNKNOWN_TOKEN)),
         (true, None) => Err(ApiError::new(
             ErrorCode::Unauthorized,
             "a bearer token is required",
+        )),
+    }
+}
+
+const UNKNOWN_TOKEN: &str = "unknown or revoked bearer token";
+
+/// Whether the caller a request was admitted as still is, as the request is handed to
+/// the command path: its API key not revoked since, the open API it came in on not
+/// closed since. (The settings' tokens cannot change while the service runs.)
+pub(crate) async fn still_admitted(keys: &ApiKeys, rc: &RequestContext) -> Result<(), ApiError> {
+    let refused = match &rc.key {
+        Some(hash) => keys.principal_by_hash(hash).await?.is_none(),
+        None if rc.principal == Principal::anonymous() => keys.any().await?,
+        None => false,
+    };
+    match (refused, &rc.key) {
+        (false, _) => Ok(()),
+        (true, Some(_)) => Err(ApiError::new(ErrorCode::Unauthorized, UNKNOWN_TOKEN)),
+        (true, None) => Err(ApiError::new(
+            ErrorCode::Unauthorized,
+            "the API is no longer open: a bearer token is required",
         )),
     }
 }

@@ -191,7 +191,7 @@ pub(crate) async fn batch(
             other => other.map_err(|e| e.unwrap_or_else(|e| e)),
         });
     }
-    rc.hand_over();
+    rc.hand_over(&state.keys).await?;
     if b.atomic.unwrap_or(true) {
         // A refused value is that operation's refusal, judged in its turn.
         let valid: Vec<BatchOperation> = ops

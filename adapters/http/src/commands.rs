@@ -82,7 +82,7 @@ pub(crate) async fn open_account(
     let req = body::json::<OpenAccountBody>(&headers, body)
         .await?
         .request()?;
-    rc.hand_over();
+    rc.hand_over(&state.keys).await?;
     let reply = finish(&state, "open", state.commands.open_account(req, &ctx).await)?;
     let mut response = (StatusCode::CREATED, Json(AccountBody::from(&reply))).into_response();
     if let Ok(v) = HeaderValue::from_str(&format!("/accounts/{}", reply.account_id)) {
@@ -99,7 +99,7 @@ async fn act(
     action: AccountAction,
 ) -> Result<Json<AccountBody>, ApiError> {
     let id = body::path_account(id)?;
-    rc.hand_over();
+    rc.hand_over(&state.keys).await?;
     let reply = finish(state, command, state.commands.act(id, action, &ctx).await)?;
     Ok(Json(AccountBody::from(&reply)))
 }

@@ -10,6 +10,7 @@ use axum::http::{HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use ledger_application::access::Principal;
+use ledger_application::api_keys::ApiKeys;
 use tracing::Instrument;
 
 use crate::problem::ApiError;
@@ -30,13 +31,17 @@ pub struct RequestContext {
 }
 
 impl RequestContext {
-    /// Marks the request as handed to the command path: from here on its write may
-    /// happen whether or not anyone waits for it (account commands are written by a
-    /// task of their own), so past the time bound the answer waits for its outcome
-    /// once more before it says the outcome is unknown, instead of saying nothing was
-    /// written.
-    pub fn hand_over(&self) {
+    /// Hands the request to the command path once its caller is checked again: its
+    /// headers were checked as they arrived, and a key revoked (or an open API closed)
+    /// while its body was still arriving refuses it, 401, nothing written. From here
+    /// on its write may happen whether or not anyone waits for it (account commands
+    /// are written by a task of their own), so past the time bound the answer waits
+    /// for its outcome once more before it says the outcome is unknown, instead of
+    /// saying nothing was written.
+    pub async fn hand_over(&self, keys: &ApiKeys) -> Result<(), ApiError> {
+        crate::auth::still_admitted(keys, self).await?;
         self.handed_over.store(true, Ordering::Release);
+        Ok(())
     }
 }
 

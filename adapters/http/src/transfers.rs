@@ -47,7 +47,7 @@ pub(crate) async fn transfer(
     let req = body::json::<TransferBody>(&headers, body)
         .await?
         .request()?;
-    rc.hand_over();
+    rc.hand_over(&state.keys).await?;
     let reply = finish(&state, "transfer", state.commands.transfer(req, &ctx).await)?;
     Ok((
         StatusCode::CREATED,
@@ -73,7 +73,7 @@ pub(crate) async fn post_transfer(
         .as_deref()
         .map(|a| body::amount(Some(a)))
         .transpose()?;
-    rc.hand_over();
+    rc.hand_over(&state.keys).await?;
     let r = state.commands.post_transfer(id, amount, &ctx).await;
     Ok(Json(TransferAnswer::seen_by(
         &finish(&state, "post", r)?,
@@ -94,7 +94,7 @@ pub(crate) async fn void_transfer(
     let id = path_transfer(&id)?;
     let b: VoidBody = body::json(&headers, body).await?;
     let reason = body::note(b.reason)?;
-    rc.hand_over();
+    rc.hand_over(&state.keys).await?;
     let r = state.commands.void_transfer(id, reason, &ctx).await;
     Ok(Json(TransferAnswer::seen_by(
         &finish(&state, "void", r)?,
