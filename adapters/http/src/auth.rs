@@ -12,6 +12,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use ledger_application::access::{Principal, Role};
 use ledger_application::api_keys::{hash_of, ApiKeys};
 use ledger_application::ports::keys::SecretHash;
+use ledger_application::ports::store::StoreError;
 use ledger_domain::ErrorCode;
 use subtle::ConstantTimeEq;
 
@@ -159,19 +160,33 @@ pub(crate) async fn authenticate(
 
 const UNKNOWN_TOKEN: &str = "unknown or revoked bearer token";
 
-/// Whether the caller a request was admitted as still is, as the request is handed to
-/// the command path: its API key not revoked since, the open API it came in on not
-/// closed since. (The settings' tokens cannot change while the service runs.)
+/// What became of the access a request was admitted with.
+pub(crate) enum Access {
+    /// It holds.
+    Still,
+    /// Its API key has been revoked since.
+    KeyRevoked,
+    /// It came in with no credential on an open API, which a first key has closed since.
+    ApiClosed,
+}
+
+/// Asks again whether the caller of `rc` is still admitted (a live stream before each
+/// event, a command as it is handed over). The settings' tokens cannot change while the
+/// service runs; an API key and an open API can.
+pub(crate) async fn access_now(keys: &ApiKeys, rc: &RequestContext) -> Result<Access, StoreError> {
+    Ok(match &rc.key {
+        Some(hash) if keys.principal_by_hash(hash).await?.is_none() => Access::KeyRevoked,
+        None if rc.principal == Principal::anonymous() && keys.any().await? => Access::ApiClosed,
+        _ => Access::Still,
+    })
+}
+
+/// [`access_now`] for a command: refused (401) unless it still holds.
 pub(crate) async fn still_admitted(keys: &ApiKeys, rc: &RequestContext) -> Result<(), ApiError> {
-    let refused = match &rc.key {
-        Some(hash) => keys.principal_by_hash(hash).await?.is_none(),
-        None if rc.principal == Principal::anonymous() => keys.any().await?,
-        None => false,
-    };
-    match (refused, &rc.key) {
-        (false, _) => Ok(()),
-        (true, Some(_)) => Err(ApiError::new(ErrorCode::Unauthorized, UNKNOWN_TOKEN)),
-        (true, None) => Err(ApiError::new(
+    match access_now(keys, rc).await? {
+        Access::Still => Ok(()),
+        Access::KeyRevoked => Err(ApiError::new(ErrorCode::Unauthorized, UNKNOWN_TOKEN)),
+        Access::ApiClosed => Err(ApiError::new(
             ErrorCode::Unauthorized,
             "the API is no longer open: a bearer token is required",
         )),

@@ -14,14 +14,13 @@ use axum::Router;
 use futures_util::stream;
 use std::sync::Arc;
 
-use ledger_application::access::Principal;
 use ledger_application::api_keys::ApiKeys;
 use ledger_application::feed::FeedItem;
 use ledger_application::feed_hub::{Delivery, FeedEnd, FeedFilter, Subscription};
-use ledger_application::ports::keys::SecretHash;
 use ledger_application::ports::store::FeedCursor;
 use ledger_domain::AccountId;
 
+use crate::auth::Access;
 use crate::body;
 use crate::live_streams::LiveStreamPermit;
 use crate::middleware::RequestContext;
@@ -99,8 +98,8 @@ pub(crate) async fn feed_stream(
     };
     let permit = state.live_streams.permit(&rc.principal, &state.metrics)?;
     let subscription = state.feed.subscribe(after, filter);
-    let key = watched(&state, &rc);
-    Ok(events(subscription, key, permit, |item| {
+    let caller = (state.keys.clone(), rc);
+    Ok(events(subscription, caller, permit, |item| {
         item.cursor.to_string()
     }))
 }
@@ -133,51 +132,29 @@ pub(crate) async fn account_stream(
         .await?;
     let permit = state.live_streams.permit(&rc.principal, &state.metrics)?;
     let subscription = state.feed.subscribe_stream(id.as_str(), after);
-    let key = watched(&state, &rc);
-    Ok(events(subscription, key, permit, |item| {
+    let caller = (state.keys.clone(), rc);
+    Ok(events(subscription, caller, permit, |item| {
         item.version.to_string()
     }))
 }
 
-/// What a stream's access is asked again about before each event: the API key it was
-/// opened with, or, opened with no credential on an open API, whether the API is still
-/// open (a stream opened during the set-up once went on after the first key closed it).
-enum Watched {
-    /// The admin token or an `auth.api_tokens` entry: fixed for the process's life.
-    Nothing,
-    /// An API key, which may be revoked.
-    Key(Arc<ApiKeys>, SecretHash),
-    /// No credential: the API may close.
-    OpenApi(Arc<ApiKeys>),
-}
-
-fn watched(state: &crate::State, rc: &RequestContext) -> Watched {
-    match rc.key {
-        Some(hash) => Watched::Key(state.keys.clone(), hash),
-        None if rc.principal == Principal::anonymous() => Watched::OpenApi(state.keys.clone()),
-        None => Watched::Nothing,
-    }
-}
-
 /// Why the stream must end before its next event, if it must: its key (if it was
 /// opened with one) is revoked (no event past the revocation's reach, one second per
-/// instance), the open API it was opened on has closed, or either cannot be checked
-/// now (a store failure, not a refusal: the client may reconnect).
-async fn access_refusal(key: &Watched) -> Option<&'static str> {
-    let checked = match key {
-        Watched::Nothing => return None,
-        Watched::Key(keys, hash) => keys
-            .principal_by_hash(hash)
-            .await
-            .map(|p| p.is_none().then_some("closed: the key is revoked")),
-        Watched::OpenApi(keys) => keys.any().await.map(|any| {
-            any.then_some("closed: the API is no longer open: an API key or token is needed")
-        }),
-    };
-    checked.unwrap_or_else(|e| {
-        tracing::warn!(error = %e, "live feed subscription ended: its access cannot be checked");
-        Some(STORE_FAILED)
-    })
+/// instance), the open API it was opened on has closed (a stream opened during the
+/// set-up once went on after the first key closed it), or either cannot be checked now
+/// (a store failure, not a refusal: the client may reconnect).
+async fn access_refusal(keys: &ApiKeys, rc: &RequestContext) -> Option<&'static str> {
+    match crate::auth::access_now(keys, rc).await {
+        Ok(Access::Still) => None,
+        Ok(Access::KeyRevoked) => Some("closed: the key is revoked"),
+        Ok(Access::ApiClosed) => {
+            Some("closed: the API is no longer open: an API key or token is needed")
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "live feed subscription ended: its access cannot be checked");
+            Some(STORE_FAILED)
+        }
+    }
 }
 
 const STORE_FAILED: &str = "closed: the feed cannot be read past this point now (the \
@@ -189,26 +166,29 @@ const STORE_FAILED: &str = "closed: the feed cannot be read past this point now 
 /// revoked (or cannot be checked). The permit goes when the body does.
 fn events(
     subscription: Subscription,
-    key: Watched,
+    caller: (Arc<ApiKeys>, RequestContext),
     permit: LiveStreamPermit,
     id_of: fn(&FeedItem) -> String,
 ) -> Response {
-    let body = stream::unfold(Some((subscription, key, permit)), move |state| async move {
-        let (mut sub, key, permit) = state?;
-        let event = match sub.next().await? {
-            Delivery::Event(item) => {
-                if let Some(why) = access_refusal(&key).await {
-                    return Some((Ok::<_, Infallible>(Event::default().comment(why)), None));
+    let body = stream::unfold(
+        Some((subscription, caller, permit)),
+        move |state| async move {
+            let (mut sub, caller, permit) = state?;
+            let event = match sub.next().await? {
+                Delivery::Event(item) => {
+                    if let Some(why) = access_refusal(&caller.0, &caller.1).await {
+                        return Some((Ok::<_, Infallible>(Event::default().comment(why)), None));
+                    }
+                    Event::default()
+                        .id(id_of(&item))
+                        .event(item.event_type.as_str())
+                        .data(item.text.as_str())
                 }
-                Event::default()
-                    .id(id_of(&item))
-                    .event(item.event_type.as_str())
-                    .data(item.text.as_str())
-            }
-            Delivery::End(why) => Event::default().comment(closing(&why)),
-        };
-        Some((Ok::<_, Infallible>(event), Some((sub, key, permit))))
-    });
+                Delivery::End(why) => Event::default().comment(closing(&why)),
+            };
+            Some((Ok::<_, Infallible>(event), Some((sub, caller, permit))))
+        },
+    );
     Sse::new(body)
         .keep_alive(KeepAlive::new().interval(HEARTBEAT).text("heartbeat"))
         .into_response()
