@@ -172,7 +172,8 @@ async fn run_service(command: Command, settings: Settings) -> anyhow::Result<()>
         Command::Verify { .. } | Command::Keys { .. } => Ok(()),
         Command::Serve => {
             // Listened for before the stores open: a stop while the service starts is
-            // clean. (Only here: the other commands keep the signals' default, to end.)
+            // clean. (Here and in a rebuild: the other commands keep the signals'
+            // default, to end.)
             let mut stop = Box::pin(shutdown_signal());
             let app = tokio::select! {
                 app = Application::build(settings) => app?,
@@ -245,9 +246,20 @@ async fn run_service(command: Command, settings: Settings) -> anyhow::Result<()>
             bar.set_message(listed.clone());
             let progress = |done: usize| bar.set_position(done as u64);
             let started = std::time::Instant::now();
-            let applied = core.runner.rebuild_many(&names, &progress).await?;
+            let rebuilt = tokio::select! {
+                applied = core.runner.rebuild_many(&names, &progress) => Some(applied),
+                () = shutdown_signal() => None,
+            };
             // The bar shows only on a terminal; the summary is printed everywhere.
             bar.finish_and_clear();
+            let Some(applied) = rebuilt else {
+                core.stores.closer().close().await;
+                anyhow::bail!(
+                    "interrupted: the rebuild of {listed} stopped before it finished, and the \
+                     views are as they were; `ledger projections rebuild` starts it again"
+                );
+            };
+            let applied = applied?;
             println!(
                 "rebuilt {}: done, {applied} events in {:.1} s",
                 listed,
