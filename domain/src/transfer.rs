@@ -202,8 +202,12 @@ impl Transfer {
     }
 }
 
+/// A time as the API's JSON writes it (`…Z`, the fraction as long as it needs).
 fn stamp(at: Option<DateTime<Utc>>) -> String {
-    at.map_or_else(|| "never".into(), |t| t.to_rfc3339())
+    at.map_or_else(
+        || "never".into(),
+        |t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+    )
 }
 
 impl Aggregate for Transfer {

@@ -121,7 +121,12 @@ fn after_expires_at_post_and_void_are_refused_and_the_expiry_releases() {
         assert_eq!(err.code(), ErrorCode::TransferExpired);
     }
     let err = settle(Settlement::Expire, at - Duration::seconds(1), &state).unwrap_err();
-    assert_eq!(err, DomainError::TransferNotDue(at.to_rfc3339()));
+    // Written as the API's JSON writes `expires_at` (it once said `+00:00`).
+    let json = serde_json::to_value(at).unwrap();
+    assert_eq!(
+        err,
+        DomainError::TransferNotDue(json.as_str().unwrap().into())
+    );
     let (a, b, t) = settle(Settlement::Expire, at, &state).unwrap();
     assert_eq!(a.details().unwrap().available(), m(1000));
     assert_eq!(b.details().unwrap().pending_in, m(0));
