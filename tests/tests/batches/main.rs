@@ -43,3 +43,22 @@ async fn open_funded(app: &TestApp, ids: &[&str], amount: &str) {
     let (s, b) = batch(app, json!({"operations": ops})).await;
     assert_eq!(s, 200, "{b}");
 }
+
+/// A POST's head alone, declaring a body of `length` bytes: the answer, as read until
+/// the server closes the connection.
+pub(crate) async fn head_only(app: &TestApp, path: &str, length: usize) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = app.base.trim_start_matches("http://");
+    let mut tcp = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connects");
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+         Content-Length: {length}\r\nConnection: close\r\n\r\n"
+    );
+    tcp.write_all(head.as_bytes()).await.expect("head");
+    let mut answer = Vec::new();
+    let read = tcp.read_to_end(&mut answer);
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), read).await;
+    String::from_utf8_lossy(&answer).into_owned()
+}

@@ -94,12 +94,19 @@ pub(crate) async fn malformed_and_oversized_batches_are_refused_whole(backend: B
         .collect();
     let (s, b) = batch(&app, json!({"atomic": false, "operations": ops})).await;
     assert_eq!(s, 200, "{b}");
+    // Refused on its declared length, before its body: only the head is sent, as a
+    // client still writing a refused body may see its connection reset before it reads
+    // the answer (the server does not linger to drain it; seen once in CI under load).
     let huge = "y".repeat(2000);
     let ops: Vec<Value> = (0..1000)
         .map(|_| json!({"op": "deposit", "account_id": "a", "amount": "1", "description": huge}))
         .collect();
-    let (s, b) = batch(&app, json!({"operations": ops})).await;
-    assert_eq!((s, &b["code"]), (413, &json!("payload_too_large")));
+    let length = json!({"operations": ops}).to_string().len();
+    let answer = head_only(&app, "/batches", length).await;
+    assert!(
+        answer.starts_with("HTTP/1.1 413") && answer.contains("payload_too_large"),
+        "{answer}"
+    );
     assert_eq!(version(&app, "a").await, json!(v.as_u64().unwrap() + 1000));
 }
 
