@@ -106,7 +106,9 @@ async fn same_ledger(
     let (ledger, known) = match identities.await {
         Ok(found) => found,
         // Files as they are, of a version before the identity: nothing to compare.
-        Err(_) if !record => return Ok(()),
+        Err(sqlx::Error::Database(e)) if !record && e.message().starts_with("no such table") => {
+            return Ok(())
+        }
         Err(e) => return Err(e),
     };
     match known {
