@@ -6,6 +6,7 @@
 mod access;
 pub mod expirer;
 pub mod integrity;
+pub mod linger;
 pub mod projectors;
 pub mod relay;
 pub mod serve;

@@ -7,6 +7,8 @@
 //! reads) is closed once a write has waited `server.write_timeout_ms` (while one that
 //! reads slowly is not: the kernel holds little unsent for it), and a failed
 //! `accept` (out of file descriptors) waits and goes on instead of ending the server.
+//! A connection the server closes lingers (`linger.rs`): its client reads the last
+//! answer (a 413 for a body still arriving) before the socket goes.
 
 use std::future::Future;
 use std::time::Duration;
@@ -18,6 +20,8 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio_io_timeout::TimeoutStream;
+
+use crate::linger::Lingering;
 
 /// The read buffer a connection may grow to while its request's line and headers
 /// arrive: past it hyper answers 431. (It checks as it reads, so a head of up to about
@@ -95,7 +99,7 @@ pub async fn serve(
         let mut io = TimeoutStream::new(tcp);
         io.set_write_timeout(Some(deadlines.write));
         let service = TowerToHyperService::new(router.clone());
-        let io = TokioIo::new(Box::pin(io));
+        let io = TokioIo::new(Lingering::new(Box::pin(io)));
         let connection = graceful.watch(http.serve_connection(io, service));
         tokio::spawn(async move {
             if let Err(e) = connection.await {

@@ -3,8 +3,8 @@
 //! do not stop others being served and are cut off; an oversized head is refused; bytes that are not UTF-8 get clear
 //! answers; pipelined requests are answered in order; a request with both
 //! `Transfer-Encoding` and `Content-Length` cannot smuggle a second one; a declared
-//! length past the limit is refused before the body. (Slow SSE subscribers are in
-//! `slow_subscribers.rs`.)
+//! length past the limit is refused before the body, and a client still sending that
+//! body reads the refusal. (Slow SSE subscribers are in `slow_subscribers.rs`.)
 
 use std::time::Duration;
 
@@ -230,4 +230,39 @@ async fn a_declared_length_past_the_limit_is_refused_before_the_body() {
         assert_eq!(statuses(&answer), ["413"], "{path} {length}: {answer}");
         assert!(answer.contains("payload_too_large"), "{answer}");
     }
+}
+
+/// A client still sending a body the server refused reads the refusal. The server shuts
+/// its side and drops what still arrives for a moment (`bootstrap/src/linger.rs`):
+/// closed at once, the unread bytes would be answered with a reset, which can reach the
+/// client before it reads the 413 (it then sees only "connection reset").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_still_sending_a_refused_body_reads_the_refusal() {
+    let app = app().await;
+    let length = 2 * 1024 * 1024;
+    let body = vec![b' '; length];
+    for round in 0..3 {
+        let mut tcp = TcpStream::connect(address(&app)).await.expect("connects");
+        let head = format!(
+            "POST /batches HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+             Content-Length: {length}\r\n\r\n"
+        );
+        tcp.write_all(head.as_bytes()).await.expect("head");
+        let (first, rest) = body.split_at(256 * 1024);
+        let _ = tcp.write_all(first).await;
+        // By now the server has answered 413 and ended the connection on its side.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let sent_rest = tcp.write_all(rest).await;
+        let mut answer = Vec::new();
+        let read =
+            tokio::time::timeout(Duration::from_secs(10), tcp.read_to_end(&mut answer)).await;
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(
+            matches!(read, Ok(Ok(_))) && sent_rest.is_ok(),
+            "round {round}: sending the rest {sent_rest:?}, reading {read:?}, after {answer:?}"
+        );
+        assert_eq!(statuses(&answer), ["413"], "round {round}: {answer}");
+        assert!(answer.contains("payload_too_large"), "{answer}");
+    }
+    assert_eq!(app.get("/health").await.status(), 200);
 }
