@@ -13,7 +13,8 @@ use ledger_application::ports::store::*;
 /// A store under test.
 pub type Store = Arc<dyn EventStore>;
 
-pub(crate) fn event(n: u64) -> NewEvent {
+/// A test event numbered `n` (its data, request id, time and hashes follow from `n`).
+pub fn event(n: u64) -> NewEvent {
     NewEvent {
         event_id: Uuid::new_v4(),
         event_type: "TestEvent".into(),
@@ -35,7 +36,8 @@ pub(crate) fn event(n: u64) -> NewEvent {
     }
 }
 
-pub(crate) fn write(stream: &str, expected: u64, events: Vec<NewEvent>) -> StreamWrite {
+/// `events` appended to `stream` of type `test` after `expected`.
+pub fn write(stream: &str, expected: u64, events: Vec<NewEvent>) -> StreamWrite {
     StreamWrite {
         stream_id: stream.into(),
         stream_type: "test".into(),

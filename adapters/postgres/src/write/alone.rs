@@ -83,7 +83,7 @@ pub(crate) async fn write_alone(
     request: AppendRequest,
     announce: &Announce,
 ) -> Result<(), AppendError> {
-    let mut writes: Vec<&StreamWrite> = request
+    let writes: Vec<&StreamWrite> = request
         .streams
         .iter()
         .filter(|w| !w.events.is_empty())
@@ -97,6 +97,29 @@ pub(crate) async fn write_alone(
     let mut tx = sqlx::Connection::begin(conn)
         .await
         .map_err(|e| append_error(e, None, 0))?;
+    if let Err(refused) = write_in(&mut tx, &request, writes, inline_notify).await {
+        // Ended now: sqlx only queues the ROLLBACK of a dropped transaction until the
+        // connection is next used, and a writer keeps its connection, which could then
+        // sit idle in transaction for minutes holding its locks (on `idempotency_keys`
+        // after two requests with one key, for one). A failed rollback means the
+        // connection is gone: the writer takes another.
+        return Err(match tx.rollback().await {
+            Ok(()) => refused,
+            Err(e) => append_error(e, None, 0),
+        });
+    }
+    tx.commit().await.map_err(|e| append_error(e, None, 0))?;
+    announce.committed();
+    Ok(())
+}
+
+/// The keys, then the streams, then the notice, in the open transaction on `conn`.
+async fn write_in(
+    conn: &mut PgConnection,
+    request: &AppendRequest,
+    mut writes: Vec<&StreamWrite>,
+    inline_notify: bool,
+) -> Result<(), AppendError> {
     // Keys in one order too (a client's retried keys on two instances would
     // otherwise deadlock).
     let mut records: Vec<&IdempotencyRecord> = request.idempotency.iter().collect();
@@ -109,7 +132,7 @@ pub(crate) async fn write_alone(
         .bind(&record.key)
         .bind(&record.fingerprint)
         .bind(&record.outcome)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await
         .map_err(|e| append_error(e, None, 0))?
         .rows_affected();
@@ -119,7 +142,7 @@ pub(crate) async fn write_alone(
                 "SELECT key, fingerprint, outcome FROM idempotency_keys WHERE key = $1",
             )
             .bind(&record.key)
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut *conn)
             .await
             .map_err(|e| append_error(e, None, 0))?;
             let field = |name: &str| -> Result<String, AppendError> {
@@ -136,16 +159,14 @@ pub(crate) async fn write_alone(
     // opposite directions then wait for each other instead of deadlocking.
     writes.sort_by(|a, b| a.stream_id.cmp(&b.stream_id));
     for write in writes {
-        insert_stream(&mut *tx, write, false).await?;
+        insert_stream(&mut *conn, write, false).await?;
     }
     if inline_notify && !request.streams.is_empty() {
         sqlx::query("SELECT pg_notify($1, '')")
             .bind(NOTIFY_CHANNEL)
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await
             .map_err(|e| append_error(e, None, 0))?;
     }
-    tx.commit().await.map_err(|e| append_error(e, None, 0))?;
-    announce.committed();
     Ok(())
 }
