@@ -13,6 +13,7 @@ mod backfill;
 mod claim;
 mod copy;
 mod errors;
+mod guarded;
 mod keys;
 mod leases;
 mod notify;

@@ -8,43 +8,13 @@ use ledger_application::ports::readmodel::{
     ProjectionStatus, ProjectionStore, ReadModelError, RebuildClaim,
 };
 use ledger_application::ports::store::FeedCursor;
-use sqlx::pool::PoolConnection;
 use sqlx::{Connection, PgPool, Postgres, Row, Transaction};
 
 use ledger_sql::{i64_of, suffix, tables};
 
 use crate::errors::is_unavailable;
+use crate::guarded::GuardedConnection;
 use crate::leases::Leases;
-
-/// A pooled connection for a batch that writes by COPY: closed, not returned to the
-/// pool, unless the batch's transaction ended cleanly ([`Self::done`]). sqlx's COPY is
-/// not cancel-safe: a `PgCopyIn` dropped midway (its future dropped, or an error
-/// returned through it) sends `CopyFail` without counting the reply it will get, and
-/// the next user of the connection then reads that reply as its own ("unexpected
-/// connection status after attempting to begin transaction").
-struct BatchConnection {
-    conn: PoolConnection<Postgres>,
-    done: bool,
-}
-
-impl BatchConnection {
-    async fn acquire(pool: &PgPool) -> Result<Self, ReadModelError> {
-        let conn = pool.acquire().await.map_err(rm_error)?;
-        Ok(Self { conn, done: false })
-    }
-
-    fn done(&mut self) {
-        self.done = true;
-    }
-}
-
-impl Drop for BatchConnection {
-    fn drop(&mut self) {
-        if !self.done {
-            self.conn.close_on_drop();
-        }
-    }
-}
 
 pub(crate) fn rm_error(e: sqlx::Error) -> ReadModelError {
     let hint = crate::errors::pool_hint(&e);
@@ -167,7 +137,10 @@ impl ProjectionStore for PgProjectionStore {
         batch: &[ProjectedEvent],
         next: FeedCursor,
     ) -> Result<bool, ReadModelError> {
-        let mut conn = BatchConnection::acquire(&self.pool).await?;
+        // Guarded: sqlx's COPY and a dropped BEGIN are not cancel-safe (`guarded.rs`).
+        let mut conn = GuardedConnection::acquire(&self.pool)
+            .await
+            .map_err(rm_error)?;
         let mut tx = conn.conn.begin().await.map_err(rm_error)?;
         let applied = Self::apply_in(&mut tx, name, g, from, batch, next).await?;
         if applied {
@@ -191,7 +164,10 @@ impl ProjectionStore for PgProjectionStore {
         // deadlock with another runner doing the same).
         let mut order: Vec<usize> = (0..names.len()).collect();
         order.sort_by_key(|&i| names[i].as_str());
-        let mut conn = BatchConnection::acquire(&self.pool).await?;
+        // Guarded: sqlx's COPY and a dropped BEGIN are not cancel-safe (`guarded.rs`).
+        let mut conn = GuardedConnection::acquire(&self.pool)
+            .await
+            .map_err(rm_error)?;
         let mut tx = conn.conn.begin().await.map_err(rm_error)?;
         let mut applied = vec![false; names.len()];
         for i in order {

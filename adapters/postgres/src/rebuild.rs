@@ -7,7 +7,9 @@ use ledger_application::ports::readmodel::{Generation, Projection, ReadModelErro
 use ledger_application::ports::store::FeedCursor;
 
 use ledger_sql::tables;
+use sqlx::Connection;
 
+use crate::guarded::GuardedConnection;
 use crate::projections::{failed, rm_error, PgProjectionStore};
 
 impl PgProjectionStore {
@@ -17,7 +19,12 @@ impl PgProjectionStore {
         &self,
         name: Projection,
     ) -> Result<(), ReadModelError> {
-        let mut tx = self.pool.begin().await.map_err(rm_error)?;
+        // Guarded: a BEGIN dropped in flight (the admin route's deadline) is not
+        // rolled back by sqlx (`guarded.rs`).
+        let mut conn = GuardedConnection::acquire(&self.pool)
+            .await
+            .map_err(rm_error)?;
+        let mut tx = conn.conn.begin().await.map_err(rm_error)?;
         Self::read_checkpoint(&mut *tx, name, Generation::Live, true).await?;
         for table in tables(name) {
             sqlx::query(&format!("DROP TABLE IF EXISTS {table}__rebuild"))
@@ -66,7 +73,9 @@ impl PgProjectionStore {
         .execute(&mut *tx)
         .await
         .map_err(rm_error)?;
-        tx.commit().await.map_err(rm_error)
+        tx.commit().await.map_err(rm_error)?;
+        conn.done();
+        Ok(())
     }
 
     /// Builds the copies' other indexes (and primary key, where a copy has none), then
@@ -148,7 +157,10 @@ impl PgProjectionStore {
                 "ALTER INDEX IF EXISTS \"{table}__rebuild_pkey\" RENAME TO \"{table}_pkey\""
             ));
         }
-        let mut tx = self.pool.begin().await.map_err(rm_error)?;
+        let mut conn = GuardedConnection::acquire(&self.pool)
+            .await
+            .map_err(rm_error)?;
+        let mut tx = conn.conn.begin().await.map_err(rm_error)?;
         // Locks the projection row: the live runner's next batch waits, then finds the
         // checkpoint moved and continues from the rebuilt one.
         let live = Self::read_checkpoint(&mut *tx, name, Generation::Live, true)
@@ -159,6 +171,8 @@ impl PgProjectionStore {
         if Self::read_checkpoint(&mut *tx, name, Generation::Rebuild, true).await? != Some(from)
             || live > from
         {
+            tx.rollback().await.map_err(rm_error)?;
+            conn.done();
             return Ok(false);
         }
         for table in tables(name) {
@@ -185,6 +199,7 @@ impl PgProjectionStore {
         .await
         .map_err(rm_error)?;
         tx.commit().await.map_err(rm_error)?;
+        conn.done();
         Ok(true)
     }
 

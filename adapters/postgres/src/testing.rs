@@ -157,3 +157,16 @@ impl Drop for TestDatabase {
         let _ = handle.join();
     }
 }
+
+/// The queries of the sessions on `database` that sit inside a transaction doing
+/// nothing (`idle in transaction`): none should be the service's.
+pub async fn idle_in_transaction(admin: &PgPool, database: &str) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT query FROM pg_stat_activity \
+         WHERE datname = $1 AND state LIKE 'idle in transaction%'",
+    )
+    .bind(database)
+    .fetch_all(admin)
+    .await
+    .expect("pg_stat_activity")
+}

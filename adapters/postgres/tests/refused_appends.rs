@@ -8,21 +8,8 @@
 
 use ledger_application::ports::store::{AppendError, AppendRequest, EventStore, IdempotencyRecord};
 use ledger_conformance::store::{event, write};
-use ledger_postgres::testing::TestDatabase;
+use ledger_postgres::testing::{idle_in_transaction, TestDatabase};
 use ledger_postgres::PgEventStore;
-use sqlx::PgPool;
-
-/// Sessions on the test's database inside a transaction while doing nothing.
-async fn idle_in_transaction(admin: &PgPool, database: &str) -> Vec<String> {
-    sqlx::query_scalar(
-        "SELECT query FROM pg_stat_activity \
-         WHERE datname = $1 AND state LIKE 'idle in transaction%'",
-    )
-    .bind(database)
-    .fetch_all(admin)
-    .await
-    .expect("pg_stat_activity")
-}
 
 fn keyed(stream: &str, expected: u64, fingerprint: &str) -> AppendRequest {
     AppendRequest {

@@ -22,6 +22,7 @@ use ledger_application::ports::store::{AppendError, AppendRequest};
 use sqlx::PgPool;
 
 use crate::errors::append_error;
+use crate::guarded::GuardedConnection;
 use crate::notify::Notifier;
 use group_commit::GroupCommit;
 
@@ -80,7 +81,18 @@ impl Writes {
                 Err(request) => (request, announce),
             },
         };
-        let mut conn = pool.acquire().await.map_err(|e| append_error(e, None, 0))?;
-        alone::write_alone(&mut conn, request, announce).await
+        // In the request's own future here: a deadline may drop it mid-transaction, or
+        // while its BEGIN is in flight, which sqlx would not roll back (`guarded.rs`).
+        let mut conn = GuardedConnection::acquire(pool)
+            .await
+            .map_err(|e| append_error(e, None, 0))?;
+        let written = alone::write_alone(&mut conn.conn, request, announce).await;
+        if !matches!(
+            written,
+            Err(AppendError::Unavailable(_) | AppendError::Failed(_))
+        ) {
+            conn.done();
+        }
+        written
     }
 }
