@@ -10,8 +10,9 @@
 //! and wants to write again queues behind the one already waiting, so two busy processes
 //! alternate (the same runs: p99 23-24 ms, the slowest 41-42 ms). SQLite's lock and its
 //! busy timeout stay as they were: the turn only decides who asks for it, and the few
-//! writes made outside it (migrations and the hash backfill under their own lock at
-//! start, the fold of the write-ahead log at a clean stop) meet SQLite's wait as before.
+//! writes made outside it (migrations under their own lock at start, then the hash
+//! backfill of a file from before the chain, the fold of the write-ahead log at a clean
+//! stop) meet SQLite's wait as before.
 //!
 //! A turn is this process's, not one connection's: while one is held (a write
 //! transaction, or a command holding it across its read and its append, see
