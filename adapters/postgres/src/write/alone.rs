@@ -77,6 +77,15 @@ async fn insert_stream<'c>(
     Ok(())
 }
 
+/// Whether the connection `write_alone` answered `written` on may be used again: not
+/// after an error that may have broken it or left its outcome unknown.
+pub(crate) fn leaves_connection_sound(written: &Result<(), AppendError>) -> bool {
+    !matches!(
+        written,
+        Err(AppendError::Unavailable(_) | AppendError::Failed(_))
+    )
+}
+
 /// One append in its own statement or transaction, on this connection.
 pub(crate) async fn write_alone(
     conn: &mut PgConnection,

@@ -6,7 +6,7 @@ use ledger_application::ports::store::{AppendError, AppendRequest};
 use sqlx::pool::PoolConnection;
 use sqlx::{Connection, PgConnection, PgPool, Postgres};
 
-use super::alone::write_alone;
+use super::alone::{leaves_connection_sound, write_alone};
 use super::Announce;
 use crate::PING_AFTER_IDLE;
 
@@ -79,10 +79,7 @@ impl Lane {
             Err(e) => return Err(AppendError::Unavailable(e.to_string())),
         };
         let result = write_alone(conn, request, announce).await;
-        if matches!(
-            result,
-            Err(AppendError::Unavailable(_) | AppendError::Failed(_))
-        ) {
+        if !leaves_connection_sound(&result) {
             self.conn = None;
         }
         result

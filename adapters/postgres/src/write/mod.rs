@@ -87,10 +87,7 @@ impl Writes {
             .await
             .map_err(|e| append_error(e, None, 0))?;
         let written = alone::write_alone(&mut conn.conn, request, announce).await;
-        if !matches!(
-            written,
-            Err(AppendError::Unavailable(_) | AppendError::Failed(_))
-        ) {
+        if alone::leaves_connection_sound(&written) {
             conn.done();
         }
         written
