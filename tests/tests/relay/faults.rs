@@ -36,7 +36,8 @@ async fn nats_killed_and_restarted_mid_run_loses_nothing() {
     );
     server.restart().await;
     writer.await.expect("writer");
-    let feed = feed(&client, &app.base, ADMIN).await;
+    // Each account's opening and its deposits: 1 + 1,000 and 1 + 1,500.
+    let feed = feed_of(&client, &app.base, ADMIN, 2 + 1_000 + 1_500).await;
     wait_relayed(
         &client,
         &app.base,
@@ -87,7 +88,7 @@ async fn service_killed_mid_relay_resumes_exactly() {
     let mut child = start_with(&db.url, port, &vars);
     wait_up(&client, &base).await;
     write(&client, &base, "k.2", 5, 100).await;
-    let feed = feed(&client, &base, CRASH_ADMIN).await;
+    let feed = feed_of(&client, &base, CRASH_ADMIN, 2 + 6_000 + 500).await;
     wait_relayed(
         &client,
         &base,
@@ -133,7 +134,7 @@ async fn a_second_instance_takes_over_the_relay() {
         wait_up(&client, b).await;
     }
     write(&client, &bases[0], "t.1", 10, 100).await;
-    let feed1 = feed(&client, &bases[0], CRASH_ADMIN).await;
+    let feed1 = feed_of(&client, &bases[0], CRASH_ADMIN, 1 + 1_000).await;
     wait_relayed(
         &client,
         &bases[0],
@@ -174,7 +175,7 @@ async fn a_second_instance_takes_over_the_relay() {
     let _ = dead.wait();
     let survivor = &bases[1 - leader];
     write(&client, survivor, "t.2", 10, 100).await;
-    let feed = feed(&client, survivor, CRASH_ADMIN).await;
+    let feed = feed_of(&client, survivor, CRASH_ADMIN, 2 * (1 + 1_000)).await;
     wait_relayed(
         &client,
         survivor,

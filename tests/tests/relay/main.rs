@@ -216,7 +216,7 @@ async fn ten_thousand_events_reach_jetstream_once_in_feed_order() {
     for w in writers {
         w.await.expect("writer");
     }
-    let feed = feed(&client, &app.base, ADMIN).await;
+    let feed = feed_of(&client, &app.base, ADMIN, 4 * (1 + 2_500)).await;
     assert_eq!(feed.len(), 4 * (1 + 2_500));
     wait_relayed(
         &client,
