@@ -64,10 +64,25 @@ pub fn pool(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
 /// 2 s (load: at warning level a crowd of clients flooded the log; a wait that runs out
 /// is an error, logged as such) are logged at debug level, and the server's notices
 /// below warnings ("relation ... does not exist, skipping") are not sent.
+///
+/// A session that waits inside a transaction for more than [`IDLE_IN_TRANSACTION`]
+/// is ended by the server (`idle_in_transaction_session_timeout`), its transaction
+/// rolled back. The service never waits so between two statements of its own
+/// transactions; a process that is stopped or cut off mid-transaction does (a paused
+/// VM, SIGSTOP), and its locks and transaction id otherwise held every other
+/// instance's writes to those rows, and every feed reader, for as long as it stayed
+/// stopped (found by black-box testing). Its own answer is then "may yet take effect",
+/// as for any connection lost before a commit.
 pub fn pool_with(options: PgConnectOptions, max_connections: u32) -> PgPool {
     let options = options
         .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1))
-        .options([("client_min_messages", "warning")]);
+        .options([
+            ("client_min_messages", "warning"),
+            (
+                "idle_in_transaction_session_timeout",
+                IDLE_IN_TRANSACTION_SETTING,
+            ),
+        ]);
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(3))
@@ -103,6 +118,11 @@ pub async fn connect_error(pool: &PgPool) -> Option<String> {
 
 /// How long a pooled connection may sit idle before it is checked again.
 pub(crate) const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
+/// How long a pooled session may wait inside a transaction before the server ends it
+/// (see [`pool_with`]).
+pub const IDLE_IN_TRANSACTION: Duration = Duration::from_secs(5);
+const IDLE_IN_TRANSACTION_SETTING: &str = "5s";
 
 /// Applies the embedded migrations, then gives events written before the hash chain
 /// their hashes ([`backfill_hashes`]).

@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 use super::grouped::write_grouped;
 use super::lane::Lane;
 use super::Announce;
-use crate::errors::{ends_session, is_unavailable};
+use crate::errors::is_unavailable;
 
 /// How appends are grouped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,11 +197,8 @@ async fn write_group(lane: &mut Lane, announce: &Announce, group: Vec<Job>) {
             }
         }
         Err(e) if matches!(e, sqlx::Error::Database(_)) && !is_unavailable(&e) => {
-            // The statement failed as a whole and wrote nothing: each on its own (on a
-            // new connection if the server ended this one's session).
-            if ends_session(&e) {
-                lane.conn = None;
-            }
+            // The statement failed as a whole and wrote nothing, on a session that goes
+            // on (one the server ended is unavailable): each on its own.
             for job in group {
                 let _ = job
                     .reply
