@@ -6,6 +6,7 @@
 //! [`CACHE_TTL`], so a key revoked on one instance is refused by every other within that
 //! time (the contract allows 2 s); the revoking instance forgets its cache at once.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -82,6 +83,20 @@ pub struct ApiKeys {
     any: Mutex<Option<(bool, Instant)>>,
     /// Moved by every revocation: a lookup that began before one is not cached.
     revocations: std::sync::atomic::AtomicU64,
+    /// Whether a `last_used_at` write is on its way: one at a time, so writes held up
+    /// by a lock on the keys' table (an index build, a migration) hold one connection,
+    /// not the pool (found by black-box testing: eight keys used while the table was
+    /// locked took a pool of four, and every request was 503 until the lock went).
+    touching: Arc<AtomicBool>,
+}
+
+/// Lets the next `last_used_at` write go when the one holding it ends (or is dropped).
+struct Touching(Arc<AtomicBool>);
+
+impl Drop for Touching {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
 }
 
 /// The hash a store keeps of a secret.
@@ -131,6 +146,7 @@ impl ApiKeys {
             unknown: Mutex::new(LruCache::new(capacity)),
             any: Mutex::new(None),
             revocations: std::sync::atomic::AtomicU64::new(0),
+            touching: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -252,21 +268,26 @@ impl ApiKeys {
     }
 
     /// Writes `last_used_at` off the request path, at most once a minute per key here
-    /// (and the store's condition makes it once a minute across instances).
+    /// (and the store's condition makes it once a minute across instances), and one
+    /// write at a time: while one is on its way, a key due is written at a later use.
     fn touch(&self, hash: &SecretHash, key_id: &str) {
-        {
+        let touching = {
             let mut cache = self.lock_cache();
             let Some(entry) = cache.get_mut(hash) else {
                 return;
             };
-            if entry.touched.is_some_and(|t| t.elapsed() < TOUCH_EVERY) {
+            if entry.touched.is_some_and(|t| t.elapsed() < TOUCH_EVERY)
+                || self.touching.swap(true, Ordering::AcqRel)
+            {
                 return;
             }
             entry.touched = Some(Instant::now());
-        }
+            Touching(self.touching.clone())
+        };
         let (store, key_id, now): (_, String, DateTime<Utc>) =
             (self.store.clone(), key_id.to_owned(), self.clock.now());
         self.spawner.spawn(Box::pin(async move {
+            let _touching = touching;
             if let Err(e) = store.touch(&key_id, now).await {
                 tracing::warn!(key_id, error = %e, "could not record the key's last use");
             }

@@ -3,9 +3,10 @@
 //! that read the key before a revocation never caches it after.
 //!
 //! The store is a fake of this file: it counts its reads and can hold one read between
-//! reading the key and answering, which is the window the race needs.
+//! reading the key and answering, which is the window the race needs. It can hold its
+//! `last_used_at` writes too: they are one at a time.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -25,6 +26,13 @@ struct GatedStore {
     hold_next: Mutex<bool>,
     read: Notify,
     release: Notify,
+    /// `last_used_at` writes: the keys written, how many are on their way now and at
+    /// most; while `hold_touches`, each waits for `touch_release`.
+    touched: Mutex<Vec<String>>,
+    touching: AtomicUsize,
+    most_touching: AtomicUsize,
+    hold_touches: AtomicBool,
+    touch_release: Notify,
 }
 
 impl GatedStore {
@@ -77,7 +85,18 @@ impl KeyStore for GatedStore {
         Ok(!self.keys().is_empty())
     }
 
-    async fn touch(&self, _key_id: &str, _at: DateTime<Utc>) -> Result<(), StoreError> {
+    async fn touch(&self, key_id: &str, _at: DateTime<Utc>) -> Result<(), StoreError> {
+        let now = self.touching.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most_touching.fetch_max(now, Ordering::SeqCst);
+        loop {
+            let released = self.touch_release.notified();
+            if !self.hold_touches.load(Ordering::SeqCst) {
+                break;
+            }
+            released.await;
+        }
+        self.touched.lock().unwrap().push(key_id.to_owned());
+        self.touching.fetch_sub(1, Ordering::SeqCst);
         Ok(())
     }
 }
@@ -141,4 +160,46 @@ async fn a_lookup_that_read_the_key_before_a_revocation_does_not_cache_it() {
     assert!(began_before.is_some());
     assert_eq!(keys.principal_by_hash(&hash).await.unwrap(), None);
     assert_eq!(store.reads.load(Ordering::SeqCst), 2);
+}
+
+/// `last_used_at` is written one key at a time: while a write waits (the keys' table
+/// locked, say), using other keys starts no other write (each held a connection: a few
+/// keys took the whole pool); the keys still due are written at a later use.
+#[tokio::test]
+async fn last_uses_are_written_one_at_a_time() {
+    let (store, keys, first, first_hash) = keys_with_one().await;
+    store.hold_touches.store(true, Ordering::SeqCst);
+    let mut all = vec![(first, first_hash)];
+    for i in 0..7 {
+        let made = keys
+            .create(&Principal::admin(), &format!("ops-{i}"), Role::Operator)
+            .await
+            .unwrap();
+        all.push((made.key.key_id, hash_of(&made.secret).unwrap()));
+    }
+    for (_, hash) in &all {
+        assert!(keys.principal_by_hash(hash).await.unwrap().is_some());
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(store.touching.load(Ordering::SeqCst), 1, "one write waits");
+
+    store.hold_touches.store(false, Ordering::SeqCst);
+    store.touch_release.notify_waiters();
+    let mut written = Vec::new();
+    for _ in 0..200 {
+        for (_, hash) in &all {
+            assert!(keys.principal_by_hash(hash).await.unwrap().is_some());
+            tokio::task::yield_now().await;
+        }
+        written = store.touched.lock().unwrap().clone();
+        if written.len() == all.len() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    written.sort();
+    let mut ids: Vec<String> = all.into_iter().map(|(id, _)| id).collect();
+    ids.sort();
+    assert_eq!(written, ids, "each key's last use written once");
+    assert_eq!(store.most_touching.load(Ordering::SeqCst), 1);
 }
