@@ -77,10 +77,10 @@ pub fn pool_with(options: PgConnectOptions, max_connections: u32) -> PgPool {
     let options = options
         .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1))
         .options([
-            ("client_min_messages", "warning"),
+            ("client_min_messages", "warning".to_owned()),
             (
                 "idle_in_transaction_session_timeout",
-                IDLE_IN_TRANSACTION_SETTING,
+                format!("{}ms", IDLE_IN_TRANSACTION.as_millis()),
             ),
         ]);
     PgPoolOptions::new()
@@ -122,7 +122,6 @@ pub(crate) const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 /// How long a pooled session may wait inside a transaction before the server ends it
 /// (see [`pool_with`]).
 pub const IDLE_IN_TRANSACTION: Duration = Duration::from_secs(5);
-const IDLE_IN_TRANSACTION_SETTING: &str = "5s";
 
 /// Applies the embedded migrations, then gives events written before the hash chain
 /// their hashes ([`backfill_hashes`]).
