@@ -24,6 +24,14 @@ pub(crate) struct Loaded {
     pub(crate) transfers: HashMap<String, Versioned<Transfer>>,
 }
 
+impl Loaded {
+    /// When each stream's last event was recorded (for `Pipeline::now_after`).
+    pub(crate) fn heads_at(&self) -> impl Iterator<Item = Option<DateTime<Utc>>> + '_ {
+        let accounts = self.accounts.values().map(|a| a.head_at);
+        accounts.chain(self.transfers.values().map(|t| t.head_at))
+    }
+}
+
 /// The streams a unit of many decides on: accounts by id and transfer streams, and the
 /// transfer streams it makes (almost always new, so not read unless the loop asks for
 /// fresh state, after a conflict).

@@ -216,7 +216,7 @@ impl Unit for BatchUnit<'_> {
     fn decide(&self, p: &Pipeline, loaded: &Loaded) -> Decision<Self::Outcome> {
         // The clock is read when the batch is decided (after its locks), for each
         // attempt: the operations are decided at that time, and their events carry it.
-        let now = p.now();
+        let now = p.now_after(loaded.heads_at());
         let mut w = Working::new(p, loaded, now);
         let batch_id = p.ids.new_id().to_string();
         let mut replies = Vec::with_capacity(self.ops.len());

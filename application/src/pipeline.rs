@@ -80,11 +80,19 @@ impl Pipeline {
         }
     }
 
-    /// The clock's time in microseconds (what every store keeps of a time, so a
-    /// read-back time equals the written one): read once per decided write, so that
-    /// every event of one append carries the same `recorded_at`.
-    pub(crate) fn now(&self) -> DateTime<Utc> {
-        chrono::SubsecRound::trunc_subsecs(self.clock.now(), 6)
+    /// A write's time: the clock's, in microseconds (what every store keeps of a time,
+    /// so a read-back time equals the written one), but never earlier than the last
+    /// event of a stream the write touches (`heads`: their `head_at`). Read once per
+    /// decided write, so that every event of one append carries the same `recorded_at`.
+    /// A clock stepped back, or another instance's clock behind this one's, therefore
+    /// never puts a stream's events out of time order, nor a transfer's two legs on two
+    /// sides of an instant (`?as_of=` reads each stream up to its first event after it).
+    pub(crate) fn now_after(
+        &self,
+        heads: impl IntoIterator<Item = Option<DateTime<Utc>>>,
+    ) -> DateTime<Utc> {
+        let now = chrono::SubsecRound::trunc_subsecs(self.clock.now(), 6);
+        heads.into_iter().flatten().fold(now, DateTime::max)
     }
 
     /// `now` after `events`: the state folded, and the events encoded with fresh ids
@@ -108,6 +116,11 @@ impl Pipeline {
             state: fold(now.state.clone(), events),
             version: now.version + events.len() as u64,
             head,
+            head_at: if events.is_empty() {
+                now.head_at
+            } else {
+                Some(at)
+            },
         };
         (next, new)
     }

@@ -228,17 +228,13 @@ impl QueryService {
     ) -> Result<Option<HistoricAccount>, QueryError> {
         who.require(Capability::Query)?;
         let historic = self.repo.load_until::<Account>(account_id, bound).await?;
-        Ok(
-            match (historic.state.state.details(), historic.last_recorded_at) {
-                (Some(d), Some(as_of)) if who.sees_owner(d.owner.as_str()) => {
-                    Some(HistoricAccount {
-                        account: historic.state,
-                        as_of,
-                    })
-                }
-                _ => None,
-            },
-        )
+        Ok(match (historic.state.details(), historic.head_at) {
+            (Some(d), Some(as_of)) if who.sees_owner(d.owner.as_str()) => Some(HistoricAccount {
+                account: historic,
+                as_of,
+            }),
+            _ => None,
+        })
     }
 
     /// A page of an account's events after a version, oldest first; 404 for an account

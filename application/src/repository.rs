@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use ledger_domain::{Aggregate, ChainHash, DecodeError, Versioned};
 
 use crate::cache::{AggregateCache, RateLimitedLog};
@@ -63,15 +62,6 @@ pub struct Repository {
     errors: Arc<RateLimitedLog>,
     /// The secret snapshots are sealed with (`snapshots.rs`).
     snapshot_key: [u8; 32],
-}
-
-/// An aggregate as of a bound, with the instant of its last event.
-#[derive(Debug, Clone, PartialEq)]
-pub struct HistoricState<A> {
-    /// The state and its version.
-    pub state: Versioned<A>,
-    /// When the last folded event was recorded.
-    pub last_recorded_at: Option<DateTime<Utc>>,
 }
 
 impl Repository {
@@ -184,13 +174,13 @@ impl Repository {
             }
         };
 
-        if loaded.state.version > 0 && loaded.state.head == ChainHash::ZERO {
+        if loaded.version > 0 && loaded.head == ChainHash::ZERO {
             // An event without a hash (written by an older version after the upgrade's
             // backfill): chaining to zeros would break the chain for good.
             return Err(LoadError::Store(StoreError::Failed(format!(
                 "stream {stream_id}: its event at version {} has no hash; stop older \
                  versions of the service and fill the hashes in (docs/API.md, Integrity)",
-                loaded.state.version
+                loaded.version
             ))));
         }
         let counter = if from_snapshot {
@@ -200,9 +190,9 @@ impl Repository {
         };
         counter.fetch_add(1, Ordering::Relaxed);
         if let Some(cache) = &self.cache {
-            cache.put(stream_id, &loaded.state);
+            cache.put(stream_id, &loaded);
         }
-        Ok(loaded.state)
+        Ok(loaded)
     }
 
     /// The state up to a version or an instant, replayed from the first event.
@@ -210,7 +200,7 @@ impl Repository {
         &self,
         stream_id: &str,
         bound: StreamBound,
-    ) -> Result<HistoricState<A>, LoadError> {
+    ) -> Result<Versioned<A>, LoadError> {
         self.replay_all(stream_id, Some(bound)).await
     }
 
@@ -219,7 +209,7 @@ impl Repository {
         &self,
         stream_id: &str,
         until: Option<StreamBound>,
-    ) -> Result<HistoricState<A>, LoadError> {
+    ) -> Result<Versioned<A>, LoadError> {
         let folded = self
             .fold_from(stream_id, Versioned::default(), until, None)
             .await?;
@@ -237,13 +227,13 @@ impl Repository {
         start: Versioned<A>,
         until: Option<StreamBound>,
         anchor: Option<uuid::Uuid>,
-    ) -> Result<Option<HistoricState<A>>, LoadError> {
+    ) -> Result<Option<Versioned<A>>, LoadError> {
         let Versioned {
             mut state,
             mut version,
             mut head,
+            mut head_at,
         } = start;
-        let mut last_recorded_at = None;
         let mut anchor = anchor;
         loop {
             let after_version = match anchor {
@@ -263,7 +253,10 @@ impl Repository {
             let mut events = page.iter();
             if let Some(id) = anchor.take() {
                 match events.next() {
-                    Some(e) if e.version == version && e.event_id == id => head = e.hash,
+                    Some(e) if e.version == version && e.event_id == id => {
+                        head = e.hash;
+                        head_at = Some(e.recorded_at);
+                    }
                     _ => return Ok(None),
                 }
             }
@@ -282,19 +275,17 @@ impl Repository {
                 state = state.evolve(&event);
                 version = e.version;
                 head = e.hash;
-                last_recorded_at = Some(e.recorded_at);
+                head_at = Some(e.recorded_at);
             }
             self.stats
                 .events_replayed
                 .fetch_add(n as u64, Ordering::Relaxed);
             if n < self.batch {
-                return Ok(Some(HistoricState {
-                    state: Versioned {
-                        state,
-                        version,
-                        head,
-                    },
-                    last_recorded_at,
+                return Ok(Some(Versioned {
+                    state,
+                    version,
+                    head,
+                    head_at,
                 }));
             }
         }

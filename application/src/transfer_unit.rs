@@ -97,6 +97,77 @@ impl<'a> TransferUnit<'a> {
         }
     }
 
+    /// A post or void refused because the transfer's time ran out records the expiry
+    /// it found, with the refusal, in one write: the refusal is then final, on every
+    /// instance, whatever their clocks say later (a clock stepped back, or another
+    /// instance's clock behind this one's, would otherwise let the transfer be posted
+    /// after a client was told it expired). An expiry already recorded is refused alone.
+    fn expired(
+        &self,
+        p: &Pipeline,
+        loaded: &Loaded,
+        now: DateTime<Utc>,
+        refusal: CommandError,
+    ) -> Decision<Result<TransferReply, CommandError>> {
+        let settling = matches!(
+            self.what,
+            What::Settle(_, Settlement::Post(_) | Settlement::Void(_), _)
+        );
+        let (from, to, record) = loaded;
+        let expiry = plan_settlement(
+            &Settlement::Expire,
+            now,
+            &record.state,
+            &from.state,
+            &to.state,
+        );
+        let (true, Ok(expiry)) = (settling, expiry) else {
+            return self.refused(refusal);
+        };
+        let refused = self.refused(refusal);
+        let mut decision = self.written(p, loaded, &expiry, now);
+        decision.request.idempotency = refused.request.idempotency;
+        decision.answering(refused.outcome, refused.refused)
+    }
+
+    /// A plan's events on the three streams at `now`, as one write (no idempotency
+    /// record yet), with the states after it; the caller gives the answer.
+    fn written(
+        &self,
+        p: &Pipeline,
+        (from, to, record): &Loaded,
+        plan: &TransferPlan,
+        now: DateTime<Utc>,
+    ) -> Decision<()> {
+        let meta = metadata(self.ctx, &self.causation, Some(self.transfer_id().as_str()));
+        let (from_id, to_id) = (self.from.as_str(), self.to.as_str());
+        let (from_after, debit) = p.advance(from_id, from, &plan.debit, &meta, now);
+        let (to_after, credit) = p.advance(to_id, to, &plan.credit, &meta, now);
+        let (transfer_after, recorded) =
+            p.advance(&self.record_stream, record, &plan.record, &meta, now);
+        Decision {
+            request: AppendRequest {
+                streams: vec![
+                    Pipeline::stream_write::<Account>(from_id, from.version, debit),
+                    Pipeline::stream_write::<Account>(to_id, to.version, credit),
+                    Pipeline::stream_write::<Transfer>(
+                        &self.record_stream,
+                        record.version,
+                        recorded,
+                    ),
+                ],
+                idempotency: vec![],
+            },
+            accounts: vec![
+                (from_id.to_owned(), from.version, from_after),
+                (to_id.to_owned(), to.version, to_after),
+            ],
+            transfers: vec![(self.record_stream.clone(), record.version, transfer_after)],
+            refused: false,
+            outcome: (),
+        }
+    }
+
     fn plan(
         &self,
         (from, to, record): &Loaded,
@@ -174,22 +245,20 @@ impl Unit for TransferUnit<'_> {
 
     fn decide(&self, p: &Pipeline, loaded: &Loaded) -> Decision<Self::Outcome> {
         // One time for the decision and for all three streams' events.
-        let now = p.now();
+        let (from, to, record) = loaded;
+        let now = p.now_after([from.head_at, to.head_at, record.head_at]);
         let plan = match self.plan(loaded, now) {
             Ok(plan) => plan,
+            Err(e @ CommandError::Refused(DomainError::TransferExpired(_))) => {
+                return self.expired(p, loaded, now, e)
+            }
             Err(e) => return self.refused(e),
         };
-        let (from, to, record) = loaded;
-        let meta = metadata(self.ctx, &self.causation, Some(self.transfer_id().as_str()));
-        let (from_id, to_id) = (self.from.as_str(), self.to.as_str());
-        let (from_after, debit) = p.advance(from_id, from, &plan.debit, &meta, now);
-        let (to_after, credit) = p.advance(to_id, to, &plan.credit, &meta, now);
-        let (transfer_after, recorded) =
-            p.advance(&self.record_stream, record, &plan.record, &meta, now);
+        let decision = self.written(p, loaded, &plan, now);
         let reply = match (
-            transfer_after.state.details(),
-            AccountReply::from_state(&from_after),
-            AccountReply::from_state(&to_after),
+            decision.transfers[0].2.state.details(),
+            AccountReply::from_state(&decision.accounts[0].2),
+            AccountReply::from_state(&decision.accounts[1].2),
         ) {
             (Some(t), Some(f), Some(to)) => TransferReply {
                 transfer: TransferView::of(t),
@@ -205,27 +274,9 @@ impl Unit for TransferUnit<'_> {
                 &reply,
             )
         });
-        Decision {
-            request: AppendRequest {
-                streams: vec![
-                    Pipeline::stream_write::<Account>(from_id, from.version, debit),
-                    Pipeline::stream_write::<Account>(to_id, to.version, credit),
-                    Pipeline::stream_write::<Transfer>(
-                        &self.record_stream,
-                        record.version,
-                        recorded,
-                    ),
-                ],
-                idempotency: idempotency.into_iter().collect(),
-            },
-            accounts: vec![
-                (from_id.to_owned(), from.version, from_after),
-                (to_id.to_owned(), to.version, to_after),
-            ],
-            transfers: vec![(self.record_stream.clone(), record.version, transfer_after)],
-            refused: false,
-            outcome: Ok(reply),
-        }
+        let mut decision = decision.answering(Ok(reply), false);
+        decision.request.idempotency = idempotency.into_iter().collect();
+        decision
     }
 
     fn forget(&self, repo: &Repository) {

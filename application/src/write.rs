@@ -31,6 +31,19 @@ pub(crate) struct Decision<O> {
     pub(crate) refused: bool,
 }
 
+impl Decision<()> {
+    /// The same write, answered with `outcome` (`refused`: a final refusal).
+    pub(crate) fn answering<O>(self, outcome: O, refused: bool) -> Decision<O> {
+        Decision {
+            request: self.request,
+            accounts: self.accounts,
+            transfers: self.transfers,
+            outcome,
+            refused,
+        }
+    }
+}
+
 /// A command (or a batch of them) as the loop sees it.
 #[async_trait]
 pub(crate) trait Unit: Sync {

@@ -66,4 +66,15 @@ pub async fn the_key_store_contract(store: Arc<dyn KeyStore>) {
     let later = at + Duration::seconds(60);
     store.touch("b2", later).await.unwrap();
     assert_eq!(used(store.by_secret(&[2; 32]).await.unwrap()), Some(later));
+    // A use recorded by a clock that ran a day fast is corrected by the next use.
+    store.touch("b2", later + Duration::days(1)).await.unwrap();
+    store
+        .touch("b2", later + Duration::seconds(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        used(store.by_secret(&[2; 32]).await.unwrap()),
+        Some(later + Duration::seconds(1)),
+        "a last use in the future"
+    );
 }

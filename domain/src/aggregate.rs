@@ -118,4 +118,7 @@ pub struct Versioned<A> {
     /// The hash of the stream's event at `version` (`ZERO` at 0): the next event's
     /// `prev_hash`.
     pub head: crate::ChainHash,
+    /// The `recorded_at` of the stream's event at `version` (`None` at 0): the next
+    /// write of the stream is never stamped earlier, whatever the clock says.
+    pub head_at: Option<chrono::DateTime<chrono::Utc>>,
 }

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ledger_application::expirer::Expirer;
-use ledger_application::ports::system::{Clock, SystemClock};
+use ledger_application::ports::system::{Clock, ManualClock, SystemClock};
 
 use ledger_bootstrap::settings::Settings;
 use ledger_bootstrap::Application;
@@ -138,6 +138,11 @@ impl TestApp {
     /// is cleaned up by the first.
     pub async fn spawn_beside(&self) -> Self {
         Self::start(self.settings.clone(), self.clock.clone(), None, None).await
+    }
+
+    /// As [`Self::spawn_beside`], reading its own clock (two hosts' clocks disagree).
+    pub async fn spawn_beside_with_clock(&self, clock: Arc<ManualClock>) -> Self {
+        Self::start(self.settings.clone(), clock, None, None).await
     }
 
     /// As [`Self::spawn_beside`], sealing with another signing key (a PEM file).

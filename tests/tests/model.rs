@@ -149,18 +149,23 @@ async fn step(
             return Ok(());
         }
         Op::Advance(seconds) => {
-            let pending: Vec<usize> = model
+            // In the expirer's order (`expires_at`, then the id as text): a void refused
+            // as expired records the expiry, so the accounts' events come in the
+            // model's order whichever of the two records each.
+            let mut pending: Vec<(Option<i64>, String, usize)> = model
                 .transfers
                 .iter()
                 .filter(|(_, t)| t.status == "pending")
-                .map(|(&t, _)| t)
+                .map(|(&t, d)| (d.expires_at, format!("t{t}"), t))
                 .collect();
+            pending.sort();
             clock.advance(chrono::Duration::seconds(*seconds));
             let _ = model.apply(op);
             // Due now: a void is refused at once, whether or not the expirer has
             // recorded the expiry yet.
             for t in pending
                 .into_iter()
+                .map(|(.., t)| t)
                 .filter(|t| model.transfers[t].status == "expired")
             {
                 let path = format!("/transfers/t{t}/void");

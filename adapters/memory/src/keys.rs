@@ -82,7 +82,7 @@ impl KeyStore for MemoryKeyStore {
         self.with(|keys| {
             if let Some((k, _)) = keys.iter_mut().find(|(k, _)| k.key_id == key_id) {
                 if k.last_used_at
-                    .is_none_or(|t| t <= at - Duration::minutes(1))
+                    .is_none_or(|t| t <= at - Duration::minutes(1) || t > at)
                 {
                     k.last_used_at = Some(at);
                 }

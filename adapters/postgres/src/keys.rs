@@ -92,7 +92,8 @@ impl KeyStore for PgKeyStore {
     async fn touch(&self, key_id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE api_keys SET last_used_at = $2 WHERE key_id = $1 \
-             AND (last_used_at IS NULL OR last_used_at <= $2 - interval '1 minute')",
+             AND (last_used_at IS NULL OR last_used_at <= $2 - interval '1 minute' \
+                  OR last_used_at > $2)",
         )
         .bind(key_id)
         .bind(at)

@@ -104,7 +104,8 @@ impl KeyStore for SqliteKeyStore {
             &self.writer,
             sqlx::query(
                 "UPDATE api_keys SET last_used_at = ?2 WHERE key_id = ?1 \
-                 AND (last_used_at IS NULL OR last_used_at <= ?2 - 60000000)",
+                 AND (last_used_at IS NULL OR last_used_at <= ?2 - 60000000 \
+                      OR last_used_at > ?2)",
             )
             .bind(key_id)
             .bind(micros(at)),

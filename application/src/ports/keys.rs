@@ -50,6 +50,7 @@ pub trait KeyStore: Send + Sync + 'static {
     async fn any(&self) -> Result<bool, StoreError>;
 
     /// Records a use at `at`, unless a use less than a minute before `at` is recorded
-    /// (one write a minute per key, however many instances use it).
+    /// (one write a minute per key, however many instances use it). A recorded use
+    /// later than `at` (written by a clock that ran fast) is replaced.
     async fn touch(&self, key_id: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
 }

@@ -42,8 +42,17 @@ impl ManualClock {
         }
     }
 
+    /// Sets the clock to `at`, earlier or later: a host clock stepped (by NTP, or a
+    /// virtual machine restored), for tests of what the service does then.
+    pub fn set(&self, at: DateTime<Utc>) {
+        *self
+            .now
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = at;
+    }
+
     /// Moves the clock forward by `by`. A negative `by`, or one past the end of the
-    /// calendar, leaves it where it is: time never runs back.
+    /// calendar, leaves it where it is (use [`Self::set`] to step it back).
     pub fn advance(&self, by: chrono::Duration) {
         let mut now = self
             .now

@@ -128,6 +128,7 @@ impl Repository {
                     state,
                     version: snapshot.version,
                     head: ChainHash::ZERO,
+                    head_at: None,
                 };
                 Some((at, snapshot.event_id))
             }
