@@ -10,6 +10,8 @@ use crate::process::free_port;
 /// A PostgreSQL cluster of the test's own, run as the `postgres` user.
 pub struct PrivatePostgres {
     dir: PathBuf,
+    /// Its write-ahead log's directory, when not inside `dir`.
+    wal: Option<PathBuf>,
     /// Its port.
     pub port: u16,
     bin: PathBuf,
@@ -30,13 +32,25 @@ fn as_postgres(bin: &Path, tool: &str, args: &[&str]) -> bool {
 impl PrivatePostgres {
     /// Creates the cluster in a temporary directory and starts it.
     pub fn start() -> Self {
+        let dir = std::env::temp_dir().join(format!("ledger-pg-{}", uuid::Uuid::new_v4()));
+        Self::start_at(dir, None)
+    }
+
+    /// Creates the cluster with its data in `dir` (on a small disk, say) and its
+    /// write-ahead log in a temporary directory, and starts it: a full `dir` then refuses
+    /// new pages (SQLSTATE 53100) and the server runs on, where a full log would stop it.
+    pub fn start_with_data_in(dir: PathBuf) -> Self {
+        let wal = std::env::temp_dir().join(format!("ledger-wal-{}", uuid::Uuid::new_v4()));
+        Self::start_at(dir, Some(wal))
+    }
+
+    fn start_at(dir: PathBuf, wal: Option<PathBuf>) -> Self {
         let bin = std::fs::read_dir("/usr/lib/postgresql")
             .expect("PostgreSQL's server binaries (Debian package postgresql)")
             .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
             .filter(|p| p.join("initdb").exists())
             .max()
             .expect("initdb");
-        let dir = std::env::temp_dir().join(format!("ledger-pg-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).expect("dir");
         let owned = Command::new("chown")
             .args(["-R", "postgres:postgres"])
@@ -47,13 +61,13 @@ impl PrivatePostgres {
             "chown (the suite runs as root)"
         );
         let data = dir.display().to_string();
-        assert!(as_postgres(
-            &bin,
-            "initdb",
-            &["-D", &data, "-A", "trust", "-U", "postgres", "--no-sync"]
-        ));
+        let mut args = vec!["-D", &data, "-A", "trust", "-U", "postgres", "--no-sync"];
+        let waldir = wal.as_ref().map(|w| format!("--waldir={}", w.display()));
+        args.extend(waldir.as_deref());
+        assert!(as_postgres(&bin, "initdb", &args));
         let cluster = Self {
             dir,
+            wal,
             port: free_port(),
             bin,
         };
@@ -86,6 +100,9 @@ impl Drop for PrivatePostgres {
             &["-D", &data, "-m", "immediate", "stop"],
         );
         let _ = std::fs::remove_dir_all(&self.dir);
+        if let Some(wal) = &self.wal {
+            let _ = std::fs::remove_dir_all(wal);
+        }
     }
 }
 

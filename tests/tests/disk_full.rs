@@ -1,28 +1,31 @@
-//! Resource faults (issue 23, part 3), first half: the SQLite file's disk fills. The
-//! real binary keeps its ledger on a 16 MiB tmpfs the test mounts (it runs as root, as
-//! `scripts/test.sh` does; a mount that fails fails the test). A file then takes every
-//! free byte: commands answer 503 (never 500) and the process keeps answering; the
-//! file is removed:
-//! commands succeed again with no operator, the views hold exactly the acknowledged
-//! deposits, and `ledger verify` finds nothing.
+//! Resource faults (issue 23, part 3), first half: the disk fills. The real binary
+//! keeps its ledger on a tmpfs the test mounts (it runs as root, as `scripts/test.sh`
+//! does; a mount that fails fails the test): the SQLite file, or a private PostgreSQL
+//! cluster's data (its write-ahead log elsewhere, so that PostgreSQL runs on and
+//! refuses new pages). A file then takes every free byte: commands answer 503 (never
+//! 500) and the process keeps answering; the file is removed: commands succeed again
+//! with no operator, the views hold exactly the acknowledged deposits (none stopped
+//! for good, not even by a rebuild started while the disk was full), and `ledger
+//! verify` finds nothing.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use ledger_tests::process::{free_port, serve_on_sqlite, wait_up};
+use ledger_tests::private::PrivatePostgres;
+use ledger_tests::process::{free_port, serve_on_sqlite, start_with, wait_up};
 use ledger_tests::tamper::verify;
 use serde_json::{json, Value};
 
-/// A tmpfs of 16 MiB mounted for the test's life.
+/// A tmpfs of `size` (`16m`) mounted for the test's life.
 struct SmallDisk(PathBuf);
 
 impl SmallDisk {
-    fn mount() -> Self {
+    fn mount(size: &str) -> Self {
         let dir = std::env::temp_dir().join(format!("ledger-full-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).expect("dir");
         let mounted = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", "size=16m", "tmpfs"])
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
             .arg(&dir)
             .status()
             .expect("mount runs");
@@ -66,7 +69,7 @@ async fn deposit(http: &reqwest::Client, base: &str, amount: &str) -> u16 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_answers_503_and_the_ledger_resumes_when_space_returns() {
-    let disk = SmallDisk::mount();
+    let disk = SmallDisk::mount("16m");
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let mut server = serve_on_sqlite(&disk.0, port, &[("LEDGER__LOG__LEVEL", "error")]);
@@ -148,5 +151,118 @@ async fn a_full_disk_answers_503_and_the_ledger_resumes_when_space_returns() {
     let _ = server.child.kill();
     let _ = server.finish();
     let (code, out) = verify(&format!("sqlite://{}/ledger.db", disk.0.display()), None).await;
+    assert_eq!(code, 0, "{out}");
+}
+
+/// The projections' states, by name.
+async fn projection_states(http: &reqwest::Client, base: &str) -> Value {
+    let r = http
+        .get(format!("{base}/admin/projections"))
+        .bearer_auth("crash-admin")
+        .send()
+        .await
+        .expect("projections");
+    let body: Value = r.json().await.unwrap_or(Value::Null);
+    let states = body["projections"].as_array().cloned().unwrap_or_default();
+    let by_name = states.iter().map(|p| {
+        let name = p["name"].as_str().unwrap_or_default().to_owned();
+        (name, json!([p["state"], p["last_error"]]))
+    });
+    Value::Object(by_name.collect())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_postgres_disk_answers_503_and_no_view_stops_for_good() {
+    let disk = SmallDisk::mount("128m");
+    let cluster = PrivatePostgres::start_with_data_in(disk.0.join("data"));
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut server = start_with(
+        &cluster.url(),
+        port,
+        &[("LEDGER__SNAPSHOTS__URL", "memory")],
+    );
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client");
+    wait_up(&http, &base).await;
+    let open = json!({"account_id": "acc", "owner": "Ada", "currency": "USD"});
+    let r = http
+        .post(format!("{base}/accounts"))
+        .json(&open)
+        .send()
+        .await;
+    assert_eq!(r.expect("open").status(), 201);
+    let mut acknowledged = 0u64; // cents
+    for _ in 0..20 {
+        assert_eq!(deposit(&http, &base, "1.00").await, 200);
+        acknowledged += 100;
+    }
+
+    let filler = fill(&disk.0);
+    let mut refused = 0;
+    for i in 0..300 {
+        if i == 150 {
+            // A rebuild asked for meanwhile fails or waits; it stops no view.
+            let r = http
+                .post(format!("{base}/admin/rebuild-projections"))
+                .bearer_auth("crash-admin")
+                .send()
+                .await
+                .expect("rebuild");
+            let status = r.status().as_u16();
+            assert!(
+                status == 202 || status == 503,
+                "a rebuild answered {status}"
+            );
+        }
+        match deposit(&http, &base, "0.01").await {
+            200 => acknowledged += 1,
+            503 => refused += 1,
+            other => panic!("deposit {i} on a full disk answered {other}, not 200 or 503"),
+        }
+    }
+    assert!(refused > 0, "a full disk refuses commands");
+
+    std::fs::remove_file(filler).expect("space returns");
+    let mut resumed = false;
+    for _ in 0..100 {
+        if deposit(&http, &base, "1.00").await == 200 {
+            acknowledged += 100;
+            resumed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(resumed, "commands succeed again once space returns");
+    let want = json!(format!("{}.{:02}", acknowledged / 100, acknowledged % 100));
+    let mut seen = (Value::Null, Value::Null);
+    for _ in 0..300 {
+        let r = http.get(format!("{base}/accounts/acc")).send().await;
+        let account: Value = r.expect("read").json().await.unwrap_or(Value::Null);
+        let states = projection_states(&http, &base).await;
+        seen = (account["balance"].clone(), states);
+        let live = seen
+            .1
+            .as_object()
+            .is_some_and(|s| !s.is_empty() && s.values().all(|v| v[0] == json!("live")));
+        if seen.0 == want && live {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        seen.0, want,
+        "the view holds every acknowledged deposit: {seen:?}"
+    );
+    let live = seen
+        .1
+        .as_object()
+        .is_some_and(|s| s.values().all(|v| v[0] == json!("live")));
+    assert!(live, "every view follows the events again: {}", seen.1);
+    let _ = server.kill();
+    let _ = server.wait();
+    let (code, out) = verify(&cluster.url(), None).await;
     assert_eq!(code, 0, "{out}");
 }

@@ -5,8 +5,9 @@ use ledger_application::ports::store::{AppendError, StoreError};
 /// The unique constraint that makes a stream's versions race-free.
 pub const STREAM_VERSION_KEY: &str = "events_stream_version_key";
 
-/// True when the database cannot be reached (connection, pool, shutdown), cancelled
-/// the statement, or ended the session (any FATAL error: a login refused because the
+/// True when the database cannot be reached (connection, pool, shutdown), cannot now
+/// (out of disk, memory or connections; an I/O error), cancelled the statement, or
+/// ended the session (any FATAL error: a login refused because the
 /// database does not exist or accepts no connections now, too many clients, a password
 /// refused, which black-box testing found answered 500; or a session that waited in a
 /// transaction past `idle_in_transaction_session_timeout`).
@@ -20,8 +21,15 @@ pub fn is_unavailable(e: &sqlx::Error) -> bool {
         sqlx::Error::Database(db) => db.code().is_some_and(|c| {
             // Class 08: connection exception; 57P0x: shutdown / cannot connect now;
             // 57014: the statement was cancelled (by an operator's `pg_cancel_backend`,
-            // say), which says nothing about the request (it was answered 500).
-            c.starts_with("08") || c.starts_with("57P") || c == "57014" || ends_session(e)
+            // say), which says nothing about the request (it was answered 500);
+            // class 53: insufficient resources (53100: the disk is full, which was
+            // answered 500 and stopped the read models for good); 58030: an I/O error.
+            c.starts_with("08")
+                || c.starts_with("57P")
+                || c.starts_with("53")
+                || c == "57014"
+                || c == "58030"
+                || ends_session(e)
         }),
         _ => false,
     }
