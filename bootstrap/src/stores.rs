@@ -196,6 +196,19 @@ async fn open_with(settings: &Settings, migrate: bool) -> anyhow::Result<Stores>
                 let cause = with_cause(&pool, e, timed_out).await;
                 anyhow::bail!("cannot reach or migrate the event store at {shown}: {cause}");
             }
+            let ahead = ledger_postgres::ids_ahead_of_cluster(&pool)
+                .await
+                .with_context(|| format!("cannot read the event store at {shown}"))?;
+            if let Some((highest, next)) = ahead {
+                anyhow::bail!(
+                    "the events at {shown} were written by transaction ids up to {highest}, \
+                     and this PostgreSQL cluster has reached only {next}: they come from \
+                     another cluster (a pg_dump restored here?), and the event feed would \
+                     hide them and miss what is written meanwhile. Restore a physical backup \
+                     (pg_basebackup, point-in-time) instead, or advance this cluster's \
+                     transaction ids past {highest} first (docs/API.md, Backups and restores)"
+                );
+            }
         }
         (
             Arc::new(ledger_postgres::PgEventStore::with_group_commit(

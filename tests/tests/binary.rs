@@ -163,6 +163,43 @@ async fn the_rebuild_command_prints_its_progress_and_a_summary_only() {
     }
 }
 
+/// Events restored from a cluster whose transaction ids ran ahead of this one's (a
+/// `pg_dump` restored into a new cluster): the feed would hide them, and miss for good
+/// what is written meanwhile. The binary refuses to start, naming both ids.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_restored_from_a_cluster_ahead_are_refused_at_start() {
+    let db = ledger_postgres::testing::TestDatabase::create().await;
+    let url = db.url.clone();
+    let migrate = move || {
+        let url = url.clone();
+        tokio::task::spawn_blocking(move || {
+            Command::new(ledger_binary())
+                .arg("migrate")
+                .env("LEDGER__STORAGE__URL", url)
+                .output()
+                .expect("runs")
+        })
+    };
+    assert!(migrate().await.unwrap().status.success());
+    let pool = sqlx::PgPool::connect(&db.url).await.expect("connect");
+    sqlx::query(
+        "INSERT INTO events (tx_id, stream_id, stream_type, version, event_id, event_type, \
+                             schema_version, data, metadata, recorded_at) \
+         VALUES ($1, 'a', 'account', 1, gen_random_uuid(), 'AccountOpened', 1, \
+                 '{}', '{}', now())",
+    )
+    .bind(1_i64 << 40)
+    .execute(&pool)
+    .await
+    .expect("a restored row");
+    pool.close().await;
+    let out = migrate().await.unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "started: {text}");
+    assert!(text.contains("another cluster"), "{text}");
+    assert!(text.contains(&(1_i64 << 40).to_string()), "{text}");
+}
+
 /// `keys generate` says why it cannot write a key: "it must not exist yet" was said of
 /// a missing directory too.
 #[test]

@@ -130,3 +130,19 @@ pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
     backfill_hashes(pool).await?;
     Ok(())
 }
+
+/// Events written by transaction ids this cluster has not reached yet: the highest such
+/// id and this cluster's next one. A logical dump (`pg_dump`) restored into another
+/// cluster brings them; the feed shows an event only once every transaction older than
+/// its own has ended, so until this cluster's ids pass them, they stay out of the feed,
+/// and the events written meanwhile come before them in it (read models, live streams
+/// and the relay would miss those for good).
+pub async fn ids_ahead_of_cluster(pool: &PgPool) -> Result<Option<(i64, i64)>, sqlx::Error> {
+    let (highest, next): (Option<i64>, i64) = sqlx::query_as(
+        "SELECT (SELECT max(tx_id) FROM events), \
+                pg_snapshot_xmax(pg_current_snapshot())::text::bigint",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(highest.filter(|h| *h >= next).map(|h| (h, next)))
+}
