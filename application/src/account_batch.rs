@@ -37,7 +37,7 @@ impl Pipeline {
         let mut records = Vec::new();
         let mut decided = Vec::with_capacity(jobs.len());
         // One time for every event of the append.
-        let at = self.now_after([loaded.head_at]);
+        let (_, at) = self.times([loaded.head_at]);
         for job in jobs {
             let raw_key = job.ctx.idempotency_key.as_deref();
             let key = raw_key.map(|k| scoped_key(&job.ctx.principal.actor, k));

@@ -216,8 +216,8 @@ impl Unit for BatchUnit<'_> {
     fn decide(&self, p: &Pipeline, loaded: &Loaded) -> Decision<Self::Outcome> {
         // The clock is read when the batch is decided (after its locks), for each
         // attempt: the operations are decided at that time, and their events carry it.
-        let now = p.now_after(loaded.heads_at());
-        let mut w = Working::new(p, loaded, now);
+        let (now, at) = p.times(loaded.heads_at());
+        let mut w = Working::new(p, loaded, at);
         let batch_id = p.ids.new_id().to_string();
         let mut replies = Vec::with_capacity(self.ops.len());
         for (i, op) in self.ops.iter().enumerate() {

@@ -93,7 +93,7 @@ impl Unit for ExpiryUnit<'_> {
     }
 
     fn decide(&self, p: &Pipeline, loaded: &Loaded) -> Decision<Self::Outcome> {
-        let mut w = Working::new(p, loaded, p.now_after(loaded.heads_at()));
+        let mut w = Working::new(p, loaded, p.times(loaded.heads_at()).1);
         let (outcome, refused, finished) = match self.decide_all(&mut w) {
             Ok((expired, refused)) => (Ok(expired), refused, w.finish()),
             Err(e) => (Err(e), false, Finished::default()),

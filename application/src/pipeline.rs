@@ -80,19 +80,21 @@ impl Pipeline {
         }
     }
 
-    /// A write's time: the clock's, in microseconds (what every store keeps of a time,
-    /// so a read-back time equals the written one), but never earlier than the last
-    /// event of a stream the write touches (`heads`: their `head_at`). Read once per
-    /// decided write, so that every event of one append carries the same `recorded_at`.
-    /// A clock stepped back, or another instance's clock behind this one's, therefore
-    /// never puts a stream's events out of time order, nor a transfer's two legs on two
-    /// sides of an instant (`?as_of=` reads each stream up to its first event after it).
-    pub(crate) fn now_after(
+    /// A write's two times, from one clock reading in microseconds (what every store
+    /// keeps of a time, so a read-back time equals the written one), read once per
+    /// decided write: the time it is decided at (the clock's: expiries, `expires_at`),
+    /// and the `recorded_at` all its events carry, the same but never earlier than the
+    /// last event of a stream the write touches (`heads`: their `head_at`). A clock
+    /// stepped back, or another instance's clock behind this one's, therefore never
+    /// puts a stream's events out of time order, nor a transfer's two legs on two sides
+    /// of an instant (`?as_of=` reads each stream up to its first event after it); and
+    /// a time a fast clock left on a stream never makes a transfer expire early.
+    pub(crate) fn times(
         &self,
         heads: impl IntoIterator<Item = Option<DateTime<Utc>>>,
-    ) -> DateTime<Utc> {
+    ) -> (DateTime<Utc>, DateTime<Utc>) {
         let now = chrono::SubsecRound::trunc_subsecs(self.clock.now(), 6);
-        heads.into_iter().flatten().fold(now, DateTime::max)
+        (now, heads.into_iter().flatten().fold(now, DateTime::max))
     }
 
     /// `now` after `events`: the state folded, and the events encoded with fresh ids

@@ -106,7 +106,7 @@ impl<'a> TransferUnit<'a> {
         &self,
         p: &Pipeline,
         loaded: &Loaded,
-        now: DateTime<Utc>,
+        (now, at): (DateTime<Utc>, DateTime<Utc>),
         refusal: CommandError,
     ) -> Decision<Result<TransferReply, CommandError>> {
         let settling = matches!(
@@ -125,26 +125,26 @@ impl<'a> TransferUnit<'a> {
             return self.refused(refusal);
         };
         let refused = self.refused(refusal);
-        let mut decision = self.written(p, loaded, &expiry, now);
+        let mut decision = self.written(p, loaded, &expiry, at);
         decision.request.idempotency = refused.request.idempotency;
         decision.answering(refused.outcome, refused.refused)
     }
 
-    /// A plan's events on the three streams at `now`, as one write (no idempotency
-    /// record yet), with the states after it; the caller gives the answer.
+    /// A plan's events on the three streams recorded at `at`, as one write (no
+    /// idempotency record yet), with the states after it; the caller gives the answer.
     fn written(
         &self,
         p: &Pipeline,
         (from, to, record): &Loaded,
         plan: &TransferPlan,
-        now: DateTime<Utc>,
+        at: DateTime<Utc>,
     ) -> Decision<()> {
         let meta = metadata(self.ctx, &self.causation, Some(self.transfer_id().as_str()));
         let (from_id, to_id) = (self.from.as_str(), self.to.as_str());
-        let (from_after, debit) = p.advance(from_id, from, &plan.debit, &meta, now);
-        let (to_after, credit) = p.advance(to_id, to, &plan.credit, &meta, now);
+        let (from_after, debit) = p.advance(from_id, from, &plan.debit, &meta, at);
+        let (to_after, credit) = p.advance(to_id, to, &plan.credit, &meta, at);
         let (transfer_after, recorded) =
-            p.advance(&self.record_stream, record, &plan.record, &meta, now);
+            p.advance(&self.record_stream, record, &plan.record, &meta, at);
         Decision {
             request: AppendRequest {
                 streams: vec![
@@ -246,15 +246,15 @@ impl Unit for TransferUnit<'_> {
     fn decide(&self, p: &Pipeline, loaded: &Loaded) -> Decision<Self::Outcome> {
         // One time for the decision and for all three streams' events.
         let (from, to, record) = loaded;
-        let now = p.now_after([from.head_at, to.head_at, record.head_at]);
+        let (now, at) = p.times([from.head_at, to.head_at, record.head_at]);
         let plan = match self.plan(loaded, now) {
             Ok(plan) => plan,
             Err(e @ CommandError::Refused(DomainError::TransferExpired(_))) => {
-                return self.expired(p, loaded, now, e)
+                return self.expired(p, loaded, (now, at), e)
             }
             Err(e) => return self.refused(e),
         };
-        let decision = self.written(p, loaded, &plan, now);
+        let decision = self.written(p, loaded, &plan, at);
         let reply = match (
             decision.transfers[0].2.state.details(),
             AccountReply::from_state(&decision.accounts[0].2),

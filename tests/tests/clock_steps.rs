@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 ledger_tests::on_both_backends!(
     a_clock_stepped_back_keeps_each_stream_in_time_order,
     a_post_refused_as_expired_stays_refused_on_a_slower_clock,
+    a_time_a_fast_clock_left_on_an_account_expires_nothing_early,
 );
 
 async fn started(backend: Backend) -> (TestApp, Arc<ManualClock>, DateTime<Utc>) {
@@ -106,4 +107,25 @@ pub(crate) async fn a_post_refused_as_expired_stays_refused_on_a_slower_clock(ba
         (&json!("10.00"), &json!("10.00"))
     );
     assert_eq!(slow.verify_here().await, Vec::<String>::new());
+}
+
+pub(crate) async fn a_time_a_fast_clock_left_on_an_account_expires_nothing_early(backend: Backend) {
+    let (app, _, start) = started(backend).await;
+    let fast_clock = Arc::new(ManualClock::new(start + Duration::hours(1)));
+    let fast = app.spawn_beside_with_clock(fast_clock).await;
+    open(&app, "u").await;
+    open(&app, "v").await;
+    ok(&app, "/accounts/u/deposit", json!({"amount": "100"})).await;
+    let body = json!({"transfer_id": "h", "from_account_id": "u", "to_account_id": "v",
+                      "amount": "50", "pending": true, "expires_in_seconds": 600});
+    ok(&app, "/transfers", body).await;
+    // An instance an hour fast writes to the payee: its stream now ends an hour ahead.
+    ok(&fast, "/accounts/v/deposit", json!({"amount": "1"})).await;
+    // The post is decided on this instance's clock, ten minutes before the expiry
+    // (before: refused as expired, and the expiry recorded for good). Its events are
+    // still recorded no earlier than the payee's last.
+    let posted = ok(&app, "/transfers/h/post", json!({})).await;
+    assert_eq!(posted["status"], json!("posted"), "{posted}");
+    let v = times(&app, "v").await;
+    assert!(v.windows(2).all(|w| w[0] <= w[1]), "{v:?}");
 }

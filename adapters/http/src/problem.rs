@@ -189,7 +189,8 @@ impl ApiError {
         tracing::warn!(%cause, "event store unavailable");
         Self::new(
             ErrorCode::ServiceUnavailable,
-            "the event store cannot be reached; retry later",
+            "the event store cannot take the request now (unreachable, or out of disk or \
+             memory: the server log says which); retry later",
         )
     }
 }

@@ -177,8 +177,9 @@ impl std::fmt::Debug for RebuildClaim {
 
 /// The message of a rebuild whose instance stopped before it finished.
 pub const REBUILD_INTERRUPTED: &str = "the last rebuild was interrupted before it finished \
-    (its instance stopped, or lost its database session); the view kept following the \
-    events: start the rebuild again";
+    (its instance stopped or lost its database session, or it met an error the server \
+    log names, a full disk say); the view kept following the events: start the rebuild \
+    again";
 
 /// A status as stored, corrected for a rebuild nobody runs any more: with no claim held,
 /// a stored `rebuilding` (left by an instance that stopped midway) reads `live` with
