@@ -67,41 +67,80 @@ async fn deposit(http: &reqwest::Client, base: &str, amount: &str) -> u16 {
     r.status().as_u16()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_full_disk_answers_503_and_the_ledger_resumes_when_space_returns() {
-    let disk = SmallDisk::mount("16m");
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut server = serve_on_sqlite(&disk.0, port, &[("LEDGER__LOG__LEVEL", "error")]);
+/// A client of `base` once it answers, with the account `acc` opened and 20.00
+/// deposited: the client and the cents acknowledged.
+async fn funded(base: &str) -> (reqwest::Client, u64) {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
         .expect("client");
-    wait_up(&http, &base).await;
+    wait_up(&http, base).await;
     let open = json!({"account_id": "acc", "owner": "Ada", "currency": "USD"});
     let r = http
         .post(format!("{base}/accounts"))
         .json(&open)
         .send()
-        .await
-        .expect("open");
-    assert_eq!(r.status(), 201);
-    let mut acknowledged = 0u64; // cents
+        .await;
+    assert_eq!(r.expect("open").status(), 201);
     for _ in 0..20 {
-        assert_eq!(deposit(&http, &base, "1.00").await, 200);
-        acknowledged += 100;
+        assert_eq!(deposit(&http, base, "1.00").await, 200);
     }
+    (http, 2_000)
+}
 
-    let filler = fill(&disk.0);
-    let mut refused = 0;
-    for i in 0..200 {
-        match deposit(&http, &base, "0.01").await {
+/// `n` deposits of 0.01 on the full disk, each answered 200 or 503 (never 500), with
+/// `meanwhile` run before the one at `at`: the cents acknowledged. Some are refused.
+async fn deposits_on_a_full_disk<F: std::future::Future<Output = ()>>(
+    http: &reqwest::Client,
+    base: &str,
+    n: usize,
+    (at, meanwhile): (usize, F),
+) -> u64 {
+    let (mut acknowledged, mut refused) = (0, 0);
+    let mut meanwhile = Some(meanwhile);
+    for i in 0..n {
+        if i == at {
+            if let Some(step) = meanwhile.take() {
+                step.await;
+            }
+        }
+        match deposit(http, base, "0.01").await {
             200 => acknowledged += 1,
             503 => refused += 1,
             other => panic!("deposit {i} on a full disk answered {other}, not 200 or 503"),
         }
     }
     assert!(refused > 0, "a full disk refuses commands");
+    acknowledged
+}
+
+/// Once space has returned: the first deposit of 1.00 that succeeds, within about
+/// 10 s, with no operator (its cents).
+async fn resumed(http: &reqwest::Client, base: &str) -> u64 {
+    for _ in 0..100 {
+        if deposit(http, base, "1.00").await == 200 {
+            return 100;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("commands succeed again once space returns, with no operator");
+}
+
+/// The balance `cents` as the API writes USD.
+fn usd(cents: u64) -> Value {
+    json!(format!("{}.{:02}", cents / 100, cents % 100))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_answers_503_and_the_ledger_resumes_when_space_returns() {
+    let disk = SmallDisk::mount("16m");
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut server = serve_on_sqlite(&disk.0, port, &[("LEDGER__LOG__LEVEL", "error")]);
+    let (http, mut acknowledged) = funded(&base).await;
+
+    let filler = fill(&disk.0);
+    acknowledged += deposits_on_a_full_disk(&http, &base, 200, (0, async {})).await;
     let health = http
         .get(format!("{base}/health"))
         .send()
@@ -110,20 +149,8 @@ async fn a_full_disk_answers_503_and_the_ledger_resumes_when_space_returns() {
     assert_eq!(health.status(), 200, "the process still answers");
 
     std::fs::remove_file(filler).expect("space returns");
-    let mut resumed = false;
-    for _ in 0..100 {
-        if deposit(&http, &base, "1.00").await == 200 {
-            acknowledged += 100;
-            resumed = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(
-        resumed,
-        "commands succeed again once space returns, with no operator"
-    );
-    let want = format!("{}.{:02}", acknowledged / 100, acknowledged % 100);
+    acknowledged += resumed(&http, &base).await;
+    let want = usd(acknowledged);
     let mut seen = Value::Null;
     for _ in 0..200 {
         let r = http
@@ -132,14 +159,13 @@ async fn a_full_disk_answers_503_and_the_ledger_resumes_when_space_returns() {
             .await
             .expect("read");
         seen = r.json().await.unwrap_or(Value::Null);
-        if seen["balance"] == json!(want) {
+        if seen["balance"] == want {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(
-        seen["balance"],
-        json!(want),
+        seen["balance"], want,
         "the view holds every acknowledged deposit and no other"
     );
     let ready = http
@@ -182,61 +208,28 @@ async fn a_full_postgres_disk_answers_503_and_no_view_stops_for_good() {
         port,
         &[("LEDGER__SNAPSHOTS__URL", "memory")],
     );
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("client");
-    wait_up(&http, &base).await;
-    let open = json!({"account_id": "acc", "owner": "Ada", "currency": "USD"});
-    let r = http
-        .post(format!("{base}/accounts"))
-        .json(&open)
-        .send()
-        .await;
-    assert_eq!(r.expect("open").status(), 201);
-    let mut acknowledged = 0u64; // cents
-    for _ in 0..20 {
-        assert_eq!(deposit(&http, &base, "1.00").await, 200);
-        acknowledged += 100;
-    }
+    let (http, mut acknowledged) = funded(&base).await;
 
     let filler = fill(&disk.0);
-    let mut refused = 0;
-    for i in 0..300 {
-        if i == 150 {
-            // A rebuild asked for meanwhile fails or waits; it stops no view.
-            let r = http
-                .post(format!("{base}/admin/rebuild-projections"))
-                .bearer_auth("crash-admin")
-                .send()
-                .await
-                .expect("rebuild");
-            let status = r.status().as_u16();
-            assert!(
-                status == 202 || status == 503,
-                "a rebuild answered {status}"
-            );
-        }
-        match deposit(&http, &base, "0.01").await {
-            200 => acknowledged += 1,
-            503 => refused += 1,
-            other => panic!("deposit {i} on a full disk answered {other}, not 200 or 503"),
-        }
-    }
-    assert!(refused > 0, "a full disk refuses commands");
+    // A rebuild asked for meanwhile fails or waits; it stops no view.
+    let rebuild = async {
+        let r = http
+            .post(format!("{base}/admin/rebuild-projections"))
+            .bearer_auth("crash-admin")
+            .send()
+            .await
+            .expect("rebuild");
+        let status = r.status().as_u16();
+        assert!(
+            status == 202 || status == 503,
+            "a rebuild answered {status}"
+        );
+    };
+    acknowledged += deposits_on_a_full_disk(&http, &base, 300, (150, rebuild)).await;
 
     std::fs::remove_file(filler).expect("space returns");
-    let mut resumed = false;
-    for _ in 0..100 {
-        if deposit(&http, &base, "1.00").await == 200 {
-            acknowledged += 100;
-            resumed = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(resumed, "commands succeed again once space returns");
-    let want = json!(format!("{}.{:02}", acknowledged / 100, acknowledged % 100));
+    acknowledged += resumed(&http, &base).await;
+    let want = usd(acknowledged);
     let mut seen = (Value::Null, Value::Null);
     for _ in 0..300 {
         let r = http.get(format!("{base}/accounts/acc")).send().await;
