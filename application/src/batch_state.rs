@@ -25,7 +25,7 @@ pub(crate) struct Loaded {
 }
 
 impl Loaded {
-    /// When each stream's last event was recorded (for `Pipeline::now_after`).
+    /// When each stream's last event was recorded (for `Pipeline::times`).
     pub(crate) fn heads_at(&self) -> impl Iterator<Item = Option<DateTime<Utc>>> + '_ {
         let accounts = self.accounts.values().map(|a| a.head_at);
         accounts.chain(self.transfers.values().map(|t| t.head_at))
