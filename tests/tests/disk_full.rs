@@ -197,6 +197,13 @@ async fn projection_states(http: &reqwest::Client, base: &str) -> Value {
     Value::Object(by_name.collect())
 }
 
+/// Whether there are projections and every one of them is `live`.
+fn all_live(states: &Value) -> bool {
+    states
+        .as_object()
+        .is_some_and(|s| !s.is_empty() && s.values().all(|v| v[0] == json!("live")))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_postgres_disk_answers_503_and_no_view_stops_for_good() {
     let disk = SmallDisk::mount("128m");
@@ -236,11 +243,7 @@ async fn a_full_postgres_disk_answers_503_and_no_view_stops_for_good() {
         let account: Value = r.expect("read").json().await.unwrap_or(Value::Null);
         let states = projection_states(&http, &base).await;
         seen = (account["balance"].clone(), states);
-        let live = seen
-            .1
-            .as_object()
-            .is_some_and(|s| !s.is_empty() && s.values().all(|v| v[0] == json!("live")));
-        if seen.0 == want && live {
+        if seen.0 == want && all_live(&seen.1) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -249,11 +252,11 @@ async fn a_full_postgres_disk_answers_503_and_no_view_stops_for_good() {
         seen.0, want,
         "the view holds every acknowledged deposit: {seen:?}"
     );
-    let live = seen
-        .1
-        .as_object()
-        .is_some_and(|s| s.values().all(|v| v[0] == json!("live")));
-    assert!(live, "every view follows the events again: {}", seen.1);
+    assert!(
+        all_live(&seen.1),
+        "every view follows the events again: {}",
+        seen.1
+    );
     let _ = server.kill();
     let _ = server.wait();
     let (code, out) = verify(&cluster.url(), None).await;
