@@ -52,9 +52,12 @@ impl CommandService {
                 Err(crate::ports::store::AppendError::IdempotencyKeyExists(_)) => {
                     return Err(CommandError::IdempotencyKeyReused)
                 }
-                Err(crate::ports::store::AppendError::Unavailable(m)) => {
-                    return Err(CommandError::Unavailable(m))
-                }
+                // Only the batch's own record was at stake: sent again with its key,
+                // the batch finds it or stores it, and runs.
+                Err(
+                    crate::ports::store::AppendError::Unavailable(m)
+                    | crate::ports::store::AppendError::OutcomeUnknown(m),
+                ) => return Err(CommandError::Unavailable(m)),
                 Err(e) => return Err(CommandError::Internal(e.to_string())),
             }
         }

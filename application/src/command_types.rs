@@ -143,6 +143,10 @@ pub enum CommandError {
     /// The event store cannot be reached.
     #[error("the event store is unavailable")]
     Unavailable(String),
+    /// The command's write reached the event store, but whether it committed cannot be
+    /// known: it may have taken effect.
+    #[error("the command's outcome is unknown")]
+    OutcomeUnknown(String),
     /// Anything else; the message is for logs only.
     #[error("internal error")]
     Internal(String),
@@ -158,7 +162,7 @@ impl CommandError {
             Self::Forbidden(_) => ErrorCode::Forbidden,
             Self::Conflict => ErrorCode::ConcurrencyConflict,
             Self::IdempotencyKeyReused => ErrorCode::IdempotencyKeyReused,
-            Self::Unavailable(_) => ErrorCode::ServiceUnavailable,
+            Self::Unavailable(_) | Self::OutcomeUnknown(_) => ErrorCode::ServiceUnavailable,
             Self::Internal(_) => ErrorCode::Internal,
         }
     }

@@ -185,8 +185,8 @@ impl Pipeline {
                 .spawn(Box::pin(async move { me.drain(&stream).await }));
         }
         answer.await.unwrap_or_else(|_| {
-            Err(CommandError::Unavailable(
-                "the command's outcome is unknown: the server is stopping".into(),
+            Err(CommandError::OutcomeUnknown(
+                "the server is stopping while the command is carried out".into(),
             ))
         })
     }

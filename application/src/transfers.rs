@@ -258,7 +258,10 @@ impl CommandService {
             Err(AppendError::IdempotencyKeyExists(_)) => {
                 self.stored_outcome(ctx, fp).await?.unwrap_or(Err(err))
             }
-            Err(AppendError::Unavailable(m)) => Err(CommandError::Unavailable(m)),
+            // Only the key's record was at stake: sent again, the request is decided again.
+            Err(AppendError::Unavailable(m) | AppendError::OutcomeUnknown(m)) => {
+                Err(CommandError::Unavailable(m))
+            }
             Err(e) => Err(CommandError::Internal(e.to_string())),
         }
     }

@@ -141,6 +141,11 @@ impl Pipeline {
                 Err(AppendError::Unavailable(m)) => {
                     return Written::Failed(CommandError::Unavailable(m))
                 }
+                Err(AppendError::OutcomeUnknown(m)) => {
+                    // Whatever the cache holds may be behind the store now.
+                    unit.forget(&self.repo);
+                    return Written::Failed(CommandError::OutcomeUnknown(m));
+                }
                 Err(AppendError::Failed(m)) => return Written::Failed(CommandError::Internal(m)),
             }
         }

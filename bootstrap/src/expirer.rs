@@ -11,6 +11,8 @@ use ledger_application::ports::readmodel::{Lease, ProjectionStore};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::projectors::{no_answer, STEP_DEADLINE};
+
 const EVERY: Duration = Duration::from_secs(1);
 
 /// Starts the loop; it stops when `stop` turns true.
@@ -23,11 +25,12 @@ pub fn spawn(
         while !*stop.borrow() {
             let mut pause = EVERY;
             match leases.try_lead(Lease::Expirer).await {
-                Ok(true) => match expirer.step().await {
+                Ok(true) => match tokio::time::timeout(STEP_DEADLINE, expirer.step()).await {
                     // More may be due: go on at once.
-                    Ok(s) if s.more => pause = Duration::ZERO,
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "expiring transfers failed; retrying"),
+                    Ok(Ok(s)) if s.more => pause = Duration::ZERO,
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => tracing::warn!(error = %e, "expiring transfers failed; retrying"),
+                    Err(_) => tracing::warn!(error = %no_answer(), "expiring transfers stalled"),
                 },
                 Ok(false) => {}
                 Err(e) => tracing::warn!(error = %e, "cannot take the expirer's lease"),

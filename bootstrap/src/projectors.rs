@@ -7,11 +7,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ledger_application::ports::readmodel::{Lease, Projection, ProjectionState, PROJECTIONS};
-use ledger_application::projection::ProjectionRunner;
+use ledger_application::projection::{ProjectionError, ProjectionRunner};
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
 const POLL: Duration = Duration::from_millis(250);
+
+/// How long one step of a background loop (a projections batch, a relay page, an
+/// expirer pass) may wait on its stores. A connection whose answer never comes (a
+/// black-holed network path keeps a socket open with no end) would otherwise stop the
+/// loop for good while every status reads `live`. Past it the step is dropped (a
+/// transaction's connection closed, not given back) and tried again; each step's
+/// checkpoint or version guard keeps it exactly once, as for any interrupted step.
+pub(crate) const STEP_DEADLINE: Duration = Duration::from_secs(30);
 const COALESCE: Duration = Duration::from_millis(10);
 
 pub(crate) async fn pause(wake: &Notify, stop: &mut watch::Receiver<bool>, d: Duration) {
@@ -20,6 +28,11 @@ pub(crate) async fn pause(wake: &Notify, stop: &mut watch::Receiver<bool>, d: Du
         _ = tokio::time::sleep(d) => {}
         _ = stop.changed() => {}
     }
+}
+
+/// A step's error past [`STEP_DEADLINE`].
+pub(crate) fn no_answer() -> String {
+    format!("no answer from the stores within {STEP_DEADLINE:?}; the step is tried again")
 }
 
 /// The projections this instance leads and that are not stopped on a failure.
@@ -66,7 +79,8 @@ async fn run(runner: Arc<ProjectionRunner>, wake: Arc<Notify>, mut stop: watch::
                 continue;
             }
         };
-        match runner.step_many(&mine).await {
+        let step = tokio::time::timeout(STEP_DEADLINE, runner.step_many(&mine)).await;
+        match step.unwrap_or_else(|_| Err(ProjectionError::Unavailable(no_answer()))) {
             // A full batch: more is waiting, go on at once.
             Ok(n) if n >= runner.batch_size() => {}
             Ok(0) => {

@@ -15,7 +15,7 @@ use ledger_nats::{JetStreamSink, NatsTarget};
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
-use crate::projectors::pause;
+use crate::projectors::{no_answer, pause, STEP_DEADLINE};
 use crate::settings::{Nats, Settings};
 use crate::{core, feed_reader, shutdown_signal, stores, Core};
 
@@ -76,7 +76,8 @@ pub fn spawn(
                     continue;
                 }
             }
-            match relay.step().await {
+            let step = tokio::time::timeout(STEP_DEADLINE, relay.step()).await;
+            match step.unwrap_or_else(|_| Err(RelayError::Store(no_answer()))) {
                 // A full page: more is waiting.
                 Ok(n) if n >= relay.batch() => backoff = POLL,
                 Ok(_) => {

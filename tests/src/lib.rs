@@ -11,10 +11,12 @@ pub mod model_http;
 pub mod nats;
 pub mod private;
 pub mod process;
+mod proxy;
 pub mod sse;
 pub mod tamper;
 mod waits;
 pub use app_settings::{redis_url, settings, Options};
+pub use proxy::Proxy;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -282,63 +284,4 @@ pub fn ledger_binary() -> PathBuf {
             dir.join("ledger")
         })
         .clone()
-}
-
-/// A TCP proxy the test can cut (dropping every connection) and restore, to take a
-/// server away from the application without touching the shared server itself.
-pub struct Proxy {
-    /// The local port the proxy listens on.
-    pub port: u16,
-    upstream: String,
-    task: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl Proxy {
-    /// Proxies a fresh local port to `upstream` (`host:port`).
-    pub async fn start(upstream: &str) -> Self {
-        let mut p = Self {
-            port: 0,
-            upstream: upstream.to_owned(),
-            task: None,
-        };
-        p.listen().await;
-        p
-    }
-
-    async fn listen(&mut self) {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port))
-            .await
-            .expect("bind proxy");
-        self.port = listener.local_addr().expect("addr").port();
-        let upstream = self.upstream.clone();
-        self.task = Some(tokio::spawn(async move {
-            let mut conns = tokio::task::JoinSet::new();
-            while let Ok((mut client, _)) = listener.accept().await {
-                let upstream = upstream.clone();
-                conns.spawn(async move {
-                    if let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                    }
-                });
-            }
-        }));
-    }
-
-    /// Stops listening and drops every proxied connection.
-    pub fn cut(&mut self) {
-        if let Some(t) = self.task.take() {
-            t.abort();
-        }
-    }
-
-    /// Listens again on the same port.
-    pub async fn restore(&mut self) {
-        self.listen().await;
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.cut();
-    }
 }

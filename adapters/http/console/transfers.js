@@ -35,7 +35,7 @@ export async function postable(transfers, can) {
 }
 
 // The command last sent on a transfer and its key, while its answer did not decide it
-// (none, or a timeout's 503 saying it may yet take effect). Sent again unchanged, even
+// (none, or a 5xx: a 503 may say it may have taken effect). Sent again unchanged, even
 // from a row drawn anew since (a live event redraws the list), it goes under the same
 // key, so it happens once whatever the first one did.
 const undecided = new Map();

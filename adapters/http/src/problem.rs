@@ -152,10 +152,25 @@ impl ApiError {
         tracing::warn!("a request's write did not end in time; its outcome is unknown");
         Self::new(
             ErrorCode::ServiceUnavailable,
-            "the request was being carried out but did not end in time: it may yet take \
-             effect. Read what it changes before sending it again (a command whose \
-             Idempotency-Key is replayed answers its outcome when sent again with the \
-             same key)",
+            format!(
+                "the request was being carried out but did not end in time: it may yet \
+                 take effect. {BEFORE_SENDING_AGAIN}"
+            ),
+        )
+    }
+
+    /// 503 `service_unavailable`: a command whose write reached the event store without
+    /// an answer to whether it committed (the connection lost as it committed, the
+    /// server stopping); it may have taken effect.
+    pub fn outcome_lost(cause: impl std::fmt::Display) -> Self {
+        tracing::warn!(%cause, "a command's write went unanswered; its outcome is unknown");
+        Self::new(
+            ErrorCode::ServiceUnavailable,
+            format!(
+                "the request's write reached the event store, but whether it was committed \
+                 is unknown (the answer was lost): it may have taken effect. \
+                 {BEFORE_SENDING_AGAIN}"
+            ),
         )
     }
 
@@ -195,10 +210,15 @@ impl ApiError {
     }
 }
 
+/// What a client whose command may have taken effect should do.
+const BEFORE_SENDING_AGAIN: &str = "Read what it changes before sending it again (a command \
+    whose Idempotency-Key is replayed answers its outcome when sent again with the same key)";
+
 impl From<CommandError> for ApiError {
     fn from(e: CommandError) -> Self {
         match &e {
             CommandError::Unavailable(m) => Self::unavailable(m),
+            CommandError::OutcomeUnknown(m) => Self::outcome_lost(m),
             CommandError::Internal(m) => Self::internal(m),
             CommandError::StoredRefusal { code, detail }
             | CommandError::Rejected { code, detail } => Self::new(*code, detail.clone()),

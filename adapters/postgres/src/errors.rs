@@ -35,6 +35,21 @@ pub fn is_unavailable(e: &sqlx::Error) -> bool {
     }
 }
 
+/// The failure of the statement that commits (a lone INSERT in autocommit, a group's
+/// statement, a COMMIT). An error the server answered the statement with (severity
+/// ERROR) means it ended without writing: as [`append_error`]. Anything else may have
+/// come after the commit (the connection lost before the answer arrived, the session
+/// ended by the server as it waited to commit, an answer that could not be read): the
+/// outcome is unknown, and so is said to be.
+pub fn commit_error(e: sqlx::Error, stream_id: Option<&str>, expected: u64) -> AppendError {
+    let refused_by_server = matches!(e, sqlx::Error::Database(_)) && !ends_session(&e);
+    if refused_by_server || matches!(e, sqlx::Error::Encode(_)) {
+        append_error(e, stream_id, expected)
+    } else {
+        AppendError::OutcomeUnknown(e.to_string())
+    }
+}
+
 /// Whether the server ended the session with this error (severity FATAL or PANIC):
 /// the connection it came on is gone, whatever its code.
 fn ends_session(e: &sqlx::Error) -> bool {

@@ -90,8 +90,18 @@ pub fn pool_with(options: PgConnectOptions, max_connections: u32) -> PgPool {
         .test_before_acquire(false)
         .before_acquire(|conn, meta| {
             Box::pin(async move {
+                // Bounded: a connection whose answers stopped coming (a black-holed
+                // network path) would otherwise hold the acquire until its deadline
+                // every time it is handed out. Past the bound it is closed.
                 if meta.idle_for >= PING_AFTER_IDLE {
-                    sqlx::Connection::ping(conn).await?;
+                    tokio::time::timeout(PING_DEADLINE, sqlx::Connection::ping(conn))
+                        .await
+                        .map_err(|_| {
+                            sqlx::Error::Io(std::io::Error::new(
+                                std::io::ErrorKind::TimedOut,
+                                "no answer to a ping of an idle connection",
+                            ))
+                        })??;
                 }
                 Ok(true)
             })
@@ -118,6 +128,9 @@ pub async fn connect_error(pool: &PgPool) -> Option<String> {
 
 /// How long a pooled connection may sit idle before it is checked again.
 pub(crate) const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
+/// How long that check waits for its answer.
+pub(crate) const PING_DEADLINE: Duration = Duration::from_secs(2);
 
 /// How long a pooled session may wait inside a transaction before the server ends it
 /// (see [`pool_with`]).

@@ -169,6 +169,13 @@ impl RedisSnapshotStore {
             Err(SnapshotError::Unavailable(_)) => Some(Instant::now()),
             _ => None,
         };
+        if conn.tripped_at.is_some() {
+            // The manager reconnects after a connection drops, but not after a call
+            // whose answer never came (a black-holed connection stays open): it would
+            // be used, and time out, for ever. The next call after the back-off
+            // connects anew.
+            conn.manager = None;
+        }
         result
     }
 }

@@ -17,7 +17,7 @@ use sqlx::{Connection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::group_rows::write_rows;
-use crate::store::{append_error, write_in};
+use crate::store::{append_error, commit_error, write_in};
 use crate::WriterConnection;
 
 /// Appends in one transaction at most (a bound on a transaction's size, not on waiting).
@@ -57,8 +57,8 @@ impl GroupCommit {
         answer.await.unwrap_or_else(|_| {
             // The writer task ended without an answer (the runtime is shutting down):
             // the outcome is unknown, never reported as refused.
-            Err(AppendError::Unavailable(
-                "the SQLite writer stopped before answering; the append may or may not have been written".into(),
+            Err(AppendError::OutcomeUnknown(
+                "the SQLite writer stopped before answering".into(),
             ))
         })
     }
@@ -100,7 +100,7 @@ async fn written(
     // A few statements for the whole group, when it can judge it.
     match write_rows(&mut tx, &requests).await {
         Ok(Some(outcomes)) => {
-            tx.commit().await.map_err(fail)?;
+            tx.commit().await.map_err(commit_error)?;
             conn.clean();
             return Ok(outcomes);
         }
@@ -127,7 +127,7 @@ async fn written(
             }
         }
     }
-    tx.commit().await.map_err(fail)?;
+    tx.commit().await.map_err(commit_error)?;
     conn.clean();
     Ok(outcomes)
 }

@@ -64,6 +64,26 @@ pub(crate) fn append_error(e: sqlx::Error, stream_id: &str, expected: u64) -> Ap
     ledger_sql::append_failure(e, unavailable)
 }
 
+/// The failure of a COMMIT. An I/O error may come after the commit reached the log
+/// (its sync failed: a later recovery of the log can still find it), and a writer
+/// thread that died may have committed: the outcome is unknown. Any other error (a
+/// full disk, a busy file) means the transaction was not committed.
+pub(crate) fn commit_error(e: sqlx::Error) -> AppendError {
+    const SQLITE_IOERR: i32 = 10;
+    let unknown = match &e {
+        sqlx::Error::Database(db) => db
+            .code()
+            .and_then(|c| c.parse::<i32>().ok())
+            .is_some_and(|c| c & 0xff == SQLITE_IOERR),
+        sqlx::Error::Io(_) | sqlx::Error::WorkerCrashed => true,
+        _ => false,
+    };
+    match unknown {
+        true => AppendError::OutcomeUnknown(e.to_string()),
+        false => append_error(e, "", 0),
+    }
+}
+
 pub(crate) fn recorded(row: &SqliteRow) -> Result<RecordedEvent, sqlx::Error> {
     let decode = |e: String| sqlx::Error::Decode(e.into());
     let position = u64::try_from(row.try_get::<i64, _>("position")?).unwrap_or(0);

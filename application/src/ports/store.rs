@@ -219,7 +219,8 @@ pub struct StreamQuery<'a> {
     pub limit: usize,
 }
 
-/// Why an append did not happen. Nothing was written in any case.
+/// Why an append did not happen. Nothing was written, except after
+/// [`AppendError::OutcomeUnknown`], whose append may have committed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum AppendError {
     /// A stream is not at its expected version (another writer got there first).
@@ -236,6 +237,12 @@ pub enum AppendError {
     /// The store cannot be reached; retry later.
     #[error("event store unavailable: {0}")]
     Unavailable(String),
+    /// The append reached the store, but whether it committed cannot be known (the
+    /// connection was lost, or the server ended the session, as it committed; the
+    /// writer stopped before answering). Never a refusal, never retried blindly: a
+    /// retry could apply a committed command twice.
+    #[error("the append's outcome is unknown: {0}")]
+    OutcomeUnknown(String),
     /// Any other store failure (the message is for logs, not for clients).
     #[error("event store failure: {0}")]
     Failed(String),

@@ -71,3 +71,42 @@ async fn a_stream_with_a_hole_is_never_folded() {
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn a_write_whose_commit_went_unanswered_is_never_retried_nor_called_refused() {
+    let reads: Arc<Mutex<Vec<u64>>> = Arc::default();
+    let mut store = MockEventStore::new();
+    let seen = reads.clone();
+    store.expect_read_stream().returning(move |q| {
+        seen.lock().unwrap().push(q.after_version);
+        Ok(if q.after_version == 0 {
+            opened_stream()
+        } else {
+            vec![]
+        })
+    });
+    store.expect_idempotency_record().returning(|_| Ok(None));
+    let mut appends = 0;
+    store.expect_append().times(2).returning(move |_| {
+        appends += 1;
+        match appends {
+            1 => Err(AppendError::OutcomeUnknown("connection reset".into())),
+            _ => Ok(()),
+        }
+    });
+    let service = service(store, no_snapshots(), 0);
+    let err = service
+        .act(a(), deposit("1"), &ctx())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CommandError::OutcomeUnknown(_)), "{err:?}");
+    assert_eq!(err.code(), "service_unavailable");
+    // The next command decides on the store's state, not on what the cache held
+    // before the write that may have landed.
+    reads.lock().unwrap().clear();
+    service
+        .act(a(), deposit("1"), &ctx())
+        .await
+        .expect("written");
+    assert_eq!(reads.lock().unwrap().first(), Some(&0), "{reads:?}");
+}

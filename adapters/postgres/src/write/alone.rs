@@ -9,7 +9,7 @@ use sqlx::{PgConnection, Row};
 
 use super::columns::EventColumns;
 use super::Announce;
-use crate::errors::append_error;
+use crate::errors::{append_error, commit_error};
 use crate::store::NOTIFY_CHANNEL;
 
 /// The EXISTS makes an expected version beyond the stream's end a conflict too; the
@@ -27,11 +27,13 @@ const INSERT_EVENTS: &str = "INSERT INTO events (stream_id, stream_type, version
 
 /// Inserts one stream's events. With `notify`, the same statement also sends the
 /// NOTIFY, so a lone append is one round trip in autocommit (still atomic: one
-/// statement).
+/// statement). `commits`: the statement is in autocommit, so a failure may have come
+/// after its commit ([`commit_error`]).
 async fn insert_stream<'c>(
     exec: impl sqlx::PgExecutor<'c>,
     write: &StreamWrite,
     notify: bool,
+    commits: bool,
 ) -> Result<(), AppendError> {
     let expected = write.expected_version;
     let n = write.events.len();
@@ -57,7 +59,10 @@ async fn insert_stream<'c>(
         .bind(&rows.times)
         .bind(&rows.prev_hashes)
         .bind(&rows.hashes);
-    let failed = |e| append_error(e, Some(&write.stream_id), expected);
+    let failed = |e| match commits {
+        true => commit_error(e, Some(&write.stream_id), expected),
+        false => append_error(e, Some(&write.stream_id), expected),
+    };
     let inserted = if notify {
         let row = query
             .bind(NOTIFY_CHANNEL)
@@ -82,7 +87,7 @@ async fn insert_stream<'c>(
 pub(crate) fn leaves_connection_sound(written: &Result<(), AppendError>) -> bool {
     !matches!(
         written,
-        Err(AppendError::Unavailable(_) | AppendError::Failed(_))
+        Err(AppendError::Unavailable(_) | AppendError::OutcomeUnknown(_) | AppendError::Failed(_))
     )
 }
 
@@ -99,7 +104,7 @@ pub(crate) async fn write_alone(
         .collect();
     let inline_notify = matches!(announce, Announce::InStatement);
     if request.idempotency.is_empty() && writes.len() == 1 {
-        insert_stream(&mut *conn, writes[0], inline_notify).await?;
+        insert_stream(&mut *conn, writes[0], inline_notify, true).await?;
         announce.committed();
         return Ok(());
     }
@@ -117,7 +122,7 @@ pub(crate) async fn write_alone(
             Err(e) => append_error(e, None, 0),
         });
     }
-    tx.commit().await.map_err(|e| append_error(e, None, 0))?;
+    tx.commit().await.map_err(|e| commit_error(e, None, 0))?;
     announce.committed();
     Ok(())
 }
@@ -168,7 +173,7 @@ async fn write_in(
     // opposite directions then wait for each other instead of deadlocking.
     writes.sort_by(|a, b| a.stream_id.cmp(&b.stream_id));
     for write in writes {
-        insert_stream(&mut *conn, write, false).await?;
+        insert_stream(&mut *conn, write, false, false).await?;
     }
     if inline_notify && !request.streams.is_empty() {
         sqlx::query("SELECT pg_notify($1, '')")

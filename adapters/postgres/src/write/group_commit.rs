@@ -17,9 +17,9 @@ use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot, Mutex};
 
 use super::grouped::write_grouped;
-use super::lane::Lane;
+use super::lane::{no_answer, Lane, ANSWER_DEADLINE};
 use super::Announce;
-use crate::errors::is_unavailable;
+use crate::errors::{commit_error, is_unavailable};
 
 /// How appends are grouped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,8 +88,8 @@ impl GroupCommit {
         Ok(answer.await.unwrap_or_else(|_| {
             // The writer was stopped (runtime shutdown) while the group was in flight:
             // whether it committed is unknown, exactly as with a lost connection.
-            Err(AppendError::Unavailable(
-                "the append's outcome is unknown: the writer stopped".into(),
+            Err(AppendError::OutcomeUnknown(
+                "the writer stopped while the append was in flight".into(),
             ))
         }))
     }
@@ -189,7 +189,15 @@ async fn write_group(lane: &mut Lane, announce: &Announce, group: Vec<Job>) {
         }
     };
     let requests: Vec<&AppendRequest> = group.iter().map(|j| &j.request).collect();
-    match write_grouped(conn, &requests).await {
+    let written = tokio::time::timeout(ANSWER_DEADLINE, write_grouped(conn, &requests)).await;
+    let Ok(written) = written else {
+        lane.discard();
+        for job in group {
+            let _ = job.reply.send(Err(no_answer()));
+        }
+        return;
+    };
+    match written {
         Ok(()) => {
             announce.committed();
             for job in group {
@@ -206,17 +214,13 @@ async fn write_group(lane: &mut Lane, announce: &Announce, group: Vec<Job>) {
             }
         }
         Err(e) => {
-            // Unreachable database, or an outcome that cannot be known: never retried
-            // blindly (a retry could apply a committed command twice).
-            lane.conn = None;
-            let message = e.to_string();
-            let unavailable = is_unavailable(&e);
+            // The database refused the statement for want of resources (nothing was
+            // written), or an outcome that cannot be known: never retried blindly (a
+            // retry could apply a committed command twice).
+            lane.discard();
+            let failure = commit_error(e, None, 0);
             for job in group {
-                let _ = job.reply.send(Err(if unavailable {
-                    AppendError::Unavailable(message.clone())
-                } else {
-                    AppendError::Failed(message.clone())
-                }));
+                let _ = job.reply.send(Err(failure.clone()));
             }
         }
     }

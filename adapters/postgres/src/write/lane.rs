@@ -8,7 +8,7 @@ use sqlx::{Connection, PgConnection, PgPool, Postgres};
 
 use super::alone::{leaves_connection_sound, write_alone};
 use super::Announce;
-use crate::PING_AFTER_IDLE;
+use crate::{PING_AFTER_IDLE, PING_DEADLINE};
 
 /// A writer's own connection. Its server process stays warm (cached plans, catalog
 /// caches, CPU caches) instead of the pool handing out its least recently used
@@ -29,6 +29,20 @@ pub(super) struct Lane {
 /// How long a writer keeps one connection before taking a fresh one from the pool.
 const LANE_LIFETIME: Duration = Duration::from_secs(600);
 
+/// How long a writer waits for one answer of PostgreSQL (a group's statement, a lone
+/// append; a ping waits [`PING_DEADLINE`]). Past it the connection is closed, not given back: a black-holed
+/// network path keeps it open with no end, and every later group would queue behind
+/// it while `/ready` says all is well. What was in flight is answered with an unknown
+/// outcome (it may have committed).
+pub(super) const ANSWER_DEADLINE: Duration = Duration::from_secs(10);
+
+/// The unknown outcome of an append whose answer did not come within [`ANSWER_DEADLINE`].
+pub(super) fn no_answer() -> AppendError {
+    AppendError::OutcomeUnknown(format!(
+        "no answer from PostgreSQL within {ANSWER_DEADLINE:?}; the connection was closed"
+    ))
+}
+
 impl Lane {
     /// A lane of one of `writers` writers on `pool`.
     pub(super) fn new(pool: PgPool, writers: usize) -> Self {
@@ -40,6 +54,13 @@ impl Lane {
             keep,
             taken: now,
             used: now,
+        }
+    }
+
+    /// Closes the connection (after an error, or no answer): never given back.
+    pub(super) fn discard(&mut self) {
+        if let Some(mut conn) = self.conn.take() {
+            conn.close_on_drop();
         }
     }
 
@@ -56,8 +77,13 @@ impl Lane {
             self.conn = None;
         }
         if let Some(conn) = self.conn.as_mut() {
-            if now.duration_since(self.used) >= PING_AFTER_IDLE && conn.ping().await.is_err() {
-                self.conn = None;
+            if now.duration_since(self.used) >= PING_AFTER_IDLE
+                && !matches!(
+                    tokio::time::timeout(PING_DEADLINE, conn.ping()).await,
+                    Ok(Ok(()))
+                )
+            {
+                self.discard();
             }
         }
         if self.conn.is_none() {
@@ -78,9 +104,10 @@ impl Lane {
             Ok(conn) => conn,
             Err(e) => return Err(AppendError::Unavailable(e.to_string())),
         };
-        let result = write_alone(conn, request, announce).await;
+        let written = tokio::time::timeout(ANSWER_DEADLINE, write_alone(conn, request, announce));
+        let result = written.await.unwrap_or_else(|_| Err(no_answer()));
         if !leaves_connection_sound(&result) {
-            self.conn = None;
+            self.discard();
         }
         result
     }
