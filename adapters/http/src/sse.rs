@@ -11,7 +11,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use futures_util::stream;
+use futures_util::{stream, StreamExt};
 use std::sync::Arc;
 
 use ledger_application::api_keys::ApiKeys;
@@ -28,6 +28,10 @@ use crate::problem::ApiError;
 
 /// Idle connections get a comment line this often (API.md: at least every 15 s).
 pub const HEARTBEAT: Duration = Duration::from_secs(10);
+
+/// A stream with no event to send checks its caller's access this often: a revoked key
+/// ends its streams on quiet feeds too, not only at their next event.
+const ACCESS_RECHECK: Duration = Duration::from_secs(5);
 
 pub(crate) fn router() -> Router<crate::State> {
     Router::new()
@@ -170,6 +174,7 @@ fn events(
     permit: LiveStreamPermit,
     id_of: fn(&FeedItem) -> String,
 ) -> Response {
+    let watcher = caller.clone();
     let body = stream::unfold(
         Some((subscription, caller, permit)),
         move |state| async move {
@@ -189,6 +194,22 @@ fn events(
             Some((Ok::<_, Infallible>(event), Some((sub, caller, permit))))
         },
     );
+    // The events, and between them a look at the caller's access every
+    // `ACCESS_RECHECK`. Dropping `next()` for a look loses nothing: the body keeps the
+    // step it was in and goes on with it at the next poll.
+    let body = stream::unfold(Some((Box::pin(body), watcher)), |state| async move {
+        let (mut body, caller) = state?;
+        loop {
+            tokio::select! {
+                item = body.next() => return Some((item?, Some((body, caller)))),
+                () = tokio::time::sleep(ACCESS_RECHECK) => {
+                    if let Some(why) = access_refusal(&caller.0, &caller.1).await {
+                        return Some((Ok(Event::default().comment(why)), None));
+                    }
+                }
+            }
+        }
+    });
     Sse::new(body)
         .keep_alive(KeepAlive::new().interval(HEARTBEAT).text("heartbeat"))
         .into_response()
