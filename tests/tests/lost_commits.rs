@@ -61,9 +61,13 @@ async fn balance(http: &reqwest::Client, base: &str, id: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_commit_whose_answer_is_lost_is_answered_as_maybe_done() {
     let cluster = PrivatePostgres::start();
-    let app = Application::build(settings(cluster.url(), "memory".into(), &Options::default()))
-        .await
-        .expect("builds");
+    let app = Application::build(settings(
+        cluster.url(),
+        "memory".into(),
+        &Options::default(),
+    ))
+    .await
+    .expect("builds");
     let base = format!("http://127.0.0.1:{}", app.port());
     let server = tokio::spawn(app.run_until(std::future::pending::<()>()));
     let http = reqwest::Client::builder()
@@ -72,7 +76,11 @@ async fn a_commit_whose_answer_is_lost_is_answered_as_maybe_done() {
         .expect("client");
     for id in ["a", "b"] {
         let open = json!({"account_id": id, "owner": "Ada", "currency": "USD"});
-        let r = http.post(format!("{base}/accounts")).json(&open).send().await;
+        let r = http
+            .post(format!("{base}/accounts"))
+            .json(&open)
+            .send()
+            .await;
         assert_eq!(r.expect("open").status(), 201);
     }
     let r = http
@@ -81,9 +89,7 @@ async fn a_commit_whose_answer_is_lost_is_answered_as_maybe_done() {
         .send()
         .await;
     assert_eq!(r.expect("deposit").status(), 200);
-    let mut admin = PgConnection::connect(&cluster.url())
-        .await
-        .expect("admin");
+    let mut admin = PgConnection::connect(&cluster.url()).await.expect("admin");
 
     // A deposit without a key: committed, and its answer lost.
     standby_required(&mut admin, true).await;

@@ -95,10 +95,7 @@ async fn a_write_whose_commit_went_unanswered_is_never_retried_nor_called_refuse
         }
     });
     let service = service(store, no_snapshots(), 0);
-    let err = service
-        .act(a(), deposit("1"), &ctx())
-        .await
-        .unwrap_err();
+    let err = service.act(a(), deposit("1"), &ctx()).await.unwrap_err();
     assert!(matches!(err, CommandError::OutcomeUnknown(_)), "{err:?}");
     assert_eq!(err.code(), "service_unavailable");
     // The next command decides on the store's state, not on what the cache held
