@@ -96,6 +96,16 @@ async fn a_stalled_database_answers_503_in_bound_and_recovers() {
     assert_eq!(ready.headers()["retry-after"], "1");
     let ready: Value = ready.json().await.expect("json");
     assert_eq!(ready["event_store"], "unavailable", "{ready}");
+    // The counters are scraped while the store waits (the store's own gauges are left
+    // out): the outage shows in them, where /metrics once answered 503 with it.
+    let metrics = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("metrics");
+    assert_eq!(metrics.status(), 200);
+    let text = metrics.text().await.expect("text");
+    assert!(text.contains("ledger_http_requests_total"), "{text}");
 
     locker.execute("COMMIT").await.expect("unlock");
     // Every key again: its first outcome if it had one, written once either way.

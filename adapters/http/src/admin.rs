@@ -94,6 +94,9 @@ pub(crate) async fn ready(State(state): State<crate::State>) -> Response {
     (StatusCode::SERVICE_UNAVAILABLE, retry, Json(body)).into_response()
 }
 
+/// How long `/metrics` waits for each of the store's gauges.
+const METRICS_STORE_BOUND: std::time::Duration = std::time::Duration::from_secs(1);
+
 #[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text")))]
 pub(crate) async fn metrics(State(state): State<crate::State>) -> Response {
     let m = &state.metrics;
@@ -159,21 +162,30 @@ pub(crate) async fn metrics(State(state): State<crate::State>) -> Response {
         "Open live-feed (SSE) subscriptions",
         state.feed.subscribers() as u64,
     );
-    if let Ok(n) = state.store.lag_after(FeedCursor::START).await {
+    // The store's gauges are left out when it does not answer soon (together, within
+    // half the request bound at most): the counters above matter most while it is down.
+    let bound = METRICS_STORE_BOUND.min(state.request_timeout / 2);
+    let (events, bytes, reports) = futures_util::future::join3(
+        tokio::time::timeout(bound, state.store.lag_after(FeedCursor::START)),
+        tokio::time::timeout(bound, state.store.size_bytes()),
+        tokio::time::timeout(bound, state.runner.reports()),
+    )
+    .await;
+    if let Ok(Ok(n)) = events {
         g(
             "ledger_event_store_events",
             "Events in the store (exact up to 10,000, from positions beyond)",
             n,
         );
     }
-    if let Ok(bytes) = state.store.size_bytes().await {
+    if let Ok(Ok(bytes)) = bytes {
         g(
             "ledger_event_store_bytes",
             "Bytes the events take in the store (table and indexes)",
             bytes,
         );
     }
-    if let Ok(reports) = state.runner.reports().await {
+    if let Ok(Ok(reports)) = reports {
         for r in reports {
             m.gauge(
                 "ledger_projection_lag_events",

@@ -193,6 +193,18 @@ pub(crate) async fn still_admitted(keys: &ApiKeys, rc: &RequestContext) -> Resul
     }
 }
 
+/// Every 4,096 checks, the limiter lets go of callers whose rate state is back to
+/// full (no request for a while): a key used once, or revoked, would otherwise keep
+/// its entry for the process's life.
+fn forget_idle_callers(limiter: &Limiter) {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static CHECKS: AtomicU32 = AtomicU32::new(0);
+    if CHECKS.fetch_add(1, Ordering::Relaxed) % 4096 == 4095 {
+        limiter.retain_recent();
+        limiter.shrink_to_fit();
+    }
+}
+
 /// The 429 `rate_limited` answer (with `Retry-After`) when the principal is past its
 /// rate; `None` when it may go on. The open API's anonymous caller is not limited
 /// (there is no key to limit).
@@ -201,6 +213,7 @@ pub(crate) fn past_rate(state: &AppState, who: &Principal) -> Option<Response> {
     if who.actor == Principal::anonymous().actor {
         return None;
     }
+    forget_idle_callers(limiter);
     let not_until = limiter.check_key(&who.actor).err()?;
     let wait = not_until.wait_time_from(limiter.clock().now());
     let seconds = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
@@ -213,4 +226,24 @@ pub(crate) fn past_rate(state: &AppState, who: &Principal) -> Option<Response> {
         response.headers_mut().insert(header::RETRY_AFTER, v);
     }
     Some(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn callers_idle_long_enough_are_let_go() {
+        let limiter = rate_limiter(1_000).expect("a limit");
+        for i in 0..100 {
+            assert!(limiter.check_key(&format!("key:{i}")).is_ok());
+        }
+        assert_eq!(limiter.len(), 100);
+        // Each state is full again after 1 ms (a request per ms, in bursts of two).
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        for _ in 0..4096 {
+            forget_idle_callers(&limiter);
+        }
+        assert_eq!(limiter.len(), 0, "every idle caller let go");
+    }
 }

@@ -91,6 +91,10 @@ impl JetStreamSink {
         let client = async_nats::ConnectOptions::new()
             .retry_on_initial_connect()
             .connection_timeout(Duration::from_secs(2))
+            // A connection whose answers stopped (a black-holed path) is found dead
+            // after two unanswered pings: with the client's default of a minute each,
+            // the relay stood still for three minutes.
+            .ping_interval(Duration::from_secs(5))
             .max_reconnects(None)
             .connect(target.url.as_str())
             .await
