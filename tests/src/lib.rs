@@ -285,3 +285,14 @@ pub fn ledger_binary() -> PathBuf {
         })
         .clone()
 }
+
+/// Opens the USD account `id` of Ada on the service at `base` (201, or the test fails).
+pub async fn open_usd(http: &reqwest::Client, base: &str, id: &str) {
+    let open = serde_json::json!({"account_id": id, "owner": "Ada", "currency": "USD"});
+    let r = http
+        .post(format!("{base}/accounts"))
+        .json(&open)
+        .send()
+        .await;
+    assert_eq!(r.expect("open").status(), 201, "account {id} opened");
+}

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use ledger_bootstrap::Application;
 use ledger_postgres::testing::TestDatabase;
-use ledger_tests::{redis_url, settings, Options, Proxy, ADMIN};
+use ledger_tests::{open_usd, redis_url, settings, Options, Proxy, ADMIN};
 use serde_json::{json, Value};
 
 /// The `host:port` of the shared PostgreSQL.
@@ -80,13 +80,7 @@ async fn a_black_holed_database_connection_stops_nothing_for_good() {
         .timeout(Duration::from_secs(30))
         .build()
         .expect("client");
-    let open = json!({"account_id": "acc", "owner": "Ada", "currency": "USD"});
-    let r = http
-        .post(format!("{base}/accounts"))
-        .json(&open)
-        .send()
-        .await;
-    assert_eq!(r.expect("open").status(), 201);
+    open_usd(&http, &base, "acc").await;
     assert_eq!(deposit(&http, &base, "before").await, 200);
 
     // Every connection that has an answer on the way loses it, and stays open: a
@@ -150,13 +144,7 @@ async fn a_black_holed_redis_connection_stops_snapshots_for_a_moment_only() {
     let through = format!("redis://127.0.0.1:{}", proxy.port);
     let base = serve(settings(db.url.clone(), through, &Options::default())).await;
     let http = reqwest::Client::new();
-    let open = json!({"account_id": "acc", "owner": "Ada", "currency": "USD"});
-    let r = http
-        .post(format!("{base}/accounts"))
-        .json(&open)
-        .send()
-        .await;
-    assert_eq!(r.expect("open").status(), 201);
+    open_usd(&http, &base, "acc").await;
 
     proxy.black_hole();
     for i in 0..6 {

@@ -75,13 +75,7 @@ async fn funded(base: &str) -> (reqwest::Client, u64) {
         .build()
         .expect("client");
     wait_up(&http, base).await;
-    let open = json!({"account_id": "acc", "owner": "Ada", "currency": "USD"});
-    let r = http
-        .post(format!("{base}/accounts"))
-        .json(&open)
-        .send()
-        .await;
-    assert_eq!(r.expect("open").status(), 201);
+    ledger_tests::open_usd(&http, base, "acc").await;
     for _ in 0..20 {
         assert_eq!(deposit(&http, base, "1.00").await, 200);
     }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use ledger_bootstrap::Application;
 use ledger_tests::private::PrivatePostgres;
-use ledger_tests::{settings, Options};
+use ledger_tests::{open_usd, settings, Options};
 use serde_json::{json, Value};
 use sqlx::{Connection, Executor, PgConnection, Row};
 
@@ -75,13 +75,7 @@ async fn a_commit_whose_answer_is_lost_is_answered_as_maybe_done() {
         .build()
         .expect("client");
     for id in ["a", "b"] {
-        let open = json!({"account_id": id, "owner": "Ada", "currency": "USD"});
-        let r = http
-            .post(format!("{base}/accounts"))
-            .json(&open)
-            .send()
-            .await;
-        assert_eq!(r.expect("open").status(), 201);
+        open_usd(&http, &base, id).await;
     }
     let r = http
         .post(format!("{base}/accounts/a/deposit"))

@@ -16,8 +16,9 @@ use ledger_application::ports::store::{AppendError, AppendRequest};
 use sqlx::{Connection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::errors::{append_error, commit_error};
 use crate::group_rows::write_rows;
-use crate::store::{append_error, commit_error, write_in};
+use crate::store::write_in;
 use crate::WriterConnection;
 
 /// Appends in one transaction at most (a bound on a transaction's size, not on waiting).

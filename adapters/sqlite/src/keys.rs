@@ -8,12 +8,8 @@ use ledger_application::ports::store::StoreError;
 use ledger_sql::{api_key, role_columns, KEY_COLUMNS};
 use sqlx::SqlitePool;
 
+use crate::errors::store_error;
 use crate::queries::{micros, SqliteColumns};
-use crate::store::unavailable;
-
-fn store_error(e: sqlx::Error) -> StoreError {
-    ledger_sql::store_error(e, unavailable)
-}
 
 /// API keys on SQLite.
 #[derive(Clone)]

@@ -9,6 +9,7 @@ mod apply;
 mod apply_transfers;
 mod backfill;
 mod claim;
+mod errors;
 mod group_commit;
 mod group_rows;
 mod keys;

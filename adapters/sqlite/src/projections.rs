@@ -15,7 +15,7 @@ use crate::apply::apply_in;
 use crate::{ReadModelFile, SqliteEventStore, WriterConnection};
 
 pub(crate) fn rm_error(e: sqlx::Error) -> ReadModelError {
-    ledger_sql::read_model_error(e, crate::store::unavailable)
+    ledger_sql::read_model_error(e, crate::errors::unavailable)
 }
 
 pub(crate) fn failed(e: impl std::fmt::Display) -> ReadModelError {

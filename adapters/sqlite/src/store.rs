@@ -11,6 +11,7 @@ use sqlx::{Row, SqlitePool};
 
 use ledger_sql::i64_of;
 
+use crate::errors::{append_error, store_error};
 use crate::group_commit::GroupCommit;
 
 pub(crate) const COLUMNS: &str =
@@ -24,64 +25,6 @@ pub struct SqliteEventStore {
     writer: SqlitePool,
     reader: SqlitePool,
     group: GroupCommit,
-}
-
-/// Whether an error is an outage to retry later (no connection, a full pool, the file
-/// locked past the busy timeout, the disk full or failing) rather than a fault: the one
-/// classification of the SQLite adapter, for events and read models alike. A full disk
-/// rolls the statement back, so nothing was written and a retry after space returns
-/// is safe; a projection meeting it retries instead of stopping as failed.
-pub(crate) fn unavailable(e: &sqlx::Error) -> bool {
-    // Primary result codes (the low byte of an extended one): SQLITE_BUSY, SQLITE_LOCKED,
-    // SQLITE_IOERR, SQLITE_FULL.
-    const OUTAGES: [i32; 4] = [5, 6, 10, 13];
-    let code = |db: &dyn sqlx::error::DatabaseError| {
-        db.code()
-            .and_then(|c| c.parse::<i32>().ok())
-            .map(|c| c & 0xff)
-    };
-    matches!(
-        e,
-        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
-    ) || matches!(e, sqlx::Error::Database(db)
-        if db.message().contains("database is locked")
-            || code(db.as_ref()).is_some_and(|c| OUTAGES.contains(&c)))
-}
-
-fn store_error(e: sqlx::Error) -> StoreError {
-    ledger_sql::store_error(e, unavailable)
-}
-
-pub(crate) fn append_error(e: sqlx::Error, stream_id: &str, expected: u64) -> AppendError {
-    if let sqlx::Error::Database(db) = &e {
-        if db.message().contains("events.stream_id, events.version") {
-            return AppendError::Conflict {
-                stream_id: stream_id.to_owned(),
-                expected,
-            };
-        }
-    }
-    ledger_sql::append_failure(e, unavailable)
-}
-
-/// The failure of a COMMIT. An I/O error may come after the commit reached the log
-/// (its sync failed: a later recovery of the log can still find it), and a writer
-/// thread that died may have committed: the outcome is unknown. Any other error (a
-/// full disk, a busy file) means the transaction was not committed.
-pub(crate) fn commit_error(e: sqlx::Error) -> AppendError {
-    const SQLITE_IOERR: i32 = 10;
-    let unknown = match &e {
-        sqlx::Error::Database(db) => db
-            .code()
-            .and_then(|c| c.parse::<i32>().ok())
-            .is_some_and(|c| c & 0xff == SQLITE_IOERR),
-        sqlx::Error::Io(_) | sqlx::Error::WorkerCrashed => true,
-        _ => false,
-    };
-    match unknown {
-        true => AppendError::OutcomeUnknown(e.to_string()),
-        false => append_error(e, "", 0),
-    }
 }
 
 pub(crate) fn recorded(row: &SqliteRow) -> Result<RecordedEvent, sqlx::Error> {
