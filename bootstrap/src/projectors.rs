@@ -12,6 +12,7 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
 const POLL: Duration = Duration::from_millis(250);
+const COALESCE: Duration = Duration::from_millis(10);
 
 /// How long one step of a background loop (a projections batch, a relay page, an
 /// expirer pass) may wait on its stores. A connection whose answer never comes (a
@@ -20,7 +21,6 @@ const POLL: Duration = Duration::from_millis(250);
 /// transaction's connection closed, not given back) and tried again; each step's
 /// checkpoint or version guard keeps it exactly once, as for any interrupted step.
 pub(crate) const STEP_DEADLINE: Duration = Duration::from_secs(30);
-const COALESCE: Duration = Duration::from_millis(10);
 
 pub(crate) async fn pause(wake: &Notify, stop: &mut watch::Receiver<bool>, d: Duration) {
     tokio::select! {

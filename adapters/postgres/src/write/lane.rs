@@ -30,9 +30,9 @@ pub(super) struct Lane {
 const LANE_LIFETIME: Duration = Duration::from_secs(600);
 
 /// How long a writer waits for one answer of PostgreSQL (a group's statement, a lone
-/// append; a ping waits [`PING_DEADLINE`]). Past it the connection is closed, not given back: a black-holed
-/// network path keeps it open with no end, and every later group would queue behind
-/// it while `/ready` says all is well. What was in flight is answered with an unknown
+/// append; a ping waits [`PING_DEADLINE`]). Past it the connection is closed, not
+/// given back: a black-holed network path keeps it open with no end, and every later
+/// group would queue behind it while `/ready` says all is well. What was in flight is answered with an unknown
 /// outcome (it may have committed).
 pub(super) const ANSWER_DEADLINE: Duration = Duration::from_secs(10);
 
