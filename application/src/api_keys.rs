@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
 use crate::access::{Capability, Forbidden, Principal, Role};
+use crate::key_replay::ReplayKey;
 use crate::ports::keys::{ApiKey, KeyStore, SecretHash};
 use crate::ports::store::StoreError;
 use crate::ports::system::{Clock, IdGenerator, Spawner};
@@ -41,6 +42,9 @@ pub enum KeyError {
     /// A name or owner outside its limits.
     #[error("{0}")]
     Invalid(String),
+    /// The idempotency key made a key from another request.
+    #[error("this Idempotency-Key was used with a different request")]
+    IdempotencyKeyReused,
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -99,6 +103,14 @@ impl Drop for Touching {
     }
 }
 
+/// 256 random bits from the OS: a secret, or the salt a secret is derived from.
+fn random_bytes() -> Result<[u8; 32], StoreError> {
+    let mut random = [0u8; 32];
+    getrandom::fill(&mut random)
+        .map_err(|e| StoreError::Failed(format!("no randomness for a secret: {e}")))?;
+    Ok(random)
+}
+
 /// The hash a store keeps of a secret.
 fn secret_hash(secret: &str) -> SecretHash {
     Sha256::digest(secret.as_bytes()).into()
@@ -150,12 +162,15 @@ impl ApiKeys {
         }
     }
 
-    /// Makes a key (admin only); its secret is in the answer and nowhere else.
+    /// Makes a key (admin only); its secret is in the answer and nowhere else. Under an
+    /// idempotency key, a retry of the same request gets the same key and secret back
+    /// and writes nothing; another request under it is refused ([`crate::key_replay`]).
     pub async fn create(
         &self,
         who: &Principal,
         name: &str,
         role: Role,
+        idempotency_key: Option<&str>,
     ) -> Result<CreatedKey, KeyError> {
         who.require(Capability::Admin)?;
         if role == Role::Admin {
@@ -163,21 +178,58 @@ impl ApiKeys {
                 "role must be operator, reader or owner".into(),
             ));
         }
-        let mut random = [0u8; 32];
-        getrandom::fill(&mut random)
-            .map_err(|e| StoreError::Failed(format!("no randomness for a secret: {e}")))?;
-        let secret = format!("{SECRET_PREFIX}{}", hex::encode(random));
+        let name = valid_name(name)?;
+        let replay = idempotency_key.map(|k| ReplayKey::new(&who.actor, k, &name, &role));
+        if let Some(made) = self.made_before(replay.as_ref()).await? {
+            return Ok(made);
+        }
+        let salt = random_bytes()?;
+        let (secret, record) = match &replay {
+            Some(r) => (r.secret(&salt), Some(r.record(salt))),
+            None => (format!("{SECRET_PREFIX}{}", hex::encode(salt)), None),
+        };
         let key = ApiKey {
             key_id: self.ids.new_id().simple().to_string(),
-            name: valid_name(name)?,
+            name,
             role,
             created_at: chrono::SubsecRound::trunc_subsecs(self.clock.now(), 6),
             last_used_at: None,
             revoked_at: None,
         };
-        self.store.insert(&key, &secret_hash(&secret)).await?;
+        let inserted = self
+            .store
+            .insert(&key, &secret_hash(&secret), record)
+            .await?;
         *self.lock_any() = Some((true, Instant::now()));
+        if !inserted {
+            // A request under the same idempotency key made its key first: its answer
+            // (the unique lookup decided, not a check before the insert).
+            return self.made_before(replay.as_ref()).await?.ok_or_else(|| {
+                KeyError::Store(StoreError::Failed(
+                    "a key made under this idempotency key is not found".into(),
+                ))
+            });
+        }
         Ok(CreatedKey { key, secret })
+    }
+
+    /// The key made before under the same idempotency key, with its secret derived
+    /// again; refused when it was made by another request.
+    async fn made_before(
+        &self,
+        replay: Option<&ReplayKey>,
+    ) -> Result<Option<CreatedKey>, KeyError> {
+        let Some(replay) = replay else {
+            return Ok(None);
+        };
+        let Some((key, stored)) = self.store.by_replay(replay.lookup()).await? else {
+            return Ok(None);
+        };
+        if !replay.same_request(&stored) {
+            return Err(KeyError::IdempotencyKeyReused);
+        }
+        let secret = replay.secret(&stored.salt);
+        Ok(Some(CreatedKey { key, secret }))
     }
 
     /// The keys not revoked (admin only), without secrets.

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ledger_application::access::{Principal, Role};
 use ledger_application::api_keys::{hash_of, ApiKeys};
-use ledger_application::ports::keys::{ApiKey, KeyStore, SecretHash};
+use ledger_application::ports::keys::{ApiKey, KeyReplay, KeyStore, SecretHash};
 use ledger_application::ports::store::StoreError;
 use ledger_application::ports::system::{SystemClock, UuidV7Ids};
 use tokio::sync::Notify;
@@ -43,9 +43,21 @@ impl GatedStore {
 
 #[async_trait]
 impl KeyStore for GatedStore {
-    async fn insert(&self, key: &ApiKey, secret_hash: &SecretHash) -> Result<(), StoreError> {
+    async fn insert(
+        &self,
+        key: &ApiKey,
+        secret_hash: &SecretHash,
+        _replay: Option<KeyReplay>,
+    ) -> Result<bool, StoreError> {
         self.keys().push((key.clone(), *secret_hash));
-        Ok(())
+        Ok(true)
+    }
+
+    async fn by_replay(
+        &self,
+        _lookup: &[u8; 32],
+    ) -> Result<Option<(ApiKey, KeyReplay)>, StoreError> {
+        Ok(None)
     }
 
     async fn active(&self) -> Result<Vec<ApiKey>, StoreError> {
@@ -112,7 +124,7 @@ async fn keys_with_one() -> (Arc<GatedStore>, Arc<ApiKeys>, String, SecretHash) 
         }),
     ));
     let made = keys
-        .create(&Principal::admin(), "ops", Role::Operator)
+        .create(&Principal::admin(), "ops", Role::Operator, None)
         .await
         .unwrap();
     let hash = hash_of(&made.secret).unwrap();
@@ -172,7 +184,12 @@ async fn last_uses_are_written_one_at_a_time() {
     let mut all = vec![(first, first_hash)];
     for i in 0..7 {
         let made = keys
-            .create(&Principal::admin(), &format!("ops-{i}"), Role::Operator)
+            .create(
+                &Principal::admin(),
+                &format!("ops-{i}"),
+                Role::Operator,
+                None,
+            )
             .await
             .unwrap();
         all.push((made.key.key_id, hash_of(&made.secret).unwrap()));

@@ -88,10 +88,7 @@ pub async fn require_ledger(settings: &Settings) -> anyhow::Result<()> {
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let pool = ledger_postgres::pool(url, 2)
             .with_context(|| format!("invalid storage.url {shown}"))?;
-        let found = sqlx::query_scalar::<_, bool>("SELECT to_regclass('events') IS NOT NULL")
-            .fetch_one(&pool)
-            .await;
-        match found {
+        match ledger_postgres::holds_ledger(&pool).await {
             Ok(found) => found,
             Err(e) => {
                 let timed_out = matches!(e, sqlx::Error::PoolTimedOut);

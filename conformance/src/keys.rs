@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::{Duration, TimeZone, Utc};
 use ledger_application::access::Role;
-use ledger_application::ports::keys::{ApiKey, KeyStore};
+use ledger_application::ports::keys::{ApiKey, KeyReplay, KeyStore};
 use ledger_domain::Owner;
 
 fn key(id: &str, role: Role, second: i64) -> ApiKey {
@@ -24,16 +24,16 @@ pub async fn the_key_store_contract(store: Arc<dyn KeyStore>) {
     assert!(!store.any().await.unwrap(), "a new store has no key");
     let alice = Role::Owner(Owner::parse("alice").unwrap());
     let (a, b) = (key("a1", alice.clone(), 0), key("b2", Role::Reader, 1));
-    store.insert(&a, &[1; 32]).await.unwrap();
-    store.insert(&b, &[2; 32]).await.unwrap();
+    assert!(store.insert(&a, &[1; 32], None).await.unwrap());
+    assert!(store.insert(&b, &[2; 32], None).await.unwrap());
     assert!(store.any().await.unwrap());
     // Both the id and the secret's hash are unique.
     assert!(store
-        .insert(&key("a1", Role::Operator, 2), &[3; 32])
+        .insert(&key("a1", Role::Operator, 2), &[3; 32], None)
         .await
         .is_err());
     assert!(store
-        .insert(&key("c3", Role::Operator, 2), &[1; 32])
+        .insert(&key("c3", Role::Operator, 2), &[1; 32], None)
         .await
         .is_err());
 
@@ -77,4 +77,57 @@ pub async fn the_key_store_contract(store: Arc<dyn KeyStore>) {
         Some(later + Duration::seconds(1)),
         "a last use in the future"
     );
+    the_replay_contract(store).await;
+}
+
+/// Keys made under an idempotency key: found by its lookup, one per lookup (the store's
+/// unique constraint decides a race, and the loser writes nothing).
+async fn the_replay_contract(store: Arc<dyn KeyStore>) {
+    let replay = |n: u8| KeyReplay {
+        lookup: [n; 32],
+        request: [n.wrapping_add(1); 32],
+        salt: [n.wrapping_add(2); 32],
+    };
+    assert_eq!(store.by_replay(&[40; 32]).await.unwrap(), None);
+    let d = key("d4", Role::Reader, 3);
+    assert!(store.insert(&d, &[4; 32], Some(replay(40))).await.unwrap());
+    assert_eq!(
+        store.by_replay(&[40; 32]).await.unwrap(),
+        Some((d.clone(), replay(40)))
+    );
+    let before = store.active().await.unwrap();
+    let again = key("e5", Role::Reader, 4);
+    assert!(
+        !store
+            .insert(&again, &[5; 32], Some(replay(40)))
+            .await
+            .unwrap(),
+        "one key per lookup"
+    );
+    assert_eq!(
+        store.active().await.unwrap(),
+        before,
+        "the loser wrote nothing"
+    );
+    assert_eq!(store.by_secret(&[5; 32]).await.unwrap(), None);
+
+    // Eight racing inserts under one new lookup: exactly one is written.
+    let racers: Vec<_> = (0..8u8)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            let mine = replay(50);
+            tokio::spawn(async move {
+                let k = key(&format!("r{i}"), Role::Operator, 10 + i64::from(i));
+                store.insert(&k, &[100 + i; 32], Some(mine)).await
+            })
+        })
+        .collect();
+    let mut won = Vec::new();
+    for r in racers {
+        won.push(r.await.unwrap().unwrap());
+    }
+    assert_eq!(won.iter().filter(|w| **w).count(), 1, "{won:?}");
+    let (winner, _) = store.by_replay(&[50; 32]).await.unwrap().unwrap();
+    let i = won.iter().position(|w| *w).unwrap();
+    assert_eq!(winner.key_id, format!("r{i}"));
 }

@@ -12,7 +12,8 @@ use ledger_application::access::Capability;
 use ledger_application::ports::readmodel::{Projection, ProjectionState, PROJECTIONS};
 use ledger_application::ports::store::{FeedCursor, StreamQuery};
 use ledger_application::projection::ProjectionError;
-use serde_json::json;
+use ledger_application::CommandContext;
+use serde_json::{json, Value};
 
 use crate::body;
 use crate::dto::{ProjectionBody, ProjectionsBody};
@@ -256,9 +257,12 @@ pub(crate) async fn rebuild(
     // (`{"projection": ...}`, say) would otherwise be ignored and every projection
     // rebuilt.
     let _: NoFields = crate::body::json(&headers, body).await?;
-    // Checked as on every POST, not replayed: a retry answers the running rebuild's
-    // status, or rebuilds again (docs/API.md, Access).
-    crate::headers::idempotency_key(&headers)?;
+    let ctx = CommandContext {
+        principal: rc.principal.clone(),
+        request_id: Some(rc.request_id.clone()),
+        idempotency_key: crate::headers::idempotency_key(&headers)?,
+        if_match: None,
+    };
     let q = body::query(raw.as_deref())?;
     body::only(&q, &["projection"])?;
     let names: Vec<Projection> = match q.get("projection") {
@@ -268,6 +272,18 @@ pub(crate) async fn rebuild(
             ApiError::validation(format!("unknown projection; one of {names:?}"))
         })?],
     };
+    // Under an idempotency key, a retry of the same request answers the first reply and
+    // starts nothing (docs/API.md, Access).
+    let request: Vec<&str> = std::iter::once("rebuild-projections")
+        .chain(names.iter().map(|p| p.as_str()))
+        .collect();
+    if let Some(first) = state
+        .commands
+        .remembered_reply::<Value>(&ctx, &request)
+        .await?
+    {
+        return Ok((StatusCode::ACCEPTED, Json(first)).into_response());
+    }
     // One rebuild at a time across every instance: the claim is the store's (a session
     // lock on PostgreSQL, a file lock on SQLite). While another holds it, nothing starts
     // and the answer is the running rebuild's status, read from the store.
@@ -291,7 +307,8 @@ pub(crate) async fn rebuild(
             st.wake.notify_waiters();
         });
     }
-    let body = statuses(&state).await?;
+    let body = serde_json::to_value(statuses(&state).await?).map_err(ApiError::internal)?;
+    let body = state.commands.remember_reply(&ctx, &request, body).await?;
     Ok((StatusCode::ACCEPTED, Json(body)).into_response())
 }
 

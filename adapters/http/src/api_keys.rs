@@ -96,6 +96,9 @@ impl From<KeyError> for ApiError {
         match e {
             KeyError::Forbidden(f) => Self::new(ErrorCode::Forbidden, f.to_string()),
             KeyError::Invalid(m) => Self::validation(m),
+            KeyError::IdempotencyKeyReused => {
+                Self::new(ErrorCode::IdempotencyKeyReused, e.to_string())
+            }
             KeyError::Store(s) => ledger_application::queries::QueryError::from(s).into(),
         }
     }
@@ -128,9 +131,9 @@ pub(crate) async fn create(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    // Checked as on every POST, but a key is not made again from a stored answer: its
-    // secret is shown once and never kept (docs/API.md, "API keys").
-    crate::headers::idempotency_key(&headers)?;
+    // A retry under the same key gets the same key and secret, which is never stored:
+    // it is derived again from the idempotency key (docs/API.md, "Access").
+    let idempotency_key = crate::headers::idempotency_key(&headers)?;
     let b: NewKeyBody = body::json(&headers, body).await?;
     let name = b
         .name
@@ -138,7 +141,10 @@ pub(crate) async fn create(
         .ok_or_else(|| ApiError::validation("name is required"))?;
     let role = role(&b)?;
     rc.hand_over(&state.keys).await?;
-    let made = state.keys.create(&rc.principal, name, role).await?;
+    let made = state
+        .keys
+        .create(&rc.principal, name, role, idempotency_key.as_deref())
+        .await?;
     let answer = CreatedKeyBody {
         key_id: made.key.key_id.clone(),
         name: made.key.name.clone(),

@@ -1,11 +1,11 @@
-//! API keys on PostgreSQL (`api_keys`, migration 0011).
+//! API keys on PostgreSQL (`api_keys`, migrations 0011 and 0018).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use ledger_application::ports::keys::{ApiKey, KeyStore, SecretHash};
+use ledger_application::ports::keys::{ApiKey, KeyReplay, KeyStore, SecretHash};
 use ledger_application::ports::store::StoreError;
-use ledger_sql::{api_key, role_columns, KEY_COLUMNS};
-use sqlx::PgPool;
+use ledger_sql::{api_key, key_replay, role_columns, KEY_COLUMNS, REPLAY_COLUMNS};
+use sqlx::{PgPool, Row};
 
 use crate::errors::store_error;
 use crate::queries::PgColumns;
@@ -25,11 +25,18 @@ impl PgKeyStore {
 
 #[async_trait]
 impl KeyStore for PgKeyStore {
-    async fn insert(&self, key: &ApiKey, secret_hash: &SecretHash) -> Result<(), StoreError> {
+    async fn insert(
+        &self,
+        key: &ApiKey,
+        secret_hash: &SecretHash,
+        replay: Option<KeyReplay>,
+    ) -> Result<bool, StoreError> {
         let (role, owner) = role_columns(&key.role);
-        sqlx::query(
-            "INSERT INTO api_keys (key_id, secret_hash, name, role, owner, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+        let done = sqlx::query(
+            "INSERT INTO api_keys (key_id, secret_hash, name, role, owner, created_at, \
+             replay_lookup, replay_request, replay_salt) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT (replay_lookup) DO NOTHING",
         )
         .bind(&key.key_id)
         .bind(&secret_hash[..])
@@ -37,10 +44,35 @@ impl KeyStore for PgKeyStore {
         .bind(role)
         .bind(owner)
         .bind(key.created_at)
+        .bind(replay.as_ref().map(|r| r.lookup.to_vec()))
+        .bind(replay.as_ref().map(|r| r.request.to_vec()))
+        .bind(replay.as_ref().map(|r| r.salt.to_vec()))
         .execute(&self.pool)
         .await
         .map_err(store_error)?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn by_replay(
+        &self,
+        lookup: &[u8; 32],
+    ) -> Result<Option<(ApiKey, KeyReplay)>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {KEY_COLUMNS}, {REPLAY_COLUMNS} FROM api_keys WHERE replay_lookup = $1"
+        ))
+        .bind(&lookup[..])
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        let Some(r) = row else { return Ok(None) };
+        let replay = key_replay(
+            r.try_get("replay_lookup").map_err(store_error)?,
+            r.try_get("replay_request").map_err(store_error)?,
+            r.try_get("replay_salt").map_err(store_error)?,
+        )
+        .map_err(store_error)?;
+        let key = api_key(&PgColumns(&r)).map_err(store_error)?;
+        Ok(Some((key, replay)))
     }
 
     async fn active(&self) -> Result<Vec<ApiKey>, StoreError> {

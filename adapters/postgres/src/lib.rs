@@ -159,3 +159,11 @@ pub async fn ids_ahead_of_cluster(pool: &PgPool) -> Result<Option<(i64, i64)>, s
     .await?;
     Ok(highest.filter(|h| *h >= next).map(|h| (h, next)))
 }
+
+/// Whether the database holds a ledger (an `events` table on its search path), read
+/// without writing: what read-only commands check before they open a store.
+pub async fn holds_ledger(pool: &PgPool) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT to_regclass('events') IS NOT NULL")
+        .fetch_one(pool)
+        .await
+}

@@ -2,7 +2,7 @@
 //! and `owner` is set exactly for role `owner`.
 
 use ledger_application::access::Role;
-use ledger_application::ports::keys::ApiKey;
+use ledger_application::ports::keys::{ApiKey, KeyReplay};
 use ledger_domain::Owner;
 
 use crate::{decode_error, Columns};
@@ -34,5 +34,25 @@ pub fn api_key(c: &impl Columns) -> Result<ApiKey, sqlx::Error> {
         created_at: c.time("created_at")?,
         last_used_at: c.opt_time("last_used_at")?,
         revoked_at: c.opt_time("revoked_at")?,
+    })
+}
+
+/// The replay columns selected after [`KEY_COLUMNS`] when a key is found by its
+/// idempotency lookup.
+pub const REPLAY_COLUMNS: &str = "replay_lookup, replay_request, replay_salt";
+
+/// A key's replay record from its three columns (each 32 bytes, as the table checks).
+pub fn key_replay(
+    lookup: Vec<u8>,
+    request: Vec<u8>,
+    salt: Vec<u8>,
+) -> Result<KeyReplay, sqlx::Error> {
+    let exact = |b: Vec<u8>| {
+        <[u8; 32]>::try_from(b).map_err(|b| decode_error(format!("{} bytes, not 32", b.len())))
+    };
+    Ok(KeyReplay {
+        lookup: exact(lookup)?,
+        request: exact(request)?,
+        salt: exact(salt)?,
     })
 }

@@ -1,12 +1,12 @@
-//! API keys on SQLite (`api_keys`, migration 0008): written through the one writer
+//! API keys on SQLite (`api_keys`, migrations 0008 and 0013): written through the one writer
 //! connection, read from the readers.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use ledger_application::ports::keys::{ApiKey, KeyStore, SecretHash};
+use ledger_application::ports::keys::{ApiKey, KeyReplay, KeyStore, SecretHash};
 use ledger_application::ports::store::StoreError;
-use ledger_sql::{api_key, role_columns, KEY_COLUMNS};
-use sqlx::SqlitePool;
+use ledger_sql::{api_key, key_replay, role_columns, KEY_COLUMNS, REPLAY_COLUMNS};
+use sqlx::{Row, SqlitePool};
 
 use crate::errors::store_error;
 use crate::queries::{micros, SqliteColumns};
@@ -27,24 +27,56 @@ impl SqliteKeyStore {
 
 #[async_trait]
 impl KeyStore for SqliteKeyStore {
-    async fn insert(&self, key: &ApiKey, secret_hash: &SecretHash) -> Result<(), StoreError> {
+    async fn insert(
+        &self,
+        key: &ApiKey,
+        secret_hash: &SecretHash,
+        replay: Option<KeyReplay>,
+    ) -> Result<bool, StoreError> {
         let (role, owner) = role_columns(&key.role);
-        crate::execute_in_turn(
+        let done = crate::execute_in_turn(
             &self.writer,
             sqlx::query(
-                "INSERT INTO api_keys (key_id, secret_hash, name, role, owner, created_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO api_keys (key_id, secret_hash, name, role, owner, created_at, \
+                 replay_lookup, replay_request, replay_salt) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+                 ON CONFLICT (replay_lookup) DO NOTHING",
             )
             .bind(&key.key_id)
             .bind(&secret_hash[..])
             .bind(&key.name)
             .bind(role)
             .bind(owner)
-            .bind(micros(key.created_at)),
+            .bind(micros(key.created_at))
+            .bind(replay.as_ref().map(|r| r.lookup.to_vec()))
+            .bind(replay.as_ref().map(|r| r.request.to_vec()))
+            .bind(replay.as_ref().map(|r| r.salt.to_vec())),
         )
         .await
         .map_err(store_error)?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn by_replay(
+        &self,
+        lookup: &[u8; 32],
+    ) -> Result<Option<(ApiKey, KeyReplay)>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {KEY_COLUMNS}, {REPLAY_COLUMNS} FROM api_keys WHERE replay_lookup = ?1"
+        ))
+        .bind(&lookup[..])
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(store_error)?;
+        let Some(r) = row else { return Ok(None) };
+        let replay = key_replay(
+            r.try_get("replay_lookup").map_err(store_error)?,
+            r.try_get("replay_request").map_err(store_error)?,
+            r.try_get("replay_salt").map_err(store_error)?,
+        )
+        .map_err(store_error)?;
+        let key = api_key(&SqliteColumns(&r)).map_err(store_error)?;
+        Ok(Some((key, replay)))
     }
 
     async fn active(&self) -> Result<Vec<ApiKey>, StoreError> {

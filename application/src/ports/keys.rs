@@ -28,13 +28,40 @@ pub struct ApiKey {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
+/// What a key made under an `Idempotency-Key` keeps so that a retry gets the same
+/// answer without the secret being stored: the SHA-256 of the scoped idempotency key
+/// (how the retry finds the key), of the request (another request under the same key is
+/// refused), and the random salt the secret was derived from with the idempotency key
+/// (`api_keys::derived_secret`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyReplay {
+    /// SHA-256 of the scoped idempotency key; unique.
+    pub lookup: [u8; 32],
+    /// SHA-256 of the request's fields.
+    pub request: [u8; 32],
+    /// The salt of the secret.
+    pub salt: [u8; 32],
+}
+
 /// Where API keys live. Implementations: PostgreSQL, SQLite, memory; all pass the same
 /// conformance suite.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait KeyStore: Send + Sync + 'static {
-    /// Stores a new key under the hash of its secret (both unique).
-    async fn insert(&self, key: &ApiKey, secret_hash: &SecretHash) -> Result<(), StoreError>;
+    /// Stores a new key under the hash of its secret (both unique), with what a retry
+    /// needs when it was made under an idempotency key. `false`: a key with that
+    /// `replay.lookup` exists, and nothing was written.
+    async fn insert(
+        &self,
+        key: &ApiKey,
+        secret_hash: &SecretHash,
+        replay: Option<KeyReplay>,
+    ) -> Result<bool, StoreError>;
+
+    /// The key made under this idempotency key lookup ([`KeyReplay::lookup`]), revoked
+    /// or not, with its replay record.
+    async fn by_replay(&self, lookup: &[u8; 32])
+        -> Result<Option<(ApiKey, KeyReplay)>, StoreError>;
 
     /// The keys not revoked, oldest first.
     async fn active(&self) -> Result<Vec<ApiKey>, StoreError>;

@@ -261,7 +261,12 @@ const OPERATIONS: &[Operation] = &[
         id: "rebuildProjections",
         tag: "operations",
         params: rebuild,
-        errors: &[BODY_400, BODY_413, BODY_415, QUERY_422],
+        errors: &[
+            BODY_400,
+            BODY_413,
+            BODY_415,
+            (422, &[C::ValidationFailed, C::IdempotencyKeyReused]),
+        ],
         open: false,
     },
     Operation {
@@ -269,8 +274,13 @@ const OPERATIONS: &[Operation] = &[
         path: "/admin/api-keys",
         id: "createApiKey",
         tag: "access",
-        params: idempotency_unreplayed,
-        errors: &[BODY_400, BODY_413, BODY_415, (422, &[C::ValidationFailed])],
+        params: idempotency_only,
+        errors: &[
+            BODY_400,
+            BODY_413,
+            BODY_415,
+            (422, &[C::ValidationFailed, C::IdempotencyKeyReused]),
+        ],
         open: false,
     },
     Operation {

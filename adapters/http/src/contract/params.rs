@@ -67,15 +67,6 @@ pub(crate) fn idempotency_only() -> Vec<Value> {
         .collect()
 }
 
-/// The `Idempotency-Key` header of the two admin commands, which check it but do not
-/// replay it (a new key's secret is never stored; a rebuild changes no view's content).
-pub(crate) fn idempotency_unreplayed() -> Vec<Value> {
-    let mut p = idempotency_only();
-    p[0]["description"] =
-        json!("1-255 visible ASCII characters; checked, not replayed: a retry runs again.");
-    p
-}
-
 pub(crate) fn key_id() -> Vec<Value> {
     vec![json!({"name": "key_id", "in": "path", "required": true,
                 "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"}})]
@@ -196,6 +187,6 @@ pub(crate) fn rebuild() -> Vec<Value> {
             .map(|p| p.as_str())}),
         "Rebuild only this one.",
     )];
-    p.extend(idempotency_unreplayed());
+    p.extend(idempotency_only());
     p
 }
