@@ -17,6 +17,7 @@ use tokio::time::Instant;
 
 use crate::access::{Capability, Forbidden, Principal, Role};
 use crate::key_replay::ReplayKey;
+pub use crate::key_replay::Replayable;
 use crate::ports::keys::{ApiKey, KeyStore, SecretHash};
 use crate::ports::store::StoreError;
 use crate::ports::system::{Clock, IdGenerator, Spawner};
@@ -57,6 +58,8 @@ pub struct CreatedKey {
     pub key: ApiKey,
     /// `ledger_sk_...`.
     pub secret: String,
+    /// Whether it was made by an earlier request under the same idempotency key.
+    pub replayed: bool,
 }
 
 impl std::fmt::Debug for CreatedKey {
@@ -170,7 +173,7 @@ impl ApiKeys {
         who: &Principal,
         name: &str,
         role: Role,
-        idempotency_key: Option<&str>,
+        replayable: Option<Replayable<'_>>,
     ) -> Result<CreatedKey, KeyError> {
         who.require(Capability::Admin)?;
         if role == Role::Admin {
@@ -179,7 +182,7 @@ impl ApiKeys {
             ));
         }
         let name = valid_name(name)?;
-        let replay = idempotency_key.map(|k| ReplayKey::new(&who.actor, k, &name, &role));
+        let replay = replayable.map(|by| ReplayKey::new(&who.actor, by, &name, &role));
         if let Some(made) = self.made_before(replay.as_ref()).await? {
             return Ok(made);
         }
@@ -210,7 +213,11 @@ impl ApiKeys {
                 ))
             });
         }
-        Ok(CreatedKey { key, secret })
+        Ok(CreatedKey {
+            key,
+            secret,
+            replayed: false,
+        })
     }
 
     /// The key made before under the same idempotency key, with its secret derived
@@ -222,14 +229,25 @@ impl ApiKeys {
         let Some(replay) = replay else {
             return Ok(None);
         };
-        let Some((key, stored)) = self.store.by_replay(replay.lookup()).await? else {
+        let Some((key, hash, stored)) = self.store.by_replay(replay.lookup()).await? else {
             return Ok(None);
         };
         if !replay.same_request(&stored) {
             return Err(KeyError::IdempotencyKeyReused);
         }
         let secret = replay.secret(&stored.salt);
-        Ok(Some(CreatedKey { key, secret }))
+        if secret_hash(&secret) != hash {
+            return Err(KeyError::Invalid(format!(
+                "key {} was made under this Idempotency-Key with another admin token: its \
+                 secret cannot be given again; revoke it and make another",
+                key.key_id
+            )));
+        }
+        Ok(Some(CreatedKey {
+            key,
+            secret,
+            replayed: true,
+        }))
     }
 
     /// The keys not revoked (admin only), without secrets.

@@ -1,13 +1,15 @@
 //! A key made under an `Idempotency-Key`: what a retry needs to give the same answer,
 //! secret included, while the store keeps only the secret's hash.
 //!
-//! Such a key's secret is not drawn at random but derived from a random salt (kept)
-//! and the caller's scoped idempotency key (not kept: the store has only its SHA-256,
-//! under another label). A retry that presents the same idempotency key derives the
-//! same secret; the database alone does not give it. Anyone who reads the database
-//! *and* knows or guesses the idempotency key could derive it, so an idempotency key
-//! for a key should be as unguessable as a UUID v4 (docs/API.md, "Access").
+//! Such a key's secret is not drawn at random but derived: HMAC-SHA256, keyed with a
+//! server secret that is never stored (the admin token: whoever holds it may make keys
+//! anyway), over a random salt (kept with the key) and the caller's scoped idempotency
+//! key. A retry that presents the same idempotency key derives the same secret. The
+//! database, a backup and the logs together do not give it: the idempotency key is not
+//! a secret, the server secret is. A replay checks the derived secret against the
+//! stored hash, so a changed server secret is refused, never answered a wrong secret.
 
+use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
 use crate::access::Role;
@@ -20,6 +22,17 @@ pub(crate) struct ReplayKey {
     scoped: String,
     lookup: [u8; 32],
     request: [u8; 32],
+    server_secret: Vec<u8>,
+}
+
+/// What makes a key creation replayable: the client's idempotency key and the server
+/// secret its key's secret is derived with (the admin token).
+#[derive(Clone, Copy)]
+pub struct Replayable<'a> {
+    /// The `Idempotency-Key`.
+    pub idempotency_key: &'a str,
+    /// Never stored; the same on every instance.
+    pub server_secret: &'a [u8],
 }
 
 /// SHA-256 over labelled, length-prefixed parts (no two lists of parts collide).
@@ -34,9 +47,9 @@ fn digest(label: &str, parts: &[&[u8]]) -> [u8; 32] {
 }
 
 impl ReplayKey {
-    /// The creation of a key named `name` with `role`, by `actor`, under `key`.
-    pub(crate) fn new(actor: &str, key: &str, name: &str, role: &Role) -> Self {
-        let scoped = scoped_key(actor, key);
+    /// The creation of a key named `name` with `role`, by `actor`, replayable as `by`.
+    pub(crate) fn new(actor: &str, by: Replayable<'_>, name: &str, role: &Role) -> Self {
+        let scoped = scoped_key(actor, by.idempotency_key);
         let owner = role.owner().map(|o| o.as_str()).unwrap_or_default();
         Self {
             lookup: digest("ledger api-key lookup", &[scoped.as_bytes()]),
@@ -45,6 +58,7 @@ impl ReplayKey {
                 &[name.as_bytes(), role.name().as_bytes(), owner.as_bytes()],
             ),
             scoped,
+            server_secret: by.server_secret.to_vec(),
         }
     }
 
@@ -69,8 +83,17 @@ impl ReplayKey {
 
     /// The secret of a key made with `salt` under this idempotency key.
     pub(crate) fn secret(&self, salt: &[u8; 32]) -> String {
-        let bytes = digest("ledger api-key secret", &[salt, self.scoped.as_bytes()]);
-        format!("{SECRET_PREFIX}{}", hex::encode(bytes))
+        // HMAC takes a key of any length.
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.server_secret)
+            .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+        mac.update(&digest(
+            "ledger api-key secret",
+            &[salt, self.scoped.as_bytes()],
+        ));
+        format!(
+            "{SECRET_PREFIX}{}",
+            hex::encode(mac.finalize().into_bytes())
+        )
     }
 }
 
@@ -79,17 +102,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_secret_depends_on_the_salt_and_the_key_and_looks_like_any_other() {
-        let a = ReplayKey::new("admin", "k-1", "ci", &Role::Reader);
+    fn a_secret_depends_on_the_salt_the_key_and_the_server_secret() {
+        let by = |k| Replayable {
+            idempotency_key: k,
+            server_secret: b"admin-token",
+        };
+        let a = ReplayKey::new("admin", by("k-1"), "ci", &Role::Reader);
         let secret = a.secret(&[7; 32]);
         assert_eq!(secret, a.secret(&[7; 32]));
         assert_ne!(secret, a.secret(&[8; 32]));
-        let b = ReplayKey::new("admin", "k-2", "ci", &Role::Reader);
+        let b = ReplayKey::new("admin", by("k-2"), "ci", &Role::Reader);
         assert_ne!(secret, b.secret(&[7; 32]));
+        let rotated = Replayable {
+            idempotency_key: "k-1",
+            server_secret: b"another-token",
+        };
+        let c = ReplayKey::new("admin", rotated, "ci", &Role::Reader);
+        assert_ne!(secret, c.secret(&[7; 32]), "the server secret counts");
+        assert_eq!(a.lookup(), c.lookup());
         assert!(crate::api_keys::hash_of(&secret).is_some(), "{secret}");
         assert_ne!(a.lookup(), b.lookup());
         assert!(a.same_request(&b.record([0; 32])), "same fields");
-        let other = ReplayKey::new("admin", "k-1", "ci", &Role::Operator);
+        let other = ReplayKey::new("admin", by("k-1"), "ci", &Role::Operator);
         assert!(!a.same_request(&other.record([0; 32])));
         assert_eq!(a.lookup(), other.lookup());
     }

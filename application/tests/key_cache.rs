@@ -56,7 +56,7 @@ impl KeyStore for GatedStore {
     async fn by_replay(
         &self,
         _lookup: &[u8; 32],
-    ) -> Result<Option<(ApiKey, KeyReplay)>, StoreError> {
+    ) -> Result<Option<(ApiKey, SecretHash, KeyReplay)>, StoreError> {
         Ok(None)
     }
 

@@ -93,7 +93,7 @@ async fn the_replay_contract(store: Arc<dyn KeyStore>) {
     assert!(store.insert(&d, &[4; 32], Some(replay(40))).await.unwrap());
     assert_eq!(
         store.by_replay(&[40; 32]).await.unwrap(),
-        Some((d.clone(), replay(40)))
+        Some((d.clone(), [4; 32], replay(40)))
     );
     let before = store.active().await.unwrap();
     let again = key("e5", Role::Reader, 4);
@@ -127,7 +127,7 @@ async fn the_replay_contract(store: Arc<dyn KeyStore>) {
         won.push(r.await.unwrap().unwrap());
     }
     assert_eq!(won.iter().filter(|w| **w).count(), 1, "{won:?}");
-    let (winner, _) = store.by_replay(&[50; 32]).await.unwrap().unwrap();
+    let (winner, _, _) = store.by_replay(&[50; 32]).await.unwrap().unwrap();
     let i = won.iter().position(|w| *w).unwrap();
     assert_eq!(winner.key_id, format!("r{i}"));
 }

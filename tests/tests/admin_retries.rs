@@ -14,6 +14,7 @@ ledger_tests::on_both_backends!(
     a_retried_key_creation_answers_the_first_key_and_makes_no_other,
     racing_creations_under_one_idempotency_key_make_one_key,
     a_retried_rebuild_answers_its_first_status_and_starts_nothing,
+    an_idempotency_key_is_shared_by_key_creations_and_commands,
 );
 
 async fn create(app: &TestApp, body: &Value, idem: &str) -> (u16, Value) {
@@ -203,4 +204,49 @@ async fn a_retried_rebuild_answers_its_first_status_and_starts_nothing(backend: 
         (422, json!("idempotency_key_reused")),
         "{refused}"
     );
+}
+
+async fn an_idempotency_key_is_shared_by_key_creations_and_commands(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let auth = format!("Bearer {ADMIN}");
+    let open = json!({"account_id": "acc-9", "owner": "ada", "currency": "USD"});
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("idempotency-key", "shared-1"),
+    ];
+    let r = app
+        .send(Method::POST, "/accounts", Some(open), &headers)
+        .await;
+    assert_eq!(r.status(), 201);
+    // A key a command used: another request, refused, and no key made.
+    let body = json!({"name": "shared", "role": "reader"});
+    let (s, refused) = create(&app, &body, "shared-1").await;
+    assert_eq!(
+        (s, refused["code"].clone()),
+        (422, json!("idempotency_key_reused"))
+    );
+    assert!(keys_named(&app, "shared").await.is_empty());
+    // A key a key creation used: refused for a command, and the key still replays.
+    let (s, made) = create(&app, &body, "shared-2").await;
+    assert_eq!(s, 201, "{made}");
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("idempotency-key", "shared-2"),
+    ];
+    let deposit = json!({"amount": "1.00"});
+    let r = app
+        .send(
+            Method::POST,
+            "/accounts/acc-9/deposit",
+            Some(deposit),
+            &headers,
+        )
+        .await;
+    let (s, refused) = json(r).await;
+    assert_eq!(
+        (s, refused["code"].clone()),
+        (422, json!("idempotency_key_reused"))
+    );
+    assert_eq!(create(&app, &body, "shared-2").await, (201, made));
+    assert_eq!(keys_named(&app, "shared").await.len(), 1);
 }

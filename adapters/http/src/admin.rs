@@ -274,9 +274,10 @@ pub(crate) async fn rebuild(
     };
     // Under an idempotency key, a retry of the same request answers the first reply and
     // starts nothing (docs/API.md, Access).
-    let request: Vec<&str> = std::iter::once("rebuild-projections")
-        .chain(names.iter().map(|p| p.as_str()))
-        .collect();
+    let request = [
+        "rebuild-projections",
+        q.get("projection").map_or("all", |n| n.as_str()),
+    ];
     if let Some(first) = state
         .commands
         .remembered_reply::<Value>(&ctx, &request)
@@ -288,16 +289,33 @@ pub(crate) async fn rebuild(
     // lock on PostgreSQL, a file lock on SQLite). While another holds it, nothing starts
     // and the answer is the running rebuild's status, read from the store.
     rc.hand_over(&state.keys).await?;
+    // Started and answered in a task of its own, so that a client that goes away once
+    // the rebuild started cannot leave it without its stored answer.
+    let request = request.map(String::from);
+    let st = Arc::clone(&state);
+    let answer = tokio::spawn(async move {
+        start_rebuild(&st, &names).await?;
+        let body = serde_json::to_value(statuses(&st).await?).map_err(ApiError::internal)?;
+        let request = request.each_ref().map(String::as_str);
+        Ok::<_, ApiError>(st.commands.remember_reply(&ctx, &request, body).await?)
+    });
+    let body = answer.await.map_err(ApiError::internal)??;
+    Ok((StatusCode::ACCEPTED, Json(body)).into_response())
+}
+
+/// Claims the rebuild of `names` and runs it in the background; when another holds the
+/// claim, starts nothing.
+async fn start_rebuild(state: &crate::State, names: &[Projection]) -> Result<(), ApiError> {
     let started = state
         .runner
-        .begin_rebuild(&names)
+        .begin_rebuild(names)
         .await
         .map_err(|e| match e {
             ProjectionError::Failed { .. } => ApiError::internal(e),
             other => ApiError::unavailable(other),
         })?;
     if let Some(started) = started {
-        let st = Arc::clone(&state);
+        let st = Arc::clone(state);
         tokio::spawn(async move {
             let names = started.projections().to_vec();
             match st.runner.run_rebuild(started, &|_| {}).await {
@@ -307,9 +325,7 @@ pub(crate) async fn rebuild(
             st.wake.notify_waiters();
         });
     }
-    let body = serde_json::to_value(statuses(&state).await?).map_err(ApiError::internal)?;
-    let body = state.commands.remember_reply(&ctx, &request, body).await?;
-    Ok((StatusCode::ACCEPTED, Json(body)).into_response())
+    Ok(())
 }
 
 #[cfg(test)]

@@ -9,10 +9,12 @@ use axum::routing::{delete, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use ledger_application::access::Role;
-use ledger_application::api_keys::KeyError;
+use ledger_application::api_keys::{KeyError, Replayable};
 use ledger_application::ports::keys::ApiKey;
+use ledger_application::{CommandContext, CommandError};
 use ledger_domain::{ErrorCode, Owner};
 use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 use crate::body;
@@ -131,9 +133,12 @@ pub(crate) async fn create(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    // A retry under the same key gets the same key and secret, which is never stored:
-    // it is derived again from the idempotency key (docs/API.md, "Access").
-    let idempotency_key = crate::headers::idempotency_key(&headers)?;
+    let ctx = CommandContext {
+        principal: rc.principal.clone(),
+        request_id: Some(rc.request_id.clone()),
+        idempotency_key: crate::headers::idempotency_key(&headers)?,
+        if_match: None,
+    };
     let b: NewKeyBody = body::json(&headers, body).await?;
     let name = b
         .name
@@ -141,10 +146,41 @@ pub(crate) async fn create(
         .ok_or_else(|| ApiError::validation("name is required"))?;
     let role = role(&b)?;
     rc.hand_over(&state.keys).await?;
+    // The idempotency key is shared with every other POST: one a command used is 422
+    // here, and the record written below makes this one 422 for a command.
+    let owner = role.owner().map(|o| o.to_string()).unwrap_or_default();
+    let request = ["api-key", name, role.name(), &owner];
+    state
+        .commands
+        .remembered_reply::<Value>(&ctx, &request)
+        .await?;
+    // A retry gets the same key and secret, which is never stored: it is derived again
+    // with the admin token (docs/API.md, "Access").
+    let token = state.access.admin_token.as_ref();
+    let replayable = ctx
+        .idempotency_key
+        .as_deref()
+        .zip(token)
+        .map(|(k, t)| Replayable {
+            idempotency_key: k,
+            server_secret: t.expose().as_bytes(),
+        });
     let made = state
         .keys
-        .create(&rc.principal, name, role, idempotency_key.as_deref())
+        .create(&rc.principal, name, role, replayable)
         .await?;
+    let record = json!({"key_id": made.key.key_id});
+    match state.commands.remember_reply(&ctx, &request, record).await {
+        Ok(_) => {}
+        // Another request took the idempotency key meanwhile: the key made here was
+        // never shown to anyone.
+        Err(CommandError::IdempotencyKeyReused) if !made.replayed => {
+            state.keys.revoke(&rc.principal, &made.key.key_id).await?;
+            return Err(CommandError::IdempotencyKeyReused.into());
+        }
+        // The key is made; a retry answers it (and writes the record).
+        Err(e) => return Err(e.into()),
+    }
     let answer = CreatedKeyBody {
         key_id: made.key.key_id.clone(),
         name: made.key.name.clone(),

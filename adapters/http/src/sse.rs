@@ -94,7 +94,7 @@ pub(crate) async fn feed_stream(
         .as_ref()
         .is_some_and(|s| s.is_empty() || s.len() > 200)
     {
-        return Err(ApiError::validation("stream_id must be 1-200 characters"));
+        return Err(ApiError::validation("stream_id must be 1-200 bytes"));
     }
     let filter = FeedFilter {
         stream_id,

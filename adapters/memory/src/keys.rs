@@ -70,10 +70,10 @@ impl KeyStore for MemoryKeyStore {
     async fn by_replay(
         &self,
         lookup: &[u8; 32],
-    ) -> Result<Option<(ApiKey, KeyReplay)>, StoreError> {
+    ) -> Result<Option<(ApiKey, SecretHash, KeyReplay)>, StoreError> {
         Ok(self.with(|keys| {
             keys.iter().find_map(|s| match &s.replay {
-                Some(r) if r.lookup == *lookup => Some((s.key.clone(), r.clone())),
+                Some(r) if r.lookup == *lookup => Some((s.key.clone(), s.hash, r.clone())),
                 _ => None,
             })
         }))

@@ -56,9 +56,9 @@ impl KeyStore for PgKeyStore {
     async fn by_replay(
         &self,
         lookup: &[u8; 32],
-    ) -> Result<Option<(ApiKey, KeyReplay)>, StoreError> {
+    ) -> Result<Option<(ApiKey, SecretHash, KeyReplay)>, StoreError> {
         let row = sqlx::query(&format!(
-            "SELECT {KEY_COLUMNS}, {REPLAY_COLUMNS} FROM api_keys WHERE replay_lookup = $1"
+            "SELECT {KEY_COLUMNS}, secret_hash, {REPLAY_COLUMNS} FROM api_keys WHERE replay_lookup = $1"
         ))
         .bind(&lookup[..])
         .fetch_optional(&self.pool)
@@ -71,8 +71,11 @@ impl KeyStore for PgKeyStore {
             r.try_get("replay_salt").map_err(store_error)?,
         )
         .map_err(store_error)?;
+        let hash: Vec<u8> = r.try_get("secret_hash").map_err(store_error)?;
+        let hash = SecretHash::try_from(hash)
+            .map_err(|_| StoreError::Failed("a secret hash that is not 32 bytes".into()))?;
         let key = api_key(&PgColumns(&r)).map_err(store_error)?;
-        Ok(Some((key, replay)))
+        Ok(Some((key, hash, replay)))
     }
 
     async fn active(&self) -> Result<Vec<ApiKey>, StoreError> {

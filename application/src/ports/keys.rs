@@ -32,7 +32,7 @@ pub struct ApiKey {
 /// answer without the secret being stored: the SHA-256 of the scoped idempotency key
 /// (how the retry finds the key), of the request (another request under the same key is
 /// refused), and the random salt the secret was derived from with the idempotency key
-/// (`api_keys::derived_secret`).
+/// (`key_replay::ReplayKey::secret`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyReplay {
     /// SHA-256 of the scoped idempotency key; unique.
@@ -59,9 +59,11 @@ pub trait KeyStore: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
 
     /// The key made under this idempotency key lookup ([`KeyReplay::lookup`]), revoked
-    /// or not, with its replay record.
-    async fn by_replay(&self, lookup: &[u8; 32])
-        -> Result<Option<(ApiKey, KeyReplay)>, StoreError>;
+    /// or not, with its secret's hash and its replay record.
+    async fn by_replay(
+        &self,
+        lookup: &[u8; 32],
+    ) -> Result<Option<(ApiKey, SecretHash, KeyReplay)>, StoreError>;
 
     /// The keys not revoked, oldest first.
     async fn active(&self) -> Result<Vec<ApiKey>, StoreError>;
