@@ -296,3 +296,22 @@ pub async fn open_usd(http: &reqwest::Client, base: &str, id: &str) {
         .await;
     assert_eq!(r.expect("open").status(), 201, "account {id} opened");
 }
+
+/// A two-decimal amount as the API writes it (`"-12.05"`), in cents, exactly (never
+/// through `f64`).
+pub fn cents(amount: &Value) -> i64 {
+    let text = amount.as_str().expect("an amount is a string");
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (whole, fraction) = digits.split_once('.').expect("two decimals");
+    assert_eq!(fraction.len(), 2, "{text}");
+    let value =
+        whole.parse::<i64>().expect("digits") * 100 + fraction.parse::<i64>().expect("digits");
+    if negative {
+        -value
+    } else {
+        value
+    }
+}

@@ -13,7 +13,7 @@ use ledger_application::ports::readmodel::{Projection, ProjectionState, PROJECTI
 use ledger_application::ports::store::{FeedCursor, StreamQuery};
 use ledger_application::projection::ProjectionError;
 use ledger_application::CommandContext;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::body;
 use crate::dto::{ProjectionBody, ProjectionsBody};
@@ -220,7 +220,7 @@ async fn statuses(state: &crate::State) -> Result<ProjectionsBody, ApiError> {
             .into_iter()
             .map(|r| ProjectionBody {
                 name: r.status.name,
-                state: r.status.state.as_str(),
+                state: r.status.state.as_str().to_owned(),
                 position: r.status.position.position,
                 lag_events: r.lag_events,
                 last_error: r.status.last_error,
@@ -280,7 +280,7 @@ pub(crate) async fn rebuild(
     ];
     if let Some(first) = state
         .commands
-        .remembered_reply::<Value>(&ctx, &request)
+        .remembered_reply::<ProjectionsBody>(&ctx, &request)
         .await?
     {
         return Ok((StatusCode::ACCEPTED, Json(first)).into_response());
@@ -295,7 +295,7 @@ pub(crate) async fn rebuild(
     let st = Arc::clone(&state);
     let answer = tokio::spawn(async move {
         start_rebuild(&st, &names).await?;
-        let body = serde_json::to_value(statuses(&st).await?).map_err(ApiError::internal)?;
+        let body = statuses(&st).await?;
         let request = request.each_ref().map(String::as_str);
         Ok::<_, ApiError>(st.commands.remember_reply(&ctx, &request, body).await?)
     });

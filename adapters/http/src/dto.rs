@@ -201,13 +201,13 @@ pub struct AccountsPage {
     pub next_cursor: Option<String>,
 }
 
-/// One projection's status.
-#[derive(Serialize, ToSchema)]
+/// One projection's status (read back too: a rebuild's answer is stored for its retries).
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct ProjectionBody {
     /// Name.
     pub name: String,
     /// `live`, `rebuilding` or `failed`.
-    pub state: &'static str,
+    pub state: String,
     /// Global position of the checkpoint.
     pub position: u64,
     /// Events after the checkpoint.
@@ -217,7 +217,7 @@ pub struct ProjectionBody {
 }
 
 /// `GET /admin/projections`.
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct ProjectionsBody {
     /// Every projection.
     pub projections: Vec<ProjectionBody>,

@@ -77,15 +77,39 @@ async fn seed_format_events_read_back_upcast() {
 async fn events_cannot_be_updated_or_deleted() {
     let (_t, s, store) = store().await;
     suite::append_and_read_back(s).await;
+    let before: Vec<(i64, String)> = sqlx::query_as("SELECT position, event_type FROM events")
+        .fetch_all(store.writer())
+        .await
+        .unwrap();
+    // REPLACE deletes the event it meets without firing the DELETE trigger: refused by
+    // position, by (stream_id, version) and by event_id alike.
+    let columns = "stream_id, stream_type, version, event_id, event_type, schema_version, \
+                   data, metadata, recorded_at, prev_hash, hash";
     for sql in [
-        "UPDATE events SET event_type = 'Forged'",
-        "DELETE FROM events",
+        "UPDATE events SET event_type = 'Forged'".to_owned(),
+        "DELETE FROM events".to_owned(),
+        "REPLACE INTO events SELECT * FROM events".to_owned(),
+        format!(
+            "INSERT OR REPLACE INTO events ({columns}) SELECT stream_id, stream_type, version, \
+             event_id || '-forged', 'Forged', schema_version, data, metadata, recorded_at, \
+             prev_hash, hash FROM events"
+        ),
+        format!(
+            "INSERT OR REPLACE INTO events ({columns}) SELECT 'elsewhere', stream_type, \
+             version, event_id, 'Forged', schema_version, data, metadata, recorded_at, \
+             prev_hash, hash FROM events"
+        ),
     ] {
         assert!(
-            sqlx::query(sql).execute(store.writer()).await.is_err(),
+            sqlx::query(&sql).execute(store.writer()).await.is_err(),
             "{sql}"
         );
     }
+    let after: Vec<(i64, String)> = sqlx::query_as("SELECT position, event_type FROM events")
+        .fetch_all(store.writer())
+        .await
+        .unwrap();
+    assert_eq!(after, before);
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ledger_tests::{json, Backend, TestApp};
+use ledger_tests::{cents, json, Backend, TestApp};
 use serde_json::{json, Value};
 
 use crate::{deposit, open, reserve};
@@ -59,25 +59,33 @@ pub(crate) async fn racing_posts_voids_and_withdrawals_never_overdo_anything(bac
             );
         }
     }
-    let mut posted = 0i64;
+    let (mut posted, mut remaining) = (0i64, 0i64);
     for i in 0..8 {
         let (_, t) = json(app.get(&format!("/transfers/p{i}")).await).await;
-        let cents =
-            |v: &Value| (v.as_str().unwrap().parse::<f64>().unwrap() * 100.0).round() as i64;
         let (p, r) = (cents(&t["posted_amount"]), cents(&t["remaining"]));
         assert!(p + r <= 1000 && p % 300 == 0, "{t}");
         if t["status"] != json!("pending") {
             assert_eq!(r, 0, "{t}");
         }
         posted += p;
+        remaining += r;
     }
     let (_, a) = json(app.get("/accounts/a?version=999999").await).await;
     let (_, b) = json(app.get("/accounts/b?version=999999").await).await;
-    let cents = |v: &Value| (v.as_str().unwrap().parse::<f64>().unwrap() * 100.0).round() as i64;
     assert!(cents(&a["available"]) >= 0, "{a}");
     assert_eq!(cents(&b["balance"]), posted);
+    // What is still held is exactly what the transfers still have: a hold released
+    // twice (or posted after its void) would leave these apart.
+    assert_eq!(cents(&a["pending_out"]), remaining, "{a}");
+    assert_eq!(cents(&b["pending_in"]), remaining, "{b}");
+    assert_eq!(
+        cents(&a["available"]),
+        cents(&a["balance"]) - remaining,
+        "{a}"
+    );
     let withdrawn = 10_000 - cents(&a["balance"]) - posted;
     assert!(withdrawn >= 0 && withdrawn % 500 == 0, "{a}");
+    assert_eq!(app.verify_here().await, Vec::<String>::new());
 }
 
 pub(crate) async fn expiries_are_recorded_once_by_two_instances(backend: Backend) {
@@ -243,4 +251,76 @@ pub(crate) async fn a_transfer_made_on_another_instance_can_be_settled_here(back
     assert_eq!(s, 200, "{b}");
     let (s, b) = json(here.post("/transfers/late/void", json!({})).await).await;
     assert_eq!((s, &b["status"]), (200, &json!("voided")), "{b}");
+}
+
+/// Posts and voids from two instances racing the expirer across `expires_at`: each
+/// transfer ends settled once (posted, voided or expired, nothing remaining), the
+/// money posted is exactly what reached `b`, nothing is still held, and the ledger
+/// verifies.
+pub(crate) async fn settlements_racing_the_expirer_settle_each_transfer_once(backend: Backend) {
+    let first = Arc::new(TestApp::spawn(backend).await);
+    let second = Arc::new(first.spawn_beside().await);
+    open(&first, "a", json!({})).await;
+    open(&first, "b", json!({})).await;
+    deposit(&first, "a", "1000").await;
+    // Small posts on large holds, and voids only from just before the deadline on: the
+    // transfers are still pending when they fall due, and the race is with the expirer
+    // (runs see some voided, most expired).
+    for i in 0..10 {
+        let (s, b) = reserve(&first, &format!("x{i}"), "50", Some(1)).await;
+        assert_eq!(s, 201, "{b}");
+    }
+    let reserved = std::time::Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..8usize {
+        let app = Arc::clone(if c % 2 == 0 { &first } else { &second });
+        tasks.push(tokio::spawn(async move {
+            for round in 0..15usize {
+                for i in 0..10usize {
+                    let late = reserved.elapsed() > Duration::from_millis(900);
+                    let (path, body) = match late && (c + i + round) % 8 == 0 {
+                        true => (format!("/transfers/x{i}/void"), json!({})),
+                        false => (format!("/transfers/x{i}/post"), json!({"amount": "0.25"})),
+                    };
+                    let (s, b) = json(app.post(&path, body).await).await;
+                    let code = b["code"].as_str().unwrap_or("ok");
+                    assert!(
+                        matches!(
+                            (s, code),
+                            (200, "ok")
+                                | (409, "transfer_not_pending" | "transfer_expired")
+                                | (422, "amount_exceeds_pending")
+                        ),
+                        "{path}: {s} {b}"
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let mut posted = 0i64;
+    for i in 0..10 {
+        let mut t = Value::Null;
+        for _ in 0..200 {
+            t = json(first.get(&format!("/transfers/x{i}")).await).await.1;
+            if t["status"] != json!("pending") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let status = t["status"].as_str().unwrap_or_default();
+        assert!(["posted", "voided", "expired"].contains(&status), "{t}");
+        assert_eq!(cents(&t["remaining"]), 0, "{t}");
+        assert!(cents(&t["posted_amount"]) <= 5_000, "{t}");
+        posted += cents(&t["posted_amount"]);
+    }
+    let (_, a) = json(first.get("/accounts/a?version=999999").await).await;
+    let (_, b) = json(first.get("/accounts/b?version=999999").await).await;
+    assert_eq!(cents(&b["balance"]), posted, "{b}");
+    assert_eq!(cents(&a["balance"]), 100_000 - posted, "{a}");
+    assert_eq!((cents(&a["pending_out"]), cents(&b["pending_in"])), (0, 0));
+    assert_eq!(first.verify_here().await, Vec::<String>::new());
 }

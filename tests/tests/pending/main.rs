@@ -1,7 +1,7 @@
 //! Issue 16: pending (two-phase) transfers, available balances and overdraft limits
 //! over HTTP, on PostgreSQL + Redis and on the SQLite default.
-//! `steps.rs`: every step and refusal; `concurrency.rs`: races, expiries across
-//! instances and overdraft limits.
+//! `steps.rs`: every step and refusal; `concurrency.rs`: races (settlements racing
+//! each other, and the expirer), expiries across instances and overdraft limits.
 
 mod concurrency;
 mod steps;
@@ -11,6 +11,7 @@ use concurrency::{
     expiries_are_recorded_once_by_two_instances,
     limits_let_an_account_go_below_zero_as_far_as_they_allow,
     racing_posts_voids_and_withdrawals_never_overdo_anything,
+    settlements_racing_the_expirer_settle_each_transfer_once,
 };
 use ledger_tests::{json, TestApp};
 use serde_json::{json, Value};
@@ -23,6 +24,7 @@ ledger_tests::on_both_backends!(
     expiries_are_recorded_once_by_two_instances,
     limits_let_an_account_go_below_zero_as_far_as_they_allow,
     a_transfer_made_on_another_instance_can_be_settled_here,
+    settlements_racing_the_expirer_settle_each_transfer_once,
 );
 
 pub(crate) async fn open(app: &TestApp, id: &str, extra: Value) -> Value {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use ledger_bootstrap::Application;
 use ledger_postgres::testing::TestDatabase;
-use ledger_tests::{json, redis_url, settings, Backend, Options, Proxy, TestApp};
+use ledger_tests::{cents, json, redis_url, settings, Backend, Options, Proxy, TestApp};
 use serde_json::{json, Value};
 
 const ACCOUNTS: usize = 20;
@@ -40,12 +40,6 @@ async fn all_events(app: &TestApp) -> Vec<Value> {
         after = page["next"].as_str().unwrap().to_owned();
         out.extend(events);
     }
-}
-
-fn cents(s: &Value) -> i64 {
-    let t = s.as_str().unwrap();
-    let (i, f) = t.split_once('.').unwrap();
-    i.parse::<i64>().unwrap() * 100 + f.parse::<i64>().unwrap()
 }
 
 /// Many concurrent clients move money among 20 accounts; afterwards every invariant of
