@@ -243,7 +243,7 @@ impl Application {
         }
         if let Some(pool) = self.pg_pool.clone() {
             // Other instances' commits wake the projectors, the live feed and the relay.
-            tasks.push(projectors::listen(
+            tasks.push(ledger_postgres::notify::listen(
                 pool,
                 self.state.wake.clone(),
                 stop_rx.clone(),

@@ -125,7 +125,7 @@ pub async fn relay_until_stopped(settings: Settings) -> anyhow::Result<()> {
         stop_rx.clone(),
     )];
     if let Some(pool) = stores.pg_pool.clone() {
-        tasks.push(crate::projectors::listen(pool, wake, stop_rx));
+        tasks.push(ledger_postgres::notify::listen(pool, wake, stop_rx));
     }
     tracing::info!(stream = %settings.relay.nats.stream, "relaying the feed to NATS JetStream");
     shutdown_signal().await;

@@ -16,7 +16,7 @@ mod errors;
 mod guarded;
 mod keys;
 mod leases;
-mod notify;
+pub mod notify;
 mod projections;
 mod queries;
 mod rebuild;

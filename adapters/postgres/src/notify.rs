@@ -1,4 +1,5 @@
-//! Wakes other instances' projectors after commits, off the commit path.
+//! Wakes other instances' projectors after commits, off the commit path, and this
+//! instance's on the NOTIFYs others send ([`listen`]).
 //!
 //! A NOTIFY inside the appending transaction takes a cluster-wide lock at commit, so
 //! every append would wait for every other. Instead each commit marks "new events" and
@@ -7,8 +8,12 @@
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
+use sqlx::postgres::PgListener;
 use sqlx::PgPool;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch, Notify};
+use tokio::task::JoinHandle;
 
 use crate::store::NOTIFY_CHANNEL;
 
@@ -45,5 +50,45 @@ impl Notifier {
     /// Called after a commit that wrote events.
     pub(crate) fn committed(&self) {
         let _ = self.pending.try_send(());
+    }
+}
+
+/// Wakes `wake`'s waiters on every NOTIFY other instances send after their appends,
+/// until `stop` turns true; a lost connection is made again after 2 s (a missed
+/// NOTIFY only delays the waiters until their polling).
+pub fn listen(pool: PgPool, wake: Arc<Notify>, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let again = Duration::from_secs(2);
+        while !*stop.borrow() {
+            let mut listener = match PgListener::connect_with(&pool).await {
+                Ok(l) => l,
+                Err(_) => {
+                    pause(&mut stop, again).await;
+                    continue;
+                }
+            };
+            if listener.listen(NOTIFY_CHANNEL).await.is_err() {
+                // As after a failed connect: not a new connection in a tight loop.
+                pause(&mut stop, again).await;
+                continue;
+            }
+            loop {
+                tokio::select! {
+                    n = listener.recv() => match n {
+                        Ok(_) => wake.notify_waiters(),
+                        Err(_) => break,
+                    },
+                    _ = stop.changed() => return,
+                }
+            }
+        }
+    })
+}
+
+/// Waits `d`, or less if `stop` changes.
+async fn pause(stop: &mut watch::Receiver<bool>, d: Duration) {
+    tokio::select! {
+        _ = tokio::time::sleep(d) => {}
+        _ = stop.changed() => {}
     }
 }
