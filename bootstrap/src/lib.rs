@@ -79,7 +79,17 @@ fn tokio_spawner() -> Arc<dyn Spawner> {
 
 /// Opens the stores and builds the projection runner.
 pub async fn core(settings: &Settings) -> anyhow::Result<Core> {
-    let stores = stores::open(settings).await?;
+    core_of(stores::open(settings).await?)
+}
+
+/// [`core`] over the stores as they are (no migration, no backfill): for the commands
+/// that only read (`projections status`), which must not upgrade a schema under the
+/// older instances still running on it.
+pub async fn core_unchanged(settings: &Settings) -> anyhow::Result<Core> {
+    core_of(stores::open_unchanged(settings).await?)
+}
+
+fn core_of(stores: stores::Stores) -> anyhow::Result<Core> {
     let runner = Arc::new(
         ProjectionRunner::new(stores.events.clone(), stores.projections.clone(), 500)
             .with_spawner(tokio_spawner()),

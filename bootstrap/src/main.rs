@@ -203,7 +203,7 @@ async fn run_service(command: Command, settings: Settings) -> anyhow::Result<()>
             action: ProjectionsCommand::Status,
         } => {
             stores::require_ledger(&settings).await?;
-            let core = core(&settings).await?;
+            let core = ledger_bootstrap::core_unchanged(&settings).await?;
             for r in core.runner.reports().await? {
                 println!(
                     "{:<14} {:<10} position {:<10} lag {:<8} {}",

@@ -224,3 +224,47 @@ fn an_unreachable_store_is_one_clear_line_and_a_failure() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `projections status` only reads: on a store of an older schema it changes nothing
+/// (it once applied the new migrations, after which the older instances still running
+/// on the store could not start again).
+#[tokio::test]
+async fn projections_status_upgrades_no_schema() {
+    use sqlx::Connection;
+    let dir = std::env::temp_dir().join(format!("ledger-status-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("l.db");
+    let url = format!("sqlite://{}", file.display());
+    let run = |args: &[&str]| {
+        let out = Command::new(ledger_binary())
+            .args(args)
+            .env("LEDGER__STORAGE__URL", &url)
+            .output()
+            .expect("runs");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&["migrate"]);
+    // The latest migration undone by hand: the schema of the version before.
+    let latest = "SELECT max(version) FROM _sqlx_migrations";
+    let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let was: i64 = sqlx::query_scalar(latest).fetch_one(&mut db).await.unwrap();
+    sqlx::raw_sql(&format!(
+        "DROP TRIGGER events_no_replace_version; DROP TRIGGER events_no_replace_other; \
+         DELETE FROM _sqlx_migrations WHERE version = {was}"
+    ))
+    .execute(&mut db)
+    .await
+    .unwrap();
+    db.close().await.unwrap();
+    run(&["projections", "status"]);
+    let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let now: i64 = sqlx::query_scalar(latest).fetch_one(&mut db).await.unwrap();
+    assert_eq!(now, was - 1, "status migrated the store");
+    db.close().await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
