@@ -173,7 +173,33 @@ fn currencies_are_upper_case_iso_codes_with_minor_units() {
     }
     for current in ["EUR", "VES", "VED", "ZWG", "SLE", "JPY"] {
         assert!(cur(current).current().is_ok(), "{current}");
+        assert!(cur(current).is_current(), "{current}");
     }
+    assert!(!cur("HRK").is_current());
+}
+
+#[test]
+fn every_currency_is_listed_once_by_code_and_shows_as_its_code() {
+    let all = Currency::all();
+    let codes: Vec<&str> = all.iter().map(|c| c.code()).collect();
+    for code in ["USD", "EUR", "JPY", "BHD", "HRK"] {
+        assert!(codes.contains(&code), "{code}");
+    }
+    assert!(!codes.contains(&"XAU"), "no minor units, not listed");
+    assert!(codes.len() > 150, "{}", codes.len());
+    assert!(codes.windows(2).all(|w| w[0] < w[1]), "by code, once each");
+    assert_eq!(cur("BHD").to_string(), "BHD");
+    assert_eq!(format!("{:?}", cur("BHD")), "BHD");
+    let m = Money::parse("-1.5", cur("BHD")).unwrap();
+    assert_eq!(format!("{m:?}"), "-1.500 BHD");
+}
+
+#[test]
+fn a_refused_currency_is_named_in_at_most_sixteen_characters() {
+    let long = "Q".repeat(40);
+    let err = Currency::parse(&long).unwrap_err().to_string();
+    assert!(err.contains(&"Q".repeat(16)), "{err}");
+    assert!(!err.contains(&"Q".repeat(17)), "{err}");
 }
 
 #[test]

@@ -69,3 +69,14 @@ fn a_limit_below_the_debt_is_refused_and_a_negative_one_is_invalid() {
         assert_eq!(err.code(), ErrorCode::InvalidAmount, "{bad}");
     }
 }
+
+#[test]
+fn a_limit_of_zero_takes_the_overdraft_away() {
+    let set = |cents| AccountEvent::OverdraftLimitSet {
+        account_id: id("a"),
+        limit: m(cents),
+    };
+    given::<Account>(vec![opened("a"), set(5000)])
+        .when(AccountCommand::SetOverdraftLimit { limit: dec("0") })
+        .then_events([set(0)]);
+}

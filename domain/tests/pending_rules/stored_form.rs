@@ -77,3 +77,21 @@ fn pending_and_limit_events_round_trip_through_their_stored_form() {
         assert_eq!(&Transfer::default().decode(raw).unwrap(), e);
     }
 }
+
+#[test]
+fn a_status_reads_back_from_its_name_and_nothing_else_does() {
+    let all = [
+        TransferStatus::Pending,
+        TransferStatus::Posted,
+        TransferStatus::Voided,
+        TransferStatus::Expired,
+    ];
+    let names: Vec<&str> = all.iter().map(|s| s.as_str()).collect();
+    assert_eq!(names, ["pending", "posted", "voided", "expired"]);
+    for s in all {
+        assert_eq!(TransferStatus::parse(s.as_str()), Some(s));
+    }
+    for other in ["", "Pending", "open", "posted "] {
+        assert_eq!(TransferStatus::parse(other), None, "{other:?}");
+    }
+}
