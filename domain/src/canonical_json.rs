@@ -133,6 +133,11 @@ mod tests {
     fn canonical_text_is_recognised_and_other_text_is_not() {
         assert!(is_canonical(r#"{"a":1,"b":{"c":[1,{"d":"x","e":null}]}}"#));
         assert!(is_canonical(r#""text""#));
+        assert!(is_canonical(r#"{"b":["a","a"],"c":{"a":1}}"#));
+        // A string's escapes are written in their one canonical spelling.
+        let mut out = Vec::new();
+        write(r#"{"b":1,"a":"\u0041\/"}"#, &mut out);
+        assert_eq!(String::from_utf8(out).unwrap(), r#"{"a":"A/","b":1}"#);
         for not in [
             r#"{"b":1,"a":2}"#,
             r#"{"a":1,"a":2}"#,
@@ -143,6 +148,11 @@ mod tests {
             "not json",
             r#"{"a":1"#,
             r#"{"a":1}x"#,
+            // Keys out of order after an array or an object inside: each container is
+            // its own.
+            r#"{"a":["x","y"],"c":1,"b":2}"#,
+            r#"{"b":[1],"a":1}"#,
+            r#"{"b":{"c":1},"a":1}"#,
         ] {
             assert!(!is_canonical(not), "{not}");
             let (fast, slow) = both(not);

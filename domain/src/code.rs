@@ -169,6 +169,9 @@ mod tests {
             let json = serde_json::to_string(&code).unwrap();
             assert_eq!(json, format!("\"{}\"", code.as_str()));
             assert_eq!(serde_json::from_str::<ErrorCode>(&json).unwrap(), code);
+            assert_eq!(code.to_string(), code.as_str());
+            assert!(code == code.as_str());
+            assert!(code != "no_such_code");
         }
     }
 }

@@ -295,4 +295,18 @@ mod tests {
         let ba = feed_digest(feed_digest(ChainHash::ZERO, b), a);
         assert_ne!(ab, ba);
     }
+
+    #[test]
+    fn a_seal_signs_its_cursor_count_and_digest() {
+        let digest = event(ChainHash::ZERO).hash();
+        let message = seal_message("12-34", 7, digest);
+        assert_eq!(
+            String::from_utf8(message.clone()).unwrap(),
+            format!("ledger-seal-v1\n12-34\n7\n{digest}\n")
+        );
+        assert_ne!(message, seal_message("12-35", 7, digest));
+        assert_ne!(message, seal_message("12-34", 8, digest));
+        assert_ne!(message, seal_message("12-34", 7, ChainHash::ZERO));
+        assert_eq!(format!("{digest:?}"), format!("ChainHash({digest})"));
+    }
 }

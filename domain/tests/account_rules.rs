@@ -342,3 +342,15 @@ fn every_domain_error_has_an_api_code() {
         ]
     );
 }
+
+#[test]
+fn an_account_status_reads_back_from_its_name_and_nothing_else_does() {
+    for s in [AccountStatus::Open, AccountStatus::Closed] {
+        assert_eq!(AccountStatus::parse(s.as_str()), Some(s));
+    }
+    assert_eq!(AccountStatus::Open.as_str(), "open");
+    assert_eq!(AccountStatus::Closed.as_str(), "closed");
+    for other in ["", "Open", "close", "closed "] {
+        assert_eq!(AccountStatus::parse(other), None, "{other:?}");
+    }
+}

@@ -253,3 +253,42 @@ proptest! {
         let _ = Money::parse(&s, cur("USD"));
     }
 }
+
+#[test]
+fn decimals_tell_their_sign_and_whole_value() {
+    let d = |t: &str| Decimal::parse(t).unwrap();
+    assert!(d("-1").is_negative() && !d("-1").is_positive());
+    assert!(!d("-0").is_negative() && !d("-0.00").is_negative() && !d("0").is_positive());
+    assert!(!d("1").is_negative() && d("1").is_positive());
+    assert_eq!(d("6e1").whole(), Some(60));
+    assert_eq!(d("60.0").whole(), Some(60));
+    assert_eq!(d("-6e1").whole(), Some(-60));
+    assert_eq!(d("59.99999999999999999").whole(), None);
+    // Rounded to nothing, a negative value is zero, not "-0".
+    assert!(!d("-0.004").round_to(2).is_negative());
+    assert!(d("-0.006").round_to(2).is_negative());
+}
+
+#[test]
+fn zeros_and_exponents_at_the_edges_of_the_range() {
+    let usd = cur("USD");
+    // A zero keeps its decimals as written: too many for USD is refused, as for 1.000.
+    assert!(Money::parse("0.000", usd).is_err());
+    assert!(Money::parse("0.00", usd).is_ok());
+    // Zero times any power of ten is zero.
+    for zero in ["0e40", "0e-100", "0e100", "0.0e-64"] {
+        assert!(Decimal::parse(zero).is_ok(), "{zero}");
+    }
+    assert!(Decimal::parse("0e-64").is_ok());
+    assert!(
+        Money::parse("0e-100", usd).is_ok(),
+        "zero, whatever its exponent"
+    );
+    assert!(
+        Money::parse("0e-64", usd).is_err(),
+        "sixty-four decimals, as written"
+    );
+    // Sixty-four digits after the point at most.
+    assert!(Decimal::parse("1e-64").is_ok());
+    assert!(Decimal::parse("1e-65").is_err());
+}

@@ -239,6 +239,18 @@ fn current_events_round_trip_through_their_stored_form() {
             balance: Money::from_minor(1250, usd),
             description: Some(Note::parse("rent").unwrap()),
         },
+        AccountEvent::Deposited {
+            account_id: AccountId::parse("a").unwrap(),
+            amount: Money::from_minor(500, usd),
+            balance: Money::from_minor(1750, usd),
+            description: Some(Note::parse("salary").unwrap()),
+        },
+        AccountEvent::Withdrawn {
+            account_id: AccountId::parse("a").unwrap(),
+            amount: Money::from_minor(50, usd),
+            balance: Money::from_minor(1700, usd),
+            description: Some(Note::parse("fee").unwrap()),
+        },
     ];
     for e in events {
         let enc = e.encode();
