@@ -292,3 +292,27 @@ fn zeros_and_exponents_at_the_edges_of_the_range() {
     assert!(Decimal::parse("1e-64").is_ok());
     assert!(Decimal::parse("1e-65").is_err());
 }
+
+#[test]
+fn totals_add_exactly_past_one_amount_and_refuse_another_currency() {
+    use ledger_domain::MoneyTotal;
+    let usd = cur("USD");
+    let max = Money::from_minor(i64::MAX, usd);
+    let t = MoneyTotal::zero(usd).checked_add(max).unwrap();
+    let t = t.checked_add(max).unwrap();
+    assert_eq!(t.minor_units(), 2 * i128::from(i64::MAX));
+    assert_eq!(t.currency(), usd);
+    let back = t.checked_add(Money::from_minor(-5, usd)).unwrap();
+    assert_eq!(back.minor_units(), 2 * i128::from(i64::MAX) - 5);
+    assert!(t.checked_add(Money::from_minor(1, cur("EUR"))).is_err());
+    let parsed = MoneyTotal::parse("-12.05", usd).unwrap();
+    assert_eq!(
+        (parsed.minor_units(), parsed.to_string()),
+        (-1205, "-12.05".to_owned())
+    );
+    let json = serde_json::to_string(&parsed).unwrap();
+    assert_eq!(serde_json::from_str::<MoneyTotal>(&json).unwrap(), parsed);
+    assert!(MoneyTotal::from_minor(i128::MAX, usd)
+        .checked_add(Money::from_minor(1, usd))
+        .is_err());
+}

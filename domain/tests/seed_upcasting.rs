@@ -239,6 +239,23 @@ fn current_events_round_trip_through_their_stored_form() {
             balance: Money::from_minor(1250, usd),
             description: Some(Note::parse("rent").unwrap()),
         },
+        AccountEvent::TransferDebited {
+            account_id: AccountId::parse("b").unwrap(),
+            transfer_id: TransferId::parse("t-1").unwrap(),
+            counterparty: AccountId::parse("a").unwrap(),
+            amount: Money::from_minor(1250, usd),
+            balance: Money::from_minor(-1250, usd),
+            description: Some(Note::parse("rent").unwrap()),
+        },
+        AccountEvent::PendingReserved {
+            account_id: AccountId::parse("a").unwrap(),
+            transfer_id: TransferId::parse("t-2").unwrap(),
+            leg: Leg::Debit,
+            counterparty: AccountId::parse("b").unwrap(),
+            amount: Money::from_minor(300, usd),
+            pending: Money::from_minor(300, usd),
+            description: Some(Note::parse("hold").unwrap()),
+        },
         AccountEvent::Deposited {
             account_id: AccountId::parse("a").unwrap(),
             amount: Money::from_minor(500, usd),
