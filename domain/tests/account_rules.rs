@@ -354,3 +354,12 @@ fn an_account_status_reads_back_from_its_name_and_nothing_else_does() {
         assert_eq!(AccountStatus::parse(other), None, "{other:?}");
     }
 }
+
+/// The test kit's own check: a refusal other than the one expected fails the test.
+#[test]
+#[should_panic(expected = "the command was refused otherwise")]
+fn the_kit_fails_a_test_refused_otherwise_than_it_says() {
+    given_no_events::<Account>()
+        .when(deposit("1"))
+        .then_error(DomainError::AccountClosed);
+}

@@ -280,3 +280,26 @@ fn current_events_round_trip_through_their_stored_form() {
         assert_eq!(AccountEvent::decode(raw, None).expect("decodes"), e);
     }
 }
+
+#[test]
+fn a_v1_closing_keeps_its_reason_and_an_empty_one_is_none() {
+    let closed = |reason: &str| {
+        let data = format!(
+            r#"{{"type":"AccountClosed","aggregate_id":"a","version":3,"account_id":"a","reason":"{reason}"}}"#
+        );
+        let raw = RawEvent {
+            event_type: "AccountClosed",
+            schema_version: 1,
+            data: &data,
+        };
+        match AccountEvent::decode(raw, None).expect("decodes") {
+            AccountEvent::Closed { reason, .. } => reason.map(|r| r.as_str().to_owned()),
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(
+        closed("customer request"),
+        Some("customer request".to_owned())
+    );
+    assert_eq!(closed(""), None);
+}
