@@ -58,6 +58,9 @@ impl Columns for PgColumns<'_> {
     fn date(&self, column: &str) -> Result<NaiveDate, sqlx::Error> {
         self.0.try_get(column)
     }
+    fn bytes(&self, column: &str) -> Result<Vec<u8>, sqlx::Error> {
+        self.0.try_get(column)
+    }
 }
 
 /// Maps a `current_state` row (selected with [`ACCOUNT_COLUMNS`]).

@@ -2,7 +2,7 @@
 //! and `owner` is set exactly for role `owner`.
 
 use ledger_application::access::Role;
-use ledger_application::ports::keys::{ApiKey, KeyReplay};
+use ledger_application::ports::keys::{ApiKey, KeyReplay, SecretHash};
 use ledger_domain::Owner;
 
 use crate::{decode_error, Columns};
@@ -37,22 +37,21 @@ pub fn api_key(c: &impl Columns) -> Result<ApiKey, sqlx::Error> {
     })
 }
 
-/// The replay columns selected after [`KEY_COLUMNS`] when a key is found by its
-/// idempotency lookup.
-pub const REPLAY_COLUMNS: &str = "replay_lookup, replay_request, replay_salt";
+/// The columns of a key found by its idempotency lookup, as [`replayed_key`] reads them.
+pub const REPLAYED_KEY_COLUMNS: &str = "key_id, name, role, owner, created_at, last_used_at, \
+     revoked_at, secret_hash, replay_lookup, replay_request, replay_salt";
 
-/// A key's replay record from its three columns (each 32 bytes, as the table checks).
-pub fn key_replay(
-    lookup: Vec<u8>,
-    request: Vec<u8>,
-    salt: Vec<u8>,
-) -> Result<KeyReplay, sqlx::Error> {
-    let exact = |b: Vec<u8>| {
-        <[u8; 32]>::try_from(b).map_err(|b| decode_error(format!("{} bytes, not 32", b.len())))
+/// Maps an `api_keys` row selected with [`REPLAYED_KEY_COLUMNS`]: the key, its secret's
+/// hash and its replay record (each 32 bytes, as the table checks).
+pub fn replayed_key(c: &impl Columns) -> Result<(ApiKey, SecretHash, KeyReplay), sqlx::Error> {
+    let exact = |column: &str| {
+        <[u8; 32]>::try_from(c.bytes(column)?)
+            .map_err(|b| decode_error(format!("{column}: {} bytes, not 32", b.len())))
     };
-    Ok(KeyReplay {
-        lookup: exact(lookup)?,
-        request: exact(request)?,
-        salt: exact(salt)?,
-    })
+    let replay = KeyReplay {
+        lookup: exact("replay_lookup")?,
+        request: exact("replay_request")?,
+        salt: exact("replay_salt")?,
+    };
+    Ok((api_key(c)?, exact("secret_hash")?, replay))
 }

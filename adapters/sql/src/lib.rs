@@ -9,7 +9,7 @@
 mod keys;
 mod rows;
 
-pub use keys::{api_key, key_replay, role_columns, KEY_COLUMNS, REPLAY_COLUMNS};
+pub use keys::{api_key, replayed_key, role_columns, KEY_COLUMNS, REPLAYED_KEY_COLUMNS};
 
 pub use rows::{
     account_view, audit_entry, currency_summary, currency_totals, daily_volume, day_totals,

@@ -34,6 +34,8 @@ pub trait Columns {
     fn uuid(&self, column: &str) -> Result<uuid::Uuid, sqlx::Error>;
     /// A calendar day.
     fn date(&self, column: &str) -> Result<NaiveDate, sqlx::Error>;
+    /// A byte string (`BYTEA`, `BLOB`).
+    fn bytes(&self, column: &str) -> Result<Vec<u8>, sqlx::Error>;
 }
 
 fn currency(code: &str) -> Result<Currency, sqlx::Error> {

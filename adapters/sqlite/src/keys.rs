@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ledger_application::ports::keys::{ApiKey, KeyReplay, KeyStore, SecretHash};
 use ledger_application::ports::store::StoreError;
-use ledger_sql::{api_key, key_replay, role_columns, KEY_COLUMNS, REPLAY_COLUMNS};
-use sqlx::{Row, SqlitePool};
+use ledger_sql::{api_key, replayed_key, role_columns, KEY_COLUMNS, REPLAYED_KEY_COLUMNS};
+use sqlx::SqlitePool;
 
 use crate::errors::store_error;
 use crate::queries::{micros, SqliteColumns};
@@ -62,24 +62,15 @@ impl KeyStore for SqliteKeyStore {
         lookup: &[u8; 32],
     ) -> Result<Option<(ApiKey, SecretHash, KeyReplay)>, StoreError> {
         let row = sqlx::query(&format!(
-            "SELECT {KEY_COLUMNS}, secret_hash, {REPLAY_COLUMNS} FROM api_keys WHERE replay_lookup = ?1"
+            "SELECT {REPLAYED_KEY_COLUMNS} FROM api_keys WHERE replay_lookup = ?1"
         ))
         .bind(&lookup[..])
         .fetch_optional(&self.reader)
         .await
         .map_err(store_error)?;
-        let Some(r) = row else { return Ok(None) };
-        let replay = key_replay(
-            r.try_get("replay_lookup").map_err(store_error)?,
-            r.try_get("replay_request").map_err(store_error)?,
-            r.try_get("replay_salt").map_err(store_error)?,
-        )
-        .map_err(store_error)?;
-        let hash: Vec<u8> = r.try_get("secret_hash").map_err(store_error)?;
-        let hash = SecretHash::try_from(hash)
-            .map_err(|_| StoreError::Failed("a secret hash that is not 32 bytes".into()))?;
-        let key = api_key(&SqliteColumns(&r)).map_err(store_error)?;
-        Ok(Some((key, hash, replay)))
+        row.map(|r| replayed_key(&SqliteColumns(&r)))
+            .transpose()
+            .map_err(store_error)
     }
 
     async fn active(&self) -> Result<Vec<ApiKey>, StoreError> {

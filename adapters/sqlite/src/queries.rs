@@ -68,6 +68,9 @@ impl Columns for SqliteColumns<'_> {
         let text: String = self.0.try_get(column)?;
         NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(decode_error)
     }
+    fn bytes(&self, column: &str) -> Result<Vec<u8>, sqlx::Error> {
+        self.0.try_get(column)
+    }
 }
 
 /// Maps every row with the shared mapping `f`.
