@@ -16,8 +16,8 @@ use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
 use crate::access::{Capability, Forbidden, Principal, Role};
-use crate::key_replay::ReplayKey;
 pub use crate::key_replay::Replayable;
+use crate::key_replay::{made_before, random_bytes, ReplayKey};
 use crate::ports::keys::{ApiKey, KeyStore, SecretHash};
 use crate::ports::store::StoreError;
 use crate::ports::system::{Clock, IdGenerator, Spawner};
@@ -106,16 +106,8 @@ impl Drop for Touching {
     }
 }
 
-/// 256 random bits from the OS: a secret, or the salt a secret is derived from.
-fn random_bytes() -> Result<[u8; 32], StoreError> {
-    let mut random = [0u8; 32];
-    getrandom::fill(&mut random)
-        .map_err(|e| StoreError::Failed(format!("no randomness for a secret: {e}")))?;
-    Ok(random)
-}
-
 /// The hash a store keeps of a secret.
-fn secret_hash(secret: &str) -> SecretHash {
+pub(crate) fn secret_hash(secret: &str) -> SecretHash {
     Sha256::digest(secret.as_bytes()).into()
 }
 
@@ -183,7 +175,7 @@ impl ApiKeys {
         }
         let name = valid_name(name)?;
         let replay = replayable.map(|by| ReplayKey::new(&who.actor, by, &name, &role));
-        if let Some(made) = self.made_before(replay.as_ref()).await? {
+        if let Some(made) = made_before(self.store.as_ref(), replay.as_ref()).await? {
             return Ok(made);
         }
         let salt = random_bytes()?;
@@ -207,47 +199,19 @@ impl ApiKeys {
         if !inserted {
             // A request under the same idempotency key made its key first: its answer
             // (the unique lookup decided, not a check before the insert).
-            return self.made_before(replay.as_ref()).await?.ok_or_else(|| {
-                KeyError::Store(StoreError::Failed(
-                    "a key made under this idempotency key is not found".into(),
-                ))
-            });
+            return made_before(self.store.as_ref(), replay.as_ref())
+                .await?
+                .ok_or_else(|| {
+                    KeyError::Store(StoreError::Failed(
+                        "a key made under this idempotency key is not found".into(),
+                    ))
+                });
         }
         Ok(CreatedKey {
             key,
             secret,
             replayed: false,
         })
-    }
-
-    /// The key made before under the same idempotency key, with its secret derived
-    /// again; refused when it was made by another request.
-    async fn made_before(
-        &self,
-        replay: Option<&ReplayKey>,
-    ) -> Result<Option<CreatedKey>, KeyError> {
-        let Some(replay) = replay else {
-            return Ok(None);
-        };
-        let Some((key, hash, stored)) = self.store.by_replay(replay.lookup()).await? else {
-            return Ok(None);
-        };
-        if !replay.same_request(&stored) {
-            return Err(KeyError::IdempotencyKeyReused);
-        }
-        let secret = replay.secret(&stored.salt);
-        if secret_hash(&secret) != hash {
-            return Err(KeyError::Invalid(format!(
-                "key {} was made under this Idempotency-Key with another admin token: its \
-                 secret cannot be given again; revoke it and make another",
-                key.key_id
-            )));
-        }
-        Ok(Some(CreatedKey {
-            key,
-            secret,
-            replayed: true,
-        }))
     }
 
     /// The keys not revoked (admin only), without secrets.

@@ -13,9 +13,10 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
 use crate::access::Role;
-use crate::api_keys::SECRET_PREFIX;
+use crate::api_keys::{secret_hash, CreatedKey, KeyError, SECRET_PREFIX};
 use crate::idempotency::scoped_key;
-use crate::ports::keys::KeyReplay;
+use crate::ports::keys::{KeyReplay, KeyStore};
+use crate::ports::store::StoreError;
 
 /// A creation under an idempotency key, before it is stored.
 pub(crate) struct ReplayKey {
@@ -95,6 +96,44 @@ impl ReplayKey {
             hex::encode(mac.finalize().into_bytes())
         )
     }
+}
+
+/// 256 random bits from the OS: a secret, or the salt a secret is derived from.
+pub(crate) fn random_bytes() -> Result<[u8; 32], StoreError> {
+    let mut random = [0u8; 32];
+    getrandom::fill(&mut random)
+        .map_err(|e| StoreError::Failed(format!("no randomness for a secret: {e}")))?;
+    Ok(random)
+}
+
+/// The key made before under the same idempotency key, with its secret derived again;
+/// refused when it was made by another request, or under another server secret.
+pub(crate) async fn made_before(
+    store: &dyn KeyStore,
+    replay: Option<&ReplayKey>,
+) -> Result<Option<CreatedKey>, KeyError> {
+    let Some(replay) = replay else {
+        return Ok(None);
+    };
+    let Some((key, hash, stored)) = store.by_replay(replay.lookup()).await? else {
+        return Ok(None);
+    };
+    if !replay.same_request(&stored) {
+        return Err(KeyError::IdempotencyKeyReused);
+    }
+    let secret = replay.secret(&stored.salt);
+    if secret_hash(&secret) != hash {
+        return Err(KeyError::Invalid(format!(
+            "key {} was made under this Idempotency-Key with another admin token: its \
+             secret cannot be given again; revoke it and make another",
+            key.key_id
+        )));
+    }
+    Ok(Some(CreatedKey {
+        key,
+        secret,
+        replayed: true,
+    }))
 }
 
 #[cfg(test)]

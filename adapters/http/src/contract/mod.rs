@@ -43,6 +43,8 @@ pub(crate) const BODY_415: (u16, &[C]) = (415, &[C::UnsupportedMediaType]);
 pub(crate) const PRECONDITION: (u16, &[C]) = (412, &[C::VersionMismatch]);
 pub(crate) const NOT_FOUND: (u16, &[C]) = (404, &[C::AccountNotFound]);
 pub(crate) const QUERY_422: (u16, &[C]) = (422, &[C::ValidationFailed]);
+/// An admin POST's 422: a field or parameter, or an idempotency key another request used.
+const ADMIN_POST_422: (u16, &[C]) = (422, &[C::ValidationFailed, C::IdempotencyKeyReused]);
 
 /// Every operation of the API.
 pub fn operations() -> impl Iterator<Item = &'static Operation> {
@@ -261,12 +263,7 @@ const OPERATIONS: &[Operation] = &[
         id: "rebuildProjections",
         tag: "operations",
         params: rebuild,
-        errors: &[
-            BODY_400,
-            BODY_413,
-            BODY_415,
-            (422, &[C::ValidationFailed, C::IdempotencyKeyReused]),
-        ],
+        errors: &[BODY_400, BODY_413, BODY_415, ADMIN_POST_422],
         open: false,
     },
     Operation {
@@ -275,12 +272,7 @@ const OPERATIONS: &[Operation] = &[
         id: "createApiKey",
         tag: "access",
         params: idempotency_only,
-        errors: &[
-            BODY_400,
-            BODY_413,
-            BODY_415,
-            (422, &[C::ValidationFailed, C::IdempotencyKeyReused]),
-        ],
+        errors: &[BODY_400, BODY_413, BODY_415, ADMIN_POST_422],
         open: false,
     },
     Operation {
