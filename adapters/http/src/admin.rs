@@ -12,7 +12,6 @@ use ledger_application::access::Capability;
 use ledger_application::ports::readmodel::{Projection, ProjectionState, PROJECTIONS};
 use ledger_application::ports::store::{FeedCursor, StreamQuery};
 use ledger_application::projection::ProjectionError;
-use ledger_application::CommandContext;
 use serde_json::json;
 
 use crate::body;
@@ -257,12 +256,7 @@ pub(crate) async fn rebuild(
     // (`{"projection": ...}`, say) would otherwise be ignored and every projection
     // rebuilt.
     let _: NoFields = crate::body::json(&headers, body).await?;
-    let ctx = CommandContext {
-        principal: rc.principal.clone(),
-        request_id: Some(rc.request_id.clone()),
-        idempotency_key: crate::headers::idempotency_key(&headers)?,
-        if_match: None,
-    };
+    let ctx = crate::commands::admin_context(&rc, &headers)?;
     let q = body::query(raw.as_deref())?;
     body::only(&q, &["projection"])?;
     let names: Vec<Projection> = match q.get("projection") {

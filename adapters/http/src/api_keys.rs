@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use ledger_application::access::Role;
 use ledger_application::api_keys::{KeyError, Replayable};
 use ledger_application::ports::keys::ApiKey;
-use ledger_application::{CommandContext, CommandError};
+use ledger_application::CommandError;
 use ledger_domain::{ErrorCode, Owner};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -133,12 +133,7 @@ pub(crate) async fn create(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let ctx = CommandContext {
-        principal: rc.principal.clone(),
-        request_id: Some(rc.request_id.clone()),
-        idempotency_key: crate::headers::idempotency_key(&headers)?,
-        if_match: None,
-    };
+    let ctx = crate::commands::admin_context(&rc, &headers)?;
     let b: NewKeyBody = body::json(&headers, body).await?;
     let name = b
         .name

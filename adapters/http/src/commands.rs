@@ -32,10 +32,22 @@ pub(crate) fn context(
     headers: &HeaderMap,
 ) -> Result<CommandContext, ApiError> {
     Ok(CommandContext {
+        if_match: crate::headers::if_match(headers)?,
+        ..admin_context(rc, headers)?
+    })
+}
+
+/// The context of an admin POST (`/admin/api-keys`, `/admin/rebuild-projections`):
+/// its caller and `Idempotency-Key`; `If-Match` has no account to name there.
+pub(crate) fn admin_context(
+    rc: &RequestContext,
+    headers: &HeaderMap,
+) -> Result<CommandContext, ApiError> {
+    Ok(CommandContext {
         principal: rc.principal.clone(),
         request_id: Some(rc.request_id.clone()),
         idempotency_key: crate::headers::idempotency_key(headers)?,
-        if_match: crate::headers::if_match(headers)?,
+        if_match: None,
     })
 }
 
