@@ -7,6 +7,7 @@ use ledger_domain::{
     Account, AccountEvent, Aggregate, Currency, DecodeError, Transfer, TransferEvent,
 };
 
+use crate::ports::readmodel::ProjectedEvent;
 use crate::ports::store::{EventStore, RecordedEvent, StoreError, StreamQuery};
 
 /// Any event of the ledger, by stream type.
@@ -171,4 +172,30 @@ impl FeedDecoder {
         }
         Ok(&self.contexts[stream_id])
     }
+}
+
+/// Decodes a page of the feed for the projections (the currency of each money event
+/// with it).
+pub(crate) async fn decode_page(
+    store: &dyn EventStore,
+    events: Vec<RecordedEvent>,
+) -> Result<Vec<ProjectedEvent>, FeedDecodeError> {
+    let mut decoder = FeedDecoder::default();
+    let mut batch = Vec::with_capacity(events.len());
+    for recorded in events {
+        if recorded.stream_type == SEAL_STREAM_TYPE {
+            // Seals are about the feed, not about accounts: no read model holds them.
+            continue;
+        }
+        let event = decoder.decode(store, &recorded).await?;
+        let currency = decoder
+            .currency_of(store, &recorded.stream_id, &event)
+            .await?;
+        batch.push(ProjectedEvent {
+            recorded,
+            event,
+            currency,
+        });
+    }
+    Ok(batch)
 }

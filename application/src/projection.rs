@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::decode::{FeedDecodeError, FeedDecoder};
+use crate::decode::{decode_page, FeedDecodeError};
 use crate::ports::readmodel::{
     Generation, ProjectedEvent, Projection, ProjectionStatus, ProjectionStore, ReadModelError,
 };
@@ -73,6 +73,13 @@ pub struct ProjectionRunner {
 /// reads from the first event on, and each page costs a handful of round trips per
 /// projection whatever its size (BENCHMARKS.md).
 pub const REBUILD_BATCH: usize = 5_000;
+
+/// How many times in all one step tries a batch the read-model store refused (see
+/// `ProjectionRunner::apply_tried`) before the projection is marked failed.
+pub const STORE_FAILURE_TRIES: u32 = 3;
+
+/// The pause before a batch is tried again, times the tries so far.
+const STORE_FAILURE_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
 
 impl ProjectionRunner {
     /// A runner reading `batch` events at a time (and [`REBUILD_BATCH`], or `batch` if
@@ -165,8 +172,7 @@ impl ProjectionRunner {
         };
         let n = batch.len();
         match self
-            .target
-            .apply_batch(projection, generation, from, &batch, page.next)
+            .apply_tried(projection, generation, from, &batch, page.next)
             .await
         {
             Ok(true) => Ok(Step::Applied(n)),
@@ -175,6 +181,38 @@ impl ProjectionRunner {
                 Ok(transient) => Err(transient),
                 Err(reason) => Err(self.fail(projection, reason).await),
             },
+        }
+    }
+
+    /// Applies a batch, trying it again up to [`STORE_FAILURE_TRIES`] times in all
+    /// while the store refuses it for a reason other than an outage or the batch's own
+    /// events (a deadlock, a connection that lost its place in the protocol): such a
+    /// refusal once marked the projection failed for good, its views frozen (and with
+    /// the current state's, which hold the transfers the expirer finds due, every
+    /// expiry) until an operator rebuilt it. The
+    /// checkpoint guard keeps each try exactly once.
+    async fn apply_tried(
+        &self,
+        projection: Projection,
+        generation: Generation,
+        from: FeedCursor,
+        batch: &[ProjectedEvent],
+        next: FeedCursor,
+    ) -> Result<bool, ReadModelError> {
+        let mut tries = 1;
+        loop {
+            let applied = self
+                .target
+                .apply_batch(projection, generation, from, batch, next)
+                .await;
+            match applied {
+                Err(ReadModelError::Failed(cause)) if tries < STORE_FAILURE_TRIES => {
+                    tracing::warn!(%cause, %projection, tries, "the read-model store refused a batch; trying it again");
+                    tokio::time::sleep(STORE_FAILURE_PAUSE * tries).await;
+                    tries += 1;
+                }
+                other => return other,
+            }
         }
     }
 
@@ -291,30 +329,4 @@ impl ProjectionRunner {
     pub async fn lag_of(&self, position: FeedCursor) -> Result<u64, ProjectionError> {
         Ok(self.store.count_after(position).await?)
     }
-}
-
-/// Decodes a page of the feed for the projections (the currency of each money event
-/// with it).
-pub(crate) async fn decode_page(
-    store: &dyn EventStore,
-    events: Vec<crate::ports::store::RecordedEvent>,
-) -> Result<Vec<ProjectedEvent>, FeedDecodeError> {
-    let mut decoder = FeedDecoder::default();
-    let mut batch = Vec::with_capacity(events.len());
-    for recorded in events {
-        if recorded.stream_type == ledger_domain::integrity::SEAL_STREAM_TYPE {
-            // Seals are about the feed, not about accounts: no read model holds them.
-            continue;
-        }
-        let event = decoder.decode(store, &recorded).await?;
-        let currency = decoder
-            .currency_of(store, &recorded.stream_id, &event)
-            .await?;
-        batch.push(ProjectedEvent {
-            recorded,
-            event,
-            currency,
-        });
-    }
-    Ok(batch)
 }

@@ -9,11 +9,11 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
+use crate::decode::decode_page;
 use crate::decode::FeedDecodeError;
 use crate::ports::readmodel::ProjectedEvent;
 use crate::ports::store::{EventStore, FeedCursor, FeedPage, StoreError};
 use crate::ports::system::Spawner;
-use crate::projection::decode_page;
 
 /// A decoded page of the feed and the cursor after it.
 pub(crate) type DecodedPage = (Vec<ProjectedEvent>, FeedCursor);

@@ -7,6 +7,7 @@ mod access;
 pub mod expirer;
 pub mod integrity;
 pub mod linger;
+mod process;
 pub mod projectors;
 pub mod relay;
 pub mod serve;
@@ -34,6 +35,7 @@ use ledger_http::AppState;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
 
+pub use process::{init_tracing, shutdown_signal};
 pub use relay::relay_until_stopped;
 pub use settings::Settings;
 
@@ -114,6 +116,9 @@ impl Application {
         // but not listening until the stores are open: until then a client is refused,
         // rather than left waiting on a service that cannot answer yet).
         let signing_key = integrity::signing_key(&settings.integrity)?;
+        for caution in settings_checks::cautions(&settings) {
+            tracing::warn!("{caution}");
+        }
         let socket = serve::bind(&settings.server.address)
             .with_context(|| format!("cannot listen on {}", settings.server.address))?;
         let Core { runner, stores } = core(&settings).await?;
@@ -305,53 +310,4 @@ impl Application {
         tracing::info!("ledger stopped");
         Ok(())
     }
-}
-
-/// SIGINT or SIGTERM, listened for from this call on: one that comes while the service
-/// is still starting is kept (the process no longer dies of it) and stops it cleanly.
-pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
-    #[cfg(unix)]
-    let signals = {
-        use tokio::signal::unix::{signal, SignalKind};
-        (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        )
-    };
-    async move {
-        #[cfg(unix)]
-        if let (Ok(mut term), Ok(mut int)) = signals {
-            tokio::select! {
-                _ = term.recv() => {},
-                _ = int.recv() => {},
-            }
-            return;
-        }
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
-/// Sets up logging from the settings (`log.level`, `log.format`).
-pub fn init_tracing(settings: &Settings) {
-    let filter = tracing_subscriber::EnvFilter::try_new(&settings.log.level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // sqlx warns of a storage URL parameter it does not know with its value, which may
-    // be a misspelt password: never logged, whatever the level.
-    // async_nats's connector prints its options, password and token included, at the
-    // debug level.
-    let filter = [
-        "sqlx_postgres::options::parse=off",
-        "async_nats::connector=info",
-    ]
-    .into_iter()
-    .filter_map(|d| d.parse().ok())
-    .fold(filter, |f, quiet| f.add_directive(quiet));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = if settings.log.format == "json" {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
-    };
 }

@@ -170,6 +170,30 @@ pub(crate) fn values(settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// An admin token shorter than this is warned about at start.
+const STRONG_ADMIN_TOKEN: usize = 32;
+
+/// What the settings allow but an operator should hear of, logged as warnings when the
+/// service starts.
+pub(crate) fn cautions(settings: &Settings) -> Vec<String> {
+    let mut said = Vec::new();
+    let token = settings.auth.admin_token.as_ref().map(|t| t.expose());
+    if let Some(n) = token
+        .map(str::len)
+        .filter(|n| (1..STRONG_ADMIN_TOKEN).contains(n))
+    {
+        // Besides opening /admin, it keys the secrets of API keys made under an
+        // Idempotency-Key: whoever reads the database (or a backup) can test guesses
+        // of a short token against a stored secret's hash, offline.
+        said.push(format!(
+            "auth.admin_token has {n} characters: use at least {STRONG_ADMIN_TOKEN} random ones \
+             (it also keys replayable API-key secrets, which a reader of the database could \
+             otherwise guess offline)"
+        ));
+    }
+    said
+}
+
 /// Whether a PostgreSQL URL names its database: a path after the host
 /// (`postgres://host/ledger`), a `dbname` parameter, or `PGDATABASE` in the environment.
 fn names_a_database(url: &str) -> bool {

@@ -99,6 +99,11 @@ async fn the_binary_serves_on_sqlite_and_stops_on_sigterm() {
         logs.contains("ledger listening"),
         "the log is captured: {logs}"
     );
+    // A short admin token is served, and warned about (its length, never itself).
+    assert!(
+        logs.contains("auth.admin_token has 9 characters: use at least 32"),
+        "a short admin token is warned about: {logs}"
+    );
     for token in ["bin-admin", "bin-api-1", "bin-api-2", "bin-api-3"] {
         assert!(!logs.contains(token), "tokens never reach the logs");
     }

@@ -135,6 +135,65 @@ async fn a_black_holed_database_connection_stops_nothing_for_good() {
     );
 }
 
+/// The status of `GET path` as the admin (0 if no answer came at all).
+async fn status(http: &reqwest::Client, base: &str, path: &str) -> u16 {
+    let r = http
+        .get(format!("{base}{path}"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await;
+    r.map_or(0, |r| r.status().as_u16())
+}
+
+/// Reads cut off by their request's deadline while their answers are swallowed close
+/// their connections. Handed back instead, through sqlx's give-back ping (which has no
+/// bound), each held its pool slot for as long as the socket stayed open: a few such
+/// reads, and the pool had nothing left to hand out, for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reads_cut_off_on_a_black_holed_connection_give_their_pool_slots_back() {
+    let db = TestDatabase::create().await;
+    let pool = ledger_postgres::pool(&db.url, 2).expect("pool");
+    ledger_postgres::migrate(&pool).await.expect("migrate");
+    pool.close().await;
+    let proxy = Proxy::start(&pg_upstream()).await;
+    let url = db
+        .url
+        .replacen(&pg_upstream(), &format!("127.0.0.1:{}", proxy.port), 1);
+    let mut s = settings(url, "memory".into(), &Options::default());
+    s.server.request_timeout_ms = 1000;
+    s.storage.max_connections = 4;
+    let base = serve(s).await;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client");
+    open_usd(&http, &base, "acc").await;
+    assert_eq!(deposit(&http, &base, "before").await, 200);
+    assert_eq!(status(&http, &base, "/accounts/acc").await, 200);
+    // That read's connection is handed back through sqlx's ping, which must have its
+    // answer before the black hole begins: a connection in that ping when answers stop
+    // waits there until the socket dies (docs/API.md, Limits).
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    // More reads than the pool has free connections (the writer lanes and the LISTEN
+    // session keep theirs), each cut off by its deadline.
+    proxy.black_hole();
+    for _ in 0..8 {
+        assert_eq!(status(&http, &base, "/accounts/acc").await, 503);
+    }
+    proxy.forward();
+
+    let mut answered = false;
+    for _ in 0..40 {
+        if status(&http, &base, "/accounts/acc").await == 200 {
+            answered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(answered, "reads never got a connection again");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_black_holed_redis_connection_stops_snapshots_for_a_moment_only() {
     let db = TestDatabase::create().await;

@@ -26,6 +26,7 @@ pub mod live_streams;
 pub mod metrics;
 mod middleware;
 pub mod openapi;
+mod probes;
 pub mod problem;
 mod queries;
 pub mod sse;
@@ -129,6 +130,7 @@ pub fn router(state: State) -> Router {
         .merge(transfers::router())
         .merge(batches::router())
         .merge(sse::router())
+        .merge(probes::router())
         .merge(admin::router())
         .merge(api_keys::router())
         .merge(integrity::router())

@@ -7,6 +7,7 @@
 use ledger_application::ports::store::ChainHash;
 use sqlx::{PgPool, Row};
 
+use crate::guarded::Guarded;
 use crate::store::{recorded, COLUMNS};
 
 const BATCH: i64 = 2_000;
@@ -14,7 +15,7 @@ const BATCH: i64 = 2_000;
 /// Gives every event without a hash its `prev_hash` and `hash`; returns how many.
 pub async fn backfill_hashes(pool: &PgPool) -> Result<u64, sqlx::Error> {
     let Some(start) = sqlx::query("SELECT stream_id, version FROM hash_backfill LIMIT 1")
-        .fetch_optional(pool)
+        .fetch_optional(Guarded(pool))
         .await?
     else {
         return Ok(0);
@@ -32,11 +33,11 @@ pub async fn backfill_hashes(pool: &PgPool) -> Result<u64, sqlx::Error> {
             .bind(BATCH)
             .bind(&stream)
             .bind(version)
-            .fetch_all(pool)
+            .fetch_all(Guarded(pool))
             .await?;
         let Some(last) = rows.last() else {
             sqlx::query("DELETE FROM hash_backfill")
-                .execute(pool)
+                .execute(Guarded(pool))
                 .await?;
             return Ok(filled);
         };
@@ -72,13 +73,13 @@ pub async fn backfill_hashes(pool: &PgPool) -> Result<u64, sqlx::Error> {
         .bind(&positions)
         .bind(&prevs)
         .bind(&hashes)
-        .execute(pool)
+        .execute(Guarded(pool))
         .await?
         .rows_affected();
         sqlx::query("UPDATE hash_backfill SET stream_id = $1, version = $2")
             .bind(&stream)
             .bind(version)
-            .execute(pool)
+            .execute(Guarded(pool))
             .await?;
     }
 }

@@ -8,6 +8,7 @@ use ledger_sql::{api_key, replayed_key, role_columns, KEY_COLUMNS, REPLAYED_KEY_
 use sqlx::PgPool;
 
 use crate::errors::store_error;
+use crate::guarded::Guarded;
 use crate::queries::PgColumns;
 
 /// API keys on PostgreSQL.
@@ -47,7 +48,7 @@ impl KeyStore for PgKeyStore {
         .bind(replay.as_ref().map(|r| r.lookup.to_vec()))
         .bind(replay.as_ref().map(|r| r.request.to_vec()))
         .bind(replay.as_ref().map(|r| r.salt.to_vec()))
-        .execute(&self.pool)
+        .execute(Guarded(&self.pool))
         .await
         .map_err(store_error)?;
         Ok(done.rows_affected() == 1)
@@ -61,7 +62,7 @@ impl KeyStore for PgKeyStore {
             "SELECT {REPLAYED_KEY_COLUMNS} FROM api_keys WHERE replay_lookup = $1"
         ))
         .bind(&lookup[..])
-        .fetch_optional(&self.pool)
+        .fetch_optional(Guarded(&self.pool))
         .await
         .map_err(store_error)?;
         row.map(|r| replayed_key(&PgColumns(&r)))
@@ -74,7 +75,7 @@ impl KeyStore for PgKeyStore {
             "SELECT {KEY_COLUMNS} FROM api_keys WHERE revoked_at IS NULL \
              ORDER BY created_at, key_id"
         ))
-        .fetch_all(&self.pool)
+        .fetch_all(Guarded(&self.pool))
         .await
         .map_err(store_error)?;
         rows.iter()
@@ -88,7 +89,7 @@ impl KeyStore for PgKeyStore {
             "SELECT {KEY_COLUMNS} FROM api_keys WHERE secret_hash = $1"
         ))
         .bind(&secret_hash[..])
-        .fetch_optional(&self.pool)
+        .fetch_optional(Guarded(&self.pool))
         .await
         .map_err(store_error)?;
         row.map(|r| api_key(&PgColumns(&r)))
@@ -102,7 +103,7 @@ impl KeyStore for PgKeyStore {
         )
         .bind(key_id)
         .bind(at)
-        .execute(&self.pool)
+        .execute(Guarded(&self.pool))
         .await
         .map_err(store_error)?;
         Ok(done.rows_affected() == 1)
@@ -110,7 +111,7 @@ impl KeyStore for PgKeyStore {
 
     async fn any(&self) -> Result<bool, StoreError> {
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM api_keys)")
-            .fetch_one(&self.pool)
+            .fetch_one(Guarded(&self.pool))
             .await
             .map_err(store_error)
     }
@@ -123,7 +124,7 @@ impl KeyStore for PgKeyStore {
         )
         .bind(key_id)
         .bind(at)
-        .execute(&self.pool)
+        .execute(Guarded(&self.pool))
         .await
         .map_err(store_error)?;
         Ok(())

@@ -27,6 +27,7 @@ pub mod testing;
 mod view_sql;
 mod write;
 
+use crate::guarded::Guarded;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -155,7 +156,7 @@ pub async fn ids_ahead_of_cluster(pool: &PgPool) -> Result<Option<(i64, i64)>, s
         "SELECT (SELECT max(tx_id) FROM events), \
                 pg_snapshot_xmax(pg_current_snapshot())::text::bigint",
     )
-    .fetch_one(pool)
+    .fetch_one(Guarded(pool))
     .await?;
     Ok(highest.filter(|h| *h >= next).map(|h| (h, next)))
 }
@@ -164,6 +165,6 @@ pub async fn ids_ahead_of_cluster(pool: &PgPool) -> Result<Option<(i64, i64)>, s
 /// without writing: what read-only commands check before they open a store.
 pub async fn holds_ledger(pool: &PgPool) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar("SELECT to_regclass('events') IS NOT NULL")
-        .fetch_one(pool)
+        .fetch_one(Guarded(pool))
         .await
 }

@@ -15,6 +15,7 @@ use sqlx::PgPool;
 use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 
+use crate::guarded::Guarded;
 use crate::store::NOTIFY_CHANNEL;
 
 /// How long commits are gathered into one NOTIFY.
@@ -35,12 +36,17 @@ impl Notifier {
             while due.recv().await.is_some() {
                 tokio::time::sleep(GATHER).await;
                 while due.try_recv().is_ok() {}
-                let sent = sqlx::query("SELECT pg_notify($1, '')")
+                // Bounded: one whose answer never comes would hold its connection, and
+                // every later NOTIFY, for good.
+                let notify = sqlx::query("SELECT pg_notify($1, '')")
                     .bind(NOTIFY_CHANNEL)
-                    .execute(&pool)
-                    .await;
-                if let Err(e) = sent {
-                    tracing::debug!(error = %e, "NOTIFY not sent; other instances poll");
+                    .execute(Guarded(&pool));
+                match tokio::time::timeout(crate::PING_DEADLINE, notify).await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => {
+                        tracing::debug!(error = %e, "NOTIFY not sent; other instances poll");
+                    }
+                    Err(_) => tracing::debug!("NOTIFY unanswered; other instances poll"),
                 }
             }
         });

@@ -13,7 +13,7 @@ use sqlx::{Connection, PgPool, Postgres, Row, Transaction};
 use ledger_sql::{i64_of, suffix, tables};
 
 use crate::errors::is_unavailable;
-use crate::guarded::GuardedConnection;
+use crate::guarded::{Guarded, GuardedConnection};
 use crate::leases::Leases;
 
 pub(crate) fn rm_error(e: sqlx::Error) -> ReadModelError {
@@ -121,7 +121,7 @@ impl ProjectionStore for PgProjectionStore {
         name: Projection,
         g: Generation,
     ) -> Result<FeedCursor, ReadModelError> {
-        match Self::read_checkpoint(&self.pool, name, g, false).await? {
+        match Self::read_checkpoint(Guarded(&self.pool), name, g, false).await? {
             None if g == Generation::Rebuild => {
                 Err(failed(format!("no rebuild of {name} in progress")))
             }
@@ -207,7 +207,7 @@ impl ProjectionStore for PgProjectionStore {
         sqlx::query("UPDATE projections SET state = 'failed', last_error = $2 WHERE name = $1")
             .bind(name.as_str())
             .bind(error)
-            .execute(&self.pool)
+            .execute(Guarded(&self.pool))
             .await
             .map_err(rm_error)?;
         Ok(())
@@ -229,7 +229,7 @@ impl ProjectionStore for PgProjectionStore {
         )
         .bind(i64::from(crate::claim::REBUILD_LOCK.0))
         .bind(i64::from(crate::claim::REBUILD_LOCK.1))
-        .fetch_all(&self.pool)
+        .fetch_all(Guarded(&self.pool))
         .await
         .map_err(rm_error)?;
         rows.iter()

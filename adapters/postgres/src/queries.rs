@@ -17,6 +17,7 @@ use ledger_sql::{
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 
+use crate::guarded::Guarded;
 use crate::projections::rm_error;
 use crate::view_sql::{AUDIT, TRANSFERS, TRANSFERS_OF_ACCOUNT};
 pub use crate::view_sql::{
@@ -104,7 +105,7 @@ impl PgReadModels {
             .bind(account)
             .bind(before.map(i64_of))
             .bind(limit(max))
-            .fetch_all(&self.pool)
+            .fetch_all(Guarded(&self.pool))
             .await
             .map_err(rm_error)
     }
@@ -117,7 +118,7 @@ impl ReadModels for PgReadModels {
             "SELECT {ACCOUNT_COLUMNS} FROM current_state WHERE account_id = $1"
         ))
         .bind(account_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(Guarded(&self.pool))
         .await
         .map_err(rm_error)?;
         row.as_ref().map(account_row).transpose().map_err(rm_error)
@@ -134,7 +135,7 @@ impl ReadModels for PgReadModels {
         .bind(status)
         .bind(f.after)
         .bind(limit(f.limit))
-        .fetch_all(&self.pool)
+        .fetch_all(Guarded(&self.pool))
         .await
         .map_err(rm_error)?;
         all(&rows, account_view)
@@ -166,7 +167,7 @@ impl ReadModels for PgReadModels {
             .bind(f.before.map(i64_of))
             .bind(limit(f.limit))
             .bind(f.owner)
-            .fetch_all(&self.pool)
+            .fetch_all(Guarded(&self.pool))
             .await
             .map_err(rm_error)?;
         all(&rows, audit_entry)
@@ -180,7 +181,7 @@ impl ReadModels for PgReadModels {
         let rows = sqlx::query(AUDIT_BETWEEN)
             .bind(i64_of(first))
             .bind(i64_of(last))
-            .fetch_all(&self.pool)
+            .fetch_all(Guarded(&self.pool))
             .await
             .map_err(rm_error)?;
         all(&rows, audit_entry)
@@ -188,7 +189,7 @@ impl ReadModels for PgReadModels {
 
     async fn audit_count(&self) -> Result<u64, ReadModelError> {
         let n: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log")
-            .fetch_one(&self.pool)
+            .fetch_one(Guarded(&self.pool))
             .await
             .map_err(rm_error)?;
         Ok(u64::try_from(n).unwrap_or(0))
@@ -214,7 +215,7 @@ impl ReadModels for PgReadModels {
             .bind(f.before.map(i64_of))
             .bind(limit(f.limit))
             .bind(f.owner)
-            .fetch_all(&self.pool)
+            .fetch_all(Guarded(&self.pool))
             .await
             .map_err(rm_error)?;
         all(&rows, transfer_row)
@@ -233,7 +234,7 @@ impl ReadModels for PgReadModels {
         )
         .bind(before.map(i64_of))
         .bind(limit(max))
-        .fetch_all(&self.pool)
+        .fetch_all(Guarded(&self.pool))
         .await
         .map_err(rm_error)?;
         all(&rows, transfer_checked)
@@ -264,8 +265,10 @@ impl ReadModels for PgReadModels {
         if let Some(a) = after {
             query = query.bind(a.expires_at).bind(a.transfer_id.as_str());
         }
-        let rows: Vec<(DateTime<Utc>, String)> =
-            query.fetch_all(&self.pool).await.map_err(rm_error)?;
+        let rows: Vec<(DateTime<Utc>, String)> = query
+            .fetch_all(Guarded(&self.pool))
+            .await
+            .map_err(rm_error)?;
         Ok(rows
             .into_iter()
             .map(|(expires_at, transfer_id)| DueTransfer {
@@ -283,7 +286,7 @@ impl ReadModels for PgReadModels {
                 pending_volume::text AS pending_volume, event_count \
              FROM analytics_currency ORDER BY currency",
         )
-            .fetch_all(&self.pool)
+            .fetch_all(Guarded(&self.pool))
             .await
             .map_err(rm_error)?;
         all(&rows, currency_summary)
@@ -306,7 +309,7 @@ impl ReadModels for PgReadModels {
         .bind(c.map(|c| c.code()))
         .bind(from)
         .bind(to)
-        .fetch_all(&self.pool)
+        .fetch_all(Guarded(&self.pool))
         .await
         .map_err(rm_error)?;
         all(&rows, daily_volume)

@@ -9,7 +9,7 @@ use ledger_application::ports::store::FeedCursor;
 use ledger_sql::tables;
 use sqlx::Connection;
 
-use crate::guarded::GuardedConnection;
+use crate::guarded::{Guarded, GuardedConnection};
 use crate::projections::{failed, rm_error, PgProjectionStore};
 
 impl PgProjectionStore {
@@ -91,7 +91,7 @@ impl PgProjectionStore {
         for table in tables(name) {
             let copy: Option<String> = sqlx::query_scalar("SELECT to_regclass($1)::text")
                 .bind(format!("{table}__rebuild"))
-                .fetch_one(&self.pool)
+                .fetch_one(Guarded(&self.pool))
                 .await
                 .map_err(rm_error)?;
             if copy.is_none() {
@@ -107,7 +107,7 @@ impl PgProjectionStore {
                  WHERE indrelid = $1::text::regclass AND indisprimary)",
             )
             .bind(format!("{table}__rebuild"))
-            .fetch_one(&self.pool)
+            .fetch_one(Guarded(&self.pool))
             .await
             .map_err(rm_error)?;
             let indexes: Vec<(String, bool, bool, String)> = sqlx::query_as(
@@ -118,7 +118,7 @@ impl PgProjectionStore {
             )
             .bind(table)
             .bind(copy_keyed)
-            .fetch_all(&self.pool)
+            .fetch_all(Guarded(&self.pool))
             .await
             .map_err(rm_error)?;
             for (index, unique, _, using) in &indexes {
@@ -132,12 +132,12 @@ impl PgProjectionStore {
                  WHERE relid = $1::text::regclass AND last_analyze IS NOT NULL)",
             )
             .bind(format!("{table}__rebuild"))
-            .fetch_one(&self.pool)
+            .fetch_one(Guarded(&self.pool))
             .await
             .map_err(rm_error)?;
             if !analyzed {
                 sqlx::query(&format!("ANALYZE {table}__rebuild"))
-                    .execute(&self.pool)
+                    .execute(Guarded(&self.pool))
                     .await
                     .map_err(rm_error)?;
             }
@@ -224,14 +224,14 @@ impl PgProjectionStore {
             "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)",
         )
         .bind(format!("\"{name}\""))
-        .fetch_optional(&self.pool)
+        .fetch_optional(Guarded(&self.pool))
         .await
         .map_err(rm_error)?;
         match valid {
             Some(true) => return Ok(()),
             Some(false) => {
                 sqlx::raw_sql(&format!("DROP INDEX \"{name}\""))
-                    .execute(&self.pool)
+                    .execute(Guarded(&self.pool))
                     .await
                     .map_err(rm_error)?;
             }
@@ -242,7 +242,7 @@ impl PgProjectionStore {
         sqlx::raw_sql(&format!(
             "CREATE {unique}INDEX CONCURRENTLY \"{name}\" ON {table}__rebuild{using}"
         ))
-        .execute(&self.pool)
+        .execute(Guarded(&self.pool))
         .await
         .map_err(rm_error)?;
         Ok(())

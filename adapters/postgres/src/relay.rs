@@ -6,6 +6,7 @@ use ledger_application::ports::store::FeedCursor;
 use ledger_sql::i64_of;
 use sqlx::PgPool;
 
+use crate::guarded::Guarded;
 use crate::projections::rm_error;
 
 const NAME: &str = ledger_sql::RELAY;
@@ -14,7 +15,7 @@ pub(crate) async fn status(pool: &PgPool) -> Result<Option<ProjectionStatus>, Re
     let row: Option<(i64, i64, Option<String>)> =
         sqlx::query_as("SELECT tx_id, position, last_error FROM relay_checkpoints WHERE name = $1")
             .bind(NAME)
-            .fetch_optional(pool)
+            .fetch_optional(Guarded(pool))
             .await
             .map_err(rm_error)?;
     Ok(row.map(|(tx, position, error)| ledger_sql::relay_status(tx, position, error)))
@@ -36,7 +37,7 @@ pub(crate) async fn move_to(
     .bind(i64_of(to.tx))
     .bind(i64_of(to.position))
     .bind(&error)
-    .execute(pool)
+    .execute(Guarded(pool))
     .await
     .map_err(rm_error)?
     .rows_affected();
@@ -52,7 +53,7 @@ pub(crate) async fn move_to(
     .bind(i64_of(to.tx))
     .bind(i64_of(to.position))
     .bind(&error)
-    .execute(pool)
+    .execute(Guarded(pool))
     .await
     .map_err(rm_error)?
     .rows_affected();

@@ -14,6 +14,7 @@ use uuid::Uuid;
 use ledger_sql::{i64_of, u64_of};
 
 use crate::errors::store_error;
+use crate::guarded::Guarded;
 use crate::write::{GroupCommitConfig, Writes};
 
 /// The channel a NOTIFY is sent on after every append.
@@ -149,7 +150,7 @@ impl EventStore for PgEventStore {
         .bind(after)
         .bind(limit)
         .bind(last)
-        .fetch_all(&self.pool)
+        .fetch_all(Guarded(&self.pool))
         .await
         .map_err(store_error)?;
         let mut events = events_of(&rows)?;
@@ -170,7 +171,7 @@ impl EventStore for PgEventStore {
         .bind(i64_of(after.position))
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
         // Each row is decoded as it arrives, while the server still sends the next.
-        .fetch(&self.pool)
+        .fetch(Guarded(&self.pool))
         .and_then(|row| futures_util::future::ready(recorded(&row)))
         .try_collect()
         .await
@@ -186,7 +187,7 @@ impl EventStore for PgEventStore {
              WHERE tx_id < pg_snapshot_xmin(pg_current_snapshot())::text::bigint \
              ORDER BY tx_id DESC, position DESC LIMIT 1",
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(Guarded(&self.pool))
         .await
         .map_err(store_error)?;
         Ok(row.map_or(FeedCursor::START, |(tx, position)| FeedCursor {
@@ -204,7 +205,7 @@ impl EventStore for PgEventStore {
         );
         let rows = sqlx::query(&sql)
             .bind(ledger_sql::limit(limit))
-            .fetch_all(&self.pool)
+            .fetch_all(Guarded(&self.pool))
             .await
             .map_err(store_error)?;
         events_of(&rows)
@@ -215,7 +216,7 @@ impl EventStore for PgEventStore {
             sqlx::query_scalar("SELECT count(*) FROM events WHERE (tx_id, position) > ($1, $2)")
                 .bind(i64_of(after.tx))
                 .bind(i64_of(after.position))
-                .fetch_one(&self.pool)
+                .fetch_one(Guarded(&self.pool))
                 .await
                 .map_err(store_error)?;
         Ok(u64_of(n))
@@ -231,7 +232,7 @@ impl EventStore for PgEventStore {
         .bind(i64_of(after.tx))
         .bind(i64_of(after.position))
         .bind(i64_of(EXACT_LAG + 1))
-        .fetch_one(&self.pool)
+        .fetch_one(Guarded(&self.pool))
         .await
         .map_err(store_error)?;
         if u64_of(counted) <= EXACT_LAG {
@@ -239,7 +240,7 @@ impl EventStore for PgEventStore {
         }
         // Beyond: the positions after the cursor's (an aborted append leaves a gap).
         let last: Option<i64> = sqlx::query_scalar("SELECT max(position) FROM events")
-            .fetch_one(&self.pool)
+            .fetch_one(Guarded(&self.pool))
             .await
             .map_err(store_error)?;
         let estimate = u64_of(last.unwrap_or(0)).saturating_sub(after.position);
@@ -248,7 +249,7 @@ impl EventStore for PgEventStore {
 
     async fn size_bytes(&self) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query_scalar("SELECT pg_total_relation_size('events')")
-            .fetch_one(&self.pool)
+            .fetch_one(Guarded(&self.pool))
             .await
             .map_err(store_error)?;
         Ok(u64_of(n))
@@ -258,7 +259,7 @@ impl EventStore for PgEventStore {
         let row =
             sqlx::query("SELECT key, fingerprint, outcome FROM idempotency_keys WHERE key = $1")
                 .bind(key)
-                .fetch_optional(&self.pool)
+                .fetch_optional(Guarded(&self.pool))
                 .await
                 .map_err(store_error)?;
         row.map(|r| {

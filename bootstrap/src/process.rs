@@ -1,0 +1,54 @@
+//! What the process sets up for itself: the signals that stop it, and its logging.
+
+use std::future::Future;
+
+use crate::Settings;
+
+/// SIGINT or SIGTERM, listened for from this call on: one that comes while the service
+/// is still starting is kept (the process no longer dies of it) and stops it cleanly.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    let signals = {
+        use tokio::signal::unix::{signal, SignalKind};
+        (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        )
+    };
+    async move {
+        #[cfg(unix)]
+        if let (Ok(mut term), Ok(mut int)) = signals {
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = int.recv() => {},
+            }
+            return;
+        }
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Sets up logging from the settings (`log.level`, `log.format`).
+pub fn init_tracing(settings: &Settings) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&settings.log.level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // sqlx warns of a storage URL parameter it does not know with its value, which may
+    // be a misspelt password: never logged, whatever the level.
+    // async_nats's connector prints its options, password and token included, at the
+    // debug level.
+    let filter = [
+        "sqlx_postgres::options::parse=off",
+        "async_nats::connector=info",
+    ]
+    .into_iter()
+    .filter_map(|d| d.parse().ok())
+    .fold(filter, |f, quiet| f.add_directive(quiet));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if settings.log.format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
