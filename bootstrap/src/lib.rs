@@ -188,6 +188,7 @@ impl Application {
             load_stats: repo.stats(),
             access,
             request_timeout: Duration::from_millis(settings.server.request_timeout_ms),
+            require_idempotency_key: settings.server.require_idempotency_key,
             feed: FeedHub::new(reader, wake.clone(), FEED_BUFFER),
             live_streams: ledger_http::live_streams::LiveStreams::new(
                 settings.server.max_live_streams,

@@ -101,6 +101,9 @@ pub struct Server {
     /// Live streams one API key or token may have open on this instance at once; one
     /// more is answered 429 until one ends (an open API's callers: the bound above).
     pub max_live_streams_per_key: u64,
+    /// Refuse a command sent without an `Idempotency-Key` (422): for services whose
+    /// clients must be safe to retry (a retry without a key moves the money again).
+    pub require_idempotency_key: bool,
 }
 
 /// `storage.*`.
@@ -173,6 +176,7 @@ impl Settings {
             .set_default("server.write_timeout_ms", 30_000)?
             .set_default("server.max_live_streams", 1_000)?
             .set_default("server.max_live_streams_per_key", 100)?
+            .set_default("server.require_idempotency_key", false)?
             .set_default("storage.url", "sqlite://data/ledger.db")?
             .set_default("storage.max_connections", 16)?
             .set_default("storage.group_commit_writers", 1)?

@@ -33,6 +33,8 @@ pub struct Options {
     pub max_live_streams_per_key: u64,
     /// The clock commands and the expirer read (none: the system's).
     pub clock: Option<Arc<ManualClock>>,
+    /// `server.require_idempotency_key`.
+    pub require_idempotency_key: bool,
 }
 
 /// The Redis the tests use.
@@ -62,6 +64,7 @@ pub fn settings(storage_url: String, snapshots_url: String, options: &Options) -
                 0 => 100,
                 n => n,
             },
+            require_idempotency_key: options.require_idempotency_key,
         },
         storage: Storage {
             url: Secret::new(storage_url),

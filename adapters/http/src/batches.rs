@@ -176,7 +176,7 @@ pub(crate) async fn batch(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<BatchAnswer>, ApiError> {
-    let ctx = context(&rc, &headers)?;
+    let ctx = context(&state, &rc, &headers)?;
     let b: BatchBody = body::json_up_to(&headers, body, BATCH_BODY_LIMIT).await?;
     if b.operations.is_empty() || b.operations.len() > MAX_BATCH_OPERATIONS {
         return Err(ApiError::validation(format!(

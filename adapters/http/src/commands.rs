@@ -28,14 +28,24 @@ pub(crate) fn router() -> Router<crate::State> {
 }
 
 pub(crate) fn context(
+    state: &crate::State,
     rc: &RequestContext,
     headers: &HeaderMap,
 ) -> Result<CommandContext, ApiError> {
-    Ok(CommandContext {
+    let ctx = CommandContext {
         if_match: crate::headers::if_match(headers)?,
         ..admin_context(rc, headers)?
-    })
+    };
+    if state.require_idempotency_key && ctx.idempotency_key.is_none() {
+        return Err(ApiError::validation(MISSING_KEY));
+    }
+    Ok(ctx)
 }
+
+/// The refusal of a command without an `Idempotency-Key` where one is required.
+pub const MISSING_KEY: &str = "an Idempotency-Key header is required by this service \
+    (server.require_idempotency_key): send one, and the same one again on every retry of \
+    the request";
 
 /// The context of an admin POST (`/admin/api-keys`, `/admin/rebuild-projections`):
 /// its caller and `Idempotency-Key`; `If-Match` has no account to name there.
@@ -90,7 +100,7 @@ pub(crate) async fn open_account(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let ctx = context(&rc, &headers)?;
+    let ctx = context(&state, &rc, &headers)?;
     let req = body::json::<OpenAccountBody>(&headers, body)
         .await?
         .request()?;
@@ -134,7 +144,7 @@ pub(crate) async fn deposit(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<AccountBody>, ApiError> {
-    let ctx = context(&rc, &headers)?;
+    let ctx = context(&state, &rc, &headers)?;
     let (amount, description) = money(&headers, body).await?;
     let action = AccountAction::Deposit {
         amount,
@@ -152,7 +162,7 @@ pub(crate) async fn withdraw(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<AccountBody>, ApiError> {
-    let ctx = context(&rc, &headers)?;
+    let ctx = context(&state, &rc, &headers)?;
     let (amount, description) = money(&headers, body).await?;
     let action = AccountAction::Withdraw {
         amount,
@@ -170,7 +180,7 @@ pub(crate) async fn close(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<AccountBody>, ApiError> {
-    let ctx = context(&rc, &headers)?;
+    let ctx = context(&state, &rc, &headers)?;
     let b: CloseBody = body::json(&headers, body).await?;
     let action = AccountAction::Close {
         reason: body::note(b.reason)?,
@@ -187,7 +197,7 @@ pub(crate) async fn limits(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<AccountBody>, ApiError> {
-    let ctx = context(&rc, &headers)?;
+    let ctx = context(&state, &rc, &headers)?;
     let b: LimitsBody = body::json(&headers, body).await?;
     let action = AccountAction::SetLimit {
         overdraft_limit: body::overdraft_limit(b.overdraft_limit.as_deref())?,

@@ -100,6 +100,8 @@ pub struct AppState {
     pub access: Access,
     /// Bound on each request.
     pub request_timeout: Duration,
+    /// Commands without an `Idempotency-Key` are refused (`server.require_idempotency_key`).
+    pub require_idempotency_key: bool,
     /// Woken after every command, so projectors run at once.
     pub wake: Arc<Notify>,
     /// The live feed's one reader and its subscribers.

@@ -43,7 +43,7 @@ pub(crate) async fn transfer(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let ctx = context(&rc, &headers)?;
+    let ctx = context(&state, &rc, &headers)?;
     let req = body::json::<TransferBody>(&headers, body)
         .await?
         .request()?;
@@ -65,7 +65,7 @@ pub(crate) async fn post_transfer(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<TransferAnswer>, ApiError> {
-    let ctx = context(&rc, &headers)?;
+    let ctx = context(&state, &rc, &headers)?;
     let id = path_transfer(&id)?;
     let b: PostBody = body::json(&headers, body).await?;
     let amount = b
@@ -90,7 +90,7 @@ pub(crate) async fn void_transfer(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<TransferAnswer>, ApiError> {
-    let ctx = context(&rc, &headers)?;
+    let ctx = context(&state, &rc, &headers)?;
     let id = path_transfer(&id)?;
     let b: VoidBody = body::json(&headers, body).await?;
     let reason = body::note(b.reason)?;

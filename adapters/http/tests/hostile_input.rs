@@ -67,6 +67,7 @@ fn state() -> Arc<AppState> {
             api_tokens: vec![],
         },
         request_timeout: Duration::from_secs(5),
+        require_idempotency_key: false,
         wake: Arc::new(tokio::sync::Notify::new()),
     })
 }
