@@ -179,7 +179,7 @@ pub(crate) fn cautions(settings: &Settings) -> Vec<String> {
     let mut said = Vec::new();
     let token = settings.auth.admin_token.as_ref().map(|t| t.expose());
     if let Some(n) = token
-        .map(str::len)
+        .map(|t| t.chars().count())
         .filter(|n| (1..STRONG_ADMIN_TOKEN).contains(n))
     {
         // Besides opening /admin, it keys the secrets of API keys made under an

@@ -145,10 +145,11 @@ async fn status(http: &reqwest::Client, base: &str, path: &str) -> u16 {
     r.map_or(0, |r| r.status().as_u16())
 }
 
-/// Reads cut off by their request's deadline while their answers are swallowed close
-/// their connections. Handed back instead, through sqlx's give-back ping (which has no
-/// bound), each held its pool slot for as long as the socket stayed open: a few such
-/// reads, and the pool had nothing left to hand out, for good.
+/// Reads cut off by their request's deadline while their answers are swallowed give
+/// their connections back within a bound, or close them. Handed back through sqlx's
+/// give-back ping alone (which has no bound), each held its pool slot for as long as
+/// the socket stayed open: a few such reads, and the pool had nothing left to hand
+/// out, for good.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn reads_cut_off_on_a_black_holed_connection_give_their_pool_slots_back() {
     let db = TestDatabase::create().await;

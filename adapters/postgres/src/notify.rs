@@ -22,6 +22,9 @@ use crate::store::NOTIFY_CHANNEL;
 const GATHER: Duration = Duration::from_millis(5);
 
 /// The handle commits announce themselves through.
+/// How long a NOTIFY may take, its wait for a connection included.
+const NOTIFY_DEADLINE: Duration = Duration::from_secs(10);
+
 #[derive(Clone)]
 pub(crate) struct Notifier {
     pending: mpsc::Sender<()>,
@@ -36,12 +39,12 @@ impl Notifier {
             while due.recv().await.is_some() {
                 tokio::time::sleep(GATHER).await;
                 while due.try_recv().is_ok() {}
-                // Bounded: one whose answer never comes would hold its connection, and
-                // every later NOTIFY, for good.
+                // Bounded (past the pool's wait for a connection): one whose answer never
+                // comes would hold every later NOTIFY for good.
                 let notify = sqlx::query("SELECT pg_notify($1, '')")
                     .bind(NOTIFY_CHANNEL)
                     .execute(Guarded(&pool));
-                match tokio::time::timeout(crate::PING_DEADLINE, notify).await {
+                match tokio::time::timeout(NOTIFY_DEADLINE, notify).await {
                     Ok(Ok(_)) => {}
                     Ok(Err(e)) => {
                         tracing::debug!(error = %e, "NOTIFY not sent; other instances poll");
