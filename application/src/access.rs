@@ -190,4 +190,57 @@ mod tests {
         assert!(!owner("alice").sees(&Account::default()));
         assert!(Principal::anonymous().sees(&Account::default()));
     }
+
+    fn owned_by(o: &str) -> Account {
+        let opened = ledger_domain::AccountEvent::Opened {
+            account_id: ledger_domain::AccountId::parse(format!("{o}-acc")).expect("id"),
+            owner: Owner::parse(o).expect("owner"),
+            currency: ledger_domain::Currency::parse("USD").expect("currency"),
+        };
+        ledger_domain::fold(Account::default(), [&opened])
+    }
+
+    /// Posting moves the payer's money: only the payer's owner (or a key without a
+    /// scope) posts. Voiding gives the payer its reservation back: either side's owner.
+    #[test]
+    fn an_owner_key_posts_only_from_its_own_accounts_and_voids_from_either_side() {
+        let (alice, bob) = (owned_by("alice"), owned_by("bob"));
+        let cases = [
+            // (caller, posting, payer, payee, may settle)
+            (owner("alice"), true, &alice, &bob, true),
+            (owner("alice"), false, &alice, &bob, true),
+            (owner("bob"), true, &alice, &bob, false),
+            (owner("bob"), false, &alice, &bob, true),
+            (owner("carol"), true, &alice, &bob, false),
+            (owner("carol"), false, &alice, &bob, false),
+            (Principal::anonymous(), true, &alice, &bob, true),
+        ];
+        for (who, posting, payer, payee, expected) in cases {
+            let got = who.may_settle(posting, payer, payee);
+            assert_eq!(got, expected, "{who:?} posting={posting}");
+        }
+        assert!(owner("alice").sees(&alice));
+        assert!(!owner("alice").sees(&bob));
+    }
+
+    #[test]
+    fn roles_are_named_as_the_api_names_them_and_refusals_say_why() {
+        let names = [
+            Principal::admin(),
+            Principal::anonymous(),
+            Principal::new("r", Role::Reader),
+            owner("alice"),
+        ]
+        .map(|p| p.role.name());
+        assert_eq!(names, ["admin", "operator", "reader", "owner"]);
+        assert_eq!(owner("alice").scope().map(Owner::as_str), Some("alice"));
+        assert_eq!(Principal::anonymous().scope(), None);
+        let said = |who: Principal, what| who.require(what).unwrap_err().0;
+        assert!(said(Principal::anonymous(), Capability::Admin).contains("admin token"));
+        let reader = Principal::new("r", Role::Reader);
+        assert!(said(reader, Capability::Command).contains("reader key"));
+        assert!(said(owner("alice"), Capability::Ledger).contains("owner key"));
+        let refused = owner("alice").may_open_for(&Owner::parse("bob").expect("owner"));
+        assert!(refused.unwrap_err().0.contains("owner alice"));
+    }
 }
