@@ -23,11 +23,13 @@ use tokio::sync::Mutex;
 use crate::projections::rm_error;
 
 /// How long a lease's session may go without a word before PostgreSQL ends it
-/// (`idle_session_timeout`, PostgreSQL 14 and later).
-const IDLE_LIMIT: &str = "5s";
+/// (`idle_session_timeout`, PostgreSQL 14 and later). With 5 s a stopped holder's due
+/// expiries were recorded 5.5 s late, past the 5 s an expiry may take (BENCHMARKS.md).
+const IDLE_LIMIT: &str = "2s";
 
-/// How often every held lease's connection is pinged, well within [`IDLE_LIMIT`].
-const KEEPALIVE: Duration = Duration::from_secs(1);
+/// How often every held lease's connection is pinged, well within [`IDLE_LIMIT`]
+/// (a ping waits at most [`PING_LIMIT`]).
+const KEEPALIVE: Duration = Duration::from_millis(500);
 
 /// How long a lease seen alive is trusted without asking its connection again.
 const TRUSTED_FOR: Duration = Duration::from_secs(1);
