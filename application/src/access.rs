@@ -233,6 +233,8 @@ mod tests {
         ]
         .map(|p| p.role.name());
         assert_eq!(names, ["admin", "operator", "reader", "owner"]);
+        assert_eq!(Principal::admin().actor, "admin");
+        assert_eq!(Principal::anonymous().actor, "anonymous");
         assert_eq!(owner("alice").scope().map(Owner::as_str), Some("alice"));
         assert_eq!(Principal::anonymous().scope(), None);
         let said = |who: Principal, what| who.require(what).unwrap_err().0;

@@ -3,35 +3,59 @@
 
 use std::sync::Arc;
 
-use ledger_application::ports::readmodel::Projection;
+use ledger_application::ports::readmodel::{
+    Generation, Projection, ProjectionState, ProjectionStatus, PROJECTIONS,
+};
 use ledger_application::ports::readmodel::{MockProjectionStore, ReadModelError};
+use ledger_application::ports::store::StoreError;
 use ledger_application::ports::store::{FeedCursor, FeedPage, MockEventStore};
+use ledger_application::projection::{ProjectionError, ProjectionReport};
 use ledger_application::projection::{ProjectionRunner, Step, STORE_FAILURE_TRIES};
 
 /// A feed of one page: an account's opening event.
 fn feed_with_one_event() -> MockEventStore {
     let mut store = MockEventStore::new();
-    store.expect_read_feed().returning(|_, _| {
-        let recorded = ledger_application::ports::store::RecordedEvent {
-            cursor: FeedCursor { tx: 1, position: 1 },
-            event_id: uuid::Uuid::nil(),
-            stream_id: "a".into(),
-            stream_type: "account".into(),
-            version: 1,
-            event_type: "AccountOpened".into(),
-            schema_version: 2,
-            data: r#"{"account_id":"a","owner":"O","currency":"USD"}"#.into(),
-            metadata: Default::default(),
-            recorded_at: chrono::Utc::now(),
-            prev_hash: Default::default(),
-            hash: Default::default(),
-        };
-        Ok(FeedPage {
-            events: vec![recorded],
-            next: FeedCursor { tx: 1, position: 1 },
+    store
+        .expect_read_feed()
+        .returning(|_, _| Ok(one_event_page()));
+    store
+}
+
+/// A feed whose one event is read from the start; after it, nothing.
+fn feed_ending_after_one_event() -> MockEventStore {
+    let mut store = MockEventStore::new();
+    store.expect_read_feed().returning(|after, _| {
+        Ok(if after == FeedCursor::START {
+            one_event_page()
+        } else {
+            FeedPage {
+                events: vec![],
+                next: after,
+            }
         })
     });
     store
+}
+
+fn one_event_page() -> FeedPage {
+    let recorded = ledger_application::ports::store::RecordedEvent {
+        cursor: FeedCursor { tx: 1, position: 1 },
+        event_id: uuid::Uuid::nil(),
+        stream_id: "a".into(),
+        stream_type: "account".into(),
+        version: 1,
+        event_type: "AccountOpened".into(),
+        schema_version: 2,
+        data: r#"{"account_id":"a","owner":"O","currency":"USD"}"#.into(),
+        metadata: Default::default(),
+        recorded_at: chrono::Utc::now(),
+        prev_hash: Default::default(),
+        hash: Default::default(),
+    };
+    FeedPage {
+        events: vec![recorded],
+        next: FeedCursor { tx: 1, position: 1 },
+    }
 }
 
 async fn recorded_error(failure: ReadModelError) -> String {
@@ -107,10 +131,7 @@ async fn refused_then_applied(refusals: u32) -> (Result<Step, String>, u32, bool
     });
     let runner = ProjectionRunner::new(Arc::new(feed_with_one_event()), Arc::new(target), 10);
     let step = runner
-        .step(
-            Projection::CurrentState,
-            ledger_application::ports::readmodel::Generation::Live,
-        )
+        .step(Projection::CurrentState, Generation::Live)
         .await
         .map_err(|e| e.to_string());
     let tries = tries.load(std::sync::atomic::Ordering::SeqCst);
@@ -153,4 +174,118 @@ async fn an_event_that_cannot_be_applied_is_not_tried_again() {
     let runner = ProjectionRunner::new(Arc::new(feed_with_one_event()), Arc::new(target), 10);
     assert!(runner.catch_up(Projection::CurrentState).await.is_err());
     assert_eq!(tries.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+#[test]
+fn only_a_failed_projection_is_not_transient() {
+    let failed = ProjectionError::Failed {
+        projection: "current_state".into(),
+        reason: "r".into(),
+    };
+    assert!(!failed.is_transient());
+    for transient in [
+        ProjectionError::Unavailable("down".into()),
+        ProjectionError::Busy,
+        ProjectionError::Store(StoreError::Unavailable("down".into())),
+    ] {
+        assert!(transient.is_transient(), "{transient:?}");
+    }
+}
+
+#[test]
+fn a_runner_applies_at_least_one_event_a_step() {
+    let runner = |n| {
+        ProjectionRunner::new(
+            Arc::new(MockEventStore::new()),
+            Arc::new(MockProjectionStore::new()),
+            n,
+        )
+    };
+    assert_eq!(runner(250).batch_size(), 250);
+    assert_eq!(runner(0).batch_size(), 1);
+}
+
+/// Catching up counts what it applied, and stops where the feed ends.
+#[tokio::test]
+async fn catching_up_counts_the_events_it_applied() {
+    let applied = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut target = MockProjectionStore::new();
+    let at = applied.clone();
+    target.expect_checkpoint().returning(move |_, _| {
+        Ok(if at.load(std::sync::atomic::Ordering::SeqCst) {
+            FeedCursor { tx: 1, position: 1 }
+        } else {
+            FeedCursor::START
+        })
+    });
+    let mark = applied.clone();
+    target.expect_apply_batch().returning(move |_, _, _, _, _| {
+        mark.store(true, std::sync::atomic::Ordering::SeqCst);
+        Ok(true)
+    });
+    let runner = ProjectionRunner::new(
+        Arc::new(feed_ending_after_one_event()),
+        Arc::new(target),
+        10,
+    );
+    assert_eq!(runner.catch_up(Projection::AuditLog).await, Ok(1));
+}
+
+/// The projections at the lowest checkpoint share one read and one write; one ahead
+/// of them waits for its own turn.
+#[tokio::test]
+async fn one_step_for_all_applies_those_at_the_lowest_checkpoint_together() {
+    let mut target = MockProjectionStore::new();
+    target.expect_checkpoint().returning(|p, _| {
+        Ok(match p {
+            Projection::AuditLog => FeedCursor { tx: 9, position: 9 },
+            _ => FeedCursor::START,
+        })
+    });
+    let group = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = group.clone();
+    target
+        .expect_apply_batches()
+        .returning(move |projections, _, from, batch, _| {
+            assert_eq!(from, FeedCursor::START);
+            assert_eq!(batch.len(), 1);
+            *seen.lock().unwrap() = projections.to_vec();
+            Ok(vec![true; projections.len()])
+        });
+    let runner = ProjectionRunner::new(Arc::new(feed_with_one_event()), Arc::new(target), 10);
+    assert_eq!(runner.step_many(&PROJECTIONS).await, Ok(1));
+    let group = group.lock().unwrap().clone();
+    assert_eq!(group, [Projection::CurrentState, Projection::Analytics]);
+}
+
+#[tokio::test]
+async fn reports_give_each_projection_its_lag_behind_the_feed() {
+    let status = ProjectionStatus {
+        name: "current_state".into(),
+        state: ProjectionState::Live,
+        position: FeedCursor { tx: 3, position: 3 },
+        last_error: None,
+    };
+    let mut target = MockProjectionStore::new();
+    let listed = status.clone();
+    target
+        .expect_statuses()
+        .returning(move || Ok(vec![listed.clone()]));
+    target.expect_relay_status().returning(|| Ok(None));
+    let mut store = MockEventStore::new();
+    store.expect_lag_after().returning(|after| {
+        assert_eq!(
+            after.position, 3,
+            "measured from the projection's checkpoint"
+        );
+        Ok(7)
+    });
+    store.expect_count_after().returning(|_| Ok(42));
+    let runner = ProjectionRunner::new(Arc::new(store), Arc::new(target), 10);
+    let expected = ProjectionReport {
+        status,
+        lag_events: 7,
+    };
+    assert_eq!(runner.reports().await, Ok(vec![expected]));
+    assert_eq!(runner.lag_of(FeedCursor::START).await, Ok(42));
 }

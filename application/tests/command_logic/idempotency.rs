@@ -128,3 +128,41 @@ async fn a_non_atomic_batch_runs_its_operations_under_keys_no_client_sends() {
         );
     }
 }
+
+/// An operation that writes no events (a rebuild's start) stores its first reply under
+/// the caller's key: a retry of the same request reads it back, another request under
+/// the key is refused, and without a key nothing is stored.
+#[tokio::test]
+async fn a_remembered_reply_is_read_back_under_its_key() {
+    let stored = Arc::new(Mutex::new(None::<IdempotencyRecord>));
+    let mut store = MockEventStore::new();
+    let write = stored.clone();
+    store.expect_append().times(1).returning(move |req| {
+        assert!(req.streams.is_empty(), "no events");
+        *write.lock().unwrap() = req.idempotency.first().cloned();
+        Ok(())
+    });
+    let read = stored.clone();
+    store
+        .expect_idempotency_record()
+        .returning(move |key| Ok(read.lock().unwrap().clone().filter(|r| r.key == key)));
+    let svc = service(store, no_snapshots(), 0);
+    let keyed = CommandContext {
+        idempotency_key: Some("k".into()),
+        ..ctx()
+    };
+    let all = ["rebuild", "all"];
+    let first = svc.remembered_reply::<String>(&keyed, &all).await;
+    assert_eq!(first, Ok(None));
+    let reply = svc.remember_reply(&keyed, &all, "started".to_owned()).await;
+    assert_eq!(reply, Ok("started".to_owned()));
+    let again = svc.remembered_reply::<String>(&keyed, &all).await;
+    assert_eq!(again, Ok(Some("started".to_owned())));
+    let other = svc
+        .remembered_reply::<String>(&keyed, &["rebuild", "audit_log"])
+        .await;
+    assert_eq!(other, Err(CommandError::IdempotencyKeyReused));
+    // Without a key: answered, not stored (the one append above is all there is).
+    let unkeyed = svc.remember_reply(&ctx(), &all, "again".to_owned()).await;
+    assert_eq!(unkeyed, Ok("again".to_owned()));
+}
