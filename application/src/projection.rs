@@ -189,8 +189,8 @@ impl ProjectionRunner {
     /// events (a deadlock, a connection that lost its place in the protocol): such a
     /// refusal once marked the projection failed for good, its views frozen (and with
     /// the current state's, which hold the transfers the expirer finds due, every
-    /// expiry) until an operator rebuilt it. The
-    /// checkpoint guard keeps each try exactly once.
+    /// expiry) until an operator rebuilt it. The checkpoint guard keeps each try
+    /// exactly once.
     async fn apply_tried(
         &self,
         projection: Projection,

@@ -63,8 +63,11 @@ async fn views_hold(http: &reqwest::Client, base: &str, balance: &str) -> bool {
     caught_up && listed["accounts"][0]["balance"] == balance
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_black_holed_database_connection_stops_nothing_for_good() {
+/// The service on a fresh database reached through a proxy (its settings changed by
+/// `with`), with account `acc` opened and 1.00 deposited under the key `before`.
+async fn behind_a_proxy(
+    with: impl FnOnce(&mut ledger_bootstrap::Settings),
+) -> (TestDatabase, Proxy, String, reqwest::Client) {
     let db = TestDatabase::create().await;
     let pool = ledger_postgres::pool(&db.url, 2).expect("pool");
     ledger_postgres::migrate(&pool).await.expect("migrate");
@@ -74,7 +77,7 @@ async fn a_black_holed_database_connection_stops_nothing_for_good() {
         .url
         .replacen(&pg_upstream(), &format!("127.0.0.1:{}", proxy.port), 1);
     let mut s = settings(url, "memory".into(), &Options::default());
-    s.server.request_timeout_ms = 2000;
+    with(&mut s);
     let base = serve(s).await;
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
@@ -82,6 +85,12 @@ async fn a_black_holed_database_connection_stops_nothing_for_good() {
         .expect("client");
     open_usd(&http, &base, "acc").await;
     assert_eq!(deposit(&http, &base, "before").await, 200);
+    (db, proxy, base, http)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_black_holed_database_connection_stops_nothing_for_good() {
+    let (_db, proxy, base, http) = behind_a_proxy(|s| s.server.request_timeout_ms = 2000).await;
 
     // Every connection that has an answer on the way loses it, and stays open: a
     // deposit without a key (nothing to look up first) is written by the group-commit
@@ -152,24 +161,11 @@ async fn status(http: &reqwest::Client, base: &str, path: &str) -> u16 {
 /// out, for good.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn reads_cut_off_on_a_black_holed_connection_give_their_pool_slots_back() {
-    let db = TestDatabase::create().await;
-    let pool = ledger_postgres::pool(&db.url, 2).expect("pool");
-    ledger_postgres::migrate(&pool).await.expect("migrate");
-    pool.close().await;
-    let proxy = Proxy::start(&pg_upstream()).await;
-    let url = db
-        .url
-        .replacen(&pg_upstream(), &format!("127.0.0.1:{}", proxy.port), 1);
-    let mut s = settings(url, "memory".into(), &Options::default());
-    s.server.request_timeout_ms = 1000;
-    s.storage.max_connections = 4;
-    let base = serve(s).await;
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("client");
-    open_usd(&http, &base, "acc").await;
-    assert_eq!(deposit(&http, &base, "before").await, 200);
+    let (_db, proxy, base, http) = behind_a_proxy(|s| {
+        s.server.request_timeout_ms = 1000;
+        s.storage.max_connections = 4;
+    })
+    .await;
     assert_eq!(status(&http, &base, "/accounts/acc").await, 200);
     // That read's connection is handed back through sqlx's ping, which must have its
     // answer before the black hole begins: a connection in that ping when answers stop

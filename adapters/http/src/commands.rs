@@ -43,7 +43,7 @@ pub(crate) fn context(
 }
 
 /// The refusal of a command without an `Idempotency-Key` where one is required.
-pub const MISSING_KEY: &str = "an Idempotency-Key header is required by this service \
+pub(crate) const MISSING_KEY: &str = "an Idempotency-Key header is required by this service \
     (server.require_idempotency_key): send one, and the same one again on every retry of \
     the request";
 

@@ -8,7 +8,7 @@
 //! - a `PgCopyIn` dropped midway (its future dropped, or an error returned through it)
 //!   sends `CopyFail` without counting the reply it will get, and the next user of the
 //!   connection reads that reply as its own ("unexpected connection status after
-//!   attempting to begin transaction");
+//!   attempting to begin transaction").
 //!
 //! [`Guarded`] runs the stores' lone statements (their reads and one-statement writes)
 //! on a [`StatementConnection`], given back through that ping too when it was cut off
@@ -62,7 +62,7 @@ const SETTLE_DEADLINE: Duration = Duration::from_secs(10);
 /// A pooled connection for one lone statement: given back at once when the statement's
 /// answer ended (its rows, or the server's error); otherwise given back once the rest
 /// of the answer has come, within [`SETTLE_DEADLINE`], or else closed.
-pub(crate) struct StatementConnection {
+struct StatementConnection {
     conn: Option<PoolConnection<Postgres>>,
     ended: bool,
 }
@@ -82,7 +82,7 @@ impl StatementConnection {
     /// The statement's answer ended with this outcome: ended cleanly on an answer or
     /// the server's own error; anything else (an I/O, protocol or decoding error) left
     /// the session where only the settling ping can tell.
-    fn ended<T>(&mut self, outcome: &Result<T, sqlx::Error>) {
+    fn mark_ended<T>(&mut self, outcome: &Result<T, sqlx::Error>) {
         self.ended = matches!(outcome, Ok(_) | Err(sqlx::Error::Database(_)));
     }
 }
@@ -136,7 +136,7 @@ impl<'p> Executor<'p> for Guarded<'_> {
                 }
             };
             drop(answer);
-            conn.ended(&ended);
+            conn.mark_ended(&ended);
             ended?;
         })
     }
@@ -153,7 +153,7 @@ impl<'p> Executor<'p> for Guarded<'_> {
         Box::pin(async move {
             let mut conn = StatementConnection::acquire(&pool).await?;
             let row = conn.conn().fetch_optional(query).await;
-            conn.ended(&row);
+            conn.mark_ended(&row);
             row
         })
     }
@@ -170,7 +170,7 @@ impl<'p> Executor<'p> for Guarded<'_> {
         Box::pin(async move {
             let mut conn = StatementConnection::acquire(&pool).await?;
             let statement = conn.conn().prepare_with(sql, parameters).await;
-            conn.ended(&statement);
+            conn.mark_ended(&statement);
             statement
         })
     }
@@ -186,7 +186,7 @@ impl<'p> Executor<'p> for Guarded<'_> {
         Box::pin(async move {
             let mut conn = StatementConnection::acquire(&pool).await?;
             let described = conn.conn().describe(sql).await;
-            conn.ended(&described);
+            conn.mark_ended(&described);
             described
         })
     }
