@@ -1,12 +1,14 @@
 //! The command service's own logic, against mocked ports.
 //! `conflicts.rs`: retries after a lost race; `idempotency.rs`: keys stored with the
-//! events; `failures.rs`: the ports failing and refusals; `chain.rs`: the hash chain; `times.rs`: one time per write.
+//! events; `failures.rs`: the ports failing and refusals; `chain.rs`: the hash chain; `times.rs`: one time per write;
+//! `transfers.rs`: a transfer's `If-Match`.
 
 mod chain;
 mod conflicts;
 mod failures;
 mod idempotency;
 mod times;
+mod transfers;
 
 use std::sync::{Arc, Mutex};
 
@@ -22,15 +24,20 @@ use ledger_application::*;
 use ledger_domain::*;
 
 fn opened_stream() -> Vec<RecordedEvent> {
+    opened_stream_of("a")
+}
+
+/// The stream of account `id` holding only its opening event.
+fn opened_stream_of(id: &str) -> Vec<RecordedEvent> {
     let enc = Account::encode(&AccountEvent::Opened {
-        account_id: AccountId::parse("a").unwrap(),
+        account_id: AccountId::parse(id).unwrap(),
         owner: Owner::parse("Ada").unwrap(),
         currency: Currency::parse("USD").unwrap(),
     });
     vec![RecordedEvent {
         cursor: FeedCursor { tx: 1, position: 1 },
         event_id: uuid::Uuid::nil(),
-        stream_id: "a".into(),
+        stream_id: id.into(),
         stream_type: "account".into(),
         version: 1,
         event_type: enc.event_type.into(),
