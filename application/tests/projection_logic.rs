@@ -106,9 +106,12 @@ async fn an_event_that_cannot_be_applied_is_recorded_with_its_reason() {
     );
 }
 
-/// A runner whose store refuses the batch `refusals` times (a store failure, not an
-/// outage), then applies it; each try counted, and any marking as failed.
-async fn refused_then_applied(refusals: u32) -> (Result<Step, String>, u32, bool) {
+/// A runner whose store refuses the batch `refusals` times with `refusal`, then applies
+/// it; each try counted, and any marking as failed.
+async fn refused_then_applied(
+    refusal: ReadModelError,
+    refusals: u32,
+) -> (Result<Step, String>, u32, bool) {
     let tries = Arc::new(std::sync::atomic::AtomicU32::new(0));
     let marked = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut target = MockProjectionStore::new();
@@ -119,7 +122,7 @@ async fn refused_then_applied(refusals: u32) -> (Result<Step, String>, u32, bool
     target.expect_apply_batch().returning(move |_, _, _, _, _| {
         let n = counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
         if n <= refusals {
-            Err(ReadModelError::Failed("deadlock detected".into()))
+            Err(refusal.clone())
         } else {
             Ok(true)
         }
@@ -146,12 +149,13 @@ async fn refused_then_applied(refusals: u32) -> (Result<Step, String>, u32, bool
 /// and with the transfers view every expiry.
 #[tokio::test]
 async fn a_batch_the_store_refused_is_tried_again_before_the_projection_fails() {
-    let (step, tries, marked) = refused_then_applied(STORE_FAILURE_TRIES - 1).await;
+    let deadlock = || ReadModelError::Failed("deadlock detected".into());
+    let (step, tries, marked) = refused_then_applied(deadlock(), STORE_FAILURE_TRIES - 1).await;
     assert_eq!(step, Ok(Step::Applied(1)));
     assert_eq!(tries, STORE_FAILURE_TRIES);
     assert!(!marked, "marked failed though the batch was applied");
 
-    let (step, tries, marked) = refused_then_applied(STORE_FAILURE_TRIES).await;
+    let (step, tries, marked) = refused_then_applied(deadlock(), STORE_FAILURE_TRIES).await;
     assert!(step.is_err_and(|e| e.contains("failed")));
     assert_eq!(tries, STORE_FAILURE_TRIES, "tried again past the bound");
     assert!(marked);
@@ -160,20 +164,11 @@ async fn a_batch_the_store_refused_is_tried_again_before_the_projection_fails() 
 /// An event the read model cannot apply is its own verdict: never tried again.
 #[tokio::test]
 async fn an_event_that_cannot_be_applied_is_not_tried_again() {
-    let tries = Arc::new(std::sync::atomic::AtomicU32::new(0));
-    let mut target = MockProjectionStore::new();
-    target
-        .expect_checkpoint()
-        .returning(|_, _| Ok(FeedCursor::START));
-    let counted = tries.clone();
-    target.expect_apply_batch().returning(move |_, _, _, _, _| {
-        counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        Err(ReadModelError::cannot_apply("currencies differ"))
-    });
-    target.expect_set_failed().returning(|_, _| Ok(()));
-    let runner = ProjectionRunner::new(Arc::new(feed_with_one_event()), Arc::new(target), 10);
-    assert!(runner.catch_up(Projection::CurrentState).await.is_err());
-    assert_eq!(tries.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let cannot = ReadModelError::cannot_apply("currencies differ");
+    let (step, tries, marked) = refused_then_applied(cannot, u32::MAX).await;
+    assert!(step.is_err_and(|e| e.contains("currencies differ")));
+    assert_eq!(tries, 1);
+    assert!(marked);
 }
 
 #[test]
