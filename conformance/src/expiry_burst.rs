@@ -6,30 +6,26 @@
 //! refuses an expiry, passes over one posted and one voided after the view last saw
 //! them, records every other once, and each account records its expiries in due order.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use ledger_application::batch::BatchOperation;
 use ledger_application::commands::{AccountAction, CommandContext, CommandService, OpenAccount};
 use ledger_application::expirer::{
     Expirer, EXPIRER_ACTOR, EXPIRER_BATCH, EXPIRY_GROUP, STEP_PAGES,
 };
-use ledger_application::ports::store::{
-    AppendError, AppendRequest, EventStore, FeedCursor, FeedPage, IdempotencyRecord, RecordedEvent,
-    StoreError, StreamQuery,
-};
+use ledger_application::ports::store::StreamQuery;
 use ledger_application::ports::system::{Clock, SystemClock};
 use ledger_application::transfers::TransferRequest;
 use ledger_domain::{AccountId, Currency, Decimal, Owner, TransferId};
 
+use crate::expiry_faults::{Counting, Fault};
 use crate::projections::{catch_up_all, Harness};
 
 const TRANSFERS: usize = 720;
 
 /// A clock the test sets.
-struct Set(Mutex<DateTime<Utc>>);
+pub(crate) struct Set(pub(crate) Mutex<DateTime<Utc>>);
 
 impl Clock for Set {
     fn now(&self) -> DateTime<Utc> {
@@ -37,43 +33,14 @@ impl Clock for Set {
     }
 }
 
-/// The store, counting appends.
-struct Counting(Arc<dyn EventStore>, AtomicUsize);
-
-#[async_trait]
-impl EventStore for Counting {
-    async fn append(&self, request: AppendRequest) -> Result<(), AppendError> {
-        self.1.fetch_add(1, Ordering::SeqCst);
-        self.0.append(request).await
-    }
-    async fn read_stream<'a>(&self, q: StreamQuery<'a>) -> Result<Vec<RecordedEvent>, StoreError> {
-        self.0.read_stream(q).await
-    }
-    async fn read_feed(&self, after: FeedCursor, limit: usize) -> Result<FeedPage, StoreError> {
-        self.0.read_feed(after, limit).await
-    }
-    async fn feed_end(&self) -> Result<FeedCursor, StoreError> {
-        self.0.feed_end().await
-    }
-    async fn count_after(&self, after: FeedCursor) -> Result<u64, StoreError> {
-        self.0.count_after(after).await
-    }
-    async fn size_bytes(&self) -> Result<u64, StoreError> {
-        self.0.size_bytes().await
-    }
-    async fn idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
-        self.0.idempotency_record(key).await
-    }
-}
-
-fn ctx() -> CommandContext {
+pub(crate) fn ctx() -> CommandContext {
     CommandContext {
         principal: ledger_application::access::Principal::new("burst-suite", Default::default()),
         ..Default::default()
     }
 }
 
-fn account(a: usize) -> AccountId {
+pub(crate) fn account(a: usize) -> AccountId {
     AccountId::parse(format!("eb-{a}")).expect("id")
 }
 
@@ -81,12 +48,12 @@ fn parties(t: usize) -> (usize, usize) {
     (t % 4, (t + 1 + t / 4) % 4)
 }
 
-fn dec(s: &str) -> Decimal {
+pub(crate) fn dec(s: &str) -> Decimal {
     Decimal::parse(s).expect("amount")
 }
 
 /// Opens `eb-0` .. `eb-{n-1}`, each with `amount` deposited.
-async fn open_funded(commands: &CommandService, n: usize, amount: &str) {
+pub(crate) async fn open_funded(commands: &CommandService, n: usize, amount: &str) {
     for a in 0..n {
         let open = OpenAccount {
             account_id: Some(account(a)),
@@ -106,7 +73,7 @@ async fn open_funded(commands: &CommandService, n: usize, amount: &str) {
 
 /// The workload, then the checks.
 pub async fn a_burst_of_expiries_is_recorded_once_in_due_order(h: Harness) {
-    let counting = Arc::new(Counting(h.store.clone(), AtomicUsize::new(0)));
+    let counting = Arc::new(Counting::new(h.store.clone(), Fault::None));
     let later = Utc::now() + Duration::hours(1);
     let expiring = Harness::cached_commands_on(counting.clone(), Arc::new(SystemClock));
     // The expiring instance caches the accounts as they are before any transfer.
@@ -155,9 +122,9 @@ pub async fn a_burst_of_expiries_is_recorded_once_in_due_order(h: Harness) {
     void.expect("void");
 
     let expirer = Expirer::new(expiring, h.read.clone(), Arc::new(Set(Mutex::new(later))));
-    let before = counting.1.load(Ordering::SeqCst);
+    let before = counting.appends();
     let stepped = expirer.step().await.expect("expirer");
-    let appends = counting.1.load(Ordering::SeqCst) - before;
+    let appends = counting.appends() - before;
     assert_eq!(
         stepped.recorded,
         due.len() - 2,

@@ -5,6 +5,7 @@
 
 pub mod audit_paging;
 pub mod expiry_burst;
+pub mod expiry_faults;
 mod fold;
 pub mod keys;
 pub mod lag;

@@ -85,6 +85,19 @@ async fn a_long_burst_goes_on_where_the_last_step_stopped() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_group_that_cannot_be_written_is_written_one_at_a_time() {
+    let h = harness();
+    ledger_conformance::expiry_faults::a_group_that_cannot_be_written_is_written_one_at_a_time(h)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_group_whose_answer_was_lost_is_not_written_again() {
+    let h = harness();
+    ledger_conformance::expiry_faults::a_group_whose_answer_was_lost_is_not_written_again(h).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn verify_folds_transfers_as_the_projection_does() {
     ledger_conformance::verify::verify_folds_transfers_as_the_projection_does(harness()).await;
 }

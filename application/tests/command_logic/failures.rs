@@ -72,13 +72,12 @@ async fn a_stream_with_a_hole_is_never_folded() {
     );
 }
 
-#[tokio::test]
-async fn a_write_whose_commit_went_unanswered_is_never_retried_nor_called_refused() {
-    let reads: Arc<Mutex<Vec<u64>>> = Arc::default();
+/// Stream `a` opened, every read's `after_version` kept in `reads`; the first append
+/// lands but its answer is lost, the second is answered.
+fn first_answer_lost(reads: Arc<Mutex<Vec<u64>>>) -> CommandService {
     let mut store = MockEventStore::new();
-    let seen = reads.clone();
     store.expect_read_stream().returning(move |q| {
-        seen.lock().unwrap().push(q.after_version);
+        reads.lock().unwrap().push(q.after_version);
         Ok(if q.after_version == 0 {
             opened_stream()
         } else {
@@ -94,16 +93,43 @@ async fn a_write_whose_commit_went_unanswered_is_never_retried_nor_called_refuse
             _ => Ok(()),
         }
     });
-    let service = service(store, no_snapshots(), 0);
-    let err = service.act(a(), deposit("1"), &ctx()).await.unwrap_err();
-    assert!(matches!(err, CommandError::OutcomeUnknown(_)), "{err:?}");
-    assert_eq!(err.code(), "service_unavailable");
-    // The next command decides on the store's state, not on what the cache held
-    // before the write that may have landed.
+    cached_service(store)
+}
+
+/// After `failed`'s unknown outcome, the next command decides on the store's state
+/// (its read starts at the stream's beginning), not on what the cache held before the
+/// write that may have landed.
+async fn next_reads_the_store(
+    service: &CommandService,
+    reads: &Mutex<Vec<u64>>,
+    failed: CommandError,
+) {
+    assert!(
+        matches!(failed, CommandError::OutcomeUnknown(_)),
+        "{failed:?}"
+    );
+    assert_eq!(failed.code(), "service_unavailable");
     reads.lock().unwrap().clear();
     service
         .act(a(), deposit("1"), &ctx())
         .await
         .expect("written");
     assert_eq!(reads.lock().unwrap().first(), Some(&0), "{reads:?}");
+}
+
+#[tokio::test]
+async fn a_write_whose_commit_went_unanswered_is_never_retried_nor_called_refused() {
+    let reads: Arc<Mutex<Vec<u64>>> = Arc::default();
+    let service = first_answer_lost(reads.clone());
+    let err = service.act(a(), deposit("1"), &ctx()).await.unwrap_err();
+    next_reads_the_store(&service, &reads, err).await;
+}
+
+#[tokio::test]
+async fn an_atomic_batch_whose_commit_went_unanswered_leaves_no_state_cached() {
+    let reads: Arc<Mutex<Vec<u64>>> = Arc::default();
+    let service = first_answer_lost(reads.clone());
+    let ops = vec![batch::BatchOperation::Act(a(), deposit("2"))];
+    let err = service.atomic_batch(ops, &ctx()).await.unwrap_err();
+    next_reads_the_store(&service, &reads, err).await;
 }

@@ -70,6 +70,20 @@ fn service(store: MockEventStore, snapshots: MockSnapshotStore, every: u64) -> C
     )
 }
 
+/// [`service`] with an in-process cache of 10 aggregates and no snapshots.
+fn cached_service(store: MockEventStore) -> CommandService {
+    let store: Arc<dyn EventStore> = Arc::new(store);
+    let repo = Repository::new(store.clone(), Arc::new(no_snapshots()), 0).with_cache(10);
+    CommandService::new(
+        store,
+        Arc::new(repo),
+        Arc::new(SystemClock),
+        Arc::new(UuidV7Ids),
+        test_spawner(),
+        3,
+    )
+}
+
 /// A store whose stream `a` holds only its opening event.
 fn store_with_account() -> MockEventStore {
     let mut store = MockEventStore::new();
