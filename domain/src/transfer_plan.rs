@@ -59,7 +59,8 @@ pub struct TransferPlan {
 ///
 /// Checks, in order: two different accounts, that the transfer id is new (a retry of a
 /// transfer that was made is told so, whatever its accounts hold now), both accounts
-/// exist and are open, equal currencies, the amount, the funds.
+/// exist, equal currencies, both are open, the amount, the funds (so a payer short of
+/// funds is never told to find more for a payee that is closed).
 pub fn plan_transfer(
     order: &TransferOrder,
     from: &Account,
@@ -81,6 +82,8 @@ pub fn plan_transfer(
             to: t.currency.code().to_owned(),
         });
     }
+    from.open_details()?;
+    to.open_details()?;
     let leg = |leg: Leg| {
         let counterparty = match leg {
             Leg::Debit => order.to.clone(),

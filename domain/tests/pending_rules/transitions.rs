@@ -182,3 +182,33 @@ fn a_credit_that_could_never_be_posted_is_refused_up_front() {
     let (_, b, _) = settle(Settlement::Post(None), t0(), &(a, b, t)).unwrap();
     assert_eq!(b.details().unwrap().balance, m(i64::MAX));
 }
+
+/// Refusals come in the documented order: equal currencies, both accounts open, then
+/// the amount and the funds. A payer short of funds (or giving a too precise amount)
+/// is told the payee is closed, not sent to find money that could never arrive.
+#[test]
+fn a_closed_account_is_refused_before_the_amount_and_the_funds() {
+    let closed = |who: &str| AccountEvent::Closed {
+        account_id: id(who),
+        reason: None,
+    };
+    let (poor, open_b) = (account(&[opened("a")]), account(&[opened("b")]));
+    let shut_b = account(&[opened("b"), closed("b")]);
+    let shut_a = account(&[opened("a"), closed("a")]);
+    for pending in [true, false] {
+        for amount in ["5.00", "0.001"] {
+            let order = TransferOrder {
+                pending,
+                ..order(amount, None)
+            };
+            for (from, to) in [(&poor, &shut_b), (&shut_a, &open_b)] {
+                let err = plan_transfer(&order, from, to, &Transfer::default()).unwrap_err();
+                assert_eq!(
+                    err,
+                    DomainError::AccountClosed,
+                    "{amount}, pending {pending}"
+                );
+            }
+        }
+    }
+}
