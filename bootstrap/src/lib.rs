@@ -178,6 +178,11 @@ impl Application {
             None => None,
         };
         let sealer = signing_key.map(|key| integrity::sealer(key, &stores));
+        let live_streams = ledger_http::live_streams::LiveStreams::new(
+            settings.server.max_live_streams,
+            settings.server.max_live_streams_per_key,
+            &metrics,
+        );
         let state = Arc::new(AppState {
             commands,
             queries,
@@ -190,10 +195,7 @@ impl Application {
             request_timeout: Duration::from_millis(settings.server.request_timeout_ms),
             require_idempotency_key: settings.server.require_idempotency_key,
             feed: FeedHub::new(reader, wake.clone(), FEED_BUFFER),
-            live_streams: ledger_http::live_streams::LiveStreams::new(
-                settings.server.max_live_streams,
-                settings.server.max_live_streams_per_key,
-            ),
+            live_streams,
             wake,
             relay,
             public_key,

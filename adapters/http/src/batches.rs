@@ -30,8 +30,17 @@ pub(crate) fn router() -> Router<crate::State> {
 
 /// Reads operation `i` as `T`; a shape error is 400 naming the operation.
 fn shape<T: DeserializeOwned>(raw: &RawValue, i: usize) -> Result<T, ApiError> {
-    body::object(raw.get().as_bytes())
-        .map_err(|e| ApiError::malformed(format!("operation {i}: {}", e.detail)).at(i))
+    body::object(raw.get().as_bytes()).map_err(|e| malformed(i, &e.detail))
+}
+
+/// Operation `i` is malformed: 400 naming it. A position in `detail` was counted in
+/// the operation's own text, and says so.
+fn malformed(i: usize, detail: &str) -> ApiError {
+    let detail = match detail.strip_suffix(')') {
+        Some(d) if d.contains(" (line ") => format!("{d} of the operation)"),
+        _ => detail.to_owned(),
+    };
+    ApiError::malformed(format!("operation {i}: {detail}")).at(i)
 }
 
 /// An operation: `Err(Err(problem))` for a malformed one (the whole batch is 400),
@@ -49,7 +58,7 @@ fn read(raw: &RawValue, i: usize) -> Read {
     let value = |r: Result<BatchOperation, ApiError>| {
         r.map_err(|e| {
             if e.code == ErrorCode::MalformedRequest {
-                Err(ApiError::malformed(format!("operation {i}: {}", e.detail)).at(i))
+                Err(malformed(i, &e.detail))
             } else {
                 Ok(e.at(i))
             }

@@ -250,12 +250,23 @@ pub fn account_filter(q: &HashMap<String, String>) -> Result<Option<String>, Api
         .transpose()
 }
 
-/// The query string as a map. No parameter takes a control character (a NUL cannot
+/// The query string as a map: UTF-8 once percent-decoded. No parameter takes a control character (a NUL cannot
 /// even be stored as PostgreSQL text), and none is given twice (no parameter takes a
 /// list: `event_type=A&event_type=B` meant as "A or B" must not deliver B alone): 422,
 /// never a store error.
 pub fn query(raw: Option<&str>) -> Result<HashMap<String, String>, ApiError> {
-    let pairs = serde_urlencoded::from_str::<Vec<(String, String)>>(raw.unwrap_or(""))
+    let raw = raw.unwrap_or("");
+    // Decoded as it is below, bytes that are not UTF-8 would become U+FFFD and be
+    // looked up as such (an owner no one has): said instead.
+    if percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .is_err()
+    {
+        return Err(ApiError::validation(
+            "the query string is not UTF-8 once percent-decoded",
+        ));
+    }
+    let pairs = serde_urlencoded::from_str::<Vec<(String, String)>>(raw)
         .map_err(|e| ApiError::validation(format!("unreadable query string: {e}")))?;
     if let Some((name, _)) = pairs.iter().find(|(_, v)| v.chars().any(char::is_control)) {
         return Err(ApiError::validation(format!(

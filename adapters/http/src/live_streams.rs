@@ -23,7 +23,12 @@ pub struct LiveStreams {
 impl LiveStreams {
     /// At most `max` streams at once, `per_key` of them by one caller (each at least
     /// one; past the semaphore's own bound, that bound).
-    pub fn new(max: u64, per_key: u64) -> Arc<Self> {
+    /// Its refusals are counted in `metrics`, whose two series (`bound="key"` and
+    /// `"instance"`) show 0 from the start: an alert on them works before the first.
+    pub fn new(max: u64, per_key: u64, metrics: &Metrics) -> Arc<Self> {
+        for bound in ["key", "instance"] {
+            count_refused(metrics, bound, 0);
+        }
         let max = usize::try_from(max).unwrap_or(usize::MAX);
         Arc::new(Self {
             instance: Arc::new(Semaphore::new(max.clamp(1, Semaphore::MAX_PERMITS))),
@@ -40,10 +45,7 @@ impl LiveStreams {
         who: &Principal,
         metrics: &Metrics,
     ) -> Result<LiveStreamPermit, ApiError> {
-        let refused = |why: &str| {
-            let help = "Live streams refused: the instance's or the caller's bound was reached";
-            metrics.count("ledger_sse_refused_total", help, &[("bound", why)], 1);
-        };
+        let refused = |why: &str| count_refused(metrics, why, 1);
         let share = match who.actor == Principal::anonymous().actor {
             true => None,
             false => {
@@ -96,6 +98,12 @@ impl Drop for KeyShare {
     }
 }
 
+/// Adds `by` to the live streams refused at `bound` (`key` or `instance`).
+fn count_refused(metrics: &Metrics, bound: &str, by: u64) {
+    let help = "Live streams refused: the instance's or the caller's bound was reached";
+    metrics.count("ledger_sse_refused_total", help, &[("bound", bound)], by);
+}
+
 #[cfg(test)]
 mod tests {
     use ledger_application::access::Role;
@@ -105,7 +113,9 @@ mod tests {
     #[test]
     fn a_caller_past_its_share_is_refused_and_others_are_not() {
         let metrics = Metrics::default();
-        let streams = LiveStreams::new(4, 2);
+        let streams = LiveStreams::new(4, 2, &metrics);
+        let zero = "ledger_sse_refused_total{bound=\"key\"} 0";
+        assert!(metrics.render().contains(zero), "{}", metrics.render());
         let (ada, bob) = (
             Principal::new("key:ada", Role::Reader),
             Principal::new("key:bob", Role::Reader),

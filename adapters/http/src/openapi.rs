@@ -163,6 +163,7 @@ fn complete(doc: &mut Value) {
                 "schema": {"type": "integer", "minimum": 1}}});
         }
     }
+    headers_on_success(doc);
     doc["components"]["securitySchemes"] = json!({"bearer": {
         "type": "http", "scheme": "bearer",
         "description": "The admin token, an `auth.api_tokens` entry (an operator), or an API key's secret (`ledger_sk_...`) made with POST /admin/api-keys. With none configured and no key ever made, the API is open (except /admin)."}});
@@ -278,4 +279,30 @@ fn complete(doc: &mut Value) {
         {"name": "operations", "description": "Health, readiness, metrics, projections, this document"},
         {"name": "access", "description": "API keys with roles and owner scopes (admin token only)"},
     ]);
+}
+
+/// The headers answers carry besides their body: `X-Request-ID` on every one, the
+/// account's `ETag` on its current state, a new account's `Location`.
+fn headers_on_success(doc: &mut Value) {
+    let string =
+        |description: &str| json!({"description": description, "schema": {"type": "string"}});
+    let request_id =
+        string("The request's id: the caller's `X-Request-ID`, or one generated (UUIDv7)");
+    if let Some(paths) = doc["paths"].as_object_mut() {
+        let responses = paths
+            .values_mut()
+            .filter_map(Value::as_object_mut)
+            .flat_map(|methods| methods.values_mut())
+            .filter_map(|op| op["responses"].as_object_mut())
+            .flat_map(|responses| responses.values_mut());
+        for response in responses {
+            response["headers"]["X-Request-ID"] = request_id.clone();
+        }
+    }
+    let paths = &mut doc["paths"];
+    paths["/accounts/{id}"]["get"]["responses"]["200"]["headers"]["ETag"] = string(
+        "`\"<version>\"` of the current state (not on a temporal query): the `If-Match` of a command",
+    );
+    paths["/accounts"]["post"]["responses"]["201"]["headers"]["Location"] =
+        string("`/accounts/<id>` of the new account");
 }

@@ -24,6 +24,7 @@ fn state() -> Arc<AppState> {
     let models = Arc::new(MemoryReadModels::new());
     let snapshots = Arc::new(MemorySnapshotStore::new(100));
     let repo = Arc::new(Repository::new(store.clone(), snapshots.clone(), 3).with_cache(100));
+    let metrics = Arc::new(Metrics::default());
     Arc::new(AppState {
         commands: Arc::new(CommandService::new(
             store.clone(),
@@ -47,7 +48,7 @@ fn state() -> Arc<AppState> {
             Arc::new(tokio::sync::Notify::new()),
             16,
         ),
-        live_streams: ledger_http::live_streams::LiveStreams::new(1_000, 100),
+        live_streams: ledger_http::live_streams::LiveStreams::new(1_000, 100, &metrics),
         relay: None,
         public_key: None,
         keys: Arc::new(ledger_application::api_keys::ApiKeys::new(
@@ -60,7 +61,7 @@ fn state() -> Arc<AppState> {
         latest_seal: Default::default(),
         store,
         snapshots,
-        metrics: Arc::new(Metrics::default()),
+        metrics,
         load_stats: repo.stats(),
         access: Access {
             admin_token: Some(Secret::new("adm")),

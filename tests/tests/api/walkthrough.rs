@@ -169,6 +169,9 @@ pub(crate) async fn a_walkthrough_of_every_read_and_write(backend: Backend) {
         "ledger_aggregate_loads_total",
         "ledger_projection_lag_events",
         "ledger_event_store_events",
+        // Counted from 0 before the first refusal: an alert on them works from the start.
+        "ledger_sse_refused_total{bound=\"instance\"} 0",
+        "ledger_sse_refused_total{bound=\"key\"} 0",
     ] {
         assert!(metrics.contains(series), "{series} missing from /metrics");
     }
@@ -176,6 +179,9 @@ pub(crate) async fn a_walkthrough_of_every_read_and_write(backend: Backend) {
     assert_eq!(s, 200);
     assert!(api["openapi"].as_str().unwrap().starts_with("3.1"));
     assert!(api["paths"]["/transfers"]["post"].is_object());
+    let answer = &api["paths"]["/accounts/{id}"]["get"]["responses"]["200"];
+    assert!(answer["headers"]["ETag"].is_object(), "{answer}");
+    assert!(answer["headers"]["X-Request-ID"].is_object(), "{answer}");
 
     let (s, closed) = json(
         app.post("/accounts/bob/withdraw", json!({"amount": "4.25"}))

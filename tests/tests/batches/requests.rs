@@ -69,6 +69,10 @@ pub(crate) async fn malformed_and_oversized_batches_are_refused_whole(backend: B
         (s, &b["code"], &b["operation"]),
         (400, &json!("malformed_request"), &json!(1))
     );
+    // A position is the operation's own, not the body's.
+    let detail = b["detail"].as_str().unwrap_or_default();
+    assert!(detail.starts_with("operation 1: "), "{detail}");
+    assert!(detail.ends_with(" of the operation)"), "{detail}");
     let (s, b) = batch(
         &app,
         json!({"atomic": false, "operations": [

@@ -5,6 +5,8 @@ use serde_json::{json, Value};
 
 /// An account or transfer id (API.md: 1-64 of `[A-Za-z0-9._:-]`, not `.` or `..`).
 pub const ID_PATTERN: &str = r"^(?!\.\.?$)[A-Za-z0-9._:-]{1,64}$";
+/// An id as a filter or cursor takes it: as stored (earlier versions took `.` and `..`).
+pub const STORED_ID_PATTERN: &str = r"^[A-Za-z0-9._:-]{1,64}$";
 /// A text without control characters (owner, description, reason).
 pub const TEXT_PATTERN: &str = r"^[^\u0000-\u001F\u007F-\u009F]*$";
 /// An owner: as a text, and not blank.
@@ -114,7 +116,7 @@ pub(crate) fn accounts_list() -> Vec<Value> {
     vec![
         query(
             "owner",
-            json!({"type": "string", "pattern": TEXT_PATTERN}),
+            json!({"type": "string", "minLength": 1, "maxLength": 200, "pattern": OWNER_PATTERN}),
             "Exact owner.",
         ),
         query(
@@ -125,7 +127,7 @@ pub(crate) fn accounts_list() -> Vec<Value> {
         limit(50),
         query(
             "cursor",
-            json!({"type": "string", "pattern": TEXT_PATTERN}),
+            json!({"type": "string", "pattern": STORED_ID_PATTERN}),
             "`next_cursor` of the previous page.",
         ),
     ]
@@ -136,7 +138,7 @@ pub(crate) fn audit() -> Vec<Value> {
     vec![
         query(
             "account_id",
-            json!({"type": "string", "pattern": TEXT_PATTERN}),
+            json!({"type": "string", "pattern": STORED_ID_PATTERN}),
             "One account's entries.",
         ),
         query(
@@ -148,7 +150,7 @@ pub(crate) fn audit() -> Vec<Value> {
         query("to", instant, "Recorded at or before."),
         query(
             "request_id",
-            json!({"type": "string", "pattern": TEXT_PATTERN}),
+            json!({"type": "string", "minLength": 1, "pattern": TEXT_PATTERN}),
             "One request's entries.",
         ),
         limit(100),

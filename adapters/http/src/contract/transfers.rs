@@ -3,7 +3,9 @@
 use ledger_domain::ErrorCode as C;
 use serde_json::{json, Value};
 
-use super::params::{command_headers, idempotency_only, limit, query, ID_PATTERN, TEXT_PATTERN};
+use super::params::{
+    command_headers, idempotency_only, limit, query, ID_PATTERN, STORED_ID_PATTERN,
+};
 use super::{Operation, BODY_400, BODY_413, BODY_415, PRECONDITION, QUERY_422};
 
 const TRANSFER_NOT_FOUND: (u16, &[C]) = (404, &[C::TransferNotFound]);
@@ -29,7 +31,7 @@ fn list() -> Vec<Value> {
     vec![
         query(
             "account_id",
-            json!({"type": "string", "pattern": TEXT_PATTERN}),
+            json!({"type": "string", "pattern": STORED_ID_PATTERN}),
             "Transfers from or to this account.",
         ),
         query(
