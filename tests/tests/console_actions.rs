@@ -52,7 +52,7 @@ async fn console_actions_happen_once_and_say_so() {
         "the loss is shown"
     );
     // The post took effect: its live event draws the row anew (2.50 remaining, the box
-    // empty). Typed again there, it is the same command.
+    // keeping what was typed). Typed again there, it is the same command.
     let remaining = "document.querySelector('#pending table').innerText.includes('2.50')";
     let redrawn = browser.until(Duration::from_secs(20), remaining).await;
     // What the page holds if not: its rows, its chart points (did the live event

@@ -2,7 +2,7 @@
 // pending transfers with post and void, and its events; all following its live stream.
 
 import { api, withQuery } from "./api.js";
-import { cards, el, showError, status, table, when } from "./ui.js";
+import { cards, clearErrorIf, el, redraw, showError, status, table, when } from "./ui.js";
 import { coalesced, follow } from "./live.js";
 import { balanceChart } from "./chart.js";
 import { transfersTable } from "./transfers.js";
@@ -83,16 +83,23 @@ export async function accountPage(main, id, { can, signal }) {
   }
   drawEvents();
 
+  // A version typed with a fraction is taken to the nearest whole one, so the slider,
+  // the box and the figures show one version; an error of an earlier travel goes
+  // once a later one is shown.
   let asked = 0;
+  let failed = null;
   async function travel(version) {
-    const v = Math.max(1, Math.min(Number(version) || 1, Number(range.max)));
+    const v = Math.max(1, Math.min(Math.round(Number(version)) || 1, Number(range.max)));
     range.value = number.value = v;
     const ask = ++asked;
     try {
       const then = await api(withQuery(path, { version: v }));
       if (ask !== asked || signal.aborted) return;
       asOf.replaceChildren(el("p", { class: "muted" }, `As of version ${then.version}, recorded ${when(then.as_of)}:`), stateCards(then));
+      if (failed !== null) clearErrorIf(failed);
+      failed = null;
     } catch (e) {
+      failed = e.message;
       showError(e);
     }
   }
@@ -142,7 +149,7 @@ export async function accountPage(main, id, { can, signal }) {
     const caption = `This account's pending transfers, newest first (${listed.length}${cursor ? " shown; there are more" : ""})`;
     const rows = await transfersTable(caption, listed, can, refresh);
     if (signal.aborted) return;
-    pending.replaceChildren(rows);
+    redraw(pending, rows);
     morePending.hidden = !cursor;
   }
   // The account as it is (read from its events when the view trails them), then the

@@ -2,7 +2,10 @@
 // after a cut with `Last-Event-ID`, until the page that opened it goes away.
 
 import { authHeaders } from "./api.js";
-import { showError } from "./ui.js";
+import { clearErrorIf, showError } from "./ui.js";
+
+// Said while a stream cannot be (re)connected, and taken back once it is.
+const LOST = "Live updates interrupted: the service cannot be reached. Trying again every second; what changed meanwhile is shown once it answers.";
 
 // Live updates refused: said, and for a key refused (401, 403: revoked) the page is
 // emptied, since what the key may no longer read does not stay up, nor its buttons.
@@ -16,7 +19,9 @@ function stopped(status, advice) {
 // connected arrives through the caller's own refresh, not the stream.
 export async function follow(path, onEvent, signal, onOpen = () => {}) {
   let lastId = null;
+  let lost = false;
   while (!signal.aborted) {
+    let connecting = true;
     try {
       const headers = { Accept: "text/event-stream", ...authHeaders() };
       if (lastId !== null) headers["Last-Event-ID"] = lastId;
@@ -27,6 +32,9 @@ export async function follow(path, onEvent, signal, onOpen = () => {}) {
         return;
       }
       if (!answer.ok || !answer.body) throw new Error(`stream answered ${answer.status}`);
+      connecting = false;
+      if (lost) clearErrorIf(LOST);
+      lost = false;
       window.ledgerConsole.streamsOpened = (window.ledgerConsole.streamsOpened ?? 0) + 1;
       onOpen();
       const reader = answer.body.pipeThrough(new TextDecoderStream()).getReader();
@@ -48,6 +56,11 @@ export async function follow(path, onEvent, signal, onOpen = () => {}) {
       }
     } catch (e) {
       if (signal.aborted) return;
+      // A stream that ended is opened again a second later: said only if that fails.
+      if (connecting && !lost) {
+        lost = true;
+        showError(LOST);
+      }
     }
     await new Promise((r) => setTimeout(r, 1000));
   }
@@ -78,10 +91,19 @@ function parse(block) {
 // A refresh that fails for a moment is tried again at the next change; one refused
 // (a revoked key) stops the updates and says so, instead of leaving stale rows up.
 export function onChange(can, refresh, signal, only = () => true) {
-  let timer = null, every = null, refused = false;
+  let timer = null, every = null, refused = false, lost = false;
   const once = coalesced(refresh);
-  const run = () => once().catch((e) => {
-    if (signal.aborted || refused || ![401, 403].includes(e.status)) return;
+  const run = () => once().then(() => {
+    if (lost) clearErrorIf(LOST);
+    lost = false;
+  }, (e) => {
+    if (signal.aborted || refused) return;
+    // Polled (no feed to follow): the service gone is said as a stream's loss is.
+    if (e.status === 0 && every !== null && !lost) {
+      lost = true;
+      showError(LOST);
+    }
+    if (![401, 403].includes(e.status)) return;
     refused = true;
     clearInterval(every);
     stopped(e.status, "Sign in again.");

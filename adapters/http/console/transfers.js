@@ -2,7 +2,7 @@
 // actions, offered only to a key that may send commands.
 
 import { api, command, decided, idempotencyKey, withQuery } from "./api.js";
-import { accountLink, clearError, el, showError, showNotice, status, table, when } from "./ui.js";
+import { accountLink, clearError, el, redraw, showError, showNotice, status, table, when } from "./ui.js";
 import { coalesced, onChange } from "./live.js";
 
 const PAGE = 25;
@@ -46,7 +46,7 @@ export function transferActions(t, can, posts, done) {
   if (t.status !== "pending" || !can.command) return "";
   const id = t.transfer_id;
   const amount = el("input", {
-    name: "amount", inputmode: "decimal", size: 8, placeholder: t.remaining,
+    name: "amount", inputmode: "decimal", size: 8, placeholder: t.remaining, "data-keep": `post-amount ${id}`,
     "aria-label": `Amount to post of transfer ${id} (empty: all that remains)`,
   });
   const run = (what) => async (e) => {
@@ -66,7 +66,12 @@ export function transferActions(t, can, posts, done) {
       return;
     }
     undecided.delete(id);
-    const outcome = `Transfer ${id} ${what === "post" ? "posted" : "voided"}.`;
+    // Done: the box is emptied, in whichever row now shows it (a redraw while the
+    // command ran kept what was typed), so a second click is not a second post.
+    for (const box of document.querySelectorAll(`input[data-keep="post-amount ${id}"]`)) box.value = "";
+    amount.value = "";
+    const posted = body.amount ? `${body.amount} of transfer ${id} posted.` : `Transfer ${id} posted (all that remained).`;
+    const outcome = what === "post" ? posted : `Transfer ${id} voided.`;
     showNotice(outcome);
     try {
       await done();
@@ -122,7 +127,7 @@ export async function transfersPage(main, { can, params, signal }) {
         ? el("a", { href: "#" + withQuery("/transfers", { status: state, cursor: page.next_cursor }) }, "Next page")
         : null);
     const rows = await transfersTable("Transfers, newest first", page.transfers, can, load);
-    if (!signal.aborted) list.replaceChildren(rows, pager);
+    if (!signal.aborted) redraw(list, rows, pager);
   });
   await load();
   onChange(can, load, signal, (t) => t.startsWith("Transfer") || t.startsWith("Pending"));

@@ -39,6 +39,28 @@ export function table(caption, columns, rows, attrs = {}) {
     el("table", attrs, el("caption", {}, caption), el("thead", {}, head), el("tbody", {}, body, empty)));
 }
 
+// Replaces `box`'s children with `nodes`, keeping what was typed: an input among the
+// new nodes with the `data-keep` of one among the old takes its value, and the focus
+// and caret if it had them. A live redraw must not wipe a partial amount (an empty
+// box posts all that remains) nor take the keyboard's place.
+export function redraw(box, ...nodes) {
+  const typed = new Map();
+  for (const input of box.querySelectorAll("input[data-keep]")) {
+    const focused = input === document.activeElement;
+    typed.set(input.dataset.keep, { value: input.value, focused, from: input.selectionStart, to: input.selectionEnd });
+  }
+  box.replaceChildren(...nodes);
+  for (const input of box.querySelectorAll("input[data-keep]")) {
+    const was = typed.get(input.dataset.keep);
+    if (!was) continue;
+    input.value = was.value;
+    if (was.focused) {
+      input.focus();
+      input.setSelectionRange(was.from, was.to);
+    }
+  }
+}
+
 export function cards(pairs) {
   return el("dl", { class: "cards" },
     pairs.map(([term, value, field]) => el("div", {}, el("dt", {}, term), el("dd", { "data-field": field }, value ?? "—"))));
@@ -58,6 +80,12 @@ export function showError(e) {
 
 export function showNotice(text) {
   show("notice", text);
+}
+
+// Clears the error banner if it still says `text` (and nothing else since).
+export function clearErrorIf(text) {
+  const box = document.getElementById("error");
+  if (!box.hidden && box.textContent === visible(text)) clearError();
 }
 
 export function clearError() {
