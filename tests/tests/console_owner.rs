@@ -2,7 +2,7 @@
 //! offered Post only for a transfer from its own account (Void for both sides), text
 //! that reorders itself is shown as code points, a page that fails leaves nothing of
 //! the page before, and a revoked key's page (polling or following the feed) is
-//! emptied with the reason.
+//! emptied with the reason, its header no longer claiming the key.
 
 use std::time::Duration;
 
@@ -111,6 +111,10 @@ async fn the_console_offers_an_owner_what_it_may_do_and_shows_text_as_it_is() {
         browser.until(Duration::from_secs(10), emptied).await,
         "the operator's page is emptied"
     );
+    // The header no longer claims the key, and offers to sign in.
+    let header = "document.getElementById('who').textContent === 'Not signed in' \
+        && !document.getElementById('sign-in').hidden";
+    assert!(browser.until(Duration::from_secs(5), header).await);
 
     // An owner spelt with a right-to-left override does not read as "Alice".
     sign_in(&browser, &base, ADMIN).await;

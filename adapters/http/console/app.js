@@ -32,6 +32,7 @@ async function whoami() {
   // API, where every token reads as the anonymous operator.
   if (token() && (!me || me.actor === "anonymous")) signOut();
   document.getElementById("sign-out").hidden = !token();
+  document.getElementById("sign-in").hidden = Boolean(token());
   document.querySelector('[data-nav="admin"]').hidden = !session.can.admin;
 }
 
@@ -112,7 +113,10 @@ async function route() {
     if (parts[0] === "accounts" && parts[1]) await accountPage(main, parts[1], ctx);
     else if (parts[0] === "transfers") await transfersPage(main, ctx);
     else if (parts[0] === "admin" && session.can.admin) await adminPage(main, ctx);
-    else if (parts[0] === "admin") main.replaceChildren(el("p", {}, "The admin page needs the admin token."));
+    else if (parts[0] === "admin") {
+      main.replaceChildren(el("p", {}, "The admin page needs the admin token: ",
+        el("a", { href: "#/signin" }, "sign in with it"), "."));
+    }
     else await accountsPage(main, ctx);
     if (!leaving.signal.aborted) {
       window.ledgerConsole.ready = true;
@@ -133,6 +137,9 @@ document.getElementById("sign-out").addEventListener("click", async () => {
   route();
 });
 window.addEventListener("hashchange", route);
+// Live updates refused the key (revoked, or an open API closed by its first key): the
+// header says who the service now sees, and offers to sign in.
+window.addEventListener("ledger:refused", () => whoami().catch(showError));
 
 whoami().then(route, (e) => {
   showError(e);

@@ -10,7 +10,10 @@ const LOST = "Live updates interrupted: the service cannot be reached. Trying ag
 // Live updates refused: said, and for a key refused (401, 403: revoked) the page is
 // emptied, since what the key may no longer read does not stay up, nor its buttons.
 function stopped(status, advice) {
-  if ([401, 403].includes(status)) document.getElementById("main").replaceChildren();
+  if ([401, 403].includes(status)) {
+    document.getElementById("main").replaceChildren();
+    window.dispatchEvent(new Event("ledger:refused"));
+  }
   showError(`Live updates stopped: the service answered ${status}. ${advice}`);
 }
 
