@@ -2,7 +2,8 @@
 //! transfers list wiped a partial amount being typed (and the focus), so that Post
 //! then moved all that remained; a version typed with a fraction left the slider, the
 //! box and the figures on three versions, under an error no later success cleared; a
-//! polled page said nothing while the service could not be reached.
+//! polled page said nothing while the service could not be reached; the events did
+//! not say which way a hold went.
 
 use std::time::Duration;
 
@@ -69,6 +70,10 @@ async fn time_travel_shows_one_version_and_clears_its_own_error() {
     let browser = Browser::start().await;
     sign_in(&browser, &app.base, ADMIN).await;
     open(&browser, &app.base, "/accounts/alice-1").await;
+    // The events say which way a hold goes, and for which transfer.
+    let events = "return document.getElementById('events').innerText;";
+    let events = text(browser.run(events).await);
+    assert!(events.contains("to bob-1, transfer hold-1"), "{events}");
     let state = "return [document.getElementById('version-range').value, \
         document.getElementById('version-input').value, \
         document.querySelector('#as-of [data-field=version]')?.textContent];";

@@ -30,6 +30,19 @@ function stateCards(a) {
   ]);
 }
 
+// What an event says besides its amounts: the other account and which way, the
+// transfer, a new limit, a reason or description (shown as text, never as markup).
+function detail(type, d = {}) {
+  const parts = [];
+  const out = type === "TransferDebited" || d.leg === "debit";
+  if (d.counterparty) parts.push(`${out ? "to" : "from"} ${d.counterparty}`);
+  if (d.transfer_id) parts.push(`transfer ${d.transfer_id}`);
+  if (d.overdraft_limit !== undefined) parts.push(`limit ${d.overdraft_limit}`);
+  if (d.reason) parts.push(`reason: ${d.reason}`);
+  if (d.description) parts.push(`“${d.description}”`);
+  return parts.join(", ");
+}
+
 function eventsTable(events, shown) {
   const newest = events.slice(-shown).reverse();
   return table(`Events, newest first (${newest.length} of ${events.length})`, [
@@ -37,6 +50,7 @@ function eventsTable(events, shown) {
     { title: "Event", cell: (e) => e.event_type },
     { title: "Amount", cell: (e) => e.data?.amount ?? "", num: true },
     { title: "Balance after", cell: (e) => e.data?.balance ?? "", num: true },
+    { title: "Detail", cell: (e) => detail(e.event_type, e.data ?? {}) },
     { title: "Recorded", cell: (e) => when(e.recorded_at) },
     { title: "Actor", cell: (e) => e.metadata?.actor ?? "" },
     { title: "Request id", cell: (e) => e.metadata?.request_id ?? "" },
