@@ -9,7 +9,9 @@
 use std::time::Duration;
 
 use ledger_tests::browser::Browser;
-use ledger_tests::console_app::{admin, ledger, open, post_from_console, sign_in, text};
+use ledger_tests::console_app::{
+    admin, ledger, open, open_settled, post_from_console, sign_in, text,
+};
 use ledger_tests::ADMIN;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -189,12 +191,8 @@ async fn a_list_page_behind_its_event_is_drawn_again() {
     let app = ledger().await;
     let browser = Browser::start().await;
     sign_in(&browser, &app.base, ADMIN).await;
-    open(&browser, &app.base, "/transfers").await;
-    // The feed connected and the redraws its opening makes (at once, 1 s and 5 s
-    // later) done: the trailing answer is left for the event's.
-    let connected = "window.ledgerConsole.streamsOpened >= 1";
-    assert!(browser.until(Duration::from_secs(10), connected).await);
-    tokio::time::sleep(Duration::from_millis(5_500)).await;
+    // The trailing answer is left for the event's redraw.
+    open_settled(&browser, &app.base, "/transfers").await;
     let trail = lists_trail("/transfers?limit=25", 1);
     assert_eq!(browser.run(&trail).await, json!(true));
     let post = Some(json!({"amount": "1.50"}));

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use ledger_tests::browser::Browser;
-use ledger_tests::console_app::{admin, ledger, open, sign_in, text};
+use ledger_tests::console_app::{admin, ledger, open, open_settled, sign_in, text};
 use ledger_tests::ADMIN;
 use reqwest::Method;
 use serde_json::json;
@@ -21,12 +21,8 @@ async fn a_redraw_keeps_a_partial_amount_being_typed() {
     let app = ledger().await;
     let browser = Browser::start().await;
     sign_in(&browser, &app.base, ADMIN).await;
-    open(&browser, &app.base, "/transfers").await;
-    let connected = "window.ledgerConsole.streamsOpened >= 1";
-    assert!(browser.until(Duration::from_secs(10), connected).await);
-    // The redraws the feed's opening makes (at once, 1 s and 5 s later) done, so the
-    // box typed into is the one the page shows.
-    tokio::time::sleep(Duration::from_millis(5_500)).await;
+    // So that the box typed into is the one the page shows.
+    open_settled(&browser, &app.base, "/transfers").await;
     let input = browser.find(HOLD_BOX).await;
     input.send_keys("0.05").await.expect("types");
     let mark = "document.querySelector('#transfers table').dataset.old = 'yes'; return true;";
