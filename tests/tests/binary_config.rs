@@ -29,7 +29,7 @@ fn an_unknown_setting_is_an_error_not_ignored() {
     let file = dir.join("ledger.toml");
     std::fs::write(&file, "[auth]\napi_token = \"s3cret\"\n").expect("file");
     let sqlite = format!("sqlite://{}/l.db", dir.display());
-    let runs: [(&[&str], (&str, &str), &str); 6] = [
+    let runs: [(&[&str], (&str, &str), &str); 7] = [
         (
             &["--config", file.to_str().unwrap(), "migrate"],
             ("LEDGER__LOG__LEVEL", "info"),
@@ -57,6 +57,13 @@ fn an_unknown_setting_is_an_error_not_ignored() {
             &["migrate"],
             ("LEDGER__SERVER__MAX_LIVE_STREAMS_PER_KEY", "0"),
             "server.max_live_streams_per_key must be at least 1",
+        ),
+        // Black-box testing found `migrate` making a new ledger under a key that
+        // `serve` refuses.
+        (
+            &["migrate"],
+            ("LEDGER__INTEGRITY__SIGNING_KEY", "/nonexistent/seal.pem"),
+            "integrity.signing_key is neither PEM text",
         ),
     ];
     for (args, (name, value), named) in runs {
