@@ -195,6 +195,10 @@ async fn run_service(command: Command, settings: Settings) -> anyhow::Result<()>
             Ok(())
         }
         Command::Migrate => {
+            // Read before a store is opened, as `serve` does: a key `serve` refuses
+            // must not leave a new, empty ledger behind. (The commands that never sign,
+            // `verify` with a public key, `relay`, `keys generate`, do not read it.)
+            ledger_bootstrap::integrity::signing_key(&settings.integrity)?;
             core(&settings).await?.stores.closer().close().await;
             println!("migrations applied");
             Ok(())

@@ -125,13 +125,13 @@ pub async fn open(browser: &Browser, base: &str, hash: &str) {
 }
 
 /// Opens `#hash`, then waits until its feed is connected and the redraws the feed's
-/// opening makes (at once, 1 s and 5 s later) are done: what a test then finds on the
-/// page stays there until a change of its own.
+/// opening makes (at once, 1 s and 5 s later) are done, with 2 s to spare: what a
+/// test then finds on the page stays there until a change of its own.
 pub async fn open_settled(browser: &Browser, base: &str, hash: &str) {
     open(browser, base, hash).await;
     let connected = "window.ledgerConsole.streamsOpened >= 1";
     assert!(browser.until(Duration::from_secs(10), connected).await);
-    tokio::time::sleep(Duration::from_millis(5_500)).await;
+    tokio::time::sleep(Duration::from_millis(7_000)).await;
 }
 
 /// A JSON string's text (empty for anything else).

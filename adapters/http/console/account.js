@@ -110,11 +110,11 @@ export async function accountPage(main, id, { can, signal }) {
       const then = await api(withQuery(path, { version: v }));
       if (ask !== asked || signal.aborted) return;
       asOf.replaceChildren(el("p", { class: "muted" }, `As of version ${then.version}, recorded ${when(then.as_of)}:`), stateCards(then));
-      if (failed !== null) clearErrorIf(failed);
+      clearErrorIf(failed);
       failed = null;
     } catch (e) {
-      failed = e.message;
-      showError(e);
+      if (ask !== asked || signal.aborted) return;
+      failed = showError(e);
     }
   }
   range.addEventListener("input", () => travel(range.value));

@@ -13,16 +13,22 @@ window.ledgerConsole = { ready: false };
 
 const session = { me: null, can: abilities(null), leaving: null };
 
+// Each asking numbered: an answer for a token since replaced (a sign-in while a
+// refused key's was on its way) is dropped, and cannot sign the new one out.
+let askings = 0;
 async function whoami() {
+  const asking = ++askings;
+  let me = null;
   try {
-    session.me = await api("/whoami");
+    me = await api("/whoami");
   } catch (e) {
+    if (asking !== askings) return;
     if (!(e instanceof ApiError) || e.status !== 401) throw e;
-    session.me = null;
   }
+  if (asking !== askings) return;
+  session.me = me;
   session.can = abilities(session.me);
   const who = document.getElementById("who");
-  const me = session.me;
   who.textContent = visible(!me
     ? "Not signed in"
     : me.actor === "anonymous"

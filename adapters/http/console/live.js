@@ -5,7 +5,7 @@ import { authHeaders } from "./api.js";
 import { clearErrorIf, showError } from "./ui.js";
 
 // Said while a stream cannot be (re)connected, and taken back once it is.
-const LOST = "Live updates interrupted: the service cannot be reached. Trying again every second; what changed meanwhile is shown once it answers.";
+const LOST = "Live updates interrupted: the service cannot be reached. Trying again; what changed meanwhile is shown once it answers.";
 
 // Live updates refused: said, and for a key refused (401, 403: revoked) the page is
 // emptied, since what the key may no longer read does not stay up, nor its buttons.
@@ -22,22 +22,24 @@ function stopped(status, advice) {
 // connected arrives through the caller's own refresh, not the stream.
 export async function follow(path, onEvent, signal, onOpen = () => {}) {
   let lastId = null;
-  let lost = false;
+  let lost = null;
   while (!signal.aborted) {
-    let connecting = true;
+    // Whether the service could not be reached: no answer, or a gateway's 502 or 504
+    // (its own 429 or 503, a bound on streams, is retried without saying so).
+    let unreachable = true;
     try {
       const headers = { Accept: "text/event-stream", ...authHeaders() };
       if (lastId !== null) headers["Last-Event-ID"] = lastId;
       const answer = await fetch(path, { headers, signal });
+      unreachable = [502, 504].includes(answer.status);
       // Refused (a revoked key, an account gone from view): asking again will not help.
       if ([401, 403, 404, 422].includes(answer.status)) {
         stopped(answer.status, "Reload to try again.");
         return;
       }
       if (!answer.ok || !answer.body) throw new Error(`stream answered ${answer.status}`);
-      connecting = false;
-      if (lost) clearErrorIf(LOST);
-      lost = false;
+      clearErrorIf(lost);
+      lost = null;
       window.ledgerConsole.streamsOpened = (window.ledgerConsole.streamsOpened ?? 0) + 1;
       onOpen();
       const reader = answer.body.pipeThrough(new TextDecoderStream()).getReader();
@@ -59,11 +61,9 @@ export async function follow(path, onEvent, signal, onOpen = () => {}) {
       }
     } catch (e) {
       if (signal.aborted) return;
-      // A stream that ended is opened again a second later: said only if that fails.
-      if (connecting && !lost) {
-        lost = true;
-        showError(LOST);
-      }
+      // A stream that ended is opened again a second later: said only if the
+      // service cannot be reached then.
+      if (unreachable && lost === null) lost = showError(LOST);
     }
     await new Promise((r) => setTimeout(r, 1000));
   }
@@ -94,18 +94,15 @@ function parse(block) {
 // A refresh that fails for a moment is tried again at the next change; one refused
 // (a revoked key) stops the updates and says so, instead of leaving stale rows up.
 export function onChange(can, refresh, signal, only = () => true) {
-  let timer = null, every = null, refused = false, lost = false;
+  let timer = null, every = null, refused = false, lost = null;
   const once = coalesced(refresh);
   const run = () => once().then(() => {
-    if (lost) clearErrorIf(LOST);
-    lost = false;
+    clearErrorIf(lost);
+    lost = null;
   }, (e) => {
     if (signal.aborted || refused) return;
     // Polled (no feed to follow): the service gone is said as a stream's loss is.
-    if (e.status === 0 && every !== null && !lost) {
-      lost = true;
-      showError(LOST);
-    }
+    if (e.status === 0 && every !== null && lost === null) lost = showError(LOST);
     if (![401, 403].includes(e.status)) return;
     refused = true;
     clearInterval(every);

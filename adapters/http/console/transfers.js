@@ -66,10 +66,14 @@ export function transferActions(t, can, posts, done) {
       return;
     }
     undecided.delete(id);
-    // Done: the box is emptied, in whichever row now shows it (a redraw while the
-    // command ran kept what was typed), so a second click is not a second post.
-    for (const box of document.querySelectorAll(`input[data-keep="post-amount ${id}"]`)) box.value = "";
-    amount.value = "";
+    // Done: in whichever row now shows it (a redraw while the command ran kept what
+    // was typed), the box lets go of the keyboard, so that another Enter is not
+    // another post (of all that remains, were it empty), and is emptied if it still
+    // holds what was posted (an amount typed meanwhile is the next one, kept).
+    for (const box of [amount, ...document.querySelectorAll(`input[data-keep="post-amount ${id}"]`)]) {
+      if (box.value.trim() === (body.amount ?? "")) box.value = "";
+      box.blur();
+    }
     const posted = body.amount ? `${body.amount} of transfer ${id} posted.` : `Transfer ${id} posted (all that remained).`;
     const outcome = what === "post" ? posted : `Transfer ${id} voided.`;
     showNotice(outcome);

@@ -55,7 +55,7 @@ export function redraw(box, ...nodes) {
     if (!was) continue;
     input.value = was.value;
     if (was.focused) {
-      input.focus();
+      input.focus({ preventScroll: true });
       input.setSelectionRange(was.from, was.to);
     }
   }
@@ -66,26 +66,31 @@ export function cards(pairs) {
     pairs.map(([term, value, field]) => el("div", {}, el("dt", {}, term), el("dd", { "data-field": field }, value ?? "—"))));
 }
 
-// One outcome shown at a time: an error, or a notice that an action succeeded.
+// One outcome shown at a time: an error, or a notice that an action succeeded. Each
+// showing has a number, which `clearErrorIf` takes.
+let showings = 0;
 function show(id, text) {
   clearError();
   const box = document.getElementById(id);
   box.textContent = visible(text);
   box.hidden = false;
+  showings += 1;
+  return showings;
 }
 
+// Shows an error; returns its showing, for `clearErrorIf`.
 export function showError(e) {
-  show("error", e instanceof Error ? e.message : String(e));
+  return show("error", e instanceof Error ? e.message : String(e));
 }
 
 export function showNotice(text) {
   show("notice", text);
 }
 
-// Clears the error banner if it still says `text` (and nothing else since).
-export function clearErrorIf(text) {
-  const box = document.getElementById("error");
-  if (!box.hidden && box.textContent === visible(text)) clearError();
+// Clears the banner if it still shows `showing` (nothing was shown since): a page
+// takes back its own error once that is past, never another's with the same words.
+export function clearErrorIf(showing) {
+  if (showing !== null && showing === showings) clearError();
 }
 
 export function clearError() {

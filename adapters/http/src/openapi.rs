@@ -293,7 +293,7 @@ fn headers_on_success(doc: &mut Value) {
             .values_mut()
             .filter_map(Value::as_object_mut)
             .flat_map(|methods| methods.values_mut())
-            .filter_map(|op| op["responses"].as_object_mut())
+            .filter_map(|op| op.get_mut("responses").and_then(Value::as_object_mut))
             .flat_map(|responses| responses.values_mut());
         for response in responses {
             response["headers"]["X-Request-ID"] = request_id.clone();
