@@ -66,7 +66,12 @@ async fn runnable(runner: &ProjectionRunner) -> Result<Vec<Projection>, String> 
 /// One loop for every projection: they share each feed read, decode and transaction.
 async fn run(runner: Arc<ProjectionRunner>, wake: Arc<Notify>, mut stop: watch::Receiver<bool>) {
     while !*stop.borrow() {
-        let mine = match runnable(&runner).await {
+        // Bounded as the step is: its statuses' read, on a connection whose answer was
+        // black-holed, once stopped every projection for good while each read `live`.
+        let mine = tokio::time::timeout(STEP_DEADLINE, runnable(&runner))
+            .await
+            .unwrap_or_else(|_| Err(no_answer()));
+        let mine = match mine {
             Ok(mine) if mine.is_empty() => {
                 // Another instance leads them all (or all are stopped): stand by.
                 pause(&wake, &mut stop, Duration::from_secs(2)).await;
