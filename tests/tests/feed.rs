@@ -258,7 +258,39 @@ async fn heartbeats_and_a_graceful_end(backend: Backend) {
     }
 }
 
+/// `GET /events?after=end`: the place a consumer that starts polling now polls from.
+/// What commits after it comes on the next page. (On PostgreSQL the end is the feed's
+/// safe end, so an event committed just before may come first: allowed, not required.)
+async fn polling_from_the_end_sees_what_follows(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    open_account(&app, "poll").await;
+    let deposit = |amount: &str| json!({"amount": amount});
+    let (s, _) = json(app.post("/accounts/poll/deposit", deposit("1.00")).await).await;
+    assert_eq!(s, 200);
+    let (s, end) = json(app.admin_get("/events?after=end").await).await;
+    assert_eq!(s, 200, "{end}");
+    let next = end["next"].as_str().expect("next").to_owned();
+    let (s, _) = json(app.post("/accounts/poll/deposit", deposit("2.00")).await).await;
+    assert_eq!(s, 200);
+    let (s, page) = json(app.admin_get(&format!("/events?after={next}")).await).await;
+    assert_eq!(s, 200, "{page}");
+    let amounts: Vec<&str> = page["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["data"]["amount"].as_str())
+        .collect();
+    assert_eq!(amounts.last(), Some(&"2.00"), "{page}");
+    assert!(
+        amounts.iter().all(|a| ["1.00", "2.00"].contains(a)),
+        "{page}"
+    );
+    let (s, bad) = json(app.admin_get("/events?after=start").await).await;
+    assert_eq!(s, 422, "{bad}");
+}
+
 on_both_backends!(
+    polling_from_the_end_sees_what_follows,
     tail_with_writers_and_a_reconnect,
     many_subscribers_share_one_reader,
     account_stream_resumes_by_version,

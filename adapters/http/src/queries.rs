@@ -274,14 +274,18 @@ pub(crate) async fn feed(
     Extension(rc): Extension<RequestContext>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<FeedBody>, ApiError> {
+    state.queries.may_follow_feed(&rc.principal)?;
     let q = body::query(raw.as_deref())?;
     body::only(&q, &["after", "limit"])?;
     let limit = body::limit(&q, 100, 1000)?;
-    let after = match q.get("after") {
+    let after = match q.get("after").map(String::as_str) {
         None => ledger_application::ports::store::FeedCursor::START,
-        Some(c) => c
-            .parse()
-            .map_err(|_| ApiError::validation("unreadable cursor"))?,
+        // Only what commits from now on, as the live stream's `after=end`: a consumer
+        // that starts polling now gets the cursor to poll from.
+        Some("end") => state.store.feed_end().await?,
+        Some(c) => c.parse().map_err(|_| {
+            ApiError::validation("unreadable cursor: give `after=end` or a `next` of /events")
+        })?,
     };
     let (events, next) = state.queries.feed(&rc.principal, after, limit).await?;
     Ok(Json(FeedBody {

@@ -175,8 +175,8 @@ pub(crate) fn feed() -> Vec<Value> {
     vec![
         query(
             "after",
-            json!({"type": "string", "pattern": "^[0-9]{1,19}-[0-9]{1,19}$"}),
-            "`next` of the previous page.",
+            json!({"type": "string", "pattern": "^([0-9]{1,19}-[0-9]{1,19}|end)$"}),
+            "`next` of the previous page, or `end`: only events that commit from now on (an empty page whose `next` to poll from).",
         ),
         limit(100),
     ]
