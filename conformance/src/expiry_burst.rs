@@ -40,7 +40,7 @@ pub(crate) fn ctx() -> CommandContext {
     }
 }
 
-pub(crate) fn account(a: usize) -> AccountId {
+fn account(a: usize) -> AccountId {
     AccountId::parse(format!("eb-{a}")).expect("id")
 }
 
@@ -48,8 +48,22 @@ fn parties(t: usize) -> (usize, usize) {
     (t % 4, (t + 1 + t / 4) % 4)
 }
 
-pub(crate) fn dec(s: &str) -> Decimal {
+fn dec(s: &str) -> Decimal {
     Decimal::parse(s).expect("amount")
+}
+
+/// A pending transfer `id` of `amount` from `eb-{from}` to `eb-{to}`, expiring 60 s
+/// after it is made.
+pub(crate) fn hold(id: &str, (from, to): (usize, usize), amount: &str) -> TransferRequest {
+    TransferRequest {
+        transfer_id: Some(TransferId::parse(id).expect("id")),
+        from: account(from),
+        to: account(to),
+        amount: dec(amount),
+        description: None,
+        pending: true,
+        expires_in_seconds: Some(60),
+    }
 }
 
 /// Opens `eb-0` .. `eb-{n-1}`, each with `amount` deposited.
@@ -84,15 +98,7 @@ pub async fn a_burst_of_expiries_is_recorded_once_in_due_order(h: Harness) {
     for t in (0..TRANSFERS).filter(|&t| parties(t).0 != parties(t).1) {
         // Due at three instants, many at each, in an order that is not the ids'.
         *clock.0.lock().expect("clock") = start + Duration::seconds((t % 3) as i64);
-        let req = TransferRequest {
-            transfer_id: Some(TransferId::parse(format!("ebt-{t}")).expect("id")),
-            from: account(parties(t).0),
-            to: account(parties(t).1),
-            amount: dec("1.5"),
-            description: None,
-            pending: true,
-            expires_in_seconds: Some(60),
-        };
+        let req = hold(&format!("ebt-{t}"), parties(t), "1.5");
         commands.transfer(req, &ctx()).await.expect("reserve");
     }
     catch_up_all(&h.runner(50)).await;
@@ -178,15 +184,7 @@ pub async fn a_long_burst_goes_on_where_the_last_step_stopped(h: Harness) {
     for b in 0..total / 100 {
         let ops = (0..100)
             .map(|i| {
-                BatchOperation::Transfer(TransferRequest {
-                    transfer_id: Some(TransferId::parse(format!("lb-{b}-{i}")).expect("id")),
-                    from: account(i % 2),
-                    to: account(1 - i % 2),
-                    amount: dec("0.01"),
-                    description: None,
-                    pending: true,
-                    expires_in_seconds: Some(60),
-                })
+                BatchOperation::Transfer(hold(&format!("lb-{b}-{i}"), (i % 2, 1 - i % 2), "0.01"))
             })
             .collect();
         let made = commands.atomic_batch(ops, &ctx()).await.expect("batch");

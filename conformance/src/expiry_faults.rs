@@ -14,10 +14,10 @@ use ledger_application::ports::store::{
     StoreError, StreamQuery,
 };
 use ledger_application::ports::system::SystemClock;
-use ledger_application::transfers::{transfer_stream, TransferRequest};
+use ledger_application::transfers::transfer_stream;
 use ledger_domain::TransferId;
 
-use crate::expiry_burst::{account, ctx, dec, open_funded, Set};
+use crate::expiry_burst::{ctx, hold, open_funded, Set};
 use crate::projections::{catch_up_all, Harness};
 
 /// What the store does to an append of more than one expiry.
@@ -100,15 +100,7 @@ async fn five_pending(h: &Harness) -> Vec<TransferId> {
     open_funded(&commands, 2, "100").await;
     let mut made = Vec::new();
     for t in 0..5 {
-        let req = TransferRequest {
-            transfer_id: Some(TransferId::parse(format!("gr-{t}")).expect("id")),
-            from: account(t % 2),
-            to: account(1 - t % 2),
-            amount: dec("1"),
-            description: None,
-            pending: true,
-            expires_in_seconds: Some(60),
-        };
+        let req = hold(&format!("gr-{t}"), (t % 2, 1 - t % 2), "1");
         made.push(req.transfer_id.clone().expect("id"));
         commands.transfer(req, &ctx()).await.expect("reserve");
     }
