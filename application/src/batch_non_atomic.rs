@@ -13,8 +13,8 @@ impl CommandService {
     /// The batch's key itself is stored first, alone, with the fingerprint of the whole
     /// request (its operations, and those refused before they ran by their index and
     /// content), so the same key with another batch, atomic or not, is refused before
-    /// anything runs. `If-Match` does not apply: each operation decides on the state the
-    /// ones before it left.
+    /// anything runs. `If-Match` does not apply. The operations run concurrently, each on
+    /// its own streams' state, as lone commands do (a later one may be decided first).
     /// `ops` are the operations to run with their index in the request, `invalid` the
     /// others' index and content as sent.
     pub async fn batch(

@@ -84,6 +84,49 @@ impl<'a> BatchUnit<'a> {
             .collect()
     }
 
+    /// A post or void refused because the transfer's time ran out writes the expiry it
+    /// found with the batch's refusal, as a lone post or void does
+    /// (`TransferUnit::expired`): the refusal is then final on every instance, whatever
+    /// their clocks say later. The expiry is planned on the states as loaded, since
+    /// nothing else of the batch is written. Any other refusal writes no event.
+    fn expiry_found(
+        &self,
+        p: &Pipeline,
+        loaded: &Loaded,
+        op: &BatchOperation,
+        refusal: &CommandError,
+        (now, at): (DateTime<Utc>, DateTime<Utc>),
+        meta: &EventMetadata,
+    ) -> Finished {
+        let (
+            BatchOperation::Post(id, _) | BatchOperation::Void(id, _),
+            CommandError::Refused(DomainError::TransferExpired(_)),
+        ) = (op, refusal)
+        else {
+            return Finished::default();
+        };
+        let Some((from, to)) = self.parties.get(id) else {
+            return Finished::default();
+        };
+        let mut w = Working::new(p, loaded, at);
+        let expire = |w: &mut Working<'_>| -> Result<(), CommandError> {
+            let plan = plan_settlement(
+                &Settlement::Expire,
+                now,
+                &w.transfer(&transfer_stream(id))?.state,
+                &w.account(from.as_str())?.state,
+                &w.account(to.as_str())?.state,
+            )?;
+            w.apply_plan(id, from.as_str(), to.as_str(), &plan, meta)
+                .map(drop)
+        };
+        match expire(&mut w) {
+            Ok(()) => w.finish(),
+            // Already recorded (or no longer pending): the refusal alone.
+            Err(_) => Finished::default(),
+        }
+    }
+
     fn decide_op(
         &self,
         w: &mut Working<'_>,
@@ -230,17 +273,18 @@ impl Unit for BatchUnit<'_> {
                         .idempotency_key
                         .as_ref()
                         .is_some_and(|k| e.is_recorded_under(k));
+                    let expiry = self.expiry_found(p, loaded, op, &e, (now, at), &meta);
                     let outcome: AtomicOutcome = Err(BatchRefusal::from((i, e)));
                     return Decision {
                         request: AppendRequest {
-                            streams: vec![],
+                            streams: expiry.streams,
                             idempotency: match recorded {
                                 true => self.record(&outcome),
                                 false => vec![],
                             },
                         },
-                        accounts: vec![],
-                        transfers: vec![],
+                        accounts: expiry.accounts,
+                        transfers: expiry.transfers,
                         refused: true,
                         outcome: Ok(outcome),
                     };

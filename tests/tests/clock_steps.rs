@@ -2,7 +2,8 @@
 //! clocks disagree. Black-box testing with a faked clock found that a stream's events
 //! could be stamped out of time order, so that `?as_of=` showed a transfer's debit
 //! without its credit; and that a post refused as expired by one clock could be
-//! accepted by a slower one afterwards.
+//! accepted by a slower one afterwards (alone, and, as a review found, in an atomic
+//! batch).
 
 use std::sync::Arc;
 
@@ -14,6 +15,7 @@ use serde_json::{json, Value};
 ledger_tests::on_both_backends!(
     a_clock_stepped_back_keeps_each_stream_in_time_order,
     a_post_refused_as_expired_stays_refused_on_a_slower_clock,
+    a_batch_refused_at_an_expired_transfer_records_the_expiry,
     a_time_a_fast_clock_left_on_an_account_expires_nothing_early,
 );
 
@@ -114,6 +116,62 @@ pub(crate) async fn a_post_refused_as_expired_stays_refused_on_a_slower_clock(ba
     assert_eq!(
         (&a["balance"], &a["available"]),
         (&json!("10.00"), &json!("10.00"))
+    );
+    assert_eq!(slow.verify_here().await, Vec::<String>::new());
+}
+
+pub(crate) async fn a_batch_refused_at_an_expired_transfer_records_the_expiry(backend: Backend) {
+    let (slow, _, start) = started(backend).await;
+    let fast_clock = Arc::new(ManualClock::new(start));
+    let fast = slow.spawn_beside_with_clock(fast_clock.clone()).await;
+    open(&fast, "a").await;
+    open(&fast, "b").await;
+    ok(&fast, "/accounts/a/deposit", json!({"amount": "10"})).await;
+    let body = json!({"transfer_id": "h", "from_account_id": "a", "to_account_id": "b",
+                      "amount": "5", "pending": true, "expires_in_seconds": 60});
+    ok(&fast, "/transfers", body).await;
+    fast_clock.set(start + Duration::seconds(120));
+    let batch = json!({"operations": [
+        {"op": "deposit", "account_id": "a", "amount": "1"},
+        {"op": "void_transfer", "transfer_id": "h"}]});
+    let key = [("idempotency-key", "k-1")];
+    for _ in 0..2 {
+        let answer = fast
+            .send(reqwest::Method::POST, "/batches", Some(batch.clone()), &key)
+            .await;
+        let (s, b) = json(answer).await;
+        assert_eq!(
+            (s, &b["code"], &b["operation"]),
+            (409, &json!("transfer_expired"), &json!(1)),
+            "{b}"
+        );
+    }
+    // The expiry is written, nothing of the batch's operations is: no clock can post
+    // the transfer now, and the deposit was not made.
+    for app in [&slow, &fast] {
+        let (s, b) = json(app.post("/transfers/h/post", json!({})).await).await;
+        assert_eq!((s, &b["code"]), (409, &json!("transfer_expired")), "{b}");
+        let (_, t) = json(app.get("/transfers/h").await).await;
+        assert_eq!(t["status"], json!("expired"), "{t}");
+    }
+    let (_, a) = json(slow.get("/accounts/a?version=999999").await).await;
+    let (_, b) = json(slow.get("/accounts/b?version=999999").await).await;
+    let money = |x: &Value| {
+        [
+            x["balance"].clone(),
+            x["available"].clone(),
+            x["pending_in"].clone(),
+        ]
+    };
+    assert_eq!(
+        money(&a),
+        [json!("10.00"), json!("10.00"), json!("0.00")],
+        "{a}"
+    );
+    assert_eq!(
+        money(&b),
+        [json!("0.00"), json!("0.00"), json!("0.00")],
+        "{b}"
     );
     assert_eq!(slow.verify_here().await, Vec::<String>::new());
 }
