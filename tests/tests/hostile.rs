@@ -232,6 +232,45 @@ async fn a_declared_length_past_the_limit_is_refused_before_the_body() {
     }
 }
 
+/// A body that ends before its declared length, or before its last chunk, is malformed,
+/// not too large (black-box testing found it answered 413 "the body exceeds 65536
+/// bytes"); nothing of it is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_cut_short_is_malformed_not_too_large() {
+    let app = app().await;
+    let open = json!({"account_id": "a", "owner": "Ada", "currency": "USD"});
+    assert_eq!(app.post("/accounts", open).await.status(), 201);
+    for (path, framing, body) in [
+        (
+            "/accounts/a/deposit",
+            "Content-Length: 15",
+            "{\"amount\":\"1\"}",
+        ),
+        ("/batches", "Content-Length: 500", "{\"operations\":[]}"),
+        (
+            "/accounts/a/deposit",
+            "Transfer-Encoding: chunked",
+            "5\r\n{\"amo",
+        ),
+    ] {
+        let mut tcp = TcpStream::connect(address(&app)).await.expect("connects");
+        let raw = format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+             {framing}\r\nConnection: close\r\n\r\n{body}"
+        );
+        tcp.write_all(raw.as_bytes()).await.expect("sends");
+        tcp.shutdown().await.expect("ends its side");
+        let mut answer = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(10), tcp.read_to_end(&mut answer));
+        let _ = read.await;
+        let answer = String::from_utf8_lossy(&answer);
+        assert_eq!(statuses(&answer), ["400"], "{path} {framing}: {answer}");
+        assert!(answer.contains("malformed_request"), "{answer}");
+    }
+    let (_, account) = json(app.get("/accounts/a?version=999999").await).await;
+    assert_eq!(account["version"], json!(1), "{account}");
+}
+
 /// A client still sending a body the server refused reads the refusal. The server shuts
 /// its side and drops what still arrives for a moment (`bootstrap/src/linger.rs`):
 /// closed at once, the unread bytes would be answered with a reset, which can reach the

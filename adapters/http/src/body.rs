@@ -21,6 +21,19 @@ pub async fn json<T: DeserializeOwned>(headers: &HeaderMap, body: Body) -> Resul
     json_up_to(headers, body, BODY_LIMIT).await
 }
 
+/// Whether a body could not be read because it went past the limit (else it was cut off).
+fn past_limit(e: axum::Error) -> bool {
+    let inner = e.into_inner();
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&*inner);
+    while let Some(c) = cause {
+        if c.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
+}
+
 /// A JSON body of at most `limit` bytes (only `POST /batches` takes more than
 /// [`BODY_LIMIT`]).
 pub async fn json_up_to<T: DeserializeOwned>(
@@ -50,7 +63,16 @@ pub async fn json_up_to<T: DeserializeOwned>(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
-    let bytes = to_bytes(body, limit).await.map_err(|_| too_large())?;
+    let bytes = to_bytes(body, limit)
+        .await
+        .map_err(|e| match past_limit(e) {
+            true => too_large(),
+            false => ApiError::new(
+                ErrorCode::MalformedRequest,
+                "the body ended before all of it came (shorter than its Content-Length, or its \
+             chunks cut off)",
+            ),
+        })?;
     let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
         b"{}"
     } else {
@@ -181,9 +203,10 @@ pub fn overdraft_limit(raw: Option<&RawValue>) -> Result<Decimal, ApiError> {
 fn number(raw: Option<&RawValue>, field: &str, positive: bool) -> Result<Decimal, ApiError> {
     let raw = raw.ok_or_else(|| ApiError::malformed(format!("`{field}` is required")))?;
     let text = raw.get().trim();
-    // A minus sign on zero (`-0`, `"-0.00"`, `"\u002d0"`) is as refused as on any other
-    // limit: the contract's pattern has no sign. Read from the decoded text.
-    let mut minus = text.starts_with('-');
+    // A minus sign on zero in a string (`"-0.00"`, `"\u002d0"`) is as refused as on any
+    // other limit: the contract's pattern has no sign (read from the decoded text). A
+    // JSON number `-0` is zero, as the contract's `minimum: 0` has it.
+    let mut minus = false;
     let d = if text.starts_with('"') {
         let s: String = serde_json::from_str(text).map_err(|_| invalid_amount("not a decimal"))?;
         minus = s.trim_start().starts_with('-');

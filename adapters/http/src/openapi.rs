@@ -124,12 +124,15 @@ fn object(description: &str) -> Value {
 }
 
 fn complete(doc: &mut Value) {
-    doc["paths"]["/openapi.json"]["get"] = json!({"responses": {"200": object("This document")}});
+    doc["paths"]["/openapi.json"]["get"] = json!({"responses": {"200": object("This document")},
+        "parameters": [crate::contract::params::request_id()]});
     for op in operations() {
         let o = &mut doc["paths"][op.path][op.method];
         o["operationId"] = json!(op.id);
         o["tags"] = json!([op.tag]);
-        o["parameters"] = Value::Array((op.params)());
+        let mut params = (op.params)();
+        params.push(crate::contract::params::request_id());
+        o["parameters"] = Value::Array(params);
         // A route that takes no query parameters refuses any (the middleware's
         // `query_on_parameterless`).
         let takes_none = !op.open && (op.params)().iter().all(|p| p["in"] != "query");

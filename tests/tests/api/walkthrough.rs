@@ -182,6 +182,33 @@ pub(crate) async fn a_walkthrough_of_every_read_and_write(backend: Backend) {
     let answer = &api["paths"]["/accounts/{id}"]["get"]["responses"]["200"];
     assert!(answer["headers"]["ETag"].is_object(), "{answer}");
     assert!(answer["headers"]["X-Request-ID"].is_object(), "{answer}");
+    // The request headers each route reads: `X-Request-ID` everywhere, `If-Match` on
+    // every command (not evaluated on a post, a void or a batch, but still read).
+    let names = |path: &str, method: &str| -> Vec<String> {
+        let params = api["paths"][path][method]["parameters"].as_array().cloned();
+        let names = params
+            .unwrap_or_default()
+            .iter()
+            .map(|p| p["name"].to_string())
+            .collect();
+        names
+    };
+    for (path, method) in [
+        ("/health", "get"),
+        ("/openapi.json", "get"),
+        ("/batches", "post"),
+    ] {
+        assert!(
+            names(path, method).contains(&"\"X-Request-ID\"".into()),
+            "{path}"
+        );
+    }
+    for path in ["/transfers/{id}/post", "/transfers/{id}/void", "/batches"] {
+        assert!(
+            names(path, "post").contains(&"\"If-Match\"".into()),
+            "{path}"
+        );
+    }
 
     let (s, closed) = json(
         app.post("/accounts/bob/withdraw", json!({"amount": "4.25"}))

@@ -189,8 +189,9 @@ pub(crate) async fn limits_let_an_account_go_below_zero_as_far_as_they_allow(bac
     )
     .await;
     assert_eq!((s, &b["code"]), (422, &json!("limit_below_debt")), "{b}");
-    // A sign on zero is refused as on any other limit (`"-0"` was taken as 0).
-    let minus_zero = [json!("-0"), json!(" -0.00"), json!(-0.0)];
+    // A sign on zero in a string is refused as on any other limit (`"-0"` was taken as
+    // 0): the contract's pattern has no sign.
+    let minus_zero = [json!("-0"), json!(" -0.00")];
     for bad in [json!("-1"), json!("0.001"), json!("x")]
         .into_iter()
         .chain(minus_zero)
@@ -201,6 +202,20 @@ pub(crate) async fn limits_let_an_account_go_below_zero_as_far_as_they_allow(bac
         )
         .await;
         assert_eq!((s, &b["code"]), (422, &json!("invalid_amount")), "{bad}");
+    }
+    // A JSON number -0 is zero (the contract's `minimum: 0` takes it; it was refused as
+    // negative): here a limit too low for the debt.
+    for zero in ["-0", "-0.0", "-0e3"] {
+        let escaped = app
+            .client
+            .post(format!("{}/accounts/a/limits", app.base))
+            .header("content-type", "application/json")
+            .body(format!(r#"{{"overdraft_limit": {zero}}}"#))
+            .send()
+            .await
+            .expect("sent");
+        let (s, b) = json(escaped).await;
+        assert_eq!((s, &b["code"]), (422, &json!("limit_below_debt")), "{zero}: {b}");
     }
     // The sign escaped in the JSON text is a sign all the same.
     let escaped = app

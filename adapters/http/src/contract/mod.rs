@@ -4,7 +4,7 @@
 //! against the routes the document lists, so a new route cannot go undescribed.
 
 mod batch_schema;
-mod params;
+pub(crate) mod params;
 mod streams;
 mod transfers;
 

@@ -61,6 +61,21 @@ pub(crate) fn command_headers() -> Vec<Value> {
     ]
 }
 
+/// `If-Match` where it names no account (a post, a void, a batch): read as on every
+/// command, its tags not evaluated.
+pub(crate) fn if_match_unevaluated() -> Value {
+    json!({"name": "If-Match", "in": "header", "required": false,
+           "description": "Not evaluated here (a transfer and a batch have no ETag): its tags are ignored, though a malformed value is 400 and an empty one 422, as on every command.",
+           "schema": {"type": "string", "pattern": IF_MATCH_PATTERN}})
+}
+
+/// `X-Request-ID`, which every operation takes.
+pub(crate) fn request_id() -> Value {
+    json!({"name": "X-Request-ID", "in": "header", "required": false,
+           "description": "Your id for the request: 1-128 visible ASCII characters, echoed in the answer and recorded in the metadata of every event it writes. Any other value (or none) is replaced by a generated one (UUIDv7).",
+           "schema": {"type": "string"}})
+}
+
 /// The `Idempotency-Key` header alone (where `If-Match` does not apply).
 pub(crate) fn idempotency_only() -> Vec<Value> {
     command_headers()

@@ -16,10 +16,18 @@ fn path_transfer() -> Value {
            "schema": {"type": "string", "pattern": ID_PATTERN}})
 }
 
-/// A post or void: `If-Match` does not apply (a transfer is not an account).
+/// A post or void: `If-Match` is not evaluated (a transfer is not an account).
 fn settle() -> Vec<Value> {
     let mut p = vec![path_transfer()];
     p.extend(idempotency_only());
+    p.push(super::params::if_match_unevaluated());
+    p
+}
+
+/// A batch: its `Idempotency-Key`, and `If-Match` not evaluated.
+fn batch() -> Vec<Value> {
+    let mut p = idempotency_only();
+    p.push(super::params::if_match_unevaluated());
     p
 }
 
@@ -157,7 +165,7 @@ pub(super) const OPERATIONS: &[Operation] = &[
         path: "/batches",
         id: "runBatch",
         tag: "batches",
-        params: idempotency_only,
+        params: batch,
         errors: &[
             BODY_400,
             (404, &[C::AccountNotFound, C::TransferNotFound]),
