@@ -202,7 +202,7 @@ impl From<StoreError> for CommandError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Unavailable(m) => Self::Unavailable(m),
-            StoreError::Failed(m) => Self::Internal(m),
+            StoreError::Failed(m) | StoreError::Unreadable(m) => Self::Internal(m),
         }
     }
 }

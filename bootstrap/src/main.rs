@@ -125,6 +125,13 @@ async fn main() -> ExitCode {
     }
 }
 
+/// Prints a line on standard output. A reader that has gone (`ledger verify | head`)
+/// ends nothing: the exit code still says the outcome (`println!` panicked, exit 101).
+pub(crate) fn say(line: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
+}
+
 /// The error and its causes on one line, each cause said once: a database error's own
 /// text already holds its source's (`unable to open database file` came twice).
 fn causes(e: &anyhow::Error) -> String {
@@ -154,10 +161,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             action: KeysCommand::Generate { out },
         } => {
             let public = integrity::generate(&out)?;
-            println!(
+            say(format_args!(
                 "wrote the private key to {}; its public key:\n{public}",
                 out.display()
-            );
+            ));
             return Ok(ExitCode::SUCCESS);
         }
         _ => {}
@@ -188,10 +195,10 @@ async fn run_service(command: Command, settings: Settings) -> anyhow::Result<()>
         Command::Relay {
             action: Some(RelayCommand::Rewind { after }),
         } => {
-            println!(
+            say(format_args!(
                 "{}",
                 ledger_bootstrap::relay::rewind(&settings, &after).await?
-            );
+            ));
             Ok(())
         }
         Command::Migrate => {
@@ -200,7 +207,7 @@ async fn run_service(command: Command, settings: Settings) -> anyhow::Result<()>
             // `verify` with a public key, `relay`, `keys generate`, do not read it.)
             ledger_bootstrap::integrity::signing_key(&settings.integrity)?;
             core(&settings).await?.stores.closer().close().await;
-            println!("migrations applied");
+            say(format_args!("migrations applied"));
             Ok(())
         }
         Command::Projections {
@@ -209,14 +216,14 @@ async fn run_service(command: Command, settings: Settings) -> anyhow::Result<()>
             stores::require_ledger(&settings).await?;
             let core = ledger_bootstrap::core_unchanged(&settings).await?;
             for r in core.runner.reports().await? {
-                println!(
+                say(format_args!(
                     "{:<14} {:<10} position {:<10} lag {:<8} {}",
                     r.status.name,
                     r.status.state.as_str(),
                     r.status.position.position,
                     r.lag_events,
                     r.status.last_error.unwrap_or_default()
-                );
+                ));
             }
             Ok(())
         }
@@ -264,11 +271,11 @@ async fn run_service(command: Command, settings: Settings) -> anyhow::Result<()>
                 );
             };
             let applied = applied?;
-            println!(
+            say(format_args!(
                 "rebuilt {}: done, {applied} events in {:.1} s",
                 listed,
                 started.elapsed().as_secs_f64()
-            );
+            ));
             core.stores.closer().close().await;
             Ok(())
         }

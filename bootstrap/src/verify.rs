@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use ledger_application::ports::store::StoreError;
+use ledger_application::queries::QueryError;
 use ledger_application::transfers::transfer_id_of_stream;
 use ledger_application::verify::KeptSeal;
 use ledger_bootstrap::{integrity, stores, Settings};
@@ -87,9 +89,21 @@ pub(crate) async fn run(
         .await
         .map_err(|e| in_context(e, "opening the store as it is"))?;
     let started = std::time::Instant::now();
-    let report = integrity::verify(&stores, keys, kept, stream)
-        .await
-        .map_err(|e| in_context(e, "verifying the store as it is"))?;
+    let report = match integrity::verify(&stores, keys, kept, stream).await {
+        Ok(report) => report,
+        // A row the store cannot read is a finding, not a store it cannot check: the
+        // service never writes one (the rest is not read past it).
+        Err(e) => match unreadable(&e) {
+            Some(why) => {
+                crate::say(format_args!(
+                    "FAILED: a stored event cannot be read (changed outside the service, or \
+                     damaged): {why}"
+                ));
+                return Ok(ExitCode::from(1));
+            }
+            None => return Err(in_context(e, "verifying the store as it is")),
+        },
+    };
     if let Some(s) = stream.filter(|_| report.events == 0 && report.findings.is_empty()) {
         // A mistyped id would otherwise read as a clean check.
         anyhow::bail!(
@@ -150,21 +164,35 @@ pub(crate) async fn run(
             counted(report.accounts, "account", "accounts")
         ),
     };
-    println!(
+    crate::say(format_args!(
         "read {} of {} in {seconds:.1} s; {} ({signatures}); {compared}",
         counted(report.events, "event", "events"),
         counted(report.streams, "stream", "streams"),
         counted(report.seals, "seal", "seals"),
-    );
+    ));
     let Some(first) = report.findings.first() else {
-        println!("verified: no finding");
+        crate::say(format_args!("verified: no finding"));
         return Ok(ExitCode::SUCCESS);
     };
-    println!("FAILED: {first}");
+    crate::say(format_args!("FAILED: {first}"));
     for more in report.findings.iter().skip(1) {
-        println!("  also: {more}");
+        crate::say(format_args!("  also: {more}"));
     }
     Ok(ExitCode::from(1))
+}
+
+/// What a store said of a row it cannot read, if that is why `e` ended the check.
+fn unreadable(e: &anyhow::Error) -> Option<String> {
+    let of = |s: &StoreError| match s {
+        StoreError::Unreadable(why) => Some(why.clone()),
+        _ => None,
+    };
+    e.chain().find_map(|cause| {
+        if let Some(QueryError::Store(s)) = cause.downcast_ref::<QueryError>() {
+            return of(s);
+        }
+        cause.downcast_ref::<StoreError>().and_then(of)
+    })
 }
 
 /// `1 account`, `2 accounts`: a count with its noun.

@@ -231,7 +231,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Unavailable(m) => Self::unavailable(m),
-            StoreError::Failed(m) => Self::internal(m),
+            StoreError::Failed(m) | StoreError::Unreadable(m) => Self::internal(m),
         }
     }
 }

@@ -24,6 +24,7 @@ mod relay;
 mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod time;
 mod view_sql;
 mod write;
 

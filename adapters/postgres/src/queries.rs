@@ -1,5 +1,6 @@
 //! The read-model queries on PostgreSQL (always from the live tables).
 
+use crate::time::StoredTime;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use ledger_application::ports::readmodel::TransferFilter;
@@ -48,10 +49,13 @@ impl Columns for PgColumns<'_> {
         self.0.try_get(column)
     }
     fn time(&self, column: &str) -> Result<DateTime<Utc>, sqlx::Error> {
-        self.0.try_get(column)
+        Ok(self.0.try_get::<StoredTime, _>(column)?.0)
     }
     fn opt_time(&self, column: &str) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
-        self.0.try_get(column)
+        Ok(self
+            .0
+            .try_get::<Option<StoredTime>, _>(column)?
+            .map(|t| t.0))
     }
     fn uuid(&self, column: &str) -> Result<uuid::Uuid, sqlx::Error> {
         self.0.try_get(column)
@@ -265,13 +269,13 @@ impl ReadModels for PgReadModels {
         if let Some(a) = after {
             query = query.bind(a.expires_at).bind(a.transfer_id.as_str());
         }
-        let rows: Vec<(DateTime<Utc>, String)> = query
+        let rows: Vec<(StoredTime, String)> = query
             .fetch_all(Guarded(&self.pool))
             .await
             .map_err(rm_error)?;
         Ok(rows
             .into_iter()
-            .map(|(expires_at, transfer_id)| DueTransfer {
+            .map(|(StoredTime(expires_at), transfer_id)| DueTransfer {
                 expires_at,
                 transfer_id,
             })

@@ -1,7 +1,6 @@
 //! The event-store port on PostgreSQL.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
 use ledger_application::ports::store::{
     AppendError, AppendRequest, EventMetadata, EventStore, FeedCursor, FeedPage, IdempotencyRecord,
@@ -101,7 +100,19 @@ pub(crate) fn recorded(row: &PgRow) -> Result<RecordedEvent, sqlx::Error> {
             causation_id: row.try_get(11)?,
             correlation_id: row.try_get(12)?,
         },
-        recorded_at: row.try_get::<DateTime<Utc>, _>(13)?,
+        recorded_at: row
+            .try_get::<crate::time::StoredTime, _>(13)
+            .map_err(|e| {
+                let position: i64 = row.try_get(0).unwrap_or_default();
+                let why = match e {
+                    sqlx::Error::ColumnDecode { source, .. } => source.to_string(),
+                    other => other.to_string(),
+                };
+                sqlx::Error::Decode(
+                    format!("the event at position {position} has a recorded_at the service cannot read: {why}").into(),
+                )
+            })?
+            .0,
         prev_hash: ledger_sql::chain_hash(row.try_get(14)?)?,
         hash: ledger_sql::chain_hash(row.try_get(15)?)?,
     })

@@ -69,6 +69,10 @@ pub fn suffix(g: Generation) -> &'static str {
 pub fn store_error(e: sqlx::Error, outage: fn(&sqlx::Error) -> bool) -> StoreError {
     if outage(&e) {
         StoreError::Unavailable(e.to_string())
+    } else if let sqlx::Error::Decode(why) = &e {
+        StoreError::Unreadable(why.to_string())
+    } else if let sqlx::Error::ColumnDecode { .. } = &e {
+        StoreError::Unreadable(e.to_string())
     } else {
         StoreError::Failed(e.to_string())
     }

@@ -27,9 +27,25 @@ pub struct SqliteEventStore {
     group: GroupCommit,
 }
 
+/// Maps an events row. A row that cannot be read names its position (for an operator to
+/// find it; `ledger verify` reports it as a finding).
 pub(crate) fn recorded(row: &SqliteRow) -> Result<RecordedEvent, sqlx::Error> {
+    let stored: i64 = row.try_get("position")?;
+    read_row(row, stored).map_err(|e| {
+        let why = match e {
+            sqlx::Error::ColumnDecode { index, source } => format!("{index}: {source}"),
+            sqlx::Error::Decode(source) => source.to_string(),
+            other => return other,
+        };
+        sqlx::Error::Decode(format!("the event at position {stored} cannot be read: {why}").into())
+    })
+}
+
+fn read_row(row: &SqliteRow, stored: i64) -> Result<RecordedEvent, sqlx::Error> {
     let decode = |e: String| sqlx::Error::Decode(e.into());
-    let position = u64::try_from(row.try_get::<i64, _>("position")?).unwrap_or(0);
+    // A negative position (never written by the service) reads as 0: `ledger verify`
+    // finds the event where the feed never shows it.
+    let position = u64::try_from(stored).unwrap_or(0);
     let event_id: String = row.try_get("event_id")?;
     let metadata: String = row.try_get("metadata")?;
     let micros: i64 = row.try_get("recorded_at")?;
@@ -39,7 +55,9 @@ pub(crate) fn recorded(row: &SqliteRow) -> Result<RecordedEvent, sqlx::Error> {
             tx: position,
             position,
         },
-        event_id: event_id.parse().map_err(|e| decode(format!("{e}")))?,
+        event_id: event_id
+            .parse()
+            .map_err(|e| decode(format!("its event_id is not a UUID: {e}")))?,
         stream_id: row.try_get("stream_id")?,
         stream_type: row.try_get("stream_type")?,
         version: u64::try_from(row.try_get::<i64, _>("version")?).unwrap_or(0),
@@ -50,12 +68,11 @@ pub(crate) fn recorded(row: &SqliteRow) -> Result<RecordedEvent, sqlx::Error> {
             // Said with the event's place, for an operator to find the row (an import
             // whose metadata lacks an actor, say).
             decode(format!(
-                "the event at position {position} has metadata the service cannot read \
-                 (an object with at least an `actor` string): {e}"
+                "its metadata is not an object with at least an `actor` string: {e}"
             ))
         })?,
         recorded_at: DateTime::from_timestamp_micros(micros)
-            .ok_or_else(|| decode(format!("bad recorded_at {micros}")))?,
+            .ok_or_else(|| decode(format!("its recorded_at {micros} is out of range")))?,
         prev_hash: ledger_sql::chain_hash(row.try_get("prev_hash")?)?,
         hash: ledger_sql::chain_hash(row.try_get("hash")?)?,
     })

@@ -257,6 +257,10 @@ pub enum StoreError {
     /// Any other store failure.
     #[error("event store failure: {0}")]
     Failed(String),
+    /// A stored row the store cannot read: changed outside the service, or damaged
+    /// (`ledger verify` reports it as a finding).
+    #[error("the event store holds a row it cannot read: {0}")]
+    Unreadable(String),
 }
 
 /// What [`EventStore::hold_appends`] hands out: while it lives, no other process appends.

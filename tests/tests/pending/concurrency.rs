@@ -215,7 +215,11 @@ pub(crate) async fn limits_let_an_account_go_below_zero_as_far_as_they_allow(bac
             .await
             .expect("sent");
         let (s, b) = json(escaped).await;
-        assert_eq!((s, &b["code"]), (422, &json!("limit_below_debt")), "{zero}: {b}");
+        assert_eq!(
+            (s, &b["code"]),
+            (422, &json!("limit_below_debt")),
+            "{zero}: {b}"
+        );
     }
     // The sign escaped in the JSON text is a sign all the same.
     let escaped = app

@@ -1,0 +1,99 @@
+//! Rows changed so that the service cannot read them (black-box testing found `ledger
+//! verify` calling them a store it cannot check, exit 2, and panicking on a PostgreSQL
+//! `recorded_at` of `infinity`, which also dropped the service's connections): `verify`
+//! reports them as a finding, exit 1, and a read answers an error, never a panic.
+
+use std::process::{Command, Stdio};
+
+use ledger_application::ports::store::{EventStore, StoreError, StreamQuery};
+use ledger_tests::tamper::{sealed_ledger, verify, Store};
+use ledger_tests::{ledger_binary, on_both_backends, Backend};
+
+const ACC_1_SECOND: &str = "stream_id = 'acc-1' AND version = 2";
+
+fn assert_unreadable(code: i32, out: &str) {
+    assert_eq!(code, 1, "an unreadable event is a finding: {out}");
+    assert!(
+        out.contains("FAILED: a stored event cannot be read") && out.contains("position"),
+        "{out}"
+    );
+    assert!(!out.contains("panicked"), "{out}");
+}
+
+async fn metadata_without_an_actor_is_a_finding(backend: Backend) {
+    let (_app, url, dir, key) = sealed_ledger(backend).await;
+    let metadata = match backend {
+        Backend::Sqlite => "'{\"request_id\": \"x\"}'",
+        _ => "'{\"request_id\": \"x\"}'::jsonb",
+    };
+    Store::at(&url)
+        .exec(&format!(
+            "UPDATE events SET metadata = {metadata} WHERE {ACC_1_SECOND}"
+        ))
+        .await;
+    let (code, out) = verify(&url, Some(&key)).await;
+    assert_unreadable(code, &out);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+async fn a_time_out_of_range_is_a_finding(backend: Backend) {
+    let (_app, url, dir, key) = sealed_ledger(backend).await;
+    let (time, store): (&str, std::sync::Arc<dyn EventStore>) = match backend {
+        Backend::Sqlite => (
+            "9223372036854775807",
+            std::sync::Arc::new(ledger_sqlite::open(&url).await.expect("open")),
+        ),
+        _ => (
+            "'infinity'",
+            std::sync::Arc::new(ledger_postgres::PgEventStore::direct(
+                ledger_postgres::pool(&url, 2).expect("pool"),
+            )),
+        ),
+    };
+    Store::at(&url)
+        .exec(&format!(
+            "UPDATE events SET recorded_at = {time} WHERE {ACC_1_SECOND}"
+        ))
+        .await;
+    let read = store
+        .read_stream(StreamQuery {
+            stream_id: "acc-1",
+            after_version: 0,
+            until: None,
+            limit: 100,
+        })
+        .await;
+    assert!(matches!(read, Err(StoreError::Unreadable(_))), "{read:?}");
+    let (code, out) = verify(&url, Some(&key)).await;
+    assert_unreadable(code, &out);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A reader of `verify`'s output that has gone (`ledger verify | head`) changes nothing
+/// of its exit code (it panicked: 101).
+async fn a_closed_output_keeps_the_exit_code(backend: Backend) {
+    let (_app, url, dir, _key) = sealed_ledger(backend).await;
+    for _ in 0..3 {
+        let mut child = Command::new(ledger_binary())
+            .arg("verify")
+            .env("LEDGER__STORAGE__URL", &url)
+            .env("LEDGER__LOG__LEVEL", "error")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("runs");
+        drop(child.stdout.take());
+        let out = tokio::task::spawn_blocking(move || child.wait_with_output().expect("ends"))
+            .await
+            .expect("joined");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+on_both_backends!(
+    metadata_without_an_actor_is_a_finding,
+    a_time_out_of_range_is_a_finding,
+    a_closed_output_keeps_the_exit_code,
+);
