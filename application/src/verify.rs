@@ -216,13 +216,14 @@ impl Verifier {
         self.kept_seal_unmet(report, findings);
         self.hidden_events(heads, cursor, report.events, findings)
             .await?;
-        for (at, seal) in seals {
+        for seal in seals.into_values() {
             report.seals += 1;
             findings.push(Finding {
                 pass: Pass::Seals,
                 stream_id: Some(SEAL_STREAM.into()),
                 version: Some(seal.version),
-                position: Some(at.position),
+                // The seal's own place (its cursor's is in the detail).
+                position: Some(seal.position),
                 detail: format!(
                     "the seal's cursor {} names no event of the feed",
                     seal.seal.cursor

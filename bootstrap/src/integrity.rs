@@ -42,7 +42,19 @@ pub fn signing_key(settings: &Integrity) -> anyhow::Result<Option<SigningKey>> {
         )?
     };
     SigningKey::from_pkcs8_pem(&pem).map(Some).map_err(|e| {
-        anyhow::anyhow!("integrity.signing_key is not an Ed25519 private key in PKCS#8 PEM: {e}")
+        // The decoder names the algorithm it expected (Ed25519's OID), which reads as if
+        // that were the one it refused.
+        let why = match e {
+            ed25519_dalek::pkcs8::Error::KeyMalformed => "a malformed key".to_owned(),
+            e if e.to_string().contains("algorithm") => {
+                "a key of another algorithm (EC, RSA, X25519, ...)".to_owned()
+            }
+            e => e.to_string(),
+        };
+        anyhow::anyhow!(
+            "integrity.signing_key is not an Ed25519 private key in PKCS#8 PEM \
+             (`ledger keys generate --out FILE` makes one): {why}"
+        )
     })
 }
 
@@ -58,9 +70,14 @@ pub fn generate(out: &Path) -> anyhow::Result<String> {
     let mut seed = [0u8; 32];
     getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
     let key = SigningKey::from_bytes(&seed);
-    let pem = key
-        .to_pkcs8_pem(LineEnding::LF)
-        .map_err(|e| anyhow::anyhow!("encoding the key: {e}"))?;
+    // PKCS#8 version 1 (RFC 8410's form, without the public key), which OpenSSL and
+    // other tools read; the version 2 form with the public key was refused by some.
+    let pem = ed25519_dalek::pkcs8::KeypairBytes {
+        secret_key: key.to_bytes(),
+        public_key: None,
+    }
+    .to_pkcs8_pem(LineEnding::LF)
+    .map_err(|e| anyhow::anyhow!("encoding the key: {e}"))?;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

@@ -248,6 +248,14 @@ pub fn new_key() -> (PathBuf, PathBuf) {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("BEGIN PUBLIC KEY"));
+    // PKCS#8 version 1 (RFC 8410), which OpenSSL reads: 48 bytes whose base64 always
+    // begins so. (Version 2, with the public key, was refused by OpenSSL 3.0.)
+    let pem = std::fs::read_to_string(&key).expect("key file");
+    let body: Vec<&str> = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    assert!(
+        body.len() == 1 && body[0].len() == 64 && body[0].starts_with("MC4CAQAwBQYDK2VwBCIEI"),
+        "{pem}"
+    );
     (dir, key)
 }
 

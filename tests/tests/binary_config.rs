@@ -6,6 +6,13 @@ use std::process::Command;
 
 use ledger_tests::ledger_binary;
 
+/// A P-256 private key (PKCS#8 PEM), made for this test only.
+const P256_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgwvy/AO6DC5m2wVum
+cmyGr2AaTDULg5YsnmvuNP7g2hqhRANCAASB6r/ExGusjD0RivfHBIiuYb6gQMDo
+lw2JQRrqOWst75yfDvVbnD+9TrmNcNvbnP2/npFHdynrr/f+h/VC60uB
+-----END PRIVATE KEY-----";
+
 #[test]
 fn a_bad_configuration_is_one_clear_line_and_a_failure() {
     let out = Command::new(ledger_binary())
@@ -29,7 +36,7 @@ fn an_unknown_setting_is_an_error_not_ignored() {
     let file = dir.join("ledger.toml");
     std::fs::write(&file, "[auth]\napi_token = \"s3cret\"\n").expect("file");
     let sqlite = format!("sqlite://{}/l.db", dir.display());
-    let runs: [(&[&str], (&str, &str), &str); 7] = [
+    let runs: [(&[&str], (&str, &str), &str); 8] = [
         (
             &["--config", file.to_str().unwrap(), "migrate"],
             ("LEDGER__LOG__LEVEL", "info"),
@@ -64,6 +71,12 @@ fn an_unknown_setting_is_an_error_not_ignored() {
             &["migrate"],
             ("LEDGER__INTEGRITY__SIGNING_KEY", "/nonexistent/seal.pem"),
             "integrity.signing_key is neither PEM text",
+        ),
+        // Named as the Ed25519 identifier it expected, which read as if refused.
+        (
+            &["migrate"],
+            ("LEDGER__INTEGRITY__SIGNING_KEY", P256_KEY),
+            "a key of another algorithm",
         ),
     ];
     for (args, (name, value), named) in runs {

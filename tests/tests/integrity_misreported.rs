@@ -1,7 +1,9 @@
-//! Rows changed so that the service cannot read them (black-box testing found `ledger
-//! verify` calling them a store it cannot check, exit 2, and panicking on a PostgreSQL
-//! `recorded_at` of `infinity`, which also dropped the service's connections): `verify`
-//! reports them as a finding, exit 1, and a read answers an error, never a panic.
+//! Tampering `ledger verify` caught but misreported, as black-box testing found it.
+//! Rows changed so that the service cannot read them: `verify` called them a store it
+//! cannot check (exit 2), and panicked on a PostgreSQL `recorded_at` of `infinity`
+//! (which also dropped the service's connections); now a finding, exit 1, and a read
+//! answers an error, never a panic. A seal whose cursor's event was removed was named
+//! by its cursor's position, not its own.
 
 use std::process::{Command, Stdio};
 
@@ -69,6 +71,28 @@ async fn a_time_out_of_range_is_a_finding(backend: Backend) {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+async fn a_seal_whose_event_is_gone_is_named_by_its_own_place(backend: Backend) {
+    let (_app, url, dir, key) = sealed_ledger(backend).await;
+    let store = Store::at(&url);
+    let last = store.events("$seals").await.pop().expect("a seal");
+    let data: serde_json::Value = serde_json::from_str(&last.data).expect("seal data");
+    let cursor = data["cursor"].as_str().expect("cursor").to_owned();
+    let sealed_position = cursor.rsplit('-').next().expect("position").to_owned();
+    store
+        .exec(&format!(
+            "DELETE FROM events WHERE position = {sealed_position}"
+        ))
+        .await;
+    let (code, out) = verify(&url, Some(&key)).await;
+    assert_eq!(code, 1, "{out}");
+    let named = format!(
+        "stream $seals, version {}, position {}: the seal's cursor {cursor} names no event",
+        last.version, last.cursor.position
+    );
+    assert!(out.contains(&named), "{named} in {out}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 /// A reader of `verify`'s output that has gone (`ledger verify | head`) changes nothing
 /// of its exit code (it panicked: 101).
 async fn a_closed_output_keeps_the_exit_code(backend: Backend) {
@@ -96,4 +120,5 @@ on_both_backends!(
     metadata_without_an_actor_is_a_finding,
     a_time_out_of_range_is_a_finding,
     a_closed_output_keeps_the_exit_code,
+    a_seal_whose_event_is_gone_is_named_by_its_own_place,
 );
