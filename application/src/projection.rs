@@ -226,11 +226,15 @@ impl ProjectionRunner {
         for p in projections {
             match self.target.checkpoint(*p, Generation::Live).await {
                 Ok(c) => at.push((*p, c)),
-                Err(e) => {
-                    return Err(self
-                        .read_model_error(e)
-                        .unwrap_or_else(ProjectionError::Unavailable))
-                }
+                Err(e) => match self.read_model_error(e) {
+                    Ok(transient) => return Err(transient),
+                    // A checkpoint that cannot be read (a row changed by hand): that
+                    // projection fails alone, and the others step on.
+                    Err(_) => {
+                        let why = "its checkpoint cannot be read (the cause is in the server log)";
+                        self.fail(*p, why.into()).await;
+                    }
+                },
             }
         }
         let Some(from) = at.iter().map(|(_, c)| *c).min() else {

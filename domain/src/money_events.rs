@@ -24,10 +24,20 @@ pub(crate) struct MovedV2 {
     pub(crate) transfer_id: Option<TransferId>,
 }
 
+/// An amount an event never holds below zero (an amount moved or held, a pending sum, a
+/// limit): one that is was changed outside the service, and deciding on it would let
+/// money leave beyond what covers it. The stream is then unreadable.
+pub(crate) fn not_negative(raw: RawEvent<'_>, m: Money) -> Result<Money, DecodeError> {
+    match m.minor_units() < 0 {
+        true => Err(malformed(raw, "a negative amount")),
+        false => Ok(m),
+    }
+}
+
 /// Reads a money movement of schema version 2.
 pub(crate) fn decode_moved_v2(raw: RawEvent<'_>, d: MovedV2) -> Result<AccountEvent, DecodeError> {
     let money = |s: &str| Money::parse(s, d.currency).map_err(|e| malformed(raw, e));
-    let (amount, balance) = (money(&d.amount)?, money(&d.balance)?);
+    let (amount, balance) = (not_negative(raw, money(&d.amount)?)?, money(&d.balance)?);
     let (account_id, description) = (d.account_id, d.description);
     let leg = || -> Result<(TransferId, AccountId), DecodeError> {
         match (d.transfer_id.clone(), d.counterparty.clone()) {

@@ -116,6 +116,7 @@ pub(crate) fn decode_pending_v2(raw: RawEvent<'_>) -> Result<AccountEvent, Decod
     if raw.event_type == "OverdraftLimitSet" {
         let d: LimitV2 = parse(raw)?;
         let limit = Money::parse(&d.overdraft_limit, d.currency).map_err(|e| malformed(raw, e))?;
+        let limit = crate::money_events::not_negative(raw, limit)?;
         return Ok(AccountEvent::OverdraftLimitSet {
             account_id: d.account_id,
             limit,
@@ -123,7 +124,11 @@ pub(crate) fn decode_pending_v2(raw: RawEvent<'_>) -> Result<AccountEvent, Decod
     }
     let d: PendingV2 = parse(raw)?;
     let money = |s: &str| Money::parse(s, d.currency).map_err(|e| malformed(raw, e));
-    let (amount, pending) = (money(&d.amount)?, money(&d.pending)?);
+    let not_negative = |m| crate::money_events::not_negative(raw, m);
+    let (amount, pending) = (
+        not_negative(money(&d.amount)?)?,
+        not_negative(money(&d.pending)?)?,
+    );
     Ok(match raw.event_type {
         "PendingTransferReserved" => AccountEvent::PendingReserved {
             account_id: d.account_id,

@@ -1,6 +1,6 @@
 //! The read-model queries on PostgreSQL (always from the live tables).
 
-use crate::time::StoredTime;
+use crate::time::{StoredDate, StoredTime};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use ledger_application::ports::readmodel::TransferFilter;
@@ -61,7 +61,7 @@ impl Columns for PgColumns<'_> {
         self.0.try_get(column)
     }
     fn date(&self, column: &str) -> Result<NaiveDate, sqlx::Error> {
-        self.0.try_get(column)
+        Ok(self.0.try_get::<StoredDate, _>(column)?.0)
     }
     fn bytes(&self, column: &str) -> Result<Vec<u8>, sqlx::Error> {
         self.0.try_get(column)
@@ -251,16 +251,18 @@ impl ReadModels for PgReadModels {
         max: usize,
     ) -> Result<Vec<DueTransfer>, ReadModelError> {
         // Two texts, so that each plan seeks the index (`transfers_due_idx`, whose ids
-        // are in byte order, as the other stores order them).
+        // are in byte order, as the other stores order them). A `-infinity` (never
+        // written by the service: a row changed by hand) would come first on every
+        // page and, unreadable, stop every expiry; it is passed over.
         let text = match after {
             None => {
                 "SELECT expires_at, transfer_id FROM transfers \
-                 WHERE status = 'pending' AND expires_at <= $1 \
+                 WHERE status = 'pending' AND expires_at <= $1 AND expires_at > '-infinity' \
                  ORDER BY expires_at, transfer_id COLLATE \"C\" LIMIT $2"
             }
             Some(_) => {
                 "SELECT expires_at, transfer_id FROM transfers \
-                 WHERE status = 'pending' AND expires_at <= $1 \
+                 WHERE status = 'pending' AND expires_at <= $1 AND expires_at > '-infinity' \
                     AND (expires_at, transfer_id COLLATE \"C\") > ($3, $4) \
                  ORDER BY expires_at, transfer_id COLLATE \"C\" LIMIT $2"
             }

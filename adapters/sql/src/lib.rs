@@ -96,6 +96,21 @@ pub fn append_failure(e: sqlx::Error, outage: fn(&sqlx::Error) -> bool) -> Appen
     }
 }
 
+/// A stored checkpoint. The service never stores a negative one: such a row was changed
+/// outside it, and is refused rather than read as the feed's start (a projection would
+/// then apply the whole feed again, adding the analytics' sums twice).
+pub fn checkpoint(
+    tx: i64,
+    position: i64,
+) -> Result<ledger_application::ports::store::FeedCursor, sqlx::Error> {
+    match (u64::try_from(tx), u64::try_from(position)) {
+        (Ok(tx), Ok(position)) => Ok(ledger_application::ports::store::FeedCursor { tx, position }),
+        _ => Err(decode_error(format!(
+            "a stored checkpoint {tx}-{position} is negative: changed outside the service"
+        ))),
+    }
+}
+
 /// The relay's checkpoint row: its name.
 pub const RELAY: &str = "relay";
 
@@ -104,14 +119,11 @@ pub fn relay_status(
     tx: i64,
     position: i64,
     last_error: Option<String>,
-) -> ledger_application::ports::readmodel::ProjectionStatus {
-    ledger_application::ports::readmodel::ProjectionStatus {
+) -> Result<ledger_application::ports::readmodel::ProjectionStatus, sqlx::Error> {
+    Ok(ledger_application::ports::readmodel::ProjectionStatus {
         name: RELAY.into(),
         state: ledger_application::ports::readmodel::ProjectionState::Live,
-        position: ledger_application::ports::store::FeedCursor {
-            tx: u64_of(tx),
-            position: u64_of(position),
-        },
+        position: checkpoint(tx, position)?,
         last_error,
-    }
+    })
 }

@@ -60,10 +60,10 @@ pub(crate) async fn checkpoint_in(
     .ok_or_else(|| failed(format!("unknown projection {name}")))?;
     let t: Option<i64> = row.try_get("t").map_err(rm_error)?;
     let p: Option<i64> = row.try_get("p").map_err(rm_error)?;
-    Ok(t.zip(p).map(|(t, p)| FeedCursor {
-        tx: u64::try_from(t).unwrap_or(0),
-        position: u64::try_from(p).unwrap_or(0),
-    }))
+    t.zip(p)
+        .map(|(t, p)| ledger_sql::checkpoint(t, p))
+        .transpose()
+        .map_err(rm_error)
 }
 
 /// `CREATE ...` text with the object named `name` on `table` (for copying stored DDL).
@@ -298,6 +298,8 @@ impl ProjectionStore for SqliteProjectionStore {
                 let stored = ProjectionStatus {
                     name: r.try_get("name")?,
                     state: ProjectionState::parse(r.try_get::<String, _>("state")?.as_str()),
+                    // As stored, for the listing (a negative one, refused where a
+                    // projection steps from it, shows as 0).
                     position: FeedCursor {
                         tx: u64::try_from(r.try_get::<i64, _>("tx")?).unwrap_or(0),
                         position: u64::try_from(r.try_get::<i64, _>("position")?).unwrap_or(0),

@@ -228,16 +228,19 @@ impl ReadModels for SqliteReadModels {
         after: Option<&'a DueTransfer>,
         max: usize,
     ) -> Result<Vec<DueTransfer>, ReadModelError> {
-        // Two texts, so that each plan seeks the index (`transfers_due_idx`).
+        // Two texts, so that each plan seeks the index (`transfers_due_idx`). A time
+        // before any the service can read (never written by it: a row changed by hand)
+        // would come first on every page and, unreadable, stop every expiry; it is
+        // passed over.
         let text = match after {
             None => {
                 "SELECT expires_at, transfer_id FROM transfers \
-                 WHERE status = 'pending' AND expires_at <= ?1 \
+                 WHERE status = 'pending' AND expires_at <= ?1 AND expires_at >= ?3 \
                  ORDER BY expires_at, transfer_id LIMIT ?2"
             }
             Some(_) => {
                 "SELECT expires_at, transfer_id FROM transfers \
-                 WHERE status = 'pending' AND expires_at <= ?1 \
+                 WHERE status = 'pending' AND expires_at <= ?1 AND expires_at >= ?5 \
                     AND (expires_at, transfer_id) > (?3, ?4) \
                  ORDER BY expires_at, transfer_id LIMIT ?2"
             }
@@ -248,6 +251,7 @@ impl ReadModels for SqliteReadModels {
                 .bind(micros(a.expires_at))
                 .bind(a.transfer_id.as_str());
         }
+        query = query.bind(micros(DateTime::<Utc>::MIN_UTC));
         let rows: Vec<(i64, String)> = query.fetch_all(&self.reader).await.map_err(rm_error)?;
         rows.into_iter()
             .map(|(at, transfer_id)| {

@@ -17,7 +17,9 @@ pub(crate) async fn status(pool: &SqlitePool) -> Result<Option<ProjectionStatus>
             .fetch_optional(pool)
             .await
             .map_err(rm_error)?;
-    Ok(row.map(|(tx, position, error)| ledger_sql::relay_status(tx, position, error)))
+    row.map(|(tx, position, error)| ledger_sql::relay_status(tx, position, error))
+        .transpose()
+        .map_err(rm_error)
 }
 
 pub(crate) async fn move_to(

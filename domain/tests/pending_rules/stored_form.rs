@@ -95,3 +95,58 @@ fn a_status_reads_back_from_its_name_and_nothing_else_does() {
         assert_eq!(TransferStatus::parse(other), None, "{other:?}");
     }
 }
+
+/// A stored amount below zero (an amount moved or held, a pending sum, a limit) is
+/// refused when read: the service never writes one, and deciding on a negative pending
+/// sum would let money leave beyond what covers it (a review found it read as given).
+#[test]
+fn a_negative_stored_amount_is_refused() {
+    let (a, b, t) = reserved("4", Some(t0()));
+    let plan = plan_settlement(
+        &Settlement::Post(Some(dec("1"))),
+        t0() - Duration::seconds(1),
+        &t,
+        &a,
+        &b,
+    )
+    .unwrap();
+    let deposit = AccountEvent::Deposited {
+        account_id: id("a"),
+        amount: m(5),
+        balance: m(5),
+        description: None,
+    };
+    let limit = AccountEvent::OverdraftLimitSet {
+        account_id: id("a"),
+        limit: m(1),
+    };
+    let events = plan
+        .debit
+        .iter()
+        .chain(&plan.credit)
+        .cloned()
+        .chain([deposit, limit]);
+    for e in events {
+        let stored = e.encode();
+        let data: serde_json::Value = serde_json::from_str(&stored.data).unwrap();
+        let mut changed = 0;
+        for field in ["amount", "pending", "overdraft_limit"] {
+            if let Some(v) = data[field].as_str().map(|v| format!("-{v}")) {
+                let mut one = data.clone();
+                one[field] = serde_json::Value::String(v);
+                let text = one.to_string();
+                let raw = RawEvent {
+                    event_type: stored.event_type,
+                    schema_version: stored.schema_version,
+                    data: &text,
+                };
+                assert!(
+                    AccountEvent::decode(raw, None).is_err(),
+                    "{field} of {text}"
+                );
+                changed += 1;
+            }
+        }
+        assert!(changed > 0, "{}", stored.data);
+    }
+}
