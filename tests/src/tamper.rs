@@ -141,6 +141,12 @@ impl Store {
         self.insert(e, 9_000_000_000_000_000, -5).await;
     }
 
+    /// Inserts an event before the feed's start (PostgreSQL: a negative transaction id;
+    /// SQLite: a negative position), where the feed never shows it either.
+    pub async fn insert_before_the_feed(&self, e: &RecordedEvent) {
+        self.insert(e, -5, -5).await;
+    }
+
     /// Inserts an event with the given transaction id (PostgreSQL) or position (SQLite).
     async fn insert(&self, e: &RecordedEvent, pg_tx_id: i64, sqlite_position: i64) {
         let metadata = serde_json::to_string(&e.metadata).expect("metadata");

@@ -107,6 +107,20 @@ async fn an_event_the_feed_never_shows_is_found(backend: Backend) {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// The same before the feed's start (a review found a negative PostgreSQL transaction
+/// id unseen by the check).
+async fn an_event_before_the_feed_is_found(backend: Backend) {
+    let (_app, url, dir, key) = sealed_ledger(backend).await;
+    let store = Store::at(&url);
+    store
+        .insert_before_the_feed(&forged_deposit(&store).await)
+        .await;
+    let (code, out) = verify(&url, Some(&key)).await;
+    assert_caught(code, &out, "pass 1 (versions), stream acc-1");
+    assert!(out.contains("the feed never shows it"), "{out}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 async fn a_recomputed_chain_is_caught_by_the_seal(backend: Backend) {
     let (_app, url, dir, key) = sealed_ledger(backend).await;
     let store = Store::at(&url);
@@ -321,6 +335,7 @@ on_both_backends!(
     legs_that_disagree_with_their_transfer_are_found,
     an_overdrawn_account_and_a_failed_projection_are_found,
     an_event_the_feed_never_shows_is_found,
+    an_event_before_the_feed_is_found,
     a_recomputed_chain_is_caught_by_the_seal,
     a_changed_read_model_row_is_found,
     changed_and_deleted_transfer_rows_are_found,

@@ -208,11 +208,16 @@ impl EventStore for PgEventStore {
     }
 
     async fn hidden_from_feed(&self, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
-        // No transaction has an id at or past the snapshot's xmax yet.
+        // No transaction has an id at or past the snapshot's xmax yet, and the feed
+        // starts after (0, 0): each range is a seek of the feed's index.
         let sql = format!(
-            "SELECT {COLUMNS} FROM events \
-             WHERE tx_id >= pg_snapshot_xmax(pg_current_snapshot())::text::bigint \
-             ORDER BY tx_id, position LIMIT $1"
+            "(SELECT {COLUMNS} FROM events WHERE (tx_id, position) <= (0, 0) \
+              ORDER BY tx_id, position LIMIT $1) \
+             UNION ALL \
+             (SELECT {COLUMNS} FROM events \
+              WHERE tx_id >= pg_snapshot_xmax(pg_current_snapshot())::text::bigint \
+              ORDER BY tx_id, position LIMIT $1) \
+             ORDER BY 2, 1 LIMIT $1"
         );
         let rows = sqlx::query(&sql)
             .bind(ledger_sql::limit(limit))
