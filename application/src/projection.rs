@@ -137,6 +137,7 @@ impl ProjectionRunner {
         match e {
             ReadModelError::Unavailable(m) => Ok(ProjectionError::Unavailable(m)),
             ReadModelError::CannotApply(m) => Err(format!("an event cannot be applied: {m}")),
+            ReadModelError::Unreadable(m) => Err(format!("a stored row cannot be read: {m}")),
             ReadModelError::Failed(cause) => {
                 tracing::error!(%cause, "the read-model store failed");
                 Err(
@@ -261,7 +262,11 @@ impl ProjectionRunner {
         match shared {
             Ok(n) => Ok(n),
             Err(ReadModelError::Unavailable(m)) => Err(ProjectionError::Unavailable(m)),
-            Err(ReadModelError::Failed(_) | ReadModelError::CannotApply(_)) => {
+            Err(
+                ReadModelError::Failed(_)
+                | ReadModelError::CannotApply(_)
+                | ReadModelError::Unreadable(_),
+            ) => {
                 let mut most = 0;
                 for p in group {
                     match self.step(p, Generation::Live).await {

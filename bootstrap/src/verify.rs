@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use ledger_application::ports::readmodel::ReadModelError;
 use ledger_application::ports::store::StoreError;
 use ledger_application::queries::QueryError;
 use ledger_application::transfers::transfer_id_of_stream;
@@ -94,11 +95,8 @@ pub(crate) async fn run(
         // A row the store cannot read is a finding, not a store it cannot check: the
         // service never writes one (the rest is not read past it).
         Err(e) => match unreadable(&e) {
-            Some(why) => {
-                crate::say(format_args!(
-                    "FAILED: a stored event cannot be read (changed outside the service, or \
-                     damaged): {why}"
-                ));
+            Some(finding) => {
+                crate::say(format_args!("FAILED: {finding}"));
                 return Ok(ExitCode::from(1));
             }
             None => return Err(in_context(e, "verifying the store as it is")),
@@ -181,18 +179,30 @@ pub(crate) async fn run(
     Ok(ExitCode::from(1))
 }
 
-/// What a store said of a row it cannot read, if that is why `e` ended the check.
+/// The finding a row the stores cannot read makes, if that is why `e` ended the check.
 fn unreadable(e: &anyhow::Error) -> Option<String> {
-    let of = |s: &StoreError| match s {
-        StoreError::Unreadable(why) => Some(why.clone()),
-        _ => None,
+    let event = |why: &str| {
+        format!("a stored event cannot be read (changed outside the service, or damaged): {why}")
     };
-    e.chain().find_map(|cause| {
-        if let Some(QueryError::Store(s)) = cause.downcast_ref::<QueryError>() {
-            return of(s);
-        }
-        cause.downcast_ref::<StoreError>().and_then(of)
-    })
+    let row = |why: &str| {
+        format!(
+            "pass 4 (read models): a read-model row cannot be read (changed outside the \
+             service, or damaged): {why}"
+        )
+    };
+    e.chain()
+        .find_map(|cause| match cause.downcast_ref::<QueryError>() {
+            Some(QueryError::Store(StoreError::Unreadable(why))) => Some(event(why)),
+            Some(QueryError::ReadModel(ReadModelError::Unreadable(why))) => Some(row(why)),
+            _ => match (
+                cause.downcast_ref::<StoreError>(),
+                cause.downcast_ref::<ReadModelError>(),
+            ) {
+                (Some(StoreError::Unreadable(why)), _) => Some(event(why)),
+                (_, Some(ReadModelError::Unreadable(why))) => Some(row(why)),
+                _ => None,
+            },
+        })
 }
 
 /// `1 account`, `2 accounts`: a count with its noun.

@@ -3,7 +3,8 @@
 //! cannot check (exit 2), and panicked on a PostgreSQL `recorded_at` of `infinity`
 //! (which also dropped the service's connections); now a finding, exit 1, and a read
 //! answers an error, never a panic. A seal whose cursor's event was removed was named
-//! by its cursor's position, not its own.
+//! by its cursor's position, not its own. A read-model row that cannot be read is a
+//! finding of pass 4.
 
 use std::process::{Command, Stdio};
 
@@ -35,6 +36,21 @@ async fn metadata_without_an_actor_is_a_finding(backend: Backend) {
         .await;
     let (code, out) = verify(&url, Some(&key)).await;
     assert_unreadable(code, &out);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The same of a read-model row (it ended the check as a store it cannot read).
+async fn an_unreadable_view_row_is_a_finding(backend: Backend) {
+    let (_app, url, dir, key) = sealed_ledger(backend).await;
+    Store::at(&url)
+        .exec_read_models("UPDATE current_state SET status = 'frozen' WHERE account_id = 'acc-2'")
+        .await;
+    let (code, out) = verify(&url, Some(&key)).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("FAILED: pass 4 (read models): a read-model row cannot be read"),
+        "{out}"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -121,4 +137,5 @@ on_both_backends!(
     a_time_out_of_range_is_a_finding,
     a_closed_output_keeps_the_exit_code,
     a_seal_whose_event_is_gone_is_named_by_its_own_place,
+    an_unreadable_view_row_is_a_finding,
 );

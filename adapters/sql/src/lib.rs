@@ -82,6 +82,10 @@ pub fn store_error(e: sqlx::Error, outage: fn(&sqlx::Error) -> bool) -> StoreErr
 pub fn read_model_error(e: sqlx::Error, outage: fn(&sqlx::Error) -> bool) -> ReadModelError {
     if outage(&e) {
         ReadModelError::Unavailable(e.to_string())
+    } else if let sqlx::Error::Decode(why) = &e {
+        ReadModelError::Unreadable(why.to_string())
+    } else if let sqlx::Error::ColumnDecode { .. } = &e {
+        ReadModelError::Unreadable(e.to_string())
     } else {
         ReadModelError::Failed(e.to_string())
     }

@@ -204,6 +204,10 @@ pub enum ReadModelError {
     /// Any other failure of the store (the message is for the log: it may hold SQL).
     #[error("read-model store failure: {0}")]
     Failed(String),
+    /// A stored row the store cannot read: changed outside the service, or damaged
+    /// (`ledger verify` reports it as a finding).
+    #[error("a read-model row cannot be read: {0}")]
+    Unreadable(String),
 }
 
 impl ReadModelError {
