@@ -113,16 +113,24 @@ pub struct PrivateNats {
     /// Its port.
     pub port: u16,
     dir: PathBuf,
+    /// More arguments of `nats-server` (a login it requires).
+    extra: Vec<String>,
     child: Option<Child>,
 }
 
 impl PrivateNats {
     /// Starts one and waits until it accepts connections.
     pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// Starts one with more arguments (`--user u --pass p`, `--auth token`).
+    pub async fn start_with(extra: &[&str]) -> Self {
         let dir = std::env::temp_dir().join(format!("ledger-nats-{}", uuid::Uuid::new_v4()));
         let mut n = Self {
             port: crate::process::free_port(),
             dir,
+            extra: extra.iter().map(|a| (*a).to_owned()).collect(),
             child: None,
         };
         n.restart().await;
@@ -154,6 +162,7 @@ impl PrivateNats {
                 "-sd",
             ])
             .arg(&self.dir)
+            .args(&self.extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -289,6 +289,34 @@ async fn polling_from_the_end_sees_what_follows(backend: Backend) {
     assert_eq!(s, 422, "{bad}");
 }
 
+/// On SQLite every cursor given is `<n>-<n>`; one whose halves differ (never given) is
+/// placed by the cursors' order, as the live stream places it: the page read only its
+/// second half, and answered the whole feed for `99-0`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cursor_never_given_is_placed_as_the_stream_places_it() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    open_account(&app, "c").await;
+    for _ in 0..3 {
+        let (s, _) = json(
+            app.post("/accounts/c/deposit", json!({"amount": "1"}))
+                .await,
+        )
+        .await;
+        assert_eq!(s, 200);
+    }
+    let positions = |page: &Value| -> Vec<u64> {
+        let events = page["events"].as_array().cloned().unwrap_or_default();
+        events
+            .iter()
+            .filter_map(|e| e["position"].as_u64())
+            .collect()
+    };
+    for (after, want) in [("99-0", vec![]), ("3-0", vec![3, 4]), ("3-3", vec![4])] {
+        let (s, page) = json(app.admin_get(&format!("/events?after={after}")).await).await;
+        assert_eq!((s, positions(&page)), (200, want), "{after}: {page}");
+    }
+}
+
 on_both_backends!(
     polling_from_the_end_sees_what_follows,
     tail_with_writers_and_a_reconnect,

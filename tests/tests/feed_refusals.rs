@@ -164,6 +164,14 @@ async fn refusals(backend: Backend) {
     )
     .await;
     assert_eq!(r.status().as_u16(), 200, "the admin reads the feed too");
+    // `stream_id` is 1-200 characters, as the contract's `maxLength` counts (200 of
+    // three bytes each were refused as over 200 bytes).
+    let euro = "%E2%82%AC";
+    for (n, want) in [(200, 200), (201, 422)] {
+        let path = format!("{}/events/stream?stream_id={}", app.base, euro.repeat(n));
+        let r = open(&path, &[("authorization", &format!("Bearer {ADMIN}"))]).await;
+        assert_eq!(r.status().as_u16(), want, "{n} characters");
+    }
 }
 
 on_both_backends!(refusals);

@@ -92,9 +92,11 @@ pub(crate) async fn feed_stream(
     let stream_id = q.get("stream_id").cloned();
     if stream_id
         .as_ref()
-        .is_some_and(|s| s.is_empty() || s.len() > 200)
+        .is_some_and(|s| s.is_empty() || s.chars().count() > 200)
     {
-        return Err(ApiError::validation("stream_id must be 1-200 bytes"));
+        // Characters, as the contract's `maxLength` counts (it said bytes, and refused
+        // what the schema allows).
+        return Err(ApiError::validation("stream_id must be 1-200 characters"));
     }
     let filter = FeedFilter {
         stream_id,

@@ -65,11 +65,29 @@ pub fn check_names(stream: &str, subject_prefix: &str) -> Result<(), String> {
 /// Refuses a URL the NATS client would refuse (another scheme, no host), its text not
 /// repeated: it may hold a token or a password.
 pub fn check_url(url: &str) -> Result<(), String> {
-    url.parse::<async_nats::ServerAddr>()
-        .map(drop)
-        .map_err(|e| {
-            format!("relay.nats.url is not a NATS server's address (nats://host:port): {e}")
-        })
+    credentials(url).map(drop)
+}
+
+/// The client's options with the credentials the URL carries: `nats://user:password@host`
+/// or `nats://token@host` (percent-encoded, as in any URL). The client itself sends
+/// none of them (black-box testing found a secured server refusing every login).
+fn credentials(url: &str) -> Result<async_nats::ConnectOptions, String> {
+    let addr = url.parse::<async_nats::ServerAddr>().map_err(|e| {
+        format!("relay.nats.url is not a NATS server's address (nats://host:port): {e}")
+    })?;
+    let decoded = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8()
+            .map(|s| s.into_owned())
+            .map_err(|_| "relay.nats.url's credentials are not UTF-8 once decoded".to_owned())
+    };
+    Ok(match (addr.username(), addr.password()) {
+        (Some(user), Some(password)) => {
+            async_nats::ConnectOptions::with_user_and_password(decoded(user)?, decoded(password)?)
+        }
+        (Some(token), None) => async_nats::ConnectOptions::with_token(decoded(token)?),
+        _ => async_nats::ConnectOptions::new(),
+    })
 }
 
 /// Publishes feed pages to a JetStream stream.
@@ -88,7 +106,7 @@ impl JetStreamSink {
     /// reconnects) in the background, and publishes fail until it is up.
     pub async fn connect(target: NatsTarget) -> Result<Self, String> {
         check_names(&target.stream, &target.subject_prefix)?;
-        let client = async_nats::ConnectOptions::new()
+        let client = credentials(&target.url)?
             .retry_on_initial_connect()
             .connection_timeout(Duration::from_secs(2))
             // A connection whose answers stopped (a black-holed path) is found dead

@@ -78,6 +78,17 @@ fn read_row(row: &SqliteRow, stored: i64) -> Result<RecordedEvent, sqlx::Error> 
     })
 }
 
+/// The position after which the feed continues past `c`. Every cursor this store gives
+/// is `<position>-<position>`; another (never given, but taken) is placed by the
+/// cursors' own order, as the live stream places it: the page and the stream read
+/// `99-0` alike (the page read only its second half, and answered the whole feed).
+fn after_position(c: FeedCursor) -> u64 {
+    match c.tx > c.position {
+        true => c.tx - 1,
+        false => c.tx,
+    }
+}
+
 impl SqliteEventStore {
     /// A store on a writer pool (one connection) and a reader pool of a migrated file.
     pub fn new(writer: SqlitePool, reader: SqlitePool) -> Self {
@@ -227,7 +238,7 @@ impl EventStore for SqliteEventStore {
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM events WHERE position > ?1 ORDER BY position LIMIT ?2"
         ))
-        .bind(i64_of(after.position))
+        .bind(i64_of(after_position(after)))
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
         .fetch_all(&self.reader)
         .await
@@ -262,7 +273,7 @@ impl EventStore for SqliteEventStore {
 
     async fn count_after(&self, after: FeedCursor) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE position > ?1")
-            .bind(i64_of(after.position))
+            .bind(i64_of(after_position(after)))
             .fetch_one(&self.reader)
             .await
             .map_err(store_error)?;
@@ -273,7 +284,7 @@ impl EventStore for SqliteEventStore {
         let counted: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM (SELECT 1 FROM events WHERE position > ?1 ORDER BY position LIMIT ?2)",
         )
-        .bind(i64_of(after.position))
+        .bind(i64_of(after_position(after)))
         .bind(i64_of(EXACT_LAG + 1))
         .fetch_one(&self.reader)
         .await
@@ -288,7 +299,9 @@ impl EventStore for SqliteEventStore {
             .await
             .map_err(store_error)?;
         let last = u64::try_from(last.unwrap_or(0)).unwrap_or(0);
-        Ok(last.saturating_sub(after.position).max(EXACT_LAG + 1))
+        Ok(last
+            .saturating_sub(after_position(after))
+            .max(EXACT_LAG + 1))
     }
 
     async fn size_bytes(&self) -> Result<u64, StoreError> {
