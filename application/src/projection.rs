@@ -220,22 +220,26 @@ impl ProjectionRunner {
     /// One step for several live projections at once: those at the lowest checkpoint
     /// share one feed read, one decode and (where the store can) one transaction. If
     /// that fails for a reason other than an outage, each takes its own step instead,
-    /// so a projection that cannot apply an event is marked failed alone. Returns the
-    /// most events one projection applied (0: all caught up).
+    /// so a projection that cannot apply an event is marked failed alone; so is one whose
+    /// checkpoint cannot be read. Returns the most events one projection applied (0:
+    /// all caught up).
     pub async fn step_many(&self, projections: &[Projection]) -> Result<usize, ProjectionError> {
         let mut at = Vec::with_capacity(projections.len());
         for p in projections {
             match self.target.checkpoint(*p, Generation::Live).await {
                 Ok(c) => at.push((*p, c)),
-                Err(e) => match self.read_model_error(e) {
-                    Ok(transient) => return Err(transient),
-                    // A checkpoint that cannot be read (a row changed by hand): that
-                    // projection fails alone, and the others step on.
-                    Err(_) => {
-                        let why = "its checkpoint cannot be read (the cause is in the server log)";
-                        self.fail(*p, why.into()).await;
-                    }
-                },
+                // A checkpoint that cannot be read (a row changed by hand): that
+                // projection fails alone, and the others step on.
+                Err(ReadModelError::Unreadable(cause)) => {
+                    tracing::error!(%cause, projection = %p, "a checkpoint cannot be read");
+                    let why = "its checkpoint cannot be read (the cause is in the server log)";
+                    self.fail(*p, why.into()).await;
+                }
+                Err(e) => {
+                    return Err(self
+                        .read_model_error(e)
+                        .unwrap_or_else(ProjectionError::Unavailable))
+                }
             }
         }
         let Some(from) = at.iter().map(|(_, c)| *c).min() else {

@@ -253,6 +253,57 @@ async fn one_step_for_all_applies_those_at_the_lowest_checkpoint_together() {
     assert_eq!(group, [Projection::CurrentState, Projection::Analytics]);
 }
 
+/// A checkpoint that cannot be read (changed by hand) fails that projection alone, and
+/// the others step on; any other failure to read one stays transient, failing nothing
+/// (a review found every such failure marking the projection failed for good).
+#[tokio::test]
+async fn an_unreadable_checkpoint_fails_its_projection_alone() {
+    for (failure, fails) in [
+        (ReadModelError::Unreadable("negative".into()), true),
+        (ReadModelError::Failed("protocol".into()), false),
+    ] {
+        let mut target = MockProjectionStore::new();
+        target.expect_checkpoint().returning(move |p, _| match p {
+            Projection::Analytics => Err(failure.clone()),
+            _ => Ok(FeedCursor::START),
+        });
+        let failed = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let marked = failed.clone();
+        target.expect_set_failed().returning(move |p, _| {
+            marked.lock().unwrap().push(p);
+            Ok(())
+        });
+        let group = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = group.clone();
+        target
+            .expect_apply_batches()
+            .returning(move |projections, _, _, _, _| {
+                *seen.lock().unwrap() = projections.to_vec();
+                Ok(vec![true; projections.len()])
+            });
+        let runner = ProjectionRunner::new(Arc::new(feed_with_one_event()), Arc::new(target), 10);
+        let stepped = runner.step_many(&PROJECTIONS).await;
+        let (failed, group) = (
+            failed.lock().unwrap().clone(),
+            group.lock().unwrap().clone(),
+        );
+        if fails {
+            assert_eq!(stepped, Ok(1));
+            assert_eq!(failed, [Projection::Analytics]);
+            assert_eq!(group, [Projection::CurrentState, Projection::AuditLog]);
+        } else {
+            assert!(
+                matches!(stepped, Err(ProjectionError::Unavailable(_))),
+                "{stepped:?}"
+            );
+            assert!(
+                failed.is_empty() && group.is_empty(),
+                "{failed:?} {group:?}"
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn reports_give_each_projection_its_lag_behind_the_feed() {
     let status = ProjectionStatus {

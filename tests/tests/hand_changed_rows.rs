@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use ledger_tests::tamper::Store;
-use ledger_tests::{json, on_both_backends, Backend, TestApp};
+use ledger_tests::{json, on_both_backends, Backend, TestApp, ADMIN};
 use serde_json::{json, Value};
 
 async fn ok(app: &TestApp, path: &str, body: Value) {
@@ -81,6 +81,25 @@ async fn a_negative_checkpoint_is_refused_not_read_as_the_start(backend: Backend
     assert_eq!(
         summary["currencies"][0]["total_deposited"],
         json!("10.00"),
+        "{summary}"
+    );
+    // Its rebuild replaces the checkpoint it could not read (a review found the
+    // rebuild refusing it too): live again, every deposit counted once.
+    let admin = format!("Bearer {ADMIN}");
+    let rebuild = beside
+        .send(
+            reqwest::Method::POST,
+            "/admin/rebuild-projections?projection=analytics",
+            None,
+            &[("authorization", &admin)],
+        )
+        .await;
+    assert_eq!(rebuild.status().as_u16(), 202);
+    beside.projections_caught_up().await;
+    let (_, summary) = json(beside.get("/analytics/summary").await).await;
+    assert_eq!(
+        summary["currencies"][0]["total_deposited"],
+        json!("15.00"),
         "{summary}"
     );
 }

@@ -25,7 +25,9 @@ impl PgProjectionStore {
             .await
             .map_err(rm_error)?;
         let mut tx = conn.conn.begin().await.map_err(rm_error)?;
-        Self::read_checkpoint(&mut *tx, name, Generation::Live, true).await?;
+        ledger_sql::replaced_anyway(
+            Self::read_checkpoint(&mut *tx, name, Generation::Live, true).await,
+        )?;
         for table in tables(name) {
             sqlx::query(&format!("DROP TABLE IF EXISTS {table}__rebuild"))
                 .execute(&mut *tx)
@@ -163,9 +165,10 @@ impl PgProjectionStore {
         let mut tx = conn.conn.begin().await.map_err(rm_error)?;
         // Locks the projection row: the live runner's next batch waits, then finds the
         // checkpoint moved and continues from the rebuilt one.
-        let live = Self::read_checkpoint(&mut *tx, name, Generation::Live, true)
-            .await?
-            .unwrap_or_default();
+        let live = ledger_sql::replaced_anyway(
+            Self::read_checkpoint(&mut *tx, name, Generation::Live, true).await,
+        )?
+        .unwrap_or_default();
         // Still at `from`, and not behind the live tables: readers never see a view go
         // back (the runner catches the rebuild up and tries again).
         if Self::read_checkpoint(&mut *tx, name, Generation::Rebuild, true).await? != Some(from)

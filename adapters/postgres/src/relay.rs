@@ -18,9 +18,7 @@ pub(crate) async fn status(pool: &PgPool) -> Result<Option<ProjectionStatus>, Re
             .fetch_optional(Guarded(pool))
             .await
             .map_err(rm_error)?;
-    row.map(|(tx, position, error)| ledger_sql::relay_status(tx, position, error))
-        .transpose()
-        .map_err(rm_error)
+    Ok(row.map(|(tx, position, error)| ledger_sql::relay_status(tx, position, error)))
 }
 
 pub(crate) async fn move_to(

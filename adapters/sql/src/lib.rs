@@ -70,9 +70,9 @@ pub fn store_error(e: sqlx::Error, outage: fn(&sqlx::Error) -> bool) -> StoreErr
     if outage(&e) {
         StoreError::Unavailable(e.to_string())
     } else if let sqlx::Error::Decode(why) = &e {
+        // What the adapters say of a row they cannot read (a column of another type,
+        // a store of another schema, stays a failure).
         StoreError::Unreadable(why.to_string())
-    } else if let sqlx::Error::ColumnDecode { .. } = &e {
-        StoreError::Unreadable(e.to_string())
     } else {
         StoreError::Failed(e.to_string())
     }
@@ -84,8 +84,6 @@ pub fn read_model_error(e: sqlx::Error, outage: fn(&sqlx::Error) -> bool) -> Rea
         ReadModelError::Unavailable(e.to_string())
     } else if let sqlx::Error::Decode(why) = &e {
         ReadModelError::Unreadable(why.to_string())
-    } else if let sqlx::Error::ColumnDecode { .. } = &e {
-        ReadModelError::Unreadable(e.to_string())
     } else {
         ReadModelError::Failed(e.to_string())
     }
@@ -115,6 +113,17 @@ pub fn checkpoint(
     }
 }
 
+/// A live checkpoint a rebuild replaces: one that cannot be read (changed by hand) is
+/// the feed's start, so that the rebuild that mends it can finish.
+pub fn replaced_anyway(
+    read: Result<Option<ledger_application::ports::store::FeedCursor>, ReadModelError>,
+) -> Result<Option<ledger_application::ports::store::FeedCursor>, ReadModelError> {
+    match read {
+        Err(ReadModelError::Unreadable(_)) => Ok(None),
+        other => other,
+    }
+}
+
 /// The relay's checkpoint row: its name.
 pub const RELAY: &str = "relay";
 
@@ -123,11 +132,14 @@ pub fn relay_status(
     tx: i64,
     position: i64,
     last_error: Option<String>,
-) -> Result<ledger_application::ports::readmodel::ProjectionStatus, sqlx::Error> {
-    Ok(ledger_application::ports::readmodel::ProjectionStatus {
+) -> ledger_application::ports::readmodel::ProjectionStatus {
+    ledger_application::ports::readmodel::ProjectionStatus {
         name: RELAY.into(),
         state: ledger_application::ports::readmodel::ProjectionState::Live,
-        position: checkpoint(tx, position)?,
+        position: ledger_application::ports::store::FeedCursor {
+            tx: u64_of(tx),
+            position: u64_of(position),
+        },
         last_error,
-    })
+    }
 }

@@ -210,9 +210,9 @@ impl ProjectionStore for SqliteProjectionStore {
         let mut tx = conn.begin().await.map_err(rm_error)?;
         // Still at `from`, and not behind the live tables: readers never see a view go
         // back (the runner catches the rebuild up and tries again).
-        let live = checkpoint_in(&mut tx, name, Generation::Live)
-            .await?
-            .unwrap_or_default();
+        let live =
+            ledger_sql::replaced_anyway(checkpoint_in(&mut tx, name, Generation::Live).await)?
+                .unwrap_or_default();
         if checkpoint_in(&mut tx, name, Generation::Rebuild).await? != Some(from) || live > from {
             tx.rollback().await.map_err(rm_error)?;
             conn.clean();

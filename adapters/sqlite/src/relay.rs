@@ -17,9 +17,7 @@ pub(crate) async fn status(pool: &SqlitePool) -> Result<Option<ProjectionStatus>
             .fetch_optional(pool)
             .await
             .map_err(rm_error)?;
-    row.map(|(tx, position, error)| ledger_sql::relay_status(tx, position, error))
-        .transpose()
-        .map_err(rm_error)
+    Ok(row.map(|(tx, position, error)| ledger_sql::relay_status(tx, position, error)))
 }
 
 pub(crate) async fn move_to(
