@@ -91,8 +91,10 @@ pub(crate) async fn a_clock_stepped_back_keeps_each_stream_in_time_order(backend
     assert_eq!((u_then.as_str(), v_then.as_str()), ("100.00", "0.00"));
 }
 
-pub(crate) async fn a_post_refused_as_expired_stays_refused_on_a_slower_clock(backend: Backend) {
-    // The first instance holds the expirer's lease; its clock never reaches the expiry.
+/// Two instances: the first (`slow`) holds the expirer's lease and its clock never
+/// reaches the expiry; on the second's (`fast`) clock, pending transfer `h` (5.00 of
+/// `a`'s 10.00, to `b`) has expired.
+async fn expired_on_the_fast_one(backend: Backend) -> (TestApp, TestApp) {
     let (slow, _, start) = started(backend).await;
     let fast_clock = Arc::new(ManualClock::new(start));
     let fast = slow.spawn_beside_with_clock(fast_clock.clone()).await;
@@ -103,6 +105,11 @@ pub(crate) async fn a_post_refused_as_expired_stays_refused_on_a_slower_clock(ba
                       "amount": "5", "pending": true, "expires_in_seconds": 60});
     ok(&fast, "/transfers", body).await;
     fast_clock.set(start + Duration::seconds(120));
+    (slow, fast)
+}
+
+pub(crate) async fn a_post_refused_as_expired_stays_refused_on_a_slower_clock(backend: Backend) {
+    let (slow, fast) = expired_on_the_fast_one(backend).await;
     let (s, b) = json(fast.post("/transfers/h/post", json!({})).await).await;
     assert_eq!((s, &b["code"]), (409, &json!("transfer_expired")), "{b}");
     // The refusal recorded the expiry: no clock can post the transfer now.
@@ -121,16 +128,7 @@ pub(crate) async fn a_post_refused_as_expired_stays_refused_on_a_slower_clock(ba
 }
 
 pub(crate) async fn a_batch_refused_at_an_expired_transfer_records_the_expiry(backend: Backend) {
-    let (slow, _, start) = started(backend).await;
-    let fast_clock = Arc::new(ManualClock::new(start));
-    let fast = slow.spawn_beside_with_clock(fast_clock.clone()).await;
-    open(&fast, "a").await;
-    open(&fast, "b").await;
-    ok(&fast, "/accounts/a/deposit", json!({"amount": "10"})).await;
-    let body = json!({"transfer_id": "h", "from_account_id": "a", "to_account_id": "b",
-                      "amount": "5", "pending": true, "expires_in_seconds": 60});
-    ok(&fast, "/transfers", body).await;
-    fast_clock.set(start + Duration::seconds(120));
+    let (slow, fast) = expired_on_the_fast_one(backend).await;
     let batch = json!({"operations": [
         {"op": "deposit", "account_id": "a", "amount": "1"},
         {"op": "void_transfer", "transfer_id": "h"}]});
