@@ -108,17 +108,22 @@ async fn expired_on_the_fast_one(backend: Backend) -> (TestApp, TestApp) {
     (slow, fast)
 }
 
-pub(crate) async fn a_post_refused_as_expired_stays_refused_on_a_slower_clock(backend: Backend) {
-    let (slow, fast) = expired_on_the_fast_one(backend).await;
-    let (s, b) = json(fast.post("/transfers/h/post", json!({})).await).await;
-    assert_eq!((s, &b["code"]), (409, &json!("transfer_expired")), "{b}");
-    // The refusal recorded the expiry: no clock can post the transfer now.
-    for app in [&slow, &fast] {
+/// `h` reads `expired` on both instances, and a post of it is refused on both.
+async fn expired_on_both(slow: &TestApp, fast: &TestApp) {
+    for app in [slow, fast] {
         let (s, b) = json(app.post("/transfers/h/post", json!({})).await).await;
         assert_eq!((s, &b["code"]), (409, &json!("transfer_expired")), "{b}");
         let (_, t) = json(app.get("/transfers/h").await).await;
         assert_eq!(t["status"], json!("expired"), "{t}");
     }
+}
+
+pub(crate) async fn a_post_refused_as_expired_stays_refused_on_a_slower_clock(backend: Backend) {
+    let (slow, fast) = expired_on_the_fast_one(backend).await;
+    let (s, b) = json(fast.post("/transfers/h/post", json!({})).await).await;
+    assert_eq!((s, &b["code"]), (409, &json!("transfer_expired")), "{b}");
+    // The refusal recorded the expiry: no clock can post the transfer now.
+    expired_on_both(&slow, &fast).await;
     let (_, a) = json(slow.get("/accounts/a?version=999999").await).await;
     assert_eq!(
         (&a["balance"], &a["available"]),
@@ -146,12 +151,7 @@ pub(crate) async fn a_batch_refused_at_an_expired_transfer_records_the_expiry(ba
     }
     // The expiry is written, nothing of the batch's operations is: no clock can post
     // the transfer now, and the deposit was not made.
-    for app in [&slow, &fast] {
-        let (s, b) = json(app.post("/transfers/h/post", json!({})).await).await;
-        assert_eq!((s, &b["code"]), (409, &json!("transfer_expired")), "{b}");
-        let (_, t) = json(app.get("/transfers/h").await).await;
-        assert_eq!(t["status"], json!("expired"), "{t}");
-    }
+    expired_on_both(&slow, &fast).await;
     let (_, a) = json(slow.get("/accounts/a?version=999999").await).await;
     let (_, b) = json(slow.get("/accounts/b?version=999999").await).await;
     let money = |x: &Value| {

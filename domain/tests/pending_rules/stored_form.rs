@@ -2,6 +2,18 @@
 
 use super::*;
 
+/// A post of 1 of a transfer's 4 held, before it expires.
+fn post_one(a: &Account, b: &Account, t: &Transfer) -> TransferPlan {
+    plan_settlement(
+        &Settlement::Post(Some(dec("1"))),
+        t0() - Duration::seconds(1),
+        t,
+        a,
+        b,
+    )
+    .unwrap()
+}
+
 #[test]
 fn pending_and_limit_events_round_trip_through_their_stored_form() {
     let (a, _, t) = reserved("4", Some(t0()));
@@ -14,14 +26,7 @@ fn pending_and_limit_events_round_trip_through_their_stored_form() {
     );
     assert!(plan.is_err(), "b has no pending_in, so its leg refuses");
     let (a, b, t) = reserved("4", Some(t0()));
-    let plan = plan_settlement(
-        &Settlement::Post(Some(dec("1"))),
-        t0() - Duration::seconds(1),
-        &t,
-        &a,
-        &b,
-    )
-    .unwrap();
+    let plan = post_one(&a, &b, &t);
     let void = plan_settlement(
         &Settlement::Void(None),
         t0() - Duration::seconds(1),
@@ -102,14 +107,7 @@ fn a_status_reads_back_from_its_name_and_nothing_else_does() {
 #[test]
 fn a_negative_stored_amount_is_refused() {
     let (a, b, t) = reserved("4", Some(t0()));
-    let plan = plan_settlement(
-        &Settlement::Post(Some(dec("1"))),
-        t0() - Duration::seconds(1),
-        &t,
-        &a,
-        &b,
-    )
-    .unwrap();
+    let plan = post_one(&a, &b, &t);
     let deposit = AccountEvent::Deposited {
         account_id: id("a"),
         amount: m(5),
