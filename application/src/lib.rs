@@ -36,6 +36,7 @@ mod locks;
 mod pipeline;
 pub mod ports;
 pub mod projection;
+mod projection_report;
 pub mod queries;
 pub mod rebuild;
 mod rebuild_read;

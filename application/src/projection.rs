@@ -5,10 +5,12 @@ use std::sync::Arc;
 
 use crate::decode::{decode_page, FeedDecodeError};
 use crate::ports::readmodel::{
-    Generation, ProjectedEvent, Projection, ProjectionStatus, ProjectionStore, ReadModelError,
+    Generation, ProjectedEvent, Projection, ProjectionStore, ReadModelError,
 };
 use crate::ports::store::{EventStore, FeedCursor, StoreError};
 use crate::ports::system::Spawner;
+
+pub use crate::projection_report::ProjectionReport;
 
 /// Why a projection step failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -49,15 +51,6 @@ pub enum Step {
     CaughtUp,
     /// Another runner moved the checkpoint first; nothing was written.
     Lost,
-}
-
-/// A projection's status with its lag.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProjectionReport {
-    /// State, checkpoint and error.
-    pub status: ProjectionStatus,
-    /// Events in the feed after the checkpoint.
-    pub lag_events: u64,
 }
 
 /// Feeds projections from the global feed.
@@ -121,9 +114,19 @@ impl ProjectionRunner {
         &self.target
     }
 
-    pub(crate) async fn fail(&self, projection: Projection, reason: String) -> ProjectionError {
+    /// Marks `projection` failed where its step failed (its `generation` at `at`: a
+    /// rebuild that swapped in meanwhile keeps it live) and returns the failure.
+    pub(crate) async fn fail(
+        &self,
+        projection: Projection,
+        (generation, at): (Generation, FeedCursor),
+        reason: String,
+    ) -> ProjectionError {
         // If even marking fails, the error is still returned and the runner stops.
-        let _ = self.target.set_failed(projection, &reason).await;
+        let _ = self
+            .target
+            .set_failed(projection, generation, at, &reason)
+            .await;
         ProjectionError::Failed {
             projection: projection.to_string(),
             reason,
@@ -169,7 +172,10 @@ impl ProjectionRunner {
         let batch = match self.decode(page.events).await {
             Ok(batch) => batch,
             Err(FeedDecodeError::Store(e)) => return Err(e.into()),
-            Err(e) => return Err(self.fail(projection, e.to_string()).await),
+            Err(e) => {
+                let at = (generation, from);
+                return Err(self.fail(projection, at, e.to_string()).await);
+            }
         };
         let n = batch.len();
         match self
@@ -180,7 +186,7 @@ impl ProjectionRunner {
             Ok(false) => Ok(Step::Lost),
             Err(e) => match self.read_model_error(e) {
                 Ok(transient) => Err(transient),
-                Err(reason) => Err(self.fail(projection, reason).await),
+                Err(reason) => Err(self.fail(projection, (generation, from), reason).await),
             },
         }
     }
@@ -220,8 +226,8 @@ impl ProjectionRunner {
     /// One step for several live projections at once: those at the lowest checkpoint
     /// share one feed read, one decode and (where the store can) one transaction. If
     /// that fails for a reason other than an outage, each takes its own step instead,
-    /// so a projection that cannot apply an event is marked failed alone; so is one whose
-    /// checkpoint cannot be read. Returns the most events one projection applied (0:
+    /// so a projection that cannot apply an event is marked failed alone; one whose
+    /// checkpoint cannot be read is passed over alone. Returns the most events one projection applied (0:
     /// all caught up).
     pub async fn step_many(&self, projections: &[Projection]) -> Result<usize, ProjectionError> {
         let mut at = Vec::with_capacity(projections.len());
@@ -229,11 +235,11 @@ impl ProjectionRunner {
             match self.target.checkpoint(*p, Generation::Live).await {
                 Ok(c) => at.push((*p, c)),
                 // A checkpoint that cannot be read (a row changed by hand): that
-                // projection fails alone, and the others step on.
+                // projection waits alone for the rebuild that replaces it, and the
+                // others step on. Its status reads `failed` from the row itself; it is
+                // not marked here, where the mark could land after that rebuild.
                 Err(ReadModelError::Unreadable(cause)) => {
-                    tracing::error!(%cause, projection = %p, "a checkpoint cannot be read");
-                    let why = "its checkpoint cannot be read (the cause is in the server log)";
-                    self.fail(*p, why.into()).await;
+                    tracing::warn!(%cause, projection = %p, "a checkpoint cannot be read; passed over");
                 }
                 Err(e) => {
                     return Err(self
@@ -315,31 +321,5 @@ impl ProjectionRunner {
                 Step::Lost => {}
             }
         }
-    }
-
-    /// Every projection's status and lag.
-    pub async fn reports(&self) -> Result<Vec<ProjectionReport>, ProjectionError> {
-        let statuses = self
-            .target
-            .statuses()
-            .await
-            .map_err(|e| ProjectionError::Unavailable(e.to_string()))?;
-        let mut out = Vec::with_capacity(statuses.len());
-        // The relay, once it has run anywhere on this store, is listed beside them.
-        let relay = self
-            .target
-            .relay_status()
-            .await
-            .map_err(|e| ProjectionError::Unavailable(e.to_string()))?;
-        for status in statuses.into_iter().chain(relay) {
-            let lag_events = self.store.lag_after(status.position).await?;
-            out.push(ProjectionReport { status, lag_events });
-        }
-        Ok(out)
-    }
-
-    /// The feed position all projections are measured against.
-    pub async fn lag_of(&self, position: FeedCursor) -> Result<u64, ProjectionError> {
-        Ok(self.store.count_after(position).await?)
     }
 }

@@ -38,9 +38,13 @@ impl ProjectionRunner {
         };
         for p in projections {
             if let Err(e) = self.target.start_rebuild(*p).await {
+                // Nothing is marked: the live view it would have replaced goes on.
                 return Err(match self.read_model_error(e) {
                     Ok(t) => t,
-                    Err(reason) => self.fail(*p, reason).await,
+                    Err(reason) => ProjectionError::Failed {
+                        projection: p.to_string(),
+                        reason,
+                    },
                 });
             }
         }
@@ -193,7 +197,8 @@ impl ProjectionRunner {
                 Err(FeedDecodeError::Store(e)) => return Err(e.into()),
                 Err(e) => {
                     for p in &going {
-                        self.fail(*p, e.to_string()).await;
+                        self.fail(*p, (Generation::Rebuild, from), e.to_string())
+                            .await;
                     }
                     return Err(ProjectionError::Failed {
                         projection: going
@@ -219,7 +224,8 @@ impl ProjectionRunner {
                     Err(e) => match self.read_model_error(e) {
                         Ok(transient) => return Err(transient),
                         Err(reason) => {
-                            let failure = self.fail(*p, reason).await;
+                            let at = (Generation::Rebuild, from);
+                            let failure = self.fail(*p, at, reason).await;
                             pass.first_error.get_or_insert(failure);
                             pass.failed_here.push(*p);
                         }

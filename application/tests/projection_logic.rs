@@ -68,7 +68,7 @@ async fn recorded_error(failure: ReadModelError) -> String {
         .returning(move |_, _, _, _, _| Err(failure.clone()));
     let recorded = Arc::new(std::sync::Mutex::new(String::new()));
     let sink = recorded.clone();
-    target.expect_set_failed().returning(move |_, e| {
+    target.expect_set_failed().returning(move |_, _, _, e| {
         *sink.lock().unwrap() = e.to_owned();
         Ok(())
     });
@@ -128,7 +128,7 @@ async fn refused_then_applied(
         }
     });
     let mark = marked.clone();
-    target.expect_set_failed().returning(move |_, _| {
+    target.expect_set_failed().returning(move |_, _, _, _| {
         mark.store(true, std::sync::atomic::Ordering::SeqCst);
         Ok(())
     });
@@ -253,12 +253,12 @@ async fn one_step_for_all_applies_those_at_the_lowest_checkpoint_together() {
     assert_eq!(group, [Projection::CurrentState, Projection::Analytics]);
 }
 
-/// A checkpoint that cannot be read (changed by hand) fails that projection alone, and
-/// the others step on; any other failure to read one stays transient, failing nothing
+/// A checkpoint that cannot be read (changed by hand) holds back that projection alone,
+/// and the others step on; any other failure to read one stays transient, failing nothing
 /// (a review found every such failure marking the projection failed for good).
 #[tokio::test]
-async fn an_unreadable_checkpoint_fails_its_projection_alone() {
-    for (failure, fails) in [
+async fn an_unreadable_checkpoint_holds_back_its_projection_alone() {
+    for (failure, passed_over) in [
         (ReadModelError::Unreadable("negative".into()), true),
         (ReadModelError::Failed("protocol".into()), false),
     ] {
@@ -269,7 +269,7 @@ async fn an_unreadable_checkpoint_fails_its_projection_alone() {
         });
         let failed = Arc::new(std::sync::Mutex::new(Vec::new()));
         let marked = failed.clone();
-        target.expect_set_failed().returning(move |p, _| {
+        target.expect_set_failed().returning(move |p, _, _, _| {
             marked.lock().unwrap().push(p);
             Ok(())
         });
@@ -287,19 +287,18 @@ async fn an_unreadable_checkpoint_fails_its_projection_alone() {
             failed.lock().unwrap().clone(),
             group.lock().unwrap().clone(),
         );
-        if fails {
+        // Neither marks it failed: an unreadable one reads `failed` from its row (a
+        // mark written here could land after the rebuild that mended it).
+        assert!(failed.is_empty(), "{failed:?}");
+        if passed_over {
             assert_eq!(stepped, Ok(1));
-            assert_eq!(failed, [Projection::Analytics]);
             assert_eq!(group, [Projection::CurrentState, Projection::AuditLog]);
         } else {
             assert!(
                 matches!(stepped, Err(ProjectionError::Unavailable(_))),
                 "{stepped:?}"
             );
-            assert!(
-                failed.is_empty() && group.is_empty(),
-                "{failed:?} {group:?}"
-            );
+            assert!(group.is_empty(), "{group:?}");
         }
     }
 }

@@ -271,3 +271,50 @@ pub async fn a_rebuild_behind_the_live_view_is_not_swapped_in(h: Harness) {
         assert_eq!(s.state, ProjectionState::Live, "{}", s.name);
     }
 }
+
+/// A failure is marked only where the failing step read its checkpoint: a step that
+/// failed on tables a rebuild has since swapped out (another instance's rebuild, say)
+/// leaves the rebuilt projection live. A review found an unconditional mark landing
+/// right after such a swap, leaving a projection rebuilt correctly `failed`.
+pub async fn a_failure_seen_before_a_swap_marks_nothing(h: Harness) {
+    use ledger_application::ports::readmodel::Generation;
+    workload(&h, 3).await;
+    let runner = h.runner(10);
+    for p in PROJECTIONS {
+        let seen = h.projections.checkpoint(p, Generation::Live).await;
+        assert_eq!(seen, Ok(FeedCursor::START), "{p}");
+    }
+    runner
+        .rebuild_many(&PROJECTIONS, &|_| {})
+        .await
+        .expect("rebuild");
+    for p in PROJECTIONS {
+        for g in [Generation::Live, Generation::Rebuild] {
+            let marked = h.projections.set_failed(p, g, FeedCursor::START, "stale");
+            marked.await.expect("mark");
+        }
+    }
+    for s in h.projections.statuses().await.expect("statuses") {
+        assert_eq!(
+            s.state,
+            ProjectionState::Live,
+            "{}: {:?}",
+            s.name,
+            s.last_error
+        );
+    }
+    // Where the checkpoint still is, the mark is made.
+    for p in PROJECTIONS {
+        let now = h.projections.checkpoint(p, Generation::Live).await;
+        let now = now.expect("checkpoint");
+        assert_ne!(now, FeedCursor::START, "{p}");
+        let marked = h
+            .projections
+            .set_failed(p, Generation::Live, now, "current");
+        marked.await.expect("mark");
+    }
+    for s in h.projections.statuses().await.expect("statuses") {
+        assert_eq!(s.state, ProjectionState::Failed, "{}", s.name);
+        assert_eq!(s.last_error.as_deref(), Some("current"), "{}", s.name);
+    }
+}

@@ -239,9 +239,22 @@ impl ProjectionStore for MemoryReadModels {
         }
     }
 
-    async fn set_failed(&self, name: Projection, error: &str) -> Result<(), ReadModelError> {
+    async fn set_failed(
+        &self,
+        name: Projection,
+        generation: Generation,
+        at: FeedCursor,
+        error: &str,
+    ) -> Result<(), ReadModelError> {
         let mut inner = self.lock();
         let p = inner.get_mut(&name).ok_or_else(|| unknown(name))?;
+        let now = match generation {
+            Generation::Live => Some(p.live.checkpoint),
+            Generation::Rebuild => p.rebuild.as_ref().map(|t| t.checkpoint),
+        };
+        if now != Some(at) {
+            return Ok(());
+        }
         p.state = ProjectionState::Failed;
         p.error = Some(error.to_owned());
         Ok(())

@@ -57,6 +57,11 @@ async fn a_rebuild_behind_the_live_view_is_not_swapped_in() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failure_seen_before_a_swap_marks_nothing() {
+    failures::a_failure_seen_before_a_swap_marks_nothing(harness()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_step_cut_off_anywhere_leaves_the_store_usable() {
     interrupted::a_step_cut_off_anywhere_leaves_the_store_usable(harness(), 20).await;
 }

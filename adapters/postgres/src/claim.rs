@@ -69,3 +69,18 @@ pub(crate) async fn claim(pool: &PgPool) -> Result<Option<RebuildClaim>, ReadMod
         .map_err(rm_error)?;
     Ok(got.then(|| RebuildClaim::new(ClaimConnection(Some(conn)))))
 }
+
+/// Whether any session of this database holds the rebuild lock (two-key advisory locks
+/// show as classid, objid and objsubid 2 in pg_locks).
+pub(crate) async fn is_claimed(pool: &PgPool) -> Result<bool, ReadModelError> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted \
+            AND objsubid = 2 AND classid::bigint = $1 AND objid::bigint = $2 AND database = \
+            (SELECT oid FROM pg_database WHERE datname = current_database()))",
+    )
+    .bind(i64::from(REBUILD_LOCK.0))
+    .bind(i64::from(REBUILD_LOCK.1))
+    .fetch_one(crate::guarded::Guarded(pool))
+    .await
+    .map_err(rm_error)
+}

@@ -4,8 +4,8 @@
 
 use async_trait::async_trait;
 use ledger_application::ports::readmodel::{
-    interrupted_if_unclaimed, Generation, Lease, ProjectedEvent, Projection, ProjectionState,
-    ProjectionStatus, ProjectionStore, ReadModelError, RebuildClaim,
+    Generation, Lease, ProjectedEvent, Projection, ProjectionStatus, ProjectionStore,
+    ReadModelError, RebuildClaim,
 };
 use ledger_application::ports::store::FeedCursor;
 use sqlx::{Connection, PgPool, Postgres, Row, Transaction};
@@ -51,10 +51,7 @@ impl PgProjectionStore {
         g: Generation,
         for_update: bool,
     ) -> Result<Option<FeedCursor>, ReadModelError> {
-        let (t, p) = match g {
-            Generation::Live => ("tx", "position"),
-            Generation::Rebuild => ("rebuild_tx", "rebuild_position"),
-        };
+        let (t, p) = ledger_sql::checkpoint_columns(g);
         let lock = if for_update { " FOR UPDATE" } else { "" };
         let row = sqlx::query(&format!(
             "SELECT {t} AS t, {p} AS p FROM projections WHERE name = $1{lock}"
@@ -86,10 +83,7 @@ impl PgProjectionStore {
         next: FeedCursor,
     ) -> Result<bool, ReadModelError> {
         tables(name);
-        let (t, p) = match g {
-            Generation::Live => ("tx", "position"),
-            Generation::Rebuild => ("rebuild_tx", "rebuild_position"),
-        };
+        let (t, p) = ledger_sql::checkpoint_columns(g);
         let moved = sqlx::query(&format!(
             "UPDATE projections SET {t} = $2, {p} = $3 WHERE name = $1 AND {t} = $4 AND {p} = $5"
         ))
@@ -203,10 +197,23 @@ impl ProjectionStore for PgProjectionStore {
         crate::relay::move_to(&self.pool, from, to, error).await
     }
 
-    async fn set_failed(&self, name: Projection, error: &str) -> Result<(), ReadModelError> {
-        sqlx::query("UPDATE projections SET state = 'failed', last_error = $2 WHERE name = $1")
+    async fn set_failed(
+        &self,
+        name: Projection,
+        g: Generation,
+        at: FeedCursor,
+        error: &str,
+    ) -> Result<(), ReadModelError> {
+        let (t, p) = ledger_sql::checkpoint_columns(g);
+        let sql = format!(
+            "UPDATE projections SET state = 'failed', last_error = $2 \
+             WHERE name = $1 AND {t} = $3 AND {p} = $4"
+        );
+        sqlx::query(&sql)
             .bind(name.as_str())
             .bind(error)
+            .bind(i64_of(at.tx))
+            .bind(i64_of(at.position))
             .execute(Guarded(&self.pool))
             .await
             .map_err(rm_error)?;
@@ -218,34 +225,29 @@ impl ProjectionStore for PgProjectionStore {
     }
 
     async fn statuses(&self) -> Result<Vec<ProjectionStatus>, ReadModelError> {
-        // Whether any session of this database holds the rebuild lock (two-key advisory
-        // locks show as classid, objid and objsubid 2 in pg_locks).
+        // A stored `rebuilding` reads as interrupted only if no claim was held either
+        // before the rows were read or after: a rebuild may take its claim just before
+        // those rows show it, and end just after (one statement read the rows as it
+        // began and the locks as they were later, showing a rebuild that had just
+        // finished as interrupted).
+        let before = crate::claim::is_claimed(&self.pool).await?;
         let rows = sqlx::query(
-            "SELECT name, state, tx, position, last_error, EXISTS (SELECT 1 FROM pg_locks \
-                WHERE locktype = 'advisory' AND granted AND objsubid = 2 \
-                AND classid::bigint = $1 AND objid::bigint = $2 AND database = \
-                (SELECT oid FROM pg_database WHERE datname = current_database())) AS claimed \
-             FROM projections ORDER BY name",
+            "SELECT name, state, tx, position, last_error FROM projections ORDER BY name",
         )
-        .bind(i64::from(crate::claim::REBUILD_LOCK.0))
-        .bind(i64::from(crate::claim::REBUILD_LOCK.1))
         .fetch_all(Guarded(&self.pool))
         .await
         .map_err(rm_error)?;
+        let claimed = before || crate::claim::is_claimed(&self.pool).await?;
         rows.iter()
             .map(|r| {
-                let stored = ProjectionStatus {
-                    name: r.try_get("name")?,
-                    state: ProjectionState::parse(r.try_get::<String, _>("state")?.as_str()),
-                    // As stored, for the listing (a negative one, refused where a
-                    // projection steps from it, shows as 0).
-                    position: FeedCursor {
-                        tx: u64::try_from(r.try_get::<i64, _>("tx")?).unwrap_or(0),
-                        position: u64::try_from(r.try_get::<i64, _>("position")?).unwrap_or(0),
-                    },
-                    last_error: r.try_get("last_error")?,
-                };
-                Ok(interrupted_if_unclaimed(stored, r.try_get("claimed")?))
+                Ok(ledger_sql::projection_status(
+                    r.try_get("name")?,
+                    r.try_get::<String, _>("state")?.as_str(),
+                    r.try_get("tx")?,
+                    r.try_get("position")?,
+                    r.try_get("last_error")?,
+                    claimed,
+                ))
             })
             .collect::<Result<_, sqlx::Error>>()
             .map_err(rm_error)

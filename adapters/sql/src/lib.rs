@@ -16,7 +16,10 @@ pub use rows::{
     transfer_checked, transfer_json, transfer_row, Columns,
 };
 
-use ledger_application::ports::readmodel::{Generation, Projection, ReadModelError};
+use ledger_application::ports::readmodel::{
+    interrupted_if_unclaimed, Generation, Projection, ProjectionState, ProjectionStatus,
+    ReadModelError,
+};
 use ledger_application::ports::store::{AppendError, StoreError};
 
 /// A stored value that does not decode, as sqlx's decode error.
@@ -122,6 +125,52 @@ pub fn replaced_anyway(
         Err(ReadModelError::Unreadable(_)) => Ok(None),
         other => other,
     }
+}
+
+/// A generation's checkpoint columns in the `projections` table.
+pub fn checkpoint_columns(g: Generation) -> (&'static str, &'static str) {
+    match g {
+        Generation::Live => ("tx", "position"),
+        Generation::Rebuild => ("rebuild_tx", "rebuild_position"),
+    }
+}
+
+/// What a projection whose live checkpoint cannot be read says, until a rebuild
+/// replaces that checkpoint.
+pub const CHECKPOINT_UNREADABLE: &str = "its checkpoint cannot be read (its row was \
+    changed outside the service): rebuild the projection to replace it";
+
+/// A projection's status from its row (`state`, live `tx` and `position`,
+/// `last_error`), `claimed` saying whether a rebuild holds its claim anywhere. A
+/// negative checkpoint (changed by hand: [`checkpoint`] refuses it) reads `failed`
+/// with [`CHECKPOINT_UNREADABLE`] and position 0, unless a rebuild runs to replace it.
+/// It is read so, never written: a runner marking it failed could land after the
+/// rebuild that mended it (a review saw that race leave a rebuilt projection failed).
+pub fn projection_status(
+    name: String,
+    state: &str,
+    tx: i64,
+    position: i64,
+    last_error: Option<String>,
+    claimed: bool,
+) -> ProjectionStatus {
+    let (tx, position) = (u64::try_from(tx), u64::try_from(position));
+    let readable = tx.is_ok() && position.is_ok();
+    let stored = ProjectionStatus {
+        name,
+        state: ProjectionState::parse(state),
+        position: ledger_application::ports::store::FeedCursor {
+            tx: tx.unwrap_or(0),
+            position: position.unwrap_or(0),
+        },
+        last_error,
+    };
+    let mut status = interrupted_if_unclaimed(stored, claimed);
+    if !readable && status.state != ProjectionState::Rebuilding {
+        status.state = ProjectionState::Failed;
+        status.last_error = Some(CHECKPOINT_UNREADABLE.to_owned());
+    }
+    status
 }
 
 /// The relay's checkpoint row: its name.

@@ -3,13 +3,13 @@
 
 use async_trait::async_trait;
 use ledger_application::ports::readmodel::{
-    interrupted_if_unclaimed, Generation, Lease, ProjectedEvent, Projection, ProjectionState,
-    ProjectionStatus, ProjectionStore, ReadModelError, RebuildClaim,
+    Generation, Lease, ProjectedEvent, Projection, ProjectionStatus, ProjectionStore,
+    ReadModelError, RebuildClaim,
 };
 use ledger_application::ports::store::FeedCursor;
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 
-use ledger_sql::{suffix, tables};
+use ledger_sql::{i64_of, suffix, tables};
 
 use crate::apply::apply_in;
 use crate::{ReadModelFile, SqliteEventStore, WriterConnection};
@@ -24,10 +24,8 @@ pub(crate) fn failed(e: impl std::fmt::Display) -> ReadModelError {
 
 /// A generation's checkpoint columns and table suffix.
 pub(crate) fn cols(g: Generation) -> (&'static str, &'static str, &'static str) {
-    match g {
-        Generation::Live => ("tx", "position", suffix(g)),
-        Generation::Rebuild => ("rebuild_tx", "rebuild_position", suffix(g)),
-    }
+    let (t, p) = ledger_sql::checkpoint_columns(g);
+    (t, p, suffix(g))
 }
 
 /// Read models on their own SQLite file (its own writer connection); the relay's
@@ -269,12 +267,25 @@ impl ProjectionStore for SqliteProjectionStore {
         crate::relay::move_to(&self.events, from, to, error).await
     }
 
-    async fn set_failed(&self, name: Projection, error: &str) -> Result<(), ReadModelError> {
+    async fn set_failed(
+        &self,
+        name: Projection,
+        g: Generation,
+        at: FeedCursor,
+        error: &str,
+    ) -> Result<(), ReadModelError> {
+        let (t, p, _) = cols(g);
+        let sql = format!(
+            "UPDATE projections SET state = 'failed', last_error = ?2 \
+             WHERE name = ?1 AND {t} = ?3 AND {p} = ?4"
+        );
         crate::execute_in_turn(
             &self.writer,
-            sqlx::query("UPDATE projections SET state = 'failed', last_error = ?2 WHERE name = ?1")
+            sqlx::query(&sql)
                 .bind(name.as_str())
-                .bind(error),
+                .bind(error)
+                .bind(i64_of(at.tx))
+                .bind(i64_of(at.position)),
         )
         .await
         .map_err(rm_error)?;
@@ -286,27 +297,27 @@ impl ProjectionStore for SqliteProjectionStore {
     }
 
     async fn statuses(&self) -> Result<Vec<ProjectionStatus>, ReadModelError> {
-        let claimed = crate::claim::is_claimed(&self.writer)?;
+        // A stored `rebuilding` reads as interrupted only if no claim was held either
+        // before the rows were read or after: a rebuild takes its claim just before
+        // those rows show it.
+        let before = crate::claim::is_claimed(&self.writer)?;
         let rows = sqlx::query(
             "SELECT name, state, tx, position, last_error FROM projections ORDER BY name",
         )
         .fetch_all(&self.reader)
         .await
         .map_err(rm_error)?;
+        let claimed = before || crate::claim::is_claimed(&self.writer)?;
         rows.iter()
             .map(|r| {
-                let stored = ProjectionStatus {
-                    name: r.try_get("name")?,
-                    state: ProjectionState::parse(r.try_get::<String, _>("state")?.as_str()),
-                    // As stored, for the listing (a negative one, refused where a
-                    // projection steps from it, shows as 0).
-                    position: FeedCursor {
-                        tx: u64::try_from(r.try_get::<i64, _>("tx")?).unwrap_or(0),
-                        position: u64::try_from(r.try_get::<i64, _>("position")?).unwrap_or(0),
-                    },
-                    last_error: r.try_get("last_error")?,
-                };
-                Ok(interrupted_if_unclaimed(stored, claimed))
+                Ok(ledger_sql::projection_status(
+                    r.try_get("name")?,
+                    r.try_get::<String, _>("state")?.as_str(),
+                    r.try_get("tx")?,
+                    r.try_get("position")?,
+                    r.try_get("last_error")?,
+                    claimed,
+                ))
             })
             .collect::<Result<_, sqlx::Error>>()
             .map_err(rm_error)

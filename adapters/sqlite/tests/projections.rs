@@ -74,6 +74,12 @@ async fn a_rebuild_behind_the_live_view_is_not_swapped_in() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failure_seen_before_a_swap_marks_nothing() {
+    let (_d, h) = harness().await;
+    failures::a_failure_seen_before_a_swap_marks_nothing(h).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_step_cut_off_anywhere_leaves_the_store_usable() {
     let (_d, h) = harness().await;
     let cut_offs = interrupted::a_step_cut_off_anywhere_leaves_the_store_usable(h, 20).await;

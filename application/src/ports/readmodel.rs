@@ -284,8 +284,19 @@ pub trait ProjectionStore: Send + Sync + 'static {
         from: FeedCursor,
     ) -> Result<bool, ReadModelError>;
 
-    /// Marks a projection failed with the error.
-    async fn set_failed(&self, projection: Projection, error: &str) -> Result<(), ReadModelError>;
+    /// Marks a projection failed with the error, if its `generation`'s checkpoint is
+    /// still `at` (where the failing step read it); otherwise marks nothing. A step
+    /// that failed on tables a rebuild has since replaced (another instance's, whose
+    /// swap moved the checkpoint) must not mark the rebuilt projection failed: a review
+    /// saw an unconditional mark land right after such a swap, on PostgreSQL by waiting
+    /// on the swap's row lock.
+    async fn set_failed(
+        &self,
+        projection: Projection,
+        generation: Generation,
+        at: FeedCursor,
+        error: &str,
+    ) -> Result<(), ReadModelError>;
 
     /// Every projection's status, from the store: `rebuilding` only while a claim is
     /// held (a rebuild whose instance stopped midway reads `live`, the live view having

@@ -139,6 +139,12 @@ async fn a_rebuild_behind_the_live_view_is_not_swapped_in() {
     failures::a_rebuild_behind_the_live_view_is_not_swapped_in(h).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failure_seen_before_a_swap_marks_nothing() {
+    let (_db, h) = harness().await;
+    failures::a_failure_seen_before_a_swap_marks_nothing(h).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rebuild_claim_is_exclusive() {
     let (_db, pool) = TestDatabase::migrated(5).await;
