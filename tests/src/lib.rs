@@ -77,6 +77,8 @@ pub struct TestApp {
     /// The settings it runs with (a second instance on the same store reuses them).
     settings: Settings,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    /// The served application's task: it ends once every background loop has.
+    serving: Option<tokio::task::JoinHandle<Result<(), String>>>,
     /// Its expirer (a test driving a `ManualClock` runs a step at once).
     pub expirer: Arc<Expirer>,
     clock: Arc<dyn Clock>,
@@ -167,9 +169,11 @@ impl TestApp {
         let expirer = app.expirer();
         let base = format!("http://127.0.0.1:{}", app.port());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(app.run_until(async move {
+        let stopped = async move {
             let _ = rx.await;
-        }));
+        };
+        let serving =
+            tokio::spawn(async move { app.run_until(stopped).await.map_err(|e| e.to_string()) });
         Self {
             base,
             client: Client::builder()
@@ -180,6 +184,7 @@ impl TestApp {
             dir,
             settings,
             stop: Some(tx),
+            serving: Some(serving),
             expirer,
             clock,
             verifier_stores: tokio::sync::OnceCell::new(),
@@ -239,6 +244,19 @@ impl TestApp {
     pub fn stop(&mut self) {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
+        }
+    }
+
+    /// Stops serving and waits until it has stopped: every background loop (projector,
+    /// sealer, expirer, relay) ended and the stores closed, so that a test may change
+    /// the store by hand or run `ledger verify` on it with nothing else writing. (A
+    /// fixed pause stood in for this once; a loaded machine can outlast any.)
+    pub async fn stop_and_wait(&mut self) {
+        self.stop();
+        if let Some(serving) = self.serving.take() {
+            let ended = tokio::time::timeout(Duration::from_secs(60), serving).await;
+            let ended = ended.expect("the application stops within 60 s");
+            ended.expect("its task").expect("it stops cleanly");
         }
     }
 }

@@ -4,7 +4,6 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
-use std::time::Duration;
 
 use ledger_application::ports::store::{ChainHash, EventStore, RecordedEvent, StreamQuery};
 use sqlx::{Connection, Executor, PgConnection, SqliteConnection};
@@ -317,8 +316,7 @@ pub async fn sealed_ledger(backend: Backend) -> (TestApp, String, PathBuf, PathB
     // Every view (the transfers view once trailed, and a tampering test then changed
     // no row).
     app.projections_caught_up().await;
-    app.stop();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    app.stop_and_wait().await;
     let url = app.storage_url();
     (app, url, dir, key)
 }

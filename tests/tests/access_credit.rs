@@ -104,19 +104,33 @@ async fn deposit_around(
     String::from_utf8_lossy(&answer).into_owned()
 }
 
+/// An open API with account `a`, closed by its first key while a deposit's head has
+/// come and its body has not. A machine too loaded to read the head within the pause
+/// refuses it as the closed API it then is ("a bearer token is required"): legal, but
+/// not the case under test, so the scenario runs again on a fresh ledger (three tries).
+async fn closed_by_the_first_key(backend: Backend) -> TestApp {
+    for _ in 0..3 {
+        let app = TestApp::spawn(backend).await;
+        let body = json!({"account_id": "a", "owner": "o", "currency": "USD"});
+        assert_eq!(call(&app, "/accounts", body, ADMIN).await.0, 201);
+        let first = json!({"name": "the first", "role": "operator"});
+        let answer = deposit_around(&app, "", async {
+            let (s, made) = call(&app, "/admin/api-keys", first, ADMIN).await;
+            assert_eq!(s, 201, "{made}");
+        })
+        .await;
+        assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+        if answer.contains("no longer open") {
+            return app;
+        }
+        assert!(answer.contains("a bearer token is required"), "{answer}");
+    }
+    panic!("the head was never read before the first key, in three tries");
+}
+
 async fn a_command_whose_access_ends_before_its_body_writes_nothing(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let body = json!({"account_id": "a", "owner": "o", "currency": "USD"});
-    assert_eq!(call(&app, "/accounts", body, ADMIN).await.0, 201);
     // An open API closed by its first key.
-    let first = json!({"name": "the first", "role": "operator"});
-    let answer = deposit_around(&app, "", async {
-        let (s, made) = call(&app, "/admin/api-keys", first, ADMIN).await;
-        assert_eq!(s, 201, "{made}");
-    })
-    .await;
-    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
-    assert!(answer.contains("no longer open"), "{answer}");
+    let app = closed_by_the_first_key(backend).await;
     // A key revoked.
     let key = json!({"name": "revoked", "role": "operator"});
     let (s, made) = call(&app, "/admin/api-keys", key, ADMIN).await;

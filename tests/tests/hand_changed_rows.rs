@@ -30,8 +30,7 @@ async fn funded(backend: Backend) -> TestApp {
 }
 
 async fn stopped(mut app: TestApp) -> TestApp {
-    app.stop();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    app.stop_and_wait().await;
     app
 }
 

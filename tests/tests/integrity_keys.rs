@@ -4,8 +4,6 @@
 //! outside the store (`--seal`): the feed up to its cursor must still give its count
 //! and digest, whatever the stored seals say.
 
-use std::time::Duration;
-
 use ledger_tests::tamper::{new_key, sealed_ledger, verify, verify_with, Store};
 use ledger_tests::{json, on_both_backends, Backend};
 use serde_json::{json, Value};
@@ -27,8 +25,7 @@ async fn seals_of_two_keys_verify_with_both(backend: Backend) {
             .is_some_and(|e| e["event_type"] == "LedgerSealed" && e["stream_id"] == "$seals")
     })
     .await;
-    app.stop();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    app.stop_and_wait().await;
     let new_arg = new.display().to_string();
     let (code, out) = verify_with(&url, Some(&key), &["--public-key", &new_arg]).await;
     assert_eq!(code, 0, "{out}");

@@ -173,7 +173,7 @@ async fn upgrade_then_verify(url: &str) {
         if out.contains("2 accounts, 0 transfers, 6 audit entries") {
             break;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
     assert!(
         out.contains("2 accounts, 0 transfers, 6 audit entries"),
@@ -256,8 +256,7 @@ async fn concurrent_writers_leave_a_clean_chain(backend: Backend) {
         b["currencies"][0]["total_balance"] == "4048.00"
     })
     .await;
-    app.stop();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    app.stop_and_wait().await;
     let (code, out) = verify(&app.storage_url(), None).await;
     assert_eq!(code, 0, "{out}");
     assert!(

@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use ledger_bootstrap::Application;
-use ledger_postgres::testing::TestDatabase;
+use ledger_tests::private::PrivatePostgres;
 use ledger_tests::{redis_url, settings, Options};
 use serde_json::{json, Value};
 use sqlx::{Connection, Executor, PgConnection};
@@ -17,11 +17,14 @@ use tokio::sync::oneshot;
 
 const BOUND: Duration = Duration::from_secs(2);
 
-/// A served application on a fresh database whose requests are bounded by [`BOUND`]:
-/// the database, its base URL and what stops it.
-async fn bounded(max_connections: u32) -> (TestDatabase, String, oneshot::Sender<()>) {
-    let db = TestDatabase::create().await;
-    let mut s = settings(db.url.clone(), redis_url(), &Options::default());
+/// A served application whose requests are bounded by [`BOUND`], on a PostgreSQL of
+/// its own: the cluster, its base URL and what stops it. Not the shared server: an
+/// `ACCESS EXCLUSIVE` lock takes a transaction id, and the feed shows no event newer
+/// than the oldest transaction running anywhere on the server (every other test's
+/// feed would stall while these tests hold their locks).
+async fn bounded(max_connections: u32) -> (PrivatePostgres, String, oneshot::Sender<()>) {
+    let db = PrivatePostgres::start();
+    let mut s = settings(db.url(), redis_url(), &Options::default());
     s.server.request_timeout_ms = u64::try_from(BOUND.as_millis()).expect("ms");
     s.storage.max_connections = max_connections;
     let app = Application::build(s).await.expect("builds");
@@ -57,7 +60,7 @@ async fn a_stalled_database_answers_503_in_bound_and_recovers() {
     );
 
     // Hold every query on the events table.
-    let mut locker = PgConnection::connect(&db.url).await.expect("connect");
+    let mut locker = PgConnection::connect(&db.url()).await.expect("connect");
     locker
         .execute("BEGIN; LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
         .await
@@ -171,7 +174,7 @@ async fn a_write_that_ends_past_the_bound_answers_its_outcome() {
         200
     );
 
-    let mut locker = PgConnection::connect(&db.url).await.expect("connect");
+    let mut locker = PgConnection::connect(&db.url()).await.expect("connect");
     locker
         .execute("BEGIN; LOCK TABLE events IN SHARE MODE")
         .await
@@ -213,7 +216,7 @@ async fn a_stalled_key_lookup_is_answered_within_the_bound() {
     assert_eq!(r.send().await.expect("open").status(), 201);
     // Past the key cache's life: the next request looks the key up in the store.
     tokio::time::sleep(ledger_application::api_keys::CACHE_TTL * 2).await;
-    let mut locker = PgConnection::connect(&db.url).await.expect("connect");
+    let mut locker = PgConnection::connect(&db.url()).await.expect("connect");
     locker
         .execute("BEGIN; LOCK TABLE api_keys IN ACCESS EXCLUSIVE MODE")
         .await
