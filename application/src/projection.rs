@@ -227,8 +227,8 @@ impl ProjectionRunner {
     /// share one feed read, one decode and (where the store can) one transaction. If
     /// that fails for a reason other than an outage, each takes its own step instead,
     /// so a projection that cannot apply an event is marked failed alone; one whose
-    /// checkpoint cannot be read is passed over alone. Returns the most events one projection applied (0:
-    /// all caught up).
+    /// checkpoint cannot be read is passed over alone. Returns the most events one
+    /// projection applied (0: all caught up).
     pub async fn step_many(&self, projections: &[Projection]) -> Result<usize, ProjectionError> {
         let mut at = Vec::with_capacity(projections.len());
         for p in projections {
@@ -239,7 +239,8 @@ impl ProjectionRunner {
                 // others step on. Its status reads `failed` from the row itself; it is
                 // not marked here, where the mark could land after that rebuild.
                 Err(ReadModelError::Unreadable(cause)) => {
-                    tracing::warn!(%cause, projection = %p, "a checkpoint cannot be read; passed over");
+                    // Outside a rebuild it is not even tried (its status reads failed).
+                    tracing::debug!(%cause, projection = %p, "a checkpoint cannot be read");
                 }
                 Err(e) => {
                     return Err(self

@@ -248,9 +248,10 @@ impl TestApp {
     }
 
     /// Stops serving and waits until it has stopped: every background loop (projector,
-    /// sealer, expirer, relay) ended and the stores closed, so that a test may change
-    /// the store by hand or run `ledger verify` on it with nothing else writing. (A
-    /// fixed pause stood in for this once; a loaded machine can outlast any.)
+    /// sealer, expirer, relay) ended, or was given up on after `run_until`'s bound
+    /// (logged), and the stores closed, so that a test may change the store by hand or
+    /// run `ledger verify` on it with nothing else writing. (A fixed pause stood in for
+    /// this once; a loaded machine can outlast any.)
     pub async fn stop_and_wait(&mut self) {
         self.stop();
         if let Some(serving) = self.serving.take() {

@@ -261,8 +261,11 @@ impl ProjectionStore for MemoryReadModels {
     }
 
     async fn statuses(&self) -> Result<Vec<ProjectionStatus>, ReadModelError> {
-        let claimed = self.rebuild_claimed.load(Ordering::SeqCst);
+        // The claim before and after the states: a rebuild takes it just before its
+        // state shows it (as the SQL adapters read it).
+        let before = self.rebuild_claimed.load(Ordering::SeqCst);
         let inner = self.lock();
+        let claimed = before || self.rebuild_claimed.load(Ordering::SeqCst);
         Ok(PROJECTIONS
             .iter()
             .filter_map(|name| {

@@ -143,7 +143,8 @@ pub const CHECKPOINT_UNREADABLE: &str = "its checkpoint cannot be read (its row 
 /// A projection's status from its row (`state`, live `tx` and `position`,
 /// `last_error`), `claimed` saying whether a rebuild holds its claim anywhere. A
 /// negative checkpoint (changed by hand: [`checkpoint`] refuses it) reads `failed`
-/// with [`CHECKPOINT_UNREADABLE`] and position 0, unless a rebuild runs to replace it.
+/// with [`CHECKPOINT_UNREADABLE`] and position 0, unless a rebuild runs to replace it
+/// or a failure is stored with its own cause.
 /// It is read so, never written: a runner marking it failed could land after the
 /// rebuild that mended it (a review saw that race leave a rebuilt projection failed).
 pub fn projection_status(
@@ -166,7 +167,9 @@ pub fn projection_status(
         last_error,
     };
     let mut status = interrupted_if_unclaimed(stored, claimed);
-    if !readable && status.state != ProjectionState::Rebuilding {
+    // A failure already stored (the rebuild meant to mend it failed, say) keeps its
+    // own cause.
+    if !readable && status.state == ProjectionState::Live {
         status.state = ProjectionState::Failed;
         status.last_error = Some(CHECKPOINT_UNREADABLE.to_owned());
     }

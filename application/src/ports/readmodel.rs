@@ -289,7 +289,8 @@ pub trait ProjectionStore: Send + Sync + 'static {
     /// that failed on tables a rebuild has since replaced (another instance's, whose
     /// swap moved the checkpoint) must not mark the rebuilt projection failed: a review
     /// saw an unconditional mark land right after such a swap, on PostgreSQL by waiting
-    /// on the swap's row lock.
+    /// on the swap's row lock. (A swap that leaves the checkpoint where it was, the
+    /// rebuild ending exactly where the failing step began, is not told apart.)
     async fn set_failed(
         &self,
         projection: Projection,
