@@ -11,13 +11,18 @@ use serde_json::Value;
 
 use crate::{ledger_binary, redis_url};
 
-/// A port nothing listens on.
+/// A port nothing listens on, below the kernel's ephemeral range (32768 and up): a
+/// test that stops a server and starts it again on the same port must not find that
+/// port taken meanwhile by another test's server (which binds port 0) or by an
+/// outgoing connection, both of which the kernel gives ephemeral ports.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    loop {
+        let offset = u16::try_from(uuid::Uuid::new_v4().as_u128() % 12_000).unwrap_or(0);
+        let port = 20_000 + offset;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// Starts the binary on `db_url` (snapshots every 3 events, keys of this database).
