@@ -74,6 +74,18 @@ pub(crate) fn values(settings: &Settings) -> anyhow::Result<()> {
             settings.log.level
         );
     }
+    // A bare word is read by the filter as a target's name, enabling only that target:
+    // a misspelt level (`verbose`) silenced every log line, warnings included.
+    const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+    if let Some(word) = settings.log.level.split(',').map(str::trim).find(|d| {
+        !d.is_empty() && !d.contains('=') && !LEVELS.contains(&d.to_ascii_lowercase().as_str())
+    }) {
+        anyhow::bail!(
+            "log.level `{word}` names no level: write one of {} (for everything), or \
+             target=level",
+            LEVELS.join(", ")
+        );
+    }
     if !["text", "json"].contains(&settings.log.format.as_str()) {
         anyhow::bail!("log.format must be `text` or `json`");
     }

@@ -36,7 +36,7 @@ fn an_unknown_setting_is_an_error_not_ignored() {
     let file = dir.join("ledger.toml");
     std::fs::write(&file, "[auth]\napi_token = \"s3cret\"\n").expect("file");
     let sqlite = format!("sqlite://{}/l.db", dir.display());
-    let runs: [(&[&str], (&str, &str), &str); 8] = [
+    let runs: [(&[&str], (&str, &str), &str); 9] = [
         (
             &["--config", file.to_str().unwrap(), "migrate"],
             ("LEDGER__LOG__LEVEL", "info"),
@@ -48,6 +48,12 @@ fn an_unknown_setting_is_an_error_not_ignored() {
             "adress",
         ),
         (&["migrate"], ("LEDGER__LOG__LEVEL", "[[["), "log.level"),
+        // A misspelt level was read as a target's name, silencing every log line.
+        (
+            &["migrate"],
+            ("LEDGER__LOG__LEVEL", "ledger_http=debug,verbose"),
+            "log.level `verbose` names no level",
+        ),
         // 0 once answered every request 503.
         (
             &["migrate"],
@@ -242,6 +248,36 @@ fn an_unreachable_store_is_one_clear_line_and_a_failure() {
         !err.contains("secret-pw"),
         "the file's line never prints: {err}"
     );
+    assert!(err.contains("ledger.toml: "), "the file is named: {err}");
+    // Every file that cannot be read is named with what it is; a pipe is not waited on
+    // (it was read as a file "not found"), and `/dev/null` is an empty configuration.
+    let fifo = dir.join("pipe");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo")
+        .success());
+    let missing = dir.join("missing.toml");
+    for (path, said) in [
+        (&missing, "no such file"),
+        (&dir, "a directory"),
+        (&fifo, "a pipe or socket"),
+    ] {
+        let out = Command::new(ledger_binary())
+            .args(["--config", path.to_str().expect("path"), "migrate"])
+            .output()
+            .expect("runs");
+        let err = String::from_utf8_lossy(&out.stderr);
+        let named = format!("--config {}: {said}", path.display());
+        assert!(!out.status.success() && err.contains(&named), "{err}");
+    }
+    let out = Command::new(ledger_binary())
+        .args(["--config", "/dev/null", "migrate"])
+        .env("LEDGER__STORAGE__URL", &sqlite)
+        .output()
+        .expect("runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

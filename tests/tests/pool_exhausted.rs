@@ -59,6 +59,21 @@ async fn a_stalled_database_answers_503_in_bound_and_recovers() {
         200
     );
 
+    // The store's gauges, read while it answers.
+    let scrape = || async {
+        let r = http.get(format!("{base}/metrics")).send().await;
+        let r = r.expect("metrics");
+        assert_eq!(r.status(), 200);
+        r.text().await.expect("text")
+    };
+    let text = scrape().await;
+    for gauge in [
+        "ledger_event_store_events ",
+        "ledger_projection_lag_events{",
+    ] {
+        assert!(text.contains(gauge), "{gauge} before: {text}");
+    }
+
     // Hold every query on the events table.
     let mut locker = PgConnection::connect(&db.url()).await.expect("connect");
     locker
@@ -100,15 +115,13 @@ async fn a_stalled_database_answers_503_in_bound_and_recovers() {
     let ready: Value = ready.json().await.expect("json");
     assert_eq!(ready["event_store"], "unavailable", "{ready}");
     // The counters are scraped while the store waits (the store's own gauges are left
-    // out): the outage shows in them, where /metrics once answered 503 with it.
-    let metrics = http
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .expect("metrics");
-    assert_eq!(metrics.status(), 200);
-    let text = metrics.text().await.expect("text");
+    // out): the outage shows in them, where /metrics once answered 503 with it. Its
+    // gauges are not shown as they last were (a lag of 0 said all was well).
+    let text = scrape().await;
     assert!(text.contains("ledger_http_requests_total"), "{text}");
+    for gauge in ["ledger_event_store_events", "ledger_projection_lag_events"] {
+        assert!(!text.contains(gauge), "{gauge} during the outage: {text}");
+    }
 
     locker.execute("COMMIT").await.expect("unlock");
     // Every key again: its first outcome if it had one, written once either way.

@@ -153,36 +153,47 @@ pub(crate) async fn metrics(State(state): State<crate::State>) -> Response {
         tokio::time::timeout(bound, state.runner.reports()),
     )
     .await;
-    if let Ok(Ok(n)) = events {
-        g(
+    // One that does not answer now is left out, not shown as it last was (a lag of 0
+    // during an outage once told dashboards all was well).
+    match events {
+        Ok(Ok(n)) => g(
             "ledger_event_store_events",
             "Events in the store (exact up to 10,000, from positions beyond)",
             n,
-        );
+        ),
+        _ => m.forget_gauge("ledger_event_store_events"),
     }
-    if let Ok(Ok(bytes)) = bytes {
-        g(
+    match bytes {
+        Ok(Ok(bytes)) => g(
             "ledger_event_store_bytes",
             "Bytes the events take in the store (table and indexes)",
             bytes,
+        ),
+        _ => m.forget_gauge("ledger_event_store_bytes"),
+    }
+    let Ok(Ok(reports)) = reports else {
+        m.forget_gauge("ledger_projection_lag_events");
+        m.forget_gauge("ledger_projection_failed");
+        return metrics_text(m);
+    };
+    for r in reports {
+        m.gauge(
+            "ledger_projection_lag_events",
+            "Events behind, per projection",
+            &[("projection", &r.status.name)],
+            r.lag_events as f64,
+        );
+        m.gauge(
+            "ledger_projection_failed",
+            "1 while a projection is stopped on an event it cannot apply (see /admin/projections)",
+            &[("projection", &r.status.name)],
+            f64::from(u8::from(r.status.state == ProjectionState::Failed)),
         );
     }
-    if let Ok(Ok(reports)) = reports {
-        for r in reports {
-            m.gauge(
-                "ledger_projection_lag_events",
-                "Events behind, per projection",
-                &[("projection", &r.status.name)],
-                r.lag_events as f64,
-            );
-            m.gauge(
-                "ledger_projection_failed",
-                "1 while a projection is stopped on an event it cannot apply (see /admin/projections)",
-                &[("projection", &r.status.name)],
-                f64::from(u8::from(r.status.state == ProjectionState::Failed)),
-            );
-        }
-    }
+    metrics_text(m)
+}
+
+fn metrics_text(m: &crate::metrics::Metrics) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         m.render(),
