@@ -13,6 +13,7 @@ pub mod relay;
 pub mod serve;
 pub mod settings;
 mod settings_checks;
+mod settings_file;
 pub mod stores;
 
 use std::future::Future;

@@ -194,12 +194,7 @@ impl Settings {
             .set_default("relay.nats.subject_prefix", "ledger.events")?
             .set_default("integrity.seal_interval_seconds", 60)?;
         if let Some(path) = file {
-            // Read here, so that every failure names the file (a permission refused
-            // once said only "Permission denied"); TOML whatever its name
-            // (`ledger.conf`), and that file only.
-            let text = config_text(path)?;
-            let file = config::File::from_str(&text, config::FileFormat::Toml);
-            builder = builder.add_source(file);
+            builder = crate::settings_file::read_into(builder, path)?;
         }
         builder = builder.add_source(
             config::Environment::with_prefix("LEDGER")
@@ -211,62 +206,16 @@ impl Settings {
         );
         let built = builder
             .build()
-            .map_err(|e| without_the_line(e, file))
+            .map_err(|e| crate::settings_file::without_the_line(e, file))
             .context("reading the configuration")?;
         crate::settings_checks::whole_numbers(&built)?;
-        let settings: Settings = built
+        let mut settings: Settings = built
             .try_deserialize()
+            .map_err(crate::settings_file::without_a_secret)
             .context("the configuration is invalid")?;
+        settings.log.level = crate::settings_checks::log_filter(&settings.log.level)?;
         crate::settings_checks::values(&settings)?;
         Ok(settings)
-    }
-}
-
-/// The text of the `--config` file: a regular file, or a device such as `/dev/null`
-/// (read as empty); never a directory, a pipe or a socket (a pipe would wait for a
-/// writer).
-fn config_text(path: &std::path::Path) -> anyhow::Result<String> {
-    use std::os::unix::fs::FileTypeExt;
-    let shown = path.display();
-    let kind = std::fs::metadata(path)
-        .map_err(|e| anyhow::anyhow!("--config {shown}: {}", io_said(&e)))?
-        .file_type();
-    if kind.is_dir() {
-        anyhow::bail!("--config {shown}: a directory, not a TOML file");
-    }
-    if kind.is_fifo() || kind.is_socket() {
-        anyhow::bail!("--config {shown}: a pipe or socket, not a TOML file");
-    }
-    std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("--config {shown}: {}", io_said(&e)))
-}
-
-/// An I/O error in a few words.
-fn io_said(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::NotFound => "no such file".into(),
-        std::io::ErrorKind::PermissionDenied => "cannot be read (permission denied)".into(),
-        std::io::ErrorKind::InvalidData => "not UTF-8 text".into(),
-        _ => e.to_string(),
-    }
-}
-
-/// A file's syntax error without the line it quotes (which may hold a secret): where
-/// it is and what was expected.
-fn without_the_line(e: config::ConfigError, file: Option<&std::path::Path>) -> anyhow::Error {
-    match e {
-        config::ConfigError::FileParse { uri, cause } => {
-            let text = cause.to_string();
-            let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
-            let (at, what) = (
-                lines.next().unwrap_or_default(),
-                lines.next_back().unwrap_or_default(),
-            );
-            let file = uri
-                .or_else(|| file.map(|f| f.display().to_string()))
-                .unwrap_or_default();
-            anyhow::anyhow!("{file}: {at}: {what} (the line is not shown: it may hold a secret)")
-        }
-        other => other.into(),
     }
 }
 

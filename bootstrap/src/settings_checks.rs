@@ -66,26 +66,40 @@ pub(crate) fn whole_numbers(built: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `log.level` as the filter reads it: its directives without the spaces around them
+/// (the filter reads `info ` as a target named "info ", silencing every line), each
+/// one a filter; a bare word must be a level (`warn`, `3`): the filter reads any other
+/// as a target's name, and a misspelt `verbose` silenced every log line, warnings
+/// included.
+pub(crate) fn log_filter(level: &str) -> anyhow::Result<String> {
+    let directives: Vec<&str> = level
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .collect();
+    if directives.is_empty() {
+        anyhow::bail!("log.level is empty: write a level (such as `info`) or target=level");
+    }
+    let filter = directives.join(",");
+    if let Err(e) = tracing_subscriber::EnvFilter::try_new(&filter) {
+        anyhow::bail!("log.level `{level}` is not a log filter: {e}");
+    }
+    let no_level = |d: &&str| {
+        !d.contains('=')
+            && d.parse::<tracing_subscriber::filter::LevelFilter>()
+                .is_err()
+    };
+    if let Some(word) = directives.iter().copied().find(no_level) {
+        anyhow::bail!(
+            "log.level `{word}` names no level: write a level (trace, debug, info, warn, \
+             error, off), or target=level"
+        );
+    }
+    Ok(filter)
+}
+
 /// Every value's own rule.
 pub(crate) fn values(settings: &Settings) -> anyhow::Result<()> {
-    if let Err(e) = tracing_subscriber::EnvFilter::try_new(&settings.log.level) {
-        anyhow::bail!(
-            "log.level `{}` is not a log filter: {e}",
-            settings.log.level
-        );
-    }
-    // A bare word is read by the filter as a target's name, enabling only that target:
-    // a misspelt level (`verbose`) silenced every log line, warnings included.
-    const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
-    if let Some(word) = settings.log.level.split(',').map(str::trim).find(|d| {
-        !d.is_empty() && !d.contains('=') && !LEVELS.contains(&d.to_ascii_lowercase().as_str())
-    }) {
-        anyhow::bail!(
-            "log.level `{word}` names no level: write one of {} (for everything), or \
-             target=level",
-            LEVELS.join(", ")
-        );
-    }
     if !["text", "json"].contains(&settings.log.format.as_str()) {
         anyhow::bail!("log.format must be `text` or `json`");
     }

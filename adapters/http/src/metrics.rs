@@ -141,12 +141,6 @@ impl Metrics {
         *g = value;
     }
 
-    /// Drops every series of the gauge `name` (and its header): a figure that could not
-    /// be read now is left out, never shown as its last reading.
-    pub fn forget_gauge(&self, name: &str) {
-        self.lock().gauges.remove(name);
-    }
-
     /// Records a duration in a histogram (seconds).
     pub fn observe(&self, name: &str, help: &'static str, pairs: &[(&str, &str)], d: Duration) {
         let secs = d.as_secs_f64();

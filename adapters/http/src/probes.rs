@@ -153,50 +153,43 @@ pub(crate) async fn metrics(State(state): State<crate::State>) -> Response {
         tokio::time::timeout(bound, state.runner.reports()),
     )
     .await;
-    // One that does not answer now is left out, not shown as it last was (a lag of 0
-    // during an outage once told dashboards all was well).
-    match events {
-        Ok(Ok(n)) => g(
+    // Read for this scrape alone, and left out when they do not answer now (kept in the
+    // shared registry, a lag of 0 read before an outage was shown through it, and one
+    // scrape's leaving out could take another's fresh figures away).
+    let store = crate::metrics::Metrics::default();
+    let g = |name: &str, help: &'static str, v: u64| store.gauge(name, help, &[], v as f64);
+    if let Ok(Ok(n)) = events {
+        g(
             "ledger_event_store_events",
             "Events in the store (exact up to 10,000, from positions beyond)",
             n,
-        ),
-        _ => m.forget_gauge("ledger_event_store_events"),
+        );
     }
-    match bytes {
-        Ok(Ok(bytes)) => g(
+    if let Ok(Ok(bytes)) = bytes {
+        g(
             "ledger_event_store_bytes",
             "Bytes the events take in the store (table and indexes)",
             bytes,
-        ),
-        _ => m.forget_gauge("ledger_event_store_bytes"),
+        );
     }
-    let Ok(Ok(reports)) = reports else {
-        m.forget_gauge("ledger_projection_lag_events");
-        m.forget_gauge("ledger_projection_failed");
-        return metrics_text(m);
-    };
-    for r in reports {
-        m.gauge(
+    for r in reports.ok().and_then(Result::ok).unwrap_or_default() {
+        store.gauge(
             "ledger_projection_lag_events",
             "Events behind, per projection",
             &[("projection", &r.status.name)],
             r.lag_events as f64,
         );
-        m.gauge(
+        store.gauge(
             "ledger_projection_failed",
             "1 while a projection is stopped on an event it cannot apply (see /admin/projections)",
             &[("projection", &r.status.name)],
             f64::from(u8::from(r.status.state == ProjectionState::Failed)),
         );
     }
-    metrics_text(m)
-}
-
-fn metrics_text(m: &crate::metrics::Metrics) -> Response {
+    // Their names are not the shared registry's: the two texts make one exposition.
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        m.render(),
+        m.render() + &store.render(),
     )
         .into_response()
 }
