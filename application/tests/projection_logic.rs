@@ -58,20 +58,25 @@ fn one_event_page() -> FeedPage {
     }
 }
 
+/// The error a live step that fails records, marked where that step read its
+/// checkpoint (a mark elsewhere could land on tables a rebuild swapped in).
 async fn recorded_error(failure: ReadModelError) -> String {
+    const AT: FeedCursor = FeedCursor { tx: 3, position: 5 };
     let mut target = MockProjectionStore::new();
-    target
-        .expect_checkpoint()
-        .returning(|_, _| Ok(FeedCursor::START));
+    target.expect_checkpoint().returning(|_, _| Ok(AT));
     target
         .expect_apply_batch()
         .returning(move |_, _, _, _, _| Err(failure.clone()));
     let recorded = Arc::new(std::sync::Mutex::new(String::new()));
     let sink = recorded.clone();
-    target.expect_set_failed().returning(move |_, _, _, e| {
-        *sink.lock().unwrap() = e.to_owned();
-        Ok(())
-    });
+    target
+        .expect_set_failed()
+        .withf(|_, g, at, _| *g == Generation::Live && *at == AT)
+        .times(1)
+        .returning(move |_, _, _, e| {
+            *sink.lock().unwrap() = e.to_owned();
+            Ok(())
+        });
     let runner = ProjectionRunner::new(Arc::new(feed_with_one_event()), Arc::new(target), 10);
     let err = runner
         .catch_up(ledger_application::ports::readmodel::Projection::CurrentState)
