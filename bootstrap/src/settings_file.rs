@@ -86,7 +86,7 @@ pub(crate) fn without_the_line(e: config::ConfigError, file: Option<&Path>) -> a
 /// A value of the wrong type, without the value when its key may hold a secret.
 pub(crate) fn without_a_secret(e: config::ConfigError) -> anyhow::Error {
     let secret = |key: &str| SECRET_KEYS.iter().any(|k| key.starts_with(k));
-    match e {
+    let (key, origin, expected) = match e {
         // What serde refused, under the key it was read for (its message quotes the
         // value: only what was expected is kept).
         config::ConfigError::At {
@@ -94,29 +94,24 @@ pub(crate) fn without_a_secret(e: config::ConfigError) -> anyhow::Error {
             origin,
             key: Some(key),
         } if secret(&key) => {
-            let from = origin.map(|o| format!(" in {o}")).unwrap_or_default();
             let said = error.to_string();
-            let expected = said
-                .split_once(", expected ")
-                .map(|(_, e)| format!(": expected {e}"))
-                .unwrap_or_default();
-            anyhow::anyhow!(
-                "invalid value for key `{key}`{from}{expected} (the value is not shown: it \
-                 may be a secret)"
-            )
+            let expected = said.split_once(", expected ").map(|(_, e)| e.to_owned());
+            (key, origin, expected)
         }
         config::ConfigError::Type {
             origin,
             expected,
             key: Some(key),
             ..
-        } if secret(&key) => {
-            let from = origin.map(|o| format!(" in {o}")).unwrap_or_default();
-            anyhow::anyhow!(
-                "invalid type for key `{key}`{from}: expected {expected} (the value is not \
-                 shown: it may be a secret)"
-            )
-        }
-        other => other.into(),
-    }
+        } if secret(&key) => (key, origin, Some(expected.to_owned())),
+        other => return other.into(),
+    };
+    let from = origin.map(|o| format!(" in {o}")).unwrap_or_default();
+    let expected = expected
+        .map(|e| format!(": expected {e}"))
+        .unwrap_or_default();
+    anyhow::anyhow!(
+        "invalid value for key `{key}`{from}{expected} (the value is not shown: it may be \
+         a secret)"
+    )
 }

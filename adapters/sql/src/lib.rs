@@ -155,14 +155,14 @@ pub fn projection_status(
     last_error: Option<String>,
     claimed: bool,
 ) -> ProjectionStatus {
-    let (tx, position) = (u64::try_from(tx), u64::try_from(position));
-    let readable = tx.is_ok() && position.is_ok();
+    // Unreadable as `checkpoint` finds it; listed with each negative half as 0.
+    let readable = checkpoint(tx, position).is_ok();
     let stored = ProjectionStatus {
         name,
         state: ProjectionState::parse(state),
         position: ledger_application::ports::store::FeedCursor {
-            tx: tx.unwrap_or(0),
-            position: position.unwrap_or(0),
+            tx: u64::try_from(tx).unwrap_or(0),
+            position: u64::try_from(position).unwrap_or(0),
         },
         last_error,
     };
