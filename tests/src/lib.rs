@@ -5,6 +5,7 @@
 mod app_settings;
 pub mod browser;
 pub mod console_app;
+pub mod feed_read;
 pub mod model;
 pub mod model_checks;
 pub mod model_http;

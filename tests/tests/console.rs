@@ -87,7 +87,7 @@ async fn the_console_in_a_browser() {
     let live = "window.notReloaded && document.querySelector('#chart').dataset.points === '5' \
         && document.querySelector('#state [data-field=balance]').textContent === '32.00'";
     assert!(
-        browser.until(Duration::from_secs(2), live).await,
+        browser.until(Duration::from_secs(10), live).await,
         "the deposit appears live"
     );
     browser.screenshot("account-1280").await;

@@ -221,6 +221,8 @@ async fn every_pending_transfer_of_an_account_is_reachable() {
     );
     let made: Value = made.await;
     assert_eq!(made["results"].as_array().map(Vec::len), Some(107));
+    // The pending list is the transfers view: the page reads it once, when it opens.
+    app.projections_caught_up().await;
     let browser = Browser::start().await;
     sign_in(&browser, &app.base, ADMIN).await;
     open(&browser, &app.base, "/accounts/many").await;

@@ -2,11 +2,12 @@
 //! command that got a 2xx is present exactly once after a restart, and idempotent
 //! retries of the in-flight ones apply at most once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ledger_postgres::testing::TestDatabase;
+use ledger_tests::feed_read::feed_until;
 use ledger_tests::json;
 use ledger_tests::process::{free_port, start_with, wait_up};
 use serde_json::{json, Value};
@@ -101,31 +102,20 @@ async fn kill_9_under_load(url: &str, env: &[(&str, &str)]) {
         assert_eq!(r.status(), 200, "retry of {key}");
     }
     // Each key's deposit exists exactly once.
+    let request_id = |e: &Value| e["metadata"]["request_id"].as_str().map(str::to_owned);
+    let events = feed_until(&client, &base, "crash-admin", |events| {
+        let ids: HashSet<String> = events.iter().filter_map(request_id).collect();
+        sent.keys().all(|k| ids.contains(k))
+    })
+    .await;
     let mut seen: HashMap<String, usize> = HashMap::new();
-    let mut after = "0-0".to_owned();
-    loop {
-        let (_, page) = json(
-            client
-                .get(format!("{base}/events?after={after}&limit=1000"))
-                .bearer_auth("crash-admin")
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
-        let events: Vec<Value> = page["events"].as_array().unwrap().clone();
-        if events.is_empty() {
-            break;
-        }
-        after = page["next"].as_str().unwrap().to_owned();
-        for e in events
-            .iter()
-            .filter(|e| e["event_type"] == "MoneyDeposited")
-        {
-            *seen
-                .entry(e["metadata"]["request_id"].as_str().unwrap().to_owned())
-                .or_default() += 1;
-        }
+    for e in events
+        .iter()
+        .filter(|e| e["event_type"] == "MoneyDeposited")
+    {
+        *seen
+            .entry(request_id(e).expect("a request id"))
+            .or_default() += 1;
     }
     for key in sent.keys() {
         assert_eq!(seen.get(key), Some(&1), "{key} applied exactly once");

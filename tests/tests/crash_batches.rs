@@ -2,11 +2,12 @@
 //! a restart, none is half-written, and keyed retries of the in-flight ones apply at
 //! most once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ledger_postgres::testing::TestDatabase;
+use ledger_tests::feed_read::feed_until;
 use ledger_tests::json;
 use ledger_tests::process::{free_port, start, wait_up};
 use serde_json::{json, Value};
@@ -88,7 +89,7 @@ async fn a_kill_9_during_batches_loses_no_acknowledged_batch_and_half_writes_non
         "the load ran before the kill ({})",
         acknowledged.len()
     );
-    let seen = events_by_request(&client, &base).await;
+    let seen = events_by_request(&client, &base, acknowledged.iter().copied()).await;
     for (key, n) in &seen {
         assert_eq!(*n, 4, "{key}: a batch is all of its events or none");
     }
@@ -107,16 +108,7 @@ async fn a_kill_9_during_batches_loses_no_acknowledged_batch_and_half_writes_non
             .unwrap();
         assert_eq!(r.status(), 200, "retry of {key}");
     }
-    // The feed shows a commit once every older transaction has ended: read until every
-    // key is there (then each must be there once, whole).
-    let mut seen = HashMap::new();
-    for _ in 0..50 {
-        seen = events_by_request(&client, &base).await;
-        if sent.keys().all(|k| seen.contains_key(k)) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let seen = events_by_request(&client, &base, sent.keys()).await;
     for key in sent.keys() {
         assert_eq!(seen.get(key), Some(&4), "{key} applied exactly once");
     }
@@ -142,32 +134,27 @@ async fn a_kill_9_during_batches_loses_no_acknowledged_batch_and_half_writes_non
     let _ = server.wait();
 }
 
-/// Events per request id (a batch's key is its request id), from the global feed.
-async fn events_by_request(client: &reqwest::Client, base: &str) -> HashMap<String, usize> {
+/// Events per request id (a batch's key is its request id), from the global feed, once
+/// every key of `wanted` is there.
+async fn events_by_request<'a>(
+    client: &reqwest::Client,
+    base: &str,
+    wanted: impl Iterator<Item = &'a String> + Clone,
+) -> HashMap<String, usize> {
+    let request = |e: &Value| {
+        e["metadata"]["request_id"]
+            .as_str()
+            .filter(|r| r.starts_with('w'))
+            .map(str::to_owned)
+    };
+    let events = feed_until(client, base, "crash-admin", |events| {
+        let ids: HashSet<String> = events.iter().filter_map(request).collect();
+        wanted.clone().all(|k| ids.contains(k))
+    })
+    .await;
     let mut seen: HashMap<String, usize> = HashMap::new();
-    let mut after = "0-0".to_owned();
-    loop {
-        let (_, page) = json(
-            client
-                .get(format!("{base}/events?after={after}&limit=1000"))
-                .bearer_auth("crash-admin")
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
-        let events: Vec<Value> = page["events"].as_array().unwrap().clone();
-        if events.is_empty() {
-            return seen;
-        }
-        after = page["next"].as_str().unwrap().to_owned();
-        for e in &events {
-            if let Some(r) = e["metadata"]["request_id"]
-                .as_str()
-                .filter(|r| r.starts_with('w'))
-            {
-                *seen.entry(r.to_owned()).or_default() += 1;
-            }
-        }
+    for r in events.iter().filter_map(request) {
+        *seen.entry(r).or_default() += 1;
     }
+    seen
 }

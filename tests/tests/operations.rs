@@ -45,7 +45,7 @@ async fn metrics_have_append_latency_store_size_and_true_counters(backend: Backe
     let batch = json!({"operations": [{"op": "deposit", "account_id": "nobody", "amount": "1"}]});
     app.post("/batches", batch).await;
     app.get("/transfers/t-1").await;
-    let text = app.get("/metrics").await.text().await.unwrap();
+    let text = app.metrics_with_store().await;
     assert!(!text.contains("made-up"), "{text}");
     for route in ["POST /batches", "GET /transfers/{id}", "GET other"] {
         let label = format!("route=\"{route}\"");

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ledger_postgres::testing::TestDatabase;
+use ledger_tests::feed_read::feed_until;
 use ledger_tests::nats::{delete_stream, nats_url, relay_to, stored, PrivateNats, Relayed};
 use ledger_tests::process::{free_port, start_logging, start_with, wait_up};
 use ledger_tests::{Backend, Options, TestApp, ADMIN};
@@ -53,48 +54,26 @@ async fn write(
     }
 }
 
-/// The store's feed: event ids in feed order, with their positions.
-async fn feed(client: &reqwest::Client, base: &str, admin: &str) -> Vec<(u64, String)> {
-    let mut out = Vec::new();
-    let mut after = "0-0".to_owned();
-    loop {
-        let r = client
-            .get(format!("{base}/events?after={after}&limit=1000"))
-            .bearer_auth(admin)
-            .send()
-            .await
-            .expect("feed");
-        let page: Value = r.json().await.expect("json");
-        let events = page["events"].as_array().expect("events");
-        if events.is_empty() {
-            return out;
-        }
-        for e in events {
-            let pos = e["position"].as_u64().expect("position");
-            out.push((pos, e["event_id"].as_str().expect("id").to_owned()));
-        }
-        after = page["next"].as_str().expect("next").to_owned();
-    }
-}
-
-/// The feed once it shows `n` events, for up to about 30 s. On PostgreSQL the feed
-/// shows an acknowledged event only once no transaction that began before its commit
-/// is still running, in any database of the cluster (a parallel test's included).
+/// The feed once it shows `n` events (event ids in feed order, with their positions).
 async fn feed_of(
     client: &reqwest::Client,
     base: &str,
     admin: &str,
     n: usize,
 ) -> Vec<(u64, String)> {
-    let mut events = Vec::new();
-    for _ in 0..300 {
-        events = feed(client, base, admin).await;
-        if events.len() >= n {
-            return events;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the feed shows {} events, not {n}", events.len());
+    let events = feed_until(client, base, admin, |events| events.len() >= n).await;
+    assert!(
+        events.len() >= n,
+        "the feed shows {} events, not {n}",
+        events.len()
+    );
+    events
+        .iter()
+        .map(|e| {
+            let pos = e["position"].as_u64().expect("position");
+            (pos, e["event_id"].as_str().expect("id").to_owned())
+        })
+        .collect()
 }
 
 /// The relay's row of `/admin/projections`.

@@ -23,7 +23,11 @@ fn ops() -> usize {
         .unwrap_or(1200)
 }
 
+/// Every event, once the projections have caught up with the store's head: on
+/// PostgreSQL the feed shows a commit only once no older transaction on the server is
+/// running, and a projection at lag 0 has read every row there is.
 async fn all_events(app: &TestApp) -> Vec<Value> {
+    app.projections_caught_up().await;
     let mut out = Vec::new();
     let mut after = String::from("0-0");
     loop {

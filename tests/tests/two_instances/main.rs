@@ -27,6 +27,10 @@ use ledger_tests::tamper::verify;
 use serde_json::{json, Value};
 use sqlx::Row;
 
+mod clients;
+
+use clients::{client, replay, Outcomes};
+
 const ACCOUNTS: usize = 10;
 const CLIENTS: usize = 16;
 
@@ -52,70 +56,6 @@ fn serve(s: &Shared, port: u16) -> std::process::Child {
         ("LEDGER__INTEGRITY__SEAL_INTERVAL_SECONDS", "1"),
     ];
     start_with(&s.db, port, &env)
-}
-
-/// Each key's request and first definite answer, and the keys that ever got a 500.
-#[derive(Default)]
-struct Outcomes {
-    first: HashMap<String, (Value, u16, Value)>,
-    internal: Vec<String>,
-    /// Answers that said "try again": 503, 409 `concurrency_conflict`, or no answer.
-    retried: usize,
-}
-
-async fn send(http: &reqwest::Client, base: &str, key: &str, body: &Value) -> Option<(u16, Value)> {
-    let r = http
-        .post(format!("{base}/transfers"))
-        .header("idempotency-key", key)
-        .json(body)
-        .send()
-        .await
-        .ok()?;
-    let status = r.status().as_u16();
-    Some((status, r.json().await.unwrap_or(Value::Null)))
-}
-
-/// One client: transfers until `stop`, each retried (on either instance) until a
-/// definite answer.
-async fn client(
-    c: usize,
-    http: reqwest::Client,
-    bases: Vec<String>,
-    out: Arc<Mutex<Outcomes>>,
-    stop: Arc<AtomicBool>,
-) {
-    let mut i = 0usize;
-    while !stop.load(Ordering::Relaxed) {
-        i += 1;
-        let key = format!("c{c}-{i}");
-        let (from, to) = ((c + i) % ACCOUNTS, (c + 2 * i + 1) % ACCOUNTS);
-        if from == to {
-            continue;
-        }
-        let mut body = json!({"transfer_id": key, "from_account_id": format!("b{from}"),
-            "to_account_id": format!("b{to}"), "amount": "0.25"});
-        if i.is_multiple_of(4) {
-            body["pending"] = json!(true);
-            body["expires_in_seconds"] = json!(1);
-        }
-        for attempt in 0..300 {
-            let base = &bases[(c + i + attempt) % 2];
-            match send(&http, base, &key, &body).await {
-                Some((500, _)) => out.lock().unwrap().internal.push(key.clone()),
-                // The server's own retries ran out and nothing was written (API.md).
-                Some((409, a)) if a["code"] == "concurrency_conflict" => {
-                    out.lock().unwrap().retried += 1;
-                }
-                Some((503, _)) | None => out.lock().unwrap().retried += 1,
-                Some((status, answer)) => {
-                    let first = (body.clone(), status, answer);
-                    out.lock().unwrap().first.insert(key.clone(), first);
-                    break;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -230,7 +170,7 @@ async fn two_instances_survive_kills_and_restarts_with_nothing_lost_or_doubled()
         wait_up(&http, b).await;
     }
     for (n, (key, (body, status, answer))) in outcomes.first.iter().enumerate() {
-        let again = send(&http, &bases[n % 2], key, body).await;
+        let again = replay(&http, &bases, n, key, body).await;
         assert_eq!(
             again.as_ref().map(|a| a.0),
             Some(*status),
