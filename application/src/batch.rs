@@ -160,7 +160,31 @@ impl CommandService {
                 _ => {}
             }
         }
-        let parties = self.batch_parties(&ops).await?;
+        // A post or void of a transfer made by another request between the planning
+        // and the decision is a conflict (`BatchUnit::settled_parties`): plan again.
+        for _ in 0..3 {
+            match self.atomic_batch_once(&ops, ctx, &fp).await {
+                Written::Done(Err(CommandError::Conflict)) => continue,
+                Written::Done(outcome) => return outcome,
+                Written::KeyTaken(stored) => return replay(&stored, &fp),
+                Written::Failed(e) => return Err(e),
+            }
+        }
+        Err(CommandError::Conflict)
+    }
+
+    /// One planning of an atomic batch: the accounts each post and void moves, their
+    /// locks, and the write loop.
+    async fn atomic_batch_once(
+        &self,
+        ops: &[BatchOperation],
+        ctx: &CommandContext,
+        fp: &str,
+    ) -> Written<Result<AtomicOutcome, CommandError>> {
+        let parties = match self.batch_parties(ops).await {
+            Ok(parties) => parties,
+            Err(e) => return Written::Failed(e),
+        };
         let accounts: BTreeSet<&str> = ops
             .iter()
             .flat_map(|op| match op {
@@ -175,13 +199,9 @@ impl CommandService {
             })
             .collect();
         let accounts: Vec<&str> = accounts.into_iter().collect();
-        let unit = BatchUnit::new(&ops, &parties, ctx, &fp);
+        let unit = BatchUnit::new(ops, &parties, ctx, fp);
         let _serialized = self.pipeline.locks.lock(&accounts).await;
-        match self.pipeline.write(&unit).await {
-            Written::Done(outcome) => outcome,
-            Written::KeyTaken(stored) => replay(&stored, &fp),
-            Written::Failed(e) => Err(e),
-        }
+        self.pipeline.write(&unit).await
     }
 
     /// The two accounts of each transfer a post or void names: the stored transfer's

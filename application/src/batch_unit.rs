@@ -127,6 +127,26 @@ impl<'a> BatchUnit<'a> {
         }
     }
 
+    /// The accounts a post or void of `id` moves: those planned before the locks, if
+    /// the transfer as loaded names them. A transfer the batch was to make, or that did
+    /// not exist, may have been made meanwhile by another request between other
+    /// accounts: a conflict, so the batch plans again (`atomic_batch`), since deciding it
+    /// on the planned accounts would move the wrong holds.
+    fn settled_parties(
+        &self,
+        w: &mut Working<'_>,
+        id: &TransferId,
+    ) -> Result<(&'a AccountId, &'a AccountId), CommandError> {
+        let planned = self.parties.get(id);
+        let loaded = w.transfer(&transfer_stream(id))?.state.recorded();
+        match (planned, loaded) {
+            (Some((f, t)), Some(r)) if (f, t) != (&r.from, &r.to) => Err(CommandError::Conflict),
+            (None, Some(_)) => Err(CommandError::Conflict),
+            (Some((f, t)), _) => Ok((f, t)),
+            (None, None) => Err(unknown_transfer()),
+        }
+    }
+
     fn decide_op(
         &self,
         w: &mut Working<'_>,
@@ -210,7 +230,7 @@ impl<'a> BatchUnit<'a> {
                 }
             }
             BatchOperation::Post(id, _) | BatchOperation::Void(id, _) => {
-                let (from, to) = self.parties.get(id).ok_or_else(unknown_transfer)?;
+                let (from, to) = self.settled_parties(w, id)?;
                 let settlement = match op {
                     BatchOperation::Post(_, amount) => Settlement::Post(*amount),
                     BatchOperation::Void(_, reason) => Settlement::Void(reason.clone()),

@@ -167,12 +167,14 @@ impl CommandError {
         }
     }
 
-    /// Whether the outcome is final and belongs in the idempotency record.
+    /// Whether the outcome is final and belongs in the idempotency record (a domain
+    /// refusal of the caller's own mistake is not: it is a bug to fix, not an answer).
     pub(crate) fn is_final(&self) -> bool {
-        matches!(
-            self,
-            Self::Refused(_) | Self::VersionMismatch { .. } | Self::Rejected { .. }
-        )
+        match self {
+            Self::Refused(e) => e.code() != ErrorCode::Internal,
+            Self::VersionMismatch { .. } | Self::Rejected { .. } => true,
+            _ => false,
+        }
     }
 
     /// Whether the outcome is stored under the caller's idempotency key `key`: a final

@@ -86,6 +86,10 @@ pub enum DomainError {
     /// A value outside its limits.
     #[error("{0}")]
     Validation(ValueError),
+    /// A settlement planned on accounts other than the two its transfer names: the
+    /// caller's mistake, never the client's (no money moves on the wrong accounts).
+    #[error("the accounts given are not those of transfer {0}")]
+    NotTheTransfersAccounts(String),
 }
 
 impl DomainError {
@@ -109,6 +113,7 @@ impl DomainError {
             Self::InvalidAmount(_) => ErrorCode::InvalidAmount,
             Self::InvalidCurrency(_) => ErrorCode::InvalidCurrency,
             Self::Validation(_) => ErrorCode::ValidationFailed,
+            Self::NotTheTransfersAccounts(_) => ErrorCode::Internal,
         }
     }
 }

@@ -138,7 +138,8 @@ pub fn plan_transfer(
 }
 
 /// Decides a post, void or expiry of a pending transfer at `now`, from its state and
-/// its two accounts' (the caller loads the accounts the transfer names).
+/// its two accounts' (the caller loads the accounts the transfer names; others are
+/// refused with [`DomainError::NotTheTransfersAccounts`]).
 ///
 /// Checks, in order: the transfer exists, is pending, has (or, for an expiry, has
 /// not) passed `expires_at`, the amount; then each leg against its account.
@@ -155,6 +156,12 @@ pub fn plan_settlement(
         Settlement::Expire => TransferCommand::Expire(now),
     })?;
     let t = transfer.recorded().ok_or(DomainError::TransferNotFound)?;
+    let id_of = |a: &Account| a.details().map(|d| d.id.clone());
+    if id_of(from).as_ref() != Some(&t.from) || id_of(to).as_ref() != Some(&t.to) {
+        return Err(DomainError::NotTheTransfersAccounts(
+            t.transfer_id.as_str().to_owned(),
+        ));
+    }
     let leg = |leg: Leg, account: &Account| -> Result<Vec<AccountEvent>, DomainError> {
         let counterparty = match leg {
             Leg::Debit => t.to.clone(),

@@ -149,6 +149,22 @@ fn an_unknown_transfer_is_not_found() {
     assert_eq!(err.unwrap_err(), DomainError::TransferNotFound);
 }
 
+/// The accounts a settlement is planned on must be the transfer's: other accounts
+/// (swapped, or a third account holding as much) would move holds that are not its.
+#[test]
+fn a_settlement_on_accounts_other_than_the_transfers_is_refused() {
+    let (a, b, t) = reserved("4", None);
+    let c = account(&[opened("c"), deposited("c", 1000, 1000)]);
+    for s in [Settlement::Post(None), Settlement::Void(None)] {
+        for (from, to) in [(&b, &a), (&c, &b), (&a, &c)] {
+            let err = plan_settlement(&s, t0(), &t, from, to).unwrap_err();
+            assert_eq!(err, DomainError::NotTheTransfersAccounts("t1".into()));
+            assert_eq!(err.code(), ErrorCode::Internal);
+        }
+    }
+    assert!(plan_settlement(&Settlement::Void(None), t0(), &t, &a, &b).is_ok());
+}
+
 #[test]
 fn an_account_with_anything_pending_cannot_close() {
     let (a, b, _) = reserved("4", None);
