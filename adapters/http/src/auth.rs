@@ -14,6 +14,7 @@ use ledger_application::api_keys::{hash_of, ApiKeys};
 use ledger_application::ports::keys::SecretHash;
 use ledger_application::ports::store::StoreError;
 use ledger_domain::ErrorCode;
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::middleware::RequestContext;
@@ -51,8 +52,16 @@ fn is_admin_path(path: &str) -> bool {
     path.starts_with("/admin/") || path == "/admin"
 }
 
+/// Compared as SHA-256 digests, in constant time: the time taken shows neither the
+/// configured token's content nor its length (a comparison of the texts themselves
+/// ends at once when the lengths differ).
 fn matches(given: &str, secret: &Secret) -> bool {
-    bool::from(given.as_bytes().ct_eq(secret.expose().as_bytes()))
+    let digest = |s: &str| Sha256::digest(s.as_bytes());
+    bool::from(
+        digest(given)
+            .as_slice()
+            .ct_eq(digest(secret.expose()).as_slice()),
+    )
 }
 
 /// Whether `path` is served to anyone (no caller is resolved for it).
@@ -99,7 +108,16 @@ async fn resolve(state: &AppState, token: &str) -> Result<Option<Caller>, ApiErr
     {
         return Ok(Some((Principal::admin(), None)));
     }
-    if let Some(i) = access.api_tokens.iter().position(|s| matches(token, s)) {
+    // Every token is compared, whichever matches.
+    let operator_token = access
+        .api_tokens
+        .iter()
+        .enumerate()
+        .fold(None, |found, (i, s)| match matches(token, s) {
+            true => found.or(Some(i)),
+            false => found,
+        });
+    if let Some(i) = operator_token {
         let operator = Principal::new(format!("api-token-{}", i + 1), Role::Operator);
         return Ok(Some((operator, None)));
     }
@@ -231,6 +249,21 @@ pub(crate) fn past_rate(state: &AppState, who: &Principal) -> Option<Response> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_token_matches_itself_alone() {
+        let secret = Secret::new("s3cret-token");
+        assert!(matches("s3cret-token", &secret));
+        for other in [
+            "",
+            "s3cret-toke",
+            "s3cret-token ",
+            "S3cret-token",
+            "s3cret-token\0",
+        ] {
+            assert!(!matches(other, &secret), "{other:?}");
+        }
+    }
 
     #[test]
     fn callers_idle_long_enough_are_let_go() {
