@@ -55,6 +55,7 @@ mod verify_audit;
 mod verify_chain;
 mod verify_legs;
 mod verify_models;
+mod verify_moved;
 mod verify_read;
 mod verify_report;
 mod verify_seals;

@@ -98,18 +98,11 @@ impl Verifier {
             }
         }
         report.streams = heads.len() as u64;
-        report.accounts = accounts
-            .compare(
-                self.models.as_ref(),
-                self.checkpoints.as_ref(),
-                &mut findings,
-                stream,
-            )
-            .await?;
         // One stream's check compares its account or its transfer alone; the whole
         // feed's, every account and transfer, the analytics and the audit log too.
         let (models, checkpoints) = (self.models.as_ref(), self.checkpoints.as_ref());
         let stores = (self.store.as_ref(), models, checkpoints);
+        report.accounts = accounts.compare(stores, &mut findings, stream).await?;
         match stream.map(crate::transfers::transfer_id_of_stream) {
             Some(Some(id)) => {
                 report.transfers = transfers.compare_one(stores, id, &mut findings).await?;

@@ -20,6 +20,7 @@ use crate::ports::store::{EventStore, FeedCursor, RecordedEvent, StoreError};
 use crate::queries::QueryError;
 use crate::verify::{Finding, Pass};
 use crate::verify_arithmetic::{overdrawn, unexplained};
+use crate::verify_moved::{keep_unexplained, Explained};
 use crate::views::{project_account, AccountView};
 
 /// An event as the read-model folds take it: decoded, with its account's (or
@@ -193,8 +194,7 @@ impl AccountsFold {
     /// event a finding.
     pub(crate) async fn compare(
         mut self,
-        models: &dyn ReadModels,
-        checkpoints: &dyn ProjectionStore,
+        (store, models, checkpoints): (&dyn EventStore, &dyn ReadModels, &dyn ProjectionStore),
         findings: &mut Vec<Finding>,
         stream: Option<&str>,
     ) -> Result<u64, QueryError> {
@@ -208,23 +208,30 @@ impl AccountsFold {
             ));
         }
         // Each difference, and whether the projection moving past the checkpoint since
-        // the fold started would explain it (a newer row, or one opened since). Whether
-        // it moved is asked after every row is read: a row read after a projector's
-        // commit is newer than a checkpoint read before it.
-        let mut found: Vec<(Finding, bool)> = Vec::new();
+        // the fold started could explain it (a newer row, or one opened since: then only
+        // if the account's stream has an event past the checkpoint). Whether it moved is
+        // asked after every row is read: a row read after a projector's commit is newer
+        // than a checkpoint read before it.
+        let mut found: Vec<(Finding, Explained)> = Vec::new();
         let check = |row: &AccountView, expected: Option<AccountView>| {
-            let (detail, newer) = match expected {
+            let (detail, explained) = match expected {
                 Some(expected) if *row == expected => return None,
                 Some(expected) => (
                     differences("accounts", row, &expected),
-                    row.version > expected.version,
+                    match row.version > expected.version {
+                        true => Explained::IfStreamMoved,
+                        false => Explained::Never,
+                    },
                 ),
                 None => (
                     "the accounts view holds an account no event opened".into(),
-                    true,
+                    Explained::IfStreamMoved,
                 ),
             };
-            Some((finding(&row.account_id, Some(row.version), detail), newer))
+            Some((
+                finding(&row.account_id, Some(row.version), detail),
+                explained,
+            ))
         };
         let (mut after, mut more) = (None, whole_feed);
         while more {
@@ -256,17 +263,11 @@ impl AccountsFold {
                 Some(row) => found.extend(check(&row, Some(expected))),
                 None => {
                     let detail = "the account is missing from the accounts view".to_owned();
-                    found.push((finding(&id, None, detail), false));
+                    found.push((finding(&id, None, detail), Explained::Never));
                 }
             }
         }
-        let moved = checkpoint(checkpoints, Projection::CurrentState).await? != self.until;
-        findings.extend(
-            found
-                .into_iter()
-                .filter(|(_, newer)| !(moved && *newer))
-                .map(|(f, _)| f),
-        );
+        keep_unexplained((store, checkpoints), self.until, found, findings).await?;
         Ok(folded)
     }
 }

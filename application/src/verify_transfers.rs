@@ -13,12 +13,13 @@ use std::hash::{BuildHasher, RandomState};
 use ledger_domain::{Aggregate, Transfer, TransferStatus};
 
 use crate::decode::LedgerEvent;
-use crate::ports::readmodel::{Projection, ProjectionStore, ReadModels};
-use crate::ports::store::{EventStore, FeedCursor, RecordedEvent, StreamQuery};
+use crate::ports::readmodel::{ProjectionStore, ReadModels};
+use crate::ports::store::{EventStore, FeedCursor, RecordedEvent};
 use crate::queries::QueryError;
 use crate::transfer_views::{project_transfer, TransferRow};
 use crate::verify::Finding;
-use crate::verify_models::{checkpoint, differences, Decoded};
+use crate::verify_models::{differences, Decoded};
+use crate::verify_moved::{keep_unexplained, stream_events, Explained};
 
 /// The transfers as the events up to a checkpoint give them, by transfer id.
 ///
@@ -114,7 +115,7 @@ impl TransfersFold {
                     ),
                     Expected::Nothing => (
                         "the transfers view holds a transfer no event made".to_owned(),
-                        Explained::IfMoved,
+                        Explained::IfStreamMoved,
                     ),
                     Expected::NotTheFeeds => (
                         "the transfers view differs from the feed's events of the transfer \
@@ -136,8 +137,7 @@ impl TransfersFold {
         for id in missing {
             found.push((finding(&id, MISSING.to_owned()), Explained::Never));
         }
-        self.keep_unexplained((store, checkpoints), found, findings)
-            .await?;
+        keep_unexplained((store, checkpoints), self.until, found, findings).await?;
         Ok(folded)
     }
 
@@ -167,31 +167,8 @@ impl TransfersFold {
             }
             None => found.push((finding(transfer_id, MISSING.to_owned()), Explained::Never)),
         }
-        self.keep_unexplained((store, checkpoints), found, findings)
-            .await?;
+        keep_unexplained((store, checkpoints), self.until, found, findings).await?;
         Ok(1)
-    }
-
-    /// Keeps the differences that nothing since the fold's checkpoint explains.
-    async fn keep_unexplained(
-        &self,
-        (store, checkpoints): (&dyn EventStore, &dyn ProjectionStore),
-        found: Vec<(Finding, Explained)>,
-        findings: &mut Vec<Finding>,
-    ) -> Result<(), QueryError> {
-        let moved = checkpoint(checkpoints, Projection::CurrentState).await? != self.until;
-        for (f, explained) in found {
-            let skip = moved
-                && match explained {
-                    Explained::Never => false,
-                    Explained::IfMoved => true,
-                    Explained::IfStreamMoved => self.stream_moved(store, &f).await?,
-                };
-            if !skip {
-                findings.push(f);
-            }
-        }
-        Ok(())
     }
 
     /// What the fold says of a row of the view (taking the transfer out of the fold).
@@ -250,38 +227,6 @@ impl TransfersFold {
         }
         Ok(row)
     }
-
-    /// Whether the finding's transfer stream has an event after the checkpoint.
-    async fn stream_moved(&self, store: &dyn EventStore, f: &Finding) -> Result<bool, QueryError> {
-        let Some(stream_id) = &f.stream_id else {
-            return Ok(false);
-        };
-        let events = stream_events(store, stream_id).await?;
-        Ok(events.iter().any(|e| e.cursor > self.until))
-    }
-}
-
-/// Every event of a stream, in order.
-async fn stream_events(
-    store: &dyn EventStore,
-    stream_id: &str,
-) -> Result<Vec<RecordedEvent>, QueryError> {
-    let mut events = Vec::new();
-    loop {
-        let page = store
-            .read_stream(StreamQuery {
-                stream_id,
-                after_version: events.last().map_or(0, |e: &RecordedEvent| e.version),
-                until: None,
-                limit: VIEW_PAGE,
-            })
-            .await?;
-        let full = page.len() == VIEW_PAGE;
-        events.extend(page);
-        if !full {
-            return Ok(events);
-        }
-    }
 }
 
 /// What the fold says of a row of the view.
@@ -294,17 +239,6 @@ enum Expected {
     Nothing,
     /// Another row than the feed's fold, though a fold of the stream alone equals it.
     NotTheFeeds,
-}
-
-/// What could explain a difference on a ledger in use, once the projection has moved
-/// past the checkpoint the fold stopped at.
-enum Explained {
-    /// Nothing: a projection never deletes a row.
-    Never,
-    /// The projection moving at all (a transfer made since).
-    IfMoved,
-    /// An event of the transfer's stream after the checkpoint.
-    IfStreamMoved,
 }
 
 const MISSING: &str = "the transfer is missing from the transfers view (one made before the \
