@@ -219,13 +219,15 @@ impl AccountsFold {
                 Some(expected) => (
                     differences("accounts", row, &expected),
                     match row.version > expected.version {
-                        true => Explained::IfStreamMoved,
+                        true => Explained::IfStreamMoved {
+                            after_version: expected.version,
+                        },
                         false => Explained::Never,
                     },
                 ),
                 None => (
                     "the accounts view holds an account no event opened".into(),
-                    Explained::IfStreamMoved,
+                    Explained::IfStreamMoved { after_version: 0 },
                 ),
             };
             Some((

@@ -18,8 +18,10 @@ const PAGE: usize = 1_000;
 pub(crate) enum Explained {
     /// Nothing: a projection never deletes a row, nor moves one back.
     Never,
-    /// An event of the finding's stream after the checkpoint.
-    IfStreamMoved,
+    /// An event of the finding's stream after the checkpoint, looked for after
+    /// `after_version` (the fold's version of the stream: an account's stream is read
+    /// from there, not from its start).
+    IfStreamMoved { after_version: u64 },
 }
 
 /// Keeps the differences `found` that nothing since the checkpoint `until` explains.
@@ -35,10 +37,9 @@ pub(crate) async fn keep_unexplained(
     let moved = checkpoint(checkpoints, Projection::CurrentState).await? != until;
     for (f, explained) in found {
         let skip = match (moved, explained, &f.stream_id) {
-            (true, Explained::IfStreamMoved, Some(stream)) => stream_events(store, stream)
-                .await?
-                .iter()
-                .any(|e| e.cursor > until),
+            (true, Explained::IfStreamMoved { after_version }, Some(stream)) => {
+                moved_past(store, stream, after_version, until).await?
+            }
             _ => false,
         };
         if !skip {
@@ -46,6 +47,32 @@ pub(crate) async fn keep_unexplained(
         }
     }
     Ok(())
+}
+
+/// Whether `stream` has an event after `after_version` that is past `until`.
+async fn moved_past(
+    store: &dyn EventStore,
+    stream_id: &str,
+    mut after_version: u64,
+    until: FeedCursor,
+) -> Result<bool, QueryError> {
+    loop {
+        let page = store
+            .read_stream(StreamQuery {
+                stream_id,
+                after_version,
+                until: None,
+                limit: PAGE,
+            })
+            .await?;
+        if page.iter().any(|e| e.cursor > until) {
+            return Ok(true);
+        }
+        match page.last() {
+            Some(last) if page.len() == PAGE => after_version = last.version,
+            _ => return Ok(false),
+        }
+    }
 }
 
 /// Every event of a stream, in order.
@@ -70,3 +97,7 @@ pub(crate) async fn stream_events(
         }
     }
 }
+
+#[cfg(test)]
+#[path = "verify_moved_tests.rs"]
+mod tests;

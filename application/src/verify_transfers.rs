@@ -86,8 +86,8 @@ impl TransfersFold {
     /// Compares the whole view with the fold, a page at a time (newest first): a
     /// differing row, one no event made and a folded transfer the view lacks are
     /// findings. Whether the projection went past the checkpoint meanwhile is asked
-    /// after every row is read; if it did, a row no event made is skipped (made since),
-    /// and so is a differing one whose stream has an event after the checkpoint.
+    /// after every row is read; if it did, a differing row, or one no event made, is
+    /// skipped when its stream has an event after the checkpoint (made or moved since).
     /// Returns how many transfers were folded.
     pub(crate) async fn compare(
         mut self,
@@ -111,17 +111,17 @@ impl TransfersFold {
                     Expected::Equal => continue,
                     Expected::Row(expected) => (
                         differences("transfers", row, &expected),
-                        Explained::IfStreamMoved,
+                        Explained::IfStreamMoved { after_version: 0 },
                     ),
                     Expected::Nothing => (
                         "the transfers view holds a transfer no event made".to_owned(),
-                        Explained::IfStreamMoved,
+                        Explained::IfStreamMoved { after_version: 0 },
                     ),
                     Expected::NotTheFeeds => (
                         "the transfers view differs from the feed's events of the transfer \
                          (its stream's events, read alone, agree with the view)"
                             .to_owned(),
-                        Explained::IfStreamMoved,
+                        Explained::IfStreamMoved { after_version: 0 },
                     ),
                 };
                 found.push((finding(&row.view.transfer_id, detail), explained));
@@ -162,7 +162,10 @@ impl TransfersFold {
                 found.extend(filter_columns(row, columns_apart));
                 if *row != expected {
                     let detail = differences("transfers", row, &expected);
-                    found.push((finding(transfer_id, detail), Explained::IfStreamMoved));
+                    found.push((
+                        finding(transfer_id, detail),
+                        Explained::IfStreamMoved { after_version: 0 },
+                    ));
                 }
             }
             None => found.push((finding(transfer_id, MISSING.to_owned()), Explained::Never)),

@@ -141,8 +141,9 @@ pub fn plan_transfer(
 /// its two accounts' (the caller loads the accounts the transfer names; others are
 /// refused with [`DomainError::NotTheTransfersAccounts`]).
 ///
-/// Checks, in order: the transfer exists, is pending, has (or, for an expiry, has
-/// not) passed `expires_at`, the amount; then each leg against its account.
+/// Checks, in order: the accounts are the transfer's, the transfer exists, is pending,
+/// has (or, for an expiry, has not) passed `expires_at`, the amount; then each leg
+/// against its account.
 pub fn plan_settlement(
     settlement: &Settlement,
     now: DateTime<Utc>,
@@ -150,18 +151,20 @@ pub fn plan_settlement(
     from: &Account,
     to: &Account,
 ) -> Result<TransferPlan, DomainError> {
+    if let Some(t) = transfer.recorded() {
+        let is = |a: &Account, id: &AccountId| a.details().is_some_and(|d| d.id == *id);
+        if !is(from, &t.from) || !is(to, &t.to) {
+            return Err(DomainError::NotTheTransfersAccounts(
+                t.transfer_id.as_str().to_owned(),
+            ));
+        }
+    }
     let record = transfer.decide(&match settlement {
         Settlement::Post(amount) => TransferCommand::Post(*amount, now),
         Settlement::Void(reason) => TransferCommand::Void(reason.clone(), now),
         Settlement::Expire => TransferCommand::Expire(now),
     })?;
     let t = transfer.recorded().ok_or(DomainError::TransferNotFound)?;
-    let id_of = |a: &Account| a.details().map(|d| d.id.clone());
-    if id_of(from).as_ref() != Some(&t.from) || id_of(to).as_ref() != Some(&t.to) {
-        return Err(DomainError::NotTheTransfersAccounts(
-            t.transfer_id.as_str().to_owned(),
-        ));
-    }
     let leg = |leg: Leg, account: &Account| -> Result<Vec<AccountEvent>, DomainError> {
         let counterparty = match leg {
             Leg::Debit => t.to.clone(),

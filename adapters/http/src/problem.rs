@@ -220,6 +220,9 @@ impl From<CommandError> for ApiError {
             CommandError::Unavailable(m) => Self::unavailable(m),
             CommandError::OutcomeUnknown(m) => Self::outcome_lost(m),
             CommandError::Internal(m) => Self::internal(m),
+            // A refusal of the service's own mistake (`NotTheTransfersAccounts`): logged,
+            // and its text kept from the client.
+            CommandError::Refused(r) if r.code() == ErrorCode::Internal => Self::internal(r),
             CommandError::StoredRefusal { code, detail }
             | CommandError::Rejected { code, detail } => Self::new(*code, detail.clone()),
             other => Self::new(other.code(), other.to_string()),

@@ -102,8 +102,8 @@ async fn held(repo: &Repository, account: &str) -> (String, String) {
     (d.pending_out.to_string(), d.pending_in.to_string())
 }
 
-#[tokio::test]
-async fn a_settled_transfer_made_meanwhile_between_other_accounts_moves_only_its_own() {
+/// A ledger of accounts a, b, c and d (100.00 each) on a store that can hide a stream.
+async fn ledger() -> (Arc<HidesOnce>, CommandService, Arc<ManualClock>) {
     let store = Arc::new(HidesOnce {
         inner: MemoryEventStore::new(),
         hidden: Mutex::new(None),
@@ -114,7 +114,7 @@ async fn a_settled_transfer_made_meanwhile_between_other_accounts_moves_only_its
     ));
     let repo = Repository::new(dyn_store.clone(), Arc::new(MemorySnapshotStore::new(10)), 0);
     let svc = CommandService::new(
-        dyn_store.clone(),
+        dyn_store,
         Arc::new(repo),
         clock.clone(),
         Arc::new(UuidV7Ids),
@@ -135,6 +135,17 @@ async fn a_settled_transfer_made_meanwhile_between_other_accounts_moves_only_its
         };
         svc.act(id(account), deposit, &ctx()).await.unwrap();
     }
+    (store, svc, clock)
+}
+
+fn checker(store: &Arc<HidesOnce>) -> Repository {
+    let store: Arc<dyn EventStore> = store.clone();
+    Repository::new(store, Arc::new(MemorySnapshotStore::new(10)), 0)
+}
+
+#[tokio::test]
+async fn a_settled_transfer_made_meanwhile_between_other_accounts_moves_only_its_own() {
+    let (store, svc, clock) = ledger().await;
     // P holds 10 of a for b; T, made "meanwhile", holds 10 of c for d and is due.
     svc.transfer(pending("p", "a", "b", None), &ctx())
         .await
@@ -159,7 +170,7 @@ async fn a_settled_transfer_made_meanwhile_between_other_accounts_moves_only_its
     );
 
     // T's expiry released c and d; a and b still hold P, which posts in full.
-    let check = Repository::new(dyn_store, Arc::new(MemorySnapshotStore::new(10)), 0);
+    let check = checker(&store);
     assert_eq!(held(&check, "a").await, ("10.00".into(), "0.00".into()));
     assert_eq!(held(&check, "b").await, ("0.00".into(), "10.00".into()));
     assert_eq!(held(&check, "c").await, ("0.00".into(), "0.00".into()));
@@ -167,4 +178,33 @@ async fn a_settled_transfer_made_meanwhile_between_other_accounts_moves_only_its
     let p = TransferId::parse("p").unwrap();
     svc.post_transfer(p, None, &ctx()).await.expect("P posts");
     assert_eq!(held(&check, "a").await, ("0.00".into(), "0.00".into()));
+}
+
+/// A batch that only settles a transfer it saw as missing, made meanwhile: planned on
+/// no accounts, it plans again and settles on the transfer's own (it answered 404).
+#[tokio::test]
+async fn a_transfer_seen_missing_then_found_is_settled_on_its_own_accounts() {
+    let (store, svc, _clock) = ledger().await;
+    svc.transfer(pending("t", "c", "d", None), &ctx())
+        .await
+        .unwrap();
+    *store.hidden.lock().unwrap() = Some("transfer/t".to_owned());
+    let t = TransferId::parse("t").unwrap();
+    let outcome = svc
+        .atomic_batch(vec![BatchOperation::Post(t, None)], &ctx())
+        .await
+        .expect("answered");
+    assert!(outcome.is_ok(), "{outcome:?}");
+    assert_eq!(
+        store.hidden.lock().unwrap().as_deref(),
+        None,
+        "T was hidden once"
+    );
+    let check = checker(&store);
+    let balance = |d: &AccountDetails| (d.balance.to_string(), d.pending_out.to_string());
+    for (account, want) in [("c", ("90.00", "0.00")), ("d", ("110.00", "0.00"))] {
+        let a = check.load_existing::<Account>(account).await.unwrap().state;
+        let got = balance(a.details().unwrap());
+        assert_eq!(got, (want.0.to_owned(), want.1.to_owned()), "{account}");
+    }
 }

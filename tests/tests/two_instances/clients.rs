@@ -31,6 +31,16 @@ async fn send(http: &reqwest::Client, base: &str, key: &str, body: &Value) -> Op
     Some((status, r.json().await.unwrap_or(Value::Null)))
 }
 
+/// An answer that says "try again": 409 `concurrency_conflict` (the server's own
+/// retries ran out and nothing was written, API.md), 503, or none.
+fn says_retry(answer: &Option<(u16, Value)>) -> bool {
+    match answer {
+        Some((409, a)) => a["code"] == "concurrency_conflict",
+        Some((503, _)) | None => true,
+        Some(_) => false,
+    }
+}
+
 /// `send` again until a definite answer, as `client` does (instances just restarted
 /// catch up on expiries, seals and an emptied cache at once: one try may go unanswered).
 pub async fn replay(
@@ -43,10 +53,8 @@ pub async fn replay(
     let mut last = None;
     for attempt in 0..20 {
         last = send(http, &bases[(n + attempt) % 2], key, body).await;
-        match &last {
-            Some((409, a)) if a["code"] == "concurrency_conflict" => {}
-            Some((503, _)) | None => {}
-            Some(_) => return last,
+        if !says_retry(&last) {
+            return last;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -78,13 +86,11 @@ pub async fn client(
         }
         for attempt in 0..300 {
             let base = &bases[(c + i + attempt) % 2];
-            match send(&http, base, &key, &body).await {
+            let answer = send(&http, base, &key, &body).await;
+            match answer {
+                _ if says_retry(&answer) => out.lock().unwrap().retried += 1,
+                None => {}
                 Some((500, _)) => out.lock().unwrap().internal.push(key.clone()),
-                // The server's own retries ran out and nothing was written (API.md).
-                Some((409, a)) if a["code"] == "concurrency_conflict" => {
-                    out.lock().unwrap().retried += 1;
-                }
-                Some((503, _)) | None => out.lock().unwrap().retried += 1,
                 Some((status, answer)) => {
                     let first = (body.clone(), status, answer);
                     out.lock().unwrap().first.insert(key.clone(), first);
