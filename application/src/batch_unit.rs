@@ -314,9 +314,13 @@ impl Unit for BatchUnit<'_> {
                         request: AppendRequest::default(),
                         accounts: vec![],
                         transfers: vec![],
-                        refused: false,
+                        // A settlement whose transfer names other accounts than planned
+                        // may have been decided on cached state (a transfer this batch
+                        // makes is not read at first): decided again on the store's
+                        // first, where an earlier operation may be refused instead.
+                        refused: matches!(e, CommandError::Conflict),
                         outcome: Err(e),
-                    }
+                    };
                 }
             }
         }

@@ -23,6 +23,10 @@ use crate::repository::Repository;
 use crate::transfers::transfer_stream;
 use crate::write::{Decision, Unit, Written};
 
+/// The expiries recorded, and those refused (with why) for a reason other than no
+/// longer being pending.
+type Decided = (Vec<TransferId>, Vec<(TransferId, String)>);
+
 struct ExpiryUnit<'a> {
     due: &'a [Due],
     now: DateTime<Utc>,
@@ -48,11 +52,11 @@ impl<'a> ExpiryUnit<'a> {
         }
     }
 
-    /// Decides each expiry in turn: the ids of those recorded, and whether one was
-    /// refused for a reason other than no longer being pending.
-    fn decide_all(&self, w: &mut Working<'_>) -> Result<(Vec<TransferId>, bool), CommandError> {
+    /// Decides each expiry in turn: the ids of those recorded, and those refused for a
+    /// reason other than no longer being pending, with the reason.
+    fn decide_all(&self, w: &mut Working<'_>) -> Result<Decided, CommandError> {
         let mut expired = Vec::with_capacity(self.due.len());
-        let mut refused = false;
+        let mut refused = Vec::new();
         for (id, (from, to)) in self.due {
             let stream = transfer_stream(id);
             let plan = plan_settlement(
@@ -70,8 +74,7 @@ impl<'a> ExpiryUnit<'a> {
                     | DomainError::TransferNotDue(_),
                 ) => continue,
                 Err(e) => {
-                    tracing::warn!(transfer = %id.as_str(), error = %e, "expiry not recorded; retried next pass");
-                    refused = true;
+                    refused.push((id.clone(), e.to_string()));
                     continue;
                 }
             };
@@ -86,7 +89,7 @@ impl<'a> ExpiryUnit<'a> {
 #[async_trait::async_trait]
 impl Unit for ExpiryUnit<'_> {
     type Loaded = Loaded;
-    type Outcome = Result<Vec<TransferId>, CommandError>;
+    type Outcome = Result<Decided, CommandError>;
 
     async fn load(&self, repo: &Repository, fresh: bool) -> Result<Loaded, CommandError> {
         self.streams.load(repo, fresh).await
@@ -95,7 +98,10 @@ impl Unit for ExpiryUnit<'_> {
     fn decide(&self, p: &Pipeline, loaded: &Loaded) -> Decision<Self::Outcome> {
         let mut w = Working::new(p, loaded, p.times(loaded.heads_at()).1);
         let (outcome, refused, finished) = match self.decide_all(&mut w) {
-            Ok((expired, refused)) => (Ok(expired), refused, w.finish()),
+            Ok(decided) => {
+                let refused = !decided.1.is_empty();
+                (Ok(decided), refused, w.finish())
+            }
             Err(e) => (Err(e), false, Finished::default()),
         };
         let Finished {
@@ -135,7 +141,16 @@ impl CommandService {
         let accounts: Vec<&str> = unit.streams.accounts.iter().map(String::as_str).collect();
         let _serialized = self.pipeline.locks.lock(&accounts).await;
         match self.pipeline.write(&unit).await {
-            Written::Done(outcome) => outcome,
+            Written::Done(outcome) => {
+                let (expired, refused) = outcome?;
+                // Logged once decided on the store's state (a refusal on cached state is
+                // decided again first, and is most often an account another instance
+                // moved: no warning for it).
+                for (id, why) in refused {
+                    tracing::warn!(transfer = %id.as_str(), error = %why, "expiry not recorded; retried next pass");
+                }
+                Ok(expired)
+            }
             // The unit writes no idempotency record.
             Written::KeyTaken(_) => Err(CommandError::Internal(
                 "an expiry group met an idempotency key".into(),

@@ -208,3 +208,27 @@ async fn a_transfer_seen_missing_then_found_is_settled_on_its_own_accounts() {
         assert_eq!(got, (want.0.to_owned(), want.1.to_owned()), "{account}");
     }
 }
+
+/// A batch making a transfer whose id exists between other accounts, then settling it:
+/// refused at its first operation (`transfer_exists`), as without the settlement. (The
+/// batch's own transfer is not read at first, so the settlement met it, not the stored
+/// one, and its conflict must not hide the refusal: the model-checked test found 409.)
+#[tokio::test]
+async fn a_batch_remaking_a_stored_transfer_is_refused_for_the_id() {
+    let (_store, svc, _clock) = ledger().await;
+    svc.transfer(pending("t", "a", "b", None), &ctx())
+        .await
+        .unwrap();
+    let t = TransferId::parse("t").unwrap();
+    let batch = vec![
+        BatchOperation::Transfer(pending("t", "c", "d", None)),
+        BatchOperation::Post(t, None),
+    ];
+    let outcome = svc.atomic_batch(batch, &ctx()).await.expect("answered");
+    let refusal = outcome.expect_err("the id is taken");
+    assert_eq!(
+        (refusal.operation, refusal.code),
+        (0, ErrorCode::TransferExists),
+        "{refusal:?}"
+    );
+}
