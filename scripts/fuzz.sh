@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the cargo-fuzz targets (money parsing, event decoding) for a while each.
+# Runs the cargo-fuzz targets (money parsing, event decoding, the canonical encoding
+# an event's hash covers) for a while each.
 # Usage: bash scripts/fuzz.sh [seconds per target, default 20]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,7 +10,7 @@ if ! cargo fuzz --help >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked --quiet
 fi
 export RUSTC_BOOTSTRAP=1
-for target in money_parse event_decode; do
+for target in money_parse event_decode canonical_event; do
   cargo fuzz run "$target" -- -max_total_time="$seconds" -print_final_stats=1 2>&1 | tail -n 3
 done
 echo "fuzz.sh: every target ran ${seconds}s without a crash"

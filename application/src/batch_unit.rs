@@ -288,11 +288,16 @@ impl Unit for BatchUnit<'_> {
             match self.decide_op(&mut w, op, &meta, now) {
                 Ok(reply) => replies.push(reply),
                 Err(e) if e.is_final() => {
-                    let recorded = self
-                        .ctx
-                        .idempotency_key
-                        .as_ref()
-                        .is_some_and(|k| e.is_recorded_under(k));
+                    // A value the request layer refused on its own (an amount that is
+                    // not one, or finer than any currency) is not stored, as a single
+                    // request's is not: nothing ran, the same batch is refused again,
+                    // and the corrected one runs under the same key.
+                    let recorded = !matches!(op, BatchOperation::Rejected(..))
+                        && self
+                            .ctx
+                            .idempotency_key
+                            .as_ref()
+                            .is_some_and(|k| e.is_recorded_under(k));
                     let expiry = self.expiry_found(p, loaded, op, &e, (now, at), &meta);
                     let outcome: AtomicOutcome = Err(BatchRefusal::from((i, e)));
                     return Decision {

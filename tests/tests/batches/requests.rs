@@ -207,6 +207,20 @@ pub(crate) async fn one_idempotency_key_covers_the_whole_batch(backend: Backend)
     let (s, b) = send(fine("1.00", true), "batch-5").await;
     assert_eq!(s, 200, "{b}");
     assert_eq!(version(&app, "b").await, json!(5));
+    // Nor one refused for a value wrong on its own, finer than any currency (37
+    // digits) or not an amount at all: the same batch is refused again, the
+    // corrected one runs under the same key.
+    let finest = format!("1.{}", "0".repeat(36));
+    for (amount, key) in [(finest.as_str(), "batch-7"), ("one", "batch-8")] {
+        for _ in 0..2 {
+            let (s, b) = send(fine(amount, true), key).await;
+            assert_eq!((s, &b["code"]), (422, &json!("invalid_amount")), "{b}");
+            assert_eq!(b["operation"], json!(0), "{b}");
+        }
+        let (s, b) = send(fine("1.00", true), key).await;
+        assert_eq!(s, 200, "{amount}: {b}");
+    }
+    assert_eq!(version(&app, "b").await, json!(7));
     let (_, b) = send(fine("1.000", false), "batch-6").await;
     assert_eq!(
         b["results"][0]["problem"]["code"],
@@ -219,7 +233,7 @@ pub(crate) async fn one_idempotency_key_covers_the_whole_batch(backend: Backend)
         json!("invalid_amount"),
         "{b}"
     );
-    assert_eq!(version(&app, "b").await, json!(5));
+    assert_eq!(version(&app, "b").await, json!(7));
 }
 
 /// `If-Match` does not apply to a batch: each operation decides on the state the ones
