@@ -49,7 +49,7 @@ pub struct Application {
     listener: TcpListener,
     port: u16,
     /// How long a request's head may take to arrive, and a write may wait.
-    deadlines: serve::Deadlines,
+    limits: serve::Limits,
     state: Arc<AppState>,
     pg_pool: Option<sqlx::PgPool>,
     /// Closes the stores after the last request and task.
@@ -211,9 +211,10 @@ impl Application {
         Ok(Self {
             listener,
             port,
-            deadlines: serve::Deadlines {
+            limits: serve::Limits {
                 head: Duration::from_millis(settings.server.header_read_timeout_ms),
                 write: Duration::from_millis(settings.server.write_timeout_ms),
+                connections: serve::connections_within_file_limit(settings.server.max_connections),
             },
             state,
             closer: stores.closer(),
@@ -294,7 +295,7 @@ impl Application {
         };
         tracing::info!(port = self.port, "ledger listening");
         let router = ledger_http::router(self.state.clone());
-        serve::serve(self.listener, router, self.deadlines, signal).await;
+        serve::serve(self.listener, router, self.limits, signal).await;
         let _ = stop_tx.send(true);
         // The background loops end together, within one bound (one after another, each
         // with its own, a stalled database once made a shutdown take 40 s).

@@ -8,9 +8,13 @@
 //! reads slowly is not: the kernel holds little unsent for it), and a failed
 //! `accept` (out of file descriptors) waits and goes on instead of ending the server.
 //! A connection the server closes lingers (`linger.rs`): its client reads the last
-//! answer (a 413 for a body still arriving) before the socket goes.
+//! answer (a 413 for a body still arriving) before the socket goes. At most
+//! [`Limits::connections`] are open at once: the next waits in the listen queue, so
+//! that idle or slow clients cannot take the descriptors the stores open files with
+//! (SQLite's lock files) and turn commands into 503s.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -19,6 +23,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpSocket};
+use tokio::sync::Semaphore;
 use tokio_io_timeout::TimeoutStream;
 
 use crate::linger::Lingering;
@@ -35,13 +40,47 @@ pub const MAX_UNSENT_BYTES: u32 = 16 * 1024;
 /// How long open connections get to finish their requests after the shutdown signal.
 const DRAIN: Duration = Duration::from_secs(10);
 
-/// How long a connection may take: to send a request's head, to take an answer's bytes.
+/// Descriptors kept for the stores, pools, lock files and the listener, below the
+/// open-file limit, when the connections are bounded to fit it.
+const RESERVED_FILES: u64 = 256;
+
+/// What a connection may take: how long to send a request's head and to take an
+/// answer's bytes, and how many may be open at once.
 #[derive(Debug, Clone, Copy)]
-pub struct Deadlines {
+pub struct Limits {
     /// A request's line and headers must arrive within this.
     pub head: Duration,
     /// A write that waits this long (the client reads nothing) closes the connection.
     pub write: Duration,
+    /// Connections open at once; the next is accepted when one closes.
+    pub connections: usize,
+}
+
+/// Raises the open-file limit to the most the system allows this process (systemd
+/// starts services at 1,024) and bounds `wanted` connections to fit under it with
+/// [`RESERVED_FILES`] to spare (half of it when the limit is smaller than twice that).
+pub fn connections_within_file_limit(wanted: u64) -> usize {
+    let files = match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(files) => files,
+        Err(e) => {
+            tracing::warn!(error = %e, "the open-file limit could not be read or raised");
+            return usize::try_from(wanted).unwrap_or(usize::MAX);
+        }
+    };
+    let room = if files >= 2 * RESERVED_FILES {
+        files - RESERVED_FILES
+    } else {
+        files / 2
+    };
+    let bound = wanted.min(room.max(1));
+    if bound < wanted {
+        tracing::warn!(
+            open_file_limit = files,
+            connections = bound,
+            "server.max_connections lowered to fit the open-file limit"
+        );
+    }
+    usize::try_from(bound).unwrap_or(usize::MAX)
 }
 
 /// A socket bound to `address` (the first address it resolves to), not yet listening.
@@ -66,16 +105,25 @@ pub fn bind(address: &str) -> std::io::Result<TcpSocket> {
 pub async fn serve(
     listener: TcpListener,
     router: Router,
-    deadlines: Deadlines,
+    limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) {
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(deadlines.head)
+        .header_read_timeout(limits.head)
         .max_buf_size(MAX_HEAD_BYTES);
     let graceful = GracefulShutdown::new();
+    let open = Arc::new(Semaphore::new(limits.connections));
     tokio::pin!(shutdown);
     loop {
+        // A connection slot first: at the bound, clients wait in the listen queue.
+        let slot = tokio::select! {
+            slot = open.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
         let tcp = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((tcp, _)) => tcp,
@@ -97,7 +145,7 @@ pub async fn serve(
         unsent_bound(&tcp);
         // No read deadline: a live stream's client sends nothing after its request.
         let mut io = TimeoutStream::new(tcp);
-        io.set_write_timeout(Some(deadlines.write));
+        io.set_write_timeout(Some(limits.write));
         let service = TowerToHyperService::new(router.clone());
         let io = TokioIo::new(Lingering::new(Box::pin(io)));
         let connection = graceful.watch(http.serve_connection(io, service));
@@ -105,6 +153,7 @@ pub async fn serve(
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
+            drop(slot);
         });
     }
     drop(listener);

@@ -95,6 +95,10 @@ pub struct Server {
     /// How long one write to a client may wait, in milliseconds, before the connection
     /// is closed (a client that reads nothing, e.g. a stalled live-feed subscriber).
     pub write_timeout_ms: u64,
+    /// Client connections this instance holds open at once; past it the next waits in
+    /// the listen queue until one closes (lowered to fit the open-file limit, so that
+    /// the stores always have descriptors left).
+    pub max_connections: u64,
     /// Live streams (`/events/stream`, `/accounts/{id}/events/stream`) this instance
     /// serves at once; one more is answered 503 until one ends.
     pub max_live_streams: u64,
@@ -174,6 +178,7 @@ impl Settings {
             .set_default("server.request_timeout_ms", 10_000)?
             .set_default("server.header_read_timeout_ms", 10_000)?
             .set_default("server.write_timeout_ms", 30_000)?
+            .set_default("server.max_connections", 10_000)?
             .set_default("server.max_live_streams", 1_000)?
             .set_default("server.max_live_streams_per_key", 100)?
             .set_default("server.require_idempotency_key", false)?

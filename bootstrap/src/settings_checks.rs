@@ -9,10 +9,11 @@ use crate::settings::Settings;
 /// Keys that take whole numbers, each with the largest it takes. The reader rounds a
 /// fraction (`0.4` would be 0: an `auth.rate_limit_per_second` turned off), reads `inf`
 /// as the largest number, and holds no whole number past a signed 64-bit one.
-const WHOLE: [(&str, u64); 12] = [
+const WHOLE: [(&str, u64); 13] = [
     ("server.request_timeout_ms", I64),
     ("server.header_read_timeout_ms", I64),
     ("server.write_timeout_ms", I64),
+    ("server.max_connections", I64),
     ("server.max_live_streams", I64),
     ("server.max_live_streams_per_key", I64),
     ("storage.max_connections", U32),
@@ -117,6 +118,7 @@ pub(crate) fn values(settings: &Settings) -> anyhow::Result<()> {
             settings.server.header_read_timeout_ms,
         ),
         ("server.write_timeout_ms", settings.server.write_timeout_ms),
+        ("server.max_connections", settings.server.max_connections),
         ("server.max_live_streams", settings.server.max_live_streams),
         (
             "server.max_live_streams_per_key",

@@ -29,6 +29,8 @@ pub struct Options {
     pub write_timeout_ms: u64,
     /// `server.max_live_streams` (0: the default, 1,000).
     pub max_live_streams: u64,
+    /// `server.max_connections` (0: the default, 10,000).
+    pub max_connections: u64,
     /// `server.max_live_streams_per_key` (0: the default, 100).
     pub max_live_streams_per_key: u64,
     /// The clock commands and the expirer read (none: the system's).
@@ -55,6 +57,10 @@ pub fn settings(storage_url: String, snapshots_url: String, options: &Options) -
             write_timeout_ms: match options.write_timeout_ms {
                 0 => 30_000,
                 ms => ms,
+            },
+            max_connections: match options.max_connections {
+                0 => 10_000,
+                n => n,
             },
             max_live_streams: match options.max_live_streams {
                 0 => 1_000,

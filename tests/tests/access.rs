@@ -230,3 +230,59 @@ async fn every_route_answers_every_caller_as_the_table_says(backend: Backend) {
     let (s, _) = call(&app, "get", "/admin/api-keys", None, Some("op-token")).await;
     assert_eq!(s, 403);
 }
+
+/// An open API serves callers without a credential, but one that is sent must be
+/// known and readable: a mistyped or revoked token, another scheme or an empty token
+/// is 401 and writes nothing (it was served as anonymous, hiding the mistake until
+/// the API closed). The routes served to anyone ignore it.
+#[tokio::test]
+async fn an_open_api_refuses_credentials_it_cannot_read() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (s, _) = call(
+        &app,
+        "post",
+        "/accounts",
+        Some(json!(
+        {"account_id": "open", "owner": "O", "currency": "USD"})),
+        None,
+    )
+    .await;
+    assert_eq!(s, 201);
+    let wrong = format!("ledger_sk_{}", "0".repeat(64));
+    for header in [
+        "Bearer nope".to_owned(),
+        format!("Bearer {wrong}"),
+        "Basic b3Blbjpub3Bl".into(),
+        "Bearer ".into(),
+        "Bearer".into(),
+    ] {
+        let deposit = app
+            .send(
+                Method::POST,
+                "/accounts/open/deposit",
+                Some(json!({"amount": "1"})),
+                &[
+                    ("authorization", header.as_str()),
+                    ("idempotency-key", "open-1"),
+                ],
+            )
+            .await;
+        let (s, b) = json(deposit).await;
+        assert_eq!(
+            (s, &b["code"]),
+            (401, &json!("unauthorized")),
+            "{header}: {b}"
+        );
+        let health = app
+            .send(Method::GET, "/health", None, &[("authorization", &header)])
+            .await;
+        assert_eq!(health.status(), 200, "{header}");
+    }
+    let (_, account) = call(&app, "get", "/accounts/open", None, None).await;
+    assert_eq!(
+        (&account["balance"], &account["version"]),
+        (&json!("0.00"), &json!(1))
+    );
+    let (s, who) = call(&app, "get", "/whoami", None, None).await;
+    assert_eq!((s, &who["actor"]), (200, &json!("anonymous")));
+}

@@ -36,7 +36,7 @@ fn an_unknown_setting_is_an_error_not_ignored() {
     let file = dir.join("ledger.toml");
     std::fs::write(&file, "[auth]\napi_token = \"s3cret\"\n").expect("file");
     let sqlite = format!("sqlite://{}/l.db", dir.display());
-    let runs: [(&[&str], (&str, &str), &str); 9] = [
+    let runs: [(&[&str], (&str, &str), &str); 10] = [
         (
             &["--config", file.to_str().unwrap(), "migrate"],
             ("LEDGER__LOG__LEVEL", "info"),
@@ -65,6 +65,12 @@ fn an_unknown_setting_is_an_error_not_ignored() {
             &["migrate"],
             ("LEDGER__SERVER__MAX_LIVE_STREAMS", "0"),
             "server.max_live_streams must be at least 1",
+        ),
+        // 0 would accept no connection at all.
+        (
+            &["migrate"],
+            ("LEDGER__SERVER__MAX_CONNECTIONS", "0"),
+            "server.max_connections must be at least 1",
         ),
         (
             &["migrate"],

@@ -71,7 +71,9 @@ pub(crate) fn is_open(path: &str) -> bool {
 
 /// The token of the request's `Authorization: Bearer` header. More than one
 /// `Authorization` header is 401: which caller they mean cannot be known (a proxy
-/// reading the last one would disagree with a service reading the first).
+/// reading the last one would disagree with a service reading the first). So is one
+/// that is not `Bearer <token>` in visible ASCII: a credential the service cannot read
+/// is not taken for none.
 pub(crate) fn bearer(req: &Request) -> Result<Option<&str>, ApiError> {
     let mut fields = req.headers().get_all(header::AUTHORIZATION).iter();
     let Some(v) = fields.next() else {
@@ -84,11 +86,13 @@ pub(crate) fn bearer(req: &Request) -> Result<Option<&str>, ApiError> {
         ));
     }
     let token = v.to_str().ok().and_then(|v| v.split_once(' '));
-    Ok(token.and_then(|(scheme, token)| {
-        scheme
-            .eq_ignore_ascii_case("bearer")
-            .then_some(token.trim())
-    }))
+    match token.map(|(scheme, token)| (scheme.eq_ignore_ascii_case("bearer"), token.trim())) {
+        Some((true, token)) if !token.is_empty() => Ok(Some(token)),
+        _ => Err(ApiError::new(
+            ErrorCode::Unauthorized,
+            "the Authorization header must be `Bearer <token>`, the token in visible ASCII",
+        )),
+    }
 }
 
 /// Who is calling: the principal, and for an API key the hash of its secret (a live
@@ -164,12 +168,16 @@ pub(crate) async fn authenticate(
     if let Some(caller) = known {
         return Ok(caller);
     }
+    // A token sent must be known, on an open API too: a client with a mistyped or
+    // revoked one learns it now, not when the API closes.
+    if token.is_some() {
+        return Err(ApiError::new(ErrorCode::Unauthorized, UNKNOWN_TOKEN));
+    }
     let closed =
         !state.access.api_tokens.is_empty() || state.keys.any().await.map_err(ApiError::from)?;
-    match (closed, token) {
-        (false, _) => Ok((Principal::anonymous(), None)),
-        (true, Some(_)) => Err(ApiError::new(ErrorCode::Unauthorized, UNKNOWN_TOKEN)),
-        (true, None) => Err(ApiError::new(
+    match closed {
+        false => Ok((Principal::anonymous(), None)),
+        true => Err(ApiError::new(
             ErrorCode::Unauthorized,
             "a bearer token is required",
         )),
