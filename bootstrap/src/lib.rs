@@ -82,7 +82,7 @@ fn tokio_spawner() -> Arc<dyn Spawner> {
 
 /// Opens the stores and builds the projection runner.
 pub async fn core(settings: &Settings) -> anyhow::Result<Core> {
-    core_of(stores::open(settings).await?)
+    core_of(stores::open_announced(settings).await?)
 }
 
 /// [`core`] over the stores as they are (no migration, no backfill): for the commands
@@ -293,7 +293,9 @@ impl Application {
             signal.await;
             feed.close();
         };
-        tracing::info!(port = self.port, "ledger listening");
+        let address = self.listener.local_addr().map(|a| a.to_string());
+        let address = address.unwrap_or_else(|e| format!("unknown ({e})"));
+        tracing::info!(%address, port = self.port, "ledger listening");
         let router = ledger_http::router(self.state.clone());
         serve::serve(self.listener, router, self.limits, signal).await;
         let _ = stop_tx.send(true);

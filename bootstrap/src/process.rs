@@ -4,8 +4,11 @@ use std::future::Future;
 
 use crate::Settings;
 
-/// SIGINT or SIGTERM, listened for from this call on: one that comes while the service
-/// is still starting is kept (the process no longer dies of it) and stops it cleanly.
+/// SIGINT, SIGTERM or SIGHUP, listened for from this call on: one that comes while the
+/// service is still starting is kept (the process no longer dies of it) and stops it
+/// cleanly. SIGHUP (its terminal closed, or a supervisor's reload) killed it at once,
+/// without the drain, the SQLite log left unfolded; there is nothing to reload (the
+/// settings are read at start), so it stops the service as SIGTERM does.
 pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
     let signals = {
@@ -13,14 +16,16 @@ pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
         (
             signal(SignalKind::terminate()),
             signal(SignalKind::interrupt()),
+            signal(SignalKind::hangup()),
         )
     };
     async move {
         #[cfg(unix)]
-        if let (Ok(mut term), Ok(mut int)) = signals {
+        if let (Ok(mut term), Ok(mut int), Ok(mut hup)) = signals {
             tokio::select! {
                 _ = term.recv() => {},
                 _ = int.recv() => {},
+                _ = hup.recv() => {},
             }
             return;
         }
@@ -43,8 +48,12 @@ pub fn init_tracing(settings: &Settings) {
     .into_iter()
     .filter_map(|d| d.parse().ok())
     .fold(filter, |f, quiet| f.add_directive(quiet));
+    // Colours only on a terminal: a file or a pipe (journald, a collector) got the
+    // escape codes as text.
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(terminal)
         .with_writer(std::io::stderr);
     let _ = if settings.log.format == "json" {
         builder.json().try_init()

@@ -30,6 +30,18 @@ pub(crate) async fn pause(wake: &Notify, stop: &mut watch::Receiver<bool>, d: Du
     }
 }
 
+/// Waits `d` unless stopped: after a failure, or while another instance leads. Not
+/// cut short by commits: woken by each, a standby asked for its lease (and, with the
+/// database refusing connections, failed and warned) as often as commits came, 70 to
+/// 100 times a second under load, adding connection attempts to a database already
+/// out of them.
+pub(crate) async fn back_off(stop: &mut watch::Receiver<bool>, d: Duration) {
+    tokio::select! {
+        _ = tokio::time::sleep(d) => {}
+        _ = stop.changed() => {}
+    }
+}
+
 /// A step's error past [`STEP_DEADLINE`].
 pub(crate) fn no_answer() -> String {
     format!("no answer from the stores within {STEP_DEADLINE:?}; the step is tried again")
@@ -74,13 +86,13 @@ async fn run(runner: Arc<ProjectionRunner>, wake: Arc<Notify>, mut stop: watch::
         let mine = match mine {
             Ok(mine) if mine.is_empty() => {
                 // Another instance leads them all (or all are stopped): stand by.
-                pause(&wake, &mut stop, Duration::from_secs(2)).await;
+                back_off(&mut stop, Duration::from_secs(2)).await;
                 continue;
             }
             Ok(mine) => mine,
             Err(e) => {
                 tracing::warn!(error = %e, "projections cannot run; retrying");
-                pause(&wake, &mut stop, Duration::from_secs(1)).await;
+                back_off(&mut stop, Duration::from_secs(1)).await;
                 continue;
             }
         };
@@ -100,7 +112,7 @@ async fn run(runner: Arc<ProjectionRunner>, wake: Arc<Notify>, mut stop: watch::
             Ok(_) => tokio::time::sleep(COALESCE).await,
             Err(e) if e.is_transient() => {
                 tracing::warn!(error = %e, "projection step failed; retrying");
-                pause(&wake, &mut stop, Duration::from_secs(1)).await;
+                back_off(&mut stop, Duration::from_secs(1)).await;
             }
             Err(e) => tracing::error!(error = %e, "projection stopped"),
         }
@@ -114,4 +126,53 @@ pub fn spawn(
     stop: watch::Receiver<bool>,
 ) -> Vec<JoinHandle<()>> {
     vec![tokio::spawn(run(runner, wake, stop))]
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use ledger_application::ports::readmodel::{MockProjectionStore, ReadModelError};
+    use ledger_application::ports::store::MockEventStore;
+
+    use super::*;
+
+    /// How many times the loop asks for a lease while 200 commits wake it over 400 ms
+    /// (of the test clock: paused, it moves only as the loop sleeps).
+    async fn leases_asked(answer: fn() -> Result<bool, ReadModelError>) -> usize {
+        let asked = Arc::new(AtomicUsize::new(0));
+        let count = asked.clone();
+        let mut target = MockProjectionStore::new();
+        target.expect_try_lead().returning(move |_| {
+            count.fetch_add(1, Ordering::SeqCst);
+            answer()
+        });
+        let runner = ProjectionRunner::new(Arc::new(MockEventStore::new()), Arc::new(target), 10);
+        let wake = Arc::new(Notify::new());
+        let (stop, stopped) = watch::channel(false);
+        let tasks = spawn(Arc::new(runner), wake.clone(), stopped);
+        for _ in 0..200 {
+            wake.notify_one();
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        let _ = stop.send(true);
+        for task in tasks {
+            task.await.expect("the loop ends");
+        }
+        asked.load(Ordering::SeqCst)
+    }
+
+    /// A lease the store cannot give (a database out of connections) is asked again a
+    /// second later, not on every commit (that asked 70 to 100 times a second).
+    #[tokio::test(start_paused = true)]
+    async fn a_failing_lease_is_not_asked_again_on_each_commit() {
+        let failing = || Err(ReadModelError::Unavailable("too many connections".into()));
+        assert_eq!(leases_asked(failing).await, 1);
+    }
+
+    /// A standby asks for the three leases every 2 s, not on every commit.
+    #[tokio::test(start_paused = true)]
+    async fn a_standby_asks_for_its_leases_on_a_timer() {
+        assert_eq!(leases_asked(|| Ok(false)).await, PROJECTIONS.len());
+    }
 }

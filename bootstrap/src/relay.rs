@@ -15,7 +15,7 @@ use ledger_nats::{JetStreamSink, NatsTarget};
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
-use crate::projectors::{no_answer, pause, STEP_DEADLINE};
+use crate::projectors::{back_off, no_answer, STEP_DEADLINE};
 use crate::settings::{Nats, Settings};
 use crate::{core, feed_reader, shutdown_signal, stores, Core};
 
@@ -67,12 +67,12 @@ pub fn spawn(
             match leases.try_lead(Lease::Relay).await {
                 Ok(true) => {}
                 Ok(false) => {
-                    pause(&wake, &mut stop, Duration::from_secs(2)).await;
+                    back_off(&mut stop, Duration::from_secs(2)).await;
                     continue;
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot take the relay lease; retrying");
-                    pause(&wake, &mut stop, Duration::from_secs(1)).await;
+                    back_off(&mut stop, Duration::from_secs(1)).await;
                     continue;
                 }
             }
@@ -93,14 +93,11 @@ pub fn spawn(
                         "the relay's checkpoint moved under this step (another instance \
                          relays now, or a rewind); standing by"
                     );
-                    pause(&wake, &mut stop, Duration::from_secs(2)).await;
+                    back_off(&mut stop, Duration::from_secs(2)).await;
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "relay step failed; retrying");
-                    tokio::select! {
-                        _ = tokio::time::sleep(backoff) => {}
-                        _ = stop.changed() => {}
-                    }
+                    back_off(&mut stop, backoff).await;
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
             }

@@ -214,6 +214,7 @@ impl Settings {
             .map_err(|e| crate::settings_file::without_the_line(e, file))
             .context("reading the configuration")?;
         crate::settings_checks::whole_numbers(&built)?;
+        crate::settings_checks::text_values(&built)?;
         let mut settings: Settings = built
             .try_deserialize()
             .map_err(crate::settings_file::without_a_secret)

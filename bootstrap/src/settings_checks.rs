@@ -38,13 +38,62 @@ pub const MAX_GROUP_COMMIT_WRITERS: usize = 64;
 /// The longest snapshot expiry, in seconds (about 31 years; Redis refuses far longer).
 pub const MAX_TTL_SECONDS: u64 = 1_000_000_000;
 
+/// Keys that take text. A file's `admin_token = true` or `url = 5` was read as the
+/// text "true" or "5": a token nobody meant, a relay to host "5".
+const TEXT: [&str; 11] = [
+    "server.address",
+    "storage.url",
+    "snapshots.url",
+    "snapshots.prefix",
+    "auth.admin_token",
+    "log.format",
+    "log.level",
+    "relay.nats.url",
+    "relay.nats.stream",
+    "relay.nats.subject_prefix",
+    "integrity.signing_key",
+];
+
+/// The environment variable that sets `key`.
+fn variable(key: &str) -> String {
+    format!("LEDGER__{}", key.to_uppercase().replace('.', "__"))
+}
+
+/// Refuses a value that is not text (a file's number, boolean, table or list) where
+/// text is asked for, and a list of tokens with anything but text in it. The
+/// environment's values are text as written.
+pub(crate) fn text_values(built: &Config) -> anyhow::Result<()> {
+    let written = |key: &str| {
+        std::env::var(variable(key))
+            .is_err()
+            .then(|| built.get::<config::Value>(key).ok())
+            .flatten()
+    };
+    let is_text = |v: &config::Value| matches!(v.kind, ValueKind::String(_) | ValueKind::Nil);
+    for key in TEXT {
+        if let Some(value) = written(key).filter(|v| !is_text(v)) {
+            anyhow::bail!("{key} must be text, in quotes (it is {value})");
+        }
+    }
+    if let Some(tokens) = written("auth.api_tokens") {
+        let all_text = match tokens.kind {
+            ValueKind::Array(ref tokens) => tokens.iter().all(is_text),
+            ValueKind::Nil => true,
+            _ => false,
+        };
+        if !all_text {
+            anyhow::bail!("auth.api_tokens must be a list of texts, each in quotes");
+        }
+    }
+    Ok(())
+}
+
 /// Refuses a number with a fraction (or not a number) where a whole one is asked for.
 pub(crate) fn whole_numbers(built: &Config) -> anyhow::Result<()> {
     for (key, max) in WHOLE {
         // As written in the environment: the reader takes `+5` and `-0` for numbers,
         // and a number past its range for a float (which it would quote rounded).
-        let variable = format!("LEDGER__{}", key.to_uppercase().replace('.', "__"));
-        if let Ok(raw) = std::env::var(&variable) {
+        if let Ok(raw) = std::env::var(variable(key)) {
             if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
                 anyhow::bail!("{key} must be a whole number, digits only (it is {raw:?})");
             }
@@ -184,6 +233,14 @@ pub(crate) fn values(settings: &Settings) -> anyhow::Result<()> {
             "auth.api_tokens must not hold spaces or control characters (commas part them)"
         );
     }
+    // Entries given, none a token (`" , "`): the API would be open, as with none.
+    let tokens = &settings.auth.api_tokens;
+    if !tokens.is_empty() && tokens.iter().all(|t| t.expose().trim().is_empty()) {
+        anyhow::bail!(
+            "auth.api_tokens lists no token, only empty entries: write the tokens, or leave \
+             it unset for an open API"
+        );
+    }
     if std::net::ToSocketAddrs::to_socket_addrs(settings.server.address.as_str()).is_err() {
         anyhow::bail!(
             "server.address {:?} is not an address to listen on (host:port, such as 127.0.0.1:8080)",
@@ -218,6 +275,17 @@ pub(crate) fn cautions(settings: &Settings) -> Vec<String> {
              (it also keys replayable API-key secrets, which a reader of the database could \
              otherwise guess offline)"
         ));
+    }
+    // `LEDGER_AUTH__API_TOKENS` (one underscore) is no setting: the API stayed open.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        let settings_like = name.starts_with("LEDGER_") && name.contains("__");
+        if settings_like && !name.starts_with("LEDGER__") {
+            said.push(format!(
+                "{name} is not read: a setting's variable starts with LEDGER__ (two \
+                 underscores), as in LEDGER__AUTH__API_TOKENS"
+            ));
+        }
     }
     said
 }

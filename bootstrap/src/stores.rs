@@ -79,31 +79,57 @@ type StoreSet = (
 /// Refuses a storage URL that holds no ledger yet, for the commands that only read or
 /// rebuild what is there: opening would make a mistyped path a new, empty ledger.
 pub async fn require_ledger(settings: &Settings) -> anyhow::Result<()> {
+    let shown = redacted(settings.storage.url.expose());
+    if !holds_ledger(settings).await? {
+        anyhow::bail!("no ledger at {shown}: `ledger migrate` (or `ledger serve`) makes one");
+    }
+    Ok(())
+}
+
+/// Whether the storage URL holds a ledger already (true for a URL it cannot take: the
+/// opening names what is wrong with it).
+async fn holds_ledger(settings: &Settings) -> anyhow::Result<bool> {
     let url = settings.storage.url.expose();
     let shown = redacted(url);
-    let exists = if url.starts_with("sqlite:") {
+    if url.starts_with("sqlite:") {
         ledger_sqlite::holds_ledger(url)
             .await
-            .with_context(|| format!("cannot read the SQLite file at {shown}"))?
+            .with_context(|| format!("cannot read the SQLite file at {shown}"))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let pool = ledger_postgres::pool(url, 2)
             .with_context(|| format!("invalid storage.url {shown}"))?;
-        match ledger_postgres::holds_ledger(&pool).await {
+        let found = ledger_postgres::holds_ledger(&pool).await;
+        let found = match found {
             Ok(found) => found,
             Err(e) => {
                 let timed_out = matches!(e, sqlx::Error::PoolTimedOut);
                 let cause = with_cause(&pool, e, timed_out).await;
                 anyhow::bail!("cannot reach the event store at {shown}: {cause}");
             }
-        }
+        };
+        pool.close().await;
+        Ok(found)
     } else {
-        // The opening names what is wrong with it.
-        true
-    };
-    if !exists {
-        anyhow::bail!("no ledger at {shown}: `ledger migrate` (or `ledger serve`) makes one");
+        Ok(true)
     }
-    Ok(())
+}
+
+/// Opens (and migrates) the stores for `serve`, `migrate` and `relay`, saying which
+/// ledger it is, and warning when the storage URL held none and a new, empty one was
+/// made: a mistyped path otherwise took deposits into a ledger no one expected.
+pub async fn open_announced(settings: &Settings) -> anyhow::Result<Stores> {
+    let existed = holds_ledger(settings).await?;
+    let stores = open(settings).await?;
+    let shown = redacted(settings.storage.url.expose());
+    if existed {
+        tracing::info!(storage = %shown, "ledger opened");
+    } else {
+        tracing::warn!(
+            storage = %shown,
+            "no ledger was there: a new, empty one was made (if one was expected, check storage.url)"
+        );
+    }
+    Ok(stores)
 }
 
 /// Opens the event store and read models (migrating them) and the snapshot store.

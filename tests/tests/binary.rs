@@ -229,3 +229,39 @@ fn a_key_file_is_never_overwritten_and_a_missing_directory_is_said() {
     assert_eq!(std::fs::read_to_string(&taken).expect("kept"), "mine");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// SIGHUP stops the service as SIGTERM does (it killed it at once: exit 129, the
+/// write-ahead log left unfolded); a log written to a pipe has no colour codes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_stops_the_service_cleanly() {
+    let dir = std::env::temp_dir().join(format!("ledger-hup-{}", uuid::Uuid::new_v4()));
+    let port = free_port();
+    let child = ledger_tests::process::serve_on_sqlite(&dir, port, &[]);
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    ledger_tests::process::wait_up(&client, &base).await;
+    let r = client
+        .post(format!("{base}/accounts"))
+        .json(&json!({"account_id": "hup", "owner": "H", "currency": "EUR"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let pid = child.child.id().to_string();
+    let sent = Command::new("kill").args(["-HUP", &pid]).status().unwrap();
+    assert!(sent.success());
+    let exit = tokio::task::spawn_blocking(move || child.finish())
+        .await
+        .unwrap()
+        .unwrap();
+    let logs = String::from_utf8_lossy(&exit.stderr);
+    assert!(exit.status.success(), "{:?}: {logs}", exit.status);
+    assert!(logs.contains("ledger stopped"), "{logs}");
+    assert!(
+        !logs.contains('\u{1b}'),
+        "no escape codes in a pipe: {logs}"
+    );
+    let wal = dir.join("ledger.db-wal");
+    assert!(std::fs::metadata(&wal).map_or(true, |m| m.len() == 0));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -287,3 +287,29 @@ async fn projections_status_upgrades_no_schema() {
     db.close().await.unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A storage URL that holds no ledger gets a new, empty one, and the log says so
+/// (black-box testing: a mistyped path took deposits into a ledger no one expected,
+/// the log naming neither the store nor that it was new); the next start says which
+/// ledger it opened.
+#[test]
+fn a_new_ledger_is_announced_as_new() {
+    let dir = std::env::temp_dir().join(format!("ledger-new-{}", uuid::Uuid::new_v4()));
+    let sqlite = format!("sqlite://{}/typo/ledgr.db", dir.display());
+    let migrate = || {
+        let out = Command::new(ledger_binary())
+            .arg("migrate")
+            .env("LEDGER__STORAGE__URL", &sqlite)
+            .output()
+            .expect("runs");
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+    };
+    let first = migrate();
+    assert!(first.contains("a new, empty one was made"), "{first}");
+    assert!(first.contains("typo/ledgr.db"), "{first}");
+    let second = migrate();
+    assert!(second.contains("ledger opened"), "{second}");
+    assert!(!second.contains("a new, empty one"), "{second}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

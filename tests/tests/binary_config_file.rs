@@ -33,6 +33,18 @@ fn a_configuration_file_is_named_and_its_secrets_never_print() {
             "auth.api_tokens",
             "tok-1",
         ),
+        // Read as the texts "true", "5" (a working token) and a relay to host "5".
+        (
+            "[auth]\nadmin_token = true\n",
+            "auth.admin_token must be text",
+            "",
+        ),
+        (
+            "[auth]\napi_tokens = [\"tok-1\", 5]\n",
+            "auth.api_tokens must be a list of texts",
+            "tok-1",
+        ),
+        ("[relay.nats]\nurl = 5\n", "relay.nats.url must be text", ""),
     ] {
         std::fs::write(&file, text).expect("file");
         let out = Command::new(ledger_binary())

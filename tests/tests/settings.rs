@@ -31,7 +31,7 @@ fn every_setting_is_checked_before_a_ledger_is_made() {
     let dir = std::env::temp_dir().join(format!("ledger-settings-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).expect("dir");
     let nats = ("LEDGER__RELAY__NATS__URL", "nats://token@127.0.0.1:1");
-    let runs: [(&[(&str, &str)], &str); 15] = [
+    let runs: [(&[(&str, &str)], &str); 16] = [
         // PostgreSQL would take the user's own database (a ledger made in `root`).
         (
             &[("LEDGER__STORAGE__URL", "postgres://postgres@127.0.0.1:1")],
@@ -40,6 +40,11 @@ fn every_setting_is_checked_before_a_ledger_is_made() {
         (
             &[("LEDGER__AUTH__API_TOKENS", "good,with space")],
             "auth.api_tokens must not hold spaces",
+        ),
+        // Entries, but no token: the API was open.
+        (
+            &[("LEDGER__AUTH__API_TOKENS", " , ")],
+            "auth.api_tokens lists no token",
         ),
         // Quoted as written, with the bound (once quoted rounded through a float).
         (
