@@ -215,15 +215,35 @@ async fn run_service(command: Command, settings: Settings) -> anyhow::Result<()>
         } => {
             stores::require_ledger(&settings).await?;
             let core = ledger_bootstrap::core_unchanged(&settings).await?;
-            for r in core.runner.reports().await? {
+            let reports = core.runner.reports().await?;
+            // Read after the checkpoints: the end only grows meanwhile.
+            let end = core.stores.events.feed_end().await?.position;
+            let mut ahead = Vec::new();
+            for r in reports {
+                let past_the_end = r.status.position.position > end;
+                if past_the_end {
+                    ahead.push(r.status.name.clone());
+                }
                 say(format_args!(
                     "{:<14} {:<10} position {:<10} lag {:<8} {}",
                     r.status.name,
                     r.status.state.as_str(),
                     r.status.position.position,
                     r.lag_events,
-                    r.status.last_error.unwrap_or_default()
+                    match past_the_end {
+                        true => format!("ahead of the events, which end at {end}"),
+                        false => r.status.last_error.unwrap_or_default(),
+                    }
                 ));
+            }
+            // Restored from different moments, or events removed: `serve` refuses to
+            // start on such read models; a status saying `live`, lag 0, hid it.
+            if !ahead.is_empty() {
+                anyhow::bail!(
+                    "{} applied events the store no longer holds (past its end, {end}): \
+                     run `ledger verify`, which names what differs",
+                    ahead.join(", ")
+                );
             }
             Ok(())
         }

@@ -175,7 +175,16 @@ async fn open_with(settings: &Settings, migrate: bool) -> anyhow::Result<Stores>
             true => ledger_sqlite::open(url).await,
             false => ledger_sqlite::open_existing(url).await,
         }
-        .with_context(|| format!("cannot open the SQLite event store at {shown}"))?;
+        .map_err(|e| {
+            let advice = match &e {
+                sqlx::Error::Migrate(m) => migration_advice(m),
+                _ => None,
+            };
+            anyhow::Error::new(e).context(format!(
+                "cannot open the SQLite event store at {shown}{}",
+                advice.map_or(String::new(), |a| format!(" ({a})"))
+            ))
+        })?;
         let read_models = match migrate {
             true => ledger_sqlite::open_read_models(&store).await,
             false => ledger_sqlite::open_read_models_existing(&store).await,
@@ -216,8 +225,11 @@ async fn open_with(settings: &Settings, migrate: bool) -> anyhow::Result<Stores>
                     e,
                     sqlx::migrate::MigrateError::Execute(sqlx::Error::PoolTimedOut)
                 );
+                let advice = migration_advice(&e).map_or(String::new(), |a| format!(" ({a})"));
                 let cause = with_cause(&pool, e, timed_out).await;
-                anyhow::bail!("cannot reach or migrate the event store at {shown}: {cause}");
+                anyhow::bail!(
+                    "cannot reach or migrate the event store at {shown}: {cause}{advice}"
+                );
             }
             let ahead = ledger_postgres::ids_ahead_of_cluster(&pool)
                 .await
@@ -287,6 +299,28 @@ const WARM_CONNECTIONS: usize = 4;
 
 /// A failed use of `pool`, with why it could not connect when the pool only says it
 /// timed out (a direct try says why).
+/// What to do about migrations this version cannot run, in the operator's words (sqlx
+/// says "migration 19 was previously applied but is missing in the resolved
+/// migrations", or to "remove row from _sqlx_migrations table").
+fn migration_advice(e: &sqlx::migrate::MigrateError) -> Option<String> {
+    use sqlx::migrate::MigrateError as M;
+    match e {
+        M::VersionMissing(v) => Some(format!(
+            "a newer version of ledger migrated it (its migration {v} is unknown to this \
+             one): run that version or a later one, or restore a backup this one made"
+        )),
+        M::VersionMismatch(v) => Some(format!(
+            "its migration {v} is not this ledger's: storage.url names another database \
+             or file (the read models' `-read-models` file, another application's)?"
+        )),
+        M::Dirty(v) => Some(format!(
+            "migration {v} was left unfinished: restore a backup rather than edit \
+             _sqlx_migrations by hand"
+        )),
+        _ => None,
+    }
+}
+
 async fn with_cause(pool: &sqlx::PgPool, e: impl std::fmt::Display, timed_out: bool) -> String {
     let why = if timed_out {
         ledger_postgres::connect_error(pool).await

@@ -307,3 +307,30 @@ async fn a_client_still_sending_a_refused_body_reads_the_refusal() {
     }
     assert_eq!(app.get("/health").await.status(), 200);
 }
+
+/// An `X-Request-ID` given twice is neither (which one a proxy passed on cannot be
+/// known): the answer carries a generated one.
+#[tokio::test]
+async fn a_request_id_given_twice_is_replaced() {
+    let app = app().await;
+    let once = exchange(
+        &app,
+        b"GET /health HTTP/1.1\r\nHost: x\r\nX-Request-ID: mine\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(
+        once.to_ascii_lowercase().contains("x-request-id: mine\r\n"),
+        "{once}"
+    );
+    let twice = exchange(
+        &app,
+        b"GET /health HTTP/1.1\r\nHost: x\r\nX-Request-ID: a\r\nX-Request-ID: b\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    let lower = twice.to_ascii_lowercase();
+    assert!(lower.contains("x-request-id: "), "{twice}");
+    assert!(
+        !lower.contains("x-request-id: a\r\n") && !lower.contains("x-request-id: b\r\n"),
+        "{twice}"
+    );
+}

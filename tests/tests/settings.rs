@@ -175,3 +175,120 @@ fn an_unreachable_postgres_is_named_with_its_cause() {
         );
     }
 }
+
+/// A ledger file a newer version migrated, and the read models' file named as the
+/// ledger's, are refused with what to do (sqlx's own words said neither).
+#[test]
+fn migrations_this_version_cannot_run_say_what_to_do() {
+    let dir = std::env::temp_dir().join(format!("ledger-newer-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    assert!(ledger(&dir, "migrate", &[]).status.success());
+    let read_models = format!("sqlite://{}/l-read-models.db", dir.display());
+    let out = ledger(&dir, "migrate", &[("LEDGER__STORAGE__URL", &read_models)]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("storage.url names another database or file"),
+        "{err}"
+    );
+    let newer = Command::new("python3")
+        .arg("-c")
+        .arg(format!(
+            "import sqlite3; c = sqlite3.connect({:?}); c.execute(\"INSERT INTO _sqlx_migrations \
+             SELECT 999, 'from a newer version', installed_on, 1, checksum, 0 FROM \
+             _sqlx_migrations WHERE version = 1\"); c.commit()",
+            dir.join("l.db").display().to_string()
+        ))
+        .status()
+        .expect("python3 runs");
+    assert!(newer.success());
+    for command in ["migrate", "serve"] {
+        let out = ledger(&dir, command, &[]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{command}: {err}");
+        assert!(
+            err.contains("a newer version of ledger migrated it"),
+            "{err}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Read models that applied events the store no longer holds (the events' file
+/// restored from an earlier moment) are reported by `projections status`, which
+/// fails: it said `live`, lag 0, while `serve` refused to start on them.
+#[test]
+fn projections_status_reports_read_models_ahead_of_the_events() {
+    let dir = std::env::temp_dir().join(format!("ledger-ahead-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    assert!(ledger(&dir, "migrate", &[]).status.success());
+    let moved = Command::new("python3")
+        .arg("-c")
+        .arg(format!(
+            "import sqlite3; c = sqlite3.connect({:?}); \
+             c.execute(\"UPDATE projections SET position = 9 WHERE name = 'current_state'\"); \
+             c.commit(); assert c.total_changes == 1",
+            dir.join("l-read-models.db").display().to_string()
+        ))
+        .status()
+        .expect("python3 runs");
+    assert!(moved.success());
+    let out = Command::new(ledger_binary())
+        .args(["projections", "status"])
+        .env(
+            "LEDGER__STORAGE__URL",
+            format!("sqlite://{}/l.db", dir.display()),
+        )
+        .output()
+        .expect("runs");
+    let (said, err) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(1), "{said}{err}");
+    assert!(
+        said.contains("ahead of the events, which end at 0"),
+        "{said}"
+    );
+    assert!(
+        err.contains("current_state applied events the store no longer holds"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A PostgreSQL database holding another application's tables and no ledger is not
+/// made into one (SQLite refused such a file; PostgreSQL mixed the ledger's tables in).
+#[tokio::test]
+async fn another_applications_postgres_database_is_not_made_a_ledger() {
+    use sqlx::Connection;
+    let db = ledger_postgres::testing::TestDatabase::create().await;
+    let mut conn = sqlx::PgConnection::connect_with(&db.options)
+        .await
+        .expect("connects");
+    sqlx::query("CREATE TABLE customers (id int)")
+        .execute(&mut conn)
+        .await
+        .expect("a table of something else");
+    let out = Command::new("timeout")
+        .arg("30")
+        .arg(ledger_binary())
+        .arg("migrate")
+        .env("LEDGER__STORAGE__URL", &db.url)
+        .output()
+        .expect("runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("holds tables of something else (`customers`)"),
+        "{err}"
+    );
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .expect("reads");
+    assert_eq!(tables, ["customers"], "nothing made beside it");
+    let _ = conn.close().await;
+}

@@ -45,9 +45,14 @@ impl RequestContext {
     }
 }
 
+/// The caller's `X-Request-ID` when it gave one that can be one (once: of two, which
+/// one a proxy passed on cannot be known, and the first was taken silently), or a new
+/// UUIDv7.
 fn request_id(req: &Request) -> String {
-    req.headers()
-        .get("x-request-id")
+    let mut given = req.headers().get_all("x-request-id").iter();
+    given
+        .next()
+        .filter(|_| given.next().is_none())
         .and_then(|v| v.to_str().ok())
         .filter(|v| (1..=128).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_graphic()))
         .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned)

@@ -141,6 +141,16 @@ pub const IDLE_IN_TRANSACTION: Duration = Duration::from_secs(5);
 /// Applies the embedded migrations, then gives events written before the hash chain
 /// their hashes ([`backfill_hashes`]).
 pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    if let Some(table) = something_else(pool).await? {
+        return Err(sqlx::migrate::MigrateError::Source(
+            format!(
+                "the database holds tables of something else (`{table}`) and no ledger: it \
+                 is not made into one; give the ledger a database of its own (CREATE \
+                 DATABASE ledger), or a schema of its own through the URL's search_path"
+            )
+            .into(),
+        ));
+    }
     MIGRATOR.run(pool).await?;
     backfill_hashes(pool).await?;
     Ok(())
@@ -160,6 +170,20 @@ pub async fn ids_ahead_of_cluster(pool: &PgPool) -> Result<Option<(i64, i64)>, s
     .fetch_one(Guarded(pool))
     .await?;
     Ok(highest.filter(|h| *h >= next).map(|h| (h, next)))
+}
+
+/// A table in the schema the ledger would be made in, when that schema holds no ledger
+/// (no migrations of its own): another application's, which migrating would mix the
+/// ledger's tables with (or, owning an `events` table, leave half made). SQLite refuses
+/// such a file too.
+async fn something_else(pool: &PgPool) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema() \
+         AND to_regclass(quote_ident(current_schema()) || '._sqlx_migrations') IS NULL \
+         ORDER BY tablename LIMIT 1",
+    )
+    .fetch_optional(Guarded(pool))
+    .await
 }
 
 /// Whether the database holds a ledger (an `events` table on its search path), read
