@@ -157,6 +157,11 @@ impl FeedHub {
         self.closed.send_replace(true);
     }
 
+    /// Whether [`Self::close`] was called: the service is shutting down.
+    pub fn is_closed(&self) -> bool {
+        *self.closed.borrow()
+    }
+
     pub(crate) fn lock_head(&self) -> std::sync::MutexGuard<'_, Channels> {
         self.head.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -214,7 +214,7 @@ impl Application {
             limits: serve::Limits {
                 head: Duration::from_millis(settings.server.header_read_timeout_ms),
                 write: Duration::from_millis(settings.server.write_timeout_ms),
-                connections: serve::connections_within_file_limit(settings.server.max_connections),
+                connections: serve::connections_for(&settings),
             },
             state,
             closer: stores.closer(),

@@ -58,19 +58,21 @@ pub struct Limits {
 
 /// Raises the open-file limit to the most the system allows this process (systemd
 /// starts services at 1,024) and bounds `wanted` connections to fit under it with
-/// [`RESERVED_FILES`] to spare (half of it when the limit is smaller than twice that).
-pub fn connections_within_file_limit(wanted: u64) -> usize {
+/// [`RESERVED_FILES`] and `pool` (the store's connections) to spare, or half of it when
+/// the limit is smaller than twice that; never past what a semaphore holds.
+pub fn connections_within_file_limit(wanted: u64, pool: u64) -> usize {
+    let wanted = wanted.min(Semaphore::MAX_PERMITS as u64);
     let files = match rlimit::increase_nofile_limit(u64::MAX) {
         Ok(files) => files,
         Err(e) => {
             tracing::warn!(error = %e, "the open-file limit could not be read or raised");
-            return usize::try_from(wanted).unwrap_or(usize::MAX);
+            return usize::try_from(wanted).unwrap_or(Semaphore::MAX_PERMITS);
         }
     };
-    let room = if files >= 2 * RESERVED_FILES {
-        files - RESERVED_FILES
-    } else {
-        files / 2
+    let reserved = RESERVED_FILES.saturating_add(pool);
+    let room = match files.checked_sub(reserved) {
+        Some(room) if room >= reserved => room,
+        _ => files / 2,
     };
     let bound = wanted.min(room.max(1));
     if bound < wanted {
@@ -80,7 +82,28 @@ pub fn connections_within_file_limit(wanted: u64) -> usize {
             "server.max_connections lowered to fit the open-file limit"
         );
     }
-    usize::try_from(bound).unwrap_or(usize::MAX)
+    usize::try_from(bound).unwrap_or(Semaphore::MAX_PERMITS)
+}
+
+/// The connection bound for these settings: `server.max_connections` fitted under the
+/// open-file limit beside the store's pool. A live stream holds its connection for
+/// its whole life, so a bound at or under `server.max_live_streams` lets subscribers
+/// take every connection (health checks then wait in the queue): warned of.
+pub fn connections_for(settings: &crate::Settings) -> usize {
+    let pool = match settings.storage.url.expose().starts_with("postgres") {
+        true => u64::from(settings.storage.max_connections),
+        false => 0,
+    };
+    let bound = connections_within_file_limit(settings.server.max_connections, pool);
+    if settings.server.max_live_streams >= bound as u64 {
+        tracing::warn!(
+            connections = bound,
+            live_streams = settings.server.max_live_streams,
+            "server.max_live_streams is not below the connection bound: live streams can \
+             hold every connection; lower it, or raise the open-file limit"
+        );
+    }
+    bound
 }
 
 /// A socket bound to `address` (the first address it resolves to), not yet listening.

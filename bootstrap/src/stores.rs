@@ -306,8 +306,9 @@ fn migration_advice(e: &sqlx::migrate::MigrateError) -> Option<String> {
     use sqlx::migrate::MigrateError as M;
     match e {
         M::VersionMissing(v) => Some(format!(
-            "a newer version of ledger migrated it (its migration {v} is unknown to this \
-             one): run that version or a later one, or restore a backup this one made"
+            "its migration {v} is unknown to this version: a newer version of ledger \
+             migrated it (run that version or a later one, or restore a backup this one \
+             made), or storage.url names another application's database"
         )),
         M::VersionMismatch(v) => Some(format!(
             "its migration {v} is not this ledger's: storage.url names another database \

@@ -265,3 +265,42 @@ async fn sighup_stops_the_service_cleanly() {
     assert!(std::fs::metadata(&wal).map_or(true, |m| m.len() == 0));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Started with SIGHUP ignored (`nohup`), the service keeps it ignored: a closed
+/// terminal does not stop it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_nohup_sighup_stays_ignored() {
+    let dir = std::env::temp_dir().join(format!("ledger-nohup-{}", uuid::Uuid::new_v4()));
+    let port = free_port();
+    let mut child = Command::new("sh")
+        .args(["-c", "trap '' HUP && exec \"$0\" serve"])
+        .arg(ledger_binary())
+        .env("LEDGER__SERVER__ADDRESS", format!("127.0.0.1:{port}"))
+        .env(
+            "LEDGER__STORAGE__URL",
+            format!("sqlite://{}/ledger.db", dir.display()),
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("starts");
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    ledger_tests::process::wait_up(&client, &base).await;
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    // Still serving after the hang-up has been delivered (a request after it).
+    for _ in 0..3 {
+        let r = client.get(format!("{base}/health")).send().await;
+        assert!(r.is_ok_and(|r| r.status() == 200));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(child.try_wait().expect("waits").is_none(), "still running");
+    let status = ledger_tests::process::terminate(&mut child).await;
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

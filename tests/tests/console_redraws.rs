@@ -3,13 +3,14 @@
 //! then moved all that remained; a version typed with a fraction left the slider, the
 //! box and the figures on three versions, under an error no later success cleared; a
 //! polled page said nothing while the service could not be reached; the events did
-//! not say which way a hold went.
+//! not say which way a hold went; on an open API a token the service did not know
+//! (once answered as anonymous, now refused) left the console signed out for good.
 
 use std::time::Duration;
 
 use ledger_tests::browser::Browser;
 use ledger_tests::console_app::{admin, ledger, open, open_settled, sign_in, text};
-use ledger_tests::ADMIN;
+use ledger_tests::{Backend, TestApp, ADMIN};
 use reqwest::Method;
 use serde_json::json;
 
@@ -136,6 +137,114 @@ async fn a_polled_page_says_while_the_service_cannot_be_reached() {
     assert!(
         browser.until(Duration::from_secs(10), gone).await,
         "taken back once it answers"
+    );
+    browser.close().await;
+}
+
+/// On an open API a token the service does not know (left in the tab from a database
+/// made anew) is dropped and the console goes on as the anonymous operator; a mistyped
+/// key at sign-in is said to be unknown, and not kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_an_open_api_an_unknown_token_is_dropped() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let browser = Browser::start().await;
+    let goto = |hash: &str| format!("{}/console#{hash}", app.base);
+    browser.client.goto(&goto("/accounts")).await.expect("goto");
+    browser
+        .run("sessionStorage.setItem('ledger.console.token', 'ledger_sk_stale'); return true;")
+        .await;
+    browser.client.refresh().await.expect("reload");
+    let anonymous = "window.ledgerConsole.ready \
+        && document.getElementById('who').textContent.startsWith('Open API') \
+        && sessionStorage.getItem('ledger.console.token') === null";
+    assert!(browser.until(Duration::from_secs(10), anonymous).await);
+    browser.client.goto(&goto("/signin")).await.expect("goto");
+    browser.client.refresh().await.expect("reload");
+    let typed = browser
+        .find("#token")
+        .await
+        .send_keys("ledger_sk_typo")
+        .await;
+    typed.expect("types");
+    let submit = browser.find("#signin button[type=submit]").await;
+    submit.click().await.expect("submits");
+    let refused = "document.getElementById('error').textContent.includes('unknown or revoked') \
+        && sessionStorage.getItem('ledger.console.token') === null";
+    assert!(browser.until(Duration::from_secs(10), refused).await);
+    browser.close().await;
+}
+
+/// The second click of a double-click on Post is not another post: it landed on the
+/// redrawn row's button, with its box emptied, and posted all that remained (or, the
+/// rows moved up, the next transfer) under a new key (black-box testing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_double_click_posts_once() {
+    let app = ledger().await;
+    let browser = Browser::start().await;
+    sign_in(&browser, &app.base, ADMIN).await;
+    open_settled(&browser, &app.base, "/transfers").await;
+    browser
+        .find(HOLD_BOX)
+        .await
+        .send_keys("1.00")
+        .await
+        .expect("types");
+    // As a browser sends a double-click: clicks counted 1, then 2.
+    let click = |count: u32| {
+        format!(
+            "document.querySelector('#transfers [aria-label=\"Post transfer hold-1\"]')\
+             .dispatchEvent(new MouseEvent('click', {{detail: {count}, bubbles: true}})); \
+             return true;"
+        )
+    };
+    browser.run(&click(1)).await;
+    let said = "document.getElementById('notice').textContent.includes('1.00 of transfer hold-1')";
+    assert!(browser.until(Duration::from_secs(5), said).await);
+    browser.run(&click(2)).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let t = admin(&app, Method::GET, "/transfers/hold-1", None).await;
+    assert_eq!(
+        (&t["posted_amount"], &t["status"]),
+        (&json!("1.00"), &json!("pending")),
+        "{t}"
+    );
+    browser.close().await;
+}
+
+/// An owner is searched as typed and shown with white space at its ends: " Dana "
+/// found "Dana"'s account (the box was trimmed) and both read "Dana".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owners_are_searched_and_shown_as_written() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    for (id, owner) in [("dana-sp", " Dana "), ("dana", "Dana")] {
+        let body = json!({"account_id": id, "owner": owner, "currency": "USD"});
+        admin(&app, Method::POST, "/accounts", Some(body)).await;
+    }
+    let browser = Browser::start().await;
+    open(&browser, &app.base, "/accounts").await;
+    browser
+        .find("#owner")
+        .await
+        .send_keys(" Dana ")
+        .await
+        .expect("types");
+    let submit = "document.getElementById('owner').form.requestSubmit(); return true;";
+    browser.run(submit).await;
+    let found = "window.ledgerConsole.ready && location.hash.includes('owner=') \
+        && document.querySelector('#accounts table') !== null";
+    assert!(browser.until(Duration::from_secs(10), found).await);
+    let listed = text(
+        browser
+            .run("return document.querySelector('#accounts table').innerText;")
+            .await,
+    );
+    assert!(
+        listed.contains("dana-sp") && listed.contains("<U+0020>Dana<U+0020>"),
+        "{listed}"
+    );
+    assert!(
+        !listed.contains("dana\t") && !listed.contains("dana\n"),
+        "{listed}"
     );
     browser.close().await;
 }

@@ -2,7 +2,7 @@
 // pending transfers with post and void, and its events; all following its live stream.
 
 import { api, withQuery } from "./api.js";
-import { cards, clearErrorIf, el, redraw, showError, status, table, when } from "./ui.js";
+import { cards, clearErrorIf, el, redraw, showError, shownOwner, status, table, when } from "./ui.js";
 import { coalesced, follow } from "./live.js";
 import { balanceChart } from "./chart.js";
 import { transfersTable } from "./transfers.js";
@@ -26,7 +26,7 @@ function stateCards(a) {
     ["Pending out", a.pending_out, "pending_out"], ["Pending in", a.pending_in, "pending_in"],
     ["Overdraft limit", a.overdraft_limit, "overdraft_limit"], ["Version", a.version, "version"],
     ["Status", status(a.status), "status"], ["Currency", a.currency, "currency"],
-    ["Owner", a.owner, "owner"],
+    ["Owner", shownOwner(a.owner), "owner"],
   ]);
 }
 

@@ -1,7 +1,7 @@
 // Accounts: search by owner and status, keyset paging, live.
 
 import { api, withQuery } from "./api.js";
-import { accountLink, el, status, table } from "./ui.js";
+import { accountLink, el, shownOwner, status, table } from "./ui.js";
 import { coalesced, onChange } from "./live.js";
 
 const PAGE = 25;
@@ -10,7 +10,8 @@ export async function accountsPage(main, { can, params, signal }) {
   const owner = params.get("owner") ?? "";
   const state = params.get("status") ?? "";
   const cursor = params.get("cursor") ?? "";
-  const ownerInput = el("input", { id: "owner", name: "owner", value: owner, maxlength: 200 });
+  // 200 characters, each up to two UTF-16 units (what `maxlength` counts).
+  const ownerInput = el("input", { id: "owner", name: "owner", value: owner, maxlength: 400 });
   const statusSelect = el("select", { id: "status", name: "status" },
     ["", "open", "closed"].map((s) => el("option", { value: s, selected: s === state }, s || "any")));
   const form = el("form", { class: "filters", role: "search", "aria-label": "Find accounts" },
@@ -19,7 +20,9 @@ export async function accountsPage(main, { can, params, signal }) {
     el("button", { type: "submit", class: "primary" }, "Search"));
   form.addEventListener("submit", (e) => {
     e.preventDefault();
-    location.hash = "#" + withQuery("/accounts", { owner: ownerInput.value.trim(), status: statusSelect.value });
+    // As typed: owners are compared exactly (" Dana " is not "Dana"); blank is none.
+    const typed = ownerInput.value.trim() ? ownerInput.value : "";
+    location.hash = "#" + withQuery("/accounts", { owner: typed, status: statusSelect.value });
   });
   const list = el("div", { id: "accounts" });
   main.replaceChildren(el("h1", {}, "Accounts"), form, list);
@@ -29,7 +32,7 @@ export async function accountsPage(main, { can, params, signal }) {
     if (signal.aborted) return;
     const rows = table("Accounts, in the order of their ids", [
       { title: "Account", cell: (a) => accountLink(a.account_id) },
-      { title: "Owner", cell: (a) => a.owner },
+      { title: "Owner", cell: (a) => shownOwner(a.owner) },
       { title: "Currency", cell: (a) => a.currency },
       { title: "Balance", cell: (a) => a.balance, num: true },
       { title: "Available", cell: (a) => a.available, num: true },

@@ -24,6 +24,13 @@ async function whoami() {
   } catch (e) {
     if (asking !== askings) return;
     if (!(e instanceof ApiError) || e.status !== 401) throw e;
+    // A token the service does not know (mistyped, revoked, a database made anew) is
+    // dropped, and the service asked again without it: an open API answers that as
+    // the anonymous operator instead of leaving the console signed out for good.
+    if (token()) {
+      signOut();
+      return whoami();
+    }
   }
   if (asking !== askings) return;
   session.me = me;
@@ -34,8 +41,8 @@ async function whoami() {
     : me.actor === "anonymous"
       ? "Open API: no key needed (anonymous operator)"
       : `Signed in as ${me.actor}, ${me.role}${me.owner ? ` of ${me.owner}` : ""}`);
-  // A token that reads as nobody (unknown or revoked) is not kept, nor one on an open
-  // API, where every token reads as the anonymous operator.
+  // A token that reads as nobody is not kept (nor one an older service, on an open
+  // API, read as the anonymous operator).
   if (token() && (!me || me.actor === "anonymous")) signOut();
   document.getElementById("sign-out").hidden = !token();
   document.getElementById("sign-in").hidden = Boolean(token());
@@ -72,7 +79,9 @@ function signInPage(main, note) {
       showError(err);
       return;
     }
-    if (!session.me) {
+    // Dropped when the service did not know it (on an open API the console still
+    // works without it, as the anonymous operator).
+    if (!session.me || !token()) {
       showError("That key is unknown or revoked.");
       return;
     }

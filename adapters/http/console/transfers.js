@@ -50,6 +50,11 @@ export function transferActions(t, can, posts, done) {
     "aria-label": `Amount to post of transfer ${id} (empty: all that remains)`,
   });
   const run = (what) => async (e) => {
+    // The second click of a double-click is not another command: the list is redrawn
+    // within milliseconds of the first one's answer, so it landed on a new row's
+    // button (the same transfer's, posting all that remained, or the next one's after
+    // the rows moved up) and moved money again under a new key.
+    if (e.detail > 1) return;
     const button = e.currentTarget;
     button.disabled = true;
     clearError();

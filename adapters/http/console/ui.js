@@ -11,6 +11,13 @@ export function visible(text) {
   return String(text).replace(HIDDEN, (c) => `<U+${c.codePointAt(0).toString(16).toUpperCase().padStart(4, "0")}>`);
 }
 
+// An owner as compared: white space at either end shown as code points too, so that
+// " Dana " does not pass for "Dana" (the API compares owners exactly as written).
+export function shownOwner(text) {
+  const code = (c) => `<U+${c.codePointAt(0).toString(16).toUpperCase().padStart(4, "0")}>`;
+  return String(text).replace(/^\s+|\s+$/gu, (run) => [...run].map(code).join(""));
+}
+
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {

@@ -136,12 +136,13 @@ async fn start_rebuild(state: &crate::State, names: &[Projection]) -> Result<(),
             let names = started.projections().to_vec();
             match st.runner.run_rebuild(started, &|_| {}).await {
                 Ok(n) => tracing::info!(projections = ?names, events = n, "rebuild finished"),
-                // The store gone (or closed by a shutdown): the live views stay, and
-                // the rebuild can be started again; not an error to page anyone for.
-                Err(e) if e.is_transient() => tracing::warn!(
+                // Cut off by a shutdown (its stores closed under it): the live views
+                // stay, and it can be started again; not an error to page anyone for.
+                Err(e) if st.feed.is_closed() => tracing::warn!(
                     projections = ?names,
                     error = %e,
-                    "rebuild interrupted; the live views stay as they were: start it again"
+                    "rebuild interrupted by the shutdown; the live views stay as they were: \
+                     start it again"
                 ),
                 Err(e) => tracing::error!(projections = ?names, error = %e, "rebuild failed"),
             }

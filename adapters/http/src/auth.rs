@@ -71,9 +71,10 @@ pub(crate) fn is_open(path: &str) -> bool {
 
 /// The token of the request's `Authorization: Bearer` header. More than one
 /// `Authorization` header is 401: which caller they mean cannot be known (a proxy
-/// reading the last one would disagree with a service reading the first). So is one
-/// that is not `Bearer <token>` in visible ASCII: a credential the service cannot read
-/// is not taken for none.
+/// reading the last one would disagree with a service reading the first). So is a
+/// `Bearer` one without a token, or with bytes outside visible ASCII: a credential
+/// meant for the service that it cannot read is not taken for none. Another scheme
+/// (`Basic`, a proxy's own) is not the service's: it is ignored.
 pub(crate) fn bearer(req: &Request) -> Result<Option<&str>, ApiError> {
     let mut fields = req.headers().get_all(header::AUTHORIZATION).iter();
     let Some(v) = fields.next() else {
@@ -85,14 +86,19 @@ pub(crate) fn bearer(req: &Request) -> Result<Option<&str>, ApiError> {
             "the request has more than one Authorization header; send one",
         ));
     }
-    let token = v.to_str().ok().and_then(|v| v.split_once(' '));
-    match token.map(|(scheme, token)| (scheme.eq_ignore_ascii_case("bearer"), token.trim())) {
-        Some((true, token)) if !token.is_empty() => Ok(Some(token)),
-        _ => Err(ApiError::new(
+    let bytes = v.as_bytes();
+    let scheme_end = bytes.iter().position(|&b| b == b' ').unwrap_or(bytes.len());
+    if !bytes[..scheme_end].eq_ignore_ascii_case(b"bearer") {
+        return Ok(None);
+    }
+    // Visible ASCII (and spaces) once read as text, so the scheme's end is a boundary.
+    let token = v.to_str().ok().map(|v| v[scheme_end..].trim());
+    token.filter(|t| !t.is_empty()).map(Some).ok_or_else(|| {
+        ApiError::new(
             ErrorCode::Unauthorized,
             "the Authorization header must be `Bearer <token>`, the token in visible ASCII",
-        )),
-    }
+        )
+    })
 }
 
 /// Who is calling: the principal, and for an API key the hash of its secret (a live
@@ -137,22 +143,23 @@ async fn resolve(state: &AppState, token: &str) -> Result<Option<Caller>, ApiErr
 pub(crate) async fn authenticate(
     state: &AppState,
     path: &str,
-    token: Option<&str>,
+    token: Result<Option<String>, ApiError>,
 ) -> Result<Caller, ApiError> {
     if is_open(path) {
         return Ok((Principal::anonymous(), None));
     }
-    let known = match token {
+    if is_admin_path(path) && state.access.admin_token.is_none() {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "admin endpoints are disabled: set auth.admin_token (LEDGER__AUTH__ADMIN_TOKEN)",
+        ));
+    }
+    let token = token?;
+    let known = match token.as_deref() {
         Some(t) => resolve(state, t).await?,
         None => None,
     };
     if is_admin_path(path) {
-        if state.access.admin_token.is_none() {
-            return Err(ApiError::new(
-                ErrorCode::Forbidden,
-                "admin endpoints are disabled: set auth.admin_token (LEDGER__AUTH__ADMIN_TOKEN)",
-            ));
-        }
         return match known {
             Some(caller) if caller.0.role == Role::Admin => Ok(caller),
             Some(_) => Err(ApiError::new(

@@ -163,15 +163,9 @@ pub async fn context(State(state): State<crate::State>, mut req: Request, next: 
         // key's lookup waits on the store too).
         let bound = state.request_timeout;
         let deadline = tokio::time::Instant::now() + bound;
-        let token = match crate::auth::bearer(&req) {
-            Ok(token) => token.map(str::to_owned),
-            Err(refused) if !crate::auth::is_open(&path) => return refused.into_response(),
-            Err(_) => None,
-        };
-        let authenticated = tokio::time::timeout_at(
-            deadline,
-            crate::auth::authenticate(&state, &path, token.as_deref()),
-        );
+        let token = crate::auth::bearer(&req).map(|t| t.map(str::to_owned));
+        let authenticated =
+            tokio::time::timeout_at(deadline, crate::auth::authenticate(&state, &path, token));
         let (principal, key) = match authenticated.await {
             Ok(Ok(caller)) => caller,
             Ok(Err(e)) => return e.into_response(),

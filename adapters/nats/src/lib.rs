@@ -93,6 +93,8 @@ fn credentials(url: &str) -> Result<async_nats::ConnectOptions, String> {
 /// Publishes feed pages to a JetStream stream.
 pub struct JetStreamSink {
     context: jetstream::Context,
+    /// The client under `context`, asked whether it is connected when a request fails.
+    client: async_nats::Client,
     target: NatsTarget,
     stream_ready: Mutex<bool>,
     /// The cursor and event id of the last message acknowledged, which the next page's
@@ -123,9 +125,10 @@ impl JetStreamSink {
             .timeout(Duration::from_secs(5))
             .max_ack_inflight(20_000)
             .backpressure_on_inflight(true)
-            .build(client);
+            .build(client.clone());
         Ok(Self {
             context,
+            client,
             target,
             stream_ready: Mutex::new(false),
             last_acknowledged: Mutex::new(None),
@@ -146,9 +149,21 @@ impl JetStreamSink {
         self.context
             .get_or_create_stream(config)
             .await
-            .map_err(|e| format!("JetStream stream {}: {e}", self.target.stream))?;
+            .map_err(|e| self.failed(format!("JetStream stream {}: {e}", self.target.stream)))?;
         *ready = true;
         Ok(())
+    }
+
+    /// A failed request's error, saying first when the client is not connected: a
+    /// refused or unreachable server otherwise read "jetstream request timed out".
+    fn failed(&self, error: String) -> String {
+        match self.client.connection_state() {
+            async_nats::connection::State::Connected => error,
+            state => format!(
+                "not connected to NATS ({state}; the client keeps reconnecting, and its \
+                 log says why it cannot): {error}"
+            ),
+        }
     }
 
     fn message(item: &FeedItem, previous: Option<String>) -> PublishMessage {
@@ -193,7 +208,7 @@ impl RelaySink for JetStreamSink {
             {
                 Ok(ack) => pending.push(ack),
                 Err(e) => {
-                    error = Some(format!("publish to NATS: {e}"));
+                    error = Some(self.failed(format!("publish to NATS: {e}")));
                     break;
                 }
             }
@@ -203,7 +218,7 @@ impl RelaySink for JetStreamSink {
             match ack.await {
                 Ok(_) => acknowledged += 1,
                 Err(e) => {
-                    error = Some(format!("JetStream acknowledgement: {e}"));
+                    error = Some(self.failed(format!("JetStream acknowledgement: {e}")));
                     break;
                 }
             }

@@ -144,9 +144,11 @@ pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
     if let Some(table) = something_else(pool).await? {
         return Err(sqlx::migrate::MigrateError::Source(
             format!(
-                "the database holds tables of something else (`{table}`) and no ledger: it \
-                 is not made into one; give the ledger a database of its own (CREATE \
-                 DATABASE ledger), or a schema of its own through the URL's search_path"
+                "the database holds tables of something else (`{table}`) and no ledger's \
+                 migrations: it is not made into one; give the ledger a database of its own \
+                 (CREATE DATABASE ledger), or a schema of its own through the URL's \
+                 search_path (a ledger restored without its `_sqlx_migrations` table is \
+                 refused so too: restore that table)"
             )
             .into(),
         ));
@@ -175,12 +177,17 @@ pub async fn ids_ahead_of_cluster(pool: &PgPool) -> Result<Option<(i64, i64)>, s
 /// A table in the schema the ledger would be made in, when that schema holds no ledger
 /// (no migrations of its own): another application's, which migrating would mix the
 /// ledger's tables with (or, owning an `events` table, leave half made). SQLite refuses
-/// such a file too.
+/// such a file too. Tables an extension owns (PostGIS's `spatial_ref_sys`) are the
+/// database's, not an application's.
 async fn something_else(pool: &PgPool) -> Result<Option<String>, sqlx::Error> {
     sqlx::query_scalar(
-        "SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema() \
+        "SELECT c.relname::text FROM pg_class c \
+         WHERE c.relnamespace = to_regnamespace(quote_ident(current_schema())) \
+         AND c.relkind IN ('r', 'p') \
          AND to_regclass(quote_ident(current_schema()) || '._sqlx_migrations') IS NULL \
-         ORDER BY tablename LIMIT 1",
+         AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass \
+                         AND d.objid = c.oid AND d.deptype = 'e') \
+         ORDER BY c.relname LIMIT 1",
     )
     .fetch_optional(Guarded(pool))
     .await
