@@ -50,7 +50,7 @@ function eventsTable(events, shown) {
     { title: "Event", cell: (e) => e.event_type },
     { title: "Amount", cell: (e) => e.data?.amount ?? "", num: true },
     { title: "Balance after", cell: (e) => e.data?.balance ?? "", num: true },
-    { title: "Detail", cell: (e) => detail(e.event_type, e.data ?? {}) },
+    { title: "Detail", cell: (e) => detail(e.event_type, e.data ?? {}), cls: "text" },
     { title: "Recorded", cell: (e) => when(e.recorded_at) },
     { title: "Actor", cell: (e) => e.metadata?.actor ?? "" },
     { title: "Request id", cell: (e) => e.metadata?.request_id ?? "" },

@@ -32,7 +32,7 @@ export async function accountsPage(main, { can, params, signal }) {
     if (signal.aborted) return;
     const rows = table("Accounts, in the order of their ids", [
       { title: "Account", cell: (a) => accountLink(a.account_id) },
-      { title: "Owner", cell: (a) => shownOwner(a.owner) },
+      { title: "Owner", cell: (a) => shownOwner(a.owner), cls: "text" },
       { title: "Currency", cell: (a) => a.currency },
       { title: "Balance", cell: (a) => a.balance, num: true },
       { title: "Available", cell: (a) => a.available, num: true },

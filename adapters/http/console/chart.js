@@ -46,7 +46,8 @@ export function balanceChart(box, events, currency, sample) {
         value: (u, v, s, i) => (i === null || i === undefined ? "—" : texts[i]),
       },
     ],
-    axes: [{}, { size: 80 }],
+    // As wide as the longest label (a balance of 20 digits was cut off on the left).
+    axes: [{}, { size: (u, values) => Math.max(80, 16 + 8 * Math.max(0, ...(values ?? []).map((v) => String(v).length))) }],
   };
   const plot = new window.uPlot(options, [xs, ys], box);
   const describe = () => {

@@ -40,6 +40,17 @@ export async function postable(transfers, can) {
 // key, so it happens once whatever the first one did.
 const undecided = new Map();
 
+// When a command last succeeded: the list is redrawn within milliseconds of its answer,
+// so a click that follows it closely (the second of a double-click, or a quick one just
+// after) would land on a new row's button (the same transfer's, posting all that
+// remained, or the next one's, the rows having moved up) and move money again under a
+// new key. Keyboard and programmatic clicks (`detail` 0) are not such clicks.
+let succeeded = -Infinity;
+const tooSoon = (e) => {
+  const since = performance.now() - succeeded;
+  return (e.detail > 1 && since < 5000) || (e.detail > 0 && since < 600);
+};
+
 // Post (all that remains, or the amount typed) where `posts` allows, and void, for a
 // pending transfer.
 export function transferActions(t, can, posts, done) {
@@ -50,11 +61,7 @@ export function transferActions(t, can, posts, done) {
     "aria-label": `Amount to post of transfer ${id} (empty: all that remains)`,
   });
   const run = (what) => async (e) => {
-    // The second click of a double-click is not another command: the list is redrawn
-    // within milliseconds of the first one's answer, so it landed on a new row's
-    // button (the same transfer's, posting all that remained, or the next one's after
-    // the rows moved up) and moved money again under a new key.
-    if (e.detail > 1) return;
+    if (tooSoon(e)) return;
     const button = e.currentTarget;
     button.disabled = true;
     clearError();
@@ -71,6 +78,7 @@ export function transferActions(t, can, posts, done) {
       return;
     }
     undecided.delete(id);
+    succeeded = performance.now();
     // Done: in whichever row now shows it (a redraw while the command ran kept what
     // was typed), the box lets go of the keyboard, so that another Enter is not
     // another post (of all that remains, were it empty), and is emptied if it still

@@ -33,12 +33,19 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
-// `columns`: [{title, cell(row) -> Node|string, num?}]
+// `columns`: [{title, cell(row) -> Node|string, num?, cls?}]; a `text` column (an
+// owner, a description) is cut to its width, whole in its tooltip, so that one long
+// text does not push every row's amounts off the screen.
 export function table(caption, columns, rows, attrs = {}) {
   const head = el("tr", {}, columns.map((c) => el("th", { scope: "col", class: c.num ? "num" : null }, c.title)));
-  const body = rows.map((r) =>
-    el("tr", {}, columns.map((c) => el("td", { class: c.num ? "num" : c.cls ?? null }, c.cell(r)))),
-  );
+  const cell = (c, r) => {
+    const content = c.cell(r);
+    const whole = c.cls === "text"
+      ? (content instanceof Node ? content.textContent : visible(content))
+      : null;
+    return el("td", { class: c.num ? "num" : c.cls ?? null, title: whole }, content);
+  };
+  const body = rows.map((r) => el("tr", {}, columns.map((c) => cell(c, r))));
   const empty = rows.length === 0
     ? el("tr", {}, el("td", { colspan: columns.length, class: "muted" }, "Nothing here."))
     : null;
@@ -111,7 +118,8 @@ export function clearError() {
 export function when(iso) {
   if (!iso) return "—";
   const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString();
+  // With the zone: the API's instants are UTC, the console shows the browser's time.
+  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString(undefined, { timeZoneName: "short" });
 }
 
 export function status(s) {

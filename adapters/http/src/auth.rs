@@ -87,7 +87,10 @@ pub(crate) fn bearer(req: &Request) -> Result<Option<&str>, ApiError> {
         ));
     }
     let bytes = v.as_bytes();
-    let scheme_end = bytes.iter().position(|&b| b == b' ').unwrap_or(bytes.len());
+    let scheme_end = bytes
+        .iter()
+        .position(|&b| b == b' ' || b == b'\t')
+        .unwrap_or(bytes.len());
     if !bytes[..scheme_end].eq_ignore_ascii_case(b"bearer") {
         return Ok(None);
     }
