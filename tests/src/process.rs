@@ -102,6 +102,33 @@ pub fn serve_on_sqlite(dir: &std::path::Path, port: u16, env: &[(&str, &str)]) -
     Served { child, out, err }
 }
 
+/// `ledger serve` on a SQLite file in `dir`, started through `wrapper`: a program and
+/// its arguments, which the binary's path and `serve` follow (`env
+/// --default-signal=HUP`, or `sh -c '<set-up> && exec "$0" "$@"'` for a shell's
+/// `ulimit` or `trap`). Its standard error goes to `stderr`; nothing is captured.
+pub fn serve_through(
+    wrapper: &[&str],
+    dir: &Path,
+    port: u16,
+    env: &[(&str, &str)],
+    stderr: Stdio,
+) -> Child {
+    Command::new(wrapper[0])
+        .args(&wrapper[1..])
+        .arg(ledger_binary())
+        .arg("serve")
+        .env("LEDGER__SERVER__ADDRESS", format!("127.0.0.1:{port}"))
+        .env(
+            "LEDGER__STORAGE__URL",
+            format!("sqlite://{}/ledger.db", dir.display()),
+        )
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .expect("the binary starts")
+}
+
 /// Reads a pipe to its end on a thread of its own.
 fn drain(pipe: Option<impl Read + Send + 'static>) -> JoinHandle<Vec<u8>> {
     std::thread::spawn(move || {

@@ -1,10 +1,10 @@
 //! The compiled `ledger` binary as a child process: configured by the environment,
 //! serving, and stopping cleanly on SIGTERM.
 
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use ledger_tests::process::free_port;
+use ledger_tests::process::{free_port, serve_through};
 use ledger_tests::{json, ledger_binary};
 use serde_json::json;
 use sqlx::Connection;
@@ -239,19 +239,9 @@ async fn sighup_stops_the_service_cleanly() {
     let dir = std::env::temp_dir().join(format!("ledger-hup-{}", uuid::Uuid::new_v4()));
     let port = free_port();
     let log = std::env::temp_dir().join(format!("ledger-hup-{}.log", uuid::Uuid::new_v4()));
-    let mut child = Command::new("env")
-        .arg("--default-signal=HUP")
-        .arg(ledger_binary())
-        .arg("serve")
-        .env("LEDGER__SERVER__ADDRESS", format!("127.0.0.1:{port}"))
-        .env(
-            "LEDGER__STORAGE__URL",
-            format!("sqlite://{}/ledger.db", dir.display()),
-        )
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(&log).expect("log file"))
-        .spawn()
-        .expect("starts");
+    let stderr = std::fs::File::create(&log).expect("log file");
+    let default_hup = ["env", "--default-signal=HUP"];
+    let mut child = serve_through(&default_hup, &dir, port, &[], stderr.into());
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     ledger_tests::process::wait_up(&client, &base).await;
@@ -293,18 +283,8 @@ async fn sighup_stops_the_service_cleanly() {
 async fn under_nohup_sighup_stays_ignored() {
     let dir = std::env::temp_dir().join(format!("ledger-nohup-{}", uuid::Uuid::new_v4()));
     let port = free_port();
-    let mut child = Command::new("sh")
-        .args(["-c", "trap '' HUP && exec \"$0\" serve"])
-        .arg(ledger_binary())
-        .env("LEDGER__SERVER__ADDRESS", format!("127.0.0.1:{port}"))
-        .env(
-            "LEDGER__STORAGE__URL",
-            format!("sqlite://{}/ledger.db", dir.display()),
-        )
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("starts");
+    let ignored_hup = ["sh", "-c", "trap '' HUP && exec \"$0\" \"$@\""];
+    let mut child = serve_through(&ignored_hup, &dir, port, &[], Stdio::null());
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     ledger_tests::process::wait_up(&client, &base).await;

@@ -5,31 +5,21 @@
 //! already open still commit (before the bound, idle sockets past the limit left
 //! SQLite no descriptor for its lock files: every command 503).
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use ledger_tests::process::{free_port, terminate, wait_up};
-use ledger_tests::{json, ledger_binary};
+use ledger_tests::json;
+use ledger_tests::process::{free_port, serve_through, terminate, wait_up};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// `ledger serve` on a SQLite file in `dir` under `ulimit -n 200`.
 fn serve_with_few_files(dir: &std::path::Path, port: u16) -> Child {
-    Command::new("sh")
-        .args(["-c", "ulimit -n 200 && exec \"$0\" serve"])
-        .arg(ledger_binary())
-        .env("LEDGER__SERVER__ADDRESS", format!("127.0.0.1:{port}"))
-        .env(
-            "LEDGER__STORAGE__URL",
-            format!("sqlite://{}/ledger.db", dir.display()),
-        )
-        // Idle connections stay until the test closes them.
-        .env("LEDGER__SERVER__HEADER_READ_TIMEOUT_MS", "120000")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the binary starts")
+    let limited = ["sh", "-c", "ulimit -n 200 && exec \"$0\" \"$@\""];
+    // Idle connections stay until the test closes them.
+    let env = [("LEDGER__SERVER__HEADER_READ_TIMEOUT_MS", "120000")];
+    serve_through(&limited, dir, port, &env, Stdio::null())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

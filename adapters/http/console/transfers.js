@@ -41,15 +41,13 @@ export async function postable(transfers, can) {
 const undecided = new Map();
 
 // When a command last succeeded: the list is redrawn within milliseconds of its answer,
-// so a click that follows it closely (the second of a double-click, or a quick one just
-// after) would land on a new row's button (the same transfer's, posting all that
-// remained, or the next one's, the rows having moved up) and move money again under a
-// new key. Keyboard and programmatic clicks (`detail` 0) are not such clicks.
+// so the second click of a double-click would land on a new row's button (the same
+// transfer's, posting all that remained, or the next one's, the rows having moved up)
+// and move money again under a new key. A single click is always a command (one right
+// after a success is a person's next action), and so are the clicks of a double-click
+// after a refusal (the retry of a refused command).
 let succeeded = -Infinity;
-const tooSoon = (e) => {
-  const since = performance.now() - succeeded;
-  return (e.detail > 1 && since < 5000) || (e.detail > 0 && since < 600);
-};
+const tooSoon = (e) => e.detail > 1 && performance.now() - succeeded < 5000;
 
 // Post (all that remains, or the amount typed) where `posts` allows, and void, for a
 // pending transfer.
