@@ -288,10 +288,7 @@ impl Unit for BatchUnit<'_> {
             match self.decide_op(&mut w, op, &meta, now) {
                 Ok(reply) => replies.push(reply),
                 Err(e) if e.is_final() => {
-                    // A value the request layer refused on its own (an amount that is
-                    // not one, or finer than any currency) is not stored, as a single
-                    // request's is not: nothing ran, the same batch is refused again,
-                    // and the corrected one runs under the same key.
+                    // A value refused on its own is not stored, as a single request's.
                     let recorded = !matches!(op, BatchOperation::Rejected(..))
                         && self
                             .ctx

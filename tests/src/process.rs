@@ -85,14 +85,7 @@ fn command(db_url: &str, port: u16, env: &[(&str, &str)]) -> Command {
 /// stdout and stderr read as it writes them (a pipe nobody reads fills at 64 KiB and
 /// then stalls the server at its next log line); [`Served::finish`] gives them.
 pub fn serve_on_sqlite(dir: &std::path::Path, port: u16, env: &[(&str, &str)]) -> Served {
-    let mut child = Command::new(ledger_binary())
-        .arg("serve")
-        .env("LEDGER__SERVER__ADDRESS", format!("127.0.0.1:{port}"))
-        .env(
-            "LEDGER__STORAGE__URL",
-            format!("sqlite://{}/ledger.db", dir.display()),
-        )
-        .envs(env.iter().copied())
+    let mut child = serve_command(&[], dir, port, env)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -113,20 +106,33 @@ pub fn serve_through(
     env: &[(&str, &str)],
     stderr: Stdio,
 ) -> Child {
-    Command::new(wrapper[0])
-        .args(&wrapper[1..])
-        .arg(ledger_binary())
+    serve_command(wrapper, dir, port, env)
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .expect("the binary starts")
+}
+
+/// `ledger serve` on a SQLite file in `dir` on `port`, through `wrapper` if any.
+fn serve_command(wrapper: &[&str], dir: &Path, port: u16, env: &[(&str, &str)]) -> Command {
+    let binary = ledger_binary();
+    let mut command = match wrapper.split_first() {
+        Some((program, args)) => {
+            let mut c = Command::new(program);
+            c.args(args).arg(&binary);
+            c
+        }
+        None => Command::new(&binary),
+    };
+    command
         .arg("serve")
         .env("LEDGER__SERVER__ADDRESS", format!("127.0.0.1:{port}"))
         .env(
             "LEDGER__STORAGE__URL",
             format!("sqlite://{}/ledger.db", dir.display()),
         )
-        .envs(env.iter().copied())
-        .stdout(Stdio::null())
-        .stderr(stderr)
-        .spawn()
-        .expect("the binary starts")
+        .envs(env.iter().copied());
+    command
 }
 
 /// Reads a pipe to its end on a thread of its own.
