@@ -8,7 +8,9 @@ use ledger_domain::{Account, Versioned};
 use crate::access::{Capability, Forbidden, Principal};
 use crate::decode::{FeedDecodeError, FeedDecoder, LedgerEvent};
 use crate::ports::readmodel::TransferFilter;
-use crate::ports::readmodel::{AccountFilter, AuditFilter, ReadModelError, ReadModels};
+use crate::ports::readmodel::{
+    AccountFilter, AuditFilter, DailyFilter, ReadModelError, ReadModels,
+};
 use crate::ports::store::{
     EventStore, FeedCursor, RecordedEvent, StoreError, StreamBound, StreamQuery,
 };
@@ -211,12 +213,10 @@ impl QueryService {
     pub async fn daily(
         &self,
         who: &Principal,
-        currency: Option<ledger_domain::Currency>,
-        from: Option<chrono::NaiveDate>,
-        to: Option<chrono::NaiveDate>,
+        filter: DailyFilter,
     ) -> Result<Vec<DailyVolume>, QueryError> {
         who.require(Capability::Ledger)?;
-        Ok(self.views.daily(currency, from, to).await?)
+        Ok(self.views.daily(filter).await?)
     }
 
     /// The account as of a version or instant; `None` if it did not exist yet.

@@ -13,7 +13,7 @@ use chrono::NaiveDate;
 use ledger_domain::Currency;
 
 use crate::analytics::{AnalyticsDelta, DailyVolume};
-use crate::ports::readmodel::{Projection, ProjectionStore, ReadModels};
+use crate::ports::readmodel::{DailyFilter, Projection, ProjectionStore, ReadModels};
 use crate::ports::store::{FeedCursor, RecordedEvent};
 use crate::queries::QueryError;
 use crate::verify::{Finding, Pass};
@@ -34,7 +34,15 @@ async fn all_days(models: &dyn ReadModels) -> Result<Vec<DailyVolume>, QueryErro
             .rev()
             .take_while(|l| Some(l.date) == from)
             .count();
-        let page = models.daily(None, from, None).await?;
+        let page = models
+            .daily(DailyFilter {
+                currency: None,
+                from,
+                to: None,
+                after: None,
+                limit: 10_000,
+            })
+            .await?;
         let before = all.len();
         all.extend(page.into_iter().skip(read));
         if all.len() == before {
@@ -181,8 +189,8 @@ mod tests {
         lines.insert(5, lines[4].clone());
         let stored = lines.clone();
         let mut models = MockReadModels::new();
-        models.expect_daily().returning(move |_, from, _| {
-            let after = stored.iter().filter(|l| from.is_none_or(|f| l.date >= f));
+        models.expect_daily().returning(move |f| {
+            let after = stored.iter().filter(|l| f.from.is_none_or(|d| l.date >= d));
             Ok(after.take(4).cloned().collect())
         });
         let read = all_days(&models).await.expect("read");

@@ -8,13 +8,14 @@ use std::time::Duration;
 use ledger_domain::{AccountId, Currency, Decimal, Owner, TransferId};
 
 use ledger_application::commands::{AccountAction, CommandContext, CommandService, OpenAccount};
-use ledger_application::ports::readmodel::{ProjectionStore, ReadModels, PROJECTIONS};
+use ledger_application::ports::readmodel::{DailyFilter, ProjectionStore, ReadModels, PROJECTIONS};
 use ledger_application::ports::snapshot::{Snapshot, SnapshotError, SnapshotStore};
 use ledger_application::ports::store::EventStore;
 use ledger_application::ports::system::{Clock, SystemClock, UuidV7Ids};
 use ledger_application::projection::ProjectionRunner;
 use ledger_application::repository::Repository;
 use ledger_application::transfers::TransferRequest;
+use ledger_application::views::DailyVolume;
 
 use crate::fold::{expected, observed};
 
@@ -247,13 +248,39 @@ pub async fn views_equal_a_fold_of_all_events(h: Harness) {
     let (want, got) = (expected(&h).await, observed(&h).await);
     assert!(want.events > 100, "the workload produced events");
     assert_eq!(got, want);
-    let daily = h.read.daily(None, None, None).await.expect("daily");
+    let daily = h.read.daily(days(None, 10_000)).await.expect("daily");
     let deposits: i128 = daily.iter().map(|d| d.totals.deposit_volume).sum();
     let want_deposits: i128 = want.per_currency.values().map(|c| c.2).sum();
     assert_eq!(
         deposits, want_deposits,
         "daily volumes add up to the totals"
     );
+    assert!(daily.len() >= 2, "a line per currency: {daily:?}");
+    let mut paged = Vec::new();
+    loop {
+        let after = paged.last().map(|d: &DailyVolume| (d.date, d.currency));
+        let page = h.read.daily(days(after, 1)).await.expect("page");
+        assert!(page.len() <= 1, "a page holds at most its limit");
+        if page.is_empty() {
+            break;
+        }
+        paged.extend(page);
+    }
+    assert_eq!(
+        paged, daily,
+        "pages of one line, each after the last, give every line"
+    );
+}
+
+/// Every daily line after `after`, at most `limit`.
+fn days(after: Option<(chrono::NaiveDate, Currency)>, limit: usize) -> DailyFilter {
+    DailyFilter {
+        currency: None,
+        from: None,
+        to: None,
+        after,
+        limit,
+    }
 }
 
 /// Runs the command pipeline's per-account batches on the test's Tokio runtime.

@@ -95,6 +95,8 @@ impl From<&DailyVolume> for DayBody {
 /// `GET /analytics/daily`.
 #[derive(Serialize, ToSchema)]
 pub struct DailyBody {
-    /// Oldest first.
+    /// Oldest first, then by currency.
     pub days: Vec<DayBody>,
+    /// The `cursor` of the next page; null on the last page.
+    pub next_cursor: Option<String>,
 }

@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
-use ledger_application::ports::readmodel::{AccountFilter, AuditFilter};
+use ledger_application::ports::readmodel::{AccountFilter, AuditFilter, DailyFilter};
 use ledger_application::ports::store::StreamBound;
 use ledger_domain::{AccountId, AccountStatus, Currency, Owner};
 
@@ -248,7 +248,8 @@ pub(crate) async fn daily(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<DailyBody>, ApiError> {
     let q = body::query(raw.as_deref())?;
-    body::only(&q, &["currency", "from", "to"])?;
+    body::only(&q, &["currency", "from", "to", "limit", "cursor"])?;
+    let limit = body::limit(&q, DAILY_LIMIT, DAILY_LIMIT)?;
     let currency = q
         .get("currency")
         .map(|c| {
@@ -257,13 +258,37 @@ pub(crate) async fn daily(
         .transpose()?;
     let from = q.get("from").map(|v| date(v, "from")).transpose()?;
     let to = q.get("to").map(|v| date(v, "to")).transpose()?;
-    let rows = state
-        .queries
-        .daily(&rc.principal, currency, from, to)
-        .await?;
+    let after = q.get("cursor").map(|c| day_cursor(c)).transpose()?;
+    let filter = DailyFilter {
+        currency,
+        from,
+        to,
+        after,
+        limit,
+    };
+    let rows = state.queries.daily(&rc.principal, filter).await?;
+    let next_cursor = (rows.len() == limit)
+        .then(|| {
+            rows.last()
+                .map(|d| format!("{}.{}", d.date, d.currency.code()))
+        })
+        .flatten();
     Ok(Json(DailyBody {
         days: rows.iter().map(DayBody::from).collect(),
+        next_cursor,
     }))
+}
+
+/// The most lines of `/analytics/daily` one page holds, and what it holds when no
+/// `limit` is given (as many as the service answered before it paged).
+const DAILY_LIMIT: usize = 10_000;
+
+/// A `next_cursor` of `/analytics/daily`: the last line's day and currency,
+/// `YYYY-MM-DD.CUR`.
+fn day_cursor(c: &str) -> Result<(NaiveDate, Currency), ApiError> {
+    c.split_once('.')
+        .and_then(|(d, cur)| Some((date(d, "cursor").ok()?, Currency::parse(cur).ok()?)))
+        .ok_or_else(|| ApiError::validation("unreadable cursor: give a `next_cursor` of this list"))
 }
 
 /// The global feed.

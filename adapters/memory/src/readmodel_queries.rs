@@ -1,13 +1,14 @@
 //! The queries the API answers, on the in-memory read models.
 
 use async_trait::async_trait;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use ledger_application::ports::readmodel::{
-    AccountFilter, AuditFilter, DueTransfer, Projection, ReadModelError, ReadModels, TransferFilter,
+    AccountFilter, AuditFilter, DailyFilter, DueTransfer, Projection, ReadModelError, ReadModels,
+    TransferFilter,
 };
 use ledger_application::transfer_views::TransferRow;
 use ledger_application::views::{AccountView, AuditEntry, CurrencySummary, DailyVolume};
-use ledger_domain::{Currency, TransferStatus};
+use ledger_domain::TransferStatus;
 
 use crate::readmodels::MemoryReadModels;
 
@@ -153,20 +154,17 @@ impl ReadModels for MemoryReadModels {
         })
     }
 
-    async fn daily(
-        &self,
-        currency: Option<Currency>,
-        from: Option<NaiveDate>,
-        to: Option<NaiveDate>,
-    ) -> Result<Vec<DailyVolume>, ReadModelError> {
+    async fn daily(&self, f: DailyFilter) -> Result<Vec<DailyVolume>, ReadModelError> {
         self.live(Projection::Analytics, |t| {
             t.days
                 .iter()
                 .filter(|((d, c), _)| {
-                    currency.is_none_or(|x| x == *c)
-                        && from.is_none_or(|f| *d >= f)
-                        && to.is_none_or(|x| *d <= x)
+                    f.currency.is_none_or(|x| x == *c)
+                        && f.from.is_none_or(|x| *d >= x)
+                        && f.to.is_none_or(|x| *d <= x)
+                        && f.after.is_none_or(|x| (*d, *c) > x)
                 })
+                .take(f.limit)
                 .map(|((d, c), totals)| DailyVolume {
                     date: *d,
                     currency: *c,

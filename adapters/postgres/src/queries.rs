@@ -5,12 +5,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use ledger_application::ports::readmodel::TransferFilter;
 use ledger_application::ports::readmodel::{
-    AccountFilter, AuditFilter, DueTransfer, ReadModelError, ReadModels,
+    AccountFilter, AuditFilter, DailyFilter, DueTransfer, ReadModelError, ReadModels,
 };
 use ledger_application::transfer_views::TransferRow;
 use ledger_application::views::{AccountView, AuditEntry, CurrencySummary, DailyVolume};
+use ledger_domain::AccountStatus;
 use ledger_domain::TransferStatus;
-use ledger_domain::{AccountStatus, Currency};
 use ledger_sql::{
     account_view, audit_entry, currency_summary, daily_volume, i64_of, limit, transfer_checked,
     transfer_row, Columns,
@@ -298,23 +298,22 @@ impl ReadModels for PgReadModels {
         all(&rows, currency_summary)
     }
 
-    async fn daily(
-        &self,
-        c: Option<Currency>,
-        from: Option<NaiveDate>,
-        to: Option<NaiveDate>,
-    ) -> Result<Vec<DailyVolume>, ReadModelError> {
+    async fn daily(&self, f: DailyFilter) -> Result<Vec<DailyVolume>, ReadModelError> {
         let rows = sqlx::query(
             "SELECT day, currency, deposit_count, deposit_volume::text AS deposit_volume, \
                 withdrawal_count, withdrawal_volume::text AS withdrawal_volume, transfer_count, \
                 transfer_volume::text AS transfer_volume \
              FROM analytics_daily WHERE ($1::text IS NULL OR currency = $1) \
              AND ($2::date IS NULL OR day >= $2) AND ($3::date IS NULL OR day <= $3) \
-             ORDER BY day, currency LIMIT 10000",
+             AND ($4::date IS NULL OR (day, currency) > ($4::date, $5::text)) \
+             ORDER BY day, currency LIMIT $6",
         )
-        .bind(c.map(|c| c.code()))
-        .bind(from)
-        .bind(to)
+        .bind(f.currency.map(|c| c.code()))
+        .bind(f.from)
+        .bind(f.to)
+        .bind(f.after.map(|(d, _)| d))
+        .bind(f.after.map(|(_, c)| c.code()))
+        .bind(limit(f.limit))
         .fetch_all(Guarded(&self.pool))
         .await
         .map_err(rm_error)?;

@@ -4,12 +4,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use ledger_application::ports::readmodel::TransferFilter;
 use ledger_application::ports::readmodel::{
-    AccountFilter, AuditFilter, DueTransfer, ReadModelError, ReadModels,
+    AccountFilter, AuditFilter, DailyFilter, DueTransfer, ReadModelError, ReadModels,
 };
 use ledger_application::transfer_views::TransferRow;
 use ledger_application::views::{AccountView, AuditEntry, CurrencySummary, DailyVolume};
+use ledger_domain::AccountStatus;
 use ledger_domain::TransferStatus;
-use ledger_domain::{AccountStatus, Currency};
 use ledger_sql::{
     account_view, audit_entry, currency_summary, daily_volume, decode_error, i64_of, limit,
     transfer_checked, transfer_row, Columns,
@@ -271,20 +271,19 @@ impl ReadModels for SqliteReadModels {
         all(&rows, currency_summary)
     }
 
-    async fn daily(
-        &self,
-        c: Option<Currency>,
-        from: Option<NaiveDate>,
-        to: Option<NaiveDate>,
-    ) -> Result<Vec<DailyVolume>, ReadModelError> {
+    async fn daily(&self, f: DailyFilter) -> Result<Vec<DailyVolume>, ReadModelError> {
         let rows = sqlx::query(
             "SELECT * FROM analytics_daily WHERE (?1 IS NULL OR currency = ?1) \
              AND (?2 IS NULL OR day >= ?2) AND (?3 IS NULL OR day <= ?3) \
-             ORDER BY day, currency LIMIT 10000",
+             AND (?4 IS NULL OR (day, currency) > (?4, ?5)) \
+             ORDER BY day, currency LIMIT ?6",
         )
-        .bind(c.map(|c| c.code()))
-        .bind(from.map(day))
-        .bind(to.map(day))
+        .bind(f.currency.map(|c| c.code()))
+        .bind(f.from.map(day))
+        .bind(f.to.map(day))
+        .bind(f.after.map(|(d, _)| day(d)))
+        .bind(f.after.map(|(_, c)| c.code()))
+        .bind(limit(f.limit))
         .fetch_all(&self.reader)
         .await
         .map_err(rm_error)?;

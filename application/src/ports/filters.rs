@@ -1,7 +1,7 @@
 //! The filters of the read models' lists (re-exported by `readmodel`).
 
-use chrono::{DateTime, Utc};
-use ledger_domain::AccountStatus;
+use chrono::{DateTime, NaiveDate, Utc};
+use ledger_domain::{AccountStatus, Currency};
 
 /// Filters of the accounts list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -48,6 +48,21 @@ pub struct TransferFilter {
     pub owner: Option<String>,
     /// Transfers created before this feed position (keyset cursor).
     pub before: Option<u64>,
+    /// At most this many.
+    pub limit: usize,
+}
+
+/// Filters of the daily analytics (oldest first, then by currency).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DailyFilter {
+    /// One currency.
+    pub currency: Option<Currency>,
+    /// From this UTC day.
+    pub from: Option<NaiveDate>,
+    /// To this UTC day.
+    pub to: Option<NaiveDate>,
+    /// Lines after this day and currency (keyset cursor).
+    pub after: Option<(NaiveDate, Currency)>,
     /// At most this many.
     pub limit: usize,
 }

@@ -1,10 +1,9 @@
 //! The read-model query port: what the API and `ledger verify` read from the views.
 
 use async_trait::async_trait;
-use chrono::{DateTime, NaiveDate, Utc};
-use ledger_domain::Currency;
+use chrono::{DateTime, Utc};
 
-use crate::ports::filters::{AccountFilter, AuditFilter, TransferFilter};
+use crate::ports::filters::{AccountFilter, AuditFilter, DailyFilter, TransferFilter};
 use crate::ports::readmodel::ReadModelError;
 use crate::views::{AccountView, AuditEntry, CurrencySummary, DailyVolume};
 
@@ -78,11 +77,6 @@ pub trait ReadModels: Send + Sync + 'static {
     /// Per-currency totals.
     async fn summary(&self) -> Result<Vec<CurrencySummary>, ReadModelError>;
 
-    /// Per-day volumes, oldest first.
-    async fn daily(
-        &self,
-        currency: Option<Currency>,
-        from: Option<NaiveDate>,
-        to: Option<NaiveDate>,
-    ) -> Result<Vec<DailyVolume>, ReadModelError>;
+    /// Per-day volumes, oldest first, then by currency.
+    async fn daily(&self, filter: DailyFilter) -> Result<Vec<DailyVolume>, ReadModelError>;
 }

@@ -7,7 +7,7 @@ use ledger_domain::Currency;
 use crate::decode::LedgerEvent;
 use crate::ports::store::{FeedCursor, RecordedEvent};
 
-pub use crate::ports::filters::{AccountFilter, AuditFilter, TransferFilter};
+pub use crate::ports::filters::{AccountFilter, AuditFilter, DailyFilter, TransferFilter};
 pub use crate::ports::read_views::DueTransfer;
 #[cfg(any(test, feature = "mocks"))]
 pub use crate::ports::read_views::MockReadModels;

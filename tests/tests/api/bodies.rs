@@ -87,6 +87,12 @@ pub(crate) async fn a_misspelt_query_parameter_is_refused(backend: Backend) {
         "/analytics/daily?from=2020-1-1",
         "/analytics/daily?from=+2020-01-01",
         "/analytics/daily?to=2020-01-01T00:00:00Z",
+        // A page of the daily lines: at most 10,000, after a `next_cursor`.
+        "/analytics/daily?limit=10001",
+        "/analytics/daily?limit=0",
+        "/analytics/daily?cursor=2020-01-01",
+        "/analytics/daily?cursor=2020-01-01.usd",
+        "/analytics/daily?cursor=2020-02-30.USD",
         // Routes that take none: this day's transfer, every currency, once answered.
         "/transfers/t?as_of=2000-01-01T00:00:00Z",
         "/analytics/summary?currency=EUR",
@@ -101,6 +107,7 @@ pub(crate) async fn a_misspelt_query_parameter_is_refused(backend: Backend) {
         "/accounts?status=open&limit=5",
         "/audit?account_id=a&limit=5",
         "/analytics/daily?from=2020-01-01",
+        "/analytics/daily?limit=10000&cursor=2020-01-01.EUR",
         "/transfers?account_id=a&limit=5",
         "/analytics/summary",
         "/accounts/a?version=9999999999999999999",

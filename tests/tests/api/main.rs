@@ -21,10 +21,11 @@ use semantics::{
     temporal_queries_show_the_past,
 };
 use serde_json::{json, Value};
-use walkthrough::a_walkthrough_of_every_read_and_write;
+use walkthrough::{a_walkthrough_of_every_read_and_write, daily_analytics_are_paged};
 
 ledger_tests::on_both_backends!(
     a_walkthrough_of_every_read_and_write,
+    daily_analytics_are_paged,
     every_error_code_is_a_problem_document,
     only_json_objects_of_the_json_type_are_bodies,
     a_misspelt_query_parameter_is_refused,

@@ -183,6 +183,16 @@ pub(crate) fn daily() -> Vec<Value> {
         query("currency", currencies(false), "One currency."),
         query("from", day.clone(), "From this UTC day."),
         query("to", day, "To this UTC day."),
+        query(
+            "limit",
+            json!({"type": "integer", "minimum": 1, "maximum": 10000, "default": 10000}),
+            "At most this many lines.",
+        ),
+        query(
+            "cursor",
+            json!({"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}[.][A-Z]{3}$"}),
+            "`next_cursor` of the previous page.",
+        ),
     ]
 }
 
