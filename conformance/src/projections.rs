@@ -289,3 +289,46 @@ fn test_spawner() -> std::sync::Arc<dyn ledger_application::ports::system::Spawn
         tokio::spawn(task);
     })
 }
+
+/// Accounts are listed by id compared byte by byte, and so paged: on PostgreSQL the
+/// order was the database's collation's (an ICU `en-US` database put `a` before `B`
+/// and `_x` first; black-box testing).
+pub async fn accounts_are_listed_in_byte_order(h: Harness) {
+    let ids = [
+        "B", "a", "_x", "-y", "Z.1", "z:2", "A", "b", "a-", "a_", "a.", "A0", "0",
+    ];
+    for (i, a) in ids.iter().enumerate() {
+        let req = OpenAccount {
+            overdraft_limit: None,
+            account_id: Some(id(a)),
+            owner: Owner::parse(format!("owner-{}", i % 2)).expect("owner"),
+            currency: Currency::parse("USD").expect("currency"),
+        };
+        h.commands().open_account(req, &ctx(0)).await.expect("open");
+    }
+    catch_up_all(&h.runner(50)).await;
+    for owner in [None, Some("owner-1")] {
+        let mut want: Vec<String> = ids
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| owner.is_none_or(|o| o == format!("owner-{}", i % 2)))
+            .map(|(_, a)| (*a).to_owned())
+            .collect();
+        want.sort();
+        let mut listed = Vec::new();
+        loop {
+            let filter = ledger_application::ports::readmodel::AccountFilter {
+                owner: owner.map(str::to_owned),
+                after: listed.last().cloned(),
+                limit: 3,
+                ..Default::default()
+            };
+            let page = h.read.accounts(filter).await.expect("accounts");
+            if page.is_empty() {
+                break;
+            }
+            listed.extend(page.into_iter().map(|a| a.account_id));
+        }
+        assert_eq!(listed, want, "pages of three in byte order ({owner:?})");
+    }
+}

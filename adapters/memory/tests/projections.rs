@@ -17,6 +17,11 @@ fn harness() -> suite::Harness {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn accounts_are_listed_in_byte_order() {
+    suite::accounts_are_listed_in_byte_order(harness()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn views_equal_a_fold_of_all_events() {
     suite::views_equal_a_fold_of_all_events(harness()).await;
 }

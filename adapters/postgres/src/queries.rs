@@ -132,8 +132,9 @@ impl ReadModels for PgReadModels {
         let status = f.status.map(AccountStatus::as_str);
         let rows = sqlx::query(&format!(
             "SELECT {ACCOUNT_COLUMNS} FROM current_state WHERE ($1::text IS NULL OR owner = $1) \
-             AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR account_id > $3) \
-             ORDER BY account_id LIMIT $4",
+             AND ($2::text IS NULL OR status = $2) \
+             AND ($3::text IS NULL OR account_id COLLATE \"C\" > $3) \
+             ORDER BY account_id COLLATE \"C\" LIMIT $4",
         ))
         .bind(f.owner)
         .bind(status)

@@ -31,6 +31,14 @@ impl TestDatabase {
     /// # Panics
     /// When the PostgreSQL server cannot be reached: tests needing it must not pass without it.
     pub async fn create() -> Self {
+        Self::create_with("").await
+    }
+
+    /// [`Self::create`] with `CREATE DATABASE` options, such as a collation.
+    ///
+    /// # Panics
+    /// As [`Self::create`].
+    pub async fn create_with(options: &str) -> Self {
         let url = admin_url();
         let admin = PgConnectOptions::from_str(&url)
             .unwrap_or_else(|e| panic!("LEDGER_TEST_DATABASE_URL {url:?} is not valid: {e}"));
@@ -41,7 +49,7 @@ impl TestDatabase {
                  Run `bash scripts/test.sh`, which starts it."
             )
         });
-        sqlx::query(&format!("CREATE DATABASE {name}"))
+        sqlx::query(&format!("CREATE DATABASE {name} {options}"))
             .execute(&mut conn)
             .await
             .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
@@ -59,7 +67,12 @@ impl TestDatabase {
 
     /// Creates a database and applies the migrations; returns it with a pool.
     pub async fn migrated(max_connections: u32) -> (Self, PgPool) {
-        let db = Self::create().await;
+        Self::migrated_with(max_connections, "").await
+    }
+
+    /// [`Self::migrated`] with `CREATE DATABASE` options.
+    pub async fn migrated_with(max_connections: u32, options: &str) -> (Self, PgPool) {
+        let db = Self::create_with(options).await;
         let pool = crate::pool_with(db.options.clone(), max_connections);
         crate::migrate(&pool)
             .await

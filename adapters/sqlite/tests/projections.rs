@@ -26,6 +26,12 @@ async fn harness() -> (TempDir, suite::Harness) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn accounts_are_listed_in_byte_order() {
+    let (_d, h) = harness().await;
+    suite::accounts_are_listed_in_byte_order(h).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn views_equal_a_fold_of_all_events() {
     let (_d, h) = harness().await;
     suite::views_equal_a_fold_of_all_events(h).await;

@@ -95,6 +95,36 @@ async fn audit_filters_use_their_indexes() {
     assert!(by_time.contains("audit_log_time_idx"), "{by_time}");
 }
 
+/// The accounts list, by id byte by byte, alone, by owner and by status, is an index
+/// scan from the cursor on a table with statistics: nothing sorts the accounts.
+#[tokio::test]
+async fn accounts_lists_use_their_indexes() {
+    let (_db, pool) = TestDatabase::migrated(4).await;
+    sqlx::raw_sql(
+        "INSERT INTO current_state (account_id, owner, currency, balance, status, version, \
+            total_deposits, total_withdrawals, transaction_count, opened_at, updated_at) \
+         SELECT 'acc-' || i, 'owner-' || (i % 2), 'USD', 0, \
+            CASE WHEN i % 10 = 0 THEN 'closed' ELSE 'open' END, 1, 0, 0, 0, now(), now() \
+         FROM generate_series(1, 20000) AS i; ANALYZE current_state",
+    )
+    .execute(&pool)
+    .await
+    .expect("accounts");
+    for (filter, index) in [
+        ("", "current_state_id_bytes_idx"),
+        ("owner = 'owner-1' AND", "current_state_owner_idx"),
+        ("status = 'open' AND", "current_state_status_idx"),
+    ] {
+        let sql = format!(
+            "SELECT * FROM current_state WHERE {filter} account_id COLLATE \"C\" > 'acc-5' \
+             ORDER BY account_id COLLATE \"C\" LIMIT 50"
+        );
+        let listed = ledger_postgres::testing::plan_without_seqscan(&pool, &sql).await;
+        assert!(listed.contains(index), "{listed}");
+        assert!(!listed.contains("Sort"), "{listed}");
+    }
+}
+
 /// One stream's audit entries (and an owner's) are read from the events' own
 /// `(stream_id, version)` index, backwards from the cursor's version, and the log's
 /// primary key, on a table with statistics: the log keeps no index by stream, and

@@ -29,6 +29,19 @@ async fn harness_with(max_connections: u32) -> (TestDatabase, suite::Harness) {
     (db, h)
 }
 
+/// On a database whose collation is a language's (ICU `en-US`), not bytes'.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn accounts_are_listed_in_byte_order() {
+    let icu = "TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'";
+    let (_db, pool) = TestDatabase::migrated_with(20, icu).await;
+    let h = suite::Harness {
+        store: Arc::new(PgEventStore::new(pool.clone())),
+        projections: Arc::new(PgProjectionStore::new(pool.clone())),
+        read: Arc::new(PgReadModels::new(pool)),
+    };
+    suite::accounts_are_listed_in_byte_order(h).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn views_equal_a_fold_of_all_events() {
     let (_db, h) = harness().await;
