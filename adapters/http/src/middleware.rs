@@ -11,6 +11,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use ledger_application::access::Principal;
 use ledger_application::api_keys::ApiKeys;
+use ledger_application::ports::system::{IdGenerator, UuidV7Ids};
 use tracing::Instrument;
 
 use crate::problem::ApiError;
@@ -55,7 +56,7 @@ fn request_id(req: &Request) -> String {
         .filter(|_| given.next().is_none())
         .and_then(|v| v.to_str().ok())
         .filter(|v| (1..=128).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_graphic()))
-        .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned)
+        .map_or_else(|| UuidV7Ids.new_id().to_string(), str::to_owned)
 }
 
 /// The 404 a path that is not UTF-8 once percent-decoded gets (no route or id is), as

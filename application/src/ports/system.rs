@@ -75,13 +75,21 @@ impl Clock for ManualClock {
     }
 }
 
-/// Time-ordered random UUIDs (v7).
+/// Time-ordered random UUIDs (v7), ordered by their making within the process.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct UuidV7Ids;
 
 impl IdGenerator for UuidV7Ids {
+    /// `Uuid::now_v7` panics when the wall clock reads before 1970 (a host whose clock
+    /// was never set); such a clock gives ids at 1970 here, still unique and ordered.
     fn new_id(&self) -> Uuid {
-        Uuid::now_v7()
+        static CONTEXT: std::sync::Mutex<uuid::ContextV7> =
+            std::sync::Mutex::new(uuid::ContextV7::new());
+        let since = std::time::SystemTime::UNIX_EPOCH
+            .elapsed()
+            .unwrap_or_default();
+        let at = uuid::Timestamp::from_unix(&CONTEXT, since.as_secs(), since.subsec_nanos());
+        Uuid::new_v7(at)
     }
 }
 
@@ -98,5 +106,26 @@ where
 {
     fn spawn(&self, task: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>) {
         self(task)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{IdGenerator, UuidV7Ids};
+
+    #[test]
+    fn ids_are_v7_and_ordered_by_their_making() {
+        let ids: Vec<_> = (0..10_000).map(|_| UuidV7Ids.new_id()).collect();
+        assert!(ids.iter().all(|id| id.get_version_num() == 7));
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "in order, none twice");
+        let now = std::time::SystemTime::UNIX_EPOCH
+            .elapsed()
+            .unwrap()
+            .as_secs();
+        let (secs, _) = ids[0].get_timestamp().expect("v7").to_unix();
+        assert!(
+            now.abs_diff(secs) < 60,
+            "the wall clock's time: {secs} vs {now}"
+        );
     }
 }
