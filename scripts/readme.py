@@ -15,7 +15,7 @@ def blocks(readme):
             while k < len(lines) and lines[k].startswith("`{"):
                 expected.append(lines[k].strip().strip("`"))
                 k += 1
-            out.append((script, "".join(expected)))
+            out.append((script, "\n".join(expected)))
             i = k
         else:
             i += 1
