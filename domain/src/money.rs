@@ -56,9 +56,25 @@ pub enum MoneyError {
 /// assert_eq!(jpy.minor_digits(), 0);
 /// assert!(Currency::parse("usd").is_err());
 /// assert!(Currency::parse("XAU").is_err()); // no minor units defined
+/// // Ordered by code, as the SQL stores order their lines:
+/// assert!(Currency::parse("AOA").unwrap() < Currency::parse("XCG").unwrap());
 /// ```
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Currency(iso_currency::Currency);
+
+/// By code: `iso_currency` declares its currencies in the order of its data file
+/// (`XCG` after `AMD`), which no store's order follows.
+impl Ord for Currency {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.code().cmp(other.code())
+    }
+}
+
+impl PartialOrd for Currency {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 impl Currency {
     /// Parses an upper-case alphabetic ISO 4217 code.
