@@ -174,6 +174,9 @@ fn complete(doc: &mut Value) {
     paths["/health"]["get"]["responses"]["200"] = object("The process runs");
     paths["/ready"]["get"]["responses"]["200"] = object("The event store answers");
     paths["/ready"]["get"]["responses"]["503"] = object("The event store does not answer");
+    paths["/ready"]["get"]["responses"]["503"]["headers"] = json!({"Retry-After": {
+        "description": "Seconds to wait before asking again",
+        "schema": {"type": "integer", "minimum": 1}}});
     paths["/metrics"]["get"]["responses"]["200"] = json!({"description": "Prometheus text",
         "content": {"text/plain": {"schema": {"type": "string"}}}});
     // An empty body is `{}` on these (no reason; all that remains).
