@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use ledger_tests::browser::Browser;
-use ledger_tests::console_app::{admin, ledger, open, open_settled, sign_in, text};
+use ledger_tests::console_app::{admin, ledger, new_key, open, open_settled, sign_in, text};
 use ledger_tests::{Backend, TestApp, ADMIN};
 use reqwest::Method;
 use serde_json::json;
@@ -245,6 +245,80 @@ async fn owners_are_searched_and_shown_as_written() {
     assert!(
         !listed.contains("dana\t") && !listed.contains("dana\n"),
         "{listed}"
+    );
+    browser.close().await;
+}
+
+/// A redraw keeps the keyboard's place: a focused button is focused again in the new
+/// rows. Each redraw sent the focus back to the page, so keyboard users lost their
+/// place whenever anyone acted (black-box testing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redraw_keeps_a_focused_button() {
+    let app = ledger().await;
+    let browser = Browser::start().await;
+    sign_in(&browser, &app.base, ADMIN).await;
+    open_settled(&browser, &app.base, "/transfers").await;
+    let focus =
+        "document.querySelector('#transfers [aria-label=\"Void transfer hold-1\"]').focus(); \
+        document.querySelector('#transfers table').dataset.old = 'yes'; return true;";
+    browser.run(focus).await;
+    let other = json!({"from_account_id": "alice-1", "to_account_id": "alice-2", "amount": "1"});
+    admin(&app, Method::POST, "/transfers", Some(other)).await;
+    let redrawn = "!document.querySelector('#transfers table').dataset.old";
+    assert!(browser.until(Duration::from_secs(10), redrawn).await);
+    let focused = "return document.activeElement.getAttribute('aria-label');";
+    assert_eq!(browser.run(focused).await, json!("Void transfer hold-1"));
+    browser.close().await;
+}
+
+/// An owner key's list is polled every 3 s: a poll that finds nothing new leaves the
+/// rows (and the focus) as they are, and one that finds a change focuses the same link
+/// again. Every poll sent the focus back to the page, so that a keyboard never reached
+/// "Next page" (black-box testing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poll_keeps_the_keyboards_place() {
+    let app = ledger().await;
+    let key = new_key(&app, "owner", Some("Alice")).await;
+    let browser = Browser::start().await;
+    sign_in(&browser, &app.base, &key).await;
+    open(&browser, &app.base, "/accounts").await;
+    let link = "#accounts a[href=\"#/accounts/alice-2\"]";
+    assert!(
+        browser
+            .until(
+                Duration::from_secs(10),
+                &format!("document.querySelector('{link}') !== null")
+            )
+            .await
+    );
+    let mark = format!(
+        "document.querySelector('{link}').focus(); \
+         document.querySelector('#accounts table').old = 'yes'; return true;"
+    );
+    browser.run(&mark).await;
+    // Two polls. (The mark is a property, not an attribute: the markup stays as drawn.)
+    tokio::time::sleep(Duration::from_millis(7_000)).await;
+    let state = "return [document.querySelector('#accounts table').old ?? null, \
+        document.activeElement.getAttribute('href')];";
+    assert_eq!(
+        browser.run(state).await,
+        json!(["yes", "#/accounts/alice-2"]),
+        "nothing new: nothing redrawn"
+    );
+    let deposit = json!({"amount": "2.00"});
+    admin(
+        &app,
+        Method::POST,
+        "/accounts/alice-2/deposit",
+        Some(deposit),
+    )
+    .await;
+    let redrawn = "!document.querySelector('#accounts table').old";
+    assert!(browser.until(Duration::from_secs(10), redrawn).await);
+    assert_eq!(
+        browser.run(state).await,
+        json!([null, "#/accounts/alice-2"]),
+        "redrawn, the same link focused"
     );
     browser.close().await;
 }

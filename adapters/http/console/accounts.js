@@ -1,7 +1,7 @@
 // Accounts: search by owner and status, keyset paging, live.
 
 import { api, withQuery } from "./api.js";
-import { accountLink, el, shownOwner, status, table } from "./ui.js";
+import { accountLink, el, redraw, shownOwner, status, table } from "./ui.js";
 import { coalesced, onChange } from "./live.js";
 
 const PAGE = 25;
@@ -44,7 +44,7 @@ export async function accountsPage(main, { can, params, signal }) {
       page.next_cursor
         ? el("a", { href: "#" + withQuery("/accounts", { owner, status: state, cursor: page.next_cursor }) }, "Next page")
         : null);
-    list.replaceChildren(rows, pager);
+    redraw(list, rows, pager);
   });
   await load();
   onChange(can, load, signal,

@@ -2,7 +2,7 @@
 // seal with its signature checked by the service.
 
 import { api, ApiError, withQuery } from "./api.js";
-import { cards, clearError, el, showError, status, table, when } from "./ui.js";
+import { cards, clearError, el, redraw, showError, status, table, when } from "./ui.js";
 import { coalesced } from "./live.js";
 
 const REBUILDABLE = ["current_state", "analytics", "audit_log"];
@@ -26,7 +26,7 @@ export async function adminPage(main, { signal }) {
   async function drawProjections() {
     const { projections: all } = await api("/admin/projections");
     if (signal.aborted) return;
-    projections.replaceChildren(table("Projections and the relay", [
+    redraw(projections, table("Projections and the relay", [
       { title: "Name", cell: (p) => p.name },
       { title: "State", cell: (p) => status(p.state) },
       { title: "Position", cell: (p) => p.position, num: true },

@@ -2,7 +2,7 @@
 // the caller's abilities and an abort signal that ends its live updates on leaving.
 
 import { abilities, api, ApiError, signIn, signOut, token } from "./api.js";
-import { clearError, el, showError, visible } from "./ui.js";
+import { clearError, el, showError, shownOwner, visible } from "./ui.js";
 import { accountsPage } from "./accounts.js";
 import { accountPage } from "./account.js";
 import { transfersPage } from "./transfers.js";
@@ -40,7 +40,7 @@ async function whoami() {
     ? "Not signed in"
     : me.actor === "anonymous"
       ? "Open API: no key needed (anonymous operator)"
-      : `Signed in as ${me.actor}, ${me.role}${me.owner ? ` of ${me.owner}` : ""}`);
+      : `Signed in as ${me.actor}, ${me.role}${me.owner ? ` of ${shownOwner(me.owner)}` : ""}`);
   // A token that reads as nobody is not kept (nor one an older service, on an open
   // API, read as the anonymous operator).
   if (token() && (!me || me.actor === "anonymous")) signOut();

@@ -67,8 +67,9 @@ export function transferActions(t, can, posts, done) {
     const path = `/transfers/${encodeURIComponent(id)}/${what}`;
     const sent = `${path} ${JSON.stringify(body)}`;
     if (undecided.get(id)?.sent !== sent) undecided.set(id, { sent, key: idempotencyKey() });
+    let after;
     try {
-      await command(path, body, undecided.get(id).key);
+      after = await command(path, body, undecided.get(id).key);
     } catch (err) {
       if (decided(err)) undecided.delete(id);
       showError(err);
@@ -85,8 +86,13 @@ export function transferActions(t, can, posts, done) {
       if (box.value.trim() === (body.amount ?? "")) box.value = "";
       box.blur();
     }
-    const posted = body.amount ? `${body.amount} of transfer ${id} posted.` : `Transfer ${id} posted (all that remained).`;
-    const outcome = what === "post" ? posted : `Transfer ${id} voided.`;
+    // What the ledger says now, not what this row showed: another tab or user may have
+    // posted meanwhile, and an empty box posts all that remains then.
+    const total = `${after.posted_amount} of ${after.amount} ${after.currency} posted in all`;
+    const posted = body.amount
+      ? `${body.amount} of transfer ${id} posted; ${total}.`
+      : `Transfer ${id} posted: all that remained; ${total}.`;
+    const outcome = what === "post" ? posted : `Transfer ${id} voided; ${total}.`;
     showNotice(outcome);
     try {
       await done();

@@ -53,17 +53,32 @@ export function table(caption, columns, rows, attrs = {}) {
     el("table", attrs, el("caption", {}, caption), el("thead", {}, head), el("tbody", {}, body, empty)));
 }
 
+// What names a control across redraws: an input's `data-keep`, a button's label, a
+// link's target and text.
+const identity = (node) => node.dataset?.keep ?? node.getAttribute?.("aria-label")
+  ?? (node.hasAttribute?.("href") ? `${node.getAttribute("href")} ${node.textContent}` : null);
+
+const markup = (nodes) => nodes.map((n) => (n == null ? "" : n.outerHTML ?? String(n))).join("");
+
 // Replaces `box`'s children with `nodes`, keeping what was typed: an input among the
 // new nodes with the `data-keep` of one among the old takes its value, and the focus
 // and caret if it had them. A live redraw must not wipe a partial amount (an empty
-// box posts all that remains) nor take the keyboard's place.
+// box posts all that remains) nor take the keyboard's place: a focused button or link
+// is focused again in the new nodes (the one of the same name), and nodes that show
+// exactly what is shown leave the box as it is (a poll that found nothing new).
 export function redraw(box, ...nodes) {
+  if (markup(nodes) === markup([...box.children])) return;
+  const active = box.contains(document.activeElement) ? identity(document.activeElement) : null;
   const typed = new Map();
   for (const input of box.querySelectorAll("input[data-keep]")) {
     const focused = input === document.activeElement;
     typed.set(input.dataset.keep, { value: input.value, focused, from: input.selectionStart, to: input.selectionEnd });
   }
   box.replaceChildren(...nodes);
+  if (active !== null) {
+    const again = [...box.querySelectorAll("a[href], button")].find((n) => identity(n) === active);
+    again?.focus({ preventScroll: true });
+  }
   for (const input of box.querySelectorAll("input[data-keep]")) {
     const was = typed.get(input.dataset.keep);
     if (!was) continue;
