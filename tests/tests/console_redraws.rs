@@ -322,3 +322,35 @@ async fn a_poll_keeps_the_keyboards_place() {
     );
     browser.close().await;
 }
+
+/// A post made from the keyboard lets go of the focus: the list redrawn after it
+/// must not focus the new row's Post button again, or the next Enter would post all
+/// that remains (review of the focus-keeping redraw).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_from_the_keyboard_lets_go_of_the_focus() {
+    let app = ledger().await;
+    let browser = Browser::start().await;
+    sign_in(&browser, &app.base, ADMIN).await;
+    open_settled(&browser, &app.base, "/transfers").await;
+    // As Enter on a focused button: a click counted 0.
+    let post = format!(
+        "document.querySelector('{HOLD_BOX}').value = '0.50'; \
+         const b = document.querySelector('#transfers [aria-label=\"Post transfer hold-1\"]'); \
+         b.focus(); b.click(); return true;"
+    );
+    browser.run(&post).await;
+    let redrawn =
+        "document.getElementById('notice').textContent.includes('0.50 of transfer hold-1') \
+        && document.querySelector('#transfers table').innerText.includes('3.50')";
+    assert!(browser.until(Duration::from_secs(10), redrawn).await);
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    let focused = "return document.activeElement.dataset.action ?? null;";
+    assert_eq!(
+        browser.run(focused).await,
+        json!(null),
+        "no command button focused"
+    );
+    let t = admin(&app, Method::GET, "/transfers/hold-1", None).await;
+    assert_eq!(t["posted_amount"], json!("0.50"), "{t}");
+    browser.close().await;
+}

@@ -79,13 +79,14 @@ export function transferActions(t, can, posts, done) {
     undecided.delete(id);
     succeeded = performance.now();
     // Done: in whichever row now shows it (a redraw while the command ran kept what
-    // was typed), the box lets go of the keyboard, so that another Enter is not
-    // another post (of all that remains, were it empty), and is emptied if it still
-    // holds what was posted (an amount typed meanwhile is the next one, kept).
+    // was typed), the box and the button let go of the keyboard, so that another Enter
+    // is not another post (of all that remains, were it empty), and the box is emptied
+    // if it still holds what was posted (an amount typed meanwhile is the next one).
     for (const box of [amount, ...document.querySelectorAll(`input[data-keep="post-amount ${id}"]`)]) {
       if (box.value.trim() === (body.amount ?? "")) box.value = "";
       box.blur();
     }
+    button.blur();
     // What the ledger says now, not what this row showed: another tab or user may have
     // posted meanwhile, and an empty box posts all that remains then.
     const total = `${after.posted_amount} of ${after.amount} ${after.currency} posted in all`;

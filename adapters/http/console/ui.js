@@ -68,7 +68,10 @@ const markup = (nodes) => nodes.map((n) => (n == null ? "" : n.outerHTML ?? Stri
 // exactly what is shown leave the box as it is (a poll that found nothing new).
 export function redraw(box, ...nodes) {
   if (markup(nodes) === markup([...box.children])) return;
-  const active = box.contains(document.activeElement) ? identity(document.activeElement) : null;
+  // Not a control that is running its command (disabled): the one drawn anew in its
+  // place would take the next Enter as another command.
+  const focused = document.activeElement;
+  const active = box.contains(focused) && !focused.disabled ? identity(focused) : null;
   const typed = new Map();
   for (const input of box.querySelectorAll("input[data-keep]")) {
     const focused = input === document.activeElement;

@@ -97,6 +97,7 @@ impl From<&DailyVolume> for DayBody {
 pub struct DailyBody {
     /// Oldest first, then by currency.
     pub days: Vec<DayBody>,
-    /// The `cursor` of the next page; null on the last page.
+    /// The `cursor` of the next page when this one is full (the next may be empty);
+    /// null otherwise.
     pub next_cursor: Option<String>,
 }

@@ -173,10 +173,10 @@ fn complete(doc: &mut Value) {
     let paths = &mut doc["paths"];
     paths["/health"]["get"]["responses"]["200"] = object("The process runs");
     paths["/ready"]["get"]["responses"]["200"] = object("The event store answers");
+    // Its own body, not a problem; the `Retry-After` every 503 has, kept.
+    let retry = paths["/ready"]["get"]["responses"]["503"]["headers"].take();
     paths["/ready"]["get"]["responses"]["503"] = object("The event store does not answer");
-    paths["/ready"]["get"]["responses"]["503"]["headers"] = json!({"Retry-After": {
-        "description": "Seconds to wait before asking again",
-        "schema": {"type": "integer", "minimum": 1}}});
+    paths["/ready"]["get"]["responses"]["503"]["headers"] = retry;
     paths["/metrics"]["get"]["responses"]["200"] = json!({"description": "Prometheus text",
         "content": {"text/plain": {"schema": {"type": "string"}}}});
     // An empty body is `{}` on these (no reason; all that remains).

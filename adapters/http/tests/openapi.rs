@@ -47,7 +47,7 @@ fn every_operation_has_a_name_a_tag_and_problem_answers() {
                 op.path
             );
         }
-        // Every 503 carries `Retry-After: 1`, /ready's too (its header was missing
+        // Every 503 documents its `Retry-After`, /ready's too (its header was missing
         // from the document; deep schemathesis run).
         assert!(
             statuses["503"]["headers"]["Retry-After"].is_object(),

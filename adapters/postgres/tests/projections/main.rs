@@ -29,11 +29,11 @@ async fn harness_with(max_connections: u32) -> (TestDatabase, suite::Harness) {
     (db, h)
 }
 
-/// On a database whose collation is a language's (ICU `en-US`), not bytes'.
+/// On a database whose collation is a language's (ICU `en-US` from PostgreSQL 15 on,
+/// the system's `en_US.UTF-8` before), not bytes'.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn accounts_are_listed_in_byte_order() {
-    let icu = "TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'";
-    let (_db, pool) = TestDatabase::migrated_with(20, icu).await;
+    let (_db, pool) = TestDatabase::migrated_with(20, language_collation().await).await;
     let h = suite::Harness {
         store: Arc::new(PgEventStore::new(pool.clone())),
         projections: Arc::new(PgProjectionStore::new(pool.clone())),
@@ -196,4 +196,20 @@ async fn batches_of_many_accounts_equal_a_fold() {
 async fn filtered_audit_pages_equal_the_full_log() {
     let (_d, h) = harness().await;
     ledger_conformance::audit_paging::filtered_audit_pages_equal_the_full_log(h).await;
+}
+
+/// `CREATE DATABASE` options for a collation that is not byte order.
+async fn language_collation() -> &'static str {
+    use sqlx::Connection;
+    let url = ledger_postgres::testing::admin_url();
+    let mut conn = sqlx::PgConnection::connect(&url).await.expect("PostgreSQL");
+    let version: String = sqlx::query_scalar("SHOW server_version_num")
+        .fetch_one(&mut conn)
+        .await
+        .expect("version");
+    if version.parse::<u32>().expect("a number") >= 150_000 {
+        "TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"
+    } else {
+        "TEMPLATE template0 LC_COLLATE 'en_US.UTF-8' LC_CTYPE 'en_US.UTF-8'"
+    }
 }
