@@ -70,8 +70,8 @@ export function redraw(box, ...nodes) {
   if (markup(nodes) === markup([...box.children])) return;
   // Not a control that is running its command (disabled): the one drawn anew in its
   // place would take the next Enter as another command.
-  const focused = document.activeElement;
-  const active = box.contains(focused) && !focused.disabled ? identity(focused) : null;
+  const current = document.activeElement;
+  const active = box.contains(current) && !current.disabled ? identity(current) : null;
   const typed = new Map();
   for (const input of box.querySelectorAll("input[data-keep]")) {
     const focused = input === document.activeElement;

@@ -264,16 +264,16 @@ pub(crate) async fn daily_analytics_are_paged(backend: Backend) {
     // The cursor names the last line (the lines may straddle a UTC midnight).
     let (_, first) = json(app.get("/analytics/daily?limit=1").await).await;
     let line = &first["days"][0];
-    let cursor = format!("{}.{}", text(&line["date"]), text(&line["currency"]));
+    let (date, currency) = (
+        line["date"].as_str().unwrap(),
+        line["currency"].as_str().unwrap(),
+    );
+    let cursor = format!("{date}.{currency}");
     assert_eq!(first["next_cursor"], cursor, "{first}");
     let (_, usd) = json(app.get("/analytics/daily?currency=USD&limit=1").await).await;
     assert_eq!(usd["days"][0]["deposit_volume"], "7.00", "{usd}");
-    let date = text(&usd["days"][0]["date"]);
+    let date = usd["days"][0]["date"].as_str().unwrap();
     let after = format!("/analytics/daily?currency=USD&limit=1&cursor={date}.USD");
     let (_, none) = json(app.get(&after).await).await;
     assert_eq!(none, json!({"days": [], "next_cursor": null}));
-}
-
-fn text(v: &serde_json::Value) -> String {
-    v.as_str().expect("a string").to_owned()
 }
