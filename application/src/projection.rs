@@ -60,7 +60,13 @@ pub struct ProjectionRunner {
     pub(crate) batch: usize,
     pub(crate) rebuild_batch: usize,
     pub(crate) spawner: Option<Arc<dyn Spawner>>,
+    pub(crate) committed_wait: std::time::Duration,
 }
+
+/// How long a rebuild waits, at most, for the events committed before it began to
+/// become visible to the feed before it gives up without a swap (unless set
+/// otherwise): one transaction left open on the database server hides them all.
+pub const COMMITTED_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Events per page of a rebuild's pass over the feed, unless set otherwise: a rebuild
 /// reads from the first event on, and each page costs a handful of round trips per
@@ -85,6 +91,7 @@ impl ProjectionRunner {
             batch,
             rebuild_batch: REBUILD_BATCH.max(batch),
             spawner: None,
+            committed_wait: COMMITTED_WAIT,
         }
     }
 
@@ -101,6 +108,14 @@ impl ProjectionRunner {
     #[must_use]
     pub fn with_rebuild_batch(mut self, n: usize) -> Self {
         self.rebuild_batch = n.max(1);
+        self
+    }
+
+    /// Waits at most `wait` for the events committed before a rebuild began to become
+    /// visible to its feed (see [`COMMITTED_WAIT`]).
+    #[must_use]
+    pub fn with_committed_wait(mut self, wait: std::time::Duration) -> Self {
+        self.committed_wait = wait;
         self
     }
 

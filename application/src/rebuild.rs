@@ -79,10 +79,12 @@ impl ProjectionRunner {
     }
 
     /// Catches a rebuild up with the feed and swaps it in (again if it fell behind,
-    /// or if the live tables got ahead of it meanwhile).
+    /// or if the live tables got ahead of it meanwhile), once it holds every event
+    /// committed before it began (`committed`, which the feed may still hide).
     async fn finish(
         &self,
         projection: Projection,
+        committed: FeedCursor,
         progress: &(dyn Fn(usize) + Send + Sync),
     ) -> Result<usize, ProjectionError> {
         // Refusals in a row with nothing new caught up: the live runner saw events this
@@ -91,6 +93,7 @@ impl ProjectionRunner {
         const MAX_IDLE_REFUSALS: u32 = 500;
         let mut idle_refusals = 0;
         let mut total = 0;
+        let began = std::time::Instant::now();
         loop {
             let caught_up = self
                 .catch_up_generation(projection, Generation::Rebuild, progress)
@@ -113,6 +116,20 @@ impl ProjectionRunner {
                 .checkpoint(projection, Generation::Rebuild)
                 .await
                 .map_err(|e| ProjectionError::Unavailable(e.to_string()))?;
+            if from < committed {
+                // A swap now would put tables in that lack events the caller saw
+                // committed (with the CLI alone, until the service next runs).
+                if began.elapsed() >= self.committed_wait {
+                    return Err(ProjectionError::Unavailable(format!(
+                        "the rebuild of {projection} cannot see every event committed \
+                         before it began: the feed shows none newer than the oldest \
+                         transaction still running on the database server (in any of \
+                         its databases: see pg_stat_activity); the live tables were kept"
+                    )));
+                }
+                futures_timer::Delay::new(std::time::Duration::from_millis(10)).await;
+                continue;
+            }
             match self.target.finish_rebuild(projection, from).await {
                 Ok(true) => return Ok(total),
                 Ok(false) => idle_refusals += u32::from(caught_up == 0),
@@ -144,6 +161,7 @@ impl ProjectionRunner {
         projections: &[Projection],
         progress: &(dyn Fn(usize) + Send + Sync),
     ) -> Result<usize, ProjectionError> {
+        let committed = self.store.committed_end().await?;
         // The pages are read and decoded ahead while the one before them is applied.
         let (pages, read_ahead) = read_ahead(
             self.store.clone(),
@@ -165,7 +183,7 @@ impl ProjectionRunner {
             if failed_here.contains(p) {
                 continue;
             }
-            if let Err(e) = self.finish(*p, &|_| {}).await {
+            if let Err(e) = self.finish(*p, committed, &|_| {}).await {
                 first_error.get_or_insert(e);
             }
         }

@@ -82,6 +82,9 @@ impl EventStore for Counting {
     async fn feed_end(&self) -> Result<FeedCursor, StoreError> {
         self.store.feed_end().await
     }
+    async fn committed_end(&self) -> Result<FeedCursor, StoreError> {
+        self.store.committed_end().await
+    }
     async fn count_after(&self, after: FeedCursor) -> Result<u64, StoreError> {
         self.store.count_after(after).await
     }

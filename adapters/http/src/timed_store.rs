@@ -60,6 +60,10 @@ impl EventStore for TimedEventStore {
         self.inner.feed_end().await
     }
 
+    async fn committed_end(&self) -> Result<FeedCursor, StoreError> {
+        self.inner.committed_end().await
+    }
+
     async fn hidden_from_feed(&self, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
         self.inner.hidden_from_feed(limit).await
     }

@@ -148,6 +148,10 @@ impl EventStore for MemoryEventStore {
             .map_or(FeedCursor::START, |e| e.cursor))
     }
 
+    async fn committed_end(&self) -> Result<FeedCursor, StoreError> {
+        self.feed_end().await
+    }
+
     async fn count_after(&self, after: FeedCursor) -> Result<u64, StoreError> {
         let inner = self.lock();
         let start = inner.events.partition_point(|e| e.cursor <= after);

@@ -55,6 +55,9 @@ impl EventStore for HidesOnce {
     async fn feed_end(&self) -> Result<FeedCursor, StoreError> {
         self.inner.feed_end().await
     }
+    async fn committed_end(&self) -> Result<FeedCursor, StoreError> {
+        self.inner.committed_end().await
+    }
     async fn count_after(&self, after: FeedCursor) -> Result<u64, StoreError> {
         self.inner.count_after(after).await
     }

@@ -9,7 +9,6 @@ use ledger_application::ports::readmodel::{
 };
 use ledger_application::transfer_views::TransferRow;
 use ledger_application::views::{AccountView, AuditEntry, CurrencySummary, DailyVolume};
-use ledger_domain::AccountStatus;
 use ledger_domain::TransferStatus;
 use ledger_sql::{
     account_view, audit_entry, currency_summary, daily_volume, i64_of, limit, transfer_checked,
@@ -20,7 +19,7 @@ use sqlx::{PgPool, Row};
 
 use crate::guarded::Guarded;
 use crate::projections::rm_error;
-use crate::view_sql::{AUDIT, TRANSFERS, TRANSFERS_OF_ACCOUNT};
+use crate::view_sql::{accounts_query, audit_query, daily_query, TRANSFERS, TRANSFERS_OF_ACCOUNT};
 pub use crate::view_sql::{
     AUDIT_BETWEEN, AUDIT_OF_OWNER, AUDIT_OF_STREAM, AUDIT_OF_STREAM_ALONE,
     TRANSFERS_OF_ACCOUNT_ALONE,
@@ -129,20 +128,11 @@ impl ReadModels for PgReadModels {
     }
 
     async fn accounts(&self, f: AccountFilter) -> Result<Vec<AccountView>, ReadModelError> {
-        let status = f.status.map(AccountStatus::as_str);
-        let rows = sqlx::query(&format!(
-            "SELECT {ACCOUNT_COLUMNS} FROM current_state WHERE ($1::text IS NULL OR owner = $1) \
-             AND ($2::text IS NULL OR status = $2) \
-             AND ($3::text IS NULL OR account_id COLLATE \"C\" > $3) \
-             ORDER BY account_id COLLATE \"C\" LIMIT $4",
-        ))
-        .bind(f.owner)
-        .bind(status)
-        .bind(f.after)
-        .bind(limit(f.limit))
-        .fetch_all(Guarded(&self.pool))
-        .await
-        .map_err(rm_error)?;
+        let rows = accounts_query(&f)
+            .build()
+            .fetch_all(Guarded(&self.pool))
+            .await
+            .map_err(rm_error)?;
         all(&rows, account_view)
     }
 
@@ -161,7 +151,14 @@ impl ReadModels for PgReadModels {
         let sql = match (&f.account_id, &f.owner) {
             (Some(_), _) => AUDIT_OF_STREAM,
             (None, Some(_)) => AUDIT_OF_OWNER,
-            (None, None) => AUDIT,
+            (None, None) => {
+                let rows = audit_query(&f)
+                    .build()
+                    .fetch_all(Guarded(&self.pool))
+                    .await
+                    .map_err(rm_error)?;
+                return all(&rows, audit_entry);
+            }
         };
         let rows = sqlx::query(sql)
             .bind(f.account_id)
@@ -300,24 +297,11 @@ impl ReadModels for PgReadModels {
     }
 
     async fn daily(&self, f: DailyFilter) -> Result<Vec<DailyVolume>, ReadModelError> {
-        let rows = sqlx::query(
-            "SELECT day, currency, deposit_count, deposit_volume::text AS deposit_volume, \
-                withdrawal_count, withdrawal_volume::text AS withdrawal_volume, transfer_count, \
-                transfer_volume::text AS transfer_volume \
-             FROM analytics_daily WHERE ($1::text IS NULL OR currency = $1) \
-             AND ($2::date IS NULL OR day >= $2) AND ($3::date IS NULL OR day <= $3) \
-             AND ($4::date IS NULL OR (day, currency) > ($4::date, $5::text)) \
-             ORDER BY day, currency LIMIT $6",
-        )
-        .bind(f.currency.map(|c| c.code()))
-        .bind(f.from)
-        .bind(f.to)
-        .bind(f.after.map(|(d, _)| d))
-        .bind(f.after.map(|(_, c)| c.code()))
-        .bind(limit(f.limit))
-        .fetch_all(Guarded(&self.pool))
-        .await
-        .map_err(rm_error)?;
+        let rows = daily_query(&f)
+            .build()
+            .fetch_all(Guarded(&self.pool))
+            .await
+            .map_err(rm_error)?;
         all(&rows, daily_volume)
     }
 }

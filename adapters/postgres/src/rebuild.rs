@@ -207,7 +207,8 @@ impl PgProjectionStore {
     }
 
     /// Builds `<index>__rebuild` on `<table>__rebuild` as `using` says, unless a valid
-    /// one is there (a swap tried again). `CONCURRENTLY`: a plain build holds a
+    /// one of that definition is there (a swap tried again; one left by an older
+    /// version, whose migrations since may have changed the live index, is rebuilt). `CONCURRENTLY`: a plain build holds a
     /// transaction id for as long as it runs, and the feed shows no event committed
     /// after the oldest running transaction began (`PgEventStore::read_feed`), so the
     /// live projections, the live streams and the relay would stand still for the whole
@@ -223,16 +224,20 @@ impl PgProjectionStore {
         using: &str,
     ) -> Result<(), ReadModelError> {
         let name = format!("{index}__rebuild");
-        let valid: Option<bool> = sqlx::query_scalar(
-            "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)",
+        let found: Option<(bool, bool, Option<String>)> = sqlx::query_as(
+            "SELECT indisvalid, indisunique, \
+                    substring(pg_get_indexdef(indexrelid) from ' USING .*$') \
+             FROM pg_index WHERE indexrelid = to_regclass($1)",
         )
         .bind(format!("\"{name}\""))
         .fetch_optional(Guarded(&self.pool))
         .await
         .map_err(rm_error)?;
-        match valid {
-            Some(true) => return Ok(()),
-            Some(false) => {
+        match found {
+            Some((true, is_unique, Some(def))) if is_unique == unique && def == using => {
+                return Ok(())
+            }
+            Some(_) => {
                 sqlx::raw_sql(&format!("DROP INDEX \"{name}\""))
                     .execute(Guarded(&self.pool))
                     .await

@@ -207,6 +207,20 @@ impl EventStore for PgEventStore {
         }))
     }
 
+    async fn committed_end(&self) -> Result<FeedCursor, StoreError> {
+        // `feed_end` without its visibility rule: the feed's index read backwards.
+        let row: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT tx_id, position FROM events ORDER BY tx_id DESC, position DESC LIMIT 1",
+        )
+        .fetch_optional(Guarded(&self.pool))
+        .await
+        .map_err(store_error)?;
+        Ok(row.map_or(FeedCursor::START, |(tx, position)| FeedCursor {
+            tx: u64_of(tx),
+            position: u64_of(position),
+        }))
+    }
+
     async fn hidden_from_feed(&self, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
         // No transaction has an id at or past the snapshot's xmax yet, and the feed
         // starts after (0, 0): each range is a seek of the feed's index.

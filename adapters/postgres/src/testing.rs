@@ -118,6 +118,32 @@ pub async fn plan_after_executions(
     executions: usize,
 ) -> String {
     let mut conn = pool.acquire().await.expect("connection");
+    plan_on(&mut conn, sql, args, executions).await
+}
+
+/// The generic plan of `sql` (one made without the values of `args`), which
+/// PostgreSQL keeps for a prepared statement once it costs no more than the custom
+/// plans of its first five calls did.
+pub async fn generic_plan(pool: &PgPool, sql: &str, args: &str) -> String {
+    let mut conn = pool.acquire().await.expect("connection");
+    sqlx::query("SET plan_cache_mode = force_generic_plan")
+        .execute(&mut *conn)
+        .await
+        .expect("set plan_cache_mode");
+    let plan = plan_on(&mut conn, sql, args, 0).await;
+    sqlx::query("RESET plan_cache_mode")
+        .execute(&mut *conn)
+        .await
+        .expect("reset plan_cache_mode");
+    plan
+}
+
+async fn plan_on(
+    conn: &mut sqlx::PgConnection,
+    sql: &str,
+    args: &str,
+    executions: usize,
+) -> String {
     sqlx::query(&format!("PREPARE planned AS {sql}"))
         .execute(&mut *conn)
         .await
@@ -138,6 +164,9 @@ pub async fn plan_after_executions(
         .expect("deallocate");
     rows.join("\n")
 }
+
+/// The lists built from their filters, for plan tests.
+pub use crate::view_sql::{accounts_query, audit_query, daily_query};
 
 /// The audit log's queries by stream, by owner and by positions, and the transfers
 /// view's by account, for plan tests.

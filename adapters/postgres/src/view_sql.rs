@@ -1,4 +1,86 @@
 //! The SQL of the read-model queries on PostgreSQL (`queries.rs` runs them).
+//!
+//! The lists are built with only the filters a request gives. A condition written
+//! `($n IS NULL OR column > $n)` cannot be an index bound: once PostgreSQL keeps a
+//! statement's generic plan (after five calls on a connection), such a list walks its
+//! index from the start, filtering, instead of seeking the cursor or the filter's value.
+
+use ledger_application::ports::readmodel::{AccountFilter, AuditFilter, DailyFilter};
+use ledger_sql::{i64_of, limit};
+use sqlx::{Postgres, QueryBuilder};
+
+use crate::queries::ACCOUNT_COLUMNS;
+
+/// `GET /accounts`: by id, byte by byte, from the cursor.
+pub fn accounts_query(f: &AccountFilter) -> QueryBuilder<'_, Postgres> {
+    let mut q = QueryBuilder::new(format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM current_state WHERE TRUE"
+    ));
+    if let Some(owner) = &f.owner {
+        q.push(" AND owner = ").push_bind(owner.as_str());
+    }
+    if let Some(status) = f.status {
+        q.push(" AND status = ").push_bind(status.as_str());
+    }
+    if let Some(after) = &f.after {
+        q.push(" AND account_id COLLATE \"C\" > ")
+            .push_bind(after.as_str());
+    }
+    q.push(" ORDER BY account_id COLLATE \"C\" LIMIT ")
+        .push_bind(limit(f.limit));
+    q
+}
+
+/// `GET /audit` without an account or an owner: newest first over the whole log.
+pub fn audit_query(f: &AuditFilter) -> QueryBuilder<'_, Postgres> {
+    let mut q = QueryBuilder::new("SELECT * FROM audit_log WHERE TRUE");
+    if let Some(event_type) = &f.event_type {
+        q.push(" AND event_type = ").push_bind(event_type.as_str());
+    }
+    if let Some(from) = f.from {
+        q.push(" AND recorded_at >= ").push_bind(from);
+    }
+    if let Some(to) = f.to {
+        q.push(" AND recorded_at <= ").push_bind(to);
+    }
+    if let Some(request_id) = &f.request_id {
+        q.push(" AND request_id = ").push_bind(request_id.as_str());
+    }
+    if let Some(before) = f.before {
+        q.push(" AND position < ").push_bind(i64_of(before));
+    }
+    q.push(" ORDER BY position DESC LIMIT ")
+        .push_bind(limit(f.limit));
+    q
+}
+
+/// `GET /analytics/daily`: by day, then currency, from the cursor.
+pub fn daily_query(f: &DailyFilter) -> QueryBuilder<'_, Postgres> {
+    let mut q = QueryBuilder::new(
+        "SELECT day, currency, deposit_count, deposit_volume::text AS deposit_volume, \
+            withdrawal_count, withdrawal_volume::text AS withdrawal_volume, transfer_count, \
+            transfer_volume::text AS transfer_volume FROM analytics_daily WHERE TRUE",
+    );
+    if let Some(currency) = f.currency {
+        q.push(" AND currency = ").push_bind(currency.code());
+    }
+    if let Some(from) = f.from {
+        q.push(" AND day >= ").push_bind(from);
+    }
+    if let Some(to) = f.to {
+        q.push(" AND day <= ").push_bind(to);
+    }
+    if let Some((day, currency)) = f.after {
+        q.push(" AND (day, currency) > (")
+            .push_bind(day)
+            .push(", ")
+            .push_bind(currency.code())
+            .push(")");
+    }
+    q.push(" ORDER BY day, currency LIMIT ")
+        .push_bind(limit(f.limit));
+    q
+}
 
 /// `GET /transfers` without an account: newest first over the whole view.
 pub(crate) const TRANSFERS: &str = "SELECT view FROM transfers WHERE $1::text IS NULL \
@@ -38,16 +120,6 @@ pub const TRANSFERS_OF_ACCOUNT_ALONE: &str = "SELECT view FROM ( \
       AND from_account_id <> $1 AND created_position < COALESCE($2, 9223372036854775807) \
       ORDER BY created_position DESC LIMIT $3) AS incoming \
     ) AS both_ways ORDER BY created_position DESC LIMIT $3";
-
-/// `GET /audit` without an account or an owner: newest first over the whole log.
-pub(crate) const AUDIT: &str =
-    "SELECT * FROM audit_log a WHERE $1::text IS NULL AND $8::text IS NULL \
-    AND ($2::text IS NULL OR a.event_type = $2) \
-    AND ($3::timestamptz IS NULL OR a.recorded_at >= $3) \
-    AND ($4::timestamptz IS NULL OR a.recorded_at <= $4) \
-    AND ($5::text IS NULL OR a.request_id = $5) \
-    AND ($6::bigint IS NULL OR a.position < $6) \
-    ORDER BY a.position DESC LIMIT $7";
 
 /// One stream's entries, newest first, read from the events' own `(stream_id, version)`
 /// index and joined to the log by position (the log keeps no index by stream: one

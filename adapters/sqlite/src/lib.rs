@@ -18,6 +18,7 @@ mod queries;
 mod read_model_file;
 mod relay;
 mod store;
+pub mod view_sql;
 mod write_turn;
 
 use std::str::FromStr;
@@ -154,6 +155,10 @@ pub async fn holds_ledger(url: &str) -> Result<bool, sqlx::Error> {
     Ok(tables > 0)
 }
 
+/// The most bytes a write-ahead log keeps on disk once reset (64 MiB, above the
+/// 10,000 pages after which it is folded into the file).
+const JOURNAL_SIZE_LIMIT: &str = "67108864";
+
 pub(crate) fn options(url: &str, create: bool) -> Result<SqliteConnectOptions, sqlx::Error> {
     let refused = |why: &str| sqlx::Error::Configuration(format!("{url}: {why}").into());
     if url.contains(":memory:") || url.contains("mode=memory") {
@@ -174,6 +179,10 @@ pub(crate) fn options(url: &str, create: bool) -> Result<SqliteConnectOptions, s
         // the WAL holds 10,000 pages (about 40 MB) rather than 1,000: a commit of a group
         // changes pages all over the indexes, and each checkpoint held the writer.
         .pragma("wal_autocheckpoint", "10000")
+        // A log that grew past this while a long read held checkpoints back (a
+        // rebuild, `ledger verify`, a backup) is cut back to it at its next reset,
+        // instead of keeping its peak size on disk until a clean stop.
+        .pragma("journal_size_limit", JOURNAL_SIZE_LIMIT)
         // Expected work (a rebuild's statements) is not a warning.
         .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
     let file = options.get_filename();
@@ -263,4 +272,28 @@ pub(crate) async fn pools(
         .connect_with(options.read_only(true))
         .await?;
     Ok((writer, reader))
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::ConnectOptions;
+
+    /// Every connection of a store cuts its write-ahead log back to the limit.
+    #[tokio::test]
+    async fn connections_limit_the_logs_size() {
+        let dir = std::env::temp_dir().join(format!("ledger-sqlite-{}", uuid::Uuid::new_v4()));
+        let url = format!("sqlite://{}/ledger.db", dir.display());
+        let mut conn = super::options(&url, true)
+            .expect("options")
+            .connect()
+            .await
+            .expect("connect");
+        let limit: i64 = sqlx::query_scalar("PRAGMA journal_size_limit")
+            .fetch_one(&mut conn)
+            .await
+            .expect("pragma");
+        assert_eq!(limit.to_string(), super::JOURNAL_SIZE_LIMIT);
+        drop(conn);
+        std::fs::remove_dir_all(dir).expect("remove");
+    }
 }

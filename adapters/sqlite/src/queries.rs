@@ -8,7 +8,6 @@ use ledger_application::ports::readmodel::{
 };
 use ledger_application::transfer_views::TransferRow;
 use ledger_application::views::{AccountView, AuditEntry, CurrencySummary, DailyVolume};
-use ledger_domain::AccountStatus;
 use ledger_domain::TransferStatus;
 use ledger_sql::{
     account_view, audit_entry, currency_summary, daily_volume, decode_error, i64_of, limit,
@@ -18,6 +17,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqlitePool};
 
 use crate::projections::rm_error;
+use crate::view_sql::{accounts_query, audit_query, daily_query, TRANSFERS, TRANSFERS_OF_ACCOUNT};
 
 /// An instant as stored: microseconds since the epoch.
 pub(crate) fn micros(t: DateTime<Utc>) -> i64 {
@@ -121,41 +121,20 @@ impl ReadModels for SqliteReadModels {
     }
 
     async fn accounts(&self, f: AccountFilter) -> Result<Vec<AccountView>, ReadModelError> {
-        let rows = sqlx::query(
-            "SELECT * FROM current_state WHERE (?1 IS NULL OR owner = ?1) \
-             AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR account_id > ?3) \
-             ORDER BY account_id LIMIT ?4",
-        )
-        .bind(f.owner)
-        .bind(f.status.map(AccountStatus::as_str))
-        .bind(f.after)
-        .bind(limit(f.limit))
-        .fetch_all(&self.reader)
-        .await
-        .map_err(rm_error)?;
+        let rows = accounts_query(&f)
+            .build()
+            .fetch_all(&self.reader)
+            .await
+            .map_err(rm_error)?;
         all(&rows, account_view)
     }
 
     async fn audit(&self, f: AuditFilter) -> Result<Vec<AuditEntry>, ReadModelError> {
-        let rows = sqlx::query(
-            "SELECT * FROM audit_log WHERE (?1 IS NULL OR stream_id = ?1) \
-             AND (?2 IS NULL OR event_type = ?2) AND (?3 IS NULL OR recorded_at >= ?3) \
-             AND (?4 IS NULL OR recorded_at <= ?4) AND (?5 IS NULL OR request_id = ?5) \
-             AND (?6 IS NULL OR position < ?6) \
-             AND (?8 IS NULL OR stream_id IN (SELECT account_id FROM current_state WHERE owner = ?8)) \
-             ORDER BY position DESC LIMIT ?7",
-        )
-        .bind(f.account_id)
-        .bind(f.event_type)
-        .bind(f.from.map(micros))
-        .bind(f.to.map(micros))
-        .bind(f.request_id)
-        .bind(f.before.map(i64_of))
-        .bind(limit(f.limit))
-        .bind(f.owner)
-        .fetch_all(&self.reader)
-        .await
-        .map_err(rm_error)?;
+        let rows = audit_query(&f)
+            .build()
+            .fetch_all(&self.reader)
+            .await
+            .map_err(rm_error)?;
         all(&rows, audit_entry)
     }
 
@@ -272,46 +251,11 @@ impl ReadModels for SqliteReadModels {
     }
 
     async fn daily(&self, f: DailyFilter) -> Result<Vec<DailyVolume>, ReadModelError> {
-        let rows = sqlx::query(
-            "SELECT * FROM analytics_daily WHERE (?1 IS NULL OR currency = ?1) \
-             AND (?2 IS NULL OR day >= ?2) AND (?3 IS NULL OR day <= ?3) \
-             AND (?4 IS NULL OR (day, currency) > (?4, ?5)) \
-             ORDER BY day, currency LIMIT ?6",
-        )
-        .bind(f.currency.map(|c| c.code()))
-        .bind(f.from.map(day))
-        .bind(f.to.map(day))
-        .bind(f.after.map(|(d, _)| day(d)))
-        .bind(f.after.map(|(_, c)| c.code()))
-        .bind(limit(f.limit))
-        .fetch_all(&self.reader)
-        .await
-        .map_err(rm_error)?;
+        let rows = daily_query(&f)
+            .build()
+            .fetch_all(&self.reader)
+            .await
+            .map_err(rm_error)?;
         all(&rows, daily_volume)
     }
 }
-
-/// `GET /transfers` without an account: newest first over the whole view.
-const TRANSFERS: &str = "SELECT view FROM transfers WHERE ?1 IS NULL \
-    AND (?2 IS NULL OR status = ?2) \
-      AND created_position < COALESCE(?3, 9223372036854775807) \
-      AND (?5 IS NULL OR from_account_id IN (SELECT account_id FROM current_state WHERE owner = ?5) \
-        OR to_account_id IN (SELECT account_id FROM current_state WHERE owner = ?5)) \
-      ORDER BY created_position DESC LIMIT ?4";
-
-/// `GET /transfers?account_id=`: the newest of its transfers out and of its transfers in.
-const TRANSFERS_OF_ACCOUNT: &str = "SELECT view FROM ( \
-    SELECT * FROM (SELECT view, created_position FROM transfers WHERE from_account_id = ?1 \
-      AND (?2 IS NULL OR status = ?2) \
-      AND created_position < COALESCE(?3, 9223372036854775807) \
-      AND (?5 IS NULL OR from_account_id IN (SELECT account_id FROM current_state WHERE owner = ?5) \
-        OR to_account_id IN (SELECT account_id FROM current_state WHERE owner = ?5)) \
-      ORDER BY created_position DESC LIMIT ?4) AS outgoing \
-    UNION ALL \
-    SELECT * FROM (SELECT view, created_position FROM transfers WHERE to_account_id = ?1 \
-      AND from_account_id <> ?1 AND (?2 IS NULL OR status = ?2) \
-      AND created_position < COALESCE(?3, 9223372036854775807) \
-      AND (?5 IS NULL OR from_account_id IN (SELECT account_id FROM current_state WHERE owner = ?5) \
-        OR to_account_id IN (SELECT account_id FROM current_state WHERE owner = ?5)) \
-      ORDER BY created_position DESC LIMIT ?4) AS incoming \
-    ) AS both_ways ORDER BY created_position DESC LIMIT ?4";

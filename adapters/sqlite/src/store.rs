@@ -260,6 +260,11 @@ impl EventStore for SqliteEventStore {
         })
     }
 
+    async fn committed_end(&self) -> Result<FeedCursor, StoreError> {
+        // A reader sees every committed event.
+        self.feed_end().await
+    }
+
     async fn hidden_from_feed(&self, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
         // The feed starts after position 0.
         let sql = format!("SELECT {COLUMNS} FROM events WHERE position <= 0 LIMIT ?1");

@@ -299,6 +299,13 @@ pub trait EventStore: Send + Sync + 'static {
     /// later than this call.
     async fn feed_end(&self) -> Result<FeedCursor, StoreError>;
 
+    /// The cursor of the last event committed now, whether or not a feed reader can
+    /// see it yet: on PostgreSQL the feed hides the events of transactions newer than
+    /// the oldest one still running on the server (so that none is ever passed over),
+    /// and a reader sees them once that one ends. A store without that rule answers
+    /// [`Self::feed_end`].
+    async fn committed_end(&self) -> Result<FeedCursor, StoreError>;
+
     /// How many events the feed holds after a cursor, exactly (one read of them all).
     async fn count_after(&self, after: FeedCursor) -> Result<u64, StoreError>;
 

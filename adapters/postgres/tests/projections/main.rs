@@ -1,9 +1,12 @@
 //! The read-model conformance suite on a real PostgreSQL.
 //! `indexes.rs`: the indexes rebuilds keep and the plans the filtered reads use;
+//! `list_plans.rs`: the plans of the lists as the service builds them;
 //! `stopped_holder.rs`: a lease holder that stops without dying loses its leases;
-//! `rebuild_feed.rs`: a rebuild's index builds leave the feed moving.
+//! `rebuild_feed.rs`: a rebuild's index builds leave the feed moving, and it holds
+//! every event committed before it began.
 
 mod indexes;
+mod list_plans;
 mod rebuild_feed;
 mod stopped_holder;
 
