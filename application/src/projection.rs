@@ -64,8 +64,9 @@ pub struct ProjectionRunner {
 }
 
 /// How long a rebuild waits, at most, for the events committed before it began to
-/// become visible to the feed before it gives up without a swap (unless set
-/// otherwise): one transaction left open on the database server hides them all.
+/// become visible to the feed (unless set otherwise): one transaction left open on the
+/// database server hides them all. Past it the rebuild is swapped in without them, and
+/// the live view takes them once the feed shows them.
 pub const COMMITTED_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Events per page of a rebuild's pass over the feed, unless set otherwise: a rebuild

@@ -80,11 +80,12 @@ impl ProjectionRunner {
 
     /// Catches a rebuild up with the feed and swaps it in (again if it fell behind,
     /// or if the live tables got ahead of it meanwhile), once it holds every event
-    /// committed before it began (`committed`, which the feed may still hide).
+    /// committed before it began (`committed`, which the feed may still hide), or at
+    /// `deadline` without them: the live view then takes them once the feed shows them.
     async fn finish(
         &self,
         projection: Projection,
-        committed: FeedCursor,
+        (committed, deadline): (FeedCursor, std::time::Instant),
         progress: &(dyn Fn(usize) + Send + Sync),
     ) -> Result<usize, ProjectionError> {
         // Refusals in a row with nothing new caught up: the live runner saw events this
@@ -93,7 +94,8 @@ impl ProjectionRunner {
         const MAX_IDLE_REFUSALS: u32 = 500;
         let mut idle_refusals = 0;
         let mut total = 0;
-        let began = std::time::Instant::now();
+        let waits_from = std::time::Instant::now();
+        let (mut told_waiting, mut warned) = (false, false);
         loop {
             let caught_up = self
                 .catch_up_generation(projection, Generation::Rebuild, progress)
@@ -116,19 +118,21 @@ impl ProjectionRunner {
                 .checkpoint(projection, Generation::Rebuild)
                 .await
                 .map_err(|e| ProjectionError::Unavailable(e.to_string()))?;
-            if from < committed {
-                // A swap now would put tables in that lack events the caller saw
-                // committed (with the CLI alone, until the service next runs).
-                if began.elapsed() >= self.committed_wait {
-                    return Err(ProjectionError::Unavailable(format!(
-                        "the rebuild of {projection} cannot see every event committed \
-                         before it began: the feed shows none newer than the oldest \
-                         transaction still running on the database server (in any of \
-                         its databases: see pg_stat_activity); the live tables were kept"
-                    )));
+            // A swap now would put tables in that lack events the caller saw
+            // committed: with the CLI alone, until the service next runs.
+            let hidden = from < committed;
+            if hidden && std::time::Instant::now() < deadline {
+                // Said once the wait is longer than a busy server's usual moment.
+                if !told_waiting && waits_from.elapsed() >= std::time::Duration::from_secs(1) {
+                    tracing::info!(%projection, "the rebuild waits for events committed before it began: a transaction still running on the database server hides them from the feed");
+                    told_waiting = true;
                 }
                 futures_timer::Delay::new(std::time::Duration::from_millis(10)).await;
                 continue;
+            }
+            if hidden && !warned {
+                tracing::warn!(%projection, "the rebuild is swapped in without events committed before it began: a transaction that has written and is still running on the database server (pg_stat_activity where backend_xid is set, or pg_prepared_xacts) hides them from the feed; the live view takes them once it ends");
+                warned = true;
             }
             match self.target.finish_rebuild(projection, from).await {
                 Ok(true) => return Ok(total),
@@ -161,7 +165,11 @@ impl ProjectionRunner {
         projections: &[Projection],
         progress: &(dyn Fn(usize) + Send + Sync),
     ) -> Result<usize, ProjectionError> {
-        let committed = self.store.committed_end().await?;
+        // One wait for every projection of the pass.
+        let committed = (
+            self.store.committed_end().await?,
+            std::time::Instant::now() + self.committed_wait,
+        );
         // The pages are read and decoded ahead while the one before them is applied.
         let (pages, read_ahead) = read_ahead(
             self.store.clone(),

@@ -208,9 +208,15 @@ impl EventStore for PgEventStore {
     }
 
     async fn committed_end(&self) -> Result<FeedCursor, StoreError> {
-        // `feed_end` without its visibility rule: the feed's index read backwards.
+        // `feed_end` without its visibility rule, the feed's index read backwards:
+        // every row below the snapshot's xmax that this statement sees has committed
+        // and reaches the feed once the transactions before it end. (A row at or past
+        // xmax, or at or before the feed's start, never does: `hidden_from_feed`.)
         let row: Option<(i64, i64)> = sqlx::query_as(
-            "SELECT tx_id, position FROM events ORDER BY tx_id DESC, position DESC LIMIT 1",
+            "SELECT tx_id, position FROM events \
+             WHERE (tx_id, position) > (0, 0) \
+               AND tx_id < pg_snapshot_xmax(pg_current_snapshot())::text::bigint \
+             ORDER BY tx_id DESC, position DESC LIMIT 1",
         )
         .fetch_optional(Guarded(&self.pool))
         .await
