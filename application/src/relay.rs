@@ -5,13 +5,13 @@
 //! sink's acknowledgement and the checkpoint's move); the sink drops a re-sent event by
 //! its id, so consumers see each event once.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::feed::FeedReader;
 use crate::ports::readmodel::{ProjectionStatus, ProjectionStore, ReadModelError};
-use crate::ports::relay::RelaySink;
-use crate::ports::store::{EventStore, FeedCursor};
+use crate::ports::relay::{LastMessage, RelaySink};
+use crate::ports::store::{EventStore, FeedCursor, RecordedEvent, StoreError};
 use crate::queries::QueryError;
 
 /// Why a relay step did not finish.
@@ -48,6 +48,9 @@ pub struct Relay {
     sink: Arc<dyn RelaySink>,
     batch: usize,
     relayed: AtomicU64,
+    /// Whether the destination's newest message was found to be this ledger's since
+    /// the relay started or last failed (the destination may have been replaced).
+    destination_checked: AtomicBool,
 }
 
 impl Relay {
@@ -65,6 +68,7 @@ impl Relay {
             sink,
             batch: batch.max(1),
             relayed: AtomicU64::new(0),
+            destination_checked: AtomicBool::new(false),
         }
     }
 
@@ -105,6 +109,15 @@ impl Relay {
             }
             return Ok(0);
         }
+        if !self.destination_checked.load(Ordering::Relaxed) {
+            if let Err(e) = self.check_destination().await {
+                if last_error.as_deref() != Some(e.as_str()) {
+                    self.record(from, from, Some(e.clone())).await?;
+                }
+                return Err(RelayError::Destination(e));
+            }
+            self.destination_checked.store(true, Ordering::Relaxed);
+        }
         let published = self.sink.publish(from, &items).await;
         let acknowledged = published.acknowledged.min(items.len());
         let to = match acknowledged {
@@ -117,9 +130,47 @@ impl Relay {
         self.relayed
             .fetch_add(acknowledged as u64, Ordering::Relaxed);
         match published.error {
-            Some(e) => Err(RelayError::Destination(e)),
+            Some(e) => {
+                self.destination_checked.store(false, Ordering::Relaxed);
+                Err(RelayError::Destination(e))
+            }
             None => Ok(acknowledged),
         }
+    }
+
+    /// Refuses a destination whose newest message is not this ledger's event at the
+    /// cursor it names: the destination holds a history this ledger lacks (the ledger
+    /// was restored from a backup, or the stream is another ledger's), and publishing
+    /// after it would give consumers a second history under the same cursors.
+    async fn check_destination(&self) -> Result<(), String> {
+        let Some(LastMessage { cursor, event_id }) = self.sink.last_message().await? else {
+            return Ok(());
+        };
+        let (Some(cursor_text), Some(event_id)) = (cursor, event_id) else {
+            return Err(
+                "the destination's newest message carries no Ledger-Cursor or event id: \
+                 it was not published by a ledger's relay; nothing is published there \
+                 (relay into a stream of the relay's own)"
+                    .to_owned(),
+            );
+        };
+        let ours = match cursor_text.parse::<FeedCursor>() {
+            Ok(cursor) => event_at(self.reader.store().as_ref(), cursor)
+                .await
+                .map_err(|e| format!("relay store: {e}"))?
+                .is_some_and(|e| e.event_id.to_string() == event_id),
+            Err(()) => false,
+        };
+        if ours {
+            return Ok(());
+        }
+        Err(format!(
+            "the destination holds a history this ledger lacks: its newest message \
+             (event {event_id}, Ledger-Cursor {cursor_text}) is not this ledger's event \
+             at that cursor (the ledger was restored from a backup, or the stream is \
+             another ledger's); nothing is published there: delete the stream (or relay \
+             into a new one), then run `ledger relay rewind --after start`"
+        ))
     }
 
     async fn record(
@@ -179,15 +230,10 @@ pub async fn rewind(
     to: FeedCursor,
 ) -> Result<FeedCursor, RewindError> {
     if to != FeedCursor::START {
-        let before = FeedCursor {
-            tx: to.tx,
-            position: to.position.saturating_sub(1),
-        };
-        let page = events
-            .read_feed(before, 1)
+        let found = event_at(events, to)
             .await
             .map_err(|e| RewindError::Store(e.to_string()))?;
-        if page.events.first().map(|e| e.cursor) != Some(to) {
+        if found.is_none() {
             return Err(RewindError::NoSuchEvent(to));
         }
     }
@@ -206,4 +252,22 @@ pub async fn rewind(
     Err(RewindError::Store(
         "the checkpoint kept moving; try again".to_owned(),
     ))
+}
+
+/// The event at `cursor`, if the store holds one there (as it writes cursors): the
+/// feed's first event after the cursor just before it.
+async fn event_at(
+    events: &dyn EventStore,
+    cursor: FeedCursor,
+) -> Result<Option<RecordedEvent>, StoreError> {
+    let before = FeedCursor {
+        tx: cursor.tx,
+        position: cursor.position.saturating_sub(1),
+    };
+    let page = events.read_feed(before, 1).await?;
+    Ok(page
+        .events
+        .into_iter()
+        .next()
+        .filter(|e| e.cursor == cursor))
 }

@@ -14,11 +14,12 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use async_nats::jetstream::stream::RawMessageErrorKind;
 use async_nats::jetstream::{self, context::ContextBuilder, message::PublishMessage};
 use async_trait::async_trait;
 use bytes::Bytes;
 use ledger_application::feed::FeedItem;
-use ledger_application::ports::relay::{Published, RelaySink};
+use ledger_application::ports::relay::{LastMessage, Published, RelaySink};
 use ledger_application::ports::store::FeedCursor;
 use tokio::sync::Mutex;
 
@@ -166,6 +167,38 @@ impl JetStreamSink {
         }
     }
 
+    /// The stream's newest message, if it holds any (looked up afresh: it may have
+    /// been replaced since).
+    async fn newest(&self) -> Result<Option<LastMessage>, String> {
+        let name = &self.target.stream;
+        let failed = |e: String| self.failed(format!("JetStream stream {name}: {e}"));
+        let mut stream = self
+            .context
+            .get_stream(name)
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        let state = stream
+            .info()
+            .await
+            .map_err(|e| failed(e.to_string()))?
+            .state
+            .clone();
+        if state.messages == 0 {
+            return Ok(None);
+        }
+        let m = match stream.get_raw_message(state.last_sequence).await {
+            Ok(m) => m,
+            // Removed on its own by an operator: nothing to compare.
+            Err(e) if matches!(e.kind(), RawMessageErrorKind::NoMessageFound) => return Ok(None),
+            Err(e) => return Err(failed(e.to_string())),
+        };
+        let header = |name: &str| m.headers.get(name).map(|v| v.to_string());
+        Ok(Some(LastMessage {
+            cursor: header("Ledger-Cursor"),
+            event_id: header("Nats-Msg-Id"),
+        }))
+    }
+
     fn message(item: &FeedItem, previous: Option<String>) -> PublishMessage {
         let mut m = PublishMessage::build()
             .payload(Bytes::from(item.text.clone()))
@@ -235,6 +268,16 @@ impl RelaySink for JetStreamSink {
             acknowledged,
             error,
         }
+    }
+
+    async fn last_message(&self) -> Result<Option<LastMessage>, String> {
+        self.ensure_stream().await?;
+        let newest = self.newest().await;
+        if newest.is_err() {
+            // The stream may have been deleted: look it up again next time.
+            *self.stream_ready.lock().await = false;
+        }
+        newest
     }
 }
 

@@ -15,6 +15,15 @@ pub struct Published {
     pub error: Option<String>,
 }
 
+/// The destination's newest stored message, by the marks the relay gave it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastMessage {
+    /// Its feed cursor as the relay wrote it (`None`: the message carries none).
+    pub cursor: Option<String>,
+    /// Its event id (`None`: the message carries none).
+    pub event_id: Option<String>,
+}
+
 /// Where the relay sends the feed.
 ///
 /// An implementation must: send the items in the order given, many in flight at once
@@ -30,4 +39,9 @@ pub trait RelaySink: Send + Sync + 'static {
     /// Publishes the items (the feed's events right after `after`) in order and waits
     /// for their acknowledgements.
     async fn publish(&self, after: FeedCursor, items: &[FeedItem]) -> Published;
+
+    /// The newest message the destination holds (`None` when it holds none), which
+    /// the relay compares with the ledger before it publishes there. `Err`: the
+    /// destination could not be asked (the message is for operators).
+    async fn last_message(&self) -> Result<Option<LastMessage>, String>;
 }

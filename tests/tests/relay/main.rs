@@ -1,10 +1,12 @@
 //! The NATS JetStream relay against the real application, PostgreSQL and NATS: every
 //! event on JetStream exactly once in feed order, through NATS restarts, a kill -9 of
 //! the relaying service, and a second instance taking over (`faults.rs`: the last three);
-//! a lost stream refilled by `ledger relay rewind` (`rewind.rs`); a server that needs
-//! a login (`secured.rs`).
+//! a lost stream refilled by `ledger relay rewind` (`rewind.rs`); a stream of a
+//! history the ledger lacks left alone (`restored.rs`); a server that needs a login
+//! (`secured.rs`).
 
 mod faults;
+mod restored;
 mod rewind;
 mod secured;
 
