@@ -153,14 +153,23 @@ impl EventStore for PgEventStore {
             Some(StreamBound::Version(v)) => i64_of(v),
             None | Some(StreamBound::RecordedAt(_)) => i64::MAX,
         };
+        // With the stream's first event past the page's bound (within a page's width
+        // of it, bounded for the same reason): a page cut short by a missing version
+        // (a row deleted by hand) then shows the jump to the next one, which readers
+        // refuse to fold past, instead of ending as if the stream did.
+        let probe_last = after.saturating_add(limit).saturating_add(limit).min(last);
         let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM events WHERE stream_id = $1 AND version > $2 \
-             AND version <= $2 + $3 AND version <= $4 ORDER BY version LIMIT $3"
+            "(SELECT {COLUMNS} FROM events WHERE stream_id = $1 AND version > $2 \
+               AND version <= $2 + $3 AND version <= $4 ORDER BY version LIMIT $3) \
+             UNION ALL (SELECT {COLUMNS} FROM events WHERE stream_id = $1 \
+               AND version > $2 + $3 AND version <= $5 ORDER BY version LIMIT 1) \
+             ORDER BY version LIMIT $3"
         ))
         .bind(query.stream_id)
         .bind(after)
         .bind(limit)
         .bind(last)
+        .bind(probe_last)
         .fetch_all(Guarded(&self.pool))
         .await
         .map_err(store_error)?;
