@@ -186,18 +186,23 @@ impl ProjectionRunner {
             mut first_error,
         } = pass?;
         // Every other one is swapped in (which also makes it live again, as a rebuild
-        // after a fix should), even if another failed or its finish fails.
+        // after a fix should), even if another failed or its finish fails. Each one
+        // catches up with the same events the pass did not read yet: counted once.
+        let mut caught_up = 0;
         for p in projections {
             if failed_here.contains(p) {
                 continue;
             }
-            if let Err(e) = self.finish(*p, committed, &|_| {}).await {
-                first_error.get_or_insert(e);
+            match self.finish(*p, committed, &|_| {}).await {
+                Ok(n) => caught_up = caught_up.max(n),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
             }
         }
         match first_error {
             Some(e) => Err(e),
-            None => Ok(total),
+            None => Ok(total + caught_up),
         }
     }
 

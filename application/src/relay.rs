@@ -14,6 +14,13 @@ use crate::ports::relay::{LastMessage, RelaySink};
 use crate::ports::store::{EventStore, FeedCursor, RecordedEvent, StoreError};
 use crate::queries::QueryError;
 
+/// What an operator does about a destination the relay refuses. In this order: a relay
+/// left running would publish into a new stream from its checkpoint before the rewind,
+/// and the rewound events would follow those, out of the feed's order.
+const REFILL: &str = "Stop every process that relays this ledger, delete the stream (or \
+    relay into a new stream under another subject prefix), run `ledger relay rewind \
+    --after start`, then start them again";
+
 /// Why a relay step did not finish.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum RelayError {
@@ -147,12 +154,11 @@ impl Relay {
             return Ok(());
         };
         let (Some(cursor_text), Some(event_id)) = (cursor, event_id) else {
-            return Err(
-                "the destination's newest message carries no Ledger-Cursor or event id: \
-                 it was not published by a ledger's relay; nothing is published there \
-                 (relay into a stream of the relay's own)"
-                    .to_owned(),
-            );
+            return Err(format!(
+                "the destination's newest message carries no Ledger-Cursor or no event id: \
+                 it was not published by a ledger's relay, and nothing is published after \
+                 it. {REFILL}"
+            ));
         };
         let ours = match cursor_text.parse::<FeedCursor>() {
             Ok(cursor) => event_at(self.reader.store().as_ref(), cursor)
@@ -168,8 +174,7 @@ impl Relay {
             "the destination holds a history this ledger lacks: its newest message \
              (event {event_id}, Ledger-Cursor {cursor_text}) is not this ledger's event \
              at that cursor (the ledger was restored from a backup, or the stream is \
-             another ledger's); nothing is published there: delete the stream (or relay \
-             into a new one), then run `ledger relay rewind --after start`"
+             another ledger's), and nothing is published there. {REFILL}"
         ))
     }
 

@@ -170,7 +170,7 @@ pub async fn rewind(settings: &Settings, after: &str) -> anyhow::Result<String> 
     Ok(format!(
         "relay checkpoint moved back from {from} to {to}: the relay publishes {again} \
          after it again (JetStream drops a re-sent event whose id it saw within its \
-         duplicate window, 10 minutes, even in a purged stream: refill a deleted stream, \
-         not a purged one)"
+         duplicate window, 10 minutes on a stream the relay made, even in a purged \
+         stream: refill a deleted stream, not a purged one)"
     ))
 }

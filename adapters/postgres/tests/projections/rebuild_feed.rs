@@ -119,11 +119,14 @@ async fn a_rebuild_holds_every_event_committed_before_it_began() {
         tokio::time::sleep(Duration::from_secs(1)).await;
         held.commit().await.expect("commit");
     });
-    runner
+    let read = runner
         .rebuild(Projection::CurrentState, &|_| {})
         .await
         .expect("rebuild");
     ends.await.expect("task");
+    // The workload's twelve openings and one closing, read once the held transaction
+    // ended: counted too.
+    assert_eq!(read, 13);
     for a in 0..12 {
         let account = h.read.account(&format!("acc-{a}")).await.expect("read");
         assert!(
