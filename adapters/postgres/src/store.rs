@@ -68,6 +68,18 @@ impl PgEventStore {
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+
+    /// The cursor of the row `sql` selects (`tx_id`, `position`), `START` when none.
+    async fn last_cursor(&self, sql: &'static str) -> Result<FeedCursor, StoreError> {
+        let row: Option<(i64, i64)> = sqlx::query_as(sql)
+            .fetch_optional(Guarded(&self.pool))
+            .await
+            .map_err(store_error)?;
+        Ok(row.map_or(FeedCursor::START, |(tx, position)| FeedCursor {
+            tx: u64_of(tx),
+            position: u64_of(position),
+        }))
+    }
 }
 
 /// Maps an events row (selected with [`COLUMNS`], whose order the indexes follow: by
@@ -202,18 +214,12 @@ impl EventStore for PgEventStore {
 
     async fn feed_end(&self) -> Result<FeedCursor, StoreError> {
         // The same visibility rule as `read_feed`: the end a reader can reach now.
-        let row: Option<(i64, i64)> = sqlx::query_as(
+        self.last_cursor(
             "SELECT tx_id, position FROM events \
              WHERE tx_id < pg_snapshot_xmin(pg_current_snapshot())::text::bigint \
              ORDER BY tx_id DESC, position DESC LIMIT 1",
         )
-        .fetch_optional(Guarded(&self.pool))
         .await
-        .map_err(store_error)?;
-        Ok(row.map_or(FeedCursor::START, |(tx, position)| FeedCursor {
-            tx: u64_of(tx),
-            position: u64_of(position),
-        }))
     }
 
     async fn committed_end(&self) -> Result<FeedCursor, StoreError> {
@@ -221,19 +227,13 @@ impl EventStore for PgEventStore {
         // every row below the snapshot's xmax that this statement sees has committed
         // and reaches the feed once the transactions before it end. (A row at or past
         // xmax, or at or before the feed's start, never does: `hidden_from_feed`.)
-        let row: Option<(i64, i64)> = sqlx::query_as(
+        self.last_cursor(
             "SELECT tx_id, position FROM events \
              WHERE (tx_id, position) > (0, 0) \
                AND tx_id < pg_snapshot_xmax(pg_current_snapshot())::text::bigint \
              ORDER BY tx_id DESC, position DESC LIMIT 1",
         )
-        .fetch_optional(Guarded(&self.pool))
         .await
-        .map_err(store_error)?;
-        Ok(row.map_or(FeedCursor::START, |(tx, position)| FeedCursor {
-            tx: u64_of(tx),
-            position: u64_of(position),
-        }))
     }
 
     async fn hidden_from_feed(&self, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
