@@ -116,14 +116,15 @@ impl Relay {
             }
             return Ok(0);
         }
-        if !self.destination_checked.load(Ordering::Relaxed) {
-            if let Err(e) = self.check_destination().await {
+        // Taken (false) for the step: only a publish that ends cleanly leaves it true,
+        // so a step cut off, overtaken or failed checks the destination again.
+        if !self.destination_checked.swap(false, Ordering::Relaxed) {
+            if let Err(e) = self.check_destination().await? {
                 if last_error.as_deref() != Some(e.as_str()) {
                     self.record(from, from, Some(e.clone())).await?;
                 }
                 return Err(RelayError::Destination(e));
             }
-            self.destination_checked.store(true, Ordering::Relaxed);
         }
         let published = self.sink.publish(from, &items).await;
         let acknowledged = published.acknowledged.min(items.len());
@@ -137,45 +138,50 @@ impl Relay {
         self.relayed
             .fetch_add(acknowledged as u64, Ordering::Relaxed);
         match published.error {
-            Some(e) => {
-                self.destination_checked.store(false, Ordering::Relaxed);
-                Err(RelayError::Destination(e))
+            Some(e) => Err(RelayError::Destination(e)),
+            None => {
+                self.destination_checked.store(true, Ordering::Relaxed);
+                Ok(acknowledged)
             }
-            None => Ok(acknowledged),
         }
     }
 
     /// Refuses a destination whose newest message is not this ledger's event at the
     /// cursor it names: the destination holds a history this ledger lacks (the ledger
     /// was restored from a backup, or the stream is another ledger's), and publishing
-    /// after it would give consumers a second history under the same cursors.
-    async fn check_destination(&self) -> Result<(), String> {
-        let Some(LastMessage { cursor, event_id }) = self.sink.last_message().await? else {
-            return Ok(());
+    /// after it would give consumers a second history under the same cursors. The
+    /// inner `Err` is the destination's fault (refused or unreachable), to record.
+    async fn check_destination(&self) -> Result<Result<(), String>, RelayError> {
+        let last = match self.sink.last_message().await {
+            Ok(last) => last,
+            Err(e) => return Ok(Err(e)),
+        };
+        let Some(LastMessage { cursor, event_id }) = last else {
+            return Ok(Ok(()));
         };
         let (Some(cursor_text), Some(event_id)) = (cursor, event_id) else {
-            return Err(format!(
+            return Ok(Err(format!(
                 "the destination's newest message carries no Ledger-Cursor or no event id: \
                  it was not published by a ledger's relay, and nothing is published after \
                  it. {REFILL}"
-            ));
+            )));
         };
         let ours = match cursor_text.parse::<FeedCursor>() {
             Ok(cursor) => event_at(self.reader.store().as_ref(), cursor)
                 .await
-                .map_err(|e| format!("relay store: {e}"))?
+                .map_err(|e| RelayError::Store(e.to_string()))?
                 .is_some_and(|e| e.event_id.to_string() == event_id),
             Err(()) => false,
         };
         if ours {
-            return Ok(());
+            return Ok(Ok(()));
         }
-        Err(format!(
+        Ok(Err(format!(
             "the destination holds a history this ledger lacks: its newest message \
              (event {event_id}, Ledger-Cursor {cursor_text}) is not this ledger's event \
              at that cursor (the ledger was restored from a backup, or the stream is \
              another ledger's), and nothing is published there. {REFILL}"
-        ))
+        )))
     }
 
     async fn record(
