@@ -168,21 +168,16 @@ impl JetStreamSink {
     }
 
     /// The stream's newest message, if it holds any (looked up afresh: it may have
-    /// been replaced since).
+    /// been replaced since; the lookup brings the stream's state).
     async fn newest(&self) -> Result<Option<LastMessage>, String> {
         let name = &self.target.stream;
         let failed = |e: String| self.failed(format!("JetStream stream {name}: {e}"));
-        let mut stream = self
+        let stream = self
             .context
             .get_stream(name)
             .await
             .map_err(|e| failed(e.to_string()))?;
-        let state = stream
-            .info()
-            .await
-            .map_err(|e| failed(e.to_string()))?
-            .state
-            .clone();
+        let state = &stream.cached_info().state;
         if state.messages == 0 {
             return Ok(None);
         }
